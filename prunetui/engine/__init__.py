@@ -1,0 +1,44 @@
+"""The engine: models, data, training, pruning and metrics, reported as a stream of events.
+
+It never imports Textual; the app and the CLI are two consumers of the same `Experiment.run()` stream.
+"""
+
+from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.errors import ConfigError, DataError, DeviceError, DivergedError, PrunetuiError
+from prunetui.engine.events import (
+    EpochEnd,
+    Event,
+    Failed,
+    Finished,
+    LayerSparsity,
+    Pruned,
+    Rewound,
+    RunStarted,
+    RunSummary,
+    Status,
+    StepLoss,
+    Stopped,
+)
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "DeviceError",
+    "DivergedError",
+    "EpochEnd",
+    "Event",
+    "Experiment",
+    "ExperimentConfig",
+    "Failed",
+    "Finished",
+    "LayerSparsity",
+    "Pruned",
+    "PrunetuiError",
+    "Rewound",
+    "RunStarted",
+    "RunSummary",
+    "SparsityReport",
+    "Status",
+    "StepLoss",
+    "Stopped",
+]

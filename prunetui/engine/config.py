@@ -1,0 +1,155 @@
+"""The experiment's settings: one schema for the CLI flags, the TOML file, validation and the app's form.
+
+Each field carries its help text and its allowed choices in dataclass metadata, so a new setting is
+added in one place and every face (argparse, TOML, the app's form) picks it up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from prunetui.engine.errors import ConfigError
+
+MODELS = ("lenet5", "lenet300")
+DATASETS = ("mnist", "fashion-mnist", "kmnist")
+CRITERIA = ("l1", "random", "taylor", "ln-structured")
+SCOPES = ("layer", "global")
+SCHEDULES = ("one-shot", "iterative", "agp")
+OPTIMIZERS = ("sgd", "adam")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+STRUCTURED_CRITERIA = ("ln-structured",)
+
+
+def _setting(default: Any, help: str, choices: tuple[str, ...] = ()) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything that defines a pruning experiment. Immutable: derive a new one with `replace`."""
+
+    model: str = _setting("lenet5", "network to train and prune", MODELS)
+    dataset: str = _setting("mnist", "28x28 grayscale data set", DATASETS)
+    data_dir: str = _setting("", "data set root (default: $PRUNETUI_DATA, else a per-user cache)")
+    criterion: str = _setting("l1", "which weights go: magnitude, random, Taylor importance, whole rows", CRITERIA)
+    scope: str = _setting("layer", "same fraction per layer, or one threshold across layers", SCOPES)
+    schedule: str = _setting("one-shot", "prune once, in rounds with fine-tuning, or gradually (AGP)", SCHEDULES)
+    sparsity: float = _setting(0.9, "target fraction of prunable weights that are zero, in [0, 1)")
+    rounds: int = _setting(4, "prune rounds for iterative and agp schedules")
+    epochs: int = _setting(3, "training epochs before pruning (agp prunes during them)")
+    finetune_epochs: int = _setting(1, "fine-tuning epochs after each prune round")
+    rewind: bool = _setting(False, "lottery ticket: reset surviving weights to their initial values before fine-tuning")
+    max_layer_sparsity: float = _setting(1.0, "global scope: no layer pruned beyond this fraction, in (0, 1]")
+    keep_output: bool = _setting(False, "leave the output layer unpruned")
+    optimizer: str = _setting("sgd", "optimizer (SGD with momentum 0.9, or Adam)", OPTIMIZERS)
+    lr: float = _setting(0.05, "learning rate")
+    batch_size: int = _setting(128, "training batch size")
+    seed: int = _setting(0, "random seed: same seed and config give the same numbers on CPU")
+    device: str = _setting("auto", "where to train: auto picks cuda, then mps, then cpu", DEVICES)
+    train_subset: int = _setting(0, "train on the first N images only (0: all) for quick runs")
+
+    @classmethod
+    def fields(cls) -> tuple[dataclasses.Field[Any], ...]:
+        return dataclasses.fields(cls)
+
+    @property
+    def rounds_used(self) -> int:
+        """Rounds actually run: one-shot always prunes once."""
+        return 1 if self.schedule == "one-shot" else self.rounds
+
+    @property
+    def structured(self) -> bool:
+        return self.criterion in STRUCTURED_CRITERIA
+
+    def problems(self) -> dict[str, str]:
+        """Every invalid setting, as {field name: why}. Empty when the config can run."""
+        problems: dict[str, str] = {}
+        for f in self.fields():
+            value = getattr(self, f.name)
+            if not isinstance(value, _python_type(f)) or (isinstance(value, bool) and f.type != "bool"):
+                problems[f.name] = f"must be {_type_word(f)}, got {value!r}"
+            elif f.metadata["choices"] and value not in f.metadata["choices"]:
+                problems[f.name] = f"must be one of {', '.join(f.metadata['choices'])}; got {value!r}"
+        if problems:
+            return problems
+        checks = {
+            "sparsity": (0.0 <= self.sparsity < 1.0, "must be in [0, 1)"),
+            "rounds": (self.rounds >= 1, "must be at least 1"),
+            "epochs": (self.epochs >= 0, "must not be negative"),
+            "finetune_epochs": (self.finetune_epochs >= 0, "must not be negative"),
+            "max_layer_sparsity": (0.0 < self.max_layer_sparsity <= 1.0, "must be in (0, 1]"),
+            "lr": (0.0 < self.lr <= 10.0, "must be in (0, 10]"),
+            "batch_size": (1 <= self.batch_size <= 65536, "must be between 1 and 65536"),
+            "seed": (self.seed >= 0, "must not be negative"),
+            "train_subset": (self.train_subset >= 0, "must not be negative (0 means all)"),
+        }
+        problems = {name: why for name, (ok, why) in checks.items() if not ok}
+        if self.structured and self.scope == "global":
+            problems["scope"] = "global scope ranks single weights; ln-structured prunes whole rows per layer"
+        if self.schedule == "agp" and self.epochs == 0:
+            problems["epochs"] = "agp prunes during training, so it needs at least 1 epoch"
+        return problems
+
+    def validate(self) -> ExperimentConfig:
+        """Return self, or raise ConfigError naming the first invalid setting."""
+        problems = self.problems()
+        if problems:
+            name, why = next(iter(problems.items()))
+            raise ConfigError(f"invalid {flag_name(name)}: {why}")
+        return self
+
+    def replace(self, **changes: Any) -> ExperimentConfig:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], base: ExperimentConfig | None = None) -> ExperimentConfig:
+        """Build from TOML-style keys (dashes or underscores). Unknown keys are an error, not ignored."""
+        known = {f.name for f in cls.fields()}
+        changes = {}
+        for key, value in values.items():
+            name = key.replace("-", "_")
+            if name not in known:
+                raise ConfigError(f"unknown setting {key!r}; known settings: {', '.join(sorted(known))}")
+            changes[name] = value
+        return dataclasses.replace(base or cls(), **changes)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ExperimentConfig:
+        try:
+            with open(path, "rb") as file:
+                values = tomllib.load(file)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(f"cannot read config file {path}: {error}") from None
+        return cls.from_mapping(values)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps({f.name.replace("_", "-"): getattr(self, f.name) for f in self.fields()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def flag_name(name: str) -> str:
+    """The command-line flag for a field: finetune_epochs -> --finetune-epochs."""
+    return "--" + name.replace("_", "-")
+
+
+_TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "float": (int, float), "bool": bool}
+
+
+def _python_type(f: dataclasses.Field[Any]) -> type | tuple[type, ...]:
+    return _TYPES[str(f.type)]
+
+
+def _type_word(f: dataclasses.Field[Any]) -> str:
+    return {"str": "text", "int": "a whole number", "float": "a number", "bool": "true or false"}[str(f.type)]

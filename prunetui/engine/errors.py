@@ -1,0 +1,21 @@
+"""Errors the engine raises for things a user can fix. Their messages are meant to be shown as they are."""
+
+
+class PrunetuiError(Exception):
+    """Base for every error with a message a user can act on (no traceback needed)."""
+
+
+class ConfigError(PrunetuiError):
+    """An invalid setting, unknown key or unreadable config file."""
+
+
+class DataError(PrunetuiError):
+    """A data set that is missing, cannot be fetched, or is corrupt."""
+
+
+class DeviceError(PrunetuiError):
+    """The requested device (cuda, mps) is not available here."""
+
+
+class DivergedError(PrunetuiError):
+    """The training loss became NaN or infinite."""

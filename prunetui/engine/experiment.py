@@ -1,0 +1,265 @@
+"""An experiment: train, prune on a schedule, fine-tune, and report everything as a stream of events.
+
+experiment = Experiment(config)          # validates the config
+for event in experiment.run():           # RunStarted, StepLoss, EpochEnd, Pruned, ..., Finished
+    ...
+experiment.stop()                        # from any thread: ends between batches with Stopped
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from prunetui.engine import pruning
+from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.data import SYSTEM_DATA_DIR, DataSet, load_dataset
+from prunetui.engine.errors import PrunetuiError
+from prunetui.engine.events import (
+    EpochEnd,
+    Event,
+    Failed,
+    Finished,
+    Pruned,
+    Rewound,
+    RunStarted,
+    RunSummary,
+    Status,
+    StepLoss,
+    Stopped,
+)
+from prunetui.engine.metrics import sparsity_report, weight_layers
+from prunetui.engine.models import build_model
+from prunetui.engine.training import (
+    Evaluation,
+    LossReport,
+    StopRequested,
+    Trainer,
+    evaluate,
+    make_optimizer,
+    resolve_device,
+)
+
+
+class Experiment:
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        *,
+        system_data_dir: Path = SYSTEM_DATA_DIR,
+        download: bool = True,
+    ) -> None:
+        self.config = config.validate()
+        self.model: nn.Module | None = None  # the model as trained and pruned so far (masks attached)
+        self._system_data_dir = system_data_dir
+        self._download = download
+        self._stop = threading.Event()
+        self._device = "?"
+        self._started = 0.0
+        self._step = 0  # optimizer steps so far
+        self._epoch_start = 0  # the step at which the current epoch began
+        self._last: Evaluation | None = None  # evaluation of the model as it is now
+        self._dense: Evaluation | None = None  # evaluation just before the first prune
+        self._trainer: Trainer | None = None
+
+    def stop(self) -> None:
+        """Ask the run to end before its next batch. Safe to call from any thread."""
+        self._stop.set()
+
+    def run(self) -> Iterator[Event]:
+        """Run the experiment, yielding events; always ends with Finished, Stopped or Failed."""
+        self._started = time.perf_counter()
+        try:
+            yield from self._run()
+            yield Finished(self._summary(complete=True))
+        except StopRequested:
+            yield Stopped(self._summary(complete=False))
+        except PrunetuiError as error:
+            yield Failed(str(error), self._summary_if_any())
+        except Exception as error:  # a bug or an environment problem: still a message, never a crash
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            yield Failed(
+                f"unexpected {type(error).__name__}: {error} ({Path(where.filename).name}:{where.lineno})",
+                self._summary_if_any(),
+            )
+
+    # -- the schedule -------------------------------------------------------------------------------
+
+    def _run(self) -> Iterator[Event]:
+        config = self.config
+        device = resolve_device(config.device)
+        self._device = str(device)
+        torch.manual_seed(config.seed)
+        yield Status(f"loading {config.dataset} …")
+        data = load_dataset(
+            config.dataset,
+            config.data_dir or None,
+            device,
+            train_subset=config.train_subset,
+            download=self._download,
+            system_dir=self._system_data_dir,
+        )
+        yield Status(
+            f"{config.dataset}: {len(data.train):,} training and {len(data.test):,} test images from {data.source}"
+        )
+        model = self.model = build_model(config.model).to(device)
+        initial = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+        layers = self._prunable_layers(model)
+        self._trainer = Trainer(
+            model, data.train, config.batch_size, torch.Generator().manual_seed(config.seed), self._stop
+        )
+        targets = pruning.schedule_targets(config.schedule, config.sparsity, config.rounds_used)
+        finetunes = 1 if config.schedule == "agp" else len(targets)
+        yield RunStarted(
+            config,
+            self._device,
+            sum(p.numel() for p in model.parameters()),
+            tuple(name for name, _ in layers),
+            len(data.train),
+            len(data.test),
+            self._trainer.batches_per_epoch(),
+            config.epochs + finetunes * config.finetune_epochs,
+        )
+        self._last = evaluate(model, data.test)
+
+        if config.schedule == "agp":
+            steps = pruning.agp_prune_steps(config.epochs * self._trainer.batches_per_epoch(), len(targets))
+            due = dict(zip(steps, enumerate(targets, start=1), strict=True))
+
+            def prune_when_due(batch: int) -> Iterator[Event]:
+                step = self._epoch_start + batch
+                if step in due:
+                    self._step = step
+                    round_, target = due.pop(step)
+                    yield from self._prune(round_, target, layers, data, evaluate(model, data.test))
+                    model.train()
+
+            yield from self._train("train", 0, config.epochs, data, prune_when_due)
+            yield from self._finetune(len(targets), model, data, initial)
+            return
+
+        yield from self._train("train", 0, config.epochs, data)
+        for round_, target in enumerate(targets, start=1):
+            yield from self._prune(round_, target, layers, data, self._last)
+            yield from self._finetune(round_, model, data, initial)
+
+    def _prunable_layers(self, model: nn.Module) -> list[tuple[str, nn.Module]]:
+        layers = weight_layers(model)
+        # Removing output neurons would delete classes, so structured pruning never touches that layer.
+        if self.config.keep_output or self.config.structured:
+            layers = layers[:-1]
+        return layers
+
+    def _train(
+        self,
+        phase: str,
+        round_: int,
+        epochs: int,
+        data: DataSet,
+        before_batch: Callable[[int], Iterator[Event]] | None = None,
+    ) -> Iterator[Event]:
+        assert self.model is not None and self._trainer is not None
+        optimizer = make_optimizer(self.config.optimizer, self.model.parameters(), self.config.lr)
+        for epoch in range(1, epochs + 1):
+            self._epoch_start = self._step
+            report = None
+            for item in self._trainer.epoch(optimizer, before_batch=before_batch):
+                if not isinstance(item, LossReport):
+                    yield item  # an event from before_batch
+                    continue
+                report = item
+                self._step = self._epoch_start + report.batch
+                yield StepLoss(
+                    phase,
+                    round_,
+                    epoch,
+                    epochs,
+                    report.batch,
+                    report.batches,
+                    self._step,
+                    report.loss,
+                    report.images_per_s,
+                )
+            self._last = evaluate(self.model, data.test)
+            yield EpochEnd(
+                phase,
+                round_,
+                epoch,
+                epochs,
+                self._step,
+                report.loss if report else float("nan"),
+                self._last.loss,
+                self._last.accuracy,
+                report.images_per_s if report else 0.0,
+            )
+
+    def _prune(
+        self,
+        round_: int,
+        target: float,
+        layers: list[tuple[str, nn.Module]],
+        data: DataSet,
+        before: Evaluation,
+    ) -> Iterator[Event]:
+        assert self.model is not None
+        config = self.config
+        scores = None
+        if config.criterion == "taylor":
+            yield Status(f"round {round_}: measuring Taylor importance over {pruning.TAYLOR_BATCHES} batches …")
+            scores = pruning.taylor_scores(self.model, layers, self._importance_batches(data, round_))
+        pruning.prune_to(layers, config, target, scores)
+        self._dense = self._dense or before
+        self._last = evaluate(self.model, data.test)
+        yield Pruned(
+            round_,
+            config.rounds_used,
+            self._step,
+            target,
+            sparsity_report(self.model, {name for name, _ in layers}),
+            before.accuracy,
+            self._last.accuracy,
+            self._last.loss,
+        )
+
+    def _finetune(
+        self, round_: int, model: nn.Module, data: DataSet, initial: dict[str, torch.Tensor]
+    ) -> Iterator[Event]:
+        if self.config.rewind:
+            pruning.rewind(model, initial)
+            self._last = evaluate(model, data.test)
+            yield Rewound(round_, self._last.accuracy)
+        yield from self._train("finetune", round_, self.config.finetune_epochs, data)
+
+    def _importance_batches(self, data: DataSet, round_: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        size = self.config.batch_size
+        generator = torch.Generator().manual_seed(self.config.seed + round_)
+        order = torch.randperm(len(data.train), generator=generator)[: pruning.TAYLOR_BATCHES * size]
+        order = order.to(data.train.images.device)
+        return [(data.train.images[index], data.train.labels[index]) for index in order.split(size)]
+
+    # -- results ------------------------------------------------------------------------------------
+
+    def _summary_if_any(self) -> RunSummary | None:
+        return self._summary(complete=False) if self.model is not None else None
+
+    def _summary(self, complete: bool) -> RunSummary:
+        assert self.model is not None
+        layers = {name for name, _ in self._prunable_layers(self.model)}
+        return RunSummary(
+            self.config,
+            self._device,
+            complete,
+            self._dense.accuracy if self._dense else None,
+            self._dense.loss if self._dense else None,
+            self._last.accuracy if self._last else None,
+            self._last.loss if self._last else None,
+            sparsity_report(self.model, layers),
+            self._trainer.images_per_s if self._trainer else 0.0,
+            time.perf_counter() - self._started,
+        )

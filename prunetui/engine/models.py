@@ -1,0 +1,54 @@
+"""The networks, by name. Adding one is one class and one registry line."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+
+class LeNet5(nn.Module):
+    """The classic LeNet-5 for 28x28 input: conv1 is padded so the 32x32 arithmetic of the paper holds."""
+
+    def __init__(self, channels: tuple[int, int] = (6, 16), hidden: tuple[int, int] = (120, 84)) -> None:
+        super().__init__()
+        c1, c2 = channels
+        h1, h2 = hidden
+        self.conv1 = nn.Conv2d(1, c1, 5, padding=2)
+        self.conv2 = nn.Conv2d(c1, c2, 5)
+        self.fc1 = nn.Linear(c2 * 5 * 5, h1)
+        self.fc2 = nn.Linear(h1, h2)
+        self.fc3 = nn.Linear(h2, 10)
+        self.pool = nn.MaxPool2d(2)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.pool(self.relu(self.conv1(x)))
+        x = self.pool(self.relu(self.conv2(x)))
+        x = x.flatten(1)
+        x = self.relu(self.fc1(x))
+        x = self.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+class LeNet300(nn.Module):
+    """LeNet-300-100, the fully connected network of the pruning literature (Han et al. 2015)."""
+
+    def __init__(self, hidden: tuple[int, int] = (300, 100)) -> None:
+        super().__init__()
+        h1, h2 = hidden
+        self.fc1 = nn.Linear(28 * 28, h1)
+        self.fc2 = nn.Linear(h1, h2)
+        self.fc3 = nn.Linear(h2, 10)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x.flatten(1)
+        x = self.relu(self.fc1(x))
+        x = self.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+MODELS: dict[str, type[nn.Module]] = {"lenet5": LeNet5, "lenet300": LeNet300}
+
+
+def build_model(name: str) -> nn.Module:
+    return MODELS[name]()

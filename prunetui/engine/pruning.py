@@ -1,0 +1,156 @@
+"""Pruning with torch.nn.utils.prune: which weights go (criterion), where the budget is set (scope),
+and how the target is approached over rounds (schedule).
+
+Amounts are passed to torch as whole counts of weights (or rows) still alive, computed from the
+cumulative target, so the final sparsity is the target exactly rather than a product of rounded rates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils import prune
+
+from prunetui.engine.config import ExperimentConfig
+
+Layers = list[tuple[str, nn.Module]]
+TAYLOR_BATCHES = 8
+
+
+def schedule_targets(schedule: str, sparsity: float, rounds: int) -> list[float]:
+    """The cumulative sparsity after each round; the last is always the target."""
+    if schedule == "one-shot":
+        return [sparsity]
+    if schedule == "iterative":  # the same fraction of the survivors each round (Frankle & Carbin)
+        return [1 - (1 - sparsity) ** (k / rounds) for k in range(1, rounds)] + [sparsity]
+    # agp: Zhu & Gupta's cubic ramp, fast at first while there are many redundant weights
+    return [sparsity * (1 - (1 - k / rounds) ** 3) for k in range(1, rounds)] + [sparsity]
+
+
+def agp_prune_steps(total_steps: int, rounds: int) -> list[int]:
+    """Optimizer steps (0-based, before which to prune) spread evenly so the last prune leaves time to recover."""
+    return [total_steps * k // (rounds + 1) for k in range(1, rounds + 1)]
+
+
+def taylor_scores(model: nn.Module, layers: Layers, batches: list[tuple[Tensor, Tensor]]) -> dict[str, Tensor]:
+    """|w * dL/dw| summed over a few batches: the first-order estimate of the loss change if w is removed."""
+    scores = {name: torch.zeros_like(module.weight) for name, module in layers}
+    model.eval()
+    for images, labels in batches:
+        model.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(model(images), labels).backward()
+        for name, module in layers:
+            grad = _weight_param(module).grad
+            scores[name] += (module.weight.detach() * grad).abs()
+    model.zero_grad(set_to_none=True)
+    return scores
+
+
+def prune_to(
+    layers: Layers,
+    config: ExperimentConfig,
+    target: float,
+    scores: dict[str, Tensor] | None = None,
+) -> None:
+    """Prune `layers` so that `target` of their weights are zero (per layer, or over all for global scope).
+
+    `scores` are importance scores (higher = keep) for the taylor criterion; l1 uses |w|.
+    """
+    if config.structured:
+        for _, module in layers:
+            rows = module.weight.shape[0]
+            alive = _alive_rows(module)
+            prune.ln_structured(module, "weight", amount=max(round(target * rows) - (rows - alive), 0), n=2, dim=0)
+        return
+    to_prune = {name: _pruned_count_to(module, target) for name, module in layers}
+    if config.scope == "global":
+        total = sum(module.weight.numel() for _, module in layers)
+        zeros = sum(_zeros(module) for _, module in layers)
+        extra = max(round(target * total) - zeros, 0)
+        if config.max_layer_sparsity >= 1.0:
+            prune.global_unstructured(
+                [(module, "weight") for _, module in layers],
+                pruning_method=prune.RandomUnstructured if config.criterion == "random" else prune.L1Unstructured,
+                importance_scores=_score_map(layers, scores),
+                amount=extra,
+            )
+            return
+        if scores is None:  # rank by the criterion: magnitude, or random for `random`
+            make = torch.rand_like if config.criterion == "random" else torch.abs
+            scores = {name: make(module.weight.detach()) for name, module in layers}
+        to_prune = _capped_counts(layers, scores, extra, config.max_layer_sparsity)
+    method = _layer_method(config.criterion)
+    for name, module in layers:
+        method(module, to_prune[name], None if scores is None or config.criterion == "random" else scores[name])
+
+
+def _layer_method(criterion: str) -> Callable[[nn.Module, int, Tensor | None], None]:
+    if criterion == "random":
+        return lambda module, amount, _scores: prune.random_unstructured(module, "weight", amount=amount)
+    return lambda module, amount, scores: prune.l1_unstructured(
+        module, "weight", amount=amount, importance_scores=scores
+    )
+
+
+def _score_map(layers: Layers, scores: dict[str, Tensor] | None) -> dict[tuple[nn.Module, str], Tensor] | None:
+    return None if scores is None else {(module, "weight"): scores[name] for name, module in layers}
+
+
+def _capped_counts(layers: Layers, scores: dict[str, Tensor], extra: int, cap: float) -> dict[str, int]:
+    """How many weights each layer loses when the `extra` lowest-scored survivors go, no layer past `cap`.
+
+    Walks all surviving weights from the lowest score up, skipping those of a layer that is full.
+    """
+    values, owners, quotas = [], [], []
+    for index, (name, module) in enumerate(layers):
+        alive = _mask(module).flatten() != 0
+        values.append(scores[name].flatten()[alive])
+        owners.append(torch.full((int(alive.sum()),), index))
+        quotas.append(max(int(cap * module.weight.numel()) - _zeros(module), 0))
+    owner = torch.cat(owners)[torch.cat(values).argsort(stable=True)]
+    rank_in_layer = torch.zeros_like(owner)
+    for index in range(len(layers)):
+        mine = owner == index
+        rank_in_layer[mine] = torch.arange(1, int(mine.sum()) + 1)
+    allowed = rank_in_layer <= torch.tensor(quotas)[owner]
+    chosen = allowed & (allowed.cumsum(0) <= extra)
+    counts = torch.bincount(owner[chosen], minlength=len(layers))
+    return {name: int(counts[index]) for index, (name, _) in enumerate(layers)}
+
+
+def _pruned_count_to(module: nn.Module, target: float) -> int:
+    return max(round(target * module.weight.numel()) - _zeros(module), 0)
+
+
+def _mask(module: nn.Module) -> Tensor:
+    return getattr(module, "weight_mask", torch.ones_like(module.weight))
+
+
+def _zeros(module: nn.Module) -> int:
+    return int((_mask(module) == 0).sum())
+
+
+def _alive_rows(module: nn.Module) -> int:
+    return int((_mask(module).flatten(1).sum(1) != 0).sum())
+
+
+def _weight_param(module: nn.Module) -> nn.Parameter:
+    """The trainable tensor behind `weight`: `weight_orig` once the layer carries a pruning mask."""
+    return getattr(module, "weight_orig", module.weight)
+
+
+def rewind(model: nn.Module, initial: dict[str, Tensor]) -> None:
+    """Reset every surviving weight (and bias) to its initial value; masks stay as they are."""
+    with torch.no_grad():
+        for name, tensor in model.named_parameters():
+            tensor.copy_(initial[name.removesuffix("_orig")])
+
+
+def make_permanent(model: nn.Module) -> nn.Module:
+    """Fold masks into the weights (prune.remove) so the model is a plain state dict again."""
+    for module in model.modules():
+        if hasattr(module, "weight_mask"):
+            prune.remove(module, "weight")
+    return model
