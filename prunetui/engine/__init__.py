@@ -15,6 +15,7 @@ from prunetui.engine.events import (
     Rewound,
     RunStarted,
     RunSummary,
+    SparsityReport,
     Status,
     StepLoss,
     Stopped,
@@ -42,3 +43,13 @@ __all__ = [
     "StepLoss",
     "Stopped",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Experiment pulls in torch (seconds to import); the config, events and errors above do not,
+    # so the app can paint its first screen before torch is loaded.
+    if name == "Experiment":
+        from prunetui.engine.experiment import Experiment
+
+        return Experiment
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
