@@ -110,6 +110,7 @@ class Pruned:
 @dataclass(frozen=True, slots=True)
 class Rewound:
     round: int
+    step: int
     accuracy: float  # with surviving weights back at their initial values
 
 

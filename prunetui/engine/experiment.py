@@ -233,7 +233,7 @@ class Experiment:
         if self.config.rewind:
             pruning.rewind(model, initial)
             self._last = evaluate(model, data.test)
-            yield Rewound(round_, self._last.accuracy)
+            yield Rewound(round_, self._step, self._last.accuracy)
         yield from self._train("finetune", round_, self.config.finetune_epochs, data)
 
     def _importance_batches(self, data: DataSet, round_: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
