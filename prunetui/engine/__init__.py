@@ -8,6 +8,7 @@ from prunetui.engine.errors import ConfigError, DataError, DeviceError, Diverged
 from prunetui.engine.events import (
     EpochEnd,
     Event,
+    Exported,
     Failed,
     Finished,
     LayerSparsity,
@@ -30,6 +31,7 @@ __all__ = [
     "Event",
     "Experiment",
     "ExperimentConfig",
+    "Exported",
     "Failed",
     "Finished",
     "LayerSparsity",

@@ -133,6 +133,16 @@ class RunSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class Exported:
+    """The model was saved with its masks made permanent (only when the run is recorded)."""
+
+    path: str
+    dense_bytes: int  # every parameter stored, zeros included
+    sparse_bytes: int  # weight matrices in CSR (values + 32-bit indices), biases dense
+    gzip_bytes: int  # the saved file, gzipped
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
     summary: RunSummary
 
@@ -150,4 +160,4 @@ class Failed:
     summary: RunSummary | None  # what was finished before the failure, if the model existed
 
 
-Event = RunStarted | Status | StepLoss | EpochEnd | Pruned | Rewound | Finished | Stopped | Failed
+Event = RunStarted | Status | StepLoss | EpochEnd | Pruned | Rewound | Exported | Finished | Stopped | Failed

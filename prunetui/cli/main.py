@@ -1,0 +1,62 @@
+"""Argument parsing and dispatch. Torch is imported only by the subcommands that need it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from prunetui import __version__
+from prunetui.cli.options import OneLineErrorParser, add_config_options, fail
+from prunetui.cli.run_command import run_command
+from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.errors import ConfigError
+
+DESCRIPTION = """\
+Run neural-network pruning experiments with PyTorch and watch them happen.
+
+With no command, opens the app (a terminal UI). `prunetui run` runs one experiment headless.
+Data sets are looked for in --data-dir, $PRUNETUI_DATA or a per-user cache, then in
+/usr/share/datasets/<name> (Debian's dataset-* packages), then downloaded.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineErrorParser(
+        prog="prunetui", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"prunetui {__version__}")
+    parser.add_argument("--config", type=Path, metavar="FILE.toml", help="open the app with settings from a TOML file")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineErrorParser)
+
+    run = commands.add_parser(
+        "run",
+        help="run one experiment headless: train, prune, fine-tune, report",
+        description="Train, prune and fine-tune one model headless, with progress and a per-layer table at the end. "
+        "Flags override the --config file. Ctrl+C stops between batches and keeps the results.",
+    )
+    run.add_argument(
+        "--out", type=Path, metavar="DIR", help="save config, history CSV, summary JSON and the model here"
+    )
+    add_config_options(run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(highlight=False)
+    if args.command == "run":
+        return run_command(args, console)
+    return _open_app(args)
+
+
+def _open_app(args: argparse.Namespace) -> int:
+    try:
+        config = ExperimentConfig.load(args.config) if args.config else None
+    except ConfigError as error:
+        return fail(str(error))
+    from prunetui.app import run_app  # Textual only when the app is wanted
+
+    run_app(config)
+    return 0

@@ -1,0 +1,60 @@
+"""Command-line flags made from the config schema, so every setting has a flag with its help text."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from prunetui.engine.config import ExperimentConfig, flag_name
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse prints usage plus the error; we print one line and the way to get help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per config field, defaulting to None so that only flags given override --config."""
+    parser.add_argument("--config", type=Path, metavar="FILE.toml", help="read settings from a TOML file first")
+    group = parser.add_argument_group("experiment settings (defaults in brackets)")
+    for field in ExperimentConfig.fields():
+        choices = field.metadata["choices"] or None
+        help_text = f"{field.metadata['help']} [{_default_text(field)}]"
+        if field.type == "bool":
+            group.add_argument(
+                flag_name(field.name), action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
+        else:
+            group.add_argument(
+                flag_name(field.name),
+                type={"int": int, "float": float, "str": str}[str(field.type)],
+                choices=choices,
+                default=None,
+                metavar=None if choices else field.name.upper(),
+                help=help_text,
+            )
+
+
+def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
+    """--config file first, then the flags given on the command line; validated."""
+    base = ExperimentConfig.load(args.config) if args.config else ExperimentConfig()
+    given = {f.name: getattr(args, f.name) for f in ExperimentConfig.fields() if getattr(args, f.name) is not None}
+    return dataclasses.replace(base, **given).validate()
+
+
+def fail(message: str) -> int:
+    """Print a one-line error the way argparse does and return the usage-error exit code."""
+    print(f"prunetui: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _default_text(field: dataclasses.Field[Any]) -> str:
+    value = field.default
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return repr(value) if value == "" else str(value)

@@ -1,0 +1,109 @@
+"""`prunetui run`: one experiment, headless, with Rich progress and a final per-layer table."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from prunetui.cli.options import config_from_args, fail
+from prunetui.describe import describe, percent
+from prunetui.engine.errors import ConfigError
+from prunetui.engine.events import Event, Failed, Finished, RunSummary, StepLoss, Stopped
+
+EXIT_CODES = {Finished: 0, Failed: 1, Stopped: 130}
+
+
+def run_command(args: argparse.Namespace, console: Console) -> int:
+    try:
+        config = config_from_args(args)
+    except ConfigError as error:
+        return fail(str(error))
+    from prunetui.engine import Experiment  # imports torch: only once the arguments are known good
+
+    experiment = Experiment(config)
+    if args.out:
+        from prunetui.engine.recording import record_run
+
+        events = record_run(experiment, args.out)
+    else:
+        events = experiment.run()
+    with _stop_on_ctrl_c(experiment.stop, console):
+        last = _show(events, console)
+    if args.out:
+        console.print(f"config, history, summary and model are in [bold]{args.out}[/]")
+    return EXIT_CODES[type(last)]
+
+
+def _show(events: Iterator[Event], console: Console) -> Event:
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f} · {task.fields[speed]:,.0f} img/s"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task("starting", total=None, loss=float("nan"), speed=0.0)
+    event: Event | None = None
+    with progress:
+        for event in events:
+            if isinstance(event, StepLoss):
+                where = "train" if event.phase == "train" else f"round {event.round} fine-tune"
+                progress.update(
+                    task,
+                    description=f"{where} epoch {event.epoch}/{event.epochs}",
+                    completed=event.batch,
+                    total=event.batches,
+                    loss=event.loss,
+                    speed=event.images_per_s,
+                )
+                continue
+            line = describe(event)
+            if line:
+                style = "red" if isinstance(event, Failed) else "bold" if isinstance(event, Finished) else ""
+                progress.console.print(line, style=style, highlight=False)
+    assert event is not None, "an experiment always ends with Finished, Stopped or Failed"
+    if isinstance(event, Finished | Stopped | Failed) and event.summary:
+        console.print(layer_table(event.summary))
+    return event
+
+
+def layer_table(summary: RunSummary) -> Table:
+    table = Table(title="Sparsity per layer", title_justify="left")
+    for column in ("layer", "sparsity", "non-zero", "total"):
+        table.add_column(column, justify="left" if column == "layer" else "right")
+    for layer in summary.sparsity.layers:
+        name = layer.name if layer.prunable else f"{layer.name} (not pruned)"
+        table.add_row(name, percent(layer.sparsity), f"{layer.nonzero:,}", f"{layer.total:,}")
+    report = summary.sparsity
+    table.add_row("all prunable", percent(report.global_sparsity), "", "", style="bold", end_section=True)
+    table.caption = (
+        f"{report.nonzero_parameters:,} of {report.total_parameters:,} parameters non-zero "
+        f"({report.compression:.1f}× compression) · accuracy {percent(summary.dense_accuracy)} dense → "
+        f"{percent(summary.accuracy)} · {summary.images_per_s:,.0f} img/s on {summary.device}"
+    )
+    return table
+
+
+@contextmanager
+def _stop_on_ctrl_c(stop: Callable[[], None], console: Console) -> Iterator[None]:
+    """First Ctrl+C stops the run between batches (keeping results); a second one aborts."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        console.print("stopping after this batch… (Ctrl+C again to abort)", style="yellow")
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        stop()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,66 @@
+"""Events in words, the same for the CLI's output and the app's log."""
+
+from __future__ import annotations
+
+from prunetui.engine.events import (
+    EpochEnd,
+    Event,
+    Exported,
+    Failed,
+    Finished,
+    Pruned,
+    Rewound,
+    RunStarted,
+    Status,
+    Stopped,
+)
+
+
+def percent(fraction: float | None, digits: int = 1) -> str:
+    return "–" if fraction is None else f"{fraction * 100:.{digits}f} %"
+
+
+def describe(event: Event) -> str | None:
+    """One line for an event worth logging; None for progress-only events (StepLoss)."""
+    match event:
+        case Status():
+            return event.message
+        case RunStarted():
+            c = event.config
+            return (
+                f"{c.model} on {c.dataset} ({event.train_size:,} training images), {event.parameters:,} parameters, "
+                f"device {event.device}: {c.criterion} {c.scope} {c.schedule} to {percent(c.sparsity)} sparsity"
+            )
+        case EpochEnd():
+            where = "training" if event.phase == "train" else f"round {event.round} fine-tune"
+            return (
+                f"{where} epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, "
+                f"test loss {event.test_loss:.4f}, accuracy {percent(event.accuracy)}, {event.images_per_s:,.0f} img/s"
+            )
+        case Pruned():
+            return (
+                f"round {event.round}/{event.rounds}: pruned to {percent(event.sparsity.global_sparsity)}, "
+                f"accuracy {percent(event.accuracy_before)} → {percent(event.accuracy)}"
+            )
+        case Rewound():
+            return f"round {event.round}: survivors rewound to their initial values, accuracy {percent(event.accuracy)}"
+        case Exported():
+            return (
+                f"saved {event.path}: {_size(event.dense_bytes)} dense, {_size(event.sparse_bytes)} as sparse CSR, "
+                f"{_size(event.gzip_bytes)} gzipped"
+            )
+        case Finished():
+            s = event.summary
+            return (
+                f"done: {percent(s.sparsity.global_sparsity)} sparse ({s.compression:.1f}× fewer parameters), "
+                f"accuracy {percent(s.dense_accuracy)} dense → {percent(s.accuracy)}, {s.seconds:.1f} s"
+            )
+        case Stopped():
+            return f"stopped after {event.summary.seconds:.1f} s; results so far are kept"
+        case Failed():
+            return f"failed: {event.message}"
+    return None
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:,.1f} KiB"

@@ -1,0 +1,68 @@
+"""Saving a pruned model for real: masks folded in (prune.remove), and its size told honestly.
+
+Unstructured zeros make a file smaller only when stored sparsely or compressed; a dense PyTorch
+model with zeros in it is as large, and as slow, as before.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import io
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from prunetui.engine.errors import PrunetuiError
+from prunetui.engine.events import Exported
+from prunetui.engine.files import write_atomic
+from prunetui.engine.models import MODELS, build_model
+from prunetui.engine.pruning import make_permanent
+
+BYTES_PER_VALUE = 4  # float32
+BYTES_PER_INDEX = 4  # CSR with 32-bit column indices and row pointers
+
+
+def permanent_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state with masks applied and removed, on the CPU; the live model is left as it is."""
+    plain = make_permanent(copy.deepcopy(model))
+    return {name: tensor.detach().cpu() for name, tensor in plain.state_dict().items()}
+
+
+def export_model(model: nn.Module, model_name: str, path: str | Path) -> Exported:
+    """Save the permanent pruned model to `path` (atomically) and return its sizes."""
+    state = permanent_state(model)
+    buffer = io.BytesIO()
+    torch.save({"model": model_name, "state_dict": state}, buffer)
+    payload = buffer.getvalue()
+    write_atomic(path, payload)
+    return Exported(
+        str(path),
+        dense_bytes=sum(tensor.numel() * BYTES_PER_VALUE for tensor in state.values()),
+        sparse_bytes=sum(_csr_bytes(tensor) for tensor in state.values()),
+        gzip_bytes=len(gzip.compress(payload, mtime=0)),
+    )
+
+
+def load_model(path: str | Path) -> nn.Module:
+    """Load a model saved by `export_model`; weights_only=True never runs code from the file."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        model = build_model(saved["model"])
+        model.load_state_dict(saved["state_dict"])
+    except FileNotFoundError:
+        raise PrunetuiError(f"model file not found: {path}") from None
+    except (KeyError, TypeError, RuntimeError, OSError) as error:
+        raise PrunetuiError(
+            f"{path} is not a prunetui model (models: {', '.join(MODELS)}): {str(error).splitlines()[0]}"
+        ) from None
+    return model.eval()
+
+
+def _csr_bytes(tensor: torch.Tensor) -> int:
+    if tensor.dim() < 2:
+        return tensor.numel() * BYTES_PER_VALUE
+    rows = tensor.shape[0]
+    nonzero = int(tensor.count_nonzero())
+    return nonzero * (BYTES_PER_VALUE + BYTES_PER_INDEX) + (rows + 1) * BYTES_PER_INDEX
