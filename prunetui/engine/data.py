@@ -62,7 +62,7 @@ def load_dataset(
     *,
     train_subset: int = 0,
     download: bool = True,
-    system_dir: Path = SYSTEM_DATA_DIR,
+    system_dir: Path | None = None,
     on_status: Callable[[str], None] = lambda message: None,
 ) -> DataSet:
     """Find the data set (data dir, then the system directory, then download), load it onto `device`."""
@@ -73,7 +73,7 @@ def load_dataset(
     source = str(raw)
 
     if not _has_idx_files(raw):
-        system = system_dir / name
+        system = (system_dir or SYSTEM_DATA_DIR) / name
         tried.append(f"{system} (system data sets)")
         if _copy_system_files(system, raw, on_status):
             source = f"{system} (copied to {raw})"

@@ -19,7 +19,7 @@ from torch import nn
 
 from prunetui.engine import pruning
 from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.data import SYSTEM_DATA_DIR, DataSet, load_dataset
+from prunetui.engine.data import DataSet, load_dataset
 from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.events import (
     EpochEnd,
@@ -52,7 +52,7 @@ class Experiment:
         self,
         config: ExperimentConfig,
         *,
-        system_data_dir: Path = SYSTEM_DATA_DIR,
+        system_data_dir: Path | None = None,
         download: bool = True,
     ) -> None:
         self.config = config.validate()
