@@ -1,0 +1,119 @@
+"""`prunetui run` end to end on tiny data, and its error handling."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from prunetui.cli import main
+from prunetui.engine import ExperimentConfig
+from prunetui.engine.export import load_model
+
+
+def exit_code(argv: list[str]) -> int | str | None:
+    """main's return value, or the code of the SystemExit that argparse raises."""
+    try:
+        return main(argv)
+    except SystemExit as exit_:
+        return exit_.code
+
+
+def tiny_flags(config: ExperimentConfig) -> list[str]:
+    return [
+        "run", "--data-dir", config.data_dir, "--epochs", "2", "--finetune-epochs", "1", "--batch-size", "64",
+        "--device", "cpu", "--optimizer", "adam", "--lr", "0.003",
+    ]  # fmt: skip
+
+
+def test_run_writes_readable_config_history_summary_and_model(
+    tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    flags = ["--schedule", "iterative", "--rounds", "2", "--sparsity", "0.75", "--out", str(out)]
+    assert main([*tiny_flags(tiny_config), *flags]) == 0
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["complete"] is True
+    assert summary["sparsity"] == pytest.approx(0.75, abs=0.005)
+    assert [layer["name"] for layer in summary["layers"]] == ["conv1", "conv2", "fc1", "fc2", "fc3"]
+    assert summary["nonzero_parameters"] < summary["total_parameters"] == 61_706
+    assert 0.5 < summary["accuracy"] <= 1.0  # the tiny data set is learnable after pruning and fine-tuning
+
+    rows = list(csv.DictReader((out / "history.csv").open()))
+    assert [row["event"] for row in rows] == ["epoch", "epoch", "prune", "epoch", "prune", "epoch"]
+    assert float(rows[-1]["accuracy"]) == pytest.approx(summary["accuracy"])
+    assert float(rows[-2]["sparsity"]) == pytest.approx(summary["sparsity"])
+
+    config = ExperimentConfig.load(out / "config.toml")
+    assert (config.schedule, config.rounds, config.sparsity) == ("iterative", 2, 0.75)
+
+    model = load_model(out / "model.pt")  # permanent: plain weights, no masks
+    assert not any(name.endswith("_orig") for name, _ in model.named_parameters())
+    fc1_zeros = int((model.fc1.weight == 0).sum())
+    assert fc1_zeros == next(layer["zeros"] for layer in summary["layers"] if layer["name"] == "fc1")
+    assert summary["export"]["sparse_bytes"] < summary["export"]["dense_bytes"]
+
+    printed = capsys.readouterr().out
+    assert "round 2/2: pruned to 75.0 %" in printed
+    assert "Sparsity per layer" in printed
+
+
+def test_flags_override_the_config_file(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    config_file = tmp_path / "exp.toml"
+    config_file.write_text('criterion = "random"\nsparsity = 0.3\nepochs = 1\n')
+    out = tmp_path / "out"
+    args = [*tiny_flags(tiny_config), "--config", str(config_file), "--sparsity", "0.6", "--out", str(out)]
+    assert main(args) == 0
+    saved = ExperimentConfig.load(out / "config.toml")
+    assert (saved.criterion, saved.sparsity, saved.epochs) == ("random", 0.6, 2)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--sparsity", "1.0"], "invalid --sparsity: must be in [0, 1)"),
+        (["--sparsity", "-0.1"], "invalid --sparsity"),
+        (["--epochs", "-1"], "invalid --epochs: must not be negative"),
+        (["--model", "resnet"], "invalid choice: 'resnet'"),
+        (["--lr", "fast"], "invalid float value: 'fast'"),
+        (["--criterion", "ln-structured", "--scope", "global"], "invalid --scope"),
+    ],
+)
+def test_invalid_values_give_one_line_and_exit_2(
+    flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert exit_code(["run", *flags]) == 2
+    error = capsys.readouterr().err
+    assert message in error
+    assert len(error.strip().splitlines()) == 1
+
+
+def test_unknown_or_missing_config_file_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("sparsty = 0.5\n")
+    assert main(["run", "--config", str(bad)]) == 2
+    assert "unknown setting 'sparsty'" in capsys.readouterr().err
+    assert main(["run", "--config", str(tmp_path / "none.toml")]) == 2
+    assert "config file not found" in capsys.readouterr().err
+
+
+def test_missing_data_set_is_a_clear_error_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--data-dir", str(tmp_path / "empty"), "--dataset", "kmnist", "--out", str(tmp_path / "o")])
+    assert code == 1
+    printed = capsys.readouterr().out
+    assert "kmnist data set not found" in printed
+    assert str(tmp_path / "empty" / "KMNIST" / "raw") in printed
+    assert "Traceback" not in printed
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["complete"] is False
+
+
+def test_help_explains_every_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_code(["run", "--help"]) == 0
+    text = capsys.readouterr().out
+    for field in ExperimentConfig.fields():
+        assert "--" + field.name.replace("_", "-") in text
+    assert "Ctrl+C" in text
