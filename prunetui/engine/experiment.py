@@ -57,6 +57,7 @@ class Experiment:
     ) -> None:
         self.config = config.validate()
         self.model: nn.Module | None = None  # the model as trained and pruned so far (masks attached)
+        self.dense_weights: dict[str, torch.Tensor] = {}  # each layer's weights just before the first prune
         self._system_data_dir = system_data_dir
         self._download = download
         self._stop = threading.Event()
@@ -213,8 +214,12 @@ class Experiment:
         if config.criterion == "taylor":
             yield Status(f"round {round_}: measuring Taylor importance over {pruning.TAYLOR_BATCHES} batches …")
             scores = pruning.taylor_scores(self.model, layers, self._importance_batches(data, round_))
+        if self._dense is None:
+            self._dense = before
+            self.dense_weights = {
+                name: module.weight.detach().cpu().clone() for name, module in weight_layers(self.model)
+            }
         pruning.prune_to(layers, config, target, scores)
-        self._dense = self._dense or before
         self._last = evaluate(self.model, data.test)
         yield Pruned(
             round_,
