@@ -128,7 +128,7 @@ class ExperimentConfig:
                 values = tomllib.load(file)
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}") from None
-        except (OSError, tomllib.TOMLDecodeError) as error:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:  # not UTF-8, or not TOML
             raise ConfigError(f"cannot read config file {path}: {error}") from None
         return cls.from_mapping(values)
 

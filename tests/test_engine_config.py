@@ -1,0 +1,159 @@
+"""The config schema: validation messages that name the flag, TOML loading and round trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prunetui.engine import ConfigError, ExperimentConfig
+
+NON_DEFAULT = ExperimentConfig(
+    model="lenet300",
+    dataset="kmnist",
+    data_dir="/some/where",
+    criterion="taylor",
+    scope="global",
+    schedule="agp",
+    sparsity=0.75,
+    rounds=7,
+    epochs=5,
+    finetune_epochs=0,
+    rewind=True,
+    max_layer_sparsity=0.9,
+    keep_output=True,
+    optimizer="adam",
+    lr=0.001,
+    batch_size=32,
+    seed=42,
+    device="cpu",
+    train_subset=1000,
+)
+
+
+def test_every_field_of_the_non_default_config_differs_from_the_default() -> None:
+    # Guards the round-trip test below: a field left at its default would not be exercised.
+    default = ExperimentConfig()
+    assert [f.name for f in ExperimentConfig.fields() if getattr(NON_DEFAULT, f.name) == getattr(default, f.name)] == []
+
+
+@pytest.mark.parametrize("config", [ExperimentConfig(), NON_DEFAULT], ids=["default", "non-default"])
+def test_valid_configs_have_no_problems(config: ExperimentConfig) -> None:
+    assert config.problems() == {}
+    assert config.validate() is config
+
+
+@pytest.mark.parametrize(
+    ("changes", "flag", "words"),
+    [
+        ({"sparsity": 1.0}, "--sparsity", "[0, 1)"),
+        ({"sparsity": -0.1}, "--sparsity", "[0, 1)"),
+        ({"sparsity": float("nan")}, "--sparsity", "[0, 1)"),
+        ({"epochs": -1}, "--epochs", "negative"),
+        ({"finetune_epochs": -1}, "--finetune-epochs", "negative"),
+        ({"rounds": 0}, "--rounds", "at least 1"),
+        ({"max_layer_sparsity": 0.0}, "--max-layer-sparsity", "(0, 1]"),
+        ({"lr": 0.0}, "--lr", "(0, 10]"),
+        ({"batch_size": 0}, "--batch-size", "between 1 and 65536"),
+        ({"seed": -1}, "--seed", "negative"),
+        ({"train_subset": -5}, "--train-subset", "negative"),
+        ({"model": "resnet"}, "--model", "lenet5, lenet300"),
+        ({"criterion": "l2"}, "--criterion", "l1, random, taylor, ln-structured"),
+        ({"device": "tpu"}, "--device", "auto, cpu, cuda, mps"),
+        ({"epochs": "3"}, "--epochs", "whole number, got '3'"),
+        ({"epochs": True}, "--epochs", "whole number, got True"),
+        ({"epochs": 2.5}, "--epochs", "whole number, got 2.5"),
+        ({"sparsity": True}, "--sparsity", "a number, got True"),
+        ({"sparsity": "0.5"}, "--sparsity", "a number, got '0.5'"),
+        ({"rewind": 1}, "--rewind", "true or false, got 1"),
+        ({"model": 5}, "--model", "text, got 5"),
+        ({"scope": "global", "criterion": "ln-structured"}, "--scope", "ln-structured"),
+        ({"schedule": "agp", "epochs": 0}, "--epochs", "agp"),
+    ],
+)
+def test_invalid_settings_are_rejected_naming_the_flag(changes: dict[str, Any], flag: str, words: str) -> None:
+    config = ExperimentConfig().replace(**changes)
+    with pytest.raises(ConfigError) as error:
+        config.validate()
+    message = str(error.value)
+    assert message.startswith(f"invalid {flag}: ")
+    assert words in message
+
+
+def test_experiment_validates_its_config_before_doing_anything() -> None:
+    from prunetui.engine import Experiment
+
+    with pytest.raises(ConfigError, match="--sparsity"):
+        Experiment(ExperimentConfig(sparsity=1.0))
+
+
+def test_problems_lists_every_invalid_setting() -> None:
+    config = ExperimentConfig(sparsity=2.0, epochs=-1, lr=0.0)
+    assert set(config.problems()) == {"sparsity", "epochs", "lr"}
+
+
+def test_ints_are_accepted_where_numbers_are_expected() -> None:
+    assert ExperimentConfig(lr=1, sparsity=0).problems() == {}
+
+
+@pytest.mark.parametrize("config", [ExperimentConfig(), NON_DEFAULT], ids=["default", "non-default"])
+def test_toml_round_trip_gives_the_same_config(config: ExperimentConfig, tmp_path: Path) -> None:
+    path = tmp_path / "experiment.toml"
+    path.write_text(config.to_toml())
+    assert ExperimentConfig.load(path) == config
+
+
+def test_toml_uses_the_flag_spelling_and_from_mapping_accepts_both() -> None:
+    assert "finetune-epochs = 0" in NON_DEFAULT.to_toml().splitlines()
+    dashed = ExperimentConfig.from_mapping({"finetune-epochs": 4, "max-layer-sparsity": 0.5})
+    underscored = ExperimentConfig.from_mapping({"finetune_epochs": 4, "max_layer_sparsity": 0.5})
+    assert dashed == underscored == ExperimentConfig(finetune_epochs=4, max_layer_sparsity=0.5)
+
+
+def test_from_mapping_starts_from_the_base_config() -> None:
+    assert ExperimentConfig.from_mapping({"seed": 3}, base=NON_DEFAULT) == NON_DEFAULT.replace(seed=3)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('model = "lenet5"\nlearning-rate = 0.1\n', "unknown setting 'learning-rate'"),
+        ("[training]\nepochs = 3\n", "unknown setting 'training'"),
+        ("epochs = = 3\n", "cannot read config file"),
+        ("epochs = 3\nepochs = 4\n", "cannot read config file"),
+        ("\xff\xfe", "cannot read config file"),
+    ],
+    ids=["unknown-key", "unknown-table", "bad-syntax", "duplicate-key", "not-utf8"],
+)
+def test_load_rejects_malformed_or_unknown_toml(text: str, words: str, tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(ConfigError, match="^" + words) as error:
+        ExperimentConfig.load(path)
+    assert error.value.__context__ is None or error.value.__suppress_context__  # the message only, no chained traceback
+    if "unknown" in words:
+        assert "known settings: " in str(error.value) and "sparsity" in str(error.value)
+    else:
+        assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["missing.toml", ""], ids=["missing-file", "directory"])
+def test_load_reports_a_missing_or_unreadable_path(name: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file") as error:
+        ExperimentConfig.load(tmp_path / name)
+    assert str(tmp_path / name) in str(error.value)
+
+
+def test_loaded_values_of_the_wrong_type_fail_validation_naming_the_flag(tmp_path: Path) -> None:
+    path = tmp_path / "typed.toml"
+    path.write_text('epochs = "3"\n')
+    with pytest.raises(ConfigError, match=r"^invalid --epochs: must be a whole number, got '3'$"):
+        ExperimentConfig.load(path).validate()
+
+
+def test_rounds_used_and_structured() -> None:
+    assert ExperimentConfig(schedule="one-shot", rounds=5).rounds_used == 1
+    assert ExperimentConfig(schedule="iterative", rounds=5).rounds_used == 5
+    assert ExperimentConfig(criterion="ln-structured").structured
+    assert not ExperimentConfig(criterion="l1").structured
