@@ -31,4 +31,6 @@ def no_system_data_or_download(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     monkeypatch.setattr("prunetui.engine.data.SYSTEM_DATA_DIR", tmp_path / "no-system-data")
     monkeypatch.setenv("PRUNETUI_DATA", str(tmp_path / "no-user-cache"))
     monkeypatch.setenv("PRUNETUI_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setattr("torchvision.datasets.MNIST.mirrors", ["http://127.0.0.1:9/"])
+    # FashionMNIST and KMNIST have mirrors of their own, not inherited from MNIST.
+    for name in ("MNIST", "FashionMNIST", "KMNIST"):
+        monkeypatch.setattr(f"torchvision.datasets.{name}.mirrors", ["http://127.0.0.1:9/"])
