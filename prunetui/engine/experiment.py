@@ -131,14 +131,17 @@ class Experiment:
 
         if config.schedule == "agp":
             steps = pruning.agp_prune_steps(config.epochs * self._trainer.batches_per_epoch(), len(targets))
-            due = dict(zip(steps, enumerate(targets, start=1), strict=True))
+            # With fewer steps than rounds several rounds fall on one step: all of them run, in order.
+            due: dict[int, list[tuple[int, float]]] = {}
+            for step, round_and_target in zip(steps, enumerate(targets, start=1), strict=True):
+                due.setdefault(step, []).append(round_and_target)
 
             def prune_when_due(batch: int) -> Iterator[Event]:
                 step = self._epoch_start + batch
                 if step in due:
                     self._step = step
-                    round_, target = due.pop(step)
-                    yield from self._prune(round_, target, layers, data, evaluate(model, data.test))
+                    for round_, target in due.pop(step):
+                        yield from self._prune(round_, target, layers, data, evaluate(model, data.test))
                     model.train()
 
             yield from self._train("train", 0, config.epochs, data, prune_when_due)
