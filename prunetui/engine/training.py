@@ -19,6 +19,9 @@ from prunetui.engine.errors import DeviceError, DivergedError
 T = TypeVar("T")
 LOSS_EVERY = 20  # batches between StepLoss reports: reading the loss forces a device sync
 EVAL_BATCH = 2048
+# Cross-entropy over 10 classes starts near ln 10 = 2.3; a mean this large only comes from weights that have
+# blown up. Such a run can fall back to a finite loss with dead ReLUs, so checking for NaN alone misses it.
+DIVERGED_LOSS = 1e3
 
 
 class StopRequested(Exception):
@@ -118,9 +121,9 @@ class Trainer:
             images += len(index)
             if since == LOSS_EVERY or batch == batches - 1:
                 mean = running.item() / since
-                if not math.isfinite(mean):
+                if not mean < DIVERGED_LOSS:  # also true for NaN
                     raise DivergedError(
-                        f"training loss diverged ({mean}) at batch {batch + 1}; lower the learning rate"
+                        f"training loss diverged ({mean:.3g}) at batch {batch + 1}; lower the learning rate"
                     )
                 elapsed = time.perf_counter() - started
                 yield LossReport(batch + 1, batches, mean, images / max(elapsed, 1e-9))
