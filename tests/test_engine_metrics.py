@@ -1,0 +1,72 @@
+"""Sparsity and compression, counted from the effective (masked) weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import prune
+
+from prunetui.engine import LayerSparsity, SparsityReport
+from prunetui.engine.metrics import sparsity_report, weight_layers
+from prunetui.engine.models import build_model
+from prunetui.engine.pruning import make_permanent
+
+
+def toy() -> nn.Sequential:
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.fill_(0.5)
+    return model
+
+
+def test_sparsity_counts_the_masked_weights_not_weight_orig() -> None:
+    model = toy()
+    mask = torch.ones(3, 4)
+    mask[0] = 0  # 4 of 12 weights masked; weight_orig still holds 0.5 there
+    prune.custom_from_mask(model[0], "weight", mask)
+    with torch.no_grad():
+        model[2].bias[0] = 0.0  # a zero bias counts as a zero parameter, not as a zero weight
+    report = sparsity_report(model, {"0"})
+    assert report.layers == (LayerSparsity("0", 4, 12, True), LayerSparsity("2", 0, 6, False))
+    assert report.global_sparsity == pytest.approx(4 / 12)  # over prunable layers only
+    assert (report.total_parameters, report.nonzero_parameters) == (12 + 3 + 6 + 2, 23 - 4 - 1)
+    assert report.compression == pytest.approx(23 / 18)
+    assert int((model[0].weight_orig == 0).sum()) == 0  # the mask, not the stored tensor, made the zeros
+
+
+def test_global_sparsity_weights_layers_by_their_size() -> None:
+    report = SparsityReport(
+        (LayerSparsity("a", 90, 100), LayerSparsity("b", 0, 900), LayerSparsity("out", 5, 10, prunable=False)),
+        nonzero_parameters=915,
+        total_parameters=1010,
+    )
+    assert report.global_sparsity == pytest.approx(90 / 1000)
+    assert report.layer("out").sparsity == 0.5 and report.layer("a").nonzero == 10
+    assert report.compression == pytest.approx(1010 / 915)
+
+
+def test_dense_model_compression_is_one_and_an_all_zero_one_does_not_divide_by_zero() -> None:
+    model = build_model("lenet300")
+    report = sparsity_report(model, {name for name, _ in weight_layers(model)})
+    assert (report.global_sparsity, report.compression) == (0.0, 1.0)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.zero_()
+    zero = sparsity_report(model, set())
+    assert zero.compression == 266_610 and zero.global_sparsity == 0.0  # no prunable layers: nothing to count
+    assert LayerSparsity("empty", 0, 0).sparsity == 0.0
+
+
+def test_make_permanent_keeps_the_same_sparsity_as_plain_weights() -> None:
+    model = build_model("lenet5")
+    layers = weight_layers(model)
+    for _, module in layers:
+        prune.l1_unstructured(module, "weight", amount=0.75)
+    before = sparsity_report(model, {name for name, _ in layers})
+    make_permanent(model)
+    assert not any(hasattr(module, "weight_mask") for _, module in layers)
+    assert set(model.state_dict()) == set(build_model("lenet5").state_dict())
+    assert sparsity_report(model, {name for name, _ in layers}) == before
+    assert before.global_sparsity == pytest.approx(0.75, abs=1e-4)
