@@ -1,0 +1,3 @@
+from prunetui.app import run_app
+
+run_app()

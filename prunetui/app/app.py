@@ -1,0 +1,238 @@
+"""PruneApp: the experiment form, the run in a worker thread, and the panels that watch it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from contextlib import suppress
+from functools import partial
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header
+from textual.worker import Worker, WorkerFailed, WorkerState
+
+from prunetui.app.messages import EventsReceived
+from prunetui.app.run_state import RunState
+from prunetui.app.runner import ExperimentRunner
+from prunetui.app.screens.config_file import ConfigFileScreen
+from prunetui.app.screens.confirm_quit import ConfirmQuitScreen
+from prunetui.app.screens.help import HelpScreen
+from prunetui.app.widgets.charts import AccuracyChart, LossChart
+from prunetui.app.widgets.event_log import EventLog
+from prunetui.app.widgets.experiment_form import ExperimentForm
+from prunetui.app.widgets.sparsity_bars import SparsityBars
+from prunetui.app.widgets.status_panel import StatusPanel
+from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.errors import ConfigError
+
+CONFIG_FILE = "prunetui.toml"
+QUIT_WAIT = 1.5  # seconds to let a stopped run end before the app exits anyway
+
+
+class PruneApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "prunetui"
+    SUB_TITLE = "neural-network pruning experiments"
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (36, "-tall")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "start", "Start", tooltip="Start a run with the settings in the form", priority=True),
+        Binding("ctrl+t", "stop", "Stop", tooltip="Stop the run after the current batch", priority=True),
+        Binding("ctrl+s", "save_config", "Save", tooltip="Save the settings to a TOML file", priority=True),
+        Binding("ctrl+o", "load_config", "Load", tooltip="Load settings from a TOML file", priority=True),
+        Binding("f2", "take_screenshot", "Screenshot", tooltip="Save an SVG screenshot in this folder"),
+        Binding("f1", "help", "Help", tooltip="What the app does and its keys"),
+        Binding("ctrl+q", "quit", "Quit", tooltip="Quit (asks first while a run is going)", priority=True),
+    ]
+
+    def __init__(self, config: ExperimentConfig | None = None) -> None:
+        super().__init__()
+        self._initial = config
+        self.run_state = RunState()
+        self.runner: ExperimentRunner | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="main", can_focus=False):
+            with Vertical(id="setup"):
+                yield ExperimentForm(id="form")
+                with Horizontal(id="controls"):
+                    yield Button("Start", variant="success", id="start", compact=True)
+                    yield Button("Stop", variant="error", id="stop", compact=True, disabled=True)
+            with Vertical(id="dashboard"):
+                yield StatusPanel(id="status")
+                with Horizontal(id="charts"):
+                    yield LossChart(id="loss-chart")
+                    yield AccuracyChart(id="accuracy-chart")
+                with Horizontal(id="details"):
+                    yield SparsityBars(id="sparsity")
+                    yield EventLog(id="log")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        titles = {
+            "#setup": "Experiment",
+            "#status": "Status",
+            "#loss-chart": "Loss",
+            "#accuracy-chart": "Test accuracy (red: prune)",
+            "#sparsity": "Sparsity per layer",
+            "#log": "Log",
+        }
+        for selector, title in titles.items():
+            self.query_one(selector).border_title = title
+        if self._initial is not None:
+            self._show_config(self._initial)
+        self.query_one("#setting-model").focus()
+
+    @property
+    def form(self) -> ExperimentForm:
+        return self.query_one(ExperimentForm)
+
+    # -- running --------------------------------------------------------------------------------------
+
+    def action_start(self) -> None:
+        if self.run_state.active:
+            return
+        config, problems = self.form.read()
+        if problems:
+            name, why = next(iter(problems.items()))
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            self.notify(f"{name.replace('_', ' ')}: {why}{more}", title="Cannot start yet", severity="error")
+            self.form.focus_first_problem()
+            return
+        self.run_state = RunState.begin()
+        self.runner = ExperimentRunner(config, lambda events: self.post_message(EventsReceived(events)))
+        self._run_experiment(self.runner)
+        self._running_changed()
+        self._show_state()
+        self.query_one("#dashboard").scroll_visible(top=True)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="experiment")
+    def _run_experiment(self, runner: ExperimentRunner) -> None:
+        runner.run()
+
+    def action_stop(self) -> None:
+        if self.runner is not None and self.run_state.active:
+            self.runner.stop()
+            self.run_state.stopping()
+            self.notify("The run stops after the current batch; its results stay on screen.", title="Stopping")
+            self._show_state()
+
+    def on_events_received(self, message: EventsReceived) -> None:
+        was_active = self.run_state.active
+        self.run_state.apply(message.events)
+        if was_active and not self.run_state.active:
+            self._running_changed()
+        self._show_state()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and self.run_state.active:
+            error = event.worker.error
+            self.run_state.fail(f"the run crashed: {type(error).__name__}: {error}")
+            self._running_changed()
+            self._show_state()
+
+    def _running_changed(self) -> None:
+        running = self.run_state.active
+        self.form.locked = running
+        self.query_one("#start", Button).disabled = running
+        self.query_one("#stop", Button).disabled = not running
+        self.refresh_bindings()
+
+    def _show_state(self) -> None:
+        state = self.run_state
+        for panel in (StatusPanel, LossChart, AccuracyChart, SparsityBars, EventLog):
+            self.query_one(panel).show(state)
+
+    @on(Button.Pressed, "#start")
+    def _start_pressed(self) -> None:
+        self.action_start()
+
+    @on(Button.Pressed, "#stop")
+    def _stop_pressed(self) -> None:
+        self.action_stop()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("start", "load_config"):
+            return None if self.run_state.active else True
+        if action == "stop":
+            return True if self.run_state.active else None
+        return True
+
+    # -- config files ---------------------------------------------------------------------------------
+
+    def action_save_config(self) -> None:
+        self.push_screen(ConfigFileScreen("Save the settings to:", CONFIG_FILE), self._save_config)
+
+    def _save_config(self, path: Path | None) -> None:
+        if path is None:
+            return
+        config, problems = self.form.read()
+        if problems:
+            self.notify("Fix the settings marked in red first.", title="Not saved", severity="error")
+            return
+        try:
+            path.write_text(config.to_toml(), encoding="utf-8")
+        except OSError as error:
+            self.notify(str(error), title="Not saved", severity="error")
+            return
+        self.notify(f"Saved to {path}", title="Settings saved")
+
+    def action_load_config(self) -> None:
+        self.push_screen(ConfigFileScreen("Load settings from:", CONFIG_FILE), self._load_config)
+
+    def _load_config(self, path: Path | None) -> None:
+        if path is None:
+            return
+        try:
+            config = ExperimentConfig.load(path)
+        except ConfigError as error:
+            self.notify(str(error), title="Not loaded", severity="error")
+            return
+        if self._show_config(config):
+            self.notify(f"Loaded {path}", title="Settings loaded")
+
+    def _show_config(self, config: ExperimentConfig) -> bool:
+        try:
+            self.form.show_config(config)
+        except ConfigError as error:
+            self.notify(str(error), title="Settings not loaded", severity="error")
+            return False
+        return True
+
+    # -- the rest ---------------------------------------------------------------------------------------
+
+    def action_take_screenshot(self) -> None:
+        path = self.save_screenshot()
+        self.notify(f"Saved {path}", title="Screenshot")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.action != "quit":  # Textual's own commands include Quit
+                yield SystemCommand(binding.description, binding.tooltip, partial(self.run_action, binding.action))
+        yield from super().get_system_commands(screen)
+
+    async def action_quit(self) -> None:
+        if self.run_state.active:
+            self.push_screen(ConfirmQuitScreen(), self._quit_answered)
+        else:
+            self.exit()
+
+    async def _quit_answered(self, stop: bool | None) -> None:
+        if not stop:
+            return
+        self.action_stop()
+        worker = next(iter(self.workers), None)
+        if worker is not None:
+            with suppress(TimeoutError, WorkerFailed):
+                await asyncio.wait_for(worker.wait(), QUIT_WAIT)
+        self.exit()

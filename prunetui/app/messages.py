@@ -1,0 +1,16 @@
+"""Messages the app's parts send each other, as dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from prunetui.engine.events import Event
+
+
+@dataclass
+class EventsReceived(Message):
+    """A batch of engine events, posted by the worker thread a few times a second."""
+
+    events: tuple[Event, ...]

@@ -1,0 +1,192 @@
+"""What the screen shows about a run, derived only from the engine's event stream (no training here)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from prunetui.describe import describe, percent
+from prunetui.engine.events import (
+    EpochEnd,
+    Event,
+    Failed,
+    Finished,
+    Pruned,
+    Rewound,
+    RunStarted,
+    RunSummary,
+    SparsityReport,
+    Status,
+    StepLoss,
+    Stopped,
+)
+
+SMOOTHING = 0.6  # weight of the previous smoothed loss (exponential moving average)
+
+# A run's outcome: idle before the first start, then running (or stopping), then one of the last three.
+IDLE, RUNNING, STOPPING, FINISHED, STOPPED, FAILED = "idle", "running", "stopping", "finished", "stopped", "failed"
+
+
+@dataclass
+class Series:
+    """Points of one chart line, x being the optimizer step."""
+
+    steps: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+    def add(self, step: int, value: float) -> None:
+        self.steps.append(step)
+        self.values.append(value)
+
+
+@dataclass
+class RunState:
+    """Fed events in order on the UI thread; every panel reads what it shows from here."""
+
+    outcome: str = IDLE
+    activity: str | None = None  # the latest Status, until training goes on
+    error: str | None = None  # why the run failed
+    started: RunStarted | None = None
+    started_at: float | None = None  # time.monotonic() when the run was started
+    ended_at: float | None = None
+    phase: str = "train"
+    round: int = 0
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches: int = 0
+    epochs_done: int = 0  # over the whole run: training plus fine-tuning
+    step: int = 0
+    images_per_s: float = 0.0
+    train_loss: Series = field(default_factory=Series)  # smoothed
+    test_loss: Series = field(default_factory=Series)
+    accuracy: Series = field(default_factory=Series)
+    prune_steps: list[int] = field(default_factory=list)
+    sparsity: SparsityReport | None = None
+    dense_accuracy: float | None = None
+    current_accuracy: float | None = None
+    summary: RunSummary | None = None
+    log: list[str] = field(default_factory=list)
+    _last_prune: Pruned | None = None
+
+    @classmethod
+    def begin(cls) -> RunState:
+        return cls(outcome=RUNNING, activity="starting …", started_at=time.monotonic())
+
+    @property
+    def active(self) -> bool:
+        return self.outcome in (RUNNING, STOPPING)
+
+    @property
+    def rounds(self) -> int:
+        return self.started.config.rounds_used if self.started else 0
+
+    @property
+    def elapsed(self) -> float:
+        if self.started_at is None:
+            return 0.0
+        return (self.ended_at or time.monotonic()) - self.started_at
+
+    @property
+    def run_progress(self) -> tuple[int, int]:
+        """(batches done, batches in the whole run), counting every training and fine-tuning epoch."""
+        if self.started is None:
+            return 0, 0
+        per_epoch = self.started.steps_per_epoch
+        done = self.epochs_done * per_epoch + (self.batch if self.batch < self.batches else 0)
+        return done, self.started.total_epochs * per_epoch
+
+    @property
+    def phase_text(self) -> str:
+        if not self.active:
+            return {IDLE: "ready", FINISHED: "done", STOPPED: "stopped", FAILED: "failed"}[self.outcome]
+        if self.outcome == STOPPING:
+            return "stopping after this batch …"
+        if self.activity is not None:
+            return self.activity
+        if self.phase == "finetune":
+            return f"fine-tuning, round {self.round}/{self.rounds}"
+        if self.round:  # agp prunes while it trains
+            return f"training and pruning, round {self.round}/{self.rounds}"
+        return "training"
+
+    @property
+    def compression(self) -> float | None:
+        return self.sparsity.compression if self.sparsity else None
+
+    def stopping(self) -> None:
+        if self.active:
+            self.outcome = STOPPING
+            self.log.append("stop requested: the run ends after the current batch")
+
+    def fail(self, message: str) -> None:
+        """The run ended without a terminal event (the worker itself failed)."""
+        self.outcome, self.error, self.ended_at = FAILED, message, time.monotonic()
+        self.log.append(f"failed: {message}")
+
+    def apply(self, events: tuple[Event, ...]) -> None:
+        for event in events:
+            line = describe(event)
+            if line is not None:
+                self.log.append(line)
+            self._apply(event)
+
+    def _apply(self, event: Event) -> None:
+        match event:
+            case Status():
+                self.activity = event.message
+            case RunStarted():
+                self.started = event
+            case StepLoss():
+                self._progress(event.phase, event.round, event.epoch, event.epochs, event.step)
+                self.batch, self.batches, self.images_per_s = event.batch, event.batches, event.images_per_s
+                previous = self.train_loss.values[-1] if self.train_loss.values else event.loss
+                self.train_loss.add(event.step, SMOOTHING * previous + (1 - SMOOTHING) * event.loss)
+            case EpochEnd():
+                self._progress(event.phase, event.round, event.epoch, event.epochs, event.step)
+                self.epochs_done += 1
+                self.batch = self.batches
+                self.test_loss.add(event.step, event.test_loss)
+                self.accuracy.add(event.step, event.accuracy)
+                self.current_accuracy = event.accuracy
+                self._log_finetuned(event)
+            case Pruned():
+                self.round, self.step, self._last_prune = event.round, event.step, event
+                self.sparsity = event.sparsity
+                if self.dense_accuracy is None:
+                    self.dense_accuracy = event.accuracy_before
+                self.prune_steps.append(event.step)
+                self.accuracy.add(event.step, event.accuracy_before)
+                self.accuracy.add(event.step, event.accuracy)
+                self.test_loss.add(event.step, event.test_loss)
+                self.current_accuracy = event.accuracy
+            case Rewound():
+                self.accuracy.add(event.step, event.accuracy)
+                self.current_accuracy = event.accuracy
+            case Finished() | Stopped():
+                self._end(FINISHED if isinstance(event, Finished) else STOPPED, event.summary)
+            case Failed():
+                self.error = event.message
+                self._end(FAILED, event.summary)
+
+    def _progress(self, phase: str, round_: int, epoch: int, epochs: int, step: int) -> None:
+        self.activity = None
+        self.phase, self.round, self.epoch, self.epochs, self.step = phase, round_, epoch, epochs, step
+
+    def _log_finetuned(self, event: EpochEnd) -> None:
+        """After a round's last fine-tuning epoch, one line tells the whole round."""
+        prune = self._last_prune
+        if prune is None or event.phase != "finetune" or event.epoch != event.epochs:
+            return
+        self.log.append(
+            f"round {event.round}/{prune.rounds}: pruned to {percent(prune.sparsity.global_sparsity)}, "
+            f"accuracy {percent(prune.accuracy)} → fine-tuned {percent(event.accuracy)}"
+        )
+
+    def _end(self, outcome: str, summary: RunSummary | None) -> None:
+        self.outcome, self.summary, self.ended_at = outcome, summary, time.monotonic()
+        if summary is not None:
+            self.sparsity = summary.sparsity
+            self.dense_accuracy = summary.dense_accuracy
+            self.current_accuracy = summary.accuracy
+            self.images_per_s = summary.images_per_s or self.images_per_s

@@ -1,0 +1,1 @@
+"""Screens over the main one: help, quit confirmation, config file prompt."""

@@ -1,0 +1,45 @@
+"""What the app does and which keys do it."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP = """\
+# prunetui
+
+Train a small network, prune it on a schedule, fine-tune it, and watch accuracy and sparsity as it goes.
+
+1. **Set up** the experiment on the left. Each setting explains itself below the form when it has focus;
+   a setting that is invalid turns red and says why, and Start waits until all are valid.
+2. **Start** the run. The settings lock while it goes; **Stop** ends it after the current batch and keeps
+   what it reached.
+3. **Watch**: the loss chart shows the smoothed training loss and the test loss after each epoch; the
+   accuracy chart marks each prune with a red line, so the dip and the recovery during fine-tuning show.
+   The bars show each layer's pruned share with exact counts; the log tells the run in words.
+
+## Keys
+
+{keys}
+
+Tab and Shift+Tab move between settings and panels; the mouse works too.
+Settings files are TOML, the same format as `prunetui --config`.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q", "dismiss", "Close help")]
+
+    def compose(self) -> ComposeResult:
+        keys = "\n".join(
+            f"- **{self.app.get_key_display(binding)}** {binding.description}: {binding.tooltip}"
+            for binding in self.app.BINDINGS
+            if isinstance(binding, Binding) and binding.description
+        )
+        with VerticalScroll(classes="dialog help"):
+            yield Markdown(HELP.format(keys=keys))

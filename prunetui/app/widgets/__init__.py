@@ -1,0 +1,1 @@
+"""The app's panels, each named for what it shows."""

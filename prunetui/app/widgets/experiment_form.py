@@ -1,0 +1,159 @@
+"""The experiment's settings as a form built from the config schema, checked as you type.
+
+Every field of `ExperimentConfig` gets a row: a Select when the field has choices, a Switch for a flag and
+an Input otherwise, so a setting added to the engine appears here without touching the app.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import DescendantFocus
+from textual.widget import Widget
+from textual.widgets import Input, Label, Select, Static, Switch
+
+from prunetui.engine.config import ExperimentConfig, flag_name
+from prunetui.engine.errors import ConfigError
+
+# Settings that do not apply to some configs, with the reason shown in place of the control.
+NOT_APPLICABLE: dict[str, Callable[[ExperimentConfig], str | None]] = {
+    "rounds": lambda c: "one-shot prunes once" if c.schedule == "one-shot" else None,
+    "scope": lambda c: "ln-structured prunes each layer on its own" if c.structured else None,
+    "max_layer_sparsity": lambda c: "for global scope only" if c.scope != "global" else None,
+}
+PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "int": (int, "must be a whole number"),
+    "float": (float, "must be a number"),
+}
+
+
+def _showable(f: dataclasses.Field[Any], value: Any) -> bool:
+    """Whether the field's control can hold the value: a Select only its choices, a Switch only a bool."""
+    if f.metadata["choices"]:
+        return value in f.metadata["choices"]
+    return (f.type == "bool") == (type(value) is bool)
+
+
+def label_for(name: str) -> str:
+    return name.replace("_", " ")
+
+
+class ExperimentForm(Vertical):
+    """One row per setting; `read()` gives the config the form shows and what is wrong with it."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._config = ExperimentConfig()
+        self.problems: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="settings", can_focus=False):
+            for f in ExperimentConfig.fields():
+                with Horizontal(classes="setting", id=f"row-{f.name}"):
+                    yield Label(label_for(f.name), classes="setting-label")
+                    yield self._control(f, getattr(self._config, f.name))
+                yield Static("", classes="setting-note", id=f"note-{f.name}")
+        yield Static("", id="setting-help")
+        yield Static("", id="form-status")
+
+    def _control(self, f: dataclasses.Field[Any], value: Any) -> Widget:
+        widget_id, help = f"setting-{f.name}", f.metadata["help"]
+        control: Widget
+        if f.metadata["choices"]:
+            options = [(choice, choice) for choice in f.metadata["choices"]]
+            control = Select(options, value=value, allow_blank=False, compact=True, id=widget_id)
+        elif f.type == "bool":
+            control = Switch(value, id=widget_id)
+        else:
+            control = Input(str(value), placeholder=help, compact=True, id=widget_id)
+        control.tooltip = help
+        return control
+
+    def on_mount(self) -> None:
+        self._check()
+
+    def show_config(self, config: ExperimentConfig) -> None:
+        """Put a config's values into the controls; ConfigError if one cannot be shown (not among the choices)."""
+        for f in ExperimentConfig.fields():
+            if not _showable(f, getattr(config, f.name)):
+                raise ConfigError(f"invalid {flag_name(f.name)}: {config.problems()[f.name]}")
+        for f in ExperimentConfig.fields():
+            control = self.query_one(f"#setting-{f.name}")
+            value = getattr(config, f.name)
+            if isinstance(control, Input):
+                control.value = str(value)
+            else:
+                assert isinstance(control, Select | Switch)
+                control.value = value
+        self._config = config
+        self._check()
+
+    def read(self) -> tuple[ExperimentConfig, dict[str, str]]:
+        """The config as the controls show it (an unparsable text keeps its last good value) and its problems."""
+        values: dict[str, Any] = {}
+        unparsable: dict[str, str] = {}
+        for f in ExperimentConfig.fields():
+            control = self.query_one(f"#setting-{f.name}")
+            if not isinstance(control, Input):
+                assert isinstance(control, Select | Switch)
+                values[f.name] = control.value
+            elif f.type in PARSERS:
+                parse, why = PARSERS[str(f.type)]
+                try:
+                    values[f.name] = parse(control.value.strip())
+                except ValueError:
+                    unparsable[f.name] = why
+            else:
+                values[f.name] = control.value
+        config = self._config.replace(**values)
+        return config, {**config.problems(), **unparsable}
+
+    @property
+    def locked(self) -> bool:
+        return self.query_one("#settings").disabled
+
+    @locked.setter
+    def locked(self, locked: bool) -> None:
+        self.query_one("#settings").disabled = locked
+        self._check()
+
+    def focus_first_problem(self) -> None:
+        if self.problems:
+            self.query_one(f"#setting-{next(iter(self.problems))}").focus()
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Switch.Changed)
+    def _changed(self) -> None:
+        self._check()
+
+    def _check(self) -> None:
+        config, self.problems = self.read()
+        for f in ExperimentConfig.fields():
+            problem = self.problems.get(f.name)
+            not_applicable = NOT_APPLICABLE.get(f.name, lambda _: None)(config)
+            self.query_one(f"#row-{f.name}").set_class(problem is not None, "-invalid")
+            self.query_one(f"#setting-{f.name}").disabled = problem is None and not_applicable is not None
+            note = self.query_one(f"#note-{f.name}", Static)
+            note.update(problem or not_applicable or "")
+            note.set_classes(["setting-note", "-error" if problem else "-note" if not_applicable else "-empty"])
+        self.query_one("#form-status", Static).update(self._status_text())
+
+    def _status_text(self) -> str:
+        if self.locked:
+            return "settings are locked while the run goes on"
+        if self.problems:
+            count = len(self.problems)
+            return f"[b]{count} setting{'s' if count > 1 else ''} to fix[/b] before a run can start"
+        return "ready to start"
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        name = (event.widget.id or "").removeprefix("setting-")
+        f = next((f for f in ExperimentConfig.fields() if f.name == name), None)
+        if f is not None:
+            self.query_one("#setting-help", Static).update(f"[b]{label_for(f.name)}[/b]: {f.metadata['help']}")
