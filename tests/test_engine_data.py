@@ -173,3 +173,32 @@ def test_downloads_in_tests_go_to_a_dead_local_port(name: str, tmp_path: Path, m
         load_dataset(name, tmp_path, CPU, system_dir=tmp_path / "system")
     assert urls and all(url.startswith("http://127.0.0.1:9/") for url in urls)
     assert not any((tmp_path / CLASS_FOLDERS[name] / "raw").glob("*ubyte"))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt-body"])
+def test_damaged_system_archives_are_a_data_error(damage: str, tmp_path: Path) -> None:
+    system = tmp_path / "system"
+    _write_system_files(system, "mnist")
+    archive = system / "mnist" / "train-images-idx3-ubyte.gz"
+    data = archive.read_bytes()
+    if damage == "truncated":
+        archive.write_bytes(data[: len(data) // 2])
+    else:  # a flipped deflate block: zlib, not gzip, notices
+        archive.write_bytes(data[:100] + bytes(b ^ 0xFF for b in data[100:200]) + data[200:])
+    with pytest.raises(DataError, match=r"^cannot copy the data set from .*mnist to .*raw: "):
+        load_dataset("mnist", tmp_path / "data", CPU, system_dir=system, download=False)
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    assert not (raw / "train-images-idx3-ubyte").exists()  # never a half-copied file under the real name
+
+
+@pytest.mark.parametrize("how", ["data_dir", "PRUNETUI_DATA"])
+def test_a_home_relative_data_dir_is_expanded(
+    how: str, tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tiny_data.parent))
+    monkeypatch.chdir(tmp_path)
+    if how == "PRUNETUI_DATA":
+        monkeypatch.setenv("PRUNETUI_DATA", f"~/{tiny_data.name}")
+    data = load_dataset("mnist", f"~/{tiny_data.name}" if how == "data_dir" else None, CPU, download=False)
+    assert len(data.train) == 512 and data.source == str(tiny_data / "MNIST" / "raw")
+    assert not (tmp_path / "~").exists()

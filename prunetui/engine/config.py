@@ -88,7 +88,7 @@ class ExperimentConfig:
             "max_layer_sparsity": (0.0 < self.max_layer_sparsity <= 1.0, "must be in (0, 1]"),
             "lr": (0.0 < self.lr <= 10.0, "must be in (0, 10]"),
             "batch_size": (1 <= self.batch_size <= 65536, "must be between 1 and 65536"),
-            "seed": (self.seed >= 0, "must not be negative"),
+            "seed": (0 <= self.seed < 2**63, "must be between 0 and 2**63 - 1"),  # torch's seeds are 64-bit
             "train_subset": (self.train_subset >= 0, "must not be negative (0 means all)"),
         }
         problems = {name: why for name, (ok, why) in checks.items() if not ok}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +53,7 @@ class DataSet:
 
 
 def default_data_dir() -> Path:
-    return Path(os.environ.get("PRUNETUI_DATA") or platformdirs.user_cache_dir("prunetui"))
+    return Path(os.environ.get("PRUNETUI_DATA") or platformdirs.user_cache_dir("prunetui")).expanduser()
 
 
 def load_dataset(
@@ -67,7 +68,7 @@ def load_dataset(
 ) -> DataSet:
     """Find the data set (data dir, then the system directory, then download), load it onto `device`."""
     cls = DATASET_CLASSES[name]
-    root = Path(data_dir) if data_dir else default_data_dir()
+    root = Path(data_dir).expanduser() if data_dir else default_data_dir()  # "~/data" from a TOML file
     raw = root / cls.__name__ / "raw"
     tried = [f"{raw} (the data directory)"]
     source = str(raw)
@@ -137,7 +138,7 @@ def _copy_system_files(system: Path, raw: Path, on_status: Callable[[str], None]
             with gzip.open(path, "rb") as compressed, open(partial, "wb") as out:
                 shutil.copyfileobj(compressed, out)
             partial.replace(raw / file)  # atomic: a half-copied file never looks complete
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error) as error:  # zlib.error: a damaged deflate stream inside the .gz
         raise DataError(f"cannot copy the data set from {system} to {raw}: {error}") from None
     return True
 
