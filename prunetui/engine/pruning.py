@@ -106,7 +106,7 @@ def _capped_counts(layers: Layers, scores: dict[str, Tensor], extra: int, cap: f
     values, owners, quotas = [], [], []
     for index, (name, module) in enumerate(layers):
         alive = _mask(module).flatten() != 0
-        values.append(scores[name].flatten()[alive])
+        values.append(scores[name].flatten()[alive].cpu())  # ranked on the CPU, where owners and quotas are
         owners.append(torch.full((int(alive.sum()),), index))
         quotas.append(max(int(cap * module.weight.numel()) - _zeros(module), 0))
     owner = torch.cat(owners)[torch.cat(values).argsort(stable=True)]
