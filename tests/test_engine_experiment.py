@@ -190,11 +190,18 @@ def test_a_sane_learning_rate_does_not_trip_the_divergence_check(tiny_config: Ex
     assert of_type(events, EpochEnd)[2].accuracy >= 0.6  # and it learns
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_cuda_on_a_machine_without_it_fails_with_a_readable_message(tiny_config: ExperimentConfig) -> None:
-    events = list(Experiment(tiny_config.replace(device="cuda"), download=False).run())
+@pytest.mark.parametrize(
+    ("device", "name", "available"),
+    [("cuda", "CUDA", torch.cuda.is_available()), ("mps", "MPS", torch.backends.mps.is_available())],
+)
+def test_a_device_this_machine_lacks_fails_with_a_readable_message(
+    device: str, name: str, available: bool, tiny_config: ExperimentConfig
+) -> None:
+    if available:
+        pytest.skip(f"needs a machine without {name}")
+    events = list(Experiment(tiny_config.replace(device=device), download=False).run())
     assert len(events) == 1 and isinstance(events[0], Failed)
-    assert events[0].message == "device cuda requested but CUDA is not available here; use --device cpu or auto"
+    assert events[0].message == f"device {device} requested but {name} is not available here; use --device cpu or auto"
     assert events[0].summary is None
 
 
