@@ -1,0 +1,156 @@
+"""Training throughput: the engine against the usual torchvision + DataLoader loop, on real Fashion-MNIST.
+
+    .venv/bin/python tests/benchmarks/bench_training.py [--epochs 2] [--batch-size 128] [--train-subset 0]
+
+Both train the same LeNet-5 with the same optimizer (SGD, momentum 0.9), seed, batch size, epochs and
+images; only the data path differs. The engine slices whole normalised tensors; the reference decodes
+each sample with transforms.Compose([ToTensor(), Normalize(...)]) and collates batches in a DataLoader.
+Images/s counts training epochs only (no evaluation) for both. The contenders take turns epoch by epoch,
+so load from other processes on the machine hits them alike. Not a pytest test: named bench_*.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Subset
+from torchvision import datasets, transforms
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout without installing
+
+from prunetui.engine import EpochEnd, Experiment, ExperimentConfig, Failed, RunStarted, StepLoss
+from prunetui.engine.models import build_model
+
+LR = 0.05
+SEED = 0
+FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530  # the usual published constants
+ENGINE = "engine (tensor slices)"
+
+
+@dataclass(frozen=True)
+class Epoch:
+    images: int
+    seconds: float
+    loss: float  # mean training loss over the epoch
+
+    @property
+    def images_per_s(self) -> float:
+        return self.images / self.seconds
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--train-subset", type=int, default=0, help="first N training images (0: all 60,000)")
+    parser.add_argument("--data-dir", default="/tmp/prunetui-bench-data", help="filled from /usr/share/datasets")
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="num_workers values for the reference")
+    return parser.parse_args()
+
+
+def engine_epochs(args: argparse.Namespace) -> Iterator[Epoch]:
+    """The engine's own run, one training epoch per item; its timing is the Trainer's (training loop only)."""
+    config = ExperimentConfig(
+        model="lenet5",
+        dataset="fashion-mnist",
+        data_dir=args.data_dir,
+        schedule="one-shot",
+        sparsity=0.0,
+        epochs=args.epochs,
+        finetune_epochs=0,
+        optimizer="sgd",
+        lr=LR,
+        batch_size=args.batch_size,
+        seed=SEED,
+        device="cpu",
+        train_subset=args.train_subset,
+    )
+    started = time.perf_counter()
+    weighted, previous, batches, images = 0.0, 0, 1, 0
+    # Paused only at EpochEnd (between epochs), never inside the Trainer's timed loop.
+    for event in Experiment(config).run():
+        if isinstance(event, RunStarted):
+            images = event.train_size
+            print(f"engine: data ready in {time.perf_counter() - started:.1f} s ({images:,} training images)")
+        elif isinstance(event, StepLoss):  # each report is the mean over the batches since the previous one
+            weighted += event.loss * (event.batch - previous)
+            previous, batches = event.batch % event.batches, event.batches
+        elif isinstance(event, EpochEnd) and event.phase == "train":
+            yield Epoch(images, images / event.images_per_s, weighted / batches)
+            weighted = 0.0
+        elif isinstance(event, Failed):
+            sys.exit(f"engine run failed: {event.message}")
+
+
+def reference_epochs(args: argparse.Namespace, workers: int) -> Iterator[Epoch]:
+    """The common loop: per-sample transforms through a DataLoader, the loss read every batch."""
+    transform = transforms.Compose(
+        [transforms.ToTensor(), transforms.Normalize((FASHION_MNIST_MEAN,), (FASHION_MNIST_STD,))]
+    )
+    dataset = datasets.FashionMNIST(args.data_dir, train=True, transform=transform)  # the files the engine copied
+    if args.train_subset:
+        dataset = Subset(dataset, range(args.train_subset))
+    loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, num_workers=workers)
+    torch.manual_seed(SEED)
+    model = build_model("lenet5")
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
+    for _ in range(args.epochs):
+        model.train()
+        started, total, batches, images = time.perf_counter(), 0.0, 0, 0
+        for inputs, labels in loader:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(inputs), labels)
+            loss.backward()
+            optimizer.step()
+            total += loss.item()
+            batches += 1
+            images += len(labels)
+        yield Epoch(images, time.perf_counter() - started, total / batches)
+
+
+def main() -> None:
+    args = parse_args()
+    subset = f"{args.train_subset:,}" if args.train_subset else "all"
+    print(
+        f"LeNet-5 on Fashion-MNIST: epochs {args.epochs}, batch {args.batch_size}, {subset} training images, "
+        f"SGD lr {LR} momentum 0.9; torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{os.cpu_count()} CPUs"
+    )
+    contenders = {ENGINE: engine_epochs(args)}
+    contenders |= {f"reference, num_workers={w}": reference_epochs(args, w) for w in args.workers}
+    results: dict[str, list[Epoch]] = {name: [] for name in contenders}
+    for epoch in range(1, args.epochs + 1):  # take turns, so background load hits every contender alike
+        for name, epochs in contenders.items():
+            result = next(epochs)
+            results[name].append(result)
+            print(f"{name}: epoch {epoch}: {result.images_per_s:,.0f} images/s, mean loss {result.loss:.4f}")
+
+    def speed(name: str) -> float:
+        return sum(e.images for e in results[name]) / sum(e.seconds for e in results[name])
+
+    engine = speed(ENGINE)
+    print(f"\n{'':28}{'images/s':>10}  {'best epoch':>10}  {'loss*':>7}  {'engine is':>9}")
+    for name, epochs in results.items():
+        ratio = "" if name == ENGINE else f"{engine / speed(name):>8.2f}×"
+        best = max(e.images_per_s for e in epochs)
+        print(f"{name:28}{speed(name):>10,.0f}  {best:>10,.0f}  {epochs[-1].loss:>7.4f}  {ratio}")
+    print("* mean training loss of the last epoch: same model, optimizer and data, so they should be close")
+    fastest = max((name for name in results if name != ENGINE), key=speed)
+    per_epoch = [a.images_per_s / b.images_per_s for a, b in zip(results[ENGINE], results[fastest], strict=True)]
+    print(
+        f"\nengine / fastest reference ({fastest}): {engine / speed(fastest):.2f}× over all epochs, "
+        f"median per epoch {statistics.median(per_epoch):.2f}× (target on 2 CPU cores: ≥ 1.9×)"
+    )
+
+
+if __name__ == "__main__":
+    main()
