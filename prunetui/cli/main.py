@@ -8,8 +8,9 @@ from pathlib import Path
 from rich.console import Console
 
 from prunetui import __version__
-from prunetui.cli.options import OneLineErrorParser, add_config_options, fail
+from prunetui.cli.options import OneLineErrorParser, add_config_options, add_runs_dir_option, fail
 from prunetui.cli.run_command import run_command
+from prunetui.cli.runs_command import runs_command
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.errors import ConfigError
 
@@ -37,17 +38,31 @@ def build_parser() -> argparse.ArgumentParser:
         "Flags override the --config file. Ctrl+C stops between batches and keeps the results.",
     )
     run.add_argument(
-        "--out", type=Path, metavar="DIR", help="save config, history CSV, summary JSON and the model here"
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="save config, history CSV, summary JSON and the model exactly here (default: a new run directory "
+        "under the runs root)",
     )
+    add_runs_dir_option(run)
     add_config_options(run)
+
+    runs = commands.add_parser(
+        "runs",
+        help="list the saved runs: method, sparsity, accuracy, date",
+        description="List the runs saved under the runs root, newest first. Runs that were stopped, failed or "
+        "killed are listed too, marked as such.",
+    )
+    add_runs_dir_option(runs)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(highlight=False)
-    if args.command == "run":
-        return run_command(args, console)
+    commands = {"run": run_command, "runs": runs_command}
+    if args.command in commands:
+        return commands[args.command](args, console)
     return _open_app(args)
 
 

@@ -58,3 +58,12 @@ def _default_text(field: dataclasses.Field[Any]) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     return repr(value) if value == "" else str(value)
+
+
+def add_runs_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runs-dir",
+        type=Path,
+        metavar="DIR",
+        help="the runs root (default: $PRUNETUI_RUNS, else a per-user data directory)",
+    )

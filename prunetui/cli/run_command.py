@@ -14,8 +14,9 @@ from rich.table import Table
 
 from prunetui.cli.options import config_from_args, fail
 from prunetui.describe import describe, percent
-from prunetui.engine.errors import ConfigError
+from prunetui.engine.errors import ConfigError, PrunetuiError
 from prunetui.engine.events import Event, Failed, Finished, RunSummary, StepLoss, Stopped
+from prunetui.engine.runs import new_run_dir, runs_root
 
 EXIT_CODES = {Finished: 0, Failed: 1, Stopped: 130}
 
@@ -25,19 +26,17 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         config = config_from_args(args)
     except ConfigError as error:
         return fail(str(error))
+    try:
+        directory = args.out or new_run_dir(runs_root(args.runs_dir), config)
+    except PrunetuiError as error:
+        return fail(str(error))
     from prunetui.engine import Experiment  # imports torch: only once the arguments are known good
+    from prunetui.engine.recording import record_run
 
     experiment = Experiment(config)
-    if args.out:
-        from prunetui.engine.recording import record_run
-
-        events = record_run(experiment, args.out)
-    else:
-        events = experiment.run()
-    with _stop_on_ctrl_c(experiment.stop, console):
-        last = _show(events, console)
-    if args.out:
-        console.print(f"config, history, summary and model are in [bold]{args.out}[/]")
+    with stop_on_ctrl_c(experiment.stop, console):
+        last = _show(record_run(experiment, directory), console)
+    console.print(f"config, history, summary and model are in [bold]{directory}[/]")
     return EXIT_CODES[type(last)]
 
 
@@ -94,7 +93,7 @@ def layer_table(summary: RunSummary) -> Table:
 
 
 @contextmanager
-def _stop_on_ctrl_c(stop: Callable[[], None], console: Console) -> Iterator[None]:
+def stop_on_ctrl_c(stop: Callable[[], None], console: Console) -> Iterator[None]:
     """First Ctrl+C stops the run between batches (keeping results); a second one aborts."""
 
     def handler(signum: int, frame: FrameType | None) -> None:

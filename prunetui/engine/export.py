@@ -32,9 +32,24 @@ def permanent_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def export_model(model: nn.Module, model_name: str, path: str | Path) -> Exported:
     """Save the permanent pruned model to `path` (atomically) and return its sizes."""
-    state = permanent_state(model)
+    return save_state(permanent_state(model), model_name, path)
+
+
+def unpruned_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The weights behind the masks (`weight_orig`), on the CPU: right after the first prune, the dense model."""
+    return {
+        name.removesuffix("_orig"): tensor.detach().cpu().clone()
+        for name, tensor in model.state_dict().items()
+        if not name.endswith("_mask")
+    }
+
+
+def save_state(
+    state: dict[str, torch.Tensor], model_name: str, path: str | Path, shape: dict[str, tuple[int, ...]] | None = None
+) -> Exported:
+    """Save a plain state dict (atomically) for `load_model`; `shape` holds the model's size arguments, if any."""
     buffer = io.BytesIO()
-    torch.save({"model": model_name, "state_dict": state}, buffer)
+    torch.save({"model": model_name, "shape": shape or {}, "state_dict": state}, buffer)
     payload = buffer.getvalue()
     write_atomic(path, payload)
     return Exported(
@@ -49,7 +64,7 @@ def load_model(path: str | Path) -> nn.Module:
     """Load a model saved by `export_model`; weights_only=True never runs code from the file."""
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-        model = build_model(saved["model"])
+        model = build_model(saved["model"], **saved.get("shape", {}))
         model.load_state_dict(saved["state_dict"])
     except FileNotFoundError:
         raise PrunetuiError(f"model file not found: {path}") from None

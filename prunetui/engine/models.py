@@ -50,5 +50,6 @@ class LeNet300(nn.Module):
 MODELS: dict[str, type[nn.Module]] = {"lenet5": LeNet5, "lenet300": LeNet300}
 
 
-def build_model(name: str) -> nn.Module:
-    return MODELS[name]()
+def build_model(name: str, **shape: tuple[int, int]) -> nn.Module:
+    """The network `name`, with its layer sizes changed by `shape` (channels=, hidden=) for compacted models."""
+    return MODELS[name](**shape)

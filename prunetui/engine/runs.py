@@ -1,0 +1,241 @@
+"""Saved runs: where they live, how their directories are named, and reading them back.
+
+A run directory holds config.toml, history.csv, summary.json and model.pt (written by `recording.record_run`),
+plus dense.pt, the trained model just before its first prune. Reading never trusts a directory to be whole:
+a run killed halfway or a file damaged by hand is listed as incomplete with what could be read, never an error.
+No torch here, so the app's Runs screen opens at once.
+
+    root = runs_root(args.runs_dir)          # --runs-dir, else $PRUNETUI_RUNS, else a per-user data directory
+    directory = new_run_dir(root, config)    # 20261125-141503-3fa9c2, created empty and unique
+    for run in list_runs(root): ...          # newest first
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+import os
+import re
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.errors import PrunetuiError
+from prunetui.engine.history import HistoryRow
+
+CONFIG_FILE = "config.toml"
+HISTORY_FILE = "history.csv"
+SUMMARY_FILE = "summary.json"
+MODEL_FILE = "model.pt"
+DENSE_MODEL_FILE = "dense.pt"
+
+STAMP_FORMAT = "%Y%m%d-%H%M%S"
+RUN_NAME = re.compile(r"^(\d{8}-\d{6})-[0-9a-f]{6}(-\d+)?$")
+
+
+def runs_root(runs_dir: str | Path | None = None) -> Path:
+    """Where runs are saved: `runs_dir` if given, else $PRUNETUI_RUNS, else the per-user data directory."""
+    if runs_dir:
+        return Path(runs_dir).expanduser()
+    from_env = os.environ.get("PRUNETUI_RUNS")
+    return Path(from_env).expanduser() if from_env else Path(platformdirs.user_data_dir("prunetui")) / "runs"
+
+
+def config_hash(config: ExperimentConfig) -> str:
+    """Six hex digits that tell configs apart at a glance."""
+    return hashlib.sha256(config.to_toml().encode()).hexdigest()[:6]
+
+
+def new_run_dir(root: str | Path, config: ExperimentConfig, now: datetime | None = None) -> Path:
+    """Create and return an empty directory `root/YYYYmmdd-HHMMSS-<config hash>`, with -2, -3… if it is taken."""
+    root = Path(root)
+    base = f"{(now or datetime.now()).strftime(STAMP_FORMAT)}-{config_hash(config)}"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for n in itertools.count(1):
+            path = root / (base if n == 1 else f"{base}-{n}")
+            try:
+                path.mkdir()  # atomic: two runs starting in the same second never share a directory
+                return path
+            except FileExistsError:
+                continue
+    except OSError as error:
+        raise PrunetuiError(f"cannot create a run directory in {root}: {error.strerror or error}") from None
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A run directory as read back. Numbers are None where the run never got that far or the file is damaged."""
+
+    name: str
+    path: Path
+    status: str  # finished, stopped, failed, running, interrupted (ended without a word), unreadable
+    complete: bool  # trained, pruned and fine-tuned to the end
+    started: datetime | None
+    config: ExperimentConfig | None
+    dense_accuracy: float | None
+    accuracy: float | None
+    sparsity: float | None  # reached, over the prunable weights
+    compression: float | None
+    message: str = ""  # why it failed
+
+    @property
+    def method(self) -> str:
+        """criterion scope schedule, e.g. "l1 global iterative"."""
+        c = self.config
+        return f"{c.criterion} {c.scope} {c.schedule}" if c else "?"
+
+    @property
+    def model_path(self) -> Path | None:
+        path = self.path / MODEL_FILE
+        return path if path.is_file() else None
+
+
+def read_run(path: str | Path) -> RunRecord:
+    """Read one run directory, whatever state it is in."""
+    path = Path(path)
+    summary = _read_json(path / SUMMARY_FILE)
+    config = _read_config(path, summary)
+    status = summary.get("status") if isinstance(summary.get("status"), str) else None
+    if status == "running" and not _may_be_running(summary):
+        status = "interrupted"
+    if status is None:
+        status = "interrupted" if config else "unreadable"
+    return RunRecord(
+        name=path.name,
+        path=path,
+        status=status,
+        complete=status == "finished" and summary.get("complete") is True,
+        started=_started(path, summary),
+        config=config,
+        dense_accuracy=_number(summary.get("dense_accuracy")),
+        accuracy=_number(summary.get("accuracy")),
+        sparsity=_number(summary.get("sparsity")),
+        compression=_number(summary.get("compression")),
+        message=str(summary.get("message") or ""),
+    )
+
+
+def list_runs(root: str | Path) -> list[RunRecord]:
+    """Every run under `root`, newest first. Folders that are not runs (no run name, no run files) are skipped."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    runs = [read_run(path) for path in root.iterdir() if _looks_like_run(path)]
+    return sorted(runs, key=lambda run: (run.started.timestamp() if run.started else 0.0, run.name), reverse=True)
+
+
+def resolve_run(run: str, root: str | Path) -> Path:
+    """A run given as a path, a name under `root`, or the unique start of a name."""
+    root = Path(root)
+    for candidate in (Path(run).expanduser(), root / run):
+        if candidate.is_dir():
+            return candidate
+    matches = [path for path in (root.iterdir() if root.is_dir() else []) if path.name.startswith(run)]
+    if len(matches) == 1 and matches[0].is_dir():
+        return matches[0]
+    why = f"{len(matches)} runs start with it" if len(matches) > 1 else "no such directory or run name"
+    raise PrunetuiError(f"run {run!r} not found in {root}: {why} (`prunetui runs` lists them)")
+
+
+def load_history(run_dir: str | Path) -> list[HistoryRow]:
+    """The run's metric history (history.csv); rows that cannot be read are left out, a missing file is empty."""
+    try:
+        with open(Path(run_dir) / HISTORY_FILE, newline="") as file:
+            records = list(csv.DictReader(file))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    rows = []
+    for record in records:
+        try:
+            rows.append(
+                HistoryRow(
+                    event=record["event"],
+                    phase=record["phase"],
+                    round=int(record["round"]),
+                    epoch=int(record["epoch"]),
+                    step=int(record["step"]),
+                    train_loss=_optional_float(record["train_loss"]),
+                    test_loss=_optional_float(record["test_loss"]),
+                    accuracy=float(record["accuracy"]),
+                    sparsity=_optional_float(record["sparsity"]),
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+    return rows
+
+
+def running_marker() -> dict[str, Any]:
+    """What a summary written at the start of a run holds, so a run killed without a word reads as interrupted."""
+    return {"status": "running", "complete": False, "pid": os.getpid(), "host": socket.gethostname()}
+
+
+def _may_be_running(summary: dict[str, Any]) -> bool:
+    """False when the process that wrote "running" is gone; True when it is alive or on another machine."""
+    host = summary.get("host")
+    if host and host != socket.gethostname():
+        return True  # another machine's process: no way to tell
+    pid = summary.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but belongs to someone else
+        return True
+    return True
+
+
+def _looks_like_run(path: Path) -> bool:
+    return path.is_dir() and (
+        bool(RUN_NAME.match(path.name)) or (path / SUMMARY_FILE).exists() or (path / CONFIG_FILE).exists()
+    )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _read_config(path: Path, summary: dict[str, Any]) -> ExperimentConfig | None:
+    try:
+        return ExperimentConfig.load(path / CONFIG_FILE)
+    except PrunetuiError:
+        pass
+    try:
+        return ExperimentConfig.from_mapping(summary["config"])
+    except (KeyError, TypeError, AttributeError, PrunetuiError):
+        return None
+
+
+def _started(path: Path, summary: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.strptime(summary["started"], "%Y-%m-%dT%H:%M:%S%z")
+    except (KeyError, TypeError, ValueError):
+        pass
+    match = RUN_NAME.match(path.name)
+    try:
+        return datetime.strptime(match.group(1), STAMP_FORMAT) if match else None
+    except ValueError:
+        return None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _optional_float(text: str) -> float | None:
+    return float(text) if text else None
