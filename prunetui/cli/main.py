@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from prunetui import __version__
+from prunetui.cli.export_command import export_command
 from prunetui.cli.options import OneLineErrorParser, add_config_options, add_runs_dir_option, fail
 from prunetui.cli.run_command import run_command
 from prunetui.cli.runs_command import runs_command
@@ -54,13 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
         "killed are listed too, marked as such.",
     )
     add_runs_dir_option(runs)
+
+    export = commands.add_parser(
+        "export",
+        help="a run's model sizes told honestly; for ln-structured runs a smaller, faster network",
+        description="Report the sizes of a run's exported model (masks made permanent with prune.remove): dense, "
+        "sparse CSR and gzipped. For an ln-structured run, also cut the zeroed filters and neurons out into a "
+        "smaller LeNet (saved beside the model), check it predicts the same, and time both. Unstructured masks "
+        "alone do not speed up dense PyTorch inference.",
+    )
+    export.add_argument("run", metavar="RUN", help="a run name (or its unique start) under the runs root, or a path")
+    add_runs_dir_option(export)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(highlight=False)
-    commands = {"run": run_command, "runs": runs_command}
+    commands = {"run": run_command, "runs": runs_command, "export": export_command}
     if args.command in commands:
         return commands[args.command](args, console)
     return _open_app(args)

@@ -52,6 +52,16 @@ def save_state(
     torch.save({"model": model_name, "shape": shape or {}, "state_dict": state}, buffer)
     payload = buffer.getvalue()
     write_atomic(path, payload)
+    return _sizes(path, state, payload)
+
+
+def saved_sizes(path: str | Path) -> Exported:
+    """The sizes of a model file saved by `save_state`, as `export_model` reported them."""
+    state = dict(load_model(path).state_dict())
+    return _sizes(path, state, Path(path).read_bytes())
+
+
+def _sizes(path: str | Path, state: dict[str, torch.Tensor], payload: bytes) -> Exported:
     return Exported(
         str(path),
         dense_bytes=sum(tensor.numel() * BYTES_PER_VALUE for tensor in state.values()),

@@ -1,0 +1,61 @@
+"""`prunetui export RUN`: the run's model sizes told honestly, and for ln-structured runs a smaller, faster model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from prunetui.cli.options import fail
+from prunetui.engine.errors import PrunetuiError
+from prunetui.engine.events import Exported
+from prunetui.engine.runs import resolve_run, runs_root
+
+UNSTRUCTURED_NOTE = (
+    "Unstructured masks alone do not speed up dense PyTorch inference: the zeros are still multiplied. "
+    "They shrink the file only when stored sparsely or compressed. For a faster model, prune with "
+    "--criterion ln-structured, which removes whole filters and neurons."
+)
+
+
+def export_command(args: argparse.Namespace, console: Console) -> int:
+    try:
+        run_dir = resolve_run(args.run, runs_root(args.runs_dir))
+        from prunetui.engine.compact import export_run  # imports torch
+
+        with console.status("loading the model, checking and timing …"):
+            report = export_run(run_dir)
+    except PrunetuiError as error:
+        return fail(str(error))
+    saved, small = report.saved, report.compact
+    console.print(f"[bold]{report.run}[/]: {report.model}, {report.method} · in {run_dir}")
+    sizes = Table(title="Model file sizes", title_justify="left")
+    for column in ("model", "parameters", "dense", "sparse (CSR)", "gzipped"):
+        sizes.add_column(column, justify="left" if column == "model" else "right")
+    dense_parameters = f"{small.dense_parameters:,}" if small else ""
+    sizes.add_row(f"{Path(saved.path).name} (masks made permanent)", dense_parameters, *_sizes(saved))
+    if small is None:
+        console.print(sizes)
+        console.print(UNSTRUCTURED_NOTE)
+        return 0
+    sizes.add_row(f"{Path(small.saved.path).name} (smaller network)", f"{small.parameters:,}", *_sizes(small.saved))
+    console.print(sizes)
+    widths = ", ".join(f"{width.name} {width.kept}/{width.total}" for width in small.widths)
+    console.print(f"kept filters / neurons: {widths}")
+    verdict = "identical" if small.same_predictions else "[red]DIFFERENT[/]"
+    console.print(
+        f"predictions on {small.timing.batch} inputs: {verdict} to the masked model "
+        f"(largest logit difference {small.max_logit_difference:.2g})"
+    )
+    timing = small.timing
+    console.print(
+        f"inference, batch of {timing.batch} on the CPU: dense {timing.dense_ms:.2f} ms, smaller "
+        f"{timing.compact_ms:.2f} ms → [bold]{timing.speedup:.2f}×[/] as fast"
+    )
+    return 0
+
+
+def _sizes(saved: Exported) -> tuple[str, str, str]:
+    return tuple(f"{n / 1024:,.1f} KiB" for n in (saved.dense_bytes, saved.sparse_bytes, saved.gzip_bytes))
