@@ -34,3 +34,13 @@ def no_system_data_or_download(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     # FashionMNIST and KMNIST have mirrors of their own, not inherited from MNIST.
     for name in ("MNIST", "FashionMNIST", "KMNIST"):
         monkeypatch.setattr(f"torchvision.datasets.{name}.mirrors", ["http://127.0.0.1:9/"])
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread() -> None:
+    """Tiny models gain nothing from a second thread, and OpenMP threads that spin on a busy machine (another
+    test run, CI neighbours) made engine tests up to 20x slower. Imported here, not at the top: the app's
+    tests check that the first screen paints before torch is imported (in a subprocess)."""
+    import torch
+
+    torch.set_num_threads(1)
