@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import torch
@@ -54,12 +54,16 @@ class Experiment:
         *,
         system_data_dir: Path | None = None,
         download: bool = True,
+        start_from: Mapping[str, torch.Tensor] | None = None,
     ) -> None:
+        """`start_from`: weights (a plain state dict) to load instead of the seed's fresh ones, e.g. a trained
+        dense model to prune with epochs=0. Rewinding still goes back to the seed's initial weights."""
         self.config = config.validate()
         self.model: nn.Module | None = None  # the model as trained and pruned so far (masks attached)
         self.dense_weights: dict[str, torch.Tensor] = {}  # each layer's weights just before the first prune
         self._system_data_dir = system_data_dir
         self._download = download
+        self._start_from = start_from
         self._stop = threading.Event()
         self._device = "?"
         self._started = 0.0
@@ -111,6 +115,8 @@ class Experiment:
         )
         model = self.model = build_model(config.model).to(device)
         initial = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+        if self._start_from is not None:
+            model.load_state_dict(self._start_from)
         layers = self._prunable_layers(model)
         self._trainer = Trainer(
             model, data.train, config.batch_size, torch.Generator().manual_seed(config.seed), self._stop
@@ -154,11 +160,7 @@ class Experiment:
             yield from self._finetune(round_, model, data, initial)
 
     def _prunable_layers(self, model: nn.Module) -> list[tuple[str, nn.Module]]:
-        layers = weight_layers(model)
-        # Removing output neurons would delete classes, so structured pruning never touches that layer.
-        if self.config.keep_output or self.config.structured:
-            layers = layers[:-1]
-        return layers
+        return pruning.prunable_layers(model, self.config)
 
     def _train(
         self,

@@ -14,9 +14,17 @@ from torch import Tensor, nn
 from torch.nn.utils import prune
 
 from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.metrics import weight_layers
 
 Layers = list[tuple[str, nn.Module]]
 TAYLOR_BATCHES = 8
+
+
+def prunable_layers(model: nn.Module, config: ExperimentConfig) -> Layers:
+    """The layers `config` prunes: all weight layers, but never the output layer when it is kept or when whole
+    rows go (removing output neurons would delete classes)."""
+    layers = weight_layers(model)
+    return layers[:-1] if config.keep_output or config.structured else layers
 
 
 def schedule_targets(schedule: str, sparsity: float, rounds: int) -> list[float]:

@@ -1,0 +1,242 @@
+"""The analyses that compare many prunings: what they are asked (specs), what they report (events), and their
+CSV files. Plain data, no torch, so the app can build forms and read results before torch is loaded.
+
+A sweep prunes one trained model with several methods to several sparsities, fine-tuning each point; a
+sensitivity analysis prunes one layer at a time, without fine-tuning, to see which layers tolerate it.
+Both yield `Progress` for the experiments they run (the dense training, each sweep point), then one
+result event per point, and end with exactly one `SweepEnded` / `SensitivityEnded`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from prunetui.engine.config import CRITERIA, SCHEDULES, SCOPES, ExperimentConfig
+from prunetui.engine.errors import ConfigError
+from prunetui.engine.events import Event
+
+DEFAULT_METHODS = ("l1:layer:one-shot", "l1:global:one-shot", "random:layer:one-shot")
+DEFAULT_SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+DEFAULT_AMOUNTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+SENSITIVITY_CRITERIA = ("l1", "random", "ln-structured")
+# Settings a sweep sets per point; every other setting is shared by all points and the dense model.
+POINT_SETTINGS = ("criterion", "scope", "schedule", "sparsity")
+# Settings that say where, not what: a sweep may resume with them changed.
+PLACE_SETTINGS = ("data_dir", "device")
+
+
+# -- specs ------------------------------------------------------------------------------------------
+
+
+def parse_method(text: str) -> str:
+    """Check "criterion[:scope[:schedule]]", layer and one-shot by default: "l1:global" -> "l1:global:one-shot"."""
+    parts = text.strip().split(":")
+    if not 1 <= len(parts) <= 3:
+        raise ConfigError(f"invalid --methods: {text!r} is not criterion:scope:schedule")
+    criterion, scope, schedule = parts + ["", "layer", "one-shot"][len(parts) :]
+    for value, choices, what in ((criterion, CRITERIA, "criterion"), (scope, SCOPES, "scope"),
+                                 (schedule, SCHEDULES, "schedule")):  # fmt: skip
+        if value not in choices:
+            raise ConfigError(f"invalid --methods: {what} {value!r} in {text!r} is not one of {', '.join(choices)}")
+    return f"{criterion}:{scope}:{schedule}"
+
+
+def parse_methods(text: str) -> tuple[str, ...]:
+    methods = tuple(dict.fromkeys(parse_method(part) for part in text.split(",") if part.strip()))
+    if not methods:
+        raise ConfigError("invalid --methods: give at least one criterion:scope:schedule")
+    return methods
+
+
+def parse_fractions(text: str, flag: str) -> tuple[float, ...]:
+    """A comma-separated list of fractions in [0, 1), sorted and without repeats."""
+    values = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise ConfigError(f"invalid {flag}: {part.strip()!r} is not a number") from None
+        if not 0.0 <= value < 1.0:
+            raise ConfigError(f"invalid {flag}: {value:g} is not in [0, 1)")
+        values.append(value)
+    return tuple(sorted(set(values)))
+
+
+@dataclass(frozen=True, slots=True)
+class SweepSpec:
+    """Methods by sparsities, every point pruned from the same trained dense model and fine-tuned.
+
+    `base` gives every other setting; its criterion, scope, schedule and sparsity are ignored. Points start
+    from the trained weights with no further training (epochs=0), except agp, which prunes while it trains
+    and so trains for `base.epochs` more epochs from the trained weights.
+    """
+
+    base: ExperimentConfig
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    sparsities: tuple[float, ...] = DEFAULT_SPARSITIES
+
+    def points(self) -> list[tuple[str, float]]:
+        return [(method, sparsity) for method in self.methods for sparsity in self.sparsities]
+
+    def point_config(self, method: str, sparsity: float) -> ExperimentConfig:
+        criterion, scope, schedule = parse_method(method).split(":")
+        epochs = self.base.epochs if schedule == "agp" else 0
+        return self.base.replace(criterion=criterion, scope=scope, schedule=schedule, sparsity=sparsity, epochs=epochs)
+
+    def dense_config(self) -> ExperimentConfig:
+        return dense_config(self.base)
+
+    def validate(self) -> SweepSpec:
+        """Return self, or raise ConfigError naming the first point that cannot run."""
+        if not self.methods or not self.sparsities:
+            raise ConfigError("a sweep needs at least one method and one sparsity")
+        self.dense_config().validate()
+        for method, sparsity in self.points():
+            try:
+                self.point_config(method, sparsity).validate()
+            except ConfigError as error:
+                raise ConfigError(f"{method} at sparsity {sparsity:g}: {error}") from None
+        return self
+
+
+def dense_config(config: ExperimentConfig) -> ExperimentConfig:
+    """The experiment that only trains: nothing pruned, no fine-tuning."""
+    return config.replace(criterion="l1", scope="layer", schedule="one-shot", sparsity=0.0, finetune_epochs=0,
+                          rewind=False)  # fmt: skip
+
+
+def shared_settings(config: ExperimentConfig) -> dict[str, Any]:
+    """The settings every point of a sweep shares, apart from where data and device are."""
+    return {k: v for k, v in config.to_dict().items() if k not in POINT_SETTINGS + PLACE_SETTINGS}
+
+
+# -- events -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """An event of an experiment the analysis runs, for progress displays."""
+
+    stage: str  # "dense model", or the sweep point: "l1:layer:one-shot at 90 %"
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class SweepPoint:
+    """One finished point of a sweep: a row of sweep.csv."""
+
+    method: str  # criterion:scope:schedule
+    sparsity: float  # the target
+    reached_sparsity: float  # over the prunable weights, counted from the weights
+    compression: float  # total parameters over non-zero ones
+    dense_accuracy: float
+    pruned_accuracy: float  # right after the last prune, before fine-tuning
+    accuracy: float  # after fine-tuning
+    test_loss: float
+    seconds: float
+
+    @property
+    def key(self) -> tuple[str, float]:
+        return point_key(self.method, self.sparsity)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepStarted:
+    directory: str
+    base: ExperimentConfig
+    methods: tuple[str, ...]
+    sparsities: tuple[float, ...]
+    done: tuple[SweepPoint, ...]  # requested points finished by an earlier session, not run again
+
+
+@dataclass(frozen=True, slots=True)
+class SweepEnded:
+    status: str  # finished, stopped or failed
+    message: str  # why it failed, one line
+    points: tuple[SweepPoint, ...]  # every requested point finished so far, this session or before
+
+
+@dataclass(frozen=True, slots=True)
+class SensitivityPoint:
+    """One layer pruned alone to `amount`, the rest of the model dense: a row of the sensitivity CSV."""
+
+    layer: str
+    amount: float
+    accuracy: float
+    test_loss: float
+
+
+@dataclass(frozen=True, slots=True)
+class SensitivityStarted:
+    layers: tuple[str, ...]
+    amounts: tuple[float, ...]
+    dense_accuracy: float
+    source: str  # where the trained model came from
+
+
+@dataclass(frozen=True, slots=True)
+class SensitivityEnded:
+    status: str  # finished, stopped or failed
+    message: str
+    dense_accuracy: float | None
+    points: tuple[SensitivityPoint, ...]
+
+
+SweepEvent = SweepStarted | Progress | SweepPoint | SweepEnded
+SensitivityEvent = SensitivityStarted | Progress | SensitivityPoint | SensitivityEnded
+
+
+# -- results ----------------------------------------------------------------------------------------
+
+
+def point_key(method: str, sparsity: float) -> tuple[str, float]:
+    return method, round(sparsity, 6)
+
+
+def suggest_amounts(
+    points: Iterable[SensitivityPoint], dense_accuracy: float, tolerance: float = 0.01
+) -> dict[str, float]:
+    """Per layer, the largest amount such that it and every smaller amount tested keep accuracy within
+    `tolerance` of dense (0.0 when even the smallest does not)."""
+    by_layer: dict[str, list[SensitivityPoint]] = {}
+    for point in points:
+        by_layer.setdefault(point.layer, []).append(point)
+    suggestion = {}
+    for layer, layer_points in by_layer.items():
+        suggestion[layer] = 0.0
+        for point in sorted(layer_points, key=lambda p: p.amount):
+            if point.accuracy < dense_accuracy - tolerance:
+                break
+            suggestion[layer] = point.amount
+    return suggestion
+
+
+def format_amounts(amounts: dict[str, float]) -> str:
+    """conv1=0.5,fc1=0.9"""
+    return ",".join(f"{layer}={amount:g}" for layer, amount in amounts.items())
+
+
+def to_csv(rows: Iterable[SweepPoint | SensitivityPoint], kind: type[SweepPoint | SensitivityPoint]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=[f.name for f in fields(kind)], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(asdict(row) for row in rows)
+    return buffer.getvalue()
+
+
+def read_sweep_csv(text: str) -> list[SweepPoint]:
+    """The rows of a sweep.csv; rows that cannot be read are left out (their points will run again)."""
+    points = []
+    for record in csv.DictReader(io.StringIO(text)):
+        try:
+            points.append(SweepPoint(
+                parse_method(record["method"]),
+                *(float(record[f.name]) for f in fields(SweepPoint)[1:]),
+            ))  # fmt: skip
+        except (KeyError, TypeError, ValueError, ConfigError):
+            continue
+    return points

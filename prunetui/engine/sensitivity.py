@@ -1,0 +1,106 @@
+"""Sensitivity analysis: prune one layer at a time to each amount, no fine-tuning, and measure accuracy.
+
+It shows which layers tolerate pruning (usually the big fully connected ones) and which do not (the first
+convolution, the output layer); `analyses.suggest_amounts` turns the results into per-layer amounts.
+
+    analysis = Sensitivity(config, amounts)             # trains config's model first
+    analysis = Sensitivity(config, model_path=path)     # or analyses a saved model (dense.pt of a run)
+    for event in analysis.run():    # Progress… (training), SensitivityStarted, SensitivityPoint…, SensitivityEnded
+        ...
+    analysis.stop()                 # from any thread
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from prunetui.engine import pruning
+from prunetui.engine.analyses import (
+    DEFAULT_AMOUNTS,
+    SENSITIVITY_CRITERIA,
+    SensitivityEnded,
+    SensitivityEvent,
+    SensitivityPoint,
+    SensitivityStarted,
+)
+from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.data import load_dataset
+from prunetui.engine.errors import ConfigError, PrunetuiError
+from prunetui.engine.export import load_model
+from prunetui.engine.models import build_model
+from prunetui.engine.stages import Interrupted, Stages
+from prunetui.engine.training import evaluate, resolve_device
+
+
+class Sensitivity(Stages):
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        amounts: tuple[float, ...] = DEFAULT_AMOUNTS,
+        *,
+        model_path: str | Path | None = None,
+        system_data_dir: Path | None = None,
+        download: bool = True,
+    ) -> None:
+        """Prune by `config.criterion` (l1, random or ln-structured rows) the model at `model_path`, or, without
+        one, a model trained now with `config`'s settings (its sparsity and schedule are not used)."""
+        super().__init__(system_data_dir=system_data_dir, download=download)
+        self.config = config.replace(scope="layer").validate()
+        if config.criterion not in SENSITIVITY_CRITERIA:
+            raise ConfigError(
+                f"invalid --criterion: sensitivity prunes by {', '.join(SENSITIVITY_CRITERIA)}, not {config.criterion}"
+            )
+        if not amounts:
+            raise ConfigError("invalid --amounts: give at least one amount")
+        self.amounts = amounts
+        self.model_path = Path(model_path) if model_path else None
+        self._dense_accuracy: float | None = None
+        self._points: list[SensitivityPoint] = []
+
+    def run(self) -> Iterator[SensitivityEvent]:
+        """Always ends with SensitivityEnded."""
+        try:
+            yield from self._run()
+            yield self._ended("finished")
+        except Interrupted as end:
+            yield self._ended(end.status, end.message)
+        except PrunetuiError as error:
+            yield self._ended("failed", str(error))
+
+    def _run(self) -> Iterator[SensitivityEvent]:
+        config = self.config
+        if self.model_path:
+            model, source = load_model(self.model_path), str(self.model_path)
+        else:
+            model, source = build_model(config.model), "trained now"
+            model.load_state_dict((yield from self.train_dense(config)))
+        device = resolve_device(config.device)
+        data = load_dataset(
+            config.dataset,
+            config.data_dir or None,
+            device,
+            download=self._download,
+            system_dir=self._system_data_dir,
+        )
+        model = model.to(device)
+        dense = evaluate(model, data.test)
+        self._dense_accuracy = dense.accuracy
+        layers = [name for name, _ in pruning.prunable_layers(model, config)]
+        yield SensitivityStarted(tuple(layers), self.amounts, dense.accuracy, source)
+        for layer in layers:
+            for amount in self.amounts:
+                self.check_stop()
+                trial = copy.deepcopy(model)
+                torch.manual_seed(config.seed)  # the random criterion draws the same weights every time
+                pruning.prune_to([(layer, trial.get_submodule(layer))], config, amount)
+                result = evaluate(trial, data.test)
+                point = SensitivityPoint(layer, amount, result.accuracy, result.loss)
+                self._points.append(point)
+                yield point
+
+    def _ended(self, status: str, message: str = "") -> SensitivityEnded:
+        return SensitivityEnded(status, message, self._dense_accuracy, tuple(self._points))
