@@ -12,6 +12,8 @@ from prunetui.cli.export_command import export_command
 from prunetui.cli.options import OneLineErrorParser, add_config_options, add_runs_dir_option, fail
 from prunetui.cli.run_command import run_command
 from prunetui.cli.runs_command import runs_command
+from prunetui.cli.sensitivity_command import add_sensitivity_parser, sensitivity_command
+from prunetui.cli.sweep_command import add_sweep_parser, sweep_command
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.errors import ConfigError
 
@@ -55,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         "killed are listed too, marked as such.",
     )
     add_runs_dir_option(runs)
+    add_sweep_parser(commands)
+    add_sensitivity_parser(commands)
 
     export = commands.add_parser(
         "export",
@@ -72,7 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(highlight=False)
-    commands = {"run": run_command, "runs": runs_command, "export": export_command}
+    commands = {
+        "run": run_command,
+        "runs": runs_command,
+        "export": export_command,
+        "sweep": sweep_command,
+        "sensitivity": sensitivity_command,
+    }
     if args.command in commands:
         return commands[args.command](args, console)
     return _open_app(args)

@@ -18,11 +18,13 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One flag per config field, defaulting to None so that only flags given override --config."""
+def add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """One flag per config field (but those in `skip`), defaulting to None so only flags given override --config."""
     parser.add_argument("--config", type=Path, metavar="FILE.toml", help="read settings from a TOML file first")
     group = parser.add_argument_group("experiment settings (defaults in brackets)")
     for field in ExperimentConfig.fields():
+        if field.name in skip:
+            continue
         choices = field.metadata["choices"] or None
         help_text = f"{field.metadata['help']} [{_default_text(field)}]"
         if field.type == "bool":
@@ -40,10 +42,12 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
             )
 
 
-def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
-    """--config file first, then the flags given on the command line; validated."""
-    base = ExperimentConfig.load(args.config) if args.config else ExperimentConfig()
-    given = {f.name: getattr(args, f.name) for f in ExperimentConfig.fields() if getattr(args, f.name) is not None}
+def config_from_args(args: argparse.Namespace, base: ExperimentConfig | None = None) -> ExperimentConfig:
+    """--config file (else `base`) first, then the flags given on the command line; validated."""
+    base = ExperimentConfig.load(args.config) if args.config else base or ExperimentConfig()
+    given = {
+        f.name: getattr(args, f.name) for f in ExperimentConfig.fields() if getattr(args, f.name, None) is not None
+    }
     return dataclasses.replace(base, **given).validate()
 
 

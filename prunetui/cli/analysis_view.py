@@ -1,0 +1,66 @@
+"""Following an analysis (sweep, sensitivity) in the terminal: one progress line for the experiment that
+runs, one printed line per result, and a small line chart of the results at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+import plotext
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from prunetui.describe import describe
+from prunetui.engine.analyses import Progress as StageProgress
+from prunetui.engine.events import EpochEnd, Status, StepLoss
+
+E = TypeVar("E")
+EXIT_CODES = {"finished": 0, "failed": 1, "stopped": 130}
+
+
+def follow(events: Iterator[E], console: Console, line: Callable[[E], str | None]) -> E:
+    """Show the events as they come; `line` words the analysis's own events. Returns the last event."""
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    )  # fmt: skip
+    task = progress.add_task("starting", total=None)
+    event = None
+    with progress:
+        for event in events:
+            if not isinstance(event, StageProgress):
+                text = line(event)
+                if text:
+                    progress.console.print(text, highlight=False)
+                continue
+            inner = event.event
+            if isinstance(inner, StepLoss):
+                where = "training" if inner.phase == "train" else "fine-tuning"
+                description = f"{event.stage}: {where} epoch {inner.epoch}/{inner.epochs}"
+                progress.update(task, description=description, completed=inner.batch, total=inner.batches)
+            elif isinstance(inner, Status):
+                progress.update(task, description=f"{event.stage}: {inner.message}", completed=0, total=None)
+            elif isinstance(inner, EpochEnd) and event.stage == "dense model":
+                progress.console.print(f"{event.stage}: {describe(inner)}", highlight=False)
+    assert event is not None, "an analysis always ends with its Ended event"
+    return event
+
+
+def line_chart(
+    series: dict[str, tuple[list[float], list[float]]], x_label: str, y_label: str, width: int, log_x: bool = False
+) -> Text:
+    """Lines of (x, y) points drawn with plotext, as Rich text (plain when the output is not a terminal)."""
+    plotext.clear_figure()
+    plotext.plotsize(min(width, 100), 20)
+    for label, (xs, ys) in series.items():
+        plotext.plot(xs, ys, label=label, marker="braille")
+    if log_x:
+        plotext.xscale("log")
+    plotext.xlabel(x_label)
+    plotext.ylabel(y_label)
+    return Text.from_ansi(plotext.build())
+
+
+def percent_cells(values: Iterable[float | None]) -> list[str]:
+    return ["–" if value is None else f"{value * 100:.1f}" for value in values]

@@ -1,0 +1,142 @@
+"""`prunetui sensitivity`: prune one layer at a time, no fine-tuning, and see which layers tolerate it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from prunetui.cli.analysis_view import EXIT_CODES, follow, line_chart, percent_cells
+from prunetui.cli.options import add_config_options, add_runs_dir_option, config_from_args, fail
+from prunetui.cli.run_command import stop_on_ctrl_c
+from prunetui.describe import percent
+from prunetui.engine.analyses import (
+    DEFAULT_AMOUNTS,
+    SensitivityEnded,
+    SensitivityEvent,
+    SensitivityPoint,
+    SensitivityStarted,
+    format_amounts,
+    parse_fractions,
+    suggest_amounts,
+    to_csv,
+)
+from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.errors import PrunetuiError
+from prunetui.engine.files import write_atomic
+from prunetui.engine.runs import DENSE_MODEL_FILE, MODEL_FILE, config_hash, read_run, resolve_run, runs_root
+
+DESCRIPTION = """\
+Prune one layer at a time to each amount, leaving the rest of the model dense and without fine-tuning,
+and measure test accuracy: which layers tolerate pruning, and how much. The model is trained first with
+the settings given, or taken from a saved run with --run (its dense model, from before pruning).
+--criterion picks how (l1, random or ln-structured rows); the sparsity and schedule settings are not used.
+"""
+
+
+def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "sensitivity", help="accuracy with one layer pruned at a time, per layer and amount", description=DESCRIPTION
+    )
+    parser.add_argument(
+        "--amounts",
+        default=",".join(f"{a:g}" for a in DEFAULT_AMOUNTS),
+        metavar="LIST",
+        help=f"fractions of each layer to prune, comma-separated [{','.join(f'{a:g}' for a in DEFAULT_AMOUNTS)}]",
+    )
+    parser.add_argument(
+        "--run", metavar="RUN", help="analyse this saved run's trained model (a name under the runs root, or a path)"
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.01,
+        metavar="FRACTION",
+        help="suggest per layer the largest amount that keeps accuracy within this of dense [0.01]",
+    )
+    parser.add_argument("--out", type=Path, metavar="FILE.csv", help="where to save the results (default: RUNS/...)")
+    add_runs_dir_option(parser)
+    add_config_options(parser, skip=("sparsity", "schedule", "scope"))
+
+
+def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
+    root = runs_root(args.runs_dir)
+    try:
+        base, model_path = _saved_model(args.run, root) if args.run else (None, None)
+        config = config_from_args(args, base)
+        amounts = parse_fractions(args.amounts, "--amounts")
+        if not 0.0 <= args.tolerance < 1.0:
+            raise PrunetuiError(f"invalid --tolerance: {args.tolerance:g} is not in [0, 1)")
+        from prunetui.engine.sensitivity import Sensitivity  # imports torch
+
+        analysis = Sensitivity(config, amounts, model_path=model_path)
+    except PrunetuiError as error:
+        return fail(str(error))
+    out = args.out or root / "sensitivity" / f"{config.model}-{config.dataset}-{config_hash(config)}.csv"
+    with stop_on_ctrl_c(analysis.stop, console):
+        ended = follow(analysis.run(), console, _line)
+    assert isinstance(ended, SensitivityEnded)
+    if ended.points and ended.dense_accuracy is not None:
+        write_atomic(out, to_csv(ended.points, SensitivityPoint))
+        console.print(sensitivity_table(ended.points, ended.dense_accuracy, args.tolerance))
+        console.print(_chart(ended.points, console.width))
+        suggestion = format_amounts(suggest_amounts(ended.points, ended.dense_accuracy, args.tolerance))
+        points = f"{args.tolerance * 100:g} percentage point{'' if args.tolerance == 0.01 else 's'}"
+        console.print(f"largest amount per layer keeping accuracy within {points} of dense: [bold]{suggestion}[/]")
+        console.print(f"results in [bold]{out}[/]")
+    return EXIT_CODES[ended.status]
+
+
+def _saved_model(run: str, root: Path) -> tuple[ExperimentConfig, Path]:
+    """A run's settings and its trained dense model (model.pt when it never got to prune)."""
+    record = read_run(resolve_run(run, root))
+    if record.config is None:
+        raise PrunetuiError(f"cannot read the settings of run {record.name} ({record.path})")
+    for name in (DENSE_MODEL_FILE, MODEL_FILE):
+        if (record.path / name).is_file():
+            return record.config, record.path / name
+    raise PrunetuiError(f"run {record.name} saved no model ({record.status})")
+
+
+def _line(event: SensitivityEvent) -> str | None:
+    match event:
+        case SensitivityStarted():
+            return (
+                f"dense accuracy {percent(event.dense_accuracy)} (model: {event.source}); pruning "
+                f"{', '.join(event.layers)} one at a time to {len(event.amounts)} amounts"
+            )
+        case SensitivityEnded(status="stopped"):
+            return "[yellow]stopped; results so far below[/]"
+        case SensitivityEnded(status="failed"):
+            return f"[red]failed: {event.message}[/]"
+    return None
+
+
+def sensitivity_table(points: tuple[SensitivityPoint, ...], dense: float, tolerance: float) -> Table:
+    amounts = sorted({point.amount for point in points})
+    found = {(point.layer, point.amount): point.accuracy for point in points}
+    table = Table(title="Test accuracy (%) with one layer pruned, no fine-tuning", title_justify="left")
+    table.add_column("layer")
+    for amount in amounts:
+        table.add_column(percent(amount, 0), justify="right")
+    for layer in dict.fromkeys(point.layer for point in points):
+        accuracies = [found.get((layer, amount)) for amount in amounts]
+        cells = [
+            cell if accuracy is None or accuracy >= dense - tolerance else f"[red]{cell}[/]"
+            for cell, accuracy in zip(percent_cells(accuracies), accuracies, strict=True)
+        ]
+        table.add_row(layer, *cells)
+    table.caption = f"dense accuracy {percent(dense)}; red: more than {tolerance * 100:g} percentage points below"
+    return table
+
+
+def _chart(points: tuple[SensitivityPoint, ...], width: int) -> Text:
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    for point in points:
+        xs, ys = series.setdefault(point.layer, ([], []))
+        xs.append(point.amount * 100)
+        ys.append(point.accuracy * 100)
+    return line_chart(series, "layer pruned (%)", "accuracy (%)", width)
