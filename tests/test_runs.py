@@ -1,0 +1,131 @@
+"""Saved runs: the runs root, unique readable names, reading runs back whatever state they are in, `prunetui runs`."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from prunetui.cli import main
+from prunetui.engine import ExperimentConfig, StepLoss
+from prunetui.engine.errors import PrunetuiError
+from prunetui.engine.experiment import Experiment
+from prunetui.engine.export import load_model
+from prunetui.engine.recording import record_run
+from prunetui.engine.runs import list_runs, load_history, new_run_dir, read_run, resolve_run, runs_root
+from tests.analysis_helpers import accuracy, only_dir, tiny_flags
+
+
+def test_runs_root_is_the_flag_then_the_environment_then_the_user_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PRUNETUI_RUNS", str(tmp_path / "env"))
+    assert runs_root(tmp_path / "flag") == tmp_path / "flag"
+    assert runs_root() == tmp_path / "env"
+    monkeypatch.delenv("PRUNETUI_RUNS")
+    monkeypatch.setattr("platformdirs.user_data_dir", lambda app: str(tmp_path / "data" / app))
+    assert runs_root() == tmp_path / "data" / "prunetui" / "runs"
+
+
+def test_run_names_are_time_and_config_hash_and_never_collide(tmp_path: Path) -> None:
+    config, now = ExperimentConfig(), datetime(2026, 1, 2, 3, 4, 5)
+    first, second = new_run_dir(tmp_path, config, now), new_run_dir(tmp_path, config, now)
+    other = new_run_dir(tmp_path, config.replace(sparsity=0.5), now)
+    assert first.name.startswith("20260102-030405-") and len(first.name) == len("20260102-030405-abcdef")
+    assert second.name == f"{first.name}-2"
+    assert other.name[:16] == first.name[:16] and other.name != first.name  # another config, another hash
+    assert all(path.is_dir() and not any(path.iterdir()) for path in (first, second, other))
+
+
+def test_a_recorded_run_reads_back_with_its_numbers_history_and_dense_model(
+    tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    """`prunetui run` without --out saves under the runs root ($PRUNETUI_RUNS in the tests)."""
+    assert main(["run", *tiny_flags(tiny_config), "--model", "lenet300", "--sparsity", "0.8"]) == 0
+    directory = only_dir(tmp_path / "runs")
+    summary = json.loads((directory / "summary.json").read_text())
+
+    (run,) = list_runs(tmp_path / "runs")
+    assert (run.name, run.status, run.complete) == (directory.name, "finished", True)
+    assert run.method == "l1 layer one-shot" and run.config is not None and run.config.model == "lenet300"
+    assert (run.accuracy, run.dense_accuracy) == (summary["accuracy"], summary["dense_accuracy"])
+    assert run.sparsity == pytest.approx(0.8, abs=0.001) and run.compression == summary["compression"]
+    assert run.model_path == directory / "model.pt"
+
+    history = load_history(directory)
+    assert [row.event for row in history] == ["epoch", "epoch", "prune", "epoch"]
+    assert history[-1].accuracy == summary["accuracy"] and history[2].sparsity == pytest.approx(0.8, abs=0.001)
+    assert history[0].train_loss is not None and history[2].train_loss is None
+
+    # dense.pt is the trained model from just before pruning: it scores the dense accuracy.
+    dense = load_model(directory / "dense.pt")
+    assert int((dense.fc1.weight == 0).sum()) == 0
+    assert accuracy(dense, tiny_config) == summary["dense_accuracy"]
+
+
+def test_runs_that_did_not_finish_are_listed_as_incomplete(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    stopped = Experiment(tiny_config, download=False)
+    for event in record_run(stopped, new_run_dir(root, tiny_config, datetime(2026, 1, 1, 10))):
+        if isinstance(event, StepLoss):
+            stopped.stop()
+    # A run killed without a word: its summary still says "running", from a process that is gone.
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    killed = new_run_dir(root, tiny_config, datetime(2026, 1, 1, 11))
+    (killed / "config.toml").write_text(tiny_config.to_toml())
+    killed_summary = {"status": "running", "pid": int(gone.stdout), "host": socket.gethostname()}
+    (killed / "summary.json").write_text(json.dumps({**killed_summary, "started": "2026-01-01T11:00:00+0000"}))
+    broken = root / "20260101-120000-abcdef"
+    broken.mkdir()
+    (broken / "summary.json").write_text("{ not json")
+    (root / "sweeps").mkdir()  # not a run: skipped
+
+    runs = list_runs(root)  # newest first: the stopped run started just now, the others by their names' times
+    assert [run.name for run in runs] == [f"20260101-100000-{killed.name[16:22]}", broken.name, killed.name]
+    assert [(run.status, run.complete) for run in runs] == [
+        ("stopped", False),
+        ("unreadable", False),
+        ("interrupted", False),
+    ]
+    assert runs[0].accuracy is not None and runs[0].dense_accuracy is None  # stopped while training
+    assert runs[2].config == tiny_config and runs[2].accuracy is None
+    assert load_history(broken) == []
+
+
+def test_a_running_run_of_this_process_reads_as_running(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    experiment = Experiment(tiny_config, download=False)
+    events = record_run(experiment, tmp_path / "live")
+    next(events)
+    assert read_run(tmp_path / "live").status == "running"
+    events.close()
+
+
+def test_runs_command_lists_runs_in_a_table(
+    tiny_config: ExperimentConfig, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["runs"]) == 0
+    assert "No runs in" in capsys.readouterr().out
+    assert main(["run", *tiny_flags(tiny_config), "--criterion", "random", "--sparsity", "0.5"]) == 0
+    capsys.readouterr()
+    assert main(["runs"]) == 0
+    printed = capsys.readouterr().out
+    assert "random layer one-shot" in printed and "50.0 %" in printed and "finished" in printed
+
+
+def test_runs_are_found_by_path_name_or_unique_start(tmp_path: Path) -> None:
+    config = ExperimentConfig()
+    first = new_run_dir(tmp_path, config, datetime(2026, 1, 1))
+    second = new_run_dir(tmp_path, config, datetime(2026, 2, 1))
+    assert resolve_run(str(first), tmp_path / "elsewhere") == first
+    assert resolve_run(second.name, tmp_path) == second
+    assert resolve_run("202602", tmp_path) == second
+    with pytest.raises(PrunetuiError, match="2 runs start with it"):
+        resolve_run("2026", tmp_path)
+    with pytest.raises(PrunetuiError, match="not found"):
+        resolve_run("nope", tmp_path)
