@@ -1,0 +1,118 @@
+"""Honest export: sizes of a run's model, and ln-structured models cut into smaller LeNets that predict the same."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from prunetui.cli import main
+from prunetui.engine import ExperimentConfig
+from prunetui.engine.compact import COMPACT_MODEL_FILE, compact, export_run, time_inference
+from prunetui.engine.export import load_model
+from prunetui.engine.models import LeNet5, LeNet300
+from prunetui.engine.pruning import make_permanent
+from tests.analysis_helpers import only_dir, tiny_flags, tiny_test_split
+from tests.engine_helpers import run
+
+
+def _zero_rows(model: nn.Module, rows: dict[str, list[int]]) -> None:
+    with torch.no_grad():
+        for name, indices in rows.items():
+            model.get_submodule(name).weight[indices] = 0
+
+
+@pytest.mark.parametrize(
+    ("model", "rows", "expected_shape"),
+    [
+        (LeNet5(), {"conv1": [0, 4], "conv2": [1, 2, 3, 15], "fc1": list(range(100)), "fc2": [7]},
+         {"channels": (4, 12), "hidden": (20, 83)}),
+        (LeNet300(), {"fc1": list(range(0, 300, 2)), "fc2": list(range(90))}, {"hidden": (150, 10)}),
+        (LeNet300(), {"fc1": list(range(300))}, {"hidden": (1, 100)}),  # a layer keeps one unit at least
+    ],
+)  # fmt: skip
+def test_compact_cuts_zeroed_rows_and_computes_the_same_function(
+    model: nn.Module, rows: dict[str, list[int]], expected_shape: dict[str, tuple[int, ...]]
+) -> None:
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for parameter in model.parameters():  # biases well away from zero, so their folding matters
+            parameter.add_(torch.randn_like(parameter) * 0.1 + 0.05)
+    _zero_rows(model, rows)
+    name = "lenet5" if isinstance(model, LeNet5) else "lenet300"
+    compacted = compact(model, name)
+    assert compacted.shape == expected_shape
+    assert sum(p.numel() for p in compacted.model.parameters()) < sum(p.numel() for p in model.parameters())
+    images = torch.randn(64, 1, 28, 28)
+    torch.testing.assert_close(compacted.model(images), model.eval()(images), atol=1e-5, rtol=1e-4)
+
+
+def test_a_structured_run_compacts_into_a_smaller_lenet_with_the_masked_models_predictions(
+    tiny_config: ExperimentConfig,
+) -> None:
+    config = tiny_config.replace(criterion="ln-structured", sparsity=0.5)
+    _, experiment = run(config)
+    masked = experiment.model
+    assert masked is not None and hasattr(masked.conv1, "weight_mask")
+    compacted = compact(make_permanent(copy.deepcopy(masked)), "lenet5")
+    assert compacted.shape == {"channels": (3, 8), "hidden": (60, 42)}
+    assert [(w.name, w.kept, w.total) for w in compacted.widths] == [
+        ("conv1", 3, 6), ("conv2", 8, 16), ("fc1", 60, 120), ("fc2", 42, 84),
+    ]  # fmt: skip
+    test = tiny_test_split(config)
+    with torch.no_grad():
+        expected, got = masked.eval()(test.images), compacted.model(test.images)
+    assert torch.equal(expected.argmax(1), got.argmax(1))
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_export_command_saves_checks_and_times_the_smaller_model(
+    tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    flags = ["--criterion", "ln-structured", "--sparsity", "0.5", "--model", "lenet300"]
+    assert main(["run", *tiny_flags(tiny_config), *flags]) == 0
+    directory = only_dir(tmp_path / "runs")
+    capsys.readouterr()
+    assert main(["export", directory.name]) == 0
+    printed = capsys.readouterr().out
+    assert "identical to the masked model" in printed and "as fast" in printed
+    assert "fc1 150/300, fc2 50/100" in printed
+
+    small = load_model(directory / COMPACT_MODEL_FILE)  # a LeNet300 of the smaller shape, with weights_only loading
+    assert (small.fc1.out_features, small.fc2.out_features) == (150, 50)
+    report = export_run(directory)
+    assert report.compact is not None and report.compact.same_predictions
+    assert report.compact.parameters == 784 * 150 + 150 + 150 * 50 + 50 + 50 * 10 + 10
+    assert report.compact.dense_parameters == 266_610
+    assert report.compact.saved.dense_bytes == 4 * report.compact.parameters < report.saved.dense_bytes
+    assert report.compact.timing.speedup == report.compact.timing.dense_ms / report.compact.timing.compact_ms
+
+
+def test_export_of_an_unstructured_run_says_masks_do_not_speed_up_inference(
+    tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["run", *tiny_flags(tiny_config), "--sparsity", "0.9", "--out", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "r")]) == 0
+    printed = capsys.readouterr().out
+    assert "do not speed up dense PyTorch inference" in printed
+    report = export_run(tmp_path / "r")
+    assert report.compact is None and not (tmp_path / "r" / COMPACT_MODEL_FILE).exists()
+    assert report.saved.sparse_bytes < report.saved.dense_bytes / 4  # 90 % zeros: CSR pays off
+    assert report.saved.dense_bytes == 61_706 * 4
+
+
+def test_export_of_an_unknown_run_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "20990101"]) == 2
+    error = capsys.readouterr().err
+    assert "run '20990101' not found" in error and len(error.strip().splitlines()) == 1
+
+
+def test_inference_is_timed_for_each_model() -> None:
+    dense_ms, small_ms = time_inference([LeNet5(), LeNet5((1, 1), (1, 1))], torch.randn(8, 1, 28, 28), repeats=3)
+    assert dense_ms > 0 and small_ms > 0
