@@ -79,6 +79,11 @@ class SweepSpec:
     methods: tuple[str, ...] = DEFAULT_METHODS
     sparsities: tuple[float, ...] = DEFAULT_SPARSITIES
 
+    def __post_init__(self) -> None:
+        # Spelled out in full ("l1" -> "l1:layer:one-shot"), so results match however the method was written.
+        object.__setattr__(self, "methods", tuple(dict.fromkeys(parse_method(method) for method in self.methods)))
+        object.__setattr__(self, "sparsities", tuple(self.sparsities))
+
     def points(self) -> list[tuple[str, float]]:
         return [(method, sparsity) for method in self.methods for sparsity in self.sparsities]
 

@@ -1,0 +1,193 @@
+"""Sweeps: one dense training, every point pruned from it and fine-tuned, results in a CSV, resumable."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from torch.nn.utils import prune
+
+from prunetui.cli import main
+from prunetui.engine import ExperimentConfig
+from prunetui.engine.analyses import (
+    Progress,
+    SweepEnded,
+    SweepPoint,
+    SweepSpec,
+    SweepStarted,
+    parse_fractions,
+    parse_methods,
+    read_sweep_csv,
+)
+from prunetui.engine.errors import ConfigError
+from prunetui.engine.experiment import Experiment
+from prunetui.engine.export import load_model
+from prunetui.engine.metrics import weight_layers
+from prunetui.engine.sweep import Sweep
+from tests.analysis_helpers import accuracy, tiny_flags
+
+METHODS = ("l1:layer:one-shot", "random:layer:one-shot")
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[ExperimentConfig]:
+    """The config of every experiment the sweep starts."""
+    configs: list[ExperimentConfig] = []
+
+    class Counted(Experiment):
+        def __init__(self, config: ExperimentConfig, **kwargs: object) -> None:
+            configs.append(config)
+            super().__init__(config, **kwargs)
+
+    monkeypatch.setattr("prunetui.engine.stages.Experiment", Counted)
+    return configs
+
+
+def sweep_events(spec: SweepSpec, directory: Path, stop_after: int = 0) -> list[object]:
+    """Every event of a sweep; with `stop_after`, stopped once that many points are done."""
+    sweep = Sweep(spec, directory, download=False)
+    events = []
+    for event in sweep.run():
+        events.append(event)
+        if isinstance(event, SweepPoint) and sum(isinstance(e, SweepPoint) for e in events) == stop_after:
+            sweep.stop()
+    return events
+
+
+def test_points_start_from_one_trained_model_and_reach_their_sparsity(
+    tiny_config: ExperimentConfig, tmp_path: Path, started: list[ExperimentConfig]
+) -> None:
+    spec = SweepSpec(tiny_config.replace(finetune_epochs=0), METHODS, (0.0, 0.5, 0.9))
+    events = sweep_events(spec, tmp_path)
+    points = [event for event in events if isinstance(event, SweepPoint)]
+    assert isinstance(events[0], SweepStarted) and events[0].done == ()
+    assert isinstance(events[-1], SweepEnded) and events[-1].status == "finished"
+    assert events[-1].points == tuple(points)
+    assert [(point.method, point.sparsity) for point in points] == spec.points()
+
+    # One dense training, then one experiment per point with no training of its own.
+    assert [config.epochs for config in started] == [2] + [0] * 6
+    assert [config.sparsity for config in started[1:]] == [0.0, 0.5, 0.9] * 2
+    dense_accuracy = accuracy(load_model(tmp_path / "dense.pt"), tiny_config)
+    for point in points:
+        assert point.dense_accuracy == dense_accuracy
+        assert point.reached_sparsity == pytest.approx(point.sparsity, abs=1e-4)
+        assert point.accuracy == point.pruned_accuracy  # no fine-tuning epochs
+    assert points[0].accuracy == dense_accuracy  # sparsity 0 is the dense model itself
+    assert points[2].compression > points[1].compression > points[0].compression == 1.0
+
+    # The l1 point at 50 % is exactly the dense model with each layer's smallest half of weights removed.
+    model = load_model(tmp_path / "dense.pt")
+    for _, module in weight_layers(model):
+        prune.l1_unstructured(module, "weight", amount=0.5)
+    assert accuracy(model, tiny_config) == points[1].pruned_accuracy
+
+    with open(tmp_path / "sweep.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [(row["method"], float(row["sparsity"]), float(row["accuracy"])) for row in rows] == [
+        (point.method, point.sparsity, point.accuracy) for point in points
+    ]
+
+
+def test_a_stopped_sweep_resumes_without_redoing_finished_points(
+    tiny_config: ExperimentConfig, tmp_path: Path, started: list[ExperimentConfig]
+) -> None:
+    spec = SweepSpec(tiny_config, METHODS, (0.5, 0.9))
+    first = sweep_events(spec, tmp_path, stop_after=2)
+    assert isinstance(first[-1], SweepEnded) and first[-1].status == "stopped"
+    assert len(first[-1].points) == 2 and len(started) == 3  # dense + 2 points
+    assert len(read_sweep_csv((tmp_path / "sweep.csv").read_text())) == 2
+
+    started.clear()
+    wider = SweepSpec(tiny_config, METHODS, (0.5, 0.8, 0.9))  # resuming may add points
+    second = sweep_events(wider, tmp_path)
+    assert isinstance(second[0], SweepStarted) and second[0].done == first[-1].points
+    assert [(config.criterion, config.sparsity) for config in started] == [  # no dense training: dense.pt is kept
+        ("l1", 0.8), ("random", 0.5), ("random", 0.8), ("random", 0.9),
+    ]  # fmt: skip
+    assert isinstance(second[-1], SweepEnded) and len(second[-1].points) == 6
+    assert second[-1].points[0] == first[-1].points[0]  # read back from the CSV unchanged
+    assert len(read_sweep_csv((tmp_path / "sweep.csv").read_text())) == 6
+
+
+def test_a_sweep_directory_refuses_other_shared_settings(
+    tiny_config: ExperimentConfig, tmp_path: Path, started: list[ExperimentConfig]
+) -> None:
+    sweep_events(SweepSpec(tiny_config, METHODS[:1], (0.5,)), tmp_path)
+    started.clear()
+    events = sweep_events(SweepSpec(tiny_config.replace(lr=0.01), METHODS[:1], (0.5,)), tmp_path)
+    assert events == [SweepEnded("failed", events[0].message, ())]
+    assert "--lr 0.003 there, 0.01 here" in events[0].message and started == []
+
+
+def test_sweep_stops_while_training_the_dense_model(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    sweep = Sweep(SweepSpec(tiny_config, METHODS, (0.5,)), tmp_path, download=False)
+    events = []
+    for event in sweep.run():
+        events.append(event)
+        if isinstance(event, Progress) and event.stage == "dense model":
+            sweep.stop()
+    assert events[-1] == SweepEnded("stopped", "", ())
+    assert not (tmp_path / "dense.pt").exists()
+
+
+def test_methods_and_sparsities_are_parsed_and_checked() -> None:
+    assert parse_methods("l1, l1:global ,taylor:layer:agp,l1") == (
+        "l1:layer:one-shot", "l1:global:one-shot", "taylor:layer:agp",
+    )  # fmt: skip
+    assert parse_fractions("0.9,0.5,0.9", "--sparsities") == (0.5, 0.9)
+    for bad, message in [("l1:lay", "scope 'lay'"), ("magic", "criterion 'magic'"), ("l1:a:b:c", "is not")]:
+        with pytest.raises(ConfigError, match=message):
+            parse_methods(bad)
+    with pytest.raises(ConfigError, match=r"1\.5 is not in"):
+        parse_fractions("0.5,1.5", "--sparsities")
+    with pytest.raises(ConfigError, match=r"ln-structured:global:one-shot at sparsity 0\.5: invalid --scope"):
+        SweepSpec(ExperimentConfig(), ("ln-structured:global",), (0.5,)).validate()
+
+
+def test_sweep_command_prints_a_table_and_writes_the_csv(
+    tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "150")
+    argv = ["sweep", *tiny_flags(tiny_config), "--methods", "l1,l1:global", "--sparsities", "0.5,0.9"]
+    assert main([*argv, "--log-compression"]) == 0
+    printed = capsys.readouterr().out
+    assert "l1:global:one-shot at 90 %: 9.7× compression" in printed
+    assert "Test accuracy (%) after fine-tuning" in printed and "compression (×, log scale)" in printed
+    (directory,) = (tmp_path / "runs" / "sweeps").iterdir()  # default: under the runs root, named by the settings
+    assert directory.name.startswith("lenet5-mnist-")
+    assert len(read_sweep_csv((directory / "sweep.csv").read_text())) == 4
+
+    assert main(argv) == 0  # the same command again: everything is done already
+    assert "sweep of 4 points" in (printed := capsys.readouterr().out) and "4 already done" in printed
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--methods", "l1:lay"], "invalid --methods: scope 'lay'"),
+        (["--sparsities", "0.5,1"], "invalid --sparsities: 1 is not in [0, 1)"),
+        (["--sparsity", "0.5"], "unrecognized arguments: --sparsity"),
+        (["--methods", "l1:global:agp", "--epochs", "0"], "invalid --epochs"),
+    ],
+)
+def test_bad_sweep_flags_are_one_line_errors(
+    flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        code = main(["sweep", *flags])
+    except SystemExit as exit_:
+        code = exit_.code
+    assert code == 2
+    error = capsys.readouterr().err
+    assert message in error and len(error.strip().splitlines()) == 1
+
+
+def test_points_train_no_more_except_agp_which_prunes_while_training(tiny_config: ExperimentConfig) -> None:
+    spec = SweepSpec(tiny_config, METHODS, (0.5,))
+    point = spec.point_config("l1:global:agp", 0.5)
+    assert (point.criterion, point.scope, point.schedule, point.epochs) == ("l1", "global", "agp", 2)
+    assert spec.point_config("l1:layer:iterative", 0.9).epochs == 0
+    dense = spec.dense_config()
+    assert (dense.sparsity, dense.finetune_epochs, dense.epochs) == (0.0, 0, 2)
