@@ -1,0 +1,143 @@
+"""Sensitivity analysis: one layer pruned at a time without fine-tuning; suggested per-layer amounts."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from torch.nn.utils import prune
+
+from prunetui.cli import main
+from prunetui.engine import ExperimentConfig
+from prunetui.engine.analyses import (
+    SensitivityEnded,
+    SensitivityPoint,
+    SensitivityStarted,
+    dense_config,
+    format_amounts,
+    suggest_amounts,
+)
+from prunetui.engine.errors import ConfigError
+from prunetui.engine.export import load_model, permanent_state, save_state
+from prunetui.engine.sensitivity import Sensitivity
+from tests.analysis_helpers import accuracy, only_dir, tiny_flags
+from tests.engine_helpers import run
+
+
+@pytest.fixture
+def trained(tiny_config: ExperimentConfig, tmp_path: Path) -> Path:
+    """A trained, unpruned LeNet-300-100 saved as a model file."""
+    _, experiment = run(dense_config(tiny_config.replace(model="lenet300")))
+    assert experiment.model is not None
+    save_state(permanent_state(experiment.model), "lenet300", tmp_path / "dense.pt")
+    return tmp_path / "dense.pt"
+
+
+def analyse(config: ExperimentConfig, amounts: tuple[float, ...], model_path: Path | None) -> list[object]:
+    return list(Sensitivity(config, amounts, model_path=model_path, download=False).run())
+
+
+def test_each_layer_is_pruned_alone_and_measured(tiny_config: ExperimentConfig, trained: Path) -> None:
+    config = tiny_config.replace(model="lenet300")
+    events = analyse(config, (0.0, 0.5, 0.99), trained)
+    started, ended = events[0], events[-1]
+    assert isinstance(started, SensitivityStarted) and isinstance(ended, SensitivityEnded)
+    dense = accuracy(load_model(trained), config)
+    assert started.layers == ("fc1", "fc2", "fc3") and started.dense_accuracy == dense
+    assert ended.status == "finished" and ended.points == tuple(events[1:-1])
+    assert [(p.layer, p.amount) for p in ended.points] == [
+        (layer, amount) for layer in ("fc1", "fc2", "fc3") for amount in (0, 0.5, 0.99)
+    ]
+
+    by = {(p.layer, p.amount): p for p in ended.points}
+    assert all(by[layer, 0.0].accuracy == dense for layer in started.layers)  # nothing pruned: the dense model
+    assert by["fc3", 0.99].accuracy < dense - 0.3  # the output layer does not survive losing 99 %
+
+    # Independently: the model with only fc3 at 99 % (smallest magnitudes) scores the same.
+    model = load_model(trained)
+    prune.l1_unstructured(model.fc3, "weight", amount=0.99)
+    assert accuracy(model, config) == by["fc3", 0.99].accuracy
+    assert accuracy(load_model(trained), config) == dense  # and the analysis left no layer pruned
+
+
+def test_structured_sensitivity_leaves_the_output_layer_and_random_is_repeatable(
+    tiny_config: ExperimentConfig, trained: Path
+) -> None:
+    config = tiny_config.replace(model="lenet300")
+    structured = analyse(config.replace(criterion="ln-structured"), (0.5,), trained)
+    assert structured[0].layers == ("fc1", "fc2")
+    first, second = (analyse(config.replace(criterion="random"), (0.7,), trained)[-1] for _ in range(2))
+    assert first.points == second.points
+
+
+def test_sensitivity_trains_its_model_when_given_none_and_stops(tiny_config: ExperimentConfig) -> None:
+    analysis = Sensitivity(tiny_config.replace(model="lenet300", epochs=1), (0.5, 0.9), download=False)
+    events = []
+    for event in analysis.run():
+        events.append(event)
+        if isinstance(event, SensitivityPoint):
+            analysis.stop()
+    assert events[-1] == SensitivityEnded("stopped", "", events[-1].dense_accuracy, (events[-2],))
+    assert next(e for e in events if isinstance(e, SensitivityStarted)).source == "trained now"
+
+
+def test_taylor_and_empty_amounts_are_refused(tiny_config: ExperimentConfig) -> None:
+    with pytest.raises(ConfigError, match="sensitivity prunes by l1, random, ln-structured"):
+        Sensitivity(tiny_config.replace(criterion="taylor"))
+    with pytest.raises(ConfigError, match="at least one amount"):
+        Sensitivity(tiny_config, ())
+
+
+def test_suggested_amounts_stop_at_the_first_amount_that_costs_too_much() -> None:
+    points = [
+        SensitivityPoint("conv1", 0.3, 0.985, 0.1),
+        SensitivityPoint("conv1", 0.1, 0.99, 0.1),
+        SensitivityPoint("conv1", 0.5, 0.95, 0.1),
+        SensitivityPoint("conv1", 0.7, 0.99, 0.1),  # recovers, but 0.5 already cost too much
+        SensitivityPoint("fc1", 0.1, 0.99, 0.1),
+        SensitivityPoint("fc1", 0.9, 0.981, 0.1),
+        SensitivityPoint("fc3", 0.1, 0.97, 0.1),
+    ]
+    suggestion = suggest_amounts(points, dense_accuracy=0.99, tolerance=0.01)
+    assert suggestion == {"conv1": 0.3, "fc1": 0.9, "fc3": 0.0}
+    assert format_amounts(suggestion) == "conv1=0.3,fc1=0.9,fc3=0"
+
+
+def test_sensitivity_command_on_a_saved_run(
+    tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "150")
+    assert main(["run", *tiny_flags(tiny_config), "--model", "lenet300", "--sparsity", "0.9"]) == 0
+    directory = only_dir(tmp_path / "runs")
+    dense_accuracy = json.loads((directory / "summary.json").read_text())["dense_accuracy"]
+    capsys.readouterr()
+    out = tmp_path / "sensitivity.csv"
+    assert main(["sensitivity", "--run", directory.name, "--amounts", "0,0.9", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"model: {directory / 'dense.pt'}" in printed  # the run's model from before pruning
+    assert "Test accuracy (%)" in printed and "largest amount per layer" in printed
+    with open(out, newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [(row["layer"], float(row["amount"])) for row in rows] == [
+        (layer, amount) for layer in ("fc1", "fc2", "fc3") for amount in (0.0, 0.9)
+    ]
+    assert float(rows[0]["accuracy"]) == dense_accuracy
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--amounts", "0.5,x"], "invalid --amounts: 'x' is not a number"),
+        (["--criterion", "taylor"], "invalid --criterion: sensitivity prunes by"),
+        (["--run", "nope"], "run 'nope' not found"),
+        (["--tolerance", "2"], "invalid --tolerance"),
+    ],
+)
+def test_bad_sensitivity_flags_are_one_line_errors(
+    flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sensitivity", *flags]) == 2
+    error = capsys.readouterr().err
+    assert message in error and len(error.strip().splitlines()) == 1
