@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from prunetui.describe import describe
+from prunetui.engine.analyses import Ended
 from prunetui.engine.analyses import Progress as StageProgress
 from prunetui.engine.events import EpochEnd, Status, StepLoss
 
@@ -19,8 +20,9 @@ E = TypeVar("E")
 EXIT_CODES = {"finished": 0, "failed": 1, "stopped": 130}
 
 
-def follow(events: Iterator[E], console: Console, line: Callable[[E], str | None]) -> E:
-    """Show the events as they come; `line` words the analysis's own events. Returns the last event."""
+def follow(events: Iterator[E], console: Console, line: Callable[[E], str | None], stopped: str) -> E:
+    """Show the events as they come; `line` words the analysis's results, `stopped` what a stop keeps.
+    Returns the last event."""
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, transient=True,
@@ -30,7 +32,7 @@ def follow(events: Iterator[E], console: Console, line: Callable[[E], str | None
     with progress:
         for event in events:
             if not isinstance(event, StageProgress):
-                text = line(event)
+                text = _ending(event, stopped) if isinstance(event, Ended) else line(event)
                 if text:
                     progress.console.print(text, highlight=False)
                 continue
@@ -45,6 +47,12 @@ def follow(events: Iterator[E], console: Console, line: Callable[[E], str | None
                 progress.console.print(f"{event.stage}: {describe(inner)}", highlight=False)
     assert event is not None, "an analysis always ends with its Ended event"
     return event
+
+
+def _ending(event: Ended, stopped: str) -> str | None:
+    if event.status == "stopped":
+        return f"[yellow]stopped; {stopped}[/]"
+    return f"[red]failed: {event.message}[/]" if event.status == "failed" else None
 
 
 def line_chart(

@@ -77,7 +77,7 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
         return fail(str(error))
     out = args.out or root / "sensitivity" / f"{config.model}-{config.dataset}-{config_hash(config)}.csv"
     with stop_on_ctrl_c(analysis.stop, console):
-        ended = follow(analysis.run(), console, _line)
+        ended = follow(analysis.run(), console, _line, "results so far below")
     assert isinstance(ended, SensitivityEnded)
     if ended.points and ended.dense_accuracy is not None:
         write_atomic(out, to_csv(ended.points, SensitivityPoint))
@@ -108,10 +108,6 @@ def _line(event: SensitivityEvent) -> str | None:
                 f"dense accuracy {percent(event.dense_accuracy)} (model: {event.source}); pruning "
                 f"{', '.join(event.layers)} one at a time to {len(event.amounts)} amounts"
             )
-        case SensitivityEnded(status="stopped"):
-            return "[yellow]stopped; results so far below[/]"
-        case SensitivityEnded(status="failed"):
-            return f"[red]failed: {event.message}[/]"
     return None
 
 

@@ -77,7 +77,7 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
 
     sweep = Sweep(spec, directory)
     with stop_on_ctrl_c(sweep.stop, console):
-        ended = follow(sweep.run(), console, _line)
+        ended = follow(sweep.run(), console, _line, "run the same command again to resume")
     assert isinstance(ended, SweepEnded)
     if ended.points:
         console.print(sweep_table(spec, ended.points))
@@ -103,10 +103,6 @@ def _line(event: SweepEvent) -> str | None:
                 f"{percent(event.dense_accuracy)} dense → {percent(event.pruned_accuracy)} pruned → "
                 f"[bold]{percent(event.accuracy)}[/] fine-tuned"
             )
-        case SweepEnded(status="stopped"):
-            return "[yellow]stopped; run the same command again to resume[/]"
-        case SweepEnded(status="failed"):
-            return f"[red]failed: {event.message}[/]"
     return None
 
 

@@ -159,9 +159,15 @@ class SweepStarted:
 
 
 @dataclass(frozen=True, slots=True)
-class SweepEnded:
+class Ended:
+    """The last event of an analysis."""
+
     status: str  # finished, stopped or failed
     message: str  # why it failed, one line
+
+
+@dataclass(frozen=True, slots=True)
+class SweepEnded(Ended):
     points: tuple[SweepPoint, ...]  # every requested point finished so far, this session or before
 
 
@@ -184,9 +190,7 @@ class SensitivityStarted:
 
 
 @dataclass(frozen=True, slots=True)
-class SensitivityEnded:
-    status: str  # finished, stopped or failed
-    message: str
+class SensitivityEnded(Ended):
     dense_accuracy: float | None
     points: tuple[SensitivityPoint, ...]
 
