@@ -3,6 +3,7 @@ runs, one printed line per result, and a small line chart of the results at the 
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
@@ -18,6 +19,12 @@ from prunetui.engine.events import EpochEnd, Status, StepLoss
 
 E = TypeVar("E")
 EXIT_CODES = {"finished": 0, "failed": 1, "stopped": 130}
+
+
+def add_list_option(parser: argparse.ArgumentParser, flag: str, defaults: Iterable[object], help: str) -> None:
+    """A comma-separated list option whose help ends with its default list."""
+    default = ",".join(f"{value:g}" if isinstance(value, float) else str(value) for value in defaults)
+    parser.add_argument(flag, default=default, metavar="LIST", help=f"{help}, comma-separated [{default}]")
 
 
 def follow(events: Iterator[E], console: Console, line: Callable[[E], str | None], stopped: str) -> E:

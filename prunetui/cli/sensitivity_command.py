@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from prunetui.cli.analysis_view import EXIT_CODES, follow, line_chart, percent_cells
+from prunetui.cli.analysis_view import EXIT_CODES, add_list_option, follow, line_chart, percent_cells
 from prunetui.cli.options import add_config_options, add_runs_dir_option, config_from_args, fail
 from prunetui.cli.run_command import stop_on_ctrl_c
 from prunetui.describe import percent
@@ -41,12 +41,7 @@ def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "sensitivity", help="accuracy with one layer pruned at a time, per layer and amount", description=DESCRIPTION
     )
-    parser.add_argument(
-        "--amounts",
-        default=",".join(f"{a:g}" for a in DEFAULT_AMOUNTS),
-        metavar="LIST",
-        help=f"fractions of each layer to prune, comma-separated [{','.join(f'{a:g}' for a in DEFAULT_AMOUNTS)}]",
-    )
+    add_list_option(parser, "--amounts", DEFAULT_AMOUNTS, "fractions of each layer to prune")
     parser.add_argument(
         "--run", metavar="RUN", help="analyse this saved run's trained model (a name under the runs root, or a path)"
     )

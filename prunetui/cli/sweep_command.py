@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from prunetui.cli.analysis_view import EXIT_CODES, follow, line_chart, percent_cells
+from prunetui.cli.analysis_view import EXIT_CODES, add_list_option, follow, line_chart, percent_cells
 from prunetui.cli.options import add_config_options, add_runs_dir_option, config_from_args, fail
 from prunetui.cli.run_command import stop_on_ctrl_c
 from prunetui.describe import percent
@@ -44,19 +44,13 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "sweep", help="accuracy against sparsity for several methods (resumable)", description=DESCRIPTION
     )
-    parser.add_argument(
+    add_list_option(
+        parser,
         "--methods",
-        default=",".join(DEFAULT_METHODS),
-        metavar="LIST",
-        help="criterion:scope:schedule, comma-separated; scope and schedule default to layer and one-shot "
-        f"[{','.join(DEFAULT_METHODS)}]",
+        DEFAULT_METHODS,
+        "criterion:scope:schedule (scope and schedule default to layer and one-shot)",
     )
-    parser.add_argument(
-        "--sparsities",
-        default=",".join(f"{s:g}" for s in DEFAULT_SPARSITIES),
-        metavar="LIST",
-        help=f"target sparsities, comma-separated [{','.join(f'{s:g}' for s in DEFAULT_SPARSITIES)}]",
-    )
+    add_list_option(parser, "--sparsities", DEFAULT_SPARSITIES, "target sparsities")
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="the sweep directory (default: one per settings under RUNS/sweeps)"
     )
