@@ -36,7 +36,7 @@ QUIT_WAIT = 1.5  # seconds to let a stopped run end before the app exits anyway
 
 
 class PruneApp(App[None]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses defined elsewhere find it
     TITLE = "prunetui"
     SUB_TITLE = "neural-network pruning experiments"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
