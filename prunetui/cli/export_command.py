@@ -46,7 +46,7 @@ def export_command(args: argparse.Namespace, console: Console) -> int:
     console.print(f"kept filters / neurons: {widths}")
     verdict = "identical" if small.same_predictions else "[red]DIFFERENT[/]"
     console.print(
-        f"predictions on {small.timing.batch} inputs: {verdict} to the masked model "
+        f"predictions on {small.timing.batch} random inputs: {verdict} to the masked model "
         f"(largest logit difference {small.max_logit_difference:.2g})"
     )
     timing = small.timing

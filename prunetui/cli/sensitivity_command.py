@@ -79,8 +79,8 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
         console.print(sensitivity_table(ended.points, ended.dense_accuracy, args.tolerance))
         console.print(_chart(ended.points, console.width))
         suggestion = format_amounts(suggest_amounts(ended.points, ended.dense_accuracy, args.tolerance))
-        points = f"{args.tolerance * 100:g} percentage point{'' if args.tolerance == 0.01 else 's'}"
-        console.print(f"largest amount per layer keeping accuracy within {points} of dense: [bold]{suggestion}[/]")
+        within = _percentage_points(args.tolerance)
+        console.print(f"largest amount per layer keeping accuracy within {within} of dense: [bold]{suggestion}[/]")
         console.print(f"results in [bold]{out}[/]")
     return EXIT_CODES[ended.status]
 
@@ -120,8 +120,12 @@ def sensitivity_table(points: tuple[SensitivityPoint, ...], dense: float, tolera
             for cell, accuracy in zip(percent_cells(accuracies), accuracies, strict=True)
         ]
         table.add_row(layer, *cells)
-    table.caption = f"dense accuracy {percent(dense)}; red: more than {tolerance * 100:g} percentage points below"
+    table.caption = f"dense accuracy {percent(dense)}; red: more than {_percentage_points(tolerance)} below"
     return table
+
+
+def _percentage_points(fraction: float) -> str:
+    return f"{fraction * 100:g} percentage point{'' if fraction == 0.01 else 's'}"
 
 
 def _chart(points: tuple[SensitivityPoint, ...], width: int) -> Text:

@@ -75,9 +75,18 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
     assert isinstance(ended, SweepEnded)
     if ended.points:
         console.print(sweep_table(spec, ended.points))
+        agp = f"; agp points prune while training {_epochs(base.epochs)} more" if "agp" in args.methods else ""
+        console.print(
+            f"Each point: the dense model ({_epochs(base.epochs)} of training) pruned, then fine-tuned for "
+            f"{_epochs(base.finetune_epochs)} per prune round{agp}."
+        )
         console.print(_chart(ended.points, args.log_compression, console.width))
     console.print(f"results in [bold]{directory}/sweep.csv[/]")
     return EXIT_CODES[ended.status]
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'' if n == 1 else 's'}"
 
 
 def _settings_hash(base: ExperimentConfig) -> str:
