@@ -37,6 +37,10 @@ the settings given, or taken from a saved run with --run (its dense model, from 
 """
 
 
+# Layers are pruned once each, to the amounts given, with no fine-tuning.
+UNUSED_SETTINGS = ("sparsity", "schedule", "scope", "rounds", "finetune_epochs", "rewind", "max_layer_sparsity")
+
+
 def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "sensitivity", help="accuracy with one layer pruned at a time, per layer and amount", description=DESCRIPTION
@@ -52,9 +56,11 @@ def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
         metavar="FRACTION",
         help="suggest per layer the largest amount that keeps accuracy within this of dense [0.01]",
     )
-    parser.add_argument("--out", type=Path, metavar="FILE.csv", help="where to save the results (default: RUNS/...)")
+    parser.add_argument(
+        "--out", type=Path, metavar="FILE.csv", help="where to save the results (default: a CSV under RUNS/sensitivity)"
+    )
     add_runs_dir_option(parser)
-    add_config_options(parser, skip=("sparsity", "schedule", "scope"))
+    add_config_options(parser, skip=UNUSED_SETTINGS)
 
 
 def sensitivity_command(args: argparse.Namespace, console: Console) -> int:

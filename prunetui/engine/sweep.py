@@ -34,11 +34,11 @@ from prunetui.engine.config import ExperimentConfig, flag_name
 from prunetui.engine.errors import ConfigError, PrunetuiError
 from prunetui.engine.export import load_model, save_state
 from prunetui.engine.files import write_atomic
+from prunetui.engine.runs import DENSE_MODEL_FILE
 from prunetui.engine.stages import Interrupted, Stages
 
 SETTINGS_FILE = "sweep.toml"
 RESULTS_FILE = "sweep.csv"
-DENSE_MODEL_FILE = "dense.pt"
 
 
 class Sweep(Stages):
