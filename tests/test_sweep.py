@@ -191,3 +191,19 @@ def test_points_train_no_more_except_agp_which_prunes_while_training(tiny_config
     assert spec.point_config("l1:layer:iterative", 0.9).epochs == 0
     dense = spec.dense_config()
     assert (dense.sparsity, dense.finetune_epochs, dense.epochs) == (0.0, 0, 2)
+
+
+def test_sweep_failures_end_the_sweep_with_one_line(
+    tiny_config: ExperimentConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    (ended,) = sweep_events(SweepSpec(tiny_config, METHODS, (0.5,)), tmp_path / "file")
+    assert ended.status == "failed" and ended.message.startswith(f"cannot write to {tmp_path / 'file'}")
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("prunetui.engine.sweep.save_state", broken)
+    ended = sweep_events(SweepSpec(tiny_config, METHODS, (0.5,)), tmp_path / "sweep")[-1]
+    assert ended == SweepEnded("failed", ended.message, ())
+    assert ended.message.startswith("unexpected RuntimeError: disk on fire (") and "\n" not in ended.message

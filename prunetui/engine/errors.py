@@ -1,5 +1,8 @@
 """Errors the engine raises for things a user can fix. Their messages are meant to be shown as they are."""
 
+import traceback
+from pathlib import Path
+
 
 class PrunetuiError(Exception):
     """Base for every error with a message a user can act on (no traceback needed)."""
@@ -19,3 +22,9 @@ class DeviceError(PrunetuiError):
 
 class DivergedError(PrunetuiError):
     """The training loss became NaN or infinite."""
+
+
+def unexpected(error: BaseException) -> str:
+    """One line for an error nobody planned for (a bug, or the environment), with where it happened."""
+    where = traceback.extract_tb(error.__traceback__)[-1]
+    return f"unexpected {type(error).__name__}: {error} ({Path(where.filename).name}:{where.lineno})"

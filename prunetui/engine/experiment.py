@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from torch import nn
 from prunetui.engine import pruning
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.data import DataSet, load_dataset
-from prunetui.engine.errors import PrunetuiError
+from prunetui.engine.errors import PrunetuiError, unexpected
 from prunetui.engine.events import (
     EpochEnd,
     Event,
@@ -88,11 +87,7 @@ class Experiment:
         except PrunetuiError as error:
             yield Failed(str(error), self._summary_if_any())
         except Exception as error:  # a bug or an environment problem: still a message, never a crash
-            where = traceback.extract_tb(error.__traceback__)[-1]
-            yield Failed(
-                f"unexpected {type(error).__name__}: {error} ({Path(where.filename).name}:{where.lineno})",
-                self._summary_if_any(),
-            )
+            yield Failed(unexpected(error), self._summary_if_any())
 
     # -- the schedule -------------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from prunetui.engine.analyses import (
 )
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.data import load_dataset
-from prunetui.engine.errors import ConfigError, PrunetuiError
+from prunetui.engine.errors import ConfigError, PrunetuiError, unexpected
 from prunetui.engine.export import load_model
 from prunetui.engine.models import build_model
 from prunetui.engine.stages import Interrupted, Stages
@@ -70,6 +70,8 @@ class Sensitivity(Stages):
             yield self._ended(end.status, end.message)
         except PrunetuiError as error:
             yield self._ended("failed", str(error))
+        except Exception as error:  # a bug or an environment problem: still a message, never a crash
+            yield self._ended("failed", unexpected(error))
 
     def _run(self) -> Iterator[SensitivityEvent]:
         config = self.config

@@ -31,7 +31,7 @@ from prunetui.engine.analyses import (
     to_csv,
 )
 from prunetui.engine.config import ExperimentConfig, flag_name
-from prunetui.engine.errors import ConfigError, PrunetuiError
+from prunetui.engine.errors import ConfigError, PrunetuiError, unexpected
 from prunetui.engine.export import load_model, save_state
 from prunetui.engine.files import write_atomic
 from prunetui.engine.runs import DENSE_MODEL_FILE
@@ -63,6 +63,8 @@ class Sweep(Stages):
             yield SweepEnded(
                 "failed", f"cannot write to {self.directory}: {error.strerror or error}", self._requested()
             )
+        except Exception as error:  # a bug or an environment problem: still a message, never a crash
+            yield SweepEnded("failed", unexpected(error), self._requested())
 
     def _run(self) -> Iterator[SweepEvent]:
         spec = self.spec
