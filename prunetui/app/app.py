@@ -125,10 +125,13 @@ class PruneApp(App[None]):
             self._show_state()
 
     def on_events_received(self, message: EventsReceived) -> None:
-        was_active = self.run_state.active
-        self.run_state.apply(message.events)
-        if was_active and not self.run_state.active:
+        state = self.run_state
+        was_active = state.active
+        state.apply(message.events)
+        if was_active and not state.active:
             self._running_changed()
+            if state.error is not None:
+                self.notify(state.error, title="The run failed", severity="error", timeout=10)
         self._show_state()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -140,9 +143,14 @@ class PruneApp(App[None]):
 
     def _running_changed(self) -> None:
         running = self.run_state.active
+        start, stop = self.query_one("#start", Button), self.query_one("#stop", Button)
+        # Focus moves to the button that now works before the one that had it is disabled, or Textual would
+        # move it on and scroll there.
+        enabled, disabled = (stop, start) if running else (start, stop)
+        enabled.disabled = False
+        self.set_focus(enabled, scroll_visible=False)
+        disabled.disabled = True
         self.form.locked = running
-        self.query_one("#start", Button).disabled = running
-        self.query_one("#stop", Button).disabled = not running
         self.refresh_bindings()
 
     def _show_state(self) -> None:

@@ -49,7 +49,7 @@ class RunState:
     started: RunStarted | None = None
     started_at: float | None = None  # time.monotonic() when the run was started
     ended_at: float | None = None
-    phase: str = "train"
+    phase: str = "train"  # the engine's "train" or "finetune", or "prune" from a prune to the next batch
     round: int = 0
     epoch: int = 0
     epochs: int = 0
@@ -104,6 +104,8 @@ class RunState:
             return "stopping after this batch …"
         if self.activity is not None:
             return self.activity
+        if self.phase == "prune":
+            return f"pruned, round {self.round}/{self.rounds}"
         if self.phase == "finetune":
             return f"fine-tuning, round {self.round}/{self.rounds}"
         if self.round:  # agp prunes while it trains
@@ -151,7 +153,7 @@ class RunState:
                 self.current_accuracy = event.accuracy
                 self._log_finetuned(event)
             case Pruned():
-                self.round, self.step, self._last_prune = event.round, event.step, event
+                self.phase, self.round, self.step, self._last_prune = "prune", event.round, event.step, event
                 self.sparsity = event.sparsity
                 if self.dense_accuracy is None:
                     self.dense_accuracy = event.accuracy_before

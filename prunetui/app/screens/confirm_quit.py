@@ -23,8 +23,8 @@ class ConfirmQuitScreen(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Static("A run is going. Stop it and quit?", classes="dialog-question")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Stop and quit [y]", variant="error", id="quit-yes")
-                yield Button("Keep running [n]", variant="primary", id="quit-no")
+                yield Button("Stop and quit (y)", variant="error", id="quit-yes")
+                yield Button("Keep running (n)", variant="primary", id="quit-no")
 
     def on_mount(self) -> None:
         self.query_one("#quit-no").focus()

@@ -43,9 +43,9 @@ class SparsityBars(Widget):
         names = [layer.name for layer in self._report.layers] if self._report else list(self._layers)
         name_width = max(len(name) for name in [*names, "global"])
         width = max(self.size.width - name_width - NUMBER_WIDTH - 4, 4)
-        table = Table.grid(padding=(0, 1))
-        for column in ("name", "bar", "percent", "counts"):
-            table.add_column(column, justify="left" if column in ("name", "bar") else "right")
+        table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="dim", show_edge=False)
+        for column in ("layer", "pruned", "sparsity", "non-zero/total"):
+            table.add_column(column, justify="left" if column in ("layer", "pruned") else "right")
         if self._report is None:
             for name in names:
                 table.add_row(name, bar(0.0, width, "green"), "dense", "")

@@ -33,11 +33,11 @@ class StatusPanel(Vertical):
         yield Static("ready: set up an experiment and press Start", id="phase")
         with Horizontal(classes="progress-row"):
             yield Label("epoch", classes="progress-label")
-            yield ProgressBar(id="epoch-progress", show_eta=False)
+            yield ProgressBar(1, id="epoch-progress", show_eta=False)
             yield Label("", id="epoch-text", classes="progress-text")
         with Horizontal(classes="progress-row"):
             yield Label("run", classes="progress-label")
-            yield ProgressBar(id="run-progress", show_eta=False)
+            yield ProgressBar(1, id="run-progress", show_eta=False)
             yield Label("", id="run-text", classes="progress-text")
         yield Static("", id="figures")
 
