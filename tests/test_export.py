@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,7 @@ def test_export_command_saves_checks_and_times_the_smaller_model(
     report = export_run(directory)
     assert report.compact is not None and report.compact.same_predictions
     assert report.compact.parameters == 784 * 150 + 150 + 150 * 50 + 50 + 50 * 10 + 10
-    assert report.compact.dense_parameters == 266_610
+    assert report.parameters == 266_610 and report.nonzero == 266_610 - 150 * 784 - 50 * 300
     assert report.compact.saved.dense_bytes == 4 * report.compact.parameters < report.saved.dense_bytes
     assert report.compact.timing.speedup == report.compact.timing.dense_ms / report.compact.timing.compact_ms
 
@@ -104,7 +105,8 @@ def test_export_of_an_unstructured_run_says_masks_do_not_speed_up_inference(
     report = export_run(tmp_path / "r")
     assert report.compact is None and not (tmp_path / "r" / COMPACT_MODEL_FILE).exists()
     assert report.saved.sparse_bytes < report.saved.dense_bytes / 4  # 90 % zeros: CSR pays off
-    assert report.saved.dense_bytes == 61_706 * 4
+    assert report.saved.dense_bytes == 61_706 * 4 == report.parameters * 4
+    assert report.nonzero == json.loads((tmp_path / "r" / "summary.json").read_text())["nonzero_parameters"]
 
 
 def test_export_of_an_unknown_run_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

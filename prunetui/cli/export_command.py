@@ -34,8 +34,8 @@ def export_command(args: argparse.Namespace, console: Console) -> int:
     sizes = Table(title="Model file sizes", title_justify="left")
     for column in ("model", "parameters", "dense", "sparse (CSR)", "gzipped"):
         sizes.add_column(column, justify="left" if column == "model" else "right")
-    dense_parameters = f"{small.dense_parameters:,}" if small else ""
-    sizes.add_row(f"{Path(saved.path).name} (masks made permanent)", dense_parameters, *_sizes(saved))
+    parameters = f"{report.parameters:,} ({report.nonzero:,} non-zero)"
+    sizes.add_row(f"{Path(saved.path).name} (masks made permanent)", parameters, *_sizes(saved))
     if small is None:
         console.print(sizes)
         console.print(UNSTRUCTURED_NOTE)

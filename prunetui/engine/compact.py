@@ -64,7 +64,6 @@ class CompactReport:
     saved: Exported  # the smaller model's file and sizes
     widths: tuple[LayerWidth, ...]
     parameters: int
-    dense_parameters: int
     same_predictions: bool  # identical argmax on the check batch
     max_logit_difference: float
     timing: Timing
@@ -77,6 +76,8 @@ class ExportReport:
     method: str
     structured: bool
     saved: Exported  # the run's model.pt: masks folded in with prune.remove
+    parameters: int  # in model.pt, zeros included
+    nonzero: int
     compact: CompactReport | None  # ln-structured runs only
 
 
@@ -165,12 +166,14 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
             save_state(compacted.model.state_dict(), model_name, run.path / COMPACT_MODEL_FILE, compacted.shape),
             compacted.widths,
             _parameters(compacted.model),
-            _parameters(model),
             same,
             difference,
             timing,
         )
-    return ExportReport(run.name, model_name, run.method, structured, saved_sizes(run.model_path), report)
+    nonzero = sum(int(parameter.count_nonzero()) for parameter in model.parameters())
+    return ExportReport(
+        run.name, model_name, run.method, structured, saved_sizes(run.model_path), _parameters(model), nonzero, report
+    )
 
 
 def _bias(module: nn.Module) -> Tensor:
