@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -207,3 +209,23 @@ def test_sweep_failures_end_the_sweep_with_one_line(
     ended = sweep_events(SweepSpec(tiny_config, METHODS, (0.5,)), tmp_path / "sweep")[-1]
     assert ended == SweepEnded("failed", ended.message, ())
     assert ended.message.startswith("unexpected RuntimeError: disk on fire (") and "\n" not in ended.message
+
+
+def test_a_sweep_in_a_worker_thread_stops_from_another_thread(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    sweep = Sweep(SweepSpec(tiny_config, METHODS, (0.5, 0.9)), tmp_path, download=False)
+    first_point, events = threading.Event(), []
+
+    def work() -> None:
+        for event in sweep.run():
+            events.append(event)
+            if isinstance(event, SweepPoint):
+                first_point.set()
+                time.sleep(0.2)  # the app's worker goes on while the user presses stop
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    assert first_point.wait(30)
+    sweep.stop()
+    worker.join(30)
+    assert isinstance(events[-1], SweepEnded) and events[-1].status == "stopped"
+    assert 1 <= len(events[-1].points) < 4
