@@ -129,3 +129,10 @@ def test_runs_are_found_by_path_name_or_unique_start(tmp_path: Path) -> None:
         resolve_run("2026", tmp_path)
     with pytest.raises(PrunetuiError, match="not found"):
         resolve_run("nope", tmp_path)
+
+
+def test_listing_runs_and_reading_analyses_needs_no_torch() -> None:
+    """The app's Runs screen and `prunetui runs` open at once: torch is imported only to train or prune."""
+    code = "import sys, prunetui.engine.runs, prunetui.engine.analyses; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
