@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import itertools
 import json
 import os
 import re
@@ -57,18 +56,16 @@ def new_run_dir(root: str | Path, config: ExperimentConfig, now: datetime | None
     """Create and return an empty directory `root/YYYYmmdd-HHMMSS-<config hash>`, with -2, -3… if it is taken."""
     root = Path(root)
     base = f"{(now or datetime.now()).strftime(STAMP_FORMAT)}-{config_hash(config)}"
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        for n in itertools.count(1):
-            path = root / (base if n == 1 else f"{base}-{n}")
-            try:
-                path.mkdir()  # atomic: two runs starting in the same second never share a directory
-                return path
-            except FileExistsError:
-                continue
-    except OSError as error:
-        raise PrunetuiError(f"cannot create a run directory in {root}: {error.strerror or error}") from None
-    raise AssertionError("unreachable")
+    n = 1
+    while True:
+        path = root / (base if n == 1 else f"{base}-{n}")
+        try:
+            path.mkdir(parents=True)  # atomic: two runs starting in the same second never share a directory
+            return path
+        except FileExistsError:
+            n += 1
+        except OSError as error:
+            raise PrunetuiError(f"cannot create a run directory in {root}: {error.strerror or error}") from None
 
 
 @dataclass(frozen=True, slots=True)
