@@ -37,6 +37,9 @@ async def idle(out: Path, config: ExperimentConfig) -> None:
     async with PruneApp().run_test(size=WIDE) as pilot:
         await pilot.pause(0.3)
         pilot.app.save_screenshot("idle-defaults.svg", str(out))
+        await pilot.press("f1")
+        await pilot.pause(0.3)
+        pilot.app.save_screenshot("help.svg", str(out))
     async with PruneApp(config).run_test(size=SMALL) as pilot:
         await pilot.pause(0.3)
         pilot.app.save_screenshot("small-80x24-idle.svg", str(out))

@@ -1,0 +1,65 @@
+"""The app's torch-free halves without Textual: the worker's event batching and the state the panels show."""
+
+from __future__ import annotations
+
+from prunetui.app.run_state import FINISHED, IDLE, STOPPED, RunState
+from prunetui.app.runner import URGENT, ExperimentRunner
+from prunetui.engine import Event, Experiment, ExperimentConfig, Failed, Finished, Pruned, StepLoss, Stopped
+
+
+def test_runner_hands_events_over_in_few_batches_each_ending_with_an_urgent_one(
+    tiny_config: ExperimentConfig,
+) -> None:
+    batches: list[tuple[Event, ...]] = []
+    ExperimentRunner(tiny_config.replace(schedule="iterative", rounds=2), batches.append, interval=60.0).run()
+    events = [event for batch in batches for event in batch]
+    assert isinstance(events[-1], Finished) and sum(isinstance(e, Pruned) for e in events) == 2
+    assert all(isinstance(batch[-1], URGENT) for batch in batches)
+    assert sum(isinstance(e, StepLoss) for e in events) > len(batches) / 2  # progress rides along with the rest
+
+
+def test_runner_stopped_before_the_experiment_exists_still_stops(tiny_config: ExperimentConfig) -> None:
+    batches: list[tuple[Event, ...]] = []
+    runner = ExperimentRunner(tiny_config, batches.append)
+    runner.stop()
+    runner.run()
+    assert isinstance(batches[-1][-1], Stopped)
+
+
+def test_runner_reports_an_invalid_config_as_failed() -> None:
+    batches: list[tuple[Event, ...]] = []
+    ExperimentRunner(ExperimentConfig(sparsity=2.0), batches.append).run()
+    ((failed,),) = batches
+    assert isinstance(failed, Failed) and "--sparsity" in failed.message and failed.summary is None
+
+
+def test_run_state_follows_an_iterative_run_event_by_event(tiny_config: ExperimentConfig) -> None:
+    config = tiny_config.replace(schedule="iterative", rounds=2, sparsity=0.75)
+    events = list(Experiment(config).run())
+    state = RunState.begin()
+    assert (RunState().outcome, RunState().phase_text) == (IDLE, "ready")
+    phases = []
+    for event in events:
+        state.apply((event,))
+        phases.append(state.phase_text)
+    assert "training" in phases and "pruned, round 1/2" in phases and "fine-tuning, round 2/2" in phases
+    assert state.outcome == FINISHED and phases[-1] == "done" and not state.active
+    summary = events[-1].summary  # type: ignore[union-attr]
+    assert state.sparsity == summary.sparsity and state.dense_accuracy == summary.dense_accuracy
+    prunes = [e for e in events if isinstance(e, Pruned)]
+    assert state.prune_steps == [e.step for e in prunes]
+    assert state.run_progress[0] == state.run_progress[1] > 0
+    assert len(state.train_loss.steps) == sum(isinstance(e, StepLoss) for e in events)
+    assert any(line.startswith("round 2/2: pruned to 75.0 %") and "fine-tuned" in line for line in state.log)
+
+
+def test_run_state_says_when_a_stop_is_asked_for_and_when_it_happened(tiny_config: ExperimentConfig) -> None:
+    experiment = Experiment(tiny_config)
+    state = RunState.begin()
+    for event in experiment.run():
+        state.apply((event,))
+        if isinstance(event, StepLoss) and state.active:
+            experiment.stop()
+            state.stopping()
+            assert state.phase_text == "stopping after this batch …"
+    assert state.outcome == STOPPED and state.phase_text == "stopped" and state.ended_at is not None
