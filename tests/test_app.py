@@ -17,6 +17,7 @@ from textual.widgets import Button, Input, Select, Static
 
 from prunetui.app.app import PruneApp
 from prunetui.app.run_state import FAILED, FINISHED, IDLE, STOPPED
+from prunetui.app.runner import ExperimentRunner
 from prunetui.app.screens.confirm_quit import ConfirmQuitScreen
 from prunetui.app.widgets.charts import RunChart
 from prunetui.app.widgets.event_log import EventLog
@@ -186,6 +187,25 @@ async def test_a_missing_data_set_is_a_message_and_the_app_stays_up(
         assert app.run_state.outcome == FINISHED
 
 
+async def test_a_crashed_worker_is_a_message_and_the_app_stays_up(
+    tiny_config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(self: ExperimentRunner) -> None:
+        raise RuntimeError("boom")
+
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=SIZE) as pilot:
+        with monkeypatch.context() as patch:
+            patch.setattr(ExperimentRunner, "run", crash)
+            await pilot.press("ctrl+r")
+            await wait_until(pilot, lambda: not app.run_state.active)
+        assert app.run_state.outcome == FAILED
+        assert shown(app.query_one("#phase", Static)) == "failed: the run crashed: RuntimeError: boom"
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not app.run_state.active)
+        assert app.run_state.outcome == FINISHED
+
+
 async def test_config_files_save_and_load(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
     saved, other = tmp_path / "saved.toml", tmp_path / "other.toml"
     other.write_text(tiny_config.replace(model="lenet300", seed=7).to_toml())
@@ -233,11 +253,10 @@ async def test_every_panel_is_reachable_at_80x24(tiny_config: ExperimentConfig) 
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.screen.has_class("-narrow")
-        panels = ["#start", "#loss-chart", "#accuracy-chart", "#sparsity", "#log"]
+        panels = ["#start", "#status", "#loss-chart", "#accuracy-chart", "#sparsity", "#log"]
         reached: set[str] = set()
-        for _ in range(40):
+        for _ in range(30):
             await pilot.press("tab")
-            await pilot.pause()
             focused = app.focused
             assert focused is not None
             visible = app.screen.find_widget(focused).region

@@ -18,6 +18,8 @@ def clock(seconds: float) -> str:
 class StatusPanel(Vertical):
     """`show(state)` after every batch of events; while a run is going, the clock ticks once a second."""
 
+    can_focus = True  # so Tab reaches it where the layout scrolls
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._state = RunState()
