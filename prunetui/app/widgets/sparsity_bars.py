@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from rich.console import RenderableType
+from dataclasses import dataclass
+
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
@@ -10,15 +13,22 @@ from textual.widget import Widget
 from prunetui.app.run_state import RunState
 from prunetui.engine.events import LayerSparsity, SparsityReport
 
-NUMBER_WIDTH = 26  # columns for "99.99 %" and "1,234,567/9,999,999"
 
+@dataclass(frozen=True)
+class Bar:
+    """A bar as wide as its table column, filled to `fraction` in eighths of a cell."""
 
-def bar(fraction: float, width: int, style: str) -> Text:
-    """A bar `width` cells wide, filled to `fraction` in eighths of a cell."""
-    eighths = round(fraction * width * 8)
-    full, part = divmod(eighths, 8)
-    partial = " ▏▎▍▌▋▊▉"[part] if part else ""
-    return Text.assemble(("█" * full + partial, style), ("·" * (width - full - len(partial)), "dim"))
+    fraction: float
+    style: str
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        full, part = divmod(round(self.fraction * width * 8), 8)
+        partial = " ▏▎▍▌▋▊▉"[part] if part else ""
+        yield Text.assemble(("█" * full + partial, self.style), ("·" * (width - full - len(partial)), "dim"))
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(4, options.max_width)
 
 
 class SparsityBars(Widget):
@@ -40,28 +50,27 @@ class SparsityBars(Widget):
     def render(self) -> RenderableType:
         if not self._layers and self._report is None:
             return Text("Each layer's share of pruned weights appears here once a run starts.", style="dim")
-        names = [layer.name for layer in self._report.layers] if self._report else list(self._layers)
-        name_width = max(len(name) for name in [*names, "global"])
-        width = max(self.size.width - name_width - NUMBER_WIDTH - 4, 4)
-        table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="dim", show_edge=False)
-        for column in ("layer", "pruned", "sparsity", "non-zero/total"):
-            table.add_column(column, justify="left" if column in ("layer", "pruned") else "right")
+        table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="dim", expand=True)
+        table.add_column("layer", no_wrap=True)
+        table.add_column("pruned", ratio=1)
+        table.add_column("sparsity", justify="right", no_wrap=True)
+        table.add_column("non-zero/total", justify="right", no_wrap=True)
         if self._report is None:
-            for name in names:
-                table.add_row(name, bar(0.0, width, "green"), "dense", "")
+            for name in self._layers:
+                table.add_row(name, Bar(0.0, "green"), "dense", "")
             return table
         for layer in self._report.layers:
-            table.add_row(*self._row(layer, width))
+            table.add_row(*self._row(layer))
         table.add_row(
             Text("global", style="bold"),
-            bar(self._report.global_sparsity, width, "bold magenta"),
+            Bar(self._report.global_sparsity, "bold magenta"),
             Text(f"{self._report.global_sparsity * 100:.2f} %", style="bold"),
             f"{self._report.compression:.2f}× smaller",
         )
         return table
 
-    def _row(self, layer: LayerSparsity, width: int) -> tuple[Text | str, ...]:
+    def _row(self, layer: LayerSparsity) -> tuple[RenderableType, ...]:
         counts = f"{layer.nonzero:,}/{layer.total:,}"
         if not layer.prunable:
-            return layer.name, bar(layer.sparsity, width, "dim"), "kept", counts
-        return layer.name, bar(layer.sparsity, width, "green"), f"{layer.sparsity * 100:.2f} %", counts
+            return layer.name, Bar(layer.sparsity, "dim"), "kept", counts
+        return layer.name, Bar(layer.sparsity, "green"), f"{layer.sparsity * 100:.2f} %", counts
