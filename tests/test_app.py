@@ -226,6 +226,18 @@ async def test_config_files_save_and_load(tiny_config: ExperimentConfig, tmp_pat
         assert app.form.read() == (tiny_config.replace(model="lenet300", seed=7), {})
 
 
+async def test_settings_that_cannot_be_shown_are_refused_and_others_are_marked(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config.replace(model="resnet50"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.query_one("#setting-model", Select).value == "lenet5"
+        assert any("invalid --model" in n.message for n in app._notifications)
+        app.form.show_config(tiny_config.replace(sparsity=1.5))
+        await pilot.pause()
+        assert app.form.problems == {"sparsity": "must be in [0, 1)"}
+        assert app.query_one("#row-sparsity").has_class("-invalid")
+
+
 async def test_quit_while_running_asks_stops_the_worker_and_exits(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(long_config(tiny_config))
     async with app.run_test(size=SIZE) as pilot:
