@@ -202,3 +202,22 @@ def test_a_home_relative_data_dir_is_expanded(
     data = load_dataset("mnist", f"~/{tiny_data.name}" if how == "data_dir" else None, CPU, download=False)
     assert len(data.train) == 512 and data.source == str(tiny_data / "MNIST" / "raw")
     assert not (tmp_path / "~").exists()
+
+
+def test_download_is_the_last_resort_and_its_files_are_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from torchvision import datasets
+
+    downloads: list[str] = []
+
+    def fake_download(self: datasets.MNIST) -> None:  # what a successful download leaves behind
+        downloads.append(self.raw_folder)
+        write_dataset(Path(self.root), "kmnist", n_train=96, n_test=48)
+
+    monkeypatch.setattr(datasets.MNIST, "download", fake_download)
+    statuses: list[str] = []
+    data = load_dataset("kmnist", tmp_path, CPU, system_dir=tmp_path / "system", on_status=statuses.append)
+    raw = tmp_path / "KMNIST" / "raw"
+    assert (len(data.train), len(data.test)) == (96, 48)
+    assert data.source == f"downloaded into {raw}"
+    assert downloads == [str(raw), str(raw)]  # train and test
+    assert statuses == [f"downloading kmnist into {tmp_path} …", f"loading kmnist from {raw} …"]
