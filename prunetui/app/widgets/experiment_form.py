@@ -24,7 +24,7 @@ from prunetui.engine.errors import ConfigError
 NOT_APPLICABLE: dict[str, Callable[[ExperimentConfig], str | None]] = {
     "rounds": lambda c: "one-shot prunes once" if c.schedule == "one-shot" else None,
     "scope": lambda c: "ln-structured prunes each layer on its own" if c.structured else None,
-    "max_layer_sparsity": lambda c: "for global scope only" if c.scope != "global" else None,
+    "max_layer_sparsity": lambda c: "global scope only" if c.scope != "global" else None,
 }
 PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "int": (int, "must be a whole number"),
@@ -146,7 +146,7 @@ class ExperimentForm(Vertical):
 
     def _status_text(self) -> str:
         if self.locked:
-            return "settings are locked while the run goes on"
+            return "locked while the run goes on"
         if self.problems:
             count = len(self.problems)
             return f"[b]{count} setting{'s' if count > 1 else ''} to fix[/b] before a run can start"
