@@ -1,4 +1,4 @@
-"""Runs one experiment in the worker thread and hands its events to the UI in batches."""
+"""Runs one experiment in the worker thread, saved under the runs root, and hands its events to the UI in batches."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.events import Event, Failed, Finished, Pruned, Rewound, RunStarted, Status, Stopped
+from prunetui.engine.runs import new_run_dir, runs_root
 
 if TYPE_CHECKING:
     from prunetui.engine.experiment import Experiment
@@ -44,9 +45,11 @@ class ExperimentRunner:
 
     def run(self) -> None:
         from prunetui.engine.experiment import Experiment  # torch loads here, long after the first paint
+        from prunetui.engine.recording import record_run
 
         try:
             experiment = Experiment(self.config)
+            directory = new_run_dir(runs_root(), self.config)
         except PrunetuiError as error:
             self._deliver((Failed(str(error), None),))
             return
@@ -54,9 +57,9 @@ class ExperimentRunner:
             self._experiment = experiment
             if self._stop_requested:
                 experiment.stop()
-        pending: list[Event] = []
+        pending: list[Event] = [Status(f"saving the run in {directory}")]
         flushed = time.monotonic()
-        for event in experiment.run():
+        for event in record_run(experiment, directory):
             pending.append(event)
             now = time.monotonic()
             if isinstance(event, URGENT) or now - flushed >= self._interval:
