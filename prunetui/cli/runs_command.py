@@ -24,7 +24,7 @@ def runs_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def runs_table(runs: list[RunRecord], root: str) -> Table:
-    table = Table(title=f"{len(runs)} runs in {root}", title_justify="left")
+    table = Table(title=f"{len(runs)} run{'' if len(runs) == 1 else 's'} in {root}", title_justify="left")
     for column in ("run", "date", "model / data", "method", "sparsity", "accuracy dense → pruned", "status"):
         numeric = column in ("sparsity", "accuracy dense → pruned")
         table.add_column(column, justify="right" if numeric else "left", no_wrap=column in ("run", "date"))
