@@ -22,14 +22,13 @@ from prunetui.engine.analyses import (
     SweepPoint,
     SweepSpec,
     SweepStarted,
-    dense_config,
     parse_fractions,
     parse_methods,
     point_key,
+    sweep_directory,
 )
-from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.runs import config_hash, runs_root
+from prunetui.engine.runs import runs_root
 
 DESCRIPTION = """\
 Prune one trained model with several methods to several sparsities, fine-tuning each point, and show
@@ -66,7 +65,7 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
         spec.validate()
     except PrunetuiError as error:
         return fail(str(error))
-    directory = args.out or runs_root(args.runs_dir) / "sweeps" / f"{base.model}-{base.dataset}-{_settings_hash(base)}"
+    directory = args.out or sweep_directory(runs_root(args.runs_dir), base)
     from prunetui.engine.sweep import Sweep  # imports torch
 
     sweep = Sweep(spec, directory)
@@ -87,11 +86,6 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
 
 def _epochs(n: int) -> str:
     return f"{n} epoch{'' if n == 1 else 's'}"
-
-
-def _settings_hash(base: ExperimentConfig) -> str:
-    """Sweeps with the same shared settings share a directory (and its dense model), wherever the data is."""
-    return config_hash(dense_config(base).replace(data_dir="", device="auto"))
 
 
 def _line(event: SweepEvent) -> str | None:

@@ -13,11 +13,13 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from prunetui.engine.config import CRITERIA, SCHEDULES, SCOPES, ExperimentConfig
 from prunetui.engine.errors import ConfigError
 from prunetui.engine.events import Event
+from prunetui.engine.runs import config_hash
 
 DEFAULT_METHODS = ("l1:layer:one-shot", "l1:global:one-shot", "random:layer:one-shot")
 DEFAULT_SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
@@ -112,6 +114,13 @@ def dense_config(config: ExperimentConfig) -> ExperimentConfig:
     """The experiment that only trains: nothing pruned, no fine-tuning."""
     return config.replace(criterion="l1", scope="layer", schedule="one-shot", sparsity=0.0, finetune_epochs=0,
                           rewind=False)  # fmt: skip
+
+
+def sweep_directory(root: Path, base: ExperimentConfig) -> Path:
+    """The default directory of a sweep: sweeps with the same shared settings share it (and its dense model),
+    wherever the data is, so the CLI and the app resume each other's sweeps."""
+    settings = config_hash(dense_config(base).replace(data_dir="", device="auto"))
+    return root / "sweeps" / f"{base.model}-{base.dataset}-{settings}"
 
 
 def shared_settings(config: ExperimentConfig) -> dict[str, Any]:

@@ -27,6 +27,7 @@ import platformdirs
 
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.errors import PrunetuiError
+from prunetui.engine.events import Exported
 from prunetui.engine.history import HistoryRow
 
 CONFIG_FILE = "config.toml"
@@ -83,6 +84,7 @@ class RunRecord:
     sparsity: float | None  # reached, over the prunable weights
     compression: float | None
     message: str = ""  # why it failed
+    export: Exported | None = None  # model.pt's sizes, as saved
 
     @property
     def method(self) -> str:
@@ -118,6 +120,7 @@ def read_run(path: str | Path) -> RunRecord:
         sparsity=_number(summary.get("sparsity")),
         compression=_number(summary.get("compression")),
         message=str(summary.get("message") or ""),
+        export=_exported(summary.get("export")),
     )
 
 
@@ -227,6 +230,13 @@ def _started(path: Path, summary: dict[str, Any]) -> datetime | None:
     try:
         return datetime.strptime(match.group(1), STAMP_FORMAT) if match else None
     except ValueError:
+        return None
+
+
+def _exported(document: Any) -> Exported | None:
+    try:
+        return Exported(**document)
+    except TypeError:  # missing, or not the fields of Exported
         return None
 
 
