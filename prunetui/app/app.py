@@ -23,6 +23,10 @@ from prunetui.app.runner import ExperimentRunner
 from prunetui.app.screens.config_file import ConfigFileScreen
 from prunetui.app.screens.confirm_quit import ConfirmQuitScreen
 from prunetui.app.screens.help import HelpScreen
+from prunetui.app.screens.runs import RunsScreen
+from prunetui.app.screens.sensitivity import SensitivityScreen
+from prunetui.app.screens.sweep import SweepScreen
+from prunetui.app.screens.weights import WeightsScreen
 from prunetui.app.widgets.charts import AccuracyChart, LossChart
 from prunetui.app.widgets.event_log import EventLog
 from prunetui.app.widgets.experiment_form import ExperimentForm
@@ -32,6 +36,7 @@ from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.errors import ConfigError
 
 CONFIG_FILE = "prunetui.toml"
+MAIN_SCREEN_ACTIONS = ("start", "stop", "save_config", "load_config", "open")
 QUIT_WAIT = 1.5  # seconds to let a stopped run end before the app exits anyway
 
 
@@ -46,6 +51,10 @@ class PruneApp(App[None]):
         Binding("ctrl+t", "stop", "Stop", tooltip="Stop the run after the current batch", priority=True),
         Binding("ctrl+s", "save_config", "Save", tooltip="Save the settings to a TOML file", priority=True),
         Binding("ctrl+o", "load_config", "Load", tooltip="Load settings from a TOML file", priority=True),
+        Binding("f3", "open('runs')", "Runs", tooltip="Saved runs: compare their curves, export sizes"),
+        Binding("f4", "open('sweep')", "Sweep", tooltip="Accuracy against sparsity for several methods"),
+        Binding("f5", "open('sensitivity')", "Sensitivity", tooltip="Prune one layer at a time: which tolerate it"),
+        Binding("f6", "open('weights')", "Weights", tooltip="A run's weights as a heat map, before and after"),
         Binding("f2", "take_screenshot", "Screenshot", tooltip="Save an SVG screenshot in this folder"),
         Binding("f1", "help", "Help", tooltip="What the app does and its keys"),
         Binding("ctrl+q", "quit", "Quit", tooltip="Quit (asks first while a run is going)", priority=True),
@@ -167,6 +176,8 @@ class PruneApp(App[None]):
         self.action_stop()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in MAIN_SCREEN_ACTIONS and self.screen is not self.screen_stack[0]:
+            return False  # another screen is in front (Runs, Sweep …): its own keys apply, ctrl+r starts its analysis
         if action in ("start", "load_config"):
             return None if self.run_state.active else True
         if action == "stop":
@@ -219,6 +230,14 @@ class PruneApp(App[None]):
     def action_take_screenshot(self) -> None:
         path = self.save_screenshot()
         self.notify(f"Saved {path}", title="Screenshot")
+
+    def action_open(self, name: str) -> None:
+        """Open an analysis screen; the sweep and sensitivity screens start from the form's settings."""
+        if name in ("runs", "weights"):
+            self.push_screen(RunsScreen() if name == "runs" else WeightsScreen())
+            return
+        config, _ = self.form.read()  # the screens check the settings when they start
+        self.push_screen(SweepScreen(config) if name == "sweep" else SensitivityScreen(config))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

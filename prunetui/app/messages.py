@@ -14,3 +14,18 @@ class EventsReceived(Message):
     """A batch of engine events, posted by the worker thread a few times a second."""
 
     events: tuple[Event, ...]
+
+
+@dataclass
+class AnalysisEvents(Message):
+    """Events of an analysis (a sweep, a sensitivity analysis), posted by its worker thread."""
+
+    events: tuple[object, ...]
+
+
+@dataclass
+class WorkerResult(Message):
+    """What a one-off worker (loading weights, exporting a run) produced, or why it could not."""
+
+    result: object
+    error: str = ""

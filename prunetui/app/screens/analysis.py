@@ -1,0 +1,143 @@
+"""What the Sweep and Sensitivity screens share: Start and Stop, the analysis in a worker thread, a progress
+line, and stopping the analysis when the screen goes (Escape) or the app quits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Button, Static
+from textual.worker import Worker, WorkerState
+
+from prunetui.app.analysis_runner import Analysis, AnalysisRunner, progress_text
+from prunetui.app.messages import AnalysisEvents
+from prunetui.engine.analyses import Ended, Progress
+from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.errors import PrunetuiError
+
+ANALYSIS_CSS = Path(__file__).parent.parent / "analysis.tcss"
+
+
+class AnalysisScreen(Screen[None]):
+    CSS_PATH = ANALYSIS_CSS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "start", "Start", priority=True),
+        Binding("ctrl+t", "stop", "Stop", priority=True),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, config: ExperimentConfig) -> None:
+        super().__init__()
+        self.config = config  # the main form's settings when the screen opened
+        self.runner: AnalysisRunner | None = None
+        self.status = "ready"  # finished, stopped, failed while not running
+
+    @property
+    def running(self) -> bool:
+        return self.runner is not None
+
+    def controls(self) -> ComposeResult:
+        with Horizontal(classes="analysis-controls"):
+            yield Button("Start", variant="success", id="analysis-start", compact=True)
+            yield Button("Stop", variant="error", id="analysis-stop", compact=True, disabled=True)
+            yield Static("ready", id="analysis-progress")
+
+    def prepare(self) -> Callable[[], Analysis]:
+        """Read the screen's inputs; return what builds the analysis in the thread, or raise PrunetuiError."""
+        raise NotImplementedError
+
+    def show_event(self, event: object) -> None:
+        """A result or start event of the analysis; Progress and Ended are handled here."""
+        raise NotImplementedError
+
+    def redraw(self) -> None:
+        """Update charts and tables once per batch of events."""
+
+    def action_start(self) -> None:
+        if self.running:
+            return
+        try:
+            build = self.prepare()
+        except PrunetuiError as error:
+            self.notify(str(error), title="Cannot start", severity="error")
+            return
+        self.runner = AnalysisRunner(build, lambda events: self.post_message(AnalysisEvents(events)))
+        self._run(self.runner)
+        self._progress("starting …")
+        self._running_changed()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="analysis")
+    def _run(self, runner: AnalysisRunner) -> None:
+        runner.run()
+
+    def action_stop(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+            self._progress("stopping after the current batch …")
+
+    def action_back(self) -> None:
+        self._stop_quietly()
+        self.dismiss()
+
+    def on_unmount(self) -> None:
+        self._stop_quietly()  # the app quits, or the screen went: the thread must not train on
+
+    def _stop_quietly(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+
+    def on_analysis_events(self, message: AnalysisEvents) -> None:
+        for event in message.events:
+            if isinstance(event, Progress):
+                self._progress(progress_text(event))
+            elif isinstance(event, Ended):
+                self.show_event(event)
+                self._ended(event.status, event.message)
+            else:
+                self.show_event(event)
+        self.redraw()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and self.running:
+            error = event.worker.error
+            self._ended("failed", f"crashed: {type(error).__name__}: {error}")
+
+    def _ended(self, status: str, message: str) -> None:
+        self.runner, self.status = None, status
+        self._progress(f"{status}: {message}" if message else status)
+        if status == "failed":
+            self.notify(message, title="The analysis failed", severity="error", timeout=10)
+        self._running_changed()
+
+    def _progress(self, text: str) -> None:
+        self.query_one("#analysis-progress", Static).update(text)
+
+    def _running_changed(self) -> None:
+        start, stop = self.query_one("#analysis-start", Button), self.query_one("#analysis-stop", Button)
+        enabled, disabled = (stop, start) if self.running else (start, stop)
+        enabled.disabled = False
+        if disabled.has_focus:
+            self.set_focus(enabled, scroll_visible=False)
+        disabled.disabled = True
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "start":
+            return None if self.running else True
+        if action == "stop":
+            return True if self.running else None
+        return True
+
+    @on(Button.Pressed, "#analysis-start")
+    def _start_pressed(self) -> None:
+        self.action_start()
+
+    @on(Button.Pressed, "#analysis-stop")
+    def _stop_pressed(self) -> None:
+        self.action_stop()

@@ -1,0 +1,111 @@
+"""The Sensitivity screen: prune one layer at a time to each amount, no fine-tuning, one chart line per layer.
+
+The model is trained with the main form's settings, or taken from a saved run (its dense.pt, the trained
+model just before it was pruned).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Header, Input, Label, Select, Static
+
+from prunetui.app.analysis_runner import Analysis
+from prunetui.app.screens.analysis import AnalysisScreen
+from prunetui.app.widgets.series_chart import Series, SeriesChart
+from prunetui.describe import percent
+from prunetui.engine.analyses import (
+    DEFAULT_AMOUNTS,
+    SENSITIVITY_CRITERIA,
+    SensitivityEnded,
+    SensitivityPoint,
+    SensitivityStarted,
+    format_amounts,
+    parse_fractions,
+    suggest_amounts,
+)
+from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.errors import PrunetuiError
+from prunetui.engine.runs import DENSE_MODEL_FILE, list_runs, runs_root
+
+TRAIN_NOW = "train"
+TOLERANCE = 0.01
+
+
+class SensitivityScreen(AnalysisScreen):
+    def __init__(self, config: ExperimentConfig) -> None:
+        super().__init__(config)
+        self.points: list[SensitivityPoint] = []
+        self.dense_accuracy: float | None = None
+        self._runs = {str(run.path): run for run in list_runs(runs_root()) if (run.path / DENSE_MODEL_FILE).is_file()}
+
+    def compose(self) -> ComposeResult:
+        criterion = self.config.criterion if self.config.criterion in SENSITIVITY_CRITERIA else "l1"
+        sources = [(f"train {self.config.model} with the form's settings", TRAIN_NOW)]
+        sources += [(f"run {run.name}: {run.method}", path) for path, run in self._runs.items()]
+        yield Header()
+        with Vertical(id="sensitivity-setup", classes="analysis-setup"):
+            with Horizontal(classes="analysis-row"):
+                yield Label("model", classes="analysis-label")
+                yield Select(sources, value=TRAIN_NOW, allow_blank=False, compact=True, id="sensitivity-source")
+            with Horizontal(classes="analysis-row"):
+                yield Label("amounts", classes="analysis-label")
+                yield Input(",".join(f"{a:g}" for a in DEFAULT_AMOUNTS), id="sensitivity-amounts", compact=True)
+                yield Label("criterion", classes="analysis-label switch-label")
+                options = [(name, name) for name in SENSITIVITY_CRITERIA]
+                yield Select(options, value=criterion, allow_blank=False, compact=True, id="sensitivity-criterion")
+            yield from self.controls()
+        yield SeriesChart("layer pruned (%)", "accuracy (%)", id="sensitivity-chart")
+        yield Static("", id="sensitivity-suggestion")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#sensitivity-setup").border_title = "Sensitivity: one layer pruned at a time, no fine-tuning"
+        self.query_one("#sensitivity-chart").border_title = "Test accuracy per layer"
+        self.query_one("#sensitivity-source").focus()
+
+    def prepare(self) -> Callable[[], Analysis]:
+        amounts = parse_fractions(self.query_one("#sensitivity-amounts", Input).value, "amounts")
+        criterion = str(self.query_one("#sensitivity-criterion", Select).value)
+        source = str(self.query_one("#sensitivity-source", Select).value)
+        config, model_path = self.config, None
+        if source != TRAIN_NOW:
+            run = self._runs[source]
+            if run.config is None:
+                raise PrunetuiError(f"cannot read the settings of run {run.name}")
+            config, model_path = run.config.replace(data_dir=self.config.data_dir), run.path / DENSE_MODEL_FILE
+        config = config.replace(criterion=criterion)
+
+        def build() -> Analysis:
+            from prunetui.engine.sensitivity import Sensitivity  # imports torch
+
+            return Sensitivity(config, amounts, model_path=model_path)
+
+        return build
+
+    def show_event(self, event: object) -> None:
+        if isinstance(event, SensitivityStarted):
+            self.points, self.dense_accuracy = [], event.dense_accuracy
+        elif isinstance(event, SensitivityPoint):
+            self.points.append(event)
+        elif isinstance(event, SensitivityEnded):
+            self.points = list(event.points)
+
+    def redraw(self) -> None:
+        series: Series = {}
+        for point in self.points:
+            xs, ys = series.setdefault(point.layer, ([], []))
+            xs.append(point.amount * 100)
+            ys.append(point.accuracy * 100)
+        self.query_one(SeriesChart).show(series)
+        suggestion = self.query_one("#sensitivity-suggestion", Static)
+        if self.dense_accuracy is None or not self.points:
+            suggestion.update("")
+            return
+        amounts = format_amounts(suggest_amounts(self.points, self.dense_accuracy, TOLERANCE))
+        suggestion.update(
+            f"dense accuracy {percent(self.dense_accuracy)}; largest amount per layer within "
+            f"{TOLERANCE * 100:g} point of dense: [b]{amounts}[/b]"
+        )

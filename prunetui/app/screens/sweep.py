@@ -1,0 +1,131 @@
+"""The Sweep screen: several methods over a list of sparsities, each point fine-tuned, as a chart and a table.
+
+The sweep directory is the CLI's (one per shared settings under the runs root), so starting again with the
+same settings, here or with `prunetui sweep`, resumes without redoing finished points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Header, Input, Label, Switch
+
+from prunetui.app.analysis_runner import Analysis
+from prunetui.app.screens.analysis import AnalysisScreen
+from prunetui.app.widgets.series_chart import Series, SeriesChart
+from prunetui.describe import percent
+from prunetui.engine.analyses import (
+    DEFAULT_METHODS,
+    DEFAULT_SPARSITIES,
+    SweepEnded,
+    SweepPoint,
+    SweepSpec,
+    SweepStarted,
+    parse_fractions,
+    parse_methods,
+    sweep_directory,
+)
+from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.runs import runs_root
+
+COLUMNS = ("method", "target", "reached", "compression", "pruned", "fine-tuned")
+
+
+class SweepScreen(AnalysisScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+l", "toggle_log", "Log axis", tooltip="Accuracy against compression on a log axis"),
+    ]
+
+    def __init__(self, config: ExperimentConfig) -> None:
+        super().__init__(config)
+        self.points: dict[tuple[str, float], SweepPoint] = {}
+
+    def compose(self) -> ComposeResult:
+        c = self.config
+        methods = dict.fromkeys((f"{c.criterion}:{c.scope}:{c.schedule}", *DEFAULT_METHODS))
+        yield Header()
+        with Vertical(id="sweep-setup", classes="analysis-setup"):
+            with Horizontal(classes="analysis-row"):
+                yield Label("methods", classes="analysis-label")
+                yield Input(",".join(methods), id="sweep-methods", compact=True, tooltip="criterion:scope:schedule, …")
+            with Horizontal(classes="analysis-row"):
+                yield Label("sparsities", classes="analysis-label")
+                yield Input(",".join(f"{s:g}" for s in DEFAULT_SPARSITIES), id="sweep-sparsities", compact=True)
+                yield Label("log axis", classes="analysis-label switch-label")
+                yield Switch(False, id="sweep-log", tooltip="accuracy against compression, log x")
+            yield from self.controls()
+        with Horizontal(classes="analysis-results"):
+            yield SeriesChart("sparsity (%)", "accuracy (%)", id="sweep-chart")
+            yield DataTable(id="sweep-table", cursor_type="row", zebra_stripes=True)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#sweep-chart").border_title = "Accuracy after fine-tuning"
+        self.query_one("#sweep-setup").border_title = f"Sweep: {self.config.model} on {self.config.dataset}"
+        table = self.query_one(DataTable)
+        table.border_title = "Points"
+        for column in COLUMNS:
+            table.add_column(column, key=column)
+        self.query_one("#sweep-methods").focus()
+
+    def prepare(self) -> Callable[[], Analysis]:
+        spec = SweepSpec(
+            self.config,
+            parse_methods(self.query_one("#sweep-methods", Input).value),
+            parse_fractions(self.query_one("#sweep-sparsities", Input).value, "sparsities"),
+        ).validate()
+        directory = sweep_directory(runs_root(), self.config)
+
+        def build() -> Analysis:
+            from prunetui.engine.sweep import Sweep  # imports torch
+
+            return Sweep(spec, directory)
+
+        return build
+
+    def show_event(self, event: object) -> None:
+        if isinstance(event, SweepStarted):
+            self.points = {point.key: point for point in event.done}
+            resumed = f", {len(event.done)} done before" if event.done else ""
+            self.notify(f"{event.directory}{resumed}", title="Sweep")
+        elif isinstance(event, SweepPoint):
+            self.points[event.key] = event
+        elif isinstance(event, SweepEnded):
+            self.points.update((point.key, point) for point in event.points)
+
+    def redraw(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        for point in sorted(self.points.values(), key=lambda p: (p.method, p.sparsity)):
+            table.add_row(
+                point.method,
+                percent(point.sparsity, 0),
+                percent(point.reached_sparsity),
+                f"{point.compression:.1f}×",
+                percent(point.pruned_accuracy),
+                percent(point.accuracy),
+            )
+        self._chart()
+
+    def _chart(self) -> None:
+        log = self.query_one("#sweep-log", Switch).value
+        series: Series = {}
+        for point in sorted(self.points.values(), key=lambda p: p.sparsity):
+            xs, ys = series.setdefault(point.method, ([], []))
+            xs.append(point.compression if log else point.sparsity * 100)
+            ys.append(point.accuracy * 100)
+        x_label = "compression (×, log scale)" if log else "sparsity (%)"
+        self.query_one("#sweep-chart", SeriesChart).show(series, log_x=log, x_label=x_label)
+
+    def action_toggle_log(self) -> None:
+        switch = self.query_one("#sweep-log", Switch)
+        switch.value = not switch.value
+
+    @on(Switch.Changed, "#sweep-log")
+    def _log_changed(self) -> None:
+        self._chart()

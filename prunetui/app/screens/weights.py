@@ -1,0 +1,131 @@
+"""The Weights screen: a saved run's layer as a heat map, pruned entries a dim `·`, and a histogram of the
+surviving weights' magnitudes before and after pruning. The newest run is shown first (the one just done)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Label, Select, Static
+
+from prunetui.app.messages import WorkerResult
+from prunetui.app.screens.analysis import ANALYSIS_CSS
+from prunetui.app.widgets.heat_map import HeatMap
+from prunetui.app.widgets.series_chart import Series, SeriesChart
+from prunetui.describe import percent
+from prunetui.engine.errors import PrunetuiError
+from prunetui.engine.runs import list_runs, runs_root
+
+if TYPE_CHECKING:
+    from prunetui.engine.inspect import LayerWeights
+
+BINS = 24
+SCALE_QUANTILE = 0.99  # |w| drawn at full color: robust to a few outliers
+
+
+def magnitude_histogram(layer: LayerWeights, bins: int = BINS) -> Series:
+    """Counts of |w| per bin: every weight before pruning, the survivors after."""
+    before = np.abs(layer.dense).ravel()
+    after = np.abs(layer.pruned[layer.kept]).ravel()
+    top = max(float(before.max()), float(after.max(initial=0.0)))  # fine-tuning can grow survivors
+    edges = np.linspace(0.0, top or 1.0, bins + 1)
+    centers = ((edges[:-1] + edges[1:]) / 2).tolist()
+    return {
+        "before": (centers, np.histogram(before, edges)[0].astype(float).tolist()),
+        "after (survivors)": (centers, np.histogram(after, edges)[0].astype(float).tolist()),
+    }
+
+
+class WeightsScreen(Screen[None]):
+    CSS_PATH = ANALYSIS_CSS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("b", "toggle_before", "Before/after", tooltip="Show the weights before pruning, or after"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._runs = {str(run.path): run for run in list_runs(runs_root()) if run.model_path is not None}
+        self.by_layer: dict[str, LayerWeights] = {}
+        self.before = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="weights-pick"):
+            yield Label("run", classes="analysis-label")
+            runs = [(f"{run.name}: {run.method}", path) for path, run in self._runs.items()]
+            yield Select(runs, prompt="no saved runs yet", compact=True, id="weights-run")
+            yield Label("layer", classes="analysis-label switch-label")
+            yield Select([], prompt="layer", compact=True, id="weights-layer")
+        yield Static("", id="weights-caption")
+        with Horizontal(id="weights-body"):
+            yield HeatMap(id="weights-map")
+            yield SeriesChart("|w|", "count", id="weights-histogram")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#weights-histogram").border_title = "|w| histogram"
+        self.query_one("#weights-run").focus()
+        if self._runs:
+            self.query_one("#weights-run", Select).value = next(iter(self._runs))
+
+    @on(Select.Changed, "#weights-run")
+    def _run_changed(self, event: Select.Changed) -> None:
+        if event.value != Select.NULL:
+            self.query_one("#weights-caption", Static).update("loading …")
+            self._load(str(event.value))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="weights")
+    def _load(self, path: str) -> None:
+        from prunetui.engine.inspect import run_weights  # imports torch
+
+        try:
+            self.post_message(WorkerResult(run_weights(path)))
+        except PrunetuiError as error:
+            self.post_message(WorkerResult([], str(error)))
+
+    def on_worker_result(self, message: WorkerResult) -> None:
+        assert isinstance(message.result, list)
+        self.by_layer = {layer.name: layer for layer in message.result}
+        if message.error:
+            self.query_one("#weights-caption", Static).update(f"[red]{message.error}[/]")
+        select = self.query_one("#weights-layer", Select)
+        select.set_options((name, name) for name in self.by_layer)
+        if self.by_layer:
+            select.value = next(iter(self.by_layer))
+
+    @on(Select.Changed, "#weights-layer")
+    def _layer_changed(self) -> None:
+        self._show()
+
+    def action_toggle_before(self) -> None:
+        self.before = not self.before
+        self._show()
+
+    def _show(self) -> None:
+        name = self.query_one("#weights-layer", Select).value
+        layer = self.by_layer.get(str(name))
+        if layer is None:
+            return
+        weights = layer.dense if self.before else layer.pruned
+        kept = np.ones_like(layer.kept) if self.before else layer.kept
+        scale = float(np.quantile(np.abs(layer.dense), SCALE_QUANTILE))
+        heat_map = self.query_one(HeatMap)
+        heat_map.show(weights, kept, scale)
+        when = "before pruning" if self.before else "after pruning"
+        heat_map.border_title = f"{layer.name} {when}, shape {'×'.join(map(str, layer.dense.shape))}"
+        pruned = 1 - float(layer.kept.mean())
+        self.query_one("#weights-caption", Static).update(
+            f"{layer.name}: {percent(pruned)} pruned ({int((~layer.kept).sum()):,} of {layer.kept.size:,}). "
+            f"[#eb4637]█[/] positive, [#3c82f0]█[/] negative, brighter = larger |w|, [grey42]·[/] pruned; "
+            f"b: {'after' if self.before else 'before'}"
+        )
+        self.query_one(SeriesChart).show(magnitude_histogram(layer))
+
+    def action_back(self) -> None:
+        self.dismiss()

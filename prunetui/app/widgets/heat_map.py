@@ -1,0 +1,106 @@
+"""A weight tensor as colored cells: red for positive, blue for negative, brighter for larger |w|, and each
+pruned entry a dim `·`, so the pattern of what was cut shows at a glance.
+
+Single-channel convolutions (conv1) are drawn filter by filter as tiles, every entry two cells wide; any other
+layer as its (out, in) matrix, shrunk to fit: a cell then stands for a block, shown pruned when most of the
+block is, else in the color of its largest surviving weight.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from rich.color import Color
+from rich.style import Style
+from rich.text import Text
+from textual.widget import Widget
+
+PRUNED = "·"
+KEPT = "█"
+PRUNED_STYLE = Style(color="grey42")
+ZERO_RGB = np.array([60, 60, 60])  # a tiny surviving weight: dark, but a block, unlike a pruned entry
+POSITIVE_RGB = np.array([235, 70, 55])
+NEGATIVE_RGB = np.array([60, 130, 240])
+TILE_GAP = 2
+
+
+def weight_style(value: float, scale: float) -> Style:
+    strength = min(abs(value) / scale, 1.0) if scale > 0 else 0.0
+    rgb = ZERO_RGB + strength * ((POSITIVE_RGB if value >= 0 else NEGATIVE_RGB) - ZERO_RGB)
+    return Style(color=Color.from_rgb(*(float(c) for c in rgb)))
+
+
+def shrink(values: np.ndarray, kept: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """A 2-D matrix in at most rows by cols blocks: each block's largest surviving weight (by magnitude, with its
+    sign) and whether most of the block survived."""
+    row_edges = np.linspace(0, values.shape[0], min(rows, values.shape[0]) + 1).astype(int)
+    col_edges = np.linspace(0, values.shape[1], min(cols, values.shape[1]) + 1).astype(int)
+    survivors = np.where(kept, values, 0.0)
+    out = np.zeros((len(row_edges) - 1, len(col_edges) - 1))
+    alive = np.zeros(out.shape, dtype=bool)
+    for i, (top, bottom) in enumerate(itertools.pairwise(row_edges)):
+        for j, (left, right) in enumerate(itertools.pairwise(col_edges)):
+            block = survivors[top:bottom, left:right]
+            index = np.unravel_index(np.abs(block).argmax(), block.shape)
+            out[i, j] = block[index]
+            alive[i, j] = kept[top:bottom, left:right].mean() >= 0.5
+    return out, alive
+
+
+class HeatMap(Widget):
+    """`show(weights, kept, scale)`; scale is the |w| drawn at full color (shared by before and after)."""
+
+    DEFAULT_CSS = "HeatMap { height: 1fr; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.weights: np.ndarray | None = None
+        self.kept: np.ndarray | None = None
+        self.scale = 1.0
+
+    def show(self, weights: np.ndarray, kept: np.ndarray, scale: float) -> None:
+        self.weights, self.kept, self.scale = weights, kept, scale
+        self.refresh()
+
+    def render(self) -> Text:
+        if self.weights is None or self.kept is None:
+            return Text("no weights loaded", style="italic")
+        width, height = self.size.width, self.size.height
+        w, kept = self.weights, self.kept
+        if w.ndim == 4 and w.shape[1] == 1:
+            return self._tiles(w[:, 0], kept[:, 0], width)
+        matrix, alive = w.reshape(w.shape[0], -1), kept.reshape(kept.shape[0], -1)
+        cell = 2 if matrix.shape[1] * 2 <= width else 1
+        values, alive = shrink(matrix, alive, max(height, 1), max(width // cell, 1))
+        text = Text(no_wrap=True, overflow="crop")
+        for i, row in enumerate(values):
+            for value, survived in zip(row, alive[i], strict=True):
+                self._cell(text, float(value), bool(survived), cell)
+            text.append("\n")
+        text.rstrip()
+        return text
+
+    def _tiles(self, filters: np.ndarray, kept: np.ndarray, width: int) -> Text:
+        """One kh by kw tile per filter, side by side, wrapping to the width."""
+        count, rows, cols = filters.shape
+        per_line = max(1, (width + TILE_GAP) // (cols * 2 + TILE_GAP))
+        text = Text(no_wrap=True, overflow="crop")
+        for first in range(0, count, per_line):
+            group = range(first, min(first + per_line, count))
+            text.append("  ".join(f"#{k + 1}".ljust(cols * 2) for k in group) + "\n", style="dim")
+            for r in range(rows):
+                for n, k in enumerate(group):
+                    if n:
+                        text.append(" " * TILE_GAP)
+                    for c in range(cols):
+                        self._cell(text, float(filters[k, r, c]), bool(kept[k, r, c]), 2)
+                text.append("\n")
+        text.rstrip()
+        return text
+
+    def _cell(self, text: Text, value: float, survived: bool, width: int) -> None:
+        if survived:
+            text.append(KEPT * width, weight_style(value, self.scale))
+        else:
+            text.append(PRUNED.rjust(width), PRUNED_STYLE)

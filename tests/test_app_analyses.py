@@ -1,0 +1,173 @@
+"""The Runs, Sweep, Sensitivity and Weights screens through the pilot, on tiny data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from textual.widgets import DataTable, Input, Select, Static
+
+from prunetui.app.app import PruneApp
+from prunetui.app.screens.runs import RunsScreen
+from prunetui.app.screens.sensitivity import SensitivityScreen
+from prunetui.app.screens.sweep import SweepScreen
+from prunetui.app.screens.weights import WeightsScreen
+from prunetui.app.widgets.heat_map import KEPT, PRUNED, HeatMap
+from prunetui.app.widgets.series_chart import SeriesChart
+from prunetui.describe import percent
+from prunetui.engine import ExperimentConfig
+from prunetui.engine.analyses import format_amounts, read_sweep_csv, suggest_amounts, sweep_directory
+from prunetui.engine.runs import list_runs, load_history, new_run_dir, runs_root
+from tests.test_app import shown, wait_until
+
+SIZE = (140, 44)
+
+
+def record(config: ExperimentConfig) -> Path:
+    """A finished run saved under the runs root, as the CLI saves it."""
+    from prunetui.engine.experiment import Experiment
+    from prunetui.engine.recording import record_run
+
+    directory = new_run_dir(runs_root(), config)
+    for _ in record_run(Experiment(config), directory):
+        pass
+    return directory
+
+
+def plotted(chart: SeriesChart) -> list[list[float]]:
+    """The y values of each line plotext drew."""
+    return chart.plt.monitor.y
+
+
+async def test_app_runs_are_saved_and_the_runs_screen_overlays_two(tiny_config: ExperimentConfig) -> None:
+    record(tiny_config.replace(sparsity=0.9, scope="global"))
+    app = PruneApp(tiny_config.replace(sparsity=0.5))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")  # the app's own run lands under the runs root too
+        await wait_until(pilot, lambda: not app.run_state.active)
+        await pilot.pause()
+        (app_run, cli_run) = list_runs(runs_root())
+        assert f"saving the run in {app_run.path}" in app.run_state.log
+        assert (app_run.sparsity, app_run.status) == (pytest.approx(0.5, abs=0.005), "finished")
+
+        await pilot.press("f3")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        table = screen.query_one(DataTable)
+        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        assert [row[2:4] for row in rows] == [
+            ["l1 layer one-shot", percent(app_run.sparsity)],
+            ["l1 global one-shot", percent(cli_run.sparsity)],
+        ]
+        detail = shown(screen.query_one("#runs-detail", Static))
+        assert "do not speed up dense PyTorch inference" in detail
+        assert app_run.export is not None and f"{app_run.export.gzip_bytes / 1024:,.1f} KiB gzipped" in detail
+
+        await pilot.press("space", "down", "enter")  # space and enter both select
+        assert screen.selected == [app_run.name, cli_run.name]
+        assert [table.get_row_at(i)[0] for i in range(2)] == ["●", "●"]
+        accuracy = screen.query_one("#runs-accuracy", SeriesChart)
+        assert len(accuracy.series) == 2
+        expected = [[row.accuracy * 100 for row in load_history(run.path)] for run in (app_run, cli_run)]
+        assert plotted(accuracy) == expected
+        assert max(accuracy.series[list(accuracy.series)[1]][0]) == pytest.approx(cli_run.sparsity * 100)
+        assert len(plotted(screen.query_one("#runs-loss", SeriesChart))) == 2
+
+        await pilot.press("space")  # off again
+        assert screen.selected == [app_run.name]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, RunsScreen)
+
+
+async def test_a_sweep_of_two_points_charts_and_tables_both_and_resumes(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SweepScreen)
+        assert screen.query_one("#sweep-methods", Input).value.startswith("l1:layer:one-shot,")
+        screen.query_one("#sweep-methods", Input).value = "l1:global"
+        screen.query_one("#sweep-sparsities", Input).value = "0.9, 0.5"
+        await pilot.press("ctrl+r")
+        assert not app.run_state.active  # ctrl+r started the sweep, not a run of the main screen
+        await wait_until(pilot, lambda: not screen.running, timeout=30)
+        await pilot.pause()
+        assert screen.status == "finished"
+        points = read_sweep_csv((sweep_directory(runs_root(), tiny_config) / "sweep.csv").read_text())
+        assert [(p.method, p.sparsity) for p in points] == [("l1:global:one-shot", 0.5), ("l1:global:one-shot", 0.9)]
+        table = screen.query_one(DataTable)
+        assert [table.get_row_at(i) for i in range(table.row_count)] == [
+            ["l1:global:one-shot", percent(p.sparsity, 0), percent(p.reached_sparsity), f"{p.compression:.1f}×",
+             percent(p.pruned_accuracy), percent(p.accuracy)]
+            for p in points
+        ]  # fmt: skip
+        chart = screen.query_one(SeriesChart)
+        assert chart.series == {"l1:global:one-shot": ([50.0, 90.0], [p.accuracy * 100 for p in points])}
+        assert plotted(chart) == [[p.accuracy * 100 for p in points]]
+
+        await pilot.press("ctrl+l")  # compression on a log axis
+        await pilot.pause()
+        assert chart.series["l1:global:one-shot"][0] == [p.compression for p in points]
+
+        await pilot.press("ctrl+r")  # again: both points are done, nothing is trained
+        await wait_until(pilot, lambda: not screen.running, timeout=10)
+        assert screen.status == "finished" and len(screen.points) == 2
+        assert any("2 done before" in n.message for n in app._notifications)
+
+
+async def test_sensitivity_draws_one_line_per_layer(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SensitivityScreen)
+        screen.query_one("#sensitivity-amounts", Input).value = "0.5,0.95"
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not screen.running, timeout=30)
+        await pilot.pause()
+        assert screen.status == "finished" and screen.dense_accuracy is not None
+        chart = screen.query_one(SeriesChart)
+        layers = ["conv1", "conv2", "fc1", "fc2", "fc3"]
+        assert list(chart.series) == layers
+        for layer in layers:
+            accuracies = [p.accuracy * 100 for p in screen.points if p.layer == layer]
+            assert chart.series[layer] == ([50.0, 95.0], accuracies)
+        assert len(plotted(chart)) == len(layers)
+        suggestion = format_amounts(suggest_amounts(screen.points, screen.dense_accuracy, 0.01))
+        assert suggestion in shown(screen.query_one("#sensitivity-suggestion", Static))
+
+
+async def test_weights_heat_map_marks_pruned_entries(tiny_config: ExperimentConfig) -> None:
+    from prunetui.engine.inspect import run_weights
+
+    directory = record(tiny_config.replace(sparsity=0.6))
+    conv1 = run_weights(directory)[0]
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f6")
+        screen = app.screen
+        assert isinstance(screen, WeightsScreen)
+        await wait_until(pilot, lambda: bool(screen.by_layer))
+        await pilot.pause()
+        assert screen.query_one("#weights-layer", Select).value == "conv1"
+        assert screen.query_one("#weights-run", Select).value == str(directory)
+        heat_map = screen.query_one(HeatMap)
+        text = shown(heat_map)
+        pruned = int((~conv1.kept).sum())
+        assert pruned == pytest.approx(0.6 * conv1.kept.size, abs=1)
+        assert text.count(PRUNED) == pruned and text.count(KEPT) == 2 * (conv1.kept.size - pruned)
+        assert "#6" in text  # conv1's six filters as tiles
+        assert np.array_equal(heat_map.kept, conv1.kept)
+        histogram = screen.query_one(SeriesChart)
+        before, after = (sum(ys) for _, ys in histogram.series.values())
+        assert (before, after) == (conv1.kept.size, conv1.kept.size - pruned)
+
+        await pilot.press("b")  # before pruning: nothing marked
+        await pilot.pause()
+        text = shown(heat_map)
+        assert text.count(PRUNED) == 0 and text.count(KEPT) == 2 * conv1.kept.size
