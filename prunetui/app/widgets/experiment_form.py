@@ -140,7 +140,9 @@ class ExperimentForm(Vertical):
             self.query_one(f"#row-{f.name}").set_class(problem is not None, "-invalid")
             self.query_one(f"#setting-{f.name}").disabled = problem is None and not_applicable is not None
             note = self.query_one(f"#note-{f.name}", Static)
-            note.update(problem or not_applicable or "")
+            text = problem or not_applicable or ""
+            if note.content != text:  # each update lays out the whole screen again
+                note.update(text)
             note.set_classes(["setting-note", "-error" if problem else "-note" if not_applicable else "-empty"])
         self.query_one("#form-status", Static).update(self._status_text())
 

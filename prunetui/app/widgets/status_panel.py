@@ -45,18 +45,25 @@ class StatusPanel(Vertical):
 
     def show(self, state: RunState) -> None:
         self._state = state
-        phase = self.query_one("#phase", Static)
-        phase.update(f"[b]{state.phase_text}[/b]" + (f": {state.error}" if state.error else ""))
+        phase = self._put("#phase", f"[b]{state.phase_text}[/b]" + (f": {state.error}" if state.error else ""))
         phase.set_class(state.outcome == FAILED, "-failed")
         # No total while a run loads its data: the bars pulse. Idle, they sit empty.
         waiting = None if state.active else 1
         self.query_one("#epoch-progress", ProgressBar).update(total=state.batches or waiting, progress=state.batch)
         epoch = f"{state.epoch}/{state.epochs} · batch {state.batch:,}/{state.batches:,}" if state.epochs else ""
-        self.query_one("#epoch-text", Label).update(epoch)
+        self._put("#epoch-text", epoch)
         done, total = state.run_progress
         self.query_one("#run-progress", ProgressBar).update(total=total or waiting, progress=done)
-        self.query_one("#run-text", Label).update(f"step {state.step:,}" if state.started else "")
-        self.query_one("#figures", Static).update(self._figures(state))
+        self._put("#run-text", f"step {state.step:,}" if state.started else "")
+        self._put("#figures", self._figures(state))
+
+    def _put(self, selector: str, text: str) -> Static:
+        """Update only what changed. Only the phase can change height (an error wraps): the rest has a fixed
+        size in the stylesheet, so it repaints without a layout of the whole screen a few times a second."""
+        widget = self.query_one(selector, Static)
+        if widget.content != text:
+            widget.update(text, layout=selector == "#phase")
+        return widget
 
     def _figures(self, state: RunState) -> str:
         if state.started_at is None:

@@ -1,15 +1,7 @@
-"""Regenerate the SVG screenshots in screenshots/ from the real app, driven by the pilot.
-
-    .venv/bin/python -m prunetui.app.screenshots [--out screenshots] [--data-dir /tmp/prunetui-shots-data]
-
-Runs real Fashion-MNIST (copied from /usr/share/datasets, or downloaded) on a subset, so it takes a minute.
-"""
+"""The main screen: idle, help, a validation error, an iterative run mid-way and finished, and 80x24."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,20 +9,14 @@ from textual.pilot import Pilot
 
 from prunetui.app.app import PruneApp
 from prunetui.app.run_state import RunState
+from prunetui.app.screenshots.pilot import SMALL, WIDE, until
 from prunetui.engine.config import ExperimentConfig
 
-WIDE, SMALL = (160, 48), (80, 24)
 
-
-async def wait_for(pilot: Pilot[None], condition: Callable[[RunState], bool], timeout: float = 300.0) -> None:
+async def wait_for(pilot: Pilot[None], condition: Callable[[RunState], bool]) -> None:
     app = pilot.app
     assert isinstance(app, PruneApp)
-    deadline = time.monotonic() + timeout
-    while not condition(app.run_state):
-        if time.monotonic() > deadline:
-            raise TimeoutError("the run took too long")
-        await pilot.pause(0.05)
-    await pilot.pause(0.3)  # let the panels catch up
+    await until(pilot, lambda: condition(app.run_state))
 
 
 async def idle(out: Path, config: ExperimentConfig) -> None:
@@ -72,30 +58,3 @@ async def runs(out: Path, config: ExperimentConfig) -> None:
         pilot.app.save_screenshot("small-80x24-running.svg", str(out))
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda s: not s.active)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("screenshots"))
-    parser.add_argument("--data-dir", default="/tmp/prunetui-shots-data")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    config = ExperimentConfig(
-        dataset="fashion-mnist",
-        data_dir=args.data_dir,
-        schedule="iterative",
-        sparsity=0.97,
-        rounds=3,
-        epochs=2,
-        finetune_epochs=1,
-        batch_size=64,
-        device="cpu",
-        train_subset=6000,
-    )
-    for scene in (idle, validation_error, runs):
-        asyncio.run(scene(args.out, config))
-        print(f"{scene.__name__}: done")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,43 @@
+"""Regenerate the SVG screenshots in screenshots/ from the real app, driven by the pilot.
+
+    .venv/bin/python -m prunetui.app.screenshots [--out screenshots] [--data-dir /tmp/prunetui-shots-data]
+
+Runs real Fashion-MNIST (copied from /usr/share/datasets, or downloaded) on a subset, so it takes a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from prunetui.app.screenshots.analysis_scenes import analyses
+from prunetui.app.screenshots.run_scenes import idle, runs, validation_error
+from prunetui.engine.config import ExperimentConfig
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    parser.add_argument("--data-dir", default="/tmp/prunetui-shots-data")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    config = ExperimentConfig(
+        dataset="fashion-mnist",
+        data_dir=args.data_dir,
+        schedule="iterative",
+        sparsity=0.97,
+        rounds=3,
+        epochs=2,
+        finetune_epochs=1,
+        batch_size=64,
+        device="cpu",
+        train_subset=6000,
+    )
+    for scene in (idle, validation_error, runs, analyses):
+        asyncio.run(scene(args.out, config))
+        print(f"{scene.__name__}: done")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Screenshots of the Runs, Sweep, Sensitivity and Weights screens, for `python -m prunetui.app.screenshots`.
+
+Saves a few real runs into a fresh runs root first, so the pictures show only what this script made.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Input, Select
+
+from prunetui.app.app import PruneApp
+from prunetui.app.screens.analysis import AnalysisScreen
+from prunetui.app.screens.runs import RunsScreen
+from prunetui.app.screens.weights import WeightsScreen
+from prunetui.app.screenshots.pilot import SMALL, WIDE, until
+from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.runs import new_run_dir, runs_root
+
+
+def record_runs(config: ExperimentConfig) -> list[Path]:
+    """The given run and three one-shot variants, saved under the runs root; the given one first."""
+    from prunetui.engine.experiment import Experiment
+    from prunetui.engine.recording import record_run
+
+    variants = [
+        config,
+        config.replace(schedule="one-shot", scope="global", sparsity=0.9),
+        config.replace(schedule="one-shot", criterion="random", sparsity=0.9),
+        config.replace(schedule="one-shot", criterion="ln-structured", sparsity=0.5),
+    ]
+    directories = []
+    for variant in variants:
+        directory = new_run_dir(runs_root(), variant)
+        for _ in record_run(Experiment(variant), directory):
+            pass
+        directories.append(directory)
+    return directories
+
+
+async def analyses(out: Path, config: ExperimentConfig) -> None:
+    with tempfile.TemporaryDirectory(prefix="prunetui-shots-runs-") as root:
+        os.environ["PRUNETUI_RUNS"] = root
+        runs = record_runs(config)
+        for size, suffix in ((WIDE, ""), (SMALL, "-80x24")):
+            async with PruneApp(config).run_test(size=size) as pilot:
+                await runs_screen(pilot, out, suffix)
+                await sweep_screen(pilot, out, suffix)
+                await sensitivity_screen(pilot, out, suffix, runs[0])
+                await weights_screen(pilot, out, suffix)
+
+
+async def runs_screen(pilot: Pilot[None], out: Path, suffix: str) -> None:
+    await pilot.press("f3")
+    await pilot.pause(0.3)
+    assert isinstance(pilot.app.screen, RunsScreen)
+    await pilot.press("space", "down", "space", "down", "space")
+    await pilot.pause(0.3)
+    pilot.app.save_screenshot(f"runs{suffix}.svg", str(out))
+    await pilot.press("escape")
+
+
+async def sweep_screen(pilot: Pilot[None], out: Path, suffix: str) -> None:
+    """Runs the default sweep the first time; the second time it resumes with every point done."""
+    await pilot.press("f4")
+    await pilot.pause(0.3)
+    screen = pilot.app.screen
+    assert isinstance(screen, AnalysisScreen)
+    await pilot.press("ctrl+r")
+    await until(pilot, lambda: not screen.running)
+    pilot.app.save_screenshot(f"sweep{suffix}.svg", str(out))
+    await pilot.press("escape")
+
+
+async def sensitivity_screen(pilot: Pilot[None], out: Path, suffix: str, run: Path) -> None:
+    await pilot.press("f5")
+    await pilot.pause(0.3)
+    screen = pilot.app.screen
+    assert isinstance(screen, AnalysisScreen)
+    screen.query_one("#sensitivity-source", Select).value = str(run)
+    screen.query_one("#sensitivity-amounts", Input).focus()
+    await pilot.press("ctrl+r")
+    await until(pilot, lambda: not screen.running)
+    pilot.app.save_screenshot(f"sensitivity{suffix}.svg", str(out))
+    await pilot.press("escape")
+
+
+async def weights_screen(pilot: Pilot[None], out: Path, suffix: str) -> None:
+    """The newest run is the ln-structured one; the first, iterative l1 run shows unstructured pruning."""
+    await pilot.press("f6")
+    screen = pilot.app.screen
+    assert isinstance(screen, WeightsScreen)
+    await until(pilot, lambda: bool(screen.by_layer))
+    runs = screen.query_one("#weights-run", Select)
+    oldest = list(screen._runs)[-1]
+    runs.value = oldest
+    await until(pilot, lambda: str(screen.query_one("#weights-run", Select).value) == oldest and bool(screen.by_layer))
+    pilot.app.save_screenshot(f"weights-conv1{suffix}.svg", str(out))
+    screen.query_one("#weights-layer", Select).value = "fc1"
+    await pilot.pause(0.3)
+    pilot.app.save_screenshot(f"weights-fc1{suffix}.svg", str(out))
+    await pilot.press("escape")
