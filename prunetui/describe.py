@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prunetui.engine.config import ExperimentConfig, format_layer_amounts, parse_layer_amounts
 from prunetui.engine.events import (
     EpochEnd,
     Event,
@@ -20,6 +21,15 @@ def percent(fraction: float | None, digits: int = 1) -> str:
     return "–" if fraction is None else f"{fraction * 100:.{digits}f} %"
 
 
+def target_text(config: ExperimentConfig) -> str:
+    """'90.0 % sparsity', or with per-layer targets 'conv1=0.5,fc1=0.95, the other layers 90.0 %'."""
+    named = parse_layer_amounts(config.layer_sparsity)
+    if not named:
+        return f"{percent(config.sparsity)} sparsity"
+    others = "" if set(named) >= set(config.prunable_layer_names) else f", the other layers {percent(config.sparsity)}"
+    return f"per-layer sparsity {format_layer_amounts(named)}{others}"
+
+
 def describe(event: Event) -> str | None:
     """One line for an event worth logging; None for progress-only events (StepLoss)."""
     match event:
@@ -29,7 +39,7 @@ def describe(event: Event) -> str | None:
             c = event.config
             return (
                 f"{c.model} on {c.dataset} ({event.train_size:,} training images), {event.parameters:,} parameters, "
-                f"device {event.device}: {c.criterion} {c.scope} {c.schedule} to {percent(c.sparsity)} sparsity"
+                f"device {event.device}: {c.criterion} {c.scope} {c.schedule} to {target_text(c)}"
             )
         case EpochEnd():
             where = "training" if event.phase == "train" else f"round {event.round} fine-tune"

@@ -13,11 +13,12 @@ from prunetui.app.screens.runs import RunsScreen
 from prunetui.app.screens.sensitivity import SensitivityScreen
 from prunetui.app.screens.sweep import SweepScreen
 from prunetui.app.screens.weights import WeightsScreen
-from prunetui.app.widgets.heat_map import KEPT, PRUNED, HeatMap
+from prunetui.app.widgets.heat_map import KEPT, PARTLY_KEPT, PRUNED, HeatMap, glyph, shrink
 from prunetui.app.widgets.series_chart import SeriesChart
 from prunetui.describe import percent
 from prunetui.engine import ExperimentConfig
-from prunetui.engine.analyses import format_amounts, read_sweep_csv, suggest_amounts, sweep_directory
+from prunetui.engine.analyses import read_sweep_csv, suggest_amounts, sweep_directory
+from prunetui.engine.config import format_layer_amounts
 from prunetui.engine.runs import list_runs, load_history, new_run_dir, runs_root
 from tests.test_app import shown, wait_until
 
@@ -138,8 +139,29 @@ async def test_sensitivity_draws_one_line_per_layer(tiny_config: ExperimentConfi
             accuracies = [p.accuracy * 100 for p in screen.points if p.layer == layer]
             assert chart.series[layer] == ([50.0, 95.0], accuracies)
         assert len(plotted(chart)) == len(layers)
-        suggestion = format_amounts(suggest_amounts(screen.points, screen.dense_accuracy, 0.01))
+        amounts = suggest_amounts(screen.points, screen.dense_accuracy, 0.01)
+        suggestion = format_layer_amounts(amounts)
         assert suggestion in shown(screen.query_one("#sensitivity-suggestion", Static))
+
+        await pilot.press("ctrl+l")  # the suggestion goes into the form, and the next run prunes by it
+        await pilot.pause()
+        assert app.screen is app.screen_stack[0]
+        assert app.query_one("#setting-layer_sparsity", Input).value == suggestion
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not app.run_state.active, timeout=60)
+        summary = app.run_state.summary
+        assert summary is not None and summary.complete
+        reached = {layer.name: layer.sparsity for layer in summary.sparsity.layers}
+        assert reached == pytest.approx(amounts, abs=1e-3)
+
+
+def test_a_shrunk_block_keeps_its_largest_survivor_and_shows_how_much_survived() -> None:
+    values = np.array([[0.1, -0.9, 0.3, 0.2], [0.5, 0.4, -0.2, 0.1]])
+    kept = np.array([[True, False, False, False], [True, True, False, False]])
+    out, share = shrink(values, kept, rows=1, cols=2)  # two 2x2 blocks
+    assert out.tolist() == [[0.5, 0.0]]  # -0.9 was pruned, so it does not count
+    assert share.tolist() == [[0.75, 0.0]]
+    assert [glyph(s) for s in (0.0, 0.01, 0.4, 0.75, 1.0)] == [PRUNED, *PARTLY_KEPT, KEPT]
 
 
 async def test_weights_heat_map_marks_pruned_entries(tiny_config: ExperimentConfig) -> None:

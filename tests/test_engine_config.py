@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from prunetui.engine import ConfigError, ExperimentConfig
+from prunetui.engine.config import MODEL_LAYERS, format_layer_amounts, parse_layer_amounts
 
 NON_DEFAULT = ExperimentConfig(
     model="lenet300",
@@ -30,15 +31,23 @@ NON_DEFAULT = ExperimentConfig(
     device="cpu",
     train_subset=1000,
 )
+# Per-layer targets go with layer scope only, so they get a config of their own.
+NON_DEFAULT_LAYERS = NON_DEFAULT.replace(scope="layer", layer_sparsity="fc1=0.95,fc2=0.5")
+CONFIGS = [ExperimentConfig(), NON_DEFAULT, NON_DEFAULT_LAYERS]
+CONFIG_IDS = ["default", "non-default", "non-default-layers"]
 
 
-def test_every_field_of_the_non_default_config_differs_from_the_default() -> None:
+def test_every_field_differs_from_the_default_in_a_non_default_config() -> None:
     # Guards the round-trip test below: a field left at its default would not be exercised.
     default = ExperimentConfig()
-    assert [f.name for f in ExperimentConfig.fields() if getattr(NON_DEFAULT, f.name) == getattr(default, f.name)] == []
+    assert [
+        f.name
+        for f in ExperimentConfig.fields()
+        if getattr(default, f.name) == getattr(NON_DEFAULT, f.name) == getattr(NON_DEFAULT_LAYERS, f.name)
+    ] == []
 
 
-@pytest.mark.parametrize("config", [ExperimentConfig(), NON_DEFAULT], ids=["default", "non-default"])
+@pytest.mark.parametrize("config", CONFIGS, ids=CONFIG_IDS)
 def test_valid_configs_have_no_problems(config: ExperimentConfig) -> None:
     assert config.problems() == {}
     assert config.validate() is config
@@ -71,6 +80,16 @@ def test_valid_configs_have_no_problems(config: ExperimentConfig) -> None:
         ({"model": 5}, "--model", "text, got 5"),
         ({"scope": "global", "criterion": "ln-structured"}, "--scope", "ln-structured"),
         ({"schedule": "agp", "epochs": 0}, "--epochs", "agp"),
+        ({"layer_sparsity": "conv1"}, "--layer-sparsity", "'conv1' is not layer=fraction"),
+        ({"layer_sparsity": "conv1=half"}, "--layer-sparsity", "'conv1=half' is not layer=fraction"),
+        ({"layer_sparsity": "=0.5"}, "--layer-sparsity", "'=0.5' is not layer=fraction"),
+        ({"layer_sparsity": "conv1=1"}, "--layer-sparsity", "conv1: 1 is not in [0, 1)"),
+        ({"layer_sparsity": "fc1=0.5,fc1=0.6"}, "--layer-sparsity", "fc1 is named twice"),
+        ({"layer_sparsity": "conv9=0.5"}, "--layer-sparsity", "conv9 is not a layer this run prunes; those are conv1,"),
+        ({"layer_sparsity": "conv1=0.5", "model": "lenet300"}, "--layer-sparsity", "those are fc1, fc2, fc3"),
+        ({"layer_sparsity": "fc3=0.5", "keep_output": True}, "--layer-sparsity", "fc3 is not a layer this run"),
+        ({"layer_sparsity": "fc3=0.5", "criterion": "ln-structured"}, "--layer-sparsity", "fc3 is not a layer"),
+        ({"layer_sparsity": "fc1=0.5", "scope": "global"}, "--layer-sparsity", "need layer scope"),
     ],
 )
 def test_invalid_settings_are_rejected_naming_the_flag(changes: dict[str, Any], flag: str, words: str) -> None:
@@ -98,7 +117,7 @@ def test_ints_are_accepted_where_numbers_are_expected() -> None:
     assert ExperimentConfig(lr=1, sparsity=0).problems() == {}
 
 
-@pytest.mark.parametrize("config", [ExperimentConfig(), NON_DEFAULT], ids=["default", "non-default"])
+@pytest.mark.parametrize("config", CONFIGS, ids=CONFIG_IDS)
 def test_toml_round_trip_gives_the_same_config(config: ExperimentConfig, tmp_path: Path) -> None:
     path = tmp_path / "experiment.toml"
     path.write_text(config.to_toml())
@@ -158,3 +177,18 @@ def test_rounds_used_and_structured() -> None:
     assert ExperimentConfig(schedule="iterative", rounds=5).rounds_used == 5
     assert ExperimentConfig(criterion="ln-structured").structured
     assert not ExperimentConfig(criterion="l1").structured
+
+
+def test_layer_targets_name_every_prunable_layer_with_its_own_or_the_global_target() -> None:
+    config = ExperimentConfig(sparsity=0.8, layer_sparsity=" conv1 = 0.25 , fc1=0.95,")  # spaces, a trailing comma
+    assert config.problems() == {}
+    assert config.layer_targets() == {"conv1": 0.25, "conv2": 0.8, "fc1": 0.95, "fc2": 0.8, "fc3": 0.8}
+    assert config.replace(keep_output=True).layer_targets() == {"conv1": 0.25, "conv2": 0.8, "fc1": 0.95, "fc2": 0.8}
+    assert ExperimentConfig(sparsity=0.5).layer_targets() == dict.fromkeys(MODEL_LAYERS["lenet5"], 0.5)
+
+
+def test_layer_amounts_format_and_parse_back() -> None:
+    amounts = {"conv1": 0.3, "fc1": 0.95, "fc3": 0.0}
+    assert format_layer_amounts(amounts) == "conv1=0.3,fc1=0.95,fc3=0"
+    assert parse_layer_amounts(format_layer_amounts(amounts)) == amounts
+    assert parse_layer_amounts("") == {}

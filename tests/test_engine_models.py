@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from prunetui.engine.config import MODEL_LAYERS
 from prunetui.engine.metrics import weight_layers
 from prunetui.engine.models import build_model
 
@@ -43,3 +44,8 @@ def test_lenet5_keeps_28x28_geometry_with_padded_conv1() -> None:
 @pytest.mark.parametrize("name", ["lenet5", "lenet300"])
 def test_models_map_a_batch_of_images_to_ten_logits(name: str) -> None:
     assert tuple(build_model(name)(torch.zeros(3, 1, 28, 28)).shape) == (3, 10)
+
+
+@pytest.mark.parametrize("name", ["lenet5", "lenet300"])
+def test_the_configs_layer_names_are_the_models_weight_layers_in_order(name: str) -> None:
+    assert tuple(layer for layer, _ in weight_layers(build_model(name))) == MODEL_LAYERS[name]

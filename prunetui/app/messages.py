@@ -29,3 +29,11 @@ class WorkerResult(Message):
 
     result: object
     error: str = ""
+
+
+@dataclass
+class LayerAmountsChosen(Message):
+    """Per-layer sparsity amounts (as `--layer-sparsity` reads them) for `model`, to put into the form."""
+
+    model: str
+    amounts: str

@@ -19,12 +19,11 @@ from prunetui.engine.analyses import (
     SensitivityEvent,
     SensitivityPoint,
     SensitivityStarted,
-    format_amounts,
     parse_fractions,
     suggest_amounts,
     to_csv,
 )
-from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.config import ExperimentConfig, format_layer_amounts
 from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.files import write_atomic
 from prunetui.engine.runs import DENSE_MODEL_FILE, MODEL_FILE, config_hash, read_run, resolve_run, runs_root
@@ -84,9 +83,12 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
         write_atomic(out, to_csv(ended.points, SensitivityPoint))
         console.print(sensitivity_table(ended.points, ended.dense_accuracy, args.tolerance))
         console.print(_chart(ended.points, console.width))
-        suggestion = format_amounts(suggest_amounts(ended.points, ended.dense_accuracy, args.tolerance))
+        suggestion = format_layer_amounts(suggest_amounts(ended.points, ended.dense_accuracy, args.tolerance))
         within = _percentage_points(args.tolerance)
         console.print(f"largest amount per layer keeping accuracy within {within} of dense: [bold]{suggestion}[/]")
+        console.print(
+            f"to prune each layer that far: prunetui run [bold]--layer-sparsity {suggestion}[/] …", soft_wrap=True
+        )
         console.print(f"results in [bold]{out}[/]")
     return EXIT_CODES[ended.status]
 

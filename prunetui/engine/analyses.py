@@ -92,7 +92,9 @@ class SweepSpec:
     def point_config(self, method: str, sparsity: float) -> ExperimentConfig:
         criterion, scope, schedule = parse_method(method).split(":")
         epochs = self.base.epochs if schedule == "agp" else 0
-        return self.base.replace(criterion=criterion, scope=scope, schedule=schedule, sparsity=sparsity, epochs=epochs)
+        return self.base.replace(
+            criterion=criterion, scope=scope, schedule=schedule, sparsity=sparsity, layer_sparsity="", epochs=epochs
+        )
 
     def dense_config(self) -> ExperimentConfig:
         return dense_config(self.base)
@@ -112,8 +114,8 @@ class SweepSpec:
 
 def dense_config(config: ExperimentConfig) -> ExperimentConfig:
     """The experiment that only trains: nothing pruned, no fine-tuning."""
-    return config.replace(criterion="l1", scope="layer", schedule="one-shot", sparsity=0.0, finetune_epochs=0,
-                          rewind=False)  # fmt: skip
+    return config.replace(criterion="l1", scope="layer", schedule="one-shot", sparsity=0.0, layer_sparsity="",
+                          finetune_epochs=0, rewind=False)  # fmt: skip
 
 
 def sweep_directory(root: Path, base: ExperimentConfig) -> Path:
@@ -231,11 +233,6 @@ def suggest_amounts(
                 break
             suggestion[layer] = point.amount
     return suggestion
-
-
-def format_amounts(amounts: dict[str, float]) -> str:
-    """conv1=0.5,fc1=0.9"""
-    return ",".join(f"{layer}={amount:g}" for layer, amount in amounts.items())
 
 
 def to_csv(rows: Iterable[SweepPoint | SensitivityPoint], kind: type[SweepPoint | SensitivityPoint]) -> str:

@@ -26,6 +26,9 @@ OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 STRUCTURED_CRITERIA = ("ln-structured",)
+# Each model's weight layers in forward order, the last being the output layer; known here so that settings
+# naming layers can be checked without importing torch (a test holds this to the models themselves).
+MODEL_LAYERS = {"lenet5": ("conv1", "conv2", "fc1", "fc2", "fc3"), "lenet300": ("fc1", "fc2", "fc3")}
 
 
 def _setting(default: Any, help: str, choices: tuple[str, ...] = ()) -> Any:
@@ -49,6 +52,9 @@ class ExperimentConfig:
     rewind: bool = _setting(False, "lottery ticket: reset surviving weights to their initial values before fine-tuning")
     max_layer_sparsity: float = _setting(1.0, "global scope: no layer pruned beyond this fraction, in (0, 1]")
     keep_output: bool = _setting(False, "leave the output layer unpruned")
+    layer_sparsity: str = _setting(
+        "", "layer scope: targets for named layers instead of sparsity, e.g. conv1=0.5,fc1=0.95 (see sensitivity)"
+    )
     optimizer: str = _setting("sgd", "optimizer (SGD with momentum 0.9, or Adam)", OPTIMIZERS)
     lr: float = _setting(0.05, "learning rate")
     batch_size: int = _setting(128, "training batch size")
@@ -68,6 +74,18 @@ class ExperimentConfig:
     @property
     def structured(self) -> bool:
         return self.criterion in STRUCTURED_CRITERIA
+
+    @property
+    def prunable_layer_names(self) -> tuple[str, ...]:
+        """The layers this config prunes: never the output layer when it is kept or when whole rows go
+        (removing output neurons would delete classes)."""
+        layers = MODEL_LAYERS[self.model]
+        return layers[:-1] if self.keep_output or self.structured else layers
+
+    def layer_targets(self) -> dict[str, float]:
+        """Each prunable layer's final sparsity: its own from `layer_sparsity`, else `sparsity`."""
+        named = parse_layer_amounts(self.layer_sparsity)
+        return {name: named.get(name, self.sparsity) for name in self.prunable_layer_names}
 
     def problems(self) -> dict[str, str]:
         """Every invalid setting, as {field name: why}. Empty when the config can run."""
@@ -94,9 +112,24 @@ class ExperimentConfig:
         problems = {name: why for name, (ok, why) in checks.items() if not ok}
         if self.structured and self.scope == "global":
             problems["scope"] = "global scope ranks single weights; ln-structured prunes whole rows per layer"
+        layer_problem = self._layer_sparsity_problem()
+        if layer_problem:
+            problems["layer_sparsity"] = layer_problem
         if self.schedule == "agp" and self.epochs == 0:
             problems["epochs"] = "agp prunes during training, so it needs at least 1 epoch"
         return problems
+
+    def _layer_sparsity_problem(self) -> str | None:
+        try:
+            named = parse_layer_amounts(self.layer_sparsity)
+        except ValueError as error:
+            return str(error)
+        if named and self.scope == "global":
+            return "per-layer targets need layer scope; global scope sets one threshold"
+        unknown = [name for name in named if name not in self.prunable_layer_names]
+        if unknown:
+            return f"{unknown[0]} is not a layer this run prunes; those are {', '.join(self.prunable_layer_names)}"
+        return None
 
     def validate(self) -> ExperimentConfig:
         """Return self, or raise ConfigError naming the first invalid setting."""
@@ -137,6 +170,30 @@ class ExperimentConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def parse_layer_amounts(text: str) -> dict[str, float]:
+    """ "conv1=0.5, fc1=0.95" -> {"conv1": 0.5, "fc1": 0.95}; ValueError saying what is wrong."""
+    amounts: dict[str, float] = {}
+    for part in filter(None, (part.strip() for part in text.split(","))):
+        name, equals, value = (piece.strip() for piece in part.partition("="))
+        try:
+            amount = float(value) if equals and name else None
+        except ValueError:
+            amount = None
+        if amount is None:
+            raise ValueError(f"{part!r} is not layer=fraction, as in conv1=0.5")
+        if not 0.0 <= amount < 1.0:
+            raise ValueError(f"{name}: {amount:g} is not in [0, 1)")
+        if name in amounts:
+            raise ValueError(f"{name} is named twice")
+        amounts[name] = amount
+    return amounts
+
+
+def format_layer_amounts(amounts: Mapping[str, float]) -> str:
+    """{"conv1": 0.5, "fc1": 0.95} -> "conv1=0.5,fc1=0.95", what `parse_layer_amounts` reads."""
+    return ",".join(f"{layer}={amount:g}" for layer, amount in amounts.items())
 
 
 def flag_name(name: str) -> str:

@@ -116,7 +116,7 @@ class Experiment:
         self._trainer = Trainer(
             model, data.train, config.batch_size, torch.Generator().manual_seed(config.seed), self._stop
         )
-        targets = pruning.schedule_targets(config.schedule, config.sparsity, config.rounds_used)
+        targets = pruning.round_targets(config)
         finetunes = 1 if config.schedule == "agp" else len(targets)
         yield RunStarted(
             config,
@@ -133,7 +133,7 @@ class Experiment:
         if config.schedule == "agp":
             steps = pruning.agp_prune_steps(config.epochs * self._trainer.batches_per_epoch(), len(targets))
             # With fewer steps than rounds several rounds fall on one step: all of them run, in order.
-            due: dict[int, list[tuple[int, float]]] = {}
+            due: dict[int, list[tuple[int, dict[str, float]]]] = {}
             for step, round_and_target in zip(steps, enumerate(targets, start=1), strict=True):
                 due.setdefault(step, []).append(round_and_target)
 
@@ -141,8 +141,8 @@ class Experiment:
                 step = self._epoch_start + batch
                 if step in due:
                     self._step = step
-                    for round_, target in due.pop(step):
-                        yield from self._prune(round_, target, layers, data, evaluate(model, data.test))
+                    for round_, round_targets in due.pop(step):
+                        yield from self._prune(round_, round_targets, layers, data, evaluate(model, data.test))
                     model.train()
 
             yield from self._train("train", 0, config.epochs, data, prune_when_due)
@@ -150,8 +150,8 @@ class Experiment:
             return
 
         yield from self._train("train", 0, config.epochs, data)
-        for round_, target in enumerate(targets, start=1):
-            yield from self._prune(round_, target, layers, data, self._last)
+        for round_, round_targets in enumerate(targets, start=1):
+            yield from self._prune(round_, round_targets, layers, data, self._last)
             yield from self._finetune(round_, model, data, initial)
 
     def _prunable_layers(self, model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -203,7 +203,7 @@ class Experiment:
     def _prune(
         self,
         round_: int,
-        target: float,
+        targets: dict[str, float],
         layers: list[tuple[str, nn.Module]],
         data: DataSet,
         before: Evaluation,
@@ -219,13 +219,13 @@ class Experiment:
             self.dense_weights = {
                 name: module.weight.detach().cpu().clone() for name, module in weight_layers(self.model)
             }
-        pruning.prune_to(layers, config, target, scores)
+        pruning.prune_to(layers, config, targets, scores)
         self._last = evaluate(self.model, data.test)
         yield Pruned(
             round_,
             config.rounds_used,
             self._step,
-            target,
+            pruning.overall_target(layers, targets),
             sparsity_report(self.model, {name for name, _ in layers}),
             before.accuracy,
             self._last.accuracy,

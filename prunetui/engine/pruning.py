@@ -7,24 +7,21 @@ cumulative target, so the final sparsity is the target exactly rather than a pro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils import prune
 
 from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.metrics import weight_layers
 
 Layers = list[tuple[str, nn.Module]]
 TAYLOR_BATCHES = 8
 
 
 def prunable_layers(model: nn.Module, config: ExperimentConfig) -> Layers:
-    """The layers `config` prunes: all weight layers, but never the output layer when it is kept or when whole
-    rows go (removing output neurons would delete classes)."""
-    layers = weight_layers(model)
-    return layers[:-1] if config.keep_output or config.structured else layers
+    """The layers `config` prunes (see `ExperimentConfig.prunable_layer_names`), with their modules."""
+    return [(name, model.get_submodule(name)) for name in config.prunable_layer_names]
 
 
 def schedule_targets(schedule: str, sparsity: float, rounds: int) -> list[float]:
@@ -35,6 +32,22 @@ def schedule_targets(schedule: str, sparsity: float, rounds: int) -> list[float]
         return [1 - (1 - sparsity) ** (k / rounds) for k in range(1, rounds)] + [sparsity]
     # agp: Zhu & Gupta's cubic ramp, fast at first while there are many redundant weights
     return [sparsity * (1 - (1 - k / rounds) ** 3) for k in range(1, rounds)] + [sparsity]
+
+
+def round_targets(config: ExperimentConfig) -> list[dict[str, float]]:
+    """Per round, the cumulative sparsity of each prunable layer: each layer follows the schedule towards its
+    own target (`ExperimentConfig.layer_targets`), so the last round reaches every one of them."""
+    per_layer = {
+        name: schedule_targets(config.schedule, target, config.rounds_used)
+        for name, target in config.layer_targets().items()
+    }
+    return [{name: targets[k] for name, targets in per_layer.items()} for k in range(config.rounds_used)]
+
+
+def overall_target(layers: Layers, targets: Mapping[str, float]) -> float:
+    """The sparsity over all of `layers` when each is at its target."""
+    sizes = {name: module.weight.numel() for name, module in layers}
+    return sum(targets[name] * size for name, size in sizes.items()) / sum(sizes.values())
 
 
 def agp_prune_steps(total_steps: int, rounds: int) -> list[int]:
@@ -59,24 +72,25 @@ def taylor_scores(model: nn.Module, layers: Layers, batches: list[tuple[Tensor, 
 def prune_to(
     layers: Layers,
     config: ExperimentConfig,
-    target: float,
+    targets: Mapping[str, float],
     scores: dict[str, Tensor] | None = None,
 ) -> None:
-    """Prune `layers` so that `target` of their weights are zero (per layer, or over all for global scope).
+    """Prune each of `layers` until the fraction `targets[name]` of its weights is zero; global scope instead
+    ranks weights across layers, to the same number of zeros in all.
 
     `scores` are importance scores (higher = keep) for the taylor criterion; l1 uses |w|.
     """
     if config.structured:
-        for _, module in layers:
+        for name, module in layers:
             rows = module.weight.shape[0]
             alive = _alive_rows(module)
-            prune.ln_structured(module, "weight", amount=max(round(target * rows) - (rows - alive), 0), n=2, dim=0)
+            amount = max(round(targets[name] * rows) - (rows - alive), 0)
+            prune.ln_structured(module, "weight", amount=amount, n=2, dim=0)
         return
-    to_prune = {name: _pruned_count_to(module, target) for name, module in layers}
+    to_prune = {name: _pruned_count_to(module, targets[name]) for name, module in layers}
     if config.scope == "global":
-        total = sum(module.weight.numel() for _, module in layers)
-        zeros = sum(_zeros(module) for _, module in layers)
-        extra = max(round(target * total) - zeros, 0)
+        wanted = round(sum(targets[name] * module.weight.numel() for name, module in layers))
+        extra = max(wanted - sum(_zeros(module) for _, module in layers), 0)
         if config.max_layer_sparsity >= 1.0:
             prune.global_unstructured(
                 [(module, "weight") for _, module in layers],

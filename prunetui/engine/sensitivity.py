@@ -49,7 +49,7 @@ class Sensitivity(Stages):
         """Prune by `config.criterion` (l1, random or ln-structured rows) the model at `model_path`, or, without
         one, a model trained now with `config`'s settings (its sparsity and schedule are not used)."""
         super().__init__(system_data_dir=system_data_dir, download=download)
-        self.config = config.replace(scope="layer").validate()
+        self.config = config.replace(scope="layer", layer_sparsity="").validate()
         if config.criterion not in SENSITIVITY_CRITERIA:
             raise ConfigError(
                 f"invalid --criterion: sensitivity prunes by {', '.join(SENSITIVITY_CRITERIA)}, not {config.criterion}"
@@ -98,7 +98,7 @@ class Sensitivity(Stages):
                 self.check_stop()
                 trial = copy.deepcopy(model)
                 torch.manual_seed(config.seed)  # the random criterion draws the same weights every time
-                pruning.prune_to([(layer, trial.get_submodule(layer))], config, amount)
+                pruning.prune_to([(layer, trial.get_submodule(layer))], config, {layer: amount})
                 result = evaluate(trial, data.test)
                 point = SensitivityPoint(layer, amount, result.accuracy, result.loss)
                 self._points.append(point)

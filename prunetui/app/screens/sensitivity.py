@@ -7,12 +7,15 @@ model just before it was pruned).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 
 from prunetui.app.analysis_runner import Analysis
+from prunetui.app.messages import LayerAmountsChosen
 from prunetui.app.screens.analysis import AnalysisScreen
 from prunetui.app.widgets.series_chart import Series, SeriesChart
 from prunetui.describe import percent
@@ -22,11 +25,10 @@ from prunetui.engine.analyses import (
     SensitivityEnded,
     SensitivityPoint,
     SensitivityStarted,
-    format_amounts,
     parse_fractions,
     suggest_amounts,
 )
-from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.config import ExperimentConfig, format_layer_amounts
 from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.runs import DENSE_MODEL_FILE, list_runs, runs_root
 
@@ -35,10 +37,16 @@ TOLERANCE = 0.01
 
 
 class SensitivityScreen(AnalysisScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *AnalysisScreen.BINDINGS,
+        Binding("ctrl+l", "use_amounts", "Use amounts", tooltip="Put the suggested per-layer amounts into the form"),
+    ]
+
     def __init__(self, config: ExperimentConfig) -> None:
         super().__init__(config)
         self.points: list[SensitivityPoint] = []
         self.dense_accuracy: float | None = None
+        self.model = config.model  # the analysed model's architecture: the form's, or a saved run's
         self._runs = {str(run.path): run for run in list_runs(runs_root()) if (run.path / DENSE_MODEL_FILE).is_file()}
 
     def compose(self) -> ComposeResult:
@@ -77,6 +85,7 @@ class SensitivityScreen(AnalysisScreen):
                 raise PrunetuiError(f"cannot read the settings of run {run.name}")
             config, model_path = run.config.replace(data_dir=self.config.data_dir), run.path / DENSE_MODEL_FILE
         config = config.replace(criterion=criterion)
+        self.model = config.model
 
         def build() -> Analysis:
             from prunetui.engine.sensitivity import Sensitivity  # imports torch
@@ -100,12 +109,28 @@ class SensitivityScreen(AnalysisScreen):
             xs.append(point.amount * 100)
             ys.append(point.accuracy * 100)
         self.query_one(SeriesChart).show(series)
-        suggestion = self.query_one("#sensitivity-suggestion", Static)
+        text = ""
+        if self.suggestion is not None and self.dense_accuracy is not None:
+            text = (
+                f"dense accuracy {percent(self.dense_accuracy)}; largest amount per layer within "
+                f"{TOLERANCE * 100:g} point of dense: [b]{self.suggestion}[/b] (ctrl+l puts it into the form)"
+            )
+        self.query_one("#sensitivity-suggestion", Static).update(text)
+        self.refresh_bindings()
+
+    @property
+    def suggestion(self) -> str | None:
+        """The per-layer amounts the results so far suggest, as --layer-sparsity reads them."""
         if self.dense_accuracy is None or not self.points:
-            suggestion.update("")
-            return
-        amounts = format_amounts(suggest_amounts(self.points, self.dense_accuracy, TOLERANCE))
-        suggestion.update(
-            f"dense accuracy {percent(self.dense_accuracy)}; largest amount per layer within "
-            f"{TOLERANCE * 100:g} point of dense: [b]{amounts}[/b]"
-        )
+            return None
+        return format_layer_amounts(suggest_amounts(self.points, self.dense_accuracy, TOLERANCE))
+
+    def action_use_amounts(self) -> None:
+        if self.suggestion is not None:
+            self.app.post_message(LayerAmountsChosen(self.model, self.suggestion))
+            self.action_back()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "use_amounts":  # once the analysis is over: a half-done one suggests too much
+            return True if self.suggestion is not None and not self.running else None
+        return super().check_action(action, parameters)

@@ -15,7 +15,7 @@ from textual.widgets import Footer, Header, Label, Select, Static
 
 from prunetui.app.messages import WorkerResult
 from prunetui.app.screens.analysis import ANALYSIS_CSS
-from prunetui.app.widgets.heat_map import HeatMap
+from prunetui.app.widgets.heat_map import HeatMap, drawn_as_tiles
 from prunetui.app.widgets.series_chart import Series, SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.errors import PrunetuiError
@@ -77,6 +77,7 @@ class WeightsScreen(Screen[None]):
     @on(Select.Changed, "#weights-run")
     def _run_changed(self, event: Select.Changed) -> None:
         if event.value != Select.NULL:
+            self.by_layer = {}  # until the new run's weights are in
             self.query_one("#weights-caption", Static).update("loading …")
             self._load(str(event.value))
 
@@ -120,9 +121,10 @@ class WeightsScreen(Screen[None]):
         when = "before pruning" if self.before else "after pruning"
         heat_map.border_title = f"{layer.name} {when}, shape {'×'.join(map(str, layer.dense.shape))}"
         pruned = 1 - float(layer.kept.mean())
+        blocks = "" if drawn_as_tiles(layer.dense) else ", ░▒▓ block partly pruned"
         self.query_one("#weights-caption", Static).update(
             f"{layer.name}: {percent(pruned)} pruned ({int((~layer.kept).sum()):,} of {layer.kept.size:,}). "
-            f"[#eb4637]█[/] positive, [#3c82f0]█[/] negative, brighter = larger |w|, [grey42]·[/] pruned; "
+            f"[#eb4637]█[/] positive, [#3c82f0]█[/] negative, brighter = larger |w|, [grey42]·[/] pruned{blocks}; "
             f"b: {'after' if self.before else 'before'}"
         )
         self.query_one(SeriesChart).show(magnitude_histogram(layer))

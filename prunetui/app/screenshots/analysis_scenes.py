@@ -50,7 +50,7 @@ async def analyses(out: Path, config: ExperimentConfig) -> None:
                 await runs_screen(pilot, out, suffix)
                 await sweep_screen(pilot, out, suffix)
                 await sensitivity_screen(pilot, out, suffix, runs[0])
-                await weights_screen(pilot, out, suffix)
+                await weights_screen(pilot, out, suffix, runs[1])
 
 
 async def runs_screen(pilot: Pilot[None], out: Path, suffix: str) -> None:
@@ -88,16 +88,14 @@ async def sensitivity_screen(pilot: Pilot[None], out: Path, suffix: str, run: Pa
     await pilot.press("escape")
 
 
-async def weights_screen(pilot: Pilot[None], out: Path, suffix: str) -> None:
-    """The newest run is the ln-structured one; the first, iterative l1 run shows unstructured pruning."""
+async def weights_screen(pilot: Pilot[None], out: Path, suffix: str, run: Path) -> None:
+    """The global-scope run: its threshold leaves every layer a different share of weights."""
     await pilot.press("f6")
     screen = pilot.app.screen
     assert isinstance(screen, WeightsScreen)
     await until(pilot, lambda: bool(screen.by_layer))
-    runs = screen.query_one("#weights-run", Select)
-    oldest = list(screen._runs)[-1]
-    runs.value = oldest
-    await until(pilot, lambda: str(screen.query_one("#weights-run", Select).value) == oldest and bool(screen.by_layer))
+    screen.query_one("#weights-run", Select).value = str(run)
+    await until(pilot, lambda: screen.query_one("#weights-run", Select).value == str(run) and bool(screen.by_layer))
     pilot.app.save_screenshot(f"weights-conv1{suffix}.svg", str(out))
     screen.query_one("#weights-layer", Select).value = "fc1"
     await pilot.pause(0.3)

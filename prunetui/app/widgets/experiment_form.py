@@ -25,6 +25,7 @@ NOT_APPLICABLE: dict[str, Callable[[ExperimentConfig], str | None]] = {
     "rounds": lambda c: "one-shot prunes once" if c.schedule == "one-shot" else None,
     "scope": lambda c: "ln-structured prunes each layer on its own" if c.structured else None,
     "max_layer_sparsity": lambda c: "global scope only" if c.scope != "global" else None,
+    "layer_sparsity": lambda c: "layer scope only" if c.scope == "global" else None,
 }
 PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "int": (int, "must be a whole number"),

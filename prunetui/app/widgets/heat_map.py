@@ -2,8 +2,9 @@
 pruned entry a dim `·`, so the pattern of what was cut shows at a glance.
 
 Single-channel convolutions (conv1) are drawn filter by filter as tiles, every entry two cells wide; any other
-layer as its (out, in) matrix, shrunk to fit: a cell then stands for a block, shown pruned when most of the
-block is, else in the color of its largest surviving weight.
+layer as its (out, in) matrix, shrunk to fit: a cell then stands for a block, drawn in the color of its
+largest surviving weight with a glyph as full as the block's share of survivors, and `·` only when all of it
+was pruned, so that even a 99 % sparse layer shows where its few weights are.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from textual.widget import Widget
 
 PRUNED = "·"
 KEPT = "█"
+PARTLY_KEPT = ("░", "▒", "▓")  # a shrunk block with up to a third, two thirds, or nearly all of it kept
 PRUNED_STYLE = Style(color="grey42")
 ZERO_RGB = np.array([60, 60, 60])  # a tiny surviving weight: dark, but a block, unlike a pruned entry
 POSITIVE_RGB = np.array([235, 70, 55])
@@ -33,19 +35,33 @@ def weight_style(value: float, scale: float) -> Style:
 
 def shrink(values: np.ndarray, kept: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
     """A 2-D matrix in at most rows by cols blocks: each block's largest surviving weight (by magnitude, with its
-    sign) and whether most of the block survived."""
+    sign) and the fraction of the block that survived."""
     row_edges = np.linspace(0, values.shape[0], min(rows, values.shape[0]) + 1).astype(int)
     col_edges = np.linspace(0, values.shape[1], min(cols, values.shape[1]) + 1).astype(int)
     survivors = np.where(kept, values, 0.0)
     out = np.zeros((len(row_edges) - 1, len(col_edges) - 1))
-    alive = np.zeros(out.shape, dtype=bool)
+    share = np.zeros(out.shape)
     for i, (top, bottom) in enumerate(itertools.pairwise(row_edges)):
         for j, (left, right) in enumerate(itertools.pairwise(col_edges)):
             block = survivors[top:bottom, left:right]
             index = np.unravel_index(np.abs(block).argmax(), block.shape)
             out[i, j] = block[index]
-            alive[i, j] = kept[top:bottom, left:right].mean() >= 0.5
-    return out, alive
+            share[i, j] = kept[top:bottom, left:right].mean()
+    return out, share
+
+
+def drawn_as_tiles(weights: np.ndarray) -> bool:
+    """Single-channel convolutions are drawn filter by filter, entry by entry; the rest as a shrunk matrix."""
+    return weights.ndim == 4 and weights.shape[1] == 1
+
+
+def glyph(share: float) -> str:
+    """How full a cell is drawn for the share of its block that survived: PRUNED for none, KEPT for all."""
+    if share <= 0.0:
+        return PRUNED
+    if share >= 1.0:
+        return KEPT
+    return PARTLY_KEPT[min(int(share * len(PARTLY_KEPT)), len(PARTLY_KEPT) - 1)]
 
 
 class HeatMap(Widget):
@@ -68,15 +84,15 @@ class HeatMap(Widget):
             return Text("no weights loaded", style="italic")
         width, height = self.size.width, self.size.height
         w, kept = self.weights, self.kept
-        if w.ndim == 4 and w.shape[1] == 1:
+        if drawn_as_tiles(w):
             return self._tiles(w[:, 0], kept[:, 0], width)
         matrix, alive = w.reshape(w.shape[0], -1), kept.reshape(kept.shape[0], -1)
         cell = 2 if matrix.shape[1] * 2 <= width else 1
-        values, alive = shrink(matrix, alive, max(height, 1), max(width // cell, 1))
+        values, shares = shrink(matrix, alive, max(height, 1), max(width // cell, 1))
         text = Text(no_wrap=True, overflow="crop")
         for i, row in enumerate(values):
-            for value, survived in zip(row, alive[i], strict=True):
-                self._cell(text, float(value), bool(survived), cell)
+            for value, share in zip(row, shares[i], strict=True):
+                self._cell(text, float(value), float(share), cell)
             text.append("\n")
         text.rstrip()
         return text
@@ -94,13 +110,15 @@ class HeatMap(Widget):
                     if n:
                         text.append(" " * TILE_GAP)
                     for c in range(cols):
-                        self._cell(text, float(filters[k, r, c]), bool(kept[k, r, c]), 2)
+                        self._cell(text, float(filters[k, r, c]), float(kept[k, r, c]), 2)
                 text.append("\n")
         text.rstrip()
         return text
 
-    def _cell(self, text: Text, value: float, survived: bool, width: int) -> None:
-        if survived:
-            text.append(KEPT * width, weight_style(value, self.scale))
-        else:
+    def _cell(self, text: Text, value: float, share: float, width: int) -> None:
+        """One entry (share 0 or 1) or one shrunk block."""
+        mark = glyph(share)
+        if mark == PRUNED:
             text.append(PRUNED.rjust(width), PRUNED_STYLE)
+        else:
+            text.append(mark * width, weight_style(value, self.scale))
