@@ -31,8 +31,9 @@ STRUCTURED_CRITERIA = ("ln-structured",)
 MODEL_LAYERS = {"lenet5": ("conv1", "conv2", "fc1", "fc2", "fc3"), "lenet300": ("fc1", "fc2", "fc3")}
 
 
-def _setting(default: Any, help: str, choices: tuple[str, ...] = ()) -> Any:
-    return field(default=default, metadata={"help": help, "choices": choices})
+def _setting(default: Any, help: str, choices: tuple[str, ...] = (), empty: str = "") -> Any:
+    """A field with its help text, its allowed choices, and for text what an empty value means (a few words)."""
+    return field(default=default, metadata={"help": help, "choices": choices, "empty": empty})
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,9 @@ class ExperimentConfig:
 
     model: str = _setting("lenet5", "network to train and prune", MODELS)
     dataset: str = _setting("mnist", "28x28 grayscale data set", DATASETS)
-    data_dir: str = _setting("", "data set root (default: $PRUNETUI_DATA, else a per-user cache)")
+    data_dir: str = _setting(
+        "", "data set root (default: $PRUNETUI_DATA, else a per-user cache)", empty="$PRUNETUI_DATA or cache"
+    )
     criterion: str = _setting("l1", "which weights go: magnitude, random, Taylor importance, whole rows", CRITERIA)
     scope: str = _setting("layer", "same fraction per layer, or one threshold across layers", SCOPES)
     schedule: str = _setting("one-shot", "prune once, in rounds with fine-tuning, or gradually (AGP)", SCHEDULES)
@@ -53,7 +56,9 @@ class ExperimentConfig:
     max_layer_sparsity: float = _setting(1.0, "global scope: no layer pruned beyond this fraction, in (0, 1]")
     keep_output: bool = _setting(False, "leave the output layer unpruned")
     layer_sparsity: str = _setting(
-        "", "layer scope: targets for named layers instead of sparsity, e.g. conv1=0.5,fc1=0.95 (see sensitivity)"
+        "",
+        "layer scope: targets for named layers instead of sparsity, e.g. conv1=0.5,fc1=0.95 (see sensitivity)",
+        empty="none, e.g. fc1=0.95",
     )
     optimizer: str = _setting("sgd", "optimizer (SGD with momentum 0.9, or Adam)", OPTIMIZERS)
     lr: float = _setting(0.05, "learning rate")

@@ -36,8 +36,8 @@ class LossChart(RunChart):
     def draw(self, state: RunState) -> None:
         if state.train_loss.steps:
             self.plt.plot(state.train_loss.steps, state.train_loss.values, label="train (smoothed)", marker="braille")
-        if state.test_loss.steps:
-            self.plt.plot(state.test_loss.steps, state.test_loss.values, label="test", marker="dot")
+        if state.test_loss.steps:  # measured after each epoch and prune: points, not a line through them
+            self.plt.scatter(state.test_loss.steps, state.test_loss.values, label="test", marker="dot")
 
 
 class AccuracyChart(RunChart):

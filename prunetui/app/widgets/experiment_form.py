@@ -71,7 +71,7 @@ class ExperimentForm(Vertical):
         elif f.type == "bool":
             control = Switch(value, id=widget_id)
         else:
-            control = Input(str(value), placeholder=help, compact=True, id=widget_id)
+            control = Input(str(value), placeholder=f.metadata["empty"] or help, compact=True, id=widget_id)
         control.tooltip = help
         return control
 
