@@ -6,17 +6,15 @@ a few times a second, and only the newest, which is all a progress line shows.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from prunetui.app.thread_runner import FLUSH_INTERVAL, ThreadRunner
 from prunetui.describe import describe
 from prunetui.engine.analyses import Ended, Progress
 from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.events import EpochEnd, StepLoss
-
-FLUSH_INTERVAL = 0.25  # seconds between progress updates
 
 
 class Analysis(Protocol):
@@ -25,9 +23,8 @@ class Analysis(Protocol):
     def stop(self) -> None: ...
 
 
-class AnalysisRunner:
-    """`run()` in a worker thread, `stop()` from any thread. `build` makes the analysis in the thread (it
-    imports torch); `deliver` must be thread-safe and must not block."""
+class AnalysisRunner(ThreadRunner[object]):
+    """`build` makes the analysis in the worker thread (it imports torch)."""
 
     def __init__(
         self,
@@ -35,18 +32,8 @@ class AnalysisRunner:
         deliver: Callable[[tuple[object, ...]], object],
         interval: float = FLUSH_INTERVAL,
     ) -> None:
+        super().__init__(deliver, interval)
         self._build = build
-        self._deliver = deliver
-        self._interval = interval
-        self._lock = threading.Lock()
-        self._stop_requested = False
-        self._analysis: Analysis | None = None
-
-    def stop(self) -> None:
-        with self._lock:
-            self._stop_requested = True
-            if self._analysis is not None:
-                self._analysis.stop()
 
     def run(self) -> None:
         try:
@@ -54,10 +41,7 @@ class AnalysisRunner:
         except PrunetuiError as error:
             self._deliver((Ended("failed", str(error)),))
             return
-        with self._lock:
-            self._analysis = analysis
-            if self._stop_requested:
-                analysis.stop()
+        self.attach(analysis)
         flushed = 0.0
         for event in analysis.run():
             now = time.monotonic()

@@ -22,6 +22,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -105,6 +106,7 @@ def main() -> None:
         train_subset=args.train_subset,
     )
     if args.contender:
+        os.environ.setdefault("PRUNETUI_RUNS", tempfile.mkdtemp(prefix="prunetui-bench-runs-"))  # the app saves runs
         print(json.dumps(headless(config) if args.contender == "headless" else asyncio.run(in_app(config))))
         return
     paints = [first_paint() for _ in range(3)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -65,26 +66,30 @@ async def runs_screen(pilot: Pilot[None], out: Path, suffix: str) -> None:
 
 async def sweep_screen(pilot: Pilot[None], out: Path, suffix: str) -> None:
     """Runs the default sweep the first time; the second time it resumes with every point done."""
-    await pilot.press("f4")
-    await pilot.pause(0.3)
-    screen = pilot.app.screen
-    assert isinstance(screen, AnalysisScreen)
-    await pilot.press("ctrl+r")
-    await until(pilot, lambda: not screen.running)
-    pilot.app.save_screenshot(f"sweep{suffix}.svg", str(out))
-    await pilot.press("escape")
+    await analysis_screen(pilot, "f4", f"sweep{suffix}.svg", out)
 
 
 async def sensitivity_screen(pilot: Pilot[None], out: Path, suffix: str, run: Path) -> None:
-    await pilot.press("f5")
+    def from_run(screen: AnalysisScreen) -> None:
+        screen.query_one("#sensitivity-source", Select).value = str(run)
+        screen.query_one("#sensitivity-amounts", Input).focus()
+
+    await analysis_screen(pilot, "f5", f"sensitivity{suffix}.svg", out, from_run)
+
+
+async def analysis_screen(
+    pilot: Pilot[None], key: str, name: str, out: Path, set_up: Callable[[AnalysisScreen], None] | None = None
+) -> None:
+    """Open the screen, set it up, run its analysis to the end and take the picture."""
+    await pilot.press(key)
     await pilot.pause(0.3)
     screen = pilot.app.screen
     assert isinstance(screen, AnalysisScreen)
-    screen.query_one("#sensitivity-source", Select).value = str(run)
-    screen.query_one("#sensitivity-amounts", Input).focus()
+    if set_up is not None:
+        set_up(screen)
     await pilot.press("ctrl+r")
     await until(pilot, lambda: not screen.running)
-    pilot.app.save_screenshot(f"sensitivity{suffix}.svg", str(out))
+    pilot.app.save_screenshot(name, str(out))
     await pilot.press("escape")
 
 

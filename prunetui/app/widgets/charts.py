@@ -2,45 +2,79 @@
 
 from __future__ import annotations
 
+import time
+
 from textual_plotext import PlotextPlot
 
-from prunetui.app.run_state import RunState
+from prunetui.app.run_state import RunState, Series
+
+
+def thinned(series: Series, limit: int) -> tuple[list[int], list[float]]:
+    """At most about `limit` evenly spaced points of the series, always with its last one: a line of thousands of
+    steps costs the UI thread (and so training) time to plot, and a chart a few hundred cells wide cannot show
+    more anyway."""
+    stride = max(1, -(-len(series.steps) // limit))  # ceiling division
+    steps, values = series.steps[::stride], series.values[::stride]
+    if steps and steps[-1] != series.steps[-1]:
+        steps, values = [*steps, series.steps[-1]], [*values, series.values[-1]]
+    return steps, values
+
+
+REPLOT_EVERY = 1.0  # seconds: a replot is the UI thread's costliest work, and training waits for the UI thread
 
 
 class RunChart(PlotextPlot):
-    """Replots only when the run has new points; `show(state)` is called a few times a second."""
+    """Replots when its own data changed, at most once a second while the run goes; `show(state)` is called
+    more often than that."""
 
     can_focus = True
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._shown: tuple[float | None, int, int] | None = None
+        self._shown: tuple[object, ...] | None = None
+        self._replotted = 0.0
 
     def on_mount(self) -> None:
         self.plt.xlabel("step")
 
     def show(self, state: RunState) -> None:
-        key = (state.started_at, len(state.train_loss.steps), len(state.accuracy.steps))
-        if key == self._shown:
+        key = (state.started_at, *self.data_size(state))
+        now = time.monotonic()
+        if key == self._shown or (state.active and now - self._replotted < REPLOT_EVERY):
             return
-        self._shown = key
+        self._shown, self._replotted = key, now
         self.plt.clear_data()
         self.draw(state)
         self.refresh()
 
+    def data_size(self, state: RunState) -> tuple[int, ...]:
+        """How many points of each kind the chart draws: it replots when one of them grows."""
+        raise NotImplementedError
+
     def draw(self, state: RunState) -> None:
         raise NotImplementedError
 
+    @property
+    def point_limit(self) -> int:
+        return max(2 * self.size.width, 100)  # braille draws two dots per cell across
+
 
 class LossChart(RunChart):
+    def data_size(self, state: RunState) -> tuple[int, ...]:
+        return len(state.train_loss.steps), len(state.test_loss.steps)
+
     def draw(self, state: RunState) -> None:
         if state.train_loss.steps:
-            self.plt.plot(state.train_loss.steps, state.train_loss.values, label="train (smoothed)", marker="braille")
+            steps, values = thinned(state.train_loss, self.point_limit)
+            self.plt.plot(steps, values, label="train (smoothed)", marker="braille")
         if state.test_loss.steps:  # measured after each epoch and prune: points, not a line through them
             self.plt.scatter(state.test_loss.steps, state.test_loss.values, label="test", marker="dot")
 
 
 class AccuracyChart(RunChart):
+    def data_size(self, state: RunState) -> tuple[int, ...]:
+        return len(state.accuracy.steps), len(state.prune_steps)
+
     def draw(self, state: RunState) -> None:
         for step in state.prune_steps:
             self.plt.vline(step, "red")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
+from rich.progress_bar import ProgressBar as RichBar
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Label, ProgressBar, Static
+from textual.widget import Widget
+from textual.widgets import Label, Static
 
 from prunetui.app.run_state import FAILED, RunState
 from prunetui.describe import percent
@@ -15,6 +19,41 @@ def clock(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}" if minutes >= 60 else f"{minutes}:{seconds:02d}"
 
 
+def share(done: int, total: int) -> str:
+    return f"{100 * done // total:>3d}%" if total else "  –%"
+
+
+class Bar(Widget):
+    """A progress bar drawn by Rich: one widget, repainted only when a half cell more is filled. (Textual's
+    ProgressBar passes each update through three widgets over several frames, and every frame of the UI thread
+    is time the training thread waits for.)"""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.total: int | None = 1  # None: unknown yet, the bar pulses
+        self.done = 0
+        self._drawn: int | None = 0
+
+    def set(self, total: int | None, done: int) -> None:
+        self.total, self.done = total, done
+        drawn = None if total is None else int(2 * self.size.width * min(done / total, 1.0))
+        if drawn != self._drawn or drawn is None:  # a pulsing bar moves on every call
+            self._drawn = drawn
+            self.refresh()
+
+    def render(self) -> RichBar:
+        theme = self.app.theme_variables
+        return RichBar(
+            total=self.total or 1,
+            completed=self.done,
+            pulse=self.total is None,
+            width=self.size.width,
+            complete_style=theme["primary"],
+            finished_style=theme["success"],
+            pulse_style=theme["primary"],
+        )
+
+
 class StatusPanel(Vertical):
     """`show(state)` after every batch of events; while a run is going, the clock ticks once a second."""
 
@@ -23,46 +62,48 @@ class StatusPanel(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._state = RunState()
+        self._shown_at = 0.0
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
-        if self._state.active:
+        """Keep the clock going when no events came in the last second (loading data, a long evaluation)."""
+        if self._state.active and time.monotonic() - self._shown_at >= 1.0:
             self.show(self._state)
 
     def compose(self) -> ComposeResult:
         yield Static("ready: set up an experiment and press Start", id="phase")
         with Horizontal(classes="progress-row"):
             yield Label("epoch", classes="progress-label")
-            yield ProgressBar(1, id="epoch-progress", show_eta=False)
+            yield Bar(id="epoch-progress")
             yield Label("", id="epoch-text", classes="progress-text")
         with Horizontal(classes="progress-row"):
             yield Label("run", classes="progress-label")
-            yield ProgressBar(1, id="run-progress", show_eta=False)
+            yield Bar(id="run-progress")
             yield Label("", id="run-text", classes="progress-text")
         yield Static("", id="figures")
 
     def show(self, state: RunState) -> None:
-        self._state = state
-        phase = self._put("#phase", f"[b]{state.phase_text}[/b]" + (f": {state.error}" if state.error else ""))
-        phase.set_class(state.outcome == FAILED, "-failed")
+        self._state, self._shown_at = state, time.monotonic()
+        self.query_one("#phase", Static).set_class(state.outcome == FAILED, "-failed")
+        self._put("#phase", f"[b]{state.phase_text}[/b]" + (f": {state.error}" if state.error else ""))
         # No total while a run loads its data: the bars pulse. Idle, they sit empty.
         waiting = None if state.active else 1
-        self.query_one("#epoch-progress", ProgressBar).update(total=state.batches or waiting, progress=state.batch)
+        self.query_one("#epoch-progress", Bar).set(state.batches or waiting, state.batch)
         epoch = f"{state.epoch}/{state.epochs} · batch {state.batch:,}/{state.batches:,}" if state.epochs else ""
-        self._put("#epoch-text", epoch)
+        self._put("#epoch-text", f"{share(state.batch, state.batches)} {epoch}" if epoch else "")
         done, total = state.run_progress
-        self.query_one("#run-progress", ProgressBar).update(total=total or waiting, progress=done)
-        self._put("#run-text", f"step {state.step:,}" if state.started else "")
+        self.query_one("#run-progress", Bar).set(total or waiting, done)
+        self._put("#run-text", f"{share(done, total)} step {state.step:,}" if state.started else "")
         self._put("#figures", self._figures(state))
 
     def _put(self, selector: str, text: str) -> Static:
-        """Update only what changed. Only the phase can change height (an error wraps): the rest has a fixed
-        size in the stylesheet, so it repaints without a layout of the whole screen a few times a second."""
+        """Update only what changed, and without a layout of the whole screen: every line has a fixed height
+        in the stylesheet but a failed run's phase, whose error may wrap."""
         widget = self.query_one(selector, Static)
         if widget.content != text:
-            widget.update(text, layout=selector == "#phase")
+            widget.update(text, layout=widget.has_class("-failed"))
         return widget
 
     def _figures(self, state: RunState) -> str:
