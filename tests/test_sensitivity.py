@@ -22,6 +22,7 @@ from prunetui.engine.analyses import (
 from prunetui.engine.config import format_layer_amounts, parse_layer_amounts
 from prunetui.engine.errors import ConfigError
 from prunetui.engine.export import load_model, permanent_state, save_state
+from prunetui.engine.runs import read_run
 from prunetui.engine.sensitivity import Sensitivity
 from tests.analysis_helpers import accuracy, only_dir, tiny_flags
 from tests.engine_helpers import run
@@ -135,6 +136,7 @@ def test_sensitivity_command_on_a_saved_run(
     (seeded,) = [path for path in (tmp_path / "runs").iterdir() if path.is_dir() and path != directory]
     summary = json.loads((seeded / "summary.json").read_text())
     assert {layer["name"]: layer["sparsity"] for layer in summary["layers"]} == pytest.approx(amounts, abs=1e-3)
+    assert read_run(seeded).method == "l1 layer one-shot per-layer"
 
 
 @pytest.mark.parametrize(

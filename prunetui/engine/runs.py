@@ -88,9 +88,11 @@ class RunRecord:
 
     @property
     def method(self) -> str:
-        """criterion scope schedule, e.g. "l1 global iterative"."""
+        """criterion scope schedule, e.g. "l1 global iterative", and "per-layer" when layers have own targets."""
         c = self.config
-        return f"{c.criterion} {c.scope} {c.schedule}" if c else "?"
+        if c is None:
+            return "?"
+        return f"{c.criterion} {c.scope} {c.schedule}" + (" per-layer" if c.layer_sparsity else "")
 
     @property
     def model_path(self) -> Path | None:
