@@ -109,11 +109,11 @@ class SensitivityScreen(AnalysisScreen):
             xs.append(point.amount * 100)
             ys.append(point.accuracy * 100)
         self.query_one(SeriesChart).show(series)
-        text = ""
-        if self.suggestion is not None and self.dense_accuracy is not None:
+        text, suggestion = "", self.suggestion
+        if suggestion is not None and self.dense_accuracy is not None:
             text = (
                 f"dense accuracy {percent(self.dense_accuracy)}; largest amount per layer within "
-                f"{TOLERANCE * 100:g} point of dense: [b]{self.suggestion}[/b] (ctrl+l puts it into the form)"
+                f"{TOLERANCE * 100:g} point of dense: [b]{suggestion}[/b] (ctrl+l puts it into the form)"
             )
         self.query_one("#sensitivity-suggestion", Static).update(text)
         self.refresh_bindings()
@@ -126,8 +126,9 @@ class SensitivityScreen(AnalysisScreen):
         return format_layer_amounts(suggest_amounts(self.points, self.dense_accuracy, TOLERANCE))
 
     def action_use_amounts(self) -> None:
-        if self.suggestion is not None:
-            self.app.post_message(LayerAmountsChosen(self.model, self.suggestion))
+        suggestion = self.suggestion
+        if suggestion is not None:
+            self.app.post_message(LayerAmountsChosen(self.model, suggestion))
             self.action_back()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
