@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 from pathlib import Path
@@ -17,6 +15,7 @@ from prunetui.cli.options import RUN_HELP, add_runs_dir_option, fail
 from prunetui.cli.output import and_list
 from prunetui.describe import percent
 from prunetui.engine.errors import PrunetuiError
+from prunetui.engine.files import csv_text
 from prunetui.engine.runs import RUN_NAME, RunRecord, deletable_run, delete_run, list_runs, resolve_run, runs_root
 
 STATUS_STYLES = {"finished": "green", "stopped": "yellow", "interrupted": "yellow", "running": "cyan"}
@@ -64,7 +63,7 @@ def runs_command(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         sys.stdout.write(json.dumps([run_fields(run) for run in runs], indent=2) + "\n")
     elif args.csv:
-        sys.stdout.write(runs_csv(runs))
+        sys.stdout.write(csv_text(FIELDS, map(run_fields, runs)))
     elif not runs:
         console.print(f"No runs in {root} yet; `prunetui run` saves one there.")
     else:
@@ -91,14 +90,6 @@ def run_fields(run: RunRecord) -> dict[str, Any]:
         "message": run.message,
         "path": str(run.path),
     }
-
-
-def runs_csv(runs: list[RunRecord]) -> str:
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(run_fields(run) for run in runs)
-    return text.getvalue()
 
 
 def runs_table(runs: list[RunRecord], root: str) -> Table:
