@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 
 from prunetui.engine.config import ExperimentConfig, flag_name
 
-RUN_HELP = "a run: its name, the unique start of one, `last` (the newest run) or a path"
+RUN_HELP = "a run's name, the unique start of one, `last` (the newest run) or a path"
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

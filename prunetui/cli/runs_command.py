@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +28,16 @@ FIELDS = (
 )  # fmt: skip
 
 DESCRIPTION = f"""\
-List the runs saved under the runs root, newest first. Runs that were stopped, failed or were killed are
-listed too, marked as such.
+List the runs saved under the runs root, newest first. Runs that were stopped, failed or were killed
+are listed too, marked as such.
 
---json (a list of objects) and --csv (a header row, then one row per run) give the fields
-  {", ".join(FIELDS)}.
-Accuracies and sparsities are fractions in [0, 1]; compression is total / non-zero parameters; started is
-ISO 8601; a value the run never got to is null in JSON and empty in CSV. These names stay stable.
+--json (a list of objects) and --csv (a header row, then one row per run) give these fields:
+{textwrap.fill(", ".join(FIELDS), width=100, initial_indent="  ", subsequent_indent="  ")}
+Accuracies and sparsities are fractions in [0, 1]; compression is total / non-zero parameters; started
+is ISO 8601; a value the run never got to is null in JSON and empty in CSV. These names stay stable.
 
---delete RUN… deletes runs ({RUN_HELP}) after asking; --yes skips the question.
-A run still running is refused.
+--delete RUN… deletes runs after asking (--yes: without asking); a run still running is refused.
+RUN is {RUN_HELP}.
 """
 
 

@@ -45,7 +45,7 @@ def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
         "sensitivity", help="accuracy with one layer pruned at a time, per layer and amount", description=DESCRIPTION
     )
     add_list_option(parser, "--amounts", DEFAULT_AMOUNTS, "fractions of each layer to prune")
-    parser.add_argument("--run", metavar="RUN", help=f"analyse this saved run's trained model: {RUN_HELP}")
+    parser.add_argument("--run", metavar="RUN", help=f"analyse this saved run's trained model; RUN is {RUN_HELP}")
     parser.add_argument(
         "--tolerance",
         type=float,
