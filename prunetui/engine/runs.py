@@ -181,9 +181,12 @@ def delete_run(path: str | Path) -> None:
     doomed = path.with_name(f".deleting-{path.name}-{secrets.token_hex(4)}")
     try:
         path.rename(doomed)
-        shutil.rmtree(doomed)
     except OSError as error:
         raise PrunetuiError(f"cannot delete {path}: {error.strerror or error}") from None
+    try:
+        shutil.rmtree(doomed)
+    except OSError as error:
+        raise PrunetuiError(f"{path} is no longer listed, but {doomed} is left: {error.strerror or error}") from None
 
 
 def discard_failed_start(directory: str | Path, last: Event) -> bool:
