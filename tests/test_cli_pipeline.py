@@ -64,7 +64,7 @@ def test_a_run_that_failed_in_training_names_only_the_files_it_wrote(
     tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An SGD learning rate of 10 diverges in the first epoch: no epoch ends, so there is no history.csv."""
-    out = tmp_path / "out"
+    out = tmp_path / "[out]"  # brackets, which Rich would read as markup
     flags = [*tiny_flags(tiny_config), "--optimizer", "sgd", "--lr", "10", "--out", str(out)]
     assert main(["run", *flags]) == 1
     printed = capsys.readouterr().out

@@ -38,7 +38,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     experiment = Experiment(config)
     with stop_on_ctrl_c(experiment.stop, console):
         last = _show(record_run(experiment, directory), console)
-    console.print(closing_line(directory, last))
+    console.print(closing_line(directory, last), markup=False)  # a path may hold [brackets]
     return EXIT_CODES[type(last)]
 
 
@@ -52,7 +52,7 @@ def closing_line(directory: Path, last: Event) -> str:
     files = run_files(directory)
     if not files:
         return f"nothing saved in {directory}"
-    return f"{and_list(files)} {'is' if len(files) == 1 else 'are'} in [bold]{directory}[/]"
+    return f"{and_list(files)} {'is' if len(files) == 1 else 'are'} in {directory}"
 
 
 def _show(events: Iterator[Event], console: Console) -> Event:
