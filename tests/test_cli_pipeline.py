@@ -69,6 +69,7 @@ def test_a_run_that_failed_in_training_names_only_the_files_it_wrote(
     assert main(["run", *flags]) == 1
     printed = capsys.readouterr().out
     assert "failed: training loss diverged" in printed
+    assert f"saved {out / 'model.pt'}: " in printed
     assert sorted(os.listdir(out)) == ["config.toml", "model.pt", "summary.json"]
     assert printed.splitlines()[-1] == f"config.toml, summary.json and model.pt are in {out}"
 

@@ -83,7 +83,7 @@ def _show(events: Iterator[Event], console: Console) -> Event:
             line = describe(event)
             if line:
                 style = "red" if isinstance(event, Failed) else "bold" if isinstance(event, Finished) else ""
-                progress.console.print(line, style=style, highlight=False)
+                progress.console.print(line, style=style, highlight=False, markup=False)
     assert event is not None, "an experiment always ends with Finished, Stopped or Failed"
     if isinstance(event, Finished | Stopped | Failed) and event.summary:
         console.print(layer_table(event.summary))
