@@ -8,16 +8,20 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from prunetui.cli import main
 from prunetui.engine import ExperimentConfig
-from prunetui.engine.runs import list_runs, runs_root
+from prunetui.engine.experiment import Experiment
+from prunetui.engine.recording import record_run
+from prunetui.engine.runs import list_runs, new_run_dir, runs_root
 from tests.analysis_helpers import only_dir, tiny_flags
 
 # The stable field names of `prunetui runs --json` and `--csv`, spelled out: renaming one breaks scripts.
@@ -34,6 +38,18 @@ def saved_run(root: Path, name: str, config: ExperimentConfig, **summary: object
     (directory / "config.toml").write_text(config.to_toml())
     (directory / "summary.json").write_text(json.dumps({"config": config.to_dict(), **summary}))
     return directory
+
+
+@contextmanager
+def running_run(config: ExperimentConfig) -> Iterator[Path]:
+    """A run under the runs root that is really running: its recorder started, and paused, in this process."""
+    directory = new_run_dir(runs_root(), config, datetime(2026, 4, 1, 12))
+    events = record_run(Experiment(config, download=False), directory)
+    next(events)
+    try:
+        yield directory
+    finally:
+        events.close()
 
 
 def finished(accuracy: float, sparsity: float, started: str) -> dict[str, object]:
@@ -203,15 +219,15 @@ def test_delete_asks_then_deletes_the_named_runs(
 
 
 def test_delete_refuses_a_running_run_or_foreign_files_and_then_deletes_nothing(
-    three_runs: list[Path], capsys: pytest.CaptureFixture[str]
+    three_runs: list[Path], tiny_config: ExperimentConfig, capsys: pytest.CaptureFixture[str]
 ) -> None:
     newest, middle, _ = three_runs
-    live = {"status": "running", "pid": os.getpid(), "host": socket.gethostname()}
-    running = saved_run(runs_root(), "20260401-120000-cccccc", ExperimentConfig(), **live)
-    assert main(["runs", "--delete", middle.name, "20260401", "--yes"]) == 2
-    assert f"run {running.name} is still running; stop it first, nothing deleted" in capsys.readouterr().err
+    with running_run(tiny_config) as running:
+        assert main(["runs", "--delete", middle.name, "20260401", "--yes"]) == 2
+        assert f"run {running.name} is still running; stop it first, nothing deleted" in capsys.readouterr().err
+        assert running.is_dir() and middle.is_dir()
 
     (newest / "notes.txt").write_text("mine")
     assert main(["runs", "--delete", newest.name, "--yes"]) == 2
     assert "also holds notes.txt, not written by prunetui" in capsys.readouterr().err
-    assert all(path.is_dir() for path in (*three_runs, running))
+    assert all(path.is_dir() for path in three_runs)
