@@ -76,7 +76,12 @@ def test_flags_override_the_config_file(tiny_config: ExperimentConfig, tmp_path:
     [
         (["--sparsity", "1.0"], "invalid --sparsity: must be in [0, 1)"),
         (["--sparsity", "-0.1"], "invalid --sparsity"),
-        (["--epochs", "-1"], "invalid --epochs: must not be negative"),
+        (["--epochs", "-1"], "invalid --epochs: must be between 0 and 1,000"),
+        (["--rounds", "99999999999999999999"], "invalid --rounds: must be between 1 and 100"),
+        (
+            ["--scope", "global", "--max-layer-sparsity", "0.01", "--sparsity", "0.9"],
+            "invalid --sparsity: 0.9 is out of reach: with --max-layer-sparsity 0.01, global scope reaches at most 0.0099",
+        ),
         (["--model", "resnet"], "invalid choice: 'resnet'"),
         (["--lr", "fast"], "invalid float value: 'fast'"),
         (["--criterion", "ln-structured", "--scope", "global"], "invalid --scope"),
