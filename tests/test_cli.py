@@ -80,7 +80,8 @@ def test_flags_override_the_config_file(tiny_config: ExperimentConfig, tmp_path:
         (["--rounds", "99999999999999999999"], "invalid --rounds: must be between 1 and 100"),
         (
             ["--scope", "global", "--max-layer-sparsity", "0.01", "--sparsity", "0.9"],
-            "invalid --sparsity: 0.9 is out of reach: with --max-layer-sparsity 0.01, global scope reaches at most 0.0099",
+            "invalid --sparsity: 0.9 is out of reach: with --max-layer-sparsity 0.01, "
+            "global scope reaches at most 0.0099",
         ),
         (["--model", "resnet"], "invalid choice: 'resnet'"),
         (["--lr", "fast"], "invalid float value: 'fast'"),
