@@ -201,6 +201,20 @@ async def test_a_missing_data_set_is_a_message_and_the_app_stays_up(
         assert app.run_state.outcome == FINISHED
 
 
+async def test_under_agp_the_accuracy_before_pruning_is_not_called_dense(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config.replace(schedule="agp", rounds=2))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not app.run_state.active)
+        await pilot.pause()
+        state = app.run_state
+        assert state.outcome == FINISHED and state.dense_accuracy is not None
+        figures = shown(app.query_one("#figures", Static))
+        assert f"accuracy before the first prune {state.dense_accuracy * 100:.1f} % → now" in figures
+        assert "dense" not in figures
+        assert any(line.startswith("done: ") and " before the first prune → " in line for line in state.log)
+
+
 async def test_a_crashed_worker_is_a_message_and_the_app_stays_up(
     tiny_config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
