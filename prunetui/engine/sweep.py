@@ -153,7 +153,8 @@ class Sweep(Stages):
             there = f"data fingerprint {theirs_fingerprint}" if theirs_fingerprint else "no data fingerprint"
             raise ConfigError(
                 f"{self.directory} holds a sweep on other data ({there}, {fingerprint} for the "
-                f"{self.spec.base.dataset} loaded now); its dense model and points do not apply: use another directory"
+                f"{self.spec.base.dataset} loaded now); its dense model and points do not apply: move it away or "
+                "use another directory"
             )
 
     def _read_results(self) -> list[SweepPoint]:
