@@ -285,6 +285,11 @@ def test_a_sweep_directory_refuses_other_data_under_the_same_names(
     assert events[0].message.startswith(f"{tmp_path / 'sweep'} holds a sweep on other data (data fingerprint ")
     assert started == [] and (tmp_path / "sweep" / "dense.pt").read_bytes() == dense
 
+    settings = tmp_path / "sweep" / "sweep.toml"  # a sweep that never recorded its data cannot vouch for it
+    settings.write_text("\n".join(line for line in settings.read_text().splitlines() if "fingerprint" not in line))
+    events = sweep_events(spec, tmp_path / "sweep")
+    assert events == [SweepEnded("failed", events[0].message, ())] and "(no data fingerprint, " in events[0].message
+
 
 def test_agp_points_train_from_scratch_with_the_dense_budget_and_compare_with_the_dense_model(
     tiny_config: ExperimentConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
