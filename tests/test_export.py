@@ -84,6 +84,8 @@ def test_export_command_saves_checks_and_times_the_smaller_model(
     printed = capsys.readouterr().out
     assert "identical to the masked model" in printed and "as fast" in printed
     assert "fc1 150/300, fc2 50/100" in printed
+    compacted = 784 * 150 + 150 + 150 * 50 + 50 + 50 * 10 + 10
+    assert f"266,610 ({compacted:,} kept)" in printed  # as many as the smaller network has
 
     small = load_model(directory / COMPACT_MODEL_FILE)  # a LeNet300 of the smaller shape, with weights_only loading
     assert (small.fc1.out_features, small.fc2.out_features) == (150, 50)

@@ -34,7 +34,8 @@ def export_command(args: argparse.Namespace, console: Console) -> int:
     sizes = Table(title="Model file sizes", title_justify="left")
     for column in ("model", "parameters", "dense", "sparse (CSR)", "gzipped"):
         sizes.add_column(column, justify="left" if column == "model" else "right")
-    parameters = f"{report.parameters:,} ({report.nonzero:,} non-zero)"
+    # Structured: weights fed by removed units are not zero in the file, but do nothing a bias cannot.
+    parameters = f"{report.parameters:,} ({report.nonzero:,} {'kept' if report.structured else 'non-zero'})"
     sizes.add_row(f"{Path(saved.path).name} (masks made permanent)", parameters, *_sizes(saved))
     if small is None:
         console.print(sizes)
