@@ -36,6 +36,12 @@ def before_pruning(config: ExperimentConfig) -> str:
     return "before the first prune" if config.schedule == "agp" else "dense"
 
 
+def kept_word(structured: bool) -> str:
+    """What the parameters an export counts are: for ln-structured models, those the compacted model keeps (the
+    file still holds weights fed by removed units, which do nothing a bias cannot)."""
+    return "kept" if structured else "non-zero"
+
+
 def describe(event: Event) -> str | None:
     """One line for an event worth logging; None for progress-only events (StepLoss)."""
     match event:
