@@ -289,6 +289,13 @@ def test_a_sweep_directory_refuses_other_data_under_the_same_names(
     settings.write_text("\n".join(line for line in settings.read_text().splitlines() if "fingerprint" not in line))
     events = sweep_events(spec, tmp_path / "sweep")
     assert events == [SweepEnded("failed", events[0].message, ())] and "(no data fingerprint, " in events[0].message
+    settings.unlink()  # nor can results without their settings file
+    events = sweep_events(spec, tmp_path / "sweep")
+    assert events[0].message == (
+        f"{tmp_path / 'sweep'} holds dense.pt but no sweep.toml, so nothing tells which settings and data it came "
+        "from; move it away or use another directory"
+    )
+    assert started == [] and not settings.exists()
 
 
 def test_agp_points_train_from_scratch_with_the_dense_budget_and_compare_with_the_dense_model(

@@ -134,6 +134,12 @@ class Sweep(Stages):
         path = self.directory / SETTINGS_FILE
         mine = shared_settings(self.spec.base)
         if not path.is_file():
+            kept = [name for name in (DENSE_MODEL_FILE, RESULTS_FILE) if (self.directory / name).exists()]
+            if kept:
+                raise ConfigError(
+                    f"{self.directory} holds {kept[0]} but no {SETTINGS_FILE}, so nothing tells which settings and "
+                    "data it came from; move it away or use another directory"
+                )
             write_atomic(path, self.spec.base.to_toml() + tomli_w.dumps({FINGERPRINT_KEY: fingerprint}))
             return
         try:
