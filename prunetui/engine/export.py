@@ -116,7 +116,8 @@ def _unreadable(path: Path, error: Exception) -> str:
         return f"it asks to run {blocked.group(1)}; refused, nothing was run" if blocked else "not a PyTorch file"
     if isinstance(error, RuntimeError) and "zip archive" in str(error):
         return "truncated or damaged"
-    return f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else 'unreadable'}"
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
 
 
 def _csr_bytes(tensor: torch.Tensor) -> int:
