@@ -15,7 +15,7 @@ from rich.table import Table
 
 from prunetui.cli.options import config_from_args, fail
 from prunetui.cli.output import and_list
-from prunetui.describe import describe, percent
+from prunetui.describe import before_pruning, describe, percent
 from prunetui.engine.errors import ConfigError, PrunetuiError
 from prunetui.engine.events import Event, Failed, Finished, RunSummary, StepLoss, Stopped
 from prunetui.engine.runs import discard_failed_start, new_run_dir, run_files, runs_root
@@ -108,7 +108,8 @@ def totals_line(summary: RunSummary) -> str:
     report = summary.sparsity
     return (
         f"{report.nonzero_parameters:,} of {report.total_parameters:,} parameters non-zero "
-        f"({report.compression:.1f}× compression) · accuracy {percent(summary.dense_accuracy)} dense → "
+        f"({report.compression:.1f}× compression) · accuracy {percent(summary.dense_accuracy)} "
+        f"{before_pruning(summary.config)} → "
         f"{percent(summary.accuracy)} · {summary.images_per_s:,.0f} img/s on {summary.device}"
     )
 
