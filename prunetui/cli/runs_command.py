@@ -108,7 +108,7 @@ def runs_table(runs: list[RunRecord], root: str) -> Table:
     table.add_column("run", no_wrap=True)
     table.add_column("experiment", min_width=longest_word)
     table.add_column("sparsity", justify="right", no_wrap=True)
-    table.add_column("accuracy\ndense → pruned", justify="right", no_wrap=True)
+    table.add_column("accuracy\nbefore → after", justify="right", no_wrap=True)  # agp prunes while training: no "dense"
     table.add_column("status", no_wrap=True)
     for run, experiment in zip(runs, experiments, strict=True):
         table.add_row(
