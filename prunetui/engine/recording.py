@@ -132,7 +132,7 @@ class _Recorder:
 def _also_failed(event: Ended, error: Exception) -> Failed:
     """`event` turned into Failed because `error` kept its results from being saved."""
     message = str(error) if isinstance(error, PrunetuiError) else unexpected(error)
-    if isinstance(event, Failed):
+    if isinstance(event, Failed) and message != event.message:  # the same full disk twice is said once
         message = f"{event.message}; then {message}"
     return Failed(message, event.summary)
 
