@@ -14,7 +14,7 @@ from rich.table import Table
 
 from prunetui.cli.options import config_from_args, fail
 from prunetui.describe import describe, percent
-from prunetui.engine.errors import ConfigError, PrunetuiError, RunDirError
+from prunetui.engine.errors import ConfigError, OutputError, RunDirError
 from prunetui.engine.events import Event, Failed, Finished, RunSummary, StepLoss, Stopped
 from prunetui.engine.runs import new_run_dir, runs_root
 
@@ -33,9 +33,9 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     try:
         directory = args.out or new_run_dir(runs_root(args.runs_dir), config)
         events = record_run(experiment, directory, overwrite=args.overwrite)
-    except RunDirError as error:
+    except RunDirError as error:  # holds a run, or another run writes there: choose another --out
         return fail(str(error))
-    except PrunetuiError as error:  # the output cannot be written
+    except OutputError as error:
         return fail(str(error), code=1)
     with stop_on_ctrl_c(experiment.stop, console):
         last = _show(events, console)
