@@ -20,8 +20,8 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
     path = Path(path)
     payload = data.encode() if isinstance(data, str) else data
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMPORARY_SUFFIX}")
+    make_directory(path.parent)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "xb") as file:  # unlike mkstemp, honours the umask (files readable as usual)
             file.write(payload)
             file.flush()
@@ -34,6 +34,16 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
             raise OutputError(cannot_write(path, error)) from None
         raise
     return path
+
+
+def make_directory(path: Path) -> None:
+    """`mkdir -p`, or OutputError saying in one line why not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"cannot write to {path}: it is a file, not a directory") from None
+    except OSError as error:
+        raise OutputError(f"cannot write to {path}: {error.strerror or error}") from None
 
 
 def cannot_write(path: str | Path, error: OSError) -> str:

@@ -19,8 +19,6 @@ import json
 import os
 import re
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,9 +29,9 @@ import platformdirs
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.errors import OutputError, PrunetuiError, RunDirError
 from prunetui.engine.events import Exported
-from prunetui.engine.files import cannot_write
+from prunetui.engine.files import cannot_write, make_directory
 from prunetui.engine.history import HistoryRow
-from prunetui.engine.run_lock import RunLock, remove_temporaries, writer_alive
+from prunetui.engine.run_lock import LOCK_FILE, RunLock, remove_temporaries, writer_alive
 
 CONFIG_FILE = "config.toml"
 HISTORY_FILE = "history.csv"
@@ -81,9 +79,11 @@ def claim_run_dir(directory: str | Path, overwrite: bool = False) -> RunLock:
     run it holds. Raises RunDirError when it holds a run (without `overwrite`) or another run is writing it, and
     OutputError when it cannot be created or written."""
     directory = Path(directory)
-    with _writing(directory):
-        directory.mkdir(parents=True, exist_ok=True)
+    make_directory(directory)
+    try:
         lock = RunLock.acquire(directory)
+    except OSError as error:
+        raise OutputError(cannot_write(directory / LOCK_FILE, error)) from None
     if lock is None:
         raise RunDirError(f"{directory} is in use: another run is writing into it now")
     held = [name for name in RUN_FILES if (directory / name).exists()]
@@ -93,21 +93,14 @@ def claim_run_dir(directory: str | Path, overwrite: bool = False) -> RunLock:
             f"{directory} already holds a run ({', '.join(held)}); pass --overwrite to replace it, "
             "or choose another --out"
         )
-    with _writing(directory):
-        for name in held:
+    for name in held:
+        try:
             (directory / name).unlink()
+        except OSError as error:
+            lock.release()
+            raise OutputError(f"cannot replace {directory / name}: {error.strerror or error}") from None
     remove_temporaries(directory)
     return lock
-
-
-@contextmanager
-def _writing(directory: Path) -> Iterator[None]:
-    try:
-        yield
-    except FileExistsError:  # mkdir over a file
-        raise OutputError(f"cannot write the run to {directory}: it is a file, not a directory") from None
-    except OSError as error:
-        raise OutputError(cannot_write(directory, error)) from None
 
 
 @dataclass(frozen=True, slots=True)
