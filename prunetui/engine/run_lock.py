@@ -59,9 +59,9 @@ def writer_alive(directory: Path) -> bool:
         return False
     try:
         fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
+    except OSError as error:  # BlockingIOError: a writer holds it; others: no locks on this file system
         os.close(descriptor)
-        return True
+        return isinstance(error, BlockingIOError)
     try:
         remove_temporaries(directory)
     finally:
