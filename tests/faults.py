@@ -9,6 +9,7 @@ subprocess.
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 from collections.abc import Callable
@@ -74,7 +75,7 @@ def _wrap(
     after: Callable[[], None] | None = None,
 ) -> None:
     module, name = target.rsplit(".", 1)
-    real = getattr(__import__(module, fromlist=[name]), name)
+    real = getattr(importlib.import_module(module), name)
 
     def hooked(*args: Any, **kwargs: Any) -> Any:
         if before:

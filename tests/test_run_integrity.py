@@ -272,7 +272,9 @@ def test_a_live_pid_in_the_summary_without_the_lock_reads_as_interrupted(
     assert read_run(out).status == "interrupted"
 
 
-def test_a_run_is_running_exactly_while_another_process_holds_its_lock(tmp_path: Path) -> None:
+def test_a_run_is_running_exactly_while_another_process_holds_its_lock(
+    tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "run"
     out.mkdir()
     (out / "summary.json").write_text(json.dumps({"status": "running"}))
@@ -291,6 +293,8 @@ def test_a_run_is_running_exactly_while_another_process_holds_its_lock(tmp_path:
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
         assert read_run(out).status == "running"
+        assert run_cli(tiny_config, out, "--overwrite") == 2  # a second process may not write there meanwhile
+        assert f"{out} is in use" in capsys.readouterr().err
     finally:
         holder.kill()
         holder.wait()
