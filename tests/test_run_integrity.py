@@ -67,10 +67,7 @@ def test_a_loss_diverging_in_a_fine_tune_keeps_the_pruned_model_history_and_summ
     tiny_config: ExperimentConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = tiny_config.replace(schedule="iterative", rounds=3, sparsity=0.875)
-    experiment = Experiment(config, download=False)
-    events = []
-    for event in record_run(experiment, tmp_path / "run"):
-        events.append(event)
+    for event in record_run(Experiment(config, download=False), tmp_path / "run"):
         if isinstance(event, Pruned):  # from now on every loss reads as diverged: the first fine-tune fails
             monkeypatch.setattr("prunetui.engine.training.DIVERGED_LOSS", 0.0)
 
