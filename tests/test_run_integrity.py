@@ -192,6 +192,18 @@ def test_a_runs_root_that_cannot_be_created_is_one_line_and_exit_1(
     assert error.count("\n") == 1 and "cannot create a run directory in" in error and "Not a directory" in error
 
 
+def test_a_sensitivity_csv_that_cannot_be_written_is_one_line_and_exit_1(
+    tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, reason = an_existing_file(tmp_path)
+    flags = ["--data-dir", tiny_config.data_dir, "--epochs", "1", "--device", "cpu", "--amounts", "0.5"]
+    flags += ["--out", str(out / "sensitivity.csv")]
+    assert main(["sensitivity", *flags]) == 1
+    printed = capsys.readouterr()
+    assert printed.err.count("\n") == 1 and f"cannot write to {out}: {reason}" in printed.err
+    assert "largest amount per layer" in printed.out and "Traceback" not in printed.out + printed.err
+
+
 class FullDisk:
     """A file whose every write fails as on a full disk."""
 
