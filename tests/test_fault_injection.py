@@ -26,11 +26,7 @@ from tests.faults import ACTIONS, FAULT_FLAGS, PHASES, arm, temporaries
 REPO = Path(__file__).resolve().parent.parent
 EXIT_CODES = {"finished": 0, "stopped": 130, "failed": 1, "interrupted": -9}  # -9: killed by SIGKILL
 
-
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rich wraps at the console's width: wide enough, a message or a table row stays on one line."""
-    monkeypatch.setenv("COLUMNS", "200")
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
 def expected(phase: str, action: str) -> tuple[str, bool]:

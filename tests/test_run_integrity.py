@@ -29,14 +29,11 @@ from prunetui.engine.runs import list_runs, load_history, read_run
 from tests.analysis_helpers import tiny_flags
 from tests.faults import temporaries
 
+pytestmark = pytest.mark.usefixtures("wide_console")
+
 
 def run_cli(config: ExperimentConfig, out: Path, *flags: str) -> int:
     return main(["run", *tiny_flags(config), *flags, "--out", str(out)])
-
-
-def unwrapped(printed: str) -> str:
-    """Rich's output with the line breaks it adds at the console's width taken out."""
-    return printed.replace("\n", "")
 
 
 def summary_of(out: Path) -> dict[str, Any]:
@@ -244,7 +241,7 @@ def test_a_full_disk_fails_the_run_in_one_line_naming_the_file(
     out = tmp_path / "run"
     fill_disk_for(monkeypatch, name)
     assert run_cli(tiny_config, out) == 1
-    printed = unwrapped(capsys.readouterr().out)
+    printed = capsys.readouterr().out
     line = f"failed: cannot write {out / name}: No space left on device"
     assert line in printed and "Traceback" not in printed
     summary = summary_of(out)
@@ -259,7 +256,7 @@ def test_a_disk_full_before_the_summary_leaves_a_run_that_reads_as_interrupted(
     out = tmp_path / "run"
     fill_disk_for(monkeypatch, "summary.json")
     assert run_cli(tiny_config, out) == 1
-    printed = unwrapped(capsys.readouterr().out)
+    printed = capsys.readouterr().out
     assert f"failed: cannot write {out / 'summary.json'}: No space left on device" in printed
     assert printed.count("No space left on device") == 1
     assert read_run(out).status == "interrupted" and temporaries(out) == []
