@@ -18,7 +18,7 @@ from torch import nn
 
 from prunetui.engine import pruning
 from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.data import DataSet, load_dataset
+from prunetui.engine.data.loading import DataSet, dataset_loading
 from prunetui.engine.errors import PrunetuiError, unexpected
 from prunetui.engine.events import (
     EpochEnd,
@@ -96,8 +96,7 @@ class Experiment:
         device = resolve_device(config.device)
         self._device = str(device)
         torch.manual_seed(config.seed)
-        yield Status(f"loading {config.dataset} …")
-        data = load_dataset(
+        data = yield from dataset_loading(
             config.dataset,
             config.data_dir or None,
             device,
