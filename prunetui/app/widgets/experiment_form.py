@@ -18,6 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from prunetui.engine.config import ExperimentConfig, flag_name
+from prunetui.engine.data import availability
 from prunetui.engine.errors import ConfigError
 
 # Settings that do not apply to some configs, with the reason shown in place of the control.
@@ -38,6 +39,15 @@ def _showable(f: dataclasses.Field[Any], value: Any) -> bool:
     if f.metadata["choices"]:
         return value in f.metadata["choices"]
     return (f.type == "bool") == (type(value) is bool)
+
+
+def _options(f: dataclasses.Field[Any], data_dir: str) -> list[tuple[str, str]]:
+    """A Select's (label, value) pairs; each data set's label says if it is embedded, on disk, or will download."""
+    choices = f.metadata["choices"]
+    if f.name != "dataset":
+        return [(choice, choice) for choice in choices]
+    states = availability(data_dir or None)
+    return [(f"{choice} · {states[choice]}", choice) for choice in choices]
 
 
 def label_for(name: str) -> str:
@@ -66,7 +76,7 @@ class ExperimentForm(Vertical):
         widget_id, help = f"setting-{f.name}", f.metadata["help"]
         control: Widget
         if f.metadata["choices"]:
-            options = [(choice, choice) for choice in f.metadata["choices"]]
+            options = _options(f, self._config.data_dir)
             control = Select(options, value=value, allow_blank=False, compact=True, id=widget_id)
         elif f.type == "bool":
             control = Switch(value, id=widget_id)
@@ -90,6 +100,8 @@ class ExperimentForm(Vertical):
                 control.value = str(value)
             else:
                 assert isinstance(control, Select | Switch)
+                if f.name == "dataset":  # what is on disk depends on the data directory
+                    control.set_options(_options(f, config.data_dir))
                 control.value = value
         self._config = config
         self._check()
