@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
-from textual.widgets import OptionList, Select
+import pytest
+from textual.widgets import OptionList, Select, Static
 
 from prunetui.app.app import PruneApp
+from prunetui.app.run_state import FINISHED
 from prunetui.engine import ExperimentConfig
 from tests.idx import write_dataset
+from tests.test_app import shown, wait_until
 
 
 def dataset_labels(app: PruneApp) -> list[str]:
@@ -28,3 +32,33 @@ async def test_the_dataset_choice_says_what_is_available(tmp_path: Path) -> None
             "kmnist · on disk",
         ]
         assert app.query_one("#setting-dataset", Select).value == "fashion-mnist-mini"  # the default
+
+
+async def test_until_the_first_step_the_status_says_what_happens_and_no_speed(
+    tiny_config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prunetui.engine.data import loading
+
+    held, release = threading.Event(), threading.Event()
+    load_cached = loading.load_cached
+
+    def slow_load(path: Path) -> object:  # holds the run while it loads its data
+        held.set()
+        release.wait(20)
+        return load_cached(path)
+
+    monkeypatch.setattr(loading, "load_cached", slow_load)
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: app.run_state.activity == "loading mnist …")
+        await pilot.pause(0.6)  # the panels repaint twice a second
+        assert held.is_set()
+        assert shown(app.query_one("#phase", Static)) == "loading mnist …"
+        figures = shown(app.query_one("#figures", Static))
+        assert "· – img/s ·" in figures and "0 img/s" not in figures
+        assert app.run_state.log[0] == "importing torch …" and app.run_state.log[-1] == "loading mnist …"
+        release.set()
+        await wait_until(pilot, lambda: not app.run_state.active)
+        assert app.run_state.outcome == FINISHED
+        assert f"{app.run_state.images_per_s:,.0f} img/s" in shown(app.query_one("#figures", Static))
