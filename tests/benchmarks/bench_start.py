@@ -48,13 +48,15 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--tree", type=Path, default=Path(__file__).resolve().parents[2], help="prunetui checkout")
+    parser.add_argument("--datasets", default="fashion-mnist-mini,fashion-mnist", help="comma-separated")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "prunetui-bench-start")
     return parser.parse_args()
 
 
-def seconds_to_first_line(argv: list[str], env: dict[str, str]) -> float:
+def seconds_to_first_line(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+    """Run outside any checkout: `python -c` puts the working directory first on the path."""
     started = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=cwd)
     assert child.stdout is not None
     for line in child.stdout:
         if line.startswith(("imported", "first step")):
@@ -68,29 +70,25 @@ def seconds_to_first_line(argv: list[str], env: dict[str, str]) -> float:
 
 def main() -> None:
     args = parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(args.tree), "PRUNETUI_DATA": str(args.work / "data")}
     # One batch of 128 images: the engine reports the loss (StepLoss) after its first optimizer step.
-    run = [sys.executable, "-c", FIRST_STEP, "run", "--epochs", "1", "--train-subset", "128", "--device", "cpu"]
-    contenders = {
-        "import torch": [sys.executable, "-c", IMPORT_TORCH],
-        "run fashion-mnist-mini": [*run, "--dataset", "fashion-mnist-mini"],
-        "run fashion-mnist (60,000)": [*run, "--dataset", "fashion-mnist"],
-    }
-    for name, argv in contenders.items():
-        if name.startswith("run"):
-            argv += ["--runs-dir", str(args.work / "runs")]
-            print(f"warm-up {name}: {seconds_to_first_line(argv, env):.2f} s", flush=True)
+    run = [sys.executable, "-c", FIRST_STEP, "run", "--epochs", "1", "--train-subset", "128"]
+    contenders = {"import torch": [sys.executable, "-c", IMPORT_TORCH]}
+    for dataset in args.datasets.split(","):
+        argv = contenders[f"run {dataset}"] = [*run, "--dataset", dataset, "--runs-dir", str(args.work / "runs")]
+        print(f"warm-up run {dataset}: {seconds_to_first_line(argv, env, args.work):.2f} s", flush=True)
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for round_ in range(args.repeats):
-        order = list(contenders)[round_ % 3 :] + list(contenders)[: round_ % 3]
+        order = list(contenders)[round_ % len(contenders) :] + list(contenders)[: round_ % len(contenders)]
         for name in order:
-            times[name].append(seconds_to_first_line(contenders[name], env))
+            times[name].append(seconds_to_first_line(contenders[name], env, args.work))
         print(f"round {round_ + 1}: " + ", ".join(f"{name} {times[name][-1]:.2f} s" for name in contenders), flush=True)
     baseline = statistics.median(times["import torch"])
     print(f"\nprunetui from {args.tree}, {os.cpu_count()} CPUs, medians of {args.repeats} fresh processes")
     for name, values in times.items():
         median = statistics.median(values)
-        print(f"{name:28} {median:5.2f} s  ({min(values):.2f}–{max(values):.2f})  ratio {median / baseline:.2f}")
+        print(f"{name:24} {median:5.2f} s  ({min(values):.2f}–{max(values):.2f})  ratio {median / baseline:.2f}")
 
 
 if __name__ == "__main__":
