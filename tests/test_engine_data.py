@@ -298,9 +298,9 @@ def test_a_second_load_comes_from_the_decoded_cache(tmp_path: Path, monkeypatch:
         raise AssertionError("the IDX files were decoded again")
 
     monkeypatch.setattr("prunetui.engine.data.loading.read_idx", no_decoding)
-    statuses: list[str] = []
-    second = load_dataset("mnist", tmp_path, CPU, download=False, on_status=statuses.append)
-    assert statuses == ["loading mnist …"]
+    loading = dataset_loading("mnist", tmp_path, CPU, download=False)
+    assert [status.message for status in loading] == ["loading mnist …"]
+    second = load_dataset("mnist", tmp_path, CPU, download=False)
     assert torch.equal(first.train.images, second.train.images) and torch.equal(first.test.labels, second.test.labels)
     # A subset is normalised with its own statistics, from the cache as from the files.
     subset = load_dataset("mnist", tmp_path, CPU, train_subset=40, download=False)

@@ -8,7 +8,16 @@ from prunetui.engine.data.sources import (
     default_data_dir,
 )
 
-__all__ = ["EMBEDDED", "IDX_FILES", "DataSet", "Split", "availability", "dataset_loading", "default_data_dir", "load_dataset"]
+__all__ = [
+    "EMBEDDED",
+    "IDX_FILES",
+    "DataSet",
+    "Split",
+    "availability",
+    "dataset_loading",
+    "default_data_dir",
+    "load_dataset",
+]
 
 
 def __getattr__(name: str) -> object:

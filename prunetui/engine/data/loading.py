@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import torch
 from torch import Tensor
@@ -34,6 +35,9 @@ from prunetui.engine.errors import DataError
 from prunetui.engine.events import Status
 from prunetui.engine.files import write_atomic
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 @dataclass(frozen=True, slots=True)
 class Split:
@@ -50,27 +54,6 @@ class DataSet:
     train: Split
     test: Split
     source: str  # where the files were found, for the user
-
-
-def load_dataset(
-    name: str,
-    data_dir: str | Path | None,
-    device: torch.device,
-    *,
-    train_subset: int = 0,
-    download: bool = True,
-    system_dir: Path | None = None,
-    on_status: Callable[[str], None] = lambda message: None,
-) -> DataSet:
-    """`dataset_loading` for callers that take no events: its statuses go to `on_status`."""
-    steps = dataset_loading(
-        name, data_dir, device, train_subset=train_subset, download=download, system_dir=system_dir
-    )
-    while True:
-        try:
-            on_status(next(steps).message)
-        except StopIteration as done:
-            return done.value
 
 
 def dataset_loading(
@@ -99,6 +82,23 @@ def dataset_loading(
         tensors = _decode(name, found)
         save_cached(cache, name, tensors)
     return _dataset(name, tensors, train_subset, device, source)
+
+
+def _without_statuses(loading: Callable[P, Generator[Status, None, T]]) -> Callable[P, T]:
+    """A generator of statuses as a plain function returning its result, for callers that show no progress."""
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        steps = loading(*args, **kwargs)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value
+
+    return run
+
+
+load_dataset = _without_statuses(dataset_loading)
 
 
 def _locate(
