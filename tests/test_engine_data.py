@@ -125,6 +125,10 @@ def test_when_every_source_fails_the_error_names_each_place_tried(tmp_path: Path
     assert "download (" in message
     assert "--data-dir" in message and "$PRUNETUI_DATA" in message
     assert "\n" not in message
+    # What can be used instead: not the downloads that would fail as this one did.
+    assert message.endswith(
+        "Available now: fashion-mnist-mini (embedded); pick one with --dataset or the form's dataset field."
+    )
 
 
 def test_a_run_without_data_fails_with_the_data_error(tmp_path: Path) -> None:

@@ -122,7 +122,8 @@ def _locate(
             return find_idx_files(raw), f"downloaded into {raw}"
         except DataError as error:
             tried.append(f"download ({error})")
-    others = describe_availability(availability(root, system_dir=system_dir, download=download))
+    # Only what is here: a download has just failed or is not allowed, so other downloads would not help.
+    others = describe_availability(availability(root, system_dir=system_dir, download=False))
     raise DataError(
         f"{name} data set not found; tried: {'; '.join(tried)}. "
         f"Fix: connect to the internet so it can be downloaded, put the four IDX files (or their .gz) in {raw}, "
@@ -133,7 +134,7 @@ def _locate(
 
 def _copy_system_files(found: Found, raw: Path) -> None:
     """Unpack the system's IDX .gz files into the data directory. Each is decompressed in memory and written
-    atomically, so a damaged archive leaves no file, partial or whole, behind."""
+    atomically, so a damaged archive never leaves a partial file behind."""
     try:
         for path, file in zip(found.files, IDX_FILES, strict=True):
             data = path.read_bytes()
