@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from prunetui.cli.options import config_from_args, fail
-from prunetui.describe import describe, percent
+from prunetui.describe import before_pruning, describe, percent
 from prunetui.engine.errors import ConfigError, PrunetuiError
 from prunetui.engine.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
 from prunetui.engine.runs import new_run_dir, runs_root
@@ -88,7 +88,8 @@ def layer_table(summary: RunSummary) -> Table:
     table.add_row("all prunable", percent(report.global_sparsity), "", "", style="bold", end_section=True)
     table.caption = (
         f"{report.nonzero_parameters:,} of {report.total_parameters:,} parameters non-zero "
-        f"({report.compression:.1f}× compression) · accuracy {percent(summary.dense_accuracy)} dense → "
+        f"({report.compression:.1f}× compression) · accuracy {percent(summary.dense_accuracy)} "
+        f"{before_pruning(summary.config)} → "
         f"{percent(summary.accuracy)} · {summary.images_per_s:,.0f} img/s on {summary.device}"
     )
     return table

@@ -226,7 +226,7 @@ class Experiment:
             config.rounds_used,
             self._step,
             pruning.overall_target(layers, targets),
-            sparsity_report(self.model, {name for name, _ in layers}),
+            sparsity_report(self.model, {name for name, _ in layers}, structured=config.structured),
             before.accuracy,
             self._last.accuracy,
             self._last.loss,
@@ -264,7 +264,7 @@ class Experiment:
             self._dense.loss if self._dense else None,
             self._last.accuracy if self._last else None,
             self._last.loss if self._last else None,
-            sparsity_report(self.model, layers),
+            sparsity_report(self.model, layers, structured=self.config.structured),
             self._trainer.images_per_s if self._trainer else 0.0,
             time.perf_counter() - self._started,
         )

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import prune
 
-from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.config import ExperimentConfig, capped_zeros
 
 Layers = list[tuple[str, nn.Module]]
 TAYLOR_BATCHES = 8
@@ -130,7 +130,7 @@ def _capped_counts(layers: Layers, scores: dict[str, Tensor], extra: int, cap: f
         alive = _mask(module).flatten() != 0
         values.append(scores[name].flatten()[alive].cpu())  # ranked on the CPU, where owners and quotas are
         owners.append(torch.full((int(alive.sum()),), index))
-        quotas.append(max(int(cap * module.weight.numel()) - _zeros(module), 0))
+        quotas.append(max(capped_zeros(cap, module.weight.numel()) - _zeros(module), 0))
     owner = torch.cat(owners)[torch.cat(values).argsort(stable=True)]
     rank_in_layer = torch.zeros_like(owner)
     for index in range(len(layers)):
