@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -385,3 +387,16 @@ def test_availability_tells_each_data_set_state(tmp_path: Path) -> None:
     assert availability(tmp_path / "data", system_dir=tmp_path / "system", download=False)["fashion-mnist"] == (
         "not available"
     )
+
+
+def test_loading_does_not_import_torchvision(tmp_path: Path) -> None:
+    code = (
+        "import sys, torch\n"
+        "from prunetui.engine.data import load_dataset\n"
+        f"load_dataset('fashion-mnist-mini', {str(tmp_path)!r}, torch.device('cpu'))\n"
+        f"load_dataset('fashion-mnist-mini', {str(tmp_path)!r}, torch.device('cpu'))  # from the cache\n"
+        "print('torchvision' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "False"  # it takes seconds to import, and only downloads need it
+    assert [path.name.startswith("fashion-mnist-mini-") for path in (tmp_path / "decoded").iterdir()] == [True]
