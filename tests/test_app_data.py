@@ -62,3 +62,15 @@ async def test_until_the_first_step_the_status_says_what_happens_and_no_speed(
         await wait_until(pilot, lambda: not app.run_state.active)
         assert app.run_state.outcome == FINISHED
         assert f"{app.run_state.images_per_s:,.0f} img/s" in shown(app.query_one("#figures", Static))
+
+
+async def test_a_first_start_with_nothing_set_up_trains_on_the_built_in_data_set() -> None:
+    settings = {"train_subset": 2000, "batch_size": 64, "optimizer": "adam", "lr": 0.003}  # quick, but it learns
+    app = PruneApp(ExperimentConfig(epochs=1, finetune_epochs=0, device="cpu", **settings))
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not app.run_state.active, timeout=60)
+        assert app.run_state.outcome == FINISHED, app.run_state.error
+        assert app.run_state.started is not None and app.run_state.started.config.dataset == "fashion-mnist-mini"
+        assert app.run_state.started.train_size == 2000 and app.run_state.started.test_size == 2000
+        assert app.run_state.dense_accuracy is not None and app.run_state.dense_accuracy > 0.6  # chance: 0.1
