@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from textual.widgets import OptionList, Select, Static
+from textual.widgets import Input, OptionList, Select, Static
 
 from prunetui.app.app import PruneApp
 from prunetui.app.run_state import FINISHED
@@ -32,6 +32,11 @@ async def test_the_dataset_choice_says_what_is_available(tmp_path: Path) -> None
             "kmnist · on disk",
         ]
         assert app.query_one("#setting-dataset", Select).value == "fashion-mnist-mini"  # the default
+        app.query_one("#setting-dataset", Select).value = "kmnist"
+        app.query_one("#setting-data_dir", Input).value = str(tmp_path / "elsewhere")  # as if typed
+        await pilot.pause()
+        assert dataset_labels(app)[3] == "kmnist · will download"
+        assert app.query_one("#setting-dataset", Select).value == "kmnist"  # the choice stays
 
 
 async def test_until_the_first_step_the_status_says_what_happens_and_no_speed(

@@ -42,12 +42,15 @@ def _showable(f: dataclasses.Field[Any], value: Any) -> bool:
 
 
 def _options(f: dataclasses.Field[Any], data_dir: str) -> list[tuple[str, str]]:
-    """A Select's (label, value) pairs; each data set's label says if it is embedded, on disk, or will download."""
-    choices = f.metadata["choices"]
-    if f.name != "dataset":
-        return [(choice, choice) for choice in choices]
-    states = availability(data_dir or None)
-    return [(f"{choice} · {states[choice]}", choice) for choice in choices]
+    """A Select's (label, value) pairs."""
+    if f.name == "dataset":
+        return _dataset_options(data_dir)
+    return [(choice, choice) for choice in f.metadata["choices"]]
+
+
+def _dataset_options(data_dir: str) -> list[tuple[str, str]]:
+    """Each data set's label says whether it is embedded, on disk, will download, or is not available."""
+    return [(f"{name} · {state}", name) for name, state in availability(data_dir or None).items()]
 
 
 def label_for(name: str) -> str:
@@ -100,8 +103,6 @@ class ExperimentForm(Vertical):
                 control.value = str(value)
             else:
                 assert isinstance(control, Select | Switch)
-                if f.name == "dataset":  # what is on disk depends on the data directory
-                    control.set_options(_options(f, config.data_dir))
                 control.value = value
         self._config = config
         self._check()
@@ -138,6 +139,14 @@ class ExperimentForm(Vertical):
     def focus_first_problem(self) -> None:
         if self.problems:
             self.query_one(f"#setting-{next(iter(self.problems))}").focus()
+
+    @on(Input.Changed, "#setting-data_dir")
+    def _show_availability(self, event: Input.Changed) -> None:
+        """What is on disk depends on the data directory."""
+        select = self.query_one("#setting-dataset", Select)
+        chosen = select.value
+        select.set_options(_dataset_options(event.value))
+        select.value = chosen
 
     @on(Input.Changed)
     @on(Select.Changed)
