@@ -168,11 +168,3 @@ def rewind(model: nn.Module, initial: dict[str, Tensor]) -> None:
     with torch.no_grad():
         for name, tensor in model.named_parameters():
             tensor.copy_(initial[name.removesuffix("_orig")])
-
-
-def make_permanent(model: nn.Module) -> nn.Module:
-    """Fold masks into the weights (prune.remove) so the model is a plain state dict again."""
-    for module in model.modules():
-        if hasattr(module, "weight_mask"):
-            prune.remove(module, "weight")
-    return model
