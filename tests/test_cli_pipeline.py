@@ -138,7 +138,8 @@ def test_runs_table_is_readable_at_80_columns(
     printed = capsys.readouterr().out
     assert max(map(len, printed.splitlines())) <= 80
     assert "…" not in printed
-    for word in ("20260301-120000-aaaaaa", "lenet300", "fashion-mnist,", "ln-structured", "per-layer", "interrupted"):
+    whole = ["20260301-120000-aaaaaa", "lenet300", "fashion-mnist,", "fashion-mnist-mini,", "ln-structured"]
+    for word in (*whole, "per-layer", "interrupted"):
         assert word in printed.split(), word
     first_row = next(line for line in printed.splitlines() if line.startswith("20260301"))
     assert "50.0 %" in first_row and "96.1 % → 88.4 %" in first_row and first_row.rstrip().endswith("finished")

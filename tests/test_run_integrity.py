@@ -196,7 +196,18 @@ def test_a_sensitivity_csv_that_cannot_be_written_is_one_line_and_exit_1(
     tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out, reason = an_existing_file(tmp_path)
-    flags = ["--data-dir", tiny_config.data_dir, "--epochs", "1", "--device", "cpu", "--amounts", "0.5"]
+    flags = [
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        tiny_config.data_dir,
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--amounts",
+        "0.5",
+    ]
     flags += ["--out", str(out / "sensitivity.csv")]
     assert main(["sensitivity", *flags]) == 1
     printed = capsys.readouterr()

@@ -94,19 +94,20 @@ def run_fields(run: RunRecord) -> dict[str, Any]:
 
 
 def runs_table(runs: list[RunRecord], root: str) -> Table:
-    """Readable at 80 columns: no rules, and only the experiment (model, data, method) wraps, between words;
-    the other cells are short and never wrapped, so no number is parted from its unit. A run's name is its date."""
+    """Readable at 80 columns: no rules, one space between columns, and only the experiment (model, data, method)
+    wraps, between words (a word wider than the column is broken, never cut short); the other cells are short and
+    never wrapped, so no number is parted from its unit. A run's name is its date."""
     table = Table(
         title=f"{len(runs)} run{'' if len(runs) == 1 else 's'} in {root}",
         title_justify="left",
         box=None,
+        padding=(0, 1, 0, 0),
         pad_edge=False,
         header_style="bold",
     )
     experiments = [f"{run.config.model} on {run.config.dataset}, {run.method}" if run.config else "?" for run in runs]
-    longest_word = max((len(word) for text in experiments for word in text.split()), default=0)
     table.add_column("run", no_wrap=True)
-    table.add_column("experiment", min_width=longest_word)
+    table.add_column("experiment", overflow="fold")
     table.add_column("sparsity", justify="right", no_wrap=True)
     table.add_column("accuracy\nbefore → after", justify="right", no_wrap=True)  # agp prunes while training: no "dense"
     table.add_column("status", no_wrap=True)
