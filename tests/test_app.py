@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 import time
@@ -14,14 +15,18 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Button, Input, Select, Static
+from textual.widgets._footer import FooterKey
 
 from prunetui.app.app import PruneApp
+from prunetui.app.remembered import settings_path
 from prunetui.app.run_state import FAILED, FINISHED, IDLE, STOPPED
 from prunetui.app.runner import ExperimentRunner
 from prunetui.app.screens.confirm_quit import ConfirmQuitScreen
+from prunetui.app.screens.too_small import TooSmallScreen
 from prunetui.app.widgets.charts import RunChart
 from prunetui.app.widgets.event_log import EventLog
 from prunetui.app.widgets.sparsity_bars import SparsityBars
+from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine import ExperimentConfig
 
 SIZE = (140, 44)
@@ -260,23 +265,102 @@ async def test_quit_while_running_asks_stops_the_worker_and_exits(tiny_config: E
         assert worker.is_finished and app.run_state.outcome == STOPPED
 
 
-async def test_every_panel_is_reachable_at_80x24(tiny_config: ExperimentConfig) -> None:
-    app = PruneApp(tiny_config)
+def inside_screen(app: PruneApp, selector: str) -> bool:
+    """Whether the widget is shown whole, without scrolling, on the screen."""
+    widget = app.query_one(selector)
+    region = app.screen.find_widget(widget).region
+    return widget.display and region.area > 0 and app.screen.region.contains_region(region)
+
+
+async def test_at_80x24_a_run_shows_status_both_charts_and_the_bars_at_once(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(long_config(tiny_config))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.screen.has_class("-narrow")
-        panels = ["#start", "#status", "#loss-chart", "#accuracy-chart", "#sparsity", "#log"]
-        reached: set[str] = set()
-        for _ in range(30):
-            await pilot.press("tab")
-            focused = app.focused
-            assert focused is not None
-            visible = app.screen.find_widget(focused).region
-            assert visible.y >= 0 and visible.bottom <= 24, f"{focused} is off screen"
-            reached |= {panel for panel in panels if focused is app.query_one(panel)}
-        assert reached == set(panels)
-        await pilot.press("ctrl+r")  # starting a run brings the dashboard into view
-        await wait_until(pilot, lambda: not app.run_state.active)
+        assert inside_screen(app, "#setting-model") and not app.query("#loss-chart")  # no plotext before a run
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: len(app.run_state.train_loss.steps) > 2)
+        await pilot.pause(1.1)  # a chart replots at most once a second
+        for panel in ("#status", "#loss-chart", "#accuracy-chart", "#sparsity", "#log"):
+            assert inside_screen(app, panel), f"{panel} is not whole on the screen"
+        assert not app.query_one("#setup").display  # the form folded away
+        (train_loss, *_), _ = chart_lines(app.query_one("#loss-chart", RunChart))
+        assert len(train_loss) > 2
+        footer = {key.description for key in app.query(FooterKey)}
+        assert {"Stop", "Form", "Quit"} <= footer and "Start" not in footer
+        await pilot.press("f8")  # the form comes back
         await pilot.pause()
-        status = app.screen.find_widget(app.query_one("#status")).region
-        assert status.y <= 2
+        assert inside_screen(app, "#setting-model") and app.form.locked
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: not app.run_state.active)
+
+
+async def test_the_footer_shows_only_keys_that_fit_whole(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        keys = list(app.query(FooterKey))
+        assert keys and all(app.screen.find_widget(key).region.right <= 80 for key in keys)
+        assert [key.description for key in keys][:3] == ["Quit", "Start", "Form"]  # Textual puts its own quit key first
+        assert "Screenshot" not in {key.description for key in keys}  # it did not fit: left out, not cut
+        await pilot.resize_terminal(160, 40)
+        await pilot.pause(0.2)
+        assert "Screenshot" in {key.description for key in app.query(FooterKey)}
+
+
+async def test_a_terminal_too_small_says_what_it_needs(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, TooSmallScreen)
+        notice = shown(app.screen.query_one("#too-small", Static))
+        assert "terminal too small (needs 80×24)" in notice and "now 60×20" in notice
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert app.screen is app.screen_stack[0] and inside_screen(app, "#setting-model")
+
+
+async def test_settings_are_remembered_between_sessions_and_reset_to_defaults(tiny_config: ExperimentConfig) -> None:
+    async with PruneApp(tiny_config.replace(seed=7, sparsity=0.6)).run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not pilot.app.run_state.active)
+    assert settings_path().is_file()
+    app = PruneApp()  # a new session, no settings given
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.form.read() == (tiny_config.replace(seed=7, sparsity=0.6), {})
+        await pilot.press("f7")
+        await pilot.pause()
+        assert app.form.read()[0] == ExperimentConfig()
+        assert app.query_one("#setting-seed", Input).value == "0"
+
+
+async def test_a_damaged_settings_file_is_ignored_with_a_message() -> None:
+    settings_path().parent.mkdir(parents=True)
+    settings_path().write_text("epochs = [oops")
+    app = PruneApp()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.pause()
+        assert app.form.read() == (ExperimentConfig(), {})
+        (note,) = [n for n in app._notifications if n.title == "Remembered settings ignored"]
+        assert str(settings_path()) in note.message and "defaults" in note.message
+
+
+async def test_eta_and_epoch_times_while_a_run_goes(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(long_config(tiny_config))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+        state = app.run_state
+        await wait_until(pilot, lambda: state.run_eta is not None and state.epoch_eta is not None)
+        app.query_one(StatusPanel).show(state)
+        epoch_text, run_text = (shown(app.query_one(f"#{name}-text", Static)) for name in ("epoch", "run"))
+        assert re.search(r"batch \d+/\d+ · \d+:\d\d left$", epoch_text), epoch_text
+        assert re.search(r"step \d+ · \d+:\d\d left$", run_text), run_text
+        assert 0 < state.epoch_eta < state.run_eta  # type: ignore[operator]
+        await wait_until(pilot, lambda: sum(line.startswith("training epoch") for line in state.log) >= 2)
+        epochs = [line for line in state.log if line.startswith("training epoch")]
+        assert all(re.search(r"; took \d+:\d\d$", line) for line in epochs), epochs
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: not state.active)
+        await pilot.pause()
+        assert state.run_eta is None and "left" not in shown(app.query_one("#run-text", Static))

@@ -76,6 +76,8 @@ class ExperimentForm(Vertical):
         return control
 
     def on_mount(self) -> None:
+        for control in self.query(Input):
+            control.cursor_position = 0  # a long path shows its start, not its tail
         self._check()
 
     def show_config(self, config: ExperimentConfig) -> None:
@@ -88,6 +90,7 @@ class ExperimentForm(Vertical):
             value = getattr(config, f.name)
             if isinstance(control, Input):
                 control.value = str(value)
+                control.cursor_position = 0  # a long path shows its start, not its tail
             else:
                 assert isinstance(control, Select | Switch)
                 control.value = value
