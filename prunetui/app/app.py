@@ -147,7 +147,7 @@ class PruneApp(App[None]):
         from prunetui.app.widgets.charts import AccuracyChart, LossChart  # plotext, once there is a run to draw
 
         loss, accuracy = LossChart(id="loss-chart"), AccuracyChart(id="accuracy-chart")
-        loss.border_title = "Loss: train (smoothed) line, test dots"
+        loss.border_title = "Loss: train line, test dots"
         accuracy.border_title = "Test accuracy %, red: prune"
         self.query_one("#no-charts").remove()
         self.query_one("#charts").mount(loss, accuracy)
@@ -166,7 +166,7 @@ class PruneApp(App[None]):
         self._fold_form(not self.query_one("#main").has_class("-folded"))
 
     def _fold_form(self, folded: bool) -> None:
-        """Fold the settings away, so that at 80×24 the whole run shows, or bring them back."""
+        """Fold the settings away, so that at 80x24 the whole run shows, or bring them back."""
         self.query_one("#main").set_class(folded, "-folded")
         if folded and self.focused is not None and self.form in self.focused.ancestors:
             self.set_focus(self.query_one("#status"), scroll_visible=False)

@@ -3,7 +3,7 @@
     PYTHONPATH=$PWD python tests/benchmarks/bench_app_startup.py [--repeats 5] [--data-dir /tmp/prunetui-bench-data]
 
 First paint: a fresh process, from before it starts to the app's Ready event (its first frame), headless at
-80×24, for a minimal Textual app (a header, a text, a button, a footer) and for prunetui, taking turns so that
+80x24, for a minimal Textual app (a header, a text, a button, a footer) and for prunetui, taking turns so that
 background load hits both alike. Goal: prunetui / minimal ≤ 1.5.
 
 Quit while running: a fresh process opens prunetui on real Fashion-MNIST (copied from /usr/share/datasets),
@@ -87,13 +87,17 @@ run_app(ExperimentConfig(dataset="fashion-mnist", data_dir=sys.argv[1], device="
 HEADLESS_DRIVER = "textual.drivers.headless_driver:HeadlessDriver"
 
 
-def timed(probe: str, *args: str, env: dict[str, str] | None = None) -> float:
-    """Seconds from starting the probe in a fresh process (or from the time it prints) to its exit or print."""
-    started = time.time()
-    result = subprocess.run(
-        [sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env, check=False, timeout=300
-    )
-    ended = time.time()
+def timed(probe: str, *args: str, runs: str = "") -> float:
+    """Seconds from starting the probe in a fresh process to its print (first paint), or from its print to its
+    exit (quit). Runs and remembered settings go to temporary directories, never the user's."""
+    with tempfile.TemporaryDirectory(prefix="prunetui-bench-config-") as config_dir:
+        env = {**os.environ, "PRUNETUI_CONFIG_DIR": config_dir, "PRUNETUI_RUNS": runs or config_dir}
+        env["TEXTUAL_DRIVER"] = HEADLESS_DRIVER  # for run_app, which opens the app as a user's terminal would
+        started = time.time()
+        result = subprocess.run(
+            [sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env, check=False, timeout=300
+        )
+        ended = time.time()
     if result.returncode != 0 or not result.stdout.strip():
         sys.exit(f"probe failed:\n{result.stderr[-2000:]}")
     printed = float(result.stdout.split()[-1])
@@ -114,7 +118,7 @@ def quit_while_running(repeats: int, data_dir: str) -> tuple[float, list[str]]:
     seconds, statuses = [], []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix="prunetui-bench-runs-") as runs:
-            seconds.append(timed(QUIT_PROBE, data_dir, env={**os.environ, "PRUNETUI_RUNS": runs, "TEXTUAL_DRIVER": HEADLESS_DRIVER}))
+            seconds.append(timed(QUIT_PROBE, data_dir, runs=runs))
             summaries = list(Path(runs).glob("*/summary.json"))
             statuses += [json.loads(path.read_text())["status"] for path in summaries] or ["no run saved"]
     return statistics.median(seconds), statuses

@@ -24,7 +24,7 @@ def thinned(series: Series, limit: int) -> tuple[list[int], list[float]]:
     return steps, values
 
 
-TICKS = 3  # intervals between axis ticks: four labels fit the smallest chart (80×24) on either axis
+TICKS = 3  # intervals between axis ticks: four labels fit the smallest chart (80x24) on either axis
 REPLOT_EVERY = 1.0  # seconds: a replot is the UI thread's costliest work, and training waits for the UI thread
 
 
@@ -44,14 +44,13 @@ class RunChart(PlotextPlot):
         self.plt.yaxes(True, False)
 
     def show(self, state: RunState) -> None:
-        key = (state.started_at, *self.data_size(state))
+        key = (state.started_at, state.step, *self.data_size(state))  # the step: both charts span the same steps
         now = time.monotonic()
         if key == self._shown or (state.active and now - self._replotted < REPLOT_EVERY):
             return
         self._shown, self._replotted = key, now
         self.plt.clear_data()
-        last = max([state.step, *state.train_loss.steps[-1:], *state.test_loss.steps[-1:], *state.accuracy.steps[-1:]])
-        last = max(last, TICKS)
+        last = max([TICKS, state.step, *state.train_loss.steps[-1:], *state.accuracy.steps[-1:]])
         self.plt.xlim(0, last)
         self.plt.xticks([round(last * i / TICKS) for i in range(TICKS + 1)])
         self.draw(state)
