@@ -193,3 +193,28 @@ async def test_weights_heat_map_marks_pruned_entries(tiny_config: ExperimentConf
         await pilot.pause()
         text = shown(heat_map)
         assert text.count(PRUNED) == 0 and text.count(KEPT) == 2 * conv1.kept.size
+
+
+async def test_sweep_and_sensitivity_say_what_start_will_do_before_it_starts(tiny_config: ExperimentConfig) -> None:
+    config = tiny_config.replace(epochs=2, finetune_epochs=1)
+    app = PruneApp(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        plan = shown(app.screen.query_one("#analysis-plan", Static))
+        assert "trains lenet5 on mnist (2 epochs), then prunes it 21 ways (3 methods × 7 sparsities)" in plan
+        assert "23 epochs in all, time unknown until a run" in plan  # no saved run to time an epoch by
+        app.screen.query_one("#sweep-sparsities", Input).value = "0.5,0.9"
+        await pilot.pause()
+        assert "prunes it 6 ways (3 methods × 2 sparsities)" in shown(app.screen.query_one("#analysis-plan", Static))
+        app.screen.query_one("#sweep-sparsities", Input).value = "0.5,2"
+        await pilot.pause()
+        assert shown(app.screen.query_one("#analysis-plan", Static)).startswith("cannot start yet: ")
+        await pilot.press("escape")
+
+        record(config)  # a finished run of 2 + 1 epochs: its time per epoch times the next estimates
+        await pilot.press("f5")
+        await pilot.pause()
+        plan = shown(app.screen.query_one("#analysis-plan", Static))
+        assert "trains lenet5 on mnist (2 epochs, about " in plan
+        assert "prunes each of its 5 layers to 9 amounts: 45 test-set evaluations" in plan
