@@ -28,6 +28,7 @@ from prunetui.app.widgets.event_log import EventLog
 from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine import ExperimentConfig
+from prunetui.engine.runs import list_runs, runs_root
 
 SIZE = (140, 44)
 
@@ -129,6 +130,7 @@ async def test_stop_mid_run_keeps_results_and_the_app_usable(tiny_config: Experi
         await pilot.press("ctrl+t")
         assert "stop requested: the run ends after the current batch" in app.run_state.log
         await wait_until(pilot, lambda: not app.run_state.active, timeout=5)
+        assert not app._notifications  # no "Stopping" toast over the bars: the status and the log say it
         await pilot.pause()
         assert worker.is_finished and app.run_state.outcome == STOPPED and app.run_state.summary is not None
         assert not app.run_state.summary.complete
@@ -185,6 +187,7 @@ async def test_a_missing_data_set_is_a_message_and_the_app_stays_up(
         assert app.run_state.outcome == FAILED
         phase = shown(app.query_one("#phase", Static))
         assert phase.startswith("failed: ") and "mnist" in phase and "Traceback" not in phase
+        assert shown(app.query_one("#figures", Static)) == ""  # no elapsed time, speed or accuracy of a non-run
         assert not app.form.locked
         app.query_one("#setting-data_dir", Input).value = tiny_config.data_dir
         await pilot.press("ctrl+r")
@@ -263,6 +266,8 @@ async def test_quit_while_running_asks_stops_the_worker_and_exits(tiny_config: E
         await wait_until(pilot, lambda: app._exit, timeout=2)
         assert time.monotonic() - asked < 2
         assert worker.is_finished and app.run_state.outcome == STOPPED
+        (run,) = list_runs(runs_root())
+        assert run.status == "stopped"  # saved as such before the app let go
 
 
 def inside_screen(app: PruneApp, selector: str) -> bool:
@@ -364,3 +369,52 @@ async def test_eta_and_epoch_times_while_a_run_goes(tiny_config: ExperimentConfi
         await wait_until(pilot, lambda: not state.active)
         await pilot.pause()
         assert state.run_eta is None and "left" not in shown(app.query_one("#run-text", Static))
+
+
+async def test_charts_share_the_x_range_and_the_accuracy_axis_keeps_its_precision(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config.replace(schedule="iterative", rounds=2, sparsity=0.8))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not app.run_state.active)
+        await pilot.pause()
+        loss, accuracy = (app.query_one(f"#{name}-chart", RunChart).plt for name in ("loss", "accuracy"))
+        assert loss.monitor.xlim == accuracy.monitor.xlim
+        assert loss.monitor.xlim[0] == [0, app.run_state.step]
+        for plot, decimals in ((accuracy, 1), (loss, 2)):  # the same decimals on every label, none repeated
+            labels = plot.monitor.ylabels[0]
+            assert len(labels) == len(set(labels)) == 4
+            assert all(re.fullmatch(rf"\d+\.\d{{{decimals}}}", label) for label in labels), labels
+
+
+async def test_the_accuracy_chart_shows_the_first_prune_as_points_and_a_line(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not app.run_state.active)
+        state = app.run_state
+        chart = app.query_one("#accuracy-chart", RunChart)
+        chart.show(state)
+        line, points = chart.plt.monitor.y
+        assert line == points == [value * 100 for value in state.accuracy.values]
+
+
+async def test_log_lines_hang_and_the_data_dir_shows_its_start(tiny_config: ExperimentConfig) -> None:
+    long_dir = tiny_config.data_dir + "/" + "sub/" * 12 + ".."  # a long path that still leads to the data
+    app = PruneApp(tiny_config.replace(data_dir=long_dir))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        field = app.query_one("#setting-data_dir", Input)
+        assert field.cursor_position == 0 and field.scroll_x == 0
+        app.form.show_config(tiny_config.replace(data_dir=long_dir + "/."))
+        await pilot.pause()
+        assert field.cursor_position == 0 and field.scroll_x == 0
+        log = app.query_one(EventLog)
+        app.run_state.log.append("word " * 30)
+        app.run_state.started_at = 1.0
+        log.show(app.run_state)
+        await pilot.pause()
+        lines = [strip.text for strip in log.lines]
+        first = next(i for i, line in enumerate(lines) if "word" in line)
+        assert re.match(r"^ *\d+:\d\d  word", lines[first])
+        indent = lines[first].index("word")
+        assert lines[first + 1].startswith(" " * indent + "word")
