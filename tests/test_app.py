@@ -371,7 +371,7 @@ async def test_eta_and_epoch_times_while_a_run_goes(tiny_config: ExperimentConfi
         assert state.run_eta is None and "left" not in shown(app.query_one("#run-text", Static))
 
 
-async def test_charts_share_the_x_range_and_the_accuracy_axis_keeps_its_precision(tiny_config: ExperimentConfig) -> None:
+async def test_charts_share_the_x_range_and_keep_their_axis_precision(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config.replace(schedule="iterative", rounds=2, sparsity=0.8))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+r")
