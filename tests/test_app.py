@@ -359,8 +359,8 @@ async def test_eta_and_epoch_times_while_a_run_goes(tiny_config: ExperimentConfi
         await wait_until(pilot, lambda: state.run_eta is not None and state.epoch_eta is not None)
         app.query_one(StatusPanel).show(state)
         epoch_text, run_text = (shown(app.query_one(f"#{name}-text", Static)) for name in ("epoch", "run"))
-        assert re.search(r"batch \d+/\d+ · \d+:\d\d left$", epoch_text), epoch_text
-        assert re.search(r"step \d+ · \d+:\d\d left$", run_text), run_text
+        assert re.search(r"batch [\d,]+/[\d,]+ · \d+:\d\d left$", epoch_text), epoch_text
+        assert re.search(r"step [\d,]+ · \d+:\d\d left$", run_text), run_text
         assert 0 < state.epoch_eta < state.run_eta  # type: ignore[operator]
         await wait_until(pilot, lambda: sum(line.startswith("training epoch") for line in state.log) >= 2)
         epochs = [line for line in state.log if line.startswith("training epoch")]

@@ -40,6 +40,11 @@ QUIT_WAIT = 1.5  # seconds to let a stopped run save itself before the app exits
 MIN_SIZE = (80, 24)  # the run view (status, both charts, the bars) needs this much; below it a notice says so
 
 
+def breakpoint(size: int, breakpoints: list[tuple[int, str]]) -> str:
+    """The class Textual gives a screen `size` cells wide (or high) for these breakpoints."""
+    return next(name for edge, name in sorted(breakpoints, reverse=True) if size >= edge)
+
+
 class PruneApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses defined elsewhere find it
     TITLE = "prunetui"
@@ -70,6 +75,13 @@ class PruneApp(App[None]):
         self._initial, self._recall_problem = (config, None) if config or not remember_settings else recall()
         self.run_state = RunState()
         self.runner: ExperimentRunner | None = None
+
+    def get_default_screen(self) -> Screen:
+        """The main screen with the breakpoint classes for the terminal's size already set. Textual sets them on
+        the first resize, after the first styling, and styling every widget again made the first paint slower."""
+        width, height = self.size
+        classes = (breakpoint(width, self.HORIZONTAL_BREAKPOINTS), breakpoint(height, self.VERTICAL_BREAKPOINTS))
+        return Screen(id="_default", classes=" ".join(classes))
 
     def compose(self) -> ComposeResult:
         yield Header()

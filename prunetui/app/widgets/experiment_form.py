@@ -58,7 +58,7 @@ class ExperimentForm(Vertical):
                 with Horizontal(classes="setting", id=f"row-{f.name}"):
                     yield Label(label_for(f.name), classes="setting-label")
                     yield self._control(f, getattr(self._config, f.name))
-                yield Static("", classes="setting-note", id=f"note-{f.name}")
+                yield Static("", classes="setting-note -empty", id=f"note-{f.name}")
         yield Static("", id="setting-help")
         yield Static("", id="form-status")
 
