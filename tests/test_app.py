@@ -19,7 +19,7 @@ from textual.widgets._footer import FooterKey
 
 from prunetui.app.app import PruneApp
 from prunetui.app.remembered import settings_path
-from prunetui.app.run_state import FAILED, FINISHED, IDLE, STOPPED
+from prunetui.app.run_state import FAILED, FINISHED, IDLE, STOPPED, RunState
 from prunetui.app.runner import ExperimentRunner
 from prunetui.app.screens.confirm_quit import ConfirmQuitScreen
 from prunetui.app.screens.too_small import TooSmallScreen
@@ -28,6 +28,7 @@ from prunetui.app.widgets.event_log import EventLog
 from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine import ExperimentConfig
+from prunetui.engine.events import Status
 from prunetui.engine.runs import list_runs, runs_root
 
 SIZE = (140, 44)
@@ -148,7 +149,8 @@ async def test_an_invalid_setting_is_marked_and_blocks_start(tiny_config: Experi
         await pilot.press("end", "ctrl+u", *"two")
         assert app.query_one("#row-epochs").has_class("-invalid")
         assert shown(app.query_one("#note-epochs", Static)) == "must be a whole number"
-        assert "1 setting to fix" in shown(app.query_one("#form-status", Static))
+        status = app.query_one("#form-status", Static)
+        assert "1 setting to fix" in shown(status) and len(shown(status)) <= status.size.width  # not cut
 
         app.query_one("#setting-model").focus()
         await pilot.press("ctrl+r")
@@ -379,6 +381,7 @@ async def test_charts_share_the_x_range_and_keep_their_axis_precision(tiny_confi
         await pilot.pause()
         loss, accuracy = (app.query_one(f"#{name}-chart", RunChart).plt for name in ("loss", "accuracy"))
         assert loss.monitor.xlim == accuracy.monitor.xlim
+        assert set(loss.monitor.label + accuracy.monitor.label) == {None}  # no legend over the lines
         assert loss.monitor.xlim[0] == [0, app.run_state.step]
         for plot, decimals in ((accuracy, 1), (loss, 2)):  # the same decimals on every label, none repeated
             labels = plot.monitor.ylabels[0]
@@ -418,3 +421,14 @@ async def test_log_lines_hang_and_the_data_dir_shows_its_start(tiny_config: Expe
         assert re.match(r"^ *\d+:\d\d  word", lines[first])
         indent = lines[first].index("word")
         assert lines[first + 1].startswith(" " * indent + "word")
+
+
+async def test_a_long_status_wraps_instead_of_being_cut(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        state = RunState.begin()
+        state.apply((Status("fashion-mnist: 60,000 training and 10,000 test images from " + "/data" * 12),))
+        app.query_one(StatusPanel).show(state)
+        await pilot.pause()
+        phase = app.query_one("#phase", Static)
+        assert shown(phase).endswith("/data/data") and phase.size.height == 2
