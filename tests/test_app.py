@@ -322,6 +322,8 @@ async def test_a_terminal_too_small_says_what_it_needs(tiny_config: ExperimentCo
         assert isinstance(app.screen, TooSmallScreen)
         notice = shown(app.screen.query_one("#too-small", Static))
         assert "terminal too small (needs 80×24)" in notice and "now 60×20" in notice
+        await pilot.press("f3")  # no screen opens over the notice
+        assert isinstance(app.screen, TooSmallScreen)
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         assert app.screen is app.screen_stack[0] and inside_screen(app, "#setting-model")

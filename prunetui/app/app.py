@@ -229,6 +229,8 @@ class PruneApp(App[None]):
         self.action_stop()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if isinstance(self.screen, TooSmallScreen):
+            return action == "quit"  # no screen opens over the notice: it would stay when the terminal grows
         if action in MAIN_SCREEN_ACTIONS and self.screen is not self.screen_stack[0]:
             return False  # another screen is in front (Runs, Sweep …): its own keys apply, ctrl+r starts its analysis
         if action == "start":
