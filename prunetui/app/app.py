@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from prunetui.app.widgets.charts import RunChart
 
 CONFIG_FILE = "prunetui.toml"
-MAIN_SCREEN_ACTIONS = ("start", "stop", "save_config", "load_config", "reset_settings", "toggle_form")
+MAIN_SCREEN_ACTIONS = ("start", "stop", "save_config", "load_config", "reset_settings", "toggle_form", "open")
 QUIT_WAIT = 1.5  # seconds to let a stopped run save itself before the app exits anyway
 MIN_SIZE = (80, 24)  # the run view (status, both charts, the bars) needs this much; below it a notice says so
 
@@ -68,11 +68,10 @@ class PruneApp(App[None]):
         Binding("f2", "take_screenshot", "Screenshot", tooltip="Save an SVG screenshot in this folder"),
     ]
 
-    def __init__(self, config: ExperimentConfig | None = None, *, remember_settings: bool = True) -> None:
+    def __init__(self, config: ExperimentConfig | None = None) -> None:
         """`config` goes into the form; without one, the settings remembered from the last session do."""
         super().__init__()
-        self._remember = remember_settings
-        self._initial, self._recall_problem = (config, None) if config or not remember_settings else recall()
+        self._initial, self._recall_problem = (config, None) if config else recall()
         self.run_state = RunState()
         self.runner: ExperimentRunner | None = None
 
@@ -293,7 +292,7 @@ class PruneApp(App[None]):
 
     def _remember_settings(self, config: ExperimentConfig) -> None:
         """The next session opens with these settings; a failure to write them is only a warning."""
-        problem = remember(config) if self._remember else None
+        problem = remember(config)
         if problem is not None:
             self.notify(problem, title="Settings not remembered", severity="warning")
 
