@@ -67,7 +67,7 @@ class AnalysisScreen(Screen[None]):
         if self.running:
             return  # it says what the running analysis does
         try:
-            text = f"Start {self.plan()}"
+            text = f"[b]Start[/b]: {self.plan()}"
         except PrunetuiError as error:
             text = f"[b]cannot start yet[/b]: {error}"
         self.query_one("#analysis-plan", Static).update(text)

@@ -83,12 +83,11 @@ class SensitivityScreen(AnalysisScreen):
         if config is None:
             raise PrunetuiError("cannot read the settings of that run")
         layers = len(config.prunable_layer_names)
-        points = f"prunes each of its {layers} layers to {len(amounts)} amounts: {layers * len(amounts)} test-set "
+        points = f"prune each of its {layers} layers to {len(amounts)} amounts: {layers * len(amounts)} test-set "
         points += "evaluations, no fine-tuning"
         if source != TRAIN_NOW:
-            return f"loads {config.model} as that run trained it (no training), then {points}"
-        training = f"{config.epochs} epochs, {about(config.epochs, config)}"
-        return f"trains {config.model} on {config.dataset} ({training}), then {points}"
+            return f"load {config.model} as that run trained it, {points}"
+        return f"train {config.model} ({config.epochs} epochs, {about(config.epochs, config)}), {points}"
 
     def prepare(self) -> Callable[[], Analysis]:
         amounts = parse_fractions(self.query_one("#sensitivity-amounts", Input).value, "amounts")

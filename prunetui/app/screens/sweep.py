@@ -86,11 +86,11 @@ class SweepScreen(AnalysisScreen):
         spec, c = self._spec(), self.config
         points = spec.points()
         epochs = c.epochs + sum(run_epochs(spec.point_config(*point)) for point in points)
+        finetune = f"{c.finetune_epochs} epoch{'s' if c.finetune_epochs != 1 else ''}"
         return (
-            f"trains {c.model} on {c.dataset} ({c.epochs} epochs), then prunes it {len(points)} ways "
-            f"({len(spec.methods)} methods × {len(spec.sparsities)} sparsities), each fine-tuned "
-            f"{c.finetune_epochs} epoch{'s' if c.finetune_epochs != 1 else ''}: {epochs} epochs in all, "
-            f"{about(epochs, c)}; points done before are kept"
+            f"train {c.model} ({c.epochs} epochs), prune {len(points)} points ({len(spec.methods)} methods × "
+            f"{len(spec.sparsities)} sparsities), fine-tune each {finetune}: {epochs} epochs, {about(epochs, c)} "
+            "(points done before are kept)"
         )
 
     def prepare(self) -> Callable[[], Analysis]:
