@@ -30,6 +30,18 @@ def target_text(config: ExperimentConfig) -> str:
     return f"per-layer sparsity {format_layer_amounts(named)}{others}"
 
 
+def before_pruning(config: ExperimentConfig) -> str:
+    """What the accuracy measured just before the first prune is: the trained dense model, except under agp,
+    which prunes during training, so that it is an early, partly trained model and no dense baseline."""
+    return "before the first prune" if config.schedule == "agp" else "dense"
+
+
+def kept_word(structured: bool) -> str:
+    """What the parameters an export counts are: for ln-structured models, those the compacted model keeps (the
+    file still holds weights fed by removed units, which do nothing a bias cannot)."""
+    return "kept" if structured else "non-zero"
+
+
 def describe(event: Event) -> str | None:
     """One line for an event worth logging; None for progress-only events (StepLoss)."""
     match event:
@@ -63,7 +75,8 @@ def describe(event: Event) -> str | None:
             s = event.summary
             return (
                 f"done: {percent(s.sparsity.global_sparsity)} sparse ({s.compression:.1f}× fewer parameters), "
-                f"accuracy {percent(s.dense_accuracy)} dense → {percent(s.accuracy)}, {s.seconds:.1f} s"
+                f"accuracy {percent(s.dense_accuracy)} {before_pruning(s.config)} → {percent(s.accuracy)}, "
+                f"{s.seconds:.1f} s"
             )
         case Stopped():
             return f"stopped after {event.summary.seconds:.1f} s; results so far are kept"

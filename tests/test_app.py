@@ -163,6 +163,20 @@ async def test_an_invalid_setting_is_marked_and_blocks_start(tiny_config: Experi
         assert not app.query_one("#row-epochs").has_class("-invalid") and app.form.problems == {}
 
 
+async def test_the_form_refuses_numbers_out_of_range_and_targets_out_of_reach(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config.replace(schedule="iterative", scope="global", max_layer_sparsity=0.01))
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#setting-rounds", Input).focus()
+        await pilot.press("end", "ctrl+u", *"99999999999999999999")
+        assert shown(app.query_one("#note-rounds", Static)) == "must be between 1 and 100"
+        await pilot.press("ctrl+u", "3")
+        assert set(app.form.problems) == {"sparsity"}
+        assert "global scope reaches at most 0.0099" in shown(app.query_one("#note-sparsity", Static))
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert app.run_state.outcome == IDLE and not app.workers
+
+
 async def test_choices_that_do_not_apply_are_disabled_or_explained(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config.replace(scope="global"))
     async with app.run_test(size=SIZE) as pilot:
@@ -195,6 +209,20 @@ async def test_a_missing_data_set_is_a_message_and_the_app_stays_up(
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: not app.run_state.active)
         assert app.run_state.outcome == FINISHED
+
+
+async def test_under_agp_the_accuracy_before_pruning_is_not_called_dense(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config.replace(schedule="agp", rounds=2))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not app.run_state.active)
+        await pilot.pause()
+        state = app.run_state
+        assert state.outcome == FINISHED and state.dense_accuracy is not None
+        figures = shown(app.query_one("#figures", Static))
+        assert f"accuracy before the first prune {state.dense_accuracy * 100:.1f} % → now" in figures
+        assert "dense" not in figures
+        assert any(line.startswith("done: ") and " before the first prune → " in line for line in state.log)
 
 
 async def test_a_crashed_worker_is_a_message_and_the_app_stays_up(

@@ -196,6 +196,25 @@ async def test_weights_heat_map_marks_pruned_entries(tiny_config: ExperimentConf
         assert text.count(PRUNED) == 0 and text.count(KEPT) == 2 * conv1.kept.size
 
 
+async def test_the_weights_screen_says_in_one_line_that_a_hostile_dense_model_is_no_checkpoint(
+    tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    from tests.test_checkpoints import WHY, damage
+
+    directory = record(tiny_config.replace(sparsity=0.6))
+    witness = tmp_path / "pwned"
+    damage(directory / "dense.pt", "hostile-torch-file", witness)
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f6")
+        screen = app.screen
+        assert isinstance(screen, WeightsScreen)
+        caption = screen.query_one("#weights-caption", Static)
+        await wait_until(pilot, lambda: "checkpoint" in shown(caption))
+        assert shown(caption) == f"{directory / 'dense.pt'} is not a prunetui checkpoint ({WHY['hostile-torch-file']})"
+        assert screen.by_layer == {} and not witness.exists()
+
+
 async def test_sweep_and_sensitivity_say_what_start_will_do_before_it_starts(tiny_config: ExperimentConfig) -> None:
     config = tiny_config.replace(epochs=2, finetune_epochs=1)
     app = PruneApp(config)
@@ -217,6 +236,5 @@ async def test_sweep_and_sensitivity_say_what_start_will_do_before_it_starts(tin
         await pilot.press("f5")
         await pilot.pause()
         plan = shown(app.screen.query_one("#analysis-plan", Static))
-        assert re.match(
-            r"Start: train lenet5 \(2 epochs, about \d+ s\), prune each of its 5 layers to 9 amounts: 45 ", plan
-        )
+        assert re.match(r"Start: train lenet5 \(2 epochs, about \d+ s\), prune each of its 5 layers to 9 amounts", plan)
+        assert plan.endswith(": 45 test-set evaluations, no fine-tuning")

@@ -76,7 +76,13 @@ def test_flags_override_the_config_file(tiny_config: ExperimentConfig, tmp_path:
     [
         (["--sparsity", "1.0"], "invalid --sparsity: must be in [0, 1)"),
         (["--sparsity", "-0.1"], "invalid --sparsity"),
-        (["--epochs", "-1"], "invalid --epochs: must not be negative"),
+        (["--epochs", "-1"], "invalid --epochs: must be between 0 and 1,000"),
+        (["--rounds", "99999999999999999999"], "invalid --rounds: must be between 1 and 100"),
+        (
+            ["--scope", "global", "--max-layer-sparsity", "0.01", "--sparsity", "0.9"],
+            "invalid --sparsity: 0.9 is out of reach: with --max-layer-sparsity 0.01, "
+            "global scope reaches at most 0.0099",
+        ),
         (["--model", "resnet"], "invalid choice: 'resnet'"),
         (["--lr", "fast"], "invalid float value: 'fast'"),
         (["--criterion", "ln-structured", "--scope", "global"], "invalid --scope"),
@@ -117,3 +123,20 @@ def test_help_explains_every_setting(capsys: pytest.CaptureFixture[str]) -> None
     for field in ExperimentConfig.fields():
         assert "--" + field.name.replace("_", "-") in text
     assert "Ctrl+C" in text
+
+
+@pytest.mark.parametrize(("schedule", "before"), [("agp", "before the first prune"), ("one-shot", "dense")])
+def test_the_accuracy_before_pruning_is_named_for_what_it_is(
+    schedule: str, before: str, tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """agp prunes during training: the model just before its first prune is partly trained, no dense baseline."""
+    monkeypatch.setenv("COLUMNS", "300")
+    out = tmp_path / "out"
+    assert main([*tiny_flags(tiny_config), "--schedule", schedule, "--rounds", "2", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    printed = " ".join(capsys.readouterr().out.split())  # the table's caption wraps at the table's width
+    accuracies = f"accuracy {summary['dense_accuracy'] * 100:.1f} % {before} → {summary['accuracy'] * 100:.1f} %"
+    assert f"{accuracies}, " in printed  # the closing line
+    assert f"· {accuracies} ·" in printed  # the table's caption
+    assert (" dense → " in printed) == (schedule != "agp")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from prunetui.engine import ConfigError, ExperimentConfig
-from prunetui.engine.config import MODEL_LAYERS, format_layer_amounts, parse_layer_amounts
+from prunetui.engine.config import MODEL_LAYERS, capped_zeros, format_layer_amounts, parse_layer_amounts
 
 NON_DEFAULT = ExperimentConfig(
     model="lenet300",
@@ -59,15 +60,18 @@ def test_valid_configs_have_no_problems(config: ExperimentConfig) -> None:
         ({"sparsity": 1.0}, "--sparsity", "[0, 1)"),
         ({"sparsity": -0.1}, "--sparsity", "[0, 1)"),
         ({"sparsity": float("nan")}, "--sparsity", "[0, 1)"),
-        ({"epochs": -1}, "--epochs", "negative"),
-        ({"finetune_epochs": -1}, "--finetune-epochs", "negative"),
-        ({"rounds": 0}, "--rounds", "at least 1"),
+        ({"epochs": -1}, "--epochs", "between 0 and 1,000"),
+        ({"epochs": 1001}, "--epochs", "between 0 and 1,000"),
+        ({"finetune_epochs": -1}, "--finetune-epochs", "between 0 and 1,000"),
+        ({"rounds": 0}, "--rounds", "between 1 and 100"),
+        ({"rounds": 99999999999999999999}, "--rounds", "between 1 and 100"),
         ({"max_layer_sparsity": 0.0}, "--max-layer-sparsity", "(0, 1]"),
         ({"lr": 0.0}, "--lr", "(0, 10]"),
-        ({"batch_size": 0}, "--batch-size", "between 1 and 65536"),
-        ({"seed": -1}, "--seed", "between 0 and 2**63 - 1"),
-        ({"seed": 2**64}, "--seed", "between 0 and 2**63 - 1"),
-        ({"train_subset": -5}, "--train-subset", "negative"),
+        ({"batch_size": 0}, "--batch-size", "between 1 and 65,536"),
+        ({"seed": -1}, "--seed", "between 0 and 9,223,372,036,854,775,807"),
+        ({"seed": 2**63}, "--seed", "between 0 and 9,223,372,036,854,775,807"),
+        ({"train_subset": -5}, "--train-subset", "between 0 and 10,000,000"),
+        ({"lr": float("inf")}, "--lr", "(0, 10]"),
         ({"model": "resnet"}, "--model", "lenet5, lenet300"),
         ({"criterion": "l2"}, "--criterion", "l1, random, taylor, ln-structured"),
         ({"device": "tpu"}, "--device", "auto, cpu, cuda, mps"),
@@ -165,10 +169,20 @@ def test_load_reports_a_missing_or_unreadable_path(name: str, tmp_path: Path) ->
     assert str(tmp_path / name) in str(error.value)
 
 
-def test_loaded_values_of_the_wrong_type_fail_validation_naming_the_flag(tmp_path: Path) -> None:
-    path = tmp_path / "typed.toml"
-    path.write_text('epochs = "3"\n')
-    with pytest.raises(ConfigError, match=r"^invalid --epochs: must be a whole number, got '3'$"):
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('epochs = "3"\n', r"^invalid --epochs: must be a whole number, got '3'$"),
+        # a huge number is refused, not run (it would hang building its rounds)
+        ("schedule = 'iterative'\nrounds = 99999999999999999999\n", r"^invalid --rounds: must be between 1 and 100$"),
+    ],
+)
+def test_loaded_values_of_the_wrong_type_or_out_of_range_fail_validation_naming_the_flag(
+    text: str, message: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "loaded.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
         ExperimentConfig.load(path).validate()
 
 
@@ -192,3 +206,36 @@ def test_layer_amounts_format_and_parse_back() -> None:
     assert format_layer_amounts(amounts) == "conv1=0.3,fc1=0.95,fc3=0"
     assert parse_layer_amounts(format_layer_amounts(amounts)) == amounts
     assert parse_layer_amounts("") == {}
+
+
+def test_every_number_setting_has_an_interval() -> None:
+    numbers = [f for f in ExperimentConfig.fields() if f.type in ("int", "float")]
+    assert len(numbers) == 9 and [f.name for f in numbers if f.metadata["interval"] is None] == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "reachable"),
+    [
+        # lenet5's weights: conv1 150, conv2 2,400, fc1 48,000, fc2 10,080, fc3 840; a 1 % cap keeps whole weights
+        ({}, (1 + 24 + 480 + 100 + 8) / 61_470),
+        ({"keep_output": True}, (1 + 24 + 480 + 100) / 60_630),
+        ({"model": "lenet300"}, (2352 + 300 + 10) / 266_200),
+    ],
+)
+def test_a_global_target_beyond_the_layer_cap_is_refused_naming_the_highest_reachable(
+    changes: dict[str, Any], reachable: float
+) -> None:
+    config = ExperimentConfig(scope="global", max_layer_sparsity=0.01, sparsity=0.9, **changes)
+    assert config.reachable_sparsity() == reachable
+    floored = math.floor(reachable * 10_000) / 10_000
+    assert config.problems() == {
+        "sparsity": f"0.9 is out of reach: with --max-layer-sparsity 0.01, global scope reaches at most {floored:g}"
+    }
+    assert config.replace(sparsity=floored).problems() == {}
+
+
+def test_the_cap_limits_only_global_scope() -> None:
+    config = ExperimentConfig(scope="layer", max_layer_sparsity=0.5, sparsity=0.9, layer_sparsity="fc1=0.95")
+    assert config.reachable_sparsity() == 1.0 and config.problems() == {}
+    assert ExperimentConfig(scope="global", max_layer_sparsity=0.9, sparsity=0.9).problems() == {}
+    assert capped_zeros(0.29, 100) == 29 and int(0.29 * 100) == 28  # the cap counts whole weights, as pruning does

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from prunetui.engine.config import MODEL_LAYERS
+from prunetui.engine.config import MODEL_LAYER_WEIGHTS, MODEL_LAYERS
 from prunetui.engine.metrics import weight_layers
 from prunetui.engine.models import build_model
 
@@ -47,5 +47,7 @@ def test_models_map_a_batch_of_images_to_ten_logits(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["lenet5", "lenet300"])
-def test_the_configs_layer_names_are_the_models_weight_layers_in_order(name: str) -> None:
-    assert tuple(layer for layer, _ in weight_layers(build_model(name))) == MODEL_LAYERS[name]
+def test_the_configs_layer_names_and_sizes_are_the_models_weight_layers_in_order(name: str) -> None:
+    layers = weight_layers(build_model(name))
+    assert tuple(layer for layer, _ in layers) == MODEL_LAYERS[name]
+    assert [(layer, module.weight.numel()) for layer, module in layers] == list(MODEL_LAYER_WEIGHTS[name].items())

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from prunetui.engine import EpochEnd, ExperimentConfig, Pruned, SparsityReport
+from prunetui.engine import ConfigError, EpochEnd, ExperimentConfig, Pruned, SparsityReport
 from prunetui.engine.config import CRITERIA, SCHEDULES, SCOPES, STRUCTURED_CRITERIA
 from prunetui.engine.experiment import Experiment
 from prunetui.engine.metrics import weight_layers
@@ -40,14 +40,29 @@ def rows_of(model: nn.Module) -> dict[str, int]:
     return {name: module.weight.shape[0] for name, module in weight_layers(model)}
 
 
+def compacted_nonzero(report: SparsityReport, targets: dict[str, float], rows: dict[str, int]) -> list[int]:
+    """Per layer, the weights a compacted model keeps when each prunable layer lost round(target * rows) of its
+    rows: its kept rows times the inputs still fed by a kept unit of the layer before."""
+    kept, before = [], (1, 1)  # the image: one channel, kept
+    for layer in report.layers:
+        units = rows[layer.name] - round(targets.get(layer.name, 0.0) * rows[layer.name])
+        per_input_unit = layer.total // rows[layer.name] // before[0]
+        kept.append(units * per_input_unit * before[1])
+        before = (rows[layer.name], units)
+    return kept
+
+
 def check_report(report: SparsityReport, target: float, config: ExperimentConfig, rows: dict[str, int]) -> None:
-    """Global sparsity within the tolerance; per layer exact for layer scope (whole rows when structured)."""
+    """Global sparsity within the tolerance; per layer exact for layer scope. Structured: whole rows, and the
+    next layer's inputs from them, counted as the compacted model keeps them."""
+    if config.structured:
+        targets = {layer.name: target for layer in report.layers if layer.prunable}
+        assert [layer.nonzero for layer in report.layers] == compacted_nonzero(report, targets, rows)
+        return
     assert abs(report.global_sparsity - target) <= TOLERANCE, (report.global_sparsity, target)
     for layer in report.layers:
         if not layer.prunable:
             assert layer.zeros == 0, f"{layer.name} is not prunable but has zeros"
-        elif config.structured:
-            assert layer.sparsity == round(target * rows[layer.name]) / rows[layer.name], layer.name
         elif config.scope == "layer":
             assert layer.zeros == round(target * layer.total), layer.name
 
@@ -142,10 +157,11 @@ def test_per_layer_targets_are_each_reached_on_the_schedule(
     for k, event in enumerate(pruned):
         aims = {layer: expected_targets(schedule, target, 3)[k] for layer, target in final.items()}
         by_layer = {layer.name: layer for layer in event.sparsity.layers}
+        if config.structured:  # whole rows (the row count is rounded), and the next layer's inputs from them
+            nonzero = [layer.nonzero for layer in event.sparsity.layers]
+            assert nonzero == compacted_nonzero(event.sparsity, aims, rows), k
         for layer, aim in aims.items():
-            if config.structured:  # whole rows: the row count is rounded, not the weight count
-                assert by_layer[layer].sparsity == round(aim * rows[layer]) / rows[layer], (k, layer)
-            else:
+            if not config.structured:
                 assert by_layer[layer].zeros == round(aim * sizes[layer]), (k, layer)
         overall = sum(aims[layer] * sizes[layer] for layer in aims) / sum(sizes[layer] for layer in aims)
         assert event.target_sparsity == pytest.approx(overall, abs=1e-12)
@@ -209,7 +225,8 @@ def test_structured_pruning_zeroes_whole_rows_and_keeps_the_output_layer(
     report = events[-1].summary.sparsity  # type: ignore[union-attr]
     layers = [layer.name for layer in report.layers]
     assert [layer.name for layer in report.layers if not layer.prunable] == ["fc3"]
-    assert report.layer("fc3").zeros == 0
+    assert report.layer("fc3").zeros == 10 * round(0.5 * report.layer("fc3").total / 10)  # fed by removed neurons
+    assert not hasattr(experiment.model.fc3, "weight_mask")
     for name in layers[:-1]:  # fine-tuning kept the rows dead: half the filters / neurons are zero
         rows = experiment.model.get_submodule(name).weight.shape[0]
         assert zero_rows(experiment.model, name) == round(0.5 * rows)
@@ -240,10 +257,13 @@ def test_global_scope_cap_keeps_every_layer_below_it_and_still_reaches_the_targe
     assert abs(capped.global_sparsity - 0.9) <= TOLERANCE  # feasible: 0.91 everywhere would be more than 0.9
 
 
-def test_infeasible_cap_prunes_each_layer_up_to_the_cap(tiny_config: ExperimentConfig) -> None:
-    config = tiny_config.replace(model="lenet300", scope="global", sparsity=0.9, max_layer_sparsity=0.5, epochs=0)
+def test_the_highest_reachable_target_prunes_each_layer_up_to_the_cap(tiny_config: ExperimentConfig) -> None:
+    config = tiny_config.replace(model="lenet300", scope="global", max_layer_sparsity=0.5, epochs=0)
+    config = config.replace(sparsity=config.reachable_sparsity())
     report = run(config)[0][-1].summary.sparsity  # type: ignore[union-attr]
     assert [layer.zeros for layer in report.layers] == [int(0.5 * layer.total) for layer in report.layers]
+    with pytest.raises(ConfigError, match=r"global scope reaches at most 0\.5$"):
+        Experiment(config.replace(sparsity=0.9))
 
 
 @pytest.mark.parametrize("scope", SCOPES)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
@@ -11,13 +10,14 @@ import torch
 from torch import nn
 
 from prunetui.cli import main
-from prunetui.engine import ExperimentConfig
+from prunetui.engine import ExperimentConfig, Pruned
+from prunetui.engine.analyses import SweepPoint, SweepSpec
 from prunetui.engine.compact import COMPACT_MODEL_FILE, compact, export_run, time_inference
-from prunetui.engine.export import load_model
-from prunetui.engine.models import LeNet5, LeNet300
-from prunetui.engine.pruning import make_permanent
+from prunetui.engine.export import load_model, permanent_state
+from prunetui.engine.models import LeNet5, LeNet300, build_model
+from prunetui.engine.sweep import Sweep
 from tests.analysis_helpers import only_dir, tiny_flags, tiny_test_split
-from tests.engine_helpers import run
+from tests.engine_helpers import of_type, run
 
 
 def _zero_rows(model: nn.Module, rows: dict[str, list[int]]) -> None:
@@ -58,7 +58,9 @@ def test_a_structured_run_compacts_into_a_smaller_lenet_with_the_masked_models_p
     _, experiment = run(config)
     masked = experiment.model
     assert masked is not None and hasattr(masked.conv1, "weight_mask")
-    compacted = compact(make_permanent(copy.deepcopy(masked)), "lenet5")
+    plain = build_model("lenet5")
+    plain.load_state_dict(permanent_state(masked))
+    compacted = compact(plain, "lenet5")
     assert compacted.shape == {"channels": (3, 8), "hidden": (60, 42)}
     assert [(w.name, w.kept, w.total) for w in compacted.widths] == [
         ("conv1", 3, 6), ("conv2", 8, 16), ("fc1", 60, 120), ("fc2", 42, 84),
@@ -82,13 +84,15 @@ def test_export_command_saves_checks_and_times_the_smaller_model(
     printed = capsys.readouterr().out
     assert "identical to the masked model" in printed and "as fast" in printed
     assert "fc1 150/300, fc2 50/100" in printed
+    compacted = 784 * 150 + 150 + 150 * 50 + 50 + 50 * 10 + 10
+    assert f"266,610 ({compacted:,} kept)" in printed  # as many as the smaller network has
 
     small = load_model(directory / COMPACT_MODEL_FILE)  # a LeNet300 of the smaller shape, with weights_only loading
     assert (small.fc1.out_features, small.fc2.out_features) == (150, 50)
     report = export_run(directory)
     assert report.compact is not None and report.compact.same_predictions
     assert report.compact.parameters == 784 * 150 + 150 + 150 * 50 + 50 + 50 * 10 + 10
-    assert report.parameters == 266_610 and report.nonzero == 266_610 - 150 * 784 - 50 * 300
+    assert report.parameters == 266_610 and report.nonzero == report.compact.parameters
     assert report.compact.saved.dense_bytes == 4 * report.compact.parameters < report.saved.dense_bytes
     assert report.compact.timing.speedup == report.compact.timing.dense_ms / report.compact.timing.compact_ms
 
@@ -118,3 +122,31 @@ def test_export_of_an_unknown_run_is_one_line(capsys: pytest.CaptureFixture[str]
 def test_inference_is_timed_for_each_model() -> None:
     dense_ms, small_ms = time_inference([LeNet5(), LeNet5((1, 1), (1, 1))], torch.randn(8, 1, 28, 28), repeats=3)
     assert dense_ms > 0 and small_ms > 0
+
+
+def test_structured_sparsity_counts_what_the_compacted_model_keeps_in_the_run_the_sweep_and_export(
+    tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    """Half the filters and neurons of lenet5 gone: their outputs feed nothing, so the next layer's inputs from
+    them are no weights at all, as the compacted model (conv 3, 8; fc 60, 42) shows."""
+    kept = {"conv1": 3 * 25, "conv2": 8 * 3 * 25, "fc1": 60 * 8 * 25, "fc2": 42 * 60, "fc3": 10 * 42}
+    compacted = sum(kept.values()) + 3 + 8 + 60 + 42 + 10
+    assert compacted == 15_738
+    config = tiny_config.replace(criterion="ln-structured", sparsity=0.5, finetune_epochs=0)
+    assert main(["run", *tiny_flags(config), "--criterion", "ln-structured", "--sparsity", "0.5", "--out",
+                 str(tmp_path / "r")]) == 0  # fmt: skip
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["nonzero_parameters"] == compacted and summary["total_parameters"] == 61_706
+    assert {layer["name"]: layer["total"] - layer["zeros"] for layer in summary["layers"]} == kept
+    assert summary["sparsity"] == 1 - sum(list(kept.values())[:4]) / (150 + 2400 + 48_000 + 10_080)
+    report = export_run(tmp_path / "r")
+    assert report.compact is not None and report.compact.parameters == report.nonzero == compacted
+
+    events, _ = run(config)  # the run's bars (the Pruned event) and the sweep's point count the same
+    (pruned,) = of_type(events, Pruned)
+    assert pruned.sparsity.nonzero_parameters == compacted
+    spec = SweepSpec(config, ("ln-structured",), (0.5,))
+    (point,) = [
+        event for event in Sweep(spec, tmp_path / "sweep", download=False).run() if isinstance(event, SweepPoint)
+    ]
+    assert point.compression == 61_706 / compacted and point.reached_sparsity == summary["sparsity"]

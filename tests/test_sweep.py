@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from torch.nn.utils import prune
@@ -28,6 +31,7 @@ from prunetui.engine.export import load_model
 from prunetui.engine.metrics import weight_layers
 from prunetui.engine.sweep import Sweep
 from tests.analysis_helpers import accuracy, tiny_flags
+from tests.idx import write_dataset
 
 METHODS = ("l1:layer:one-shot", "random:layer:one-shot")
 
@@ -229,3 +233,85 @@ def test_a_sweep_in_a_worker_thread_stops_from_another_thread(tiny_config: Exper
     worker.join(30)
     assert isinstance(events[-1], SweepEnded) and events[-1].status == "stopped"
     assert 1 <= len(events[-1].points) < 4
+
+
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        (lambda lines: [*lines[:2], lines[2].replace(",", ",x", 1), *lines[3:]], "line 3 is not a sweep result ("),
+        (lambda lines: [*lines[:2], lines[2].rsplit(",", 2)[0]], "line 3 is not a sweep result (9 fields expected)"),
+        (lambda lines: ["method;accuracy", *lines[1:]], "line 1 is not the header method,sparsity,"),
+        (lambda lines: [*lines[:1], lines[1].replace("l1:", "magic:")], "line 2 is not a sweep result (invalid --"),
+    ],
+    ids=["not-a-number", "short-row", "foreign-header", "unknown-method"],
+)
+def test_a_damaged_sweep_csv_is_refused_naming_the_line_and_left_untouched(
+    tiny_config: ExperimentConfig,
+    tmp_path: Path,
+    started: list[ExperimentConfig],
+    damage: Callable[[list[str]], list[str]],
+    why: str,
+) -> None:
+    spec = SweepSpec(tiny_config.replace(finetune_epochs=0), METHODS[:1], (0.5, 0.9))
+    sweep_events(spec, tmp_path)
+    results = tmp_path / "sweep.csv"
+    results.write_text("\n".join(damage(results.read_text().splitlines())) + "\n")
+    damaged = results.read_bytes()
+    started.clear()
+    events = sweep_events(SweepSpec(spec.base, METHODS[:1], (0.5, 0.8, 0.9)), tmp_path)
+    assert events == [SweepEnded("failed", events[0].message, ())]
+    assert events[0].message.startswith(f"{results} {why}")
+    assert events[0].message.endswith("; left as it is: repair or delete that line, or move the file away, to go on")
+    assert results.read_bytes() == damaged and started == []
+
+
+def test_a_sweep_directory_refuses_other_data_under_the_same_names(
+    tiny_config: ExperimentConfig, tmp_path: Path, started: list[ExperimentConfig]
+) -> None:
+    spec = SweepSpec(tiny_config.replace(finetune_epochs=0), METHODS[:1], (0.5,))
+    sweep_events(spec, tmp_path / "sweep")
+    dense = (tmp_path / "sweep" / "dense.pt").read_bytes()
+
+    same = tmp_path / "same-data"
+    shutil.copytree(tiny_config.data_dir, same)  # the same files elsewhere: the data dir is a place, not a setting
+    started.clear()
+    events = sweep_events(SweepSpec(spec.base.replace(data_dir=str(same)), METHODS[:1], (0.5,)), tmp_path / "sweep")
+    assert isinstance(events[-1], SweepEnded) and events[-1].status == "finished" and started == []
+
+    other = tmp_path / "other-data"
+    write_dataset(other, "mnist", n_train=300)  # same file names, other images
+    events = sweep_events(SweepSpec(spec.base.replace(data_dir=str(other)), METHODS[:1], (0.5,)), tmp_path / "sweep")
+    assert events == [SweepEnded("failed", events[0].message, ())]
+    assert events[0].message.startswith(f"{tmp_path / 'sweep'} holds a sweep on other data (data fingerprint ")
+    assert started == [] and (tmp_path / "sweep" / "dense.pt").read_bytes() == dense
+
+    settings = tmp_path / "sweep" / "sweep.toml"  # a sweep that never recorded its data cannot vouch for it
+    settings.write_text("\n".join(line for line in settings.read_text().splitlines() if "fingerprint" not in line))
+    events = sweep_events(spec, tmp_path / "sweep")
+    assert events == [SweepEnded("failed", events[0].message, ())] and "(no data fingerprint, " in events[0].message
+    settings.unlink()  # nor can results without their settings file
+    events = sweep_events(spec, tmp_path / "sweep")
+    assert events[0].message == (
+        f"{tmp_path / 'sweep'} holds dense.pt but no sweep.toml, so nothing tells which settings and data it came "
+        "from; move it away or use another directory"
+    )
+    assert started == [] and not settings.exists()
+
+
+def test_agp_points_train_from_scratch_with_the_dense_budget_and_compare_with_the_dense_model(
+    tiny_config: ExperimentConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    starts: list[tuple[str, int, bool]] = []
+
+    class Recorded(Experiment):
+        def __init__(self, config: ExperimentConfig, **kwargs: Any) -> None:
+            starts.append((config.schedule, config.epochs, kwargs["start_from"] is not None))
+            super().__init__(config, **kwargs)
+
+    monkeypatch.setattr("prunetui.engine.stages.Experiment", Recorded)
+    spec = SweepSpec(tiny_config, ("l1:layer:one-shot", "l1:layer:agp"), (0.5,))
+    points = [event for event in sweep_events(spec, tmp_path) if isinstance(event, SweepPoint)]
+    # the dense model, then one-shot from its weights, then agp from the seed's weights with the same 2 epochs
+    assert starts == [("one-shot", 2, False), ("one-shot", 0, True), ("agp", 2, False)]
+    dense = accuracy(load_model(tmp_path / "dense.pt"), tiny_config)
+    assert [point.dense_accuracy for point in points] == [dense, dense]

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from prunetui.cli.options import fail
+from prunetui.describe import kept_word
 from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.events import Exported
 from prunetui.engine.runs import resolve_run, runs_root
@@ -34,7 +35,7 @@ def export_command(args: argparse.Namespace, console: Console) -> int:
     sizes = Table(title="Model file sizes", title_justify="left")
     for column in ("model", "parameters", "dense", "sparse (CSR)", "gzipped"):
         sizes.add_column(column, justify="left" if column == "model" else "right")
-    parameters = f"{report.parameters:,} ({report.nonzero:,} non-zero)"
+    parameters = f"{report.parameters:,} ({report.nonzero:,} {kept_word(report.structured)})"
     sizes.add_row(f"{Path(saved.path).name} (masks made permanent)", parameters, *_sizes(saved))
     if small is None:
         console.print(sizes)

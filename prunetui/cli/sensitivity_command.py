@@ -24,7 +24,7 @@ from prunetui.engine.analyses import (
     to_csv,
 )
 from prunetui.engine.config import ExperimentConfig, format_layer_amounts
-from prunetui.engine.errors import PrunetuiError
+from prunetui.engine.errors import OutputError, PrunetuiError
 from prunetui.engine.files import write_atomic
 from prunetui.engine.runs import DENSE_MODEL_FILE, MODEL_FILE, config_hash, read_run, resolve_run, runs_root
 
@@ -80,7 +80,6 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
         ended = follow(analysis.run(), console, _line, "results so far below")
     assert isinstance(ended, SensitivityEnded)
     if ended.points and ended.dense_accuracy is not None:
-        write_atomic(out, to_csv(ended.points, SensitivityPoint))
         console.print(sensitivity_table(ended.points, ended.dense_accuracy, args.tolerance))
         console.print(_chart(ended.points, console.width))
         suggestion = format_layer_amounts(suggest_amounts(ended.points, ended.dense_accuracy, args.tolerance))
@@ -89,6 +88,10 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
         console.print(
             f"to prune each layer that far: prunetui run [bold]--layer-sparsity {suggestion}[/] …", soft_wrap=True
         )
+        try:
+            write_atomic(out, to_csv(ended.points, SensitivityPoint))
+        except OutputError as error:  # the results are on screen: only the file is missing
+            return fail(str(error), code=1)
         console.print(f"results in [bold]{out}[/]")
     return EXIT_CODES[ended.status]
 

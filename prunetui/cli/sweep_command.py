@@ -74,7 +74,11 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
     assert isinstance(ended, SweepEnded)
     if ended.points:
         console.print(sweep_table(spec, ended.points))
-        agp = f"; agp points prune while training {_epochs(base.epochs)} more" if "agp" in args.methods else ""
+        agp = (
+            f"; agp points prune while training from scratch for {_epochs(base.epochs)}, as the dense model trained"
+            if "agp" in args.methods
+            else ""
+        )
         console.print(
             f"Each point: the dense model ({_epochs(base.epochs)} of training) pruned, then fine-tuned for "
             f"{_epochs(base.finetune_epochs)} per prune round{agp}."
@@ -112,9 +116,7 @@ def sweep_table(spec: SweepSpec, points: tuple[SweepPoint, ...]) -> Table:
     for method in spec.methods:
         row = [found.get(point_key(method, sparsity)) for sparsity in spec.sparsities]
         table.add_row(method, *percent_cells(point.accuracy if point else None for point in row))
-    # Every point but agp's starts from the same trained model.
-    dense = next((point.dense_accuracy for point in points if not point.method.endswith(":agp")), None)
-    table.caption = f"dense accuracy {percent(dense)}" if dense is not None else None
+    table.caption = f"dense accuracy {percent(points[0].dense_accuracy)}" if points else None
     return table
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -73,8 +74,9 @@ class SweepSpec:
     """Methods by sparsities, every point pruned from the same trained dense model and fine-tuned.
 
     `base` gives every other setting; its criterion, scope, schedule and sparsity are ignored. Points start
-    from the trained weights with no further training (epochs=0), except agp, which prunes while it trains
-    and so trains for `base.epochs` more epochs from the trained weights.
+    from the trained weights with no further training (epochs=0), except agp, which prunes while it trains:
+    it trains from the seed's initial weights for `base.epochs`, the dense model's budget, so the dense model
+    it is compared with had the same training.
     """
 
     base: ExperimentConfig
@@ -149,7 +151,7 @@ class SweepPoint:
     sparsity: float  # the target
     reached_sparsity: float  # over the prunable weights, counted from the weights
     compression: float  # total parameters over non-zero ones
-    dense_accuracy: float
+    dense_accuracy: float  # the sweep's dense model (never pruned), the same for every point
     pruned_accuracy: float  # right after the last prune, before fine-tuning
     accuracy: float  # after fine-tuning
     test_loss: float
@@ -244,14 +246,27 @@ def to_csv(rows: Iterable[SweepPoint | SensitivityPoint], kind: type[SweepPoint 
 
 
 def read_sweep_csv(text: str) -> list[SweepPoint]:
-    """The rows of a sweep.csv; rows that cannot be read are left out (their points will run again)."""
+    """The rows of a sweep.csv; ValueError naming the first line that is not a result, so none is dropped."""
+    names = [f.name for f in fields(SweepPoint)]
+    reader = csv.DictReader(io.StringIO(text))
     points = []
-    for record in csv.DictReader(io.StringIO(text)):
-        try:
-            points.append(SweepPoint(
-                parse_method(record["method"]),
-                *(float(record[f.name]) for f in fields(SweepPoint)[1:]),
-            ))  # fmt: skip
-        except (KeyError, TypeError, ValueError, ConfigError):
-            continue
+    try:
+        if text.strip() and reader.fieldnames != names:
+            raise ValueError(f"line 1 is not the header {','.join(names)}")
+        for record in reader:
+            points.append(_sweep_point(record, reader.line_num))
+    except csv.Error as error:
+        raise ValueError(f"line {reader.line_num} is not CSV ({error})") from None
     return points
+
+
+def _sweep_point(record: dict[str | None, Any], line: int) -> SweepPoint:
+    try:
+        if None in record or None in record.values():
+            raise ValueError(f"{len(fields(SweepPoint))} fields expected")
+        numbers = [float(record[f.name]) for f in fields(SweepPoint)[1:]]
+        if not all(math.isfinite(number) for number in numbers):
+            raise ValueError("a number is not finite")
+        return SweepPoint(parse_method(record["method"]), *numbers)
+    except (ValueError, ConfigError) as error:
+        raise ValueError(f"line {line} is not a sweep result ({error})") from None

@@ -23,11 +23,10 @@ from torch import Tensor, nn
 from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.events import Exported
 from prunetui.engine.export import load_model, save_state, saved_sizes
-from prunetui.engine.metrics import weight_layers
+from prunetui.engine.metrics import sparsity_report, weight_layers
 from prunetui.engine.models import build_model
-from prunetui.engine.runs import MODEL_FILE, read_run
+from prunetui.engine.runs import COMPACT_MODEL_FILE, MODEL_FILE, read_run
 
-COMPACT_MODEL_FILE = "model-compact.pt"
 # Which constructor argument each prunable layer's width sets, in forward order (the output layer keeps 10).
 SHAPE_ARGUMENTS = {"lenet5": ("channels", "channels", "hidden", "hidden"), "lenet300": ("hidden", "hidden")}
 CHECK_BATCH = 256
@@ -77,7 +76,7 @@ class ExportReport:
     structured: bool
     saved: Exported  # the run's model.pt: masks folded in with prune.remove
     parameters: int  # in model.pt, zeros included
-    nonzero: int
+    nonzero: int  # as the run counted them: for ln-structured, what the compacted model keeps
     compact: CompactReport | None  # ln-structured runs only
 
 
@@ -170,7 +169,7 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
             difference,
             timing,
         )
-    nonzero = sum(int(parameter.count_nonzero()) for parameter in model.parameters())
+    nonzero = sparsity_report(model, set(), structured=structured).nonzero_parameters  # as the run counted
     return ExportReport(
         run.name, model_name, run.method, structured, saved_sizes(run.model_path), _parameters(model), nonzero, report
     )

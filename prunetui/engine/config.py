@@ -7,6 +7,7 @@ added in one place and every face (argparse, TOML, the app's form) picks it up.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,14 +27,44 @@ OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 STRUCTURED_CRITERIA = ("ln-structured",)
-# Each model's weight layers in forward order, the last being the output layer; known here so that settings
-# naming layers can be checked without importing torch (a test holds this to the models themselves).
-MODEL_LAYERS = {"lenet5": ("conv1", "conv2", "fc1", "fc2", "fc3"), "lenet300": ("fc1", "fc2", "fc3")}
+# Each model's weight layers in forward order, the last being the output layer, with their weight counts; known
+# here so that settings naming layers, and the sparsity a cap allows, can be checked without importing torch
+# (a test holds this to the models themselves).
+MODEL_LAYER_WEIGHTS = {
+    "lenet5": {"conv1": 6 * 25, "conv2": 16 * 6 * 25, "fc1": 120 * 400, "fc2": 84 * 120, "fc3": 10 * 84},
+    "lenet300": {"fc1": 300 * 784, "fc2": 100 * 300, "fc3": 10 * 100},
+}
+MODEL_LAYERS = {model: tuple(weights) for model, weights in MODEL_LAYER_WEIGHTS.items()}
 
 
-def _setting(default: Any, help: str, choices: tuple[str, ...] = (), empty: str = "") -> Any:
-    """A field with its help text, its allowed choices, and for text what an empty value means (a few words)."""
-    return field(default=default, metadata={"help": help, "choices": choices, "empty": empty})
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """The values a number setting may take; each end included unless marked open."""
+
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below  # False for NaN
+
+    def __str__(self) -> str:
+        if isinstance(self.low, int) and isinstance(self.high, int):
+            return f"between {self.low:,} and {self.high:,}"
+        return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+
+
+FRACTION = Interval(0.0, 1.0, high_open=True)
+
+
+def _setting(
+    default: Any, help: str, choices: tuple[str, ...] = (), empty: str = "", interval: Interval | None = None
+) -> Any:
+    """A field with its help text, its allowed choices or interval, and for text what an empty value means."""
+    return field(default=default, metadata={"help": help, "choices": choices, "empty": empty, "interval": interval})
 
 
 @dataclass(frozen=True)
@@ -48,12 +79,14 @@ class ExperimentConfig:
     criterion: str = _setting("l1", "which weights go: magnitude, random, Taylor importance, whole rows", CRITERIA)
     scope: str = _setting("layer", "same fraction per layer, or one threshold across layers", SCOPES)
     schedule: str = _setting("one-shot", "prune once, in rounds with fine-tuning, or gradually (AGP)", SCHEDULES)
-    sparsity: float = _setting(0.9, "target fraction of prunable weights that are zero, in [0, 1)")
-    rounds: int = _setting(4, "prune rounds for iterative and agp schedules")
-    epochs: int = _setting(3, "training epochs before pruning (agp prunes during them)")
-    finetune_epochs: int = _setting(1, "fine-tuning epochs after each prune round")
+    sparsity: float = _setting(0.9, "target fraction of prunable weights that are zero, in [0, 1)", interval=FRACTION)
+    rounds: int = _setting(4, "prune rounds for iterative and agp schedules", interval=Interval(1, 100))
+    epochs: int = _setting(3, "training epochs before pruning (agp prunes during them)", interval=Interval(0, 1000))
+    finetune_epochs: int = _setting(1, "fine-tuning epochs after each prune round", interval=Interval(0, 1000))
     rewind: bool = _setting(False, "lottery ticket: reset surviving weights to their initial values before fine-tuning")
-    max_layer_sparsity: float = _setting(1.0, "global scope: no layer pruned beyond this fraction, in (0, 1]")
+    max_layer_sparsity: float = _setting(
+        1.0, "global scope: no layer pruned beyond this fraction, in (0, 1]", interval=Interval(0.0, 1.0, low_open=True)
+    )
     keep_output: bool = _setting(False, "leave the output layer unpruned")
     layer_sparsity: str = _setting(
         "",
@@ -61,11 +94,15 @@ class ExperimentConfig:
         empty="none, e.g. fc1=0.95",
     )
     optimizer: str = _setting("sgd", "optimizer (SGD with momentum 0.9, or Adam)", OPTIMIZERS)
-    lr: float = _setting(0.05, "learning rate")
-    batch_size: int = _setting(128, "training batch size")
-    seed: int = _setting(0, "random seed: same seed and config give the same numbers on CPU")
+    lr: float = _setting(0.05, "learning rate", interval=Interval(0.0, 10.0, low_open=True))
+    batch_size: int = _setting(128, "training batch size", interval=Interval(1, 65536))
+    seed: int = _setting(  # torch's seeds are 64-bit
+        0, "random seed: same seed and config give the same numbers on CPU", interval=Interval(0, 2**63 - 1)
+    )
     device: str = _setting("auto", "where to train: auto picks cuda, then mps, then cpu", DEVICES)
-    train_subset: int = _setting(0, "train on the first N images only (0: all) for quick runs")
+    train_subset: int = _setting(
+        0, "train on the first N images only (0: all) for quick runs", interval=Interval(0, 10_000_000)
+    )
 
     @classmethod
     def fields(cls) -> tuple[dataclasses.Field[Any], ...]:
@@ -87,6 +124,15 @@ class ExperimentConfig:
         layers = MODEL_LAYERS[self.model]
         return layers[:-1] if self.keep_output or self.structured else layers
 
+    def reachable_sparsity(self) -> float:
+        """The highest sparsity pruning can reach: global scope stops each layer at `max_layer_sparsity` (a whole
+        number of weights, as `pruning.prune_to` counts), layer scope reaches any target in [0, 1)."""
+        if self.scope != "global" or self.max_layer_sparsity >= 1.0:
+            return 1.0
+        weights = MODEL_LAYER_WEIGHTS[self.model]
+        sizes = [weights[name] for name in self.prunable_layer_names]
+        return sum(capped_zeros(self.max_layer_sparsity, size) for size in sizes) / sum(sizes)
+
     def layer_targets(self) -> dict[str, float]:
         """Each prunable layer's final sparsity: its own from `layer_sparsity`, else `sparsity`."""
         named = parse_layer_amounts(self.layer_sparsity)
@@ -101,20 +147,16 @@ class ExperimentConfig:
                 problems[f.name] = f"must be {_type_word(f)}, got {value!r}"
             elif f.metadata["choices"] and value not in f.metadata["choices"]:
                 problems[f.name] = f"must be one of {', '.join(f.metadata['choices'])}; got {value!r}"
+            elif f.metadata["interval"] and value not in f.metadata["interval"]:
+                problems[f.name] = f"must be {f.metadata['interval']}"
         if problems:
             return problems
-        checks = {
-            "sparsity": (0.0 <= self.sparsity < 1.0, "must be in [0, 1)"),
-            "rounds": (self.rounds >= 1, "must be at least 1"),
-            "epochs": (self.epochs >= 0, "must not be negative"),
-            "finetune_epochs": (self.finetune_epochs >= 0, "must not be negative"),
-            "max_layer_sparsity": (0.0 < self.max_layer_sparsity <= 1.0, "must be in (0, 1]"),
-            "lr": (0.0 < self.lr <= 10.0, "must be in (0, 10]"),
-            "batch_size": (1 <= self.batch_size <= 65536, "must be between 1 and 65536"),
-            "seed": (0 <= self.seed < 2**63, "must be between 0 and 2**63 - 1"),  # torch's seeds are 64-bit
-            "train_subset": (self.train_subset >= 0, "must not be negative (0 means all)"),
-        }
-        problems = {name: why for name, (ok, why) in checks.items() if not ok}
+        reachable = self.reachable_sparsity()
+        if self.sparsity > reachable:
+            problems["sparsity"] = (
+                f"{self.sparsity:g} is out of reach: with --max-layer-sparsity {self.max_layer_sparsity:g}, "
+                f"global scope reaches at most {math.floor(reachable * 10_000) / 10_000:g}"
+            )
         if self.structured and self.scope == "global":
             problems["scope"] = "global scope ranks single weights; ln-structured prunes whole rows per layer"
         layer_problem = self._layer_sparsity_problem()
@@ -199,6 +241,11 @@ def parse_layer_amounts(text: str) -> dict[str, float]:
 def format_layer_amounts(amounts: Mapping[str, float]) -> str:
     """{"conv1": 0.5, "fc1": 0.95} -> "conv1=0.5,fc1=0.95", what `parse_layer_amounts` reads."""
     return ",".join(f"{layer}={amount:g}" for layer, amount in amounts.items())
+
+
+def capped_zeros(cap: float, weights: int) -> int:
+    """The most zeros a layer of `weights` weights may hold under a sparsity cap (0.29 * 100 is 28.999…: 29)."""
+    return math.floor(cap * weights + 1e-9)
 
 
 def flag_name(name: str) -> str:

@@ -119,7 +119,9 @@ class RunSummary:
     config: ExperimentConfig
     device: str
     complete: bool
-    dense_accuracy: float | None  # before the first prune (None if it never got there)
+    # Just before the first prune (None if it never got there): the trained dense model, but under agp, which
+    # prunes during training, an early, partly trained one (see `describe.before_pruning`).
+    dense_accuracy: float | None
     dense_loss: float | None
     accuracy: float | None  # of the model as it is now
     test_loss: float | None

@@ -8,6 +8,7 @@ experiment.stop()                        # from any thread: ends between batches
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -71,6 +72,7 @@ class Experiment:
         self._last: Evaluation | None = None  # evaluation of the model as it is now
         self._dense: Evaluation | None = None  # evaluation just before the first prune
         self._trainer: Trainer | None = None
+        self._data: DataSet | None = None
 
     def stop(self) -> None:
         """Ask the run to end before its next batch. Safe to call from any thread."""
@@ -83,11 +85,11 @@ class Experiment:
             yield from self._run()
             yield Finished(self._summary(complete=True))
         except StopRequested:
-            yield Stopped(self._summary(complete=False))
+            yield Stopped(self._summary_as_it_stands())
         except PrunetuiError as error:
-            yield Failed(str(error), self._summary_if_any())
+            yield Failed(str(error), self._summary_as_it_stands())
         except Exception as error:  # a bug or an environment problem: still a message, never a crash
-            yield Failed(unexpected(error), self._summary_if_any())
+            yield Failed(unexpected(error), self._summary_as_it_stands())
 
     # -- the schedule -------------------------------------------------------------------------------
 
@@ -105,6 +107,7 @@ class Experiment:
             download=self._download,
             system_dir=self._system_data_dir,
         )
+        self._data = data
         yield Status(
             f"{config.dataset}: {len(data.train):,} training and {len(data.test):,} test images from {data.source}"
         )
@@ -226,7 +229,7 @@ class Experiment:
             config.rounds_used,
             self._step,
             pruning.overall_target(layers, targets),
-            sparsity_report(self.model, {name for name, _ in layers}),
+            sparsity_report(self.model, {name for name, _ in layers}, structured=config.structured),
             before.accuracy,
             self._last.accuracy,
             self._last.loss,
@@ -250,8 +253,16 @@ class Experiment:
 
     # -- results ------------------------------------------------------------------------------------
 
-    def _summary_if_any(self) -> RunSummary | None:
-        return self._summary(complete=False) if self.model is not None else None
+    def _summary_as_it_stands(self) -> RunSummary | None:
+        """After a stop or a failure, if the model exists: it may have trained since it was last evaluated (ended
+        mid-epoch), so it is evaluated again and the summary describes the model that is saved."""
+        if self.model is None:
+            return None
+        if self._data is not None:
+            # The error that ended the run may strike again here: the summary then has the last evaluation.
+            with contextlib.suppress(Exception):
+                self._last = evaluate(self.model, self._data.test)
+        return self._summary(complete=False)
 
     def _summary(self, complete: bool) -> RunSummary:
         assert self.model is not None
@@ -264,7 +275,7 @@ class Experiment:
             self._dense.loss if self._dense else None,
             self._last.accuracy if self._last else None,
             self._last.loss if self._last else None,
-            sparsity_report(self.model, layers),
+            sparsity_report(self.model, layers, structured=self.config.structured),
             self._trainer.images_per_s if self._trainer else 0.0,
             time.perf_counter() - self._started,
         )

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import prune
 
-from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.config import ExperimentConfig, capped_zeros
 
 Layers = list[tuple[str, nn.Module]]
 TAYLOR_BATCHES = 8
@@ -130,7 +130,7 @@ def _capped_counts(layers: Layers, scores: dict[str, Tensor], extra: int, cap: f
         alive = _mask(module).flatten() != 0
         values.append(scores[name].flatten()[alive].cpu())  # ranked on the CPU, where owners and quotas are
         owners.append(torch.full((int(alive.sum()),), index))
-        quotas.append(max(int(cap * module.weight.numel()) - _zeros(module), 0))
+        quotas.append(max(capped_zeros(cap, module.weight.numel()) - _zeros(module), 0))
     owner = torch.cat(owners)[torch.cat(values).argsort(stable=True)]
     rank_in_layer = torch.zeros_like(owner)
     for index in range(len(layers)):
@@ -168,11 +168,3 @@ def rewind(model: nn.Module, initial: dict[str, Tensor]) -> None:
     with torch.no_grad():
         for name, tensor in model.named_parameters():
             tensor.copy_(initial[name.removesuffix("_orig")])
-
-
-def make_permanent(model: nn.Module) -> nn.Module:
-    """Fold masks into the weights (prune.remove) so the model is a plain state dict again."""
-    for module in model.modules():
-        if hasattr(module, "weight_mask"):
-            prune.remove(module, "weight")
-    return model

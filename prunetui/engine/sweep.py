@@ -1,8 +1,10 @@
 """Sweeps: methods by sparsities, each point pruned from one trained dense model and fine-tuned.
 
 The dense model is trained once per sweep directory and kept there (dense.pt); each point starts from a
-copy of it. sweep.csv gets a row as each point finishes (written atomically), so a sweep stopped halfway
-resumes, in the same directory, without redoing the points it has.
+copy of it (agp points, which prune while training, train from scratch with the dense model's budget).
+sweep.csv gets a row as each point finishes (written atomically), so a sweep stopped halfway resumes, in
+the same directory, without redoing the points it has. sweep.toml holds the shared settings and a
+fingerprint of the data loaded: a directory's dense model and points are reused only for both the same.
 
     sweep = Sweep(SweepSpec(config, methods, sparsities), directory)
     for event in sweep.run():      # SweepStarted, Progress…, SweepPoint…, SweepEnded
@@ -12,11 +14,14 @@ resumes, in the same directory, without redoing the points it has.
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
+import tomli_w
 import torch
+from torch import nn
 
 from prunetui.engine.analyses import (
     Progress,
@@ -31,14 +36,18 @@ from prunetui.engine.analyses import (
     to_csv,
 )
 from prunetui.engine.config import ExperimentConfig, flag_name
+from prunetui.engine.data import DataSet, load_dataset
 from prunetui.engine.errors import ConfigError, PrunetuiError, unexpected
 from prunetui.engine.export import load_model, save_state
 from prunetui.engine.files import write_atomic
+from prunetui.engine.models import build_model
 from prunetui.engine.runs import DENSE_MODEL_FILE
 from prunetui.engine.stages import Interrupted, Stages
+from prunetui.engine.training import evaluate, resolve_device
 
 SETTINGS_FILE = "sweep.toml"
 RESULTS_FILE = "sweep.csv"
+FINGERPRINT_KEY = "data-fingerprint"
 
 
 class Sweep(Stages):
@@ -68,17 +77,31 @@ class Sweep(Stages):
 
     def _run(self) -> Iterator[SweepEvent]:
         spec = self.spec
-        self._check_settings()
+        device = resolve_device(spec.base.device)
+        data = load_dataset(
+            spec.base.dataset,
+            spec.base.data_dir or None,
+            device,
+            train_subset=spec.base.train_subset,
+            download=self._download,
+            system_dir=self._system_data_dir,
+        )
+        self._check_settings(data_fingerprint(data))
+        test = data.test
+        del data  # each point loads its own copy; only the test images are needed here
         self._results = {point.key: point for point in self._read_results()}
         yield SweepStarted(str(self.directory), spec.base, spec.methods, spec.sparsities, self._requested())
         dense: dict[str, torch.Tensor] | None = None
+        dense_accuracy = 0.0
         for method, sparsity in spec.points():
             if point_key(method, sparsity) in self._results:
                 continue
             if dense is None:
                 dense = yield from self._dense_state()
+                dense_accuracy = evaluate(_model(spec.base.model, dense).to(device), test).accuracy
             stage = f"{method} at {sparsity * 100:g} %"
-            ran = yield from self.experiment(stage, spec.point_config(method, sparsity), dense)
+            config = spec.point_config(method, sparsity)
+            ran = yield from self.experiment(stage, config, None if config.schedule == "agp" else dense)
             summary = ran.summary
             assert summary.accuracy is not None and summary.test_loss is not None  # evaluated: it finished
             point = SweepPoint(
@@ -86,7 +109,7 @@ class Sweep(Stages):
                 sparsity,
                 summary.sparsity.global_sparsity,
                 summary.compression,
-                ran.pruned[0].accuracy_before,
+                dense_accuracy,
                 ran.pruned[-1].accuracy,
                 summary.accuracy,
                 summary.test_loss,
@@ -105,33 +128,71 @@ class Sweep(Stages):
         save_state(state, self.spec.base.model, path)
         return state
 
-    def _check_settings(self) -> None:
-        """A directory holds one sweep: resuming with other shared settings would mix incomparable points."""
+    def _check_settings(self, fingerprint: str) -> None:
+        """A directory holds one sweep: resuming with other shared settings, or on other data under the same
+        names, would mix incomparable points and reuse a dense model trained on something else."""
         path = self.directory / SETTINGS_FILE
         mine = shared_settings(self.spec.base)
-        if path.is_file():
-            try:
-                theirs = shared_settings(ExperimentConfig.from_mapping(tomllib.loads(path.read_text())))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ConfigError) as error:
-                raise ConfigError(f"cannot read {path}: {error}") from None
-            differ = [name for name in mine if mine[name] != theirs[name]]
-            if differ:
-                name = differ[0]
+        if not path.is_file():
+            kept = [name for name in (DENSE_MODEL_FILE, RESULTS_FILE) if (self.directory / name).exists()]
+            if kept:
                 raise ConfigError(
-                    f"{self.directory} holds a sweep with other settings ({flag_name(name)} {theirs[name]} there, "
-                    f"{mine[name]} here); use those settings to resume it, or another directory"
+                    f"{self.directory} holds {kept[0]} but no {SETTINGS_FILE}, so nothing tells which settings and "
+                    "data it came from; move it away or use another directory"
                 )
-        else:
-            write_atomic(path, self.spec.base.to_toml())
+            write_atomic(path, self.spec.base.to_toml() + tomli_w.dumps({FINGERPRINT_KEY: fingerprint}))
+            return
+        try:
+            values = tomllib.loads(path.read_text())
+            theirs_fingerprint = values.pop(FINGERPRINT_KEY, None)
+            theirs = shared_settings(ExperimentConfig.from_mapping(values))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ConfigError) as error:
+            raise ConfigError(f"cannot read {path}: {error}") from None
+        differ = [name for name in mine if mine[name] != theirs[name]]
+        if differ:
+            name = differ[0]
+            raise ConfigError(
+                f"{self.directory} holds a sweep with other settings ({flag_name(name)} {theirs[name]} there, "
+                f"{mine[name]} here); use those settings to resume it, or another directory"
+            )
+        if theirs_fingerprint != fingerprint:
+            there = f"data fingerprint {theirs_fingerprint}" if theirs_fingerprint else "no data fingerprint"
+            raise ConfigError(
+                f"{self.directory} holds a sweep on other data ({there}, {fingerprint} for the "
+                f"{self.spec.base.dataset} loaded now); its dense model and points do not apply: move it away or "
+                "use another directory"
+            )
 
     def _read_results(self) -> list[SweepPoint]:
+        """The points of earlier sessions; a damaged sweep.csv stops the sweep, left as it is (never overwritten)."""
+        path = self.directory / RESULTS_FILE
         try:
-            return read_sweep_csv((self.directory / RESULTS_FILE).read_text())
+            return read_sweep_csv(path.read_text())
         except FileNotFoundError:
             return []
         except (OSError, UnicodeDecodeError) as error:
-            raise PrunetuiError(f"cannot read {self.directory / RESULTS_FILE}: {error}") from None
+            raise PrunetuiError(f"cannot read {path}: {error}") from None
+        except ValueError as error:
+            raise PrunetuiError(
+                f"{path} {error}; left as it is: repair or delete that line, or move the file away, to go on"
+            ) from None
 
     def _requested(self) -> tuple[SweepPoint, ...]:
         found = (self._results.get(point_key(method, sparsity)) for method, sparsity in self.spec.points())
         return tuple(point for point in found if point is not None)
+
+
+def data_fingerprint(data: DataSet) -> str:
+    """A short hash of the images and labels as loaded (after the subset and normalisation): equal only for
+    the same data, whatever its files are called."""
+    digest = hashlib.blake2b(digest_size=8)
+    for split in (data.train, data.test):
+        for tensor in (split.images, split.labels):
+            digest.update(tensor.detach().cpu().contiguous().numpy())
+    return digest.hexdigest()
+
+
+def _model(name: str, state: dict[str, torch.Tensor]) -> nn.Module:
+    model = build_model(name)
+    model.load_state_dict(state)
+    return model

@@ -16,7 +16,7 @@ from prunetui.app.messages import WorkerResult
 from prunetui.app.screens.analysis import ANALYSIS_CSS
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import Series, SeriesChart
-from prunetui.describe import percent
+from prunetui.describe import kept_word, percent
 from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.runs import RunRecord, list_runs, load_history, runs_root
 
@@ -194,7 +194,8 @@ def export_text(run: RunRecord, report: ExportReport) -> str:
     """The export report in a few lines: sizes for every run, the smaller model and its speed-up when structured."""
     saved = report.saved
     lines = [
-        f"[b]{run.name}[/b] exported: {report.nonzero:,} of {report.parameters:,} parameters non-zero; "
+        f"[b]{run.name}[/b] exported: {report.nonzero:,} of {report.parameters:,} parameters "
+        f"{kept_word(report.structured)}; "
         f"{kib(saved.dense_bytes)} dense, {kib(saved.sparse_bytes)} sparse CSR, {kib(saved.gzip_bytes)} gzipped"
     ]
     compact = report.compact

@@ -11,7 +11,7 @@ from textual.widget import Widget
 from textual.widgets import Label, Static
 
 from prunetui.app.run_state import FAILED, RunState, clock
-from prunetui.describe import percent
+from prunetui.describe import before_pruning, percent
 
 
 def left(seconds: float | None) -> str:
@@ -112,8 +112,9 @@ class StatusPanel(Vertical):
         device = state.started.device if state.started else "…"
         compression = f"{state.compression:.1f}×" if state.compression else "–"
         speed = f"{state.images_per_s:,.0f}" if state.images_per_s else "–"  # never "0 img/s" before a batch
+        before = before_pruning(state.started.config) if state.started else "dense"
         return (
             f"elapsed [b]{clock(state.elapsed)}[/b] · [b]{speed}[/b] img/s · device [b]{device}[/b]\n"
-            f"accuracy dense [b]{percent(state.dense_accuracy)}[/b] → now [b]{percent(state.current_accuracy)}[/b]"
+            f"accuracy {before} [b]{percent(state.dense_accuracy)}[/b] → now [b]{percent(state.current_accuracy)}[/b]"
             f" · compression [b]{compression}[/b]"
         )
