@@ -51,6 +51,7 @@ class ExperimentForm(Vertical):
         super().__init__(id=id)
         self._config = ExperimentConfig()
         self.problems: dict[str, str] = {}
+        self._check_pending = False
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="settings", can_focus=False):
@@ -134,9 +135,14 @@ class ExperimentForm(Vertical):
     @on(Select.Changed)
     @on(Switch.Changed)
     def _changed(self) -> None:
-        self._check()
+        """One check for a burst of changes: every control reports its first value once mounted, and a loaded
+        config changes many at once."""
+        if not self._check_pending:
+            self._check_pending = True
+            self.call_later(self._check)
 
     def _check(self) -> None:
+        self._check_pending = False
         config, self.problems = self.read()
         for f in ExperimentConfig.fields():
             problem = self.problems.get(f.name)
