@@ -61,18 +61,19 @@ def long_config(config: ExperimentConfig) -> ExperimentConfig:
     return config.replace(epochs=200, batch_size=8)
 
 
-async def test_first_screen_paints_before_torch_is_imported() -> None:
+async def test_first_screen_paints_before_torch_numpy_or_plotext_is_imported() -> None:
     code = (
         "import asyncio, sys\n"
         "from prunetui.app.app import PruneApp\n"
         "async def main():\n"
         "    async with PruneApp().run_test() as pilot:\n"
         "        await pilot.pause()\n"
-        "        print('torch' in sys.modules, pilot.app.screen.query_one('#setting-model').has_focus)\n"
+        "        heavy = [name for name in ('torch', 'numpy', 'plotext') if name in sys.modules]\n"
+        "        print(heavy or 'none', pilot.app.screen.query_one('#setting-model').has_focus)\n"
         "asyncio.run(main())\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert result.stdout.split() == ["False", "True"]
+    assert result.stdout.split() == ["none", "True"]  # the analysis screens and charts load when needed
 
 
 async def test_settings_by_keyboard_then_a_full_iterative_run(tiny_config: ExperimentConfig) -> None:
