@@ -197,10 +197,11 @@ async def test_a_missing_data_set_is_a_message_and_the_app_stays_up(
     tiny_config: ExperimentConfig, tmp_path: Path
 ) -> None:
     app = PruneApp(tiny_config.replace(data_dir=str(tmp_path / "empty")))
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: not app.run_state.active)
         await pilot.pause()
+        assert inside_screen(app, "#setting-model")  # the form folded back: the settings need a look
         assert app.run_state.outcome == FAILED
         phase = shown(app.query_one("#phase", Static))
         assert phase.startswith("failed: ") and "mnist" in phase and "Traceback" not in phase

@@ -190,6 +190,8 @@ class PruneApp(App[None]):
             self._running_changed()
             if state.error is not None:
                 self.notify(state.error, title="The run failed", severity="error", timeout=10)
+            if state.started is None:
+                self._fold_form(False)  # it never started: the settings are what to look at next
         self._show_state()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
