@@ -24,36 +24,31 @@ import tempfile
 import time
 from pathlib import Path
 
-MINIMAL_PROBE = """
+PAINT_PROBE = """
 import time
-from textual.app import App
-from textual.widgets import Button, Footer, Header, Static
+{app}
 
-class Minimal(App):
-    def compose(self):
-        yield Header()
-        yield Static("a minimal Textual app")
-        yield Button("OK")
-        yield Footer()
-
-    def on_ready(self):
-        print(time.time(), flush=True)
-        self.exit()
-
-Minimal().run(headless=True, size=(80, 24))
-"""
-
-PRUNETUI_PROBE = """
-import time
-from prunetui.app.app import PruneApp
-
-class Probe(PruneApp):
+class Probe(App):
     def on_ready(self):
         print(time.time(), flush=True)
         self.exit()
 
 Probe().run(headless=True, size=(80, 24))
 """
+MINIMAL_PROBE = PAINT_PROBE.format(
+    app="""
+from textual.app import App as Base
+from textual.widgets import Button, Footer, Header, Static
+
+class App(Base):
+    def compose(self):
+        yield Header()
+        yield Static("a minimal Textual app")
+        yield Button("OK")
+        yield Footer()
+"""
+)
+PRUNETUI_PROBE = PAINT_PROBE.format(app="from prunetui.app.app import PruneApp as App")
 
 QUIT_PROBE = """
 import sys, time
