@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
-from contextlib import suppress
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Header, Static
-from textual.worker import Worker, WorkerFailed, WorkerState
+from textual.worker import Worker, WorkerState
 
 from prunetui.app.messages import EventsReceived, LayerAmountsChosen
 from prunetui.app.remembered import recall, remember
@@ -356,8 +356,9 @@ class PruneApp(App[None]):
         if not stop:
             return
         self.action_stop()
-        worker = next(iter(self.workers), None)
-        if worker is not None:
-            with suppress(TimeoutError, WorkerFailed):
-                await asyncio.wait_for(worker.wait(), QUIT_WAIT)
+        # Polled, not `wait_for(worker.wait())`: a timeout there cancels the worker's task and marks it
+        # cancelled, while its thread goes on saving the run.
+        deadline = time.monotonic() + QUIT_WAIT
+        while any(not worker.is_finished for worker in self.workers) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
         self.exit()
