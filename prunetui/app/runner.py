@@ -26,6 +26,7 @@ class ExperimentRunner(ThreadRunner[Event]):
         self.config = config
 
     def run(self) -> None:
+        self._deliver((Status("importing torch …"),))  # a second or more on a cold start
         from prunetui.engine.experiment import Experiment  # torch loads here, long after the first paint
         from prunetui.engine.recording import record_run
 

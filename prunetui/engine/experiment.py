@@ -19,7 +19,7 @@ from torch import nn
 
 from prunetui.engine import pruning
 from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.data import DataSet, load_dataset
+from prunetui.engine.data.loading import DataSet, dataset_loading
 from prunetui.engine.errors import PrunetuiError, unexpected
 from prunetui.engine.events import (
     EpochEnd,
@@ -98,8 +98,7 @@ class Experiment:
         device = resolve_device(config.device)
         self._device = str(device)
         torch.manual_seed(config.seed)
-        yield Status(f"loading {config.dataset} …")
-        data = load_dataset(
+        data = yield from dataset_loading(
             config.dataset,
             config.data_dir or None,
             device,
@@ -131,7 +130,8 @@ class Experiment:
             self._trainer.batches_per_epoch(),
             config.epochs + finetunes * config.finetune_epochs,
         )
-        self._last = evaluate(model, data.test)
+        if config.epochs == 0:  # the first prune's "before"; otherwise the first epoch evaluates (it costs time
+            self._last = evaluate(model, data.test)  # before the first step: 10,000 test images take a second)
 
         if config.schedule == "agp":
             steps = pruning.agp_prune_steps(config.epochs * self._trainer.batches_per_epoch(), len(targets))

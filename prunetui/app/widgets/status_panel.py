@@ -111,7 +111,7 @@ class StatusPanel(Vertical):
             return ""
         device = state.started.device if state.started else "…"
         compression = f"{state.compression:.1f}×" if state.compression else "–"
-        speed = f"{state.images_per_s:,.0f}" if state.images_per_s else "–"  # never "0 img/s" before a batch
+        speed = f"{state.images_per_s:,.0f}" if state.images_per_s else "–"  # no speed before the first step
         before = before_pruning(state.started.config) if state.started else "dense"
         return (
             f"elapsed [b]{clock(state.elapsed)}[/b] · [b]{speed}[/b] img/s · device [b]{device}[/b]\n"
