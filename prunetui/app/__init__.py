@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from prunetui.engine.config import ExperimentConfig
 
 
 def run_app(config: ExperimentConfig | None = None) -> None:
-    """Open the app, with `config` in the form (the defaults if None)."""
+    """Open the app, with `config` in the form (the last session's settings if None)."""
     from prunetui.app.app import PruneApp
 
-    PruneApp(config).run()
+    app = PruneApp(config)
+    app.run()
+    if "torch" in sys.modules:
+        # A run went (and has saved itself, or the quit gave up waiting for it): torch takes a second or more
+        # to tear down at interpreter exit, with nothing left to save. End the process now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(app.return_code or 0)

@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from prunetui.app.messages import WorkerResult
 from prunetui.app.screens.analysis import ANALYSIS_CSS
 from prunetui.app.screens.confirm import ConfirmScreen
+from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import Series, SeriesChart
 from prunetui.describe import kept_word, percent
 from prunetui.engine.errors import PrunetuiError
@@ -68,7 +69,7 @@ class RunsScreen(Screen[None]):
         with Horizontal(id="runs-charts"):
             yield SeriesChart("sparsity (%)", "accuracy (%)", id="runs-accuracy")
             yield SeriesChart("step", "test loss", id="runs-loss")
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.query_one("#runs-accuracy").border_title = "Accuracy against sparsity"

@@ -12,11 +12,13 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Header, Input, Label, Select, Static
+from textual.widgets import Header, Input, Label, Select, Static
 
 from prunetui.app.analysis_runner import Analysis
 from prunetui.app.messages import LayerAmountsChosen
+from prunetui.app.plan import about
 from prunetui.app.screens.analysis import AnalysisScreen
+from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import Series, SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
@@ -67,12 +69,25 @@ class SensitivityScreen(AnalysisScreen):
             yield from self.controls()
         yield SeriesChart("layer pruned (%)", "accuracy (%)", id="sensitivity-chart")
         yield Static("", id="sensitivity-suggestion")
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.query_one("#sensitivity-setup").border_title = "Sensitivity: one layer pruned at a time, no fine-tuning"
         self.query_one("#sensitivity-chart").border_title = "Test accuracy per layer"
         self.query_one("#sensitivity-source").focus()
+
+    def plan(self) -> str:
+        amounts = parse_fractions(self.query_one("#sensitivity-amounts", Input).value, "amounts")
+        source = str(self.query_one("#sensitivity-source", Select).value)
+        config = self.config if source == TRAIN_NOW else self._runs[source].config
+        if config is None:
+            raise PrunetuiError("cannot read the settings of that run")
+        layers = len(config.prunable_layer_names)
+        points = f"prune each of its {layers} layers to {len(amounts)} amounts: {layers * len(amounts)} test-set "
+        points += "evaluations, no fine-tuning"
+        if source != TRAIN_NOW:
+            return f"load {config.model} as that run trained it, {points}"
+        return f"train {config.model} ({config.epochs} epochs, {about(config.epochs, config)}), {points}"
 
     def prepare(self) -> Callable[[], Analysis]:
         amounts = parse_fractions(self.query_one("#sensitivity-amounts", Input).value, "amounts")
