@@ -1,11 +1,15 @@
-"""Atomic file writes: a reader (or a crash) never sees a half-written file."""
+"""Atomic file writes: a reader (or a crash) never sees a half-written file. And CSV text to write."""
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import os
 import secrets
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from prunetui.engine.errors import OutputError
 
@@ -49,3 +53,12 @@ def make_directory(path: Path) -> None:
 def cannot_write(path: str | Path, error: OSError) -> str:
     """One line naming what could not be written and why."""
     return f"cannot write {path}: {error.strerror or error}"
+
+
+def csv_text(fieldnames: Sequence[str], records: Iterable[Mapping[str, Any]]) -> str:
+    """A header row, then one row per record; None is an empty cell."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return buffer.getvalue()

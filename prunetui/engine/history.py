@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import asdict, dataclass, fields
 
 from prunetui.engine.events import EpochEnd, Event, Pruned, Rewound
+from prunetui.engine.files import csv_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +43,4 @@ def history_row(event: Event) -> HistoryRow | None:
 
 
 def history_csv(rows: list[HistoryRow]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(asdict(row) for row in rows)
-    return buffer.getvalue()
+    return csv_text(COLUMNS, (asdict(row) for row in rows))
