@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -16,7 +17,15 @@ from prunetui.app.messages import WorkerResult
 from prunetui.app.screens.analysis import ANALYSIS_CSS
 from prunetui.app.screens.confirm import ConfirmScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
-from prunetui.app.widgets.series_chart import Series, SeriesChart
+from prunetui.app.widgets.series_chart import (
+    ACCURACY_AXIS,
+    POSITIVE,
+    SPARSITY_AXIS,
+    Axis,
+    Series,
+    SeriesChart,
+    hex_color,
+)
 from prunetui.describe import kept_word, percent
 from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.runs import RunRecord, deletable_run, delete_run, list_runs, load_history, runs_root
@@ -25,15 +34,16 @@ if TYPE_CHECKING:
     from prunetui.engine.compact import ExportReport
 
 SELECTED = "●"
-COLUMNS = ("", "date", "method", "sparsity", "accuracy dense → pruned", "status", "run")
+# The run and its outcome first: at 80 columns the method, last, is what gets cut (the detail shows it whole).
+COLUMNS = ("run", "status", "sparsity", "dense → pruned", "method")
+# Said after the saved sizes, in a few words: at 80x24 the detail has four lines.
 UNSTRUCTURED_NOTE = (
-    "Unstructured masks alone do not speed up dense PyTorch inference: the zeros are still multiplied, so the "
-    "model is as large in memory and as slow as the dense one. They pay off in storage only (sparse CSR, gzip)."
+    "masks alone make dense PyTorch neither faster nor smaller in memory (the zeros are still multiplied); "
+    "only storage gains (sparse CSR, gzip)"
 )
-STRUCTURED_NOTE = (
-    "ln-structured: whole filters and neurons are zero. Export (e) cuts them out into a smaller model that "
-    "computes the same and runs faster."
-)
+NOT_SMALLER_NOTE = "at this sparsity sparse CSR is larger than dense: the masks save nothing yet"
+NO_MODEL_NOTE = "no model was saved: nothing to export"
+STRUCTURED_NOTE = "whole filters and neurons are zero: export (e) cuts them out into a smaller, faster model"
 
 
 def kib(n: int) -> str:
@@ -41,9 +51,44 @@ def kib(n: int) -> str:
 
 
 def run_label(run: RunRecord) -> str:
-    c = run.config
-    target = f" {percent(c.sparsity, 0)}" if c else ""
-    return f"{run.started:%H:%M:%S} {run.method}{target}" if run.started else f"{run.name} {run.method}{target}"
+    """The run's time, method and the sparsity it reached (a stopped run may be far from its target)."""
+    reached = f" {percent(run.sparsity)}" if run.sparsity is not None else ""
+    return f"{run.started:%H:%M:%S} {run.method}{reached}" if run.started else f"{run.name} {run.method}{reached}"
+
+
+def sizes_text(run: RunRecord) -> str:
+    """The saved model's sizes and what they mean for this run: a run stopped before pruning, or one that
+    failed before saving a model, gains nothing from its masks."""
+    if run.model_path is None:
+        return NO_MODEL_NOTE
+    e = run.export
+    if e is None:
+        return "model.pt saved; its sizes were not recorded"
+    compression = f", {run.compression:.1f}× fewer parameters" if run.compression else ""
+    sizes = f"model.pt {kib(e.dense_bytes)} dense, {kib(e.sparse_bytes)} CSR, {kib(e.gzip_bytes)} gzip{compression}"
+    if run.config is not None and run.config.structured:
+        return f"{sizes}; {STRUCTURED_NOTE}"
+    return f"{sizes}; {NOT_SMALLER_NOTE if e.sparse_bytes >= e.dense_bytes else UNSTRUCTURED_NOTE}"
+
+
+class RunsTable(DataTable[str | Text]):
+    """The runs, one per row. Its cursor row stays in sight when the table shrinks (the charts and the detail
+    take rows), so that `e` and `d` never act on a run the user cannot see; Home and End go to the first and
+    last run."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+    ]
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.move_cursor, row=self.cursor_row)
+
+    def action_first(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        self.move_cursor(row=self.row_count - 1)
 
 
 class RunsScreen(Screen[None]):
@@ -64,11 +109,13 @@ class RunsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="runs-detail")
         with Horizontal(id="runs-charts"):
-            yield SeriesChart("sparsity (%)", "accuracy (%)", id="runs-accuracy")
-            yield SeriesChart("step", "test loss", id="runs-loss")
+            yield SeriesChart(SPARSITY_AXIS, ACCURACY_AXIS, legend_in_border=False, id="runs-accuracy")
+            yield SeriesChart(
+                Axis("step", 0, POSITIVE), Axis("test loss", 2, POSITIVE), legend_in_border=False, id="runs-loss"
+            )
         yield FittingFooter()
 
     def on_mount(self) -> None:
@@ -76,8 +123,9 @@ class RunsScreen(Screen[None]):
         self.query_one("#runs-loss").border_title = "Test loss"
         self.query_one("#runs-detail").border_title = "Run"
         table = self.query_one(DataTable)
+        table.add_column("", width=1, key="mark")  # wide enough for the mark added later
         for column in COLUMNS:
-            table.add_column(column, key=column or "mark")
+            table.add_column(column, key=column)
         self.action_reload()
         table.focus()
 
@@ -89,13 +137,12 @@ class RunsScreen(Screen[None]):
         table.border_title = f"{len(self.runs)} runs in {self.root}"
         for run in self.runs.values():
             table.add_row(
-                SELECTED if run.name in self.selected else "",
-                f"{run.started:%Y-%m-%d %H:%M}" if run.started else "?",
-                run.method,
+                self._mark(run.name),
+                run.name,
+                run.status,
                 percent(run.sparsity),
                 f"{percent(run.dense_accuracy)} → {percent(run.accuracy)}",
-                run.status,
-                run.name,
+                run.method,
                 key=run.name,
             )
         if not self.runs:
@@ -118,8 +165,16 @@ class RunsScreen(Screen[None]):
             self.selected.remove(run.name)
         else:
             self.selected.append(run.name)
-        self.query_one(DataTable).update_cell(run.name, "mark", SELECTED if run.name in self.selected else "")
+        table = self.query_one(DataTable)
+        for name in self.runs:  # a run taken off changes the colors of those picked after it
+            table.update_cell(name, "mark", self._mark(name))
         self._charts()
+
+    def _mark(self, name: str) -> Text:
+        """A selected run's mark, in the color of its lines: the charts' legend."""
+        if name not in self.selected:
+            return Text("")
+        return Text(SELECTED, style=hex_color(self.selected.index(name)))
 
     @on(DataTable.RowSelected)
     def _enter(self) -> None:
@@ -135,16 +190,9 @@ class RunsScreen(Screen[None]):
 
     def _detail(self, run: RunRecord) -> str:
         c = run.config
-        lines = [f"[b]{run.name}[/b]  {c.model + ' on ' + c.dataset if c else '?'}  {run.status} {run.message}"]
-        if run.export is not None:
-            e = run.export
-            compression = f", {run.compression:.1f}× fewer parameters" if run.compression else ""
-            lines.append(
-                f"model.pt: {kib(e.dense_bytes)} dense, {kib(e.sparse_bytes)} as sparse CSR, "
-                f"{kib(e.gzip_bytes)} gzipped{compression}"
-            )
-        lines.append(STRUCTURED_NOTE if c and c.structured else UNSTRUCTURED_NOTE)
-        return "\n".join(lines)
+        status = f"{run.status}: {run.message}" if run.message else run.status
+        experiment = f"{c.model} on {c.dataset}, {run.method}" if c else "settings unreadable"
+        return f"[b]{run.name}[/b] {status} · {experiment}\n{sizes_text(run)}"
 
     def _charts(self) -> None:
         """The selected runs, or the highlighted one while none is selected."""
@@ -225,7 +273,8 @@ def export_text(run: RunRecord, report: ExportReport) -> str:
     ]
     compact = report.compact
     if compact is None:
-        lines.append(UNSTRUCTURED_NOTE)
+        note = NOT_SMALLER_NOTE if saved.sparse_bytes >= saved.dense_bytes else UNSTRUCTURED_NOTE
+        lines.append(note[0].upper() + note[1:])
     else:
         t = compact.timing
         same = "same predictions" if compact.same_predictions else "[red]predictions differ[/]"

@@ -19,7 +19,7 @@ from prunetui.app.messages import LayerAmountsChosen
 from prunetui.app.plan import about
 from prunetui.app.screens.analysis import AnalysisScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
-from prunetui.app.widgets.series_chart import Series, SeriesChart
+from prunetui.app.widgets.series_chart import ACCURACY_AXIS, PERCENT, Axis, Series, SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
@@ -67,7 +67,7 @@ class SensitivityScreen(AnalysisScreen):
                 options = [(name, name) for name in SENSITIVITY_CRITERIA]
                 yield Select(options, value=criterion, allow_blank=False, compact=True, id="sensitivity-criterion")
             yield from self.controls()
-        yield SeriesChart("layer pruned (%)", "accuracy (%)", id="sensitivity-chart")
+        yield SeriesChart(Axis("layer pruned (%)", 0, PERCENT), ACCURACY_AXIS, id="sensitivity-chart")
         yield Static("", id="sensitivity-suggestion")
         yield FittingFooter()
 

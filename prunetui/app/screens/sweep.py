@@ -19,7 +19,7 @@ from prunetui.app.analysis_runner import Analysis
 from prunetui.app.plan import about, run_epochs
 from prunetui.app.screens.analysis import AnalysisScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
-from prunetui.app.widgets.series_chart import Series, SeriesChart
+from prunetui.app.widgets.series_chart import ACCURACY_AXIS, SPARSITY_AXIS, Series, SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
     DEFAULT_METHODS,
@@ -62,7 +62,7 @@ class SweepScreen(AnalysisScreen):
                 yield Switch(False, id="sweep-log", tooltip="accuracy against compression, log x")
             yield from self.controls()
         with Horizontal(classes="analysis-results"):
-            yield SeriesChart("sparsity (%)", "accuracy (%)", id="sweep-chart")
+            yield SeriesChart(SPARSITY_AXIS, ACCURACY_AXIS, id="sweep-chart")
             yield DataTable(id="sweep-table", cursor_type="row", zebra_stripes=True)
         yield FittingFooter()
 

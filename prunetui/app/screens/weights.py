@@ -17,7 +17,7 @@ from prunetui.app.messages import WorkerResult
 from prunetui.app.screens.analysis import ANALYSIS_CSS
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.heat_map import HeatMap, drawn_as_tiles
-from prunetui.app.widgets.series_chart import Series, SeriesChart
+from prunetui.app.widgets.series_chart import POSITIVE, Axis, Series, SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.runs import list_runs, runs_root
@@ -66,7 +66,7 @@ class WeightsScreen(Screen[None]):
         yield Static("", id="weights-caption")
         with Horizontal(id="weights-body"):
             yield HeatMap(id="weights-map")
-            yield SeriesChart("|w|", "count", id="weights-histogram")
+            yield SeriesChart(Axis("|w|", 2, POSITIVE), Axis("count", 0, POSITIVE), id="weights-histogram")
         yield FittingFooter()
 
     def on_mount(self) -> None:
