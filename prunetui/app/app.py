@@ -18,7 +18,7 @@ from textual.widgets import Button, Header, Static
 from textual.worker import Worker, WorkerState
 
 from prunetui.app.messages import EventsReceived, LayerAmountsChosen
-from prunetui.app.remembered import recall, remember
+from prunetui.app.remembered import recall, remember, settings_path
 from prunetui.app.run_state import RunState
 from prunetui.app.runner import ExperimentRunner
 from prunetui.app.screens.too_small import TooSmallScreen
@@ -72,6 +72,7 @@ class PruneApp(App[None]):
         """`config` goes into the form; without one, the settings remembered from the last session do."""
         super().__init__()
         self._initial, self._recall_problem = (config, None) if config else recall()
+        self._recalled = config is None and self._initial is not None
         self.run_state = RunState()
         self.runner: ExperimentRunner | None = None
 
@@ -110,6 +111,10 @@ class PruneApp(App[None]):
             self.query_one(selector).border_title = title
         if self._initial is not None:
             self._show_config(self._initial)
+        if self._recalled:  # said once, where the run's story will be told
+            self.query_one(EventLog).note(
+                f"The form shows your last session's settings ({settings_path()}); F7 resets."
+            )
         if self._recall_problem is not None:
             self.notify(self._recall_problem, title="Remembered settings ignored", severity="warning", timeout=10)
         self.query_one("#setting-model").focus()

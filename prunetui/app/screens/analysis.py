@@ -11,12 +11,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Button, Input, Select, Static
 from textual.worker import Worker, WorkerState
 
 from prunetui.app.analysis_runner import Analysis, AnalysisRunner, progress_text
 from prunetui.app.messages import AnalysisEvents
+from prunetui.app.screens.tool_screen import ToolScreen
 from prunetui.engine.analyses import Ended, Progress
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.errors import PrunetuiError
@@ -24,12 +24,11 @@ from prunetui.engine.errors import PrunetuiError
 ANALYSIS_CSS = Path(__file__).parent.parent / "analysis.tcss"
 
 
-class AnalysisScreen(Screen[None]):
+class AnalysisScreen(ToolScreen):
     CSS_PATH = ANALYSIS_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "start", "Start", priority=True),
         Binding("ctrl+t", "stop", "Stop", priority=True),
-        Binding("escape", "back", "Back"),
     ]
 
     def __init__(self, config: ExperimentConfig) -> None:
@@ -103,7 +102,7 @@ class AnalysisScreen(Screen[None]):
 
     def action_back(self) -> None:
         self._stop_quietly()
-        self.dismiss()
+        super().action_back()
 
     def on_unmount(self) -> None:
         self._stop_quietly()  # the app quits, or the screen went: the thread must not train on

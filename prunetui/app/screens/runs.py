@@ -1,5 +1,6 @@
 """The Runs screen: every saved run (app or CLI) in a table; the selected ones' accuracy-vs-sparsity and loss
-curves overlaid; the highlighted one's export sizes, said honestly, `e` to export it and `d` to delete it."""
+curves overlaid; the highlighted one's export sizes, said honestly, `e` to export it and `d` to delete it.
+Home and End go to the first and last run; a selected run's mark has the color of its lines."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from prunetui.app.messages import WorkerResult
 from prunetui.app.screens.analysis import ANALYSIS_CSS
 from prunetui.app.screens.confirm import ConfirmScreen
+from prunetui.app.screens.tool_screen import ToolScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import (
     ACCURACY_AXIS,
@@ -91,14 +92,14 @@ class RunsTable(DataTable[str | Text]):
         self.move_cursor(row=self.row_count - 1)
 
 
-class RunsScreen(Screen[None]):
+class RunsScreen(ToolScreen):
     CSS_PATH = ANALYSIS_CSS
+    TOOL = "runs"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle", "Select", tooltip="Add the run to the charts, or take it off"),
         Binding("e", "export", "Export", tooltip="Export the highlighted run and report sizes and speed"),
         Binding("d", "delete", "Delete", tooltip="Delete the highlighted run's directory (asks first)"),
         Binding("r", "reload", "Reload", tooltip="Read the runs directory again"),
-        Binding("escape", "back", "Back"),
     ]
 
     def __init__(self) -> None:
@@ -258,9 +259,6 @@ class RunsScreen(Screen[None]):
             return
         self.action_reload()
         self.notify(f"deleted {run.name}")
-
-    def action_back(self) -> None:
-        self.dismiss()
 
 
 def export_text(run: RunRecord, report: ExportReport) -> str:

@@ -39,6 +39,7 @@ TOLERANCE = 0.01
 
 
 class SensitivityScreen(AnalysisScreen):
+    TOOL = "sensitivity"
     BINDINGS: ClassVar[list[BindingType]] = [
         *AnalysisScreen.BINDINGS,
         Binding("ctrl+l", "use_amounts", "Use amounts", tooltip="Put the suggested per-layer amounts into the form"),
@@ -48,6 +49,7 @@ class SensitivityScreen(AnalysisScreen):
         super().__init__(config)
         self.points: list[SensitivityPoint] = []
         self.dense_accuracy: float | None = None
+        self.evaluations = 0  # layers times amounts, in the running analysis
         self.model = config.model  # the analysed model's architecture: the form's, or a saved run's
         self._runs = {str(run.path): run for run in list_runs(runs_root()) if (run.path / DENSE_MODEL_FILE).is_file()}
 
@@ -112,8 +114,14 @@ class SensitivityScreen(AnalysisScreen):
     def show_event(self, event: object) -> None:
         if isinstance(event, SensitivityStarted):
             self.points, self.dense_accuracy = [], event.dense_accuracy
+            self.evaluations = len(event.layers) * len(event.amounts)
+            self._progress(f"dense accuracy {percent(event.dense_accuracy)}; pruning one layer at a time …")
         elif isinstance(event, SensitivityPoint):
             self.points.append(event)
+            self._progress(
+                f"{event.layer} pruned to {percent(event.amount, 0)}: {percent(event.accuracy)} "
+                f"({len(self.points)} of {self.evaluations} evaluations)"
+            )
         elif isinstance(event, SensitivityEnded):
             self.points = list(event.points)
 

@@ -13,7 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Header, Input, Label, Switch
+from textual.widgets import DataTable, Header, Input, Label, Static, Switch
 
 from prunetui.app.analysis_runner import Analysis
 from prunetui.app.plan import about, run_epochs
@@ -39,6 +39,7 @@ COLUMNS = ("method", "target", "reached", "compression", "pruned", "fine-tuned")
 
 
 class SweepScreen(AnalysisScreen):
+    TOOL = "sweep"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+l", "toggle_log", "Log axis", tooltip="Accuracy against compression on a log axis"),
     ]
@@ -107,8 +108,9 @@ class SweepScreen(AnalysisScreen):
     def show_event(self, event: object) -> None:
         if isinstance(event, SweepStarted):
             self.points = {point.key: point for point in event.done}
-            resumed = f", {len(event.done)} done before" if event.done else ""
-            self.notify(f"{event.directory}{resumed}", title="Sweep")
+            resumed = f"; {len(event.done)} points done before are kept" if event.done else ""
+            # In the plan's place, not a toast: a toast would cover the points at 80x24.
+            self.query_one("#analysis-plan", Static).update(f"[b]Sweeping[/b] into {event.directory}{resumed}")
         elif isinstance(event, SweepPoint):
             self.points[event.key] = event
         elif isinstance(event, SweepEnded):

@@ -10,11 +10,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Header, Label, Select, Static
 
 from prunetui.app.messages import WorkerResult
 from prunetui.app.screens.analysis import ANALYSIS_CSS
+from prunetui.app.screens.tool_screen import ToolScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.heat_map import HeatMap, drawn_as_tiles
 from prunetui.app.widgets.series_chart import POSITIVE, Axis, Series, SeriesChart
@@ -42,11 +42,11 @@ def magnitude_histogram(layer: LayerWeights, bins: int = BINS) -> Series:
     }
 
 
-class WeightsScreen(Screen[None]):
+class WeightsScreen(ToolScreen):
     CSS_PATH = ANALYSIS_CSS
+    TOOL = "weights"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("b", "toggle_before", "Before/after", tooltip="Show the weights before pruning, or after"),
-        Binding("escape", "back", "Back"),
     ]
 
     def __init__(self) -> None:
@@ -129,6 +129,3 @@ class WeightsScreen(Screen[None]):
             f"b: {'after' if self.before else 'before'}"
         )
         self.query_one(SeriesChart).show(magnitude_histogram(layer))
-
-    def action_back(self) -> None:
-        self.dismiss()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from rich.progress_bar import ProgressBar as RichBar
@@ -15,7 +16,7 @@ from prunetui.describe import before_pruning, percent
 
 
 def left(seconds: float | None) -> str:
-    return f" · {clock(seconds)} left" if seconds is not None else ""
+    return f" · {clock(math.ceil(seconds))} left" if seconds is not None else ""  # up: never 0:00 with work left
 
 
 def share(done: int, total: int) -> str:
