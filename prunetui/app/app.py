@@ -18,7 +18,7 @@ from textual.widgets import Button, Header, Static
 from textual.worker import Worker, WorkerState
 
 from prunetui.app.messages import EventsReceived, LayerAmountsChosen
-from prunetui.app.remembered import recall, remember, settings_path
+from prunetui.app.remembered import recall, remember
 from prunetui.app.run_state import RunState
 from prunetui.app.runner import ExperimentRunner
 from prunetui.app.screens.too_small import TooSmallScreen
@@ -112,9 +112,7 @@ class PruneApp(App[None]):
         if self._initial is not None:
             self._show_config(self._initial)
         if self._recalled:  # said once, where the run's story will be told
-            self.query_one(EventLog).note(
-                f"The form shows your last session's settings ({settings_path()}); F7 resets."
-            )
+            self.query_one(EventLog).note("The form shows your last session's settings; F7 resets them.")
         if self._recall_problem is not None:
             self.notify(self._recall_problem, title="Remembered settings ignored", severity="warning", timeout=10)
         self.query_one("#setting-model").focus()

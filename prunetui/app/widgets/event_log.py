@@ -36,11 +36,15 @@ class EventLog(RichLog):
     def note(self, line: str, time: str = "") -> None:
         """Add a line to the log."""
         self._lines.append((time, line))
-        self.write(hanging(time, line))
+        self._write(time, line)
 
     def on_resize(self) -> None:
         if self.scrollable_content_region.width != self._width:
             self._width = self.scrollable_content_region.width
             self.clear()
             for time, line in self._lines:
-                self.write(hanging(time, line))
+                self._write(time, line)
+
+    def _write(self, time: str, line: str) -> None:
+        # At the log's own width: measured on the app's console, a long line would wrap at the console's width.
+        self.write(hanging(time, line), width=self.scrollable_content_region.width or None)
