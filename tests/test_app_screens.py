@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Static
 
@@ -19,7 +20,7 @@ from prunetui.app.screens.sensitivity import SensitivityScreen
 from prunetui.app.screens.sweep import SweepScreen
 from prunetui.app.widgets.axes import axis_range, even_ticks
 from prunetui.app.widgets.event_log import EventLog
-from prunetui.app.widgets.series_chart import ACCURACY_AXIS, SPARSITY_AXIS, SeriesChart
+from prunetui.app.widgets.series_chart import ACCURACY_AXIS, SPARSITY_AXIS, SeriesChart, hex_color
 from prunetui.app.widgets.status_panel import left
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import SensitivityPoint, SensitivityStarted
@@ -66,6 +67,8 @@ async def test_runs_at_80x24_show_run_and_status_mark_the_selection_and_keep_the
         shown_rows = rendered(table)
         assert len(shown_rows) >= 5  # the header and four runs, with the charts and the detail on screen
         assert any(names[-1] in line and "●" in line for line in shown_rows)  # in sight, marked
+        mark = table.get_row_at(len(names) - 1)[0]
+        assert isinstance(mark, Text) and str(mark.style) == hex_color(0)  # the color of its lines: the legend
         assert names[-1] in shown(screen.query_one("#runs-detail", Static))  # e and d act on the run one sees
 
         await pilot.press("home")

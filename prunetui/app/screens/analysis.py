@@ -83,8 +83,9 @@ class AnalysisScreen(ToolScreen):
             return
         try:
             build = self.prepare()
-        except PrunetuiError as error:
-            self.notify(str(error), title="Cannot start", severity="error")
+        except PrunetuiError as error:  # said in the plan's line: a toast would cover the results at 80x24
+            self.query_one("#analysis-plan", Static).update(f"[b red]cannot start[/]: {error}")
+            self.app.bell()
             return
         self.runner = AnalysisRunner(build, lambda events: self.post_message(AnalysisEvents(events)))
         self._run(self.runner)

@@ -37,14 +37,14 @@ if TYPE_CHECKING:
 SELECTED = "●"
 # The run and its outcome first: at 80 columns the method, last, is what gets cut (the detail shows it whole).
 COLUMNS = ("run", "status", "sparsity", "dense → pruned", "method")
-# Said after the saved sizes, in a few words: at 80x24 the detail has four lines.
+# Said after the saved sizes, in a few words: at 80x24 the detail has five lines.
 UNSTRUCTURED_NOTE = (
     "masks alone make dense PyTorch neither faster nor smaller in memory (the zeros are still multiplied); "
     "only storage gains (sparse CSR, gzip)"
 )
 NOT_SMALLER_NOTE = "at this sparsity sparse CSR is larger than dense: the masks save nothing yet"
 NO_MODEL_NOTE = "no model was saved: nothing to export"
-STRUCTURED_NOTE = "whole filters and neurons are zero: export (e) cuts them out into a smaller, faster model"
+STRUCTURED_NOTE = "whole filters and neurons are zero: e cuts them out into a smaller, faster model"
 
 
 def kib(n: int) -> str:
@@ -204,14 +204,15 @@ class RunsScreen(ToolScreen):
         loss: Series = {}
         for run in shown:
             label = run_label(run)
+            accuracy[label], loss[label] = ([], []), ([], [])  # one per run, even empty: colors follow the marks
             sparsity = 0.0
             for row in load_history(run.path):
                 sparsity = row.sparsity if row.sparsity is not None else sparsity
-                xs, ys = accuracy.setdefault(label, ([], []))
+                xs, ys = accuracy[label]
                 xs.append(sparsity * 100)
                 ys.append(row.accuracy * 100)
                 if row.test_loss is not None:
-                    xs, ys = loss.setdefault(label, ([], []))
+                    xs, ys = loss[label]
                     xs.append(row.step)
                     ys.append(row.test_loss)
         self.query_one("#runs-accuracy", SeriesChart).show(accuracy)

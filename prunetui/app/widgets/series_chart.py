@@ -87,7 +87,9 @@ class SeriesChart(PlotextPlot):
         self.plt.clear_data()
         self.plt.xscale("log" if log_x else "linear")
         self.plt.xlabel(x_label or self.x.label)
-        for index, (xs, ys) in enumerate(series.values()):
+        for index, (xs, ys) in enumerate(series.values()):  # an empty series keeps its color, drawing nothing
+            if not xs:
+                continue
             self.plt.plot(xs, ys, marker="braille", color=color_of(index))
             if len(xs) == 1:  # a line of one point draws nothing
                 self.plt.scatter(xs, ys, marker="dot", color=color_of(index))
