@@ -26,7 +26,7 @@ from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import SensitivityPoint, SensitivityStarted
 from prunetui.engine.events import Exported
 from prunetui.engine.runs import list_runs, read_run, runs_root
-from tests.test_app import shown
+from tests.test_app import shown, wait_until
 from tests.test_app_analyses import record
 
 SMALL = (80, 24)
@@ -179,3 +179,20 @@ async def test_the_log_says_once_that_the_form_shows_the_last_sessions_settings(
     async with PruneApp(tiny_config).run_test(size=(120, 40)) as pilot:  # settings given: nothing to say
         await pilot.pause()
         assert not pilot.app.query_one(EventLog).lines
+
+
+async def test_at_80x24_the_log_shows_the_save_path_whole_and_status_times_the_run_as_the_log_does(
+    tiny_config: ExperimentConfig,
+) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not app.run_state.active)
+        await pilot.pause()
+        summary = app.run_state.summary
+        assert summary is not None
+        log = "".join(strip.text.strip() for strip in app.query_one(EventLog).lines)
+        (run,) = list_runs(runs_root())
+        assert f"saved{run.path}/model.pt" in log.replace(" ", "")  # the run directory whole, not cut with …
+        assert f"{summary.seconds:.1f}s" in log.replace(" ", "")
+        assert f"(run {summary.seconds:.1f} s)" in shown(app.query_one("#figures", Static))
