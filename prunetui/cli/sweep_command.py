@@ -83,7 +83,7 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
             f"Each point: the dense model ({_epochs(base.epochs)} of training) pruned, then fine-tuned for "
             f"{_epochs(base.finetune_epochs)} per prune round{agp}."
         )
-        console.print(_chart(ended.points, args.log_compression, console.width))
+        console.print(_chart(ended.points, args.log_compression, console))
     console.print(f"results in [bold]{directory}/sweep.csv[/]")
     return EXIT_CODES[ended.status]
 
@@ -120,11 +120,11 @@ def sweep_table(spec: SweepSpec, points: tuple[SweepPoint, ...]) -> Table:
     return table
 
 
-def _chart(points: tuple[SweepPoint, ...], log_compression: bool, width: int) -> Text:
+def _chart(points: tuple[SweepPoint, ...], log_compression: bool, console: Console) -> Text:
     series: dict[str, tuple[list[float], list[float]]] = {}
     for point in sorted(points, key=lambda p: p.sparsity):
         xs, ys = series.setdefault(point.method, ([], []))
         xs.append(point.compression if log_compression else point.sparsity * 100)
         ys.append(point.accuracy * 100)
     x_label = "compression (×, log scale)" if log_compression else "sparsity (%)"
-    return line_chart(series, x_label, "accuracy (%)", width, log_x=log_compression)
+    return line_chart(series, x_label, "accuracy (%)", console, log_x=log_compression)
