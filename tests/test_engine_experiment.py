@@ -211,7 +211,7 @@ def test_an_unexpected_error_is_a_failed_event_not_a_crash(
     def broken(*args: object) -> None:
         raise ValueError("boom")
 
-    monkeypatch.setattr("prunetui.engine.pruning.prune_to", broken)
+    monkeypatch.setattr("prunetui.engine.experiment.prune_to", broken)
     events = list(Experiment(tiny_config, download=False).run())
     assert isinstance(events[-1], Failed)
     assert events[-1].message.startswith("unexpected ValueError: boom (")

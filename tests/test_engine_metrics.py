@@ -10,7 +10,7 @@ from torch.nn.utils import prune
 from prunetui.engine import LayerSparsity, SparsityReport
 from prunetui.engine.metrics import sparsity_report, weight_layers
 from prunetui.engine.models import build_model
-from prunetui.engine.pruning import make_permanent
+from prunetui.engine.pruning.masks import make_permanent
 
 
 def toy() -> nn.Sequential:

@@ -16,7 +16,7 @@ from prunetui.engine.analyses import SweepPoint, SweepSpec
 from prunetui.engine.compact import COMPACT_MODEL_FILE, compact, export_run, time_inference
 from prunetui.engine.export import load_model
 from prunetui.engine.models import LeNet5, LeNet300
-from prunetui.engine.pruning import make_permanent
+from prunetui.engine.pruning.masks import make_permanent
 from prunetui.engine.sweep import Sweep
 from tests.analysis_helpers import only_dir, tiny_flags, tiny_test_split
 from tests.engine_helpers import of_type, run

@@ -17,22 +17,30 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from prunetui.engine.config import CRITERIA, SCHEDULES, SCOPES, ExperimentConfig
+from prunetui.engine.config import SCOPES, ExperimentConfig
 from prunetui.engine.errors import ConfigError
 from prunetui.engine.events import Event
+from prunetui.engine.pruning.registry import CRITERIA, SCHEDULES
 from prunetui.engine.runs import config_hash
 
 DEFAULT_METHODS = ("l1:layer:one-shot", "l1:global:one-shot", "random:layer:one-shot")
 DEFAULT_SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 DEFAULT_AMOUNTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-SENSITIVITY_CRITERIA = ("l1", "random", "ln-structured")
 # Settings a sweep sets per point; every other setting is shared by all points and the dense model.
-POINT_SETTINGS = ("criterion", "scope", "schedule", "sparsity")
+POINT_SETTINGS = ExperimentConfig.settings_with("point")
 # Settings that say where, not what: a sweep may resume with them changed.
-PLACE_SETTINGS = ("data_dir", "device")
+PLACE_SETTINGS = ExperimentConfig.settings_with("place")
+# Settings a sensitivity analysis has no use for: it prunes each layer once, to its own amounts, without fine-tuning.
+SENSITIVITY_UNUSED_SETTINGS = ExperimentConfig.settings_with("plan")
 
 
 # -- specs ------------------------------------------------------------------------------------------
+
+
+def sensitivity_criteria() -> list[str]:
+    """The criteria a sensitivity analysis can prune by: those that need no training batches to score weights
+    (it measures a trained model as it is)."""
+    return [name for name, criterion in CRITERIA.items() if not criterion.needs_batches]
 
 
 def parse_method(text: str) -> str:
@@ -93,7 +101,7 @@ class SweepSpec:
 
     def point_config(self, method: str, sparsity: float) -> ExperimentConfig:
         criterion, scope, schedule = parse_method(method).split(":")
-        epochs = self.base.epochs if schedule == "agp" else 0
+        epochs = self.base.epochs if SCHEDULES[schedule].prunes_while_training else 0
         return self.base.replace(
             criterion=criterion, scope=scope, schedule=schedule, sparsity=sparsity, layer_sparsity="", epochs=epochs
         )

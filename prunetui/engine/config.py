@@ -7,26 +7,26 @@ added in one place and every face (argparse, TOML, the app's form) picks it up.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_type_hints
 
 import tomli_w
 
 from prunetui.engine.errors import ConfigError
+from prunetui.engine.pruning import registry
+from prunetui.engine.pruning.criterion import Criterion
+from prunetui.engine.pruning.schedules import Schedule
 
 MODELS = ("lenet5", "lenet300")
 DATASETS = ("mnist", "fashion-mnist", "kmnist")
-CRITERIA = ("l1", "random", "taylor", "ln-structured")
 SCOPES = ("layer", "global")
-SCHEDULES = ("one-shot", "iterative", "agp")
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-
-STRUCTURED_CRITERIA = ("ln-structured",)
 # Each model's weight layers in forward order, the last being the output layer, with their weight counts; known
 # here so that settings naming layers, and the sparsity a cap allows, can be checked without importing torch
 # (a test holds this to the models themselves).
@@ -60,11 +60,25 @@ class Interval:
 FRACTION = Interval(0.0, 1.0, high_open=True)
 
 
+# What a setting is to the analyses, which use some settings differently from a single run:
+# "place" says where, not what (a sweep may resume with it changed); "point" is set per sweep point (the method and
+# its target); "plan" says how far and in which rounds to prune (a sensitivity analysis, which prunes each layer once
+# to amounts of its own without fine-tuning, has no use for it).
+Role = Literal["place", "point", "plan"]
+
+
 def _setting(
-    default: Any, help: str, choices: tuple[str, ...] = (), empty: str = "", interval: Interval | None = None
+    default: Any,
+    help: str,
+    choices: Collection[str] = (),
+    empty: str = "",
+    interval: Interval | None = None,
+    roles: tuple[Role, ...] = (),
 ) -> Any:
-    """A field with its help text, its allowed choices or interval, and for text what an empty value means."""
-    return field(default=default, metadata={"help": help, "choices": choices, "empty": empty, "interval": interval})
+    """A field with its help text, its allowed choices or interval, for text what an empty value means, and its
+    roles in the analyses."""
+    metadata = {"help": help, "choices": choices, "empty": empty, "interval": interval, "roles": roles}
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -74,18 +88,47 @@ class ExperimentConfig:
     model: str = _setting("lenet5", "network to train and prune", MODELS)
     dataset: str = _setting("mnist", "28x28 grayscale data set", DATASETS)
     data_dir: str = _setting(
-        "", "data set root (default: $PRUNETUI_DATA, else a per-user cache)", empty="$PRUNETUI_DATA or cache"
+        "",
+        "data set root (default: $PRUNETUI_DATA, else a per-user cache)",
+        empty="$PRUNETUI_DATA or cache",
+        roles=("place",),
     )
-    criterion: str = _setting("l1", "which weights go: magnitude, random, Taylor importance, whole rows", CRITERIA)
-    scope: str = _setting("layer", "same fraction per layer, or one threshold across layers", SCOPES)
-    schedule: str = _setting("one-shot", "prune once, in rounds with fine-tuning, or gradually (AGP)", SCHEDULES)
-    sparsity: float = _setting(0.9, "target fraction of prunable weights that are zero, in [0, 1)", interval=FRACTION)
-    rounds: int = _setting(4, "prune rounds for iterative and agp schedules", interval=Interval(1, 100))
+    criterion: str = _setting(
+        "l1",
+        "which weights go: magnitude, random, Taylor importance, whole rows",
+        registry.CRITERIA.keys(),  # a live view: criteria registered later are choices too
+        roles=("point",),
+    )
+    scope: str = _setting(
+        "layer", "same fraction per layer, or one threshold across layers", SCOPES, roles=("point", "plan")
+    )
+    schedule: str = _setting(
+        "one-shot",
+        "prune once, in rounds with fine-tuning, or gradually (AGP)",
+        registry.SCHEDULES.keys(),
+        roles=("point", "plan"),
+    )
+    sparsity: float = _setting(
+        0.9,
+        "target fraction of prunable weights that are zero, in [0, 1)",
+        interval=FRACTION,
+        roles=("point", "plan"),
+    )
+    rounds: int = _setting(
+        4, "prune rounds for iterative and agp schedules", interval=Interval(1, 100), roles=("plan",)
+    )
     epochs: int = _setting(3, "training epochs before pruning (agp prunes during them)", interval=Interval(0, 1000))
-    finetune_epochs: int = _setting(1, "fine-tuning epochs after each prune round", interval=Interval(0, 1000))
-    rewind: bool = _setting(False, "lottery ticket: reset surviving weights to their initial values before fine-tuning")
+    finetune_epochs: int = _setting(
+        1, "fine-tuning epochs after each prune round", interval=Interval(0, 1000), roles=("plan",)
+    )
+    rewind: bool = _setting(
+        False, "lottery ticket: reset surviving weights to their initial values before fine-tuning", roles=("plan",)
+    )
     max_layer_sparsity: float = _setting(
-        1.0, "global scope: no layer pruned beyond this fraction, in (0, 1]", interval=Interval(0.0, 1.0, low_open=True)
+        1.0,
+        "global scope: no layer pruned beyond this fraction, in (0, 1]",
+        interval=Interval(0.0, 1.0, low_open=True),
+        roles=("plan",),
     )
     keep_output: bool = _setting(False, "leave the output layer unpruned")
     layer_sparsity: str = _setting(
@@ -99,7 +142,7 @@ class ExperimentConfig:
     seed: int = _setting(  # torch's seeds are 64-bit
         0, "random seed: same seed and config give the same numbers on CPU", interval=Interval(0, 2**63 - 1)
     )
-    device: str = _setting("auto", "where to train: auto picks cuda, then mps, then cpu", DEVICES)
+    device: str = _setting("auto", "where to train: auto picks cuda, then mps, then cpu", DEVICES, roles=("place",))
     train_subset: int = _setting(
         0, "train on the first N images only (0: all) for quick runs", interval=Interval(0, 10_000_000)
     )
@@ -108,14 +151,45 @@ class ExperimentConfig:
     def fields(cls) -> tuple[dataclasses.Field[Any], ...]:
         return dataclasses.fields(cls)
 
+    @classmethod
+    def settings_with(cls, role: Role) -> tuple[str, ...]:
+        """The names of the settings with `role` in the analyses."""
+        return tuple(f.name for f in cls.fields() if role in f.metadata["roles"])
+
+    def not_applicable(self, name: str) -> str | None:
+        """Why setting `name` has no effect with this config's other settings; None when it has."""
+        match name:
+            case "rounds" if self.schedule in registry.SCHEDULES and not self.pruning_schedule.has_rounds:
+                return f"{self.schedule} prunes once"
+            case "scope" if self.structured:
+                return f"{self.criterion} prunes each layer on its own"
+            case "max_layer_sparsity" if self.scope != "global":
+                return "global scope only"
+            case "layer_sparsity" if self.scope == "global":
+                return "layer scope only"
+        return None
+
+    @property
+    def pruning_criterion(self) -> Criterion:
+        return registry.CRITERIA[self.criterion]
+
+    @property
+    def pruning_schedule(self) -> Schedule:
+        return registry.SCHEDULES[self.schedule]
+
     @property
     def rounds_used(self) -> int:
-        """Rounds actually run: one-shot always prunes once."""
-        return 1 if self.schedule == "one-shot" else self.rounds
+        """Rounds actually run: a schedule without rounds (one-shot) prunes once."""
+        return self.rounds if self.pruning_schedule.has_rounds else 1
 
     @property
     def structured(self) -> bool:
-        return self.criterion in STRUCTURED_CRITERIA
+        return self.criterion in registry.CRITERIA and self.pruning_criterion.structured
+
+    @property
+    def global_cap(self) -> float | None:
+        """For global scope, the most any one layer is pruned (1.0: no cap); None for layer scope."""
+        return self.max_layer_sparsity if self.scope == "global" else None
 
     @property
     def prunable_layer_names(self) -> tuple[str, ...]:
@@ -126,7 +200,7 @@ class ExperimentConfig:
 
     def reachable_sparsity(self) -> float:
         """The highest sparsity pruning can reach: global scope stops each layer at `max_layer_sparsity` (a whole
-        number of weights, as `pruning.prune_to` counts), layer scope reaches any target in [0, 1)."""
+        number of weights, as `allocation.prune_to` counts), layer scope reaches any target in [0, 1)."""
         if self.scope != "global" or self.max_layer_sparsity >= 1.0:
             return 1.0
         weights = MODEL_LAYER_WEIGHTS[self.model]
@@ -143,7 +217,10 @@ class ExperimentConfig:
         problems: dict[str, str] = {}
         for f in self.fields():
             value = getattr(self, f.name)
-            if not isinstance(value, _python_type(f)) or (isinstance(value, bool) and f.type != "bool"):
+            kind = setting_type(f)
+            if not isinstance(value, (int, float) if kind is float else kind) or (
+                isinstance(value, bool) and kind is not bool
+            ):
                 problems[f.name] = f"must be {_type_word(f)}, got {value!r}"
             elif f.metadata["choices"] and value not in f.metadata["choices"]:
                 problems[f.name] = f"must be one of {', '.join(f.metadata['choices'])}; got {value!r}"
@@ -158,12 +235,12 @@ class ExperimentConfig:
                 f"global scope reaches at most {math.floor(reachable * 10_000) / 10_000:g}"
             )
         if self.structured and self.scope == "global":
-            problems["scope"] = "global scope ranks single weights; ln-structured prunes whole rows per layer"
+            problems["scope"] = f"global scope ranks single weights; {self.criterion} prunes whole rows per layer"
         layer_problem = self._layer_sparsity_problem()
         if layer_problem:
             problems["layer_sparsity"] = layer_problem
-        if self.schedule == "agp" and self.epochs == 0:
-            problems["epochs"] = "agp prunes during training, so it needs at least 1 epoch"
+        if self.pruning_schedule.prunes_while_training and self.epochs == 0:
+            problems["epochs"] = f"{self.schedule} prunes during training, so it needs at least 1 epoch"
         return problems
 
     def _layer_sparsity_problem(self) -> str | None:
@@ -253,12 +330,15 @@ def flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-_TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "float": (int, float), "bool": bool}
+def setting_type(f: dataclasses.Field[Any]) -> type:
+    """The Python type of a setting (str, int, float or bool), from the dataclass's annotations."""
+    return _setting_types()[f.name]
 
 
-def _python_type(f: dataclasses.Field[Any]) -> type | tuple[type, ...]:
-    return _TYPES[str(f.type)]
+@functools.cache
+def _setting_types() -> dict[str, type]:
+    return get_type_hints(ExperimentConfig)
 
 
 def _type_word(f: dataclasses.Field[Any]) -> str:
-    return {"str": "text", "int": "a whole number", "float": "a number", "bool": "true or false"}[str(f.type)]
+    return {str: "text", int: "a whole number", float: "a number", bool: "true or false"}[setting_type(f)]

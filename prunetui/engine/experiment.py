@@ -16,7 +16,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from prunetui.engine import pruning
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.data import DataSet, load_dataset
 from prunetui.engine.errors import PrunetuiError, unexpected
@@ -33,8 +32,11 @@ from prunetui.engine.events import (
     StepLoss,
     Stopped,
 )
-from prunetui.engine.metrics import sparsity_report, weight_layers
+from prunetui.engine.metrics import sparsity_report
 from prunetui.engine.models import build_model
+from prunetui.engine.pruning.allocation import overall_target, prune_to
+from prunetui.engine.pruning.masks import prunable_layers, rewind
+from prunetui.engine.pruning.schedules import FineTune, Prune, Round, Train, rounds_for
 from prunetui.engine.training import (
     Evaluation,
     LossReport,
@@ -59,7 +61,6 @@ class Experiment:
         dense model to prune with epochs=0. Rewinding still goes back to the seed's initial weights."""
         self.config = config.validate()
         self.model: nn.Module | None = None  # the model as trained and pruned so far (masks attached)
-        self.dense_weights: dict[str, torch.Tensor] = {}  # each layer's weights just before the first prune
         self._system_data_dir = system_data_dir
         self._download = download
         self._start_from = start_from
@@ -116,8 +117,8 @@ class Experiment:
         self._trainer = Trainer(
             model, data.train, config.batch_size, torch.Generator().manual_seed(config.seed), self._stop
         )
-        targets = pruning.round_targets(config)
-        finetunes = 1 if config.schedule == "agp" else len(targets)
+        plan = config.pruning_schedule.plan(rounds_for(config), config.epochs * self._trainer.batches_per_epoch())
+        finetunes = sum(isinstance(step, FineTune) for step in plan)
         yield RunStarted(
             config,
             self._device,
@@ -129,33 +130,34 @@ class Experiment:
             config.epochs + finetunes * config.finetune_epochs,
         )
         self._last = evaluate(model, data.test)
+        for step in plan:  # the schedule's steps: training (pruning during it, for agp), prune rounds, fine-tuning
+            if isinstance(step, Train):
+                yield from self._train("train", 0, config.epochs, data, self._pruning_at(step, layers, data))
+            elif isinstance(step, Prune):
+                yield from self._prune(step.round, layers, data, self._last)
+            else:
+                yield from self._finetune(step.round, model, data, initial)
 
-        if config.schedule == "agp":
-            steps = pruning.agp_prune_steps(config.epochs * self._trainer.batches_per_epoch(), len(targets))
-            # With fewer steps than rounds several rounds fall on one step: all of them run, in order.
-            due: dict[int, list[tuple[int, dict[str, float]]]] = {}
-            for step, round_and_target in zip(steps, enumerate(targets, start=1), strict=True):
-                due.setdefault(step, []).append(round_and_target)
+    def _pruning_at(
+        self, train: Train, layers: list[tuple[str, nn.Module]], data: DataSet
+    ) -> Callable[[int], Iterator[Event]] | None:
+        """What runs before each training batch: the prune rounds the schedule puts at that optimizer step."""
+        if not train.prune_at:
+            return None
+        due = dict(train.prune_at)
 
-            def prune_when_due(batch: int) -> Iterator[Event]:
-                step = self._epoch_start + batch
-                if step in due:
-                    self._step = step
-                    for round_, round_targets in due.pop(step):
-                        yield from self._prune(round_, round_targets, layers, data, evaluate(model, data.test))
-                    model.train()
+        def prune_when_due(batch: int) -> Iterator[Event]:
+            step = self._epoch_start + batch
+            if step in due:
+                self._step = step
+                for round_ in due.pop(step):
+                    yield from self._prune(round_, layers, data, evaluate(self.model, data.test))
+                self.model.train()
 
-            yield from self._train("train", 0, config.epochs, data, prune_when_due)
-            yield from self._finetune(len(targets), model, data, initial)
-            return
-
-        yield from self._train("train", 0, config.epochs, data)
-        for round_, round_targets in enumerate(targets, start=1):
-            yield from self._prune(round_, round_targets, layers, data, self._last)
-            yield from self._finetune(round_, model, data, initial)
+        return prune_when_due
 
     def _prunable_layers(self, model: nn.Module) -> list[tuple[str, nn.Module]]:
-        return pruning.prunable_layers(model, self.config)
+        return prunable_layers(model, self.config)
 
     def _train(
         self,
@@ -201,31 +203,24 @@ class Experiment:
             )
 
     def _prune(
-        self,
-        round_: int,
-        targets: dict[str, float],
-        layers: list[tuple[str, nn.Module]],
-        data: DataSet,
-        before: Evaluation,
+        self, round_: Round, layers: list[tuple[str, nn.Module]], data: DataSet, before: Evaluation
     ) -> Iterator[Event]:
         assert self.model is not None
-        config = self.config
-        scores = None
-        if config.criterion == "taylor":
-            yield Status(f"round {round_}: measuring Taylor importance over {pruning.TAYLOR_BATCHES} batches …")
-            scores = pruning.taylor_scores(self.model, layers, self._importance_batches(data, round_))
+        config, criterion = self.config, self.config.pruning_criterion
+        batches = []
+        if criterion.needs_batches:
+            yield Status(f"round {round_.number}: measuring {criterion.measures} over {criterion.batches} batches …")
+            batches = self._importance_batches(data, round_.number, criterion.batches)
+        scores = criterion.scores(self.model, layers, batches)
         if self._dense is None:
             self._dense = before
-            self.dense_weights = {
-                name: module.weight.detach().cpu().clone() for name, module in weight_layers(self.model)
-            }
-        pruning.prune_to(layers, config, targets, scores)
+        prune_to(layers, criterion, round_.targets, scores, config.global_cap)
         self._last = evaluate(self.model, data.test)
         yield Pruned(
-            round_,
+            round_.number,
             config.rounds_used,
             self._step,
-            pruning.overall_target(layers, targets),
+            overall_target(layers, round_.targets),
             sparsity_report(self.model, {name for name, _ in layers}, structured=config.structured),
             before.accuracy,
             self._last.accuracy,
@@ -236,15 +231,15 @@ class Experiment:
         self, round_: int, model: nn.Module, data: DataSet, initial: dict[str, torch.Tensor]
     ) -> Iterator[Event]:
         if self.config.rewind:
-            pruning.rewind(model, initial)
+            rewind(model, initial)
             self._last = evaluate(model, data.test)
             yield Rewound(round_, self._step, self._last.accuracy)
         yield from self._train("finetune", round_, self.config.finetune_epochs, data)
 
-    def _importance_batches(self, data: DataSet, round_: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def _importance_batches(self, data: DataSet, round_: int, count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         size = self.config.batch_size
         generator = torch.Generator().manual_seed(self.config.seed + round_)
-        order = torch.randperm(len(data.train), generator=generator)[: pruning.TAYLOR_BATCHES * size]
+        order = torch.randperm(len(data.train), generator=generator)[: count * size]
         order = order.to(data.train.images.device)
         return [(data.train.images[index], data.train.labels[index]) for index in order.split(size)]
 

@@ -21,7 +21,7 @@ from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.events import Exported
 from prunetui.engine.files import write_atomic
 from prunetui.engine.models import MODELS, build_model
-from prunetui.engine.pruning import make_permanent
+from prunetui.engine.pruning.masks import make_permanent
 
 BYTES_PER_VALUE = 4  # float32
 BYTES_PER_INDEX = 4  # CSR with 32-bit column indices and row pointers

@@ -18,20 +18,21 @@ from pathlib import Path
 
 import torch
 
-from prunetui.engine import pruning
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
-    SENSITIVITY_CRITERIA,
     SensitivityEnded,
     SensitivityEvent,
     SensitivityPoint,
     SensitivityStarted,
+    sensitivity_criteria,
 )
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.data import load_dataset
 from prunetui.engine.errors import ConfigError, PrunetuiError, unexpected
 from prunetui.engine.export import load_model
 from prunetui.engine.models import build_model
+from prunetui.engine.pruning.allocation import prune_to
+from prunetui.engine.pruning.masks import prunable_layers
 from prunetui.engine.stages import Interrupted, Stages
 from prunetui.engine.training import evaluate, resolve_device
 
@@ -50,10 +51,9 @@ class Sensitivity(Stages):
         one, a model trained now with `config`'s settings (its sparsity and schedule are not used)."""
         super().__init__(system_data_dir=system_data_dir, download=download)
         self.config = config.replace(scope="layer", layer_sparsity="").validate()
-        if config.criterion not in SENSITIVITY_CRITERIA:
-            raise ConfigError(
-                f"invalid --criterion: sensitivity prunes by {', '.join(SENSITIVITY_CRITERIA)}, not {config.criterion}"
-            )
+        if self.config.pruning_criterion.needs_batches:
+            usable = ", ".join(sensitivity_criteria())
+            raise ConfigError(f"invalid --criterion: sensitivity prunes by {usable}, not {config.criterion}")
         if not amounts:
             raise ConfigError("invalid --amounts: give at least one amount")
         self.amounts = amounts
@@ -91,14 +91,14 @@ class Sensitivity(Stages):
         model = model.to(device)
         dense = evaluate(model, data.test)
         self._dense_accuracy = dense.accuracy
-        layers = [name for name, _ in pruning.prunable_layers(model, config)]
+        layers = [name for name, _ in prunable_layers(model, config)]
         yield SensitivityStarted(tuple(layers), self.amounts, dense.accuracy, source)
         for layer in layers:
             for amount in self.amounts:
                 self.check_stop()
                 trial = copy.deepcopy(model)
                 torch.manual_seed(config.seed)  # the random criterion draws the same weights every time
-                pruning.prune_to([(layer, trial.get_submodule(layer))], config, {layer: amount})
+                prune_to([(layer, trial.get_submodule(layer))], config.pruning_criterion, {layer: amount})
                 result = evaluate(trial, data.test)
                 point = SensitivityPoint(layer, amount, result.accuracy, result.loss)
                 self._points.append(point)
