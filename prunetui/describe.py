@@ -33,7 +33,7 @@ def target_text(config: ExperimentConfig) -> str:
 def before_pruning(config: ExperimentConfig) -> str:
     """What the accuracy measured just before the first prune is: the trained dense model, except under agp,
     which prunes during training, so that it is an early, partly trained model and no dense baseline."""
-    return "before the first prune" if config.schedule == "agp" else "dense"
+    return "before the first prune" if config.pruning_schedule.prunes_while_training else "dense"
 
 
 def kept_word(structured: bool) -> str:

@@ -15,6 +15,7 @@ from prunetui.cli.run_command import stop_on_ctrl_c
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
+    SENSITIVITY_UNUSED_SETTINGS,
     SensitivityEnded,
     SensitivityEvent,
     SensitivityPoint,
@@ -36,10 +37,6 @@ the settings given, or taken from a saved run with --run (its dense model, from 
 """
 
 
-# Layers are pruned once each, to the amounts given, with no fine-tuning.
-UNUSED_SETTINGS = ("sparsity", "schedule", "scope", "rounds", "finetune_epochs", "rewind", "max_layer_sparsity")
-
-
 def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "sensitivity", help="accuracy with one layer pruned at a time, per layer and amount", description=DESCRIPTION
@@ -59,7 +56,7 @@ def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
         "--out", type=Path, metavar="FILE.csv", help="where to save the results (default: a CSV under RUNS/sensitivity)"
     )
     add_runs_dir_option(parser)
-    add_config_options(parser, skip=UNUSED_SETTINGS)
+    add_config_options(parser, skip=SENSITIVITY_UNUSED_SETTINGS)
 
 
 def sensitivity_command(args: argparse.Namespace, console: Console) -> int:

@@ -101,7 +101,8 @@ class Sweep(Stages):
                 dense_accuracy = evaluate(_model(spec.base.model, dense).to(device), test).accuracy
             stage = f"{method} at {sparsity * 100:g} %"
             config = spec.point_config(method, sparsity)
-            ran = yield from self.experiment(stage, config, None if config.schedule == "agp" else dense)
+            start_from = None if config.pruning_schedule.prunes_while_training else dense  # agp trains from scratch
+            ran = yield from self.experiment(stage, config, start_from)
             summary = ran.summary
             assert summary.accuracy is not None and summary.test_loss is not None  # evaluated: it finished
             point = SweepPoint(

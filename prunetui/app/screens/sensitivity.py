@@ -21,11 +21,11 @@ from prunetui.app.widgets.series_chart import Series, SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
-    SENSITIVITY_CRITERIA,
     SensitivityEnded,
     SensitivityPoint,
     SensitivityStarted,
     parse_fractions,
+    sensitivity_criteria,
     suggest_amounts,
 )
 from prunetui.engine.config import ExperimentConfig, format_layer_amounts
@@ -50,7 +50,8 @@ class SensitivityScreen(AnalysisScreen):
         self._runs = {str(run.path): run for run in list_runs(runs_root()) if (run.path / DENSE_MODEL_FILE).is_file()}
 
     def compose(self) -> ComposeResult:
-        criterion = self.config.criterion if self.config.criterion in SENSITIVITY_CRITERIA else "l1"
+        criteria = sensitivity_criteria()
+        criterion = self.config.criterion if self.config.criterion in criteria else criteria[0]
         sources = [(f"train {self.config.model} with the form's settings", TRAIN_NOW)]
         sources += [(f"run {run.name}: {run.method}", path) for path, run in self._runs.items()]
         yield Header()
@@ -62,7 +63,7 @@ class SensitivityScreen(AnalysisScreen):
                 yield Label("amounts", classes="analysis-label")
                 yield Input(",".join(f"{a:g}" for a in DEFAULT_AMOUNTS), id="sensitivity-amounts", compact=True)
                 yield Label("criterion", classes="analysis-label switch-label")
-                options = [(name, name) for name in SENSITIVITY_CRITERIA]
+                options = [(name, name) for name in criteria]
                 yield Select(options, value=criterion, allow_blank=False, compact=True, id="sensitivity-criterion")
             yield from self.controls()
         yield SeriesChart("layer pruned (%)", "accuracy (%)", id="sensitivity-chart")

@@ -8,16 +8,13 @@ so the final sparsity is the target exactly rather than a product of rounded rat
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils import prune
 
 from prunetui.engine.config import capped_zeros
-
-if TYPE_CHECKING:
-    from prunetui.engine.pruning.criterion import Criterion, Layers, Scores
+from prunetui.engine.pruning.criterion import Criterion, Layers, Scores
 
 
 def prune_to(

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, ClassVar
 if TYPE_CHECKING:
     from torch import Tensor, nn
 
-    Layers = list[tuple[str, nn.Module]]
-    Batches = list[tuple[Tensor, Tensor]]
-    Scores = dict[str, Tensor]
+# Named layers (a model's submodules), batches of (images, labels), and a score per weight of each named layer.
+Layers = list[tuple[str, "nn.Module"]]
+Batches = list[tuple["Tensor", "Tensor"]]
+Scores = dict[str, "Tensor"]
 
 
 class Criterion:

@@ -8,9 +8,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import prune
 
+from prunetui.engine.pruning.criterion import Layers
+
 if TYPE_CHECKING:
     from prunetui.engine.config import ExperimentConfig
-    from prunetui.engine.pruning.criterion import Layers
 
 
 def prunable_layers(model: nn.Module, config: ExperimentConfig) -> Layers:

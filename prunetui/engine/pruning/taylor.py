@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prunetui.engine.pruning.criterion import Criterion
+from prunetui.engine.pruning.criterion import Batches, Criterion, Layers, Scores
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
-
-    from prunetui.engine.pruning.criterion import Batches, Layers, Scores
 
 
 class Taylor(Criterion):
