@@ -17,8 +17,15 @@ from prunetui.app.widgets.heat_map import KEPT, PARTLY_KEPT, PRUNED, HeatMap, gl
 from prunetui.app.widgets.series_chart import SeriesChart
 from prunetui.describe import percent
 from prunetui.engine import ExperimentConfig
-from prunetui.engine.analyses import read_sweep_csv, suggest_amounts, sweep_directory
+from prunetui.engine.analyses import (
+    SensitivityPoint,
+    read_sweep_csv,
+    sensitivity_file,
+    suggest_amounts,
+    sweep_directory,
+)
 from prunetui.engine.config import format_layer_amounts
+from prunetui.engine.csv_text import to_csv
 from prunetui.engine.runs import list_runs, load_history, new_run_dir, runs_root
 from tests.test_app import shown, wait_until
 
@@ -142,6 +149,9 @@ async def test_sensitivity_draws_one_line_per_layer(tiny_config: ExperimentConfi
         amounts = suggest_amounts(screen.points, screen.dense_accuracy, 0.01)
         suggestion = format_layer_amounts(amounts)
         assert suggestion in shown(screen.query_one("#sensitivity-suggestion", Static))
+        saved = sensitivity_file(runs_root(), tiny_config)  # the results are saved, where the CLI saves them
+        assert saved.read_text() == to_csv(screen.points, SensitivityPoint)
+        assert any(n.message == f"results in {saved}" for n in app._notifications)
 
         await pilot.press("ctrl+l")  # the suggestion goes into the form, and the next run prunes by it
         await pilot.pause()

@@ -34,6 +34,7 @@ from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.errors import ConfigError
+from prunetui.engine.files import write_atomic
 
 CONFIG_FILE = "prunetui.toml"
 MAIN_SCREEN_ACTIONS = ("start", "stop", "save_config", "load_config", "open")
@@ -197,7 +198,7 @@ class PruneApp(App[None]):
             self.notify("Fix the settings marked in red first.", title="Not saved", severity="error")
             return
         try:
-            path.write_text(config.to_toml(), encoding="utf-8")
+            write_atomic(path, config.to_toml())
         except OSError as error:
             self.notify(str(error), title="Not saved", severity="error")
             return

@@ -21,13 +21,13 @@ from prunetui.engine.analyses import (
     SensitivityPoint,
     SensitivityStarted,
     parse_fractions,
+    sensitivity_file,
+    sensitivity_series,
     suggest_amounts,
-    to_csv,
 )
 from prunetui.engine.config import ExperimentConfig, format_layer_amounts
 from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.files import write_atomic
-from prunetui.engine.runs import DENSE_MODEL_FILE, MODEL_FILE, config_hash, read_run, resolve_run, runs_root
+from prunetui.engine.runs import DENSE_MODEL_FILE, MODEL_FILE, read_run, resolve_run, runs_root
 
 DESCRIPTION = """\
 Prune one layer at a time to each amount, leaving the rest of the model dense and without fine-tuning,
@@ -69,15 +69,13 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
             raise PrunetuiError(f"invalid --tolerance: {args.tolerance:g} is not in [0, 1)")
         from prunetui.engine.sensitivity import Sensitivity  # imports torch
 
-        analysis = Sensitivity(config, amounts, model_path=model_path)
+        analysis = Sensitivity(config, amounts, model_path=model_path, out=args.out or sensitivity_file(root, config))
     except PrunetuiError as error:
         return fail(str(error))
-    out = args.out or root / "sensitivity" / f"{config.model}-{config.dataset}-{config_hash(config)}.csv"
     with stop_on_ctrl_c(analysis.stop, console):
         ended = follow(analysis.run(), console, _line, "results so far below")
     assert isinstance(ended, SensitivityEnded)
     if ended.points and ended.dense_accuracy is not None:
-        write_atomic(out, to_csv(ended.points, SensitivityPoint))
         console.print(sensitivity_table(ended.points, ended.dense_accuracy, args.tolerance))
         console.print(_chart(ended.points, console.width))
         suggestion = format_layer_amounts(suggest_amounts(ended.points, ended.dense_accuracy, args.tolerance))
@@ -86,7 +84,8 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
         console.print(
             f"to prune each layer that far: prunetui run [bold]--layer-sparsity {suggestion}[/] …", soft_wrap=True
         )
-        console.print(f"results in [bold]{out}[/]")
+    if ended.results_file:
+        console.print(f"results in [bold]{ended.results_file}[/]")
     return EXIT_CODES[ended.status]
 
 
@@ -134,9 +133,4 @@ def _percentage_points(fraction: float) -> str:
 
 
 def _chart(points: tuple[SensitivityPoint, ...], width: int) -> Text:
-    series: dict[str, tuple[list[float], list[float]]] = {}
-    for point in points:
-        xs, ys = series.setdefault(point.layer, ([], []))
-        xs.append(point.amount * 100)
-        ys.append(point.accuracy * 100)
-    return line_chart(series, "layer pruned (%)", "accuracy (%)", width)
+    return line_chart(sensitivity_series(points), "layer pruned (%)", "accuracy (%)", width)

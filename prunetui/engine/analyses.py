@@ -13,7 +13,7 @@ import csv
 import io
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +135,11 @@ def sweep_directory(root: Path, base: ExperimentConfig) -> Path:
     return root / "sweeps" / f"{base.model}-{base.dataset}-{settings}"
 
 
+def sensitivity_file(root: Path, config: ExperimentConfig) -> Path:
+    """The default CSV of a sensitivity analysis's results, one per settings, under the runs root."""
+    return root / "sensitivity" / f"{config.model}-{config.dataset}-{config_hash(config)}.csv"
+
+
 def shared_settings(config: ExperimentConfig) -> dict[str, Any]:
     """The settings every point of a sweep shares, apart from where data and device are."""
     return {k: v for k, v in config.to_dict().items() if k not in POINT_SETTINGS + PLACE_SETTINGS}
@@ -214,10 +219,13 @@ class SensitivityStarted:
 class SensitivityEnded(Ended):
     dense_accuracy: float | None
     points: tuple[SensitivityPoint, ...]
+    results_file: str = ""  # the CSV the points were saved to; empty when none were
 
 
 SweepEvent = SweepStarted | Progress | SweepPoint | SweepEnded
 SensitivityEvent = SensitivityStarted | Progress | SensitivityPoint | SensitivityEnded
+# Chart lines of results, the same in the CLI and the app: label -> (xs, ys).
+Series = dict[str, tuple[list[float], list[float]]]
 
 
 # -- results ----------------------------------------------------------------------------------------
@@ -225,6 +233,27 @@ SensitivityEvent = SensitivityStarted | Progress | SensitivityPoint | Sensitivit
 
 def point_key(method: str, sparsity: float) -> tuple[str, float]:
     return method, round(sparsity, 6)
+
+
+def sweep_series(points: Iterable[SweepPoint], log_compression: bool = False) -> tuple[Series, str]:
+    """Accuracy (%) against sparsity (%), or against compression for a log axis, one line per method; and the x
+    axis's label."""
+    series: Series = {}
+    for point in sorted(points, key=lambda p: p.sparsity):
+        xs, ys = series.setdefault(point.method, ([], []))
+        xs.append(point.compression if log_compression else point.sparsity * 100)
+        ys.append(point.accuracy * 100)
+    return series, "compression (×, log scale)" if log_compression else "sparsity (%)"
+
+
+def sensitivity_series(points: Iterable[SensitivityPoint]) -> Series:
+    """Accuracy (%) against the amount (%) the layer was pruned, one line per layer."""
+    series: Series = {}
+    for point in points:
+        xs, ys = series.setdefault(point.layer, ([], []))
+        xs.append(point.amount * 100)
+        ys.append(point.accuracy * 100)
+    return series
 
 
 def suggest_amounts(
@@ -243,14 +272,6 @@ def suggest_amounts(
                 break
             suggestion[layer] = point.amount
     return suggestion
-
-
-def to_csv(rows: Iterable[SweepPoint | SensitivityPoint], kind: type[SweepPoint | SensitivityPoint]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[f.name for f in fields(kind)], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(asdict(row) for row in rows)
-    return buffer.getvalue()
 
 
 def read_sweep_csv(text: str) -> list[SweepPoint]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
+from prunetui.engine.csv_text import to_csv
 from prunetui.engine.events import EpochEnd, Event, Pruned, Rewound
 
 
@@ -20,9 +19,6 @@ class HistoryRow:
     test_loss: float | None
     accuracy: float
     sparsity: float | None  # global sparsity over prunable weights, when the row changed it
-
-
-COLUMNS = tuple(f.name for f in fields(HistoryRow))
 
 
 def history_row(event: Event) -> HistoryRow | None:
@@ -44,8 +40,4 @@ def history_row(event: Event) -> HistoryRow | None:
 
 
 def history_csv(rows: list[HistoryRow]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(asdict(row) for row in rows)
-    return buffer.getvalue()
+    return to_csv(rows, HistoryRow)

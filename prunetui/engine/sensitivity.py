@@ -5,6 +5,7 @@ convolution, the output layer); `analyses.suggest_amounts` turns the results int
 
     analysis = Sensitivity(config, amounts)             # trains config's model first
     analysis = Sensitivity(config, model_path=path)     # or analyses a saved model (dense.pt of a run)
+    analysis = Sensitivity(config, amounts, out=path)   # and saves the results there as CSV when it ends
     for event in analysis.run():    # Progress… (training), SensitivityStarted, SensitivityPoint…, SensitivityEnded
         ...
     analysis.stop()                 # from any thread
@@ -27,9 +28,11 @@ from prunetui.engine.analyses import (
     sensitivity_criteria,
 )
 from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.csv_text import to_csv
 from prunetui.engine.data import load_dataset
 from prunetui.engine.errors import ConfigError, PrunetuiError, unexpected
 from prunetui.engine.export import load_model
+from prunetui.engine.files import write_atomic
 from prunetui.engine.models import build_model
 from prunetui.engine.pruning.allocation import prune_to
 from prunetui.engine.pruning.masks import prunable_layers
@@ -44,11 +47,13 @@ class Sensitivity(Stages):
         amounts: tuple[float, ...] = DEFAULT_AMOUNTS,
         *,
         model_path: str | Path | None = None,
+        out: str | Path | None = None,
         system_data_dir: Path | None = None,
         download: bool = True,
     ) -> None:
         """Prune by `config.criterion` (l1, random or ln-structured rows) the model at `model_path`, or, without
-        one, a model trained now with `config`'s settings (its sparsity and schedule are not used)."""
+        one, a model trained now with `config`'s settings (its sparsity and schedule are not used). The points
+        measured are saved to `out` (atomically) when the analysis ends, also when it stopped early."""
         super().__init__(system_data_dir=system_data_dir, download=download)
         self.config = config.replace(scope="layer", layer_sparsity="").validate()
         if self.config.pruning_criterion.needs_batches:
@@ -58,6 +63,7 @@ class Sensitivity(Stages):
             raise ConfigError("invalid --amounts: give at least one amount")
         self.amounts = amounts
         self.model_path = Path(model_path) if model_path else None
+        self.out = Path(out) if out else None
         self._dense_accuracy: float | None = None
         self._points: list[SensitivityPoint] = []
 
@@ -105,4 +111,10 @@ class Sensitivity(Stages):
                 yield point
 
     def _ended(self, status: str, message: str = "") -> SensitivityEnded:
-        return SensitivityEnded(status, message, self._dense_accuracy, tuple(self._points))
+        results_file = ""
+        if self._points and self.out is not None:
+            try:
+                results_file = str(write_atomic(self.out, to_csv(self._points, SensitivityPoint)))
+            except OSError as error:
+                status, message = "failed", f"cannot save the results to {self.out}: {error.strerror or error}"
+        return SensitivityEnded(status, message, self._dense_accuracy, tuple(self._points), results_file)

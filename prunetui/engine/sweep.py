@@ -33,9 +33,9 @@ from prunetui.engine.analyses import (
     point_key,
     read_sweep_csv,
     shared_settings,
-    to_csv,
 )
 from prunetui.engine.config import ExperimentConfig, flag_name
+from prunetui.engine.csv_text import to_csv
 from prunetui.engine.data import DataSet, load_dataset
 from prunetui.engine.errors import ConfigError, PrunetuiError, unexpected
 from prunetui.engine.export import load_model, save_state

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from prunetui.app.messages import WorkerResult
 from prunetui.app.screens.analysis import ANALYSIS_CSS
 from prunetui.app.widgets.series_chart import Series, SeriesChart
-from prunetui.describe import kept_word, percent
+from prunetui.describe import UNSTRUCTURED_NOTE, kept_word, percent, sizes_text
 from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.runs import RunRecord, list_runs, load_history, runs_root
 
@@ -24,18 +24,10 @@ if TYPE_CHECKING:
 
 SELECTED = "●"
 COLUMNS = ("", "date", "method", "sparsity", "accuracy dense → pruned", "status", "run")
-UNSTRUCTURED_NOTE = (
-    "Unstructured masks alone do not speed up dense PyTorch inference: the zeros are still multiplied, so the "
-    "model is as large in memory and as slow as the dense one. They pay off in storage only (sparse CSR, gzip)."
-)
 STRUCTURED_NOTE = (
     "ln-structured: whole filters and neurons are zero. Export (e) cuts them out into a smaller model that "
     "computes the same and runs faster."
 )
-
-
-def kib(n: int) -> str:
-    return f"{n / 1024:,.1f} KiB"
 
 
 def run_label(run: RunRecord) -> str:
@@ -136,10 +128,7 @@ class RunsScreen(Screen[None]):
         if run.export is not None:
             e = run.export
             compression = f", {run.compression:.1f}× fewer parameters" if run.compression else ""
-            lines.append(
-                f"model.pt: {kib(e.dense_bytes)} dense, {kib(e.sparse_bytes)} as sparse CSR, "
-                f"{kib(e.gzip_bytes)} gzipped{compression}"
-            )
+            lines.append(f"model.pt: {sizes_text(e)}{compression}")
         lines.append(STRUCTURED_NOTE if c and c.structured else UNSTRUCTURED_NOTE)
         return "\n".join(lines)
 
@@ -194,8 +183,7 @@ def export_text(run: RunRecord, report: ExportReport) -> str:
     saved = report.saved
     lines = [
         f"[b]{run.name}[/b] exported: {report.nonzero:,} of {report.parameters:,} parameters "
-        f"{kept_word(report.structured)}; "
-        f"{kib(saved.dense_bytes)} dense, {kib(saved.sparse_bytes)} sparse CSR, {kib(saved.gzip_bytes)} gzipped"
+        f"{kept_word(report.structured)}; {sizes_text(saved)}"
     ]
     compact = report.compact
     if compact is None:

@@ -17,7 +17,7 @@ from textual.widgets import Footer, Header, Input, Label, Select, Static
 from prunetui.app.analysis_runner import Analysis
 from prunetui.app.messages import LayerAmountsChosen
 from prunetui.app.screens.analysis import AnalysisScreen
-from prunetui.app.widgets.series_chart import Series, SeriesChart
+from prunetui.app.widgets.series_chart import SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
@@ -26,6 +26,8 @@ from prunetui.engine.analyses import (
     SensitivityStarted,
     parse_fractions,
     sensitivity_criteria,
+    sensitivity_file,
+    sensitivity_series,
     suggest_amounts,
 )
 from prunetui.engine.config import ExperimentConfig, format_layer_amounts
@@ -87,11 +89,12 @@ class SensitivityScreen(AnalysisScreen):
             config, model_path = run.config.replace(data_dir=self.config.data_dir), run.path / DENSE_MODEL_FILE
         config = config.replace(criterion=criterion)
         self.model = config.model
+        out = sensitivity_file(runs_root(), config)  # the CLI's file for the same settings
 
         def build() -> Analysis:
             from prunetui.engine.sensitivity import Sensitivity  # imports torch
 
-            return Sensitivity(config, amounts, model_path=model_path)
+            return Sensitivity(config, amounts, model_path=model_path, out=out)
 
         return build
 
@@ -102,14 +105,11 @@ class SensitivityScreen(AnalysisScreen):
             self.points.append(event)
         elif isinstance(event, SensitivityEnded):
             self.points = list(event.points)
+            if event.results_file:
+                self.notify(f"results in {event.results_file}", title="Sensitivity")
 
     def redraw(self) -> None:
-        series: Series = {}
-        for point in self.points:
-            xs, ys = series.setdefault(point.layer, ([], []))
-            xs.append(point.amount * 100)
-            ys.append(point.accuracy * 100)
-        self.query_one(SeriesChart).show(series)
+        self.query_one(SeriesChart).show(sensitivity_series(self.points))
         text, suggestion = "", self.suggestion
         if suggestion is not None and self.dense_accuracy is not None:
             text = (

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Switch
 
 from prunetui.app.analysis_runner import Analysis
 from prunetui.app.screens.analysis import AnalysisScreen
-from prunetui.app.widgets.series_chart import Series, SeriesChart
+from prunetui.app.widgets.series_chart import SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
     DEFAULT_METHODS,
@@ -29,6 +29,7 @@ from prunetui.engine.analyses import (
     parse_fractions,
     parse_methods,
     sweep_directory,
+    sweep_series,
 )
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.runs import runs_root
@@ -114,12 +115,7 @@ class SweepScreen(AnalysisScreen):
 
     def _chart(self) -> None:
         log = self.query_one("#sweep-log", Switch).value
-        series: Series = {}
-        for point in sorted(self.points.values(), key=lambda p: p.sparsity):
-            xs, ys = series.setdefault(point.method, ([], []))
-            xs.append(point.compression if log else point.sparsity * 100)
-            ys.append(point.accuracy * 100)
-        x_label = "compression (×, log scale)" if log else "sparsity (%)"
+        series, x_label = sweep_series(self.points.values(), log)
         self.query_one("#sweep-chart", SeriesChart).show(series, log_x=log, x_label=x_label)
 
     def action_toggle_log(self) -> None:
