@@ -175,7 +175,7 @@ def test_a_shrunk_block_keeps_its_largest_survivor_and_shows_how_much_survived()
 
 
 async def test_weights_heat_map_marks_pruned_entries(tiny_config: ExperimentConfig) -> None:
-    from prunetui.engine.inspect import run_weights
+    from prunetui.engine.weights import run_weights
 
     directory = record(tiny_config.replace(sparsity=0.6))
     conv1 = run_weights(directory)[0]

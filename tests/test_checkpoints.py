@@ -17,7 +17,7 @@ from prunetui.engine import ExperimentConfig
 from prunetui.engine.compact import export_run
 from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.export import load_model
-from prunetui.engine.inspect import run_weights
+from prunetui.engine.weights import run_weights
 from tests.analysis_helpers import tiny_flags
 
 

@@ -46,7 +46,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[ExperimentConfig]:
             configs.append(config)
             super().__init__(config, **kwargs)
 
-    monkeypatch.setattr("prunetui.engine.stages.Experiment", Counted)
+    monkeypatch.setattr("prunetui.engine.experiment_series.Experiment", Counted)
     return configs
 
 
@@ -308,7 +308,7 @@ def test_agp_points_train_from_scratch_with_the_dense_budget_and_compare_with_th
             starts.append((config.schedule, config.epochs, kwargs["start_from"] is not None))
             super().__init__(config, **kwargs)
 
-    monkeypatch.setattr("prunetui.engine.stages.Experiment", Recorded)
+    monkeypatch.setattr("prunetui.engine.experiment_series.Experiment", Recorded)
     spec = SweepSpec(tiny_config, ("l1:layer:one-shot", "l1:layer:agp"), (0.5,))
     points = [event for event in sweep_events(spec, tmp_path) if isinstance(event, SweepPoint)]
     # the dense model, then one-shot from its weights, then agp from the seed's weights with the same 2 epochs

@@ -31,16 +31,16 @@ from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.csv_text import to_csv
 from prunetui.engine.data import load_dataset
 from prunetui.engine.errors import ConfigError, PrunetuiError, unexpected
+from prunetui.engine.experiment_series import ExperimentSeries, Interrupted
 from prunetui.engine.export import load_model
 from prunetui.engine.files import write_atomic
 from prunetui.engine.models import build_model
 from prunetui.engine.pruning.allocation import prune_to
 from prunetui.engine.pruning.masks import prunable_layers
-from prunetui.engine.stages import Interrupted, Stages
 from prunetui.engine.training import evaluate, resolve_device
 
 
-class Sensitivity(Stages):
+class Sensitivity(ExperimentSeries):
     def __init__(
         self,
         config: ExperimentConfig,

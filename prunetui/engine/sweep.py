@@ -38,11 +38,11 @@ from prunetui.engine.config import ExperimentConfig, flag_name
 from prunetui.engine.csv_text import to_csv
 from prunetui.engine.data import DataSet, load_dataset
 from prunetui.engine.errors import ConfigError, PrunetuiError, unexpected
+from prunetui.engine.experiment_series import ExperimentSeries, Interrupted
 from prunetui.engine.export import load_model, save_state
 from prunetui.engine.files import write_atomic
 from prunetui.engine.models import build_model
 from prunetui.engine.runs import DENSE_MODEL_FILE
-from prunetui.engine.stages import Interrupted, Stages
 from prunetui.engine.training import evaluate, resolve_device
 
 SETTINGS_FILE = "sweep.toml"
@@ -50,7 +50,7 @@ RESULTS_FILE = "sweep.csv"
 FINGERPRINT_KEY = "data-fingerprint"
 
 
-class Sweep(Stages):
+class Sweep(ExperimentSeries):
     def __init__(
         self, spec: SweepSpec, directory: str | Path, *, system_data_dir: Path | None = None, download: bool = True
     ) -> None:
@@ -102,8 +102,8 @@ class Sweep(Stages):
             stage = f"{method} at {sparsity * 100:g} %"
             config = spec.point_config(method, sparsity)
             start_from = None if config.pruning_schedule.prunes_while_training else dense  # agp trains from scratch
-            ran = yield from self.experiment(stage, config, start_from)
-            summary = ran.summary
+            finished = yield from self.experiment(stage, config, start_from)
+            summary = finished.summary
             assert summary.accuracy is not None and summary.test_loss is not None  # evaluated: it finished
             point = SweepPoint(
                 method,
@@ -111,7 +111,7 @@ class Sweep(Stages):
                 summary.sparsity.global_sparsity,
                 summary.compression,
                 dense_accuracy,
-                ran.pruned[-1].accuracy,
+                finished.pruned[-1].accuracy,
                 summary.accuracy,
                 summary.test_loss,
                 summary.seconds,

@@ -22,7 +22,7 @@ from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.runs import list_runs, runs_root
 
 if TYPE_CHECKING:
-    from prunetui.engine.inspect import LayerWeights
+    from prunetui.engine.weights import LayerWeights
 
 BINS = 24
 SCALE_QUANTILE = 0.99  # |w| drawn at full color: robust to a few outliers
@@ -83,7 +83,7 @@ class WeightsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="weights")
     def _load(self, path: str) -> None:
-        from prunetui.engine.inspect import run_weights  # imports torch
+        from prunetui.engine.weights import run_weights  # imports torch
 
         try:
             self.post_message(WorkerResult(run_weights(path)))

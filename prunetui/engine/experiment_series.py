@@ -27,7 +27,7 @@ class Interrupted(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Ran:
+class FinishedExperiment:
     """An experiment that finished: its model (masks attached), summary and prune rounds."""
 
     model: nn.Module
@@ -35,7 +35,7 @@ class Ran:
     pruned: tuple[Pruned, ...]
 
 
-class Stages:
+class ExperimentSeries:
     """Base of the analyses: runs their experiments, forwarding each event as Progress."""
 
     def __init__(self, *, system_data_dir: Path | None = None, download: bool = True) -> None:
@@ -58,7 +58,7 @@ class Stages:
 
     def experiment(
         self, stage: str, config: ExperimentConfig, start_from: Mapping[str, torch.Tensor] | None = None
-    ) -> Generator[Progress, None, Ran]:
+    ) -> Generator[Progress, None, FinishedExperiment]:
         """Run one experiment to its end; a stop or a failure ends the analysis with Interrupted."""
         self.check_stop()
         experiment = Experiment(
@@ -80,9 +80,9 @@ class Stages:
         if isinstance(event, Failed):
             raise Interrupted("failed", f"{stage}: {event.message}")
         assert isinstance(event, Finished) and experiment.model is not None
-        return Ran(experiment.model, event.summary, tuple(pruned))
+        return FinishedExperiment(experiment.model, event.summary, tuple(pruned))
 
     def train_dense(self, config: ExperimentConfig) -> Generator[Progress, None, dict[str, torch.Tensor]]:
         """Train `config`'s model without pruning; its weights, on the CPU."""
-        ran = yield from self.experiment("dense model", dense_config(config))
-        return permanent_state(ran.model)
+        finished = yield from self.experiment("dense model", dense_config(config))
+        return permanent_state(finished.model)
