@@ -25,6 +25,12 @@ def tiny_config(tiny_data: Path) -> ExperimentConfig:
     )
 
 
+@pytest.fixture
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rich wraps at the console's width: wide enough, a message or a table row stays on one line."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+
 @pytest.fixture(autouse=True)
 def no_system_data_or_download(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests never read /usr/share/datasets, the user's cache or runs, or the network."""

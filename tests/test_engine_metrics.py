@@ -8,9 +8,9 @@ from torch import nn
 from torch.nn.utils import prune
 
 from prunetui.engine import LayerSparsity, SparsityReport
+from prunetui.engine.export import permanent_state
 from prunetui.engine.metrics import sparsity_report, weight_layers
 from prunetui.engine.models import build_model
-from prunetui.engine.pruning.masks import make_permanent
 
 
 def toy() -> nn.Sequential:
@@ -59,14 +59,16 @@ def test_dense_model_compression_is_one_and_an_all_zero_one_does_not_divide_by_z
     assert LayerSparsity("empty", 0, 0).sparsity == 0.0
 
 
-def test_make_permanent_keeps_the_same_sparsity_as_plain_weights() -> None:
+def test_the_permanent_state_is_what_prune_remove_leaves_with_the_same_sparsity() -> None:
     model = build_model("lenet5")
     layers = weight_layers(model)
     for _, module in layers:
         prune.l1_unstructured(module, "weight", amount=0.75)
     before = sparsity_report(model, {name for name, _ in layers})
-    make_permanent(model)
-    assert not any(hasattr(module, "weight_mask") for _, module in layers)
-    assert set(model.state_dict()) == set(build_model("lenet5").state_dict())
+    state = permanent_state(model)
+    for _, module in layers:
+        prune.remove(module, "weight")
+    assert state.keys() == model.state_dict().keys() == build_model("lenet5").state_dict().keys()
+    assert all(torch.equal(state[name], tensor) for name, tensor in model.state_dict().items())
     assert sparsity_report(model, {name for name, _ in layers}) == before
     assert before.global_sparsity == pytest.approx(0.75, abs=1e-4)

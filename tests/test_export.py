@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
@@ -14,9 +13,8 @@ from prunetui.cli import main
 from prunetui.engine import ExperimentConfig, Pruned
 from prunetui.engine.analyses import SweepPoint, SweepSpec
 from prunetui.engine.compact import COMPACT_MODEL_FILE, compact, export_run, time_inference
-from prunetui.engine.export import load_model
-from prunetui.engine.models import LeNet5, LeNet300
-from prunetui.engine.pruning.masks import make_permanent
+from prunetui.engine.export import load_model, permanent_state
+from prunetui.engine.models import LeNet5, LeNet300, build_model
 from prunetui.engine.sweep import Sweep
 from tests.analysis_helpers import only_dir, tiny_flags, tiny_test_split
 from tests.engine_helpers import of_type, run
@@ -60,7 +58,9 @@ def test_a_structured_run_compacts_into_a_smaller_lenet_with_the_masked_models_p
     _, experiment = run(config)
     masked = experiment.model
     assert masked is not None and hasattr(masked.conv1, "weight_mask")
-    compacted = compact(make_permanent(copy.deepcopy(masked)), "lenet5")
+    plain = build_model("lenet5")
+    plain.load_state_dict(permanent_state(masked))
+    compacted = compact(plain, "lenet5")
     assert compacted.shape == {"channels": (3, 8), "hidden": (60, 42)}
     assert [(w.name, w.kept, w.total) for w in compacted.widths] == [
         ("conv1", 3, 6), ("conv2", 8, 16), ("fc1", 60, 120), ("fc2", 42, 84),

@@ -33,7 +33,7 @@ from prunetui.app.widgets.experiment_form import ExperimentForm
 from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.errors import ConfigError
+from prunetui.engine.errors import ConfigError, OutputError
 from prunetui.engine.files import write_atomic
 
 CONFIG_FILE = "prunetui.toml"
@@ -199,7 +199,7 @@ class PruneApp(App[None]):
             return
         try:
             write_atomic(path, config.to_toml())
-        except OSError as error:
+        except OutputError as error:
             self.notify(str(error), title="Not saved", severity="error")
             return
         self.notify(f"Saved to {path}", title="Settings saved")

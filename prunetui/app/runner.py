@@ -32,13 +32,14 @@ class ExperimentRunner(ThreadRunner[Event]):
         try:
             experiment = Experiment(self.config)
             directory = new_run_dir(runs_root(), self.config)
+            events = record_run(experiment, directory)
         except PrunetuiError as error:
             self._deliver((Failed(str(error), None),))
             return
         self.attach(experiment)
         pending: list[Event] = [Status(f"saving the run in {directory}")]
         flushed = time.monotonic()
-        for event in record_run(experiment, directory):
+        for event in events:
             pending.append(event)
             now = time.monotonic()
             if isinstance(event, URGENT) or now - flushed >= self._interval:

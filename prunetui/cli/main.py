@@ -45,7 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="save config, history CSV, summary JSON and the model exactly here (default: a new run directory "
-        "under the runs root)",
+        "under the runs root); a directory that holds a run already is refused",
+    )
+    run.add_argument(
+        "--overwrite", action="store_true", help="let --out replace the run it holds (never one still running)"
     )
     add_runs_dir_option(run)
     add_config_options(run)

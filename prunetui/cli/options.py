@@ -51,10 +51,10 @@ def config_from_args(args: argparse.Namespace, base: ExperimentConfig | None = N
     return dataclasses.replace(base, **given).validate()
 
 
-def fail(message: str) -> int:
-    """Print a one-line error the way argparse does and return the usage-error exit code."""
+def fail(message: str, code: int = 2) -> int:
+    """Print a one-line error the way argparse does and return `code` (by default the usage-error exit code)."""
     print(f"prunetui: error: {message}", file=sys.stderr)
-    return 2
+    return code
 
 
 def _default_text(field: dataclasses.Field[Any]) -> str:

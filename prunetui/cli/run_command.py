@@ -14,7 +14,7 @@ from rich.table import Table
 
 from prunetui.cli.options import config_from_args, fail
 from prunetui.describe import before_pruning, describe, percent
-from prunetui.engine.errors import ConfigError, PrunetuiError
+from prunetui.engine.errors import ConfigError, OutputError, RunDirError
 from prunetui.engine.events import Event, Failed, Finished, RunSummary, StepLoss, Stopped
 from prunetui.engine.runs import new_run_dir, runs_root
 
@@ -26,16 +26,19 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         config = config_from_args(args)
     except ConfigError as error:
         return fail(str(error))
-    try:
-        directory = args.out or new_run_dir(runs_root(args.runs_dir), config)
-    except PrunetuiError as error:
-        return fail(str(error))
     from prunetui.engine import Experiment  # imports torch: only once the arguments are known good
     from prunetui.engine.recording import record_run
 
     experiment = Experiment(config)
+    try:
+        directory = args.out or new_run_dir(runs_root(args.runs_dir), config)
+        events = record_run(experiment, directory, overwrite=args.overwrite)
+    except RunDirError as error:  # holds a run, or another run writes there: choose another --out
+        return fail(str(error))
+    except OutputError as error:
+        return fail(str(error), code=1)
     with stop_on_ctrl_c(experiment.stop, console):
-        last = _show(record_run(experiment, directory), console)
+        last = _show(events, console)
     console.print(f"config, history, summary and model are in [bold]{directory}[/]")
     return EXIT_CODES[type(last)]
 

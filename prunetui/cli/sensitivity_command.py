@@ -84,6 +84,8 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
         console.print(
             f"to prune each layer that far: prunetui run [bold]--layer-sparsity {suggestion}[/] …", soft_wrap=True
         )
+    if ended.not_saved:  # the results are on screen: only the file is missing
+        return fail(ended.not_saved, code=1)
     if ended.results_file:
         console.print(f"results in [bold]{ended.results_file}[/]")
     return EXIT_CODES[ended.status]

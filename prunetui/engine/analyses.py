@@ -220,6 +220,7 @@ class SensitivityEnded(Ended):
     dense_accuracy: float | None
     points: tuple[SensitivityPoint, ...]
     results_file: str = ""  # the CSV the points were saved to; empty when none were
+    not_saved: str = ""  # why the points could not be saved, in one line
 
 
 SweepEvent = SweepStarted | Progress | SweepPoint | SweepEnded

@@ -25,9 +25,8 @@ from prunetui.engine.events import Exported
 from prunetui.engine.export import load_model, save_state, saved_sizes
 from prunetui.engine.metrics import sparsity_report, weight_layers
 from prunetui.engine.models import build_model
-from prunetui.engine.runs import MODEL_FILE, read_run
+from prunetui.engine.runs import COMPACT_MODEL_FILE, MODEL_FILE, read_run
 
-COMPACT_MODEL_FILE = "model-compact.pt"
 # Which constructor argument each prunable layer's width sets, in forward order (the output layer keeps 10).
 SHAPE_ARGUMENTS = {"lenet5": ("channels", "channels", "hidden", "hidden"), "lenet300": ("hidden", "hidden")}
 CHECK_BATCH = 256

@@ -24,6 +24,14 @@ class DivergedError(PrunetuiError):
     """The training loss became NaN or infinite."""
 
 
+class OutputError(PrunetuiError):
+    """A result cannot be written: the path is a file, cannot be created, or the disk is full."""
+
+
+class RunDirError(PrunetuiError):
+    """A run directory that holds a finished run already, or that another run is writing now."""
+
+
 def unexpected(error: BaseException) -> str:
     """One line for an error nobody planned for (a bug, or the environment), with where it happened."""
     where = traceback.extract_tb(error.__traceback__)[-1]

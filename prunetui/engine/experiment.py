@@ -8,6 +8,7 @@ experiment.stop()                        # from any thread: ends between batches
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -72,6 +73,7 @@ class Experiment:
         self._last: Evaluation | None = None  # evaluation of the model as it is now
         self._dense: Evaluation | None = None  # evaluation just before the first prune
         self._trainer: Trainer | None = None
+        self._data: DataSet | None = None
 
     def stop(self) -> None:
         """Ask the run to end before its next batch. Safe to call from any thread."""
@@ -84,11 +86,11 @@ class Experiment:
             yield from self._run()
             yield Finished(self._summary(complete=True))
         except StopRequested:
-            yield Stopped(self._summary(complete=False))
+            yield Stopped(self._summary_as_it_stands())
         except PrunetuiError as error:
-            yield Failed(str(error), self._summary_if_any())
+            yield Failed(str(error), self._summary_as_it_stands())
         except Exception as error:  # a bug or an environment problem: still a message, never a crash
-            yield Failed(unexpected(error), self._summary_if_any())
+            yield Failed(unexpected(error), self._summary_as_it_stands())
 
     # -- the schedule -------------------------------------------------------------------------------
 
@@ -106,6 +108,7 @@ class Experiment:
             download=self._download,
             system_dir=self._system_data_dir,
         )
+        self._data = data
         yield Status(
             f"{config.dataset}: {len(data.train):,} training and {len(data.test):,} test images from {data.source}"
         )
@@ -245,8 +248,16 @@ class Experiment:
 
     # -- results ------------------------------------------------------------------------------------
 
-    def _summary_if_any(self) -> RunSummary | None:
-        return self._summary(complete=False) if self.model is not None else None
+    def _summary_as_it_stands(self) -> RunSummary | None:
+        """After a stop or a failure, if the model exists: it may have trained since it was last evaluated (ended
+        mid-epoch), so it is evaluated again and the summary describes the model that is saved."""
+        if self.model is None:
+            return None
+        if self._data is not None:
+            # The error that ended the run may strike again here: the summary then has the last evaluation.
+            with contextlib.suppress(Exception):
+                self._last = evaluate(self.model, self._data.test)
+        return self._summary(complete=False)
 
     def _summary(self, complete: bool) -> RunSummary:
         assert self.model is not None

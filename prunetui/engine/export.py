@@ -6,7 +6,6 @@ model with zeros in it is as large, and as slow, as before.
 
 from __future__ import annotations
 
-import copy
 import gzip
 import io
 import pickle
@@ -21,16 +20,19 @@ from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.events import Exported
 from prunetui.engine.files import write_atomic
 from prunetui.engine.models import MODELS, build_model
-from prunetui.engine.pruning.masks import make_permanent
 
 BYTES_PER_VALUE = 4  # float32
 BYTES_PER_INDEX = 4  # CSR with 32-bit column indices and row pointers
 
 
 def permanent_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The model's state with masks applied and removed, on the CPU; the live model is left as it is."""
-    plain = make_permanent(copy.deepcopy(model))
-    return {name: tensor.detach().cpu() for name, tensor in plain.state_dict().items()}
+    """The model's state with masks applied and removed (as `prune.remove` would), on the CPU; the live model is
+    left as it is. Built from the state dict, not a copy of the module: a run stopped mid-batch holds masked
+    weights that are not graph leaves, and those cannot be deep-copied."""
+    masks = {
+        name.removesuffix("_mask"): mask.cpu() for name, mask in model.state_dict().items() if name.endswith("_mask")
+    }
+    return {name: tensor * masks[name] if name in masks else tensor for name, tensor in unpruned_state(model).items()}
 
 
 def export_model(model: nn.Module, model_name: str, path: str | Path) -> Exported:

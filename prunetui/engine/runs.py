@@ -1,12 +1,13 @@
 """Saved runs: where they live, how their directories are named, and reading them back.
 
 A run directory holds config.toml, history.csv, summary.json and model.pt (written by `recording.record_run`),
-plus dense.pt, the trained model just before its first prune. Reading never trusts a directory to be whole:
-a run killed halfway or a file damaged by hand is listed as incomplete with what could be read, never an error.
-No torch here, so the app's Runs screen opens at once.
+plus dense.pt, the trained model just before its first prune, and the lock its writer holds while it runs
+(`run_lock`). Reading never trusts a directory to be whole: a run killed halfway or a file damaged by hand is
+listed as incomplete with what could be read, never an error. No torch here, so the app's Runs screen opens at once.
 
     root = runs_root(args.runs_dir)          # --runs-dir, else $PRUNETUI_RUNS, else a per-user data directory
     directory = new_run_dir(root, config)    # 20261125-141503-3fa9c2, created empty and unique
+    lock = claim_run_dir(directory)          # the one writer, until lock.release() or its process ends
     for run in list_runs(root): ...          # newest first
 """
 
@@ -26,15 +27,19 @@ from typing import Any
 import platformdirs
 
 from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.errors import PrunetuiError
+from prunetui.engine.errors import OutputError, PrunetuiError, RunDirError
 from prunetui.engine.events import Exported
+from prunetui.engine.files import cannot_write, make_directory
 from prunetui.engine.history import HistoryRow
+from prunetui.engine.run_lock import LOCK_FILE, RunLock, remove_temporaries, writer_alive
 
 CONFIG_FILE = "config.toml"
 HISTORY_FILE = "history.csv"
 SUMMARY_FILE = "summary.json"
 MODEL_FILE = "model.pt"
 DENSE_MODEL_FILE = "dense.pt"
+COMPACT_MODEL_FILE = "model-compact.pt"  # written by `prunetui export` for ln-structured runs
+RUN_FILES = (CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE, MODEL_FILE, DENSE_MODEL_FILE, COMPACT_MODEL_FILE)
 
 STAMP_FORMAT = "%Y%m%d-%H%M%S"
 RUN_NAME = re.compile(r"^(\d{8}-\d{6})-[0-9a-f]{6}(-\d+)?$")
@@ -66,7 +71,36 @@ def new_run_dir(root: str | Path, config: ExperimentConfig, now: datetime | None
         except FileExistsError:
             n += 1
         except OSError as error:
-            raise PrunetuiError(f"cannot create a run directory in {root}: {error.strerror or error}") from None
+            raise OutputError(f"cannot create a run directory in {root}: {error.strerror or error}") from None
+
+
+def claim_run_dir(directory: str | Path, overwrite: bool = False) -> RunLock:
+    """Make `directory` this process's run directory: create it, take its lock, and with `overwrite` delete the
+    run it holds. Raises RunDirError when it holds a run (without `overwrite`) or another run is writing it, and
+    OutputError when it cannot be created or written."""
+    directory = Path(directory)
+    make_directory(directory)
+    try:
+        lock = RunLock.acquire(directory)
+    except OSError as error:
+        raise OutputError(cannot_write(directory / LOCK_FILE, error)) from None
+    if lock is None:
+        raise RunDirError(f"{directory} is in use: another run is writing into it now")
+    held = [name for name in RUN_FILES if (directory / name).exists()]
+    if held and not overwrite:
+        lock.release()
+        raise RunDirError(
+            f"{directory} already holds a run ({', '.join(held)}); pass --overwrite to replace it, "
+            "or choose another --out"
+        )
+    for name in held:
+        try:
+            (directory / name).unlink()
+        except OSError as error:
+            lock.release()
+            raise OutputError(f"cannot replace {directory / name}: {error.strerror or error}") from None
+    remove_temporaries(directory)
+    return lock
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +140,7 @@ def read_run(path: str | Path) -> RunRecord:
     summary = _read_json(path / SUMMARY_FILE)
     config = _read_config(path, summary)
     status = summary.get("status") if isinstance(summary.get("status"), str) else None
-    if status == "running" and not _may_be_running(summary):
+    if status == "running" and not writer_alive(path):
         status = "interrupted"
     if status is None:
         status = "interrupted" if config else "unreadable"
@@ -177,25 +211,9 @@ def load_history(run_dir: str | Path) -> list[HistoryRow]:
 
 
 def running_marker() -> dict[str, Any]:
-    """What a summary written at the start of a run holds, so a run killed without a word reads as interrupted."""
+    """What a summary written at the start of a run holds. Whether it still runs is told by its lock, not by
+    this; the pid and host only say, for people, which process writes it."""
     return {"status": "running", "complete": False, "pid": os.getpid(), "host": socket.gethostname()}
-
-
-def _may_be_running(summary: dict[str, Any]) -> bool:
-    """False when the process that wrote "running" is gone; True when it is alive or on another machine."""
-    host = summary.get("host")
-    if host and host != socket.gethostname():
-        return True  # another machine's process: no way to tell
-    pid = summary.get("pid")
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, but belongs to someone else
-        return True
-    return True
 
 
 def _looks_like_run(path: Path) -> bool:

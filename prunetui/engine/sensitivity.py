@@ -30,7 +30,7 @@ from prunetui.engine.analyses import (
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.csv_text import to_csv
 from prunetui.engine.data import load_dataset
-from prunetui.engine.errors import ConfigError, PrunetuiError, unexpected
+from prunetui.engine.errors import ConfigError, OutputError, PrunetuiError, unexpected
 from prunetui.engine.experiment_series import ExperimentSeries, Interrupted
 from prunetui.engine.export import load_model
 from prunetui.engine.files import write_atomic
@@ -111,10 +111,11 @@ class Sensitivity(ExperimentSeries):
                 yield point
 
     def _ended(self, status: str, message: str = "") -> SensitivityEnded:
-        results_file = ""
+        results_file = not_saved = ""
         if self._points and self.out is not None:
             try:
                 results_file = str(write_atomic(self.out, to_csv(self._points, SensitivityPoint)))
-            except OSError as error:
-                status, message = "failed", f"cannot save the results to {self.out}: {error.strerror or error}"
-        return SensitivityEnded(status, message, self._dense_accuracy, tuple(self._points), results_file)
+            except OutputError as error:
+                not_saved = str(error)
+        points = tuple(self._points)
+        return SensitivityEnded(status, message, self._dense_accuracy, points, results_file, not_saved)

@@ -107,6 +107,8 @@ class SensitivityScreen(AnalysisScreen):
             self.points = list(event.points)
             if event.results_file:
                 self.notify(f"results in {event.results_file}", title="Sensitivity")
+            elif event.not_saved:
+                self.notify(event.not_saved, title="Results not saved", severity="error")
 
     def redraw(self) -> None:
         self.query_one(SeriesChart).show(sensitivity_series(self.points))

@@ -1,4 +1,4 @@
-"""A model's pruning masks: which layers carry them, rewinding the survivors, and folding masks into the weights."""
+"""A model's pruning masks: which layers carry them, and rewinding the survivors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils import prune
 
 from prunetui.engine.pruning.criterion import Layers
 
@@ -24,11 +23,3 @@ def rewind(model: nn.Module, initial: dict[str, Tensor]) -> None:
     with torch.no_grad():
         for name, tensor in model.named_parameters():
             tensor.copy_(initial[name.removesuffix("_orig")])
-
-
-def make_permanent(model: nn.Module) -> nn.Module:
-    """Fold masks into the weights (prune.remove) so the model is a plain state dict again."""
-    for module in model.modules():
-        if hasattr(module, "weight_mask"):
-            prune.remove(module, "weight")
-    return model
