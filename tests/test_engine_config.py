@@ -11,11 +11,11 @@ import pytest
 from prunetui.engine import ConfigError, ExperimentConfig
 from prunetui.engine.config import (
     MODEL_LAYERS,
-    capped_zeros,
     format_layer_amounts,
     parse_layer_amounts,
     setting_type,
 )
+from prunetui.engine.pruning.budget import capped_zeros
 
 NON_DEFAULT = ExperimentConfig(
     model="lenet300",

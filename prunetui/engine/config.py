@@ -19,6 +19,7 @@ import tomli_w
 
 from prunetui.engine.errors import ConfigError
 from prunetui.engine.pruning import registry
+from prunetui.engine.pruning.budget import capped_zeros
 from prunetui.engine.pruning.criterion import Criterion
 from prunetui.engine.pruning.schedules import Schedule
 
@@ -318,11 +319,6 @@ def parse_layer_amounts(text: str) -> dict[str, float]:
 def format_layer_amounts(amounts: Mapping[str, float]) -> str:
     """{"conv1": 0.5, "fc1": 0.95} -> "conv1=0.5,fc1=0.95", what `parse_layer_amounts` reads."""
     return ",".join(f"{layer}={amount:g}" for layer, amount in amounts.items())
-
-
-def capped_zeros(cap: float, weights: int) -> int:
-    """The most zeros a layer of `weights` weights may hold under a sparsity cap (0.29 * 100 is 28.999…: 29)."""
-    return math.floor(cap * weights + 1e-9)
 
 
 def flag_name(name: str) -> str:

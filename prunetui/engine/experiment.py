@@ -36,8 +36,8 @@ from prunetui.engine.events import (
 from prunetui.engine.metrics import sparsity_report
 from prunetui.engine.models import build_model
 from prunetui.engine.pruning.allocation import overall_target, prune_to
-from prunetui.engine.pruning.masks import prunable_layers, rewind
-from prunetui.engine.pruning.schedules import FineTune, Prune, Round, Train, rounds_for
+from prunetui.engine.pruning.masks import rewind
+from prunetui.engine.pruning.schedules import FineTune, Prune, Round, Train
 from prunetui.engine.training import (
     Evaluation,
     LossReport,
@@ -120,7 +120,9 @@ class Experiment:
         self._trainer = Trainer(
             model, data.train, config.batch_size, torch.Generator().manual_seed(config.seed), self._stop
         )
-        plan = config.pruning_schedule.plan(rounds_for(config), config.epochs * self._trainer.batches_per_epoch())
+        schedule = config.pruning_schedule
+        rounds = schedule.rounds(config.layer_targets(), config.rounds_used)
+        plan = schedule.plan(rounds, config.epochs * self._trainer.batches_per_epoch())
         finetunes = sum(isinstance(step, FineTune) for step in plan)
         yield RunStarted(
             config,
@@ -160,7 +162,8 @@ class Experiment:
         return prune_when_due
 
     def _prunable_layers(self, model: nn.Module) -> list[tuple[str, nn.Module]]:
-        return prunable_layers(model, self.config)
+        """The layers the config prunes (`ExperimentConfig.prunable_layer_names`), with their modules."""
+        return [(name, model.get_submodule(name)) for name in self.config.prunable_layer_names]
 
     def _train(
         self,

@@ -36,7 +36,6 @@ from prunetui.engine.export import load_model
 from prunetui.engine.files import write_atomic
 from prunetui.engine.models import build_model
 from prunetui.engine.pruning.allocation import prune_to
-from prunetui.engine.pruning.masks import prunable_layers
 from prunetui.engine.training import evaluate, resolve_device
 
 
@@ -97,8 +96,8 @@ class Sensitivity(ExperimentSeries):
         model = model.to(device)
         dense = evaluate(model, data.test)
         self._dense_accuracy = dense.accuracy
-        layers = [name for name, _ in prunable_layers(model, config)]
-        yield SensitivityStarted(tuple(layers), self.amounts, dense.accuracy, source)
+        layers = config.prunable_layer_names
+        yield SensitivityStarted(layers, self.amounts, dense.accuracy, source)
         for layer in layers:
             for amount in self.amounts:
                 self.check_stop()

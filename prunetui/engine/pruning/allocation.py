@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import prune
 
-from prunetui.engine.config import capped_zeros
+from prunetui.engine.pruning.budget import capped_zeros
 from prunetui.engine.pruning.criterion import Criterion, Layers, Scores
 
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
-
-if TYPE_CHECKING:
-    from prunetui.engine.config import ExperimentConfig
+from typing import ClassVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +42,12 @@ class Schedule:
     def fractions(self, sparsity: float, rounds: int) -> list[float]:
         """The cumulative sparsity after each round; the last is always `sparsity`."""
         raise NotImplementedError
+
+    def rounds(self, layer_targets: Mapping[str, float], count: int) -> list[Round]:
+        """Per round, the cumulative sparsity of each layer: each follows the schedule towards its own final target,
+        so the last round reaches every one of them."""
+        per_layer = {name: self.fractions(target, count) for name, target in layer_targets.items()}
+        return [Round(k + 1, {name: fractions[k] for name, fractions in per_layer.items()}) for k in range(count)]
 
     def plan(self, rounds: list[Round], training_steps: int) -> list[Step]:
         """Train, then prune and fine-tune round by round."""
@@ -89,15 +92,3 @@ class AGP(Schedule):
 def agp_prune_steps(total_steps: int, rounds: int) -> list[int]:
     """Optimizer steps (0-based, before which to prune) spread evenly so the last prune leaves time to recover."""
     return [total_steps * k // (rounds + 1) for k in range(1, rounds + 1)]
-
-
-def rounds_for(config: ExperimentConfig) -> list[Round]:
-    """Per round, the cumulative sparsity of each prunable layer: each layer follows the schedule towards its
-    own target (`ExperimentConfig.layer_targets`), so the last round reaches every one of them."""
-    per_layer = {
-        name: config.pruning_schedule.fractions(target, config.rounds_used)
-        for name, target in config.layer_targets().items()
-    }
-    return [
-        Round(k + 1, {name: fractions[k] for name, fractions in per_layer.items()}) for k in range(config.rounds_used)
-    ]
