@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from contextlib import suppress
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -13,11 +14,11 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header
 from textual.worker import Worker, WorkerFailed, WorkerState
 
-from prunetui.app.messages import EventsReceived, LayerAmountsChosen
 from prunetui.app.run_state import RunState
 from prunetui.app.runner import ExperimentRunner
 from prunetui.app.screens.config_file import ConfigFileScreen
@@ -34,6 +35,7 @@ from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.errors import ConfigError, OutputError
+from prunetui.engine.events import Event
 from prunetui.engine.files import write_atomic
 
 CONFIG_FILE = "prunetui.toml"
@@ -60,6 +62,12 @@ class PruneApp(App[None]):
         Binding("f1", "help", "Help", tooltip="What the app does and its keys"),
         Binding("ctrl+q", "quit", "Quit", tooltip="Quit (asks first while a run is going)", priority=True),
     ]
+
+    @dataclass
+    class EventsReceived(Message):
+        """A batch of the run's engine events, posted by the worker thread a few times a second."""
+
+        events: tuple[Event, ...]
 
     def __init__(self, config: ExperimentConfig | None = None) -> None:
         super().__init__()
@@ -117,7 +125,7 @@ class PruneApp(App[None]):
             self.form.focus_first_problem()
             return
         self.run_state = RunState.begin()
-        self.runner = ExperimentRunner(config, lambda events: self.post_message(EventsReceived(events)))
+        self.runner = ExperimentRunner(config, lambda events: self.post_message(self.EventsReceived(events)))
         self._run_experiment(self.runner)
         self._running_changed()
         self._show_state()
@@ -134,7 +142,7 @@ class PruneApp(App[None]):
             self.notify("The run stops after the current batch; its results stay on screen.", title="Stopping")
             self._show_state()
 
-    def on_events_received(self, message: EventsReceived) -> None:
+    def on_prune_app_events_received(self, message: EventsReceived) -> None:
         state = self.run_state
         was_active = state.active
         state.apply(message.events)
@@ -226,7 +234,7 @@ class PruneApp(App[None]):
             return False
         return True
 
-    def on_layer_amounts_chosen(self, message: LayerAmountsChosen) -> None:
+    def on_sensitivity_screen_amounts_chosen(self, message: SensitivityScreen.AmountsChosen) -> None:
         """From the Sensitivity screen: prune each layer as far as it tolerates, in the next run."""
         if self.run_state.active:
             self.notify("The settings are locked while a run goes on.", title="Not used", severity="warning")

@@ -4,6 +4,7 @@ line, and stopping the analysis when the screen goes (Escape) or the app quits."
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -11,13 +12,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Static
 from textual.worker import Worker, WorkerState
 
 from prunetui.app.analysis_runner import Analysis, AnalysisRunner, progress_text
-from prunetui.app.messages import AnalysisEvents
-from prunetui.engine.analyses import Ended, Progress
+from prunetui.engine.analyses import AnalysisEvent, Ended, Progress
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.errors import PrunetuiError
 
@@ -31,6 +32,12 @@ class AnalysisScreen(Screen[None]):
         Binding("ctrl+t", "stop", "Stop", priority=True),
         Binding("escape", "back", "Back"),
     ]
+
+    @dataclass
+    class EventsArrived(Message):
+        """Events of the analysis, posted by its worker thread."""
+
+        events: tuple[AnalysisEvent, ...]
 
     def __init__(self, config: ExperimentConfig) -> None:
         super().__init__()
@@ -52,7 +59,7 @@ class AnalysisScreen(Screen[None]):
         """Read the screen's inputs; return what builds the analysis in the thread, or raise PrunetuiError."""
         raise NotImplementedError
 
-    def show_event(self, event: object) -> None:
+    def show_event(self, event: AnalysisEvent) -> None:
         """A result or start event of the analysis; Progress and Ended are handled here."""
         raise NotImplementedError
 
@@ -67,7 +74,7 @@ class AnalysisScreen(Screen[None]):
         except PrunetuiError as error:
             self.notify(str(error), title="Cannot start", severity="error")
             return
-        self.runner = AnalysisRunner(build, lambda events: self.post_message(AnalysisEvents(events)))
+        self.runner = AnalysisRunner(build, lambda events: self.post_message(self.EventsArrived(events)))
         self._run(self.runner)
         self._progress("starting …")
         self._running_changed()
@@ -92,7 +99,7 @@ class AnalysisScreen(Screen[None]):
         if self.runner is not None:
             self.runner.stop()
 
-    def on_analysis_events(self, message: AnalysisEvents) -> None:
+    def on_analysis_screen_events_arrived(self, message: EventsArrived) -> None:
         for event in message.events:
             if isinstance(event, Progress):
                 self._progress(progress_text(event))

@@ -3,16 +3,17 @@ curves overlaid; the highlighted one's export sizes, said honestly, and `e` to e
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from prunetui.app.messages import WorkerResult
 from prunetui.app.screens.analysis import ANALYSIS_CSS
 from prunetui.app.widgets.series_chart import Series, SeriesChart
 from prunetui.describe import UNSTRUCTURED_NOTE, kept_word, percent, sizes_text
@@ -44,6 +45,13 @@ class RunsScreen(Screen[None]):
         Binding("r", "reload", "Reload", tooltip="Read the runs directory again"),
         Binding("escape", "back", "Back"),
     ]
+
+    @dataclass
+    class ExportReported(Message):
+        """The export of a run in a few lines (`export_text`), or why it failed."""
+
+        text: str
+        error: str = ""
 
     def __init__(self) -> None:
         super().__init__()
@@ -166,13 +174,13 @@ class RunsScreen(Screen[None]):
         from prunetui.engine.compact import export_run  # imports torch
 
         try:
-            self.post_message(WorkerResult(export_text(run, export_run(run.path))))
+            self.post_message(self.ExportReported(export_text(run, export_run(run.path))))
         except PrunetuiError as error:
-            self.post_message(WorkerResult(None, str(error)))
+            self.post_message(self.ExportReported("", str(error)))
 
-    def on_worker_result(self, message: WorkerResult) -> None:
+    def on_runs_screen_export_reported(self, message: ExportReported) -> None:
         detail = self.query_one("#runs-detail", Static)
-        detail.update(str(message.result) if message.error == "" else f"[red]not exported: {message.error}[/]")
+        detail.update(message.text if message.error == "" else f"[red]not exported: {message.error}[/]")
 
     def action_back(self) -> None:
         self.dismiss()

@@ -7,20 +7,22 @@ model just before it was pruned).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 
 from prunetui.app.analysis_runner import Analysis
-from prunetui.app.messages import LayerAmountsChosen
 from prunetui.app.screens.analysis import AnalysisScreen
 from prunetui.app.widgets.series_chart import SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
+    AnalysisEvent,
     SensitivityEnded,
     SensitivityPoint,
     SensitivityStarted,
@@ -43,6 +45,13 @@ class SensitivityScreen(AnalysisScreen):
         *AnalysisScreen.BINDINGS,
         Binding("ctrl+l", "use_amounts", "Use amounts", tooltip="Put the suggested per-layer amounts into the form"),
     ]
+
+    @dataclass
+    class AmountsChosen(Message):
+        """Per-layer sparsity amounts (as `--layer-sparsity` reads them) for `model`, to put into the form."""
+
+        model: str
+        amounts: str
 
     def __init__(self, config: ExperimentConfig) -> None:
         super().__init__(config)
@@ -98,7 +107,7 @@ class SensitivityScreen(AnalysisScreen):
 
         return build
 
-    def show_event(self, event: object) -> None:
+    def show_event(self, event: AnalysisEvent) -> None:
         if isinstance(event, SensitivityStarted):
             self.points, self.dense_accuracy = [], event.dense_accuracy
         elif isinstance(event, SensitivityPoint):
@@ -131,7 +140,7 @@ class SensitivityScreen(AnalysisScreen):
     def action_use_amounts(self) -> None:
         suggestion = self.suggestion
         if suggestion is not None:
-            self.app.post_message(LayerAmountsChosen(self.model, suggestion))
+            self.app.post_message(self.AmountsChosen(self.model, suggestion))
             self.action_back()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -22,6 +22,7 @@ from prunetui.describe import percent
 from prunetui.engine.analyses import (
     DEFAULT_METHODS,
     DEFAULT_SPARSITIES,
+    AnalysisEvent,
     SweepEnded,
     SweepPoint,
     SweepSpec,
@@ -89,7 +90,7 @@ class SweepScreen(AnalysisScreen):
 
         return build
 
-    def show_event(self, event: object) -> None:
+    def show_event(self, event: AnalysisEvent) -> None:
         if isinstance(event, SweepStarted):
             self.points = {point.key: point for point in event.done}
             resumed = f", {len(event.done)} done before" if event.done else ""

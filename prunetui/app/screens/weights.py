@@ -3,6 +3,7 @@ surviving weights' magnitudes before and after pruning. The newest run is shown 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -10,10 +11,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Select, Static
 
-from prunetui.app.messages import WorkerResult
 from prunetui.app.screens.analysis import ANALYSIS_CSS
 from prunetui.app.widgets.heat_map import HeatMap, drawn_as_tiles
 from prunetui.app.widgets.series_chart import Series, SeriesChart
@@ -47,6 +48,13 @@ class WeightsScreen(Screen[None]):
         Binding("b", "toggle_before", "Before/after", tooltip="Show the weights before pruning, or after"),
         Binding("escape", "back", "Back"),
     ]
+
+    @dataclass
+    class WeightsLoaded(Message):
+        """A run's weights per layer (none when they could not be read, and `error` says why)."""
+
+        layers: list[LayerWeights]
+        error: str = ""
 
     def __init__(self) -> None:
         super().__init__()
@@ -86,13 +94,12 @@ class WeightsScreen(Screen[None]):
         from prunetui.engine.weights import run_weights  # imports torch
 
         try:
-            self.post_message(WorkerResult(run_weights(path)))
+            self.post_message(self.WeightsLoaded(run_weights(path)))
         except PrunetuiError as error:
-            self.post_message(WorkerResult([], str(error)))
+            self.post_message(self.WeightsLoaded([], str(error)))
 
-    def on_worker_result(self, message: WorkerResult) -> None:
-        assert isinstance(message.result, list)
-        self.by_layer = {layer.name: layer for layer in message.result}
+    def on_weights_screen_weights_loaded(self, message: WeightsLoaded) -> None:
+        self.by_layer = {layer.name: layer for layer in message.layers}
         if message.error:
             self.query_one("#weights-caption", Static).update(f"[red]{message.error}[/]")
         select = self.query_one("#weights-layer", Select)
