@@ -15,6 +15,7 @@ from prunetui.app.screens.sweep import SweepScreen
 from prunetui.app.screens.weights import WeightsScreen
 from prunetui.app.widgets.heat_map import KEPT, PARTLY_KEPT, PRUNED, HeatMap, glyph, shrink
 from prunetui.app.widgets.series_chart import SeriesChart
+from prunetui.cli.main import main
 from prunetui.describe import percent
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import (
@@ -222,3 +223,24 @@ async def test_the_weights_screen_says_in_one_line_that_a_hostile_dense_model_is
         await wait_until(pilot, lambda: "checkpoint" in shown(caption))
         assert shown(caption) == f"{directory / 'dense.pt'} is not a prunetui checkpoint ({WHY['hostile-torch-file']})"
         assert screen.by_layer == {} and not witness.exists()
+
+
+async def test_the_app_saves_and_reads_runs_under_the_runs_dir_it_is_given(
+    tiny_config: ExperimentConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: dict[str, object] = {}
+    monkeypatch.setattr("prunetui.app.run_app", lambda config, runs_dir: opened.update(runs_dir=runs_dir))
+    assert main(["--runs-dir", str(tmp_path / "mine")]) == 0  # `prunetui --runs-dir DIR` opens the app on DIR
+    assert opened == {"runs_dir": tmp_path / "mine"}
+
+    app = PruneApp(tiny_config, runs_dir=tmp_path / "mine")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not app.run_state.active)
+        (run,) = list_runs(tmp_path / "mine")
+        assert run.status == "finished" and list_runs(runs_root()) == []  # not under $PRUNETUI_RUNS
+        await pilot.press("f3")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RunsScreen) and screen.root == tmp_path / "mine"
+        assert screen.query_one(DataTable).get_row_at(0)[-1] == run.name

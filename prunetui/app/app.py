@@ -37,6 +37,7 @@ from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.errors import ConfigError, OutputError
 from prunetui.engine.events import Event
 from prunetui.engine.files import write_atomic
+from prunetui.engine.runs import runs_root
 
 CONFIG_FILE = "prunetui.toml"
 MAIN_SCREEN_ACTIONS = ("start", "stop", "save_config", "load_config", "open")
@@ -69,8 +70,11 @@ class PruneApp(App[None]):
 
         events: tuple[Event, ...]
 
-    def __init__(self, config: ExperimentConfig | None = None) -> None:
+    def __init__(self, config: ExperimentConfig | None = None, *, runs_dir: Path | None = None) -> None:
+        """`runs_dir`: where runs are saved and read, and sweeps and sensitivity results go (default: the runs root,
+        as `runs_root` finds it)."""
         super().__init__()
+        self.runs_dir = runs_root(runs_dir)
         self._initial = config
         self.run_state = RunState()
         self.runner: ExperimentRunner | None = None
@@ -125,7 +129,9 @@ class PruneApp(App[None]):
             self.form.focus_first_problem()
             return
         self.run_state = RunState.begin()
-        self.runner = ExperimentRunner(config, lambda events: self.post_message(self.EventsReceived(events)))
+        self.runner = ExperimentRunner(
+            config, self.runs_dir, lambda events: self.post_message(self.EventsReceived(events))
+        )
         self._run_experiment(self.runner)
         self._running_changed()
         self._show_state()
@@ -252,10 +258,11 @@ class PruneApp(App[None]):
     def action_open(self, name: str) -> None:
         """Open an analysis screen; the sweep and sensitivity screens start from the form's settings."""
         if name in ("runs", "weights"):
-            self.push_screen(RunsScreen() if name == "runs" else WeightsScreen())
+            self.push_screen(RunsScreen(self.runs_dir) if name == "runs" else WeightsScreen(self.runs_dir))
             return
         config, _ = self.form.read()  # the screens check the settings when they start
-        self.push_screen(SweepScreen(config) if name == "sweep" else SensitivityScreen(config))
+        screen = SweepScreen if name == "sweep" else SensitivityScreen
+        self.push_screen(screen(config, self.runs_dir))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from prunetui.app.thread_runner import FLUSH_INTERVAL, ThreadRunner
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.events import Event, Failed, Finished, Pruned, Rewound, RunStarted, Status, Stopped
-from prunetui.engine.runs import new_run_dir, runs_root
+from prunetui.engine.runs import new_run_dir
 
 # Events the user should see at once; the run always ends with one of the last three, so nothing is left over.
 URGENT = (Status, RunStarted, Pruned, Rewound, Finished, Stopped, Failed)
@@ -19,11 +20,13 @@ class ExperimentRunner(ThreadRunner[Event]):
     def __init__(
         self,
         config: ExperimentConfig,
+        root: Path,
         deliver: Callable[[tuple[Event, ...]], object],
         interval: float = FLUSH_INTERVAL,
     ) -> None:
         super().__init__(deliver, interval)
         self.config = config
+        self.root = root  # the runs root the run is saved under
 
     def run(self) -> None:
         from prunetui.engine.experiment import Experiment  # torch loads here, long after the first paint
@@ -31,7 +34,7 @@ class ExperimentRunner(ThreadRunner[Event]):
 
         try:
             experiment = Experiment(self.config)
-            directory = new_run_dir(runs_root(), self.config)
+            directory = new_run_dir(self.root, self.config)
             events = record_run(experiment, directory)
         except PrunetuiError as error:
             self._deliver((Failed(str(error), None),))

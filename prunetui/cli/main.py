@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"prunetui {__version__}")
     parser.add_argument("--config", type=Path, metavar="FILE.toml", help="open the app with settings from a TOML file")
+    add_runs_dir_option(parser)  # the app's
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineErrorParser)
 
     run = commands.add_parser(
@@ -98,5 +99,5 @@ def _open_app(args: argparse.Namespace) -> int:
         return fail(str(error))
     from prunetui.app import run_app  # Textual only when the app is wanted
 
-    run_app(config)
+    run_app(config, args.runs_dir)
     return 0

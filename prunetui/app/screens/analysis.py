@@ -39,9 +39,10 @@ class AnalysisScreen(Screen[None]):
 
         events: tuple[AnalysisEvent, ...]
 
-    def __init__(self, config: ExperimentConfig) -> None:
+    def __init__(self, config: ExperimentConfig, root: Path) -> None:
         super().__init__()
         self.config = config  # the main form's settings when the screen opened
+        self.root = root  # the runs root: sweeps and sensitivity results go under it
         self.runner: AnalysisRunner | None = None
         self.status = "ready"  # finished, stopped, failed while not running
 

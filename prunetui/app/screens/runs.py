@@ -4,6 +4,7 @@ curves overlaid; the highlighted one's export sizes, said honestly, and `e` to e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -18,7 +19,7 @@ from prunetui.app.screens.analysis import ANALYSIS_CSS
 from prunetui.app.widgets.series_chart import Series, SeriesChart
 from prunetui.describe import UNSTRUCTURED_NOTE, kept_word, percent, sizes_text
 from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.runs import RunRecord, list_runs, load_history, runs_root
+from prunetui.engine.runs import RunRecord, list_runs, load_history
 
 if TYPE_CHECKING:
     from prunetui.engine.compact import ExportReport
@@ -53,9 +54,9 @@ class RunsScreen(Screen[None]):
         text: str
         error: str = ""
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path) -> None:
         super().__init__()
-        self.root = runs_root()
+        self.root = root
         self.runs: dict[str, RunRecord] = {}
         self.selected: list[str] = []  # run names, in the order they were picked
 

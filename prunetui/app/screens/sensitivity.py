@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -34,7 +35,7 @@ from prunetui.engine.analyses import (
 )
 from prunetui.engine.config import ExperimentConfig, format_layer_amounts
 from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.runs import DENSE_MODEL_FILE, list_runs, runs_root
+from prunetui.engine.runs import DENSE_MODEL_FILE, list_runs
 
 TRAIN_NOW = "train"
 TOLERANCE = 0.01
@@ -53,12 +54,12 @@ class SensitivityScreen(AnalysisScreen):
         model: str
         amounts: str
 
-    def __init__(self, config: ExperimentConfig) -> None:
-        super().__init__(config)
+    def __init__(self, config: ExperimentConfig, root: Path) -> None:
+        super().__init__(config, root)
         self.points: list[SensitivityPoint] = []
         self.dense_accuracy: float | None = None
         self.model = config.model  # the analysed model's architecture: the form's, or a saved run's
-        self._runs = {str(run.path): run for run in list_runs(runs_root()) if (run.path / DENSE_MODEL_FILE).is_file()}
+        self._runs = {str(run.path): run for run in list_runs(root) if (run.path / DENSE_MODEL_FILE).is_file()}
 
     def compose(self) -> ComposeResult:
         criteria = sensitivity_criteria()
@@ -98,7 +99,7 @@ class SensitivityScreen(AnalysisScreen):
             config, model_path = run.config.replace(data_dir=self.config.data_dir), run.path / DENSE_MODEL_FILE
         config = config.replace(criterion=criterion)
         self.model = config.model
-        out = sensitivity_file(runs_root(), config)  # the CLI's file for the same settings
+        out = sensitivity_file(self.root, config)  # the CLI's file for the same settings
 
         def build() -> Analysis:
             from prunetui.engine.sensitivity import Sensitivity  # imports torch

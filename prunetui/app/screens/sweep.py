@@ -7,6 +7,7 @@ same settings, here or with `prunetui sweep`, resumes without redoing finished p
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar
 
 from textual import on
@@ -33,7 +34,6 @@ from prunetui.engine.analyses import (
     sweep_series,
 )
 from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.runs import runs_root
 
 COLUMNS = ("method", "target", "reached", "compression", "pruned", "fine-tuned")
 
@@ -43,8 +43,8 @@ class SweepScreen(AnalysisScreen):
         Binding("ctrl+l", "toggle_log", "Log axis", tooltip="Accuracy against compression on a log axis"),
     ]
 
-    def __init__(self, config: ExperimentConfig) -> None:
-        super().__init__(config)
+    def __init__(self, config: ExperimentConfig, root: Path) -> None:
+        super().__init__(config, root)
         self.points: dict[tuple[str, float], SweepPoint] = {}
 
     def compose(self) -> ComposeResult:
@@ -81,7 +81,7 @@ class SweepScreen(AnalysisScreen):
             parse_methods(self.query_one("#sweep-methods", Input).value),
             parse_fractions(self.query_one("#sweep-sparsities", Input).value, "sparsities"),
         ).validate()
-        directory = sweep_directory(runs_root(), self.config)
+        directory = sweep_directory(self.root, self.config)
 
         def build() -> Analysis:
             from prunetui.engine.sweep import Sweep  # imports torch

@@ -4,6 +4,7 @@ surviving weights' magnitudes before and after pruning. The newest run is shown 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -20,7 +21,7 @@ from prunetui.app.widgets.heat_map import HeatMap, drawn_as_tiles
 from prunetui.app.widgets.series_chart import Series, SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.runs import list_runs, runs_root
+from prunetui.engine.runs import list_runs
 
 if TYPE_CHECKING:
     from prunetui.engine.weights import LayerWeights
@@ -56,9 +57,9 @@ class WeightsScreen(Screen[None]):
         layers: list[LayerWeights]
         error: str = ""
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path) -> None:
         super().__init__()
-        self._runs = {str(run.path): run for run in list_runs(runs_root()) if run.model_path is not None}
+        self._runs = {str(run.path): run for run in list_runs(root) if run.model_path is not None}
         self.by_layer: dict[str, LayerWeights] = {}
         self.before = False
 
