@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +67,7 @@ async def test_app_runs_are_saved_and_the_runs_screen_overlays_two(tiny_config: 
         screen = app.screen
         assert isinstance(screen, RunsScreen)
         table = screen.query_one(DataTable)
+        await wait_until(pilot, lambda: table.row_count == 2)  # the runs are read in a worker, off the UI thread
         rows = [table.get_row_at(i) for i in range(table.row_count)]
         assert [row[2:4] for row in rows] == [
             ["l1 layer one-shot", percent(app_run.sparsity)],
@@ -78,7 +81,7 @@ async def test_app_runs_are_saved_and_the_runs_screen_overlays_two(tiny_config: 
         assert screen.selected == [app_run.name, cli_run.name]
         assert [table.get_row_at(i)[0] for i in range(2)] == ["●", "●"]
         accuracy = screen.query_one("#runs-accuracy", SeriesChart)
-        assert len(accuracy.series) == 2
+        await wait_until(pilot, lambda: len(accuracy.series) == 2)  # their histories too
         expected = [[row.accuracy * 100 for row in load_history(run.path)] for run in (app_run, cli_run)]
         assert plotted(accuracy) == expected
         assert max(accuracy.series[list(accuracy.series)[1]][0]) == pytest.approx(cli_run.sparsity * 100)
@@ -243,4 +246,37 @@ async def test_the_app_saves_and_reads_runs_under_the_runs_dir_it_is_given(
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, RunsScreen) and screen.root == tmp_path / "mine"
+        await wait_until(pilot, lambda: screen.query_one(DataTable).row_count == 1)
         assert screen.query_one(DataTable).get_row_at(0)[-1] == run.name
+
+
+async def test_the_screens_read_runs_and_histories_off_the_ui_thread(
+    tiny_config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record(tiny_config.replace(sparsity=0.5))
+    on_ui_thread: list[tuple[str, bool]] = []
+
+    def watched(module: str, name: str) -> None:
+        real = getattr(importlib.import_module(module), name)
+
+        def reads(*args: object) -> object:
+            on_ui_thread.append(
+                (f"{module.rsplit('.', 1)[-1]}.{name}", threading.current_thread() is threading.main_thread())
+            )
+            return real(*args)
+
+        monkeypatch.setattr(f"{module}.{name}", reads)
+
+    for module in ("runs", "weights", "sensitivity"):
+        watched(f"prunetui.app.screens.{module}", "list_runs")
+    watched("prunetui.app.screens.runs", "load_history")
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=SIZE) as pilot:
+        for key, reads_so_far in (("f3", 2), ("f5", 3), ("f6", 4)):
+            await pilot.press(key)
+            await wait_until(pilot, lambda n=reads_so_far: len({name for name, _ in on_ui_thread}) >= n)
+            await pilot.press("escape")
+    assert sorted(set(on_ui_thread)) == [
+        ("runs.list_runs", False), ("runs.load_history", False),
+        ("sensitivity.list_runs", False), ("weights.list_runs", False),
+    ]  # fmt: skip

@@ -14,11 +14,13 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
 
 from prunetui.app.screens.analysis import ANALYSIS_CSS
 from prunetui.app.widgets.series_chart import Series, SeriesChart
 from prunetui.describe import UNSTRUCTURED_NOTE, kept_word, percent, sizes_text
 from prunetui.engine.errors import PrunetuiError
+from prunetui.engine.history import HistoryRow
 from prunetui.engine.runs import RunRecord, list_runs, load_history
 
 if TYPE_CHECKING:
@@ -54,6 +56,18 @@ class RunsScreen(Screen[None]):
         text: str
         error: str = ""
 
+    @dataclass
+    class RunsListed(Message):
+        """The runs under the root, newest first, read in a worker."""
+
+        runs: list[RunRecord]
+
+    @dataclass
+    class HistoriesLoaded(Message):
+        """The metric histories of the runs to chart, as (label, rows) in the order picked, read in a worker."""
+
+        histories: list[tuple[str, list[HistoryRow]]]
+
     def __init__(self, root: Path) -> None:
         super().__init__()
         self.root = root
@@ -80,7 +94,16 @@ class RunsScreen(Screen[None]):
         table.focus()
 
     def action_reload(self) -> None:
-        self.runs = {run.name: run for run in list_runs(self.root)}
+        self._list_runs()
+
+    @work(thread=True, exclusive=True, group="runs")
+    def _list_runs(self) -> None:
+        runs = list_runs(self.root)
+        if not get_current_worker().is_cancelled:  # a newer reload supersedes this one
+            self.post_message(self.RunsListed(runs))
+
+    def on_runs_screen_runs_listed(self, message: RunsListed) -> None:
+        self.runs = {run.name: run for run in message.runs}
         self.selected = [name for name in self.selected if name in self.runs]
         table = self.query_one(DataTable)
         table.clear()
@@ -146,12 +169,20 @@ class RunsScreen(Screen[None]):
         shown = [self.runs[name] for name in self.selected]
         if not shown and self.highlighted is not None:
             shown = [self.highlighted]
+        self._load_histories([(run_label(run), run.path) for run in shown])
+
+    @work(thread=True, exclusive=True, group="history")
+    def _load_histories(self, runs: list[tuple[str, Path]]) -> None:
+        histories = [(label, load_history(path)) for label, path in runs]
+        if not get_current_worker().is_cancelled:  # the cursor moved on: a newer load supersedes this one
+            self.post_message(self.HistoriesLoaded(histories))
+
+    def on_runs_screen_histories_loaded(self, message: HistoriesLoaded) -> None:
         accuracy: Series = {}
         loss: Series = {}
-        for run in shown:
-            label = run_label(run)
+        for label, rows in message.histories:
             sparsity = 0.0
-            for row in load_history(run.path):
+            for row in rows:
                 sparsity = row.sparsity if row.sparsity is not None else sparsity
                 xs, ys = accuracy.setdefault(label, ([], []))
                 xs.append(sparsity * 100)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -35,7 +36,7 @@ from prunetui.engine.analyses import (
 )
 from prunetui.engine.config import ExperimentConfig, format_layer_amounts
 from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.runs import DENSE_MODEL_FILE, list_runs
+from prunetui.engine.runs import DENSE_MODEL_FILE, RunRecord, list_runs
 
 TRAIN_NOW = "train"
 TOLERANCE = 0.01
@@ -46,6 +47,12 @@ class SensitivityScreen(AnalysisScreen):
         *AnalysisScreen.BINDINGS,
         Binding("ctrl+l", "use_amounts", "Use amounts", tooltip="Put the suggested per-layer amounts into the form"),
     ]
+
+    @dataclass
+    class RunsListed(Message):
+        """The saved runs with a dense model, newest first, read in a worker."""
+
+        runs: list[RunRecord]
 
     @dataclass
     class AmountsChosen(Message):
@@ -59,18 +66,16 @@ class SensitivityScreen(AnalysisScreen):
         self.points: list[SensitivityPoint] = []
         self.dense_accuracy: float | None = None
         self.model = config.model  # the analysed model's architecture: the form's, or a saved run's
-        self._runs = {str(run.path): run for run in list_runs(root) if (run.path / DENSE_MODEL_FILE).is_file()}
+        self._runs: dict[str, RunRecord] = {}  # runs with a dense model to analyse, read in a worker
 
     def compose(self) -> ComposeResult:
         criteria = sensitivity_criteria()
         criterion = self.config.criterion if self.config.criterion in criteria else criteria[0]
-        sources = [(f"train {self.config.model} with the form's settings", TRAIN_NOW)]
-        sources += [(f"run {run.name}: {run.method}", path) for path, run in self._runs.items()]
         yield Header()
         with Vertical(id="sensitivity-setup", classes="analysis-setup"):
             with Horizontal(classes="analysis-row"):
                 yield Label("model", classes="analysis-label")
-                yield Select(sources, value=TRAIN_NOW, allow_blank=False, compact=True, id="sensitivity-source")
+                yield Select(self._sources(), value=TRAIN_NOW, allow_blank=False, compact=True, id="sensitivity-source")
             with Horizontal(classes="analysis-row"):
                 yield Label("amounts", classes="analysis-label")
                 yield Input(",".join(f"{a:g}" for a in DEFAULT_AMOUNTS), id="sensitivity-amounts", compact=True)
@@ -82,10 +87,27 @@ class SensitivityScreen(AnalysisScreen):
         yield Static("", id="sensitivity-suggestion")
         yield Footer(compact=True)
 
+    def _sources(self) -> list[tuple[str, str]]:
+        sources = [(f"train {self.config.model} with the form's settings", TRAIN_NOW)]
+        return sources + [(f"run {run.name}: {run.method}", path) for path, run in self._runs.items()]
+
+    @work(thread=True, exit_on_error=False, group="runs")
+    def _list_runs(self) -> None:
+        runs = [run for run in list_runs(self.root) if (run.path / DENSE_MODEL_FILE).is_file()]
+        self.post_message(self.RunsListed(runs))
+
+    def on_sensitivity_screen_runs_listed(self, message: RunsListed) -> None:
+        self._runs = {str(run.path): run for run in message.runs}
+        source = self.query_one("#sensitivity-source", Select)
+        chosen = source.value
+        source.set_options(self._sources())
+        source.value = chosen
+
     def on_mount(self) -> None:
         self.query_one("#sensitivity-setup").border_title = "Sensitivity: one layer pruned at a time, no fine-tuning"
         self.query_one("#sensitivity-chart").border_title = "Test accuracy per layer"
         self.query_one("#sensitivity-source").focus()
+        self._list_runs()
 
     def prepare(self) -> Callable[[], Analysis]:
         amounts = parse_fractions(self.query_one("#sensitivity-amounts", Input).value, "amounts")

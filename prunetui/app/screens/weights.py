@@ -21,7 +21,7 @@ from prunetui.app.widgets.heat_map import HeatMap, drawn_as_tiles
 from prunetui.app.widgets.series_chart import Series, SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.runs import list_runs
+from prunetui.engine.runs import RunRecord, list_runs
 
 if TYPE_CHECKING:
     from prunetui.engine.weights import LayerWeights
@@ -57,9 +57,16 @@ class WeightsScreen(Screen[None]):
         layers: list[LayerWeights]
         error: str = ""
 
+    @dataclass
+    class RunsListed(Message):
+        """The saved runs that have a model, newest first, read in a worker."""
+
+        runs: list[RunRecord]
+
     def __init__(self, root: Path) -> None:
         super().__init__()
-        self._runs = {str(run.path): run for run in list_runs(root) if run.model_path is not None}
+        self.root = root
+        self._runs: dict[str, RunRecord] = {}
         self.by_layer: dict[str, LayerWeights] = {}
         self.before = False
 
@@ -67,8 +74,7 @@ class WeightsScreen(Screen[None]):
         yield Header()
         with Horizontal(id="weights-pick"):
             yield Label("run", classes="analysis-label")
-            runs = [(f"{run.name}: {run.method}", path) for path, run in self._runs.items()]
-            yield Select(runs, prompt="no saved runs yet", compact=True, id="weights-run")
+            yield Select([], prompt="reading the runs …", compact=True, id="weights-run")
             yield Label("layer", classes="analysis-label switch-label")
             yield Select([], prompt="layer", compact=True, id="weights-layer")
         yield Static("", id="weights-caption")
@@ -80,8 +86,19 @@ class WeightsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#weights-histogram").border_title = "|w| histogram"
         self.query_one("#weights-run").focus()
+        self._list_runs()
+
+    @work(thread=True, exit_on_error=False, group="runs")
+    def _list_runs(self) -> None:
+        self.post_message(self.RunsListed([run for run in list_runs(self.root) if run.model_path is not None]))
+
+    def on_weights_screen_runs_listed(self, message: RunsListed) -> None:
+        self._runs = {str(run.path): run for run in message.runs}
+        select = self.query_one("#weights-run", Select)
+        select.set_options((f"{run.name}: {run.method}", path) for path, run in self._runs.items())
+        select.prompt = "no saved runs yet"
         if self._runs:
-            self.query_one("#weights-run", Select).value = next(iter(self._runs))
+            select.value = next(iter(self._runs))
 
     @on(Select.Changed, "#weights-run")
     def _run_changed(self, event: Select.Changed) -> None:
