@@ -15,8 +15,8 @@ from prunetui.engine.training import evaluate
 def tiny_flags(config: ExperimentConfig) -> list[str]:
     """The flags of `tiny_config`, for any subcommand."""
     return [
-        "--data-dir", config.data_dir, "--epochs", "2", "--finetune-epochs", "1", "--batch-size", "64",
-        "--device", "cpu", "--optimizer", "adam", "--lr", "0.003",
+        "--dataset", config.dataset, "--data-dir", config.data_dir, "--epochs", "2", "--finetune-epochs", "1",
+        "--batch-size", "64", "--device", "cpu", "--optimizer", "adam", "--lr", "0.003",
     ]  # fmt: skip
 
 

@@ -21,7 +21,14 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_config(tiny_data: Path) -> ExperimentConfig:
     """A run that takes well under a second on CPU and learns the tiny data (about 100 % dense accuracy)."""
     return ExperimentConfig(
-        data_dir=str(tiny_data), epochs=2, finetune_epochs=1, batch_size=64, device="cpu", optimizer="adam", lr=0.003
+        dataset="mnist",  # the tiny one, not the embedded default
+        data_dir=str(tiny_data),
+        epochs=2,
+        finetune_epochs=1,
+        batch_size=64,
+        device="cpu",
+        optimizer="adam",
+        lr=0.003,
     )
 
 
@@ -34,7 +41,7 @@ def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def no_system_data_or_download(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests never read /usr/share/datasets, the user's cache or runs, or the network."""
-    monkeypatch.setattr("prunetui.engine.data.SYSTEM_DATA_DIR", tmp_path / "no-system-data")
+    monkeypatch.setattr("prunetui.engine.data.sources.SYSTEM_DATA_DIR", tmp_path / "no-system-data")
     monkeypatch.setenv("PRUNETUI_DATA", str(tmp_path / "no-user-cache"))
     monkeypatch.setenv("PRUNETUI_RUNS", str(tmp_path / "runs"))
     # FashionMNIST and KMNIST have mirrors of their own, not inherited from MNIST.

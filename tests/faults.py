@@ -55,7 +55,7 @@ def arm(monkeypatch: pytest.MonkeyPatch, phase: str, action: Callable[[], None])
             action()
 
     if phase == "loading":
-        _wrap(monkeypatch, "prunetui.engine.experiment.load_dataset", before=once)
+        _wrap(monkeypatch, "prunetui.engine.experiment.dataset_loading", before=once)
     elif phase in ("prune", "rewind"):
         _wrap(monkeypatch, f"prunetui.engine.experiment.{'prune_to' if phase == 'prune' else 'rewind'}", after=once)
     elif phase in ("training", "fine-tune"):

@@ -1,4 +1,4 @@
-"""Small, learnable MNIST-format data sets written as real IDX files, for loading through torchvision."""
+"""Small, learnable MNIST-format data sets written as real IDX files (by an encoder of their own, not the engine's)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def make_images(n: int, seed: int, templates_seed: int = 1234) -> tuple[np.ndarr
 
 
 def write_dataset(root: Path, name: str = "mnist", n_train: int = 512, n_test: int = 256) -> Path:
-    """Write train and test IDX files where torchvision's class for `name` looks; returns the raw folder."""
+    """Write train and test IDX files where the data directory keeps `name`; returns the raw folder."""
     raw = root / CLASS_FOLDERS[name] / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     for split, n, seed in (("train", n_train, 1), ("t10k", n_test, 2)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prunetui.app.run_state import FINISHED, IDLE, STOPPED, RunState
 from prunetui.app.runner import URGENT, ExperimentRunner
-from prunetui.engine import Event, Experiment, ExperimentConfig, Failed, Finished, Pruned, StepLoss, Stopped
+from prunetui.engine import Event, Experiment, ExperimentConfig, Failed, Finished, Pruned, Status, StepLoss, Stopped
 
 
 def test_runner_hands_events_over_in_few_batches_each_ending_with_an_urgent_one(
@@ -29,7 +29,8 @@ def test_runner_stopped_before_the_experiment_exists_still_stops(tiny_config: Ex
 def test_runner_reports_an_invalid_config_as_failed() -> None:
     batches: list[tuple[Event, ...]] = []
     ExperimentRunner(ExperimentConfig(sparsity=2.0), batches.append).run()
-    ((failed,),) = batches
+    (importing,), (failed,) = batches
+    assert importing == Status("importing torch …")  # said at once: the import takes a second or more
     assert isinstance(failed, Failed) and "--sparsity" in failed.message and failed.summary is None
 
 

@@ -65,7 +65,7 @@ WHY = {
 def saved_run(tmp_path_factory: pytest.TempPathFactory, tiny_data: Path) -> Path:
     """A finished run with model.pt and dense.pt."""
     directory = tmp_path_factory.mktemp("run") / "run"
-    config = ExperimentConfig(data_dir=str(tiny_data))
+    config = ExperimentConfig(dataset="mnist", data_dir=str(tiny_data))
     assert main(["run", *tiny_flags(config), "--epochs", "1", "--out", str(directory)]) == 0
     return directory
 

@@ -23,8 +23,8 @@ def exit_code(argv: list[str]) -> int | str | None:
 
 def tiny_flags(config: ExperimentConfig) -> list[str]:
     return [
-        "run", "--data-dir", config.data_dir, "--epochs", "2", "--finetune-epochs", "1", "--batch-size", "64",
-        "--device", "cpu", "--optimizer", "adam", "--lr", "0.003",
+        "run", "--dataset", config.dataset, "--data-dir", config.data_dir, "--epochs", "2", "--finetune-epochs", "1",
+        "--batch-size", "64", "--device", "cpu", "--optimizer", "adam", "--lr", "0.003",
     ]  # fmt: skip
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,8 +13,18 @@ import numpy as np
 import pytest
 import torch
 
-from prunetui.engine import DataError, Experiment, ExperimentConfig, Failed, Finished, RunStarted
-from prunetui.engine.data import IDX_FILES, default_data_dir, load_dataset
+from prunetui.engine import (
+    DataError,
+    Experiment,
+    ExperimentConfig,
+    Failed,
+    Finished,
+    RunStarted,
+    Status,
+    StepLoss,
+)
+from prunetui.engine.data import IDX_FILES, availability, dataset_loading, default_data_dir, load_dataset
+from prunetui.engine.data.sources import EMBEDDED_DIR
 from tests.idx import CLASS_FOLDERS, make_images, write_dataset, write_idx
 
 CPU = torch.device("cpu")
@@ -72,7 +85,7 @@ def _load_passing_system_dir(data_dir: Path, system: Path, _: pytest.MonkeyPatch
 
 
 def _run_with_patched_system_dir(data_dir: Path, system: Path, monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr("prunetui.engine.data.SYSTEM_DATA_DIR", system)
+    monkeypatch.setattr("prunetui.engine.data.sources.SYSTEM_DATA_DIR", system)
     config = ExperimentConfig(
         dataset="fashion-mnist", data_dir=str(data_dir), epochs=0, finetune_epochs=0, device="cpu"
     )
@@ -114,15 +127,33 @@ def test_when_every_source_fails_the_error_names_each_place_tried(tmp_path: Path
     assert "download (" in message
     assert "--data-dir" in message and "$PRUNETUI_DATA" in message
     assert "\n" not in message
+    # What can be used instead: not the downloads that would fail as this one did.
+    assert message.endswith(
+        "Available now: fashion-mnist-mini (embedded); pick one with --dataset or the form's dataset field."
+    )
 
 
 def test_a_run_without_data_fails_with_the_data_error(tmp_path: Path) -> None:
-    config = ExperimentConfig(data_dir=str(tmp_path / "empty"), device="cpu")
+    config = ExperimentConfig(dataset="mnist", data_dir=str(tmp_path / "empty"), device="cpu")
     events = list(Experiment(config, download=False).run())
     assert isinstance(events[-1], Failed)
     assert events[-1].message.startswith("mnist data set not found; tried: ")
     assert events[-1].summary is None  # nothing was built
     assert "download" not in events[-1].message.split("Fix:")[0]  # not tried, so not listed
+    # It names what can be used instead, and how to choose it.
+    assert events[-1].message.endswith(
+        "Available now: fashion-mnist-mini (embedded); pick one with --dataset or the form's dataset field."
+    )
+
+
+def test_the_missing_data_set_message_lists_the_data_sets_on_disk(tmp_path: Path) -> None:
+    write_dataset(tmp_path, "fashion-mnist")
+    _write_system_files(tmp_path / "system", "kmnist")
+    with pytest.raises(DataError) as error:
+        load_dataset("mnist", tmp_path, CPU, system_dir=tmp_path / "system", download=False)
+    assert "Available now: fashion-mnist-mini (embedded), fashion-mnist (on disk), kmnist (on disk);" in str(
+        error.value
+    )
 
 
 def _truncate(raw: Path) -> None:
@@ -142,12 +173,25 @@ def _wrong_dtype(raw: Path) -> None:  # 3-D labels: a well-formed IDX file that 
     write_idx(raw / "train-labels-idx1-ubyte", np.zeros((512, 2, 2), dtype=np.uint8))
 
 
-@pytest.mark.parametrize("damage", [_truncate, _bad_magic, _empty, _wrong_dtype])
-def test_unreadable_idx_files_are_a_data_error(damage: Callable[[Path], None], tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (_truncate, "train-images-idx3-ubyte is 5,000 bytes long, its header says 401,424"),
+        (_bad_magic, "train-labels-idx1-ubyte is not an IDX label file"),
+        (_empty, "t10k-images-idx3-ubyte is not an IDX image file"),
+        (_wrong_dtype, "train-labels-idx1-ubyte is not an IDX label file"),
+    ],
+)
+def test_unreadable_idx_files_are_a_data_error_saying_why(
+    damage: Callable[[Path], None], reason: str, tmp_path: Path
+) -> None:
     raw = write_dataset(tmp_path, "mnist", n_train=512, n_test=64)
     damage(raw)
-    with pytest.raises(DataError, match=r"^mnist data set in .* is unreadable \(.*\); delete the files there"):
+    with pytest.raises(DataError) as error:
         load_dataset("mnist", tmp_path, CPU, download=False)
+    assert str(error.value) == (
+        f"mnist data set in {raw} is unreadable ({reason}); delete the files there and run again to fetch fresh copies"
+    )
 
 
 def test_image_and_label_counts_that_differ_are_a_data_error(tmp_path: Path) -> None:
@@ -158,21 +202,27 @@ def test_image_and_label_counts_that_differ_are_a_data_error(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("name", ["mnist", "fashion-mnist", "kmnist"])
-def test_downloads_in_tests_go_to_a_dead_local_port(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import torchvision.datasets.mnist as tv_mnist
+def test_a_failed_download_says_why_and_leaves_nothing(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torchvision.datasets.utils as tv_utils
 
     urls: list[str] = []
-    fetch = tv_mnist.download_and_extract_archive
+    fetch = tv_utils.download_url
 
     def spy(url: str, *args: object, **kwargs: object) -> None:
         urls.append(url)
         fetch(url, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(tv_mnist, "download_and_extract_archive", spy)
-    with pytest.raises(DataError, match=r"download \(Error downloading"):
+    monkeypatch.setattr(tv_utils, "download_url", spy)
+    with pytest.raises(DataError) as error:
         load_dataset(name, tmp_path, CPU, system_dir=tmp_path / "system")
-    assert urls and all(url.startswith("http://127.0.0.1:9/") for url in urls)
-    assert not any((tmp_path / CLASS_FOLDERS[name] / "raw").glob("*ubyte"))
+    assert urls and all(url.startswith("http://127.0.0.1:9/") for url in urls)  # tests never leave the machine
+    # The reason, not just "Error downloading train-images-idx3-ubyte.gz:" (today's text with an empty reason).
+    assert "; download (train-images-idx3-ubyte.gz from http://127.0.0.1:9/: <urlopen error [Errno 111] " in str(
+        error.value
+    )
+    assert list((tmp_path / CLASS_FOLDERS[name] / "raw").iterdir()) == []  # no partial download left
 
 
 @pytest.mark.parametrize("damage", ["truncated", "corrupt-body"])
@@ -187,8 +237,8 @@ def test_damaged_system_archives_are_a_data_error(damage: str, tmp_path: Path) -
         archive.write_bytes(data[:100] + bytes(b ^ 0xFF for b in data[100:200]) + data[200:])
     with pytest.raises(DataError, match=r"^cannot copy the data set from .*mnist to .*raw: "):
         load_dataset("mnist", tmp_path / "data", CPU, system_dir=system, download=False)
-    raw = tmp_path / "data" / "MNIST" / "raw"
-    assert not (raw / "train-images-idx3-ubyte").exists()  # never a half-copied file under the real name
+    # Never a half-copied file under the real name, and no temporary one either.
+    assert [path.name for path in (tmp_path / "data").rglob("*") if path.is_file()] == []
 
 
 @pytest.mark.parametrize("how", ["data_dir", "PRUNETUI_DATA"])
@@ -205,19 +255,148 @@ def test_a_home_relative_data_dir_is_expanded(
 
 
 def test_download_is_the_last_resort_and_its_files_are_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from torchvision import datasets
+    import torchvision.datasets.utils as tv_utils
 
+    staging = write_dataset(tmp_path / "server", "kmnist", n_train=96, n_test=48)
     downloads: list[str] = []
 
-    def fake_download(self: datasets.MNIST) -> None:  # what a successful download leaves behind
-        downloads.append(self.raw_folder)
-        write_dataset(Path(self.root), "kmnist", n_train=96, n_test=48)
+    def fake_download(url: str, root: str, filename: str, md5: str) -> None:  # what a good download leaves
+        downloads.append(filename)
+        Path(root).mkdir(parents=True, exist_ok=True)
+        (Path(root) / filename).write_bytes(gzip.compress((staging / filename.removesuffix(".gz")).read_bytes()))
 
-    monkeypatch.setattr(datasets.MNIST, "download", fake_download)
-    statuses: list[str] = []
-    data = load_dataset("kmnist", tmp_path, CPU, system_dir=tmp_path / "system", on_status=statuses.append)
-    raw = tmp_path / "KMNIST" / "raw"
+    monkeypatch.setattr(tv_utils, "download_url", fake_download)
+    events = list(dataset_loading("kmnist", tmp_path / "data", CPU, system_dir=tmp_path / "system"))
+    raw = tmp_path / "data" / "KMNIST" / "raw"
+    assert downloads == [f"{file}.gz" for file in IDX_FILES]
+    assert sorted(path.name for path in raw.iterdir()) == sorted(f"{file}.gz" for file in IDX_FILES)
+    assert [event.message for event in events] == [
+        "loading kmnist …",
+        f"downloading kmnist into {raw} …",
+        f"decoding kmnist from {raw} (kept decoded for the next start) …",
+    ]
+    data = load_dataset("kmnist", tmp_path / "data", CPU, download=False)
     assert (len(data.train), len(data.test)) == (96, 48)
-    assert data.source == f"downloaded into {raw}"
-    assert downloads == [str(raw), str(raw)]  # train and test
-    assert statuses == [f"downloading kmnist into {tmp_path} …", f"loading kmnist from {raw} …"]
+
+
+def _gzip_in_place(raw: Path, files: tuple[str, ...]) -> None:
+    for file in files:
+        (raw / f"{file}.gz").write_bytes(gzip.compress((raw / file).read_bytes()))
+        (raw / file).unlink()
+
+
+@pytest.mark.parametrize("gzipped", [IDX_FILES, IDX_FILES[::2]], ids=["all", "some"])
+def test_the_data_dir_takes_torchvision_gz_files_as_they_are(gzipped: tuple[str, ...], tmp_path: Path) -> None:
+    raw = write_dataset(tmp_path, "mnist", n_train=96, n_test=48)
+    _gzip_in_place(raw, gzipped)
+    data = load_dataset("mnist", tmp_path, CPU, download=False)
+    assert (len(data.train), len(data.test)) == (96, 48)
+    assert data.train.labels.tolist() == make_images(96, seed=1)[1].tolist()
+    assert data.source == str(raw)
+
+
+def test_a_second_load_comes_from_the_decoded_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_dataset(tmp_path, "mnist", n_train=96, n_test=48)
+    first = load_dataset("mnist", tmp_path, CPU, download=False)
+    assert [path.name.startswith("mnist-") for path in (tmp_path / "decoded").iterdir()] == [True]
+
+    def no_decoding(*args: object) -> None:
+        raise AssertionError("the IDX files were decoded again")
+
+    monkeypatch.setattr("prunetui.engine.data.loading.read_idx", no_decoding)
+    loading = dataset_loading("mnist", tmp_path, CPU, download=False)
+    assert [status.message for status in loading] == ["loading mnist …"]
+    second = load_dataset("mnist", tmp_path, CPU, download=False)
+    assert torch.equal(first.train.images, second.train.images) and torch.equal(first.test.labels, second.test.labels)
+    # A subset is normalised with its own statistics, from the cache as from the files.
+    subset = load_dataset("mnist", tmp_path, CPU, train_subset=40, download=False)
+    scaled = make_images(96, seed=1)[0][:40] / 255
+    expected = (make_images(48, seed=2)[0] / 255 - scaled.mean()) / scaled.std(ddof=1)
+    np.testing.assert_allclose(subset.test.images[:, 0].numpy(), expected, atol=1e-4)
+
+
+def test_changed_source_files_replace_the_cache(tmp_path: Path) -> None:
+    raw = write_dataset(tmp_path, "mnist", n_train=96, n_test=48)
+    assert len(load_dataset("mnist", tmp_path, CPU, download=False).train) == 96
+    write_dataset(tmp_path, "mnist", n_train=80, n_test=48)
+    assert len(load_dataset("mnist", tmp_path, CPU, download=False).train) == 80
+    # Same size, other pixels: the modification time tells.
+    images = raw / "train-images-idx3-ubyte"
+    stat = images.stat()
+    write_idx(images, np.zeros((80, 28, 28), dtype=np.uint8))
+    os.utime(images, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert load_dataset("mnist", tmp_path, CPU, download=False).train.images.std().item() == 0.0
+    assert len(list((tmp_path / "decoded").iterdir())) == 1  # stale copies go
+
+
+def test_a_damaged_cache_file_is_made_again(tmp_path: Path) -> None:
+    write_dataset(tmp_path, "mnist", n_train=96, n_test=48)
+    load_dataset("mnist", tmp_path, CPU, download=False)
+    (cached,) = (tmp_path / "decoded").iterdir()
+    cached.write_bytes(b"half a file")
+    assert len(load_dataset("mnist", tmp_path, CPU, download=False).train) == 96
+    assert cached.stat().st_size > 96 * 784 * 4
+
+
+def test_the_embedded_data_set_is_a_balanced_fashion_mnist_subset(tmp_path: Path) -> None:
+    data = load_dataset("fashion-mnist-mini", tmp_path / "empty", CPU, download=False)
+    assert (data.train.images.shape, data.test.images.shape) == ((10_000, 1, 28, 28), (2_000, 1, 28, 28))
+    assert data.train.labels.bincount().tolist() == [1000] * 10
+    assert data.test.labels.bincount().tolist() == [200] * 10
+    assert abs(data.train.images.mean().item()) < 1e-4 and abs(data.train.images.std().item() - 1) < 1e-3
+    assert data.source == "embedded in prunetui (a subset of Fashion-MNIST)"
+    licence = (EMBEDDED_DIR / "LICENSE").read_text()
+    assert "Zalando SE" in licence and "MIT License" in licence
+
+
+def test_a_first_run_with_nothing_set_up_trains_and_prunes_the_embedded_data_set(tmp_path: Path) -> None:
+    config = ExperimentConfig(device="cpu", epochs=1, train_subset=2000, batch_size=64, optimizer="adam", lr=0.003)
+    assert config.dataset == "fashion-mnist-mini"
+    events = list(Experiment(config, download=False).run())
+    started = next(event for event in events if isinstance(event, RunStarted))
+    assert (started.train_size, started.test_size) == (2000, 2000)
+    assert isinstance(events[-1], Finished), events[-1]
+    summary = events[-1].summary
+    assert summary.dense_accuracy > 0.6 and summary.accuracy > 0.45, summary  # real clothes, learnt: chance is 0.1
+    assert summary.sparsity.global_sparsity == pytest.approx(0.9, abs=0.01)
+
+
+def test_statuses_say_what_happens_before_the_first_step(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    write_dataset(tmp_path, "kmnist", n_train=96, n_test=48)
+    config = tiny_config.replace(dataset="kmnist", data_dir=str(tmp_path), epochs=1)
+    for expected in (
+        ["loading kmnist …", f"decoding kmnist from {tmp_path / 'KMNIST' / 'raw'} (kept decoded for the next start) …"],
+        ["loading kmnist …"],
+    ):
+        events = list(Experiment(config, download=False).run())
+        first_step = next(i for i, event in enumerate(events) if isinstance(event, StepLoss))
+        statuses = [event.message for event in events[:first_step] if isinstance(event, Status)]
+        assert statuses[: len(expected)] == expected
+
+
+def test_availability_tells_each_data_set_state(tmp_path: Path) -> None:
+    raw = write_dataset(tmp_path / "data", "mnist")
+    _gzip_in_place(raw, IDX_FILES)
+    _write_system_files(tmp_path / "system", "kmnist")
+    assert availability(tmp_path / "data", system_dir=tmp_path / "system") == {
+        "fashion-mnist-mini": "embedded",
+        "mnist": "on disk",
+        "fashion-mnist": "will download",
+        "kmnist": "on disk",
+    }
+    assert availability(tmp_path / "data", system_dir=tmp_path / "system", download=False)["fashion-mnist"] == (
+        "not available"
+    )
+
+
+def test_loading_does_not_import_torchvision(tmp_path: Path) -> None:
+    code = (
+        "import sys, torch\n"
+        "from prunetui.engine.data import load_dataset\n"
+        f"load_dataset('fashion-mnist-mini', {str(tmp_path)!r}, torch.device('cpu'))\n"
+        f"load_dataset('fashion-mnist-mini', {str(tmp_path)!r}, torch.device('cpu'))  # from the cache\n"
+        "print('torchvision' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "False"  # it takes seconds to import, and only downloads need it
+    assert [path.name.startswith("fashion-mnist-mini-") for path in (tmp_path / "decoded").iterdir()] == [True]

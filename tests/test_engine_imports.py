@@ -40,6 +40,7 @@ def test_no_engine_module_imports_textual() -> None:
         "import prunetui.engine",
         "from prunetui.engine import ExperimentConfig, RunStarted, ConfigError",
         "from prunetui.engine.config import ExperimentConfig; ExperimentConfig().validate().to_toml()",
+        "from prunetui.engine.data import availability; availability(None)",  # what the form asks
     ],
 )
 def test_config_events_and_errors_load_without_torch(code: str) -> None:

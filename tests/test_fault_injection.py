@@ -67,7 +67,7 @@ def killed_runs(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     """One subprocess per phase, all at once, each SIGKILLed in its phase: the run directory, the exit code and
     the temporary files left behind, per phase."""
     root = tmp_path_factory.mktemp("killed") / "runs"
-    flags = tiny_flags(ExperimentConfig(data_dir=str(tiny_data)))
+    flags = tiny_flags(ExperimentConfig(dataset="mnist", data_dir=str(tiny_data)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     driver = [sys.executable, "-m", "tests.fault_driver"]
     processes = {

@@ -125,7 +125,9 @@ def test_overwrite_replaces_the_run_leaving_none_of_its_files(
     assert run_cli(tiny_config, out) == 0
     assert (out / "dense.pt").is_file() and (out / "model.pt").is_file()
     # The new run fails before training: nothing of the old run may stay beside it, as if it were the new one's.
-    assert main(["run", "--data-dir", str(tmp_path / "none"), "--overwrite", "--out", str(out)]) == 1
+    assert (
+        main(["run", "--dataset", "mnist", "--data-dir", str(tmp_path / "none"), "--overwrite", "--out", str(out)]) == 1
+    )
     assert sorted(path.name for path in out.iterdir()) == [LOCK_FILE, "config.toml", "summary.json"]
     assert summary_of(out)["status"] == "failed" and "data set not found" in summary_of(out)["message"]
 
@@ -193,7 +195,18 @@ def test_a_sensitivity_csv_that_cannot_be_written_is_one_line_and_exit_1(
     tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out, reason = an_existing_file(tmp_path)
-    flags = ["--data-dir", tiny_config.data_dir, "--epochs", "1", "--device", "cpu", "--amounts", "0.5"]
+    flags = [
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        tiny_config.data_dir,
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--amounts",
+        "0.5",
+    ]
     flags += ["--out", str(out / "sensitivity.csv")]
     assert main(["sensitivity", *flags]) == 1
     printed = capsys.readouterr()

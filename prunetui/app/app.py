@@ -130,7 +130,7 @@ class PruneApp(App[None]):
             return
         self.run_state = RunState.begin()
         self.runner = ExperimentRunner(
-            config, self.runs_dir, lambda events: self.post_message(self.EventsReceived(events))
+            config, lambda events: self.post_message(self.EventsReceived(events)), root=self.runs_dir
         )
         self._run_experiment(self.runner)
         self._running_changed()

@@ -10,7 +10,7 @@ from prunetui.app.thread_runner import FLUSH_INTERVAL, ThreadRunner
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.events import Event, Failed, Finished, Pruned, Rewound, RunStarted, Status, Stopped
-from prunetui.engine.runs import new_run_dir
+from prunetui.engine.runs import new_run_dir, runs_root
 
 # Events the user should see at once; the run always ends with one of the last three, so nothing is left over.
 URGENT = (Status, RunStarted, Pruned, Rewound, Finished, Stopped, Failed)
@@ -20,15 +20,17 @@ class ExperimentRunner(ThreadRunner[Event]):
     def __init__(
         self,
         config: ExperimentConfig,
-        root: Path,
         deliver: Callable[[tuple[Event, ...]], object],
         interval: float = FLUSH_INTERVAL,
+        *,
+        root: Path | None = None,
     ) -> None:
         super().__init__(deliver, interval)
         self.config = config
-        self.root = root  # the runs root the run is saved under
+        self.root = runs_root(root)  # the run is saved under it
 
     def run(self) -> None:
+        self._deliver((Status("importing torch …"),))  # a second or more on a cold start
         from prunetui.engine.experiment import Experiment  # torch loads here, long after the first paint
         from prunetui.engine.recording import record_run
 

@@ -21,8 +21,9 @@ DESCRIPTION = """\
 Run neural-network pruning experiments with PyTorch and watch them happen.
 
 With no command, opens the app (a terminal UI). `prunetui run` runs one experiment headless.
-Data sets are looked for in --data-dir, $PRUNETUI_DATA or a per-user cache, then in
-/usr/share/datasets/<name> (Debian's dataset-* packages), then downloaded.
+The default data set, fashion-mnist-mini, is built in. The others are looked for in --data-dir,
+$PRUNETUI_DATA or a per-user cache, then in /usr/share/datasets/<name> (Debian's dataset-* packages),
+then downloaded.
 """
 
 

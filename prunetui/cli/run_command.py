@@ -15,7 +15,7 @@ from rich.table import Table
 from prunetui.cli.options import config_from_args, fail
 from prunetui.describe import before_pruning, describe, percent
 from prunetui.engine.errors import ConfigError, OutputError, RunDirError
-from prunetui.engine.events import Event, Failed, Finished, RunSummary, StepLoss, Stopped
+from prunetui.engine.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
 from prunetui.engine.runs import new_run_dir, runs_root
 
 EXIT_CODES = {Finished: 0, Failed: 1, Stopped: 130}
@@ -26,6 +26,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         config = config_from_args(args)
     except ConfigError as error:
         return fail(str(error))
+    console.print("importing torch …", highlight=False)
     from prunetui.engine import Experiment  # imports torch: only once the arguments are known good
     from prunetui.engine.recording import record_run
 
@@ -48,12 +49,12 @@ def _show(events: Iterator[Event], console: Console) -> Event:
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f} · {task.fields[speed]:,.0f} img/s"),
+        TextColumn("{task.fields[figures]}"),
         TimeElapsedColumn(),
         console=console,
         transient=True,
     )
-    task = progress.add_task("starting", total=None, loss=float("nan"), speed=0.0)
+    task = progress.add_task("starting", total=None, figures="")  # no loss or speed before the first step
     event: Event | None = None
     with progress:
         for event in events:
@@ -64,10 +65,11 @@ def _show(events: Iterator[Event], console: Console) -> Event:
                     description=f"{where} epoch {event.epoch}/{event.epochs}",
                     completed=event.batch,
                     total=event.batches,
-                    loss=event.loss,
-                    speed=event.images_per_s,
+                    figures=f"loss {event.loss:.4f} · {event.images_per_s:,.0f} img/s",
                 )
                 continue
+            if isinstance(event, Status):
+                progress.update(task, description=event.message)
             line = describe(event)
             if line:
                 style = "red" if isinstance(event, Failed) else "bold" if isinstance(event, Finished) else ""

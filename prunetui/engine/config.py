@@ -24,7 +24,7 @@ from prunetui.engine.pruning.criterion import Criterion
 from prunetui.engine.pruning.schedules import Schedule
 
 MODELS = ("lenet5", "lenet300")
-DATASETS = ("mnist", "fashion-mnist", "kmnist")
+DATASETS = ("fashion-mnist-mini", "mnist", "fashion-mnist", "kmnist")  # the first is embedded in the package
 SCOPES = ("layer", "global")
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -87,7 +87,9 @@ class ExperimentConfig:
     """Everything that defines a pruning experiment. Immutable: derive a new one with `replace`."""
 
     model: str = _setting("lenet5", "network to train and prune", MODELS)
-    dataset: str = _setting("mnist", "28x28 grayscale data set", DATASETS)
+    dataset: str = _setting(
+        "fashion-mnist-mini", "28x28 grayscale data set (fashion-mnist-mini ships with prunetui)", DATASETS
+    )
     data_dir: str = _setting(
         "",
         "data set root (default: $PRUNETUI_DATA, else a per-user cache)",

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.data import DataSet, load_dataset
+from prunetui.engine.data.loading import DataSet, dataset_loading
 from prunetui.engine.errors import PrunetuiError, unexpected
 from prunetui.engine.events import (
     EpochEnd,
@@ -99,8 +99,7 @@ class Experiment:
         device = resolve_device(config.device)
         self._device = str(device)
         torch.manual_seed(config.seed)
-        yield Status(f"loading {config.dataset} …")
-        data = load_dataset(
+        data = yield from dataset_loading(
             config.dataset,
             config.data_dir or None,
             device,
@@ -134,7 +133,8 @@ class Experiment:
             self._trainer.batches_per_epoch(),
             config.epochs + finetunes * config.finetune_epochs,
         )
-        self._last = evaluate(model, data.test)
+        if config.epochs == 0:  # the first prune's "before"; otherwise the first epoch evaluates (it costs time
+            self._last = evaluate(model, data.test)  # before the first step: 10,000 test images take a second)
         for step in plan:  # the schedule's steps: training (pruning during it, for agp), prune rounds, fine-tuning
             if isinstance(step, Train):
                 yield from self._train("train", 0, config.epochs, data, self._pruning_at(step, layers, data))

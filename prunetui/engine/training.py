@@ -15,6 +15,7 @@ from torch import nn
 
 from prunetui.engine.data import Split
 from prunetui.engine.errors import DeviceError, DivergedError
+from prunetui.engine.optimizers import SGD, Adam, Optimizer
 
 T = TypeVar("T")
 LOSS_EVERY = 20  # batches between StepLoss reports: reading the loss forces a device sync
@@ -42,10 +43,10 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_optimizer(name: str, parameters: Iterator[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+def make_optimizer(name: str, parameters: Iterator[nn.Parameter], lr: float) -> Optimizer:
     if name == "adam":
-        return torch.optim.Adam(parameters, lr=lr)
-    return torch.optim.SGD(parameters, lr=lr, momentum=0.9)
+        return Adam(parameters, lr=lr)
+    return SGD(parameters, lr=lr, momentum=0.9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ class Trainer:
 
     def epoch(
         self,
-        optimizer: torch.optim.Optimizer,
+        optimizer: Optimizer,
         *,
         before_batch: Callable[[int], Iterator[T]] | None = None,
     ) -> Iterator[LossReport | T]:
@@ -113,7 +114,7 @@ class Trainer:
                 yield from before_batch(batch)
             index = order[batch * self.batch_size : (batch + 1) * self.batch_size]
             loss = F.cross_entropy(self.model(self.data.images[index]), self.data.labels[index])
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             running += loss.detach()

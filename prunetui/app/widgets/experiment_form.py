@@ -18,6 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from prunetui.engine.config import ExperimentConfig, flag_name, setting_type
+from prunetui.engine.data import availability
 from prunetui.engine.errors import ConfigError
 
 PARSERS: dict[type, tuple[Callable[[str], Any], str]] = {
@@ -31,6 +32,18 @@ def _showable(f: dataclasses.Field[Any], value: Any) -> bool:
     if f.metadata["choices"]:
         return value in f.metadata["choices"]
     return (setting_type(f) is bool) == (type(value) is bool)
+
+
+def _options(f: dataclasses.Field[Any], data_dir: str) -> list[tuple[str, str]]:
+    """A Select's (label, value) pairs."""
+    if f.name == "dataset":
+        return _dataset_options(data_dir)
+    return [(choice, choice) for choice in f.metadata["choices"]]
+
+
+def _dataset_options(data_dir: str) -> list[tuple[str, str]]:
+    """Each data set's label says whether it is embedded, on disk, will download, or is not available."""
+    return [(f"{name} · {state}", name) for name, state in availability(data_dir or None).items()]
 
 
 def label_for(name: str) -> str:
@@ -59,7 +72,7 @@ class ExperimentForm(Vertical):
         widget_id, help = f"setting-{f.name}", f.metadata["help"]
         control: Widget
         if f.metadata["choices"]:
-            options = [(choice, choice) for choice in f.metadata["choices"]]
+            options = _options(f, self._config.data_dir)
             control = Select(options, value=value, allow_blank=False, compact=True, id=widget_id)
         elif setting_type(f) is bool:
             control = Switch(value, id=widget_id)
@@ -119,6 +132,14 @@ class ExperimentForm(Vertical):
     def focus_first_problem(self) -> None:
         if self.problems:
             self.query_one(f"#setting-{next(iter(self.problems))}").focus()
+
+    @on(Input.Changed, "#setting-data_dir")
+    def _show_availability(self, event: Input.Changed) -> None:
+        """What is on disk depends on the data directory."""
+        select = self.query_one("#setting-dataset", Select)
+        chosen = select.value
+        select.set_options(_dataset_options(event.value))
+        select.value = chosen
 
     @on(Input.Changed)
     @on(Select.Changed)

@@ -111,9 +111,10 @@ class StatusPanel(Vertical):
             return ""
         device = state.started.device if state.started else "…"
         compression = f"{state.compression:.1f}×" if state.compression else "–"
+        speed = f"{state.images_per_s:,.0f}" if state.images_per_s else "–"  # no speed before the first step
         before = before_pruning(state.started.config) if state.started else "dense"
         return (
-            f"elapsed [b]{clock(state.elapsed)}[/b] · [b]{state.images_per_s:,.0f}[/b] img/s · device [b]{device}[/b]\n"
+            f"elapsed [b]{clock(state.elapsed)}[/b] · [b]{speed}[/b] img/s · device [b]{device}[/b]\n"
             f"accuracy {before} [b]{percent(state.dense_accuracy)}[/b] → now [b]{percent(state.current_accuracy)}[/b]"
             f" · compression [b]{compression}[/b]"
         )

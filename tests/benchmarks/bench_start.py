@@ -1,0 +1,95 @@
+"""Start latency: from starting `prunetui run` to its first training step, against `python -c "import torch"`.
+
+    python tests/benchmarks/bench_start.py [--repeats 5] [--tree PATH]
+
+Each measurement is a fresh process, timed by this script from just before it starts to the moment the child
+prints a line: `import torch` prints after the import; `prunetui run` (the CLI's own code path, with the data
+already on disk) prints at its first StepLoss event, which comes after its first optimizer step since it
+trains on one batch, and exits there. The three take turns, so background load hits all alike; medians over
+`--repeats` rounds. One warm-up run per data set first, as a user's first start would (it copies or decodes
+the data once). `--tree` runs another checkout's prunetui (e.g. the main branch, for a before/after).
+Target: prunetui run ÷ import torch ≤ 1.3. Not a pytest test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+IMPORT_TORCH = "import torch; print('imported', flush=True)"
+# The CLI's `prunetui run`, with its event stream watched: the first training step ends the process.
+FIRST_STEP = """
+import os, sys
+import prunetui.engine.recording as recording
+from prunetui.engine.events import StepLoss
+from prunetui.cli import main
+
+record_run = recording.record_run
+
+def watched(*args, **kwargs):
+    for event in record_run(*args, **kwargs):
+        if isinstance(event, StepLoss):
+            print("first step", flush=True)
+            os._exit(0)
+        yield event
+
+recording.record_run = watched
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--tree", type=Path, default=Path(__file__).resolve().parents[2], help="prunetui checkout")
+    parser.add_argument("--datasets", default="fashion-mnist-mini,fashion-mnist", help="comma-separated")
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "prunetui-bench-start")
+    return parser.parse_args()
+
+
+def seconds_to_first_line(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+    """Run outside any checkout: `python -c` puts the working directory first on the path."""
+    started = time.perf_counter()
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=cwd)
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith(("imported", "first step")):
+            elapsed = time.perf_counter() - started
+            break
+    else:
+        raise SystemExit(f"{' '.join(argv)} ended with code {child.wait()} before its first step")
+    child.wait()
+    return elapsed
+
+
+def main() -> None:
+    args = parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(args.tree), "PRUNETUI_DATA": str(args.work / "data")}
+    # One batch of 128 images: the engine reports the loss (StepLoss) after its first optimizer step.
+    run = [sys.executable, "-c", FIRST_STEP, "run", "--epochs", "1", "--train-subset", "128"]
+    contenders = {"import torch": [sys.executable, "-c", IMPORT_TORCH]}
+    for dataset in args.datasets.split(","):
+        argv = contenders[f"run {dataset}"] = [*run, "--dataset", dataset, "--runs-dir", str(args.work / "runs")]
+        print(f"warm-up run {dataset}: {seconds_to_first_line(argv, env, args.work):.2f} s", flush=True)
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for round_ in range(args.repeats):
+        order = list(contenders)[round_ % len(contenders) :] + list(contenders)[: round_ % len(contenders)]
+        for name in order:
+            times[name].append(seconds_to_first_line(contenders[name], env, args.work))
+        print(f"round {round_ + 1}: " + ", ".join(f"{name} {times[name][-1]:.2f} s" for name in contenders), flush=True)
+    baseline = statistics.median(times["import torch"])
+    print(f"\nprunetui from {args.tree}, {os.cpu_count()} CPUs, medians of {args.repeats} fresh processes")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"{name:24} {median:5.2f} s  ({min(values):.2f}–{max(values):.2f})  ratio {median / baseline:.2f}")
+
+
+if __name__ == "__main__":
+    main()

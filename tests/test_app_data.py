@@ -1,0 +1,81 @@
+"""The form's data set choice says what is available, through the pilot."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, OptionList, Select, Static
+
+from prunetui.app.app import PruneApp
+from prunetui.app.run_state import FINISHED
+from prunetui.engine import ExperimentConfig
+from tests.idx import write_dataset
+from tests.test_app import shown, wait_until
+
+
+def dataset_labels(app: PruneApp) -> list[str]:
+    options = app.query_one("#setting-dataset", Select).query_one(OptionList)
+    return [str(options.get_option_at_index(index).prompt) for index in range(options.option_count)]
+
+
+async def test_the_dataset_choice_says_what_is_available(tmp_path: Path) -> None:
+    write_dataset(tmp_path, "kmnist")
+    app = PruneApp(ExperimentConfig(data_dir=str(tmp_path)))
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.pause()
+        assert dataset_labels(app) == [
+            "fashion-mnist-mini · embedded",
+            "mnist · will download",
+            "fashion-mnist · will download",
+            "kmnist · on disk",
+        ]
+        assert app.query_one("#setting-dataset", Select).value == "fashion-mnist-mini"  # the default
+        app.query_one("#setting-dataset", Select).value = "kmnist"
+        app.query_one("#setting-data_dir", Input).value = str(tmp_path / "elsewhere")  # as if typed
+        await pilot.pause()
+        assert dataset_labels(app)[3] == "kmnist · will download"
+        assert app.query_one("#setting-dataset", Select).value == "kmnist"  # the choice stays
+
+
+async def test_until_the_first_step_the_status_says_what_happens_and_no_speed(
+    tiny_config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prunetui.engine.data import loading
+
+    held, release = threading.Event(), threading.Event()
+    load_cached = loading.load_cached
+
+    def slow_load(path: Path) -> object:  # holds the run while it loads its data
+        held.set()
+        release.wait(20)
+        return load_cached(path)
+
+    monkeypatch.setattr(loading, "load_cached", slow_load)
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: app.run_state.activity == "loading mnist …")
+        await pilot.pause(0.6)  # the panels repaint twice a second
+        assert held.is_set()
+        assert shown(app.query_one("#phase", Static)) == "loading mnist …"
+        figures = shown(app.query_one("#figures", Static))
+        assert "· – img/s ·" in figures and "0 img/s" not in figures
+        assert app.run_state.log[0] == "importing torch …" and app.run_state.log[-1] == "loading mnist …"
+        release.set()
+        await wait_until(pilot, lambda: not app.run_state.active)
+        assert app.run_state.outcome == FINISHED
+        assert f"{app.run_state.images_per_s:,.0f} img/s" in shown(app.query_one("#figures", Static))
+
+
+async def test_a_first_start_with_nothing_set_up_trains_on_the_built_in_data_set() -> None:
+    settings = {"train_subset": 2000, "batch_size": 64, "optimizer": "adam", "lr": 0.003}  # quick, but it learns
+    app = PruneApp(ExperimentConfig(epochs=1, finetune_epochs=0, device="cpu", **settings))
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not app.run_state.active, timeout=60)
+        assert app.run_state.outcome == FINISHED, app.run_state.error
+        assert app.run_state.started is not None and app.run_state.started.config.dataset == "fashion-mnist-mini"
+        assert app.run_state.started.train_size == 2000 and app.run_state.started.test_size == 2000
+        assert app.run_state.dense_accuracy is not None and app.run_state.dense_accuracy > 0.6  # chance: 0.1
