@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 import time
@@ -14,15 +15,21 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Button, Input, Select, Static
+from textual.widgets._footer import FooterKey
 
 from prunetui.app.app import PruneApp
-from prunetui.app.run_state import FAILED, FINISHED, IDLE, STOPPED
+from prunetui.app.remembered import settings_path
+from prunetui.app.run_state import FAILED, FINISHED, IDLE, STOPPED, RunState
 from prunetui.app.runner import ExperimentRunner
 from prunetui.app.screens.confirm_quit import ConfirmQuitScreen
+from prunetui.app.screens.too_small import TooSmallScreen
 from prunetui.app.widgets.charts import RunChart
 from prunetui.app.widgets.event_log import EventLog
 from prunetui.app.widgets.sparsity_bars import SparsityBars
+from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine import ExperimentConfig
+from prunetui.engine.events import Status
+from prunetui.engine.runs import list_runs, runs_root
 
 SIZE = (140, 44)
 
@@ -54,18 +61,19 @@ def long_config(config: ExperimentConfig) -> ExperimentConfig:
     return config.replace(epochs=200, batch_size=8)
 
 
-async def test_first_screen_paints_before_torch_is_imported() -> None:
+async def test_first_screen_paints_before_torch_numpy_or_plotext_is_imported() -> None:
     code = (
         "import asyncio, sys\n"
         "from prunetui.app.app import PruneApp\n"
         "async def main():\n"
         "    async with PruneApp().run_test() as pilot:\n"
         "        await pilot.pause()\n"
-        "        print('torch' in sys.modules, pilot.app.screen.query_one('#setting-model').has_focus)\n"
+        "        heavy = [name for name in ('torch', 'numpy', 'plotext') if name in sys.modules]\n"
+        "        print(heavy or 'none', pilot.app.screen.query_one('#setting-model').has_focus)\n"
         "asyncio.run(main())\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert result.stdout.split() == ["False", "True"]
+    assert result.stdout.split() == ["none", "True"]  # the analysis screens and charts load when needed
 
 
 async def test_settings_by_keyboard_then_a_full_iterative_run(tiny_config: ExperimentConfig) -> None:
@@ -124,6 +132,7 @@ async def test_stop_mid_run_keeps_results_and_the_app_usable(tiny_config: Experi
         await pilot.press("ctrl+t")
         assert "stop requested: the run ends after the current batch" in app.run_state.log
         await wait_until(pilot, lambda: not app.run_state.active, timeout=5)
+        assert not app._notifications  # no "Stopping" toast over the bars: the status and the log say it
         await pilot.pause()
         assert worker.is_finished and app.run_state.outcome == STOPPED and app.run_state.summary is not None
         assert not app.run_state.summary.complete
@@ -141,7 +150,8 @@ async def test_an_invalid_setting_is_marked_and_blocks_start(tiny_config: Experi
         await pilot.press("end", "ctrl+u", *"two")
         assert app.query_one("#row-epochs").has_class("-invalid")
         assert shown(app.query_one("#note-epochs", Static)) == "must be a whole number"
-        assert "1 setting to fix" in shown(app.query_one("#form-status", Static))
+        status = app.query_one("#form-status", Static)
+        assert "1 setting to fix" in shown(status) and len(shown(status)) <= status.size.width  # not cut
 
         app.query_one("#setting-model").focus()
         await pilot.press("ctrl+r")
@@ -187,13 +197,15 @@ async def test_a_missing_data_set_is_a_message_and_the_app_stays_up(
     tiny_config: ExperimentConfig, tmp_path: Path
 ) -> None:
     app = PruneApp(tiny_config.replace(data_dir=str(tmp_path / "empty")))
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: not app.run_state.active)
         await pilot.pause()
+        assert inside_screen(app, "#setting-model")  # the form folded back: the settings need a look
         assert app.run_state.outcome == FAILED
         phase = shown(app.query_one("#phase", Static))
         assert phase.startswith("failed: ") and "mnist" in phase and "Traceback" not in phase
+        assert shown(app.query_one("#figures", Static)) == ""  # no elapsed time, speed or accuracy of a non-run
         assert not app.form.locked
         app.query_one("#setting-data_dir", Input).value = tiny_config.data_dir
         await pilot.press("ctrl+r")
@@ -308,25 +320,169 @@ async def test_quit_while_running_asks_stops_the_worker_and_exits(tiny_config: E
         await wait_until(pilot, lambda: app._exit, timeout=2)
         assert time.monotonic() - asked < 2
         assert worker.is_finished and app.run_state.outcome == STOPPED
+        (run,) = list_runs(runs_root())
+        assert run.status == "stopped"  # saved as such before the app let go
 
 
-async def test_every_panel_is_reachable_at_80x24(tiny_config: ExperimentConfig) -> None:
-    app = PruneApp(tiny_config)
+def inside_screen(app: PruneApp, selector: str) -> bool:
+    """Whether the widget is shown whole, without scrolling, on the screen."""
+    widget = app.query_one(selector)
+    region = app.screen.find_widget(widget).region
+    return widget.display and region.area > 0 and app.screen.region.contains_region(region)
+
+
+async def test_at_80x24_a_run_shows_status_both_charts_and_the_bars_at_once(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(long_config(tiny_config))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.screen.has_class("-narrow")
-        panels = ["#start", "#status", "#loss-chart", "#accuracy-chart", "#sparsity", "#log"]
-        reached: set[str] = set()
-        for _ in range(30):
-            await pilot.press("tab")
-            focused = app.focused
-            assert focused is not None
-            visible = app.screen.find_widget(focused).region
-            assert visible.y >= 0 and visible.bottom <= 24, f"{focused} is off screen"
-            reached |= {panel for panel in panels if focused is app.query_one(panel)}
-        assert reached == set(panels)
-        await pilot.press("ctrl+r")  # starting a run brings the dashboard into view
+        assert inside_screen(app, "#setting-model") and not app.query("#loss-chart")  # no plotext before a run
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: len(app.run_state.train_loss.steps) > 2)
+        await pilot.pause(1.1)  # a chart replots at most once a second
+        for panel in ("#status", "#loss-chart", "#accuracy-chart", "#sparsity", "#log"):
+            assert inside_screen(app, panel), f"{panel} is not whole on the screen"
+        assert not app.query_one("#setup").display  # the form folded away
+        (train_loss, *_), _ = chart_lines(app.query_one("#loss-chart", RunChart))
+        assert len(train_loss) > 2
+        footer = {key.description for key in app.query(FooterKey)}
+        assert {"Stop", "Form", "Quit"} <= footer and "Start" not in footer
+        await pilot.press("f8")  # the form comes back
+        await pilot.pause()
+        assert inside_screen(app, "#setting-model") and app.form.locked
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: not app.run_state.active)
+
+
+async def test_the_footer_shows_only_keys_that_fit_whole(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        keys = list(app.query(FooterKey))
+        assert keys and all(app.screen.find_widget(key).region.right <= 80 for key in keys)
+        assert [key.description for key in keys][:3] == ["Quit", "Start", "Form"]  # Textual puts its own quit key first
+        assert "Screenshot" not in {key.description for key in keys}  # it did not fit: left out, not cut
+        await pilot.resize_terminal(160, 40)
+        await pilot.pause(0.2)
+        assert "Screenshot" in {key.description for key in app.query(FooterKey)}
+
+
+async def test_a_terminal_too_small_says_what_it_needs(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, TooSmallScreen)
+        notice = shown(app.screen.query_one("#too-small", Static))
+        assert "terminal too small (needs 80×24)" in notice and "now 60×20" in notice
+        await pilot.press("f3")  # no screen opens over the notice
+        assert isinstance(app.screen, TooSmallScreen)
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert app.screen is app.screen_stack[0] and inside_screen(app, "#setting-model")
+
+
+async def test_settings_are_remembered_between_sessions_and_reset_to_defaults(tiny_config: ExperimentConfig) -> None:
+    async with PruneApp(tiny_config.replace(seed=7, sparsity=0.6)).run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not pilot.app.run_state.active)
+    assert settings_path().is_file()
+    app = PruneApp()  # a new session, no settings given
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.form.read() == (tiny_config.replace(seed=7, sparsity=0.6), {})
+        await pilot.press("f7")
+        await pilot.pause()
+        assert app.form.read()[0] == ExperimentConfig()
+        assert app.query_one("#setting-seed", Input).value == "0"
+
+
+async def test_a_damaged_settings_file_is_ignored_with_a_message() -> None:
+    settings_path().parent.mkdir(parents=True)
+    settings_path().write_text("epochs = [oops")
+    app = PruneApp()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.pause()
+        assert app.form.read() == (ExperimentConfig(), {})
+        (note,) = [n for n in app._notifications if n.title == "Remembered settings ignored"]
+        assert str(settings_path()) in note.message and "defaults" in note.message
+
+
+async def test_eta_and_epoch_times_while_a_run_goes(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(long_config(tiny_config))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+        state = app.run_state
+        await wait_until(pilot, lambda: state.run_eta is not None and state.epoch_eta is not None)
+        app.query_one(StatusPanel).show(state)
+        epoch_text, run_text = (shown(app.query_one(f"#{name}-text", Static)) for name in ("epoch", "run"))
+        assert re.search(r"batch [\d,]+/[\d,]+ · \d+:\d\d left$", epoch_text), epoch_text
+        assert re.search(r"step [\d,]+ · \d+:\d\d left$", run_text), run_text
+        assert 0 < state.epoch_eta < state.run_eta  # type: ignore[operator]
+        await wait_until(pilot, lambda: sum(line.startswith("training epoch") for line in state.log) >= 2)
+        epochs = [line for line in state.log if line.startswith("training epoch")]
+        assert all(re.search(r"; took \d+:\d\d$", line) for line in epochs), epochs
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: not state.active)
+        await pilot.pause()
+        assert state.run_eta is None and "left" not in shown(app.query_one("#run-text", Static))
+
+
+async def test_charts_share_the_x_range_and_keep_their_axis_precision(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config.replace(schedule="iterative", rounds=2, sparsity=0.8))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: not app.run_state.active)
         await pilot.pause()
-        status = app.screen.find_widget(app.query_one("#status")).region
-        assert status.y <= 2
+        loss, accuracy = (app.query_one(f"#{name}-chart", RunChart).plt for name in ("loss", "accuracy"))
+        assert loss.monitor.xlim == accuracy.monitor.xlim
+        assert set(loss.monitor.label + accuracy.monitor.label) == {None}  # no legend over the lines
+        assert loss.monitor.xlim[0] == [0, app.run_state.step]
+        for plot, decimals in ((accuracy, 1), (loss, 2)):  # the same decimals on every label, none repeated
+            labels = plot.monitor.ylabels[0]
+            assert len(labels) == len(set(labels)) == 4
+            assert all(re.fullmatch(rf"\d+\.\d{{{decimals}}}", label) for label in labels), labels
+
+
+async def test_the_accuracy_chart_shows_the_first_prune_as_points_and_a_line(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not app.run_state.active)
+        state = app.run_state
+        chart = app.query_one("#accuracy-chart", RunChart)
+        chart.show(state)
+        line, points = chart.plt.monitor.y
+        assert line == points == [value * 100 for value in state.accuracy.values]
+
+
+async def test_log_lines_hang_and_the_data_dir_shows_its_start(tiny_config: ExperimentConfig) -> None:
+    long_dir = tiny_config.data_dir + "/" + "sub/" * 12 + ".."  # a long path that still leads to the data
+    app = PruneApp(tiny_config.replace(data_dir=long_dir))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        field = app.query_one("#setting-data_dir", Input)
+        assert field.cursor_position == 0 and field.scroll_x == 0
+        app.form.show_config(tiny_config.replace(data_dir=long_dir + "/."))
+        await pilot.pause()
+        assert field.cursor_position == 0 and field.scroll_x == 0
+        log = app.query_one(EventLog)
+        app.run_state.log.append("word " * 30)
+        app.run_state.started_at = 1.0
+        log.show(app.run_state)
+        await pilot.pause()
+        lines = [strip.text for strip in log.lines]
+        first = next(i for i, line in enumerate(lines) if "word" in line)
+        assert re.match(r"^ *[\d:]+  word", lines[first])  # the time into the run, then the line
+        indent = lines[first].index("word")
+        assert lines[first + 1].startswith(" " * indent + "word")
+
+
+async def test_a_long_status_wraps_instead_of_being_cut(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        state = RunState.begin()
+        state.apply((Status("fashion-mnist: 60,000 training and 10,000 test images from " + "/data" * 12),))
+        app.query_one(StatusPanel).show(state)
+        await pilot.pause()
+        phase = app.query_one("#phase", Static)
+        assert shown(phase).endswith("/data/data") and phase.size.height == 2

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import re
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +55,7 @@ def plotted(chart: SeriesChart) -> list[list[float]]:
 
 async def test_app_runs_are_saved_and_the_runs_screen_overlays_two(tiny_config: ExperimentConfig) -> None:
     record(tiny_config.replace(sparsity=0.9, scope="global"))
+    time.sleep(1)  # runs are ordered by their start, to the second: the app's run must come out the newer
     app = PruneApp(tiny_config.replace(sparsity=0.5))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+r")  # the app's own run lands under the runs root too
@@ -280,3 +283,28 @@ async def test_the_screens_read_runs_and_histories_off_the_ui_thread(
         ("runs.list_runs", False), ("runs.load_history", False),
         ("sensitivity.list_runs", False), ("weights.list_runs", False),
     ]  # fmt: skip
+
+
+async def test_sweep_and_sensitivity_say_what_start_will_do_before_it_starts(tiny_config: ExperimentConfig) -> None:
+    config = tiny_config.replace(epochs=2, finetune_epochs=1)
+    app = PruneApp(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        plan = shown(app.screen.query_one("#analysis-plan", Static))
+        assert plan.startswith("Start: train lenet5 (2 epochs), prune 21 points (3 methods × 7 sparsities)")
+        assert "fine-tune each 1 epoch: 23 epochs, time unknown until a run" in plan  # no saved run to time by
+        app.screen.query_one("#sweep-sparsities", Input).value = "0.5,0.9"
+        await pilot.pause()
+        assert "prune 6 points (3 methods × 2 sparsities)" in shown(app.screen.query_one("#analysis-plan", Static))
+        app.screen.query_one("#sweep-sparsities", Input).value = "0.5,2"
+        await pilot.pause()
+        assert shown(app.screen.query_one("#analysis-plan", Static)).startswith("cannot start yet: ")
+        await pilot.press("escape")
+
+        record(config)  # a finished run of 2 + 1 epochs: its time per epoch times the next estimates
+        await pilot.press("f5")
+        await pilot.pause()
+        plan = shown(app.screen.query_one("#analysis-plan", Static))
+        assert re.match(r"Start: train lenet5 \(2 epochs, about \d+ s\), prune each of its 5 layers to 9 amounts", plan)
+        assert plan.endswith(": 45 test-set evaluations, no fine-tuning")

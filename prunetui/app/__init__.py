@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from prunetui.engine.config import ExperimentConfig
 
 
 def run_app(config: ExperimentConfig | None = None, runs_dir: Path | None = None) -> None:
-    """Open the app, with `config` in the form (the defaults if None), saving and reading runs under `runs_dir`
-    (the runs root if None)."""
+    """Open the app, with `config` in the form (the last session's settings if None), saving and reading runs under
+    `runs_dir` (the runs root if None)."""
     from prunetui.app.app import PruneApp
 
-    PruneApp(config, runs_dir=runs_dir).run()
+    app = PruneApp(config, runs_dir=runs_dir)
+    app.run()
+    if "torch" in sys.modules:
+        # A run went (and has saved itself, or the quit gave up waiting for it): torch takes a second or more
+        # to tear down at interpreter exit, with nothing left to save. End the process now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(app.return_code or 0)

@@ -27,6 +27,18 @@ SMOOTHING = 0.6  # weight of the previous smoothed loss (exponential moving aver
 IDLE, RUNNING, STOPPING, FINISHED, STOPPED, FAILED = "idle", "running", "stopping", "finished", "stopped", "failed"
 
 
+def clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}" if minutes >= 60 else f"{minutes}:{seconds:02d}"
+
+
+def _eta(pace: tuple[int, float] | None, done: int, total: int) -> float | None:
+    """Seconds left for `total - done` more units, at the pace since `pace` = (done then, time then)."""
+    if pace is None or not pace[0] < done < total:
+        return None
+    return (time.monotonic() - pace[1]) / (done - pace[0]) * (total - done)
+
+
 @dataclass
 class Series:
     """Points of one chart line, x being the optimizer step."""
@@ -68,6 +80,9 @@ class RunState:
     summary: RunSummary | None = None
     log: list[str] = field(default_factory=list)
     _last_prune: Pruned | None = None
+    _epoch_began: float | None = None  # time.monotonic() when the current epoch began (after the last one ended)
+    _epoch_pace: tuple[int, float] | None = None  # (batch, time.monotonic()) when this epoch's batches first showed
+    _run_pace: tuple[int, float] | None = None  # (batches of the run done, time.monotonic()) at the first batch
 
     @classmethod
     def begin(cls) -> RunState:
@@ -95,6 +110,16 @@ class RunState:
         per_epoch = self.started.steps_per_epoch
         done = self.epochs_done * per_epoch + (self.batch if self.batch < self.batches else 0)
         return done, self.started.total_epochs * per_epoch
+
+    @property
+    def epoch_eta(self) -> float | None:
+        """Seconds until the current epoch's last batch, at the pace of its batches so far."""
+        return _eta(self._epoch_pace, self.batch, self.batches) if self.active else None
+
+    @property
+    def run_eta(self) -> float | None:
+        """Seconds until the run's end, at its pace so far (evaluations and prunes included)."""
+        return _eta(self._run_pace, *self.run_progress) if self.active else None
 
     @property
     def phase_text(self) -> str:
@@ -129,6 +154,8 @@ class RunState:
     def apply(self, events: tuple[Event, ...]) -> None:
         for event in events:
             line = describe(event)
+            if line is not None and isinstance(event, EpochEnd) and self._epoch_began is not None:
+                line += f"; took {clock(time.monotonic() - self._epoch_began)}"
             if line is not None:
                 self.log.append(line)
             self._apply(event)
@@ -138,10 +165,14 @@ class RunState:
             case Status():
                 self.activity = event.message
             case RunStarted():
-                self.started = event
+                self.started, self._epoch_began = event, time.monotonic()
             case StepLoss():
+                now = time.monotonic()
+                if self._epoch_pace is None or event.batch < self._epoch_pace[0]:  # the first batches of an epoch
+                    self._epoch_pace = (event.batch, now)
                 self._progress(event.phase, event.round, event.epoch, event.epochs, event.step)
                 self.batch, self.batches, self.images_per_s = event.batch, event.batches, event.images_per_s
+                self._run_pace = self._run_pace or (self.run_progress[0], now)
                 previous = self.train_loss.values[-1] if self.train_loss.values else event.loss
                 self.train_loss.add(event.step, SMOOTHING * previous + (1 - SMOOTHING) * event.loss)
             case EpochEnd():
@@ -152,6 +183,7 @@ class RunState:
                 self.accuracy.add(event.step, event.accuracy)
                 self.current_accuracy = event.accuracy
                 self._log_finetuned(event)
+                self._epoch_began, self._epoch_pace = time.monotonic(), None
             case Pruned():
                 self.phase, self.round, self.step, self._last_prune = "prune", event.round, event.step, event
                 self.sparsity = event.sparsity
@@ -162,9 +194,12 @@ class RunState:
                 self.accuracy.add(event.step, event.accuracy)
                 self.test_loss.add(event.step, event.test_loss)
                 self.current_accuracy = event.accuracy
+                if self.batch >= self.batches:  # between epochs; agp prunes in the middle of one
+                    self._epoch_began, self._epoch_pace = time.monotonic(), None
             case Rewound():
                 self.accuracy.add(event.step, event.accuracy)
                 self.current_accuracy = event.accuracy
+                self._epoch_began = time.monotonic()
             case Finished() | Stopped():
                 self._end(FINISHED if isinstance(event, Finished) else STOPPED, event.summary)
             case Failed():

@@ -14,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Select, Static
 from textual.worker import Worker, WorkerState
 
 from prunetui.app.analysis_runner import Analysis, AnalysisRunner, progress_text
@@ -51,6 +51,7 @@ class AnalysisScreen(Screen[None]):
         return self.runner is not None
 
     def controls(self) -> ComposeResult:
+        yield Static("", id="analysis-plan")
         with Horizontal(classes="analysis-controls"):
             yield Button("Start", variant="success", id="analysis-start", compact=True)
             yield Button("Stop", variant="error", id="analysis-stop", compact=True, disabled=True)
@@ -59,6 +60,25 @@ class AnalysisScreen(Screen[None]):
     def prepare(self) -> Callable[[], Analysis]:
         """Read the screen's inputs; return what builds the analysis in the thread, or raise PrunetuiError."""
         raise NotImplementedError
+
+    def plan(self) -> str:
+        """What Start will do with the screen's inputs: how many points, epochs, and about how long; raise
+        PrunetuiError for inputs that do not read."""
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self._show_plan()
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _show_plan(self) -> None:
+        if self.running:
+            return  # it says what the running analysis does
+        try:
+            text = f"[b]Start[/b]: {self.plan()}"
+        except PrunetuiError as error:
+            text = f"[b]cannot start yet[/b]: {error}"
+        self.query_one("#analysis-plan", Static).update(text)
 
     def show_event(self, event: AnalysisEvent) -> None:
         """A result or start event of the analysis; Progress and Ended are handled here."""

@@ -18,7 +18,9 @@ Train a small network, prune it on a schedule, fine-tune it, and watch accuracy 
 1. **Set up** the experiment on the left. Each setting explains itself below the form when it has focus;
    a setting that is invalid turns red and says why, and Start waits until all are valid.
 2. **Start** the run. The settings lock while it goes; **Stop** ends it after the current batch and keeps
-   what it reached.
+   what it reached. In a small terminal the form folds away while the run goes, so that status, charts and
+   bars fit (F8 brings it back). The form remembers the last settings for the next session; F7 puts the
+   defaults back.
 3. **Watch**: the loss chart shows the smoothed training loss and the test loss after each epoch; the
    accuracy chart marks each prune with a red line, so the dip and the recovery during fine-tuning show.
    The bars show each layer's pruned share with exact counts; the log tells the run in words.

@@ -13,10 +13,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
 from prunetui.app.screens.analysis import ANALYSIS_CSS
+from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import Series, SeriesChart
 from prunetui.describe import UNSTRUCTURED_NOTE, kept_word, percent, sizes_text
 from prunetui.engine.errors import PrunetuiError
@@ -81,7 +82,7 @@ class RunsScreen(Screen[None]):
         with Horizontal(id="runs-charts"):
             yield SeriesChart("sparsity (%)", "accuracy (%)", id="runs-accuracy")
             yield SeriesChart("step", "test loss", id="runs-loss")
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.query_one("#runs-accuracy").border_title = "Accuracy against sparsity"

@@ -16,10 +16,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Footer, Header, Input, Label, Select, Static
+from textual.widgets import Header, Input, Label, Select, Static
 
 from prunetui.app.analysis_runner import Analysis
+from prunetui.app.plan import about
 from prunetui.app.screens.analysis import AnalysisScreen
+from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
@@ -85,7 +87,7 @@ class SensitivityScreen(AnalysisScreen):
             yield from self.controls()
         yield SeriesChart("layer pruned (%)", "accuracy (%)", id="sensitivity-chart")
         yield Static("", id="sensitivity-suggestion")
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def _sources(self) -> list[tuple[str, str]]:
         sources = [(f"train {self.config.model} with the form's settings", TRAIN_NOW)]
@@ -108,6 +110,19 @@ class SensitivityScreen(AnalysisScreen):
         self.query_one("#sensitivity-chart").border_title = "Test accuracy per layer"
         self.query_one("#sensitivity-source").focus()
         self._list_runs()
+
+    def plan(self) -> str:
+        amounts = parse_fractions(self.query_one("#sensitivity-amounts", Input).value, "amounts")
+        source = str(self.query_one("#sensitivity-source", Select).value)
+        config = self.config if source == TRAIN_NOW else self._runs[source].config
+        if config is None:
+            raise PrunetuiError("cannot read the settings of that run")
+        layers = len(config.prunable_layer_names)
+        points = f"prune each of its {layers} layers to {len(amounts)} amounts: {layers * len(amounts)} test-set "
+        points += "evaluations, no fine-tuning"
+        if source != TRAIN_NOW:
+            return f"load {config.model} as that run trained it, {points}"
+        return f"train {config.model} ({config.epochs} epochs, {about(config.epochs, config, self.root)}), {points}"
 
     def prepare(self) -> Callable[[], Analysis]:
         amounts = parse_fractions(self.query_one("#sensitivity-amounts", Input).value, "amounts")

@@ -14,10 +14,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Input, Label, Switch
+from textual.widgets import DataTable, Header, Input, Label, Switch
 
 from prunetui.app.analysis_runner import Analysis
+from prunetui.app.plan import about, run_epochs
 from prunetui.app.screens.analysis import AnalysisScreen
+from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
@@ -64,7 +66,7 @@ class SweepScreen(AnalysisScreen):
         with Horizontal(classes="analysis-results"):
             yield SeriesChart("sparsity (%)", "accuracy (%)", id="sweep-chart")
             yield DataTable(id="sweep-table", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.query_one("#sweep-chart").border_title = "Accuracy after fine-tuning"
@@ -75,12 +77,26 @@ class SweepScreen(AnalysisScreen):
             table.add_column(column, key=column)
         self.query_one("#sweep-methods").focus()
 
-    def prepare(self) -> Callable[[], Analysis]:
-        spec = SweepSpec(
+    def _spec(self) -> SweepSpec:
+        return SweepSpec(
             self.config,
             parse_methods(self.query_one("#sweep-methods", Input).value),
             parse_fractions(self.query_one("#sweep-sparsities", Input).value, "sparsities"),
         ).validate()
+
+    def plan(self) -> str:
+        spec, c = self._spec(), self.config
+        points = spec.points()
+        epochs = c.epochs + sum(run_epochs(spec.point_config(*point)) for point in points)
+        finetune = f"{c.finetune_epochs} epoch{'s' if c.finetune_epochs != 1 else ''}"
+        return (
+            f"train {c.model} ({c.epochs} epochs), prune {len(points)} points ({len(spec.methods)} methods × "
+            f"{len(spec.sparsities)} sparsities), fine-tune each {finetune}: {epochs} epochs, "
+            f"{about(epochs, c, self.root)} (points done before are kept)"
+        )
+
+    def prepare(self) -> Callable[[], Analysis]:
+        spec = self._spec()
         directory = sweep_directory(self.root, self.config)
 
         def build() -> Analysis:

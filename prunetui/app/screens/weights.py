@@ -14,9 +14,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, Select, Static
+from textual.widgets import Header, Label, Select, Static
 
 from prunetui.app.screens.analysis import ANALYSIS_CSS
+from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.heat_map import HeatMap, drawn_as_tiles
 from prunetui.app.widgets.series_chart import Series, SeriesChart
 from prunetui.describe import percent
@@ -81,7 +82,7 @@ class WeightsScreen(Screen[None]):
         with Horizontal(id="weights-body"):
             yield HeatMap(id="weights-map")
             yield SeriesChart("|w|", "count", id="weights-histogram")
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.query_one("#weights-histogram").border_title = "|w| histogram"

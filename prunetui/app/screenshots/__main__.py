@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import tempfile
 from pathlib import Path
 
 from prunetui.app.screenshots.analysis_scenes import analyses
@@ -22,6 +24,8 @@ def main() -> None:
     parser.add_argument("--data-dir", default="/tmp/prunetui-shots-data")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    # The pictures show the defaults, not the settings this user's app remembers (nor does it change them).
+    os.environ["PRUNETUI_CONFIG_DIR"] = tempfile.mkdtemp(prefix="prunetui-shots-config-")
     config = ExperimentConfig(
         dataset="fashion-mnist",
         data_dir=args.data_dir,

@@ -87,6 +87,8 @@ async def analysis_screen(
     assert isinstance(screen, AnalysisScreen)
     if set_up is not None:
         set_up(screen)
+    await pilot.pause(0.3)
+    pilot.app.save_screenshot(name.replace(".svg", "-before-start.svg"), str(out))  # what Start will do
     await pilot.press("ctrl+r")
     await until(pilot, lambda: not screen.running)
     pilot.app.save_screenshot(name, str(out))

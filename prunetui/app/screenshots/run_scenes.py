@@ -1,4 +1,5 @@
-"""The main screen: idle, help, a validation error, an iterative run mid-way and finished, and 80x24."""
+"""The main screen: the first run's screen, help, a validation error, an iterative run mid-way and finished,
+80x24 idle and running, and a terminal too small."""
 
 from __future__ import annotations
 
@@ -20,15 +21,21 @@ async def wait_for(pilot: Pilot[None], condition: Callable[[RunState], bool]) ->
 
 
 async def idle(out: Path, config: ExperimentConfig) -> None:
-    async with PruneApp().run_test(size=WIDE) as pilot:
+    async with PruneApp().run_test(size=WIDE) as pilot:  # nothing remembered yet: the defaults
         await pilot.pause(0.3)
         pilot.app.save_screenshot("idle-defaults.svg", str(out))
         await pilot.press("f1")
         await pilot.pause(0.3)
         pilot.app.save_screenshot("help.svg", str(out))
+    async with PruneApp().run_test(size=SMALL) as pilot:
+        await pilot.pause(0.3)
+        pilot.app.save_screenshot("first-run-80x24.svg", str(out))
     async with PruneApp(config).run_test(size=SMALL) as pilot:
         await pilot.pause(0.3)
         pilot.app.save_screenshot("small-80x24-idle.svg", str(out))
+    async with PruneApp(config).run_test(size=(60, 20)) as pilot:
+        await pilot.pause(0.3)
+        pilot.app.save_screenshot("too-small.svg", str(out))
 
 
 async def validation_error(out: Path, config: ExperimentConfig) -> None:

@@ -1,4 +1,8 @@
-"""Live line charts (textual-plotext) over optimizer steps: loss, and accuracy with the prune events marked."""
+"""Live line charts (textual-plotext) over optimizer steps: loss, and accuracy with the prune events marked.
+
+Both span the same steps (from 0 to the run's latest), so the loss and accuracy of a moment line up; the y axis
+has fixed-precision labels, and the legend is the border title, never over the lines.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ def thinned(series: Series, limit: int) -> tuple[list[int], list[float]]:
     return steps, values
 
 
+TICKS = 3  # intervals between axis ticks: four labels fit the smallest chart (80x24) on either axis
 REPLOT_EVERY = 1.0  # seconds: a replot is the UI thread's costliest work, and training waits for the UI thread
 
 
@@ -35,17 +40,34 @@ class RunChart(PlotextPlot):
         self._replotted = 0.0
 
     def on_mount(self) -> None:
-        self.plt.xlabel("step")
+        self.plt.xaxes(True, False)  # the lower axis only: small terminals give the chart few rows
+        self.plt.yaxes(True, False)
 
     def show(self, state: RunState) -> None:
-        key = (state.started_at, *self.data_size(state))
+        key = (state.started_at, state.step, *self.data_size(state))  # the step: both charts span the same steps
         now = time.monotonic()
         if key == self._shown or (state.active and now - self._replotted < REPLOT_EVERY):
             return
         self._shown, self._replotted = key, now
         self.plt.clear_data()
+        last = max([TICKS, state.step, *state.train_loss.steps[-1:], *state.accuracy.steps[-1:]])
+        self.plt.xlim(0, last)
+        self.plt.xticks([round(last * i / TICKS) for i in range(TICKS + 1)])
         self.draw(state)
         self.refresh()
+
+    def y_axis(self, values: list[float], digits: int) -> None:
+        """Ticks over the values' range, all with the same number of decimals (plotext's own change it), at
+        least one unit of the last decimal apart so that no two read the same."""
+        if not values:
+            return
+        low, high = min(values), max(values)
+        spread = TICKS * 10**-digits - (high - low)
+        if spread > 0:  # a single value or a flat line: give it a range to sit in
+            low, high = low - spread / 2, high + spread / 2
+        self.plt.ylim(low, high)
+        ticks = [low + (high - low) * i / TICKS for i in range(TICKS + 1)]
+        self.plt.yticks(ticks, [f"{tick:.{digits}f}" for tick in ticks])
 
     def data_size(self, state: RunState) -> tuple[int, ...]:
         """How many points of each kind the chart draws: it replots when one of them grows."""
@@ -66,9 +88,10 @@ class LossChart(RunChart):
     def draw(self, state: RunState) -> None:
         if state.train_loss.steps:
             steps, values = thinned(state.train_loss, self.point_limit)
-            self.plt.plot(steps, values, label="train (smoothed)", marker="braille")
+            self.plt.plot(steps, values, marker="braille")
         if state.test_loss.steps:  # measured after each epoch and prune: points, not a line through them
-            self.plt.scatter(state.test_loss.steps, state.test_loss.values, label="test", marker="dot")
+            self.plt.scatter(state.test_loss.steps, state.test_loss.values, marker="dot")
+        self.y_axis(state.train_loss.values + state.test_loss.values, 2)
 
 
 class AccuracyChart(RunChart):
@@ -80,4 +103,7 @@ class AccuracyChart(RunChart):
             self.plt.vline(step, "red")
         if state.accuracy.steps:
             percents = [value * 100 for value in state.accuracy.values]
-            self.plt.plot(state.accuracy.steps, percents, label="test accuracy %", marker="braille")
+            self.plt.plot(state.accuracy.steps, percents, marker="braille")
+            # Each measurement a dot too: right after the first prune the line is one vertical drop at one step.
+            self.plt.scatter(state.accuracy.steps, percents, marker="dot")
+            self.y_axis(percents, 1)

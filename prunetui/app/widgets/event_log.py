@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from rich.table import Table
+from rich.text import Text
 from textual.widgets import RichLog
 
-from prunetui.app.run_state import RunState
-from prunetui.app.widgets.status_panel import clock
+from prunetui.app.run_state import RunState, clock
+
+
+def hanging(time: str, line: str) -> Table:
+    """The time, then the line; a line that wraps goes on under its own start, not under the time."""
+    grid = Table.grid(padding=(0, 0, 0, 2))
+    grid.add_column(justify="right", min_width=5, no_wrap=True)
+    grid.add_column(ratio=1)
+    grid.add_row(time, Text(line))  # a line is plain text, never markup
+    return grid
 
 
 class EventLog(RichLog):
@@ -19,5 +29,5 @@ class EventLog(RichLog):
             self.clear()
             self._run, self._written = state.started_at, 0
         for line in state.log[self._written :]:
-            self.write(f"{clock(state.elapsed):>5}  {line}")
+            self.write(hanging(clock(state.elapsed), line))
         self._written = len(state.log)

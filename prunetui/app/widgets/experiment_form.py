@@ -57,6 +57,7 @@ class ExperimentForm(Vertical):
         super().__init__(id=id)
         self._config = ExperimentConfig()
         self.problems: dict[str, str] = {}
+        self._check_pending = False
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="settings", can_focus=False):
@@ -64,7 +65,7 @@ class ExperimentForm(Vertical):
                 with Horizontal(classes="setting", id=f"row-{f.name}"):
                     yield Label(label_for(f.name), classes="setting-label")
                     yield self._control(f, getattr(self._config, f.name))
-                yield Static("", classes="setting-note", id=f"note-{f.name}")
+                yield Static("", classes="setting-note -empty", id=f"note-{f.name}")
         yield Static("", id="setting-help")
         yield Static("", id="form-status")
 
@@ -82,6 +83,8 @@ class ExperimentForm(Vertical):
         return control
 
     def on_mount(self) -> None:
+        for control in self.query(Input):
+            control.cursor_position = 0  # a long path shows its start, not its tail
         self._check()
 
     def show_config(self, config: ExperimentConfig) -> None:
@@ -94,6 +97,7 @@ class ExperimentForm(Vertical):
             value = getattr(config, f.name)
             if isinstance(control, Input):
                 control.value = str(value)
+                control.cursor_position = 0  # a long path shows its start, not its tail
             else:
                 assert isinstance(control, Select | Switch)
                 control.value = value
@@ -145,9 +149,14 @@ class ExperimentForm(Vertical):
     @on(Select.Changed)
     @on(Switch.Changed)
     def _changed(self) -> None:
-        self._check()
+        """One check for a burst of changes: every control reports its first value once mounted, and a loaded
+        config changes many at once."""
+        if not self._check_pending:
+            self._check_pending = True
+            self.call_later(self._check)
 
     def _check(self) -> None:
+        self._check_pending = False
         config, self.problems = self.read()
         for f in ExperimentConfig.fields():
             problem = self.problems.get(f.name)

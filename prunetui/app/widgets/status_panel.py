@@ -10,13 +10,12 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Label, Static
 
-from prunetui.app.run_state import FAILED, RunState
+from prunetui.app.run_state import FAILED, RunState, clock
 from prunetui.describe import before_pruning, percent
 
 
-def clock(seconds: float) -> str:
-    minutes, seconds = divmod(int(seconds), 60)
-    return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}" if minutes >= 60 else f"{minutes}:{seconds:02d}"
+def left(seconds: float | None) -> str:
+    return f" · {clock(seconds)} left" if seconds is not None else ""
 
 
 def share(done: int, total: int) -> str:
@@ -92,22 +91,23 @@ class StatusPanel(Vertical):
         waiting = None if state.active else 1
         self.query_one("#epoch-progress", Bar).set(state.batches or waiting, state.batch)
         epoch = f"{state.epoch}/{state.epochs} · batch {state.batch:,}/{state.batches:,}" if state.epochs else ""
-        self._put("#epoch-text", f"{share(state.batch, state.batches)} {epoch}" if epoch else "")
+        self._put("#epoch-text", f"{share(state.batch, state.batches)} {epoch}{left(state.epoch_eta)}" if epoch else "")
         done, total = state.run_progress
         self.query_one("#run-progress", Bar).set(total or waiting, done)
-        self._put("#run-text", f"{share(done, total)} step {state.step:,}" if state.started else "")
+        run = f"{share(done, total)} step {state.step:,}{left(state.run_eta)}"
+        self._put("#run-text", run if state.started else "")
         self._put("#figures", self._figures(state))
 
     def _put(self, selector: str, text: str) -> Static:
         """Update only what changed, and without a layout of the whole screen: every line has a fixed height
-        in the stylesheet but a failed run's phase, whose error may wrap."""
+        in the stylesheet but the phase, which wraps a long status or error rather than cut it."""
         widget = self.query_one(selector, Static)
         if widget.content != text:
-            widget.update(text, layout=widget.has_class("-failed"))
+            widget.update(text, layout=selector == "#phase")
         return widget
 
     def _figures(self, state: RunState) -> str:
-        if state.started_at is None:
+        if state.started_at is None or (state.started is None and not state.active):  # a start that failed
             return ""
         device = state.started.device if state.started else "…"
         compression = f"{state.compression:.1f}×" if state.compression else "–"
