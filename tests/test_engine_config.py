@@ -212,6 +212,10 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
     assert ExperimentConfig.settings_with("plan") == (
         "scope", "schedule", "sparsity", "rounds", "finetune_epochs", "rewind", "max_layer_sparsity",
     )  # fmt: skip
+    runs = [
+        ExperimentConfig(epochs=3, finetune_epochs=2, schedule=s, rounds=4) for s in ("one-shot", "iterative", "agp")
+    ]
+    assert [config.total_epochs for config in runs] == [3 + 2, 3 + 4 * 2, 3 + 2]  # agp fine-tunes once, at the end
     types = {f.name: setting_type(f) for f in ExperimentConfig.fields()}
     assert (types["model"], types["sparsity"], types["rounds"], types["rewind"]) == (str, float, int, bool)
 

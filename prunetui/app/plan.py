@@ -10,18 +10,12 @@ from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.runs import SUMMARY_FILE, list_runs
 
 
-def run_epochs(config: ExperimentConfig) -> int:
-    """Training plus fine-tuning epochs of one experiment (agp fine-tunes once, after all its rounds)."""
-    finetunes = 1 if config.schedule == "agp" else config.rounds_used
-    return config.epochs + finetunes * config.finetune_epochs
-
-
 def seconds_per_epoch(config: ExperimentConfig, root: Path) -> float | None:
     """An epoch's time (with its evaluation) in the newest finished run under `root` that trained like `config`."""
     same = ("model", "dataset", "train_subset", "batch_size", "device")
     for run in list_runs(root):
         saved = run.config
-        if run.status != "finished" or saved is None or run_epochs(saved) == 0:
+        if run.status != "finished" or saved is None or saved.total_epochs == 0:
             continue
         if all(getattr(saved, name) == getattr(config, name) for name in same):
             try:
@@ -29,7 +23,7 @@ def seconds_per_epoch(config: ExperimentConfig, root: Path) -> float | None:
             except (OSError, ValueError):
                 continue
             if isinstance(seconds, int | float) and seconds > 0:
-                return seconds / run_epochs(saved)
+                return seconds / saved.total_epochs
     return None
 
 

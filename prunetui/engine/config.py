@@ -186,6 +186,11 @@ class ExperimentConfig:
         return self.rounds if self.pruning_schedule.has_rounds else 1
 
     @property
+    def total_epochs(self) -> int:
+        """Training plus all fine-tuning epochs of a run."""
+        return self.epochs + self.pruning_schedule.fine_tunings(self.rounds_used) * self.finetune_epochs
+
+    @property
     def structured(self) -> bool:
         return self.criterion in registry.CRITERIA and self.pruning_criterion.structured
 

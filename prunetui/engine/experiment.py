@@ -37,7 +37,7 @@ from prunetui.engine.metrics import sparsity_report
 from prunetui.engine.models import build_model
 from prunetui.engine.pruning.allocation import overall_target, prune_to
 from prunetui.engine.pruning.masks import rewind
-from prunetui.engine.pruning.schedules import FineTune, Prune, Round, Train
+from prunetui.engine.pruning.schedules import Prune, Round, Train
 from prunetui.engine.training import (
     Evaluation,
     LossReport,
@@ -122,7 +122,6 @@ class Experiment:
         schedule = config.pruning_schedule
         rounds = schedule.rounds(config.layer_targets(), config.rounds_used)
         plan = schedule.plan(rounds, config.epochs * self._trainer.batches_per_epoch())
-        finetunes = sum(isinstance(step, FineTune) for step in plan)
         yield RunStarted(
             config,
             self._device,
@@ -131,7 +130,7 @@ class Experiment:
             len(data.train),
             len(data.test),
             self._trainer.batches_per_epoch(),
-            config.epochs + finetunes * config.finetune_epochs,
+            config.total_epochs,
         )
         if config.epochs == 0:  # the first prune's "before"; otherwise the first epoch evaluates (it costs time
             self._last = evaluate(model, data.test)  # before the first step: 10,000 test images take a second)

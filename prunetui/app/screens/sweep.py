@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, Input, Label, Switch
 
 from prunetui.app.analysis_runner import Analysis
-from prunetui.app.plan import about, run_epochs
+from prunetui.app.plan import about
 from prunetui.app.screens.analysis import AnalysisScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import SeriesChart
@@ -87,7 +87,7 @@ class SweepScreen(AnalysisScreen):
     def plan(self) -> str:
         spec, c = self._spec(), self.config
         points = spec.points()
-        epochs = c.epochs + sum(run_epochs(spec.point_config(*point)) for point in points)
+        epochs = c.epochs + sum(spec.point_config(*point).total_epochs for point in points)
         finetune = f"{c.finetune_epochs} epoch{'s' if c.finetune_epochs != 1 else ''}"
         return (
             f"train {c.model} ({c.epochs} epochs), prune {len(points)} points ({len(spec.methods)} methods × "

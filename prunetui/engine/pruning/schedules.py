@@ -43,6 +43,10 @@ class Schedule:
         """The cumulative sparsity after each round; the last is always `sparsity`."""
         raise NotImplementedError
 
+    def fine_tunings(self, rounds: int) -> int:
+        """How many times the plan fine-tunes: after every round."""
+        return rounds
+
     def rounds(self, layer_targets: Mapping[str, float], count: int) -> list[Round]:
         """Per round, the cumulative sparsity of each layer: each follows the schedule towards its own final target,
         so the last round reaches every one of them."""
@@ -79,6 +83,9 @@ class AGP(Schedule):
 
     def fractions(self, sparsity: float, rounds: int) -> list[float]:
         return [sparsity * (1 - (1 - k / rounds) ** 3) for k in range(1, rounds)] + [sparsity]
+
+    def fine_tunings(self, rounds: int) -> int:
+        return 1  # once, after the training its rounds fall in
 
     def plan(self, rounds: list[Round], training_steps: int) -> list[Step]:
         """Prune at steps spread over training, then fine-tune once. With fewer steps than rounds several rounds
