@@ -270,17 +270,17 @@ async def test_the_screens_read_runs_and_histories_off_the_ui_thread(
 
         monkeypatch.setattr(f"{module}.{name}", reads)
 
-    for module in ("runs", "weights", "sensitivity"):
-        watched(f"prunetui.app.screens.{module}", "list_runs")
+    for module in ("screens.runs", "screens.weights", "screens.sensitivity", "plan"):
+        watched(f"prunetui.app.{module}", "list_runs")
     watched("prunetui.app.screens.runs", "load_history")
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
-        for key, reads_so_far in (("f3", 2), ("f5", 3), ("f6", 4)):
+        for key, reads_so_far in (("f3", 2), ("f5", 4), ("f6", 5)):
             await pilot.press(key)
             await wait_until(pilot, lambda n=reads_so_far: len({name for name, _ in on_ui_thread}) >= n)
             await pilot.press("escape")
     assert sorted(set(on_ui_thread)) == [
-        ("runs.list_runs", False), ("runs.load_history", False),
+        ("plan.list_runs", False), ("runs.list_runs", False), ("runs.load_history", False),
         ("sensitivity.list_runs", False), ("weights.list_runs", False),
     ]  # fmt: skip
 
@@ -304,7 +304,7 @@ async def test_sweep_and_sensitivity_say_what_start_will_do_before_it_starts(tin
 
         record(config)  # a finished run of 2 + 1 epochs: its time per epoch times the next estimates
         await pilot.press("f5")
-        await pilot.pause()
+        await wait_until(pilot, lambda: "about" in shown(app.screen.query_one("#analysis-plan", Static)))
         plan = shown(app.screen.query_one("#analysis-plan", Static))
         assert re.match(r"Start: train lenet5 \(2 epochs, about \d+ s\), prune each of its 5 layers to 9 amounts", plan)
         assert plan.endswith(": 45 test-set evaluations, no fine-tuning")

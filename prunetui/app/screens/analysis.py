@@ -18,6 +18,7 @@ from textual.widgets import Button, Input, Select, Static
 from textual.worker import Worker, WorkerState
 
 from prunetui.app.analysis_runner import Analysis, AnalysisRunner, progress_text
+from prunetui.app.plan import Pace, paces
 from prunetui.engine.analyses import AnalysisEvent, Ended, Progress
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.errors import PrunetuiError
@@ -34,6 +35,12 @@ class AnalysisScreen(Screen[None]):
     ]
 
     @dataclass
+    class PacesRead(Message):
+        """The saved runs' training paces, for the time estimate, read in a worker."""
+
+        paces: list[Pace]
+
+    @dataclass
     class EventsArrived(Message):
         """Events of the analysis, posted by its worker thread."""
 
@@ -45,6 +52,7 @@ class AnalysisScreen(Screen[None]):
         self.root = root  # the runs root: sweeps and sensitivity results go under it
         self.runner: AnalysisRunner | None = None
         self.status = "ready"  # finished, stopped, failed while not running
+        self.paces: list[Pace] = []  # none until read: the estimate says the time is unknown
 
     @property
     def running(self) -> bool:
@@ -67,6 +75,15 @@ class AnalysisScreen(Screen[None]):
         raise NotImplementedError
 
     def on_mount(self) -> None:
+        self._show_plan()
+        self._read_paces()
+
+    @work(thread=True, exit_on_error=False, group="paces")
+    def _read_paces(self) -> None:
+        self.post_message(self.PacesRead(paces(self.root)))
+
+    def on_analysis_screen_paces_read(self, message: PacesRead) -> None:
+        self.paces = message.paces
         self._show_plan()
 
     @on(Input.Changed)

@@ -122,7 +122,7 @@ class SensitivityScreen(AnalysisScreen):
         points += "evaluations, no fine-tuning"
         if source != TRAIN_NOW:
             return f"load {config.model} as that run trained it, {points}"
-        return f"train {config.model} ({config.epochs} epochs, {about(config.epochs, config, self.root)}), {points}"
+        return f"train {config.model} ({config.epochs} epochs, {about(config.epochs, config, self.paces)}), {points}"
 
     def prepare(self) -> Callable[[], Analysis]:
         amounts = parse_fractions(self.query_one("#sensitivity-amounts", Input).value, "amounts")

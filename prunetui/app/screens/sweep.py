@@ -92,7 +92,7 @@ class SweepScreen(AnalysisScreen):
         return (
             f"train {c.model} ({c.epochs} epochs), prune {len(points)} points ({len(spec.methods)} methods × "
             f"{len(spec.sparsities)} sparsities), fine-tune each {finetune}: {epochs} epochs, "
-            f"{about(epochs, c, self.root)} (points done before are kept)"
+            f"{about(epochs, c, self.paces)} (points done before are kept)"
         )
 
     def prepare(self) -> Callable[[], Analysis]:
