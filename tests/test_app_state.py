@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prunetui.app.run_state import FINISHED, IDLE, STOPPED, RunState
 from prunetui.app.runner import URGENT, ExperimentRunner
 from prunetui.engine import Event, Experiment, ExperimentConfig, Failed, Finished, Pruned, Status, StepLoss, Stopped
+from prunetui.engine.runs import runs_root
 
 
 def test_runner_hands_events_over_in_few_batches_each_ending_with_an_urgent_one(
@@ -32,6 +35,16 @@ def test_runner_reports_an_invalid_config_as_failed() -> None:
     (importing,), (failed,) = batches
     assert importing == Status("importing torch …")  # said at once: the import takes a second or more
     assert isinstance(failed, Failed) and "--sparsity" in failed.message and failed.summary is None
+
+
+def test_runner_keeps_no_run_when_the_start_fails_before_training(
+    tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    batches: list[tuple[Event, ...]] = []
+    ExperimentRunner(tiny_config.replace(data_dir=str(tmp_path / "empty")), batches.append).run()
+    failed = batches[-1][-1]
+    assert isinstance(failed, Failed) and "mnist data set not found" in failed.message
+    assert list(runs_root().iterdir()) == []
 
 
 def test_run_state_follows_an_iterative_run_event_by_event(tiny_config: ExperimentConfig) -> None:

@@ -58,6 +58,9 @@ def test_a_fault_in_process_leaves_a_truthful_run(
     assert "Traceback" not in printed.out + printed.err
     if action == "exception":
         assert "failed: unexpected RuntimeError: injected fault (faults.py:" in printed.out
+    if (phase, action) == ("loading", "exception"):  # failed before training: no run is kept
+        assert "nothing kept: the run failed before training" in printed.out and not out.exists()
+        return
     assert temporaries(out) == []  # before anyone else looks: the run cleaned up after itself
     check_run(out, status, has_model, tiny_config, capsys)
 

@@ -124,12 +124,13 @@ def test_overwrite_replaces_the_run_leaving_none_of_its_files(
     out = tmp_path / "run"
     assert run_cli(tiny_config, out) == 0
     assert (out / "dense.pt").is_file() and (out / "model.pt").is_file()
-    # The new run fails before training: nothing of the old run may stay beside it, as if it were the new one's.
-    assert (
-        main(["run", "--dataset", "mnist", "--data-dir", str(tmp_path / "none"), "--overwrite", "--out", str(out)]) == 1
-    )
-    assert sorted(path.name for path in out.iterdir()) == [LOCK_FILE, "config.toml", "summary.json"]
-    assert summary_of(out)["status"] == "failed" and "data set not found" in summary_of(out)["message"]
+    # The new run diverges in its first epoch: nothing of the old run may stay beside it, as if it were the new one's.
+    assert run_cli(tiny_config, out, "--optimizer", "sgd", "--lr", "10", "--overwrite") == 1
+    assert sorted(path.name for path in out.iterdir()) == [LOCK_FILE, "config.toml", "model.pt", "summary.json"]
+    assert summary_of(out)["status"] == "failed" and "diverged" in summary_of(out)["message"]
+    # A new run that fails before training is no run at all: the directory goes, the old run with it.
+    assert run_cli(tiny_config, out, "--data-dir", str(tmp_path / "none"), "--overwrite") == 1
+    assert not out.exists()
 
 
 def test_a_second_writer_is_refused_while_the_first_runs(
@@ -263,7 +264,7 @@ def test_a_full_disk_fails_the_run_in_one_line_naming_the_file(
     assert read_run(out).status == "failed"
 
 
-def test_a_disk_full_before_the_summary_leaves_a_run_that_reads_as_interrupted(
+def test_a_disk_full_for_the_first_summary_fails_the_start_and_keeps_no_run(
     tiny_config: ExperimentConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
@@ -272,7 +273,7 @@ def test_a_disk_full_before_the_summary_leaves_a_run_that_reads_as_interrupted(
     printed = capsys.readouterr().out
     assert f"failed: cannot write {out / 'summary.json'}: No space left on device" in printed
     assert printed.count("No space left on device") == 1
-    assert read_run(out).status == "interrupted" and temporaries(out) == []
+    assert "nothing kept: the run failed before training" in printed and not out.exists()
 
 
 # -- 10: `running` means a live writer, not a pid that may since belong to anyone -------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +11,7 @@ from prunetui.app.thread_runner import FLUSH_INTERVAL, ThreadRunner
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.events import Event, Failed, Finished, Pruned, Rewound, RunStarted, Status, Stopped
-from prunetui.engine.runs import new_run_dir, runs_root
+from prunetui.engine.runs import discard_failed_start, new_run_dir, runs_root
 
 # Events the user should see at once; the run always ends with one of the last three, so nothing is left over.
 URGENT = (Status, RunStarted, Pruned, Rewound, Finished, Stopped, Failed)
@@ -50,3 +51,5 @@ class ExperimentRunner(ThreadRunner[Event]):
             if isinstance(event, URGENT) or now - flushed >= self._interval:
                 self._deliver(tuple(pending))
                 pending, flushed = [], now
+        with contextlib.suppress(PrunetuiError):  # a start that failed before training is no run to keep
+            discard_failed_start(directory, event)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.console import Console
-
 from prunetui import __version__
 from prunetui.cli.export_command import export_command
-from prunetui.cli.options import OneLineErrorParser, add_config_options, add_runs_dir_option, fail
+from prunetui.cli.options import RUN_HELP, OneLineErrorParser, add_config_options, add_runs_dir_option, fail
+from prunetui.cli.output import make_console
 from prunetui.cli.run_command import run_command
-from prunetui.cli.runs_command import runs_command
+from prunetui.cli.runs_command import add_runs_parser, runs_command
 from prunetui.cli.sensitivity_command import add_sensitivity_parser, sensitivity_command
 from prunetui.cli.sweep_command import add_sweep_parser, sweep_command
 from prunetui.engine.config import ExperimentConfig
@@ -55,13 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_runs_dir_option(run)
     add_config_options(run)
 
-    runs = commands.add_parser(
-        "runs",
-        help="list the saved runs: method, sparsity, accuracy, date",
-        description="List the runs saved under the runs root, newest first. Runs that were stopped, failed or "
-        "killed are listed too, marked as such.",
-    )
-    add_runs_dir_option(runs)
+    add_runs_parser(commands)
     add_sweep_parser(commands)
     add_sensitivity_parser(commands)
 
@@ -73,14 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
         "smaller LeNet (saved beside the model), check it predicts the same, and time both. Unstructured masks "
         "alone do not speed up dense PyTorch inference.",
     )
-    export.add_argument("run", metavar="RUN", help="a run name (or its unique start) under the runs root, or a path")
+    export.add_argument("run", metavar="RUN", help=RUN_HELP)
     add_runs_dir_option(export)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console(highlight=False)
+    console = make_console()
     commands = {
         "run": run_command,
         "runs": runs_command,

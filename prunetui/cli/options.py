@@ -10,6 +10,8 @@ from typing import Any, NoReturn
 
 from prunetui.engine.config import ExperimentConfig, flag_name, setting_type
 
+RUN_HELP = "a run's name, the unique start of one, `last` (the newest run) or a path"
+
 
 class OneLineErrorParser(argparse.ArgumentParser):
     """argparse prints usage plus the error; we print one line and the way to get help."""

@@ -6,6 +6,7 @@ import argparse
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 
 from rich.console import Console
@@ -13,10 +14,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from prunetui.cli.options import config_from_args, fail
+from prunetui.cli.output import and_list
 from prunetui.describe import before_pruning, describe, percent
-from prunetui.engine.errors import ConfigError, OutputError, RunDirError
+from prunetui.engine.errors import ConfigError, OutputError, PrunetuiError, RunDirError
 from prunetui.engine.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
-from prunetui.engine.runs import new_run_dir, runs_root
+from prunetui.engine.runs import discard_failed_start, new_run_dir, run_files, runs_root
 
 EXIT_CODES = {Finished: 0, Failed: 1, Stopped: 130}
 
@@ -40,8 +42,21 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         return fail(str(error), code=1)
     with stop_on_ctrl_c(experiment.stop, console):
         last = _show(events, console)
-    console.print(f"config, history, summary and model are in [bold]{directory}[/]")
+    console.print(closing_line(directory, last), markup=False)  # a path may hold [brackets]
     return EXIT_CODES[type(last)]
+
+
+def closing_line(directory: Path, last: Event) -> str:
+    """Where the run's files are, naming only those written; a start that failed before training is not kept."""
+    try:
+        if discard_failed_start(directory, last):
+            return f"nothing kept: the run failed before training ({directory} removed)"
+    except PrunetuiError as error:
+        return f"the failed start is kept: {error}"
+    files = run_files(directory)
+    if not files:
+        return f"nothing saved in {directory}"
+    return f"{and_list(files)} {'is' if len(files) == 1 else 'are'} in {directory}"
 
 
 def _show(events: Iterator[Event], console: Console) -> Event:
@@ -73,10 +88,11 @@ def _show(events: Iterator[Event], console: Console) -> Event:
             line = describe(event)
             if line:
                 style = "red" if isinstance(event, Failed) else "bold" if isinstance(event, Finished) else ""
-                progress.console.print(line, style=style, highlight=False)
+                progress.console.print(line, style=style, highlight=False, markup=False)
     assert event is not None, "an experiment always ends with Finished, Stopped or Failed"
     if isinstance(event, Finished | Stopped | Failed) and event.summary:
         console.print(layer_table(event.summary))
+        console.print(totals_line(event.summary))
     return event
 
 
@@ -89,13 +105,18 @@ def layer_table(summary: RunSummary) -> Table:
         table.add_row(name, percent(layer.sparsity), f"{layer.nonzero:,}", f"{layer.total:,}")
     report = summary.sparsity
     table.add_row("all prunable", percent(report.global_sparsity), "", "", style="bold", end_section=True)
-    table.caption = (
+    return table
+
+
+def totals_line(summary: RunSummary) -> str:
+    """Below the table, not its caption: a caption wraps to the table's width."""
+    report = summary.sparsity
+    return (
         f"{report.nonzero_parameters:,} of {report.total_parameters:,} parameters non-zero "
         f"({report.compression:.1f}× compression) · accuracy {percent(summary.dense_accuracy)} "
         f"{before_pruning(summary.config)} → "
         f"{percent(summary.accuracy)} · {summary.images_per_s:,.0f} img/s on {summary.device}"
     )
-    return table
 
 
 @contextmanager

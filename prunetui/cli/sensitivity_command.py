@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from prunetui.cli.analysis_view import EXIT_CODES, add_list_option, follow, line_chart, percent_cells
-from prunetui.cli.options import add_config_options, add_runs_dir_option, config_from_args, fail
+from prunetui.cli.options import RUN_HELP, add_config_options, add_runs_dir_option, config_from_args, fail
 from prunetui.cli.run_command import stop_on_ctrl_c
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
@@ -42,9 +42,7 @@ def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
         "sensitivity", help="accuracy with one layer pruned at a time, per layer and amount", description=DESCRIPTION
     )
     add_list_option(parser, "--amounts", DEFAULT_AMOUNTS, "fractions of each layer to prune")
-    parser.add_argument(
-        "--run", metavar="RUN", help="analyse this saved run's trained model (a name under the runs root, or a path)"
-    )
+    parser.add_argument("--run", metavar="RUN", help=f"analyse this saved run's trained model; RUN is {RUN_HELP}")
     parser.add_argument(
         "--tolerance",
         type=float,

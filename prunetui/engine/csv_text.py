@@ -1,18 +1,23 @@
-"""Rows of a dataclass as CSV text, one column per field: history.csv, sweep.csv and sensitivity results."""
+"""CSV text, the one writer: `prunetui runs --csv`, history.csv, sweep.csv and sensitivity results."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, fields
 from typing import Any
 
 
-def to_csv(rows: Iterable[Any], kind: type) -> str:
-    """A header of `kind`'s field names, then a line per row (each an instance of the dataclass `kind`)."""
+def csv_text(fieldnames: Sequence[str], records: Iterable[Mapping[str, Any]]) -> str:
+    """A header row, then one row per record; None is an empty cell."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[f.name for f in fields(kind)], lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(asdict(row) for row in rows)
+    writer.writerows(records)
     return buffer.getvalue()
+
+
+def to_csv(rows: Iterable[Any], kind: type) -> str:
+    """Rows of the dataclass `kind`, one column per field."""
+    return csv_text([f.name for f in fields(kind)], (asdict(row) for row in rows))

@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader (or a crash) never sees a half-written file."""
+"""Atomic file writes: a reader (or a crash) never sees a half-written file. And CSV text to write."""
 
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ listed as incomplete with what could be read, never an error. No torch here, so 
     directory = new_run_dir(root, config)    # 20261125-141503-3fa9c2, created empty and unique
     lock = claim_run_dir(directory)          # the one writer, until lock.release() or its process ends
     for run in list_runs(root): ...          # newest first
+    path = resolve_run("last", root)         # or a path, a name, the unique start of a name
+    delete_run(path)                         # refuses a run still running
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import hashlib
 import json
 import os
 import re
+import secrets
+import shutil
 import socket
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +32,7 @@ import platformdirs
 
 from prunetui.engine.config import ExperimentConfig
 from prunetui.engine.errors import OutputError, PrunetuiError, RunDirError
-from prunetui.engine.events import Exported
+from prunetui.engine.events import Event, Exported, Failed
 from prunetui.engine.files import cannot_write, make_directory
 from prunetui.engine.history import HistoryRow
 from prunetui.engine.run_lock import LOCK_FILE, RunLock, remove_temporaries, writer_alive
@@ -40,6 +44,8 @@ MODEL_FILE = "model.pt"
 DENSE_MODEL_FILE = "dense.pt"
 COMPACT_MODEL_FILE = "model-compact.pt"  # written by `prunetui export` for ln-structured runs
 RUN_FILES = (CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE, MODEL_FILE, DENSE_MODEL_FILE, COMPACT_MODEL_FILE)
+LAST = "last"  # the run name that means the newest run
+MAX_CANDIDATES = 5  # run names listed when a prefix is ambiguous
 
 STAMP_FORMAT = "%Y%m%d-%H%M%S"
 RUN_NAME = re.compile(r"^(\d{8}-\d{6})-[0-9a-f]{6}(-\d+)?$")
@@ -162,24 +168,71 @@ def read_run(path: str | Path) -> RunRecord:
 
 def list_runs(root: str | Path) -> list[RunRecord]:
     """Every run under `root`, newest first. Folders that are not runs (no run name, no run files) are skipped."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    runs = [read_run(path) for path in root.iterdir() if _looks_like_run(path)]
+    runs = [read_run(path) for path in _run_dirs(Path(root))]
     return sorted(runs, key=lambda run: (run.started.timestamp() if run.started else 0.0, run.name), reverse=True)
 
 
 def resolve_run(run: str, root: str | Path) -> Path:
-    """A run given as a path, a name under `root`, or the unique start of a name."""
+    """A run given as `last` (the newest), a path, a name under `root`, or the unique start of a name."""
     root = Path(root)
+    if run == LAST:
+        runs = list_runs(root)
+        if not runs:
+            raise PrunetuiError(f"no runs in {root} yet, so no last one (`prunetui run` saves one there)")
+        return runs[0].path
     for candidate in (Path(run).expanduser(), root / run):
         if candidate.is_dir():
             return candidate
-    matches = [path for path in (root.iterdir() if root.is_dir() else []) if path.name.startswith(run)]
-    if len(matches) == 1 and matches[0].is_dir():
-        return matches[0]
-    why = f"{len(matches)} runs start with it" if len(matches) > 1 else "no such directory or run name"
-    raise PrunetuiError(f"run {run!r} not found in {root}: {why} (`prunetui runs` lists them)")
+    matches = sorted(path.name for path in _run_dirs(root) if path.name.startswith(run))
+    if len(matches) == 1:
+        return root / matches[0]
+    if not matches:
+        raise PrunetuiError(f"run {run!r} not found in {root}: no run name starts with it (`prunetui runs` lists them)")
+    shown = ", ".join(matches[:MAX_CANDIDATES]) + (" …" if len(matches) > MAX_CANDIDATES else "")
+    raise PrunetuiError(f"run {run!r} is ambiguous in {root}: {len(matches)} runs start with it: {shown}")
+
+
+def deletable_run(path: str | Path) -> RunRecord:
+    """The run at `path`, if it may be deleted: a run directory, not running, holding only a run's files."""
+    path = Path(path)
+    if not _looks_like_run(path):
+        raise PrunetuiError(f"{path} is not a run directory; nothing deleted")
+    run = read_run(path)
+    if run.status == "running":
+        raise PrunetuiError(f"run {run.name} is still running; stop it first, nothing deleted")
+    foreign = sorted(entry.name for entry in path.iterdir() if not _is_run_file(entry))
+    if foreign:
+        raise PrunetuiError(f"{path} also holds {', '.join(foreign)}, not written by prunetui; nothing deleted")
+    return run
+
+
+def delete_run(path: str | Path) -> None:
+    """Delete a run directory, checked by `deletable_run` first."""
+    path = deletable_run(path).path
+    # Renamed first, in one step, so that a listing never shows a run half deleted.
+    doomed = path.with_name(f".deleting-{path.name}-{secrets.token_hex(4)}")
+    try:
+        path.rename(doomed)
+    except OSError as error:
+        raise PrunetuiError(f"cannot delete {path}: {error.strerror or error}") from None
+    try:
+        shutil.rmtree(doomed)
+    except OSError as error:
+        raise PrunetuiError(f"{path} is no longer listed, but {doomed} is left: {error.strerror or error}") from None
+
+
+def discard_failed_start(directory: str | Path, last: Event) -> bool:
+    """Delete the directory of a run that failed before training (no data set, say): it holds no experiment.
+    True if it was deleted."""
+    if not isinstance(last, Failed) or last.summary is not None:
+        return False
+    delete_run(directory)
+    return True
+
+
+def run_files(path: str | Path) -> list[str]:
+    """The run files that `path` holds, in the order they are written."""
+    return [name for name in RUN_FILES if (Path(path) / name).is_file()]
 
 
 def load_history(run_dir: str | Path) -> list[HistoryRow]:
@@ -216,10 +269,21 @@ def running_marker() -> dict[str, Any]:
     return {"status": "running", "complete": False, "pid": os.getpid(), "host": socket.gethostname()}
 
 
+def _run_dirs(root: Path) -> list[Path]:
+    return [path for path in root.iterdir() if _looks_like_run(path)] if root.is_dir() else []
+
+
 def _looks_like_run(path: Path) -> bool:
-    return path.is_dir() and (
-        bool(RUN_NAME.match(path.name)) or (path / SUMMARY_FILE).exists() or (path / CONFIG_FILE).exists()
+    return (
+        path.is_dir()
+        and not path.name.startswith(".")
+        and (bool(RUN_NAME.match(path.name)) or (path / SUMMARY_FILE).exists() or (path / CONFIG_FILE).exists())
     )
+
+
+def _is_run_file(entry: Path) -> bool:
+    """A file a run writes; hidden ones are its temporary files and locks."""
+    return entry.is_file() and (entry.name in RUN_FILES or entry.name.startswith("."))
 
 
 def _read_json(path: Path) -> dict[str, Any]:

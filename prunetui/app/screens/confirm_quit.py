@@ -2,35 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from prunetui.app.screens.confirm import ConfirmScreen
 
 
-class ConfirmQuitScreen(ModalScreen[bool]):
+class ConfirmQuitScreen(ConfirmScreen):
     """Dismisses with True to stop the run and quit."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Stop and quit"),
-        Binding("n,escape", "answer(False)", "Keep running"),
-    ]
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Static("A run is going. Stop it and quit?", classes="dialog-question")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Stop and quit (y)", variant="error", id="quit-yes")
-                yield Button("Keep running (n)", variant="primary", id="quit-no")
-
-    def on_mount(self) -> None:
-        self.query_one("#quit-no").focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "quit-yes")
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
+    def __init__(self) -> None:
+        super().__init__("A run is going. Stop it and quit?", yes="Stop and quit", no="Keep running")

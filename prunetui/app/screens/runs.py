@@ -1,5 +1,5 @@
 """The Runs screen: every saved run (app or CLI) in a table; the selected ones' accuracy-vs-sparsity and loss
-curves overlaid; the highlighted one's export sizes, said honestly, and `e` to export it."""
+curves overlaid; the highlighted one's export sizes, said honestly, `e` to export it and `d` to delete it."""
 
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
 from prunetui.app.screens.analysis import ANALYSIS_CSS
+from prunetui.app.screens.confirm import ConfirmScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import Series, SeriesChart
 from prunetui.describe import UNSTRUCTURED_NOTE, kept_word, percent, sizes_text
 from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.history import HistoryRow
-from prunetui.engine.runs import RunRecord, list_runs, load_history
+from prunetui.engine.runs import RunRecord, deletable_run, delete_run, list_runs, load_history
 
 if TYPE_CHECKING:
     from prunetui.engine.compact import ExportReport
@@ -46,6 +47,7 @@ class RunsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle", "Select", tooltip="Add the run to the charts, or take it off"),
         Binding("e", "export", "Export", tooltip="Export the highlighted run and report sizes and speed"),
+        Binding("d", "delete", "Delete", tooltip="Delete the highlighted run's directory (asks first)"),
         Binding("r", "reload", "Reload", tooltip="Read the runs directory again"),
         Binding("escape", "back", "Back"),
     ]
@@ -214,6 +216,29 @@ class RunsScreen(Screen[None]):
     def on_runs_screen_export_reported(self, message: ExportReported) -> None:
         detail = self.query_one("#runs-detail", Static)
         detail.update(message.text if message.error == "" else f"[red]not exported: {message.error}[/]")
+
+    def action_delete(self) -> None:
+        run = self.highlighted
+        if run is None:
+            return
+        try:
+            deletable_run(run.path)  # a run still running is refused before asking
+        except PrunetuiError as error:
+            self.query_one("#runs-detail", Static).update(f"[red]not deleted: {error}[/]")
+            return
+        question = f"Delete run {run.name} ({run.method}, {run.status})? Its files in {run.path} go for good."
+        self.app.push_screen(ConfirmScreen(question, yes="Delete", no="Keep"), lambda yes: self._deleted(run, yes))
+
+    def _deleted(self, run: RunRecord, yes: bool | None) -> None:
+        if not yes:
+            return
+        try:
+            delete_run(run.path)
+        except PrunetuiError as error:
+            self.query_one("#runs-detail", Static).update(f"[red]not deleted: {error}[/]")
+            return
+        self.action_reload()
+        self.notify(f"deleted {run.name}")
 
     def action_back(self) -> None:
         self.dismiss()

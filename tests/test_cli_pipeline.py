@@ -1,0 +1,235 @@
+"""The command line as a tool in a pipeline: what a run's last line claims, output that is not a terminal,
+`prunetui runs` at 80 columns, as JSON and CSV, deleting runs, and naming a run by a prefix or `last`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from prunetui.cli import main
+from prunetui.engine import ExperimentConfig
+from prunetui.engine.experiment import Experiment
+from prunetui.engine.recording import record_run
+from prunetui.engine.runs import list_runs, new_run_dir, runs_root
+from tests.analysis_helpers import only_dir, tiny_flags
+
+# The stable field names of `prunetui runs --json` and `--csv`, spelled out: renaming one breaks scripts.
+RUN_FIELDS = [
+    "name", "status", "complete", "started", "model", "dataset", "method", "target_sparsity", "sparsity",
+    "dense_accuracy", "accuracy", "compression", "message", "path",
+]  # fmt: skip
+
+
+def saved_run(root: Path, name: str, config: ExperimentConfig, **summary: object) -> Path:
+    """A run directory as `record_run` leaves it: config.toml and summary.json."""
+    directory = root / name
+    directory.mkdir(parents=True)
+    (directory / "config.toml").write_text(config.to_toml())
+    (directory / "summary.json").write_text(json.dumps({"config": config.to_dict(), **summary}))
+    return directory
+
+
+@contextmanager
+def running_run(config: ExperimentConfig) -> Iterator[Path]:
+    """A run under the runs root that is really running: its recorder started, and paused, in this process."""
+    directory = new_run_dir(runs_root(), config, datetime(2026, 4, 1, 12))
+    events = record_run(Experiment(config, download=False), directory)
+    next(events)
+    try:
+        yield directory
+    finally:
+        events.close()
+
+
+def finished(accuracy: float, sparsity: float, started: str) -> dict[str, object]:
+    return {
+        "status": "finished", "complete": True, "started": started, "dense_accuracy": 0.961,
+        "accuracy": accuracy, "sparsity": sparsity, "compression": 1 / (1 - sparsity),
+    }  # fmt: skip
+
+
+@pytest.fixture
+def three_runs(tmp_path: Path) -> list[Path]:
+    """Under the tests' runs root: two finished runs (the newest first) and one killed without a word."""
+    root = tmp_path / "runs"
+    structured = ExperimentConfig(
+        model="lenet300", dataset="fashion-mnist", criterion="ln-structured", schedule="iterative",
+        layer_sparsity="fc1=0.6", sparsity=0.5,
+    )  # fmt: skip
+    return [
+        saved_run(root, "20260301-120000-aaaaaa", structured, **finished(0.884, 0.5, "2026-03-01T12:00:00+0000")),
+        saved_run(
+            root, "20260201-120000-bbbbbb", ExperimentConfig(), **finished(0.958, 0.9, "2026-02-01T12:00:00+0000")
+        ),
+        saved_run(root, "20260101-120000-aaaaaa", ExperimentConfig(scope="global"), status="running", pid=0),
+    ]
+
+
+def test_a_run_that_failed_in_training_names_only_the_files_it_wrote(
+    tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An SGD learning rate of 10 diverges in the first epoch: no epoch ends, so there is no history.csv."""
+    out = tmp_path / "[out]"  # brackets, which Rich would read as markup
+    flags = [*tiny_flags(tiny_config), "--optimizer", "sgd", "--lr", "10", "--out", str(out)]
+    assert main(["run", *flags]) == 1
+    printed = capsys.readouterr().out
+    assert "failed: training loss diverged" in printed
+    assert f"saved {out / 'model.pt'}: " in printed
+    written = sorted(name for name in os.listdir(out) if not name.startswith("."))  # hidden: locks, temporaries
+    assert written == ["config.toml", "model.pt", "summary.json"]
+    assert printed.splitlines()[-1] == f"config.toml, summary.json and model.pt are in {out}"
+
+
+def test_a_finished_run_names_all_five_files_and_exports_as_last(
+    tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", *tiny_flags(tiny_config)]) == 0
+    directory = only_dir(tmp_path / "runs")
+    last_line = capsys.readouterr().out.splitlines()[-1]
+    assert last_line == f"config.toml, history.csv, summary.json, model.pt and dense.pt are in {directory}"
+    assert main(["export", "last"]) == 0
+    assert capsys.readouterr().out.startswith(f"{directory.name}: lenet5, l1 layer one-shot · in {directory}")
+
+
+def test_a_start_that_fails_before_training_leaves_no_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--data-dir", str(tmp_path / "empty"), "--dataset", "kmnist"]) == 1
+    printed = capsys.readouterr().out
+    assert "kmnist data set not found" in printed
+    assert "nothing kept: the run failed before training" in printed
+    assert list((tmp_path / "runs").iterdir()) == []
+    assert main(["runs", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_output_that_is_not_a_terminal_keeps_each_line_whole(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    """Through a pipe Rich used to wrap at 80 columns, cutting `… 423 \\nimg/s`."""
+    env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
+    flags = [*tiny_flags(tiny_config), "--schedule", "iterative", "--rounds", "2", "--out", str(tmp_path / "r")]
+    result = subprocess.run(
+        [sys.executable, "-m", "prunetui", "run", *flags], capture_output=True, text=True, env=env, check=True
+    )
+    lines = result.stdout.splitlines()
+    epoch = re.compile(
+        r"^round 2 fine-tune epoch 1/1: train loss [\d.]+, test loss [\d.]+, accuracy [\d.]+ %, [\d,]+ img/s$"
+    )
+    assert any(epoch.match(line) for line in lines), lines
+    started = re.compile(r"^lenet5 on mnist \(512 training images\), 61,706 parameters, device cpu: l1 layer iterative")
+    assert any(started.match(line) for line in lines), lines
+    totals = re.compile(r"^[\d,]+ of 61,706 parameters non-zero \([\d.]+× compression\) · .* img/s on cpu$")
+    assert any(totals.match(line) for line in lines), lines
+
+
+def test_runs_table_is_readable_at_80_columns(
+    three_runs: list[Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["runs"]) == 0
+    printed = capsys.readouterr().out
+    assert max(map(len, printed.splitlines())) <= 80
+    assert "…" not in printed
+    whole = ["20260301-120000-aaaaaa", "lenet300", "fashion-mnist,", "fashion-mnist-mini,", "ln-structured"]
+    for word in (*whole, "per-layer", "interrupted"):
+        assert word in printed.split(), word
+    first_row = next(line for line in printed.splitlines() if line.startswith("20260301"))
+    assert "50.0 %" in first_row and "96.1 % → 88.4 %" in first_row and first_row.rstrip().endswith("finished")
+
+
+def test_runs_as_json_and_csv_have_stable_fields(three_runs: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runs", "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [list(record) for record in records] == [RUN_FIELDS] * 3
+    newest, _, killed = records
+    assert newest == {
+        "name": "20260301-120000-aaaaaa", "status": "finished", "complete": True,
+        "started": "2026-03-01T12:00:00+00:00", "model": "lenet300", "dataset": "fashion-mnist",
+        "method": "ln-structured layer iterative per-layer", "target_sparsity": 0.5, "sparsity": 0.5,
+        "dense_accuracy": 0.961, "accuracy": 0.884, "compression": 2.0, "message": "",
+        "path": str(three_runs[0]),
+    }  # fmt: skip
+    assert (killed["status"], killed["accuracy"], killed["sparsity"]) == ("interrupted", None, None)
+
+    assert main(["runs", "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [list(row) for row in rows] == [RUN_FIELDS] * 3
+    assert (rows[1]["name"], rows[1]["accuracy"], rows[1]["method"]) == (
+        "20260201-120000-bbbbbb",
+        "0.958",
+        "l1 layer one-shot",
+    )
+    assert (rows[2]["accuracy"], rows[2]["complete"]) == ("", "False")
+
+    with pytest.raises(SystemExit):
+        main(["runs", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert ", ".join(RUN_FIELDS) in help_text and "fractions in [0, 1]" in help_text
+
+
+def test_runs_are_named_by_a_unique_prefix_or_last_in_every_command(
+    three_runs: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv in (["export", "2026"], ["sensitivity", "--run", "2026"], ["runs", "--delete", "2026"]):
+        assert main(argv) == 2
+        error = capsys.readouterr().err.strip()
+        assert error == (
+            f"prunetui: error: run '2026' is ambiguous in {three_runs[0].parent}: 3 runs start with it: "
+            "20260101-120000-aaaaaa, 20260201-120000-bbbbbb, 20260301-120000-aaaaaa"
+        )
+    # Found (runs saved by hand have no model to load): each error names the run the prefix or `last` meant.
+    assert main(["export", "202602"]) == 2
+    assert "run 20260201-120000-bbbbbb " in capsys.readouterr().err
+    assert main(["sensitivity", "--run", "last"]) == 2
+    assert f"run {three_runs[0].name} " in capsys.readouterr().err
+    assert main(["export", "2027"]) == 2
+    assert "run '2027' not found" in capsys.readouterr().err
+
+
+def test_last_with_no_runs_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "last"]) == 2
+    assert "no runs in" in capsys.readouterr().err
+
+
+def test_delete_asks_then_deletes_the_named_runs(
+    three_runs: list[Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    newest, middle, killed = three_runs
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    assert main(["runs", "--delete", "last", "202602"]) == 1
+    assert "Nothing deleted." in capsys.readouterr().out
+    assert all(path.is_dir() for path in three_runs)
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    assert main(["runs", "--delete", "last", "202602", newest.name]) == 0
+    printed = capsys.readouterr().out
+    assert "Delete these 2 runs? [y/N]" in printed
+    assert f"Deleted {newest.name} and {middle.name}." in printed
+    assert [run.path for run in list_runs(runs_root())] == [killed]
+    assert [path.name for path in runs_root().iterdir()] == [killed.name]  # nothing left half deleted
+
+    assert main(["runs", "--delete", killed.name, "--yes"]) == 0
+    assert list(runs_root().iterdir()) == []
+
+
+def test_delete_refuses_a_running_run_or_foreign_files_and_then_deletes_nothing(
+    three_runs: list[Path], tiny_config: ExperimentConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    newest, middle, _ = three_runs
+    with running_run(tiny_config) as running:
+        assert main(["runs", "--delete", middle.name, "20260401", "--yes"]) == 2
+        assert f"run {running.name} is still running; stop it first, nothing deleted" in capsys.readouterr().err
+        assert running.is_dir() and middle.is_dir()
+
+    (newest / "notes.txt").write_text("mine")
+    assert main(["runs", "--delete", newest.name, "--yes"]) == 2
+    assert "also holds notes.txt, not written by prunetui" in capsys.readouterr().err
+    assert all(path.is_dir() for path in three_runs)
