@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from prunetui.engine.config import ExperimentConfig, format_layer_amounts, parse_layer_amounts
-from prunetui.engine.events import (
+from prunetui.engine.core.config import ExperimentConfig, format_layer_amounts, parse_layer_amounts
+from prunetui.engine.core.events import (
     EpochEnd,
     Event,
     Exported,

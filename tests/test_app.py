@@ -28,8 +28,8 @@ from prunetui.app.widgets.event_log import EventLog
 from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine import ExperimentConfig
-from prunetui.engine.events import Status
-from prunetui.engine.runs import list_runs, runs_root
+from prunetui.engine.core.events import Status
+from prunetui.engine.storage.runs import list_runs, runs_root
 
 SIZE = (140, 44)
 
@@ -275,7 +275,7 @@ async def test_saving_settings_is_atomic(
     def disk_full(_fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("prunetui.engine.files.os.fsync", disk_full)
+    monkeypatch.setattr("prunetui.engine.core.files.os.fsync", disk_full)
     app = PruneApp(tiny_config.replace(seed=7))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+s")

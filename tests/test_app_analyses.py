@@ -29,9 +29,9 @@ from prunetui.engine.analyses import (
     suggest_amounts,
     sweep_directory,
 )
-from prunetui.engine.config import format_layer_amounts
-from prunetui.engine.csv_text import to_csv
-from prunetui.engine.runs import list_runs, load_history, new_run_dir, runs_root
+from prunetui.engine.core.config import format_layer_amounts
+from prunetui.engine.storage.csv_text import to_csv
+from prunetui.engine.storage.runs import list_runs, load_history, new_run_dir, runs_root
 from tests.test_app import shown, wait_until
 
 SIZE = (140, 44)
@@ -39,8 +39,8 @@ SIZE = (140, 44)
 
 def record(config: ExperimentConfig) -> Path:
     """A finished run saved under the runs root, as the CLI saves it."""
-    from prunetui.engine.experiment import Experiment
-    from prunetui.engine.recording import record_run
+    from prunetui.engine.core.experiment import Experiment
+    from prunetui.engine.storage.recording import record_run
 
     directory = new_run_dir(runs_root(), config)
     for _ in record_run(Experiment(config), directory):
@@ -182,7 +182,7 @@ def test_a_shrunk_block_keeps_its_largest_survivor_and_shows_how_much_survived()
 
 
 async def test_weights_heat_map_marks_pruned_entries(tiny_config: ExperimentConfig) -> None:
-    from prunetui.engine.weights import run_weights
+    from prunetui.engine.analyses.weights import run_weights
 
     directory = record(tiny_config.replace(sparsity=0.6))
     conv1 = run_weights(directory)[0]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from prunetui.engine import ConfigError, ExperimentConfig
-from prunetui.engine.config import (
+from prunetui.engine.core.config import (
     MODEL_LAYERS,
     format_layer_amounts,
     parse_layer_amounts,

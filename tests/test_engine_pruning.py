@@ -11,9 +11,9 @@ from torch import nn
 from torch.nn.utils import prune
 
 from prunetui.engine import ConfigError, EpochEnd, ExperimentConfig, Pruned, SparsityReport
-from prunetui.engine.config import SCOPES
-from prunetui.engine.experiment import Experiment
-from prunetui.engine.metrics import weight_layers
+from prunetui.engine.core.config import SCOPES
+from prunetui.engine.core.experiment import Experiment
+from prunetui.engine.core.metrics import weight_layers
 from prunetui.engine.pruning.registry import CRITERIA, SCHEDULES
 from prunetui.engine.pruning.schedules import agp_prune_steps
 from prunetui.engine.pruning.taylor import taylor_scores

@@ -14,10 +14,10 @@ from prunetui.app.app import PruneApp
 from prunetui.cli.main import main
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import sensitivity_criteria
-from prunetui.engine.export import load_model
-from prunetui.engine.metrics import weight_layers
+from prunetui.engine.core.metrics import weight_layers
 from prunetui.engine.pruning.criterion import Batches, Criterion, Layers, Scores
 from prunetui.engine.pruning.registry import CRITERIA
+from prunetui.engine.storage.export import load_model
 from tests.analysis_helpers import tiny_flags
 
 

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.core.config import ExperimentConfig
 
 
 def run_app(config: ExperimentConfig | None = None, runs_dir: Path | None = None) -> None:

@@ -13,8 +13,8 @@ from typing import Protocol
 from prunetui.app.thread_runner import FLUSH_INTERVAL, ThreadRunner
 from prunetui.describe import describe
 from prunetui.engine.analyses import AnalysisEvent, Ended, Progress
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.events import EpochEnd, StepLoss
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.events import EpochEnd, StepLoss
 
 
 class Analysis(Protocol):

@@ -28,11 +28,11 @@ from prunetui.app.widgets.experiment_form import ExperimentForm
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
-from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.errors import ConfigError, OutputError
-from prunetui.engine.events import Event
-from prunetui.engine.files import write_atomic
-from prunetui.engine.runs import runs_root
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.errors import ConfigError, OutputError
+from prunetui.engine.core.events import Event
+from prunetui.engine.core.files import write_atomic
+from prunetui.engine.storage.runs import runs_root
 
 if TYPE_CHECKING:
     from prunetui.app.screens.sensitivity import SensitivityScreen

@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.runs import SUMMARY_FILE, list_runs
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.storage.runs import SUMMARY_FILE, list_runs
 
 SAME_TRAINING = ("model", "dataset", "train_subset", "batch_size", "device")  # what an epoch's time depends on
 

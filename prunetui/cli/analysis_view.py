@@ -15,7 +15,7 @@ from rich.text import Text
 from prunetui.describe import describe
 from prunetui.engine.analyses import Ended, Series
 from prunetui.engine.analyses import Progress as StageProgress
-from prunetui.engine.events import EpochEnd, Status, StepLoss
+from prunetui.engine.core.events import EpochEnd, Status, StepLoss
 
 E = TypeVar("E")
 EXIT_CODES = {"finished": 0, "failed": 1, "stopped": 130}

@@ -10,9 +10,9 @@ from rich.table import Table
 
 from prunetui.cli.options import fail
 from prunetui.describe import UNSTRUCTURED_NOTE, kept_word, kib
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.events import Exported
-from prunetui.engine.runs import resolve_run, runs_root
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.events import Exported
+from prunetui.engine.storage.runs import resolve_run, runs_root
 
 FASTER = "For a faster model, prune with --criterion ln-structured, which removes whole filters and neurons."
 
@@ -20,7 +20,7 @@ FASTER = "For a faster model, prune with --criterion ln-structured, which remove
 def export_command(args: argparse.Namespace, console: Console) -> int:
     try:
         run_dir = resolve_run(args.run, runs_root(args.runs_dir))
-        from prunetui.engine.compact import export_run  # imports torch
+        from prunetui.engine.storage.compact import export_run  # imports torch
 
         with console.status("loading the model, checking and timing …"):
             report = export_run(run_dir)

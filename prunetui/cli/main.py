@@ -13,8 +13,8 @@ from prunetui.cli.run_command import run_command
 from prunetui.cli.runs_command import add_runs_parser, runs_command
 from prunetui.cli.sensitivity_command import add_sensitivity_parser, sensitivity_command
 from prunetui.cli.sweep_command import add_sweep_parser, sweep_command
-from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.errors import ConfigError
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.errors import ConfigError
 
 DESCRIPTION = """\
 Run neural-network pruning experiments with PyTorch and watch them happen.

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from prunetui.engine.config import ExperimentConfig, flag_name, setting_type
+from prunetui.engine.core.config import ExperimentConfig, flag_name, setting_type
 
 RUN_HELP = "a run's name, the unique start of one, `last` (the newest run) or a path"
 

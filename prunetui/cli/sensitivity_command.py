@@ -25,9 +25,9 @@ from prunetui.engine.analyses import (
     sensitivity_series,
     suggest_amounts,
 )
-from prunetui.engine.config import ExperimentConfig, format_layer_amounts
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.runs import DENSE_MODEL_FILE, MODEL_FILE, read_run, resolve_run, runs_root
+from prunetui.engine.core.config import ExperimentConfig, format_layer_amounts
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.storage.runs import DENSE_MODEL_FILE, MODEL_FILE, read_run, resolve_run, runs_root
 
 DESCRIPTION = """\
 Prune one layer at a time to each amount, leaving the rest of the model dense and without fine-tuning,
@@ -65,7 +65,7 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
         amounts = parse_fractions(args.amounts, "--amounts")
         if not 0.0 <= args.tolerance < 1.0:
             raise PrunetuiError(f"invalid --tolerance: {args.tolerance:g} is not in [0, 1)")
-        from prunetui.engine.sensitivity import Sensitivity  # imports torch
+        from prunetui.engine.analyses.sensitivity import Sensitivity  # imports torch
 
         analysis = Sensitivity(config, amounts, model_path=model_path, out=args.out or sensitivity_file(root, config))
     except PrunetuiError as error:

@@ -28,8 +28,8 @@ from prunetui.engine.analyses import (
     sweep_directory,
     sweep_series,
 )
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.runs import runs_root
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.storage.runs import runs_root
 
 DESCRIPTION = """\
 Prune one trained model with several methods to several sparsities, fine-tuning each point, and show
@@ -67,7 +67,7 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
     except PrunetuiError as error:
         return fail(str(error))
     directory = args.out or sweep_directory(runs_root(args.runs_dir), base)
-    from prunetui.engine.sweep import Sweep  # imports torch
+    from prunetui.engine.analyses.sweep import Sweep  # imports torch
 
     sweep = Sweep(spec, directory)
     with stop_on_ctrl_c(sweep.stop, console):

@@ -20,8 +20,8 @@ from textual.worker import Worker, WorkerState
 from prunetui.app.analysis_runner import Analysis, AnalysisRunner, progress_text
 from prunetui.app.plan import Pace, paces
 from prunetui.engine.analyses import AnalysisEvent, Ended, Progress
-from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.errors import PrunetuiError
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.errors import PrunetuiError
 
 ANALYSIS_CSS = Path(__file__).parent.parent / "analysis.tcss"
 

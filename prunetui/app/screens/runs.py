@@ -21,12 +21,12 @@ from prunetui.app.screens.confirm import ConfirmScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import Series, SeriesChart
 from prunetui.describe import UNSTRUCTURED_NOTE, kept_word, percent, sizes_text
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.history import HistoryRow
-from prunetui.engine.runs import RunRecord, deletable_run, delete_run, list_runs, load_history
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.storage.history import HistoryRow
+from prunetui.engine.storage.runs import RunRecord, deletable_run, delete_run, list_runs, load_history
 
 if TYPE_CHECKING:
-    from prunetui.engine.compact import ExportReport
+    from prunetui.engine.storage.compact import ExportReport
 
 SELECTED = "●"
 COLUMNS = ("", "date", "method", "sparsity", "accuracy dense → pruned", "status", "run")
@@ -206,7 +206,7 @@ class RunsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")
     def _export(self, run: RunRecord) -> None:
-        from prunetui.engine.compact import export_run  # imports torch
+        from prunetui.engine.storage.compact import export_run  # imports torch
 
         try:
             self.post_message(self.ExportReported(export_text(run, export_run(run.path))))

@@ -36,9 +36,9 @@ from prunetui.engine.analyses import (
     sensitivity_series,
     suggest_amounts,
 )
-from prunetui.engine.config import ExperimentConfig, format_layer_amounts
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.runs import DENSE_MODEL_FILE, RunRecord, list_runs
+from prunetui.engine.core.config import ExperimentConfig, format_layer_amounts
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.storage.runs import DENSE_MODEL_FILE, RunRecord, list_runs
 
 TRAIN_NOW = "train"
 TOLERANCE = 0.01
@@ -139,7 +139,7 @@ class SensitivityScreen(AnalysisScreen):
         out = sensitivity_file(self.root, config)  # the CLI's file for the same settings
 
         def build() -> Analysis:
-            from prunetui.engine.sensitivity import Sensitivity  # imports torch
+            from prunetui.engine.analyses.sensitivity import Sensitivity  # imports torch
 
             return Sensitivity(config, amounts, model_path=model_path, out=out)
 

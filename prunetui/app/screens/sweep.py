@@ -35,7 +35,7 @@ from prunetui.engine.analyses import (
     sweep_directory,
     sweep_series,
 )
-from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.core.config import ExperimentConfig
 
 COLUMNS = ("method", "target", "reached", "compression", "pruned", "fine-tuned")
 
@@ -100,7 +100,7 @@ class SweepScreen(AnalysisScreen):
         directory = sweep_directory(self.root, self.config)
 
         def build() -> Analysis:
-            from prunetui.engine.sweep import Sweep  # imports torch
+            from prunetui.engine.analyses.sweep import Sweep  # imports torch
 
             return Sweep(spec, directory)
 

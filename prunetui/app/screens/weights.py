@@ -21,11 +21,11 @@ from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.heat_map import HeatMap, drawn_as_tiles
 from prunetui.app.widgets.series_chart import Series, SeriesChart
 from prunetui.describe import percent
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.runs import RunRecord, list_runs
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.storage.runs import RunRecord, list_runs
 
 if TYPE_CHECKING:
-    from prunetui.engine.weights import LayerWeights
+    from prunetui.engine.analyses.weights import LayerWeights
 
 BINS = 24
 SCALE_QUANTILE = 0.99  # |w| drawn at full color: robust to a few outliers
@@ -110,7 +110,7 @@ class WeightsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="weights")
     def _load(self, path: str) -> None:
-        from prunetui.engine.weights import run_weights  # imports torch
+        from prunetui.engine.analyses.weights import run_weights  # imports torch
 
         try:
             self.post_message(self.WeightsLoaded(run_weights(path)))

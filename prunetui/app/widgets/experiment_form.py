@@ -17,9 +17,9 @@ from textual.events import DescendantFocus
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
-from prunetui.engine.config import ExperimentConfig, flag_name, setting_type
-from prunetui.engine.data import availability
-from prunetui.engine.errors import ConfigError
+from prunetui.engine.core.config import ExperimentConfig, flag_name, setting_type
+from prunetui.engine.core.data import availability
+from prunetui.engine.core.errors import ConfigError
 
 PARSERS: dict[type, tuple[Callable[[str], Any], str]] = {
     int: (int, "must be a whole number"),

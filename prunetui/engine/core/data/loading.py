@@ -16,10 +16,10 @@ from typing import ParamSpec, TypeVar
 import torch
 from torch import Tensor
 
-from prunetui.engine.data.cache import cache_path, load_cached, save_cached
-from prunetui.engine.data.download import download as download_files
-from prunetui.engine.data.idx import read_idx
-from prunetui.engine.data.sources import (
+from prunetui.engine.core.data.cache import cache_path, load_cached, save_cached
+from prunetui.engine.core.data.download import download as download_files
+from prunetui.engine.core.data.idx import read_idx
+from prunetui.engine.core.data.sources import (
     EMBEDDED,
     EMBEDDED_DIR,
     IDX_FILES,
@@ -31,9 +31,9 @@ from prunetui.engine.data.sources import (
     raw_folder,
     system_folder,
 )
-from prunetui.engine.errors import DataError
-from prunetui.engine.events import Status
-from prunetui.engine.files import write_atomic
+from prunetui.engine.core.errors import DataError
+from prunetui.engine.core.events import Status
+from prunetui.engine.core.files import write_atomic
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from prunetui.engine.files import write_atomic
+from prunetui.engine.core.files import write_atomic
 
 FORMAT = 1  # bump when the cached content changes meaning
 FINGERPRINT_LENGTH = 16

@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.events import Exported
-from prunetui.engine.files import write_atomic
-from prunetui.engine.models import MODELS, build_model
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.events import Exported
+from prunetui.engine.core.files import write_atomic
+from prunetui.engine.core.models import MODELS, build_model
 
 BYTES_PER_VALUE = 4  # float32
 BYTES_PER_INDEX = 4  # CSR with 32-bit column indices and row pointers

@@ -17,7 +17,7 @@ from typing import Any, Literal, get_type_hints
 
 import tomli_w
 
-from prunetui.engine.errors import ConfigError
+from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.pruning import registry
 from prunetui.engine.pruning.budget import capped_zeros
 from prunetui.engine.pruning.criterion import Criterion

@@ -7,7 +7,7 @@ import os
 import secrets
 from pathlib import Path
 
-from prunetui.engine.errors import OutputError
+from prunetui.engine.core.errors import OutputError
 
 TEMPORARY_SUFFIX = ".partial"  # `.NAME.<random>.partial`: only a process killed mid-write leaves one behind
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prunetui.engine.csv_text import to_csv
-from prunetui.engine.events import EpochEnd, Event, Pruned, Rewound
+from prunetui.engine.core.events import EpochEnd, Event, Pruned, Rewound
+from prunetui.engine.storage.csv_text import to_csv
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,12 +30,12 @@ from typing import Any
 
 import platformdirs
 
-from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.errors import OutputError, PrunetuiError, RunDirError
-from prunetui.engine.events import Event, Exported, Failed
-from prunetui.engine.files import cannot_write, make_directory
-from prunetui.engine.history import HistoryRow
-from prunetui.engine.run_lock import LOCK_FILE, RunLock, remove_temporaries, writer_alive
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.errors import OutputError, PrunetuiError, RunDirError
+from prunetui.engine.core.events import Event, Exported, Failed
+from prunetui.engine.core.files import cannot_write, make_directory
+from prunetui.engine.storage.history import HistoryRow
+from prunetui.engine.storage.run_lock import LOCK_FILE, RunLock, remove_temporaries, writer_alive
 
 CONFIG_FILE = "config.toml"
 HISTORY_FILE = "history.csv"

@@ -27,16 +27,16 @@ from prunetui.engine.analyses import (
     SensitivityStarted,
     sensitivity_criteria,
 )
-from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.csv_text import to_csv
-from prunetui.engine.data import load_dataset
-from prunetui.engine.errors import ConfigError, OutputError, PrunetuiError, unexpected
-from prunetui.engine.experiment_series import ExperimentSeries, Interrupted
-from prunetui.engine.export import load_model
-from prunetui.engine.files import write_atomic
-from prunetui.engine.models import build_model
+from prunetui.engine.analyses.experiment_series import ExperimentSeries, Interrupted
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.data import load_dataset
+from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, unexpected
+from prunetui.engine.core.files import write_atomic
+from prunetui.engine.core.models import build_model
+from prunetui.engine.core.training import evaluate, resolve_device
 from prunetui.engine.pruning.allocation import prune_to
-from prunetui.engine.training import evaluate, resolve_device
+from prunetui.engine.storage.csv_text import to_csv
+from prunetui.engine.storage.export import load_model
 
 
 class Sensitivity(ExperimentSeries):

@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from prunetui.engine.files import TEMPORARY_SUFFIX
+from prunetui.engine.core.files import TEMPORARY_SUFFIX
 
 LOCK_FILE = ".lock"  # kept after the run: deleting it could let two writers lock two different files
 CLAIM_TRIES = 5  # a reader (`prunetui runs`) holds a shared lock for an instant while it looks: try a few times

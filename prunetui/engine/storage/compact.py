@@ -20,12 +20,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.events import Exported
-from prunetui.engine.export import load_model, save_state, saved_sizes
-from prunetui.engine.metrics import sparsity_report, weight_layers
-from prunetui.engine.models import build_model
-from prunetui.engine.runs import COMPACT_MODEL_FILE, MODEL_FILE, read_run
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.events import Exported
+from prunetui.engine.core.metrics import sparsity_report, weight_layers
+from prunetui.engine.core.models import build_model
+from prunetui.engine.storage.export import load_model, save_state, saved_sizes
+from prunetui.engine.storage.runs import COMPACT_MODEL_FILE, MODEL_FILE, read_run
 
 # Which constructor argument each prunable layer's width sets, in forward order (the output layer keeps 10).
 SHAPE_ARGUMENTS = {"lenet5": ("channels", "channels", "hidden", "hidden"), "lenet300": ("hidden", "hidden")}

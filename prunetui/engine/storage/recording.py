@@ -20,14 +20,14 @@ from typing import Any
 
 import torch
 
-from prunetui.engine.errors import PrunetuiError, unexpected
-from prunetui.engine.events import Event, Exported, Failed, Finished, Pruned, RunSummary, Stopped
-from prunetui.engine.experiment import Experiment
-from prunetui.engine.export import export_model, save_state, unpruned_state
-from prunetui.engine.files import write_atomic
-from prunetui.engine.history import HistoryRow, history_csv, history_row
-from prunetui.engine.run_lock import RunLock
-from prunetui.engine.runs import (
+from prunetui.engine.core.errors import PrunetuiError, unexpected
+from prunetui.engine.core.events import Event, Exported, Failed, Finished, Pruned, RunSummary, Stopped
+from prunetui.engine.core.experiment import Experiment
+from prunetui.engine.core.files import write_atomic
+from prunetui.engine.storage.export import export_model, save_state, unpruned_state
+from prunetui.engine.storage.history import HistoryRow, history_csv, history_row
+from prunetui.engine.storage.run_lock import RunLock
+from prunetui.engine.storage.runs import (
     CONFIG_FILE,
     DENSE_MODEL_FILE,
     HISTORY_FILE,

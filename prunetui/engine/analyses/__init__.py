@@ -17,11 +17,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from prunetui.engine.config import SCOPES, ExperimentConfig
-from prunetui.engine.errors import ConfigError
-from prunetui.engine.events import Event
+from prunetui.engine.core.config import SCOPES, ExperimentConfig
+from prunetui.engine.core.errors import ConfigError
+from prunetui.engine.core.events import Event
 from prunetui.engine.pruning.registry import CRITERIA, SCHEDULES
-from prunetui.engine.runs import config_hash
+from prunetui.engine.storage.runs import config_hash
 
 DEFAULT_METHODS = ("l1:layer:one-shot", "l1:global:one-shot", "random:layer:one-shot")
 DEFAULT_SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)

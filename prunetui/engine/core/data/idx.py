@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from prunetui.engine.errors import DataError
+from prunetui.engine.core.errors import DataError
 
 UBYTE = 0x08
 IMAGE_SHAPE = (28, 28)

@@ -34,16 +34,16 @@ from prunetui.engine.analyses import (
     read_sweep_csv,
     shared_settings,
 )
-from prunetui.engine.config import ExperimentConfig, flag_name
-from prunetui.engine.csv_text import to_csv
-from prunetui.engine.data import DataSet, load_dataset
-from prunetui.engine.errors import ConfigError, PrunetuiError, unexpected
-from prunetui.engine.experiment_series import ExperimentSeries, Interrupted
-from prunetui.engine.export import load_model, save_state
-from prunetui.engine.files import write_atomic
-from prunetui.engine.models import build_model
-from prunetui.engine.runs import DENSE_MODEL_FILE
-from prunetui.engine.training import evaluate, resolve_device
+from prunetui.engine.analyses.experiment_series import ExperimentSeries, Interrupted
+from prunetui.engine.core.config import ExperimentConfig, flag_name
+from prunetui.engine.core.data import DataSet, load_dataset
+from prunetui.engine.core.errors import ConfigError, PrunetuiError, unexpected
+from prunetui.engine.core.files import write_atomic
+from prunetui.engine.core.models import build_model
+from prunetui.engine.core.training import evaluate, resolve_device
+from prunetui.engine.storage.csv_text import to_csv
+from prunetui.engine.storage.export import load_model, save_state
+from prunetui.engine.storage.runs import DENSE_MODEL_FILE
 
 SETTINGS_FILE = "sweep.toml"
 RESULTS_FILE = "sweep.csv"

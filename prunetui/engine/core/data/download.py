@@ -6,8 +6,8 @@ import secrets
 import shutil
 from pathlib import Path
 
-from prunetui.engine.data.sources import FOLDERS
-from prunetui.engine.errors import DataError
+from prunetui.engine.core.data.sources import FOLDERS
+from prunetui.engine.core.errors import DataError
 
 
 def download(name: str, raw: Path) -> None:

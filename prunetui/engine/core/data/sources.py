@@ -12,7 +12,7 @@ from pathlib import Path
 
 import platformdirs
 
-from prunetui.engine.config import DATASETS
+from prunetui.engine.core.config import DATASETS
 
 EMBEDDED = "fashion-mnist-mini"  # a balanced subset of Fashion-MNIST shipped inside the package
 EMBEDDED_DIR = Path(__file__).parent / EMBEDDED

@@ -1,7 +1,7 @@
 """Data sets: where their files are (`sources`, torch-free), reading IDX files, a decoded cache, downloads,
 and loading them as normalised tensors (`loading`, which imports torch)."""
 
-from prunetui.engine.data.sources import (
+from prunetui.engine.core.data.sources import (
     EMBEDDED,
     IDX_FILES,
     availability,
@@ -23,7 +23,7 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # The loaders import torch; the form asks `availability` before torch is loaded.
     if name in ("DataSet", "Split", "dataset_loading", "load_dataset"):
-        from prunetui.engine.data import loading
+        from prunetui.engine.core.data import loading
 
         return getattr(loading, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

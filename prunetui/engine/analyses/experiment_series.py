@@ -11,10 +11,10 @@ import torch
 from torch import nn
 
 from prunetui.engine.analyses import Progress, dense_config
-from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.events import Failed, Finished, Pruned, RunSummary, Stopped
-from prunetui.engine.experiment import Experiment
-from prunetui.engine.export import permanent_state
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.events import Failed, Finished, Pruned, RunSummary, Stopped
+from prunetui.engine.core.experiment import Experiment
+from prunetui.engine.storage.export import permanent_state
 
 
 class Interrupted(Exception):

@@ -17,10 +17,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.data.loading import DataSet, dataset_loading
-from prunetui.engine.errors import PrunetuiError, unexpected
-from prunetui.engine.events import (
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.data.loading import DataSet, dataset_loading
+from prunetui.engine.core.errors import PrunetuiError, unexpected
+from prunetui.engine.core.events import (
     EpochEnd,
     Event,
     Failed,
@@ -33,12 +33,9 @@ from prunetui.engine.events import (
     StepLoss,
     Stopped,
 )
-from prunetui.engine.metrics import sparsity_report
-from prunetui.engine.models import build_model
-from prunetui.engine.pruning.allocation import overall_target, prune_to
-from prunetui.engine.pruning.masks import rewind
-from prunetui.engine.pruning.schedules import Prune, Round, Train
-from prunetui.engine.training import (
+from prunetui.engine.core.metrics import sparsity_report
+from prunetui.engine.core.models import build_model
+from prunetui.engine.core.training import (
     Evaluation,
     LossReport,
     StopRequested,
@@ -47,6 +44,9 @@ from prunetui.engine.training import (
     make_optimizer,
     resolve_device,
 )
+from prunetui.engine.pruning.allocation import overall_target, prune_to
+from prunetui.engine.pruning.masks import rewind
+from prunetui.engine.pruning.schedules import Prune, Round, Train
 
 
 class Experiment:

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.export import load_model
-from prunetui.engine.metrics import weight_layers
-from prunetui.engine.runs import DENSE_MODEL_FILE, MODEL_FILE
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.metrics import weight_layers
+from prunetui.engine.storage.export import load_model
+from prunetui.engine.storage.runs import DENSE_MODEL_FILE, MODEL_FILE
 
 
 @dataclass(frozen=True, slots=True)

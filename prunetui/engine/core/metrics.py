@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from prunetui.engine.events import LayerSparsity, SparsityReport
+from prunetui.engine.core.events import LayerSparsity, SparsityReport
 
 
 def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:

@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunetui.engine.data import Split
-from prunetui.engine.errors import DeviceError, DivergedError
-from prunetui.engine.optimizers import SGD, Adam, Optimizer
+from prunetui.engine.core.data import Split
+from prunetui.engine.core.errors import DeviceError, DivergedError
+from prunetui.engine.core.optimizers import SGD, Adam, Optimizer
 
 T = TypeVar("T")
 LOSS_EVERY = 20  # batches between StepLoss reports: reading the loss forces a device sync
