@@ -1,4 +1,6 @@
-"""The engine: models, data, training, pruning and metrics, reported as a stream of events.
+"""The engine: models, data, training, pruning and metrics, reported as a stream of events. Grouped by what they
+do: `core` (an experiment and what it needs), `pruning`, `storage` (runs on disk) and `analyses` (sweeps,
+sensitivity); the names below are its Python API.
 
 It never imports Textual; the app and the CLI are two consumers of the same `Experiment.run()` stream.
 """

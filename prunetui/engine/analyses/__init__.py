@@ -1,5 +1,6 @@
-"""The analyses that compare many prunings: what they are asked (specs), what they report (events), and their
-CSV files. Plain data, no torch, so the app can build forms and read results before torch is loaded.
+"""The analyses that compare many prunings (`sweep`, `sensitivity`, run by `experiment_series`). Here: what they
+are asked (specs), what they report (events), and their results. Plain data, no torch, so the app can build forms
+and read results before torch is loaded.
 
 A sweep prunes one trained model with several methods to several sparsities, fine-tuning each point; a
 sensitivity analysis prunes one layer at a time, without fine-tuning, to see which layers tolerate it.
