@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from prunetui.engine.config import ExperimentConfig, format_layer_amounts, parse_layer_amounts
-from prunetui.engine.events import (
+from prunetui.engine.core.config import ExperimentConfig, format_layer_amounts, parse_layer_amounts
+from prunetui.engine.core.events import (
     EpochEnd,
     Event,
     Exported,
@@ -14,6 +14,12 @@ from prunetui.engine.events import (
     RunStarted,
     Status,
     Stopped,
+)
+
+# Said wherever an unstructured model's export is reported (the CLI's export, the app's Runs screen).
+UNSTRUCTURED_NOTE = (
+    "Unstructured masks alone do not speed up dense PyTorch inference: the zeros are still multiplied, so the "
+    "model is as large in memory and as slow as the dense one. They pay off in storage only (sparse CSR, gzip)."
 )
 
 
@@ -33,7 +39,7 @@ def target_text(config: ExperimentConfig) -> str:
 def before_pruning(config: ExperimentConfig) -> str:
     """What the accuracy measured just before the first prune is: the trained dense model, except under agp,
     which prunes during training, so that it is an early, partly trained model and no dense baseline."""
-    return "before the first prune" if config.schedule == "agp" else "dense"
+    return "before the first prune" if config.pruning_schedule.prunes_while_training else "dense"
 
 
 def kept_word(structured: bool) -> str:
@@ -67,10 +73,7 @@ def describe(event: Event) -> str | None:
         case Rewound():
             return f"round {event.round}: survivors rewound to their initial values, accuracy {percent(event.accuracy)}"
         case Exported():
-            return (
-                f"saved {event.path}: {_size(event.dense_bytes)} dense, {_size(event.sparse_bytes)} as sparse CSR, "
-                f"{_size(event.gzip_bytes)} gzipped"
-            )
+            return f"saved {event.path}: {sizes_text(event)}"
         case Finished():
             s = event.summary
             return (
@@ -85,5 +88,10 @@ def describe(event: Event) -> str | None:
     return None
 
 
-def _size(n: int) -> str:
+def kib(n: int) -> str:
     return f"{n / 1024:,.1f} KiB"
+
+
+def sizes_text(saved: Exported) -> str:
+    """A saved model's three sizes: '241.0 KiB dense, 49.9 KiB as sparse CSR, 44.0 KiB gzipped'."""
+    return f"{kib(saved.dense_bytes)} dense, {kib(saved.sparse_bytes)} as sparse CSR, {kib(saved.gzip_bytes)} gzipped"

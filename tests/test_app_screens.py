@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 from prunetui.app.app import PruneApp
 from prunetui.app.remembered import remember
 from prunetui.app.screens.help import HelpScreen
-from prunetui.app.screens.runs import NO_MODEL_NOTE, NOT_SMALLER_NOTE, RunsScreen, run_label, sizes_text
+from prunetui.app.screens.runs import NO_MODEL_NOTE, NOT_SMALLER_NOTE, RunsScreen, run_label, run_sizes
 from prunetui.app.screens.sensitivity import SensitivityScreen
 from prunetui.app.screens.sweep import SweepScreen
 from prunetui.app.widgets.axes import axis_range, even_ticks
@@ -24,8 +24,8 @@ from prunetui.app.widgets.series_chart import ACCURACY_AXIS, SPARSITY_AXIS, Seri
 from prunetui.app.widgets.status_panel import left
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import SensitivityPoint, SensitivityStarted
-from prunetui.engine.events import Exported
-from prunetui.engine.runs import list_runs, read_run, runs_root
+from prunetui.engine.core.events import Exported
+from prunetui.engine.storage.runs import list_runs, read_run, runs_root
 from tests.test_app import shown, wait_until
 from tests.test_app_analyses import record
 
@@ -82,10 +82,10 @@ async def test_runs_detail_and_labels_tell_what_a_run_reached(tiny_config: Exper
     )
     label = run_label(stopped)
     assert label.endswith("0.0 %") and "90" not in label  # what it reached, not its target
-    assert NOT_SMALLER_NOTE in sizes_text(stopped)  # CSR twice the dense size saves nothing
-    assert "only storage gains" in sizes_text(run)  # 90 % sparse: CSR is smaller
+    assert NOT_SMALLER_NOTE in run_sizes(stopped)  # CSR twice the dense size saves nothing
+    assert "only storage gains" in run_sizes(run)  # 90 % sparse: CSR is smaller
     (run.path / "model.pt").unlink()
-    assert sizes_text(read_run(run.path)) == NO_MODEL_NOTE
+    assert run_sizes(read_run(run.path)) == NO_MODEL_NOTE
 
 
 def test_axes_of_one_point_stay_inside_their_bounds_with_evenly_spaced_labels() -> None:

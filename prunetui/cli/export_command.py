@@ -9,22 +9,18 @@ from rich.console import Console
 from rich.table import Table
 
 from prunetui.cli.options import fail
-from prunetui.describe import kept_word
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.events import Exported
-from prunetui.engine.runs import resolve_run, runs_root
+from prunetui.describe import UNSTRUCTURED_NOTE, kept_word, kib
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.events import Exported
+from prunetui.engine.storage.runs import resolve_run, runs_root
 
-UNSTRUCTURED_NOTE = (
-    "Unstructured masks alone do not speed up dense PyTorch inference: the zeros are still multiplied. "
-    "They shrink the file only when stored sparsely or compressed. For a faster model, prune with "
-    "--criterion ln-structured, which removes whole filters and neurons."
-)
+FASTER = "For a faster model, prune with --criterion ln-structured, which removes whole filters and neurons."
 
 
 def export_command(args: argparse.Namespace, console: Console) -> int:
     try:
         run_dir = resolve_run(args.run, runs_root(args.runs_dir))
-        from prunetui.engine.compact import export_run  # imports torch
+        from prunetui.engine.storage.compact import export_run  # imports torch
 
         with console.status("loading the model, checking and timing …"):
             report = export_run(run_dir)
@@ -39,7 +35,7 @@ def export_command(args: argparse.Namespace, console: Console) -> int:
     sizes.add_row(f"{Path(saved.path).name} (masks made permanent)", parameters, *_sizes(saved))
     if small is None:
         console.print(sizes)
-        console.print(UNSTRUCTURED_NOTE)
+        console.print(f"{UNSTRUCTURED_NOTE} {FASTER}")
         return 0
     sizes.add_row(f"{Path(small.saved.path).name} (smaller network)", f"{small.parameters:,}", *_sizes(small.saved))
     console.print(sizes)
@@ -59,4 +55,4 @@ def export_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def _sizes(saved: Exported) -> tuple[str, str, str]:
-    return tuple(f"{n / 1024:,.1f} KiB" for n in (saved.dense_bytes, saved.sparse_bytes, saved.gzip_bytes))
+    return kib(saved.dense_bytes), kib(saved.sparse_bytes), kib(saved.gzip_bytes)

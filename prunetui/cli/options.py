@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from prunetui.engine.config import ExperimentConfig, flag_name
+from prunetui.engine.core.config import ExperimentConfig, flag_name, setting_type
 
 RUN_HELP = "a run's name, the unique start of one, `last` (the newest run) or a path"
 
@@ -29,14 +29,14 @@ def add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = 
             continue
         choices = field.metadata["choices"] or None
         help_text = f"{field.metadata['help']} [{_default_text(field)}]"
-        if field.type == "bool":
+        if setting_type(field) is bool:
             group.add_argument(
                 flag_name(field.name), action=argparse.BooleanOptionalAction, default=None, help=help_text
             )
         else:
             group.add_argument(
                 flag_name(field.name),
-                type={"int": int, "float": float, "str": str}[str(field.type)],
+                type=setting_type(field),
                 choices=choices,
                 default=None,
                 metavar=None if choices else field.name.upper(),

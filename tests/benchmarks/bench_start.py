@@ -26,8 +26,8 @@ IMPORT_TORCH = "import torch; print('imported', flush=True)"
 # The CLI's `prunetui run`, with its event stream watched: the first training step ends the process.
 FIRST_STEP = """
 import os, sys
-import prunetui.engine.recording as recording
-from prunetui.engine.events import StepLoss
+import prunetui.engine.storage.recording as recording
+from prunetui.engine.core.events import StepLoss
 from prunetui.cli import main
 
 record_run = recording.record_run

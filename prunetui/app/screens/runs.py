@@ -4,6 +4,8 @@ Home and End go to the first and last run; a selected run's mark has the color o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -11,9 +13,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widgets import DataTable, Header, Static
+from textual.worker import get_current_worker
 
-from prunetui.app.messages import WorkerResult
 from prunetui.app.screens.analysis import ANALYSIS_CSS
 from prunetui.app.screens.confirm import ConfirmScreen
 from prunetui.app.screens.tool_screen import ToolScreen
@@ -27,12 +30,13 @@ from prunetui.app.widgets.series_chart import (
     SeriesChart,
     hex_color,
 )
-from prunetui.describe import kept_word, percent
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.runs import RunRecord, deletable_run, delete_run, list_runs, load_history, runs_root
+from prunetui.describe import kept_word, percent, sizes_text
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.storage.history import HistoryRow
+from prunetui.engine.storage.runs import RunRecord, deletable_run, delete_run, list_runs, load_history
 
 if TYPE_CHECKING:
-    from prunetui.engine.compact import ExportReport
+    from prunetui.engine.storage.compact import ExportReport
 
 SELECTED = "●"
 # The run and its outcome first: at 80 columns the method, last, is what gets cut (the detail shows it whole).
@@ -40,15 +44,11 @@ COLUMNS = ("run", "status", "sparsity", "dense → pruned", "method")
 # Said after the saved sizes, in a few words: at 80x24 the detail has five lines.
 UNSTRUCTURED_NOTE = (
     "masks alone make dense PyTorch neither faster nor smaller in memory (the zeros are still multiplied); "
-    "only storage gains (sparse CSR, gzip)"
+    "only storage gains"
 )
 NOT_SMALLER_NOTE = "at this sparsity sparse CSR is larger than dense: the masks save nothing yet"
 NO_MODEL_NOTE = "no model was saved: nothing to export"
 STRUCTURED_NOTE = "whole filters and neurons are zero: e cuts them out into a smaller, faster model"
-
-
-def kib(n: int) -> str:
-    return f"{n / 1024:,.1f} KiB"
 
 
 def run_label(run: RunRecord) -> str:
@@ -57,7 +57,7 @@ def run_label(run: RunRecord) -> str:
     return f"{run.started:%H:%M:%S} {run.method}{reached}" if run.started else f"{run.name} {run.method}{reached}"
 
 
-def sizes_text(run: RunRecord) -> str:
+def run_sizes(run: RunRecord) -> str:
     """The saved model's sizes and what they mean for this run: a run stopped before pruning, or one that
     failed before saving a model, gains nothing from its masks."""
     if run.model_path is None:
@@ -66,10 +66,11 @@ def sizes_text(run: RunRecord) -> str:
     if e is None:
         return "model.pt saved; its sizes were not recorded"
     compression = f", {run.compression:.1f}× fewer parameters" if run.compression else ""
-    sizes = f"model.pt {kib(e.dense_bytes)} dense, {kib(e.sparse_bytes)} CSR, {kib(e.gzip_bytes)} gzip{compression}"
     if run.config is not None and run.config.structured:
-        return f"{sizes}; {STRUCTURED_NOTE}"
-    return f"{sizes}; {NOT_SMALLER_NOTE if e.sparse_bytes >= e.dense_bytes else UNSTRUCTURED_NOTE}"
+        note = STRUCTURED_NOTE
+    else:
+        note = NOT_SMALLER_NOTE if e.sparse_bytes >= e.dense_bytes else UNSTRUCTURED_NOTE
+    return f"model.pt {sizes_text(e)}{compression}; {note}"
 
 
 class RunsTable(DataTable[str | Text]):
@@ -102,9 +103,28 @@ class RunsScreen(ToolScreen):
         Binding("r", "reload", "Reload", tooltip="Read the runs directory again"),
     ]
 
-    def __init__(self) -> None:
+    @dataclass
+    class ExportReported(Message):
+        """The export of a run in a few lines (`export_text`), or why it failed."""
+
+        text: str
+        error: str = ""
+
+    @dataclass
+    class RunsListed(Message):
+        """The runs under the root, newest first, read in a worker."""
+
+        runs: list[RunRecord]
+
+    @dataclass
+    class HistoriesLoaded(Message):
+        """The metric histories of the runs to chart, as (label, rows) in the order picked, read in a worker."""
+
+        histories: list[tuple[str, list[HistoryRow]]]
+
+    def __init__(self, root: Path) -> None:
         super().__init__()
-        self.root = runs_root()
+        self.root = root
         self.runs: dict[str, RunRecord] = {}
         self.selected: list[str] = []  # run names, in the order they were picked
 
@@ -114,9 +134,8 @@ class RunsScreen(ToolScreen):
         yield Static("", id="runs-detail")
         with Horizontal(id="runs-charts"):
             yield SeriesChart(SPARSITY_AXIS, ACCURACY_AXIS, legend_in_border=False, id="runs-accuracy")
-            yield SeriesChart(
-                Axis("step", 0, POSITIVE), Axis("test loss", 2, POSITIVE), legend_in_border=False, id="runs-loss"
-            )
+            loss_axes = Axis("step", 0, POSITIVE), Axis("test loss", 2, POSITIVE)
+            yield SeriesChart(*loss_axes, legend_in_border=False, id="runs-loss")
         yield FittingFooter()
 
     def on_mount(self) -> None:
@@ -131,7 +150,16 @@ class RunsScreen(ToolScreen):
         table.focus()
 
     def action_reload(self) -> None:
-        self.runs = {run.name: run for run in list_runs(self.root)}
+        self._list_runs()
+
+    @work(thread=True, exclusive=True, group="runs")
+    def _list_runs(self) -> None:
+        runs = list_runs(self.root)
+        if not get_current_worker().is_cancelled:  # a newer reload supersedes this one
+            self.post_message(self.RunsListed(runs))
+
+    def on_runs_screen_runs_listed(self, message: RunsListed) -> None:
+        self.runs = {run.name: run for run in message.runs}
         self.selected = [name for name in self.selected if name in self.runs]
         table = self.query_one(DataTable)
         table.clear()
@@ -193,20 +221,28 @@ class RunsScreen(ToolScreen):
         c = run.config
         status = f"{run.status}: {run.message}" if run.message else run.status
         experiment = f"{c.model} on {c.dataset}, {run.method}" if c else "settings unreadable"
-        return f"[b]{run.name}[/b] {status} · {experiment}\n{sizes_text(run)}"
+        return f"[b]{run.name}[/b] {status} · {experiment}\n{run_sizes(run)}"
 
     def _charts(self) -> None:
         """The selected runs, or the highlighted one while none is selected."""
         shown = [self.runs[name] for name in self.selected]
         if not shown and self.highlighted is not None:
             shown = [self.highlighted]
+        self._load_histories([(run_label(run), run.path) for run in shown])
+
+    @work(thread=True, exclusive=True, group="history")
+    def _load_histories(self, runs: list[tuple[str, Path]]) -> None:
+        histories = [(label, load_history(path)) for label, path in runs]
+        if not get_current_worker().is_cancelled:  # the cursor moved on: a newer load supersedes this one
+            self.post_message(self.HistoriesLoaded(histories))
+
+    def on_runs_screen_histories_loaded(self, message: HistoriesLoaded) -> None:
         accuracy: Series = {}
         loss: Series = {}
-        for run in shown:
-            label = run_label(run)
+        for label, rows in message.histories:
             accuracy[label], loss[label] = ([], []), ([], [])  # one per run, even empty: colors follow the marks
             sparsity = 0.0
-            for row in load_history(run.path):
+            for row in rows:
                 sparsity = row.sparsity if row.sparsity is not None else sparsity
                 xs, ys = accuracy[label]
                 xs.append(sparsity * 100)
@@ -227,16 +263,16 @@ class RunsScreen(ToolScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")
     def _export(self, run: RunRecord) -> None:
-        from prunetui.engine.compact import export_run  # imports torch
+        from prunetui.engine.storage.compact import export_run  # imports torch
 
         try:
-            self.post_message(WorkerResult(export_text(run, export_run(run.path))))
+            self.post_message(self.ExportReported(export_text(run, export_run(run.path))))
         except PrunetuiError as error:
-            self.post_message(WorkerResult(None, str(error)))
+            self.post_message(self.ExportReported("", str(error)))
 
-    def on_worker_result(self, message: WorkerResult) -> None:
+    def on_runs_screen_export_reported(self, message: ExportReported) -> None:
         detail = self.query_one("#runs-detail", Static)
-        detail.update(str(message.result) if message.error == "" else f"[red]not exported: {message.error}[/]")
+        detail.update(message.text if message.error == "" else f"[red]not exported: {message.error}[/]")
 
     def action_delete(self) -> None:
         run = self.highlighted
@@ -267,8 +303,7 @@ def export_text(run: RunRecord, report: ExportReport) -> str:
     saved = report.saved
     lines = [
         f"[b]{run.name}[/b] exported: {report.nonzero:,} of {report.parameters:,} parameters "
-        f"{kept_word(report.structured)}; "
-        f"{kib(saved.dense_bytes)} dense, {kib(saved.sparse_bytes)} sparse CSR, {kib(saved.gzip_bytes)} gzipped"
+        f"{kept_word(report.structured)}; {sizes_text(saved)}"
     ]
     compact = report.compact
     if compact is None:

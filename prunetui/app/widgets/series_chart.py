@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from textual_plotext import PlotextPlot
 
 from prunetui.app.widgets.axes import axis_range, even_ticks
-
-# label -> (xs, ys)
-Series = dict[str, tuple[list[float], list[float]]]
+from prunetui.engine.analyses import Series
 
 # Told apart on dark and light themes, and by most color-blind readers (Okabe & Ito's palette, then two more).
 COLORS = [
