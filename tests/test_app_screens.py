@@ -6,10 +6,13 @@ import dataclasses
 import itertools
 import shutil
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from prunetui.app.app import PruneApp
@@ -30,6 +33,16 @@ from tests.test_app import shown, wait_until
 from tests.test_app_analyses import record
 
 SMALL = (80, 24)
+ScreenT = TypeVar("ScreenT", bound=Screen[None])
+
+
+async def opened(pilot: Pilot[None], key: str, kind: type[ScreenT]) -> ScreenT:
+    """Press the key that opens a screen, and the screen it opened."""
+    await pilot.press(key)
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, kind)
+    return screen
 
 
 def rendered(table: DataTable[object]) -> list[str]:
@@ -51,10 +64,7 @@ async def test_runs_at_80x24_show_run_and_status_mark_the_selection_and_keep_the
     names = recorded_runs(tiny_config, copies=7)
     app = PruneApp(tiny_config)
     async with app.run_test(size=SMALL) as pilot:
-        await pilot.press("f3")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, RunsScreen)
+        screen = await opened(pilot, "f3", RunsScreen)
         table = screen.query_one(DataTable)
         header, first = rendered(table)[:2]
         for column in ("run", "status", "sparsity", "dense → pruned"):
@@ -141,16 +151,10 @@ async def test_f3_to_f6_switch_between_analysis_screens_and_f1_explains_the_one_
 ) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=SMALL) as pilot:
-        await pilot.press("f4")
-        await pilot.pause()
-        assert isinstance(app.screen, SweepScreen)
-        await pilot.press("f3")
-        await pilot.pause()
-        assert isinstance(app.screen, RunsScreen) and len(app.screen_stack) == 2  # replaced, not stacked
-        await pilot.press("f1")
-        await pilot.pause()
-        help_screen = app.screen
-        assert isinstance(help_screen, HelpScreen)
+        await opened(pilot, "f4", SweepScreen)
+        await opened(pilot, "f3", RunsScreen)
+        assert len(app.screen_stack) == 2  # the Runs screen replaced the Sweep screen, not stacked on it
+        help_screen = await opened(pilot, "f1", HelpScreen)
         assert help_screen.about is not None and "The Runs screen" in help_screen.about
         assert help_screen.keys is not None and {b.key for b in help_screen.keys} >= {"e", "d", "space"}
 
@@ -158,10 +162,7 @@ async def test_f3_to_f6_switch_between_analysis_screens_and_f1_explains_the_one_
 async def test_sensitivity_says_how_far_it_is_while_results_come_in(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=SMALL) as pilot:
-        await pilot.press("f5")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, SensitivityScreen)
+        screen = await opened(pilot, "f5", SensitivityScreen)
         screen.show_event(SensitivityStarted(("conv1", "fc1"), (0.5, 0.9), 0.95, "trained"))
         screen.show_event(SensitivityPoint("conv1", 0.5, 0.93, 0.2))
         progress = shown(screen.query_one("#analysis-progress", Static))
