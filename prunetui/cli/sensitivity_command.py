@@ -11,10 +11,12 @@ from rich.text import Text
 
 from prunetui.cli.analysis_view import EXIT_CODES, add_list_option, follow, line_chart, percent_cells
 from prunetui.cli.options import RUN_HELP, add_config_options, add_runs_dir_option, config_from_args, fail
+from prunetui.cli.output import and_list
 from prunetui.cli.run_command import stop_on_ctrl_c
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
+    SENSITIVITY_CRITERIA,
     SensitivityEnded,
     SensitivityEvent,
     SensitivityPoint,
@@ -28,16 +30,23 @@ from prunetui.engine.errors import OutputError, PrunetuiError
 from prunetui.engine.files import write_atomic
 from prunetui.engine.runs import DENSE_MODEL_FILE, MODEL_FILE, config_hash, read_run, resolve_run, runs_root
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Prune one layer at a time to each amount, leaving the rest of the model dense and without fine-tuning,
 and measure test accuracy: which layers tolerate pruning, and how much. The model is trained first with
 the settings given, or taken from a saved run with --run (its dense model, from before pruning).
---criterion picks how (l1, random or ln-structured rows); the sparsity and schedule settings are not used.
+--criterion picks how ({and_list(SENSITIVITY_CRITERIA, "or")}); the sparsity and schedule settings are not used.
 """
 
 
 # Layers are pruned once each, to the amounts given, with no fine-tuning.
-UNUSED_SETTINGS = ("sparsity", "schedule", "scope", "rounds", "finetune_epochs", "rewind", "max_layer_sparsity")
+UNUSED_SETTINGS = (
+    "sparsity", "schedule", "scope", "rounds", "finetune_epochs", "rewind", "max_layer_sparsity", "layer_sparsity"
+)  # fmt: skip
+# Settings whose schema help speaks of a pruning run, said for this analysis.
+HELPS = {
+    "criterion": "which weights go: magnitude, random, whole rows",
+    "epochs": "training epochs of the model analysed (none with --run, whose model is trained)",
+}
 
 
 def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
@@ -57,7 +66,7 @@ def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
         "--out", type=Path, metavar="FILE.csv", help="where to save the results (default: a CSV under RUNS/sensitivity)"
     )
     add_runs_dir_option(parser)
-    add_config_options(parser, skip=UNUSED_SETTINGS)
+    add_config_options(parser, skip=UNUSED_SETTINGS, choices={"criterion": SENSITIVITY_CRITERIA}, helps=HELPS)
 
 
 def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
