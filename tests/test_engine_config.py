@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from prunetui.engine import ConfigError, ExperimentConfig
-from prunetui.engine.config import MODEL_LAYERS, capped_zeros, format_layer_amounts, parse_layer_amounts
+from prunetui.engine.config import (
+    MODEL_LAYERS,
+    capped_zeros,
+    format_layer_amounts,
+    parse_layer_amounts,
+    toml_key,
+)
 
 NON_DEFAULT = ExperimentConfig(
     model="lenet300",
@@ -133,6 +139,18 @@ def test_toml_uses_the_flag_spelling_and_from_mapping_accepts_both() -> None:
     dashed = ExperimentConfig.from_mapping({"finetune-epochs": 4, "max-layer-sparsity": 0.5})
     underscored = ExperimentConfig.from_mapping({"finetune_epochs": 4, "max_layer_sparsity": 0.5})
     assert dashed == underscored == ExperimentConfig(finetune_epochs=4, max_layer_sparsity=0.5)
+
+
+def test_an_unknown_key_is_answered_in_the_files_own_spelling() -> None:
+    with pytest.raises(ConfigError) as error:
+        ExperimentConfig.from_mapping({"batch_size": 64, "finetune_epoch": 2})
+    known = ", ".join(toml_key(f.name) for f in sorted(ExperimentConfig.fields(), key=lambda f: f.name))
+    assert str(error.value) == (
+        f"unknown setting 'finetune_epoch' (did you mean finetune-epochs?); known settings: {known}"
+    )
+    assert "batch-size, " in known and "_" not in known
+    with pytest.raises(ConfigError, match=r"^unknown setting 'colour'; known"):  # nothing close: no guess
+        ExperimentConfig.from_mapping({"colour": "red"})
 
 
 def test_from_mapping_starts_from_the_base_config() -> None:

@@ -7,6 +7,7 @@ added in one place and every face (argparse, TOML, the app's form) picks it up.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import tomllib
 from collections.abc import Mapping
@@ -199,7 +200,10 @@ class ExperimentConfig:
         for key, value in values.items():
             name = key.replace("-", "_")
             if name not in known:
-                raise ConfigError(f"unknown setting {key!r}; known settings: {', '.join(sorted(known))}")
+                keys = sorted(toml_key(field_name) for field_name in known)  # as config.toml writes them
+                close = difflib.get_close_matches(toml_key(name), keys, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise ConfigError(f"unknown setting {key!r}{hint}; known settings: {', '.join(keys)}")
             changes[name] = value
         return dataclasses.replace(base or cls(), **changes)
 
@@ -215,7 +219,7 @@ class ExperimentConfig:
         return cls.from_mapping(values)
 
     def to_toml(self) -> str:
-        return tomli_w.dumps({f.name.replace("_", "-"): getattr(self, f.name) for f in self.fields()})
+        return tomli_w.dumps({toml_key(f.name): getattr(self, f.name) for f in self.fields()})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -250,9 +254,14 @@ def capped_zeros(cap: float, weights: int) -> int:
     return math.floor(cap * weights + 1e-9)
 
 
+def toml_key(name: str) -> str:
+    """A field's key in a TOML file: finetune_epochs -> finetune-epochs (underscores are read too)."""
+    return name.replace("_", "-")
+
+
 def flag_name(name: str) -> str:
     """The command-line flag for a field: finetune_epochs -> --finetune-epochs."""
-    return "--" + name.replace("_", "-")
+    return "--" + toml_key(name)
 
 
 _TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "float": (int, float), "bool": bool}
