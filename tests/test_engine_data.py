@@ -215,14 +215,15 @@ def test_a_failed_download_says_why_and_leaves_nothing(
         fetch(url, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(tv_utils, "download_url", spy)
+    data_dir = tmp_path / "cache" / "prunetui"  # as ~/.cache/prunetui on a fresh machine: not there yet
     with pytest.raises(DataError) as error:
-        load_dataset(name, tmp_path, CPU, system_dir=tmp_path / "system")
+        load_dataset(name, data_dir, CPU, system_dir=tmp_path / "system")
     assert urls and all(url.startswith("http://127.0.0.1:9/") for url in urls)  # tests never leave the machine
     # The reason, not just "Error downloading train-images-idx3-ubyte.gz:" (today's text with an empty reason).
     assert "; download (train-images-idx3-ubyte.gz from http://127.0.0.1:9/: <urlopen error [Errno 111] " in str(
         error.value
     )
-    assert list((tmp_path / CLASS_FOLDERS[name] / "raw").iterdir()) == []  # no partial download left
+    assert list(tmp_path.iterdir()) == []  # no partial download, nor the folders made for it
 
 
 @pytest.mark.parametrize("damage", ["truncated", "corrupt-body"])
