@@ -42,6 +42,40 @@ def kept_word(structured: bool) -> str:
     return "kept" if structured else "non-zero"
 
 
+def storage_note(structured: bool, sparsity: float | None, sizes: Exported | None) -> str:
+    """What a run's zeros buy, said from its own numbers. `sizes` are those of its saved model (None: it saved
+    none); `sparsity` is over the prunable weights. Unstructured zeros pay off in storage only, and only in the
+    formats that come out smaller than dense; a model with no zeros gains nothing at all."""
+    if sizes is None:
+        return "This run saved no model, so there is nothing to store smaller or export."
+    dense = _size(sizes.dense_bytes)
+    if not sparsity:
+        return (
+            f"Nothing is pruned (0 % sparse), so there is nothing to gain: the model is dense ({dense}), and sparse "
+            f"CSR storage only adds indices ({_size(sizes.sparse_bytes)})."
+        )
+    if structured:
+        return (
+            "ln-structured: whole filters and neurons are zero. Exporting cuts them out into a smaller model that "
+            "computes the same and runs faster."
+        )
+    smaller = [
+        f"{_size(size)} {form}"
+        for form, size in (("as sparse CSR", sizes.sparse_bytes), ("gzipped", sizes.gzip_bytes))
+        if size < sizes.dense_bytes
+    ]
+    storage = (
+        f"They pay off in storage only: {' or '.join(smaller)} against {dense} dense."
+        if smaller
+        else f"At {percent(sparsity)} sparse they do not even make the file smaller than its {dense} dense."
+    )
+    return (
+        "Unstructured masks alone do not speed up dense PyTorch inference: the zeros are still multiplied, so "
+        f"the model is as large in memory and as slow as the dense one. {storage} For a faster model, prune with "
+        "the ln-structured criterion, which removes whole filters and neurons."
+    )
+
+
 def describe(event: Event) -> str | None:
     """One line for an event worth logging; None for progress-only events (StepLoss)."""
     match event:

@@ -9,16 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 from prunetui.cli.options import fail
-from prunetui.describe import kept_word
+from prunetui.describe import kept_word, storage_note
 from prunetui.engine.errors import PrunetuiError
 from prunetui.engine.events import Exported
 from prunetui.engine.runs import resolve_run, runs_root
-
-UNSTRUCTURED_NOTE = (
-    "Unstructured masks alone do not speed up dense PyTorch inference: the zeros are still multiplied. "
-    "They shrink the file only when stored sparsely or compressed. For a faster model, prune with "
-    "--criterion ln-structured, which removes whole filters and neurons."
-)
 
 
 def export_command(args: argparse.Namespace, console: Console) -> int:
@@ -39,7 +33,7 @@ def export_command(args: argparse.Namespace, console: Console) -> int:
     sizes.add_row(f"{Path(saved.path).name} (masks made permanent)", parameters, *_sizes(saved))
     if small is None:
         console.print(sizes)
-        console.print(UNSTRUCTURED_NOTE)
+        console.print(storage_note(report.structured, report.sparsity, saved))
         return 0
     sizes.add_row(f"{Path(small.saved.path).name} (smaller network)", f"{small.parameters:,}", *_sizes(small.saved))
     console.print(sizes)
