@@ -164,6 +164,23 @@ async def test_an_invalid_setting_is_marked_and_blocks_start(tiny_config: Experi
         assert not app.query_one("#row-epochs").has_class("-invalid") and app.form.problems == {}
 
 
+async def test_the_focused_settings_label_lights_up_as_tab_moves(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=SIZE) as pilot:
+
+        def label_color(name: str) -> object:
+            return app.query_one(f"#row-{name} .setting-label").styles.color
+
+        app.query_one("#setting-model").focus()
+        await pilot.pause()
+        lit, unlit = label_color("model"), label_color("dataset")
+        assert lit != unlit
+        await pilot.press("tab")
+        await pilot.pause()
+        assert app.focused is app.query_one("#setting-dataset")
+        assert (label_color("model"), label_color("dataset")) == (unlit, lit)
+
+
 async def test_the_form_refuses_numbers_out_of_range_and_targets_out_of_reach(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config.replace(schedule="iterative", scope="global", max_layer_sparsity=0.01))
     async with app.run_test(size=SIZE) as pilot:

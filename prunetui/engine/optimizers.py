@@ -2,6 +2,9 @@
 
 The first use of torch.optim imports torch._dynamo (the compiler), which takes longer than importing torch
 itself: a run would wait that long before its first training step. These two update rules are a few lines.
+They use torch's multi-tensor (`_foreach`) ops, as torch.optim does on CUDA: one kernel launch per operation for
+all parameters instead of one per parameter, which matters on a GPU for a network this small. On the CPU the
+same ops loop over the tensors, so the numbers equal torch.optim's for-loop path bit for bit.
 """
 
 from __future__ import annotations
@@ -40,15 +43,18 @@ class SGD(_Optimizer):
 
     @torch.no_grad()
     def step(self) -> None:
-        for p in self.parameters:
-            if p.grad is None:
-                continue
-            buffer = self.buffers.get(id(p))
-            if buffer is None:
-                buffer = self.buffers[id(p)] = torch.clone(p.grad).detach()
-            else:
-                buffer.mul_(self.momentum).add_(p.grad)
-            p.add_(buffer, alpha=-self.lr)
+        parameters = [p for p in self.parameters if p.grad is not None]
+        if not parameters:
+            return
+        stepped = [p for p in parameters if id(p) in self.buffers]
+        if stepped:
+            buffers = [self.buffers[id(p)] for p in stepped]
+            torch._foreach_mul_(buffers, self.momentum)
+            torch._foreach_add_(buffers, [p.grad for p in stepped])
+        for p in parameters:  # a parameter's first step: its buffer starts as its gradient
+            if id(p) not in self.buffers:
+                self.buffers[id(p)] = torch.clone(p.grad).detach()
+        torch._foreach_add_(parameters, [self.buffers[id(p)] for p in parameters], alpha=-self.lr)
 
 
 class Adam(_Optimizer):
@@ -58,19 +64,25 @@ class Adam(_Optimizer):
         super().__init__(parameters, lr)
         self.betas, self.eps = (0.9, 0.999), 1e-8
         self.state: dict[int, tuple[Tensor, Tensor]] = {}
-        self.steps: dict[int, int] = {}
+        self.step_count = 0  # one count for all: every parameter of these models gets a gradient at every step
 
     @torch.no_grad()
     def step(self) -> None:
         beta1, beta2 = self.betas
-        for p in self.parameters:
-            if p.grad is None:
-                continue
+        parameters = [p for p in self.parameters if p.grad is not None]
+        if not parameters:
+            return
+        grads = [p.grad for p in parameters]
+        for p in parameters:
             if id(p) not in self.state:
                 self.state[id(p)] = (torch.zeros_like(p), torch.zeros_like(p))
-            average, average_square = self.state[id(p)]
-            step = self.steps[id(p)] = self.steps.get(id(p), 0) + 1
-            average.lerp_(p.grad, 1 - beta1)
-            average_square.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-            denominator = (average_square.sqrt() / (1 - beta2**step) ** 0.5).add_(self.eps)
-            p.addcdiv_(average, denominator, value=-self.lr / (1 - beta1**step))
+        averages = [self.state[id(p)][0] for p in parameters]
+        average_squares = [self.state[id(p)][1] for p in parameters]
+        self.step_count += 1
+        torch._foreach_lerp_(averages, grads, 1 - beta1)
+        torch._foreach_mul_(average_squares, beta2)
+        torch._foreach_addcmul_(average_squares, grads, grads, value=1 - beta2)
+        denominators = torch._foreach_sqrt(average_squares)
+        torch._foreach_div_(denominators, (1 - beta2**self.step_count) ** 0.5)
+        torch._foreach_add_(denominators, self.eps)
+        torch._foreach_addcdiv_(parameters, averages, denominators, value=-self.lr / (1 - beta1**self.step_count))

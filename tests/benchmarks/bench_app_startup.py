@@ -4,7 +4,8 @@
 
 First paint: a fresh process, from before it starts to the app's Ready event (its first frame), headless at
 80x24, for a minimal Textual app (a header, a text, a button, a footer) and for prunetui, taking turns so that
-background load hits both alike. Goal: prunetui / minimal ≤ 1.5.
+background load hits both alike. Goal: prunetui / minimal ≤ 1.5. Run it from the checkout to time: the probes
+(`python -c`) import prunetui from the current directory, whatever PYTHONPATH says.
 
 Quit while running: a fresh process opens prunetui on real Fashion-MNIST (copied from /usr/share/datasets),
 starts a run, and a second into training asks to quit and answers yes; measured from the answer to the

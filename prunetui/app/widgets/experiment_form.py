@@ -57,6 +57,18 @@ def label_for(name: str) -> str:
     return name.replace("_", " ")
 
 
+class SettingRow(Horizontal):
+    """A setting's label and control. The label lights up while the control has focus: a class set here, since
+    Textual restyles on focus only below a widget with its own :focus-within rule, and one on every row would
+    restyle the whole form before the first paint."""
+
+    def on_descendant_focus(self) -> None:
+        self.add_class("-focused")
+
+    def on_descendant_blur(self) -> None:
+        self.remove_class("-focused")
+
+
 class ExperimentForm(Vertical):
     """One row per setting; `read()` gives the config the form shows and what is wrong with it."""
 
@@ -69,7 +81,7 @@ class ExperimentForm(Vertical):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="settings", can_focus=False):
             for f in ExperimentConfig.fields():
-                with Horizontal(classes="setting", id=f"row-{f.name}"):
+                with SettingRow(classes="setting", id=f"row-{f.name}"):
                     yield Label(label_for(f.name), classes="setting-label")
                     yield self._control(f, getattr(self._config, f.name))
                 yield Static("", classes="setting-note -empty", id=f"note-{f.name}")
