@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from prunetui.engine.config import ExperimentConfig, format_layer_amounts, parse_layer_amounts
-from prunetui.engine.events import (
+from prunetui.engine.core.config import ExperimentConfig, format_layer_amounts, parse_layer_amounts
+from prunetui.engine.core.events import (
     EpochEnd,
     Event,
     Exported,
@@ -15,6 +15,13 @@ from prunetui.engine.events import (
     Status,
     Stopped,
 )
+
+NO_SPEED_UP = (
+    "Unstructured masks alone do not speed up dense PyTorch inference: the zeros are still multiplied, so the "
+    "model is as large in memory and as slow as the dense one."
+)
+# The app's Runs screen still says this for every unstructured run; `storage_note` says it from the run's numbers.
+UNSTRUCTURED_NOTE = f"{NO_SPEED_UP} They pay off in storage only (sparse CSR, gzip)."
 
 
 def percent(fraction: float | None, digits: int = 1) -> str:
@@ -33,7 +40,7 @@ def target_text(config: ExperimentConfig) -> str:
 def before_pruning(config: ExperimentConfig) -> str:
     """What the accuracy measured just before the first prune is: the trained dense model, except under agp,
     which prunes during training, so that it is an early, partly trained model and no dense baseline."""
-    return "before the first prune" if config.schedule == "agp" else "dense"
+    return "before the first prune" if config.pruning_schedule.prunes_while_training else "dense"
 
 
 def kept_word(structured: bool) -> str:
@@ -48,11 +55,11 @@ def storage_note(structured: bool, sparsity: float | None, sizes: Exported | Non
     formats that come out smaller than dense; a model with no zeros gains nothing at all."""
     if sizes is None:
         return "This run saved no model, so there is nothing to store smaller or export."
-    dense = _size(sizes.dense_bytes)
+    dense = kib(sizes.dense_bytes)
     if not sparsity:
         return (
             f"Nothing is pruned (0 % sparse), so there is nothing to gain: the model is dense ({dense}), and sparse "
-            f"CSR storage only adds indices ({_size(sizes.sparse_bytes)})."
+            f"CSR storage only adds indices ({kib(sizes.sparse_bytes)})."
         )
     if structured:
         return (
@@ -60,7 +67,7 @@ def storage_note(structured: bool, sparsity: float | None, sizes: Exported | Non
             "computes the same and runs faster."
         )
     smaller = [
-        f"{_size(size)} {form}"
+        f"{kib(size)} {form}"
         for form, size in (("as sparse CSR", sizes.sparse_bytes), ("gzipped", sizes.gzip_bytes))
         if size < sizes.dense_bytes
     ]
@@ -70,9 +77,8 @@ def storage_note(structured: bool, sparsity: float | None, sizes: Exported | Non
         else f"At {percent(sparsity)} sparse they do not even make the file smaller than its {dense} dense."
     )
     return (
-        "Unstructured masks alone do not speed up dense PyTorch inference: the zeros are still multiplied, so "
-        f"the model is as large in memory and as slow as the dense one. {storage} For a faster model, prune with "
-        "the ln-structured criterion, which removes whole filters and neurons."
+        f"{NO_SPEED_UP} {storage} For a faster model, prune with the ln-structured criterion, which removes whole "
+        "filters and neurons."
     )
 
 
@@ -101,10 +107,7 @@ def describe(event: Event) -> str | None:
         case Rewound():
             return f"round {event.round}: survivors rewound to their initial values, accuracy {percent(event.accuracy)}"
         case Exported():
-            return (
-                f"saved {event.path}: {_size(event.dense_bytes)} dense, {_size(event.sparse_bytes)} as sparse CSR, "
-                f"{_size(event.gzip_bytes)} gzipped"
-            )
+            return f"saved {event.path}: {sizes_text(event)}"
         case Finished():
             s = event.summary
             return (
@@ -119,5 +122,10 @@ def describe(event: Event) -> str | None:
     return None
 
 
-def _size(n: int) -> str:
+def kib(n: int) -> str:
     return f"{n / 1024:,.1f} KiB"
+
+
+def sizes_text(saved: Exported) -> str:
+    """A saved model's three sizes: '241.0 KiB dense, 49.9 KiB as sparse CSR, 44.0 KiB gzipped'."""
+    return f"{kib(saved.dense_bytes)} dense, {kib(saved.sparse_bytes)} as sparse CSR, {kib(saved.gzip_bytes)} gzipped"

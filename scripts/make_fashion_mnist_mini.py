@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from prunetui.engine.data.idx import encode_idx, read_idx
-from prunetui.engine.data.sources import EMBEDDED_DIR, SYSTEM_DATA_DIR, find_idx_files
+from prunetui.engine.core.data.idx import encode_idx, read_idx
+from prunetui.engine.core.data.sources import EMBEDDED_DIR, SYSTEM_DATA_DIR, find_idx_files
 
 PER_CLASS = {"train": 1000, "t10k": 200}
 

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from prunetui.engine import ExperimentConfig
-from prunetui.engine.data import Split, load_dataset
-from prunetui.engine.training import evaluate
+from prunetui.engine.core.data import Split, load_dataset
+from prunetui.engine.core.training import evaluate
 
 
 def tiny_flags(config: ExperimentConfig) -> list[str]:

@@ -41,7 +41,7 @@ def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def no_system_data_or_download(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests never read /usr/share/datasets, the user's cache, runs or settings, or the network."""
-    monkeypatch.setattr("prunetui.engine.data.sources.SYSTEM_DATA_DIR", tmp_path / "no-system-data")
+    monkeypatch.setattr("prunetui.engine.core.data.sources.SYSTEM_DATA_DIR", tmp_path / "no-system-data")
     monkeypatch.setenv("PRUNETUI_DATA", str(tmp_path / "no-user-cache"))
     monkeypatch.setenv("PRUNETUI_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("PRUNETUI_CONFIG_DIR", str(tmp_path / "config"))  # the app's remembered settings

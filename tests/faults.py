@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from prunetui.engine.files import TEMPORARY_SUFFIX
+from prunetui.engine.core.files import TEMPORARY_SUFFIX
 
 PHASES = ("loading", "training", "prune", "rewind", "fine-tune", "saving")
 # Two rounds, each rewound and fine-tuned: every phase happens. Tiny data: 8 batches an epoch.
@@ -55,9 +55,10 @@ def arm(monkeypatch: pytest.MonkeyPatch, phase: str, action: Callable[[], None])
             action()
 
     if phase == "loading":
-        _wrap(monkeypatch, "prunetui.engine.experiment.dataset_loading", before=once)
+        _wrap(monkeypatch, "prunetui.engine.core.experiment.dataset_loading", before=once)
     elif phase in ("prune", "rewind"):
-        _wrap(monkeypatch, f"prunetui.engine.pruning.{'prune_to' if phase == 'prune' else 'rewind'}", after=once)
+        hooked = "prune_to" if phase == "prune" else "rewind"
+        _wrap(monkeypatch, f"prunetui.engine.core.experiment.{hooked}", after=once)
     elif phase in ("training", "fine-tune"):
         _arm_optimizer(monkeypatch, 1 if phase == "training" else 2, once)
     else:
@@ -90,7 +91,7 @@ def _wrap(
 
 def _arm_optimizer(monkeypatch: pytest.MonkeyPatch, which: int, action: Callable[[], None]) -> None:
     """Act after step MID_EPOCH_STEP of the `which`-th optimizer: the first trains, the second fine-tunes round 1."""
-    import prunetui.engine.experiment as experiment
+    import prunetui.engine.core.experiment as experiment
 
     real_make = experiment.make_optimizer
     made = 0
@@ -118,7 +119,7 @@ def _arm_optimizer(monkeypatch: pytest.MonkeyPatch, which: int, action: Callable
 
 def _arm_model_file(monkeypatch: pytest.MonkeyPatch, action: Callable[[], None]) -> None:
     """Act once model.pt's temporary file exists, before anything is written to it."""
-    import prunetui.engine.files as files
+    import prunetui.engine.core.files as files
 
     def opening(path: Path, mode: str) -> Any:
         file = open(path, mode)  # noqa: SIM115 - handed to write_atomic's `with`

@@ -28,8 +28,8 @@ from prunetui.app.widgets.event_log import EventLog
 from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine import ExperimentConfig
-from prunetui.engine.events import Status
-from prunetui.engine.runs import list_runs, runs_root
+from prunetui.engine.core.events import Status
+from prunetui.engine.storage.runs import list_runs, runs_root
 
 SIZE = (140, 44)
 
@@ -281,6 +281,28 @@ async def test_config_files_save_and_load(tiny_config: ExperimentConfig, tmp_pat
         await pilot.pause()
         assert app.query_one("#setting-model", Select).value == "lenet300"
         assert app.form.read() == (tiny_config.replace(model="lenet300", seed=7), {})
+
+
+async def test_saving_settings_is_atomic(
+    tiny_config: ExperimentConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    saved = tmp_path / "saved.toml"
+    saved.write_text(tiny_config.to_toml())
+
+    def disk_full(_fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("prunetui.engine.core.files.os.fsync", disk_full)
+    app = PruneApp(tiny_config.replace(seed=7))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        app.screen.query_one(Input).value = str(saved)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert any(n.title == "Not saved" and "No space left" in n.message for n in app._notifications)
+    assert ExperimentConfig.load(saved) == tiny_config  # the old file, whole; no partial file beside it
+    assert [path.name for path in tmp_path.iterdir()] == ["saved.toml"]
 
 
 async def test_settings_that_cannot_be_shown_are_refused_and_others_are_marked(tiny_config: ExperimentConfig) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -17,11 +19,19 @@ from prunetui.app.screens.sweep import SweepScreen
 from prunetui.app.screens.weights import WeightsScreen
 from prunetui.app.widgets.heat_map import KEPT, PARTLY_KEPT, PRUNED, HeatMap, glyph, shrink
 from prunetui.app.widgets.series_chart import SeriesChart
+from prunetui.cli.main import main
 from prunetui.describe import percent
 from prunetui.engine import ExperimentConfig
-from prunetui.engine.analyses import read_sweep_csv, suggest_amounts, sweep_directory
-from prunetui.engine.config import format_layer_amounts
-from prunetui.engine.runs import list_runs, load_history, new_run_dir, runs_root
+from prunetui.engine.analyses import (
+    SensitivityPoint,
+    read_sweep_csv,
+    sensitivity_file,
+    suggest_amounts,
+    sweep_directory,
+)
+from prunetui.engine.core.config import format_layer_amounts
+from prunetui.engine.storage.csv_text import to_csv
+from prunetui.engine.storage.runs import list_runs, load_history, new_run_dir, runs_root
 from tests.test_app import shown, wait_until
 
 SIZE = (140, 44)
@@ -29,8 +39,8 @@ SIZE = (140, 44)
 
 def record(config: ExperimentConfig) -> Path:
     """A finished run saved under the runs root, as the CLI saves it."""
-    from prunetui.engine.experiment import Experiment
-    from prunetui.engine.recording import record_run
+    from prunetui.engine.core.experiment import Experiment
+    from prunetui.engine.storage.recording import record_run
 
     directory = new_run_dir(runs_root(), config)
     for _ in record_run(Experiment(config), directory):
@@ -60,6 +70,7 @@ async def test_app_runs_are_saved_and_the_runs_screen_overlays_two(tiny_config: 
         screen = app.screen
         assert isinstance(screen, RunsScreen)
         table = screen.query_one(DataTable)
+        await wait_until(pilot, lambda: table.row_count == 2)  # the runs are read in a worker, off the UI thread
         rows = [table.get_row_at(i) for i in range(table.row_count)]
         assert [row[2:4] for row in rows] == [
             ["l1 layer one-shot", percent(app_run.sparsity)],
@@ -73,7 +84,7 @@ async def test_app_runs_are_saved_and_the_runs_screen_overlays_two(tiny_config: 
         assert screen.selected == [app_run.name, cli_run.name]
         assert [table.get_row_at(i)[0] for i in range(2)] == ["●", "●"]
         accuracy = screen.query_one("#runs-accuracy", SeriesChart)
-        assert len(accuracy.series) == 2
+        await wait_until(pilot, lambda: len(accuracy.series) == 2)  # their histories too
         expected = [[row.accuracy * 100 for row in load_history(run.path)] for run in (app_run, cli_run)]
         assert plotted(accuracy) == expected
         assert max(accuracy.series[list(accuracy.series)[1]][0]) == pytest.approx(cli_run.sparsity * 100)
@@ -145,6 +156,9 @@ async def test_sensitivity_draws_one_line_per_layer(tiny_config: ExperimentConfi
         amounts = suggest_amounts(screen.points, screen.dense_accuracy, 0.01)
         suggestion = format_layer_amounts(amounts)
         assert suggestion in shown(screen.query_one("#sensitivity-suggestion", Static))
+        saved = sensitivity_file(runs_root(), tiny_config)  # the results are saved, where the CLI saves them
+        assert saved.read_text() == to_csv(screen.points, SensitivityPoint)
+        assert any(n.message == f"results in {saved}" for n in app._notifications)
 
         await pilot.press("ctrl+l")  # the suggestion goes into the form, and the next run prunes by it
         await pilot.pause()
@@ -168,7 +182,7 @@ def test_a_shrunk_block_keeps_its_largest_survivor_and_shows_how_much_survived()
 
 
 async def test_weights_heat_map_marks_pruned_entries(tiny_config: ExperimentConfig) -> None:
-    from prunetui.engine.inspect import run_weights
+    from prunetui.engine.analyses.weights import run_weights
 
     directory = record(tiny_config.replace(sparsity=0.6))
     conv1 = run_weights(directory)[0]
@@ -217,6 +231,60 @@ async def test_the_weights_screen_says_in_one_line_that_a_hostile_dense_model_is
         assert screen.by_layer == {} and not witness.exists()
 
 
+async def test_the_app_saves_and_reads_runs_under_the_runs_dir_it_is_given(
+    tiny_config: ExperimentConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: dict[str, object] = {}
+    monkeypatch.setattr("prunetui.app.run_app", lambda config, runs_dir: opened.update(runs_dir=runs_dir))
+    assert main(["--runs-dir", str(tmp_path / "mine")]) == 0  # `prunetui --runs-dir DIR` opens the app on DIR
+    assert opened == {"runs_dir": tmp_path / "mine"}
+
+    app = PruneApp(tiny_config, runs_dir=tmp_path / "mine")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not app.run_state.active)
+        (run,) = list_runs(tmp_path / "mine")
+        assert run.status == "finished" and list_runs(runs_root()) == []  # not under $PRUNETUI_RUNS
+        await pilot.press("f3")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RunsScreen) and screen.root == tmp_path / "mine"
+        await wait_until(pilot, lambda: screen.query_one(DataTable).row_count == 1)
+        assert screen.query_one(DataTable).get_row_at(0)[-1] == run.name
+
+
+async def test_the_screens_read_runs_and_histories_off_the_ui_thread(
+    tiny_config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record(tiny_config.replace(sparsity=0.5))
+    on_ui_thread: list[tuple[str, bool]] = []
+
+    def watched(module: str, name: str) -> None:
+        real = getattr(importlib.import_module(module), name)
+
+        def reads(*args: object) -> object:
+            on_ui_thread.append(
+                (f"{module.rsplit('.', 1)[-1]}.{name}", threading.current_thread() is threading.main_thread())
+            )
+            return real(*args)
+
+        monkeypatch.setattr(f"{module}.{name}", reads)
+
+    for module in ("screens.runs", "screens.weights", "screens.sensitivity", "plan"):
+        watched(f"prunetui.app.{module}", "list_runs")
+    watched("prunetui.app.screens.runs", "load_history")
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=SIZE) as pilot:
+        for key, reads_so_far in (("f3", 2), ("f5", 4), ("f6", 5)):
+            await pilot.press(key)
+            await wait_until(pilot, lambda n=reads_so_far: len({name for name, _ in on_ui_thread}) >= n)
+            await pilot.press("escape")
+    assert sorted(set(on_ui_thread)) == [
+        ("plan.list_runs", False), ("runs.list_runs", False), ("runs.load_history", False),
+        ("sensitivity.list_runs", False), ("weights.list_runs", False),
+    ]  # fmt: skip
+
+
 async def test_sweep_and_sensitivity_say_what_start_will_do_before_it_starts(tiny_config: ExperimentConfig) -> None:
     config = tiny_config.replace(epochs=2, finetune_epochs=1)
     app = PruneApp(config)
@@ -236,7 +304,7 @@ async def test_sweep_and_sensitivity_say_what_start_will_do_before_it_starts(tin
 
         record(config)  # a finished run of 2 + 1 epochs: its time per epoch times the next estimates
         await pilot.press("f5")
-        await pilot.pause()
+        await wait_until(pilot, lambda: "about" in shown(app.screen.query_one("#analysis-plan", Static)))
         plan = shown(app.screen.query_one("#analysis-plan", Static))
         assert re.match(r"Start: train lenet5 \(2 epochs, about \d+ s\), prune each of its 5 layers to 9 amounts", plan)
         assert plan.endswith(": 45 test-set evaluations, no fine-tuning")

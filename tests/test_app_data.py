@@ -42,7 +42,7 @@ async def test_the_dataset_choice_says_what_is_available(tmp_path: Path) -> None
 async def test_until_the_first_step_the_status_says_what_happens_and_no_speed(
     tiny_config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prunetui.engine.data import loading
+    from prunetui.engine.core.data import loading
 
     held, release = threading.Event(), threading.Event()
     load_cached = loading.load_cached

@@ -9,7 +9,7 @@ from prunetui.app.app import PruneApp
 from prunetui.app.screens.confirm import ConfirmScreen
 from prunetui.app.screens.runs import RunsScreen
 from prunetui.engine import ExperimentConfig
-from prunetui.engine.runs import list_runs, runs_root
+from prunetui.engine.storage.runs import list_runs, runs_root
 from tests.test_app import shown
 from tests.test_cli_pipeline import finished, running_run, saved_run
 

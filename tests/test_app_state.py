@@ -7,7 +7,7 @@ from pathlib import Path
 from prunetui.app.run_state import FINISHED, IDLE, STOPPED, RunState
 from prunetui.app.runner import URGENT, ExperimentRunner
 from prunetui.engine import Event, Experiment, ExperimentConfig, Failed, Finished, Pruned, Status, StepLoss, Stopped
-from prunetui.engine.runs import runs_root
+from prunetui.engine.storage.runs import runs_root
 
 
 def test_runner_hands_events_over_in_few_batches_each_ending_with_an_urgent_one(

@@ -14,10 +14,10 @@ import torch
 
 from prunetui.cli import main
 from prunetui.engine import ExperimentConfig
-from prunetui.engine.compact import export_run
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.export import load_model
-from prunetui.engine.inspect import run_weights
+from prunetui.engine.analyses.weights import run_weights
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.storage.compact import export_run
+from prunetui.engine.storage.export import load_model
 from tests.analysis_helpers import tiny_flags
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from prunetui.cli import main
 from prunetui.engine import ExperimentConfig
-from prunetui.engine.export import load_model
+from prunetui.engine.storage.export import load_model
 
 
 def exit_code(argv: list[str]) -> int | str | None:

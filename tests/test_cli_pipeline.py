@@ -19,9 +19,9 @@ import pytest
 
 from prunetui.cli import main
 from prunetui.engine import ExperimentConfig
-from prunetui.engine.experiment import Experiment
-from prunetui.engine.recording import record_run
-from prunetui.engine.runs import list_runs, new_run_dir, runs_root
+from prunetui.engine.core.experiment import Experiment
+from prunetui.engine.storage.recording import record_run
+from prunetui.engine.storage.runs import list_runs, new_run_dir, runs_root
 from tests.analysis_helpers import only_dir, tiny_flags
 
 # The stable field names of `prunetui runs --json` and `--csv`, spelled out: renaming one breaks scripts.

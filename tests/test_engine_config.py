@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 
 from prunetui.engine import ConfigError, ExperimentConfig
-from prunetui.engine.config import (
+from prunetui.engine.core.config import (
     MODEL_LAYERS,
-    capped_zeros,
     format_layer_amounts,
     parse_layer_amounts,
+    setting_type,
     toml_key,
 )
+from prunetui.engine.pruning.budget import capped_zeros
 
 NON_DEFAULT = ExperimentConfig(
     model="lenet300",
@@ -202,6 +203,34 @@ def test_loaded_values_of_the_wrong_type_or_out_of_range_fail_validation_naming_
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         ExperimentConfig.load(path).validate()
+
+
+def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses() -> None:
+    names = [f.name for f in ExperimentConfig.fields()]
+
+    def not_applicable(config: ExperimentConfig) -> dict[str, str]:
+        return {name: why for name in names if (why := config.not_applicable(name)) is not None}
+
+    assert not_applicable(ExperimentConfig()) == {
+        "rounds": "one-shot prunes once",
+        "max_layer_sparsity": "global scope only",
+    }
+    assert not_applicable(ExperimentConfig(scope="global", schedule="agp")) == {"layer_sparsity": "layer scope only"}
+    assert not_applicable(ExperimentConfig(criterion="ln-structured", schedule="iterative")) == {
+        "scope": "ln-structured prunes each layer on its own",
+        "max_layer_sparsity": "global scope only",
+    }
+    assert ExperimentConfig.settings_with("point") == ("criterion", "scope", "schedule", "sparsity")
+    assert ExperimentConfig.settings_with("place") == ("data_dir", "device")
+    assert ExperimentConfig.settings_with("plan") == (
+        "scope", "schedule", "sparsity", "rounds", "finetune_epochs", "rewind", "max_layer_sparsity", "layer_sparsity",
+    )  # fmt: skip
+    runs = [
+        ExperimentConfig(epochs=3, finetune_epochs=2, schedule=s, rounds=4) for s in ("one-shot", "iterative", "agp")
+    ]
+    assert [config.total_epochs for config in runs] == [3 + 2, 3 + 4 * 2, 3 + 2]  # agp fine-tunes once, at the end
+    types = {f.name: setting_type(f) for f in ExperimentConfig.fields()}
+    assert (types["model"], types["sparsity"], types["rounds"], types["rewind"]) == (str, float, int, bool)
 
 
 def test_rounds_used_and_structured() -> None:

@@ -23,8 +23,8 @@ from prunetui.engine import (
     Status,
     StepLoss,
 )
-from prunetui.engine.data import IDX_FILES, availability, dataset_loading, default_data_dir, load_dataset
-from prunetui.engine.data.sources import EMBEDDED_DIR
+from prunetui.engine.core.data import IDX_FILES, availability, dataset_loading, default_data_dir, load_dataset
+from prunetui.engine.core.data.sources import EMBEDDED_DIR
 from tests.idx import CLASS_FOLDERS, make_images, write_dataset, write_idx
 
 CPU = torch.device("cpu")
@@ -85,7 +85,7 @@ def _load_passing_system_dir(data_dir: Path, system: Path, _: pytest.MonkeyPatch
 
 
 def _run_with_patched_system_dir(data_dir: Path, system: Path, monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr("prunetui.engine.data.sources.SYSTEM_DATA_DIR", system)
+    monkeypatch.setattr("prunetui.engine.core.data.sources.SYSTEM_DATA_DIR", system)
     config = ExperimentConfig(
         dataset="fashion-mnist", data_dir=str(data_dir), epochs=0, finetune_epochs=0, device="cpu"
     )
@@ -309,7 +309,7 @@ def test_a_second_load_comes_from_the_decoded_cache(tmp_path: Path, monkeypatch:
     def no_decoding(*args: object) -> None:
         raise AssertionError("the IDX files were decoded again")
 
-    monkeypatch.setattr("prunetui.engine.data.loading.read_idx", no_decoding)
+    monkeypatch.setattr("prunetui.engine.core.data.loading.read_idx", no_decoding)
     loading = dataset_loading("mnist", tmp_path, CPU, download=False)
     assert [status.message for status in loading] == ["loading mnist …"]
     second = load_dataset("mnist", tmp_path, CPU, download=False)
@@ -400,7 +400,7 @@ def test_availability_tells_each_data_set_state(tmp_path: Path) -> None:
 def test_loading_does_not_import_torchvision(tmp_path: Path) -> None:
     code = (
         "import sys, torch\n"
-        "from prunetui.engine.data import load_dataset\n"
+        "from prunetui.engine.core.data import load_dataset\n"
         f"load_dataset('fashion-mnist-mini', {str(tmp_path)!r}, torch.device('cpu'))\n"
         f"load_dataset('fashion-mnist-mini', {str(tmp_path)!r}, torch.device('cpu'))  # from the cache\n"
         "print('torchvision' in sys.modules)\n"

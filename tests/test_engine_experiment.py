@@ -21,9 +21,9 @@ from prunetui.engine import (
     StepLoss,
     Stopped,
 )
-from prunetui.engine.experiment import Experiment
-from prunetui.engine.metrics import weight_layers
-from prunetui.engine.models import build_model
+from prunetui.engine.core.experiment import Experiment
+from prunetui.engine.core.metrics import weight_layers
+from prunetui.engine.core.models import build_model
 from tests.engine_helpers import of_type, run
 
 TERMINAL = (Finished, Stopped, Failed)
@@ -211,7 +211,7 @@ def test_an_unexpected_error_is_a_failed_event_not_a_crash(
     def broken(*args: object) -> None:
         raise ValueError("boom")
 
-    monkeypatch.setattr("prunetui.engine.pruning.prune_to", broken)
+    monkeypatch.setattr("prunetui.engine.core.experiment.prune_to", broken)
     events = list(Experiment(tiny_config, download=False).run())
     assert isinstance(events[-1], Failed)
     assert events[-1].message.startswith("unexpected ValueError: boom (")

@@ -20,8 +20,9 @@ def imported_after(code: str) -> list[str]:
 ALL_ENGINE_MODULES = """
 import importlib, pkgutil
 import prunetui.engine
-modules = [m.name for m in pkgutil.iter_modules(prunetui.engine.__path__, "prunetui.engine.")]
-assert {"prunetui.engine.experiment", "prunetui.engine.training", "prunetui.engine.data"} <= set(modules), modules
+modules = [m.name for m in pkgutil.walk_packages(prunetui.engine.__path__, "prunetui.engine.")]
+core = {"prunetui.engine.core.experiment", "prunetui.engine.core.training", "prunetui.engine.core.data"}
+assert core <= set(modules), modules
 for name in modules:
     importlib.import_module(name)
 from prunetui.engine import Experiment
@@ -39,8 +40,8 @@ def test_no_engine_module_imports_textual() -> None:
     [
         "import prunetui.engine",
         "from prunetui.engine import ExperimentConfig, RunStarted, ConfigError",
-        "from prunetui.engine.config import ExperimentConfig; ExperimentConfig().validate().to_toml()",
-        "from prunetui.engine.data import availability; availability(None)",  # what the form asks
+        "from prunetui.engine.core.config import ExperimentConfig; ExperimentConfig().validate().to_toml()",
+        "from prunetui.engine.core.data import availability; availability(None)",  # what the form asks
     ],
 )
 def test_config_events_and_errors_load_without_torch(code: str) -> None:

@@ -8,9 +8,9 @@ from torch import nn
 from torch.nn.utils import prune
 
 from prunetui.engine import LayerSparsity, SparsityReport
-from prunetui.engine.export import permanent_state
-from prunetui.engine.metrics import sparsity_report, weight_layers
-from prunetui.engine.models import build_model
+from prunetui.engine.core.metrics import sparsity_report, weight_layers
+from prunetui.engine.core.models import build_model
+from prunetui.engine.storage.export import permanent_state
 
 
 def toy() -> nn.Sequential:

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from prunetui.engine.config import MODEL_LAYER_WEIGHTS, MODEL_LAYERS
-from prunetui.engine.metrics import weight_layers
-from prunetui.engine.models import build_model
+from prunetui.engine.core.config import MODEL_LAYER_WEIGHTS, MODEL_LAYERS
+from prunetui.engine.core.metrics import weight_layers
+from prunetui.engine.core.models import build_model
 
 LENET5_SHAPES = {
     "conv1": (6, 1, 5, 5),

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunetui.engine.models import build_model
-from prunetui.engine.training import make_optimizer
+from prunetui.engine.core.models import build_model
+from prunetui.engine.core.training import make_optimizer
 
 REFERENCES: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "sgd": lambda parameters, lr: torch.optim.SGD(parameters, lr=lr, momentum=0.9),
@@ -47,8 +47,8 @@ def test_the_same_weights_as_torch_optim_bit_for_bit(name: str) -> None:
 def test_a_training_step_does_not_import_the_compiler() -> None:
     code = (
         "import sys, torch, torch.nn.functional as F\n"
-        "from prunetui.engine.models import build_model\n"
-        "from prunetui.engine.training import make_optimizer\n"
+        "from prunetui.engine.core.models import build_model\n"
+        "from prunetui.engine.core.training import make_optimizer\n"
         "model = build_model('lenet5')\n"
         "for name in ('sgd', 'adam'):\n"
         "    optimizer = make_optimizer(name, model.parameters(), 0.01)\n"

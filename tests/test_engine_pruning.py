@@ -11,10 +11,12 @@ from torch import nn
 from torch.nn.utils import prune
 
 from prunetui.engine import ConfigError, EpochEnd, ExperimentConfig, Pruned, SparsityReport
-from prunetui.engine.config import CRITERIA, SCHEDULES, SCOPES, STRUCTURED_CRITERIA
-from prunetui.engine.experiment import Experiment
-from prunetui.engine.metrics import weight_layers
-from prunetui.engine.pruning import agp_prune_steps, schedule_targets, taylor_scores
+from prunetui.engine.core.config import SCOPES
+from prunetui.engine.core.experiment import Experiment
+from prunetui.engine.core.metrics import weight_layers
+from prunetui.engine.pruning.registry import CRITERIA, SCHEDULES
+from prunetui.engine.pruning.schedules import agp_prune_steps
+from prunetui.engine.pruning.taylor import taylor_scores
 from tests.engine_helpers import of_type, run
 
 TOLERANCE = 0.005  # reached global sparsity within half a percent of the target
@@ -77,7 +79,7 @@ def check_reached(report: SparsityReport, target: float, config: ExperimentConfi
 COMBINATIONS = [
     (criterion, scope, schedule)
     for criterion, scope, schedule in itertools.product(CRITERIA, SCOPES, SCHEDULES)
-    if not (criterion in STRUCTURED_CRITERIA and scope == "global")  # rejected by the config
+    if not (CRITERIA[criterion].structured and scope == "global")  # rejected by the config
 ]
 
 
@@ -173,11 +175,11 @@ def test_per_layer_targets_are_each_reached_on_the_schedule(
 
 
 def test_schedule_targets_known_values() -> None:
-    assert schedule_targets("one-shot", 0.9, 1) == [0.9]
-    assert schedule_targets("iterative", 0.9, 2) == pytest.approx([1 - math.sqrt(0.1), 0.9])
-    assert schedule_targets("iterative", 0.75, 2) == pytest.approx([0.5, 0.75])
-    assert schedule_targets("agp", 0.8, 4) == pytest.approx([0.4625, 0.7, 0.7875, 0.8])
-    assert schedule_targets("agp", 0.8, 4)[-1] == 0.8
+    assert SCHEDULES["one-shot"].fractions(0.9, 1) == [0.9]
+    assert SCHEDULES["iterative"].fractions(0.9, 2) == pytest.approx([1 - math.sqrt(0.1), 0.9])
+    assert SCHEDULES["iterative"].fractions(0.75, 2) == pytest.approx([0.5, 0.75])
+    assert SCHEDULES["agp"].fractions(0.8, 4) == pytest.approx([0.4625, 0.7, 0.7875, 0.8])
+    assert SCHEDULES["agp"].fractions(0.8, 4)[-1] == 0.8
 
 
 def test_agp_prune_steps_are_spread_evenly_before_the_end() -> None:
@@ -306,7 +308,7 @@ def test_taylor_pruning_removes_the_lowest_scored_weights(tiny_config: Experimen
         return captured
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("prunetui.engine.pruning.taylor_scores", capture)
+        patch.setattr("prunetui.engine.pruning.taylor.taylor_scores", capture)
         events = list(experiment.run())
     assert abs(events[-1].summary.sparsity.global_sparsity - 0.5) <= TOLERANCE  # type: ignore[union-attr]
     assert experiment.model is not None and set(captured) == {"conv1", "conv2", "fc1", "fc2", "fc3"}

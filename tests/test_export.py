@@ -14,11 +14,11 @@ from prunetui.cli import main
 from prunetui.describe import storage_note
 from prunetui.engine import ExperimentConfig, Pruned
 from prunetui.engine.analyses import SweepPoint, SweepSpec
-from prunetui.engine.compact import COMPACT_MODEL_FILE, compact, export_run, time_inference
-from prunetui.engine.events import Exported
-from prunetui.engine.export import load_model, permanent_state
-from prunetui.engine.models import LeNet5, LeNet300, build_model
-from prunetui.engine.sweep import Sweep
+from prunetui.engine.analyses.sweep import Sweep
+from prunetui.engine.core.events import Exported
+from prunetui.engine.core.models import LeNet5, LeNet300, build_model
+from prunetui.engine.storage.compact import COMPACT_MODEL_FILE, compact, export_run, time_inference
+from prunetui.engine.storage.export import load_model, permanent_state
 from tests.analysis_helpers import only_dir, tiny_flags, tiny_test_split
 from tests.engine_helpers import of_type, run
 

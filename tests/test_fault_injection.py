@@ -17,9 +17,9 @@ import pytest
 
 from prunetui.cli import main
 from prunetui.engine import ExperimentConfig
-from prunetui.engine.export import load_model
-from prunetui.engine.metrics import weight_layers
-from prunetui.engine.runs import read_run
+from prunetui.engine.core.metrics import weight_layers
+from prunetui.engine.storage.export import load_model
+from prunetui.engine.storage.runs import read_run
 from tests.analysis_helpers import accuracy, tiny_flags
 from tests.faults import ACTIONS, FAULT_FLAGS, PHASES, arm, temporaries
 

@@ -20,12 +20,12 @@ from torch.nn.utils import prune
 from prunetui.app.runner import ExperimentRunner
 from prunetui.cli import main
 from prunetui.engine import Event, ExperimentConfig, Pruned, StepLoss, Stopped
-from prunetui.engine.experiment import Experiment
-from prunetui.engine.export import load_model, permanent_state
-from prunetui.engine.models import build_model
-from prunetui.engine.recording import record_run
-from prunetui.engine.run_lock import LOCK_FILE
-from prunetui.engine.runs import list_runs, load_history, read_run
+from prunetui.engine.core.experiment import Experiment
+from prunetui.engine.core.models import build_model
+from prunetui.engine.storage.export import load_model, permanent_state
+from prunetui.engine.storage.recording import record_run
+from prunetui.engine.storage.run_lock import LOCK_FILE
+from prunetui.engine.storage.runs import list_runs, load_history, read_run
 from tests.analysis_helpers import tiny_flags
 from tests.faults import temporaries
 
@@ -66,7 +66,7 @@ def test_a_loss_diverging_in_a_fine_tune_keeps_the_pruned_model_history_and_summ
     config = tiny_config.replace(schedule="iterative", rounds=3, sparsity=0.875)
     for event in record_run(Experiment(config, download=False), tmp_path / "run"):
         if isinstance(event, Pruned):  # from now on every loss reads as diverged: the first fine-tune fails
-            monkeypatch.setattr("prunetui.engine.training.DIVERGED_LOSS", 0.0)
+            monkeypatch.setattr("prunetui.engine.core.training.DIVERGED_LOSS", 0.0)
 
     summary = summary_of(tmp_path / "run")
     assert summary["status"] == "failed" and "diverged" in summary["message"] and summary["complete"] is False
@@ -82,7 +82,7 @@ def test_the_apps_stop_mid_fine_tune_keeps_the_pruned_model(
     tiny_config: ExperimentConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The app's runner takes the CLI's path: Stop pressed while a fine-tune is mid-epoch."""
-    monkeypatch.setattr("prunetui.engine.training.LOSS_EVERY", 2)  # a loss report every 2 of the 8 batches
+    monkeypatch.setattr("prunetui.engine.core.training.LOSS_EVERY", 2)  # a loss report every 2 of the 8 batches
     delivered: list[Event] = []
 
     def deliver(events: tuple[Event, ...]) -> None:
@@ -243,7 +243,7 @@ def fill_disk_for(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     def opening(path: Path, mode: str) -> Any:
         return FullDisk(path, mode) if path.name.startswith(f".{name}.") else open(path, mode)
 
-    monkeypatch.setattr("prunetui.engine.files.open", opening, raising=False)
+    monkeypatch.setattr("prunetui.engine.core.files.open", opening, raising=False)
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,11 @@ import pytest
 
 from prunetui.cli import main
 from prunetui.engine import ExperimentConfig, StepLoss
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.experiment import Experiment
-from prunetui.engine.export import load_model
-from prunetui.engine.recording import record_run
-from prunetui.engine.runs import list_runs, load_history, new_run_dir, read_run, resolve_run, runs_root
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.experiment import Experiment
+from prunetui.engine.storage.export import load_model
+from prunetui.engine.storage.recording import record_run
+from prunetui.engine.storage.runs import list_runs, load_history, new_run_dir, read_run, resolve_run, runs_root
 from tests.analysis_helpers import accuracy, only_dir, tiny_flags
 
 
@@ -133,6 +133,6 @@ def test_runs_are_found_by_path_name_or_unique_start(tmp_path: Path) -> None:
 
 def test_listing_runs_and_reading_analyses_needs_no_torch() -> None:
     """The app's Runs screen and `prunetui runs` open at once: torch is imported only to train or prune."""
-    code = "import sys, prunetui.engine.runs, prunetui.engine.analyses; print('torch' in sys.modules)"
+    code = "import sys, prunetui.engine.storage.runs, prunetui.engine.analyses; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

@@ -19,11 +19,11 @@ from prunetui.engine.analyses import (
     dense_config,
     suggest_amounts,
 )
-from prunetui.engine.config import format_layer_amounts, parse_layer_amounts
-from prunetui.engine.errors import ConfigError
-from prunetui.engine.export import load_model, permanent_state, save_state
-from prunetui.engine.runs import read_run
-from prunetui.engine.sensitivity import Sensitivity
+from prunetui.engine.analyses.sensitivity import Sensitivity
+from prunetui.engine.core.config import format_layer_amounts, parse_layer_amounts
+from prunetui.engine.core.errors import ConfigError
+from prunetui.engine.storage.export import load_model, permanent_state, save_state
+from prunetui.engine.storage.runs import read_run
 from tests.analysis_helpers import accuracy, only_dir, tiny_flags
 from tests.engine_helpers import run
 

@@ -25,11 +25,11 @@ from prunetui.engine.analyses import (
     parse_methods,
     read_sweep_csv,
 )
-from prunetui.engine.errors import ConfigError
-from prunetui.engine.experiment import Experiment
-from prunetui.engine.export import load_model
-from prunetui.engine.metrics import weight_layers
-from prunetui.engine.sweep import Sweep
+from prunetui.engine.analyses.sweep import Sweep
+from prunetui.engine.core.errors import ConfigError
+from prunetui.engine.core.experiment import Experiment
+from prunetui.engine.core.metrics import weight_layers
+from prunetui.engine.storage.export import load_model
 from tests.analysis_helpers import accuracy, tiny_flags
 from tests.idx import write_dataset
 
@@ -46,7 +46,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[ExperimentConfig]:
             configs.append(config)
             super().__init__(config, **kwargs)
 
-    monkeypatch.setattr("prunetui.engine.stages.Experiment", Counted)
+    monkeypatch.setattr("prunetui.engine.analyses.experiment_series.Experiment", Counted)
     return configs
 
 
@@ -209,7 +209,7 @@ def test_sweep_failures_end_the_sweep_with_one_line(
     def broken(*args: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("prunetui.engine.sweep.save_state", broken)
+    monkeypatch.setattr("prunetui.engine.analyses.sweep.save_state", broken)
     ended = sweep_events(SweepSpec(tiny_config, METHODS, (0.5,)), tmp_path / "sweep")[-1]
     assert ended == SweepEnded("failed", ended.message, ())
     assert ended.message.startswith("unexpected RuntimeError: disk on fire (") and "\n" not in ended.message
@@ -308,7 +308,7 @@ def test_agp_points_train_from_scratch_with_the_dense_budget_and_compare_with_th
             starts.append((config.schedule, config.epochs, kwargs["start_from"] is not None))
             super().__init__(config, **kwargs)
 
-    monkeypatch.setattr("prunetui.engine.stages.Experiment", Recorded)
+    monkeypatch.setattr("prunetui.engine.analyses.experiment_series.Experiment", Recorded)
     spec = SweepSpec(tiny_config, ("l1:layer:one-shot", "l1:layer:agp"), (0.5,))
     points = [event for event in sweep_events(spec, tmp_path) if isinstance(event, SweepPoint)]
     # the dense model, then one-shot from its weights, then agp from the seed's weights with the same 2 epochs

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
-from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.core.config import ExperimentConfig
 
 
-def run_app(config: ExperimentConfig | None = None) -> None:
-    """Open the app, with `config` in the form (the last session's settings if None)."""
+def run_app(config: ExperimentConfig | None = None, runs_dir: Path | None = None) -> None:
+    """Open the app, with `config` in the form (the last session's settings if None), saving and reading runs under
+    `runs_dir` (the runs root if None)."""
     from prunetui.app.app import PruneApp
 
-    app = PruneApp(config)
+    app = PruneApp(config, runs_dir=runs_dir)
     app.run()
     if "torch" in sys.modules:
         # A run went (and has saved itself, or the quit gave up waiting for it): torch takes a second or more

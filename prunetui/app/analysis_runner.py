@@ -12,24 +12,24 @@ from typing import Protocol
 
 from prunetui.app.thread_runner import FLUSH_INTERVAL, ThreadRunner
 from prunetui.describe import describe
-from prunetui.engine.analyses import Ended, Progress
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.events import EpochEnd, StepLoss
+from prunetui.engine.analyses import AnalysisEvent, Ended, Progress
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.events import EpochEnd, StepLoss
 
 
 class Analysis(Protocol):
-    def run(self) -> Iterator[object]: ...
+    def run(self) -> Iterator[AnalysisEvent]: ...
 
     def stop(self) -> None: ...
 
 
-class AnalysisRunner(ThreadRunner[object]):
+class AnalysisRunner(ThreadRunner[AnalysisEvent]):
     """`build` makes the analysis in the worker thread (it imports torch)."""
 
     def __init__(
         self,
         build: Callable[[], Analysis],
-        deliver: Callable[[tuple[object, ...]], object],
+        deliver: Callable[[tuple[AnalysisEvent, ...]], object],
         interval: float = FLUSH_INTERVAL,
     ) -> None:
         super().__init__(deliver, interval)

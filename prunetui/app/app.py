@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
@@ -13,11 +14,11 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Header, Static
 from textual.worker import Worker, WorkerState
 
-from prunetui.app.messages import EventsReceived, LayerAmountsChosen
 from prunetui.app.remembered import recall, remember
 from prunetui.app.run_state import RunState
 from prunetui.app.runner import ExperimentRunner
@@ -27,11 +28,14 @@ from prunetui.app.widgets.experiment_form import ExperimentForm
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
-from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.errors import ConfigError
-from prunetui.engine.files import write_atomic
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.errors import ConfigError, OutputError
+from prunetui.engine.core.events import Event
+from prunetui.engine.core.files import write_atomic
+from prunetui.engine.storage.runs import runs_root
 
 if TYPE_CHECKING:
+    from prunetui.app.screens.sensitivity import SensitivityScreen
     from prunetui.app.widgets.charts import RunChart
 
 CONFIG_FILE = "prunetui.toml"
@@ -68,9 +72,18 @@ class PruneApp(App[None]):
         Binding("f2", "take_screenshot", "Screenshot", tooltip="Save an SVG screenshot in this folder"),
     ]
 
-    def __init__(self, config: ExperimentConfig | None = None) -> None:
-        """`config` goes into the form; without one, the settings remembered from the last session do."""
+    @dataclass
+    class EventsReceived(Message):
+        """A batch of the run's engine events, posted by the worker thread a few times a second."""
+
+        events: tuple[Event, ...]
+
+    def __init__(self, config: ExperimentConfig | None = None, *, runs_dir: Path | None = None) -> None:
+        """`config` goes into the form; without one, the settings remembered from the last session do. `runs_dir`:
+        where runs are saved and read, and sweeps and sensitivity results go (default: the runs root, as
+        `runs_root` finds it)."""
         super().__init__()
+        self.runs_dir = runs_root(runs_dir)
         self._initial, self._recall_problem = (config, None) if config else recall()
         self.run_state = RunState()
         self.runner: ExperimentRunner | None = None
@@ -145,7 +158,9 @@ class PruneApp(App[None]):
         self._remember_settings(config)
         self._add_charts()
         self.run_state = RunState.begin()
-        self.runner = ExperimentRunner(config, lambda events: self.post_message(EventsReceived(events)))
+        self.runner = ExperimentRunner(
+            config, lambda events: self.post_message(self.EventsReceived(events)), root=self.runs_dir
+        )
         self._run_experiment(self.runner)
         self._fold_form(self.screen.has_class("-narrow") or self.query_one("#main").has_class("-folded"))
         self._running_changed()
@@ -182,7 +197,7 @@ class PruneApp(App[None]):
         if folded and self.focused is not None and self.form in self.focused.ancestors:
             self.set_focus(self.query_one("#status"), scroll_visible=False)
 
-    def on_events_received(self, message: EventsReceived) -> None:
+    def on_prune_app_events_received(self, message: EventsReceived) -> None:
         state = self.run_state
         was_active = state.active
         state.apply(message.events)
@@ -258,7 +273,7 @@ class PruneApp(App[None]):
             return
         try:
             write_atomic(path, config.to_toml())
-        except OSError as error:
+        except OutputError as error:
             self.notify(str(error), title="Not saved", severity="error")
             return
         self.notify(f"Saved to {path}", title="Settings saved")
@@ -298,7 +313,7 @@ class PruneApp(App[None]):
         if problem is not None:
             self.notify(problem, title="Settings not remembered", severity="warning")
 
-    def on_layer_amounts_chosen(self, message: LayerAmountsChosen) -> None:
+    def on_sensitivity_screen_amounts_chosen(self, message: SensitivityScreen.AmountsChosen) -> None:
         """From the Sensitivity screen: prune each layer as far as it tolerates, in the next run."""
         if self.run_state.active:
             self.notify("The settings are locked while a run goes on.", title="Not used", severity="warning")
@@ -323,10 +338,11 @@ class PruneApp(App[None]):
         from prunetui.app.screens.weights import WeightsScreen
 
         if name in ("runs", "weights"):
-            self.push_screen(RunsScreen() if name == "runs" else WeightsScreen())
+            self.push_screen(RunsScreen(self.runs_dir) if name == "runs" else WeightsScreen(self.runs_dir))
             return
         config, _ = self.form.read()  # the screens check the settings when they start
-        self.push_screen(SweepScreen(config) if name == "sweep" else SensitivityScreen(config))
+        screen = SweepScreen if name == "sweep" else SensitivityScreen
+        self.push_screen(screen(config, self.runs_dir))
 
     def action_help(self) -> None:
         from prunetui.app.screens.help import HelpScreen

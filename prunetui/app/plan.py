@@ -4,38 +4,47 @@ the pace of the newest saved run with the same model, data and batch size (none 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from pathlib import Path
 
-from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.runs import SUMMARY_FILE, list_runs, runs_root
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.storage.runs import SUMMARY_FILE, list_runs
 
-
-def run_epochs(config: ExperimentConfig) -> int:
-    """Training plus fine-tuning epochs of one experiment (agp fine-tunes once, after all its rounds)."""
-    finetunes = 1 if config.schedule == "agp" else config.rounds_used
-    return config.epochs + finetunes * config.finetune_epochs
+SAME_TRAINING = ("model", "dataset", "train_subset", "batch_size", "device")  # what an epoch's time depends on
 
 
-def seconds_per_epoch(config: ExperimentConfig) -> float | None:
-    """An epoch's time (with its evaluation) in the newest finished run that trained like `config`."""
-    same = ("model", "dataset", "train_subset", "batch_size", "device")
-    for run in list_runs(runs_root()):
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """How fast a finished run trained: its settings, and an epoch's time with its evaluation."""
+
+    config: ExperimentConfig
+    seconds_per_epoch: float
+
+
+def paces(root: Path) -> list[Pace]:
+    """The pace of every finished run under `root` that trained, newest first. It reads every run's files: call
+    it in a worker, not on the UI thread."""
+    found = []
+    for run in list_runs(root):
         saved = run.config
-        if run.status != "finished" or saved is None or run_epochs(saved) == 0:
+        if run.status != "finished" or saved is None or saved.total_epochs == 0:
             continue
-        if all(getattr(saved, name) == getattr(config, name) for name in same):
-            try:
-                seconds = json.loads((run.path / SUMMARY_FILE).read_text(encoding="utf-8")).get("seconds")
-            except (OSError, ValueError):
-                continue
-            if isinstance(seconds, int | float) and seconds > 0:
-                return seconds / run_epochs(saved)
-    return None
+        try:
+            seconds = json.loads((run.path / SUMMARY_FILE).read_text(encoding="utf-8")).get("seconds")
+        except (OSError, ValueError):
+            continue
+        if isinstance(seconds, int | float) and seconds > 0:
+            found.append(Pace(saved, seconds / saved.total_epochs))
+    return found
 
 
-def about(epochs: int, config: ExperimentConfig) -> str:
-    """ "about 4 min", or why there is no estimate."""
-    per_epoch = seconds_per_epoch(config)
-    if per_epoch is None:
+def about(epochs: int, config: ExperimentConfig, known: list[Pace]) -> str:
+    """ "about 4 min" at the pace of the newest run that trained like `config`, or why there is no estimate."""
+    same = (
+        pace for pace in known if all(getattr(pace.config, name) == getattr(config, name) for name in SAME_TRAINING)
+    )
+    pace = next(same, None)
+    if pace is None:
         return "time unknown until a run with this model, data and batch size is saved"
-    seconds = epochs * per_epoch
+    seconds = epochs * pace.seconds_per_epoch
     return f"about {seconds / 60:.0f} min" if seconds >= 90 else f"about {max(seconds, 1):.0f} s"

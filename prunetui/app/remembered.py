@@ -7,9 +7,9 @@ from pathlib import Path
 
 import platformdirs
 
-from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.errors import ConfigError
-from prunetui.engine.files import write_atomic
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.errors import ConfigError
+from prunetui.engine.core.files import write_atomic
 
 SETTINGS_FILE = "last-settings.toml"
 

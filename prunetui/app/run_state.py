@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from prunetui.describe import describe, percent
-from prunetui.engine.events import (
+from prunetui.engine.core.events import (
     EpochEnd,
     Event,
     Failed,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from prunetui.app.thread_runner import FLUSH_INTERVAL, ThreadRunner
-from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.events import Event, Failed, Finished, Pruned, Rewound, RunStarted, Status, Stopped
-from prunetui.engine.runs import discard_failed_start, new_run_dir, runs_root
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.events import Event, Failed, Finished, Pruned, Rewound, RunStarted, Status, Stopped
+from prunetui.engine.storage.runs import discard_failed_start, new_run_dir, runs_root
 
 # Events the user should see at once; the run always ends with one of the last three, so nothing is left over.
 URGENT = (Status, RunStarted, Pruned, Rewound, Finished, Stopped, Failed)
@@ -22,18 +23,21 @@ class ExperimentRunner(ThreadRunner[Event]):
         config: ExperimentConfig,
         deliver: Callable[[tuple[Event, ...]], object],
         interval: float = FLUSH_INTERVAL,
+        *,
+        root: Path | None = None,
     ) -> None:
         super().__init__(deliver, interval)
         self.config = config
+        self.root = runs_root(root)  # the run is saved under it
 
     def run(self) -> None:
         self._deliver((Status("importing torch …"),))  # a second or more on a cold start
-        from prunetui.engine.experiment import Experiment  # torch loads here, long after the first paint
-        from prunetui.engine.recording import record_run
+        from prunetui.engine.core.experiment import Experiment  # torch loads here, long after the first paint
+        from prunetui.engine.storage.recording import record_run
 
         try:
             experiment = Experiment(self.config)
-            directory = new_run_dir(runs_root(), self.config)
+            directory = new_run_dir(self.root, self.config)
             events = record_run(experiment, directory)
         except PrunetuiError as error:
             self._deliver((Failed(str(error), None),))

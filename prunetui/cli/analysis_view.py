@@ -13,9 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from prunetui.describe import describe
-from prunetui.engine.analyses import Ended
+from prunetui.engine.analyses import Ended, Series
 from prunetui.engine.analyses import Progress as StageProgress
-from prunetui.engine.events import EpochEnd, Status, StepLoss
+from prunetui.engine.core.events import EpochEnd, Status, StepLoss
 
 E = TypeVar("E")
 EXIT_CODES = {"finished": 0, "failed": 1, "stopped": 130}
@@ -62,9 +62,7 @@ def _ending(event: Ended, stopped: str) -> str | None:
     return f"[red]failed: {event.message}[/]" if event.status == "failed" else None
 
 
-def line_chart(
-    series: dict[str, tuple[list[float], list[float]]], x_label: str, y_label: str, width: int, log_x: bool = False
-) -> Text:
+def line_chart(series: Series, x_label: str, y_label: str, width: int, log_x: bool = False) -> Text:
     """Lines of (x, y) points drawn with plotext, as Rich text (plain when the output is not a terminal)."""
     plotext.clear_figure()
     plotext.plotsize(min(width, 100), 20)

@@ -9,16 +9,16 @@ from rich.console import Console
 from rich.table import Table
 
 from prunetui.cli.options import fail
-from prunetui.describe import kept_word, storage_note
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.events import Exported
-from prunetui.engine.runs import resolve_run, runs_root
+from prunetui.describe import kept_word, kib, storage_note
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.events import Exported
+from prunetui.engine.storage.runs import resolve_run, runs_root
 
 
 def export_command(args: argparse.Namespace, console: Console) -> int:
     try:
         run_dir = resolve_run(args.run, runs_root(args.runs_dir))
-        from prunetui.engine.compact import export_run  # imports torch
+        from prunetui.engine.storage.compact import export_run  # imports torch
 
         with console.status("loading the model, checking and timing …"):
             report = export_run(run_dir)
@@ -53,4 +53,4 @@ def export_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def _sizes(saved: Exported) -> tuple[str, str, str]:
-    return tuple(f"{n / 1024:,.1f} KiB" for n in (saved.dense_bytes, saved.sparse_bytes, saved.gzip_bytes))
+    return kib(saved.dense_bytes), kib(saved.sparse_bytes), kib(saved.gzip_bytes)

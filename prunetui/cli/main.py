@@ -13,8 +13,8 @@ from prunetui.cli.run_command import run_command
 from prunetui.cli.runs_command import add_runs_parser, runs_command
 from prunetui.cli.sensitivity_command import add_sensitivity_parser, sensitivity_command
 from prunetui.cli.sweep_command import add_sweep_parser, sweep_command
-from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.errors import ConfigError
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.errors import ConfigError
 
 DESCRIPTION = """\
 Run neural-network pruning experiments with PyTorch and watch them happen.
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"prunetui {__version__}")
     parser.add_argument("--config", type=Path, metavar="FILE.toml", help="open the app with settings from a TOML file")
+    add_runs_dir_option(parser)  # the app's
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineErrorParser)
 
     run = commands.add_parser(
@@ -92,5 +93,5 @@ def _open_app(args: argparse.Namespace) -> int:
         return fail(str(error))
     from prunetui.app import run_app  # Textual only when the app is wanted
 
-    run_app(config)
+    run_app(config, args.runs_dir)
     return 0

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-from prunetui.engine.config import ExperimentConfig, flag_name
+from prunetui.engine.core.config import ExperimentConfig, flag_name, setting_type
 
 RUN_HELP = "a run's name, the unique start of one, `last` (the newest run) or a path"
 
@@ -39,14 +39,14 @@ def add_config_options(
         help_text = (helps or {}).get(field.name, field.metadata["help"])
         if "(default:" not in help_text:  # a default that the help explains needs no brackets
             help_text += f" [{_default_text(field)}]"
-        if field.type == "bool":
+        if setting_type(field) is bool:
             group.add_argument(
                 flag_name(field.name), action=argparse.BooleanOptionalAction, default=None, help=help_text
             )
         else:
             group.add_argument(
                 flag_name(field.name),
-                type={"int": int, "float": float, "str": str}[str(field.type)],
+                type=setting_type(field),
                 choices=allowed,
                 default=None,
                 metavar=None if allowed else field.name.upper(),

@@ -16,9 +16,9 @@ from rich.table import Table
 from prunetui.cli.options import config_from_args, fail
 from prunetui.cli.output import and_list
 from prunetui.describe import before_pruning, describe, percent
-from prunetui.engine.errors import ConfigError, OutputError, PrunetuiError, RunDirError
-from prunetui.engine.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
-from prunetui.engine.runs import claim_run_dir, discard_failed_start, new_run_dir, run_files, runs_root
+from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, RunDirError
+from prunetui.engine.core.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
+from prunetui.engine.storage.runs import claim_run_dir, discard_failed_start, new_run_dir, run_files, runs_root
 
 EXIT_CODES = {Finished: 0, Failed: 1, Stopped: 130}
 
@@ -34,7 +34,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         return fail(str(error), code=1)
     console.print("importing torch …", highlight=False)
     from prunetui.engine import Experiment  # imports torch: only once the arguments and --out are known good
-    from prunetui.engine.recording import record_claimed
+    from prunetui.engine.storage.recording import record_claimed
 
     experiment = Experiment(config)
     events = record_claimed(experiment, lock)

@@ -15,9 +15,17 @@ from rich.table import Table
 from prunetui.cli.options import RUN_HELP, add_runs_dir_option, fail
 from prunetui.cli.output import and_list
 from prunetui.describe import percent
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.files import csv_text
-from prunetui.engine.runs import RUN_NAME, RunRecord, deletable_run, delete_run, list_runs, resolve_run, runs_root
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.storage.csv_text import csv_text
+from prunetui.engine.storage.runs import (
+    RUN_NAME,
+    RunRecord,
+    deletable_run,
+    delete_run,
+    list_runs,
+    resolve_run,
+    runs_root,
+)
 
 STATUS_STYLES = {"finished": "green", "stopped": "yellow", "interrupted": "yellow", "running": "cyan"}
 

@@ -16,42 +16,40 @@ from prunetui.cli.run_command import stop_on_ctrl_c
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
-    SENSITIVITY_CRITERIA,
+    SENSITIVITY_UNUSED_SETTINGS,
     SensitivityEnded,
     SensitivityEvent,
     SensitivityPoint,
     SensitivityStarted,
     parse_fractions,
+    sensitivity_criteria,
+    sensitivity_file,
+    sensitivity_series,
     suggest_amounts,
-    to_csv,
 )
-from prunetui.engine.config import ExperimentConfig, format_layer_amounts
-from prunetui.engine.errors import OutputError, PrunetuiError
-from prunetui.engine.files import write_atomic
-from prunetui.engine.runs import DENSE_MODEL_FILE, MODEL_FILE, config_hash, read_run, resolve_run, runs_root
+from prunetui.engine.core.config import ExperimentConfig, format_layer_amounts
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.storage.runs import DENSE_MODEL_FILE, MODEL_FILE, read_run, resolve_run, runs_root
 
-DESCRIPTION = f"""\
+DESCRIPTION = """\
 Prune one layer at a time to each amount, leaving the rest of the model dense and without fine-tuning,
 and measure test accuracy: which layers tolerate pruning, and how much. The model is trained first with
 the settings given, or taken from a saved run with --run (its dense model, from before pruning).
---criterion picks how ({and_list(SENSITIVITY_CRITERIA, "or")}); the sparsity and schedule settings are not used.
+--criterion picks how ({criteria}); the sparsity and schedule settings are not used.
 """
-
-
-# Layers are pruned once each, to the amounts given, with no fine-tuning.
-UNUSED_SETTINGS = (
-    "sparsity", "schedule", "scope", "rounds", "finetune_epochs", "rewind", "max_layer_sparsity", "layer_sparsity"
-)  # fmt: skip
 # Settings whose schema help speaks of a pruning run, said for this analysis.
 HELPS = {
-    "criterion": "which weights go: magnitude, random, whole rows",
+    "criterion": "which weights go; only criteria that rank the weights as they are, without training batches",
     "epochs": "training epochs of the model analysed (none with --run, whose model is trained)",
 }
 
 
 def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
+    criteria = tuple(sensitivity_criteria())  # read now: criteria may be registered after import
     parser = commands.add_parser(
-        "sensitivity", help="accuracy with one layer pruned at a time, per layer and amount", description=DESCRIPTION
+        "sensitivity",
+        help="accuracy with one layer pruned at a time, per layer and amount",
+        description=DESCRIPTION.format(criteria=and_list(criteria, "or")),
     )
     add_list_option(parser, "--amounts", DEFAULT_AMOUNTS, "fractions of each layer to prune")
     parser.add_argument("--run", metavar="RUN", help=f"analyse this saved run's trained model; RUN is {RUN_HELP}")
@@ -66,7 +64,7 @@ def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
         "--out", type=Path, metavar="FILE.csv", help="where to save the results (default: a CSV under RUNS/sensitivity)"
     )
     add_runs_dir_option(parser)
-    add_config_options(parser, skip=UNUSED_SETTINGS, choices={"criterion": SENSITIVITY_CRITERIA}, helps=HELPS)
+    add_config_options(parser, skip=SENSITIVITY_UNUSED_SETTINGS, choices={"criterion": criteria}, helps=HELPS)
 
 
 def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
@@ -77,12 +75,11 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
         amounts = parse_fractions(args.amounts, "--amounts")
         if not 0.0 <= args.tolerance < 1.0:
             raise PrunetuiError(f"invalid --tolerance: {args.tolerance:g} is not in [0, 1)")
-        from prunetui.engine.sensitivity import Sensitivity  # imports torch
+        from prunetui.engine.analyses.sensitivity import Sensitivity  # imports torch
 
-        analysis = Sensitivity(config, amounts, model_path=model_path)
+        analysis = Sensitivity(config, amounts, model_path=model_path, out=args.out or sensitivity_file(root, config))
     except PrunetuiError as error:
         return fail(str(error))
-    out = args.out or root / "sensitivity" / f"{config.model}-{config.dataset}-{config_hash(config)}.csv"
     with stop_on_ctrl_c(analysis.stop, console):
         ended = follow(analysis.run(), console, _line, "results so far below")
     assert isinstance(ended, SensitivityEnded)
@@ -95,11 +92,10 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
         console.print(
             f"to prune each layer that far: prunetui run [bold]--layer-sparsity {suggestion}[/] …", soft_wrap=True
         )
-        try:
-            write_atomic(out, to_csv(ended.points, SensitivityPoint))
-        except OutputError as error:  # the results are on screen: only the file is missing
-            return fail(str(error), code=1)
-        console.print(f"results in [bold]{out}[/]")
+    if ended.not_saved:  # the results are on screen: only the file is missing
+        return fail(ended.not_saved, code=1)
+    if ended.results_file:
+        console.print(f"results in [bold]{ended.results_file}[/]")
     return EXIT_CODES[ended.status]
 
 
@@ -147,9 +143,4 @@ def _percentage_points(fraction: float) -> str:
 
 
 def _chart(points: tuple[SensitivityPoint, ...], width: int) -> Text:
-    series: dict[str, tuple[list[float], list[float]]] = {}
-    for point in points:
-        xs, ys = series.setdefault(point.layer, ([], []))
-        xs.append(point.amount * 100)
-        ys.append(point.accuracy * 100)
-    return line_chart(series, "layer pruned (%)", "accuracy (%)", width)
+    return line_chart(sensitivity_series(points), "layer pruned (%)", "accuracy (%)", width)

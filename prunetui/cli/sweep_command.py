@@ -26,9 +26,10 @@ from prunetui.engine.analyses import (
     parse_methods,
     point_key,
     sweep_directory,
+    sweep_series,
 )
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.runs import runs_root
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.storage.runs import runs_root
 
 DESCRIPTION = """\
 Prune one trained model with several methods to several sparsities, fine-tuning each point, and show
@@ -66,7 +67,7 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
     except PrunetuiError as error:
         return fail(str(error))
     directory = args.out or sweep_directory(runs_root(args.runs_dir), base)
-    from prunetui.engine.sweep import Sweep  # imports torch
+    from prunetui.engine.analyses.sweep import Sweep  # imports torch
 
     sweep = Sweep(spec, directory)
     with stop_on_ctrl_c(sweep.stop, console):
@@ -121,10 +122,5 @@ def sweep_table(spec: SweepSpec, points: tuple[SweepPoint, ...]) -> Table:
 
 
 def _chart(points: tuple[SweepPoint, ...], log_compression: bool, width: int) -> Text:
-    series: dict[str, tuple[list[float], list[float]]] = {}
-    for point in sorted(points, key=lambda p: p.sparsity):
-        xs, ys = series.setdefault(point.method, ([], []))
-        xs.append(point.compression if log_compression else point.sparsity * 100)
-        ys.append(point.accuracy * 100)
-    x_label = "compression (×, log scale)" if log_compression else "sparsity (%)"
+    series, x_label = sweep_series(points, log_compression)
     return line_chart(series, x_label, "accuracy (%)", width, log_x=log_compression)

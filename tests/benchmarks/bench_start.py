@@ -26,8 +26,7 @@ IMPORT_TORCH = "import torch; print('imported', flush=True)"
 # The CLI's `prunetui run`, with its event stream watched: the first training step ends the process.
 FIRST_STEP = """
 import os, sys
-from prunetui.engine.events import StepLoss
-from prunetui.engine.experiment import Experiment
+from prunetui.engine import Experiment, StepLoss  # in every tree's layout
 from prunetui.cli import main
 
 experiment_run = Experiment.run

@@ -30,7 +30,7 @@ from torchvision import datasets, transforms
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout without installing
 
 from prunetui.engine import EpochEnd, Experiment, ExperimentConfig, Failed, RunStarted, StepLoss
-from prunetui.engine.models import build_model
+from prunetui.engine.core.models import build_model
 
 LR = 0.05
 SEED = 0

@@ -4,6 +4,7 @@ line, and stopping the analysis when the screen goes (Escape) or the app quits."
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -11,15 +12,16 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Input, Select, Static
 from textual.worker import Worker, WorkerState
 
 from prunetui.app.analysis_runner import Analysis, AnalysisRunner, progress_text
-from prunetui.app.messages import AnalysisEvents
-from prunetui.engine.analyses import Ended, Progress
-from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.errors import PrunetuiError
+from prunetui.app.plan import Pace, paces
+from prunetui.engine.analyses import AnalysisEvent, Ended, Progress
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.errors import PrunetuiError
 
 ANALYSIS_CSS = Path(__file__).parent.parent / "analysis.tcss"
 
@@ -32,11 +34,25 @@ class AnalysisScreen(Screen[None]):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, config: ExperimentConfig) -> None:
+    @dataclass
+    class PacesRead(Message):
+        """The saved runs' training paces, for the time estimate, read in a worker."""
+
+        paces: list[Pace]
+
+    @dataclass
+    class EventsArrived(Message):
+        """Events of the analysis, posted by its worker thread."""
+
+        events: tuple[AnalysisEvent, ...]
+
+    def __init__(self, config: ExperimentConfig, root: Path) -> None:
         super().__init__()
         self.config = config  # the main form's settings when the screen opened
+        self.root = root  # the runs root: sweeps and sensitivity results go under it
         self.runner: AnalysisRunner | None = None
         self.status = "ready"  # finished, stopped, failed while not running
+        self.paces: list[Pace] = []  # none until read: the estimate says the time is unknown
 
     @property
     def running(self) -> bool:
@@ -60,6 +76,15 @@ class AnalysisScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._show_plan()
+        self._read_paces()
+
+    @work(thread=True, exit_on_error=False, group="paces")
+    def _read_paces(self) -> None:
+        self.post_message(self.PacesRead(paces(self.root)))
+
+    def on_analysis_screen_paces_read(self, message: PacesRead) -> None:
+        self.paces = message.paces
+        self._show_plan()
 
     @on(Input.Changed)
     @on(Select.Changed)
@@ -72,7 +97,7 @@ class AnalysisScreen(Screen[None]):
             text = f"[b]cannot start yet[/b]: {error}"
         self.query_one("#analysis-plan", Static).update(text)
 
-    def show_event(self, event: object) -> None:
+    def show_event(self, event: AnalysisEvent) -> None:
         """A result or start event of the analysis; Progress and Ended are handled here."""
         raise NotImplementedError
 
@@ -87,7 +112,7 @@ class AnalysisScreen(Screen[None]):
         except PrunetuiError as error:
             self.notify(str(error), title="Cannot start", severity="error")
             return
-        self.runner = AnalysisRunner(build, lambda events: self.post_message(AnalysisEvents(events)))
+        self.runner = AnalysisRunner(build, lambda events: self.post_message(self.EventsArrived(events)))
         self._run(self.runner)
         self._progress("starting …")
         self._running_changed()
@@ -112,7 +137,7 @@ class AnalysisScreen(Screen[None]):
         if self.runner is not None:
             self.runner.stop()
 
-    def on_analysis_events(self, message: AnalysisEvents) -> None:
+    def on_analysis_screen_events_arrived(self, message: EventsArrived) -> None:
         for event in message.events:
             if isinstance(event, Progress):
                 self._progress(progress_text(event))

@@ -3,41 +3,37 @@ curves overlaid; the highlighted one's export sizes, said honestly, `e` to expor
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
+from textual.worker import get_current_worker
 
-from prunetui.app.messages import WorkerResult
 from prunetui.app.screens.analysis import ANALYSIS_CSS
 from prunetui.app.screens.confirm import ConfirmScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import Series, SeriesChart
-from prunetui.describe import kept_word, percent
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.runs import RunRecord, deletable_run, delete_run, list_runs, load_history, runs_root
+from prunetui.describe import UNSTRUCTURED_NOTE, kept_word, percent, sizes_text
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.storage.history import HistoryRow
+from prunetui.engine.storage.runs import RunRecord, deletable_run, delete_run, list_runs, load_history
 
 if TYPE_CHECKING:
-    from prunetui.engine.compact import ExportReport
+    from prunetui.engine.storage.compact import ExportReport
 
 SELECTED = "●"
 COLUMNS = ("", "date", "method", "sparsity", "accuracy dense → pruned", "status", "run")
-UNSTRUCTURED_NOTE = (
-    "Unstructured masks alone do not speed up dense PyTorch inference: the zeros are still multiplied, so the "
-    "model is as large in memory and as slow as the dense one. They pay off in storage only (sparse CSR, gzip)."
-)
 STRUCTURED_NOTE = (
     "ln-structured: whole filters and neurons are zero. Export (e) cuts them out into a smaller model that "
     "computes the same and runs faster."
 )
-
-
-def kib(n: int) -> str:
-    return f"{n / 1024:,.1f} KiB"
 
 
 def run_label(run: RunRecord) -> str:
@@ -56,9 +52,28 @@ class RunsScreen(Screen[None]):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self) -> None:
+    @dataclass
+    class ExportReported(Message):
+        """The export of a run in a few lines (`export_text`), or why it failed."""
+
+        text: str
+        error: str = ""
+
+    @dataclass
+    class RunsListed(Message):
+        """The runs under the root, newest first, read in a worker."""
+
+        runs: list[RunRecord]
+
+    @dataclass
+    class HistoriesLoaded(Message):
+        """The metric histories of the runs to chart, as (label, rows) in the order picked, read in a worker."""
+
+        histories: list[tuple[str, list[HistoryRow]]]
+
+    def __init__(self, root: Path) -> None:
         super().__init__()
-        self.root = runs_root()
+        self.root = root
         self.runs: dict[str, RunRecord] = {}
         self.selected: list[str] = []  # run names, in the order they were picked
 
@@ -82,7 +97,16 @@ class RunsScreen(Screen[None]):
         table.focus()
 
     def action_reload(self) -> None:
-        self.runs = {run.name: run for run in list_runs(self.root)}
+        self._list_runs()
+
+    @work(thread=True, exclusive=True, group="runs")
+    def _list_runs(self) -> None:
+        runs = list_runs(self.root)
+        if not get_current_worker().is_cancelled:  # a newer reload supersedes this one
+            self.post_message(self.RunsListed(runs))
+
+    def on_runs_screen_runs_listed(self, message: RunsListed) -> None:
+        self.runs = {run.name: run for run in message.runs}
         self.selected = [name for name in self.selected if name in self.runs]
         table = self.query_one(DataTable)
         table.clear()
@@ -139,10 +163,7 @@ class RunsScreen(Screen[None]):
         if run.export is not None:
             e = run.export
             compression = f", {run.compression:.1f}× fewer parameters" if run.compression else ""
-            lines.append(
-                f"model.pt: {kib(e.dense_bytes)} dense, {kib(e.sparse_bytes)} as sparse CSR, "
-                f"{kib(e.gzip_bytes)} gzipped{compression}"
-            )
+            lines.append(f"model.pt: {sizes_text(e)}{compression}")
         lines.append(STRUCTURED_NOTE if c and c.structured else UNSTRUCTURED_NOTE)
         return "\n".join(lines)
 
@@ -151,12 +172,20 @@ class RunsScreen(Screen[None]):
         shown = [self.runs[name] for name in self.selected]
         if not shown and self.highlighted is not None:
             shown = [self.highlighted]
+        self._load_histories([(run_label(run), run.path) for run in shown])
+
+    @work(thread=True, exclusive=True, group="history")
+    def _load_histories(self, runs: list[tuple[str, Path]]) -> None:
+        histories = [(label, load_history(path)) for label, path in runs]
+        if not get_current_worker().is_cancelled:  # the cursor moved on: a newer load supersedes this one
+            self.post_message(self.HistoriesLoaded(histories))
+
+    def on_runs_screen_histories_loaded(self, message: HistoriesLoaded) -> None:
         accuracy: Series = {}
         loss: Series = {}
-        for run in shown:
-            label = run_label(run)
+        for label, rows in message.histories:
             sparsity = 0.0
-            for row in load_history(run.path):
+            for row in rows:
                 sparsity = row.sparsity if row.sparsity is not None else sparsity
                 xs, ys = accuracy.setdefault(label, ([], []))
                 xs.append(sparsity * 100)
@@ -177,16 +206,16 @@ class RunsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")
     def _export(self, run: RunRecord) -> None:
-        from prunetui.engine.compact import export_run  # imports torch
+        from prunetui.engine.storage.compact import export_run  # imports torch
 
         try:
-            self.post_message(WorkerResult(export_text(run, export_run(run.path))))
+            self.post_message(self.ExportReported(export_text(run, export_run(run.path))))
         except PrunetuiError as error:
-            self.post_message(WorkerResult(None, str(error)))
+            self.post_message(self.ExportReported("", str(error)))
 
-    def on_worker_result(self, message: WorkerResult) -> None:
+    def on_runs_screen_export_reported(self, message: ExportReported) -> None:
         detail = self.query_one("#runs-detail", Static)
-        detail.update(str(message.result) if message.error == "" else f"[red]not exported: {message.error}[/]")
+        detail.update(message.text if message.error == "" else f"[red]not exported: {message.error}[/]")
 
     def action_delete(self) -> None:
         run = self.highlighted
@@ -220,8 +249,7 @@ def export_text(run: RunRecord, report: ExportReport) -> str:
     saved = report.saved
     lines = [
         f"[b]{run.name}[/b] exported: {report.nonzero:,} of {report.parameters:,} parameters "
-        f"{kept_word(report.structured)}; "
-        f"{kib(saved.dense_bytes)} dense, {kib(saved.sparse_bytes)} sparse CSR, {kib(saved.gzip_bytes)} gzipped"
+        f"{kept_word(report.structured)}; {sizes_text(saved)}"
     ]
     compact = report.compact
     if compact is None:

@@ -7,32 +7,38 @@ model just before it was pruned).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Header, Input, Label, Select, Static
 
 from prunetui.app.analysis_runner import Analysis
-from prunetui.app.messages import LayerAmountsChosen
 from prunetui.app.plan import about
 from prunetui.app.screens.analysis import AnalysisScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
-from prunetui.app.widgets.series_chart import Series, SeriesChart
+from prunetui.app.widgets.series_chart import SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
-    SENSITIVITY_CRITERIA,
+    AnalysisEvent,
     SensitivityEnded,
     SensitivityPoint,
     SensitivityStarted,
     parse_fractions,
+    sensitivity_criteria,
+    sensitivity_file,
+    sensitivity_series,
     suggest_amounts,
 )
-from prunetui.engine.config import ExperimentConfig, format_layer_amounts
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.runs import DENSE_MODEL_FILE, list_runs, runs_root
+from prunetui.engine.core.config import ExperimentConfig, format_layer_amounts
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.storage.runs import DENSE_MODEL_FILE, RunRecord, list_runs
 
 TRAIN_NOW = "train"
 TOLERANCE = 0.01
@@ -44,37 +50,66 @@ class SensitivityScreen(AnalysisScreen):
         Binding("ctrl+l", "use_amounts", "Use amounts", tooltip="Put the suggested per-layer amounts into the form"),
     ]
 
-    def __init__(self, config: ExperimentConfig) -> None:
-        super().__init__(config)
+    @dataclass
+    class RunsListed(Message):
+        """The saved runs with a dense model, newest first, read in a worker."""
+
+        runs: list[RunRecord]
+
+    @dataclass
+    class AmountsChosen(Message):
+        """Per-layer sparsity amounts (as `--layer-sparsity` reads them) for `model`, to put into the form."""
+
+        model: str
+        amounts: str
+
+    def __init__(self, config: ExperimentConfig, root: Path) -> None:
+        super().__init__(config, root)
         self.points: list[SensitivityPoint] = []
         self.dense_accuracy: float | None = None
         self.model = config.model  # the analysed model's architecture: the form's, or a saved run's
-        self._runs = {str(run.path): run for run in list_runs(runs_root()) if (run.path / DENSE_MODEL_FILE).is_file()}
+        self._runs: dict[str, RunRecord] = {}  # runs with a dense model to analyse, read in a worker
 
     def compose(self) -> ComposeResult:
-        criterion = self.config.criterion if self.config.criterion in SENSITIVITY_CRITERIA else "l1"
-        sources = [(f"train {self.config.model} with the form's settings", TRAIN_NOW)]
-        sources += [(f"run {run.name}: {run.method}", path) for path, run in self._runs.items()]
+        criteria = sensitivity_criteria()
+        criterion = self.config.criterion if self.config.criterion in criteria else criteria[0]
         yield Header()
         with Vertical(id="sensitivity-setup", classes="analysis-setup"):
             with Horizontal(classes="analysis-row"):
                 yield Label("model", classes="analysis-label")
-                yield Select(sources, value=TRAIN_NOW, allow_blank=False, compact=True, id="sensitivity-source")
+                yield Select(self._sources(), value=TRAIN_NOW, allow_blank=False, compact=True, id="sensitivity-source")
             with Horizontal(classes="analysis-row"):
                 yield Label("amounts", classes="analysis-label")
                 yield Input(",".join(f"{a:g}" for a in DEFAULT_AMOUNTS), id="sensitivity-amounts", compact=True)
                 yield Label("criterion", classes="analysis-label switch-label")
-                options = [(name, name) for name in SENSITIVITY_CRITERIA]
+                options = [(name, name) for name in criteria]
                 yield Select(options, value=criterion, allow_blank=False, compact=True, id="sensitivity-criterion")
             yield from self.controls()
         yield SeriesChart("layer pruned (%)", "accuracy (%)", id="sensitivity-chart")
         yield Static("", id="sensitivity-suggestion")
         yield FittingFooter()
 
+    def _sources(self) -> list[tuple[str, str]]:
+        sources = [(f"train {self.config.model} with the form's settings", TRAIN_NOW)]
+        return sources + [(f"run {run.name}: {run.method}", path) for path, run in self._runs.items()]
+
+    @work(thread=True, exit_on_error=False, group="runs")
+    def _list_runs(self) -> None:
+        runs = [run for run in list_runs(self.root) if (run.path / DENSE_MODEL_FILE).is_file()]
+        self.post_message(self.RunsListed(runs))
+
+    def on_sensitivity_screen_runs_listed(self, message: RunsListed) -> None:
+        self._runs = {str(run.path): run for run in message.runs}
+        source = self.query_one("#sensitivity-source", Select)
+        chosen = source.value
+        source.set_options(self._sources())
+        source.value = chosen
+
     def on_mount(self) -> None:
         self.query_one("#sensitivity-setup").border_title = "Sensitivity: one layer pruned at a time, no fine-tuning"
         self.query_one("#sensitivity-chart").border_title = "Test accuracy per layer"
         self.query_one("#sensitivity-source").focus()
+        self._list_runs()
 
     def plan(self) -> str:
         amounts = parse_fractions(self.query_one("#sensitivity-amounts", Input).value, "amounts")
@@ -87,7 +122,7 @@ class SensitivityScreen(AnalysisScreen):
         points += "evaluations, no fine-tuning"
         if source != TRAIN_NOW:
             return f"load {config.model} as that run trained it, {points}"
-        return f"train {config.model} ({config.epochs} epochs, {about(config.epochs, config)}), {points}"
+        return f"train {config.model} ({config.epochs} epochs, {about(config.epochs, config, self.paces)}), {points}"
 
     def prepare(self) -> Callable[[], Analysis]:
         amounts = parse_fractions(self.query_one("#sensitivity-amounts", Input).value, "amounts")
@@ -101,29 +136,29 @@ class SensitivityScreen(AnalysisScreen):
             config, model_path = run.config.replace(data_dir=self.config.data_dir), run.path / DENSE_MODEL_FILE
         config = config.replace(criterion=criterion)
         self.model = config.model
+        out = sensitivity_file(self.root, config)  # the CLI's file for the same settings
 
         def build() -> Analysis:
-            from prunetui.engine.sensitivity import Sensitivity  # imports torch
+            from prunetui.engine.analyses.sensitivity import Sensitivity  # imports torch
 
-            return Sensitivity(config, amounts, model_path=model_path)
+            return Sensitivity(config, amounts, model_path=model_path, out=out)
 
         return build
 
-    def show_event(self, event: object) -> None:
+    def show_event(self, event: AnalysisEvent) -> None:
         if isinstance(event, SensitivityStarted):
             self.points, self.dense_accuracy = [], event.dense_accuracy
         elif isinstance(event, SensitivityPoint):
             self.points.append(event)
         elif isinstance(event, SensitivityEnded):
             self.points = list(event.points)
+            if event.results_file:
+                self.notify(f"results in {event.results_file}", title="Sensitivity")
+            elif event.not_saved:
+                self.notify(event.not_saved, title="Results not saved", severity="error")
 
     def redraw(self) -> None:
-        series: Series = {}
-        for point in self.points:
-            xs, ys = series.setdefault(point.layer, ([], []))
-            xs.append(point.amount * 100)
-            ys.append(point.accuracy * 100)
-        self.query_one(SeriesChart).show(series)
+        self.query_one(SeriesChart).show(sensitivity_series(self.points))
         text, suggestion = "", self.suggestion
         if suggestion is not None and self.dense_accuracy is not None:
             text = (
@@ -143,7 +178,7 @@ class SensitivityScreen(AnalysisScreen):
     def action_use_amounts(self) -> None:
         suggestion = self.suggestion
         if suggestion is not None:
-            self.app.post_message(LayerAmountsChosen(self.model, suggestion))
+            self.app.post_message(self.AmountsChosen(self.model, suggestion))
             self.action_back()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

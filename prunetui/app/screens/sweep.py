@@ -7,6 +7,7 @@ same settings, here or with `prunetui sweep`, resumes without redoing finished p
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar
 
 from textual import on
@@ -16,14 +17,15 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, Input, Label, Switch
 
 from prunetui.app.analysis_runner import Analysis
-from prunetui.app.plan import about, run_epochs
+from prunetui.app.plan import about
 from prunetui.app.screens.analysis import AnalysisScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
-from prunetui.app.widgets.series_chart import Series, SeriesChart
+from prunetui.app.widgets.series_chart import SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
     DEFAULT_METHODS,
     DEFAULT_SPARSITIES,
+    AnalysisEvent,
     SweepEnded,
     SweepPoint,
     SweepSpec,
@@ -31,9 +33,9 @@ from prunetui.engine.analyses import (
     parse_fractions,
     parse_methods,
     sweep_directory,
+    sweep_series,
 )
-from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.runs import runs_root
+from prunetui.engine.core.config import ExperimentConfig
 
 COLUMNS = ("method", "target", "reached", "compression", "pruned", "fine-tuned")
 
@@ -43,8 +45,8 @@ class SweepScreen(AnalysisScreen):
         Binding("ctrl+l", "toggle_log", "Log axis", tooltip="Accuracy against compression on a log axis"),
     ]
 
-    def __init__(self, config: ExperimentConfig) -> None:
-        super().__init__(config)
+    def __init__(self, config: ExperimentConfig, root: Path) -> None:
+        super().__init__(config, root)
         self.points: dict[tuple[str, float], SweepPoint] = {}
 
     def compose(self) -> ComposeResult:
@@ -85,26 +87,26 @@ class SweepScreen(AnalysisScreen):
     def plan(self) -> str:
         spec, c = self._spec(), self.config
         points = spec.points()
-        epochs = c.epochs + sum(run_epochs(spec.point_config(*point)) for point in points)
+        epochs = c.epochs + sum(spec.point_config(*point).total_epochs for point in points)
         finetune = f"{c.finetune_epochs} epoch{'s' if c.finetune_epochs != 1 else ''}"
         return (
             f"train {c.model} ({c.epochs} epochs), prune {len(points)} points ({len(spec.methods)} methods × "
-            f"{len(spec.sparsities)} sparsities), fine-tune each {finetune}: {epochs} epochs, {about(epochs, c)} "
-            "(points done before are kept)"
+            f"{len(spec.sparsities)} sparsities), fine-tune each {finetune}: {epochs} epochs, "
+            f"{about(epochs, c, self.paces)} (points done before are kept)"
         )
 
     def prepare(self) -> Callable[[], Analysis]:
         spec = self._spec()
-        directory = sweep_directory(runs_root(), self.config)
+        directory = sweep_directory(self.root, self.config)
 
         def build() -> Analysis:
-            from prunetui.engine.sweep import Sweep  # imports torch
+            from prunetui.engine.analyses.sweep import Sweep  # imports torch
 
             return Sweep(spec, directory)
 
         return build
 
-    def show_event(self, event: object) -> None:
+    def show_event(self, event: AnalysisEvent) -> None:
         if isinstance(event, SweepStarted):
             self.points = {point.key: point for point in event.done}
             resumed = f", {len(event.done)} done before" if event.done else ""
@@ -130,12 +132,7 @@ class SweepScreen(AnalysisScreen):
 
     def _chart(self) -> None:
         log = self.query_one("#sweep-log", Switch).value
-        series: Series = {}
-        for point in sorted(self.points.values(), key=lambda p: p.sparsity):
-            xs, ys = series.setdefault(point.method, ([], []))
-            xs.append(point.compression if log else point.sparsity * 100)
-            ys.append(point.accuracy * 100)
-        x_label = "compression (×, log scale)" if log else "sparsity (%)"
+        series, x_label = sweep_series(self.points.values(), log)
         self.query_one("#sweep-chart", SeriesChart).show(series, log_x=log, x_label=x_label)
 
     def action_toggle_log(self) -> None:

@@ -3,6 +3,8 @@ surviving weights' magnitudes before and after pruning. The newest run is shown 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -10,20 +12,20 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Header, Label, Select, Static
 
-from prunetui.app.messages import WorkerResult
 from prunetui.app.screens.analysis import ANALYSIS_CSS
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.heat_map import HeatMap, drawn_as_tiles
 from prunetui.app.widgets.series_chart import Series, SeriesChart
 from prunetui.describe import percent
-from prunetui.engine.errors import PrunetuiError
-from prunetui.engine.runs import list_runs, runs_root
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.storage.runs import RunRecord, list_runs
 
 if TYPE_CHECKING:
-    from prunetui.engine.inspect import LayerWeights
+    from prunetui.engine.analyses.weights import LayerWeights
 
 BINS = 24
 SCALE_QUANTILE = 0.99  # |w| drawn at full color: robust to a few outliers
@@ -49,9 +51,23 @@ class WeightsScreen(Screen[None]):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self) -> None:
+    @dataclass
+    class WeightsLoaded(Message):
+        """A run's weights per layer (none when they could not be read, and `error` says why)."""
+
+        layers: list[LayerWeights]
+        error: str = ""
+
+    @dataclass
+    class RunsListed(Message):
+        """The saved runs that have a model, newest first, read in a worker."""
+
+        runs: list[RunRecord]
+
+    def __init__(self, root: Path) -> None:
         super().__init__()
-        self._runs = {str(run.path): run for run in list_runs(runs_root()) if run.model_path is not None}
+        self.root = root
+        self._runs: dict[str, RunRecord] = {}
         self.by_layer: dict[str, LayerWeights] = {}
         self.before = False
 
@@ -59,8 +75,7 @@ class WeightsScreen(Screen[None]):
         yield Header()
         with Horizontal(id="weights-pick"):
             yield Label("run", classes="analysis-label")
-            runs = [(f"{run.name}: {run.method}", path) for path, run in self._runs.items()]
-            yield Select(runs, prompt="no saved runs yet", compact=True, id="weights-run")
+            yield Select([], prompt="reading the runs …", compact=True, id="weights-run")
             yield Label("layer", classes="analysis-label switch-label")
             yield Select([], prompt="layer", compact=True, id="weights-layer")
         yield Static("", id="weights-caption")
@@ -72,8 +87,19 @@ class WeightsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#weights-histogram").border_title = "|w| histogram"
         self.query_one("#weights-run").focus()
+        self._list_runs()
+
+    @work(thread=True, exit_on_error=False, group="runs")
+    def _list_runs(self) -> None:
+        self.post_message(self.RunsListed([run for run in list_runs(self.root) if run.model_path is not None]))
+
+    def on_weights_screen_runs_listed(self, message: RunsListed) -> None:
+        self._runs = {str(run.path): run for run in message.runs}
+        select = self.query_one("#weights-run", Select)
+        select.set_options((f"{run.name}: {run.method}", path) for path, run in self._runs.items())
+        select.prompt = "no saved runs yet"
         if self._runs:
-            self.query_one("#weights-run", Select).value = next(iter(self._runs))
+            select.value = next(iter(self._runs))
 
     @on(Select.Changed, "#weights-run")
     def _run_changed(self, event: Select.Changed) -> None:
@@ -84,16 +110,15 @@ class WeightsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="weights")
     def _load(self, path: str) -> None:
-        from prunetui.engine.inspect import run_weights  # imports torch
+        from prunetui.engine.analyses.weights import run_weights  # imports torch
 
         try:
-            self.post_message(WorkerResult(run_weights(path)))
+            self.post_message(self.WeightsLoaded(run_weights(path)))
         except PrunetuiError as error:
-            self.post_message(WorkerResult([], str(error)))
+            self.post_message(self.WeightsLoaded([], str(error)))
 
-    def on_worker_result(self, message: WorkerResult) -> None:
-        assert isinstance(message.result, list)
-        self.by_layer = {layer.name: layer for layer in message.result}
+    def on_weights_screen_weights_loaded(self, message: WeightsLoaded) -> None:
+        self.by_layer = {layer.name: layer for layer in message.layers}
         if message.error:
             self.query_one("#weights-caption", Static).update(f"[red]{message.error}[/]")
         select = self.query_one("#weights-layer", Select)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from prunetui.app.screenshots.analysis_scenes import analyses
 from prunetui.app.screenshots.run_scenes import idle, runs, validation_error
-from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.core.config import ExperimentConfig
 
 
 def main() -> None:

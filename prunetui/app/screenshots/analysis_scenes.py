@@ -18,14 +18,14 @@ from prunetui.app.screens.analysis import AnalysisScreen
 from prunetui.app.screens.runs import RunsScreen
 from prunetui.app.screens.weights import WeightsScreen
 from prunetui.app.screenshots.pilot import SMALL, WIDE, until
-from prunetui.engine.config import ExperimentConfig
-from prunetui.engine.runs import new_run_dir, runs_root
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.storage.runs import new_run_dir, runs_root
 
 
 def record_runs(config: ExperimentConfig) -> list[Path]:
     """The given run and three one-shot variants, saved under the runs root; the given one first."""
-    from prunetui.engine.experiment import Experiment
-    from prunetui.engine.recording import record_run
+    from prunetui.engine.core.experiment import Experiment
+    from prunetui.engine.storage.recording import record_run
 
     variants = [
         config,

@@ -11,7 +11,7 @@ from textual.pilot import Pilot
 from prunetui.app.app import PruneApp
 from prunetui.app.run_state import RunState
 from prunetui.app.screenshots.pilot import SMALL, WIDE, until
-from prunetui.engine.config import ExperimentConfig
+from prunetui.engine.core.config import ExperimentConfig
 
 
 async def wait_for(pilot: Pilot[None], condition: Callable[[RunState], bool]) -> None:

@@ -17,20 +17,13 @@ from textual.events import DescendantFocus
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
-from prunetui.engine.config import ExperimentConfig, flag_name
-from prunetui.engine.data import availability
-from prunetui.engine.errors import ConfigError
+from prunetui.engine.core.config import ExperimentConfig, flag_name, setting_type
+from prunetui.engine.core.data import availability
+from prunetui.engine.core.errors import ConfigError
 
-# Settings that do not apply to some configs, with the reason shown in place of the control.
-NOT_APPLICABLE: dict[str, Callable[[ExperimentConfig], str | None]] = {
-    "rounds": lambda c: "one-shot prunes once" if c.schedule == "one-shot" else None,
-    "scope": lambda c: "ln-structured prunes each layer on its own" if c.structured else None,
-    "max_layer_sparsity": lambda c: "global scope only" if c.scope != "global" else None,
-    "layer_sparsity": lambda c: "layer scope only" if c.scope == "global" else None,
-}
-PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
-    "int": (int, "must be a whole number"),
-    "float": (float, "must be a number"),
+PARSERS: dict[type, tuple[Callable[[str], Any], str]] = {
+    int: (int, "must be a whole number"),
+    float: (float, "must be a number"),
 }
 
 
@@ -38,7 +31,7 @@ def _showable(f: dataclasses.Field[Any], value: Any) -> bool:
     """Whether the field's control can hold the value: a Select only its choices, a Switch only a bool."""
     if f.metadata["choices"]:
         return value in f.metadata["choices"]
-    return (f.type == "bool") == (type(value) is bool)
+    return (setting_type(f) is bool) == (type(value) is bool)
 
 
 def _options(f: dataclasses.Field[Any], data_dir: str) -> list[tuple[str, str]]:
@@ -94,7 +87,7 @@ class ExperimentForm(Vertical):
         if f.metadata["choices"]:
             options = _options(f, self._config.data_dir)
             control = Select(options, value=value, allow_blank=False, compact=True, id=widget_id)
-        elif f.type == "bool":
+        elif setting_type(f) is bool:
             control = Switch(value, id=widget_id)
         else:
             control = Input(str(value), placeholder=f.metadata["empty"] or help, compact=True, id=widget_id)
@@ -132,8 +125,8 @@ class ExperimentForm(Vertical):
             if not isinstance(control, Input):
                 assert isinstance(control, Select | Switch)
                 values[f.name] = control.value
-            elif f.type in PARSERS:
-                parse, why = PARSERS[str(f.type)]
+            elif setting_type(f) in PARSERS:
+                parse, why = PARSERS[setting_type(f)]
                 try:
                     values[f.name] = parse(control.value.strip())
                 except ValueError:
@@ -179,7 +172,7 @@ class ExperimentForm(Vertical):
         config, self.problems = self.read()
         for f in ExperimentConfig.fields():
             problem = self.problems.get(f.name)
-            not_applicable = NOT_APPLICABLE.get(f.name, lambda _: None)(config)
+            not_applicable = config.not_applicable(f.name)  # the reason shown in place of the control
             self.query_one(f"#row-{f.name}").set_class(problem is not None, "-invalid")
             self.query_one(f"#setting-{f.name}").disabled = problem is None and not_applicable is not None
             note = self.query_one(f"#note-{f.name}", Static)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
-# label -> (xs, ys)
-Series = dict[str, tuple[list[float], list[float]]]
+from prunetui.engine.analyses import Series
 
 
 class SeriesChart(PlotextPlot):

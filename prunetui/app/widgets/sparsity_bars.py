@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from prunetui.app.run_state import RunState
-from prunetui.engine.events import LayerSparsity, SparsityReport
+from prunetui.engine.core.events import LayerSparsity, SparsityReport
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,304 @@
+"""The analyses that compare many prunings (`sweep`, `sensitivity`, run by `experiment_series`). Here: what they
+are asked (specs), what they report (events), and their results. Plain data, no torch, so the app can build forms
+and read results before torch is loaded.
+
+A sweep prunes one trained model with several methods to several sparsities, fine-tuning each point; a
+sensitivity analysis prunes one layer at a time, without fine-tuning, to see which layers tolerate it.
+Both yield `Progress` for the experiments they run (the dense training, each sweep point), then one
+result event per point, and end with exactly one `SweepEnded` / `SensitivityEnded`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from prunetui.engine.core.config import SCOPES, ExperimentConfig
+from prunetui.engine.core.errors import ConfigError
+from prunetui.engine.core.events import Event
+from prunetui.engine.pruning.registry import CRITERIA, SCHEDULES
+from prunetui.engine.storage.runs import config_hash
+
+DEFAULT_METHODS = ("l1:layer:one-shot", "l1:global:one-shot", "random:layer:one-shot")
+DEFAULT_SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+DEFAULT_AMOUNTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+# Settings a sweep sets per point; every other setting is shared by all points and the dense model.
+POINT_SETTINGS = ExperimentConfig.settings_with("point")
+# Settings that say where, not what: a sweep may resume with them changed.
+PLACE_SETTINGS = ExperimentConfig.settings_with("place")
+# Settings a sensitivity analysis has no use for: it prunes each layer once, to its own amounts, without fine-tuning.
+SENSITIVITY_UNUSED_SETTINGS = ExperimentConfig.settings_with("plan")
+
+
+# -- specs ------------------------------------------------------------------------------------------
+
+
+def sensitivity_criteria() -> list[str]:
+    """The criteria a sensitivity analysis can prune by: those that need no training batches to score weights
+    (it measures a trained model as it is)."""
+    return [name for name, criterion in CRITERIA.items() if not criterion.needs_batches]
+
+
+def parse_method(text: str) -> str:
+    """Check "criterion[:scope[:schedule]]", layer and one-shot by default: "l1:global" -> "l1:global:one-shot"."""
+    parts = text.strip().split(":")
+    if not 1 <= len(parts) <= 3:
+        raise ConfigError(f"invalid --methods: {text!r} is not criterion:scope:schedule")
+    criterion, scope, schedule = parts + ["", "layer", "one-shot"][len(parts) :]
+    for value, choices, what in ((criterion, CRITERIA, "criterion"), (scope, SCOPES, "scope"),
+                                 (schedule, SCHEDULES, "schedule")):  # fmt: skip
+        if value not in choices:
+            raise ConfigError(f"invalid --methods: {what} {value!r} in {text!r} is not one of {', '.join(choices)}")
+    return f"{criterion}:{scope}:{schedule}"
+
+
+def parse_methods(text: str) -> tuple[str, ...]:
+    methods = tuple(dict.fromkeys(parse_method(part) for part in text.split(",") if part.strip()))
+    if not methods:
+        raise ConfigError("invalid --methods: give at least one criterion:scope:schedule")
+    return methods
+
+
+def parse_fractions(text: str, flag: str) -> tuple[float, ...]:
+    """A comma-separated list of fractions in [0, 1), sorted and without repeats."""
+    values = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise ConfigError(f"invalid {flag}: {part.strip()!r} is not a number") from None
+        if not 0.0 <= value < 1.0:
+            raise ConfigError(f"invalid {flag}: {value:g} is not in [0, 1)")
+        values.append(value)
+    return tuple(sorted(set(values)))
+
+
+@dataclass(frozen=True, slots=True)
+class SweepSpec:
+    """Methods by sparsities, every point pruned from the same trained dense model and fine-tuned.
+
+    `base` gives every other setting; its criterion, scope, schedule and sparsity are ignored. Points start
+    from the trained weights with no further training (epochs=0), except agp, which prunes while it trains:
+    it trains from the seed's initial weights for `base.epochs`, the dense model's budget, so the dense model
+    it is compared with had the same training.
+    """
+
+    base: ExperimentConfig
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    sparsities: tuple[float, ...] = DEFAULT_SPARSITIES
+
+    def __post_init__(self) -> None:
+        # Spelled out in full ("l1" -> "l1:layer:one-shot"), so results match however the method was written.
+        object.__setattr__(self, "methods", tuple(dict.fromkeys(parse_method(method) for method in self.methods)))
+        object.__setattr__(self, "sparsities", tuple(self.sparsities))
+
+    def points(self) -> list[tuple[str, float]]:
+        return [(method, sparsity) for method in self.methods for sparsity in self.sparsities]
+
+    def point_config(self, method: str, sparsity: float) -> ExperimentConfig:
+        criterion, scope, schedule = parse_method(method).split(":")
+        epochs = self.base.epochs if SCHEDULES[schedule].prunes_while_training else 0
+        return self.base.replace(
+            criterion=criterion, scope=scope, schedule=schedule, sparsity=sparsity, layer_sparsity="", epochs=epochs
+        )
+
+    def dense_config(self) -> ExperimentConfig:
+        return dense_config(self.base)
+
+    def validate(self) -> SweepSpec:
+        """Return self, or raise ConfigError naming the first point that cannot run."""
+        if not self.methods or not self.sparsities:
+            raise ConfigError("a sweep needs at least one method and one sparsity")
+        self.dense_config().validate()
+        for method, sparsity in self.points():
+            try:
+                self.point_config(method, sparsity).validate()
+            except ConfigError as error:
+                raise ConfigError(f"{method} at sparsity {sparsity:g}: {error}") from None
+        return self
+
+
+def dense_config(config: ExperimentConfig) -> ExperimentConfig:
+    """The experiment that only trains: nothing pruned, no fine-tuning."""
+    return config.replace(criterion="l1", scope="layer", schedule="one-shot", sparsity=0.0, layer_sparsity="",
+                          finetune_epochs=0, rewind=False)  # fmt: skip
+
+
+def sweep_directory(root: Path, base: ExperimentConfig) -> Path:
+    """The default directory of a sweep: sweeps with the same shared settings share it (and its dense model),
+    wherever the data is, so the CLI and the app resume each other's sweeps."""
+    settings = config_hash(dense_config(base).replace(data_dir="", device="auto"))
+    return root / "sweeps" / f"{base.model}-{base.dataset}-{settings}"
+
+
+def sensitivity_file(root: Path, config: ExperimentConfig) -> Path:
+    """The default CSV of a sensitivity analysis's results, one per settings, under the runs root."""
+    return root / "sensitivity" / f"{config.model}-{config.dataset}-{config_hash(config)}.csv"
+
+
+def shared_settings(config: ExperimentConfig) -> dict[str, Any]:
+    """The settings every point of a sweep shares, apart from where data and device are."""
+    return {k: v for k, v in config.to_dict().items() if k not in POINT_SETTINGS + PLACE_SETTINGS}
+
+
+# -- events -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """An event of an experiment the analysis runs, for progress displays."""
+
+    stage: str  # "dense model", or the sweep point: "l1:layer:one-shot at 90 %"
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class SweepPoint:
+    """One finished point of a sweep: a row of sweep.csv."""
+
+    method: str  # criterion:scope:schedule
+    sparsity: float  # the target
+    reached_sparsity: float  # over the prunable weights, counted from the weights
+    compression: float  # total parameters over non-zero ones
+    dense_accuracy: float  # the sweep's dense model (never pruned), the same for every point
+    pruned_accuracy: float  # right after the last prune, before fine-tuning
+    accuracy: float  # after fine-tuning
+    test_loss: float
+    seconds: float
+
+    @property
+    def key(self) -> tuple[str, float]:
+        return point_key(self.method, self.sparsity)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepStarted:
+    directory: str
+    base: ExperimentConfig
+    methods: tuple[str, ...]
+    sparsities: tuple[float, ...]
+    done: tuple[SweepPoint, ...]  # requested points finished by an earlier session, not run again
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """The last event of an analysis."""
+
+    status: str  # finished, stopped or failed
+    message: str  # why it failed, one line
+
+
+@dataclass(frozen=True, slots=True)
+class SweepEnded(Ended):
+    points: tuple[SweepPoint, ...]  # every requested point finished so far, this session or before
+
+
+@dataclass(frozen=True, slots=True)
+class SensitivityPoint:
+    """One layer pruned alone to `amount`, the rest of the model dense: a row of the sensitivity CSV."""
+
+    layer: str
+    amount: float
+    accuracy: float
+    test_loss: float
+
+
+@dataclass(frozen=True, slots=True)
+class SensitivityStarted:
+    layers: tuple[str, ...]
+    amounts: tuple[float, ...]
+    dense_accuracy: float
+    source: str  # where the trained model came from
+
+
+@dataclass(frozen=True, slots=True)
+class SensitivityEnded(Ended):
+    dense_accuracy: float | None
+    points: tuple[SensitivityPoint, ...]
+    results_file: str = ""  # the CSV the points were saved to; empty when none were
+    not_saved: str = ""  # why the points could not be saved, in one line
+
+
+SweepEvent = SweepStarted | Progress | SweepPoint | SweepEnded
+SensitivityEvent = SensitivityStarted | Progress | SensitivityPoint | SensitivityEnded
+AnalysisEvent = SweepEvent | SensitivityEvent | Ended  # Ended alone: the analysis could not even start
+# Chart lines of results, the same in the CLI and the app: label -> (xs, ys).
+Series = dict[str, tuple[list[float], list[float]]]
+
+
+# -- results ----------------------------------------------------------------------------------------
+
+
+def point_key(method: str, sparsity: float) -> tuple[str, float]:
+    return method, round(sparsity, 6)
+
+
+def sweep_series(points: Iterable[SweepPoint], log_compression: bool = False) -> tuple[Series, str]:
+    """Accuracy (%) against sparsity (%), or against compression for a log axis, one line per method; and the x
+    axis's label."""
+    series: Series = {}
+    for point in sorted(points, key=lambda p: p.sparsity):
+        xs, ys = series.setdefault(point.method, ([], []))
+        xs.append(point.compression if log_compression else point.sparsity * 100)
+        ys.append(point.accuracy * 100)
+    return series, "compression (×, log scale)" if log_compression else "sparsity (%)"
+
+
+def sensitivity_series(points: Iterable[SensitivityPoint]) -> Series:
+    """Accuracy (%) against the amount (%) the layer was pruned, one line per layer."""
+    series: Series = {}
+    for point in points:
+        xs, ys = series.setdefault(point.layer, ([], []))
+        xs.append(point.amount * 100)
+        ys.append(point.accuracy * 100)
+    return series
+
+
+def suggest_amounts(
+    points: Iterable[SensitivityPoint], dense_accuracy: float, tolerance: float = 0.01
+) -> dict[str, float]:
+    """Per layer, the largest amount such that it and every smaller amount tested keep accuracy within
+    `tolerance` of dense (0.0 when even the smallest does not)."""
+    by_layer: dict[str, list[SensitivityPoint]] = {}
+    for point in points:
+        by_layer.setdefault(point.layer, []).append(point)
+    suggestion = {}
+    for layer, layer_points in by_layer.items():
+        suggestion[layer] = 0.0
+        for point in sorted(layer_points, key=lambda p: p.amount):
+            if point.accuracy < dense_accuracy - tolerance:
+                break
+            suggestion[layer] = point.amount
+    return suggestion
+
+
+def read_sweep_csv(text: str) -> list[SweepPoint]:
+    """The rows of a sweep.csv; ValueError naming the first line that is not a result, so none is dropped."""
+    names = [f.name for f in fields(SweepPoint)]
+    reader = csv.DictReader(io.StringIO(text))
+    points = []
+    try:
+        if text.strip() and reader.fieldnames != names:
+            raise ValueError(f"line 1 is not the header {','.join(names)}")
+        for record in reader:
+            points.append(_sweep_point(record, reader.line_num))
+    except csv.Error as error:
+        raise ValueError(f"line {reader.line_num} is not CSV ({error})") from None
+    return points
+
+
+def _sweep_point(record: dict[str | None, Any], line: int) -> SweepPoint:
+    try:
+        if None in record or None in record.values():
+            raise ValueError(f"{len(fields(SweepPoint))} fields expected")
+        numbers = [float(record[f.name]) for f in fields(SweepPoint)[1:]]
+        if not all(math.isfinite(number) for number in numbers):
+            raise ValueError("a number is not finite")
+        return SweepPoint(parse_method(record["method"]), *numbers)
+    except (ValueError, ConfigError) as error:
+        raise ValueError(f"line {line} is not a sweep result ({error})") from None

@@ -1,0 +1,120 @@
+"""Sensitivity analysis: prune one layer at a time to each amount, no fine-tuning, and measure accuracy.
+
+It shows which layers tolerate pruning (usually the big fully connected ones) and which do not (the first
+convolution, the output layer); `analyses.suggest_amounts` turns the results into per-layer amounts.
+
+    analysis = Sensitivity(config, amounts)             # trains config's model first
+    analysis = Sensitivity(config, model_path=path)     # or analyses a saved model (dense.pt of a run)
+    analysis = Sensitivity(config, amounts, out=path)   # and saves the results there as CSV when it ends
+    for event in analysis.run():    # Progress… (training), SensitivityStarted, SensitivityPoint…, SensitivityEnded
+        ...
+    analysis.stop()                 # from any thread
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from prunetui.engine.analyses import (
+    DEFAULT_AMOUNTS,
+    SensitivityEnded,
+    SensitivityEvent,
+    SensitivityPoint,
+    SensitivityStarted,
+    sensitivity_criteria,
+)
+from prunetui.engine.analyses.experiment_series import ExperimentSeries, Interrupted
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.data import load_dataset
+from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, unexpected
+from prunetui.engine.core.files import write_atomic
+from prunetui.engine.core.models import build_model
+from prunetui.engine.core.training import evaluate, resolve_device
+from prunetui.engine.pruning.allocation import prune_to
+from prunetui.engine.storage.csv_text import to_csv
+from prunetui.engine.storage.export import load_model
+
+
+class Sensitivity(ExperimentSeries):
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        amounts: tuple[float, ...] = DEFAULT_AMOUNTS,
+        *,
+        model_path: str | Path | None = None,
+        out: str | Path | None = None,
+        system_data_dir: Path | None = None,
+        download: bool = True,
+    ) -> None:
+        """Prune by `config.criterion` (l1, random or ln-structured rows) the model at `model_path`, or, without
+        one, a model trained now with `config`'s settings (its sparsity and schedule are not used). The points
+        measured are saved to `out` (atomically) when the analysis ends, also when it stopped early."""
+        super().__init__(system_data_dir=system_data_dir, download=download)
+        self.config = config.replace(scope="layer", layer_sparsity="").validate()
+        if self.config.pruning_criterion.needs_batches:
+            usable = ", ".join(sensitivity_criteria())
+            raise ConfigError(f"invalid --criterion: sensitivity prunes by {usable}, not {config.criterion}")
+        if not amounts:
+            raise ConfigError("invalid --amounts: give at least one amount")
+        self.amounts = amounts
+        self.model_path = Path(model_path) if model_path else None
+        self.out = Path(out) if out else None
+        self._dense_accuracy: float | None = None
+        self._points: list[SensitivityPoint] = []
+
+    def run(self) -> Iterator[SensitivityEvent]:
+        """Always ends with SensitivityEnded."""
+        try:
+            yield from self._run()
+            yield self._ended("finished")
+        except Interrupted as end:
+            yield self._ended(end.status, end.message)
+        except PrunetuiError as error:
+            yield self._ended("failed", str(error))
+        except Exception as error:  # a bug or an environment problem: still a message, never a crash
+            yield self._ended("failed", unexpected(error))
+
+    def _run(self) -> Iterator[SensitivityEvent]:
+        config = self.config
+        if self.model_path:
+            model, source = load_model(self.model_path), str(self.model_path)
+        else:
+            model, source = build_model(config.model), "trained now"
+            model.load_state_dict((yield from self.train_dense(config)))
+        device = resolve_device(config.device)
+        data = load_dataset(
+            config.dataset,
+            config.data_dir or None,
+            device,
+            download=self._download,
+            system_dir=self._system_data_dir,
+        )
+        model = model.to(device)
+        dense = evaluate(model, data.test)
+        self._dense_accuracy = dense.accuracy
+        layers = config.prunable_layer_names
+        yield SensitivityStarted(layers, self.amounts, dense.accuracy, source)
+        for layer in layers:
+            for amount in self.amounts:
+                self.check_stop()
+                trial = copy.deepcopy(model)
+                torch.manual_seed(config.seed)  # the random criterion draws the same weights every time
+                prune_to([(layer, trial.get_submodule(layer))], config.pruning_criterion, {layer: amount})
+                result = evaluate(trial, data.test)
+                point = SensitivityPoint(layer, amount, result.accuracy, result.loss)
+                self._points.append(point)
+                yield point
+
+    def _ended(self, status: str, message: str = "") -> SensitivityEnded:
+        results_file = not_saved = ""
+        if self._points and self.out is not None:
+            try:
+                results_file = str(write_atomic(self.out, to_csv(self._points, SensitivityPoint)))
+            except OutputError as error:
+                not_saved = str(error)
+        points = tuple(self._points)
+        return SensitivityEnded(status, message, self._dense_accuracy, points, results_file, not_saved)

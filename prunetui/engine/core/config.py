@@ -1,0 +1,357 @@
+"""The experiment's settings: one schema for the CLI flags, the TOML file, validation and the app's form.
+
+Each field carries its help text and its allowed choices in dataclass metadata, so a new setting is
+added in one place and every face (argparse, TOML, the app's form) picks it up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import math
+import tomllib
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_type_hints
+
+import tomli_w
+
+from prunetui.engine.core.errors import ConfigError
+from prunetui.engine.pruning import registry
+from prunetui.engine.pruning.budget import capped_zeros
+from prunetui.engine.pruning.criterion import Criterion
+from prunetui.engine.pruning.schedules import Schedule
+
+MODELS = ("lenet5", "lenet300")
+DATASETS = ("fashion-mnist-mini", "mnist", "fashion-mnist", "kmnist")  # the first is embedded in the package
+SCOPES = ("layer", "global")
+OPTIMIZERS = ("sgd", "adam")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+# Each model's weight layers in forward order, the last being the output layer, with their weight counts; known
+# here so that settings naming layers, and the sparsity a cap allows, can be checked without importing torch
+# (a test holds this to the models themselves).
+MODEL_LAYER_WEIGHTS = {
+    "lenet5": {"conv1": 6 * 25, "conv2": 16 * 6 * 25, "fc1": 120 * 400, "fc2": 84 * 120, "fc3": 10 * 84},
+    "lenet300": {"fc1": 300 * 784, "fc2": 100 * 300, "fc3": 10 * 100},
+}
+MODEL_LAYERS = {model: tuple(weights) for model, weights in MODEL_LAYER_WEIGHTS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """The values a number setting may take; each end included unless marked open."""
+
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below  # False for NaN
+
+    def __str__(self) -> str:
+        if isinstance(self.low, int) and isinstance(self.high, int):
+            return f"between {self.low:,} and {self.high:,}"
+        return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+
+
+FRACTION = Interval(0.0, 1.0, high_open=True)
+
+
+# What a setting is to the analyses, which use some settings differently from a single run:
+# "place" says where, not what (a sweep may resume with it changed); "point" is set per sweep point (the method and
+# its target); "plan" says how far and in which rounds to prune (a sensitivity analysis, which prunes each layer once
+# to amounts of its own without fine-tuning, has no use for it).
+Role = Literal["place", "point", "plan"]
+
+
+def _setting(
+    default: Any,
+    help: str,
+    choices: Collection[str] = (),
+    empty: str = "",
+    interval: Interval | None = None,
+    roles: tuple[Role, ...] = (),
+) -> Any:
+    """A field with its help text, its allowed choices or interval, for text what an empty value means, and its
+    roles in the analyses."""
+    metadata = {"help": help, "choices": choices, "empty": empty, "interval": interval, "roles": roles}
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything that defines a pruning experiment. Immutable: derive a new one with `replace`."""
+
+    model: str = _setting("lenet5", "network to train and prune", MODELS)
+    dataset: str = _setting(
+        "fashion-mnist-mini", "28x28 grayscale data set (fashion-mnist-mini ships with prunetui)", DATASETS
+    )
+    data_dir: str = _setting(
+        "",
+        "data set root (default: $PRUNETUI_DATA, else a per-user cache)",
+        empty="$PRUNETUI_DATA or cache",
+        roles=("place",),
+    )
+    criterion: str = _setting(
+        "l1",
+        "which weights go: magnitude, random, Taylor importance, whole rows",
+        registry.CRITERIA.keys(),  # a live view: criteria registered later are choices too
+        roles=("point",),
+    )
+    scope: str = _setting(
+        "layer", "same fraction per layer, or one threshold across layers", SCOPES, roles=("point", "plan")
+    )
+    schedule: str = _setting(
+        "one-shot",
+        "prune once, in rounds with fine-tuning, or gradually (AGP)",
+        registry.SCHEDULES.keys(),
+        roles=("point", "plan"),
+    )
+    sparsity: float = _setting(
+        0.9,
+        "target fraction of prunable weights that are zero, in [0, 1)",
+        interval=FRACTION,
+        roles=("point", "plan"),
+    )
+    rounds: int = _setting(
+        4, "prune rounds for iterative and agp schedules", interval=Interval(1, 100), roles=("plan",)
+    )
+    epochs: int = _setting(3, "training epochs before pruning (agp prunes during them)", interval=Interval(0, 1000))
+    finetune_epochs: int = _setting(
+        1, "fine-tuning epochs after each prune round", interval=Interval(0, 1000), roles=("plan",)
+    )
+    rewind: bool = _setting(
+        False, "lottery ticket: reset surviving weights to their initial values before fine-tuning", roles=("plan",)
+    )
+    max_layer_sparsity: float = _setting(
+        1.0,
+        "global scope: no layer pruned beyond this fraction, in (0, 1]",
+        interval=Interval(0.0, 1.0, low_open=True),
+        roles=("plan",),
+    )
+    keep_output: bool = _setting(False, "leave the output layer unpruned")
+    layer_sparsity: str = _setting(
+        "",
+        "layer scope: targets for named layers instead of sparsity, e.g. conv1=0.5,fc1=0.95 (see sensitivity)",
+        empty="none, e.g. fc1=0.95",
+        roles=("plan",),
+    )
+    optimizer: str = _setting("sgd", "optimizer (SGD with momentum 0.9, or Adam)", OPTIMIZERS)
+    lr: float = _setting(0.05, "learning rate", interval=Interval(0.0, 10.0, low_open=True))
+    batch_size: int = _setting(128, "training batch size", interval=Interval(1, 65536))
+    seed: int = _setting(  # torch's seeds are 64-bit
+        0, "random seed: same seed and config give the same numbers on CPU", interval=Interval(0, 2**63 - 1)
+    )
+    device: str = _setting("auto", "where to train: auto picks cuda, then mps, then cpu", DEVICES, roles=("place",))
+    train_subset: int = _setting(
+        0, "train on the first N images only (0: all) for quick runs", interval=Interval(0, 10_000_000)
+    )
+
+    @classmethod
+    def fields(cls) -> tuple[dataclasses.Field[Any], ...]:
+        return dataclasses.fields(cls)
+
+    @classmethod
+    def settings_with(cls, role: Role) -> tuple[str, ...]:
+        """The names of the settings with `role` in the analyses."""
+        return tuple(f.name for f in cls.fields() if role in f.metadata["roles"])
+
+    def not_applicable(self, name: str) -> str | None:
+        """Why setting `name` has no effect with this config's other settings; None when it has."""
+        match name:
+            case "rounds" if self.schedule in registry.SCHEDULES and not self.pruning_schedule.has_rounds:
+                return f"{self.schedule} prunes once"
+            case "scope" if self.structured:
+                return f"{self.criterion} prunes each layer on its own"
+            case "max_layer_sparsity" if self.scope != "global":
+                return "global scope only"
+            case "layer_sparsity" if self.scope == "global":
+                return "layer scope only"
+        return None
+
+    @property
+    def pruning_criterion(self) -> Criterion:
+        return registry.CRITERIA[self.criterion]
+
+    @property
+    def pruning_schedule(self) -> Schedule:
+        return registry.SCHEDULES[self.schedule]
+
+    @property
+    def rounds_used(self) -> int:
+        """Rounds actually run: a schedule without rounds (one-shot) prunes once."""
+        return self.rounds if self.pruning_schedule.has_rounds else 1
+
+    @property
+    def total_epochs(self) -> int:
+        """Training plus all fine-tuning epochs of a run."""
+        return self.epochs + self.pruning_schedule.fine_tunings(self.rounds_used) * self.finetune_epochs
+
+    @property
+    def structured(self) -> bool:
+        return self.criterion in registry.CRITERIA and self.pruning_criterion.structured
+
+    @property
+    def global_cap(self) -> float | None:
+        """For global scope, the most any one layer is pruned (1.0: no cap); None for layer scope."""
+        return self.max_layer_sparsity if self.scope == "global" else None
+
+    @property
+    def prunable_layer_names(self) -> tuple[str, ...]:
+        """The layers this config prunes: never the output layer when it is kept or when whole rows go
+        (removing output neurons would delete classes)."""
+        layers = MODEL_LAYERS[self.model]
+        return layers[:-1] if self.keep_output or self.structured else layers
+
+    def reachable_sparsity(self) -> float:
+        """The highest sparsity pruning can reach: global scope stops each layer at `max_layer_sparsity` (a whole
+        number of weights, as `allocation.prune_to` counts), layer scope reaches any target in [0, 1)."""
+        if self.scope != "global" or self.max_layer_sparsity >= 1.0:
+            return 1.0
+        weights = MODEL_LAYER_WEIGHTS[self.model]
+        sizes = [weights[name] for name in self.prunable_layer_names]
+        return sum(capped_zeros(self.max_layer_sparsity, size) for size in sizes) / sum(sizes)
+
+    def layer_targets(self) -> dict[str, float]:
+        """Each prunable layer's final sparsity: its own from `layer_sparsity`, else `sparsity`."""
+        named = parse_layer_amounts(self.layer_sparsity)
+        return {name: named.get(name, self.sparsity) for name in self.prunable_layer_names}
+
+    def problems(self) -> dict[str, str]:
+        """Every invalid setting, as {field name: why}. Empty when the config can run."""
+        problems: dict[str, str] = {}
+        for f in self.fields():
+            value = getattr(self, f.name)
+            kind = setting_type(f)
+            if not isinstance(value, (int, float) if kind is float else kind) or (
+                isinstance(value, bool) and kind is not bool
+            ):
+                problems[f.name] = f"must be {_type_word(f)}, got {value!r}"
+            elif f.metadata["choices"] and value not in f.metadata["choices"]:
+                problems[f.name] = f"must be one of {', '.join(f.metadata['choices'])}; got {value!r}"
+            elif f.metadata["interval"] and value not in f.metadata["interval"]:
+                problems[f.name] = f"must be {f.metadata['interval']}"
+        if problems:
+            return problems
+        reachable = self.reachable_sparsity()
+        if self.sparsity > reachable:
+            problems["sparsity"] = (
+                f"{self.sparsity:g} is out of reach: with --max-layer-sparsity {self.max_layer_sparsity:g}, "
+                f"global scope reaches at most {math.floor(reachable * 10_000) / 10_000:g}"
+            )
+        if self.structured and self.scope == "global":
+            problems["scope"] = f"global scope ranks single weights; {self.criterion} prunes whole rows per layer"
+        layer_problem = self._layer_sparsity_problem()
+        if layer_problem:
+            problems["layer_sparsity"] = layer_problem
+        if self.pruning_schedule.prunes_while_training and self.epochs == 0:
+            problems["epochs"] = f"{self.schedule} prunes during training, so it needs at least 1 epoch"
+        return problems
+
+    def _layer_sparsity_problem(self) -> str | None:
+        try:
+            named = parse_layer_amounts(self.layer_sparsity)
+        except ValueError as error:
+            return str(error)
+        if named and self.scope == "global":
+            return "per-layer targets need layer scope; global scope sets one threshold"
+        unknown = [name for name in named if name not in self.prunable_layer_names]
+        if unknown:
+            return f"{unknown[0]} is not a layer this run prunes; those are {', '.join(self.prunable_layer_names)}"
+        return None
+
+    def validate(self) -> ExperimentConfig:
+        """Return self, or raise ConfigError naming the first invalid setting."""
+        problems = self.problems()
+        if problems:
+            name, why = next(iter(problems.items()))
+            raise ConfigError(f"invalid {flag_name(name)}: {why}")
+        return self
+
+    def replace(self, **changes: Any) -> ExperimentConfig:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], base: ExperimentConfig | None = None) -> ExperimentConfig:
+        """Build from TOML-style keys (dashes or underscores). Unknown keys are an error, not ignored."""
+        known = {f.name for f in cls.fields()}
+        changes = {}
+        for key, value in values.items():
+            name = key.replace("-", "_")
+            if name not in known:
+                keys = sorted(toml_key(field_name) for field_name in known)  # as config.toml writes them
+                close = difflib.get_close_matches(toml_key(name), keys, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise ConfigError(f"unknown setting {key!r}{hint}; known settings: {', '.join(keys)}")
+            changes[name] = value
+        return dataclasses.replace(base or cls(), **changes)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ExperimentConfig:
+        try:
+            with open(path, "rb") as file:
+                values = tomllib.load(file)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:  # not UTF-8, or not TOML
+            raise ConfigError(f"cannot read config file {path}: {error}") from None
+        return cls.from_mapping(values)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps({toml_key(f.name): getattr(self, f.name) for f in self.fields()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def parse_layer_amounts(text: str) -> dict[str, float]:
+    """ "conv1=0.5, fc1=0.95" -> {"conv1": 0.5, "fc1": 0.95}; ValueError saying what is wrong."""
+    amounts: dict[str, float] = {}
+    for part in filter(None, (part.strip() for part in text.split(","))):
+        name, equals, value = (piece.strip() for piece in part.partition("="))
+        try:
+            amount = float(value) if equals and name else None
+        except ValueError:
+            amount = None
+        if amount is None:
+            raise ValueError(f"{part!r} is not layer=fraction, as in conv1=0.5")
+        if not 0.0 <= amount < 1.0:
+            raise ValueError(f"{name}: {amount:g} is not in [0, 1)")
+        if name in amounts:
+            raise ValueError(f"{name} is named twice")
+        amounts[name] = amount
+    return amounts
+
+
+def format_layer_amounts(amounts: Mapping[str, float]) -> str:
+    """{"conv1": 0.5, "fc1": 0.95} -> "conv1=0.5,fc1=0.95", what `parse_layer_amounts` reads."""
+    return ",".join(f"{layer}={amount:g}" for layer, amount in amounts.items())
+
+
+def toml_key(name: str) -> str:
+    """A field's key in a TOML file: finetune_epochs -> finetune-epochs (underscores are read too)."""
+    return name.replace("_", "-")
+
+
+def flag_name(name: str) -> str:
+    """The command-line flag for a field: finetune_epochs -> --finetune-epochs."""
+    return "--" + toml_key(name)
+
+
+def setting_type(f: dataclasses.Field[Any]) -> type:
+    """The Python type of a setting (str, int, float or bool), from the dataclass's annotations."""
+    return _setting_types()[f.name]
+
+
+@functools.cache
+def _setting_types() -> dict[str, type]:
+    return get_type_hints(ExperimentConfig)
+
+
+def _type_word(f: dataclasses.Field[Any]) -> str:
+    return {str: "text", int: "a whole number", float: "a number", bool: "true or false"}[setting_type(f)]

@@ -1,0 +1,29 @@
+"""Data sets: where their files are (`sources`, torch-free), reading IDX files, a decoded cache, downloads,
+and loading them as normalised tensors (`loading`, which imports torch)."""
+
+from prunetui.engine.core.data.sources import (
+    EMBEDDED,
+    IDX_FILES,
+    availability,
+    default_data_dir,
+)
+
+__all__ = [
+    "EMBEDDED",
+    "IDX_FILES",
+    "DataSet",
+    "Split",
+    "availability",
+    "dataset_loading",
+    "default_data_dir",
+    "load_dataset",
+]
+
+
+def __getattr__(name: str) -> object:
+    # The loaders import torch; the form asks `availability` before torch is loaded.
+    if name in ("DataSet", "Split", "dataset_loading", "load_dataset"):
+        from prunetui.engine.core.data import loading
+
+        return getattr(loading, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

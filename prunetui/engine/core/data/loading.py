@@ -1,0 +1,189 @@
+"""Data sets as whole normalised tensors on the training device, found where a user would keep them.
+
+The IDX files are read and normalised once, then cached; after that a start loads tensors and the training
+loop only slices them, with no per-sample work.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import torch
+from torch import Tensor
+
+from prunetui.engine.core.data.cache import cache_path, load_cached, save_cached
+from prunetui.engine.core.data.download import download as download_files
+from prunetui.engine.core.data.idx import read_idx
+from prunetui.engine.core.data.sources import (
+    EMBEDDED,
+    EMBEDDED_DIR,
+    IDX_FILES,
+    Found,
+    availability,
+    data_root,
+    describe_availability,
+    find_idx_files,
+    raw_folder,
+    system_folder,
+)
+from prunetui.engine.core.errors import DataError
+from prunetui.engine.core.events import Status
+from prunetui.engine.core.files import write_atomic
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# A data set's source is said after "images from": a place, never a phrase like "embedded in …".
+EMBEDDED_SOURCE = "prunetui's built-in copy (a subset of Fashion-MNIST)"
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    images: Tensor  # float32, N x 1 x 28 x 28, normalised with the training set's mean and std
+    labels: Tensor  # int64, N
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True, slots=True)
+class DataSet:
+    name: str
+    train: Split
+    test: Split
+    source: str  # where the files were found, for the user: "… images from {source}"
+
+
+def dataset_loading(
+    name: str,
+    data_dir: str | Path | None,
+    device: torch.device,
+    *,
+    train_subset: int = 0,
+    download: bool = True,
+    system_dir: Path | None = None,
+) -> Generator[Status, None, DataSet]:
+    """Find the data set (embedded; else the data dir, the system directory, a download), load it onto
+    `device`, saying what it does as it goes. `data = yield from dataset_loading(...)` in an event stream."""
+    yield Status(f"loading {name} …")
+    root = data_root(data_dir)
+    if name == EMBEDDED:
+        found, source = find_idx_files(EMBEDDED_DIR), EMBEDDED_SOURCE
+    else:
+        found, source = yield from _locate(name, root, system_dir, download)
+    if found is None:  # only when the package itself lost its files
+        raise DataError(f"{name} is missing from {EMBEDDED_DIR}; reinstall prunetui")
+    cache = cache_path(root, name, found.files)
+    tensors = load_cached(cache)
+    if tensors is None:
+        yield Status(f"decoding {name} from {found.folder} (kept decoded for the next start) …")
+        tensors = _decode(name, found)
+        save_cached(cache, name, tensors)
+    return _dataset(name, tensors, train_subset, device, source)
+
+
+def _without_statuses(loading: Callable[P, Generator[Status, None, T]]) -> Callable[P, T]:
+    """A generator of statuses as a plain function returning its result, for callers that show no progress."""
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        steps = loading(*args, **kwargs)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value
+
+    return run
+
+
+load_dataset = _without_statuses(dataset_loading)
+
+
+def _locate(
+    name: str, root: Path, system_dir: Path | None, download: bool
+) -> Generator[Status, None, tuple[Found | None, str]]:
+    raw = raw_folder(name, root)
+    found = find_idx_files(raw)
+    if found:
+        return found, str(raw)
+    system = system_folder(name, system_dir)
+    tried = [f"{raw} (the data directory)", f"{system} (system data sets)"]
+    system_files = find_idx_files(system)
+    if system_files:
+        yield Status(f"copying {system} into {raw} …")
+        _copy_system_files(system_files, raw)
+        return find_idx_files(raw), f"{system} (copied to {raw})"
+    if download:
+        yield Status(f"downloading {name} into {raw} …")
+        try:
+            download_files(name, raw)
+            return find_idx_files(raw), f"{raw} (just downloaded)"
+        except DataError as error:
+            tried.append(f"download ({error})")
+    # Only what is here: a download has just failed or is not allowed, so other downloads would not help.
+    others = describe_availability(availability(root, system_dir=system_dir, download=False))
+    raise DataError(
+        f"{name} data set not found; tried: {'; '.join(tried)}. "
+        f"Fix: connect to the internet so it can be downloaded, put the four IDX files (or their .gz) in {raw}, "
+        f"or pass --data-dir (or set $PRUNETUI_DATA) to where they are. "
+        f"Available now: {others}; pick one with --dataset or the form's dataset field."
+    )
+
+
+def _copy_system_files(found: Found, raw: Path) -> None:
+    """Unpack the system's IDX .gz files into the data directory. Each is decompressed in memory and written
+    atomically, so a damaged archive never leaves a partial file behind."""
+    try:
+        for path, file in zip(found.files, IDX_FILES, strict=True):
+            data = path.read_bytes()
+            write_atomic(raw / file, gzip.decompress(data) if path.suffix == ".gz" else data)
+    except (OSError, EOFError, zlib.error) as error:  # zlib.error: a damaged deflate stream inside the .gz
+        raise DataError(f"cannot copy the data set from {found.folder} to {raw}: {error}") from None
+
+
+def _decode(name: str, found: Found) -> dict[str, Tensor]:
+    """The IDX files as tensors, images normalised with the training set's mean and std."""
+    try:
+        train_images, train_labels, test_images, test_labels = (
+            read_idx(path, "images" if "images" in path.name else "labels") for path in found.files
+        )
+    except DataError as error:
+        raise DataError(
+            f"{name} data set in {found.folder} is unreadable ({error}); delete the files there "
+            f"and run again to fetch fresh copies"
+        ) from None
+    if len(train_images) != len(train_labels) or len(test_images) != len(test_labels):
+        raise DataError(f"{name} data set in {found.folder} is corrupt: image and label counts differ")
+    scaled = train_images.float() / 255
+    mean, std = scaled.mean().item(), scaled.std().item() or 1.0
+    return {
+        "train_images": _normalise(scaled, mean, std),
+        "train_labels": train_labels.long(),
+        "test_images": _normalise(test_images.float() / 255, mean, std),
+        "test_labels": test_labels.long(),
+    }
+
+
+def _normalise(images: Tensor, mean: float, std: float) -> Tensor:
+    return ((images - mean) / std).unsqueeze(1).contiguous()
+
+
+def _dataset(name: str, tensors: dict[str, Tensor], train_subset: int, device: torch.device, source: str) -> DataSet:
+    train_images, train_labels = tensors["train_images"], tensors["train_labels"]
+    test_images = tensors["test_images"]
+    if train_subset:
+        # Normalised with the subset's own statistics: standardising the standardised subset gives exactly that.
+        train_images, train_labels = train_images[:train_subset], train_labels[:train_subset]
+        mean, std = train_images.mean().item(), train_images.std().item() or 1.0
+        train_images, test_images = (train_images - mean) / std, (test_images - mean) / std
+    return DataSet(
+        name,
+        Split(train_images.to(device), train_labels.to(device)),
+        Split(test_images.to(device), tensors["test_labels"].to(device)),
+        source,
+    )

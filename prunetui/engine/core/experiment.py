@@ -1,0 +1,278 @@
+"""An experiment: train, prune on a schedule, fine-tune, and report everything as a stream of events.
+
+experiment = Experiment(config)          # validates the config
+for event in experiment.run():           # RunStarted, StepLoss, EpochEnd, Pruned, ..., Finished
+    ...
+experiment.stop()                        # from any thread: ends between batches with Stopped
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.data.loading import DataSet, dataset_loading
+from prunetui.engine.core.errors import PrunetuiError, unexpected
+from prunetui.engine.core.events import (
+    EpochEnd,
+    Event,
+    Failed,
+    Finished,
+    Pruned,
+    Rewound,
+    RunStarted,
+    RunSummary,
+    Status,
+    StepLoss,
+    Stopped,
+)
+from prunetui.engine.core.metrics import sparsity_report
+from prunetui.engine.core.models import build_model
+from prunetui.engine.core.training import (
+    Evaluation,
+    LossReport,
+    StopRequested,
+    Trainer,
+    evaluate,
+    make_optimizer,
+    resolve_device,
+)
+from prunetui.engine.pruning.allocation import overall_target, prune_to
+from prunetui.engine.pruning.masks import rewind
+from prunetui.engine.pruning.schedules import Prune, Round, Train
+
+
+class Experiment:
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        *,
+        system_data_dir: Path | None = None,
+        download: bool = True,
+        start_from: Mapping[str, torch.Tensor] | None = None,
+    ) -> None:
+        """`start_from`: weights (a plain state dict) to load instead of the seed's fresh ones, e.g. a trained
+        dense model to prune with epochs=0. Rewinding still goes back to the seed's initial weights."""
+        self.config = config.validate()
+        self.model: nn.Module | None = None  # the model as trained and pruned so far (masks attached)
+        self._system_data_dir = system_data_dir
+        self._download = download
+        self._start_from = start_from
+        self._stop = threading.Event()
+        self._device = "?"
+        self._started = 0.0
+        self._step = 0  # optimizer steps so far
+        self._epoch_start = 0  # the step at which the current epoch began
+        self._last: Evaluation | None = None  # evaluation of the model as it is now
+        self._dense: Evaluation | None = None  # evaluation just before the first prune
+        self._trainer: Trainer | None = None
+        self._data: DataSet | None = None
+
+    def stop(self) -> None:
+        """Ask the run to end before its next batch. Safe to call from any thread."""
+        self._stop.set()
+
+    def run(self) -> Iterator[Event]:
+        """Run the experiment, yielding events; always ends with Finished, Stopped or Failed."""
+        self._started = time.perf_counter()
+        try:
+            yield from self._run()
+            yield Finished(self._summary(complete=True))
+        except StopRequested:
+            yield Stopped(self._summary_as_it_stands())
+        except PrunetuiError as error:
+            yield Failed(str(error), self._summary_as_it_stands())
+        except Exception as error:  # a bug or an environment problem: still a message, never a crash
+            yield Failed(unexpected(error), self._summary_as_it_stands())
+
+    # -- the schedule -------------------------------------------------------------------------------
+
+    def _run(self) -> Iterator[Event]:
+        config = self.config
+        device = resolve_device(config.device)
+        self._device = str(device)
+        torch.manual_seed(config.seed)
+        data = yield from dataset_loading(
+            config.dataset,
+            config.data_dir or None,
+            device,
+            train_subset=config.train_subset,
+            download=self._download,
+            system_dir=self._system_data_dir,
+        )
+        self._data = data
+        yield Status(
+            f"{config.dataset}: {len(data.train):,} training and {len(data.test):,} test images from {data.source}"
+        )
+        model = self.model = build_model(config.model).to(device)
+        initial = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+        if self._start_from is not None:
+            model.load_state_dict(self._start_from)
+        layers = self._prunable_layers(model)
+        self._trainer = Trainer(
+            model, data.train, config.batch_size, torch.Generator().manual_seed(config.seed), self._stop
+        )
+        schedule = config.pruning_schedule
+        rounds = schedule.rounds(config.layer_targets(), config.rounds_used)
+        plan = schedule.plan(rounds, config.epochs * self._trainer.batches_per_epoch())
+        yield RunStarted(
+            config,
+            self._device,
+            sum(p.numel() for p in model.parameters()),
+            tuple(name for name, _ in layers),
+            len(data.train),
+            len(data.test),
+            self._trainer.batches_per_epoch(),
+            config.total_epochs,
+        )
+        if config.epochs == 0:  # the first prune's "before"; otherwise the first epoch evaluates (it costs time
+            self._last = evaluate(model, data.test)  # before the first step: 10,000 test images take a second)
+        for step in plan:  # the schedule's steps: training (pruning during it, for agp), prune rounds, fine-tuning
+            if isinstance(step, Train):
+                yield from self._train("train", 0, config.epochs, data, self._pruning_at(step, layers, data))
+            elif isinstance(step, Prune):
+                yield from self._prune(step.round, layers, data, self._last)
+            else:
+                yield from self._finetune(step.round, model, data, initial)
+
+    def _pruning_at(
+        self, train: Train, layers: list[tuple[str, nn.Module]], data: DataSet
+    ) -> Callable[[int], Iterator[Event]] | None:
+        """What runs before each training batch: the prune rounds the schedule puts at that optimizer step."""
+        if not train.prune_at:
+            return None
+        due = dict(train.prune_at)
+
+        def prune_when_due(batch: int) -> Iterator[Event]:
+            step = self._epoch_start + batch
+            if step in due:
+                self._step = step
+                for round_ in due.pop(step):
+                    yield from self._prune(round_, layers, data, evaluate(self.model, data.test))
+                self.model.train()
+
+        return prune_when_due
+
+    def _prunable_layers(self, model: nn.Module) -> list[tuple[str, nn.Module]]:
+        """The layers the config prunes (`ExperimentConfig.prunable_layer_names`), with their modules."""
+        return [(name, model.get_submodule(name)) for name in self.config.prunable_layer_names]
+
+    def _train(
+        self,
+        phase: str,
+        round_: int,
+        epochs: int,
+        data: DataSet,
+        before_batch: Callable[[int], Iterator[Event]] | None = None,
+    ) -> Iterator[Event]:
+        assert self.model is not None and self._trainer is not None
+        optimizer = make_optimizer(self.config.optimizer, self.model.parameters(), self.config.lr)
+        for epoch in range(1, epochs + 1):
+            self._epoch_start = self._step
+            report = None
+            for item in self._trainer.epoch(optimizer, before_batch=before_batch):
+                if not isinstance(item, LossReport):
+                    yield item  # an event from before_batch
+                    continue
+                report = item
+                self._step = self._epoch_start + report.batch
+                yield StepLoss(
+                    phase,
+                    round_,
+                    epoch,
+                    epochs,
+                    report.batch,
+                    report.batches,
+                    self._step,
+                    report.loss,
+                    report.images_per_s,
+                )
+            self._last = evaluate(self.model, data.test)
+            yield EpochEnd(
+                phase,
+                round_,
+                epoch,
+                epochs,
+                self._step,
+                report.loss if report else float("nan"),
+                self._last.loss,
+                self._last.accuracy,
+                report.images_per_s if report else 0.0,
+            )
+
+    def _prune(
+        self, round_: Round, layers: list[tuple[str, nn.Module]], data: DataSet, before: Evaluation
+    ) -> Iterator[Event]:
+        assert self.model is not None
+        config, criterion = self.config, self.config.pruning_criterion
+        batches = []
+        if criterion.needs_batches:
+            yield Status(f"round {round_.number}: measuring {criterion.measures} over {criterion.batches} batches …")
+            batches = self._importance_batches(data, round_.number, criterion.batches)
+        scores = criterion.scores(self.model, layers, batches)
+        if self._dense is None:
+            self._dense = before
+        prune_to(layers, criterion, round_.targets, scores, config.global_cap)
+        self._last = evaluate(self.model, data.test)
+        yield Pruned(
+            round_.number,
+            config.rounds_used,
+            self._step,
+            overall_target(layers, round_.targets),
+            sparsity_report(self.model, {name for name, _ in layers}, structured=config.structured),
+            before.accuracy,
+            self._last.accuracy,
+            self._last.loss,
+        )
+
+    def _finetune(
+        self, round_: int, model: nn.Module, data: DataSet, initial: dict[str, torch.Tensor]
+    ) -> Iterator[Event]:
+        if self.config.rewind:
+            rewind(model, initial)
+            self._last = evaluate(model, data.test)
+            yield Rewound(round_, self._step, self._last.accuracy)
+        yield from self._train("finetune", round_, self.config.finetune_epochs, data)
+
+    def _importance_batches(self, data: DataSet, round_: int, count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        size = self.config.batch_size
+        generator = torch.Generator().manual_seed(self.config.seed + round_)
+        order = torch.randperm(len(data.train), generator=generator)[: count * size]
+        order = order.to(data.train.images.device)
+        return [(data.train.images[index], data.train.labels[index]) for index in order.split(size)]
+
+    # -- results ------------------------------------------------------------------------------------
+
+    def _summary_as_it_stands(self) -> RunSummary | None:
+        """After a stop or a failure, if the model exists: it may have trained since it was last evaluated (ended
+        mid-epoch), so it is evaluated again and the summary describes the model that is saved."""
+        if self.model is None:
+            return None
+        if self._data is not None:
+            # The error that ended the run may strike again here: the summary then has the last evaluation.
+            with contextlib.suppress(Exception):
+                self._last = evaluate(self.model, self._data.test)
+        return self._summary(complete=False)
+
+    def _summary(self, complete: bool) -> RunSummary:
+        assert self.model is not None
+        layers = {name for name, _ in self._prunable_layers(self.model)}
+        return RunSummary(
+            self.config,
+            self._device,
+            complete,
+            self._dense.accuracy if self._dense else None,
+            self._dense.loss if self._dense else None,
+            self._last.accuracy if self._last else None,
+            self._last.loss if self._last else None,
+            sparsity_report(self.model, layers, structured=self.config.structured),
+            self._trainer.images_per_s if self._trainer else 0.0,
+            time.perf_counter() - self._started,
+        )

@@ -1,0 +1,47 @@
+"""Sparsity counted from the effective weights (after the mask), never from `weight_orig`."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from prunetui.engine.core.events import LayerSparsity, SparsityReport
+
+
+def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Conv and linear layers in forward order: the layers that have prunable weights."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+
+
+@torch.no_grad()
+def sparsity_report(model: nn.Module, prunable: set[str], *, structured: bool = False) -> SparsityReport:
+    """Zeros per weight layer and non-zero parameters overall.
+
+    `structured` (whole filters and neurons pruned): a weight fed by a removed unit, and a removed unit's bias,
+    count as zero too, since they do nothing a bias cannot (`compact.compact` cuts them out): the counts are
+    those of the compacted model.
+    """
+    layers = weight_layers(model)
+    # `parameters()` holds weight_orig for pruned layers, so count the effective tensors instead.
+    kept = [module.weight != 0 for _, module in layers]
+    kept_biases = [module.bias != 0 if module.bias is not None else None for _, module in layers]
+    if structured:
+        for i in range(len(layers) - 1):
+            alive = kept[i].flatten(1).any(1)  # units with a weight left, after their own dead inputs went
+            kept[i + 1] = _drop_inputs(kept[i + 1], alive)
+            if kept_biases[i] is not None:
+                kept_biases[i] &= alive
+    report = tuple(
+        LayerSparsity(name, int((~mask).sum()), mask.numel(), name in prunable)
+        for (name, _), mask in zip(layers, kept, strict=True)
+    )
+    nonzero = sum(int(mask.sum()) for mask in kept) + sum(int(b.sum()) for b in kept_biases if b is not None)
+    total = sum(mask.numel() for mask in kept) + sum(b.numel() for b in kept_biases if b is not None)
+    return SparsityReport(report, nonzero, total)
+
+
+def _drop_inputs(kept: Tensor, alive_inputs: Tensor) -> Tensor:
+    """`kept` (a layer's non-zero weights) without the inputs fed by dead units of the layer before: a unit
+    feeds one input channel of a conv, or a run of consecutive columns of a linear layer after a flatten."""
+    grouped = kept.reshape(kept.shape[0], alive_inputs.numel(), -1)
+    return (grouped & alive_inputs[None, :, None]).reshape(kept.shape)

@@ -1,0 +1,138 @@
+"""Training and evaluation over tensors already on the device: batches are slices of a shuffled index."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from prunetui.engine.core.data import Split
+from prunetui.engine.core.errors import DeviceError, DivergedError
+from prunetui.engine.core.optimizers import SGD, Adam, Optimizer
+
+T = TypeVar("T")
+LOSS_EVERY = 20  # batches between StepLoss reports: reading the loss forces a device sync
+EVAL_BATCH = 2048
+# Cross-entropy over 10 classes starts near ln 10 = 2.3; a mean this large only comes from weights that have
+# blown up. Such a run can fall back to a finite loss with dead ReLUs, so checking for NaN alone misses it.
+DIVERGED_LOSS = 1e3
+
+
+class StopRequested(Exception):
+    """Raised between batches when another thread asked the run to stop."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DeviceError("device cuda requested but CUDA is not available here; use --device cpu or auto")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError("device mps requested but MPS is not available here; use --device cpu or auto")
+    return torch.device(name)
+
+
+def make_optimizer(name: str, parameters: Iterator[nn.Parameter], lr: float) -> Optimizer:
+    if name == "adam":
+        return Adam(parameters, lr=lr)
+    return SGD(parameters, lr=lr, momentum=0.9)
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    loss: float
+    accuracy: float
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Split) -> Evaluation:
+    model.eval()
+    total_loss = torch.zeros((), device=split.images.device)
+    correct = torch.zeros((), dtype=torch.long, device=split.images.device)
+    for start in range(0, len(split), EVAL_BATCH):
+        images, labels = split.images[start : start + EVAL_BATCH], split.labels[start : start + EVAL_BATCH]
+        logits = model(images)
+        total_loss += F.cross_entropy(logits, labels, reduction="sum")
+        correct += (logits.argmax(1) == labels).sum()
+    n = max(len(split), 1)
+    return Evaluation(total_loss.item() / n, correct.item() / n)
+
+
+@dataclass(frozen=True, slots=True)
+class LossReport:
+    batch: int
+    batches: int
+    loss: float
+    images_per_s: float
+
+
+@dataclass(slots=True)
+class Trainer:
+    """Runs epochs of SGD/Adam on one split; owns the shuffling generator so runs are reproducible."""
+
+    model: nn.Module
+    data: Split
+    batch_size: int
+    generator: torch.Generator
+    stop: threading.Event
+    images_seen: int = 0
+    seconds: float = 0.0
+
+    def batches_per_epoch(self) -> int:
+        return math.ceil(len(self.data) / self.batch_size)
+
+    def epoch(
+        self,
+        optimizer: Optimizer,
+        *,
+        before_batch: Callable[[int], Iterator[T]] | None = None,
+    ) -> Iterator[LossReport | T]:
+        """Train one epoch, yielding the mean loss every LOSS_EVERY batches and at the end.
+
+        `before_batch(b)` runs before batch b and may yield items of its own (agp prunes there).
+        """
+        self.model.train()
+        order = torch.randperm(len(self.data), generator=self.generator).to(self.data.images.device)
+        batches = self.batches_per_epoch()
+        running = torch.zeros((), device=self.data.images.device)
+        since, started, images = 0, time.perf_counter(), 0
+        for batch in range(batches):
+            if self.stop.is_set():
+                raise StopRequested
+            if before_batch:
+                yield from before_batch(batch)
+            index = order[batch * self.batch_size : (batch + 1) * self.batch_size]
+            loss = F.cross_entropy(self.model(self.data.images[index]), self.data.labels[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            running += loss.detach()
+            since += 1
+            images += len(index)
+            if since == LOSS_EVERY or batch == batches - 1:
+                mean = running.item() / since
+                if not mean < DIVERGED_LOSS:  # also true for NaN
+                    raise DivergedError(
+                        f"training loss diverged ({mean:.3g}) at batch {batch + 1}; lower the learning rate"
+                    )
+                elapsed = time.perf_counter() - started
+                yield LossReport(batch + 1, batches, mean, images / max(elapsed, 1e-9))
+                running.zero_()
+                since = 0
+        self.images_seen += images
+        self.seconds += time.perf_counter() - started
+
+    @property
+    def images_per_s(self) -> float:
+        return self.images_seen / self.seconds if self.seconds else 0.0

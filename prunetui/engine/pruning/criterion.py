@@ -1,0 +1,51 @@
+"""The interface every pruning criterion implements: how it ranks weights, and how torch removes the lowest-ranked.
+
+Torch is imported inside the methods, so that the registry (and the config schema built on it) loads without it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
+
+# Named layers (a model's submodules), batches of (images, labels), and a score per weight of each named layer.
+Layers = list[tuple[str, "nn.Module"]]
+Batches = list[tuple["Tensor", "Tensor"]]
+Scores = dict[str, "Tensor"]
+
+
+class Criterion:
+    """Decides which weights go. The budget (how many per layer) is `allocation`'s."""
+
+    name: ClassVar[str]  # the value of --criterion
+    structured: ClassVar[bool] = False  # removes whole rows (conv filters, linear neurons), layer by layer
+    batches: ClassVar[int] = 0  # training batches its scores are measured on (0: none needed)
+    measures: ClassVar[str] = ""  # what it measures on those batches, for the progress message
+
+    @property
+    def needs_batches(self) -> bool:
+        return self.batches > 0
+
+    def scores(self, model: nn.Module, layers: Layers, batches: Batches) -> Scores | None:
+        """Each weight's importance (higher = kept), measured on `batches`; None when `remove` ranks the weights
+        as they are."""
+        return None
+
+    def ranking(self, module: nn.Module) -> Tensor:
+        """A score per weight when no `scores` were measured, to rank weights across layers under a cap."""
+        return module.weight.detach().abs()
+
+    def remove(self, module: nn.Module, amount: int, scores: Tensor | None) -> None:
+        """Prune the `amount` lowest-ranked of the module's surviving weights (rows, when structured)."""
+        from torch.nn.utils import prune
+
+        prune.l1_unstructured(module, "weight", amount=amount, importance_scores=scores)
+
+    def global_method(self) -> type:
+        """torch's method for ranking all layers' weights together (`prune.global_unstructured`); unstructured
+        criteria only, as global scope is."""
+        from torch.nn.utils import prune
+
+        return prune.L1Unstructured

@@ -1,0 +1,192 @@
+"""Honest export: what pruning buys in file size, and in speed only when whole channels and neurons go.
+
+Unstructured pruning (l1, random, taylor) leaves zeros inside dense tensors. PyTorch multiplies by those
+zeros like any other number, so a masked model is exactly as large in memory and as slow as the dense
+one: unstructured masks alone do not speed up dense PyTorch inference. The zeros pay off only in storage
+(sparse CSR, or gzip). ln-structured pruning zeroes whole rows (conv filters, linear neurons); those can be
+cut out, with the matching input channels or columns of the next layer, into a physically smaller LeNet
+that computes the same function and runs faster.
+
+    report = export_run(run_dir)     # sizes, and for ln-structured runs the smaller model, checked and timed
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.events import Exported
+from prunetui.engine.core.metrics import sparsity_report, weight_layers
+from prunetui.engine.core.models import build_model
+from prunetui.engine.storage.export import load_model, save_state, saved_sizes
+from prunetui.engine.storage.runs import COMPACT_MODEL_FILE, MODEL_FILE, read_run
+
+# Which constructor argument each prunable layer's width sets, in forward order (the output layer keeps 10).
+SHAPE_ARGUMENTS = {"lenet5": ("channels", "channels", "hidden", "hidden"), "lenet300": ("hidden", "hidden")}
+CHECK_BATCH = 256
+TIMING_REPEATS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class LayerWidth:
+    name: str
+    kept: int  # filters or neurons left
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Compacted:
+    model: nn.Module  # the smaller network, in eval mode
+    shape: dict[str, tuple[int, ...]]  # its constructor arguments, e.g. {"channels": (3, 8), "hidden": (60, 42)}
+    widths: tuple[LayerWidth, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    batch: int
+    dense_ms: float  # per batch, the full-size model with its zeros
+    compact_ms: float
+
+    @property
+    def speedup(self) -> float:
+        return self.dense_ms / self.compact_ms if self.compact_ms else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CompactReport:
+    saved: Exported  # the smaller model's file and sizes
+    widths: tuple[LayerWidth, ...]
+    parameters: int
+    same_predictions: bool  # identical argmax on the check batch
+    max_logit_difference: float
+    timing: Timing
+
+
+@dataclass(frozen=True, slots=True)
+class ExportReport:
+    run: str
+    model: str
+    method: str
+    structured: bool
+    saved: Exported  # the run's model.pt: masks folded in with prune.remove
+    parameters: int  # in model.pt, zeros included
+    nonzero: int  # as the run counted them: for ln-structured, what the compacted model keeps
+    sparsity: float | None  # over the prunable weights, as the run's summary says (None: it says nothing)
+    compact: CompactReport | None  # ln-structured runs only
+
+
+def compact(model: nn.Module, model_name: str) -> Compacted:
+    """Cut the all-zero rows of every hidden layer out of a plain (mask-free) LeNet.
+
+    A removed unit still outputs the constant relu(bias); that constant's contribution is folded into the
+    next layer's bias, so the smaller model computes the same function. The output layer is never cut.
+    """
+    if model_name not in SHAPE_ARGUMENTS:
+        raise PrunetuiError(f"cannot compact {model_name}: known models are {', '.join(SHAPE_ARGUMENTS)}")
+    layers = weight_layers(model)
+    weights = [module.weight.detach().clone() for _, module in layers]
+    biases = [_bias(module) for _, module in layers]
+    widths = []
+    for i, (name, _) in enumerate(layers[:-1]):
+        units = weights[i].shape[0]
+        alive = weights[i].flatten(1).abs().sum(1) != 0
+        keep = alive.nonzero().flatten() if alive.any() else torch.tensor([0])  # a layer keeps one unit at least
+        gone = torch.ones(units, dtype=torch.bool)
+        gone[keep] = False
+        following = layers[i + 1][1]
+        if isinstance(following, nn.Conv2d) and following.padding != (0, 0):
+            raise PrunetuiError(f"cannot compact {name}: the next layer pads its input, so a constant does not fold")
+        grouped = weights[i + 1].reshape(weights[i + 1].shape[0], units, -1)  # next layer's inputs, per unit
+        constant = torch.relu(biases[i][gone])
+        biases[i + 1] = biases[i + 1] + (grouped[:, gone, :].sum(2) * constant).sum(1)
+        kept_inputs = grouped[:, keep, :]
+        if weights[i + 1].dim() == 4:
+            weights[i + 1] = kept_inputs.reshape(weights[i + 1].shape[0], len(keep), *weights[i + 1].shape[2:])
+        else:
+            weights[i + 1] = kept_inputs.reshape(weights[i + 1].shape[0], -1)
+        weights[i], biases[i] = weights[i][keep], biases[i][keep]
+        widths.append(LayerWidth(name, len(keep), units))
+    shape: dict[str, tuple[int, ...]] = {}
+    for argument, width in zip(SHAPE_ARGUMENTS[model_name], widths, strict=True):
+        shape[argument] = (*shape.get(argument, ()), width.kept)
+    small = build_model(model_name, **shape)
+    state = {}
+    for (name, _), weight, bias in zip(layers, weights, biases, strict=True):
+        state[f"{name}.weight"], state[f"{name}.bias"] = weight, bias
+    small.load_state_dict(state)
+    return Compacted(small.eval(), shape, tuple(widths))
+
+
+@torch.no_grad()
+def compare_predictions(reference: nn.Module, other: nn.Module, images: Tensor) -> tuple[bool, float]:
+    """Whether both models pick the same class for every image, and the largest difference of their logits."""
+    expected, got = reference.eval()(images), other.eval()(images)
+    return bool((expected.argmax(1) == got.argmax(1)).all()), float((expected - got).abs().max())
+
+
+@torch.inference_mode()
+def time_inference(models: list[nn.Module], images: Tensor, repeats: int = TIMING_REPEATS) -> list[float]:
+    """Median milliseconds per forward pass over `images`, for each model.
+
+    The models take turns, batch after batch, so a machine that gets busier halfway slows them alike.
+    """
+    times: list[list[float]] = [[] for _ in models]
+    for model in models:
+        model.eval()
+        model(images)  # warm-up
+    for _ in range(repeats):
+        for model, timings in zip(models, times, strict=True):
+            started = time.perf_counter()
+            model(images)
+            timings.append(time.perf_counter() - started)
+    return [statistics.median(timings) * 1000 for timings in times]
+
+
+def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
+    """Report the run's exported model sizes; for ln-structured runs also save, check and time the smaller model."""
+    run = read_run(run_dir)
+    if run.model_path is None:
+        raise PrunetuiError(f"run {run.name} has no {MODEL_FILE} ({run.status}); only runs that got to train save one")
+    model = load_model(run.model_path)
+    model_name = run.config.model if run.config else "?"
+    structured = bool(run.config and run.config.structured)
+    report = None
+    if structured:
+        compacted = compact(model, model_name)
+        images = torch.randn(batch, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+        same, difference = compare_predictions(model, compacted.model, images)
+        timing = Timing(batch, *time_inference([model, compacted.model], images))
+        report = CompactReport(
+            save_state(compacted.model.state_dict(), model_name, run.path / COMPACT_MODEL_FILE, compacted.shape),
+            compacted.widths,
+            _parameters(compacted.model),
+            same,
+            difference,
+            timing,
+        )
+    nonzero = sparsity_report(model, set(), structured=structured).nonzero_parameters  # as the run counted
+    return ExportReport(
+        run.name,
+        model_name,
+        run.method,
+        structured,
+        saved_sizes(run.model_path),
+        _parameters(model),
+        nonzero,
+        run.sparsity,
+        report,
+    )
+
+
+def _bias(module: nn.Module) -> Tensor:
+    return module.bias.detach().clone() if module.bias is not None else torch.zeros(module.weight.shape[0])
+
+
+def _parameters(model: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in model.parameters())

@@ -1,0 +1,130 @@
+"""Saving a pruned model for real: masks folded in (prune.remove), and its size told honestly.
+
+Unstructured zeros make a file smaller only when stored sparsely or compressed; a dense PyTorch
+model with zeros in it is as large, and as slow, as before.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import pickle
+import re
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.events import Exported
+from prunetui.engine.core.files import write_atomic
+from prunetui.engine.core.models import MODELS, build_model
+
+BYTES_PER_VALUE = 4  # float32
+BYTES_PER_INDEX = 4  # CSR with 32-bit column indices and row pointers
+
+
+def permanent_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state with masks applied and removed (as `prune.remove` would), on the CPU; the live model is
+    left as it is. Built from the state dict, not a copy of the module: a run stopped mid-batch holds masked
+    weights that are not graph leaves, and those cannot be deep-copied."""
+    masks = {
+        name.removesuffix("_mask"): mask.cpu() for name, mask in model.state_dict().items() if name.endswith("_mask")
+    }
+    return {name: tensor * masks[name] if name in masks else tensor for name, tensor in unpruned_state(model).items()}
+
+
+def export_model(model: nn.Module, model_name: str, path: str | Path) -> Exported:
+    """Save the permanent pruned model to `path` (atomically) and return its sizes."""
+    return save_state(permanent_state(model), model_name, path)
+
+
+def unpruned_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The weights behind the masks (`weight_orig`), on the CPU: right after the first prune, the dense model."""
+    return {
+        name.removesuffix("_orig"): tensor.detach().cpu().clone()
+        for name, tensor in model.state_dict().items()
+        if not name.endswith("_mask")
+    }
+
+
+def save_state(
+    state: dict[str, torch.Tensor], model_name: str, path: str | Path, shape: dict[str, tuple[int, ...]] | None = None
+) -> Exported:
+    """Save a plain state dict (atomically) for `load_model`; `shape` holds the model's size arguments, if any."""
+    buffer = io.BytesIO()
+    torch.save({"model": model_name, "shape": shape or {}, "state_dict": state}, buffer)
+    payload = buffer.getvalue()
+    write_atomic(path, payload)
+    return _sizes(path, state, payload)
+
+
+def saved_sizes(path: str | Path) -> Exported:
+    """The sizes of a model file saved by `save_state`, as `export_model` reported them."""
+    state = dict(load_model(path).state_dict())
+    return _sizes(path, state, Path(path).read_bytes())
+
+
+def _sizes(path: str | Path, state: dict[str, torch.Tensor], payload: bytes) -> Exported:
+    return Exported(
+        str(path),
+        dense_bytes=sum(tensor.numel() * BYTES_PER_VALUE for tensor in state.values()),
+        sparse_bytes=sum(_csr_bytes(tensor) for tensor in state.values()),
+        gzip_bytes=len(gzip.compress(payload, mtime=0)),
+    )
+
+
+def load_model(path: str | Path) -> nn.Module:
+    """Load a checkpoint saved by `save_state` (model.pt, dense.pt, model-compact.pt): the one loader of the engine.
+
+    weights_only=True never runs code from the file; a damaged or hostile file is a PrunetuiError of one line.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():  # torch warns about foreign pickles on stderr before refusing them
+            warnings.simplefilter("ignore")
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise PrunetuiError(f"model file not found: {path}") from None
+    except OSError as error:  # a directory, no permission: the file is not the problem
+        raise PrunetuiError(f"cannot read {path}: {error.strerror or error}") from None
+    except Exception as error:  # torch.load raises EOFError, RuntimeError, UnpicklingError… for damaged files
+        raise PrunetuiError(f"{path} is not a prunetui checkpoint ({_unreadable(path, error)})") from None
+    if not (
+        isinstance(saved, dict)
+        and isinstance(saved.get("model"), str)
+        and saved["model"] in MODELS
+        and isinstance(saved.get("shape"), dict)
+        and isinstance(saved.get("state_dict"), dict)
+    ):
+        raise PrunetuiError(
+            f"{path} is not a prunetui checkpoint (no model name among {', '.join(MODELS)} and weights)"
+        )
+    try:
+        model = build_model(saved["model"], **saved["shape"])
+        model.load_state_dict(saved["state_dict"])
+    except (TypeError, ValueError, RuntimeError) as error:  # sizes or weights that do not fit the model
+        raise PrunetuiError(f"{path} is not a prunetui checkpoint ({str(error).strip().splitlines()[0]})") from None
+    return model.eval()
+
+
+def _unreadable(path: Path, error: Exception) -> str:
+    """Why torch could not load `path`, in a few words."""
+    if path.stat().st_size == 0:
+        return "the file is empty"
+    if isinstance(error, pickle.UnpicklingError):
+        blocked = re.search(r"GLOBAL (\S+)", str(error))
+        return f"it asks to run {blocked.group(1)}; refused, nothing was run" if blocked else "not a PyTorch file"
+    if isinstance(error, RuntimeError) and "zip archive" in str(error):
+        return "truncated or damaged"
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+
+
+def _csr_bytes(tensor: torch.Tensor) -> int:
+    if tensor.dim() < 2:
+        return tensor.numel() * BYTES_PER_VALUE
+    rows = tensor.shape[0]
+    nonzero = int(tensor.count_nonzero())
+    return nonzero * (BYTES_PER_VALUE + BYTES_PER_INDEX) + (rows + 1) * BYTES_PER_INDEX
