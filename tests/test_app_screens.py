@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 from prunetui.app.app import PruneApp
 from prunetui.app.remembered import remember
 from prunetui.app.screens.help import HelpScreen
-from prunetui.app.screens.runs import NO_MODEL_NOTE, NOT_SMALLER_NOTE, RunsScreen, run_label, run_sizes
+from prunetui.app.screens.runs import RunsScreen, detail_text, run_label
 from prunetui.app.screens.sensitivity import SensitivityScreen
 from prunetui.app.screens.sweep import SweepScreen
 from prunetui.app.widgets.axes import axis_range, even_ticks
@@ -92,10 +92,11 @@ async def test_runs_detail_and_labels_tell_what_a_run_reached(tiny_config: Exper
     )
     label = run_label(stopped)
     assert label.endswith("0.0 %") and "90" not in label  # what it reached, not its target
-    assert NOT_SMALLER_NOTE in run_sizes(stopped)  # CSR twice the dense size saves nothing
-    assert "only storage gains" in run_sizes(run)  # 90 % sparse: CSR is smaller
+    assert "Nothing is pruned (0 % sparse), so there is nothing to gain" in detail_text(stopped)
+    assert "pay off in storage only" not in detail_text(stopped)  # what the trial saw for a 0 %-sparse run
+    assert "They pay off in storage only" in detail_text(run)  # 90 % sparse: CSR and gzip are smaller
     (run.path / "model.pt").unlink()
-    assert run_sizes(read_run(run.path)) == NO_MODEL_NOTE
+    assert "This run saved no model" in detail_text(read_run(run.path))
 
 
 def test_axes_of_one_point_stay_inside_their_bounds_with_evenly_spaced_labels() -> None:

@@ -30,7 +30,7 @@ from prunetui.app.widgets.series_chart import (
     SeriesChart,
     hex_color,
 )
-from prunetui.describe import kept_word, percent, sizes_text
+from prunetui.describe import kept_word, percent, sizes_text, storage_note
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.storage.history import HistoryRow
 from prunetui.engine.storage.runs import RunRecord, deletable_run, delete_run, list_runs, load_history
@@ -41,14 +41,6 @@ if TYPE_CHECKING:
 SELECTED = "●"
 # The run and its outcome first: at 80 columns the method, last, is what gets cut (the detail shows it whole).
 COLUMNS = ("run", "status", "sparsity", "dense → pruned", "method")
-# Said after the saved sizes, in a few words: at 80x24 the detail has five lines.
-UNSTRUCTURED_NOTE = (
-    "masks alone make dense PyTorch neither faster nor smaller in memory (the zeros are still multiplied); "
-    "only storage gains"
-)
-NOT_SMALLER_NOTE = "at this sparsity sparse CSR is larger than dense: the masks save nothing yet"
-NO_MODEL_NOTE = "no model was saved: nothing to export"
-STRUCTURED_NOTE = "whole filters and neurons are zero: e cuts them out into a smaller, faster model"
 
 
 def run_label(run: RunRecord) -> str:
@@ -57,20 +49,17 @@ def run_label(run: RunRecord) -> str:
     return f"{run.started:%H:%M:%S} {run.method}{reached}" if run.started else f"{run.name} {run.method}{reached}"
 
 
-def run_sizes(run: RunRecord) -> str:
-    """The saved model's sizes and what they mean for this run: a run stopped before pruning, or one that
-    failed before saving a model, gains nothing from its masks."""
-    if run.model_path is None:
-        return NO_MODEL_NOTE
-    e = run.export
-    if e is None:
-        return "model.pt saved; its sizes were not recorded"
-    compression = f", {run.compression:.1f}× fewer parameters" if run.compression else ""
-    if run.config is not None and run.config.structured:
-        note = STRUCTURED_NOTE
-    else:
-        note = NOT_SMALLER_NOTE if e.sparse_bytes >= e.dense_bytes else UNSTRUCTURED_NOTE
-    return f"model.pt {sizes_text(e)}{compression}; {note}"
+def detail_text(run: RunRecord) -> str:
+    """The highlighted run in a few lines: what it is, how it ended, and what its zeros buy, from its own numbers."""
+    c = run.config
+    status = f"{run.status}: {run.message}" if run.message else run.status
+    experiment = f"{c.model} on {c.dataset}, {run.method}" if c else "settings unreadable"
+    lines = [f"[b]{run.name}[/b] {status} · {experiment}"]
+    saved = run.export if run.model_path is not None else None
+    if saved is not None and run.compression:
+        lines.append(f"model.pt {sizes_text(saved)}; {run.compression:.1f}× fewer parameters")
+    lines.append(storage_note(c is not None and c.structured, run.sparsity, saved))
+    return "\n".join(lines)
 
 
 class RunsTable(DataTable[str | Text]):
@@ -213,15 +202,9 @@ class RunsScreen(ToolScreen):
     def _highlighted(self) -> None:
         run = self.highlighted
         if run is not None:
-            self.query_one("#runs-detail", Static).update(self._detail(run))
+            self.query_one("#runs-detail", Static).update(detail_text(run))
         if not self.selected:
             self._charts()
-
-    def _detail(self, run: RunRecord) -> str:
-        c = run.config
-        status = f"{run.status}: {run.message}" if run.message else run.status
-        experiment = f"{c.model} on {c.dataset}, {run.method}" if c else "settings unreadable"
-        return f"[b]{run.name}[/b] {status} · {experiment}\n{run_sizes(run)}"
 
     def _charts(self) -> None:
         """The selected runs, or the highlighted one while none is selected."""
@@ -307,8 +290,7 @@ def export_text(run: RunRecord, report: ExportReport) -> str:
     ]
     compact = report.compact
     if compact is None:
-        note = NOT_SMALLER_NOTE if saved.sparse_bytes >= saved.dense_bytes else UNSTRUCTURED_NOTE
-        lines.append(note[0].upper() + note[1:])
+        lines.append(storage_note(report.structured, report.sparsity, saved))
     else:
         t = compact.timing
         same = "same predictions" if compact.same_predictions else "[red]predictions differ[/]"
