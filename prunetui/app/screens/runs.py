@@ -22,9 +22,8 @@ from prunetui.app.screens.confirm import ConfirmScreen
 from prunetui.app.screens.tool_screen import ToolScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import (
-    ACCURACY_AXIS,
+    PERCENT,
     POSITIVE,
-    SPARSITY_AXIS,
     Axis,
     Series,
     SeriesChart,
@@ -56,9 +55,11 @@ def detail_text(run: RunRecord) -> str:
     experiment = f"{c.model} on {c.dataset}, {run.method}" if c else "settings unreadable"
     lines = [f"[b]{run.name}[/b] {status} · {experiment}"]
     saved = run.export if run.model_path is not None else None
-    if saved is not None and run.compression:
-        lines.append(f"model.pt {sizes_text(saved)}; {run.compression:.1f}× fewer parameters")
-    lines.append(storage_note(c is not None and c.structured, run.sparsity, saved))
+    structured = c is not None and c.structured
+    if saved is not None and structured:  # the note gives the sizes of the others
+        compression = f"; {run.compression:.1f}× fewer parameters" if run.compression else ""
+        lines.append(f"model.pt {sizes_text(saved)}{compression}")
+    lines.append(storage_note(structured, run.sparsity, saved))
     return "\n".join(lines)
 
 
@@ -122,14 +123,16 @@ class RunsScreen(ToolScreen):
         yield RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="runs-detail")
         with Horizontal(id="runs-charts"):
-            yield SeriesChart(SPARSITY_AXIS, ACCURACY_AXIS, legend_in_border=False, id="runs-accuracy")
-            loss_axes = Axis("step", 0, POSITIVE), Axis("test loss", 2, POSITIVE)
+            # The axes are named in the border titles: at 80x24 the row of axis labels is a row of the plot.
+            accuracy_axes = Axis("", 1, PERCENT), Axis("", 1, PERCENT)
+            yield SeriesChart(*accuracy_axes, legend_in_border=False, id="runs-accuracy")
+            loss_axes = Axis("", 0, POSITIVE), Axis("", 2, POSITIVE)
             yield SeriesChart(*loss_axes, legend_in_border=False, id="runs-loss")
         yield FittingFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#runs-accuracy").border_title = "Accuracy against sparsity"
-        self.query_one("#runs-loss").border_title = "Test loss"
+        self.query_one("#runs-accuracy").border_title = "Accuracy % against sparsity %"
+        self.query_one("#runs-loss").border_title = "Test loss against step"
         self.query_one("#runs-detail").border_title = "Run"
         table = self.query_one(DataTable)
         table.add_column("", width=1, key="mark")  # wide enough for the mark added later
