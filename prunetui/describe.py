@@ -16,11 +16,12 @@ from prunetui.engine.core.events import (
     Stopped,
 )
 
-# Said wherever an unstructured model's export is reported (the CLI's export, the app's Runs screen).
-UNSTRUCTURED_NOTE = (
+NO_SPEED_UP = (
     "Unstructured masks alone do not speed up dense PyTorch inference: the zeros are still multiplied, so the "
-    "model is as large in memory and as slow as the dense one. They pay off in storage only (sparse CSR, gzip)."
+    "model is as large in memory and as slow as the dense one."
 )
+# The app's Runs screen still says this for every unstructured run; `storage_note` says it from the run's numbers.
+UNSTRUCTURED_NOTE = f"{NO_SPEED_UP} They pay off in storage only (sparse CSR, gzip)."
 
 
 def percent(fraction: float | None, digits: int = 1) -> str:
@@ -46,6 +47,39 @@ def kept_word(structured: bool) -> str:
     """What the parameters an export counts are: for ln-structured models, those the compacted model keeps (the
     file still holds weights fed by removed units, which do nothing a bias cannot)."""
     return "kept" if structured else "non-zero"
+
+
+def storage_note(structured: bool, sparsity: float | None, sizes: Exported | None) -> str:
+    """What a run's zeros buy, said from its own numbers. `sizes` are those of its saved model (None: it saved
+    none); `sparsity` is over the prunable weights. Unstructured zeros pay off in storage only, and only in the
+    formats that come out smaller than dense; a model with no zeros gains nothing at all."""
+    if sizes is None:
+        return "This run saved no model, so there is nothing to store smaller or export."
+    dense = kib(sizes.dense_bytes)
+    if not sparsity:
+        return (
+            f"Nothing is pruned (0 % sparse), so there is nothing to gain: the model is dense ({dense}), and sparse "
+            f"CSR storage only adds indices ({kib(sizes.sparse_bytes)})."
+        )
+    if structured:
+        return (
+            "ln-structured: whole filters and neurons are zero. Exporting cuts them out into a smaller model that "
+            "computes the same and runs faster."
+        )
+    smaller = [
+        f"{kib(size)} {form}"
+        for form, size in (("as sparse CSR", sizes.sparse_bytes), ("gzipped", sizes.gzip_bytes))
+        if size < sizes.dense_bytes
+    ]
+    storage = (
+        f"They pay off in storage only: {' or '.join(smaller)} against {dense} dense."
+        if smaller
+        else f"At {percent(sparsity)} sparse they do not even make the file smaller than its {dense} dense."
+    )
+    return (
+        f"{NO_SPEED_UP} {storage} For a faster model, prune with the ln-structured criterion, which removes whole "
+        "filters and neurons."
+    )
 
 
 def describe(event: Event) -> str | None:

@@ -124,6 +124,15 @@ def test_help_explains_every_setting(capsys: pytest.CaptureFixture[str]) -> None
     assert "Ctrl+C" in text
 
 
+def test_help_says_an_empty_default_in_words(capsys: pytest.CaptureFixture[str], wide_console: None) -> None:
+    assert exit_code(["run", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "['']" not in text
+    assert "e.g. conv1=0.5,fc1=0.95 (see sensitivity) [none] --optimizer" in text
+    assert "(default: $PRUNETUI_DATA, else a per-user cache) --criterion" in text  # said once, in words
+    assert "[0, 1) [0.9] --rounds" in text and "before fine-tuning [off]" in text
+
+
 @pytest.mark.parametrize(("schedule", "before"), [("agp", "before the first prune"), ("one-shot", "dense")])
 def test_the_accuracy_before_pruning_is_named_for_what_it_is(
     schedule: str, before: str, tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str],

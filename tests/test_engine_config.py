@@ -14,6 +14,7 @@ from prunetui.engine.core.config import (
     format_layer_amounts,
     parse_layer_amounts,
     setting_type,
+    toml_key,
 )
 from prunetui.engine.pruning.budget import capped_zeros
 
@@ -141,6 +142,18 @@ def test_toml_uses_the_flag_spelling_and_from_mapping_accepts_both() -> None:
     assert dashed == underscored == ExperimentConfig(finetune_epochs=4, max_layer_sparsity=0.5)
 
 
+def test_an_unknown_key_is_answered_in_the_files_own_spelling() -> None:
+    with pytest.raises(ConfigError) as error:
+        ExperimentConfig.from_mapping({"batch_size": 64, "finetune_epoch": 2})
+    known = ", ".join(toml_key(f.name) for f in sorted(ExperimentConfig.fields(), key=lambda f: f.name))
+    assert str(error.value) == (
+        f"unknown setting 'finetune_epoch' (did you mean finetune-epochs?); known settings: {known}"
+    )
+    assert "batch-size, " in known and "_" not in known
+    with pytest.raises(ConfigError, match=r"^unknown setting 'colour'; known"):  # nothing close: no guess
+        ExperimentConfig.from_mapping({"colour": "red"})
+
+
 def test_from_mapping_starts_from_the_base_config() -> None:
     assert ExperimentConfig.from_mapping({"seed": 3}, base=NON_DEFAULT) == NON_DEFAULT.replace(seed=3)
 
@@ -210,7 +223,7 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
     assert ExperimentConfig.settings_with("point") == ("criterion", "scope", "schedule", "sparsity")
     assert ExperimentConfig.settings_with("place") == ("data_dir", "device")
     assert ExperimentConfig.settings_with("plan") == (
-        "scope", "schedule", "sparsity", "rounds", "finetune_epochs", "rewind", "max_layer_sparsity",
+        "scope", "schedule", "sparsity", "rounds", "finetune_epochs", "rewind", "max_layer_sparsity", "layer_sparsity",
     )  # fmt: skip
     runs = [
         ExperimentConfig(epochs=3, finetune_epochs=2, schedule=s, rounds=4) for s in ("one-shot", "iterative", "agp")

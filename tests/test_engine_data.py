@@ -215,14 +215,15 @@ def test_a_failed_download_says_why_and_leaves_nothing(
         fetch(url, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(tv_utils, "download_url", spy)
+    data_dir = tmp_path / "cache" / "prunetui"  # as ~/.cache/prunetui on a fresh machine: not there yet
     with pytest.raises(DataError) as error:
-        load_dataset(name, tmp_path, CPU, system_dir=tmp_path / "system")
+        load_dataset(name, data_dir, CPU, system_dir=tmp_path / "system")
     assert urls and all(url.startswith("http://127.0.0.1:9/") for url in urls)  # tests never leave the machine
     # The reason, not just "Error downloading train-images-idx3-ubyte.gz:" (today's text with an empty reason).
     assert "; download (train-images-idx3-ubyte.gz from http://127.0.0.1:9/: <urlopen error [Errno 111] " in str(
         error.value
     )
-    assert list((tmp_path / CLASS_FOLDERS[name] / "raw").iterdir()) == []  # no partial download left
+    assert list(tmp_path.iterdir()) == []  # no partial download, nor the folders made for it
 
 
 @pytest.mark.parametrize("damage", ["truncated", "corrupt-body"])
@@ -266,8 +267,13 @@ def test_download_is_the_last_resort_and_its_files_are_used(tmp_path: Path, monk
         (Path(root) / filename).write_bytes(gzip.compress((staging / filename.removesuffix(".gz")).read_bytes()))
 
     monkeypatch.setattr(tv_utils, "download_url", fake_download)
-    events = list(dataset_loading("kmnist", tmp_path / "data", CPU, system_dir=tmp_path / "system"))
+    loading = dataset_loading("kmnist", tmp_path / "data", CPU, system_dir=tmp_path / "system")
+    events = []
+    with pytest.raises(StopIteration) as done:
+        while True:
+            events.append(next(loading))
     raw = tmp_path / "data" / "KMNIST" / "raw"
+    assert done.value.value.source == f"{raw} (just downloaded)"  # said after "… test images from"
     assert downloads == [f"{file}.gz" for file in IDX_FILES]
     assert sorted(path.name for path in raw.iterdir()) == sorted(f"{file}.gz" for file in IDX_FILES)
     assert [event.message for event in events] == [
@@ -344,7 +350,7 @@ def test_the_embedded_data_set_is_a_balanced_fashion_mnist_subset(tmp_path: Path
     assert data.train.labels.bincount().tolist() == [1000] * 10
     assert data.test.labels.bincount().tolist() == [200] * 10
     assert abs(data.train.images.mean().item()) < 1e-4 and abs(data.train.images.std().item() - 1) < 1e-3
-    assert data.source == "embedded in prunetui (a subset of Fashion-MNIST)"
+    assert data.source == "prunetui's built-in copy (a subset of Fashion-MNIST)"
     licence = (EMBEDDED_DIR / "LICENSE").read_text()
     assert "Zalando SE" in licence and "MIT License" in licence
 
@@ -355,6 +361,8 @@ def test_a_first_run_with_nothing_set_up_trains_and_prunes_the_embedded_data_set
     events = list(Experiment(config, download=False).run())
     started = next(event for event in events if isinstance(event, RunStarted))
     assert (started.train_size, started.test_size) == (2000, 2000)
+    where = "prunetui's built-in copy (a subset of Fashion-MNIST)"
+    assert Status(f"fashion-mnist-mini: 2,000 training and 2,000 test images from {where}") in events
     assert isinstance(events[-1], Finished), events[-1]
     summary = events[-1].summary
     assert summary.dense_accuracy > 0.6 and summary.accuracy > 0.45, summary  # real clothes, learnt: chance is 0.1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import astuple
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,11 @@ import torch
 from torch import nn
 
 from prunetui.cli import main
+from prunetui.describe import storage_note
 from prunetui.engine import ExperimentConfig, Pruned
 from prunetui.engine.analyses import SweepPoint, SweepSpec
 from prunetui.engine.analyses.sweep import Sweep
+from prunetui.engine.core.events import Exported
 from prunetui.engine.core.models import LeNet5, LeNet300, build_model
 from prunetui.engine.storage.compact import COMPACT_MODEL_FILE, compact, export_run, time_inference
 from prunetui.engine.storage.export import load_model, permanent_state
@@ -107,10 +110,43 @@ def test_export_of_an_unstructured_run_says_masks_do_not_speed_up_inference(
     printed = capsys.readouterr().out
     assert "do not speed up dense PyTorch inference" in printed
     report = export_run(tmp_path / "r")
+    dense, csr, gzipped = (f"{n / 1024:,.1f} KiB" for n in astuple(report.saved)[1:])
+    assert f"They pay off in storage only: {csr} as sparse CSR or {gzipped} gzipped against {dense} dense." in printed
     assert report.compact is None and not (tmp_path / "r" / COMPACT_MODEL_FILE).exists()
     assert report.saved.sparse_bytes < report.saved.dense_bytes / 4  # 90 % zeros: CSR pays off
     assert report.saved.dense_bytes == 61_706 * 4 == report.parameters * 4
     assert report.nonzero == json.loads((tmp_path / "r" / "summary.json").read_text())["nonzero_parameters"]
+
+
+def test_export_of_a_run_with_nothing_pruned_claims_no_storage_gain(
+    tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], wide_console: None
+) -> None:
+    assert main(["run", *tiny_flags(tiny_config), "--sparsity", "0", "--out", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "r")]) == 0
+    printed = capsys.readouterr().out
+    saved = export_run(tmp_path / "r").saved
+    assert saved.sparse_bytes > 1.9 * saved.dense_bytes  # CSR of a dense model: every value plus its index
+    dense, csr = f"{saved.dense_bytes / 1024:,.1f} KiB", f"{saved.sparse_bytes / 1024:,.1f} KiB"
+    assert (
+        f"Nothing is pruned (0 % sparse), so there is nothing to gain: the model is dense ({dense}), and sparse "
+        f"CSR storage only adds indices ({csr})." in printed
+    )
+    assert "pay off" not in printed and "smaller" not in printed
+
+
+def test_the_storage_note_says_what_the_numbers_show() -> None:
+    assert storage_note(False, None, None) == "This run saved no model, so there is nothing to store smaller or export."
+    sizes = Exported("model.pt", dense_bytes=246_824, sparse_bytes=300_000, gzip_bytes=200_000)  # 30 % sparse
+    note = storage_note(False, 0.3, sizes)
+    assert "They pay off in storage only: 195.3 KiB gzipped against 241.0 KiB dense." in note
+    assert "CSR" not in note  # larger than dense at 30 %: not offered as a gain
+    worse = Exported("model.pt", dense_bytes=246_824, sparse_bytes=300_000, gzip_bytes=250_000)
+    assert "At 1.0 % sparse they do not even make the file smaller than its 241.0 KiB dense." in storage_note(
+        False, 0.01, worse
+    )
+    assert storage_note(True, 0.0, sizes).startswith("Nothing is pruned")
+    assert storage_note(True, 0.5, sizes).startswith("ln-structured: whole filters and neurons are zero.")
 
 
 def test_export_of_an_unknown_run_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

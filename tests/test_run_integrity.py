@@ -113,9 +113,15 @@ def test_out_naming_a_finished_run_is_refused_in_one_line(
     capsys.readouterr()
 
     assert run_cli(tiny_config, out, "--sparsity", "0.5") == 2
-    error = capsys.readouterr().err
+    printed = capsys.readouterr()
+    error = printed.err
     assert error.count("\n") == 1 and f"{out} already holds a run" in error and "--overwrite" in error
+    assert printed.out == ""  # refused first: no "importing torch …" for a run that will not happen
     assert (out / "model.pt").read_bytes() == model and summary_of(out)["config"]["sparsity"] == 0.9
+    # …and in a fresh process, before torch is imported at all.
+    refuse = "import sys; from prunetui.cli import main; sys.exit(main(sys.argv[1:]) + 10 * ('torch' in sys.modules))"
+    child = subprocess.run([sys.executable, "-c", refuse, "run", "--out", str(out)], capture_output=True, text=True)
+    assert (child.returncode, child.stdout) == (2, "") and "already holds a run" in child.stderr
 
 
 def test_overwrite_replaces_the_run_leaving_none_of_its_files(

@@ -143,7 +143,6 @@ def test_sensitivity_command_on_a_saved_run(
     ("flags", "message"),
     [
         (["--amounts", "0.5,x"], "invalid --amounts: 'x' is not a number"),
-        (["--criterion", "taylor"], "invalid --criterion: sensitivity prunes by"),
         (["--run", "nope"], "run 'nope' not found"),
         (["--tolerance", "2"], "invalid --tolerance"),
     ],
@@ -154,3 +153,21 @@ def test_bad_sensitivity_flags_are_one_line_errors(
     assert main(["sensitivity", *flags]) == 2
     error = capsys.readouterr().err
     assert message in error and len(error.strip().splitlines()) == 1
+
+
+def test_sensitivity_help_offers_only_the_settings_and_criteria_it_uses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], wide_console: None
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["sensitivity", "--help"])
+    text = capsys.readouterr().out
+    assert "--criterion {l1,random,ln-structured}" in text and "taylor" not in text.lower()
+    assert "--criterion picks how (l1, random or ln-structured)" in text
+    assert "--layer-sparsity" not in text and "agp" not in text  # what a pruning run uses, not this analysis
+    with pytest.raises(SystemExit) as exit_:
+        main(["sensitivity", "--criterion", "taylor"])
+    assert exit_.value.code == 2 and "invalid choice: 'taylor'" in capsys.readouterr().err
+    config = tmp_path / "taylor.toml"  # the same refusal when the criterion comes from a file
+    config.write_text('criterion = "taylor"\n')
+    assert main(["sensitivity", "--config", str(config)]) == 2
+    assert "invalid --criterion: sensitivity prunes by l1, random, ln-structured" in capsys.readouterr().err

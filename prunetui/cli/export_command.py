@@ -9,12 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 from prunetui.cli.options import fail
-from prunetui.describe import UNSTRUCTURED_NOTE, kept_word, kib
+from prunetui.describe import kept_word, kib, storage_note
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.events import Exported
 from prunetui.engine.storage.runs import resolve_run, runs_root
-
-FASTER = "For a faster model, prune with --criterion ln-structured, which removes whole filters and neurons."
 
 
 def export_command(args: argparse.Namespace, console: Console) -> int:
@@ -35,7 +33,7 @@ def export_command(args: argparse.Namespace, console: Console) -> int:
     sizes.add_row(f"{Path(saved.path).name} (masks made permanent)", parameters, *_sizes(saved))
     if small is None:
         console.print(sizes)
-        console.print(f"{UNSTRUCTURED_NOTE} {FASTER}")
+        console.print(storage_note(report.structured, report.sparsity, saved))
         return 0
     sizes.add_row(f"{Path(small.saved.path).name} (smaller network)", f"{small.parameters:,}", *_sizes(small.saved))
     console.print(sizes)

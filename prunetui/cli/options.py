@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -20,15 +21,24 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
-    """One flag per config field (but those in `skip`), defaulting to None so only flags given override --config."""
+def add_config_options(
+    parser: argparse.ArgumentParser,
+    skip: tuple[str, ...] = (),
+    *,
+    choices: Mapping[str, tuple[str, ...]] | None = None,
+    helps: Mapping[str, str] | None = None,
+) -> None:
+    """One flag per config field (but those in `skip`), defaulting to None so only flags given override --config.
+    A command that takes fewer choices, or uses a setting otherwise, narrows them (`choices`) or words it (`helps`)."""
     parser.add_argument("--config", type=Path, metavar="FILE.toml", help="read settings from a TOML file first")
     group = parser.add_argument_group("experiment settings (defaults in brackets)")
     for field in ExperimentConfig.fields():
         if field.name in skip:
             continue
-        choices = field.metadata["choices"] or None
-        help_text = f"{field.metadata['help']} [{_default_text(field)}]"
+        allowed = (choices or {}).get(field.name, field.metadata["choices"]) or None
+        help_text = (helps or {}).get(field.name, field.metadata["help"])
+        if "(default:" not in help_text:  # a default that the help explains needs no brackets
+            help_text += f" [{_default_text(field)}]"
         if setting_type(field) is bool:
             group.add_argument(
                 flag_name(field.name), action=argparse.BooleanOptionalAction, default=None, help=help_text
@@ -37,9 +47,9 @@ def add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = 
             group.add_argument(
                 flag_name(field.name),
                 type=setting_type(field),
-                choices=choices,
+                choices=allowed,
                 default=None,
-                metavar=None if choices else field.name.upper(),
+                metavar=None if allowed else field.name.upper(),
                 help=help_text,
             )
 
@@ -63,7 +73,7 @@ def _default_text(field: dataclasses.Field[Any]) -> str:
     value = field.default
     if isinstance(value, bool):
         return "on" if value else "off"
-    return repr(value) if value == "" else str(value)
+    return str(value) if value != "" else "none"
 
 
 def add_runs_dir_option(parser: argparse.ArgumentParser) -> None:

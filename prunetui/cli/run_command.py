@@ -18,7 +18,7 @@ from prunetui.cli.output import and_list
 from prunetui.describe import before_pruning, describe, percent
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, RunDirError
 from prunetui.engine.core.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
-from prunetui.engine.storage.runs import discard_failed_start, new_run_dir, run_files, runs_root
+from prunetui.engine.storage.runs import claim_run_dir, discard_failed_start, new_run_dir, run_files, runs_root
 
 EXIT_CODES = {Finished: 0, Failed: 1, Stopped: 130}
 
@@ -26,20 +26,18 @@ EXIT_CODES = {Finished: 0, Failed: 1, Stopped: 130}
 def run_command(args: argparse.Namespace, console: Console) -> int:
     try:
         config = config_from_args(args)
-    except ConfigError as error:
-        return fail(str(error))
-    console.print("importing torch …", highlight=False)
-    from prunetui.engine import Experiment  # imports torch: only once the arguments are known good
-    from prunetui.engine.storage.recording import record_run
-
-    experiment = Experiment(config)
-    try:
         directory = args.out or new_run_dir(runs_root(args.runs_dir), config)
-        events = record_run(experiment, directory, overwrite=args.overwrite)
-    except RunDirError as error:  # holds a run, or another run writes there: choose another --out
+        lock = claim_run_dir(directory, args.overwrite)
+    except (ConfigError, RunDirError) as error:  # RunDirError: holds a run, or another run writes there
         return fail(str(error))
     except OutputError as error:
         return fail(str(error), code=1)
+    console.print("importing torch …", highlight=False)
+    from prunetui.engine import Experiment  # imports torch: only once the arguments and --out are known good
+    from prunetui.engine.storage.recording import record_claimed
+
+    experiment = Experiment(config)
+    events = record_claimed(experiment, lock)
     with stop_on_ctrl_c(experiment.stop, console):
         last = _show(events, console)
     console.print(closing_line(directory, last), markup=False)  # a path may hold [brackets]

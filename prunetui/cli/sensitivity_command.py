@@ -11,6 +11,7 @@ from rich.text import Text
 
 from prunetui.cli.analysis_view import EXIT_CODES, add_list_option, follow, line_chart, percent_cells
 from prunetui.cli.options import RUN_HELP, add_config_options, add_runs_dir_option, config_from_args, fail
+from prunetui.cli.output import and_list
 from prunetui.cli.run_command import stop_on_ctrl_c
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
@@ -21,6 +22,7 @@ from prunetui.engine.analyses import (
     SensitivityPoint,
     SensitivityStarted,
     parse_fractions,
+    sensitivity_criteria,
     sensitivity_file,
     sensitivity_series,
     suggest_amounts,
@@ -33,13 +35,21 @@ DESCRIPTION = """\
 Prune one layer at a time to each amount, leaving the rest of the model dense and without fine-tuning,
 and measure test accuracy: which layers tolerate pruning, and how much. The model is trained first with
 the settings given, or taken from a saved run with --run (its dense model, from before pruning).
---criterion picks how (l1, random or ln-structured rows); the sparsity and schedule settings are not used.
+--criterion picks how ({criteria}); the sparsity and schedule settings are not used.
 """
+# Settings whose schema help speaks of a pruning run, said for this analysis.
+HELPS = {
+    "criterion": "which weights go; only criteria that rank the weights as they are, without training batches",
+    "epochs": "training epochs of the model analysed (none with --run, whose model is trained)",
+}
 
 
 def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
+    criteria = tuple(sensitivity_criteria())  # read now: criteria may be registered after import
     parser = commands.add_parser(
-        "sensitivity", help="accuracy with one layer pruned at a time, per layer and amount", description=DESCRIPTION
+        "sensitivity",
+        help="accuracy with one layer pruned at a time, per layer and amount",
+        description=DESCRIPTION.format(criteria=and_list(criteria, "or")),
     )
     add_list_option(parser, "--amounts", DEFAULT_AMOUNTS, "fractions of each layer to prune")
     parser.add_argument("--run", metavar="RUN", help=f"analyse this saved run's trained model; RUN is {RUN_HELP}")
@@ -54,7 +64,7 @@ def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
         "--out", type=Path, metavar="FILE.csv", help="where to save the results (default: a CSV under RUNS/sensitivity)"
     )
     add_runs_dir_option(parser)
-    add_config_options(parser, skip=SENSITIVITY_UNUSED_SETTINGS)
+    add_config_options(parser, skip=SENSITIVITY_UNUSED_SETTINGS, choices={"criterion": criteria}, helps=HELPS)
 
 
 def sensitivity_command(args: argparse.Namespace, console: Console) -> int:

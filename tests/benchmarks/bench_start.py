@@ -26,20 +26,19 @@ IMPORT_TORCH = "import torch; print('imported', flush=True)"
 # The CLI's `prunetui run`, with its event stream watched: the first training step ends the process.
 FIRST_STEP = """
 import os, sys
-import prunetui.engine.storage.recording as recording
-from prunetui.engine.core.events import StepLoss
+from prunetui.engine import Experiment, StepLoss  # in every tree's layout
 from prunetui.cli import main
 
-record_run = recording.record_run
+experiment_run = Experiment.run
 
-def watched(*args, **kwargs):
-    for event in record_run(*args, **kwargs):
+def watched(self):
+    for event in experiment_run(self):
         if isinstance(event, StepLoss):
             print("first step", flush=True)
             os._exit(0)
         yield event
 
-recording.record_run = watched
+Experiment.run = watched
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -7,6 +7,7 @@ added in one place and every face (argparse, TOML, the app's form) picks it up.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import math
 import tomllib
@@ -138,6 +139,7 @@ class ExperimentConfig:
         "",
         "layer scope: targets for named layers instead of sparsity, e.g. conv1=0.5,fc1=0.95 (see sensitivity)",
         empty="none, e.g. fc1=0.95",
+        roles=("plan",),
     )
     optimizer: str = _setting("sgd", "optimizer (SGD with momentum 0.9, or Adam)", OPTIMIZERS)
     lr: float = _setting(0.05, "learning rate", interval=Interval(0.0, 10.0, low_open=True))
@@ -282,7 +284,10 @@ class ExperimentConfig:
         for key, value in values.items():
             name = key.replace("-", "_")
             if name not in known:
-                raise ConfigError(f"unknown setting {key!r}; known settings: {', '.join(sorted(known))}")
+                keys = sorted(toml_key(field_name) for field_name in known)  # as config.toml writes them
+                close = difflib.get_close_matches(toml_key(name), keys, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise ConfigError(f"unknown setting {key!r}{hint}; known settings: {', '.join(keys)}")
             changes[name] = value
         return dataclasses.replace(base or cls(), **changes)
 
@@ -298,7 +303,7 @@ class ExperimentConfig:
         return cls.from_mapping(values)
 
     def to_toml(self) -> str:
-        return tomli_w.dumps({f.name.replace("_", "-"): getattr(self, f.name) for f in self.fields()})
+        return tomli_w.dumps({toml_key(f.name): getattr(self, f.name) for f in self.fields()})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -328,9 +333,14 @@ def format_layer_amounts(amounts: Mapping[str, float]) -> str:
     return ",".join(f"{layer}={amount:g}" for layer, amount in amounts.items())
 
 
+def toml_key(name: str) -> str:
+    """A field's key in a TOML file: finetune_epochs -> finetune-epochs (underscores are read too)."""
+    return name.replace("_", "-")
+
+
 def flag_name(name: str) -> str:
     """The command-line flag for a field: finetune_epochs -> --finetune-epochs."""
-    return "--" + name.replace("_", "-")
+    return "--" + toml_key(name)
 
 
 def setting_type(f: dataclasses.Field[Any]) -> type:

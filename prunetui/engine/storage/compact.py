@@ -77,6 +77,7 @@ class ExportReport:
     saved: Exported  # the run's model.pt: masks folded in with prune.remove
     parameters: int  # in model.pt, zeros included
     nonzero: int  # as the run counted them: for ln-structured, what the compacted model keeps
+    sparsity: float | None  # over the prunable weights, as the run's summary says (None: it says nothing)
     compact: CompactReport | None  # ln-structured runs only
 
 
@@ -171,7 +172,15 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
         )
     nonzero = sparsity_report(model, set(), structured=structured).nonzero_parameters  # as the run counted
     return ExportReport(
-        run.name, model_name, run.method, structured, saved_sizes(run.model_path), _parameters(model), nonzero, report
+        run.name,
+        model_name,
+        run.method,
+        structured,
+        saved_sizes(run.model_path),
+        _parameters(model),
+        nonzero,
+        run.sparsity,
+        report,
     )
 
 

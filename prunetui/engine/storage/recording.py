@@ -45,7 +45,11 @@ def record_run(experiment: Experiment, directory: str | Path, *, overwrite: bool
 
     Raises RunDirError or OutputError (see `claim_run_dir`) before anything runs. The lock is let go when the
     events end or the iterator is closed."""
-    lock = claim_run_dir(directory, overwrite)
+    return record_claimed(experiment, claim_run_dir(directory, overwrite))
+
+
+def record_claimed(experiment: Experiment, lock: RunLock) -> Iterator[Event]:
+    """`record_run` in a directory claimed already, e.g. before torch was imported, so a refusal comes first."""
     return _Recorder(experiment, lock.directory).events(lock)
 
 

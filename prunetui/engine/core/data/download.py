@@ -12,13 +12,15 @@ from prunetui.engine.core.errors import DataError
 
 def download(name: str, raw: Path) -> None:
     """Fetch the four gzipped IDX files into `raw`. They are fetched into a folder of their own and moved into
-    place only once all four arrived and match their checksums, so a failure leaves nothing behind.
+    place only once all four arrived and match their checksums, so a failure leaves nothing behind: not even the
+    folders made for them.
     DataError with the reason (every mirror tried and what it answered)."""
     from torchvision import datasets
     from torchvision.datasets.utils import download_url
 
     cls = getattr(datasets, FOLDERS[name])
     staging = raw / f".download-{secrets.token_hex(4)}"
+    created = [folder for folder in (raw, *raw.parents) if not folder.exists()]  # deepest first
     try:
         for filename, md5 in cls.resources:
             failures = []
@@ -34,6 +36,16 @@ def download(name: str, raw: Path) -> None:
             path.replace(raw / path.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty(created)  # after a failure, e.g. ~/.cache/prunetui/MNIST/raw; after a success raw holds the files
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove these folders, deepest first, as long as they are empty (another process may have filled one)."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def one_line(error: BaseException) -> str:

@@ -38,6 +38,9 @@ from prunetui.engine.core.files import write_atomic
 P = ParamSpec("P")
 T = TypeVar("T")
 
+# A data set's source is said after "images from": a place, never a phrase like "embedded in …".
+EMBEDDED_SOURCE = "prunetui's built-in copy (a subset of Fashion-MNIST)"
+
 
 @dataclass(frozen=True, slots=True)
 class Split:
@@ -53,7 +56,7 @@ class DataSet:
     name: str
     train: Split
     test: Split
-    source: str  # where the files were found, for the user
+    source: str  # where the files were found, for the user: "… images from {source}"
 
 
 def dataset_loading(
@@ -70,7 +73,7 @@ def dataset_loading(
     yield Status(f"loading {name} …")
     root = data_root(data_dir)
     if name == EMBEDDED:
-        found, source = find_idx_files(EMBEDDED_DIR), "embedded in prunetui (a subset of Fashion-MNIST)"
+        found, source = find_idx_files(EMBEDDED_DIR), EMBEDDED_SOURCE
     else:
         found, source = yield from _locate(name, root, system_dir, download)
     if found is None:  # only when the package itself lost its files
@@ -119,7 +122,7 @@ def _locate(
         yield Status(f"downloading {name} into {raw} …")
         try:
             download_files(name, raw)
-            return find_idx_files(raw), f"downloaded into {raw}"
+            return find_idx_files(raw), f"{raw} (just downloaded)"
         except DataError as error:
             tried.append(f"download ({error})")
     # Only what is here: a download has just failed or is not allowed, so other downloads would not help.
