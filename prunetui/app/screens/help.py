@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
+from prunetui.app.keys import KEYS
+
 HELP = """\
 # prunetui
 
@@ -42,9 +44,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         keys = "\n".join(
-            f"- **{self.app.get_key_display(binding)}** {binding.description}: {binding.tooltip}"
-            for binding in self.app.BINDINGS
-            if isinstance(binding, Binding) and binding.description
+            f"- **{self.app.get_key_display(binding)}** {binding.description}: {binding.tooltip}" for binding in KEYS
         )
         with VerticalScroll(classes="dialog help"):
             yield Markdown(HELP.format(keys=keys))
