@@ -71,7 +71,7 @@ class Probe(PruneApp):
         if self._training_since is not None and time.monotonic() - self._training_since > 1.0:
             self._training_since = float("inf")
             await self.run_action("quit")
-        if isinstance(self.screen, ConfirmQuitScreen) and self.screen.query("#quit-yes"):
+        if isinstance(self.screen, ConfirmQuitScreen) and self.screen.query("#yes"):
             print(time.time(), flush=True)
             self.screen.action_answer(True)  # what pressing y does
 
