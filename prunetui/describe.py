@@ -20,8 +20,6 @@ NO_SPEED_UP = (
     "Unstructured masks alone do not speed up dense PyTorch inference: the zeros are still multiplied, so the "
     "model is as large in memory and as slow as the dense one."
 )
-# The app's Runs screen still says this for every unstructured run; `storage_note` says it from the run's numbers.
-UNSTRUCTURED_NOTE = f"{NO_SPEED_UP} They pay off in storage only (sparse CSR, gzip)."
 
 
 def percent(fraction: float | None, digits: int = 1) -> str:

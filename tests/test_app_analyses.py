@@ -20,7 +20,7 @@ from prunetui.app.screens.weights import WeightsScreen
 from prunetui.app.widgets.heat_map import KEPT, PARTLY_KEPT, PRUNED, HeatMap, glyph, shrink
 from prunetui.app.widgets.series_chart import SeriesChart
 from prunetui.cli.main import main
-from prunetui.describe import percent
+from prunetui.describe import percent, storage_note
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import (
     SensitivityPoint,
@@ -78,6 +78,8 @@ async def test_app_runs_are_saved_and_the_runs_screen_overlays_two(tiny_config: 
         ]
         detail = shown(screen.query_one("#runs-detail", Static))
         assert "do not speed up dense PyTorch inference" in detail
+        assert storage_note(False, app_run.sparsity, app_run.export) in " ".join(detail.split())  # its own numbers
+        assert "They pay off in storage only:" in storage_note(False, app_run.sparsity, app_run.export)
         assert app_run.export is not None and f"{app_run.export.gzip_bytes / 1024:,.1f} KiB gzipped" in detail
 
         await pilot.press("space", "down", "enter")  # space and enter both select

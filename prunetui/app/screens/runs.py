@@ -20,7 +20,7 @@ from prunetui.app.screens.analysis import ANALYSIS_CSS
 from prunetui.app.screens.confirm import ConfirmScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import Series, SeriesChart
-from prunetui.describe import UNSTRUCTURED_NOTE, kept_word, percent, sizes_text
+from prunetui.describe import kept_word, percent, sizes_text, storage_note
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.storage.history import HistoryRow
 from prunetui.engine.storage.runs import RunRecord, deletable_run, delete_run, list_runs, load_history
@@ -30,10 +30,6 @@ if TYPE_CHECKING:
 
 SELECTED = "●"
 COLUMNS = ("", "date", "method", "sparsity", "accuracy dense → pruned", "status", "run")
-STRUCTURED_NOTE = (
-    "ln-structured: whole filters and neurons are zero. Export (e) cuts them out into a smaller model that "
-    "computes the same and runs faster."
-)
 
 
 def run_label(run: RunRecord) -> str:
@@ -164,7 +160,8 @@ class RunsScreen(Screen[None]):
             e = run.export
             compression = f", {run.compression:.1f}× fewer parameters" if run.compression else ""
             lines.append(f"model.pt: {sizes_text(e)}{compression}")
-        lines.append(STRUCTURED_NOTE if c and c.structured else UNSTRUCTURED_NOTE)
+        structured = c is not None and c.structured
+        lines.append(storage_note(structured, run.sparsity, run.export if run.model_path else None))
         return "\n".join(lines)
 
     def _charts(self) -> None:
@@ -253,7 +250,7 @@ def export_text(run: RunRecord, report: ExportReport) -> str:
     ]
     compact = report.compact
     if compact is None:
-        lines.append(UNSTRUCTURED_NOTE)
+        lines.append(storage_note(report.structured, report.sparsity, saved))
     else:
         t = compact.timing
         same = "same predictions" if compact.same_predictions else "[red]predictions differ[/]"
