@@ -13,15 +13,19 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Input, Markdown, Select, Static
 from textual.widgets._footer import FooterKey
 
 from prunetui.app.app import PruneApp
+from prunetui.app.keys import KEYS
 from prunetui.app.remembered import settings_path
 from prunetui.app.run_state import FAILED, FINISHED, IDLE, STOPPED, RunState
 from prunetui.app.runner import ExperimentRunner
 from prunetui.app.screens.confirm_quit import ConfirmQuitScreen
+from prunetui.app.screens.help import HelpScreen
+from prunetui.app.screens.main import MainScreen
 from prunetui.app.screens.too_small import TooSmallScreen
 from prunetui.app.widgets.charts import RunChart
 from prunetui.app.widgets.event_log import EventLog
@@ -86,14 +90,14 @@ async def test_settings_by_keyboard_then_a_full_iterative_run(tiny_config: Exper
         await pilot.press("enter", "down", "enter")  # one-shot -> iterative
         assert app.query_one("#setting-schedule", Select).value == "iterative"
         await pilot.press("tab", "end", "ctrl+u", *"0.75", "tab", "end", "ctrl+u", "2")  # sparsity, rounds
-        config, problems = app.form.read()
+        config, problems = app.main_screen.form.read()
         assert (config.schedule, config.sparsity, config.rounds, problems) == ("iterative", 0.75, 2, {})
 
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: not app.run_state.active)
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active)
         await pilot.pause()
 
-        state = app.run_state
+        state = app.main_screen.run_state
         assert state.outcome == FINISHED and state.summary is not None
         report = state.summary.sparsity
         assert report.global_sparsity == pytest.approx(0.75, abs=0.005)
@@ -110,11 +114,11 @@ async def test_settings_by_keyboard_then_a_full_iterative_run(tiny_config: Exper
         assert "done" in shown(app.query_one("#phase", Static))
         assert "compression 4.0×" in shown(app.query_one("#figures", Static)).replace("  ", " ")
         assert any("round 2/2: pruned to 75.0 %" in line and "fine-tuned" in line for line in state.log)
-        assert not app.form.locked and not app.query_one("#start", Button).disabled
+        assert not app.main_screen.form.locked and not app.query_one("#start", Button).disabled
 
         await pilot.press("ctrl+r")  # the next run starts with a clean slate
-        assert app.run_state is not state
-        await wait_until(pilot, lambda: not app.run_state.active)
+        assert app.main_screen.run_state is not state
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active)
         await pilot.pause()
         log_text = [strip.text for strip in app.query_one(EventLog).lines]
         assert sum(line.lstrip(" 0123456789:").startswith("done:") for line in log_text) == 1
@@ -125,22 +129,26 @@ async def test_stop_mid_run_keeps_results_and_the_app_usable(tiny_config: Experi
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()  # the layout for the terminal's width applies after the first refresh
         await pilot.click("#start")
-        await wait_until(pilot, lambda: bool(app.run_state.train_loss.steps))
+        await wait_until(pilot, lambda: bool(app.main_screen.run_state.train_loss.steps))
         (worker,) = app.workers
-        assert app.form.locked and app.query_one("#start", Button).disabled
+        assert app.main_screen.form.locked and app.query_one("#start", Button).disabled
         assert app.query_one("#setting-epochs").is_disabled
         await pilot.press("ctrl+t")
-        assert "stop requested: the run ends after the current batch" in app.run_state.log
-        await wait_until(pilot, lambda: not app.run_state.active, timeout=5)
+        assert "stop requested: the run ends after the current batch" in app.main_screen.run_state.log
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active, timeout=5)
         assert not app._notifications  # no "Stopping" toast over the bars: the status and the log say it
         await pilot.pause()
-        assert worker.is_finished and app.run_state.outcome == STOPPED and app.run_state.summary is not None
-        assert not app.run_state.summary.complete
+        assert (
+            worker.is_finished
+            and app.main_screen.run_state.outcome == STOPPED
+            and app.main_screen.run_state.summary is not None
+        )
+        assert not app.main_screen.run_state.summary.complete
         assert "stopped" in shown(app.query_one("#phase", Static))
-        assert not app.form.locked and app.query_one("#stop", Button).disabled
+        assert not app.main_screen.form.locked and app.query_one("#stop", Button).disabled
         app.query_one("#setting-epochs", Input).focus()
         await pilot.press("end", "ctrl+u", "1")
-        assert app.form.read()[0].epochs == 1
+        assert app.main_screen.form.read()[0].epochs == 1
 
 
 async def test_an_invalid_setting_is_marked_and_blocks_start(tiny_config: ExperimentConfig) -> None:
@@ -156,12 +164,12 @@ async def test_an_invalid_setting_is_marked_and_blocks_start(tiny_config: Experi
         app.query_one("#setting-model").focus()
         await pilot.press("ctrl+r")
         await pilot.pause()
-        assert app.run_state.outcome == IDLE and not app.workers
+        assert app.main_screen.run_state.outcome == IDLE and not app.workers
         assert app.focused is app.query_one("#setting-epochs")  # sent to the problem
         assert any("epochs: must be a whole number" in n.message for n in app._notifications)
 
         await pilot.press("ctrl+u", "2")
-        assert not app.query_one("#row-epochs").has_class("-invalid") and app.form.problems == {}
+        assert not app.query_one("#row-epochs").has_class("-invalid") and app.main_screen.form.problems == {}
 
 
 async def test_the_focused_settings_label_lights_up_as_tab_moves(tiny_config: ExperimentConfig) -> None:
@@ -188,11 +196,11 @@ async def test_the_form_refuses_numbers_out_of_range_and_targets_out_of_reach(ti
         await pilot.press("end", "ctrl+u", *"99999999999999999999")
         assert shown(app.query_one("#note-rounds", Static)) == "must be between 1 and 100"
         await pilot.press("ctrl+u", "3")
-        assert set(app.form.problems) == {"sparsity"}
+        assert set(app.main_screen.form.problems) == {"sparsity"}
         assert "global scope reaches at most 0.0099" in shown(app.query_one("#note-sparsity", Static))
         await pilot.press("ctrl+r")
         await pilot.pause()
-        assert app.run_state.outcome == IDLE and not app.workers
+        assert app.main_screen.run_state.outcome == IDLE and not app.workers
 
 
 async def test_choices_that_do_not_apply_are_disabled_or_explained(tiny_config: ExperimentConfig) -> None:
@@ -207,7 +215,7 @@ async def test_choices_that_do_not_apply_are_disabled_or_explained(tiny_config: 
         assert "ln-structured" in shown(app.query_one("#note-scope", Static))
         app.query_one("#setting-scope", Select).value = "layer"
         await pilot.pause()
-        assert app.form.problems == {} and app.query_one("#setting-scope").disabled
+        assert app.main_screen.form.problems == {} and app.query_one("#setting-scope").disabled
 
 
 async def test_a_missing_data_set_is_a_message_and_the_app_stays_up(
@@ -216,27 +224,27 @@ async def test_a_missing_data_set_is_a_message_and_the_app_stays_up(
     app = PruneApp(tiny_config.replace(data_dir=str(tmp_path / "empty")))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: not app.run_state.active)
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active)
         await pilot.pause()
         assert inside_screen(app, "#setting-model")  # the form folded back: the settings need a look
-        assert app.run_state.outcome == FAILED
+        assert app.main_screen.run_state.outcome == FAILED
         phase = shown(app.query_one("#phase", Static))
         assert phase.startswith("failed: ") and "mnist" in phase and "Traceback" not in phase
         assert shown(app.query_one("#figures", Static)) == ""  # no elapsed time, speed or accuracy of a non-run
-        assert not app.form.locked
+        assert not app.main_screen.form.locked
         app.query_one("#setting-data_dir", Input).value = tiny_config.data_dir
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: not app.run_state.active)
-        assert app.run_state.outcome == FINISHED
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active)
+        assert app.main_screen.run_state.outcome == FINISHED
 
 
 async def test_under_agp_the_accuracy_before_pruning_is_not_called_dense(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config.replace(schedule="agp", rounds=2))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: not app.run_state.active)
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active)
         await pilot.pause()
-        state = app.run_state
+        state = app.main_screen.run_state
         assert state.outcome == FINISHED and state.dense_accuracy is not None
         figures = shown(app.query_one("#figures", Static))
         assert f"accuracy before the first prune {state.dense_accuracy * 100:.1f} % → now" in figures
@@ -255,12 +263,12 @@ async def test_a_crashed_worker_is_a_message_and_the_app_stays_up(
         with monkeypatch.context() as patch:
             patch.setattr(ExperimentRunner, "run", crash)
             await pilot.press("ctrl+r")
-            await wait_until(pilot, lambda: not app.run_state.active)
-        assert app.run_state.outcome == FAILED
+            await wait_until(pilot, lambda: not app.main_screen.run_state.active)
+        assert app.main_screen.run_state.outcome == FAILED
         assert shown(app.query_one("#phase", Static)) == "failed: the run crashed: RuntimeError: boom"
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: not app.run_state.active)
-        assert app.run_state.outcome == FINISHED
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active)
+        assert app.main_screen.run_state.outcome == FINISHED
 
 
 async def test_config_files_save_and_load(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
@@ -280,7 +288,7 @@ async def test_config_files_save_and_load(tiny_config: ExperimentConfig, tmp_pat
         await pilot.press("enter")
         await pilot.pause()
         assert app.query_one("#setting-model", Select).value == "lenet300"
-        assert app.form.read() == (tiny_config.replace(model="lenet300", seed=7), {})
+        assert app.main_screen.form.read() == (tiny_config.replace(model="lenet300", seed=7), {})
 
 
 async def test_saving_settings_is_atomic(
@@ -311,9 +319,9 @@ async def test_settings_that_cannot_be_shown_are_refused_and_others_are_marked(t
         await pilot.pause()
         assert app.query_one("#setting-model", Select).value == "lenet5"
         assert any("invalid --model" in n.message for n in app._notifications)
-        app.form.show_config(tiny_config.replace(sparsity=1.5))
+        app.main_screen.form.show_config(tiny_config.replace(sparsity=1.5))
         await pilot.pause()
-        assert app.form.problems == {"sparsity": "must be in [0, 1)"}
+        assert app.main_screen.form.problems == {"sparsity": "must be in [0, 1)"}
         assert app.query_one("#row-sparsity").has_class("-invalid")
 
 
@@ -321,14 +329,14 @@ async def test_quit_while_running_asks_stops_the_worker_and_exits(tiny_config: E
     app = PruneApp(long_config(tiny_config))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: bool(app.run_state.train_loss.steps))
+        await wait_until(pilot, lambda: bool(app.main_screen.run_state.train_loss.steps))
         (worker,) = app.workers
         await pilot.press("ctrl+q")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmQuitScreen)
         await pilot.press("n")
         await pilot.pause()
-        assert app.run_state.active and not isinstance(app.screen, ConfirmQuitScreen)
+        assert app.main_screen.run_state.active and not isinstance(app.screen, ConfirmQuitScreen)
 
         await pilot.press("ctrl+q")
         await pilot.pause()
@@ -336,7 +344,7 @@ async def test_quit_while_running_asks_stops_the_worker_and_exits(tiny_config: E
         await pilot.press("y")
         await wait_until(pilot, lambda: app._exit, timeout=2)
         assert time.monotonic() - asked < 2
-        assert worker.is_finished and app.run_state.outcome == STOPPED
+        assert worker.is_finished and app.main_screen.run_state.outcome == STOPPED
         (run,) = list_runs(runs_root())
         assert run.status == "stopped"  # saved as such before the app let go
 
@@ -355,7 +363,7 @@ async def test_at_80x24_a_run_shows_status_both_charts_and_the_bars_at_once(tiny
         assert app.screen.has_class("-narrow")
         assert inside_screen(app, "#setting-model") and not app.query("#loss-chart")  # no plotext before a run
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: len(app.run_state.train_loss.steps) > 2)
+        await wait_until(pilot, lambda: len(app.main_screen.run_state.train_loss.steps) > 2)
         await pilot.pause(1.1)  # a chart replots at most once a second
         for panel in ("#status", "#loss-chart", "#accuracy-chart", "#sparsity", "#log"):
             assert inside_screen(app, panel), f"{panel} is not whole on the screen"
@@ -366,9 +374,9 @@ async def test_at_80x24_a_run_shows_status_both_charts_and_the_bars_at_once(tiny
         assert {"Stop", "Form", "Quit"} <= footer and "Start" not in footer
         await pilot.press("f8")  # the form comes back
         await pilot.pause()
-        assert inside_screen(app, "#setting-model") and app.form.locked
+        assert inside_screen(app, "#setting-model") and app.main_screen.form.locked
         await pilot.press("ctrl+t")
-        await wait_until(pilot, lambda: not app.run_state.active)
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active)
 
 
 async def test_the_footer_shows_only_keys_that_fit_whole(tiny_config: ExperimentConfig) -> None:
@@ -382,6 +390,33 @@ async def test_the_footer_shows_only_keys_that_fit_whole(tiny_config: Experiment
         await pilot.resize_terminal(160, 40)
         await pilot.pause(0.2)
         assert "Screenshot" in {key.description for key in app.query(FooterKey)}
+
+
+def footer_keys(screen: Screen[None]) -> list[str]:
+    return [key.description for key in screen.query(FooterKey)]
+
+
+async def test_the_main_screen_has_the_run_and_the_footer_the_apps_order_of_keys(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        main = app.main_screen
+        assert isinstance(main, MainScreen) and app.screen is main and main.form is main.query_one("#form")
+        narrow = ["Quit", "Start", "Form", "Runs", "Sweep", "Sensitivity", "Weights", "Help"]
+        assert footer_keys(main) == narrow  # the screen's keys and the app's, interleaved as in KEYS
+        await pilot.resize_terminal(140, 44)
+        await pilot.pause(0.2)
+        assert footer_keys(main) == [*narrow, "Save", "Load", "Defaults", "Screenshot"]
+        await pilot.press("f1")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, HelpScreen)
+        keys = [
+            line.split("** ")[1].split(":")[0]
+            for line in app.screen.query_one(Markdown).source.splitlines()
+            if line.startswith("- **")
+        ]
+        assert keys == [binding.description for binding in KEYS] and len(keys) == 13
+        assert footer_keys(main) == ["Quit", "Help", "Screenshot"]  # dimmed under Help: only the app's keys apply
 
 
 async def test_a_terminal_too_small_says_what_it_needs(tiny_config: ExperimentConfig) -> None:
@@ -401,15 +436,15 @@ async def test_a_terminal_too_small_says_what_it_needs(tiny_config: ExperimentCo
 async def test_settings_are_remembered_between_sessions_and_reset_to_defaults(tiny_config: ExperimentConfig) -> None:
     async with PruneApp(tiny_config.replace(seed=7, sparsity=0.6)).run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: not pilot.app.run_state.active)
+        await wait_until(pilot, lambda: not pilot.app.main_screen.run_state.active)
     assert settings_path().is_file()
     app = PruneApp()  # a new session, no settings given
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.form.read() == (tiny_config.replace(seed=7, sparsity=0.6), {})
+        assert app.main_screen.form.read() == (tiny_config.replace(seed=7, sparsity=0.6), {})
         await pilot.press("f7")
         await pilot.pause()
-        assert app.form.read()[0] == ExperimentConfig()
+        assert app.main_screen.form.read()[0] == ExperimentConfig()
         assert app.query_one("#setting-seed", Input).value == "0"
 
 
@@ -419,7 +454,7 @@ async def test_a_damaged_settings_file_is_ignored_with_a_message() -> None:
     app = PruneApp()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
-        assert app.form.read() == (ExperimentConfig(), {})
+        assert app.main_screen.form.read() == (ExperimentConfig(), {})
         (note,) = [n for n in app._notifications if n.title == "Remembered settings ignored"]
         assert str(settings_path()) in note.message and "defaults" in note.message
 
@@ -428,7 +463,7 @@ async def test_eta_and_epoch_times_while_a_run_goes(tiny_config: ExperimentConfi
     app = PruneApp(long_config(tiny_config))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+r")
-        state = app.run_state
+        state = app.main_screen.run_state
         await wait_until(pilot, lambda: state.run_eta is not None and state.epoch_eta is not None)
         app.query_one(StatusPanel).show(state)
         epoch_text, run_text = (shown(app.query_one(f"#{name}-text", Static)) for name in ("epoch", "run"))
@@ -448,12 +483,12 @@ async def test_charts_share_the_x_range_and_keep_their_axis_precision(tiny_confi
     app = PruneApp(tiny_config.replace(schedule="iterative", rounds=2, sparsity=0.8))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: not app.run_state.active)
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active)
         await pilot.pause()
         loss, accuracy = (app.query_one(f"#{name}-chart", RunChart).plt for name in ("loss", "accuracy"))
         assert loss.monitor.xlim == accuracy.monitor.xlim
         assert set(loss.monitor.label + accuracy.monitor.label) == {None}  # no legend over the lines
-        assert loss.monitor.xlim[0] == [0, app.run_state.step]
+        assert loss.monitor.xlim[0] == [0, app.main_screen.run_state.step]
         for plot, decimals in ((accuracy, 1), (loss, 2)):  # the same decimals on every label, none repeated
             labels = plot.monitor.ylabels[0]
             assert len(labels) == len(set(labels)) == 4
@@ -464,8 +499,8 @@ async def test_the_accuracy_chart_shows_the_first_prune_as_points_and_a_line(tin
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: not app.run_state.active)
-        state = app.run_state
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active)
+        state = app.main_screen.run_state
         chart = app.query_one("#accuracy-chart", RunChart)
         chart.show(state)
         line, points = chart.plt.monitor.y
@@ -479,13 +514,13 @@ async def test_log_lines_hang_and_the_data_dir_shows_its_start(tiny_config: Expe
         await pilot.pause()
         field = app.query_one("#setting-data_dir", Input)
         assert field.cursor_position == 0 and field.scroll_x == 0
-        app.form.show_config(tiny_config.replace(data_dir=long_dir + "/."))
+        app.main_screen.form.show_config(tiny_config.replace(data_dir=long_dir + "/."))
         await pilot.pause()
         assert field.cursor_position == 0 and field.scroll_x == 0
         log = app.query_one(EventLog)
-        app.run_state.log.append("word " * 30)
-        app.run_state.started_at = 1.0
-        log.show(app.run_state)
+        app.main_screen.run_state.log.append("word " * 30)
+        app.main_screen.run_state.started_at = 1.0
+        log.show(app.main_screen.run_state)
         await pilot.pause()
         lines = [strip.text for strip in log.lines]
         first = next(i for i, line in enumerate(lines) if "word" in line)

@@ -20,7 +20,7 @@ from prunetui.app.screens.weights import WeightsScreen
 from prunetui.app.widgets.heat_map import KEPT, PARTLY_KEPT, PRUNED, HeatMap, glyph, shrink
 from prunetui.app.widgets.series_chart import SeriesChart
 from prunetui.cli.main import main
-from prunetui.describe import percent
+from prunetui.describe import percent, storage_note
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import (
     SensitivityPoint,
@@ -59,10 +59,10 @@ async def test_app_runs_are_saved_and_the_runs_screen_overlays_two(tiny_config: 
     app = PruneApp(tiny_config.replace(sparsity=0.5))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+r")  # the app's own run lands under the runs root too
-        await wait_until(pilot, lambda: not app.run_state.active)
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active)
         await pilot.pause()
         (app_run, cli_run) = list_runs(runs_root())
-        assert f"saving the run in {app_run.path}" in app.run_state.log
+        assert f"saving the run in {app_run.path}" in app.main_screen.run_state.log
         assert (app_run.sparsity, app_run.status) == (pytest.approx(0.5, abs=0.005), "finished")
 
         await pilot.press("f3")
@@ -77,8 +77,10 @@ async def test_app_runs_are_saved_and_the_runs_screen_overlays_two(tiny_config: 
             ["l1 global one-shot", percent(cli_run.sparsity)],
         ]
         detail = shown(screen.query_one("#runs-detail", Static))
-        assert app_run.export is not None and f"{app_run.export.gzip_bytes / 1024:,.1f} KiB gzipped against" in detail
-        assert "as sparse CSR against" not in detail  # at 50 %, CSR is no smaller than dense: not offered as a gain
+        assert "do not speed up dense PyTorch inference" in detail
+        assert storage_note(False, app_run.sparsity, app_run.export) in " ".join(detail.split())  # its own numbers
+        assert "They pay off in storage only:" in storage_note(False, app_run.sparsity, app_run.export)
+        assert app_run.export is not None and f"{app_run.export.gzip_bytes / 1024:,.1f} KiB gzipped" in detail
 
         await pilot.press("space", "down", "enter")  # space and enter both select
         assert screen.selected == [app_run.name, cli_run.name]
@@ -108,7 +110,7 @@ async def test_a_sweep_of_two_points_charts_and_tables_both_and_resumes(tiny_con
         screen.query_one("#sweep-methods", Input).value = "l1:global"
         screen.query_one("#sweep-sparsities", Input).value = "0.9, 0.5"
         await pilot.press("ctrl+r")
-        assert not app.run_state.active  # ctrl+r started the sweep, not a run of the main screen
+        assert not app.main_screen.run_state.active  # ctrl+r started the sweep, not a run of the main screen
         await wait_until(pilot, lambda: not screen.running, timeout=30)
         await pilot.pause()
         assert screen.status == "finished"
@@ -166,8 +168,8 @@ async def test_sensitivity_draws_one_line_per_layer(tiny_config: ExperimentConfi
         assert app.screen is app.screen_stack[0]
         assert app.query_one("#setting-layer_sparsity", Input).value == suggestion
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: not app.run_state.active, timeout=60)
-        summary = app.run_state.summary
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active, timeout=60)
+        summary = app.main_screen.run_state.summary
         assert summary is not None and summary.complete
         reached = {layer.name: layer.sparsity for layer in summary.sparsity.layers}
         assert reached == pytest.approx(amounts, abs=1e-3)
@@ -243,7 +245,7 @@ async def test_the_app_saves_and_reads_runs_under_the_runs_dir_it_is_given(
     app = PruneApp(tiny_config, runs_dir=tmp_path / "mine")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: not app.run_state.active)
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active)
         (run,) = list_runs(tmp_path / "mine")
         assert run.status == "finished" and list_runs(runs_root()) == []  # not under $PRUNETUI_RUNS
         await pilot.press("f3")

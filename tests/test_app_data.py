@@ -56,17 +56,20 @@ async def test_until_the_first_step_the_status_says_what_happens_and_no_speed(
     app = PruneApp(tiny_config)
     async with app.run_test(size=(140, 44)) as pilot:
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: app.run_state.activity == "loading mnist …")
+        await wait_until(pilot, lambda: app.main_screen.run_state.activity == "loading mnist …")
         await pilot.pause(0.6)  # the panels repaint twice a second
         assert held.is_set()
         assert shown(app.query_one("#phase", Static)) == "loading mnist …"
         figures = shown(app.query_one("#figures", Static))
         assert "· – img/s ·" in figures and "0 img/s" not in figures
-        assert app.run_state.log[0] == "importing torch …" and app.run_state.log[-1] == "loading mnist …"
+        assert (
+            app.main_screen.run_state.log[0] == "importing torch …"
+            and app.main_screen.run_state.log[-1] == "loading mnist …"
+        )
         release.set()
-        await wait_until(pilot, lambda: not app.run_state.active)
-        assert app.run_state.outcome == FINISHED
-        assert f"{app.run_state.images_per_s:,.0f} img/s" in shown(app.query_one("#figures", Static))
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active)
+        assert app.main_screen.run_state.outcome == FINISHED
+        assert f"{app.main_screen.run_state.images_per_s:,.0f} img/s" in shown(app.query_one("#figures", Static))
 
 
 async def test_a_first_start_with_nothing_set_up_trains_on_the_built_in_data_set() -> None:
@@ -74,8 +77,9 @@ async def test_a_first_start_with_nothing_set_up_trains_on_the_built_in_data_set
     app = PruneApp(ExperimentConfig(epochs=1, finetune_epochs=0, device="cpu", **settings))
     async with app.run_test(size=(140, 44)) as pilot:
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: not app.run_state.active, timeout=60)
-        assert app.run_state.outcome == FINISHED, app.run_state.error
-        assert app.run_state.started is not None and app.run_state.started.config.dataset == "fashion-mnist-mini"
-        assert app.run_state.started.train_size == 2000 and app.run_state.started.test_size == 2000
-        assert app.run_state.dense_accuracy is not None and app.run_state.dense_accuracy > 0.6  # chance: 0.1
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active, timeout=60)
+        state = app.main_screen.run_state
+        assert state.outcome == FINISHED, state.error
+        assert state.started is not None and state.started.config.dataset == "fashion-mnist-mini"
+        assert state.started.train_size == 2000 and state.started.test_size == 2000
+        assert state.dense_accuracy is not None and state.dense_accuracy > 0.6  # chance: 0.1

@@ -189,9 +189,9 @@ async def test_at_80x24_the_log_shows_the_save_path_whole_and_status_times_the_r
     app = PruneApp(tiny_config)
     async with app.run_test(size=SMALL) as pilot:
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: not app.run_state.active)
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active)
         await pilot.pause()
-        summary = app.run_state.summary
+        summary = app.main_screen.run_state.summary
         assert summary is not None
         log = "".join(strip.text.strip() for strip in app.query_one(EventLog).lines)
         (run,) = list_runs(runs_root())

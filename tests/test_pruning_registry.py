@@ -65,5 +65,5 @@ async def test_a_registered_criterion_is_an_option_of_the_form_and_of_sensitivit
     async with app.run_test(size=(140, 44)) as pilot:
         app.query_one("#setting-criterion", Select).value = "largest"  # a Select refuses a value not among its options
         await pilot.pause()
-        config, problems = app.form.read()
+        config, problems = app.main_screen.form.read()
         assert (config.criterion, problems) == ("largest", {})

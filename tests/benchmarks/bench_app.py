@@ -69,12 +69,12 @@ async def in_app(config: ExperimentConfig) -> dict[str, float]:
         await pilot.pause()
         await pilot.press("ctrl+r")
         cpu, wall = time.thread_time(), time.perf_counter()
-        while app.run_state.active:
+        while app.main_screen.run_state.active:
             await asyncio.sleep(0.1)
         ui_cpu = (time.thread_time() - cpu) / (time.perf_counter() - wall)
-        summary = app.run_state.summary
+        summary = app.main_screen.run_state.summary
         if summary is None or not summary.complete:
-            sys.exit(f"app run did not finish: {app.run_state.error}")
+            sys.exit(f"app run did not finish: {app.main_screen.run_state.error}")
         return {"images_per_s": summary.images_per_s, "ui_cpu": ui_cpu}
 
 

@@ -61,17 +61,17 @@ from prunetui.engine import ExperimentConfig
 
 class Probe(PruneApp):
     def on_ready(self):
-        self.action_start()
+        self.main_screen.action_start()
         self.set_interval(0.05, self._poll)
         self._training_since = None
 
     async def _poll(self):
-        if self._training_since is None and self.run_state.train_loss.steps:
+        if self._training_since is None and self.main_screen.run_state.train_loss.steps:
             self._training_since = time.monotonic()
         if self._training_since is not None and time.monotonic() - self._training_since > 1.0:
             self._training_since = float("inf")
             await self.run_action("quit")
-        if isinstance(self.screen, ConfirmQuitScreen) and self.screen.query("#quit-yes"):
+        if isinstance(self.screen, ConfirmQuitScreen) and self.screen.query("#yes"):
             print(time.time(), flush=True)
             self.screen.action_answer(True)  # what pressing y does
 

@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
+from prunetui.app.keys import KEYS
+
 HELP = """\
 # prunetui
 
@@ -60,12 +62,12 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        bindings = self.keys if self.keys is not None else self.app.BINDINGS
+        bindings = self.keys if self.keys is not None else KEYS
         keys = "\n".join(
             f"- **{self.app.get_key_display(binding)}** {binding.description}"
             + (f": {binding.tooltip}" if binding.tooltip else "")
             for binding in bindings
-            if isinstance(binding, Binding) and binding.description
+            if binding.description
         )
         text = HELP.format(keys=keys) if self.about is None else SCREEN_HELP.format(about=self.about, keys=keys)
         with VerticalScroll(classes="dialog help"):

@@ -17,7 +17,7 @@ from prunetui.engine.core.config import ExperimentConfig
 async def wait_for(pilot: Pilot[None], condition: Callable[[RunState], bool]) -> None:
     app = pilot.app
     assert isinstance(app, PruneApp)
-    await until(pilot, lambda: condition(app.run_state))
+    await until(pilot, lambda: condition(app.main_screen.run_state))
 
 
 async def idle(out: Path, config: ExperimentConfig) -> None:

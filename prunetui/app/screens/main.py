@@ -1,0 +1,289 @@
+"""The main screen: the experiment form, the run in a worker thread, and the panels that watch it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import ActiveBinding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Header, Static
+from textual.worker import Worker, WorkerState
+
+from prunetui.app.keys import FOOTER_ORDER, MAIN_SCREEN_KEYS
+from prunetui.app.remembered import recall, remember
+from prunetui.app.run_state import RunState
+from prunetui.app.runner import ExperimentRunner
+from prunetui.app.widgets.event_log import EventLog
+from prunetui.app.widgets.experiment_form import ExperimentForm
+from prunetui.app.widgets.fitting_footer import FittingFooter
+from prunetui.app.widgets.sparsity_bars import SparsityBars
+from prunetui.app.widgets.status_panel import StatusPanel
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.errors import ConfigError, OutputError
+from prunetui.engine.core.events import Event
+from prunetui.engine.core.files import write_atomic
+
+if TYPE_CHECKING:
+    from prunetui.app.widgets.charts import RunChart
+
+CONFIG_FILE = "prunetui.toml"
+
+
+class MainScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = list(MAIN_SCREEN_KEYS)
+
+    @dataclass
+    class EventsReceived(Message):
+        """A batch of the run's engine events, posted by the worker thread a few times a second."""
+
+        events: tuple[Event, ...]
+
+    def __init__(self, config: ExperimentConfig | None, runs_dir: Path, *, id: str, classes: str) -> None:
+        """`config` goes into the form; without one, the settings remembered from the last session do. Runs are
+        saved under `runs_dir`."""
+        super().__init__(id=id, classes=classes)
+        self.runs_dir = runs_dir
+        self._initial, self._recall_problem = (config, None) if config else recall()
+        self._recalled = config is None and self._initial is not None
+        self.run_state = RunState()
+        self.runner: ExperimentRunner | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="main", can_focus=False):
+            with Vertical(id="setup"):
+                yield ExperimentForm(id="form")
+                with Horizontal(id="controls"):
+                    yield Button("Start", variant="success", id="start", compact=True)
+                    yield Button("Stop", variant="error", id="stop", compact=True, disabled=True)
+            with Vertical(id="dashboard"):
+                yield StatusPanel(id="status")
+                with Horizontal(id="charts"):  # the charts (and plotext) come with the first run
+                    yield Static("The loss and accuracy charts appear here once a run starts.", id="no-charts")
+                with Horizontal(id="details"):
+                    yield SparsityBars(id="sparsity")
+                    yield EventLog(id="log")
+        yield FittingFooter()
+
+    def on_mount(self) -> None:
+        titles = {
+            "#setup": "Experiment",
+            "#status": "Status",
+            "#sparsity": "Sparsity per layer",
+            "#log": "Log",
+        }
+        for selector, title in titles.items():
+            self.query_one(selector).border_title = title
+        if self._initial is not None:
+            self._show_config(self._initial)
+        if self._recalled:  # said once, where the run's story will be told
+            self.query_one(EventLog).note("The form shows your last session's settings; F7 resets them.")
+        if self._recall_problem is not None:
+            self.notify(self._recall_problem, title="Remembered settings ignored", severity="warning", timeout=10)
+        self.query_one("#setting-model").focus()
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The focused widget's keys first, then the screen's and the app's in the order of `KEYS`."""
+        bindings = super().active_bindings
+        rank = {key: index for index, key in enumerate(FOOTER_ORDER)}
+        return dict(sorted(bindings.items(), key=lambda item: rank.get(item[0], -1)))
+
+    @property
+    def form(self) -> ExperimentForm:
+        return self.query_one(ExperimentForm)
+
+    @property
+    def charts(self) -> list[RunChart]:
+        return [cast("RunChart", chart) for chart in self.query("#charts RunChart")]
+
+    # -- running --------------------------------------------------------------------------------------
+
+    def action_start(self) -> None:
+        if self.run_state.active:
+            return
+        config, problems = self.form.read()
+        if problems:
+            name, why = next(iter(problems.items()))
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            self.notify(f"{name.replace('_', ' ')}: {why}{more}", title="Cannot start yet", severity="error")
+            self._fold_form(False)
+            self.form.focus_first_problem()
+            return
+        self._remember_settings(config)
+        self._add_charts()
+        self.run_state = RunState.begin()
+        self.runner = ExperimentRunner(
+            config, lambda events: self.post_message(self.EventsReceived(events)), root=self.runs_dir
+        )
+        self._run_experiment(self.runner)
+        self._fold_form(self.has_class("-narrow") or self.query_one("#main").has_class("-folded"))
+        self._running_changed()
+        self._show_state()
+        self.query_one("#dashboard").scroll_visible(top=True, animate=False)
+
+    def _add_charts(self) -> None:
+        if self.charts:
+            return
+        from prunetui.app.widgets.charts import AccuracyChart, LossChart  # plotext, once there is a run to draw
+
+        loss, accuracy = LossChart(id="loss-chart"), AccuracyChart(id="accuracy-chart")
+        loss.border_title = "Loss: train line, test dots"
+        accuracy.border_title = "Test accuracy %, red: prune"
+        self.query_one("#no-charts").remove()
+        self.query_one("#charts").mount(loss, accuracy)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="experiment")
+    def _run_experiment(self, runner: ExperimentRunner) -> None:
+        runner.run()
+
+    def action_stop(self) -> None:
+        if self.runner is not None and self.run_state.active:
+            self.runner.stop()
+            self.run_state.stopping()
+            self._show_state()
+
+    def action_toggle_form(self) -> None:
+        self._fold_form(not self.query_one("#main").has_class("-folded"))
+
+    def _fold_form(self, folded: bool) -> None:
+        """Fold the settings away, so that at 80x24 the whole run shows, or bring them back."""
+        self.query_one("#main").set_class(folded, "-folded")
+        if folded and self.focused is not None and self.form in self.focused.ancestors:
+            self.set_focus(self.query_one("#status"), scroll_visible=False)
+
+    def on_main_screen_events_received(self, message: EventsReceived) -> None:
+        state = self.run_state
+        was_active = state.active
+        state.apply(message.events)
+        if was_active and not state.active:
+            self._running_changed()
+            if state.error is not None:
+                self.notify(state.error, title="The run failed", severity="error", timeout=10)
+            if state.started is None:
+                self._fold_form(False)  # it never started: the settings are what to look at next
+        self._show_state()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and self.run_state.active:
+            error = event.worker.error
+            self.run_state.fail(f"the run crashed: {type(error).__name__}: {error}")
+            self._running_changed()
+            self._show_state()
+
+    def _running_changed(self) -> None:
+        running = self.run_state.active
+        start, stop = self.query_one("#start", Button), self.query_one("#stop", Button)
+        # Focus moves to the button that now works before the one that had it is disabled, or Textual would
+        # move it on and scroll there; with the form folded away, focus stays where it is.
+        enabled, disabled = (stop, start) if running else (start, stop)
+        enabled.disabled = False
+        if not self.query_one("#main").has_class("-folded"):
+            self.set_focus(enabled, scroll_visible=False)
+        disabled.disabled = True
+        self.form.locked = running
+        self.refresh_bindings()
+
+    def _show_state(self) -> None:
+        state = self.run_state
+        for panel in (StatusPanel, SparsityBars, EventLog):
+            self.query_one(panel).show(state)
+        for chart in self.charts:
+            chart.show(state)
+
+    @on(Button.Pressed, "#start")
+    def _start_pressed(self) -> None:
+        self.action_start()
+
+    @on(Button.Pressed, "#stop")
+    def _stop_pressed(self) -> None:
+        self.action_stop()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.is_active:
+            return False  # under a dialog or Help: the footer it dims shows only the app's keys
+        if action == "start":
+            return not self.run_state.active  # only the key that applies is shown: the footer has little room
+        if action == "stop":
+            return self.run_state.active
+        if action in ("load_config", "reset_settings"):
+            return None if self.run_state.active else True
+        return True
+
+    # -- settings -------------------------------------------------------------------------------------
+
+    def action_save_config(self) -> None:
+        from prunetui.app.screens.config_file import ConfigFileScreen
+
+        self.app.push_screen(ConfigFileScreen("Save the settings to:", CONFIG_FILE), self._save_config)
+
+    def _save_config(self, path: Path | None) -> None:
+        if path is None:
+            return
+        config, problems = self.form.read()
+        if problems:
+            self.notify("Fix the settings marked in red first.", title="Not saved", severity="error")
+            return
+        try:
+            write_atomic(path, config.to_toml())
+        except OutputError as error:
+            self.notify(str(error), title="Not saved", severity="error")
+            return
+        self.notify(f"Saved to {path}", title="Settings saved")
+
+    def action_load_config(self) -> None:
+        from prunetui.app.screens.config_file import ConfigFileScreen
+
+        self.app.push_screen(ConfigFileScreen("Load settings from:", CONFIG_FILE), self._load_config)
+
+    def _load_config(self, path: Path | None) -> None:
+        if path is None:
+            return
+        try:
+            config = ExperimentConfig.load(path)
+        except ConfigError as error:
+            self.notify(str(error), title="Not loaded", severity="error")
+            return
+        if self._show_config(config):
+            self.notify(f"Loaded {path}", title="Settings loaded")
+
+    def action_reset_settings(self) -> None:
+        if not self.run_state.active and self._show_config(ExperimentConfig()):
+            self._fold_form(False)
+            self.notify("The form shows the default settings.", title="Defaults")
+
+    def _show_config(self, config: ExperimentConfig) -> bool:
+        try:
+            self.form.show_config(config)
+        except ConfigError as error:
+            self.notify(str(error), title="Settings not loaded", severity="error")
+            return False
+        return True
+
+    def remember_form(self) -> None:
+        """On quit: the next session opens with the form's settings, if they are valid."""
+        config, problems = self.form.read()
+        if not problems:
+            self._remember_settings(config)
+
+    def _remember_settings(self, config: ExperimentConfig) -> None:
+        """The next session opens with these settings; a failure to write them is only a warning."""
+        problem = remember(config)
+        if problem is not None:
+            self.notify(problem, title="Settings not remembered", severity="warning")
+
+    def use_layer_amounts(self, model: str, amounts: str) -> None:
+        """From the Sensitivity screen: prune each layer as far as it tolerates, in the next run."""
+        if self.run_state.active:
+            self.notify("The settings are locked while a run goes on.", title="Not used", severity="warning")
+            return
+        config, _ = self.form.read()
+        if self._show_config(config.replace(model=model, scope="layer", layer_sparsity=amounts)):
+            self._fold_form(False)
+            self.notify(f"layer sparsity {amounts}: ctrl+r starts a run with it", title="Per-layer amounts")
