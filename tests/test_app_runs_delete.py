@@ -50,5 +50,5 @@ async def test_d_deletes_the_highlighted_run_after_asking(tiny_config: Experimen
             await pilot.press("d", "y")
             await pilot.pause()
             assert app.screen is screen and not doomed.exists()
-            assert [str(table.get_row_at(i)[-1]) for i in range(table.row_count)] == [running.name, kept.name]
+            assert [str(table.get_row_at(i)[1]) for i in range(table.row_count)] == [running.name, kept.name]
             assert [run.path for run in list_runs(root)] == [running, kept]

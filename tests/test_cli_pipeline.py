@@ -16,8 +16,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from prunetui.cli import main
+from prunetui.cli.analysis_view import line_chart
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.core.experiment import Experiment
 from prunetui.engine.storage.recording import record_run
@@ -233,3 +235,11 @@ def test_delete_refuses_a_running_run_or_foreign_files_and_then_deletes_nothing(
     assert main(["runs", "--delete", newest.name, "--yes"]) == 2
     assert "also holds notes.txt, not written by prunetui" in capsys.readouterr().err
     assert all(path.is_dir() for path in three_runs)
+
+
+def test_a_piped_chart_tells_its_lines_apart_by_their_marks() -> None:
+    piped = Console(file=io.StringIO(), color_system=None, width=80)
+    series = {"conv1": ([10.0, 90.0], [90.0, 50.0]), "fc1": ([10.0, 90.0], [91.0, 70.0])}
+    lines = line_chart(series, "layer pruned (%)", "accuracy (%)", piped).plain.splitlines()
+    legend = {line.split()[1] for line in lines if "conv1" in line or "fc1" in line}  # "91.0┤ ** conv1"
+    assert legend == {"**", "++"}  # without colors, braille marks would all read the same

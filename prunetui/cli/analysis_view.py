@@ -62,12 +62,18 @@ def _ending(event: Ended, stopped: str) -> str | None:
     return f"[red]failed: {event.message}[/]" if event.status == "failed" else None
 
 
-def line_chart(series: Series, x_label: str, y_label: str, width: int, log_x: bool = False) -> Text:
+# Without colors (output piped to a file) the lines are told apart by their marks: braille would all look alike.
+PLAIN_MARKERS = ("*", "+", "o", "x", "#", "%", "@", "=")
+
+
+def line_chart(series: Series, x_label: str, y_label: str, console: Console, log_x: bool = False) -> Text:
     """Lines of (x, y) points drawn with plotext, as Rich text (plain when the output is not a terminal)."""
     plotext.clear_figure()
-    plotext.plotsize(min(width, 100), 20)
-    for label, (xs, ys) in series.items():
-        plotext.plot(xs, ys, label=label, marker="braille")
+    plotext.plotsize(min(console.width, 100), 20)
+    plain = console.color_system is None
+    for index, (label, (xs, ys)) in enumerate(series.items()):
+        marker = PLAIN_MARKERS[index % len(PLAIN_MARKERS)] if plain else "braille"
+        plotext.plot(xs, ys, label=label, marker=marker)
     if log_x:
         plotext.xscale("log")
     plotext.xlabel(x_label)

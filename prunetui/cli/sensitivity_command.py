@@ -85,7 +85,7 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
     assert isinstance(ended, SensitivityEnded)
     if ended.points and ended.dense_accuracy is not None:
         console.print(sensitivity_table(ended.points, ended.dense_accuracy, args.tolerance))
-        console.print(_chart(ended.points, console.width))
+        console.print(_chart(ended.points, console))
         suggestion = format_layer_amounts(suggest_amounts(ended.points, ended.dense_accuracy, args.tolerance))
         within = _percentage_points(args.tolerance)
         console.print(f"largest amount per layer keeping accuracy within {within} of dense: [bold]{suggestion}[/]")
@@ -142,5 +142,5 @@ def _percentage_points(fraction: float) -> str:
     return f"{fraction * 100:g} percentage point{'' if fraction == 0.01 else 's'}"
 
 
-def _chart(points: tuple[SensitivityPoint, ...], width: int) -> Text:
-    return line_chart(sensitivity_series(points), "layer pruned (%)", "accuracy (%)", width)
+def _chart(points: tuple[SensitivityPoint, ...], console: Console) -> Text:
+    return line_chart(sensitivity_series(points), "layer pruned (%)", "accuracy (%)", console)

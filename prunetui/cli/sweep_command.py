@@ -84,7 +84,7 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
             f"Each point: the dense model ({_epochs(base.epochs)} of training) pruned, then fine-tuned for "
             f"{_epochs(base.finetune_epochs)} per prune round{agp}."
         )
-        console.print(_chart(ended.points, args.log_compression, console.width))
+        console.print(_chart(ended.points, args.log_compression, console))
     console.print(f"results in [bold]{directory}/sweep.csv[/]")
     return EXIT_CODES[ended.status]
 
@@ -121,6 +121,6 @@ def sweep_table(spec: SweepSpec, points: tuple[SweepPoint, ...]) -> Table:
     return table
 
 
-def _chart(points: tuple[SweepPoint, ...], log_compression: bool, width: int) -> Text:
+def _chart(points: tuple[SweepPoint, ...], log_compression: bool, console: Console) -> Text:
     series, x_label = sweep_series(points, log_compression)
-    return line_chart(series, x_label, "accuracy (%)", width, log_x=log_compression)
+    return line_chart(series, x_label, "accuracy (%)", console, log_x=log_compression)

@@ -13,12 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Button, Input, Select, Static
 from textual.worker import Worker, WorkerState
 
 from prunetui.app.analysis_runner import Analysis, AnalysisRunner, progress_text
 from prunetui.app.plan import Pace, paces
+from prunetui.app.screens.tool_screen import ToolScreen
 from prunetui.engine.analyses import AnalysisEvent, Ended, Progress
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import PrunetuiError
@@ -26,12 +26,11 @@ from prunetui.engine.core.errors import PrunetuiError
 ANALYSIS_CSS = Path(__file__).parent.parent / "analysis.tcss"
 
 
-class AnalysisScreen(Screen[None]):
+class AnalysisScreen(ToolScreen):
     CSS_PATH = ANALYSIS_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "start", "Start", priority=True),
         Binding("ctrl+t", "stop", "Stop", priority=True),
-        Binding("escape", "back", "Back"),
     ]
 
     @dataclass
@@ -109,8 +108,9 @@ class AnalysisScreen(Screen[None]):
             return
         try:
             build = self.prepare()
-        except PrunetuiError as error:
-            self.notify(str(error), title="Cannot start", severity="error")
+        except PrunetuiError as error:  # said in the plan's line: a toast would cover the results at 80x24
+            self.query_one("#analysis-plan", Static).update(f"[b red]cannot start[/]: {error}")
+            self.app.bell()
             return
         self.runner = AnalysisRunner(build, lambda events: self.post_message(self.EventsArrived(events)))
         self._run(self.runner)
@@ -128,7 +128,7 @@ class AnalysisScreen(Screen[None]):
 
     def action_back(self) -> None:
         self._stop_quietly()
-        self.dismiss()
+        super().action_back()
 
     def on_unmount(self) -> None:
         self._stop_quietly()  # the app quits, or the screen went: the thread must not train on

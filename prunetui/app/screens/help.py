@@ -17,8 +17,9 @@ HELP = """\
 
 Train a small network, prune it on a schedule, fine-tune it, and watch accuracy and sparsity as it goes.
 
-1. **Set up** the experiment on the left. Each setting explains itself below the form when it has focus;
-   a setting that is invalid turns red and says why, and Start waits until all are valid.
+1. **Set up** the experiment on the left (on top in a narrow terminal). Each setting explains itself below
+   the form when it has focus; a setting that is invalid turns red and says why, and Start waits until all
+   are valid.
 2. **Start** the run. The settings lock while it goes; **Stop** ends it after the current batch and keeps
    what it reached. In a small terminal the form folds away while the run goes, so that status, charts and
    bars fit (F8 brings it back). The form remembers the last settings for the next session; F7 puts the
@@ -39,12 +40,35 @@ Settings files are TOML, the same format as `prunetui --config`.
 """
 
 
+SCREEN_HELP = """\
+{about}
+
+## Keys
+
+{keys}
+
+F3 Runs, F4 Sweep, F5 Sensitivity and F6 Weights go from one screen to another; Escape goes back.
+"""
+
+
 class HelpScreen(ModalScreen[None]):
+    """The app's help, or with `about` and `keys`, the help of the screen in front."""
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q", "dismiss", "Close help")]
 
+    def __init__(self, about: str | None = None, keys: list[Binding] | None = None) -> None:
+        super().__init__()
+        self.about = about
+        self.keys = keys
+
     def compose(self) -> ComposeResult:
+        bindings = self.keys if self.keys is not None else KEYS
         keys = "\n".join(
-            f"- **{self.app.get_key_display(binding)}** {binding.description}: {binding.tooltip}" for binding in KEYS
+            f"- **{self.app.get_key_display(binding)}** {binding.description}"
+            + (f": {binding.tooltip}" if binding.tooltip else "")
+            for binding in bindings
+            if binding.description
         )
+        text = HELP.format(keys=keys) if self.about is None else SCREEN_HELP.format(about=self.about, keys=keys)
         with VerticalScroll(classes="dialog help"):
-            yield Markdown(HELP.format(keys=keys))
+            yield Markdown(text)

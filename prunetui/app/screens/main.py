@@ -50,6 +50,7 @@ class MainScreen(Screen[None]):
         super().__init__(id=id, classes=classes)
         self.runs_dir = runs_dir
         self._initial, self._recall_problem = (config, None) if config else recall()
+        self._recalled = config is None and self._initial is not None
         self.run_state = RunState()
         self.runner: ExperimentRunner | None = None
 
@@ -81,6 +82,8 @@ class MainScreen(Screen[None]):
             self.query_one(selector).border_title = title
         if self._initial is not None:
             self._show_config(self._initial)
+        if self._recalled:  # said once, where the run's story will be told
+            self.query_one(EventLog).note("The form shows your last session's settings; F7 resets them.")
         if self._recall_problem is not None:
             self.notify(self._recall_problem, title="Remembered settings ignored", severity="warning", timeout=10)
         self.query_one("#setting-model").focus()

@@ -1,5 +1,6 @@
 """The Runs screen: every saved run (app or CLI) in a table; the selected ones' accuracy-vs-sparsity and loss
-curves overlaid; the highlighted one's export sizes, said honestly, `e` to export it and `d` to delete it."""
+curves overlaid; the highlighted one's export sizes, said honestly, `e` to export it and `d` to delete it.
+Home and End go to the first and last run; a selected run's mark has the color of its lines."""
 
 from __future__ import annotations
 
@@ -7,19 +8,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
 from prunetui.app.screens.analysis import ANALYSIS_CSS
 from prunetui.app.screens.confirm import ConfirmScreen
+from prunetui.app.screens.tool_screen import ToolScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
-from prunetui.app.widgets.series_chart import Series, SeriesChart
+from prunetui.app.widgets.series_chart import (
+    PERCENT,
+    POSITIVE,
+    Axis,
+    Series,
+    SeriesChart,
+    hex_color,
+)
 from prunetui.describe import kept_word, percent, sizes_text, storage_note
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.storage.history import HistoryRow
@@ -29,23 +38,59 @@ if TYPE_CHECKING:
     from prunetui.engine.storage.compact import ExportReport
 
 SELECTED = "●"
-COLUMNS = ("", "date", "method", "sparsity", "accuracy dense → pruned", "status", "run")
+# The run and its outcome first: at 80 columns the method, last, is what gets cut (the detail shows it whole).
+COLUMNS = ("run", "status", "sparsity", "dense → pruned", "method")
 
 
 def run_label(run: RunRecord) -> str:
+    """The run's time, method and the sparsity it reached (a stopped run may be far from its target)."""
+    reached = f" {percent(run.sparsity)}" if run.sparsity is not None else ""
+    return f"{run.started:%H:%M:%S} {run.method}{reached}" if run.started else f"{run.name} {run.method}{reached}"
+
+
+def detail_text(run: RunRecord) -> str:
+    """The highlighted run in a few lines: what it is, how it ended, and what its zeros buy, from its own numbers."""
     c = run.config
-    target = f" {percent(c.sparsity, 0)}" if c else ""
-    return f"{run.started:%H:%M:%S} {run.method}{target}" if run.started else f"{run.name} {run.method}{target}"
+    status = f"{run.status}: {run.message}" if run.message else run.status
+    experiment = f"{c.model} on {c.dataset}, {run.method}" if c else "settings unreadable"
+    lines = [f"[b]{run.name}[/b] {status} · {experiment}"]
+    saved = run.export if run.model_path is not None else None
+    structured = c is not None and c.structured
+    if saved is not None and structured:  # the note gives the sizes of the others
+        compression = f"; {run.compression:.1f}× fewer parameters" if run.compression else ""
+        lines.append(f"model.pt {sizes_text(saved)}{compression}")
+    lines.append(storage_note(structured, run.sparsity, saved))
+    return "\n".join(lines)
 
 
-class RunsScreen(Screen[None]):
+class RunsTable(DataTable[str | Text]):
+    """The runs, one per row. Its cursor row stays in sight when the table shrinks (the charts and the detail
+    take rows), so that `e` and `d` never act on a run the user cannot see; Home and End go to the first and
+    last run."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+    ]
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.move_cursor, row=self.cursor_row)
+
+    def action_first(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        self.move_cursor(row=self.row_count - 1)
+
+
+class RunsScreen(ToolScreen):
     CSS_PATH = ANALYSIS_CSS
+    TOOL = "runs"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle", "Select", tooltip="Add the run to the charts, or take it off"),
         Binding("e", "export", "Export", tooltip="Export the highlighted run and report sizes and speed"),
         Binding("d", "delete", "Delete", tooltip="Delete the highlighted run's directory (asks first)"),
         Binding("r", "reload", "Reload", tooltip="Read the runs directory again"),
-        Binding("escape", "back", "Back"),
     ]
 
     @dataclass
@@ -75,20 +120,24 @@ class RunsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="runs-detail")
         with Horizontal(id="runs-charts"):
-            yield SeriesChart("sparsity (%)", "accuracy (%)", id="runs-accuracy")
-            yield SeriesChart("step", "test loss", id="runs-loss")
+            # The axes are named in the border titles: at 80x24 the row of axis labels is a row of the plot.
+            accuracy_axes = Axis("", 1, PERCENT), Axis("", 1, PERCENT)
+            yield SeriesChart(*accuracy_axes, legend_in_border=False, id="runs-accuracy")
+            loss_axes = Axis("", 0, POSITIVE), Axis("", 2, POSITIVE)
+            yield SeriesChart(*loss_axes, legend_in_border=False, id="runs-loss")
         yield FittingFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#runs-accuracy").border_title = "Accuracy against sparsity"
-        self.query_one("#runs-loss").border_title = "Test loss"
+        self.query_one("#runs-accuracy").border_title = "Accuracy % against sparsity %"
+        self.query_one("#runs-loss").border_title = "Test loss against step"
         self.query_one("#runs-detail").border_title = "Run"
         table = self.query_one(DataTable)
+        table.add_column("", width=1, key="mark")  # wide enough for the mark added later
         for column in COLUMNS:
-            table.add_column(column, key=column or "mark")
+            table.add_column(column, key=column)
         self.action_reload()
         table.focus()
 
@@ -109,13 +158,12 @@ class RunsScreen(Screen[None]):
         table.border_title = f"{len(self.runs)} runs in {self.root}"
         for run in self.runs.values():
             table.add_row(
-                SELECTED if run.name in self.selected else "",
-                f"{run.started:%Y-%m-%d %H:%M}" if run.started else "?",
-                run.method,
+                self._mark(run.name),
+                run.name,
+                run.status,
                 percent(run.sparsity),
                 f"{percent(run.dense_accuracy)} → {percent(run.accuracy)}",
-                run.status,
-                run.name,
+                run.method,
                 key=run.name,
             )
         if not self.runs:
@@ -138,8 +186,16 @@ class RunsScreen(Screen[None]):
             self.selected.remove(run.name)
         else:
             self.selected.append(run.name)
-        self.query_one(DataTable).update_cell(run.name, "mark", SELECTED if run.name in self.selected else "")
+        table = self.query_one(DataTable)
+        for name in self.runs:  # a run taken off changes the colors of those picked after it
+            table.update_cell(name, "mark", self._mark(name))
         self._charts()
+
+    def _mark(self, name: str) -> Text:
+        """A selected run's mark, in the color of its lines: the charts' legend."""
+        if name not in self.selected:
+            return Text("")
+        return Text(SELECTED, style=hex_color(self.selected.index(name)))
 
     @on(DataTable.RowSelected)
     def _enter(self) -> None:
@@ -149,20 +205,9 @@ class RunsScreen(Screen[None]):
     def _highlighted(self) -> None:
         run = self.highlighted
         if run is not None:
-            self.query_one("#runs-detail", Static).update(self._detail(run))
+            self.query_one("#runs-detail", Static).update(detail_text(run))
         if not self.selected:
             self._charts()
-
-    def _detail(self, run: RunRecord) -> str:
-        c = run.config
-        lines = [f"[b]{run.name}[/b]  {c.model + ' on ' + c.dataset if c else '?'}  {run.status} {run.message}"]
-        if run.export is not None:
-            e = run.export
-            compression = f", {run.compression:.1f}× fewer parameters" if run.compression else ""
-            lines.append(f"model.pt: {sizes_text(e)}{compression}")
-        structured = c is not None and c.structured
-        lines.append(storage_note(structured, run.sparsity, run.export if run.model_path else None))
-        return "\n".join(lines)
 
     def _charts(self) -> None:
         """The selected runs, or the highlighted one while none is selected."""
@@ -181,14 +226,15 @@ class RunsScreen(Screen[None]):
         accuracy: Series = {}
         loss: Series = {}
         for label, rows in message.histories:
+            accuracy[label], loss[label] = ([], []), ([], [])  # one per run, even empty: colors follow the marks
             sparsity = 0.0
             for row in rows:
                 sparsity = row.sparsity if row.sparsity is not None else sparsity
-                xs, ys = accuracy.setdefault(label, ([], []))
+                xs, ys = accuracy[label]
                 xs.append(sparsity * 100)
                 ys.append(row.accuracy * 100)
                 if row.test_loss is not None:
-                    xs, ys = loss.setdefault(label, ([], []))
+                    xs, ys = loss[label]
                     xs.append(row.step)
                     ys.append(row.test_loss)
         self.query_one("#runs-accuracy", SeriesChart).show(accuracy)
@@ -236,9 +282,6 @@ class RunsScreen(Screen[None]):
             return
         self.action_reload()
         self.notify(f"deleted {run.name}")
-
-    def action_back(self) -> None:
-        self.dismiss()
 
 
 def export_text(run: RunRecord, report: ExportReport) -> str:

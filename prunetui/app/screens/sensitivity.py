@@ -22,7 +22,7 @@ from prunetui.app.analysis_runner import Analysis
 from prunetui.app.plan import about
 from prunetui.app.screens.analysis import AnalysisScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
-from prunetui.app.widgets.series_chart import SeriesChart
+from prunetui.app.widgets.series_chart import ACCURACY_AXIS, PERCENT, Axis, SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
@@ -45,6 +45,7 @@ TOLERANCE = 0.01
 
 
 class SensitivityScreen(AnalysisScreen):
+    TOOL = "sensitivity"
     BINDINGS: ClassVar[list[BindingType]] = [
         *AnalysisScreen.BINDINGS,
         Binding("ctrl+l", "use_amounts", "Use amounts", tooltip="Put the suggested per-layer amounts into the form"),
@@ -67,6 +68,7 @@ class SensitivityScreen(AnalysisScreen):
         super().__init__(config, root)
         self.points: list[SensitivityPoint] = []
         self.dense_accuracy: float | None = None
+        self.evaluations = 0  # layers times amounts, in the running analysis
         self.model = config.model  # the analysed model's architecture: the form's, or a saved run's
         self._runs: dict[str, RunRecord] = {}  # runs with a dense model to analyse, read in a worker
 
@@ -85,7 +87,7 @@ class SensitivityScreen(AnalysisScreen):
                 options = [(name, name) for name in criteria]
                 yield Select(options, value=criterion, allow_blank=False, compact=True, id="sensitivity-criterion")
             yield from self.controls()
-        yield SeriesChart("layer pruned (%)", "accuracy (%)", id="sensitivity-chart")
+        yield SeriesChart(Axis("layer pruned (%)", 0, PERCENT), ACCURACY_AXIS, id="sensitivity-chart")
         yield Static("", id="sensitivity-suggestion")
         yield FittingFooter()
 
@@ -148,8 +150,14 @@ class SensitivityScreen(AnalysisScreen):
     def show_event(self, event: AnalysisEvent) -> None:
         if isinstance(event, SensitivityStarted):
             self.points, self.dense_accuracy = [], event.dense_accuracy
+            self.evaluations = len(event.layers) * len(event.amounts)
+            self._progress(f"dense accuracy {percent(event.dense_accuracy)}; pruning one layer at a time …")
         elif isinstance(event, SensitivityPoint):
             self.points.append(event)
+            self._progress(
+                f"{event.layer} pruned to {percent(event.amount, 0)}: {percent(event.accuracy)} "
+                f"({len(self.points)} of {self.evaluations} evaluations)"
+            )
         elif isinstance(event, SensitivityEnded):
             self.points = list(event.points)
             if event.results_file:

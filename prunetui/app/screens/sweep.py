@@ -14,13 +14,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Header, Input, Label, Switch
+from textual.widgets import DataTable, Header, Input, Label, Static, Switch
 
 from prunetui.app.analysis_runner import Analysis
 from prunetui.app.plan import about
 from prunetui.app.screens.analysis import AnalysisScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
-from prunetui.app.widgets.series_chart import SeriesChart
+from prunetui.app.widgets.series_chart import ACCURACY_AXIS, SPARSITY_AXIS, SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
     DEFAULT_METHODS,
@@ -41,6 +41,7 @@ COLUMNS = ("method", "target", "reached", "compression", "pruned", "fine-tuned")
 
 
 class SweepScreen(AnalysisScreen):
+    TOOL = "sweep"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+l", "toggle_log", "Log axis", tooltip="Accuracy against compression on a log axis"),
     ]
@@ -64,7 +65,7 @@ class SweepScreen(AnalysisScreen):
                 yield Switch(False, id="sweep-log", tooltip="accuracy against compression, log x")
             yield from self.controls()
         with Horizontal(classes="analysis-results"):
-            yield SeriesChart("sparsity (%)", "accuracy (%)", id="sweep-chart")
+            yield SeriesChart(SPARSITY_AXIS, ACCURACY_AXIS, id="sweep-chart")
             yield DataTable(id="sweep-table", cursor_type="row", zebra_stripes=True)
         yield FittingFooter()
 
@@ -109,8 +110,9 @@ class SweepScreen(AnalysisScreen):
     def show_event(self, event: AnalysisEvent) -> None:
         if isinstance(event, SweepStarted):
             self.points = {point.key: point for point in event.done}
-            resumed = f", {len(event.done)} done before" if event.done else ""
-            self.notify(f"{event.directory}{resumed}", title="Sweep")
+            resumed = f"; {len(event.done)} points done before are kept" if event.done else ""
+            # In the plan's place, not a toast: a toast would cover the points at 80x24.
+            self.query_one("#analysis-plan", Static).update(f"[b]Sweeping[/b] into {event.directory}{resumed}")
         elif isinstance(event, SweepPoint):
             self.points[event.key] = event
         elif isinstance(event, SweepEnded):

@@ -13,13 +13,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Header, Label, Select, Static
 
 from prunetui.app.screens.analysis import ANALYSIS_CSS
+from prunetui.app.screens.tool_screen import ToolScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.heat_map import HeatMap, drawn_as_tiles
-from prunetui.app.widgets.series_chart import Series, SeriesChart
+from prunetui.app.widgets.series_chart import POSITIVE, Axis, Series, SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.storage.runs import RunRecord, list_runs
@@ -44,11 +44,11 @@ def magnitude_histogram(layer: LayerWeights, bins: int = BINS) -> Series:
     }
 
 
-class WeightsScreen(Screen[None]):
+class WeightsScreen(ToolScreen):
     CSS_PATH = ANALYSIS_CSS
+    TOOL = "weights"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("b", "toggle_before", "Before/after", tooltip="Show the weights before pruning, or after"),
-        Binding("escape", "back", "Back"),
     ]
 
     @dataclass
@@ -81,7 +81,7 @@ class WeightsScreen(Screen[None]):
         yield Static("", id="weights-caption")
         with Horizontal(id="weights-body"):
             yield HeatMap(id="weights-map")
-            yield SeriesChart("|w|", "count", id="weights-histogram")
+            yield SeriesChart(Axis("|w|", 2, POSITIVE), Axis("count", 0, POSITIVE), id="weights-histogram")
         yield FittingFooter()
 
     def on_mount(self) -> None:
@@ -154,6 +154,3 @@ class WeightsScreen(Screen[None]):
             f"b: {'after' if self.before else 'before'}"
         )
         self.query_one(SeriesChart).show(magnitude_histogram(layer))
-
-    def action_back(self) -> None:
-        self.dismiss()

@@ -11,6 +11,7 @@ import time
 from textual_plotext import PlotextPlot
 
 from prunetui.app.run_state import RunState, Series
+from prunetui.app.widgets.axes import TICKS, axis_range, even_ticks
 
 
 def thinned(series: Series, limit: int) -> tuple[list[int], list[float]]:
@@ -24,7 +25,6 @@ def thinned(series: Series, limit: int) -> tuple[list[int], list[float]]:
     return steps, values
 
 
-TICKS = 3  # intervals between axis ticks: four labels fit the smallest chart (80x24) on either axis
 REPLOT_EVERY = 1.0  # seconds: a replot is the UI thread's costliest work, and training waits for the UI thread
 
 
@@ -61,13 +61,9 @@ class RunChart(PlotextPlot):
         least one unit of the last decimal apart so that no two read the same."""
         if not values:
             return
-        low, high = min(values), max(values)
-        spread = TICKS * 10**-digits - (high - low)
-        if spread > 0:  # a single value or a flat line: give it a range to sit in
-            low, high = low - spread / 2, high + spread / 2
+        low, high = axis_range(values, digits)
         self.plt.ylim(low, high)
-        ticks = [low + (high - low) * i / TICKS for i in range(TICKS + 1)]
-        self.plt.yticks(ticks, [f"{tick:.{digits}f}" for tick in ticks])
+        self.plt.yticks(*even_ticks(low, high, digits))
 
     def data_size(self, state: RunState) -> tuple[int, ...]:
         """How many points of each kind the chart draws: it replots when one of them grows."""

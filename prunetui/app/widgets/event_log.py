@@ -1,4 +1,5 @@
-"""The run's events in words, one line each, with the time into the run."""
+"""The run's events in words, one line each, with the time into the run. A long line wraps (a path too long
+for the width folds rather than being cut), and the lines wrap again when the log's width changes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ def hanging(time: str, line: str) -> Table:
     """The time, then the line; a line that wraps goes on under its own start, not under the time."""
     grid = Table.grid(padding=(0, 0, 0, 2))
     grid.add_column(justify="right", min_width=5, no_wrap=True)
-    grid.add_column(ratio=1)
+    grid.add_column(ratio=1, overflow="fold")
     grid.add_row(time, Text(line))  # a line is plain text, never markup
     return grid
 
@@ -22,12 +23,28 @@ class EventLog(RichLog):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, wrap=True, markup=False, max_lines=1000, min_width=20)
         self._run: float | None = None
-        self._written = 0
+        self._lines: list[tuple[str, str]] = []  # (time, line), to wrap again at a new width
+        self._width = 0
 
     def show(self, state: RunState) -> None:
         if state.started_at != self._run:  # a new run: start afresh
             self.clear()
-            self._run, self._written = state.started_at, 0
-        for line in state.log[self._written :]:
-            self.write(hanging(clock(state.elapsed), line))
-        self._written = len(state.log)
+            self._run, self._lines = state.started_at, []
+        for line in state.log[len(self._lines) :]:
+            self.note(line, clock(state.elapsed))
+
+    def note(self, line: str, time: str = "") -> None:
+        """Add a line to the log."""
+        self._lines.append((time, line))
+        self._write(time, line)
+
+    def on_resize(self) -> None:
+        if self.scrollable_content_region.width != self._width:
+            self._width = self.scrollable_content_region.width
+            self.clear()
+            for time, line in self._lines:
+                self._write(time, line)
+
+    def _write(self, time: str, line: str) -> None:
+        # At the log's own width: measured on the app's console, a long line would wrap at the console's width.
+        self.write(hanging(time, line), width=self.scrollable_content_region.width or None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from rich.progress_bar import ProgressBar as RichBar
@@ -15,7 +16,7 @@ from prunetui.describe import before_pruning, percent
 
 
 def left(seconds: float | None) -> str:
-    return f" · {clock(seconds)} left" if seconds is not None else ""
+    return f" · {clock(math.ceil(seconds))} left" if seconds is not None else ""  # up: never 0:00 with work left
 
 
 def share(done: int, total: int) -> str:
@@ -113,8 +114,10 @@ class StatusPanel(Vertical):
         compression = f"{state.compression:.1f}×" if state.compression else "–"
         speed = f"{state.images_per_s:,.0f}" if state.images_per_s else "–"  # no speed before the first step
         before = before_pruning(state.started.config) if state.started else "dense"
+        # The log's closing line times the run itself; elapsed also counts importing torch before it.
+        run = f" (run [b]{state.summary.seconds:.1f} s[/b])" if state.summary else ""
         return (
-            f"elapsed [b]{clock(state.elapsed)}[/b] · [b]{speed}[/b] img/s · device [b]{device}[/b]\n"
+            f"elapsed [b]{clock(state.elapsed)}[/b]{run} · [b]{speed}[/b] img/s · device [b]{device}[/b]\n"
             f"accuracy {before} [b]{percent(state.dense_accuracy)}[/b] → now [b]{percent(state.current_accuracy)}[/b]"
             f" · compression [b]{compression}[/b]"
         )

@@ -1,0 +1,25 @@
+"""Axis ranges and ticks for the plotext charts: evenly spaced labels with one number of decimals (plotext's own
+vary theirs and space them unevenly), and a range to sit in for a single value or a flat line."""
+
+from __future__ import annotations
+
+TICKS = 3  # intervals between axis ticks: four labels fit the smallest chart (80x24) on either axis
+
+
+def axis_range(values: list[float], digits: int, bounds: tuple[float, float] | None = None) -> tuple[float, float]:
+    """The values' range, widened to at least one unit of the last decimal per tick so that no two labels read
+    the same, and kept inside `bounds` (a percentage never reads -1 or 104)."""
+    low, high = min(values), max(values)
+    spread = TICKS * 10**-digits - (high - low)
+    if spread > 0:  # a single value or a flat line: give it a range to sit in
+        low, high = low - spread / 2, high + spread / 2
+    if bounds is not None:
+        shift = max(bounds[0] - low, 0.0) - max(high - bounds[1], 0.0)
+        low, high = max(low + shift, bounds[0]), min(high + shift, bounds[1])
+    return low, high
+
+
+def even_ticks(low: float, high: float, digits: int) -> tuple[list[float], list[str]]:
+    """TICKS + 1 evenly spaced ticks from low to high, placed where their `digits`-decimal labels say."""
+    ticks = [round(low + (high - low) * i / TICKS, digits) for i in range(TICKS + 1)]
+    return ticks, [f"{tick:.{digits}f}" for tick in ticks]
