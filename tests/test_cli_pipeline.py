@@ -136,8 +136,10 @@ def test_runs_table_is_readable_at_80_columns(
     three_runs: list[Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # Rich takes the capture for an 80-column terminal
+    monkeypatch.setenv("NO_COLOR", "1")
     assert main(["runs"]) == 0
-    printed = capsys.readouterr().out
+    printed = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)  # bold and dim stay without colours
     assert max(map(len, printed.splitlines())) <= 80
     assert "…" not in printed
     whole = ["20260301-120000-aaaaaa", "lenet300", "fashion-mnist,", "fashion-mnist-mini,", "ln-structured"]
@@ -145,6 +147,19 @@ def test_runs_table_is_readable_at_80_columns(
         assert word in printed.split(), word
     first_row = next(line for line in printed.splitlines() if line.startswith("20260301"))
     assert "50.0 %" in first_row and "96.1 % → 88.4 %" in first_row and first_row.rstrip().endswith("finished")
+
+
+def test_runs_through_a_pipe_are_one_whole_line_each(
+    three_runs: list[Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # a pipe's lines stay whole whatever the terminal around it
+    assert main(["runs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line[:8].isdigit()]
+    assert [row.split()[0] for row in rows] == [path.name for path in three_runs]
+    assert len(lines) == 2 + len(rows)  # the title, one header line, one line per run
+    assert rows[0].split()[-1] == "finished" and "lenet300 on fashion-mnist, ln-structured" in rows[0]
+    assert rows[2].split()[-1] == "interrupted" and "target 90.0 %" in rows[2]
 
 
 def test_runs_as_json_and_csv_have_stable_fields(three_runs: list[Path], capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,13 +6,18 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
+# Through a pipe a table takes its natural width, however wide: each row stays one whole line.
+PIPE_WIDTH = 10_000
+
 
 def make_console() -> Console:
     """A terminal wraps lines at word boundaries. A pipe or a file gets each line whole: Rich would otherwise
-    wrap it at 80 columns, cutting phrases (`423 \\nimg/s`) that scripts then cannot match."""
+    wrap it at 80 columns (or $COLUMNS), cutting phrases (`423 \\nimg/s`) and table rows that scripts then cannot
+    match."""
     console = Console(highlight=False)
-    console.soft_wrap = not console.is_terminal
-    return console
+    if console.is_terminal:
+        return console
+    return Console(highlight=False, soft_wrap=True, width=PIPE_WIDTH)
 
 
 def and_list(words: Sequence[str], conjunction: str = "and") -> str:

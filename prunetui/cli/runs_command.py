@@ -76,7 +76,7 @@ def runs_command(args: argparse.Namespace, console: Console) -> int:
     elif not runs:
         console.print(f"No runs in {root} yet; `prunetui run` saves one there.")
     else:
-        console.print(runs_table(runs, str(root)))
+        console.print(runs_table(runs, str(root), stacked=console.is_terminal))
     return 0
 
 
@@ -101,10 +101,12 @@ def run_fields(run: RunRecord) -> dict[str, Any]:
     }
 
 
-def runs_table(runs: list[RunRecord], root: str) -> Table:
+def runs_table(runs: list[RunRecord], root: str, stacked: bool = True) -> Table:
     """Readable at 80 columns: no rules, one space between columns, and only the experiment (model, data, method)
     wraps, between words (a word wider than the column is broken, never cut short); the other cells are short and
-    never wrapped, so no number is parted from its unit. A run's name is its date."""
+    never wrapped, so no number is parted from its unit. A run's name is its date. Not `stacked` (through a
+    pipe), every cell is one line, so every run is one line."""
+    newline = "\n" if stacked else " "
     table = Table(
         title=f"{len(runs)} run{'' if len(runs) == 1 else 's'} in {root}",
         title_justify="left",
@@ -117,28 +119,30 @@ def runs_table(runs: list[RunRecord], root: str) -> Table:
     table.add_column("run", no_wrap=True)
     table.add_column("experiment", overflow="fold")
     table.add_column("sparsity", justify="right", no_wrap=True)
-    table.add_column("accuracy\nbefore → after", justify="right", no_wrap=True)  # agp prunes while training: no "dense"
+    table.add_column(
+        f"accuracy{newline}before → after", justify="right", no_wrap=True
+    )  # agp prunes while training: no "dense"
     table.add_column("status", no_wrap=True)
     for run, experiment in zip(runs, experiments, strict=True):
         table.add_row(
-            _name(run),
+            _name(run, newline),
             experiment,
-            _sparsity(run),
+            _sparsity(run, newline),
             f"{percent(run.dense_accuracy)} → {percent(run.accuracy)}",
             f"[{STATUS_STYLES.get(run.status, 'red')}]{run.status}[/]",
         )
     return table
 
 
-def _name(run: RunRecord) -> str:
+def _name(run: RunRecord, newline: str) -> str:
     if run.started and not RUN_NAME.match(run.name):  # a name given with --out: say when it ran
-        return f"{run.name}\n[dim]{run.started:%Y-%m-%d %H:%M}[/]"
+        return f"{run.name}{newline}[dim]{run.started:%Y-%m-%d %H:%M}[/]"
     return run.name
 
 
-def _sparsity(run: RunRecord) -> str:
+def _sparsity(run: RunRecord, newline: str) -> str:
     if run.sparsity is None and run.config:
-        return f"[dim]target\n{percent(run.config.sparsity)}[/]"
+        return f"[dim]target{newline}{percent(run.config.sparsity)}[/]"
     return percent(run.sparsity)
 
 
