@@ -148,11 +148,21 @@ def time_inference(models: list[nn.Module], images: Tensor, repeats: int = TIMIN
     return [statistics.median(timings) * 1000 for timings in times]
 
 
+# Why a run has no model: a run saves it when it ends, unless it ended before training or was killed first.
+NO_MODEL_REASONS = {
+    "interrupted": "the process was killed before the run ended and saved it",
+    "running": "it is still running; the model is saved when the run ends",
+}
+NO_MODEL_REASON = "the run ended before it trained"
+
+
 def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
     """Report the run's exported model sizes; for ln-structured runs also save, check and time the smaller model."""
     run = read_run(run_dir)
     if run.model_path is None:
-        raise PrunetuiError(f"run {run.name} has no {MODEL_FILE} ({run.status}); only runs that got to train save one")
+        raise PrunetuiError(
+            f"run {run.name} has no {MODEL_FILE} ({run.status}): {NO_MODEL_REASONS.get(run.status, NO_MODEL_REASON)}"
+        )
     model = load_model(run.model_path)
     model_name = run.config.model if run.config else "?"
     structured = bool(run.config and run.config.structured)
