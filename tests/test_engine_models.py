@@ -6,9 +6,12 @@ import pytest
 import torch
 from torch import nn
 
+from prunetui.engine import ExperimentConfig, Finished, RunStarted
 from prunetui.engine.core.config import MODEL_LAYER_WEIGHTS, MODEL_LAYERS
 from prunetui.engine.core.metrics import weight_layers
 from prunetui.engine.core.models import build_model
+from prunetui.engine.pruning.registry import CRITERIA
+from tests.engine_helpers import of_type, run
 
 LENET5_SHAPES = {
     "conv1": (6, 1, 5, 5),
@@ -18,11 +21,18 @@ LENET5_SHAPES = {
     "fc3": (10, 84),
 }
 LENET300_SHAPES = {"fc1": (300, 784), "fc2": (100, 300), "fc3": (10, 100)}
+# Han et al. 2015, Table 1 and Caffe's MNIST example: 431K parameters.
+LENET5_CAFFE_SHAPES = {"conv1": (20, 1, 5, 5), "conv2": (50, 20, 5, 5), "fc1": (500, 800), "fc2": (10, 500)}
+MODEL_NAMES = ["lenet5", "lenet300", "lenet5-caffe"]
 
 
 @pytest.mark.parametrize(
     ("name", "parameters", "shapes"),
-    [("lenet5", 61_706, LENET5_SHAPES), ("lenet300", 266_610, LENET300_SHAPES)],
+    [
+        ("lenet5", 61_706, LENET5_SHAPES),
+        ("lenet300", 266_610, LENET300_SHAPES),
+        ("lenet5-caffe", 431_080, LENET5_CAFFE_SHAPES),
+    ],
 )
 def test_parameter_count_and_weight_shapes(name: str, parameters: int, shapes: dict[str, tuple[int, ...]]) -> None:
     model = build_model(name)
@@ -41,13 +51,31 @@ def test_lenet5_keeps_28x28_geometry_with_padded_conv1() -> None:
     assert tuple(features.shape) == (1, 16, 5, 5)
 
 
-@pytest.mark.parametrize("name", ["lenet5", "lenet300"])
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_models_map_a_batch_of_images_to_ten_logits(name: str) -> None:
     assert tuple(build_model(name)(torch.zeros(3, 1, 28, 28)).shape) == (3, 10)
 
 
-@pytest.mark.parametrize("name", ["lenet5", "lenet300"])
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_the_configs_layer_names_and_sizes_are_the_models_weight_layers_in_order(name: str) -> None:
     layers = weight_layers(build_model(name))
     assert tuple(layer for layer, _ in layers) == MODEL_LAYERS[name]
     assert [(layer, module.weight.numel()) for layer, module in layers] == list(MODEL_LAYER_WEIGHTS[name].items())
+
+
+@pytest.mark.parametrize("criterion", sorted(CRITERIA))
+def test_lenet5_caffe_trains_and_prunes_with_every_criterion(criterion: str, tiny_config: ExperimentConfig) -> None:
+    config = tiny_config.replace(model="lenet5-caffe", criterion=criterion, sparsity=0.5)
+    events, experiment = run(config)
+    (started,) = of_type(events, RunStarted)
+    structured = CRITERIA[criterion].structured
+    prunable = ("conv1", "conv2", "fc1") if structured else ("conv1", "conv2", "fc1", "fc2")  # not the output's units
+    assert started.parameters == 431_080 and started.layers == prunable
+    summary = of_type(events, Finished)[0].summary
+    assert experiment.model is not None
+    zeros = {name: int((module.weight == 0).sum()) for name, module in weight_layers(experiment.model)}
+    reported = {layer.name: layer.zeros for layer in summary.sparsity.layers}
+    if structured:  # the next layer's inputs from removed units count as pruned too
+        assert all(reported[name] >= zeros[name] for name in zeros) and summary.sparsity.global_sparsity > 0.5
+    else:
+        assert reported == zeros and summary.sparsity.global_sparsity == pytest.approx(0.5, abs=0.001)

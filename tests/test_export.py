@@ -16,7 +16,7 @@ from prunetui.engine import ExperimentConfig, Pruned
 from prunetui.engine.analyses import SweepPoint, SweepSpec
 from prunetui.engine.analyses.sweep import Sweep
 from prunetui.engine.core.events import Exported
-from prunetui.engine.core.models import LeNet5, LeNet300, build_model
+from prunetui.engine.core.models import LeNet5, LeNet5Caffe, LeNet300, build_model
 from prunetui.engine.storage.compact import COMPACT_MODEL_FILE, compact, export_run, time_inference
 from prunetui.engine.storage.export import load_model, permanent_state
 from tests.analysis_helpers import only_dir, tiny_flags, tiny_test_split
@@ -36,6 +36,8 @@ def _zero_rows(model: nn.Module, rows: dict[str, list[int]]) -> None:
          {"channels": (4, 12), "hidden": (20, 83)}),
         (LeNet300(), {"fc1": list(range(0, 300, 2)), "fc2": list(range(90))}, {"hidden": (150, 10)}),
         (LeNet300(), {"fc1": list(range(300))}, {"hidden": (1, 100)}),  # a layer keeps one unit at least
+        (LeNet5Caffe(), {"conv1": [0, 19], "conv2": list(range(0, 50, 5)), "fc1": list(range(400))},
+         {"channels": (18, 40), "hidden": (100,)}),
     ],
 )  # fmt: skip
 def test_compact_cuts_zeroed_rows_and_computes_the_same_function(
@@ -46,7 +48,7 @@ def test_compact_cuts_zeroed_rows_and_computes_the_same_function(
         for parameter in model.parameters():  # biases well away from zero, so their folding matters
             parameter.add_(torch.randn_like(parameter) * 0.1 + 0.05)
     _zero_rows(model, rows)
-    name = "lenet5" if isinstance(model, LeNet5) else "lenet300"
+    name = {LeNet5: "lenet5", LeNet300: "lenet300", LeNet5Caffe: "lenet5-caffe"}[type(model)]
     compacted = compact(model, name)
     assert compacted.shape == expected_shape
     assert sum(p.numel() for p in compacted.model.parameters()) < sum(p.numel() for p in model.parameters())

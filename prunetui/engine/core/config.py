@@ -24,7 +24,7 @@ from prunetui.engine.pruning.budget import capped_zeros
 from prunetui.engine.pruning.criterion import Criterion
 from prunetui.engine.pruning.schedules import Schedule
 
-MODELS = ("lenet5", "lenet300")
+MODELS = ("lenet5", "lenet300", "lenet5-caffe")
 DATASETS = ("fashion-mnist-mini", "mnist", "fashion-mnist", "kmnist")  # the first is embedded in the package
 SCOPES = ("layer", "global")
 OPTIMIZERS = ("sgd", "adam")
@@ -35,6 +35,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 MODEL_LAYER_WEIGHTS = {
     "lenet5": {"conv1": 6 * 25, "conv2": 16 * 6 * 25, "fc1": 120 * 400, "fc2": 84 * 120, "fc3": 10 * 84},
     "lenet300": {"fc1": 300 * 784, "fc2": 100 * 300, "fc3": 10 * 100},
+    "lenet5-caffe": {"conv1": 20 * 25, "conv2": 50 * 20 * 25, "fc1": 500 * 800, "fc2": 10 * 500},
 }
 MODEL_LAYERS = {model: tuple(weights) for model, weights in MODEL_LAYER_WEIGHTS.items()}
 

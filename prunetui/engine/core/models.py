@@ -47,7 +47,29 @@ class LeNet300(nn.Module):
         return self.fc3(x)
 
 
-MODELS: dict[str, type[nn.Module]] = {"lenet5": LeNet5, "lenet300": LeNet300}
+class LeNet5Caffe(nn.Module):
+    """The LeNet-5 of Caffe's MNIST example and of Han et al. 2015 (431,080 parameters): no padding, 20 and 50
+    filters, one hidden layer of 500."""
+
+    def __init__(self, channels: tuple[int, int] = (20, 50), hidden: tuple[int] = (500,)) -> None:
+        super().__init__()
+        c1, c2 = channels
+        (h1,) = hidden
+        self.conv1 = nn.Conv2d(1, c1, 5)
+        self.conv2 = nn.Conv2d(c1, c2, 5)
+        self.fc1 = nn.Linear(c2 * 4 * 4, h1)  # 28 → conv 24 → pool 12 → conv 8 → pool 4
+        self.fc2 = nn.Linear(h1, 10)
+        self.pool = nn.MaxPool2d(2)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.pool(self.relu(self.conv1(x)))
+        x = self.pool(self.relu(self.conv2(x)))
+        x = self.relu(self.fc1(x.flatten(1)))
+        return self.fc2(x)
+
+
+MODELS: dict[str, type[nn.Module]] = {"lenet5": LeNet5, "lenet300": LeNet300, "lenet5-caffe": LeNet5Caffe}
 
 
 def build_model(name: str, **shape: tuple[int, int]) -> nn.Module:

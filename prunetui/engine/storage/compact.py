@@ -28,7 +28,11 @@ from prunetui.engine.storage.export import load_model, save_state, saved_sizes
 from prunetui.engine.storage.runs import COMPACT_MODEL_FILE, MODEL_FILE, read_run
 
 # Which constructor argument each prunable layer's width sets, in forward order (the output layer keeps 10).
-SHAPE_ARGUMENTS = {"lenet5": ("channels", "channels", "hidden", "hidden"), "lenet300": ("hidden", "hidden")}
+SHAPE_ARGUMENTS = {
+    "lenet5": ("channels", "channels", "hidden", "hidden"),
+    "lenet300": ("hidden", "hidden"),
+    "lenet5-caffe": ("channels", "channels", "hidden"),
+}
 CHECK_BATCH = 256
 TIMING_REPEATS = 30
 
