@@ -57,7 +57,7 @@ WHY = {
     "random-bytes": "not a PyTorch file",
     "hostile-pickle": "not a PyTorch file",
     "hostile-torch-file": "it asks to run posix.system; refused, nothing was run",
-    "other-content": "no model name among lenet5, lenet300 and weights",
+    "other-content": "it holds no weights of a known model: lenet5, lenet300, lenet5-caffe",
 }
 
 
