@@ -66,14 +66,19 @@ def _ending(event: Ended, stopped: str) -> str | None:
 PLAIN_MARKERS = ("*", "+", "o", "x", "#", "%", "@", "=")
 
 
-def line_chart(series: Series, x_label: str, y_label: str, console: Console, log_x: bool = False) -> Text:
-    """Lines of (x, y) points drawn with plotext, as Rich text (plain when the output is not a terminal)."""
+def line_chart(
+    series: Series, x_label: str, y_label: str, console: Console, log_x: bool = False, errors: Series | None = None
+) -> Text:
+    """Lines of (x, y) points drawn with plotext, as Rich text (plain when the output is not a terminal);
+    `errors`: label -> (xs, half heights) of error bars on that line (over seeds)."""
     plotext.clear_figure()
     plotext.plotsize(min(console.width, 100), 20)
     plain = console.color_system is None
     for index, (label, (xs, ys)) in enumerate(series.items()):
         marker = PLAIN_MARKERS[index % len(PLAIN_MARKERS)] if plain else "braille"
         plotext.plot(xs, ys, label=label, marker=marker)
+        if errors and label in errors:
+            plotext.error(xs, ys, yerr=errors[label][1])
     if log_x:
         plotext.xscale("log")
     plotext.xlabel(x_label)

@@ -37,7 +37,7 @@ from prunetui.engine.analyses import (
 )
 from prunetui.engine.core.config import ExperimentConfig
 
-COLUMNS = ("method", "target", "reached", "compression", "pruned", "fine-tuned")
+COLUMNS = ("method", "target", "seed", "reached", "compression", "pruned", "fine-tuned")
 
 
 class SweepScreen(AnalysisScreen):
@@ -48,7 +48,7 @@ class SweepScreen(AnalysisScreen):
 
     def __init__(self, config: ExperimentConfig, root: Path) -> None:
         super().__init__(config, root)
-        self.points: dict[tuple[str, float], SweepPoint] = {}
+        self.points: dict[tuple[str, float, int], SweepPoint] = {}
 
     def compose(self) -> ComposeResult:
         c = self.config
@@ -121,10 +121,11 @@ class SweepScreen(AnalysisScreen):
     def redraw(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        for point in sorted(self.points.values(), key=lambda p: (p.method, p.sparsity)):
+        for point in sorted(self.points.values(), key=lambda p: (p.method, p.sparsity, p.seed)):
             table.add_row(
                 point.method,
                 percent(point.sparsity, 0),
+                str(point.seed),
                 percent(point.reached_sparsity),
                 f"{point.compression:.1f}×",
                 percent(point.pruned_accuracy),
@@ -134,8 +135,8 @@ class SweepScreen(AnalysisScreen):
 
     def _chart(self) -> None:
         log = self.query_one("#sweep-log", Switch).value
-        series, x_label = sweep_series(self.points.values(), log)
-        self.query_one("#sweep-chart", SeriesChart).show(series, log_x=log, x_label=x_label)
+        series, bands, x_label = sweep_series(self.points.values(), log)  # over seeds: mean, and ± std as error bars
+        self.query_one("#sweep-chart", SeriesChart).show(series, log_x=log, x_label=x_label, errors=bands)
 
     def action_toggle_log(self) -> None:
         switch = self.query_one("#sweep-log", Switch)
