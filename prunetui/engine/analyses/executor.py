@@ -8,7 +8,7 @@ JobError for a failure it can word, or any exception.
 
     executor = make_executor(Parallel(jobs=2))
     executor.submit(Job("l1 at 90 %", prune_point, argument))  # also while iterating as_completed
-    for outcome in executor.as_completed():  # JobProgress (in-process jobs only), JobDone, JobFailed
+    for outcome in executor.as_completed():  # JobStarted (elsewhere) or JobProgress (here), JobDone, JobFailed
         ...
     executor.cancel()                         # from any thread: every job ends, no worker process outlives it
     executor.close()
@@ -21,6 +21,7 @@ jobs go on. Ray is imported only when asked for.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -62,6 +63,15 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class JobStarted:
+    """A job went to a worker process (`where`: "worker process PID") or to Ray; jobs in this process say so by
+    their progress instead."""
+
+    key: str
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
 class JobProgress:
     key: str
     event: Any
@@ -79,7 +89,7 @@ class JobFailed:
     message: str
 
 
-Outcome = JobProgress | JobDone | JobFailed
+Outcome = JobStarted | JobProgress | JobDone | JobFailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +263,7 @@ class ProcessExecutor(Executor):
     def as_completed(self) -> Iterator[Outcome]:
         try:
             while not self.cancelled and (self._pending or self._busy()):
-                self._dispatch()
+                yield from self._dispatch()
                 busy = self._busy()
                 wait([w.connection for w in busy] + [w.process.sentinel for w in busy], timeout=POLL_SECONDS)
                 for worker in busy:
@@ -278,7 +288,7 @@ class ProcessExecutor(Executor):
     def _busy(self) -> list[_Worker]:
         return [worker for worker in self._workers if worker is not None and worker.job is not None]
 
-    def _dispatch(self) -> None:
+    def _dispatch(self) -> Iterator[JobStarted]:
         for index in range(len(self._workers)):
             if not self._pending:
                 return
@@ -290,7 +300,9 @@ class ProcessExecutor(Executor):
                     worker = self._workers[index] = self._start(self._devices[index])
             if worker.job is None:
                 worker.job = self._pending.popleft()
-                worker.connection.send(worker.job)
+                with contextlib.suppress(OSError):  # a worker that died already: _collect finds it so
+                    worker.connection.send(worker.job)
+                yield JobStarted(worker.job.key, f"worker process {worker.process.pid}")
 
     def _start(self, device: str) -> _Worker:
         ours, theirs = self._context.Pipe()
@@ -408,6 +420,7 @@ class RayExecutor(Executor):
                 while self._pending:
                     job = self._pending.popleft()
                     self._running[self._task.remote(job, self._threads, self._device)] = job
+                    yield JobStarted(job.key, "a Ray task")
                 ready, _ = ray.wait(list(self._running), num_returns=1, timeout=POLL_SECONDS)
                 for ref in ready:
                     job = self._running.pop(ref)

@@ -44,6 +44,7 @@ from prunetui.engine.analyses.executor import (
     Job,
     JobFailed,
     JobProgress,
+    JobStarted,
     Parallel,
     make_executor,
 )
@@ -60,6 +61,7 @@ from prunetui.engine.analyses.sweep_jobs import (
 from prunetui.engine.core.config import ExperimentConfig, flag_name
 from prunetui.engine.core.data import DataSet, Split, load_dataset
 from prunetui.engine.core.errors import ConfigError, PrunetuiError, unexpected
+from prunetui.engine.core.events import Status
 from prunetui.engine.core.files import write_atomic
 from prunetui.engine.core.models import build_model
 from prunetui.engine.core.training import evaluate, resolve_device
@@ -149,6 +151,8 @@ class Sweep:
             for outcome in executor.as_completed():
                 if isinstance(outcome, JobProgress):
                     yield Progress(outcome.key, outcome.event)
+                elif isinstance(outcome, JobStarted):
+                    yield Progress(outcome.key, Status(f"running in {outcome.where}"))
                 elif isinstance(outcome, JobFailed):
                     failures.append(f"{outcome.key}: {outcome.message}")
                 elif isinstance(outcome.result, PointResult):
