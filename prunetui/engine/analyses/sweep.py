@@ -201,7 +201,8 @@ class Sweep:
         for file_name, payload in result.run_files.items():
             write_atomic(directory / file_name, payload)
         self._results[point.key] = point
-        write_atomic(self.directory / RESULTS_FILE, sweep_csv(self._results.values()))
+        ordered = sorted(self._results.values(), key=lambda p: p.key)  # the same file whatever order points came in
+        write_atomic(self.directory / RESULTS_FILE, sweep_csv(ordered))
         return point
 
     def _dense_path(self, seed: int) -> Path:
