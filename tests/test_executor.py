@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from prunetui.cli import main
 from prunetui.engine.analyses.executor import (
     Executor,
     Job,
@@ -140,3 +141,11 @@ def test_the_executor_follows_the_request() -> None:
         executor: Executor = make_executor(parallel)
         assert type(executor) is ProcessExecutor
         executor.close()  # never started a worker
+
+
+def test_ray_without_ray_installed_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    assert main(["sweep", "--ray"]) == 2
+    assert capsys.readouterr().err.strip() == "prunetui: error: --ray needs Ray: pip install 'prunetui[ray]'"

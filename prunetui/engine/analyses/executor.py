@@ -22,6 +22,7 @@ jobs go on. Ray is imported only when asked for.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import multiprocessing
 import os
 import signal
@@ -29,7 +30,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -95,8 +96,9 @@ Outcome = JobStarted | JobProgress | JobDone | JobFailed
 @dataclass(frozen=True, slots=True)
 class Parallel:
     """How a batch of jobs runs: `jobs` at once (1: in this process), `threads` CPU threads each (0: an equal
-    share of the cores), on `devices` (worker i takes devices[i % len]; empty: each job's own), or on Ray
-    (`ray` None: no; "": ray.init()'s default, a running local instance or a new one; else a cluster address)."""
+    share of the cores; on Ray, 1), on `devices` (worker i takes devices[i % len]; empty: each job's own), or on
+    Ray (`ray` None: no; "": ray.init()'s default, a running local instance or a new one; else a cluster address,
+    as many tasks at once as it has CPUs)."""
 
     jobs: int = 1
     threads: int = 0
@@ -104,6 +106,8 @@ class Parallel:
     ray: str | None = None
 
     def validate(self) -> Parallel:
+        if self.ray is not None and importlib.util.find_spec("ray") is None:
+            raise ConfigError("--ray needs Ray: pip install 'prunetui[ray]'")
         if not 1 <= self.jobs <= 1024:
             raise ConfigError(f"invalid --jobs: {self.jobs} is not in 1–1024")
         if not 0 <= self.threads <= 1024:
@@ -230,17 +234,7 @@ def _forward(job: Job, context: JobContext) -> Generator[JobProgress, None, Any]
 class _Worker:
     process: BaseProcess
     connection: Connection
-    device: str
     job: Job | None = None
-
-
-@dataclass
-class _Tries:
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def another(self, key: str) -> bool:
-        self.counts[key] = self.counts.get(key, 0) + 1
-        return self.counts[key] <= RETRIES
 
 
 class ProcessExecutor(Executor):
@@ -252,8 +246,9 @@ class ProcessExecutor(Executor):
         self._devices = worker_devices(devices, workers)
         self._threads = threads
         self._workers: list[_Worker | None] = [None] * workers
-        self._lock = threading.Lock()  # cancel() from another thread ends the workers the loop may be starting
-        self._tries = _Tries()
+        # cancel() from another thread, or from a Ctrl+C handler in this one, ends the workers the loop may be starting
+        self._lock = threading.RLock()
+        self._deaths: dict[str, int] = {}  # job key -> workers that died running it
 
     def pids(self) -> list[int]:
         """The worker processes' ids (started ones only)."""
@@ -275,30 +270,37 @@ class ProcessExecutor(Executor):
                 self._end_workers()
 
     def cancel(self) -> None:
+        """Terminate every worker now, without waiting: a UI thread may call it. Whoever iterates as_completed,
+        or close(), reaps them."""
         super().cancel()
-        self._end_workers()
+        for process in self._processes():
+            if process.is_alive():
+                process.terminate()
 
     def close(self) -> None:
         super().close()
+        self._end_workers()
         with self._lock:
             for worker in self._workers:
                 if worker is not None:
-                    worker.connection.close()  # an idle worker reads the end and exits; a busy one was ended
+                    worker.connection.close()
+
+    def _processes(self) -> list[BaseProcess]:
+        with self._lock:
+            return [worker.process for worker in self._workers if worker is not None]
 
     def _busy(self) -> list[_Worker]:
         return [worker for worker in self._workers if worker is not None and worker.job is not None]
 
     def _dispatch(self) -> Iterator[JobStarted]:
-        for index in range(len(self._workers)):
-            if not self._pending:
+        with self._lock:
+            if self.cancelled:
                 return
-            with self._lock:
-                if self.cancelled:
-                    return
-                worker = self._workers[index]
+            for index, worker in enumerate(self._workers):  # all at once: they import torch while the first job runs
                 if worker is None:
-                    worker = self._workers[index] = self._start(self._devices[index])
-            if worker.job is None:
+                    self._workers[index] = self._start(self._devices[index])
+        for worker in self._workers:
+            if worker is not None and worker.job is None and self._pending:
                 worker.job = self._pending.popleft()
                 with contextlib.suppress(OSError):  # a worker that died already: _collect finds it so
                     worker.connection.send(worker.job)
@@ -311,7 +313,7 @@ class ProcessExecutor(Executor):
         )
         process.start()
         theirs.close()
-        return _Worker(process, ours, device)
+        return _Worker(process, ours)
 
     def _collect(self, worker: _Worker) -> Outcome | None:
         """The outcome of the worker's job if it has one: done, failed, or its worker died (retried once)."""
@@ -336,15 +338,15 @@ class ProcessExecutor(Executor):
         worker.connection.close()
         if self.cancelled:
             return None
-        if self._tries.another(job.key):
+        self._deaths[job.key] = self._deaths.get(job.key, 0) + 1
+        if self._deaths[job.key] <= RETRIES:
             self._pending.appendleft(job)
             return None
         return JobFailed(job.key, f"its worker process died twice ({_exit_reason(worker.process.exitcode)})")
 
     def _end_workers(self) -> None:
         """Terminate every worker, kill those that linger, and reap them all: no process outlives a cancel."""
-        with self._lock:
-            processes = [worker.process for worker in self._workers if worker is not None]
+        processes = self._processes()
         for process in processes:
             if process.is_alive():
                 process.terminate()
@@ -457,9 +459,9 @@ def _ray_job(job: Job, threads: int, device: str) -> tuple[str, Any]:
 
 def make_executor(parallel: Parallel) -> Executor:
     """The executor `parallel` asks for."""
+    if parallel.ray is not None:  # a task per CPU by default: Ray packs tasks onto the cluster's cores
+        return RayExecutor(parallel.ray, parallel.threads or 1, parallel.devices)
     threads = parallel.threads_per_job()
-    if parallel.ray is not None:
-        return RayExecutor(parallel.ray, threads, parallel.devices)
     if parallel.jobs == 1 and not parallel.devices:
         return SerialExecutor(parallel.threads)
     return ProcessExecutor(parallel.jobs, threads, parallel.devices)

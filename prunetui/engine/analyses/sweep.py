@@ -92,13 +92,13 @@ class Sweep:
         self._results: dict[tuple[str, float, int], SweepPoint] = {}
         self._first_seed = self.spec.seeds[0]  # the seed of dense.pt: the directory's first sweep's
         self._stopped = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # stop() may come from a Ctrl+C handler in the thread that holds it
         self._executor: Executor | None = None
 
     def stop(self) -> None:
         """Ask the sweep to end soon, cancelling every job (in-process ones between batches). Any thread."""
+        self._stopped.set()
         with self._lock:
-            self._stopped.set()
             executor = self._executor
         if executor is not None:
             executor.cancel()
@@ -168,11 +168,13 @@ class Sweep:
             raise Interrupted("failed", failures[0] + more)
 
     def _start_executor(self) -> Executor:
+        executor = make_executor(self.parallel)  # outside the lock: starting Ray takes seconds
         with self._lock:
-            if self._stopped.is_set():
-                raise Interrupted("stopped")
-            self._executor = make_executor(self.parallel)
-            return self._executor
+            self._executor = executor
+        if self._stopped.is_set():
+            executor.close()
+            raise Interrupted("stopped")
+        return executor
 
     def _submit_points(
         self,
