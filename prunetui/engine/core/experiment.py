@@ -176,7 +176,7 @@ class Experiment:
     ) -> Iterator[Event]:
         assert self.model is not None and self._trainer is not None
         config = self.config
-        base = config.lr if phase == "train" else config.finetune_lr or config.lr  # fine-tuning and retraining
+        base = config.lr if phase == "train" else config.finetune_lr or config.lr  # phases after training: its own
         optimizer = make_optimizer(config.optimizer, self.model.parameters(), base, config.weight_decay)
         batches = self._trainer.batches_per_epoch()
         schedule = LRSchedule(config.lr_schedule, config.lr_step_epochs, config.lr_gamma)
