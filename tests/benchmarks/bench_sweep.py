@@ -1,9 +1,9 @@
 """Sweep wall time: points one after another in this process, against --jobs 2 and Ray with 2 CPUs.
 
-    python tests/benchmarks/bench_sweep.py [--repeats 3] [--train-subset 4000] [--no-ray]
+    python tests/benchmarks/bench_sweep.py [--repeats 3] [--train-subset 10000] [--finetune-epochs 2] [--no-ray]
 
 One small sweep on the built-in fashion-mnist-mini (3 methods by 2 sparsities, each point pruned and fine-tuned
-for an epoch). The dense model is trained once, before timing, and copied into each fresh sweep directory, so
+for two epochs). The dense model is trained once, before timing, and copied into each fresh sweep directory, so
 every setting times the same points and only them; a setting's time includes starting its workers (spawned
 processes importing torch) but not starting Ray, which is timed apart. The settings take turns, so load from
 other processes hits them alike; the table shows medians, and the speed-up is the best serial median over each
@@ -35,7 +35,8 @@ SPARSITIES = (0.5, 0.9)
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of each setting (the median counts)")
-    parser.add_argument("--train-subset", type=int, default=4000, help="training images per point")
+    parser.add_argument("--train-subset", type=int, default=10000, help="training images (10,000: all of them)")
+    parser.add_argument("--finetune-epochs", type=int, default=2, help="fine-tuning epochs per point")
     parser.add_argument("--no-ray", action="store_true", help="leave Ray out (it is an optional extra)")
     return parser.parse_args()
 
@@ -57,7 +58,9 @@ def timed_sweep(spec: SweepSpec, prepared: Path, parallel: Parallel) -> float:
 
 def main() -> None:
     args = parse_args()
-    config = ExperimentConfig(train_subset=args.train_subset, epochs=1, finetune_epochs=1, device="cpu")
+    config = ExperimentConfig(
+        train_subset=args.train_subset, epochs=1, finetune_epochs=args.finetune_epochs, device="cpu"
+    )
     spec = SweepSpec(config, METHODS, SPARSITIES)
     settings = {
         "serial, 1 thread": Parallel(threads=1),
@@ -83,8 +86,9 @@ def main() -> None:
                 print(f"  round {repeat + 1}: {name}: {times[name][-1]:.1f} s", flush=True)
     medians = {name: statistics.median(values) for name, values in times.items()}
     best_serial = min(medians[name] for name in medians if name.startswith("serial"))
-    print(f"\n{len(spec.points())} points ({len(METHODS)} methods × {len(SPARSITIES)} sparsities), medians of "
-          f"{args.repeats}:")  # fmt: skip
+    sweep = f"{len(METHODS)} methods × {len(SPARSITIES)} sparsities"
+    each = f"{args.train_subset} images, {args.finetune_epochs} fine-tuning epochs each"
+    print(f"\n{len(spec.points())} points ({sweep}, {each}), medians of {args.repeats}:")
     for name, median in medians.items():
         speedup = "" if name.startswith("serial") else f"   {best_serial / median:.2f}× the best serial"
         spread = f"{min(times[name]):.1f}–{max(times[name]):.1f}"
