@@ -15,6 +15,7 @@ from prunetui.engine.core.events import (
     Status,
     Stopped,
 )
+from prunetui.engine.core.seed_stats import MeanStd
 
 NO_SPEED_UP = (
     "Unstructured masks alone do not speed up dense PyTorch inference: the zeros are still multiplied, so the "
@@ -24,6 +25,11 @@ NO_SPEED_UP = (
 
 def percent(fraction: float | None, digits: int = 1) -> str:
     return "–" if fraction is None else f"{fraction * 100:.{digits}f} %"
+
+
+def percent_spread(stat: MeanStd | None, digits: int = 1) -> str:
+    """'93.1 ± 0.4 %': the mean ± std of a fraction over seeds, in percent (n is said beside it, once)."""
+    return "–" if stat is None else f"{stat.mean * 100:.{digits}f} ± {stat.std * 100:.{digits}f} %"
 
 
 def target_text(config: ExperimentConfig) -> str:
