@@ -14,7 +14,7 @@ from rich.table import Table
 
 from prunetui.cli.options import RUN_HELP, add_runs_dir_option, fail
 from prunetui.cli.output import and_list
-from prunetui.describe import percent, percent_spread
+from prunetui.describe import percent, percent_spread, seeds_text
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.storage.csv_text import csv_text
 from prunetui.engine.storage.groups import AVERAGED, RunGroup, grouped
@@ -188,7 +188,7 @@ def _group_cells(group: RunGroup, newline: str) -> tuple[str, ...]:
     experiment = f"{config.model} on {config.dataset}, {group.method}" if config else "?"
     return (
         f"[b]seed group[/]{newline}[dim]mean ± std[/]",
-        f"{experiment}, seed{'s' if len(group.seeds) > 1 else ''} {and_list([str(seed) for seed in group.seeds])}",
+        f"{experiment}, {seeds_text(group.seeds)}",
         percent_spread(group.stat("sparsity")),
         f"{percent_spread(group.stat('dense_accuracy'))} →{newline}{percent_spread(group.stat('accuracy'))}",
         f"[b]n = {len(group.averaged)}[/]",

@@ -14,9 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from prunetui.cli.options import config_from_args, fail
-from prunetui.cli.output import and_list
 from prunetui.cli.run_command import EXIT_CODES, closing_line, show_run, stop_on_ctrl_c
-from prunetui.describe import before_pruning, percent_spread
+from prunetui.describe import before_pruning, percent_spread, seeds_text, times_spread
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import ConfigError, OutputError
 from prunetui.engine.core.events import Event, Failed, Stopped
@@ -52,9 +51,9 @@ def seeds_command(args: argparse.Namespace, console: Console) -> int:
         except OutputError as error:  # no directory for the next seed
             fail(str(error), code=1)
             ends.append(Failed(str(error), None))
-    left = [str(config.seed) for config in configs[len(ends) :]]
+    left = [config.seed for config in configs[len(ends) :]]
     if left:
-        console.print(f"the group ends here: {_seeds(left)} not started", style="yellow")
+        console.print(f"the group ends here: {seeds_text(left)} not started", style="yellow")
     runs = tuple(read_run(directory) for directory in directories if directory.exists())
     group = RunGroup(runs[0].group, runs) if runs else None
     if group and group.averaged:
@@ -63,10 +62,6 @@ def seeds_command(args: argparse.Namespace, console: Console) -> int:
         console.print("no seed finished, so there is no mean to give")
     codes = {EXIT_CODES[type(end)] for end in ends}
     return EXIT_CODES[Stopped] if EXIT_CODES[Stopped] in codes else max(codes)
-
-
-def _seeds(seeds: list[str]) -> str:
-    return f"seed{'s' if len(seeds) > 1 else ''} {and_list(seeds)}"
 
 
 class SeedGroup:
@@ -105,21 +100,15 @@ class SeedGroup:
 def group_table(group: RunGroup, config: ExperimentConfig) -> Table:
     """The group's numbers as mean ± std over the seeds that finished."""
     n = len(group.averaged)
-    seeds = _seeds([str(seed) for seed in group.seeds])
-    table = Table(title=f"{group.name}: {seeds}, {n} finished", title_justify="left", box=None)
+    table = Table(title=f"{group.name} ({seeds_text(group.seeds)})", title_justify="left", box=None)
     table.add_column("")
     table.add_column(f"mean ± std (n = {n})", justify="right")
     rows = {
         f"accuracy {before_pruning(config)}": percent_spread(group.stat("dense_accuracy")),
         "accuracy": percent_spread(group.stat("accuracy")),
         "sparsity": percent_spread(group.stat("sparsity")),
-        "compression": compression_spread(group),
+        "compression": times_spread(group.stat("compression")),
     }
     for label, value in rows.items():
         table.add_row(label, value)
     return table
-
-
-def compression_spread(group: RunGroup) -> str:
-    stat = group.stat("compression")
-    return "–" if stat is None else f"{stat.mean:.1f} ± {stat.std:.1f}×"

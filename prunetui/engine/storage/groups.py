@@ -90,11 +90,15 @@ def accuracy_points(rows: Sequence[HistoryRow]) -> list[tuple[float, float]]:
     return points
 
 
-def accuracy_band(histories: Sequence[Sequence[HistoryRow]]) -> list[tuple[float, MeanStd]]:
-    """The seeds' histories, row by row, as mean sparsity and accuracy mean ± std (n): the same experiment has the
-    same rows under every seed; a history cut short (a run stopped) ends the band where it ends."""
-    curves = [accuracy_points(rows) for rows in histories]
+def loss_points(rows: Sequence[HistoryRow]) -> list[tuple[float, float]]:
+    """A run's history as (optimizer step, test loss) points, where it has a test loss."""
+    return [(row.step, row.test_loss) for row in rows if row.test_loss is not None]
+
+
+def band(curves: Sequence[Sequence[tuple[float, float]]]) -> list[tuple[float, MeanStd]]:
+    """The seeds' curves point by point, as the mean x and y mean ± std (n): the same experiment has the same
+    rows under every seed; a curve cut short (a run stopped) ends the band where it ends."""
     return [
-        (mean_std(x for x, _ in row).mean, mean_std(y for _, y in row))
-        for row in zip(*curves, strict=False)  # as long as the shortest
+        (mean_std(x for x, _ in point).mean, mean_std(y for _, y in point))
+        for point in zip(*curves, strict=False)  # as long as the shortest
     ]

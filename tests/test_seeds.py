@@ -1,0 +1,154 @@
+"""`prunetui run --seeds`: one real run per seed, grouped; mean ± std (n) after the group and in `prunetui runs`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from prunetui.cli import main, seed_group
+from prunetui.cli.options import seed_list
+from prunetui.engine import Event, ExperimentConfig, StepLoss
+from prunetui.engine.storage.runs import list_runs
+from tests.analysis_helpers import tiny_flags
+from tests.test_cli import exit_code
+
+# Seeds that differ: random pruning of half of the weights after one epoch on 256 images.
+QUICK = ["--train-subset", "256", "--epochs", "1", "--criterion", "random", "--sparsity", "0.5"]
+
+
+def seeds_run(config: ExperimentConfig, seeds: str, *flags: str) -> int | str | None:
+    return exit_code(["run", *tiny_flags(config), *QUICK, "--seeds", seeds, *flags])
+
+
+def summaries(root: Path) -> list[dict[str, object]]:
+    """Every run's summary.json under `root`, oldest first."""
+    return [json.loads((run.path / "summary.json").read_text()) for run in reversed(list_runs(root))]
+
+
+def spread(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation of two values, worked out by hand: |a - b| / √2."""
+    a, b = values
+    return (a + b) / 2, abs(a - b) / math.sqrt(2)
+
+
+def test_seeds_make_one_grouped_run_each_and_the_mean_and_std_of_their_summaries(
+    tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], wide_console: None
+) -> None:
+    assert seeds_run(tiny_config, "0,1") == 0
+    first, second = summaries(tmp_path / "runs")
+    assert [first["config"]["seed"], second["config"]["seed"]] == [0, 1]  # type: ignore[index]
+    assert first["status"] == second["status"] == "finished"
+    group = first["group"]
+    assert isinstance(group, str) and group == second["group"] and group.startswith("seeds-")
+    assert [run.group for run in list_runs(tmp_path / "runs")] == [group, group]
+
+    accuracies = [float(s["accuracy"]) for s in (first, second)]  # type: ignore[arg-type]
+    assert accuracies[0] != accuracies[1]  # the seeds differ: the spread below is not a trivial zero
+    mean, std = spread(accuracies)
+    dense_mean, dense_std = spread([float(s["dense_accuracy"]) for s in (first, second)])  # type: ignore[arg-type]
+    printed = capsys.readouterr().out
+    assert f"{group} (seeds 0, 1)" in printed
+    assert f"accuracy dense {dense_mean * 100:.1f} ± {dense_std * 100:.1f} %" in " ".join(printed.split())
+    assert f"accuracy {mean * 100:.1f} ± {std * 100:.1f} %" in " ".join(printed.split())
+    assert "mean ± std (n = 2)" in printed
+
+    # A run of its own beside the group: --csv has a row per run plus the group's aggregate row, just before its runs.
+    time.sleep(1)  # runs are ordered by their start, to the second: this one must come out the newest
+    assert exit_code(["run", *tiny_flags(tiny_config), *QUICK]) == 0
+    capsys.readouterr()
+    assert main(["runs", "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(row["status"], row["group"], row["seed"], row["n"]) for row in rows] == [
+        ("finished", "", "0", ""),
+        ("aggregate", group, "", "2"),
+        ("finished", group, "1", ""),
+        ("finished", group, "0", ""),
+    ]
+    aggregate = rows[1]
+    assert aggregate["name"] == group and aggregate["path"] == ""
+    assert float(aggregate["accuracy"]) == pytest.approx(mean) and float(aggregate["accuracy_std"]) == pytest.approx(
+        std
+    )
+    assert float(aggregate["dense_accuracy_std"]) == pytest.approx(dense_std)
+    assert [float(rows[i]["accuracy"]) for i in (3, 2)] == accuracies
+
+    assert main(["runs"]) == 0
+    table = capsys.readouterr().out
+    assert f"{mean * 100:.1f} ± {std * 100:.1f} %" in table and "n = 2" in table and "seed group" in table
+    assert main(["export", "last"]) == 0  # a group's runs are runs like any other
+
+
+def test_ctrl_c_stops_the_seed_that_runs_and_the_group(
+    tiny_config: ExperimentConfig,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    wide_console: None,
+) -> None:
+    show_run = seed_group.show_run
+    shown: list[int] = []
+
+    def interrupted_in_second_seed(events: Iterator[Event], console: Console) -> Event:
+        """The real display, with a real SIGINT at the second seed's first step, as Ctrl+C sends it."""
+        shown.append(len(shown))
+
+        def with_ctrl_c() -> Iterator[Event]:
+            pressed = len(shown) != 2
+            for event in events:
+                if isinstance(event, StepLoss) and not pressed:
+                    os.kill(os.getpid(), signal.SIGINT)
+                    pressed = True
+                yield event
+
+        return show_run(with_ctrl_c(), console)
+
+    monkeypatch.setattr(seed_group, "show_run", interrupted_in_second_seed)
+    assert seeds_run(tiny_config, "0-2") == 130
+    printed = capsys.readouterr().out
+    assert "the seeds after this one will not start" in printed
+    assert "the group ends here: seed 2 not started" in printed
+    assert "mean ± std (n = 1)" in printed  # the stopped seed's numbers are of a model cut short: left out
+
+    first, second = summaries(tmp_path / "runs")  # no directory for seed 2
+    assert (first["status"], second["status"]) == ("finished", "stopped")
+    assert first["group"] == second["group"]
+    assert main(["runs", "--json"]) == 0
+    aggregate = json.loads(capsys.readouterr().out)[0]
+    assert (aggregate["status"], aggregate["n"], aggregate["accuracy"]) == ("aggregate", 1, first["accuracy"])
+    assert aggregate["accuracy_std"] == 0.0 and aggregate["complete"] is False
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--seeds", "0,1", "--seed", "3"], "--seeds and --seed conflict"),
+        (["--seeds", "0,1", "--out", "somewhere"], "--out is one run's directory, and --seeds saves one run per seed"),
+        (["--seeds", "3-1"], "argument --seeds: 3-1 counts down: write 1-3"),
+        (["--seeds", "0,1,1"], "0,1,1 names a seed twice"),
+        (["--seeds", "x"], "'x' is neither a seed (0, 1, …) nor a range of seeds (0-4)"),
+        (["--seeds", "0-100"], "at most 100 seeds"),
+        (["--seeds", "0,1", "--sparsity", "2"], "invalid --sparsity"),
+    ],
+)
+def test_bad_seeds_are_one_line_and_run_nothing(
+    flags: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert exit_code(["run", *flags]) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_seed_lists_take_single_seeds_and_ranges_in_the_order_given() -> None:
+    assert seed_list("0-2,7") == [0, 1, 2, 7]
+    assert seed_list("5, 3") == [5, 3]
