@@ -54,7 +54,7 @@ group's name, path and seed are empty, the numbers are means over the n runs tha
 *_std is their sample standard deviation. Runs of no group have group, n and *_std empty.
 
 --delete RUN… deletes runs after asking (--yes: without asking); a run still running is refused.
-RUN is {RUN_HELP}.
+RUN is {RUN_HELP}; a seed group's name (seeds-…) stands for all its runs.
 """
 
 
@@ -208,9 +208,15 @@ def _sparsity(run: RunRecord, newline: str) -> str:
 
 
 def _delete(names: list[str], yes: bool, root: Path, console: Console) -> int:
-    """Resolve and check every run first, so that a typo or a running run deletes nothing."""
+    """Resolve and check every run first, so that a typo or a running run deletes nothing. A seed group's name
+    stands for all its runs."""
+    groups = {item.name: item for item in grouped(list_runs(root)) if isinstance(item, RunGroup)}
     try:
-        runs = [deletable_run(resolve_run(name, root)) for name in names]
+        runs = [
+            deletable_run(path)
+            for name in names
+            for path in ([run.path for run in groups[name].runs] if name in groups else [resolve_run(name, root)])
+        ]
     except PrunetuiError as error:
         return fail(str(error))
     runs = list({run.path: run for run in runs}.values())  # a run named twice is deleted once

@@ -42,8 +42,8 @@ def seeds_command(args: argparse.Namespace, console: Console) -> int:
     ends: list[Event] = []
     with stop_on_ctrl_c(seeds.stop, console, then="; the seeds after this one will not start"):
         try:
-            for number, (directory, last) in enumerate(seeds.runs(console), start=1):
-                console.print(f"seed {configs[number - 1].seed}: {closing_line(directory, last)}", markup=False)
+            for config, (directory, last) in zip(configs, seeds.runs(console), strict=False):
+                console.print(f"seed {config.seed}: {closing_line(directory, last)}", markup=False)
                 directories.append(directory)
                 ends.append(last)
                 if isinstance(last, Failed) and last.summary is None:  # the others would fail to start the same way
@@ -60,13 +60,14 @@ def seeds_command(args: argparse.Namespace, console: Console) -> int:
         console.print(group_table(group, base))
     else:
         console.print("no seed finished, so there is no mean to give")
-    codes = {EXIT_CODES[type(end)] for end in ends}
-    return EXIT_CODES[Stopped] if EXIT_CODES[Stopped] in codes else max(codes)
+    # Stopped (130) outranks failed (1), which outranks finished; stopped before the first seed started: 130.
+    return max((EXIT_CODES[type(end)] for end in ends), default=EXIT_CODES[Stopped])
 
 
 class SeedGroup:
-    """The runs of a group one after another, each recorded as `prunetui run` records one. `runs()` yields each
-    one's directory and last event as it ends: what an executor running them side by side would yield too."""
+    """The runs of a group one after another, each recorded and shown as `prunetui run` records and shows one.
+    `runs()` yields each one's directory and last event as it ends, in the order of the configs, and `stop()`
+    ends them: the shape an executor running them side by side would take its place in."""
 
     def __init__(self, configs: Sequence[ExperimentConfig], root: Path) -> None:
         self.configs = configs
