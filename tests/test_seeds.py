@@ -18,6 +18,8 @@ from rich.console import Console
 from prunetui.cli import main, seed_group
 from prunetui.cli.options import seed_list
 from prunetui.engine import Event, ExperimentConfig, StepLoss
+from prunetui.engine.core.seed_stats import MeanStd, mean_std
+from prunetui.engine.storage.groups import RunGroup, band, grouped
 from prunetui.engine.storage.runs import list_runs
 from tests.analysis_helpers import tiny_flags
 from tests.test_cli import exit_code
@@ -155,3 +157,44 @@ def test_bad_seeds_are_one_line_and_run_nothing(
 def test_seed_lists_take_single_seeds_and_ranges_in_the_order_given() -> None:
     assert seed_list("0-2,7") == [0, 1, 2, 7]
     assert seed_list("5, 3") == [5, 3]
+
+
+def test_a_seed_that_cannot_start_ends_the_group_and_keeps_nothing(
+    tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # kmnist is not in the tiny data directory and the tests never download: every seed would fail the same way.
+    assert seeds_run(tiny_config, "0,1", "--dataset", "kmnist", "--data-dir", str(tmp_path / "empty")) == 1
+    printed = capsys.readouterr().out
+    assert "seed 0: nothing kept: the run failed before training" in printed
+    assert "the group ends here: seed 1 not started" in printed and "no seed finished" in printed
+    assert list_runs(tmp_path / "runs") == []
+
+
+def test_groups_are_read_from_summaries_and_old_summaries_have_none(tmp_path: Path) -> None:
+    """Runs listed newest first; a group's runs are gathered under its row where its newest run stands, even with
+    another run between them; a summary from before groups (no "group" key) or with a foreign one is no group."""
+    started = {"a": "10:00:01", "b": "10:00:02", "c": "10:00:03", "d": "10:00:04", "e": "10:00:05"}
+    groups = {"a": "seeds-x", "b": None, "c": "seeds-x", "d": 7, "e": "seeds-y"}
+    for name, group in groups.items():
+        (tmp_path / name).mkdir()
+        summary = {"status": "finished", "accuracy": 0.5, "started": f"2026-01-01T{started[name]}+0000"}
+        (tmp_path / name / "summary.json").write_text(json.dumps(summary | ({"group": group} if group else {})))
+    items = grouped(list_runs(tmp_path))
+    names = [(type(item).__name__, item.name) for item in items]
+    assert names == [
+        ("RunGroup", "seeds-y"), ("RunRecord", "e"), ("RunRecord", "d"),
+        ("RunGroup", "seeds-x"), ("RunRecord", "c"), ("RunRecord", "a"), ("RunRecord", "b"),
+    ]  # fmt: skip
+    assert [run.group for run in list_runs(tmp_path)] == ["seeds-y", "", "seeds-x", "", "seeds-x"]
+    group = items[3]
+    assert isinstance(group, RunGroup) and group.stat("accuracy") == MeanStd(0.5, 0.0, 2)
+    assert group.stat("sparsity") is None  # no run has it: no mean, never a zero
+
+
+def test_a_band_is_as_long_as_the_shortest_history() -> None:
+    full = [(0.0, 0.8), (0.5, 0.6), (0.5, 0.7)]
+    stopped = [(0.0, 0.6), (0.5, 0.4)]
+    assert band([full, stopped]) == [
+        (0.0, mean_std([0.8, 0.6])),
+        (0.5, mean_std([0.6, 0.4])),
+    ]
