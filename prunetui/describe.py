@@ -27,11 +27,11 @@ def percent(fraction: float | None, digits: int = 1) -> str:
     return "–" if fraction is None else f"{fraction * 100:.{digits}f} %"
 
 
-def percent_spread(stat: MeanStd | None, digits: int = 1, *, tight: bool = False) -> str:
+def percent_spread(stat: MeanStd | None, *, tight: bool = False) -> str:
     """'93.1 ± 0.4 %' (`tight`: '93.1±0.4 %', for narrow tables): the mean ± std of a fraction over seeds, in
     percent (n is said beside it, once)."""
     pm = "±" if tight else " ± "
-    return "–" if stat is None else f"{stat.mean * 100:.{digits}f}{pm}{stat.std * 100:.{digits}f} %"
+    return "–" if stat is None else f"{stat.mean * 100:.1f}{pm}{stat.std * 100:.1f} %"
 
 
 def times_spread(stat: MeanStd | None) -> str:

@@ -23,7 +23,7 @@ from prunetui.engine.storage.history import HistoryRow
 from prunetui.engine.storage.runs import RunRecord
 
 GROUP_PREFIX = "seeds-"
-# The numbers of a run that a group averages: RunRecord's fields, fractions but compression.
+# The numbers of a run that a group averages, by RunRecord's field names: fractions, and compression a ratio.
 AVERAGED = ("dense_accuracy", "accuracy", "sparsity", "compression")
 
 
