@@ -16,9 +16,8 @@ import pytest
 from rich.console import Console
 
 from prunetui.cli import main, seed_group
-from prunetui.cli.options import seed_list
 from prunetui.engine import Event, ExperimentConfig, StepLoss
-from prunetui.engine.core.seed_stats import MeanStd, mean_std
+from prunetui.engine.core.seed_stats import MeanStd, mean_std, parse_seeds
 from prunetui.engine.storage.groups import RunGroup, band, grouped
 from prunetui.engine.storage.runs import list_runs
 from tests.analysis_helpers import tiny_flags
@@ -138,10 +137,12 @@ def test_ctrl_c_stops_the_seed_that_runs_and_the_group(
     [
         (["--seeds", "0,1", "--seed", "3"], "--seeds and --seed conflict"),
         (["--seeds", "0,1", "--out", "somewhere"], "--out is one run's directory, and --seeds saves one run per seed"),
-        (["--seeds", "3-1"], "argument --seeds: 3-1 counts down: write 1-3"),
+        (["--seeds", "3-1"], "invalid --seeds: 3-1 counts down; write 1-3"),
         (["--seeds", "0,1,1"], "0,1,1 names a seed twice"),
-        (["--seeds", "x"], "'x' is neither a seed (0, 1, …) nor a range of seeds (0-4)"),
+        (["--seeds", "x"], "invalid --seeds: 'x' is neither a seed (0, 1, …) nor a range (0-4)"),
+        (["--seeds", "-1"], "'-1' is neither a seed"),
         (["--seeds", "0-100"], "at most 100 seeds"),
+        (["--seeds", "0-98,99,100"], "at most 100 seeds"),
         (["--seeds", "0,1", "--sparsity", "2"], "invalid --sparsity"),
     ],
 )
@@ -155,8 +156,9 @@ def test_bad_seeds_are_one_line_and_run_nothing(
 
 
 def test_seed_lists_take_single_seeds_and_ranges_in_the_order_given() -> None:
-    assert seed_list("0-2,7") == [0, 1, 2, 7]
-    assert seed_list("5, 3") == [5, 3]
+    assert parse_seeds("0-2,7") == (0, 1, 2, 7)
+    assert parse_seeds("5, 3") == (5, 3)
+    assert len(parse_seeds("0-98,99")) == 100
 
 
 def test_a_seed_that_cannot_start_ends_the_group_and_keeps_nothing(

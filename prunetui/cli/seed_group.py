@@ -19,6 +19,7 @@ from prunetui.describe import before_pruning, percent_spread, seeds_text, times_
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import ConfigError, OutputError
 from prunetui.engine.core.events import Event, Failed, Stopped
+from prunetui.engine.core.seed_stats import parse_seeds
 from prunetui.engine.storage.groups import RunGroup, group_name
 from prunetui.engine.storage.runs import claim_run_dir, new_run_dir, read_run, runs_root
 
@@ -33,7 +34,7 @@ def seeds_command(args: argparse.Namespace, console: Console) -> int:
         return fail("--out is one run's directory, and --seeds saves one run per seed: choose where with --runs-dir")
     try:
         base = config_from_args(args)
-        configs = [base.replace(seed=seed).validate() for seed in args.seeds]
+        configs = [base.replace(seed=seed).validate() for seed in parse_seeds(args.seeds)]
     except ConfigError as error:
         return fail(str(error))
     console.print("importing torch …", highlight=False)
