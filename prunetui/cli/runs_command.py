@@ -51,10 +51,11 @@ is ISO 8601; a value the run never got to is null in JSON and empty in CSV. Thes
 Runs of one seed group (`prunetui run --seeds`) have its name in group and their seed in seed. Each group
 also has a row of its own, just before its runs, marked by status "aggregate": name and group are the
 group's name, path and seed are empty, the numbers are means over the n runs that finished and each
-*_std is their sample standard deviation. Runs of no group have group, n and *_std empty.
+*_std is their sample standard deviation. A run's own row has n and *_std empty (and group, if in none).
 
 --delete RUN… deletes runs after asking (--yes: without asking); a run still running is refused.
-RUN is {RUN_HELP}; a seed group's name (seeds-…) stands for all its runs.
+RUN is {RUN_HELP};
+a seed group's name (seeds-…) stands for all its runs.
 """
 
 
