@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from prunetui.cli.analysis_view import EXIT_CODES, add_list_option, follow, line_chart
-from prunetui.cli.options import add_config_options, add_runs_dir_option, config_from_args, fail
+from prunetui.cli.options import add_config_options, add_runs_dir_option, add_seeds_option, config_from_args, fail
 from prunetui.cli.run_command import stop_on_ctrl_c
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
@@ -25,14 +25,13 @@ from prunetui.engine.analyses import (
     SweepStarted,
     parse_fractions,
     parse_methods,
-    parse_seeds,
     sweep_directory,
     sweep_means,
     sweep_series,
 )
 from prunetui.engine.analyses.executor import Parallel, parse_jobs
 from prunetui.engine.core.errors import PrunetuiError
-from prunetui.engine.core.seed_stats import MeanStd, mean_std
+from prunetui.engine.core.seed_stats import MeanStd, mean_std, parse_seeds
 from prunetui.engine.storage.runs import runs_root
 
 DESCRIPTION = """\
@@ -63,7 +62,7 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
         "--out", type=Path, metavar="DIR", help="the sweep directory (default: one per settings under RUNS/sweeps)"
     )
     parser.add_argument("--log-compression", action="store_true", help="chart accuracy against compression, log x")
-    parser.add_argument("--seeds", metavar="LIST", help="run every point with each seed, e.g. 0,1,2 [--seed]")
+    add_seeds_option(parser, "every point (each seed with its own dense model)")
     parallel = parser.add_argument_group("running points at once")
     parallel.add_argument(
         "--jobs",
@@ -82,9 +81,11 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def sweep_command(args: argparse.Namespace, console: Console) -> int:
+    if args.seeds is not None and args.seed is not None:
+        return fail("--seeds and --seed conflict: --seeds runs every point once with each seed it names")
     try:
         base = config_from_args(args)
-        seeds = parse_seeds(args.seeds) if args.seeds else ()
+        seeds = parse_seeds(args.seeds) if args.seeds is not None else ()
         spec = SweepSpec(base, parse_methods(args.methods), parse_fractions(args.sparsities, "--sparsities"), seeds)
         spec.validate()
         parallel = parallel_from_args(args)

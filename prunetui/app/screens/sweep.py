@@ -32,12 +32,12 @@ from prunetui.engine.analyses import (
     SweepStarted,
     parse_fractions,
     parse_methods,
-    parse_seeds,
     sweep_directory,
     sweep_series,
 )
 from prunetui.engine.analyses.executor import Parallel, parse_jobs
 from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.seed_stats import parse_seeds
 
 COLUMNS = ("method", "target", "seed", "reached", "compression", "pruned", "fine-tuned")
 

@@ -140,17 +140,6 @@ class SweepSpec:
         return self
 
 
-def parse_seeds(text: str) -> tuple[int, ...]:
-    """--seeds "0,1,2": distinct whole numbers, in the order given."""
-    try:
-        seeds = tuple(dict.fromkeys(int(part) for part in text.split(",") if part.strip()))
-    except ValueError:
-        raise ConfigError(f"invalid --seeds: {text!r} is not a list of whole numbers, e.g. 0,1,2") from None
-    if not seeds:
-        raise ConfigError("invalid --seeds: give at least one seed, e.g. 0,1,2")
-    return seeds
-
-
 def dense_config(config: ExperimentConfig) -> ExperimentConfig:
     """The experiment that only trains: nothing pruned, no fine-tuning."""
     return config.replace(criterion="l1", scope="layer", schedule="one-shot", sparsity=0.0, layer_sparsity="",
