@@ -78,7 +78,7 @@ def line_chart(
         marker = PLAIN_MARKERS[index % len(PLAIN_MARKERS)] if plain else "braille"
         plotext.plot(xs, ys, label=label, marker=marker)
         if errors and label in errors:
-            plotext.error(xs, ys, yerr=errors[label][1])
+            plotext.error(xs, ys, yerr=[2 * half for half in errors[label][1]])  # plotext's yerr: the whole bar
     if log_x:
         plotext.xscale("log")
     plotext.xlabel(x_label)

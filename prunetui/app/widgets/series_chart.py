@@ -93,7 +93,8 @@ class SeriesChart(PlotextPlot):
                 continue
             self.plt.plot(xs, ys, marker="braille", color=color_of(index))
             if errors and label in errors:
-                self.plt.error(xs, ys, yerr=errors[label][1], color=color_of(index))
+                bars = [2 * half for half in errors[label][1]]  # plotext's yerr is the whole bar
+                self.plt.error(xs, ys, yerr=bars, color=color_of(index))
             if len(xs) == 1:  # a line of one point draws nothing
                 self.plt.scatter(xs, ys, marker="dot", color=color_of(index))
         xs = [x for x_values, _ in series.values() for x in x_values]

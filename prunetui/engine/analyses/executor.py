@@ -26,11 +26,13 @@ import importlib.util
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -307,6 +309,7 @@ class ProcessExecutor(Executor):
                 yield JobStarted(worker.job.key, f"worker process {worker.process.pid}")
 
     def _start(self, device: str) -> _Worker:
+        _start_resource_tracker()
         ours, theirs = self._context.Pipe()
         process = self._context.Process(
             target=_worker_main, args=(theirs, self._threads, device, os.getpid()), daemon=True
@@ -356,6 +359,17 @@ class ProcessExecutor(Executor):
             if process.is_alive():
                 process.kill()
                 process.join()
+
+
+def _start_resource_tracker() -> None:
+    """multiprocessing's resource tracker, which the first worker starts, is handed sys.stderr's file descriptor:
+    in the app, Textual's capture of stderr has none (-1), and the start would fail. It gets the real stderr."""
+    captured = sys.stderr
+    sys.stderr = sys.__stderr__
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        sys.stderr = captured
 
 
 def _exit_reason(code: int | None) -> str:
