@@ -16,12 +16,12 @@ def square(n: int, context: JobContext) -> Generator[str, None, int]:
     return n * n
 
 
-def where_and_threads(pause: float, context: JobContext) -> Generator[None, None, tuple[int, int, str]]:
-    """After `pause` seconds: this process's id, its torch threads and the device it was handed."""
+def where_and_threads(pause: float, context: JobContext) -> Generator[None, None, tuple[int, int, str, str]]:
+    """After `pause` seconds: this process's id, its torch threads, the device it was handed and the GPUs it sees."""
     import torch
 
     time.sleep(pause)
-    return os.getpid(), torch.get_num_threads(), context.device
+    return os.getpid(), torch.get_num_threads(), context.device, os.environ.get("CUDA_VISIBLE_DEVICES", "all")
     yield
 
 

@@ -79,7 +79,7 @@ def test_workers_run_jobs_at_once_with_their_share_of_threads_and_results_come_a
     assert finished[1] == JobFailed("bad", "out of luck")
     slow, quick = ended(outcomes)["slow"].result, ended(outcomes)["quick"].result
     assert {slow[0], quick[0]} == set(pids) and len(pids) == 2  # two workers, one job each at the start
-    assert slow[1:] == quick[1:] == (1, "cpu")
+    assert slow[1:] == quick[1:] == (1, "cpu", "all")
     started = [outcome for outcome in outcomes if isinstance(outcome, JobStarted)]
     assert [s.key for s in started] == ["slow", "quick", "bad"]
     assert started[0].where == f"worker process {slow[0]}"
@@ -114,6 +114,15 @@ def test_cancel_ends_every_worker_process_at_once() -> None:
     assert time.monotonic() - started < 5
     assert len(pids) == 2 and not any(running(pid) for pid in pids)
     assert not any(isinstance(outcome, JobDone | JobFailed) for outcome in outcomes)
+
+
+def test_a_worker_given_cuda_n_sees_that_gpu_alone_as_cuda() -> None:
+    """What a multi-GPU box relies on, checked without a GPU: no job here touches CUDA."""
+    with ProcessExecutor(workers=2, threads=1, devices=("cuda:1", "cuda:0")) as executor:
+        for name in ("a", "b", "c"):
+            executor.submit(Job(name, where_and_threads, 0.5))
+        results = [outcome.result for outcome in executor.as_completed() if isinstance(outcome, JobDone)]
+    assert len(results) == 3 and {result[2:] for result in results} == {("cuda", "0"), ("cuda", "1")}
 
 
 def test_devices_go_round_robin_over_the_workers() -> None:
