@@ -2,7 +2,7 @@
 
     python tests/benchmarks/bench_sweep.py [--repeats 3] [--train-subset 10000] [--finetune-epochs 2] [--no-ray]
 
-One small sweep on the built-in fashion-mnist-mini (3 methods by 2 sparsities, each point pruned and fine-tuned
+One small sweep on the built-in fashion-mnist-mini (3 methods by 4 sparsities, each point pruned and fine-tuned
 for two epochs). The dense model is trained once, before timing, and copied into each fresh sweep directory, so
 every setting times the same points and only them; a setting's time includes starting its workers (spawned
 processes importing torch) but not starting Ray, which is timed apart. The settings take turns, so load from
@@ -29,7 +29,7 @@ from prunetui.engine.analyses.sweep import SETTINGS_FILE, Sweep
 from prunetui.engine.storage.runs import DENSE_MODEL_FILE
 
 METHODS = ("l1:layer:one-shot", "l1:global:one-shot", "random:layer:one-shot")
-SPARSITIES = (0.5, 0.9)
+SPARSITIES = (0.5, 0.8, 0.9, 0.95)
 
 
 def parse_args() -> argparse.Namespace:
