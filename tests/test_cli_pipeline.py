@@ -123,10 +123,14 @@ def test_output_that_is_not_a_terminal_keeps_each_line_whole(tiny_config: Experi
     )
     lines = result.stdout.splitlines()
     epoch = re.compile(
-        r"^round 2 fine-tune epoch 1/1: train loss [\d.]+, test loss [\d.]+, accuracy [\d.]+ %, [\d,]+ img/s$"
+        r"^round 2 fine-tune epoch 1/1: train loss [\d.]+, test loss [\d.]+, accuracy [\d.]+ %, validation [\d.]+ %, "
+        r"[\d,]+ img/s$"
     )
     assert any(epoch.match(line) for line in lines), lines
-    started = re.compile(r"^lenet5 on mnist \(512 training images\), 61,706 parameters, device cpu: l1 layer iterative")
+    started = re.compile(
+        r"^lenet5 on mnist \(461 training images, 51 held out for validation\), 61,706 parameters, device cpu: l1 layer "
+        r"iterative"
+    )
     assert any(started.match(line) for line in lines), lines
     totals = re.compile(r"^[\d,]+ of 61,706 parameters non-zero \([\d.]+× compression\) · .* img/s on cpu$")
     assert any(totals.match(line) for line in lines), lines
