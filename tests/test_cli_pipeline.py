@@ -128,8 +128,8 @@ def test_output_that_is_not_a_terminal_keeps_each_line_whole(tiny_config: Experi
     )
     assert any(epoch.match(line) for line in lines), lines
     started = re.compile(
-        r"^lenet5 on mnist \(461 training images, 51 held out for validation\), 61,706 parameters, device cpu: l1 layer "
-        r"iterative"
+        r"^lenet5 on mnist \(461 training images, 51 held out for validation\), 61,706 parameters, "
+        r"device cpu: l1 layer iterative"
     )
     assert any(started.match(line) for line in lines), lines
     totals = re.compile(r"^[\d,]+ of 61,706 parameters non-zero \([\d.]+× compression\) · .* img/s on cpu$")
