@@ -160,6 +160,7 @@ def test_sensitivity_command_from_the_final_model(
         (["--from", "final"], "invalid --from: it picks one of a saved run's models; give the run with --run"),
         (["--run", "last", "--validation-split", "0.2"], "invalid --validation-split: with --run it is the run's own"),
         (["--run", "last", "--train-subset", "100"], "invalid --train-subset: with --run it is the run's own (0)"),
+        (["--run", "last", "--seeds", "0,1"], "invalid --seeds: a saved run's model was trained with its one seed"),
     ],
 )
 def test_a_saved_run_is_measured_on_the_images_it_held_out(
@@ -191,3 +192,25 @@ def test_sensitivity_over_seeds_trains_one_model_per_seed(tiny_config: Experimen
         assert evaluate(experiment.model, data.validation).accuracy == start.dense_val_accuracy
     with pytest.raises(ConfigError, match="invalid --seeds: a saved run's model was trained with its one seed"):
         Sensitivity(config, (0.5,), model_path="dense.pt", seeds=(0, 1))
+
+
+def test_sensitivity_command_over_seeds_shows_mean_and_spread(
+    tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], wide_console: None
+) -> None:
+    from prunetui.cli import main
+
+    out = tmp_path / "seeds.csv"
+    flags = [
+        "--dataset", "mnist", "--data-dir", tiny_config.data_dir, "--device", "cpu", "--optimizer", "adam",
+        "--lr", "0.003", "--batch-size", "64", "--model", "lenet300", "--epochs", "1", "--amounts", "0.5,0.99",
+    ]  # fmt: skip
+    assert main(["sensitivity", *flags, "--seeds", "0,1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "seed 0" in printed and "seed 1" in printed
+    assert "Accuracy (%) with one layer pruned, no fine-tuning: mean ± std over 2 seeds" in printed
+    saved = out.read_text().splitlines()
+    assert saved[0] == "layer,amount,accuracy,test_loss,val_accuracy,seed" and len(saved) == 1 + 2 * 3 * 2
+    fc3 = [line.split(",") for line in saved[1:] if line.startswith("fc3,0.99,")]
+    values = [float(row[2]) * 100 for row in fc3]  # test accuracy of each seed's fc3 at 99 %
+    mean, std = sum(values) / 2, abs(values[0] - values[1]) / 2**0.5
+    assert f"{mean:.1f}±{std:.1f}" in printed

@@ -10,7 +10,14 @@ from rich.table import Table
 from rich.text import Text
 
 from prunetui.cli.analysis_view import EXIT_CODES, add_list_option, follow, line_chart
-from prunetui.cli.options import RUN_HELP, add_config_options, add_runs_dir_option, config_from_args, fail
+from prunetui.cli.options import (
+    RUN_HELP,
+    add_config_options,
+    add_runs_dir_option,
+    add_seeds_option,
+    config_from_args,
+    fail,
+)
 from prunetui.cli.output import and_list
 from prunetui.cli.run_command import stop_on_ctrl_c
 from prunetui.describe import loaded_accuracy, percent
@@ -79,6 +86,7 @@ def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=Path, metavar="FILE.csv", help="where to save the results (default: a CSV under RUNS/sensitivity)"
     )
+    add_seeds_option(parser, "the analysis, each seed training its own model,")
     add_runs_dir_option(parser)
     add_config_options(parser, skip=SENSITIVITY_UNUSED_SETTINGS, choices={"criterion": criteria}, helps=HELPS)
 
@@ -88,6 +96,7 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
     try:
         if args.start and not args.run:
             raise PrunetuiError("invalid --from: it picks one of a saved run's models; give the run with --run")
+
         base, model_path = _saved_model(args.run, args.start or "dense", root) if args.run else (None, None)
         config = config_from_args(args, base)
         if base is not None:
@@ -97,7 +106,9 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
             raise PrunetuiError(f"invalid --tolerance: {args.tolerance:g} is not in [0, 1)")
         from prunetui.engine.analyses.sensitivity import Sensitivity  # imports torch
 
-        analysis = Sensitivity(config, amounts, model_path=model_path, out=args.out or sensitivity_file(root, config))
+        seeds = tuple(args.seeds or ())
+        out = args.out or sensitivity_file(root, config, seeds)
+        analysis = Sensitivity(config, amounts, model_path=model_path, seeds=seeds, out=out)
     except PrunetuiError as error:
         return fail(str(error))
     with stop_on_ctrl_c(analysis.stop, console):

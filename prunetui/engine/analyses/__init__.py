@@ -137,9 +137,10 @@ def sweep_directory(root: Path, base: ExperimentConfig) -> Path:
     return root / "sweeps" / f"{base.model}-{base.dataset}-{settings}"
 
 
-def sensitivity_file(root: Path, config: ExperimentConfig) -> Path:
-    """The default CSV of a sensitivity analysis's results, one per settings, under the runs root."""
-    return root / "sensitivity" / f"{config.model}-{config.dataset}-{config_hash(config)}.csv"
+def sensitivity_file(root: Path, config: ExperimentConfig, seeds: tuple[int, ...] = ()) -> Path:
+    """The default CSV of a sensitivity analysis's results, one per settings (and seeds), under the runs root."""
+    over = f"-seeds-{'-'.join(map(str, seeds))}" if seeds else ""
+    return root / "sensitivity" / f"{config.model}-{config.dataset}-{config_hash(config)}{over}.csv"
 
 
 def shared_settings(config: ExperimentConfig) -> dict[str, Any]:
