@@ -357,13 +357,13 @@ def test_the_embedded_data_set_is_a_balanced_fashion_mnist_subset(tmp_path: Path
 
 
 def test_a_first_run_with_nothing_set_up_trains_and_prunes_the_embedded_data_set(tmp_path: Path) -> None:
-    config = ExperimentConfig(device="cpu", epochs=1, train_subset=2000, batch_size=64, optimizer="adam", lr=0.003)
+    config = ExperimentConfig(device="cpu", epochs=1, train_subset=2200, batch_size=64, optimizer="adam", lr=0.003)
     assert config.dataset == "fashion-mnist-mini"
     events = list(Experiment(config, download=False).run())
     started = next(event for event in events if isinstance(event, RunStarted))
-    assert (started.train_size, started.validation_size, started.test_size) == (1800, 200, 2000)  # 10 % held out
+    assert (started.train_size, started.validation_size, started.test_size) == (1980, 220, 2000)  # 10 % held out
     where = "prunetui's built-in copy (a subset of Fashion-MNIST)"
-    counts = "1,800 training, 200 held out for validation and 2,000 test images"
+    counts = "1,980 training, 220 held out for validation and 2,000 test images"
     assert Status(f"fashion-mnist-mini: {counts} from {where}") in events
     assert isinstance(events[-1], Finished), events[-1]
     summary = events[-1].summary

@@ -36,6 +36,7 @@ def test_validation_images_are_held_out_of_the_training_images(tiny_data: Path) 
     train, held = rows(split.train), rows(split.validation)
     assert len(train) == 461 and len(held) == 51  # no image twice
     assert not train & held and train | held == rows(whole.train)  # disjoint, and together every training image
+    assert torch.equal(split.validation.images, whole.train.images[:51])  # the first ones: a slice, no copy
     assert torch.equal(split.test.images, whole.test.images)  # normalised as before the split
     again = load_dataset("mnist", tiny_data, CPU, validation_split=0.1, download=False)
     assert again.validation is not None and torch.equal(again.validation.images, split.validation.images)
