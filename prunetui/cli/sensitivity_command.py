@@ -57,6 +57,10 @@ HELPS = {
 # With --run, the run's own: they chose the images its model trained on, and so which are validation images.
 RUN_IMAGES = ("train_subset", "validation_split")
 STARTS = {"dense": "dense.pt, the trained model before pruning", "final": "model.pt, the pruned model"}
+NO_VALIDATION = (
+    "no validation images were held out (validation_split 0, or a run saved before prunetui held any out), so "
+    "this suggestion goes by test accuracy: the test set then both chooses and reports, and flatters the result"
+)
 
 
 def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
@@ -96,7 +100,6 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
     try:
         if args.start and not args.run:
             raise PrunetuiError("invalid --from: it picks one of a saved run's models; give the run with --run")
-
         base, model_path = _saved_model(args.run, args.start or "dense", root) if args.run else (None, None)
         config = config_from_args(args, base)
         if base is not None:
@@ -136,12 +139,6 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
     return EXIT_CODES[ended.status]
 
 
-NO_VALIDATION = (
-    "no validation images were held out (validation_split 0, or a run saved before prunetui held any out), so "
-    "this suggestion goes by test accuracy: the test set then both chooses and reports, and flatters the result"
-)
-
-
 def _saved_model(run: str, start: str, root: Path) -> tuple[ExperimentConfig, Path]:
     """A run's settings and the model `start` names: its trained dense model (model.pt when it never got to prune),
     or its final, pruned one."""
@@ -168,13 +165,12 @@ def _check_run_images(run: ExperimentConfig, config: ExperimentConfig) -> None:
 def _line(event: SensitivityEvent) -> str | None:
     match event:
         case SensitivityStarted():
-            sparse = ", ".join(
-                f"{layer} {percent(sparsity)}" for layer, sparsity in zip(event.layers, event.sparsity, strict=True)
-            )
+            layers = zip(event.layers, event.sparsity, strict=True)
+            sparse = f"; already sparse: {', '.join(f'{name} {percent(s)}' for name, s in layers)}"
             return (
                 f"{loaded_accuracy(event)} (model: {event.source}, seed {event.seed}"
-                + (f"; already sparse: {sparse}" if any(event.sparsity) else "")
-                + f"); pruning {', '.join(event.layers)} one at a time to {len(event.amounts)} amounts"
+                f"{sparse if any(event.sparsity) else ''}); pruning {', '.join(event.layers)} one at a time to "
+                f"{len(event.amounts)} amounts"
             )
     return None
 
