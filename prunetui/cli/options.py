@@ -12,7 +12,6 @@ from typing import Any, NoReturn
 from prunetui.engine.core.config import ExperimentConfig, flag_name, setting_type
 
 RUN_HELP = "a run's name, the unique start of one, `last` (the newest run) or a path"
-MAX_SEEDS = 100  # the runs of one seed group
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -87,34 +86,10 @@ def add_runs_dir_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_seeds_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """--seeds, read with `seed_stats.parse_seeds`."""
     parser.add_argument(
         "--seeds",
-        type=seed_list,
         metavar="SEEDS",
         help=f"repeat {what} once per seed, e.g. 0,1,2 or 0-4, and report mean ± standard deviation (n); "
         "instead of --seed",
     )
-
-
-def seed_list(text: str) -> list[int]:
-    """The seeds of `--seeds`: `0,1,2`, `0-4` or both (`0-2,7`), each once, in the order given."""
-    seeds: list[int] = []
-    for part in text.split(","):
-        low, dash, high = part.partition("-")
-        try:
-            first = int(low)
-            last = int(high) if dash else first
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{part.strip()!r} is neither a seed (0, 1, …) nor a range of seeds (0-4)"
-            ) from None
-        if last < first:
-            raise argparse.ArgumentTypeError(f"{part.strip()} counts down: write {last}-{first}")
-        if last - first >= MAX_SEEDS:
-            raise argparse.ArgumentTypeError(f"at most {MAX_SEEDS} seeds")
-        seeds += range(first, last + 1)
-    if len(seeds) > MAX_SEEDS:
-        raise argparse.ArgumentTypeError(f"at most {MAX_SEEDS} seeds")
-    if len(set(seeds)) < len(seeds):
-        raise argparse.ArgumentTypeError(f"{text} names a seed twice: each seed would give the same run again")
-    return seeds

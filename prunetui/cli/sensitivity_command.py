@@ -39,7 +39,7 @@ from prunetui.engine.analyses import (
 )
 from prunetui.engine.core.config import ExperimentConfig, flag_name, format_layer_amounts
 from prunetui.engine.core.errors import PrunetuiError
-from prunetui.engine.core.seed_stats import MeanStd
+from prunetui.engine.core.seed_stats import MeanStd, parse_seeds
 from prunetui.engine.storage.runs import DENSE_MODEL_FILE, MODEL_FILE, read_run, resolve_run, runs_root
 
 DESCRIPTION = """\
@@ -109,7 +109,7 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
             raise PrunetuiError(f"invalid --tolerance: {args.tolerance:g} is not in [0, 1)")
         from prunetui.engine.analyses.sensitivity import Sensitivity  # imports torch
 
-        seeds = tuple(args.seeds or ())
+        seeds = parse_seeds(args.seeds) if args.seeds is not None else ()
         out = args.out or sensitivity_file(root, config, seeds)
         analysis = Sensitivity(config, amounts, model_path=model_path, seeds=seeds, out=out)
     except PrunetuiError as error:
