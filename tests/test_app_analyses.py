@@ -336,4 +336,4 @@ async def test_sweep_and_sensitivity_say_what_start_will_do_before_it_starts(tin
         await wait_until(pilot, lambda: "about" in shown(app.screen.query_one("#analysis-plan", Static)))
         plan = shown(app.screen.query_one("#analysis-plan", Static))
         assert re.match(r"Start: train lenet5 \(2 epochs, about \d+ s\), prune each of its 5 layers to 9 amounts", plan)
-        assert plan.endswith(": 45 test-set evaluations, no fine-tuning")
+        assert plan.endswith(": 45 validation and test evaluations, no fine-tuning")

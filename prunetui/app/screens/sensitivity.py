@@ -127,7 +127,8 @@ class SensitivityScreen(AnalysisScreen):
         if config is None:
             raise PrunetuiError("cannot read the settings of that run")
         layers = len(config.prunable_layer_names)
-        points = f"prune each of its {layers} layers to {len(amounts)} amounts: {layers * len(amounts)} test-set "
+        images = "validation and test" if config.validation_split else "test"
+        points = f"prune each of its {layers} layers to {len(amounts)} amounts: {layers * len(amounts)} {images} "
         points += "evaluations, no fine-tuning"
         if source != TRAIN_NOW:
             which = "trained it" if Path(source).name == DENSE_MODEL_FILE else "pruned it"
