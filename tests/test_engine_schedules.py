@@ -5,6 +5,8 @@ The run waits at each event it yields, so a test looks at the model as the event
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -12,6 +14,8 @@ from torch import nn
 
 from prunetui.describe import describe
 from prunetui.engine import EpochEnd, Event, ExperimentConfig, Failed, Pruned, Rewound, RunStarted
+from prunetui.engine.analyses import Progress, SweepEnded, SweepSpec
+from prunetui.engine.analyses.sweep import Sweep
 from prunetui.engine.core import experiment as experiment_module
 from prunetui.engine.core.experiment import Experiment
 from prunetui.engine.core.metrics import weight_layers
@@ -167,3 +171,25 @@ def test_an_l1_structured_run_removes_the_rows_of_smallest_l1_norm(tiny_config: 
                 assert set(gone.nonzero().flatten().tolist()) == set(l1.argsort()[:count].tolist()), name
                 differs.append(set(l1.argsort()[:count].tolist()) != set(l2.argsort()[:count].tolist()))
     assert any(differs)  # on these weights L2 would have removed other rows: the norm made a difference
+
+
+def test_a_sweep_point_that_rewinds_trains_from_scratch(
+    tiny_config: ExperimentConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[tuple[ExperimentConfig, object]] = []
+
+    class Recorded(Experiment):
+        def __init__(self, config: ExperimentConfig, **kwargs: Any) -> None:
+            started.append((config, kwargs.get("start_from")))
+            super().__init__(config, **kwargs)
+
+    monkeypatch.setattr("prunetui.engine.analyses.experiment_series.Experiment", Recorded)
+    spec = SweepSpec(tiny_config.replace(rewind=True), ("l1:layer:one-shot",), (0.5,))
+    events = list(Sweep(spec, tmp_path / "sweep", download=False).run())
+    assert isinstance(events[-1], SweepEnded)
+    (dense, _), (point, start_from) = started
+    assert not dense.rewind
+    # Not pruned from the dense model with epochs=0 (it would retrain 0 epochs): its own 2, then 2 more.
+    assert (point.epochs, point.rewind, start_from, point.total_epochs) == (2, True, None, 4)
+    rewound = [e.event for e in events if isinstance(e, Progress) and isinstance(e.event, Rewound)]
+    assert [e.to_step for e in rewound] == [0]
