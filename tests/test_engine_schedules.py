@@ -4,7 +4,6 @@ The run waits at each event it yields, so a test looks at the model as the event
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +33,8 @@ class RecordingOptimizers:
         self.kept: dict[nn.Parameter, torch.Tensor] = {}
         real = experiment_module.make_optimizer
 
-        def make(name: str, parameters: Iterator[nn.Parameter], lr: float) -> object:
-            optimizer = real(name, parameters, lr)
+        def make(*args: Any) -> object:
+            optimizer = real(*args)
             self.made.append(optimizer)
             if len(self.made) == 1:
                 step, steps = optimizer.step, [0]
