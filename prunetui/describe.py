@@ -130,7 +130,7 @@ def describe(event: Event) -> str | None:
                 f"accuracy {percent(event.accuracy_before)} → {percent(event.accuracy)}{validation(event.val_accuracy)}"
             )
         case Rewound():
-            return f"round {event.round}: survivors rewound to their initial values, accuracy {percent(event.accuracy)}"
+            return f"round {event.round}: {rewound_to(event.to_step)}, accuracy {percent(event.accuracy)}"
         case Exported():
             return f"saved {event.path}: {sizes_text(event)}"
         case Finished():
@@ -164,6 +164,13 @@ def loaded_accuracy(started: SensitivityStarted) -> str:
     accuracy' when that model is pruned already)."""
     baseline = "loaded" if any(started.sparsity) else "dense"
     return f"{baseline} accuracy {percent(started.dense_accuracy)}{validation(started.dense_val_accuracy)}"
+
+
+def rewound_to(step: int | None) -> str:
+    """Where a round's survivors went back to, in words."""
+    if step is None:
+        return "survivors given fresh random weights (reinit)"
+    return "survivors rewound to their initial values" if step == 0 else f"survivors rewound to step {step:,}"
 
 
 def kib(n: int) -> str:
