@@ -191,7 +191,7 @@ class Sweep:
             if point_seed != seed:
                 continue
             config = spec.point_config(method, sparsity, seed)
-            start_from = None if config.pruning_schedule.prunes_while_training else dense  # agp trains from scratch
+            start_from = None if config.trains_from_scratch else dense  # agp and rewinding train from scratch
             job = PointJob(method, sparsity, config, start_from, dense_accuracy, self._place)
             executor.submit(Job(spec.stage(method, sparsity, seed), prune_point, job))
 
