@@ -1,6 +1,6 @@
 """The experiment's settings as a form built from the config schema, checked as you type.
 
-Every field of `ExperimentConfig` gets a row: a Select when the field has choices, a Switch for a flag and
+Every field of `ExperimentConfig` gets a row: a Choice when the field has choices, a Switch for a flag and
 an Input otherwise, so a setting added to the engine appears here without touching the app.
 """
 
@@ -15,8 +15,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import DescendantFocus
 from textual.widget import Widget
-from textual.widgets import Input, Label, Select, Static, Switch
+from textual.widgets import Input, Label, Static, Switch
 
+from prunetui.app.widgets.choice import Choice
 from prunetui.engine.core.config import ExperimentConfig, flag_name, setting_type
 from prunetui.engine.core.data import availability
 from prunetui.engine.core.errors import ConfigError
@@ -28,14 +29,14 @@ PARSERS: dict[type, tuple[Callable[[str], Any], str]] = {
 
 
 def _showable(f: dataclasses.Field[Any], value: Any) -> bool:
-    """Whether the field's control can hold the value: a Select only its choices, a Switch only a bool."""
+    """Whether the field's control can hold the value: a Choice only its choices, a Switch only a bool."""
     if f.metadata["choices"]:
         return value in f.metadata["choices"]
     return (setting_type(f) is bool) == (type(value) is bool)
 
 
 def _options(f: dataclasses.Field[Any], data_dir: str) -> list[tuple[str, str]]:
-    """A Select's (label, value) pairs."""
+    """A Choice's (label, value) pairs."""
     if f.name == "dataset":
         return _dataset_options(data_dir)
     return [(choice, choice) for choice in f.metadata["choices"]]
@@ -86,7 +87,7 @@ class ExperimentForm(Vertical):
         control: Widget
         if f.metadata["choices"]:
             options = _options(f, self._config.data_dir)
-            control = Select(options, value=value, allow_blank=False, compact=True, id=widget_id)
+            control = Choice(options, value, id=widget_id)
         elif setting_type(f) is bool:
             control = Switch(value, id=widget_id)
         else:
@@ -111,7 +112,7 @@ class ExperimentForm(Vertical):
                 control.value = str(value)
                 control.cursor_position = 0  # a long path shows its start, not its tail
             else:
-                assert isinstance(control, Select | Switch)
+                assert isinstance(control, Choice | Switch)
                 control.value = value
         self._config = config
         self._check()
@@ -123,7 +124,7 @@ class ExperimentForm(Vertical):
         for f in ExperimentConfig.fields():
             control = self.query_one(f"#setting-{f.name}")
             if not isinstance(control, Input):
-                assert isinstance(control, Select | Switch)
+                assert isinstance(control, Choice | Switch)
                 values[f.name] = control.value
             elif setting_type(f) in PARSERS:
                 parse, why = PARSERS[setting_type(f)]
@@ -152,13 +153,10 @@ class ExperimentForm(Vertical):
     @on(Input.Changed, "#setting-data_dir")
     def _show_availability(self, event: Input.Changed) -> None:
         """What is on disk depends on the data directory."""
-        select = self.query_one("#setting-dataset", Select)
-        chosen = select.value
-        select.set_options(_dataset_options(event.value))
-        select.value = chosen
+        self.query_one("#setting-dataset", Choice).set_options(_dataset_options(event.value))
 
     @on(Input.Changed)
-    @on(Select.Changed)
+    @on(Choice.Changed)
     @on(Switch.Changed)
     def _changed(self) -> None:
         """One check for a burst of changes: every control reports its first value once mounted, and a loaded
