@@ -64,6 +64,9 @@ class PruneApp(App[None]):
         assert self._main_screen is not None, "the app has not started"
         return self._main_screen
 
+    async def on_ready(self) -> None:
+        await self.main_screen.after_first_frame()
+
     def on_resize(self, event: events.Resize) -> None:
         too_small = event.size.width < MIN_SIZE[0] or event.size.height < MIN_SIZE[1]
         if too_small and not isinstance(self.screen, TooSmallScreen):

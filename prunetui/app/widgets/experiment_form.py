@@ -7,7 +7,7 @@ an Input otherwise, so a setting added to the engine appears here without touchi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from textual import on
@@ -47,6 +47,9 @@ def _dataset_options(data_dir: str) -> list[tuple[str, str]]:
     return [(f"{name} · {state}", name) for name, state in availability(data_dir or None).items()]
 
 
+FIRST_ROWS = 11  # the rows the settings box shows at 80x24; the others come after the first frame
+
+
 def label_for(name: str) -> str:
     return name.replace("_", " ")
 
@@ -71,16 +74,21 @@ class ExperimentForm(Vertical):
         self._config = ExperimentConfig()
         self.problems: dict[str, str] = {}
         self._check_pending = False
+        self._controls: dict[str, Widget] = {}  # by setting name, as their rows are built
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="settings", can_focus=False):
-            for f in ExperimentConfig.fields():
-                with SettingRow(classes="setting", id=f"row-{f.name}"):
-                    yield Label(label_for(f.name), classes="setting-label")
-                    yield self._control(f, getattr(self._config, f.name))
-                yield Static("", classes="setting-note -empty", id=f"note-{f.name}")
+            for f in ExperimentConfig.fields()[:FIRST_ROWS]:
+                yield from self._row(f)
         yield Static("", id="setting-help")
         yield Static("", id="form-status")
+
+    def _row(self, f: dataclasses.Field[Any]) -> Iterator[Widget]:
+        """The setting's row (its name and control) and the line below it for a problem or a note."""
+        control = self._controls[f.name] = self._control(f, getattr(self._config, f.name))
+        label = Label(label_for(f.name), classes="setting-label")
+        yield SettingRow(label, control, classes="setting", id=f"row-{f.name}")
+        yield Static("", classes="setting-note -empty", id=f"note-{f.name}")
 
     def _control(self, f: dataclasses.Field[Any], value: Any) -> Widget:
         widget_id, help = f"setting-{f.name}", f.metadata["help"]
@@ -96,6 +104,17 @@ class ExperimentForm(Vertical):
         return control
 
     def on_mount(self) -> None:
+        self._rows_added()
+
+    async def add_rows(self) -> None:
+        """The rows below those of the first frame (a row is four widgets). Until they are mounted, `read()` takes
+        their values from `_config`."""
+        rows = [widget for f in ExperimentConfig.fields()[FIRST_ROWS:] for widget in self._row(f)]
+        await self.query_one("#settings").mount_all(rows)
+        if self.is_attached:  # else the app closed before they were mounted
+            self._rows_added()
+
+    def _rows_added(self) -> None:
         for control in self.query(Input):
             control.cursor_position = 0  # a long path shows its start, not its tail
         self._check()
@@ -105,9 +124,8 @@ class ExperimentForm(Vertical):
         for f in ExperimentConfig.fields():
             if not _showable(f, getattr(config, f.name)):
                 raise ConfigError(f"invalid {flag_name(f.name)}: {config.problems()[f.name]}")
-        for f in ExperimentConfig.fields():
-            control = self.query_one(f"#setting-{f.name}")
-            value = getattr(config, f.name)
+        for name, control in self._controls.items():
+            value = getattr(config, name)
             if isinstance(control, Input):
                 control.value = str(value)
                 control.cursor_position = 0  # a long path shows its start, not its tail
@@ -122,7 +140,9 @@ class ExperimentForm(Vertical):
         values: dict[str, Any] = {}
         unparsable: dict[str, str] = {}
         for f in ExperimentConfig.fields():
-            control = self.query_one(f"#setting-{f.name}")
+            control = self._controls.get(f.name)
+            if control is None:
+                continue  # not mounted yet: it will show `_config`'s value
             if not isinstance(control, Input):
                 assert isinstance(control, Choice | Switch)
                 values[f.name] = control.value
@@ -148,7 +168,7 @@ class ExperimentForm(Vertical):
 
     def focus_first_problem(self) -> None:
         if self.problems:
-            self.query_one(f"#setting-{next(iter(self.problems))}").focus()
+            self._controls[next(iter(self.problems))].focus()
 
     @on(Input.Changed, "#setting-data_dir")
     def _show_availability(self, event: Input.Changed) -> None:
@@ -168,12 +188,12 @@ class ExperimentForm(Vertical):
     def _check(self) -> None:
         self._check_pending = False
         config, self.problems = self.read()
-        for f in ExperimentConfig.fields():
-            problem = self.problems.get(f.name)
-            not_applicable = config.not_applicable(f.name)  # the reason shown in place of the control
-            self.query_one(f"#row-{f.name}").set_class(problem is not None, "-invalid")
-            self.query_one(f"#setting-{f.name}").disabled = problem is None and not_applicable is not None
-            note = self.query_one(f"#note-{f.name}", Static)
+        for name, control in self._controls.items():
+            problem = self.problems.get(name)
+            not_applicable = config.not_applicable(name)  # the reason shown in place of the control
+            self.query_one(f"#row-{name}").set_class(problem is not None, "-invalid")
+            control.disabled = problem is None and not_applicable is not None
+            note = self.query_one(f"#note-{name}", Static)
             text = problem or not_applicable or ""
             if note.content != text:  # each update lays out the whole screen again
                 note.update(text)
