@@ -44,9 +44,9 @@ class MainScreen(Screen[None]):
 
         events: tuple[Event, ...]
 
-    def __init__(self, config: ExperimentConfig | None, runs_dir: Path, *, id: str, classes: str) -> None:
+    def __init__(self, config: ExperimentConfig | None, runs_dir: Path | None, *, id: str, classes: str) -> None:
         """`config` goes into the form; without one, the settings remembered from the last session do. Runs are
-        saved under `runs_dir`."""
+        saved under `runs_dir` (None: the runs root, as `runs_root` finds it)."""
         super().__init__(id=id, classes=classes)
         self.runs_dir = runs_dir
         self._initial, self._recall_problem = (config, None) if config else recall()
