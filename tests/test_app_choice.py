@@ -46,4 +46,3 @@ async def test_a_click_opens_the_list_and_a_click_on_an_option_picks_it(tiny_con
         assert await pilot.click(choices, offset=(3, 1 + last))  # inside the list's border, on the last option
         await pilot.pause()
         assert choice.value == choice.options[last][1] and not choice.has_class("-open")
-
