@@ -75,6 +75,7 @@ class SeriesChart(PlotextPlot):
         self.series: Series = {}
         self.legend = ""  # markup: a colored mark and the label of each series
         self._entries: list[str] = []  # the legend's, one per series
+        self._in_border = ""  # the legend's entries the bottom border holds
         self._below: list[Text] = []  # the legend's lines under the plot: the entries the border cannot hold
         self._shown: tuple[str, bool] | None = None
 
@@ -118,7 +119,10 @@ class SeriesChart(PlotextPlot):
         in_border: list[str] = []
         while entries and Text.from_markup(LEGEND_GAP.join([entries[-1], *in_border])).cell_len <= room:
             in_border.insert(0, entries.pop())
-        self.border_subtitle = LEGEND_GAP.join(in_border)
+        if self._in_border != (subtitle := LEGEND_GAP.join(in_border)):
+            # Only when it changed: each setting repaints, and plotext cannot build a log-scale plot twice at
+            # one size (it takes the logarithm of its data again).
+            self.border_subtitle = self._in_border = subtitle
         lines: list[list[str]] = []
         for entry in entries:
             if lines and Text.from_markup(LEGEND_GAP.join([*lines[-1], entry])).cell_len < self.size.width:
