@@ -39,7 +39,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     experiment = Experiment(config)
     events = record_claimed(experiment, lock)
     with stop_on_ctrl_c(experiment.stop, console):
-        last = _show(events, console)
+        last = show_run(events, console)
     console.print(closing_line(directory, last), markup=False)  # a path may hold [brackets]
     return EXIT_CODES[type(last)]
 
@@ -57,7 +57,7 @@ def closing_line(directory: Path, last: Event) -> str:
     return f"{and_list(files)} {'is' if len(files) == 1 else 'are'} in {directory}"
 
 
-def _show(events: Iterator[Event], console: Console) -> Event:
+def show_run(events: Iterator[Event], console: Console) -> Event:
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -118,11 +118,12 @@ def totals_line(summary: RunSummary) -> str:
 
 
 @contextmanager
-def stop_on_ctrl_c(stop: Callable[[], None], console: Console) -> Iterator[None]:
-    """First Ctrl+C stops the run between batches (keeping results); a second one aborts."""
+def stop_on_ctrl_c(stop: Callable[[], None], console: Console, then: str = "") -> Iterator[None]:
+    """First Ctrl+C stops the run between batches (keeping results), and says what `then` happens; a second one
+    aborts."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        console.print("stopping after this batch… (Ctrl+C again to abort)", style="yellow")
+        console.print(f"stopping after this batch{then}… (Ctrl+C again to abort)", style="yellow")
         signal.signal(signal.SIGINT, signal.default_int_handler)
         stop()
 

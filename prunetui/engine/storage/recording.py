@@ -30,6 +30,7 @@ from prunetui.engine.storage.run_lock import RunLock
 from prunetui.engine.storage.runs import (
     CONFIG_FILE,
     DENSE_MODEL_FILE,
+    GROUP_KEY,
     HISTORY_FILE,
     MODEL_FILE,
     SUMMARY_FILE,
@@ -48,15 +49,17 @@ def record_run(experiment: Experiment, directory: str | Path, *, overwrite: bool
     return record_claimed(experiment, claim_run_dir(directory, overwrite))
 
 
-def record_claimed(experiment: Experiment, lock: RunLock) -> Iterator[Event]:
-    """`record_run` in a directory claimed already, e.g. before torch was imported, so a refusal comes first."""
-    return _Recorder(experiment, lock.directory).events(lock)
+def record_claimed(experiment: Experiment, lock: RunLock, *, group: str = "") -> Iterator[Event]:
+    """`record_run` in a directory claimed already, e.g. before torch was imported, so a refusal comes first.
+    A `group` (see `groups`) is written into the summary from the start, so even a run killed at once has it."""
+    return _Recorder(experiment, lock.directory, group).events(lock)
 
 
 class _Recorder:
-    def __init__(self, experiment: Experiment, directory: Path) -> None:
+    def __init__(self, experiment: Experiment, directory: Path, group: str) -> None:
         self.experiment = experiment
         self.directory = directory
+        self.group = {GROUP_KEY: group} if group else {}  # a run of no group has no key, as before groups
         self.started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.rows: list[HistoryRow] = []
         self.dense_saved = False
@@ -129,7 +132,7 @@ class _Recorder:
         }
 
     def _write_summary(self, document: dict[str, Any]) -> None:
-        document = {"started": self.started, "config": self.experiment.config.to_dict(), **document}
+        document = {"started": self.started, **self.group, "config": self.experiment.config.to_dict(), **document}
         write_atomic(self.directory / SUMMARY_FILE, json.dumps(document, indent=2) + "\n")
 
 
