@@ -533,6 +533,7 @@ async def test_log_lines_hang_and_the_data_dir_shows_its_start(tiny_config: Expe
 async def test_a_long_status_wraps_instead_of_being_cut(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()  # the run's panels come right after the first frame
         state = RunState.begin()
         state.apply((Status("fashion-mnist: 60,000 training and 10,000 test images from " + "/data" * 12),))
         app.query_one(StatusPanel).show(state)

@@ -62,13 +62,11 @@ class MainScreen(Screen[None]):
                 with Horizontal(id="controls"):
                     yield Button("Start", variant="success", id="start", compact=True)
                     yield Button("Stop", variant="error", id="stop", compact=True, disabled=True)
-            with Vertical(id="dashboard"):
-                yield StatusPanel(id="status")  # what 80x24 shows below the form; the rest comes after
+            yield Vertical(id="dashboard")  # filled right after the first frame
         yield FittingFooter()
 
     def on_mount(self) -> None:
         self.query_one("#setup").border_title = "Experiment"
-        self.query_one("#status").border_title = "Status"
         if self._initial is not None:
             self._show_config(self._initial)
         if self._recall_problem is not None:
@@ -76,19 +74,21 @@ class MainScreen(Screen[None]):
         self.query_one("#setting-model").focus()
 
     async def after_first_frame(self) -> None:
-        """The rest of the form, the charts' place, the bars and the log: at 80x24 they are below the first frame,
-        which they would hold back by a third."""
+        """The rest of the form, then the run's panels: built before the first frame they would hold it back by
+        half (at 80x24 only the form's first rows and the status's first lines show in it)."""
         from prunetui.app.widgets.event_log import EventLog  # RichLog: a tenth of the app's imports
 
-        await self.form.add_rows()
         if not self.is_attached:
             return  # the app closed at once
-        bars, log = SparsityBars(id="sparsity"), EventLog(id="log")
-        bars.border_title, log.border_title = "Sparsity per layer", "Log"
+        await self.form.add_rows()
+        if not self.is_attached:
+            return
+        status, bars, log = StatusPanel(id="status"), SparsityBars(id="sparsity"), EventLog(id="log")
+        status.border_title, bars.border_title, log.border_title = "Status", "Sparsity per layer", "Log"
         charts = Horizontal(  # the charts (and plotext) come with the first run
             Static("The loss and accuracy charts appear here once a run starts.", id="no-charts"), id="charts"
         )
-        await self.query_one("#dashboard").mount(charts, Horizontal(bars, log, id="details"))
+        await self.query_one("#dashboard").mount(status, charts, Horizontal(bars, log, id="details"))
         if self._recalled:  # said once, where the run's story will be told
             log.note("The form shows your last session's settings; F7 resets them.")
 
