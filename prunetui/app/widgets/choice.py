@@ -85,8 +85,9 @@ class Choice(Widget, can_focus=True):
         self.post_message(self.Changed(self, value))
 
     def render(self) -> Text:
-        label = next(label for label, value in self._options if value == self.value)
-        return Text.assemble(label.ljust(self.content_size.width - 2), (" ▼", "dim"), no_wrap=True, end="")
+        label = Text(next(label for label, value in self._options if value == self.value), no_wrap=True, end="")
+        label.truncate(max(self.content_size.width - 2, 1), overflow="ellipsis", pad=True)  # the arrow stays
+        return label.append(" ▼", "dim")
 
     def action_step(self, by: int) -> None:
         values = [value for _, value in self._options]
