@@ -48,6 +48,8 @@ class Choice(Widget, can_focus=True):
     value: reactive[str] = reactive("", init=False)
 
     class Changed(Message):
+        """The value changed, by key, click or code (as Select.Changed)."""
+
         def __init__(self, choice: Choice, value: str) -> None:
             super().__init__()
             self.choice = choice
@@ -125,4 +127,4 @@ class Choice(Widget, can_focus=True):
 
     @on(OptionList.OptionHighlighted)
     def _moved(self, event: OptionList.OptionHighlighted) -> None:
-        event.stop()
+        event.stop()  # the list's own business: the form hears of a choice only when it is made
