@@ -202,6 +202,11 @@ class ExperimentConfig:
     train_subset: int = _setting(
         0, "train on the first N images only (0: all) for quick runs", interval=Interval(0, 10_000_000)
     )
+    validation_split: float = _setting(
+        0.1,
+        "fraction of the training images held out to choose by (the same images for every seed), in [0, 0.5]",
+        interval=Interval(0.0, 0.5),
+    )
 
     @classmethod
     def fields(cls) -> tuple[dataclasses.Field[Any], ...]:
@@ -393,7 +398,8 @@ class ExperimentConfig:
         return dataclasses.replace(base or cls(), **changes)
 
     @classmethod
-    def load(cls, path: str | Path) -> ExperimentConfig:
+    def load(cls, path: str | Path, base: ExperimentConfig | None = None) -> ExperimentConfig:
+        """The settings in a TOML file; those it leaves out are `base`'s (default: the defaults)."""
         try:
             with open(path, "rb") as file:
                 values = tomllib.load(file)
@@ -401,7 +407,7 @@ class ExperimentConfig:
             raise ConfigError(f"config file not found: {path}") from None
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:  # not UTF-8, or not TOML
             raise ConfigError(f"cannot read config file {path}: {error}") from None
-        return cls.from_mapping(values)
+        return cls.from_mapping(values, base)
 
     def to_toml(self) -> str:
         return tomli_w.dumps({toml_key(f.name): getattr(self, f.name) for f in self.fields()})
