@@ -64,7 +64,7 @@ def test_a_serial_cancel_stops_the_running_job_and_runs_no_more() -> None:
     for outcome in executor.as_completed():
         outcomes.append(outcome)
         executor.cancel()
-    assert outcomes == [JobProgress("long", "sleeping")] and time.monotonic() - started < 10
+    assert outcomes == [JobProgress("long", "sleeping")] and time.monotonic() - started < 30  # not 60 s
 
 
 def test_workers_run_jobs_at_once_with_their_share_of_threads_and_results_come_as_they_finish() -> None:
@@ -106,12 +106,15 @@ def test_cancel_ends_every_worker_process_at_once() -> None:
     for outcome in executor.as_completed():
         outcomes.append(outcome)
         if sum(isinstance(o, JobStarted) for o in outcomes) == 2:
-            assert spawned_workers(os.getpid()) == sorted(executor.pids())
             pids = executor.pids()
+            deadline = time.monotonic() + 30
+            while spawned_workers(os.getpid()) != sorted(pids):  # a worker just forked may not have run python yet
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
             started = time.monotonic()
             executor.cancel()
     executor.close()
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # not the 60 s the jobs would sleep
     assert len(pids) == 2 and not any(running(pid) for pid in pids)
     assert not any(isinstance(outcome, JobDone | JobFailed) for outcome in outcomes)
 

@@ -113,10 +113,10 @@ def test_ctrl_c_on_a_parallel_sweep_ends_every_worker(tiny_config: ExperimentCon
     process = subprocess.Popen(command, env=environment, start_new_session=True, stdout=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     workers: list[int] = []
-    while not workers and time.monotonic() < deadline and process.poll() is None:
+    while len(workers) < 2 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)
-        workers = spawned_workers(process.pid)  # the first starts to train the dense model (30 epochs)
-    assert workers, "no worker started"
+        workers = spawned_workers(process.pid)  # both start at once; the first trains the dense model (30 epochs)
+    assert len(workers) == 2, "the workers did not start"
     os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl+C: to the whole process group
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 130 and "stopped; run the same command again to resume" in output

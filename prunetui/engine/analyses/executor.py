@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import multiprocessing
 import os
 import signal
 import sys
@@ -32,12 +31,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
-from multiprocessing import resource_tracker
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prunetui.engine.core.errors import ConfigError, PrunetuiError, unexpected
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
 
 DEVICE_NAMES = ("cpu", "cuda", "mps")
 RETRIES = 1  # a job whose worker died is run once more
@@ -243,6 +243,8 @@ class ProcessExecutor(Executor):
     """Up to `workers` jobs at once, each in a worker process of its own (kept for the next job)."""
 
     def __init__(self, workers: int, threads: int, devices: Sequence[str] = ()) -> None:
+        import multiprocessing  # here: every command's start would pay for it
+
         super().__init__()
         self._context = multiprocessing.get_context("spawn")
         self._devices = worker_devices(devices, workers)
@@ -258,6 +260,8 @@ class ProcessExecutor(Executor):
             return [worker.process.pid for worker in self._workers if worker and worker.process.pid is not None]
 
     def as_completed(self) -> Iterator[Outcome]:
+        from multiprocessing.connection import wait
+
         try:
             while not self.cancelled and (self._pending or self._busy()):
                 yield from self._dispatch()
@@ -364,6 +368,8 @@ class ProcessExecutor(Executor):
 def _start_resource_tracker() -> None:
     """multiprocessing's resource tracker, which the first worker starts, is handed sys.stderr's file descriptor:
     in the app, Textual's capture of stderr has none (-1), and the start would fail. It gets the real stderr."""
+    from multiprocessing import resource_tracker
+
     captured = sys.stderr
     sys.stderr = sys.__stderr__
     try:
