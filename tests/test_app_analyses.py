@@ -118,7 +118,7 @@ async def test_a_sweep_of_two_points_charts_and_tables_both_and_resumes(tiny_con
         assert [(p.method, p.sparsity) for p in points] == [("l1:global:one-shot", 0.5), ("l1:global:one-shot", 0.9)]
         table = screen.query_one(DataTable)
         assert [table.get_row_at(i) for i in range(table.row_count)] == [
-            ["l1:global:one-shot", percent(p.sparsity, 0), percent(p.reached_sparsity), f"{p.compression:.1f}×",
+            ["l1:global:one-shot", percent(p.sparsity, 0), "0", percent(p.reached_sparsity), f"{p.compression:.1f}×",
              percent(p.pruned_accuracy), percent(p.accuracy)]
             for p in points
         ]  # fmt: skip
@@ -326,6 +326,16 @@ async def test_sweep_and_sensitivity_say_what_start_will_do_before_it_starts(tin
         app.screen.query_one("#sweep-sparsities", Input).value = "0.5,0.9"
         await pilot.pause()
         assert "prune 6 points (3 methods × 2 sparsities)" in shown(app.screen.query_one("#analysis-plan", Static))
+        app.screen.query_one("#sweep-seeds", Input).value = "0,1"
+        app.screen.query_one("#sweep-jobs", Input).value = "2"
+        await pilot.pause()
+        plan = shown(app.screen.query_one("#analysis-plan", Static))
+        assert "train 2 × lenet5 (2 epochs), prune 12 points (3 methods × 2 sparsities × 2 seeds, 2 at once)" in plan
+        assert "fine-tune each 1 epoch: 16 epochs" in plan  # 2 dense models of 2 epochs, 12 points of 1
+        app.screen.query_one("#sweep-jobs", Input).value = "many"
+        await pilot.pause()
+        plan = shown(app.screen.query_one("#analysis-plan", Static))
+        assert plan == "cannot start yet: invalid --jobs: 'many' is not a number or auto"
         app.screen.query_one("#sweep-sparsities", Input).value = "0.5,2"
         await pilot.pause()
         assert shown(app.screen.query_one("#analysis-plan", Static)).startswith("cannot start yet: ")
