@@ -30,6 +30,7 @@ from prunetui.app.screens.too_small import TooSmallScreen
 from prunetui.app.widgets.charts import RunChart
 from prunetui.app.widgets.choice import Choice
 from prunetui.app.widgets.event_log import EventLog
+from prunetui.app.widgets.experiment_form import FIRST_ROWS
 from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine import ExperimentConfig
@@ -79,6 +80,22 @@ async def test_first_screen_paints_before_torch_numpy_or_plotext_is_imported() -
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.split() == ["none", "True"]  # the analysis screens and charts load when needed
+
+
+def test_the_first_frame_imports_neither_the_events_nor_their_words() -> None:
+    """They come with the run's panels, right after the first frame (`MainScreen.after_first_frame`)."""
+    code = (
+        "import sys\n"
+        "from prunetui.app.app import PruneApp\n"
+        "class Probe(PruneApp):\n"
+        "    def on_ready(self):  # called before PruneApp.on_ready, which builds the rest\n"
+        "        names = ('prunetui.engine.core.events', 'prunetui.describe', 'tomli_w')\n"
+        "        print([name for name in names if name in sys.modules] or 'none', len(self.query('.setting')))\n"
+        "        self.exit()\n"
+        "Probe().run(headless=True, size=(80, 24))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.split() == ["none", str(FIRST_ROWS)]
 
 
 async def test_settings_by_keyboard_then_a_full_iterative_run(tiny_config: ExperimentConfig) -> None:

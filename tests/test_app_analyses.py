@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets._footer import FooterKey
 
 from prunetui.app.app import PruneApp
 from prunetui.app.screens.runs import RunsScreen
@@ -174,6 +175,48 @@ async def test_sensitivity_draws_one_line_per_layer(tiny_config: ExperimentConfi
         assert summary is not None and summary.complete
         reached = {layer.name: layer.sparsity for layer in summary.sparsity.layers}
         assert reached == pytest.approx(amounts, abs=1e-3)
+
+
+async def test_sensitivity_tables_its_numbers_at_80x24(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f5")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SensitivityScreen)
+        assert "Chart/table" in {key.description for key in screen.query(FooterKey)}  # the key is in sight
+        screen.query_one("#sensitivity-amounts", Input).value = "0.5,0.95"
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not screen.running, timeout=30)
+        await pilot.pause()
+        assert screen.status == "finished" and screen.started is not None
+        table = screen.query_one("#sensitivity-table", DataTable)
+        assert not table.display  # the chart first
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert table.display and table.has_focus and not screen.query_one(SeriesChart).display
+        assert table.region.bottom <= 23 and table.scrollable_content_region.height >= 8  # above the footer
+        headings = [str(column.label) for column in table.columns.values()]
+        assert headings == ["layer", "images", "50 %", "95 %"]
+        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        dense = screen.started.dense_val_accuracy
+        assert dense is not None
+        expected, red = [], []
+        for layer in ("conv1", "conv2", "fc1", "fc2", "fc3"):
+            points = [p for p in screen.points if p.layer == layer]
+            validation = [p.val_accuracy or 0.0 for p in points]
+            expected += [[layer, "validation", *(f"{v * 100:.1f}" for v in validation)],
+                         ["", "test", *(f"{p.accuracy * 100:.1f}" for p in points)]]  # fmt: skip
+            red += [[v < dense - 0.01 for v in validation], [False, False]]
+        assert rows == expected
+        styles = [[str(cell.style) == "red" for cell in table.get_row_at(i)[2:]] for i in range(table.row_count)]
+        assert styles == red and any(map(any, red))  # the tiny model loses more than a point somewhere
+        await pilot.press("down")  # rows below the fold scroll into view by keyboard
+        bottom = table.virtual_size.height - table.scrollable_content_region.height
+        await wait_until(pilot, lambda: table.scroll_y == max(bottom, 0))
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert screen.query_one(SeriesChart).display and not table.display
 
 
 async def test_sensitivity_analyses_a_runs_final_model_keeping_its_zeros(tiny_config: ExperimentConfig) -> None:
