@@ -55,8 +55,9 @@ def add_config_options(
 
 
 def config_from_args(args: argparse.Namespace, base: ExperimentConfig | None = None) -> ExperimentConfig:
-    """--config file (else `base`) first, then the flags given on the command line; validated."""
-    base = ExperimentConfig.load(args.config) if args.config else base or ExperimentConfig()
+    """`base` (default: the defaults), the --config file's settings over it, then the flags given on the command
+    line; validated."""
+    base = ExperimentConfig.load(args.config, base) if args.config else base or ExperimentConfig()
     given = {
         f.name: getattr(args, f.name) for f in ExperimentConfig.fields() if getattr(args, f.name, None) is not None
     }

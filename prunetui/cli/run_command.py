@@ -16,8 +16,10 @@ from rich.table import Table
 from prunetui.cli.options import config_from_args, fail
 from prunetui.cli.output import and_list
 from prunetui.describe import before_pruning, describe, percent
+from prunetui.describe_paper import comparison
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, RunDirError
 from prunetui.engine.core.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
+from prunetui.engine.core.presets import load_preset
 from prunetui.engine.storage.runs import claim_run_dir, discard_failed_start, new_run_dir, run_files, runs_root
 
 EXIT_CODES = {Finished: 0, Failed: 1, Stopped: 130}
@@ -25,7 +27,8 @@ EXIT_CODES = {Finished: 0, Failed: 1, Stopped: 130}
 
 def run_command(args: argparse.Namespace, console: Console) -> int:
     try:
-        config = config_from_args(args)
+        preset = load_preset(args.preset) if args.preset else None
+        config = config_from_args(args, preset.config if preset else None)
         directory = args.out or new_run_dir(runs_root(args.runs_dir), config)
         lock = claim_run_dir(directory, args.overwrite)
     except (ConfigError, RunDirError) as error:  # RunDirError: holds a run, or another run writes there
@@ -37,9 +40,14 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     from prunetui.engine.storage.recording import record_claimed
 
     experiment = Experiment(config)
-    events = record_claimed(experiment, lock)
+    events = record_claimed(experiment, lock, {"preset": preset.record(config)} if preset else None)
+    if preset:
+        console.print(f"preset {preset.name}: {preset.title}", highlight=False, markup=False)
     with stop_on_ctrl_c(experiment.stop, console):
         last = _show(events, console)
+    if preset and isinstance(last, Finished | Stopped | Failed) and last.summary:
+        for line in comparison(preset, last.summary):
+            console.print(line, highlight=False, markup=False)
     console.print(closing_line(directory, last), markup=False)  # a path may hold [brackets]
     return EXIT_CODES[type(last)]
 

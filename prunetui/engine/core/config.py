@@ -293,7 +293,8 @@ class ExperimentConfig:
         return dataclasses.replace(base or cls(), **changes)
 
     @classmethod
-    def load(cls, path: str | Path) -> ExperimentConfig:
+    def load(cls, path: str | Path, base: ExperimentConfig | None = None) -> ExperimentConfig:
+        """The settings in a TOML file over `base` (default: the defaults)."""
         try:
             with open(path, "rb") as file:
                 values = tomllib.load(file)
@@ -301,7 +302,7 @@ class ExperimentConfig:
             raise ConfigError(f"config file not found: {path}") from None
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:  # not UTF-8, or not TOML
             raise ConfigError(f"cannot read config file {path}: {error}") from None
-        return cls.from_mapping(values)
+        return cls.from_mapping(values, base)
 
     def to_toml(self) -> str:
         return tomli_w.dumps({toml_key(f.name): getattr(self, f.name) for f in self.fields()})

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -40,23 +40,27 @@ from prunetui.engine.storage.runs import (
 Ended = Finished | Stopped | Failed
 
 
-def record_run(experiment: Experiment, directory: str | Path, *, overwrite: bool = False) -> Iterator[Event]:
+def record_run(
+    experiment: Experiment, directory: str | Path, *, overwrite: bool = False, extra: Mapping[str, Any] | None = None
+) -> Iterator[Event]:
     """Claim `directory`, then return the experiment's events, unchanged, while its files are written there.
+    `extra` goes into summary.json as it is (e.g. the preset the run comes from).
 
     Raises RunDirError or OutputError (see `claim_run_dir`) before anything runs. The lock is let go when the
     events end or the iterator is closed."""
-    return record_claimed(experiment, claim_run_dir(directory, overwrite))
+    return record_claimed(experiment, claim_run_dir(directory, overwrite), extra)
 
 
-def record_claimed(experiment: Experiment, lock: RunLock) -> Iterator[Event]:
+def record_claimed(experiment: Experiment, lock: RunLock, extra: Mapping[str, Any] | None = None) -> Iterator[Event]:
     """`record_run` in a directory claimed already, e.g. before torch was imported, so a refusal comes first."""
-    return _Recorder(experiment, lock.directory).events(lock)
+    return _Recorder(experiment, lock.directory, extra or {}).events(lock)
 
 
 class _Recorder:
-    def __init__(self, experiment: Experiment, directory: Path) -> None:
+    def __init__(self, experiment: Experiment, directory: Path, extra: Mapping[str, Any]) -> None:
         self.experiment = experiment
         self.directory = directory
+        self.extra = extra
         self.started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.rows: list[HistoryRow] = []
         self.dense_saved = False
@@ -129,7 +133,7 @@ class _Recorder:
         }
 
     def _write_summary(self, document: dict[str, Any]) -> None:
-        document = {"started": self.started, "config": self.experiment.config.to_dict(), **document}
+        document = {"started": self.started, "config": self.experiment.config.to_dict(), **self.extra, **document}
         write_atomic(self.directory / SUMMARY_FILE, json.dumps(document, indent=2) + "\n")
 
 
