@@ -33,7 +33,7 @@ def figures_text(figures: PaperFigures) -> str:
 
 
 def measured(paper: PaperFigures, summary: RunSummary) -> PaperFigures:
-    """A run's own figures, those the paper gives: the same words then say both."""
+    """A run's own figures, those the paper gives and always its error: the same words then say both."""
     config, report = summary.config, summary.sparsity
     kept = {layer.name: 1 - layer.sparsity for layer in report.layers}
 
@@ -45,8 +45,8 @@ def measured(paper: PaperFigures, summary: RunSummary) -> PaperFigures:
     return PaperFigures(
         network=config.model,
         dataset=config.dataset,
-        dense_error=given(None if dense is None else 1 - dense, paper.dense_error),
-        error=given(None if summary.accuracy is None else 1 - summary.accuracy, paper.error),
+        dense_error=None if dense is None else 1 - dense,
+        error=None if summary.accuracy is None else 1 - summary.accuracy,
         dense_parameters=given(report.total_parameters, paper.dense_parameters),
         parameters=given(report.nonzero_parameters, paper.parameters),
         compression=given(report.compression, paper.compression),
