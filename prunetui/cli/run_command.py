@@ -27,8 +27,8 @@ EXIT_CODES = {Finished: 0, Failed: 1, Stopped: 130}
 
 def run_command(args: argparse.Namespace, console: Console) -> int:
     try:
+        config = config_from_args(args)
         preset = load_preset(args.preset) if args.preset else None
-        config = config_from_args(args, preset.config if preset else None)
         directory = args.out or new_run_dir(runs_root(args.runs_dir), config)
         lock = claim_run_dir(directory, args.overwrite)
     except (ConfigError, RunDirError) as error:  # RunDirError: holds a run, or another run writes there
