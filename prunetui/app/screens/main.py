@@ -24,15 +24,14 @@ from prunetui.app.widgets.experiment_form import ExperimentForm
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
-from prunetui.describe_paper import comparison
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import ConfigError, OutputError
 from prunetui.engine.core.events import Event
 from prunetui.engine.core.files import write_atomic
-from prunetui.engine.core.presets import Preset
 
 if TYPE_CHECKING:
     from prunetui.app.widgets.charts import RunChart
+    from prunetui.engine.core.presets import Preset
 
 CONFIG_FILE = "prunetui.toml"
 
@@ -172,6 +171,8 @@ class MainScreen(Screen[None]):
         state.apply(message.events)
         if was_active and not state.active:
             if self._run_preset is not None and state.summary is not None:
+                from prunetui.describe_paper import comparison  # presets are read only once one is used
+
                 state.log.extend(comparison(self._run_preset, state.summary))
             self._running_changed()
             if state.error is not None:
