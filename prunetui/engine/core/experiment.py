@@ -9,6 +9,7 @@ experiment.stop()                        # from any thread: ends between batches
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -33,6 +34,7 @@ from prunetui.engine.core.events import (
     StepLoss,
     Stopped,
 )
+from prunetui.engine.core.lr_schedule import LRSchedule
 from prunetui.engine.core.metrics import sparsity_report
 from prunetui.engine.core.models import build_model
 from prunetui.engine.core.training import (
@@ -111,7 +113,7 @@ class Experiment:
         yield Status(
             f"{config.dataset}: {len(data.train):,} training and {len(data.test):,} test images from {data.source}"
         )
-        model = self.model = build_model(config.model).to(device)
+        model = self.model = build_model(config.model, init=config.init).to(device)
         initial = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
         if self._start_from is not None:
             model.load_state_dict(self._start_from)
@@ -173,11 +175,20 @@ class Experiment:
         before_batch: Callable[[int], Iterator[Event]] | None = None,
     ) -> Iterator[Event]:
         assert self.model is not None and self._trainer is not None
-        optimizer = make_optimizer(self.config.optimizer, self.model.parameters(), self.config.lr)
+        config = self.config
+        base = config.lr if phase == "train" else config.finetune_lr or config.lr  # phases after training: its own
+        optimizer = make_optimizer(config.optimizer, self.model.parameters(), base, config.weight_decay)
+        batches = self._trainer.batches_per_epoch()
+        schedule = LRSchedule(config.lr_schedule, config.lr_step_epochs, config.lr_gamma)
+
+        def lr_at(done: int, batch: int) -> float:  # done: the phase's steps before this epoch
+            return schedule.lr_at(base, done + batch, batches, epochs * batches)
+
         for epoch in range(1, epochs + 1):
             self._epoch_start = self._step
             report = None
-            for item in self._trainer.epoch(optimizer, before_batch=before_batch):
+            epoch_lr = functools.partial(lr_at, (epoch - 1) * batches)
+            for item in self._trainer.epoch(optimizer, lr_at=epoch_lr, before_batch=before_batch):
                 if not isinstance(item, LossReport):
                     yield item  # an event from before_batch
                     continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import Tensor, nn
 
 
@@ -70,8 +72,24 @@ class LeNet5Caffe(nn.Module):
 
 
 MODELS: dict[str, type[nn.Module]] = {"lenet5": LeNet5, "lenet300": LeNet300, "lenet5-caffe": LeNet5Caffe}
+# The weight draws of `--init` (config.INITS) other than "default", the layers' own. Kaiming's gain is ReLU's, √2.
+INITIALISERS: dict[str, Callable[[Tensor], Tensor]] = {
+    "kaiming-normal": lambda weight: nn.init.kaiming_normal_(weight, nonlinearity="relu"),
+    "xavier-normal": nn.init.xavier_normal_,
+}
 
 
-def build_model(name: str, **shape: tuple[int, int]) -> nn.Module:
-    """The network `name`, with its layer sizes changed by `shape` (channels=, hidden=) for compacted models."""
-    return MODELS[name](**shape)
+def build_model(name: str, *, init: str = "default", **shape: tuple[int, int]) -> nn.Module:
+    """The network `name`, with its layer sizes changed by `shape` (channels=, hidden=) for compacted models.
+
+    Its weights are drawn from torch's global generator: by each layer's own rule, then, unless `init` is
+    "default", again by INITIALISERS[init] for every conv and linear weight, with the biases zero.
+    """
+    model = MODELS[name](**shape)
+    if init != "default":
+        draw = INITIALISERS[init]
+        for module in model.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                draw(module.weight)
+                nn.init.zeros_(module.bias)
+    return model

@@ -17,27 +17,40 @@ from torch import Tensor, nn
 
 
 class Optimizer(Protocol):
+    lr: float  # read at every step: the training loop sets it to follow the learning-rate schedule
+
     def zero_grad(self) -> None: ...
 
     def step(self) -> None: ...
 
 
 class _Optimizer:
-    def __init__(self, parameters: Iterable[nn.Parameter], lr: float) -> None:
+    def __init__(self, parameters: Iterable[nn.Parameter], lr: float, weight_decay: float) -> None:
         self.parameters = [p for p in parameters if p.requires_grad]
         self.lr = lr
+        self.weight_decay = weight_decay
 
     def zero_grad(self) -> None:
         """Drop the gradients (as torch.optim's default, set_to_none=True, does)."""
         for p in self.parameters:
             p.grad = None
 
+    def _gradients(self, parameters: list[nn.Parameter]) -> list[Tensor]:
+        """The gradients plus weight_decay times the weights (torch.optim's weight decay, an L2 penalty's gradient):
+        new tensors, as torch.optim makes, so `p.grad` stays as backward left it."""
+        grads = [p.grad for p in parameters]
+        if not self.weight_decay:
+            return grads
+        return list(torch._foreach_add(grads, parameters, alpha=self.weight_decay))
+
 
 class SGD(_Optimizer):
-    """torch.optim.SGD(parameters, lr, momentum) with no dampening, weight decay or Nesterov."""
+    """torch.optim.SGD(parameters, lr, momentum, weight_decay) with no dampening or Nesterov."""
 
-    def __init__(self, parameters: Iterable[nn.Parameter], lr: float, momentum: float = 0.9) -> None:
-        super().__init__(parameters, lr)
+    def __init__(
+        self, parameters: Iterable[nn.Parameter], lr: float, momentum: float = 0.9, weight_decay: float = 0.0
+    ) -> None:
+        super().__init__(parameters, lr, weight_decay)
         self.momentum = momentum
         self.buffers: dict[int, Tensor] = {}
 
@@ -46,22 +59,23 @@ class SGD(_Optimizer):
         parameters = [p for p in self.parameters if p.grad is not None]
         if not parameters:
             return
-        stepped = [p for p in parameters if id(p) in self.buffers]
+        grads = self._gradients(parameters)
+        stepped = [(p, grad) for p, grad in zip(parameters, grads, strict=True) if id(p) in self.buffers]
         if stepped:
-            buffers = [self.buffers[id(p)] for p in stepped]
+            buffers = [self.buffers[id(p)] for p, _ in stepped]
             torch._foreach_mul_(buffers, self.momentum)
-            torch._foreach_add_(buffers, [p.grad for p in stepped])
-        for p in parameters:  # a parameter's first step: its buffer starts as its gradient
+            torch._foreach_add_(buffers, [grad for _, grad in stepped])
+        for p, grad in zip(parameters, grads, strict=True):  # a first step: the buffer starts as the gradient
             if id(p) not in self.buffers:
-                self.buffers[id(p)] = torch.clone(p.grad).detach()
+                self.buffers[id(p)] = torch.clone(grad).detach()
         torch._foreach_add_(parameters, [self.buffers[id(p)] for p in parameters], alpha=-self.lr)
 
 
 class Adam(_Optimizer):
-    """torch.optim.Adam(parameters, lr) with its default betas and eps, no weight decay or AMSGrad."""
+    """torch.optim.Adam(parameters, lr, weight_decay=weight_decay) with its default betas and eps, no AMSGrad."""
 
-    def __init__(self, parameters: Iterable[nn.Parameter], lr: float) -> None:
-        super().__init__(parameters, lr)
+    def __init__(self, parameters: Iterable[nn.Parameter], lr: float, weight_decay: float = 0.0) -> None:
+        super().__init__(parameters, lr, weight_decay)
         self.betas, self.eps = (0.9, 0.999), 1e-8
         self.state: dict[int, tuple[Tensor, Tensor]] = {}
         self.step_count = 0  # one count for all: every parameter of these models gets a gradient at every step
@@ -72,7 +86,7 @@ class Adam(_Optimizer):
         parameters = [p for p in self.parameters if p.grad is not None]
         if not parameters:
             return
-        grads = [p.grad for p in parameters]
+        grads = self._gradients(parameters)
         for p in parameters:
             if id(p) not in self.state:
                 self.state[id(p)] = (torch.zeros_like(p), torch.zeros_like(p))

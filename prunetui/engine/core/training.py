@@ -43,10 +43,10 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_optimizer(name: str, parameters: Iterator[nn.Parameter], lr: float) -> Optimizer:
+def make_optimizer(name: str, parameters: Iterator[nn.Parameter], lr: float, weight_decay: float = 0.0) -> Optimizer:
     if name == "adam":
-        return Adam(parameters, lr=lr)
-    return SGD(parameters, lr=lr, momentum=0.9)
+        return Adam(parameters, lr=lr, weight_decay=weight_decay)
+    return SGD(parameters, lr=lr, momentum=0.9, weight_decay=weight_decay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +96,13 @@ class Trainer:
         self,
         optimizer: Optimizer,
         *,
+        lr_at: Callable[[int], float] | None = None,
         before_batch: Callable[[int], Iterator[T]] | None = None,
     ) -> Iterator[LossReport | T]:
         """Train one epoch, yielding the mean loss every LOSS_EVERY batches and at the end.
 
-        `before_batch(b)` runs before batch b and may yield items of its own (agp prunes there).
+        `lr_at(b)` is the learning rate of batch b (else the optimizer's stays). `before_batch(b)` runs before
+        batch b and may yield items of its own (agp prunes there).
         """
         self.model.train()
         order = torch.randperm(len(self.data), generator=self.generator).to(self.data.images.device)
@@ -116,6 +118,8 @@ class Trainer:
             loss = F.cross_entropy(self.model(self.data.images[index]), self.data.labels[index])
             optimizer.zero_grad()
             loss.backward()
+            if lr_at:
+                optimizer.lr = lr_at(batch)
             optimizer.step()
             running += loss.detach()
             since += 1

@@ -1,0 +1,134 @@
+"""Training recipes: the learning-rate schedules, the fine-tuning rate, weight decay and the initialisations, from
+the numbers they give to a run that uses them."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import torch
+
+from prunetui.engine import ExperimentConfig
+from prunetui.engine.core import experiment
+from prunetui.engine.core.config import INITS
+from prunetui.engine.core.lr_schedule import LRSchedule
+from prunetui.engine.core.models import INITIALISERS, build_model
+from prunetui.engine.core.optimizers import Optimizer
+from prunetui.engine.core.training import make_optimizer
+from tests.engine_helpers import run
+
+
+def test_each_schedule_gives_the_rates_of_its_formula() -> None:
+    constant, cosine = LRSchedule("constant"), LRSchedule("cosine")
+    step = LRSchedule("step", step_epochs=2, gamma=0.1)
+    assert [constant.lr_at(0.1, s, 10, 100) for s in (0, 50, 99)] == [0.1, 0.1, 0.1]
+    assert cosine.lr_at(0.1, 0, 10, 100) == 0.1
+    assert cosine.lr_at(0.1, 25, 10, 100) == pytest.approx(0.1 * (1 + math.sqrt(0.5)) / 2)  # 0.0854
+    assert cosine.lr_at(0.1, 50, 10, 100) == pytest.approx(0.05)  # half way: half the rate
+    assert cosine.lr_at(0.1, 99, 10, 100) == pytest.approx(2.467e-5, rel=1e-3)  # the last step: almost 0
+    rates = [step.lr_at(0.1, s, 10, 60) for s in (0, 19, 20, 39, 40, 59)]  # 10 steps an epoch, a cut every 2
+    assert rates == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+
+
+def test_the_schedules_follow_torchs_schedulers() -> None:
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    cosine = torch.optim.SGD([parameter], lr=0.2)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(cosine, T_max=12)  # stepped every batch
+    theirs = []
+    for _ in range(12):
+        theirs.append(cosine.param_groups[0]["lr"])
+        cosine.step()
+        scheduler.step()
+    assert [LRSchedule("cosine").lr_at(0.2, s, 3, 12) for s in range(12)] == pytest.approx(theirs, rel=1e-12)
+    stepped = torch.optim.SGD([parameter], lr=0.2)
+    scheduler = torch.optim.lr_scheduler.StepLR(stepped, step_size=2, gamma=0.5)  # stepped every epoch
+    theirs = []
+    for _ in range(6):
+        theirs += [stepped.param_groups[0]["lr"]] * 3  # 3 batches an epoch
+        stepped.step()
+        scheduler.step()
+    assert [LRSchedule("step", 2, 0.5).lr_at(0.2, s, 3, 18) for s in range(18)] == theirs
+
+
+def recorded_rates(config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch) -> list[list[float]]:
+    """Run `config`; per training phase (training, each fine-tuning), the learning rate of each optimizer step."""
+    phases: list[list[float]] = []
+
+    def recording(*args: Any) -> Optimizer:
+        optimizer = make_optimizer(*args)
+        assert optimizer.weight_decay == config.weight_decay  # type: ignore[attr-defined]
+        rates: list[float] = []
+        phases.append(rates)
+        step = optimizer.step
+
+        def recorded_step() -> None:
+            rates.append(optimizer.lr)
+            step()
+
+        optimizer.step = recorded_step  # type: ignore[method-assign]
+        return optimizer
+
+    monkeypatch.setattr(experiment, "make_optimizer", recording)
+    run(config)
+    return phases
+
+
+@pytest.mark.parametrize("lr_schedule", ["cosine", "step"])
+def test_each_phase_follows_the_schedule_from_its_own_rate(
+    lr_schedule: str, tiny_config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tiny_config.replace(  # 512 images, 4 batches an epoch: 8 steps of training, 8 of each fine-tuning
+        batch_size=128, epochs=2, finetune_epochs=2, schedule="iterative", rounds=2, lr=0.003, finetune_lr=0.001,
+        weight_decay=5e-4, lr_schedule=lr_schedule, lr_step_epochs=1, lr_gamma=0.5,
+    )  # fmt: skip
+    if lr_schedule == "cosine":
+        shape = [(1 + math.cos(math.pi * step / 8)) / 2 for step in range(8)]
+    else:
+        shape = [1.0] * 4 + [0.5] * 4  # halved after the first epoch
+    training, *fine_tunings = recorded_rates(config, monkeypatch)
+    assert training == pytest.approx([0.003 * f for f in shape])
+    assert fine_tunings == [pytest.approx([0.001 * f for f in shape])] * 2
+
+
+def test_without_a_fine_tuning_rate_fine_tuning_uses_the_training_rate(
+    tiny_config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tiny_config.replace(batch_size=256, epochs=1, finetune_epochs=1, weight_decay=0.01)
+    assert recorded_rates(config, monkeypatch) == [[0.003, 0.003], [0.003, 0.003]]  # 2 batches an epoch
+
+
+@pytest.mark.parametrize(
+    ("init", "model", "layer", "std"),
+    [  # He et al. 2015: √(2 / fan_in); Glorot & Bengio 2010: √(2 / (fan_in + fan_out)); conv fans: x 25
+        ("kaiming-normal", "lenet300", "fc1", math.sqrt(2 / 784)),
+        ("xavier-normal", "lenet300", "fc1", math.sqrt(2 / (784 + 300))),
+        ("kaiming-normal", "lenet5-caffe", "conv2", math.sqrt(2 / (20 * 25))),
+        ("xavier-normal", "lenet5-caffe", "conv2", math.sqrt(2 / ((20 + 50) * 25))),
+        ("default", "lenet300", "fc1", 1 / math.sqrt(3 * 784)),  # PyTorch's: uniform in ±1/√fan_in
+    ],
+)
+def test_initialised_weights_have_the_std_of_their_formula(init: str, model: str, layer: str, std: float) -> None:
+    torch.manual_seed(0)
+    network = build_model(model, init=init)
+    weight = network.get_submodule(layer).weight
+    assert weight.std().item() == pytest.approx(std, rel=0.02)
+    assert abs(weight.mean().item()) < std / 20
+    biases = [module.bias for module in network.modules() if isinstance(module, torch.nn.Linear | torch.nn.Conv2d)]
+    assert all(bool((bias == 0).all()) for bias in biases) == (init != "default")
+
+
+def test_every_init_choice_has_its_draw() -> None:
+    assert set(INITS) == {"default", *INITIALISERS}
+
+
+def test_a_run_starts_from_the_initialisation_it_names(tiny_config: ExperimentConfig) -> None:
+    config = tiny_config.replace(model="lenet300", init="xavier-normal", epochs=0, finetune_epochs=0, sparsity=0.0)
+    _, finished = run(config)
+    torch.manual_seed(config.seed)
+    expected = build_model("lenet300", init="xavier-normal")
+    assert finished.model is not None
+    for name in ("fc1", "fc2", "fc3"):
+        assert torch.equal(finished.model.get_submodule(name).weight, expected.get_submodule(name).weight), name
+    torch.manual_seed(config.seed)
+    assert not torch.equal(expected.fc1.weight, build_model("lenet300").fc1.weight)
