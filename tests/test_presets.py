@@ -51,6 +51,7 @@ def test_han_presets_prune_each_layer_to_what_the_paper_kept(name: str, model: s
     preset = load_preset(name)
     config = preset.config
     assert (config.model, config.dataset, config.criterion, config.scope) == (model, "mnist", "l1", "layer")
+    assert (config.lr, config.batch_size, config.weight_decay, config.finetune_lr) == (0.01, 64, 0.0005, 0.001)
     targets = config.layer_targets()
     assert targets == pytest.approx({layer: 1 - fraction for layer, fraction in kept.items()})
     assert dict(preset.paper.kept) == kept
@@ -66,7 +67,7 @@ def test_han_presets_prune_each_layer_to_what_the_paper_kept(name: str, model: s
 def test_lth_removes_20_20_and_10_percent_of_the_survivors_each_round_down_to_3_6_percent() -> None:
     config = load_preset("lth-lenet300").config
     assert (config.model, config.schedule, config.rewind, config.optimizer) == ("lenet300", "iterative", True, "adam")
-    assert (config.lr, config.batch_size, config.rounds) == (0.0012, 60, 15)
+    assert (config.lr, config.batch_size, config.rounds, config.init) == (0.0012, 60, 15, "xavier-normal")
     rates = per_round_rates(config)
     assert len(rates) == 15
     for rate in rates:
@@ -85,6 +86,7 @@ def test_agp_and_filter_presets_use_their_papers_methods() -> None:
     assert steps == sorted(steps, reverse=True) and fractions[-1] == 0.875  # fast first, then slower: the cube
     filters = load_preset("li2017-filters").config
     assert (filters.criterion, filters.schedule, filters.model) == ("ln-structured", "one-shot", "lenet5-caffe")
+    assert filters.finetune_lr == 0.001
     assert filters.layer_targets() == {"conv1": 0.5, "conv2": 0.5, "fc1": 0.0}  # filters only
 
 
