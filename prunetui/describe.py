@@ -15,6 +15,7 @@ from prunetui.engine.core.events import (
     Status,
     Stopped,
 )
+from prunetui.engine.core.seed_stats import MeanStd
 
 NO_SPEED_UP = (
     "Unstructured masks alone do not speed up dense PyTorch inference: the zeros are still multiplied, so the "
@@ -24,6 +25,23 @@ NO_SPEED_UP = (
 
 def percent(fraction: float | None, digits: int = 1) -> str:
     return "–" if fraction is None else f"{fraction * 100:.{digits}f} %"
+
+
+def percent_spread(stat: MeanStd | None, *, tight: bool = False) -> str:
+    """'93.1 ± 0.4 %' (`tight`: '93.1±0.4 %', for narrow tables): the mean ± std of a fraction over seeds, in
+    percent (n is said beside it, once)."""
+    pm = "±" if tight else " ± "
+    return "–" if stat is None else f"{stat.mean * 100:.1f}{pm}{stat.std * 100:.1f} %"
+
+
+def times_spread(stat: MeanStd | None) -> str:
+    """The mean ± std of a compression over seeds, e.g. 9.7 ± 0.1 times."""
+    return "–" if stat is None else f"{stat.mean:.1f} ± {stat.std:.1f}×"
+
+
+def seeds_text(seeds: list[int]) -> str:
+    """'seed 3', 'seeds 0, 1, 2'."""
+    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
 
 
 def target_text(config: ExperimentConfig) -> str:

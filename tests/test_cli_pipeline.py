@@ -30,6 +30,7 @@ from tests.analysis_helpers import only_dir, tiny_flags
 RUN_FIELDS = [
     "name", "status", "complete", "started", "model", "dataset", "method", "target_sparsity", "sparsity",
     "dense_accuracy", "accuracy", "compression", "message", "path",
+    "group", "seed", "n", "dense_accuracy_std", "accuracy_std", "sparsity_std", "compression_std",
 ]  # fmt: skip
 
 
@@ -172,7 +173,8 @@ def test_runs_as_json_and_csv_have_stable_fields(three_runs: list[Path], capsys:
         "started": "2026-03-01T12:00:00+00:00", "model": "lenet300", "dataset": "fashion-mnist",
         "method": "ln-structured layer iterative per-layer", "target_sparsity": 0.5, "sparsity": 0.5,
         "dense_accuracy": 0.961, "accuracy": 0.884, "compression": 2.0, "message": "",
-        "path": str(three_runs[0]),
+        "path": str(three_runs[0]), "group": None, "seed": 0, "n": None, "dense_accuracy_std": None,
+        "accuracy_std": None, "sparsity_std": None, "compression_std": None,
     }  # fmt: skip
     assert (killed["status"], killed["accuracy"], killed["sparsity"]) == ("interrupted", None, None)
 

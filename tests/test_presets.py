@@ -203,3 +203,16 @@ def test_presets_command_lists_and_shows_them(capsys: pytest.CaptureFixture[str]
     assert main(["presets", "nope"]) == 2
     assert main(["run", "--preset", "nope"]) == 2
     assert "no preset 'nope'; the presets are han2015-lenet300" in capsys.readouterr().err
+
+
+def test_each_seed_of_a_preset_run_is_recorded_and_set_beside_the_paper(
+    tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], wide_console: None
+) -> None:
+    flags = ["--data-dir", tiny_config.data_dir, "--device", "cpu", "--epochs", "1", "--rounds", "1"]
+    runs = tmp_path / "runs"
+    assert main(["run", "--preset", "lth-lenet300", "--seeds", "0,1", *flags, "--runs-dir", str(runs)]) == 0
+    summaries = [json.loads(path.read_text()) for path in sorted(runs.glob("*/summary.json"))]
+    assert [s["config"]["seed"] for s in summaries] == [0, 1]
+    assert all(s["preset"]["name"] == "lth-lenet300" and s["config"]["init"] == "xavier-normal" for s in summaries)
+    printed = capsys.readouterr().out
+    assert printed.count("paper: LeNet-300-100 on MNIST: 3.6 % of weights remaining") == 2

@@ -7,11 +7,19 @@ from pathlib import Path
 
 from prunetui import __version__
 from prunetui.cli.export_command import export_command
-from prunetui.cli.options import RUN_HELP, OneLineErrorParser, add_config_options, add_runs_dir_option, fail
+from prunetui.cli.options import (
+    RUN_HELP,
+    OneLineErrorParser,
+    add_config_options,
+    add_runs_dir_option,
+    add_seeds_option,
+    fail,
+)
 from prunetui.cli.output import make_console
 from prunetui.cli.presets_command import add_presets_parser, presets_command
 from prunetui.cli.run_command import run_command
 from prunetui.cli.runs_command import add_runs_parser, runs_command
+from prunetui.cli.seed_group import seeds_command
 from prunetui.cli.sensitivity_command import add_sensitivity_parser, sensitivity_command
 from prunetui.cli.sweep_command import add_sweep_parser, sweep_command
 from prunetui.engine.core.config import ExperimentConfig
@@ -60,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="let --out replace the run it holds (never one still running)"
     )
     add_runs_dir_option(run)
+    add_seeds_option(run, "the experiment")
     add_config_options(run)
 
     add_runs_parser(commands)
@@ -91,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         "sensitivity": sensitivity_command,
         "presets": presets_command,
     }
+    if args.command == "run" and args.seeds is not None:
+        return seeds_command(args, console)
     if args.command in commands:
         return commands[args.command](args, console)
     return _open_app(args)

@@ -87,3 +87,13 @@ def add_runs_dir_option(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="the runs root (default: $PRUNETUI_RUNS, else a per-user data directory)",
     )
+
+
+def add_seeds_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """--seeds, read with `seed_stats.parse_seeds`."""
+    parser.add_argument(
+        "--seeds",
+        metavar="SEEDS",
+        help=f"repeat {what} once per seed, e.g. 0,1,2 or 0-4, and report mean ± standard deviation (n); "
+        "instead of --seed",
+    )

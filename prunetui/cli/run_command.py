@@ -19,7 +19,7 @@ from prunetui.describe import before_pruning, describe, percent
 from prunetui.describe_paper import comparison
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, RunDirError
 from prunetui.engine.core.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
-from prunetui.engine.core.presets import load_preset
+from prunetui.engine.core.presets import Preset, load_preset
 from prunetui.engine.storage.runs import claim_run_dir, discard_failed_start, new_run_dir, run_files, runs_root
 
 EXIT_CODES = {Finished: 0, Failed: 1, Stopped: 130}
@@ -40,14 +40,9 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     from prunetui.engine.storage.recording import record_claimed
 
     experiment = Experiment(config)
-    events = record_claimed(experiment, lock, {"preset": preset.record(config)} if preset else None)
-    if preset:
-        console.print(f"preset {preset.name}: {preset.title}", highlight=False, markup=False)
+    events = record_claimed(experiment, lock, extra=preset.summary_fields(config) if preset else None)
     with stop_on_ctrl_c(experiment.stop, console):
-        last = _show(events, console)
-    if preset and isinstance(last, Finished | Stopped | Failed) and last.summary:
-        for line in comparison(preset, last.summary):
-            console.print(line, highlight=False, markup=False)
+        last = show_run(events, console, preset)
     console.print(closing_line(directory, last), markup=False)  # a path may hold [brackets]
     return EXIT_CODES[type(last)]
 
@@ -65,7 +60,10 @@ def closing_line(directory: Path, last: Event) -> str:
     return f"{and_list(files)} {'is' if len(files) == 1 else 'are'} in {directory}"
 
 
-def _show(events: Iterator[Event], console: Console) -> Event:
+def show_run(events: Iterator[Event], console: Console, preset: Preset | None = None) -> Event:
+    """The run as it goes, then its per-layer table and totals; from a preset, its paper's figures beside them."""
+    if preset:
+        console.print(f"preset {preset.name}: {preset.title}", highlight=False, markup=False)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -99,6 +97,8 @@ def _show(events: Iterator[Event], console: Console) -> Event:
     if isinstance(event, Finished | Stopped | Failed) and event.summary:
         console.print(layer_table(event.summary))
         console.print(totals_line(event.summary))
+        for line in comparison(preset, event.summary) if preset else ():
+            console.print(line, highlight=False, markup=False)
     return event
 
 
@@ -126,11 +126,12 @@ def totals_line(summary: RunSummary) -> str:
 
 
 @contextmanager
-def stop_on_ctrl_c(stop: Callable[[], None], console: Console) -> Iterator[None]:
-    """First Ctrl+C stops the run between batches (keeping results); a second one aborts."""
+def stop_on_ctrl_c(stop: Callable[[], None], console: Console, then: str = "") -> Iterator[None]:
+    """First Ctrl+C stops the run between batches (keeping results), and says what `then` happens; a second one
+    aborts."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        console.print("stopping after this batch… (Ctrl+C again to abort)", style="yellow")
+        console.print(f"stopping after this batch{then}… (Ctrl+C again to abort)", style="yellow")
         signal.signal(signal.SIGINT, signal.default_int_handler)
         stop()
 

@@ -14,9 +14,10 @@ from rich.table import Table
 
 from prunetui.cli.options import RUN_HELP, add_runs_dir_option, fail
 from prunetui.cli.output import and_list
-from prunetui.describe import percent
+from prunetui.describe import percent, percent_spread, seeds_text
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.storage.csv_text import csv_text
+from prunetui.engine.storage.groups import AVERAGED, RunGroup, grouped
 from prunetui.engine.storage.runs import (
     RUN_NAME,
     RunRecord,
@@ -27,12 +28,15 @@ from prunetui.engine.storage.runs import (
     runs_root,
 )
 
+AGGREGATE = "aggregate"  # the status of a seed group's own row in --json and --csv
+STD_FIELDS = tuple(f"{field}_std" for field in AVERAGED)
 STATUS_STYLES = {"finished": "green", "stopped": "yellow", "interrupted": "yellow", "running": "cyan"}
 
 # The fields of `--json` and `--csv`, in order. Scripts rely on these names: add fields, never rename them.
 FIELDS = (
     "name", "status", "complete", "started", "model", "dataset", "method", "target_sparsity", "sparsity",
     "dense_accuracy", "accuracy", "compression", "message", "path",
+    "group", "seed", "n", "dense_accuracy_std", "accuracy_std", "sparsity_std", "compression_std",
 )  # fmt: skip
 
 DESCRIPTION = f"""\
@@ -44,8 +48,14 @@ are listed too, marked as such.
 Accuracies and sparsities are fractions in [0, 1]; compression is total / non-zero parameters; started
 is ISO 8601; a value the run never got to is null in JSON and empty in CSV. These names stay stable.
 
+Runs of one seed group (`prunetui run --seeds`) have its name in group and their seed in seed. Each group
+also has a row of its own, just before its runs, marked by status "aggregate": name and group are the
+group's name, path and seed are empty, the numbers are means over the n runs that finished and each
+*_std is their sample standard deviation. A run's own row has n and *_std empty (and group, if in none).
+
 --delete RUN… deletes runs after asking (--yes: without asking); a run still running is refused.
-RUN is {RUN_HELP}.
+RUN is {RUN_HELP};
+a seed group's name (seeds-…) stands for all its runs.
 """
 
 
@@ -70,14 +80,19 @@ def runs_command(args: argparse.Namespace, console: Console) -> int:
         return _delete(args.delete, args.yes, root, console)
     runs = list_runs(root)
     if args.json:
-        sys.stdout.write(json.dumps([run_fields(run) for run in runs], indent=2) + "\n")
+        sys.stdout.write(json.dumps(rows(runs), indent=2) + "\n")
     elif args.csv:
-        sys.stdout.write(csv_text(FIELDS, map(run_fields, runs)))
+        sys.stdout.write(csv_text(FIELDS, rows(runs)))
     elif not runs:
         console.print(f"No runs in {root} yet; `prunetui run` saves one there.")
     else:
         console.print(runs_table(runs, str(root), stacked=console.is_terminal))
     return 0
+
+
+def rows(runs: list[RunRecord]) -> list[dict[str, Any]]:
+    """The records of --json and --csv: one per run, and one per seed group just before its runs."""
+    return [group_fields(item) if isinstance(item, RunGroup) else run_fields(item) for item in grouped(runs)]
 
 
 def run_fields(run: RunRecord) -> dict[str, Any]:
@@ -98,6 +113,33 @@ def run_fields(run: RunRecord) -> dict[str, Any]:
         "compression": run.compression,
         "message": run.message,
         "path": str(run.path),
+        "group": run.group or None,
+        "seed": config.seed if config else None,
+        "n": None,
+        **dict.fromkeys(STD_FIELDS),
+    }
+
+
+def group_fields(group: RunGroup) -> dict[str, Any]:
+    """A seed group's aggregate record: the means and standard deviations over its finished runs."""
+    config = group.config
+    stats = {field: group.stat(field) for field in AVERAGED}
+    return {
+        "name": group.name,
+        "status": AGGREGATE,
+        "complete": all(run.complete for run in group.runs),
+        "started": group.started.isoformat() if group.started else None,
+        "model": config.model if config else None,
+        "dataset": config.dataset if config else None,
+        "method": group.method,
+        "target_sparsity": config.sparsity if config else None,
+        **{field: stat.mean if stat else None for field, stat in stats.items()},
+        "message": "",
+        "path": None,
+        "group": group.name,
+        "seed": None,
+        "n": len(group.averaged),
+        **{f"{field}_std": stat.std if stat else None for field, stat in stats.items()},
     }
 
 
@@ -115,7 +157,6 @@ def runs_table(runs: list[RunRecord], root: str, stacked: bool = True) -> Table:
         pad_edge=False,
         header_style="bold",
     )
-    experiments = [f"{run.config.model} on {run.config.dataset}, {run.method}" if run.config else "?" for run in runs]
     table.add_column("run", no_wrap=True)
     table.add_column("experiment", overflow="fold")
     table.add_column("sparsity", justify="right", no_wrap=True)
@@ -123,15 +164,36 @@ def runs_table(runs: list[RunRecord], root: str, stacked: bool = True) -> Table:
         f"accuracy{newline}before → after", justify="right", no_wrap=True
     )  # agp prunes while training: no "dense"
     table.add_column("status", no_wrap=True)
-    for run, experiment in zip(runs, experiments, strict=True):
-        table.add_row(
-            _name(run, newline),
-            experiment,
-            _sparsity(run, newline),
-            f"{percent(run.dense_accuracy)} → {percent(run.accuracy)}",
-            f"[{STATUS_STYLES.get(run.status, 'red')}]{run.status}[/]",
-        )
+    for item in grouped(runs):
+        table.add_row(*(_group_cells(item, newline) if isinstance(item, RunGroup) else _run_cells(item, newline)))
     return table
+
+
+def _run_cells(run: RunRecord, newline: str) -> tuple[str, ...]:
+    if run.group and run.config:  # under its group's row, which says what the experiment is
+        experiment = f"[dim]  seed {run.config.seed}[/]"
+    else:
+        experiment = f"{run.config.model} on {run.config.dataset}, {run.method}" if run.config else "?"
+    return (
+        _name(run, newline),
+        experiment,
+        _sparsity(run, newline),
+        f"{percent(run.dense_accuracy)} → {percent(run.accuracy)}",
+        f"[{STATUS_STYLES.get(run.status, 'red')}]{run.status}[/]",
+    )
+
+
+def _group_cells(group: RunGroup, newline: str) -> tuple[str, ...]:
+    """A seed group's row, above its runs: means ± standard deviations over the n runs that finished."""
+    config = group.config
+    experiment = f"{config.model} on {config.dataset}, {group.method}" if config else "?"
+    return (
+        f"[b]seed group[/]{newline}[dim]mean ± std[/]",
+        f"{experiment}, {seeds_text(group.seeds)}",
+        percent_spread(group.stat("sparsity")),
+        f"{percent_spread(group.stat('dense_accuracy'))} →{newline}{percent_spread(group.stat('accuracy'))}",
+        f"[b]n = {len(group.averaged)}[/]",
+    )
 
 
 def _name(run: RunRecord, newline: str) -> str:
@@ -147,9 +209,15 @@ def _sparsity(run: RunRecord, newline: str) -> str:
 
 
 def _delete(names: list[str], yes: bool, root: Path, console: Console) -> int:
-    """Resolve and check every run first, so that a typo or a running run deletes nothing."""
+    """Resolve and check every run first, so that a typo or a running run deletes nothing. A seed group's name
+    stands for all its runs."""
+    groups = {item.name: item for item in grouped(list_runs(root)) if isinstance(item, RunGroup)}
     try:
-        runs = [deletable_run(resolve_run(name, root)) for name in names]
+        runs = [
+            deletable_run(path)
+            for name in names
+            for path in ([run.path for run in groups[name].runs] if name in groups else [resolve_run(name, root)])
+        ]
     except PrunetuiError as error:
         return fail(str(error))
     runs = list({run.path: run for run in runs}.values())  # a run named twice is deleted once

@@ -127,7 +127,7 @@ class MainScreen(Screen[None]):
             config,
             lambda events: self.post_message(self.EventsReceived(events)),
             root=self.runs_dir,
-            extra={"preset": preset.record(config)} if preset else None,
+            extra=preset.summary_fields(config) if preset else None,
         )
         self._run_experiment(self.runner)
         self._fold_form(self.has_class("-narrow") or self.query_one("#main").has_class("-folded"))

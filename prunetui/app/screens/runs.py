@@ -1,6 +1,8 @@
 """The Runs screen: every saved run (app or CLI) in a table; the selected ones' accuracy-vs-sparsity and loss
 curves overlaid; the highlighted one's export sizes, said honestly, `e` to export it and `d` to delete it.
-Home and End go to the first and last run; a selected run's mark has the color of its lines."""
+Home and End go to the first and last run; a selected run's mark has the color of its lines. A seed group
+(`prunetui run --seeds`) has a row of its own above its runs, with mean ± std (n); selected, it is charted as
+its mean with error bars of ± one standard deviation."""
 
 from __future__ import annotations
 
@@ -27,10 +29,23 @@ from prunetui.app.widgets.series_chart import (
     Axis,
     Series,
     SeriesChart,
+    color_of,
     hex_color,
+    set_axis,
 )
-from prunetui.describe import kept_word, percent, sizes_text, storage_note
+from prunetui.describe import (
+    before_pruning,
+    kept_word,
+    percent,
+    percent_spread,
+    seeds_text,
+    sizes_text,
+    storage_note,
+    times_spread,
+)
 from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.seed_stats import MeanStd
+from prunetui.engine.storage.groups import RunGroup, accuracy_points, band, grouped, loss_points
 from prunetui.engine.storage.history import HistoryRow
 from prunetui.engine.storage.runs import RunRecord, deletable_run, delete_run, list_runs, load_history
 
@@ -46,6 +61,32 @@ def run_label(run: RunRecord) -> str:
     """The run's time, method and the sparsity it reached (a stopped run may be far from its target)."""
     reached = f" {percent(run.sparsity)}" if run.sparsity is not None else ""
     return f"{run.started:%H:%M:%S} {run.method}{reached}" if run.started else f"{run.name} {run.method}{reached}"
+
+
+def group_label(group: RunGroup) -> str:
+    """The group's method, mean sparsity reached and how many seeds the mean is over."""
+    reached = f" {percent(stat.mean)}" if (stat := group.stat("sparsity")) else ""
+    start = f"{group.started:%H:%M:%S} " if group.started else ""
+    return f"{start}{group.method}{reached} mean of {len(group.averaged)}"
+
+
+def group_detail_text(group: RunGroup) -> str:
+    """The highlighted seed group: what it repeats, and its numbers as mean ± std over the runs that finished."""
+    c = group.config
+    experiment = f"{c.model} on {c.dataset}, {group.method}" if c else "settings unreadable"
+    n = len(group.averaged)
+    numbers = (
+        f"accuracy {percent_spread(group.stat('dense_accuracy'))} {before_pruning(c)} → "
+        f"{percent_spread(group.stat('accuracy'))}, sparsity {percent_spread(group.stat('sparsity'))}, "
+        f"compression {times_spread(group.stat('compression'))}"
+        if c and n
+        else "no run of it finished, so it has no mean"
+    )
+    return (
+        f"[b]{group.name}[/b] {seeds_text(group.seeds)} · {experiment}\n"
+        f"mean ± std over the {n} of {len(group.runs)} runs that finished: {numbers}\n"
+        "Its runs are the rows below it: highlight one to export or delete it."
+    )
 
 
 def detail_text(run: RunRecord) -> str:
@@ -108,15 +149,18 @@ class RunsScreen(ToolScreen):
 
     @dataclass
     class HistoriesLoaded(Message):
-        """The metric histories of the runs to chart, as (label, rows) in the order picked, read in a worker."""
+        """The metric histories to chart, in the order picked, read in a worker: (label, histories), one history
+        for a run and one per finished run for a seed group."""
 
-        histories: list[tuple[str, list[HistoryRow]]]
+        histories: list[tuple[str, list[list[HistoryRow]]]]
 
     def __init__(self, root: Path) -> None:
         super().__init__()
         self.root = root
         self.runs: dict[str, RunRecord] = {}
-        self.selected: list[str] = []  # run names, in the order they were picked
+        self.groups: dict[str, RunGroup] = {}
+        self.selected: list[str] = []  # names of runs and groups, in the order they were picked
+        self.charted: dict[str, str] = {}  # chart id -> the series it shows, so error bars are drawn once
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -152,47 +196,53 @@ class RunsScreen(ToolScreen):
 
     def on_runs_screen_runs_listed(self, message: RunsListed) -> None:
         self.runs = {run.name: run for run in message.runs}
-        self.selected = [name for name in self.selected if name in self.runs]
+        items = grouped(message.runs)
+        self.groups = {item.name: item for item in items if isinstance(item, RunGroup)}
+        self.selected = [name for name in self.selected if name in self.runs or name in self.groups]
         table = self.query_one(DataTable)
         table.clear()
         table.border_title = f"{len(self.runs)} runs in {self.root}"
-        for run in self.runs.values():
-            table.add_row(
-                self._mark(run.name),
-                run.name,
-                run.status,
-                percent(run.sparsity),
-                f"{percent(run.dense_accuracy)} → {percent(run.accuracy)}",
-                run.method,
-                key=run.name,
-            )
+        for item in items:
+            cells = _group_cells(item) if isinstance(item, RunGroup) else _run_cells(item)
+            table.add_row(self._mark(item.name), *cells, key=item.name)
         if not self.runs:
             self.query_one("#runs-detail", Static).update(f"No runs in {self.root} yet: start one (ctrl+r).")
         self._charts()
 
     @property
-    def highlighted(self) -> RunRecord | None:
+    def highlighted_item(self) -> RunRecord | RunGroup | None:
+        """The run or seed group under the cursor."""
         table = self.query_one(DataTable)
         if not self.runs or table.cursor_row < 0:
             return None
-        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
-        return self.runs.get(str(key))
+        key = str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
+        return self.runs.get(key) or self.groups.get(key)
+
+    def _acted_on(self, verb: str) -> RunRecord | None:
+        """The run `e` or `d` acts on; on a seed group's row, none, and the detail says to pick one of its runs."""
+        item = self.highlighted_item
+        if isinstance(item, RunGroup):
+            self.query_one("#runs-detail", Static).update(
+                f"[yellow]{item.name} is a seed group: highlight one of its runs to {verb} it.[/]"
+            )
+            return None
+        return item
 
     def action_toggle(self) -> None:
-        run = self.highlighted
-        if run is None:
+        item = self.highlighted_item
+        if item is None:
             return
-        if run.name in self.selected:
-            self.selected.remove(run.name)
+        if item.name in self.selected:
+            self.selected.remove(item.name)
         else:
-            self.selected.append(run.name)
+            self.selected.append(item.name)
         table = self.query_one(DataTable)
-        for name in self.runs:  # a run taken off changes the colors of those picked after it
+        for name in [*self.runs, *self.groups]:  # a run taken off changes the colors of those picked after it
             table.update_cell(name, "mark", self._mark(name))
         self._charts()
 
     def _mark(self, name: str) -> Text:
-        """A selected run's mark, in the color of its lines: the charts' legend."""
+        """A selected run's or group's mark, in the color of its lines: the charts' legend."""
         if name not in self.selected:
             return Text("")
         return Text(SELECTED, style=hex_color(self.selected.index(name)))
@@ -203,45 +253,67 @@ class RunsScreen(ToolScreen):
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
-        run = self.highlighted
-        if run is not None:
-            self.query_one("#runs-detail", Static).update(detail_text(run))
+        item = self.highlighted_item
+        if item is not None:
+            text = group_detail_text(item) if isinstance(item, RunGroup) else detail_text(item)
+            self.query_one("#runs-detail", Static).update(text)
         if not self.selected:
             self._charts()
 
     def _charts(self) -> None:
-        """The selected runs, or the highlighted one while none is selected."""
-        shown = [self.runs[name] for name in self.selected]
-        if not shown and self.highlighted is not None:
-            shown = [self.highlighted]
-        self._load_histories([(run_label(run), run.path) for run in shown])
+        """The selected runs and groups, or the highlighted one while none is selected."""
+        shown = [self.runs.get(name) or self.groups[name] for name in self.selected]
+        if not shown and (item := self.highlighted_item) is not None:
+            shown = [item]
+        self._load_histories(
+            [
+                (group_label(item), [run.path for run in item.averaged])
+                if isinstance(item, RunGroup)
+                else (run_label(item), [item.path])
+                for item in shown
+            ]
+        )
 
     @work(thread=True, exclusive=True, group="history")
-    def _load_histories(self, runs: list[tuple[str, Path]]) -> None:
-        histories = [(label, load_history(path)) for label, path in runs]
+    def _load_histories(self, shown: list[tuple[str, list[Path]]]) -> None:
+        histories = [(label, [load_history(path) for path in paths]) for label, paths in shown]
         if not get_current_worker().is_cancelled:  # the cursor moved on: a newer load supersedes this one
             self.post_message(self.HistoriesLoaded(histories))
 
     def on_runs_screen_histories_loaded(self, message: HistoriesLoaded) -> None:
-        accuracy: Series = {}
-        loss: Series = {}
-        for label, rows in message.histories:
-            accuracy[label], loss[label] = ([], []), ([], [])  # one per run, even empty: colors follow the marks
-            sparsity = 0.0
-            for row in rows:
-                sparsity = row.sparsity if row.sparsity is not None else sparsity
-                xs, ys = accuracy[label]
-                xs.append(sparsity * 100)
-                ys.append(row.accuracy * 100)
-                if row.test_loss is not None:
-                    xs, ys = loss[label]
-                    xs.append(row.step)
-                    ys.append(row.test_loss)
-        self.query_one("#runs-accuracy", SeriesChart).show(accuracy)
-        self.query_one("#runs-loss", SeriesChart).show(loss)
+        """A run's own curves; a group's mean curves, with ± one standard deviation as error bars."""
+        accuracy: dict[str, list[tuple[float, MeanStd]]] = {}
+        loss: dict[str, list[tuple[float, MeanStd]]] = {}
+        for label, histories in message.histories:  # one per item, even empty: colors follow the marks
+            accuracy[label] = [(x * 100, _scaled(y, 100)) for x, y in band(list(map(accuracy_points, histories)))]
+            loss[label] = band(list(map(loss_points, histories)))
+        self._chart("#runs-accuracy", accuracy)
+        self._chart("#runs-loss", loss)
+
+    def _chart(self, chart_id: str, bands: dict[str, list[tuple[float, MeanStd]]]) -> None:
+        """Each series' mean line and, where it averages several runs, error bars of ± one standard deviation,
+        which the y axis reaches."""
+        series: Series = {
+            label: ([x for x, _ in points], [y.mean for _, y in points]) for label, points in bands.items()
+        }
+        if self.charted.get(chart_id) == repr(series):  # drawn already, error bars included
+            return
+        self.charted[chart_id] = repr(series)
+        chart = self.query_one(chart_id, SeriesChart)
+        chart.show(series)
+        ends: list[float] = []
+        for index, points in enumerate(bands.values()):
+            spread = [(x, y) for x, y in points if y.n > 1]
+            if spread:
+                means, stds = [y.mean for _, y in spread], [y.std for _, y in spread]
+                bars = [2 * std for std in stds]  # plotext's yerr is the whole bar, centred on the point
+                chart.plt.error([x for x, _ in spread], means, yerr=bars, color=color_of(index))
+                ends += [mean + sign * std for mean, std in zip(means, stds, strict=True) for sign in (-1, 1)]
+        if ends:
+            set_axis([y for _, ys in series.values() for y in ys] + ends, chart.y, chart.plt.ylim, chart.plt.yticks)
 
     def action_export(self) -> None:
-        run = self.highlighted
+        run = self._acted_on("export")
         if run is None:
             return
         self.query_one("#runs-detail", Static).update(f"exporting {run.name} …")
@@ -261,7 +333,7 @@ class RunsScreen(ToolScreen):
         detail.update(message.text if message.error == "" else f"[red]not exported: {message.error}[/]")
 
     def action_delete(self) -> None:
-        run = self.highlighted
+        run = self._acted_on("delete")
         if run is None:
             return
         try:
@@ -282,6 +354,33 @@ class RunsScreen(ToolScreen):
             return
         self.action_reload()
         self.notify(f"deleted {run.name}")
+
+
+def _run_cells(run: RunRecord) -> tuple[str, ...]:
+    method = f"seed {run.config.seed}, {run.method}" if run.group and run.config else run.method
+    return (
+        run.name,
+        run.status,
+        percent(run.sparsity),
+        f"{percent(run.dense_accuracy)} → {percent(run.accuracy)}",
+        method,
+    )
+
+
+def _group_cells(group: RunGroup) -> tuple[str | Text, ...]:
+    """Tight numbers, so that 80 columns still show the run, status and both accuracies."""
+    return (
+        Text("seed group", style="bold"),
+        f"n = {len(group.averaged)}",
+        percent_spread(group.stat("sparsity"), tight=True),
+        f"{percent_spread(group.stat('dense_accuracy'), tight=True)} → "
+        f"{percent_spread(group.stat('accuracy'), tight=True)}",
+        f"{group.method}, {seeds_text(group.seeds)}",
+    )
+
+
+def _scaled(stat: MeanStd, factor: float) -> MeanStd:
+    return MeanStd(stat.mean * factor, stat.std * factor, stat.n)
 
 
 def export_text(run: RunRecord, report: ExportReport) -> str:

@@ -7,6 +7,10 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from prunetui.engine.core.errors import ConfigError
+
+MAX_SEEDS = 100  # the runs of one seed group
+
 
 @dataclass(frozen=True, slots=True)
 class MeanStd:
@@ -23,3 +27,25 @@ def mean_std(values: Iterable[float]) -> MeanStd:
     if not kept:
         raise ValueError("no values to average")
     return MeanStd(statistics.fmean(kept), statistics.stdev(kept) if len(kept) > 1 else 0.0, len(kept))
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """The seeds of `--seeds`: `0,1,2`, `0-4` or both (`0-2,7`), each once, in the order given."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, dash, high = part.partition("-")
+        try:
+            first = int(low)
+            last = int(high) if dash else first
+        except ValueError:
+            raise ConfigError(
+                f"invalid --seeds: {part.strip()!r} is neither a seed (0, 1, …) nor a range (0-4)"
+            ) from None
+        if last < first:
+            raise ConfigError(f"invalid --seeds: {part.strip()} counts down; write {last}-{first}")
+        if len(seeds) + last - first >= MAX_SEEDS:  # checked before a range as long as 0-99999999 is made
+            raise ConfigError(f"invalid --seeds: at most {MAX_SEEDS} seeds")
+        seeds += range(first, last + 1)
+    if len(set(seeds)) < len(seeds):
+        raise ConfigError(f"invalid --seeds: {text} names a seed twice, which would give the same run again")
+    return tuple(seeds)

@@ -30,6 +30,7 @@ from prunetui.engine.storage.run_lock import RunLock
 from prunetui.engine.storage.runs import (
     CONFIG_FILE,
     DENSE_MODEL_FILE,
+    GROUP_KEY,
     HISTORY_FILE,
     MODEL_FILE,
     SUMMARY_FILE,
@@ -48,18 +49,22 @@ def record_run(
 
     Raises RunDirError or OutputError (see `claim_run_dir`) before anything runs. The lock is let go when the
     events end or the iterator is closed."""
-    return record_claimed(experiment, claim_run_dir(directory, overwrite), extra)
+    return record_claimed(experiment, claim_run_dir(directory, overwrite), extra=extra)
 
 
-def record_claimed(experiment: Experiment, lock: RunLock, extra: Mapping[str, Any] | None = None) -> Iterator[Event]:
-    """`record_run` in a directory claimed already, e.g. before torch was imported, so a refusal comes first."""
-    return _Recorder(experiment, lock.directory, extra or {}).events(lock)
+def record_claimed(
+    experiment: Experiment, lock: RunLock, *, group: str = "", extra: Mapping[str, Any] | None = None
+) -> Iterator[Event]:
+    """`record_run` in a directory claimed already, e.g. before torch was imported, so a refusal comes first.
+    A `group` (see `groups`) is written into the summary from the start, so even a run killed at once has it."""
+    return _Recorder(experiment, lock.directory, group, extra or {}).events(lock)
 
 
 class _Recorder:
-    def __init__(self, experiment: Experiment, directory: Path, extra: Mapping[str, Any]) -> None:
+    def __init__(self, experiment: Experiment, directory: Path, group: str, extra: Mapping[str, Any]) -> None:
         self.experiment = experiment
         self.directory = directory
+        self.group = {GROUP_KEY: group} if group else {}  # a run of no group has no key, as before groups
         self.extra = extra
         self.started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.rows: list[HistoryRow] = []
@@ -133,7 +138,13 @@ class _Recorder:
         }
 
     def _write_summary(self, document: dict[str, Any]) -> None:
-        document = {"started": self.started, "config": self.experiment.config.to_dict(), **self.extra, **document}
+        document = {
+            "started": self.started,
+            **self.group,
+            "config": self.experiment.config.to_dict(),
+            **self.extra,
+            **document,
+        }
         write_atomic(self.directory / SUMMARY_FILE, json.dumps(document, indent=2) + "\n")
 
 

@@ -44,6 +44,7 @@ MODEL_FILE = "model.pt"
 DENSE_MODEL_FILE = "dense.pt"
 COMPACT_MODEL_FILE = "model-compact.pt"  # written by `prunetui export` for ln-structured runs
 RUN_FILES = (CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE, MODEL_FILE, DENSE_MODEL_FILE, COMPACT_MODEL_FILE)
+GROUP_KEY = "group"  # in summary.json: the seed group a run belongs to (`groups`); absent for a run of its own
 LAST = "last"  # the run name that means the newest run
 MAX_CANDIDATES = 5  # run names listed when a prefix is ambiguous
 
@@ -125,6 +126,7 @@ class RunRecord:
     compression: float | None
     message: str = ""  # why it failed
     export: Exported | None = None  # model.pt's sizes, as saved
+    group: str = ""  # the seed group it belongs to (`groups`), "" for a run of its own or one saved before groups
 
     @property
     def method(self) -> str:
@@ -163,6 +165,7 @@ def read_run(path: str | Path) -> RunRecord:
         compression=_number(summary.get("compression")),
         message=str(summary.get("message") or ""),
         export=_exported(summary.get("export")),
+        group=group if isinstance(group := summary.get(GROUP_KEY), str) else "",
     )
 
 

@@ -62,15 +62,12 @@ class Preset:
             if f.name not in place and getattr(self.config, f.name) != getattr(config, f.name)
         }
 
-    def record(self, config: ExperimentConfig) -> dict[str, Any]:
-        """The preset's entry in a run's summary.json: what the paper reports, to set beside the run's numbers,
-        and what the run changed."""
-        return {
-            "name": self.name,
-            "citation": self.citation,
-            "paper": dataclasses.asdict(self.paper),
-            "changed": {toml_key(name): list(values) for name, values in self.changes(config).items()},
-        }
+    def summary_fields(self, config: ExperimentConfig) -> dict[str, Any]:
+        """What a run from the preset adds to its summary.json: under `preset`, what the paper reports, to set
+        beside the run's numbers, and what the run changed."""
+        changed = {toml_key(name): list(values) for name, values in self.changes(config).items()}
+        paper = dataclasses.asdict(self.paper)
+        return {"preset": {"name": self.name, "citation": self.citation, "paper": paper, "changed": changed}}
 
 
 def preset_names() -> list[str]:
