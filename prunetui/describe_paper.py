@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from prunetui.engine.core.config import toml_key
+from prunetui.engine.core.config import flag_name, toml_key
 from prunetui.engine.core.events import RunSummary
 from prunetui.engine.core.presets import PaperFigures, Preset
 
@@ -74,6 +75,18 @@ def comparison(preset: Preset, summary: RunSummary) -> list[str]:
     if changed:
         lines.append(f"changed from the preset: {changed}")
     return lines
+
+
+def control_flags(control: Mapping[str, Any]) -> str:
+    """The flags that turn a preset's run into its paper's control: {"reinit": True} -> '--reinit'."""
+    flags = []
+    for key, value in control.items():
+        flag = flag_name(key.replace("-", "_"))
+        if isinstance(value, bool):
+            flags.append(flag if value else flag.replace("--", "--no-", 1))
+        else:
+            flags.append(f"{flag} {value}")
+    return " ".join(flags)
 
 
 def changes_text(changes: dict[str, tuple[Any, Any]]) -> str:

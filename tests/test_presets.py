@@ -122,13 +122,14 @@ dataset = "MNIST"
         (GOOD + "error = 1.59\n", "preset bad: paper figure error = 1.59 is not a fraction in [0, 1]"),
         (GOOD.replace('citation = "c"\n', ""), "preset bad: citation is missing"),
         (GOOD + "[extra]\n", "preset bad: unknown key 'extra'"),
+        (GOOD + "[control]\nepochs = -1\n", "preset bad: invalid --epochs: must be between 0 and 1,000"),
         (GOOD.replace("epochs = 2", "epochs = ["), "preset bad: "),
     ],
 )
 def test_a_bad_preset_file_is_refused_in_one_line(preset_dir: Path, text: str, message: str) -> None:
     (preset_dir / "good.toml").write_text(GOOD)
     (preset_dir / "bad.toml").write_text(text)
-    assert load_preset("good").config == ExperimentConfig(epochs=2)
+    assert load_preset("good").config == ExperimentConfig(epochs=2) and load_preset("good").control_config is None
     with pytest.raises(ConfigError) as error:
         load_preset("bad")
     assert str(error.value).startswith(message) and "\n" not in str(error.value)

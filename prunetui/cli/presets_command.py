@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from prunetui.cli.options import fail
-from prunetui.describe_paper import paper_text
+from prunetui.describe_paper import control_flags, paper_text
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.presets import Preset, all_presets, load_preset
 
@@ -48,6 +48,9 @@ def presets_table(presets: list[Preset]) -> Table:
 
 def _show(preset: Preset, console: Console) -> None:
     console.print(f"[b]{preset.name}[/b]: {preset.title}", highlight=False)
-    for line in (preset.citation, "", preset.description, "", f"paper: {paper_text(preset.paper)}", "settings:"):
+    lines = [preset.citation, "", preset.description, "", f"paper: {paper_text(preset.paper)}"]
+    if preset.control:
+        lines.append(f"the paper's control: prunetui run --preset {preset.name} {control_flags(preset.control)}")
+    for line in [*lines, "settings:"]:
         console.print(line, highlight=False, markup=False)
     console.print(preset.config.to_toml(), highlight=False, markup=False)

@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout without installing
 
-from prunetui.describe_paper import figures_text, measured
+from prunetui.describe_paper import control_flags, figures_text, measured
 from prunetui.engine import Experiment, ExperimentConfig, Failed, Finished, RunSummary
 from prunetui.engine.core.data import availability
 from prunetui.engine.core.data.sources import AVAILABLE_EMBEDDED, AVAILABLE_ON_DISK
-from prunetui.engine.core.presets import Preset, all_presets
+from prunetui.engine.core.presets import all_presets
 
 
 def parse_args() -> argparse.Namespace:
@@ -40,9 +40,9 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def budget(preset: Preset, args: argparse.Namespace) -> ExperimentConfig:
-    """The preset's config, with its training cut short unless --full."""
-    config = preset.config.replace(data_dir=args.data_dir, device=args.device)
+def budget(config: ExperimentConfig, args: argparse.Namespace) -> ExperimentConfig:
+    """A preset's config, with its training cut short unless --full."""
+    config = config.replace(data_dir=args.data_dir, device=args.device)
     if args.full:
         return config
     return config.replace(
@@ -83,12 +83,16 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for preset in presets:
         paper = preset.paper
+        runs = [(preset.name, budget(preset.config, args))]
+        if preset.control_config:  # the paper's control, e.g. lth's --reinit
+            runs.append((f"{preset.name} {control_flags(preset.control)}", budget(preset.control_config, args)))
         for dataset in datasets:
-            summary, seconds = run(budget(preset, args).replace(dataset=dataset))
-            used = dataset if paper.same_data(dataset) else f"{dataset} (paper: {paper.dataset})"
-            said = f"{paper.network}: {figures_text(paper)}"
-            row = f"| {preset.name} | {used} | {figures_text(measured(paper, summary))} | {said} | {seconds:.0f} |"
-            print(row, flush=True)
+            for name, config in runs:
+                summary, seconds = run(config.replace(dataset=dataset))
+                used = dataset if paper.same_data(dataset) else f"{dataset} (paper: {paper.dataset})"
+                said = f"{paper.network}: {figures_text(paper)}"
+                row = f"| {name} | {used} | {figures_text(measured(paper, summary))} | {said} | {seconds:.0f} |"
+                print(row, flush=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 reports, so a run can be set up the paper's way and its numbers put beside the paper's.
 
 A preset file has a `title`, a `citation`, a `description`, a `[settings]` table (keys as in a `--config` file,
-checked by the config schema) and a `[paper]` table (`PaperFigures`). Plain Python, no torch.
+checked by the config schema), a `[paper]` table (`PaperFigures`) and, for a paper that runs a control experiment,
+a `[control]` table: the settings that turn the recipe into the control. Plain Python, no torch.
 """
 
 from __future__ import annotations
@@ -51,6 +52,12 @@ class Preset:
     description: str
     config: ExperimentConfig  # the defaults with the preset's settings
     paper: PaperFigures
+    control: Mapping[str, Any] = field(default_factory=dict)  # the paper's control run: settings over the preset
+
+    @property
+    def control_config(self) -> ExperimentConfig | None:
+        """The paper's control experiment (e.g. the same masks with fresh weights), if it has one."""
+        return ExperimentConfig.from_mapping(self.control, self.config) if self.control else None
 
     def changes(self, config: ExperimentConfig) -> dict[str, tuple[Any, Any]]:
         """The settings `config` takes otherwise than the preset, {name: (preset's, config's)}, leaving out those
@@ -93,15 +100,18 @@ def load_preset(name: str) -> Preset:
 
 def _preset(name: str, values: dict[str, Any]) -> Preset:
     text = {key: values.pop(key, "") for key in ("title", "citation", "description")}
-    settings, paper = values.pop("settings", {}), values.pop("paper", {})
+    settings, paper, control = values.pop("settings", {}), values.pop("paper", {}), values.pop("control", {})
     if values:
-        keys = "title, citation, description, [settings] and [paper]"
+        keys = "title, citation, description, [settings], [paper] and [control]"
         raise ConfigError(f"unknown key {next(iter(values))!r}; a preset has {keys}")
     missing = [key for key, value in text.items() if not value]
     if missing:
         raise ConfigError(f"{missing[0]} is missing")
     config = ExperimentConfig.from_mapping(settings).validate()
-    return Preset(name, **text, config=config, paper=_figures(paper))
+    preset = Preset(name, **text, config=config, paper=_figures(paper), control=control)
+    if preset.control_config:
+        preset.control_config.validate()
+    return preset
 
 
 def _figures(values: Mapping[str, Any]) -> PaperFigures:
