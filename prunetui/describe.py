@@ -121,7 +121,7 @@ def describe(event: Event) -> str | None:
                 f"accuracy {percent(event.accuracy_before)} → {percent(event.accuracy)}"
             )
         case Rewound():
-            return f"round {event.round}: survivors rewound to their initial values, accuracy {percent(event.accuracy)}"
+            return f"round {event.round}: {rewound_to(event.to_step)}, accuracy {percent(event.accuracy)}"
         case Exported():
             return f"saved {event.path}: {sizes_text(event)}"
         case Finished():
@@ -136,6 +136,13 @@ def describe(event: Event) -> str | None:
         case Failed():
             return f"failed: {event.message}"
     return None
+
+
+def rewound_to(step: int | None) -> str:
+    """Where a round's survivors went back to, in words."""
+    if step is None:
+        return "survivors given fresh random weights (reinit)"
+    return "survivors rewound to their initial values" if step == 0 else f"survivors rewound to step {step:,}"
 
 
 def kib(n: int) -> str:

@@ -130,7 +130,7 @@ def test_help_says_an_empty_default_in_words(capsys: pytest.CaptureFixture[str],
     assert "['']" not in text
     assert "e.g. conv1=0.5,fc1=0.95 (see sensitivity) [none] --optimizer" in text
     assert "(default: $PRUNETUI_DATA, else a per-user cache) --criterion" in text  # said once, in words
-    assert "[0, 1) [0.9] --rounds" in text and "before fine-tuning [off]" in text
+    assert "[0, 1) [0.9] --rounds" in text and "train --epochs again [off]" in text
 
 
 @pytest.mark.parametrize(("schedule", "before"), [("agp", "before the first prune"), ("one-shot", "dense")])

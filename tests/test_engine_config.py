@@ -30,6 +30,12 @@ NON_DEFAULT = ExperimentConfig(
     epochs=5,
     finetune_epochs=0,
     rewind=True,
+    rewind_step=100,
+    reinit=True,
+    agp_initial_sparsity=0.1,
+    agp_start_step=10,
+    agp_interval=50,
+    structured_norm="l1",
     max_layer_sparsity=0.9,
     keep_output=True,
     optimizer="adam",
@@ -103,6 +109,17 @@ def test_valid_configs_have_no_problems(config: ExperimentConfig) -> None:
         ({"model": 5}, "--model", "text, got 5"),
         ({"scope": "global", "criterion": "ln-structured"}, "--scope", "ln-structured"),
         ({"schedule": "agp", "epochs": 0}, "--epochs", "agp"),
+        ({"rewind": True, "epochs": 0}, "--epochs", "rewind trains --epochs again after each prune"),
+        ({"reinit": True, "epochs": 0}, "--epochs", "reinit trains --epochs again"),
+        ({"rewind_step": -1}, "--rewind-step", "between 0 and 1,000,000,000"),
+        ({"agp_interval": 1.5}, "--agp-interval", "whole number"),
+        ({"structured_norm": "l3"}, "--structured-norm", "one of l1, l2; got 'l3'"),
+        ({"schedule": "agp", "agp_initial_sparsity": 0.95}, "--agp-initial-sparsity", "above the target sparsity 0.9"),
+        (
+            {"schedule": "agp", "agp_initial_sparsity": 0.3, "layer_sparsity": "conv1=0.2"},
+            "--agp-initial-sparsity",
+            "above the target sparsity 0.2",
+        ),
         ({"layer_sparsity": "conv1"}, "--layer-sparsity", "'conv1' is not layer=fraction"),
         ({"layer_sparsity": "conv1=half"}, "--layer-sparsity", "'conv1=half' is not layer=fraction"),
         ({"layer_sparsity": "=0.5"}, "--layer-sparsity", "'=0.5' is not layer=fraction"),
@@ -223,34 +240,62 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
     def not_applicable(config: ExperimentConfig) -> dict[str, str]:
         return {name: why for name in names if (why := config.not_applicable(name)) is not None}
 
+    agp_only = dict.fromkeys(("agp_initial_sparsity", "agp_start_step", "agp_interval"), "agp only")
     assert not_applicable(ExperimentConfig()) == {
         "rounds": "one-shot prunes once",
+        "rewind_step": "needs --rewind",
+        **agp_only,
+        "structured_norm": "ln-structured only",
         "max_layer_sparsity": "global scope only",
         "lr_step_epochs": "step schedule only",
         "lr_gamma": "step schedule only",
     }
-    assert not_applicable(ExperimentConfig(scope="global", schedule="agp", lr_schedule="step")) == {
-        "layer_sparsity": "layer scope only"
+    on_agp = dict.fromkeys(("rewind", "rewind_step", "reinit"), "agp prunes during training")
+    assert not_applicable(ExperimentConfig(scope="global", schedule="agp", rewind=True, lr_schedule="step")) == {
+        **on_agp,
+        "structured_norm": "ln-structured only",
+        "layer_sparsity": "layer scope only",
     }
     assert not_applicable(ExperimentConfig(lr_schedule="step", finetune_epochs=0, schedule="agp")) == {
+        **on_agp,
+        "structured_norm": "ln-structured only",
         "finetune_lr": "no fine-tuning",
         "max_layer_sparsity": "global scope only",
     }
-    assert not_applicable(ExperimentConfig(finetune_epochs=0, rewind=True)) == not_applicable(ExperimentConfig())
-    assert not_applicable(ExperimentConfig(criterion="ln-structured", schedule="iterative", lr_schedule="step")) == {
+    assert "finetune_lr" not in not_applicable(ExperimentConfig(finetune_epochs=0, rewind=True))  # it retrains
+    assert not_applicable(
+        ExperimentConfig(criterion="ln-structured", schedule="iterative", rewind=True, lr_schedule="step")
+    ) == {
+        "finetune_epochs": "rewind retrains the full --epochs",
+        **agp_only,
         "scope": "ln-structured prunes each layer on its own",
         "max_layer_sparsity": "global scope only",
+    }
+    assert not_applicable(ExperimentConfig(rounds=2, rewind=True, reinit=True)) == {
+        "rounds": "one-shot prunes once",
+        "finetune_epochs": "reinit retrains the full --epochs",
+        "rewind": "reinit draws fresh weights instead",
+        "rewind_step": "reinit draws fresh weights",
+        **agp_only,
+        "structured_norm": "ln-structured only",
+        "max_layer_sparsity": "global scope only",
+        "lr_step_epochs": "step schedule only",
+        "lr_gamma": "step schedule only",
     }
     assert ExperimentConfig.settings_with("point") == ("criterion", "scope", "schedule", "sparsity")
     assert ExperimentConfig.settings_with("place") == ("data_dir", "device")
     assert ExperimentConfig.settings_with("plan") == (
-        "scope", "schedule", "sparsity", "rounds", "finetune_epochs", "rewind", "max_layer_sparsity", "layer_sparsity",
-        "finetune_lr",
+        "scope", "schedule", "sparsity", "rounds", "finetune_epochs", "rewind", "rewind_step", "reinit",
+        "agp_initial_sparsity", "agp_start_step", "agp_interval", "max_layer_sparsity", "layer_sparsity", "finetune_lr",
     )  # fmt: skip
     runs = [
         ExperimentConfig(epochs=3, finetune_epochs=2, schedule=s, rounds=4) for s in ("one-shot", "iterative", "agp")
     ]
     assert [config.total_epochs for config in runs] == [3 + 2, 3 + 4 * 2, 3 + 2]  # agp fine-tunes once, at the end
+    # Rewinding (or reinit) retrains the full 3 epochs after every round; agp prunes while training: no rewinding.
+    assert [config.replace(rewind=True).total_epochs for config in runs] == [3 + 3, 3 + 4 * 3, 3 + 2]
+    assert [config.replace(reinit=True).total_epochs for config in runs] == [3 + 3, 3 + 4 * 3, 3 + 2]
+    assert runs[2].replace(agp_initial_sparsity=0.2).rounds_used == 5  # a first mask update, to s_i, at t0
     types = {f.name: setting_type(f) for f in ExperimentConfig.fields()}
     assert (types["model"], types["sparsity"], types["rounds"], types["rewind"]) == (str, float, int, bool)
 
@@ -279,7 +324,7 @@ def test_layer_amounts_format_and_parse_back() -> None:
 
 def test_every_number_setting_has_an_interval() -> None:
     numbers = [f for f in ExperimentConfig.fields() if f.type in ("int", "float")]
-    assert len(numbers) == 13 and [f.name for f in numbers if f.metadata["interval"] is None] == []
+    assert len(numbers) == 17 and [f.name for f in numbers if f.metadata["interval"] is None] == []
 
 
 @pytest.mark.parametrize(

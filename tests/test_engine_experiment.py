@@ -77,29 +77,38 @@ def test_summary_matches_the_last_events(tiny_config: ExperimentConfig) -> None:
 
 def test_rewind_resets_surviving_weights_to_their_initial_values(tiny_config: ExperimentConfig) -> None:
     config = tiny_config.replace(rewind=True, sparsity=0.6, finetune_epochs=0, seed=7)
-    events, experiment = run(config)
-    rewound = of_type(events, Rewound)
-    assert [(e.round, e.step) for e in rewound] == [(1, 16)]  # after 2 epochs of 8 steps
-    assert events.index(rewound[0]) == events.index(of_type(events, Pruned)[0]) + 1
+    experiment = Experiment(config, download=False)
     torch.manual_seed(7)
     initial = build_model("lenet5")
-    assert experiment.model is not None
-    for (name, module), (_, fresh) in zip(weight_layers(experiment.model), weight_layers(initial), strict=True):
-        mask = module.weight_mask
-        assert torch.equal(module.weight, fresh.weight * mask), name  # survivors exactly at init, pruned zero
-        assert torch.equal(module.bias, fresh.bias), name
-        assert int((module.weight == 0).sum()) == int((mask == 0).sum()) == round(0.6 * mask.numel())
-    # Without rewinding the same run ends with trained weights: the comparison above can fail.
-    _, trained = run(config.replace(rewind=False))
-    assert trained.model is not None and not torch.equal(
-        trained.model.fc1.weight, initial.fc1.weight * trained.model.fc1.weight_mask
+    events: list[Event] = []
+    for event in experiment.run():  # the run waits at each event: the model is as the event found it
+        events.append(event)
+        if isinstance(event, Rewound):
+            assert experiment.model is not None
+            layers = zip(weight_layers(experiment.model), weight_layers(initial), strict=True)
+            for (name, module), (_, fresh) in layers:
+                mask = module.weight_mask
+                assert torch.equal(module.weight, fresh.weight * mask), name  # survivors exactly at init, pruned zero
+                assert torch.equal(module.bias, fresh.bias), name
+                assert int((module.weight == 0).sum()) == int((mask == 0).sum()) == round(0.6 * mask.numel())
+    rewound = of_type(events, Rewound)
+    assert [(e.round, e.step, e.to_step) for e in rewound] == [(1, 16, 0)]  # after 2 epochs of 8 steps
+    assert events.index(rewound[0]) == events.index(of_type(events, Pruned)[0]) + 1
+    # Then the full training budget again, not the fine-tuning epochs (0 here), which ends far from init.
+    assert [(e.phase, e.epoch, e.epochs) for e in of_type(events, EpochEnd)][2:] == [
+        ("finetune", 1, 2),
+        ("finetune", 2, 2),
+    ]
+    assert of_type(events, RunStarted)[0].total_epochs == 4
+    assert experiment.model is not None and not torch.equal(
+        experiment.model.fc1.weight, initial.fc1.weight * experiment.model.fc1.weight_mask
     )
 
 
-def test_rewind_before_each_fine_tuning_round(tiny_config: ExperimentConfig) -> None:
+def test_rewind_before_each_retraining_round(tiny_config: ExperimentConfig) -> None:
     events, _ = run(tiny_config.replace(rewind=True, schedule="iterative", rounds=3))
     kinds = [type(e).__name__ for e in events if isinstance(e, Pruned | Rewound | EpochEnd)]
-    assert kinds == ["EpochEnd", "EpochEnd"] + ["Pruned", "Rewound", "EpochEnd"] * 3
+    assert kinds == ["EpochEnd", "EpochEnd"] + ["Pruned", "Rewound", "EpochEnd", "EpochEnd"] * 3
     assert [e.round for e in of_type(events, Rewound)] == [1, 2, 3]
 
 

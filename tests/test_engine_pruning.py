@@ -15,7 +15,7 @@ from prunetui.engine.core.config import SCOPES
 from prunetui.engine.core.experiment import Experiment
 from prunetui.engine.core.metrics import weight_layers
 from prunetui.engine.pruning.registry import CRITERIA, SCHEDULES
-from prunetui.engine.pruning.schedules import agp_prune_steps
+from prunetui.engine.pruning.schedules import PlanSettings, agp_prune_steps
 from prunetui.engine.pruning.taylor import taylor_scores
 from tests.engine_helpers import of_type, run
 
@@ -174,24 +174,28 @@ def test_per_layer_targets_are_each_reached_on_the_schedule(
         }
 
 
+def rounds(n: int) -> PlanSettings:
+    return PlanSettings(n, epochs=1, finetune_epochs=1)
+
+
 def test_schedule_targets_known_values() -> None:
-    assert SCHEDULES["one-shot"].fractions(0.9, 1) == [0.9]
-    assert SCHEDULES["iterative"].fractions(0.9, 2) == pytest.approx([1 - math.sqrt(0.1), 0.9])
-    assert SCHEDULES["iterative"].fractions(0.75, 2) == pytest.approx([0.5, 0.75])
-    assert SCHEDULES["agp"].fractions(0.8, 4) == pytest.approx([0.4625, 0.7, 0.7875, 0.8])
-    assert SCHEDULES["agp"].fractions(0.8, 4)[-1] == 0.8
+    assert SCHEDULES["one-shot"].fractions(0.9, rounds(1)) == [0.9]
+    assert SCHEDULES["iterative"].fractions(0.9, rounds(2)) == pytest.approx([1 - math.sqrt(0.1), 0.9])
+    assert SCHEDULES["iterative"].fractions(0.75, rounds(2)) == pytest.approx([0.5, 0.75])
+    assert SCHEDULES["agp"].fractions(0.8, rounds(4)) == pytest.approx([0.4625, 0.7, 0.7875, 0.8])
+    assert SCHEDULES["agp"].fractions(0.8, rounds(4))[-1] == 0.8
 
 
 def test_agp_prune_steps_are_spread_evenly_before_the_end() -> None:
-    assert agp_prune_steps(100, 4) == [20, 40, 60, 80]
-    assert agp_prune_steps(16, 3) == [4, 8, 12]
+    assert agp_prune_steps(rounds(4), 100) == [20, 40, 60, 80]
+    assert agp_prune_steps(rounds(3), 16) == [4, 8, 12]
 
 
 def test_agp_prunes_during_training_at_its_steps(tiny_config: ExperimentConfig) -> None:
     config = tiny_config.replace(schedule="agp", sparsity=0.8, rounds=3, epochs=2, finetune_epochs=1)
     events, _ = run(config)
     steps_per_epoch = 512 // 64
-    assert agp_prune_steps(2 * steps_per_epoch, 3) == [4, 8, 12]
+    assert agp_prune_steps(rounds(3), 2 * steps_per_epoch) == [4, 8, 12]
     progress = [(type(e).__name__, e.step) for e in events if isinstance(e, Pruned | EpochEnd)]
     # Pruned before step 4 (mid epoch 1), at the start of epoch 2 and mid epoch 2; then one fine-tuning epoch.
     assert progress == [
@@ -213,7 +217,7 @@ def test_agp_with_more_rounds_than_steps_still_runs_every_round(tiny_config: Exp
     pruned = of_type(run(config)[0], Pruned)
     assert [p.round for p in pruned] == list(range(1, 11))
     assert [p.target_sparsity for p in pruned] == pytest.approx(expected_targets("agp", 0.9, 10), abs=1e-12)
-    assert [p.step for p in pruned] == agp_prune_steps(8, 10)
+    assert [p.step for p in pruned] == agp_prune_steps(rounds(10), 8)
     assert abs(pruned[-1].sparsity.global_sparsity - 0.9) <= TOLERANCE
 
 

@@ -83,9 +83,9 @@ class SweepSpec:
     """Methods by sparsities, every point pruned from the same trained dense model and fine-tuned.
 
     `base` gives every other setting; its criterion, scope, schedule and sparsity are ignored. Points start
-    from the trained weights with no further training (epochs=0), except agp, which prunes while it trains:
-    it trains from the seed's initial weights for `base.epochs`, the dense model's budget, so the dense model
-    it is compared with had the same training.
+    from the trained weights with no further training (epochs=0), except agp, which prunes while it trains, and
+    rewinding, which goes back into training: they train from the seed's initial weights for `base.epochs`, the
+    dense model's budget, so the dense model they are compared with had the same training.
     """
 
     base: ExperimentConfig
@@ -102,10 +102,10 @@ class SweepSpec:
 
     def point_config(self, method: str, sparsity: float) -> ExperimentConfig:
         criterion, scope, schedule = parse_method(method).split(":")
-        epochs = self.base.epochs if SCHEDULES[schedule].prunes_while_training else 0
-        return self.base.replace(
-            criterion=criterion, scope=scope, schedule=schedule, sparsity=sparsity, layer_sparsity="", epochs=epochs
+        point = self.base.replace(
+            criterion=criterion, scope=scope, schedule=schedule, sparsity=sparsity, layer_sparsity=""
         )
+        return point if point.trains_from_scratch else point.replace(epochs=0)
 
     def dense_config(self) -> ExperimentConfig:
         return dense_config(self.base)
@@ -126,7 +126,7 @@ class SweepSpec:
 def dense_config(config: ExperimentConfig) -> ExperimentConfig:
     """The experiment that only trains: nothing pruned, no fine-tuning."""
     return config.replace(criterion="l1", scope="layer", schedule="one-shot", sparsity=0.0, layer_sparsity="",
-                          finetune_epochs=0, rewind=False)  # fmt: skip
+                          finetune_epochs=0, rewind=False, reinit=False)  # fmt: skip
 
 
 def sweep_directory(root: Path, base: ExperimentConfig) -> Path:

@@ -101,7 +101,7 @@ class Sweep(ExperimentSeries):
                 dense_accuracy = evaluate(_model(spec.base.model, dense).to(device), test).accuracy
             stage = f"{method} at {sparsity * 100:g} %"
             config = spec.point_config(method, sparsity)
-            start_from = None if config.pruning_schedule.prunes_while_training else dense  # agp trains from scratch
+            start_from = None if config.trains_from_scratch else dense  # agp and rewinding train from scratch
             finished = yield from self.experiment(stage, config, start_from)
             summary = finished.summary
             assert summary.accuracy is not None and summary.test_loss is not None  # evaluated: it finished

@@ -23,7 +23,8 @@ from prunetui.engine.core.lr_schedule import LR_SCHEDULES
 from prunetui.engine.pruning import registry
 from prunetui.engine.pruning.budget import capped_zeros
 from prunetui.engine.pruning.criterion import Criterion
-from prunetui.engine.pruning.schedules import Schedule
+from prunetui.engine.pruning.ln_structured import NORMS
+from prunetui.engine.pruning.schedules import PlanSettings, Schedule
 
 MODELS = ("lenet5", "lenet300", "lenet5-caffe")
 DATASETS = ("fashion-mnist-mini", "mnist", "fashion-mnist", "kmnist")  # the first is embedded in the package
@@ -63,6 +64,7 @@ class Interval:
 
 
 FRACTION = Interval(0.0, 1.0, high_open=True)
+STEPS = Interval(0, 1_000_000_000)  # a count of optimizer steps
 
 
 # What a setting is to the analyses, which use some settings differently from a single run:
@@ -129,7 +131,31 @@ class ExperimentConfig:
         1, "fine-tuning epochs after each prune round", interval=Interval(0, 1000), roles=("plan",)
     )
     rewind: bool = _setting(
-        False, "lottery ticket: reset surviving weights to their initial values before fine-tuning", roles=("plan",)
+        False,
+        "lottery ticket (Frankle & Carbin): after each prune, survivors go back to their initial values and train "
+        "--epochs again",
+        roles=("plan",),
+    )
+    rewind_step: int = _setting(
+        0,
+        "late rewinding: back to the weights after this many optimizer steps (0: initial)",
+        interval=STEPS,
+        roles=("plan",),
+    )
+    reinit: bool = _setting(
+        False, "control of --rewind: the same masks with fresh random weights, trained --epochs again", roles=("plan",)
+    )
+    agp_initial_sparsity: float = _setting(
+        0.0, "agp: s_i, the sparsity of the first mask update, in [0, 1)", interval=FRACTION, roles=("plan",)
+    )
+    agp_start_step: int = _setting(
+        0, "agp: t0, the optimizer step of the first mask update", interval=STEPS, roles=("plan",)
+    )
+    agp_interval: int = _setting(
+        0, "agp: Δt, optimizer steps between mask updates (0: spread over training)", interval=STEPS, roles=("plan",)
+    )
+    structured_norm: str = _setting(
+        "l2", "ln-structured: the norm rows are ranked by (Li et al. 2017: l1)", tuple(NORMS)
     )
     max_layer_sparsity: float = _setting(
         1.0,
@@ -188,9 +214,19 @@ class ExperimentConfig:
 
     def not_applicable(self, name: str) -> str | None:
         """Why setting `name` has no effect with this config's other settings; None when it has."""
+        schedule = registry.SCHEDULES.get(self.schedule)
+        retrains = schedule is not None and schedule.retrains(self.plan_settings)
         match name:
-            case "rounds" if self.schedule in registry.SCHEDULES and not self.pruning_schedule.has_rounds:
+            case "rounds" if schedule and not schedule.has_rounds:
                 return f"{self.schedule} prunes once"
+            case "finetune_epochs" if retrains:
+                return f"{'reinit' if self.reinit else 'rewind'} retrains the full --epochs"
+            case "rewind" | "reinit" | "rewind_step" if schedule and schedule.prunes_while_training:
+                return f"{self.schedule} prunes during training"
+            case "rewind" if self.reinit:
+                return "reinit draws fresh weights instead"
+            case "rewind_step" if self.reinit or not self.rewind:
+                return "reinit draws fresh weights" if self.reinit else "needs --rewind"
             case "scope" if self.structured:
                 return f"{self.criterion} prunes each layer on its own"
             case "max_layer_sparsity" if self.scope != "global":
@@ -199,27 +235,54 @@ class ExperimentConfig:
                 return "layer scope only"
             case "lr_step_epochs" | "lr_gamma" if self.lr_schedule != "step":
                 return "step schedule only"
-            case "finetune_lr" if self.finetune_epochs == 0 and not self.rewind:
+            case "finetune_lr" if self.finetune_epochs == 0 and not retrains:
                 return "no fine-tuning"
+        for kind, chosen in ((registry.SCHEDULES, self.schedule), (registry.CRITERIA, self.criterion)):
+            readers = [reader for reader, value in kind.items() if name in value.settings]
+            if readers and chosen not in readers:
+                return f"{', '.join(readers)} only"
         return None
 
     @property
     def pruning_criterion(self) -> Criterion:
-        return registry.CRITERIA[self.criterion]
+        """The criterion, given the settings it reads (`Criterion.settings`)."""
+        criterion = registry.CRITERIA[self.criterion]
+        return criterion.configured(**{name: getattr(self, name) for name in criterion.settings})
 
     @property
     def pruning_schedule(self) -> Schedule:
         return registry.SCHEDULES[self.schedule]
 
     @property
+    def plan_settings(self) -> PlanSettings:
+        """What the schedule reads of this config."""
+        return PlanSettings(
+            self.rounds,
+            self.epochs,
+            self.finetune_epochs,
+            retrain=self.rewind or self.reinit,
+            rewind_step=0 if self.reinit else self.rewind_step,  # reinit goes back to no step of training
+            initial_sparsity=self.agp_initial_sparsity,
+            start_step=self.agp_start_step,
+            interval=self.agp_interval,
+        )
+
+    @property
     def rounds_used(self) -> int:
-        """Rounds actually run: a schedule without rounds (one-shot) prunes once."""
-        return self.rounds if self.pruning_schedule.has_rounds else 1
+        """Rounds actually run: a schedule without rounds (one-shot) prunes once; agp adds one at t0 when s_i > 0."""
+        return self.pruning_schedule.round_count(self.plan_settings)
 
     @property
     def total_epochs(self) -> int:
-        """Training plus all fine-tuning epochs of a run."""
-        return self.epochs + self.pruning_schedule.fine_tunings(self.rounds_used) * self.finetune_epochs
+        """Training plus all fine-tuning (or, under rewind, retraining) epochs of a run."""
+        return self.pruning_schedule.total_epochs(self.plan_settings)
+
+    @property
+    def trains_from_scratch(self) -> bool:
+        """Whether pruning needs the run's own training: agp prunes during it, rewinding goes back into it and
+        trains its budget again. Otherwise a trained model can be pruned with epochs=0 (as sweeps do)."""
+        schedule = self.pruning_schedule
+        return schedule.prunes_while_training or schedule.retrains(self.plan_settings)
 
     @property
     def structured(self) -> bool:
@@ -280,6 +343,15 @@ class ExperimentConfig:
             problems["layer_sparsity"] = layer_problem
         if self.pruning_schedule.prunes_while_training and self.epochs == 0:
             problems["epochs"] = f"{self.schedule} prunes during training, so it needs at least 1 epoch"
+        elif self.pruning_schedule.retrains(self.plan_settings) and self.epochs == 0:
+            what = "reinit" if self.reinit else "rewind"
+            problems["epochs"] = f"{what} trains --epochs again after each prune, so it needs at least 1 epoch"
+        if "agp_initial_sparsity" in self.pruning_schedule.settings and not layer_problem:
+            lowest = min(self.layer_targets().values(), default=self.sparsity)
+            if self.agp_initial_sparsity > lowest:
+                problems["agp_initial_sparsity"] = (
+                    f"s_i {self.agp_initial_sparsity:g} is above the target sparsity {lowest:g}: masks only grow"
+                )
         return problems
 
     def _layer_sparsity_problem(self) -> str | None:

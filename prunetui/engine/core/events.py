@@ -111,7 +111,8 @@ class Pruned:
 class Rewound:
     round: int
     step: int
-    accuracy: float  # with surviving weights back at their initial values
+    accuracy: float  # with surviving weights back at the values they went back to
+    to_step: int | None  # the optimizer step whose weights they went back to (0: initial); None: fresh (reinit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -20,7 +21,7 @@ from torch import nn
 
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.data.loading import DataSet, dataset_loading
-from prunetui.engine.core.errors import PrunetuiError, unexpected
+from prunetui.engine.core.errors import ConfigError, PrunetuiError, unexpected
 from prunetui.engine.core.events import (
     EpochEnd,
     Event,
@@ -47,8 +48,8 @@ from prunetui.engine.core.training import (
     resolve_device,
 )
 from prunetui.engine.pruning.allocation import overall_target, prune_to
-from prunetui.engine.pruning.masks import rewind
-from prunetui.engine.pruning.schedules import Prune, Round, Train
+from prunetui.engine.pruning.masks import reinit_seed, rewind, weights_of
+from prunetui.engine.pruning.schedules import FineTune, Prune, Rewind, Round, Train
 
 
 class Experiment:
@@ -61,7 +62,8 @@ class Experiment:
         start_from: Mapping[str, torch.Tensor] | None = None,
     ) -> None:
         """`start_from`: weights (a plain state dict) to load instead of the seed's fresh ones, e.g. a trained
-        dense model to prune with epochs=0. Rewinding still goes back to the seed's initial weights."""
+        dense model to prune with epochs=0. Rewinding goes back to the seed's initial weights (or those after
+        `rewind_step` steps of this run's training)."""
         self.config = config.validate()
         self.model: nn.Module | None = None  # the model as trained and pruned so far (masks attached)
         self._system_data_dir = system_data_dir
@@ -76,6 +78,7 @@ class Experiment:
         self._dense: Evaluation | None = None  # evaluation just before the first prune
         self._trainer: Trainer | None = None
         self._data: DataSet | None = None
+        self._rewind_to: tuple[int, dict[str, torch.Tensor]] = (0, {})  # rewinding's optimizer step and weights
 
     def stop(self) -> None:
         """Ask the run to end before its next batch. Safe to call from any thread."""
@@ -113,17 +116,20 @@ class Experiment:
         yield Status(
             f"{config.dataset}: {len(data.train):,} training and {len(data.test):,} test images from {data.source}"
         )
+        schedule, settings = config.pruning_schedule, config.plan_settings
+        steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
+        problem = schedule.problem(settings, steps_per_epoch)  # step counts depend on the data: checked here
+        if problem:
+            raise ConfigError(problem)
         model = self.model = build_model(config.model, init=config.init).to(device)
-        initial = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+        self._rewind_to = (0, weights_of(model))
         if self._start_from is not None:
             model.load_state_dict(self._start_from)
         layers = self._prunable_layers(model)
         self._trainer = Trainer(
             model, data.train, config.batch_size, torch.Generator().manual_seed(config.seed), self._stop
         )
-        schedule = config.pruning_schedule
-        rounds = schedule.rounds(config.layer_targets(), config.rounds_used)
-        plan = schedule.plan(rounds, config.epochs * self._trainer.batches_per_epoch())
+        plan = schedule.plan(schedule.rounds(config.layer_targets(), settings), settings, steps_per_epoch)
         yield RunStarted(
             config,
             self._device,
@@ -136,31 +142,43 @@ class Experiment:
         )
         if config.epochs == 0:  # the first prune's "before"; otherwise the first epoch evaluates (it costs time
             self._last = evaluate(model, data.test)  # before the first step: 10,000 test images take a second)
-        for step in plan:  # the schedule's steps: training (pruning during it, for agp), prune rounds, fine-tuning
-            if isinstance(step, Train):
-                yield from self._train("train", 0, config.epochs, data, self._pruning_at(step, layers, data))
-            elif isinstance(step, Prune):
-                yield from self._prune(step.round, layers, data, self._last)
-            else:
-                yield from self._finetune(step.round, model, data, initial)
+        for step in plan:  # training (pruning during it, for agp), prune rounds, rewinding, fine-tuning or retraining
+            match step:
+                case Train():
+                    yield from self._train("train", 0, step.epochs, data, self._during_training(step, layers, data))
+                    self._keep_if_due(step, self._step)  # rewinding to the end of training
+                case Prune():
+                    yield from self._prune(step.round, layers, data, self._last)
+                case Rewind():
+                    yield from self._rewind(step.round, model, data)
+                case FineTune():
+                    yield from self._train("finetune", step.round, step.epochs, data)
 
-    def _pruning_at(
+    def _during_training(
         self, train: Train, layers: list[tuple[str, nn.Module]], data: DataSet
     ) -> Callable[[int], Iterator[Event]] | None:
-        """What runs before each training batch: the prune rounds the schedule puts at that optimizer step."""
-        if not train.prune_at:
+        """What runs before each training batch: keeping the weights to rewind to, and the prune rounds the
+        schedule puts at that optimizer step."""
+        if not train.prune_at and train.keep_at is None:
             return None
         due = dict(train.prune_at)
 
-        def prune_when_due(batch: int) -> Iterator[Event]:
+        def before_batch(batch: int) -> Iterator[Event]:
             step = self._epoch_start + batch
+            self._keep_if_due(train, step)
             if step in due:
                 self._step = step
                 for round_ in due.pop(step):
                     yield from self._prune(round_, layers, data, evaluate(self.model, data.test))
                 self.model.train()
 
-        return prune_when_due
+        return before_batch
+
+    def _keep_if_due(self, train: Train, step: int) -> None:
+        """Late rewinding: keep the weights after `train.keep_at` optimizer steps."""
+        if step == train.keep_at:
+            assert self.model is not None
+            self._rewind_to = (step, weights_of(self.model))
 
     def _prunable_layers(self, model: nn.Module) -> list[tuple[str, nn.Module]]:
         """The layers the config prunes (`ExperimentConfig.prunable_layer_names`), with their modules."""
@@ -243,14 +261,18 @@ class Experiment:
             self._last.loss,
         )
 
-    def _finetune(
-        self, round_: int, model: nn.Module, data: DataSet, initial: dict[str, torch.Tensor]
-    ) -> Iterator[Event]:
-        if self.config.rewind:
-            rewind(model, initial)
-            self._last = evaluate(model, data.test)
-            yield Rewound(round_, self._step, self._last.accuracy)
-        yield from self._train("finetune", round_, self.config.finetune_epochs, data)
+    def _rewind(self, round_: int, model: nn.Module, data: DataSet) -> Iterator[Event]:
+        """Survivors go back to the kept weights, or under reinit to fresh random ones; masks stay."""
+        if self.config.reinit:
+            to_step = None
+            with torch.random.fork_rng(devices=[]):  # the run's own random stream is left as it was
+                torch.manual_seed(reinit_seed(self.config.seed, round_))
+                rewind(model, weights_of(build_model(self.config.model, init=self.config.init)))
+        else:
+            to_step, weights = self._rewind_to
+            rewind(model, weights)
+        self._last = evaluate(model, data.test)
+        yield Rewound(round_, self._step, self._last.accuracy, to_step)
 
     def _importance_batches(self, data: DataSet, round_: int, count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         size = self.config.batch_size

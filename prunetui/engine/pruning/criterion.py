@@ -5,7 +5,7 @@ Torch is imported inside the methods, so that the registry (and the config schem
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -23,10 +23,15 @@ class Criterion:
     structured: ClassVar[bool] = False  # removes whole rows (conv filters, linear neurons), layer by layer
     batches: ClassVar[int] = 0  # training batches its scores are measured on (0: none needed)
     measures: ClassVar[str] = ""  # what it measures on those batches, for the progress message
+    settings: ClassVar[tuple[str, ...]] = ()  # config settings only this criterion reads, given to `configured`
 
     @property
     def needs_batches(self) -> bool:
         return self.batches > 0
+
+    def configured(self, **settings: Any) -> Criterion:
+        """This criterion with the values of its `settings`, by name (the criterion never reads the config)."""
+        return self
 
     def scores(self, model: nn.Module, layers: Layers, batches: Batches) -> Scores | None:
         """Each weight's importance (higher = kept), measured on `batches`; None when `remove` ranks the weights
