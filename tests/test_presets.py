@@ -22,7 +22,7 @@ from prunetui.engine.core.presets import all_presets, load_preset, preset_names
 
 def per_round_rates(config: ExperimentConfig) -> list[dict[str, float]]:
     """For each round of the config's schedule, the fraction of each layer's surviving weights it removes."""
-    rounds = config.pruning_schedule.rounds(config.layer_targets(), config.rounds_used)
+    rounds = config.pruning_schedule.rounds(config.layer_targets(), config.plan_settings)
     before = dict.fromkeys(config.layer_targets(), 0.0)
     rates = []
     for round_ in rounds:
@@ -68,6 +68,9 @@ def test_lth_removes_20_20_and_10_percent_of_the_survivors_each_round_down_to_3_
     config = load_preset("lth-lenet300").config
     assert (config.model, config.schedule, config.rewind, config.optimizer) == ("lenet300", "iterative", True, "adam")
     assert (config.lr, config.batch_size, config.rounds, config.init) == (0.0012, 60, 15, "xavier-normal")
+    assert (config.rewind_step, config.reinit, config.total_epochs) == (0, False, 16 * 55)  # retrains all each round
+    control = load_preset("lth-lenet300").control_config
+    assert control == config.replace(reinit=True)  # the paper's control: the same masks, fresh weights
     rates = per_round_rates(config)
     assert len(rates) == 15
     for rate in rates:
@@ -81,12 +84,13 @@ def test_lth_removes_20_20_and_10_percent_of_the_survivors_each_round_down_to_3_
 def test_agp_and_filter_presets_use_their_papers_methods() -> None:
     agp = load_preset("zhu-gupta-agp").config
     assert (agp.schedule, agp.criterion, agp.sparsity) == ("agp", "l1", 0.875)
-    fractions = [r.targets["fc1"] for r in agp.pruning_schedule.rounds(agp.layer_targets(), agp.rounds)]
+    assert (agp.agp_initial_sparsity, agp.agp_start_step, agp.agp_interval, agp.rounds) == (0.0, 0, 100, 20)
+    fractions = [r.targets["fc1"] for r in agp.pruning_schedule.rounds(agp.layer_targets(), agp.plan_settings)]
     steps = [b - a for a, b in zip([0.0, *fractions], fractions, strict=False)]
     assert steps == sorted(steps, reverse=True) and fractions[-1] == 0.875  # fast first, then slower: the cube
     filters = load_preset("li2017-filters").config
     assert (filters.criterion, filters.schedule, filters.model) == ("ln-structured", "one-shot", "lenet5-caffe")
-    assert filters.finetune_lr == 0.001
+    assert (filters.finetune_lr, filters.structured_norm) == (0.001, "l1")
     assert filters.layer_targets() == {"conv1": 0.5, "conv2": 0.5, "fc1": 0.0}  # filters only
 
 
@@ -200,7 +204,8 @@ def test_presets_command_lists_and_shows_them(capsys: pytest.CaptureFixture[str]
     assert "LeNet-300-100 on MNIST: error 1.64 % → 1.59 %" in listed
     assert main(["presets", "lth-lenet300"]) == 0
     shown = capsys.readouterr().out
-    assert "Frankle" in shown and 'layer-sparsity = "fc1=0.9648' in shown and "--reinit" in shown
+    assert "Frankle" in shown and 'layer-sparsity = "fc1=0.9648' in shown
+    assert "the paper's control: prunetui run --preset lth-lenet300 --reinit" in shown
     assert main(["presets", "nope"]) == 2
     assert main(["run", "--preset", "nope"]) == 2
     assert "no preset 'nope'; the presets are han2015-lenet300" in capsys.readouterr().err
