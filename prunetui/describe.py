@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prunetui.engine.core.config import ExperimentConfig, format_layer_amounts, parse_layer_amounts
 from prunetui.engine.core.events import (
     EpochEnd,
@@ -12,10 +14,14 @@ from prunetui.engine.core.events import (
     Pruned,
     Rewound,
     RunStarted,
+    RunSummary,
     Status,
     Stopped,
 )
 from prunetui.engine.core.seed_stats import MeanStd
+
+if TYPE_CHECKING:  # the analyses' module is not needed to describe a run
+    from prunetui.engine.analyses import SensitivityStarted
 
 NO_SPEED_UP = (
     "Unstructured masks alone do not speed up dense PyTorch inference: the zeros are still multiplied, so the "
@@ -105,20 +111,23 @@ def describe(event: Event) -> str | None:
             return event.message
         case RunStarted():
             c = event.config
+            held_out = f", {event.validation_size:,} held out for validation" if event.validation_size else ""
             return (
-                f"{c.model} on {c.dataset} ({event.train_size:,} training images), {event.parameters:,} parameters, "
+                f"{c.model} on {c.dataset} ({event.train_size:,} training images{held_out}), "
+                f"{event.parameters:,} parameters, "
                 f"device {event.device}: {c.criterion} {c.scope} {c.schedule} to {target_text(c)}"
             )
         case EpochEnd():
             where = "training" if event.phase == "train" else f"round {event.round} fine-tune"
             return (
                 f"{where} epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, "
-                f"test loss {event.test_loss:.4f}, accuracy {percent(event.accuracy)}, {event.images_per_s:,.0f} img/s"
+                f"test loss {event.test_loss:.4f}, accuracy {percent(event.accuracy)}{validation(event.val_accuracy)}, "
+                f"{event.images_per_s:,.0f} img/s"
             )
         case Pruned():
             return (
                 f"round {event.round}/{event.rounds}: pruned to {percent(event.sparsity.global_sparsity)}, "
-                f"accuracy {percent(event.accuracy_before)} → {percent(event.accuracy)}"
+                f"accuracy {percent(event.accuracy_before)} → {percent(event.accuracy)}{validation(event.val_accuracy)}"
             )
         case Rewound():
             return f"round {event.round}: {rewound_to(event.to_step)}, accuracy {percent(event.accuracy)}"
@@ -129,13 +138,32 @@ def describe(event: Event) -> str | None:
             return (
                 f"done: {percent(s.sparsity.global_sparsity)} sparse ({s.compression:.1f}× fewer parameters), "
                 f"accuracy {percent(s.dense_accuracy)} {before_pruning(s.config)} → {percent(s.accuracy)}, "
-                f"{s.seconds:.1f} s"
+                f"{validation_change(s)}{s.seconds:.1f} s"
             )
         case Stopped():
             return f"stopped after {event.summary.seconds:.1f} s; results so far are kept"
         case Failed():
             return f"failed: {event.message}"
     return None
+
+
+def validation(accuracy: float | None) -> str:
+    """', validation 91.2 %' after a test accuracy; nothing when no images were held out."""
+    return "" if accuracy is None else f", validation {percent(accuracy)}"
+
+
+def validation_change(summary: RunSummary) -> str:
+    """'validation 91.2 % → 90.1 %, ' for a run that held images out; nothing otherwise."""
+    if summary.val_accuracy is None:
+        return ""
+    return f"validation {percent(summary.dense_val_accuracy)} → {percent(summary.val_accuracy)}, "
+
+
+def loaded_accuracy(started: SensitivityStarted) -> str:
+    """'dense accuracy 91.0 %, validation 90.2 %': the model a sensitivity analysis prunes, before it does ('loaded
+    accuracy' when that model is pruned already)."""
+    baseline = "loaded" if any(started.sparsity) else "dense"
+    return f"{baseline} accuracy {percent(started.dense_accuracy)}{validation(started.dense_val_accuracy)}"
 
 
 def rewound_to(step: int | None) -> str:

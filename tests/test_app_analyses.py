@@ -148,7 +148,7 @@ async def test_sensitivity_draws_one_line_per_layer(tiny_config: ExperimentConfi
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: not screen.running, timeout=30)
         await pilot.pause()
-        assert screen.status == "finished" and screen.dense_accuracy is not None
+        assert screen.status == "finished" and screen.started is not None
         chart = screen.query_one(SeriesChart)
         layers = ["conv1", "conv2", "fc1", "fc2", "fc3"]
         assert list(chart.series) == layers
@@ -156,7 +156,8 @@ async def test_sensitivity_draws_one_line_per_layer(tiny_config: ExperimentConfi
             accuracies = [p.accuracy * 100 for p in screen.points if p.layer == layer]
             assert chart.series[layer] == ([50.0, 95.0], accuracies)
         assert len(plotted(chart)) == len(layers)
-        amounts = suggest_amounts(screen.points, screen.dense_accuracy, 0.01)
+        assert screen.started.dense_val_accuracy is not None  # so the suggestion goes by validation accuracy
+        amounts = suggest_amounts(screen.points, [screen.started], 0.01)
         suggestion = format_layer_amounts(amounts)
         assert suggestion in shown(screen.query_one("#sensitivity-suggestion", Static))
         saved = sensitivity_file(runs_root(), tiny_config)  # the results are saved, where the CLI saves them
@@ -173,6 +174,31 @@ async def test_sensitivity_draws_one_line_per_layer(tiny_config: ExperimentConfi
         assert summary is not None and summary.complete
         reached = {layer.name: layer.sparsity for layer in summary.sparsity.layers}
         assert reached == pytest.approx(amounts, abs=1e-3)
+
+
+async def test_sensitivity_analyses_a_runs_final_model_keeping_its_zeros(tiny_config: ExperimentConfig) -> None:
+    directory = record(tiny_config.replace(model="lenet300", sparsity=0.8))
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SensitivityScreen)
+        source = screen.query_one("#sensitivity-source", Select)
+        final = str(directory / "model.pt")
+        await wait_until(pilot, lambda: final in screen._runs)
+        labels = {value: str(label) for label, value in source._options}
+        assert labels[final] == f"run {directory.name}: l1 layer one-shot, final (80.0 % sparse)"
+        assert labels[str(directory / "dense.pt")].endswith(", dense")
+        source.value = final
+        screen.query_one("#sensitivity-amounts", Input).value = "0.5,0.9"
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not screen.running, timeout=30)
+        await pilot.pause()
+        assert screen.status == "finished" and screen.started is not None
+        assert screen.started.source == final and screen.started.sparsity == pytest.approx((0.8,) * 3, abs=1e-3)
+        text = shown(screen.query_one("#sensitivity-suggestion", Static))
+        assert text.startswith("loaded accuracy") and "by validation accuracy" in text
 
 
 def test_a_shrunk_block_keeps_its_largest_survivor_and_shows_how_much_survived() -> None:
@@ -310,4 +336,4 @@ async def test_sweep_and_sensitivity_say_what_start_will_do_before_it_starts(tin
         await wait_until(pilot, lambda: "about" in shown(app.screen.query_one("#analysis-plan", Static)))
         plan = shown(app.screen.query_one("#analysis-plan", Static))
         assert re.match(r"Start: train lenet5 \(2 epochs, about \d+ s\), prune each of its 5 layers to 9 amounts", plan)
-        assert plan.endswith(": 45 test-set evaluations, no fine-tuning")
+        assert plan.endswith(": 45 validation and test evaluations, no fine-tuning")

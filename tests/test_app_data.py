@@ -73,7 +73,7 @@ async def test_until_the_first_step_the_status_says_what_happens_and_no_speed(
 
 
 async def test_a_first_start_with_nothing_set_up_trains_on_the_built_in_data_set() -> None:
-    settings = {"train_subset": 2000, "batch_size": 64, "optimizer": "adam", "lr": 0.003}  # quick, but it learns
+    settings = {"train_subset": 2200, "batch_size": 64, "optimizer": "adam", "lr": 0.003}  # quick, but it learns
     app = PruneApp(ExperimentConfig(epochs=1, finetune_epochs=0, device="cpu", **settings))
     async with app.run_test(size=(140, 44)) as pilot:
         await pilot.press("ctrl+r")
@@ -81,5 +81,6 @@ async def test_a_first_start_with_nothing_set_up_trains_on_the_built_in_data_set
         state = app.main_screen.run_state
         assert state.outcome == FINISHED, state.error
         assert state.started is not None and state.started.config.dataset == "fashion-mnist-mini"
-        assert state.started.train_size == 2000 and state.started.test_size == 2000
+        sizes = (state.started.train_size, state.started.validation_size, state.started.test_size)
+        assert sizes == (1980, 220, 2000)  # 10 % of the 2,200 held out for validation
         assert state.dense_accuracy is not None and state.dense_accuracy > 0.6  # chance: 0.1

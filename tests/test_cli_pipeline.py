@@ -85,7 +85,7 @@ def test_a_run_that_failed_in_training_names_only_the_files_it_wrote(
     """An SGD learning rate of 10 diverges in the first epoch: no epoch ends, so there is no history.csv."""
     out = tmp_path / "[out]"  # brackets, which Rich would read as markup
     flags = [*tiny_flags(tiny_config), "--optimizer", "sgd", "--lr", "10", "--out", str(out)]
-    assert main(["run", *flags]) == 1
+    assert main(["run", *flags, "--validation-split", "0"]) == 1  # on the 461 images after 51, it sticks at chance
     printed = capsys.readouterr().out
     assert "failed: training loss diverged" in printed
     assert f"saved {out / 'model.pt'}: " in printed
@@ -124,10 +124,14 @@ def test_output_that_is_not_a_terminal_keeps_each_line_whole(tiny_config: Experi
     )
     lines = result.stdout.splitlines()
     epoch = re.compile(
-        r"^round 2 fine-tune epoch 1/1: train loss [\d.]+, test loss [\d.]+, accuracy [\d.]+ %, [\d,]+ img/s$"
+        r"^round 2 fine-tune epoch 1/1: train loss [\d.]+, test loss [\d.]+, accuracy [\d.]+ %, validation [\d.]+ %, "
+        r"[\d,]+ img/s$"
     )
     assert any(epoch.match(line) for line in lines), lines
-    started = re.compile(r"^lenet5 on mnist \(512 training images\), 61,706 parameters, device cpu: l1 layer iterative")
+    started = re.compile(
+        r"^lenet5 on mnist \(461 training images, 51 held out for validation\), 61,706 parameters, "
+        r"device cpu: l1 layer iterative"
+    )
     assert any(started.match(line) for line in lines), lines
     totals = re.compile(r"^[\d,]+ of 61,706 parameters non-zero \([\d.]+× compression\) · .* img/s on cpu$")
     assert any(totals.match(line) for line in lines), lines

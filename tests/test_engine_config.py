@@ -50,6 +50,7 @@ NON_DEFAULT = ExperimentConfig(
     seed=42,
     device="cpu",
     train_subset=1000,
+    validation_split=0.2,
 )
 # Per-layer targets go with layer scope only, so they get a config of their own.
 NON_DEFAULT_LAYERS = NON_DEFAULT.replace(scope="layer", layer_sparsity="fc1=0.95,fc2=0.5")
@@ -90,6 +91,7 @@ def test_valid_configs_have_no_problems(config: ExperimentConfig) -> None:
         ({"seed": -1}, "--seed", "between 0 and 9,223,372,036,854,775,807"),
         ({"seed": 2**63}, "--seed", "between 0 and 9,223,372,036,854,775,807"),
         ({"train_subset": -5}, "--train-subset", "between 0 and 10,000,000"),
+        ({"validation_split": 0.6}, "--validation-split", "in [0, 0.5]"),
         ({"lr": float("inf")}, "--lr", "(0, 10]"),
         ({"weight_decay": -1e-4}, "--weight-decay", "[0, 1]"),
         ({"lr_schedule": "linear"}, "--lr-schedule", "constant, step, cosine"),
@@ -324,7 +326,7 @@ def test_layer_amounts_format_and_parse_back() -> None:
 
 def test_every_number_setting_has_an_interval() -> None:
     numbers = [f for f in ExperimentConfig.fields() if f.type in ("int", "float")]
-    assert len(numbers) == 17 and [f.name for f in numbers if f.metadata["interval"] is None] == []
+    assert len(numbers) == 18 and [f.name for f in numbers if f.metadata["interval"] is None] == []
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,8 @@ def _run_with_patched_system_dir(data_dir: Path, system: Path, monkeypatch: pyte
     )
     events = list(Experiment(config, download=False).run())
     assert isinstance(events[-1], Finished), events[-1]
-    return next(event.train_size for event in events if isinstance(event, RunStarted))
+    started = next(event for event in events if isinstance(event, RunStarted))
+    return started.train_size + started.validation_size  # every training image loaded, 10 % held out
 
 
 @pytest.mark.parametrize("load", [_load_passing_system_dir, _run_with_patched_system_dir])
@@ -356,13 +357,14 @@ def test_the_embedded_data_set_is_a_balanced_fashion_mnist_subset(tmp_path: Path
 
 
 def test_a_first_run_with_nothing_set_up_trains_and_prunes_the_embedded_data_set(tmp_path: Path) -> None:
-    config = ExperimentConfig(device="cpu", epochs=1, train_subset=2000, batch_size=64, optimizer="adam", lr=0.003)
+    config = ExperimentConfig(device="cpu", epochs=1, train_subset=2200, batch_size=64, optimizer="adam", lr=0.003)
     assert config.dataset == "fashion-mnist-mini"
     events = list(Experiment(config, download=False).run())
     started = next(event for event in events if isinstance(event, RunStarted))
-    assert (started.train_size, started.test_size) == (2000, 2000)
+    assert (started.train_size, started.validation_size, started.test_size) == (1980, 220, 2000)  # 10 % held out
     where = "prunetui's built-in copy (a subset of Fashion-MNIST)"
-    assert Status(f"fashion-mnist-mini: 2,000 training and 2,000 test images from {where}") in events
+    counts = "1,980 training, 220 held out for validation and 2,000 test images"
+    assert Status(f"fashion-mnist-mini: {counts} from {where}") in events
     assert isinstance(events[-1], Finished), events[-1]
     summary = events[-1].summary
     assert summary.dense_accuracy > 0.6 and summary.accuracy > 0.45, summary  # real clothes, learnt: chance is 0.1

@@ -35,6 +35,8 @@ def test_the_presets_asked_for_are_shipped_and_valid() -> None:
     names = preset_names()
     for name in ("han2015-lenet300", "han2015-lenet5", "lth-lenet300", "zhu-gupta-agp", "li2017-filters"):
         assert name in names
+        # Only Frankle & Carbin hold images out; the others train on all of them and report test error.
+        assert (load_preset(name).config.validation_split > 0) == (name == "lth-lenet300")
     for preset in all_presets():
         assert preset.config.problems() == {}
         assert preset.citation and preset.description and preset.paper.network
@@ -69,6 +71,7 @@ def test_lth_removes_20_20_and_10_percent_of_the_survivors_each_round_down_to_3_
     assert (config.model, config.schedule, config.rewind, config.optimizer) == ("lenet300", "iterative", True, "adam")
     assert (config.lr, config.batch_size, config.rounds, config.init) == (0.0012, 60, 15, "xavier-normal")
     assert (config.rewind_step, config.reinit, config.total_epochs) == (0, False, 16 * 55)  # retrains all each round
+    assert round(60_000 * config.validation_split) == 5_000  # held out of MNIST's training images, as the paper
     control = load_preset("lth-lenet300").control_config
     assert control == config.replace(reinit=True)  # the paper's control: the same masks, fresh weights
     rates = per_round_rates(config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,15 @@ from prunetui.engine.analyses import (
     SensitivityEnded,
     SensitivityPoint,
     SensitivityStarted,
+    chooses_by_validation,
     dense_config,
+    sensitivity_means,
     suggest_amounts,
 )
 from prunetui.engine.analyses.sensitivity import Sensitivity
 from prunetui.engine.core.config import format_layer_amounts, parse_layer_amounts
 from prunetui.engine.core.errors import ConfigError
+from prunetui.engine.core.seed_stats import MeanStd
 from prunetui.engine.storage.export import load_model, permanent_state, save_state
 from prunetui.engine.storage.runs import read_run
 from tests.analysis_helpers import accuracy, only_dir, tiny_flags
@@ -81,8 +85,9 @@ def test_sensitivity_trains_its_model_when_given_none_and_stops(tiny_config: Exp
         events.append(event)
         if isinstance(event, SensitivityPoint):
             analysis.stop()
-    assert events[-1] == SensitivityEnded("stopped", "", events[-1].dense_accuracy, (events[-2],))
-    assert next(e for e in events if isinstance(e, SensitivityStarted)).source == "trained now"
+    started = next(e for e in events if isinstance(e, SensitivityStarted))
+    assert events[-1] == SensitivityEnded("stopped", "", (started,), (events[-2],))
+    assert started.source == "trained now"
 
 
 def test_taylor_and_empty_amounts_are_refused(tiny_config: ExperimentConfig) -> None:
@@ -102,9 +107,44 @@ def test_suggested_amounts_stop_at_the_first_amount_that_costs_too_much() -> Non
         SensitivityPoint("fc1", 0.9, 0.981, 0.1),
         SensitivityPoint("fc3", 0.1, 0.97, 0.1),
     ]
-    suggestion = suggest_amounts(points, dense_accuracy=0.99, tolerance=0.01)
+    no_validation = SensitivityStarted(("conv1", "fc1", "fc3"), (0.1, 0.3, 0.5, 0.7, 0.9), 0.99, "trained now")
+    assert not chooses_by_validation([no_validation])  # then test accuracy chooses, and the CLI says so
+    suggestion = suggest_amounts(points, [no_validation], tolerance=0.01)
     assert suggestion == {"conv1": 0.3, "fc1": 0.9, "fc3": 0.0}
     assert format_layer_amounts(suggestion) == "conv1=0.3,fc1=0.9,fc3=0"
+
+
+def test_suggestions_go_by_validation_accuracy_where_test_accuracy_disagrees() -> None:
+    """fc1 loses 3 points on the test images at 90 % but none on the validation images, fc2 the other way round:
+    the suggestion follows validation, never test."""
+    started = SensitivityStarted(("fc1", "fc2"), (0.5, 0.9), 0.90, "trained now", dense_val_accuracy=0.80)
+    points = [
+        SensitivityPoint("fc1", 0.5, 0.90, 0.3, val_accuracy=0.80),
+        SensitivityPoint("fc1", 0.9, 0.87, 0.4, val_accuracy=0.795),
+        SensitivityPoint("fc2", 0.5, 0.90, 0.3, val_accuracy=0.78),
+        SensitivityPoint("fc2", 0.9, 0.90, 0.3, val_accuracy=0.70),
+    ]
+    assert chooses_by_validation([started])
+    assert suggest_amounts(points, [started], tolerance=0.01) == {"fc1": 0.9, "fc2": 0.0}
+    by_test = replace(started, dense_val_accuracy=None)  # what test accuracy would have chosen
+    assert suggest_amounts(points, [by_test], tolerance=0.01) == {"fc1": 0.5, "fc2": 0.9}
+
+
+def test_with_seeds_the_suggestion_goes_by_the_mean() -> None:
+    starts = [
+        SensitivityStarted(("fc1",), (0.5, 0.9), 0.95, "trained now", dense_val_accuracy=0.90, seed=seed)
+        for seed in (0, 1)
+    ]
+    points = [  # at 90 % one seed keeps its validation accuracy and one loses 3 points: 1.5 on average
+        SensitivityPoint("fc1", 0.5, 0.95, 0.2, 0.90, seed=0),
+        SensitivityPoint("fc1", 0.5, 0.95, 0.2, 0.90, seed=1),
+        SensitivityPoint("fc1", 0.9, 0.95, 0.2, 0.90, seed=0),
+        SensitivityPoint("fc1", 0.9, 0.95, 0.2, 0.87, seed=1),
+    ]
+    means = sensitivity_means(points, validation=True)
+    assert means["fc1", 0.9] == MeanStd(pytest.approx(0.885), pytest.approx(0.0212132, abs=1e-6), 2)
+    assert suggest_amounts(points, starts, tolerance=0.01) == {"fc1": 0.5}
+    assert suggest_amounts(points, starts, tolerance=0.02) == {"fc1": 0.9}
 
 
 def test_sensitivity_command_on_a_saved_run(
@@ -119,7 +159,8 @@ def test_sensitivity_command_on_a_saved_run(
     assert main(["sensitivity", "--run", directory.name, "--amounts", "0,0.9", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert f"model: {directory / 'dense.pt'}" in printed  # the run's model from before pruning
-    assert "Test accuracy (%)" in printed and "largest amount per layer" in printed
+    assert "Accuracy (%) with one layer pruned" in printed
+    assert "largest amount per layer keeping validation accuracy within 1 percentage point of dense" in printed
     with open(out, newline="") as file:
         rows = list(csv.DictReader(file))
     assert [(row["layer"], float(row["amount"])) for row in rows] == [

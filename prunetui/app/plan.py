@@ -10,7 +10,8 @@ from pathlib import Path
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.storage.runs import SUMMARY_FILE, list_runs
 
-SAME_TRAINING = ("model", "dataset", "train_subset", "batch_size", "device")  # what an epoch's time depends on
+# What an epoch's time depends on.
+SAME_TRAINING = ("model", "dataset", "train_subset", "validation_split", "batch_size", "device")
 
 
 @dataclass(frozen=True, slots=True)

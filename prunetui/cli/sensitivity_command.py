@@ -9,11 +9,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from prunetui.cli.analysis_view import EXIT_CODES, add_list_option, follow, line_chart, percent_cells
-from prunetui.cli.options import RUN_HELP, add_config_options, add_runs_dir_option, config_from_args, fail
+from prunetui.cli.analysis_view import EXIT_CODES, add_list_option, follow, line_chart
+from prunetui.cli.options import (
+    RUN_HELP,
+    add_config_options,
+    add_runs_dir_option,
+    add_seeds_option,
+    config_from_args,
+    fail,
+)
 from prunetui.cli.output import and_list
 from prunetui.cli.run_command import stop_on_ctrl_c
-from prunetui.describe import percent
+from prunetui.describe import loaded_accuracy, percent
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
     SENSITIVITY_UNUSED_SETTINGS,
@@ -21,27 +28,39 @@ from prunetui.engine.analyses import (
     SensitivityEvent,
     SensitivityPoint,
     SensitivityStarted,
+    chooses_by_validation,
+    dense_mean,
     parse_fractions,
     sensitivity_criteria,
     sensitivity_file,
+    sensitivity_means,
     sensitivity_series,
     suggest_amounts,
 )
-from prunetui.engine.core.config import ExperimentConfig, format_layer_amounts
+from prunetui.engine.core.config import ExperimentConfig, flag_name, format_layer_amounts
 from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.seed_stats import MeanStd, parse_seeds
 from prunetui.engine.storage.runs import DENSE_MODEL_FILE, MODEL_FILE, read_run, resolve_run, runs_root
 
 DESCRIPTION = """\
-Prune one layer at a time to each amount, leaving the rest of the model dense and without fine-tuning,
-and measure test accuracy: which layers tolerate pruning, and how much. The model is trained first with
-the settings given, or taken from a saved run with --run (its dense model, from before pruning).
---criterion picks how ({criteria}); the sparsity and schedule settings are not used.
+Prune one layer at a time to each amount, leaving the rest of the model as it is and without fine-tuning,
+and measure validation and test accuracy: which layers tolerate pruning, and how much. The suggested amounts
+go by validation accuracy; test accuracy is only reported. The model is trained first with the settings
+given, or taken from a saved run with --run (its dense model from before pruning, or with --from final its
+pruned model). --criterion picks how ({criteria}); the sparsity and schedule settings are not used.
 """
 # Settings whose schema help speaks of a pruning run, said for this analysis.
 HELPS = {
     "criterion": "which weights go; only criteria that rank the weights as they are, without training batches",
     "epochs": "training epochs of the model analysed (none with --run, whose model is trained)",
 }
+# With --run, the run's own: they chose the images its model trained on, and so which are validation images.
+RUN_IMAGES = ("train_subset", "validation_split")
+STARTS = {"dense": "dense.pt, the trained model before pruning", "final": "model.pt, the pruned model"}
+NO_VALIDATION = (
+    "no validation images were held out (validation_split 0, or a run saved before prunetui held any out), so "
+    "this suggestion goes by test accuracy: the test set then both chooses and reports, and flatters the result"
+)
 
 
 def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
@@ -54,6 +73,14 @@ def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
     add_list_option(parser, "--amounts", DEFAULT_AMOUNTS, "fractions of each layer to prune")
     parser.add_argument("--run", metavar="RUN", help=f"analyse this saved run's trained model; RUN is {RUN_HELP}")
     parser.add_argument(
+        "--from",
+        dest="start",
+        choices=tuple(STARTS),
+        help="with --run, which of its models: "
+        + "; ".join(f"{name}: {what}" for name, what in STARTS.items())
+        + ", whose zeros stay (an amount is then the layer's sparsity, its zeros included) [dense]",
+    )
+    parser.add_argument(
         "--tolerance",
         type=float,
         default=0.01,
@@ -63,6 +90,7 @@ def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=Path, metavar="FILE.csv", help="where to save the results (default: a CSV under RUNS/sensitivity)"
     )
+    add_seeds_option(parser, "the analysis, each seed training its own model,")
     add_runs_dir_option(parser)
     add_config_options(parser, skip=SENSITIVITY_UNUSED_SETTINGS, choices={"criterion": criteria}, helps=HELPS)
 
@@ -70,25 +98,37 @@ def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
 def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
     root = runs_root(args.runs_dir)
     try:
-        base, model_path = _saved_model(args.run, root) if args.run else (None, None)
+        if args.start and not args.run:
+            raise PrunetuiError("invalid --from: it picks one of a saved run's models; give the run with --run")
+        base, model_path = _saved_model(args.run, args.start or "dense", root) if args.run else (None, None)
         config = config_from_args(args, base)
+        if base is not None:
+            _check_run_images(base, config)
         amounts = parse_fractions(args.amounts, "--amounts")
         if not 0.0 <= args.tolerance < 1.0:
             raise PrunetuiError(f"invalid --tolerance: {args.tolerance:g} is not in [0, 1)")
         from prunetui.engine.analyses.sensitivity import Sensitivity  # imports torch
 
-        analysis = Sensitivity(config, amounts, model_path=model_path, out=args.out or sensitivity_file(root, config))
+        seeds = parse_seeds(args.seeds) if args.seeds is not None else ()
+        out = args.out or sensitivity_file(root, config, seeds)
+        analysis = Sensitivity(config, amounts, model_path=model_path, seeds=seeds, out=out)
     except PrunetuiError as error:
         return fail(str(error))
     with stop_on_ctrl_c(analysis.stop, console):
         ended = follow(analysis.run(), console, _line, "results so far below")
     assert isinstance(ended, SensitivityEnded)
-    if ended.points and ended.dense_accuracy is not None:
-        console.print(sensitivity_table(ended.points, ended.dense_accuracy, args.tolerance))
+    if ended.points:
+        console.print(sensitivity_table(ended.points, ended.starts, args.tolerance))
         console.print(_chart(ended.points, console))
-        suggestion = format_layer_amounts(suggest_amounts(ended.points, ended.dense_accuracy, args.tolerance))
+        suggestion = format_layer_amounts(suggest_amounts(ended.points, ended.starts, args.tolerance))
         within = _percentage_points(args.tolerance)
-        console.print(f"largest amount per layer keeping accuracy within {within} of dense: [bold]{suggestion}[/]")
+        which = "validation" if chooses_by_validation(ended.starts) else "test"
+        console.print(
+            f"largest amount per layer keeping {which} accuracy within {within} of {_baseline(ended.starts)}: "
+            f"[bold]{suggestion}[/]"
+        )
+        if which == "test":
+            console.print(f"[yellow]{NO_VALIDATION}[/]")
         console.print(
             f"to prune each layer that far: prunetui run [bold]--layer-sparsity {suggestion}[/] …", soft_wrap=True
         )
@@ -99,43 +139,94 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
     return EXIT_CODES[ended.status]
 
 
-def _saved_model(run: str, root: Path) -> tuple[ExperimentConfig, Path]:
-    """A run's settings and its trained dense model (model.pt when it never got to prune)."""
+def _saved_model(run: str, start: str, root: Path) -> tuple[ExperimentConfig, Path]:
+    """A run's settings and the model `start` names: its trained dense model (model.pt when it never got to prune),
+    or its final, pruned one."""
     record = read_run(resolve_run(run, root))
     if record.config is None:
         raise PrunetuiError(f"cannot read the settings of run {record.name} ({record.path})")
-    for name in (DENSE_MODEL_FILE, MODEL_FILE):
+    for name in (DENSE_MODEL_FILE, MODEL_FILE) if start == "dense" else (MODEL_FILE,):
         if (record.path / name).is_file():
             return record.config, record.path / name
-    raise PrunetuiError(f"run {record.name} saved no model ({record.status})")
+    what = "model" if start == "dense" else "final model"
+    raise PrunetuiError(f"run {record.name} saved no {what} ({record.status})")
+
+
+def _check_run_images(run: ExperimentConfig, config: ExperimentConfig) -> None:
+    """A saved run's model is measured on the images its run held out, never on images it trained on."""
+    for name in RUN_IMAGES:
+        if getattr(config, name) != getattr(run, name):
+            raise PrunetuiError(
+                f"invalid {flag_name(name)}: with --run it is the run's own ({getattr(run, name):g}), which chose "
+                "the images its model trained on"
+            )
 
 
 def _line(event: SensitivityEvent) -> str | None:
     match event:
         case SensitivityStarted():
+            layers = zip(event.layers, event.sparsity, strict=True)
+            sparse = f"; already sparse: {', '.join(f'{name} {percent(s)}' for name, s in layers)}"
             return (
-                f"dense accuracy {percent(event.dense_accuracy)} (model: {event.source}); pruning "
-                f"{', '.join(event.layers)} one at a time to {len(event.amounts)} amounts"
+                f"{loaded_accuracy(event)} (model: {event.source}, seed {event.seed}"
+                f"{sparse if any(event.sparsity) else ''}); pruning {', '.join(event.layers)} one at a time to "
+                f"{len(event.amounts)} amounts"
             )
     return None
 
 
-def sensitivity_table(points: tuple[SensitivityPoint, ...], dense: float, tolerance: float) -> Table:
+def sensitivity_table(
+    points: tuple[SensitivityPoint, ...], starts: tuple[SensitivityStarted, ...], tolerance: float
+) -> Table:
+    """Per layer a validation row (what chooses; red where it costs more than `tolerance`) and a test row (the
+    reported numbers); with seeds, mean ± std, and (n) where fewer seeds got that far."""
+    validation = chooses_by_validation(starts)
+    seeds = len(starts)
     amounts = sorted({point.amount for point in points})
-    found = {(point.layer, point.amount): point.accuracy for point in points}
-    table = Table(title="Test accuracy (%) with one layer pruned, no fine-tuning", title_justify="left")
+    rows = [("validation", sensitivity_means(points, True))] if validation else []
+    rows.append(("test", sensitivity_means(points, False)))
+    dense = dense_mean(starts, validation).mean
+    title = "Accuracy (%) with one layer pruned, no fine-tuning"
+    table = Table(title=title + (f": mean ± std over {seeds} seeds" if seeds > 1 else ""), title_justify="left")
     table.add_column("layer")
+    table.add_column("images")
     for amount in amounts:
         table.add_column(percent(amount, 0), justify="right")
     for layer in dict.fromkeys(point.layer for point in points):
-        accuracies = [found.get((layer, amount)) for amount in amounts]
-        cells = [
-            cell if accuracy is None or accuracy >= dense - tolerance else f"[red]{cell}[/]"
-            for cell, accuracy in zip(percent_cells(accuracies), accuracies, strict=True)
-        ]
-        table.add_row(layer, *cells)
-    table.caption = f"dense accuracy {percent(dense)}; red: more than {_percentage_points(tolerance)} below"
+        for index, (images, means) in enumerate(rows):
+            cells = []
+            for amount in amounts:
+                accuracy = means.get((layer, amount))
+                cell = _cell(accuracy, seeds)
+                chooses = index == 0 and accuracy is not None and accuracy.mean < dense - tolerance
+                cells.append(f"[red]{cell}[/]" if chooses else cell)
+            table.add_row(layer if index == 0 else "", images, *cells, end_section=index == len(rows) - 1)
+    table.caption = _caption(starts, validation, tolerance)
     return table
+
+
+def _cell(accuracy: MeanStd | None, seeds: int) -> str:
+    if accuracy is None:
+        return "–"
+    if seeds == 1:
+        return f"{accuracy.mean * 100:.1f}"
+    fewer = f" ({accuracy.n})" if accuracy.n < seeds else ""
+    return f"{accuracy.mean * 100:.1f}±{accuracy.std * 100:.1f}{fewer}"
+
+
+def _caption(starts: tuple[SensitivityStarted, ...], validation: bool, tolerance: float) -> str:
+    """The model's own accuracies, and what red marks."""
+    said = f"test {_cell(dense_mean(starts, False), len(starts))}"
+    if validation:
+        said = f"validation {_cell(dense_mean(starts, True), len(starts))}, {said}"
+    which = "validation" if validation else "test"
+    below = f"red: {which} accuracy more than {_percentage_points(tolerance)} below"
+    return f"{_baseline(starts)}: {said} %; {below}"
+
+
+def _baseline(starts: tuple[SensitivityStarted, ...]) -> str:
+    """What the pruned layers are compared with: the dense model, or a pruned one as loaded."""
+    return "the model as loaded" if any(any(start.sparsity) for start in starts) else "dense"
 
 
 def _percentage_points(fraction: float) -> str:

@@ -1,7 +1,8 @@
 """The Sensitivity screen: prune one layer at a time to each amount, no fine-tuning, one chart line per layer.
 
-The model is trained with the main form's settings, or taken from a saved run (its dense.pt, the trained
-model just before it was pruned).
+The model is trained with the main form's settings, or taken from a saved run: its dense.pt, the trained model
+just before it was pruned, or its model.pt, the pruned model, whose zeros stay. The suggestion goes by validation
+accuracy.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from prunetui.app.plan import about
 from prunetui.app.screens.analysis import AnalysisScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import ACCURACY_AXIS, PERCENT, Axis, SeriesChart
-from prunetui.describe import percent
+from prunetui.describe import loaded_accuracy, percent
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
     AnalysisEvent,
     SensitivityEnded,
     SensitivityPoint,
     SensitivityStarted,
+    chooses_by_validation,
     parse_fractions,
     sensitivity_criteria,
     sensitivity_file,
@@ -38,7 +40,7 @@ from prunetui.engine.analyses import (
 )
 from prunetui.engine.core.config import ExperimentConfig, format_layer_amounts
 from prunetui.engine.core.errors import PrunetuiError
-from prunetui.engine.storage.runs import DENSE_MODEL_FILE, RunRecord, list_runs
+from prunetui.engine.storage.runs import DENSE_MODEL_FILE, MODEL_FILE, RunRecord, list_runs
 
 TRAIN_NOW = "train"
 TOLERANCE = 0.01
@@ -53,9 +55,9 @@ class SensitivityScreen(AnalysisScreen):
 
     @dataclass
     class RunsListed(Message):
-        """The saved runs with a dense model, newest first, read in a worker."""
+        """The saved models to analyse, newest run first, read in a worker: {model file: its run}."""
 
-        runs: list[RunRecord]
+        models: dict[str, RunRecord]
 
     @dataclass
     class AmountsChosen(Message):
@@ -67,10 +69,10 @@ class SensitivityScreen(AnalysisScreen):
     def __init__(self, config: ExperimentConfig, root: Path) -> None:
         super().__init__(config, root)
         self.points: list[SensitivityPoint] = []
-        self.dense_accuracy: float | None = None
+        self.started: SensitivityStarted | None = None
         self.evaluations = 0  # layers times amounts, in the running analysis
         self.model = config.model  # the analysed model's architecture: the form's, or a saved run's
-        self._runs: dict[str, RunRecord] = {}  # runs with a dense model to analyse, read in a worker
+        self._runs: dict[str, RunRecord] = {}  # saved models to analyse and their runs, read in a worker
 
     def compose(self) -> ComposeResult:
         criteria = sensitivity_criteria()
@@ -93,15 +95,20 @@ class SensitivityScreen(AnalysisScreen):
 
     def _sources(self) -> list[tuple[str, str]]:
         sources = [(f"train {self.config.model} with the form's settings", TRAIN_NOW)]
-        return sources + [(f"run {run.name}: {run.method}", path) for path, run in self._runs.items()]
+        return sources + [(_model_label(Path(path), run), path) for path, run in self._runs.items()]
 
     @work(thread=True, exit_on_error=False, group="runs")
     def _list_runs(self) -> None:
-        runs = [run for run in list_runs(self.root) if (run.path / DENSE_MODEL_FILE).is_file()]
-        self.post_message(self.RunsListed(runs))
+        models = {}
+        for run in list_runs(self.root):
+            if (run.path / DENSE_MODEL_FILE).is_file():
+                models[str(run.path / DENSE_MODEL_FILE)] = run
+            if run.sparsity and run.model_path is not None:  # pruned: its final model is worth analysing too
+                models[str(run.model_path)] = run
+        self.post_message(self.RunsListed(models))
 
     def on_sensitivity_screen_runs_listed(self, message: RunsListed) -> None:
-        self._runs = {str(run.path): run for run in message.runs}
+        self._runs = message.models
         source = self.query_one("#sensitivity-source", Select)
         chosen = source.value
         source.set_options(self._sources())
@@ -109,7 +116,7 @@ class SensitivityScreen(AnalysisScreen):
 
     def on_mount(self) -> None:
         self.query_one("#sensitivity-setup").border_title = "Sensitivity: one layer pruned at a time, no fine-tuning"
-        self.query_one("#sensitivity-chart").border_title = "Test accuracy per layer"
+        self.query_one("#sensitivity-chart").border_title = "Test accuracy per layer (the suggestion: validation)"
         self.query_one("#sensitivity-source").focus()
         self._list_runs()
 
@@ -120,10 +127,12 @@ class SensitivityScreen(AnalysisScreen):
         if config is None:
             raise PrunetuiError("cannot read the settings of that run")
         layers = len(config.prunable_layer_names)
-        points = f"prune each of its {layers} layers to {len(amounts)} amounts: {layers * len(amounts)} test-set "
+        images = "validation and test" if config.validation_split else "test"
+        points = f"prune each of its {layers} layers to {len(amounts)} amounts: {layers * len(amounts)} {images} "
         points += "evaluations, no fine-tuning"
         if source != TRAIN_NOW:
-            return f"load {config.model} as that run trained it, {points}"
+            which = "trained it" if Path(source).name == DENSE_MODEL_FILE else "pruned it"
+            return f"load {config.model} as that run {which}, {points}"
         return f"train {config.model} ({config.epochs} epochs, {about(config.epochs, config, self.paces)}), {points}"
 
     def prepare(self) -> Callable[[], Analysis]:
@@ -135,7 +144,7 @@ class SensitivityScreen(AnalysisScreen):
             run = self._runs[source]
             if run.config is None:
                 raise PrunetuiError(f"cannot read the settings of run {run.name}")
-            config, model_path = run.config.replace(data_dir=self.config.data_dir), run.path / DENSE_MODEL_FILE
+            config, model_path = run.config.replace(data_dir=self.config.data_dir), Path(source)
         config = config.replace(criterion=criterion)
         self.model = config.model
         out = sensitivity_file(self.root, config)  # the CLI's file for the same settings
@@ -149,9 +158,9 @@ class SensitivityScreen(AnalysisScreen):
 
     def show_event(self, event: AnalysisEvent) -> None:
         if isinstance(event, SensitivityStarted):
-            self.points, self.dense_accuracy = [], event.dense_accuracy
+            self.points, self.started = [], event
             self.evaluations = len(event.layers) * len(event.amounts)
-            self._progress(f"dense accuracy {percent(event.dense_accuracy)}; pruning one layer at a time …")
+            self._progress(f"{loaded_accuracy(event)}; pruning one layer at a time …")
         elif isinstance(event, SensitivityPoint):
             self.points.append(event)
             self._progress(
@@ -168,10 +177,11 @@ class SensitivityScreen(AnalysisScreen):
     def redraw(self) -> None:
         self.query_one(SeriesChart).show(sensitivity_series(self.points))
         text, suggestion = "", self.suggestion
-        if suggestion is not None and self.dense_accuracy is not None:
+        if suggestion is not None and self.started is not None:
+            which = "validation" if chooses_by_validation([self.started]) else "test (no validation images)"
             text = (
-                f"dense accuracy {percent(self.dense_accuracy)}; largest amount per layer within "
-                f"{TOLERANCE * 100:g} point of dense: [b]{suggestion}[/b] (ctrl+l puts it into the form)"
+                f"{loaded_accuracy(self.started)}; largest amount per layer within {TOLERANCE * 100:g} point by "
+                f"{which} accuracy: [b]{suggestion}[/b] (ctrl+l puts it into the form)"
             )
         self.query_one("#sensitivity-suggestion", Static).update(text)
         self.refresh_bindings()
@@ -179,9 +189,9 @@ class SensitivityScreen(AnalysisScreen):
     @property
     def suggestion(self) -> str | None:
         """The per-layer amounts the results so far suggest, as --layer-sparsity reads them."""
-        if self.dense_accuracy is None or not self.points:
+        if self.started is None or not self.points:
             return None
-        return format_layer_amounts(suggest_amounts(self.points, self.dense_accuracy, TOLERANCE))
+        return format_layer_amounts(suggest_amounts(self.points, [self.started], TOLERANCE))
 
     def action_use_amounts(self) -> None:
         suggestion = self.suggestion
@@ -193,3 +203,9 @@ class SensitivityScreen(AnalysisScreen):
         if action == "use_amounts":  # once the analysis is over: a half-done one suggests too much
             return True if self.suggestion is not None and not self.running else None
         return super().check_action(action, parameters)
+
+
+def _model_label(path: Path, run: RunRecord) -> str:
+    if path.name == MODEL_FILE:
+        return f"run {run.name}: {run.method}, final ({percent(run.sparsity)} sparse)"
+    return f"run {run.name}: {run.method}, dense"

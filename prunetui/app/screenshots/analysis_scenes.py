@@ -19,7 +19,7 @@ from prunetui.app.screens.runs import RunsScreen
 from prunetui.app.screens.weights import WeightsScreen
 from prunetui.app.screenshots.pilot import SMALL, WIDE, until
 from prunetui.engine.core.config import ExperimentConfig
-from prunetui.engine.storage.runs import new_run_dir, runs_root
+from prunetui.engine.storage.runs import DENSE_MODEL_FILE, new_run_dir, runs_root
 
 
 def record_runs(config: ExperimentConfig) -> list[Path]:
@@ -71,7 +71,7 @@ async def sweep_screen(pilot: Pilot[None], out: Path, suffix: str) -> None:
 
 async def sensitivity_screen(pilot: Pilot[None], out: Path, suffix: str, run: Path) -> None:
     def from_run(screen: AnalysisScreen) -> None:
-        screen.query_one("#sensitivity-source", Select).value = str(run)
+        screen.query_one("#sensitivity-source", Select).value = str(run / DENSE_MODEL_FILE)
         screen.query_one("#sensitivity-amounts", Input).focus()
 
     await analysis_screen(pilot, "f5", f"sensitivity{suffix}.svg", out, from_run)

@@ -21,6 +21,7 @@ from typing import Any
 from prunetui.engine.core.config import SCOPES, ExperimentConfig
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.events import Event
+from prunetui.engine.core.seed_stats import MeanStd, mean_std
 from prunetui.engine.pruning.registry import CRITERIA, SCHEDULES
 from prunetui.engine.storage.runs import config_hash
 
@@ -136,9 +137,10 @@ def sweep_directory(root: Path, base: ExperimentConfig) -> Path:
     return root / "sweeps" / f"{base.model}-{base.dataset}-{settings}"
 
 
-def sensitivity_file(root: Path, config: ExperimentConfig) -> Path:
-    """The default CSV of a sensitivity analysis's results, one per settings, under the runs root."""
-    return root / "sensitivity" / f"{config.model}-{config.dataset}-{config_hash(config)}.csv"
+def sensitivity_file(root: Path, config: ExperimentConfig, seeds: tuple[int, ...] = ()) -> Path:
+    """The default CSV of a sensitivity analysis's results, one per settings (and seeds), under the runs root."""
+    over = f"-seeds-{'-'.join(map(str, seeds))}" if seeds else ""
+    return root / "sensitivity" / f"{config.model}-{config.dataset}-{config_hash(config)}{over}.csv"
 
 
 def shared_settings(config: ExperimentConfig) -> dict[str, Any]:
@@ -200,25 +202,33 @@ class SweepEnded(Ended):
 
 @dataclass(frozen=True, slots=True)
 class SensitivityPoint:
-    """One layer pruned alone to `amount`, the rest of the model dense: a row of the sensitivity CSV."""
+    """One layer pruned alone to `amount` (its sparsity then, zeros it had included), the rest of the model as it
+    was: a row of the sensitivity CSV."""
 
     layer: str
     amount: float
-    accuracy: float
+    accuracy: float  # on the test images
     test_loss: float
+    val_accuracy: float | None = None  # on the validation images; None when none were held out
+    seed: int = 0  # of the model pruned: with several seeds, one model is trained per seed
 
 
 @dataclass(frozen=True, slots=True)
 class SensitivityStarted:
+    """The model to prune is ready: one such event per seed."""
+
     layers: tuple[str, ...]
     amounts: tuple[float, ...]
-    dense_accuracy: float
+    dense_accuracy: float  # test accuracy of the model as loaded (dense, unless taken from a pruned run)
     source: str  # where the trained model came from
+    dense_val_accuracy: float | None = None  # its validation accuracy; None when no images were held out
+    seed: int = 0
+    sparsity: tuple[float, ...] = ()  # each layer's sparsity as loaded (zero for a dense model), as `layers`
 
 
 @dataclass(frozen=True, slots=True)
 class SensitivityEnded(Ended):
-    dense_accuracy: float | None
+    starts: tuple[SensitivityStarted, ...]  # one per model analysed (per seed)
     points: tuple[SensitivityPoint, ...]
     results_file: str = ""  # the CSV the points were saved to; empty when none were
     not_saved: str = ""  # why the points could not be saved, in one line
@@ -250,30 +260,60 @@ def sweep_series(points: Iterable[SweepPoint], log_compression: bool = False) ->
 
 
 def sensitivity_series(points: Iterable[SensitivityPoint]) -> Series:
-    """Accuracy (%) against the amount (%) the layer was pruned, one line per layer."""
+    """Test accuracy (%) against the amount (%) the layer was pruned, one line per layer (the mean over seeds)."""
     series: Series = {}
-    for point in points:
-        xs, ys = series.setdefault(point.layer, ([], []))
-        xs.append(point.amount * 100)
-        ys.append(point.accuracy * 100)
+    for (layer, amount), accuracy in sensitivity_means(points, validation=False).items():
+        xs, ys = series.setdefault(layer, ([], []))
+        xs.append(amount * 100)
+        ys.append(accuracy.mean * 100)
     return series
 
 
+def chooses_by_validation(starts: Iterable[SensitivityStarted]) -> bool:
+    """Whether suggestions go by validation accuracy: every model analysed had validation images held out. If
+    not (validation_split 0, or a run saved before it existed), they go by test accuracy, and say so."""
+    starts = list(starts)
+    return bool(starts) and all(start.dense_val_accuracy is not None for start in starts)
+
+
+def sensitivity_means(points: Iterable[SensitivityPoint], validation: bool) -> dict[tuple[str, float], MeanStd]:
+    """Per (layer, amount), in the order measured, the validation or test accuracy as mean ± std over seeds."""
+    values: dict[tuple[str, float], list[float]] = {}
+    for point in points:
+        accuracy = point.val_accuracy if validation else point.accuracy
+        values.setdefault((point.layer, point.amount), []).append(_or_nan(accuracy))
+    return {key: mean_std(accuracies) for key, accuracies in values.items()}
+
+
+def dense_mean(starts: Iterable[SensitivityStarted], validation: bool) -> MeanStd:
+    """The models' validation or test accuracy as loaded, mean ± std over seeds."""
+    return mean_std(_or_nan(start.dense_val_accuracy if validation else start.dense_accuracy) for start in starts)
+
+
+def _or_nan(accuracy: float | None) -> float:
+    """What `mean_std` leaves out: an accuracy not measured."""
+    return math.nan if accuracy is None else accuracy
+
+
 def suggest_amounts(
-    points: Iterable[SensitivityPoint], dense_accuracy: float, tolerance: float = 0.01
+    points: Iterable[SensitivityPoint], starts: Iterable[SensitivityStarted], tolerance: float = 0.01
 ) -> dict[str, float]:
     """Per layer, the largest amount such that it and every smaller amount tested keep accuracy within
-    `tolerance` of dense (0.0 when even the smallest does not)."""
-    by_layer: dict[str, list[SensitivityPoint]] = {}
-    for point in points:
-        by_layer.setdefault(point.layer, []).append(point)
+    `tolerance` of the model as loaded (0.0 when even the smallest does not). Accuracy is validation accuracy when
+    every model had images held out (`chooses_by_validation`), else test accuracy; with seeds, the mean."""
+    starts = list(starts)
+    validation = chooses_by_validation(starts)
+    dense = dense_mean(starts, validation).mean
+    by_layer: dict[str, dict[float, MeanStd]] = {}
+    for (layer, amount), accuracy in sensitivity_means(points, validation).items():
+        by_layer.setdefault(layer, {})[amount] = accuracy
     suggestion = {}
-    for layer, layer_points in by_layer.items():
+    for layer, accuracies in by_layer.items():
         suggestion[layer] = 0.0
-        for point in sorted(layer_points, key=lambda p: p.amount):
-            if point.accuracy < dense_accuracy - tolerance:
+        for amount in sorted(accuracies):
+            if accuracies[amount].mean < dense - tolerance:
                 break
-            suggestion[layer] = point.amount
+            suggestion[layer] = amount
     return suggestion
 
 

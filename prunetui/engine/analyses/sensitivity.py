@@ -1,14 +1,19 @@
 """Sensitivity analysis: prune one layer at a time to each amount, no fine-tuning, and measure accuracy.
 
 It shows which layers tolerate pruning (usually the big fully connected ones) and which do not (the first
-convolution, the output layer); `analyses.suggest_amounts` turns the results into per-layer amounts.
+convolution, the output layer); `analyses.suggest_amounts` turns the results into per-layer amounts, judged by
+validation accuracy (test accuracy is only reported).
 
     analysis = Sensitivity(config, amounts)             # trains config's model first
-    analysis = Sensitivity(config, model_path=path)     # or analyses a saved model (dense.pt of a run)
+    analysis = Sensitivity(config, amounts, seeds=(0, 1, 2))  # one model per seed, the same analysis on each
+    analysis = Sensitivity(config, model_path=path)     # or analyses a saved model (a run's dense.pt or model.pt)
     analysis = Sensitivity(config, amounts, out=path)   # and saves the results there as CSV when it ends
     for event in analysis.run():    # Progress… (training), SensitivityStarted, SensitivityPoint…, SensitivityEnded
         ...
     analysis.stop()                 # from any thread
+
+A saved model that is already pruned keeps its zeros: each layer is pruned further from what it has, and an amount
+is the layer's sparsity after, zeros it had included (amounts below it change nothing).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+from torch.nn.utils import prune
 
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
@@ -29,11 +35,12 @@ from prunetui.engine.analyses import (
 )
 from prunetui.engine.analyses.experiment_series import ExperimentSeries, Interrupted
 from prunetui.engine.core.config import ExperimentConfig
-from prunetui.engine.core.data import load_dataset
+from prunetui.engine.core.data import DataSet, load_dataset
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, unexpected
+from prunetui.engine.core.experiment import measure
 from prunetui.engine.core.files import write_atomic
 from prunetui.engine.core.models import build_model
-from prunetui.engine.core.training import evaluate, resolve_device
+from prunetui.engine.core.training import resolve_device
 from prunetui.engine.pruning.allocation import prune_to
 from prunetui.engine.storage.csv_text import to_csv
 from prunetui.engine.storage.export import load_model
@@ -46,13 +53,15 @@ class Sensitivity(ExperimentSeries):
         amounts: tuple[float, ...] = DEFAULT_AMOUNTS,
         *,
         model_path: str | Path | None = None,
+        seeds: tuple[int, ...] = (),
         out: str | Path | None = None,
         system_data_dir: Path | None = None,
         download: bool = True,
     ) -> None:
         """Prune by `config.criterion` (l1, random or ln-structured rows) the model at `model_path`, or, without
-        one, a model trained now with `config`'s settings (its sparsity and schedule are not used). The points
-        measured are saved to `out` (atomically) when the analysis ends, also when it stopped early."""
+        one, a model trained now with `config`'s settings (its sparsity and schedule are not used), one per seed of
+        `seeds` (default: `config.seed`). The points measured are saved to `out` (atomically) when the analysis
+        ends, also when it stopped early."""
         super().__init__(system_data_dir=system_data_dir, download=download)
         self.config = config.replace(scope="layer", layer_sparsity="").validate()
         if self.config.pruning_criterion.needs_batches:
@@ -60,10 +69,16 @@ class Sensitivity(ExperimentSeries):
             raise ConfigError(f"invalid --criterion: sensitivity prunes by {usable}, not {config.criterion}")
         if not amounts:
             raise ConfigError("invalid --amounts: give at least one amount")
+        if model_path and seeds:
+            raise ConfigError(
+                "invalid --seeds: a saved run's model was trained with its one seed; --seeds trains a model per "
+                "seed, so leave out --run"
+            )
         self.amounts = amounts
         self.model_path = Path(model_path) if model_path else None
+        self.seeds = tuple(dict.fromkeys(seeds)) or (self.config.seed,)
         self.out = Path(out) if out else None
-        self._dense_accuracy: float | None = None
+        self._starts: list[SensitivityStarted] = []
         self._points: list[SensitivityPoint] = []
 
     def run(self) -> Iterator[SensitivityEvent]:
@@ -80,32 +95,44 @@ class Sensitivity(ExperimentSeries):
 
     def _run(self) -> Iterator[SensitivityEvent]:
         config = self.config
+        device = resolve_device(config.device)
+        data = load_dataset(  # the images the model trained on, and so the same validation images
+            config.dataset,
+            config.data_dir or None,
+            device,
+            train_subset=config.train_subset,
+            validation_split=config.validation_split,
+            download=self._download,
+            system_dir=self._system_data_dir,
+        )
+        for seed in self.seeds:
+            yield from self._analyse(config.replace(seed=seed), data, device)
+
+    def _analyse(self, config: ExperimentConfig, data: DataSet, device: torch.device) -> Iterator[SensitivityEvent]:
         if self.model_path:
             model, source = load_model(self.model_path), str(self.model_path)
         else:
             model, source = build_model(config.model), "trained now"
             model.load_state_dict((yield from self.train_dense(config)))
-        device = resolve_device(config.device)
-        data = load_dataset(
-            config.dataset,
-            config.data_dir or None,
-            device,
-            download=self._download,
-            system_dir=self._system_data_dir,
-        )
         model = model.to(device)
-        dense = evaluate(model, data.test)
-        self._dense_accuracy = dense.accuracy
+        loaded = measure(model, data)
         layers = config.prunable_layer_names
-        yield SensitivityStarted(layers, self.amounts, dense.accuracy, source)
+        sparsity = tuple(float((model.get_submodule(layer).weight == 0).float().mean()) for layer in layers)
+        started = SensitivityStarted(
+            layers, self.amounts, loaded.accuracy, source, loaded.val_accuracy, config.seed, sparsity
+        )
+        self._starts.append(started)
+        yield started
         for layer in layers:
             for amount in self.amounts:
                 self.check_stop()
                 trial = copy.deepcopy(model)
+                module = trial.get_submodule(layer)
+                prune.custom_from_mask(module, "weight", module.weight != 0)  # its zeros stay, and count
                 torch.manual_seed(config.seed)  # the random criterion draws the same weights every time
-                prune_to([(layer, trial.get_submodule(layer))], config.pruning_criterion, {layer: amount})
-                result = evaluate(trial, data.test)
-                point = SensitivityPoint(layer, amount, result.accuracy, result.loss)
+                prune_to([(layer, module)], config.pruning_criterion, {layer: amount})
+                result = measure(trial, data)
+                point = SensitivityPoint(layer, amount, result.accuracy, result.loss, result.val_accuracy, config.seed)
                 self._points.append(point)
                 yield point
 
@@ -117,4 +144,4 @@ class Sensitivity(ExperimentSeries):
             except OutputError as error:
                 not_saved = str(error)
         points = tuple(self._points)
-        return SensitivityEnded(status, message, self._dense_accuracy, points, results_file, not_saved)
+        return SensitivityEnded(status, message, tuple(self._starts), points, results_file, not_saved)

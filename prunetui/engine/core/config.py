@@ -202,6 +202,11 @@ class ExperimentConfig:
     train_subset: int = _setting(
         0, "train on the first N images only (0: all) for quick runs", interval=Interval(0, 10_000_000)
     )
+    validation_split: float = _setting(
+        0.1,
+        "fraction of the training images held out to choose by (the same images for every seed), in [0, 0.5]",
+        interval=Interval(0.0, 0.5),
+    )
 
     @classmethod
     def fields(cls) -> tuple[dataclasses.Field[Any], ...]:
@@ -394,7 +399,7 @@ class ExperimentConfig:
 
     @classmethod
     def load(cls, path: str | Path, base: ExperimentConfig | None = None) -> ExperimentConfig:
-        """The settings in a TOML file over `base` (default: the defaults)."""
+        """The settings in a TOML file; those it leaves out are `base`'s (default: the defaults)."""
         try:
             with open(path, "rb") as file:
                 values = tomllib.load(file)

@@ -60,6 +60,7 @@ class RunStarted:
     test_size: int
     steps_per_epoch: int
     total_epochs: int  # training plus all fine-tuning epochs
+    validation_size: int = 0  # training images held out for validation, not trained on
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,7 @@ class EpochEnd:
     test_loss: float
     accuracy: float  # test accuracy, 0..1
     images_per_s: float
+    val_accuracy: float | None = None  # on the validation images; None when none are held out
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,7 @@ class Pruned:
     accuracy_before: float
     accuracy: float  # right after pruning, before any fine-tuning
     test_loss: float
+    val_accuracy: float | None = None  # the same, on the validation images; None when none are held out
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,9 @@ class RunSummary:
     sparsity: SparsityReport
     images_per_s: float  # mean training throughput
     seconds: float
+    # Validation accuracy where dense_accuracy and accuracy are test accuracy; None when no images are held out.
+    dense_val_accuracy: float | None = None
+    val_accuracy: float | None = None
 
     @property
     def compression(self) -> float:

@@ -14,6 +14,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -39,7 +40,6 @@ from prunetui.engine.core.lr_schedule import LRSchedule
 from prunetui.engine.core.metrics import sparsity_report
 from prunetui.engine.core.models import build_model
 from prunetui.engine.core.training import (
-    Evaluation,
     LossReport,
     StopRequested,
     Trainer,
@@ -50,6 +50,22 @@ from prunetui.engine.core.training import (
 from prunetui.engine.pruning.allocation import overall_target, prune_to
 from prunetui.engine.pruning.masks import reinit_seed, rewind, weights_of
 from prunetui.engine.pruning.schedules import FineTune, Prune, Rewind, Round, Train
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """A model evaluated on the test images, the numbers reported, and on the validation images, the accuracy
+    anything that chooses goes by (None when none are held out)."""
+
+    loss: float
+    accuracy: float
+    val_accuracy: float | None
+
+
+def measure(model: nn.Module, data: DataSet) -> Measured:
+    test = evaluate(model, data.test)
+    val = evaluate(model, data.validation).accuracy if data.validation is not None else None
+    return Measured(test.loss, test.accuracy, val)
 
 
 class Experiment:
@@ -74,8 +90,8 @@ class Experiment:
         self._started = 0.0
         self._step = 0  # optimizer steps so far
         self._epoch_start = 0  # the step at which the current epoch began
-        self._last: Evaluation | None = None  # evaluation of the model as it is now
-        self._dense: Evaluation | None = None  # evaluation just before the first prune
+        self._last: Measured | None = None  # evaluation of the model as it is now
+        self._dense: Measured | None = None  # evaluation just before the first prune
         self._trainer: Trainer | None = None
         self._data: DataSet | None = None
         self._rewind_to: tuple[int, dict[str, torch.Tensor]] = (0, {})  # rewinding's optimizer step and weights
@@ -109,12 +125,15 @@ class Experiment:
             config.data_dir or None,
             device,
             train_subset=config.train_subset,
+            validation_split=config.validation_split,
             download=self._download,
             system_dir=self._system_data_dir,
         )
         self._data = data
+        held_out = f", {len(data.validation):,} held out for validation" if data.validation is not None else ""
         yield Status(
-            f"{config.dataset}: {len(data.train):,} training and {len(data.test):,} test images from {data.source}"
+            f"{config.dataset}: {len(data.train):,} training{held_out} and {len(data.test):,} test images "
+            f"from {data.source}"
         )
         schedule, settings = config.pruning_schedule, config.plan_settings
         steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
@@ -139,9 +158,10 @@ class Experiment:
             len(data.test),
             self._trainer.batches_per_epoch(),
             config.total_epochs,
+            len(data.validation) if data.validation is not None else 0,
         )
         if config.epochs == 0:  # the first prune's "before"; otherwise the first epoch evaluates (it costs time
-            self._last = evaluate(model, data.test)  # before the first step: 10,000 test images take a second)
+            self._last = measure(model, data)  # before the first step: 10,000 test images take a second)
         for step in plan:  # training (pruning during it, for agp), prune rounds, rewinding, fine-tuning or retraining
             match step:
                 case Train():
@@ -169,7 +189,7 @@ class Experiment:
             if step in due:
                 self._step = step
                 for round_ in due.pop(step):
-                    yield from self._prune(round_, layers, data, evaluate(self.model, data.test))
+                    yield from self._prune(round_, layers, data, measure(self.model, data))
                 self.model.train()
 
         return before_batch
@@ -223,7 +243,7 @@ class Experiment:
                     report.loss,
                     report.images_per_s,
                 )
-            self._last = evaluate(self.model, data.test)
+            self._last = measure(self.model, data)
             yield EpochEnd(
                 phase,
                 round_,
@@ -234,10 +254,11 @@ class Experiment:
                 self._last.loss,
                 self._last.accuracy,
                 report.images_per_s if report else 0.0,
+                self._last.val_accuracy,
             )
 
     def _prune(
-        self, round_: Round, layers: list[tuple[str, nn.Module]], data: DataSet, before: Evaluation
+        self, round_: Round, layers: list[tuple[str, nn.Module]], data: DataSet, before: Measured
     ) -> Iterator[Event]:
         assert self.model is not None
         config, criterion = self.config, self.config.pruning_criterion
@@ -249,7 +270,7 @@ class Experiment:
         if self._dense is None:
             self._dense = before
         prune_to(layers, criterion, round_.targets, scores, config.global_cap)
-        self._last = evaluate(self.model, data.test)
+        self._last = measure(self.model, data)
         yield Pruned(
             round_.number,
             config.rounds_used,
@@ -259,6 +280,7 @@ class Experiment:
             before.accuracy,
             self._last.accuracy,
             self._last.loss,
+            self._last.val_accuracy,
         )
 
     def _rewind(self, round_: int, model: nn.Module, data: DataSet) -> Iterator[Event]:
@@ -271,7 +293,7 @@ class Experiment:
         else:
             to_step, weights = self._rewind_to
             rewind(model, weights)
-        self._last = evaluate(model, data.test)
+        self._last = measure(model, data)
         yield Rewound(round_, self._step, self._last.accuracy, to_step)
 
     def _importance_batches(self, data: DataSet, round_: int, count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -291,7 +313,7 @@ class Experiment:
         if self._data is not None:
             # The error that ended the run may strike again here: the summary then has the last evaluation.
             with contextlib.suppress(Exception):
-                self._last = evaluate(self.model, self._data.test)
+                self._last = measure(self.model, self._data)
         return self._summary(complete=False)
 
     def _summary(self, complete: bool) -> RunSummary:
@@ -308,4 +330,6 @@ class Experiment:
             sparsity_report(self.model, layers, structured=self.config.structured),
             self._trainer.images_per_s if self._trainer else 0.0,
             time.perf_counter() - self._started,
+            self._dense.val_accuracy if self._dense else None,
+            self._last.val_accuracy if self._last else None,
         )

@@ -186,6 +186,8 @@ def summary_dict(summary: RunSummary, exported: Exported | None) -> dict[str, An
         "dense_loss": summary.dense_loss,
         "accuracy": summary.accuracy,
         "test_loss": summary.test_loss,
+        "dense_val_accuracy": summary.dense_val_accuracy,  # absent from runs of versions before validation_split
+        "val_accuracy": summary.val_accuracy,
         "sparsity": report.global_sparsity,
         "compression": report.compression,
         "nonzero_parameters": report.nonzero_parameters,

@@ -46,6 +46,8 @@ COMPACT_MODEL_FILE = "model-compact.pt"  # written by `prunetui export` for ln-s
 RUN_FILES = (CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE, MODEL_FILE, DENSE_MODEL_FILE, COMPACT_MODEL_FILE)
 GROUP_KEY = "group"  # in summary.json: the seed group a run belongs to (`groups`); absent for a run of its own
 LAST = "last"  # the run name that means the newest run
+# A setting a saved config lacks is as it was before the setting existed: no validation images held out.
+SAVED_BEFORE = ExperimentConfig(validation_split=0.0)
 MAX_CANDIDATES = 5  # run names listed when a prefix is ambiguous
 
 STAMP_FORMAT = "%Y%m%d-%H%M%S"
@@ -299,11 +301,11 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _read_config(path: Path, summary: dict[str, Any]) -> ExperimentConfig | None:
     try:
-        return ExperimentConfig.load(path / CONFIG_FILE)
+        return ExperimentConfig.load(path / CONFIG_FILE, SAVED_BEFORE)
     except PrunetuiError:
         pass
     try:
-        return ExperimentConfig.from_mapping(summary["config"])
+        return ExperimentConfig.from_mapping(summary["config"], SAVED_BEFORE)
     except (KeyError, TypeError, AttributeError, PrunetuiError):
         return None
 

@@ -57,6 +57,7 @@ class DataSet:
     train: Split
     test: Split
     source: str  # where the files were found, for the user: "… images from {source}"
+    validation: Split | None = None  # held out from the training images; None when none are
 
 
 def dataset_loading(
@@ -65,11 +66,15 @@ def dataset_loading(
     device: torch.device,
     *,
     train_subset: int = 0,
+    validation_split: float = 0.0,
     download: bool = True,
     system_dir: Path | None = None,
 ) -> Generator[Status, None, DataSet]:
     """Find the data set (embedded; else the data dir, the system directory, a download), load it onto
-    `device`, saying what it does as it goes. `data = yield from dataset_loading(...)` in an event stream."""
+    `device`, saying what it does as it goes. `data = yield from dataset_loading(...)` in an event stream.
+
+    The first `train_subset` training images are kept (0: all), then the fraction `validation_split` of those is
+    held out as the validation split and the rest trained on."""
     yield Status(f"loading {name} …")
     root = data_root(data_dir)
     if name == EMBEDDED:
@@ -84,7 +89,7 @@ def dataset_loading(
         yield Status(f"decoding {name} from {found.folder} (kept decoded for the next start) …")
         tensors = _decode(name, found)
         save_cached(cache, name, tensors)
-    return _dataset(name, tensors, train_subset, device, source)
+    return _dataset(name, tensors, train_subset, validation_split, device, source)
 
 
 def _without_statuses(loading: Callable[P, Generator[Status, None, T]]) -> Callable[P, T]:
@@ -173,7 +178,14 @@ def _normalise(images: Tensor, mean: float, std: float) -> Tensor:
     return ((images - mean) / std).unsqueeze(1).contiguous()
 
 
-def _dataset(name: str, tensors: dict[str, Tensor], train_subset: int, device: torch.device, source: str) -> DataSet:
+def _dataset(
+    name: str,
+    tensors: dict[str, Tensor],
+    train_subset: int,
+    validation_split: float,
+    device: torch.device,
+    source: str,
+) -> DataSet:
     train_images, train_labels = tensors["train_images"], tensors["train_labels"]
     test_images = tensors["test_images"]
     if train_subset:
@@ -181,9 +193,28 @@ def _dataset(name: str, tensors: dict[str, Tensor], train_subset: int, device: t
         train_images, train_labels = train_images[:train_subset], train_labels[:train_subset]
         mean, std = train_images.mean().item(), train_images.std().item() or 1.0
         train_images, test_images = (train_images - mean) / std, (test_images - mean) / std
+    train, validation = _hold_out(Split(train_images, train_labels), validation_split)
     return DataSet(
         name,
-        Split(train_images.to(device), train_labels.to(device)),
-        Split(test_images.to(device), tensors["test_labels"].to(device)),
+        _to(train, device),
+        _to(Split(test_images, tensors["test_labels"]), device),
         source,
+        _to(validation, device) if validation is not None else None,
     )
+
+
+def _hold_out(train: Split, fraction: float) -> tuple[Split, Split | None]:
+    """`train` less its first `fraction` of images, and those images (None when none): the same whatever the
+    run's seed. The training files of every data set prunetui reads are in random order (the built-in one keeps
+    the full set's), so the first images are a fair sample of every class; and a slice copies nothing, where
+    images picked at random would copy the whole training set before the first step. The normalisation
+    statistics, taken before, include the held-out images: a mean and a standard deviation, nothing a model
+    could learn them by."""
+    count = round(len(train) * fraction)
+    if not count:
+        return train, None
+    return Split(train.images[count:], train.labels[count:]), Split(train.images[:count], train.labels[:count])
+
+
+def _to(split: Split, device: torch.device) -> Split:
+    return Split(split.images.to(device), split.labels.to(device))
