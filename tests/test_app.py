@@ -15,7 +15,7 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Markdown, Select, Static
+from textual.widgets import Button, Input, Markdown, Static
 from textual.widgets._footer import FooterKey
 
 from prunetui.app.app import PruneApp
@@ -28,6 +28,7 @@ from prunetui.app.screens.help import HelpScreen
 from prunetui.app.screens.main import MainScreen
 from prunetui.app.screens.too_small import TooSmallScreen
 from prunetui.app.widgets.charts import RunChart
+from prunetui.app.widgets.choice import Choice
 from prunetui.app.widgets.event_log import EventLog
 from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
@@ -88,7 +89,7 @@ async def test_settings_by_keyboard_then_a_full_iterative_run(tiny_config: Exper
             await pilot.press("tab")
         assert app.focused is app.query_one("#setting-schedule")
         await pilot.press("enter", "down", "enter")  # one-shot -> iterative
-        assert app.query_one("#setting-schedule", Select).value == "iterative"
+        assert app.query_one("#setting-schedule", Choice).value == "iterative"
         await pilot.press("tab", "end", "ctrl+u", *"0.75", "tab", "end", "ctrl+u", "2")  # sparsity, rounds
         config, problems = app.main_screen.form.read()
         assert (config.schedule, config.sparsity, config.rounds, problems) == ("iterative", 0.75, 2, {})
@@ -209,11 +210,11 @@ async def test_choices_that_do_not_apply_are_disabled_or_explained(tiny_config: 
         assert app.query_one("#setting-rounds").disabled  # one-shot
         assert "one-shot prunes once" in shown(app.query_one("#note-rounds", Static))
         assert not app.query_one("#setting-max_layer_sparsity").disabled  # global scope
-        app.query_one("#setting-criterion", Select).value = "ln-structured"
+        app.query_one("#setting-criterion", Choice).value = "ln-structured"
         await pilot.pause()
         assert app.query_one("#row-scope").has_class("-invalid")
         assert "ln-structured" in shown(app.query_one("#note-scope", Static))
-        app.query_one("#setting-scope", Select).value = "layer"
+        app.query_one("#setting-scope", Choice).value = "layer"
         await pilot.pause()
         assert app.main_screen.form.problems == {} and app.query_one("#setting-scope").disabled
 
@@ -287,7 +288,7 @@ async def test_config_files_save_and_load(tiny_config: ExperimentConfig, tmp_pat
         app.screen.query_one(Input).value = str(other)
         await pilot.press("enter")
         await pilot.pause()
-        assert app.query_one("#setting-model", Select).value == "lenet300"
+        assert app.query_one("#setting-model", Choice).value == "lenet300"
         assert app.main_screen.form.read() == (tiny_config.replace(model="lenet300", seed=7), {})
 
 
@@ -317,7 +318,7 @@ async def test_settings_that_cannot_be_shown_are_refused_and_others_are_marked(t
     app = PruneApp(tiny_config.replace(model="resnet50"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.query_one("#setting-model", Select).value == "lenet5"
+        assert app.query_one("#setting-model", Choice).value == "lenet5"
         assert any("invalid --model" in n.message for n in app._notifications)
         app.main_screen.form.show_config(tiny_config.replace(sparsity=1.5))
         await pilot.pause()
@@ -532,6 +533,7 @@ async def test_log_lines_hang_and_the_data_dir_shows_its_start(tiny_config: Expe
 async def test_a_long_status_wraps_instead_of_being_cut(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()  # the run's panels come right after the first frame
         state = RunState.begin()
         state.apply((Status("fashion-mnist: 60,000 training and 10,000 test images from " + "/data" * 12),))
         app.query_one(StatusPanel).show(state)

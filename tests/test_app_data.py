@@ -6,18 +6,18 @@ import threading
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, OptionList, Select, Static
+from textual.widgets import Input, Static
 
 from prunetui.app.app import PruneApp
 from prunetui.app.run_state import FINISHED
+from prunetui.app.widgets.choice import Choice
 from prunetui.engine import ExperimentConfig
 from tests.idx import write_dataset
 from tests.test_app import shown, wait_until
 
 
 def dataset_labels(app: PruneApp) -> list[str]:
-    options = app.query_one("#setting-dataset", Select).query_one(OptionList)
-    return [str(options.get_option_at_index(index).prompt) for index in range(options.option_count)]
+    return [label for label, _ in app.query_one("#setting-dataset", Choice).options]
 
 
 async def test_the_dataset_choice_says_what_is_available(tmp_path: Path) -> None:
@@ -31,12 +31,12 @@ async def test_the_dataset_choice_says_what_is_available(tmp_path: Path) -> None
             "fashion-mnist · will download",
             "kmnist · on disk",
         ]
-        assert app.query_one("#setting-dataset", Select).value == "fashion-mnist-mini"  # the default
-        app.query_one("#setting-dataset", Select).value = "kmnist"
+        assert app.query_one("#setting-dataset", Choice).value == "fashion-mnist-mini"  # the default
+        app.query_one("#setting-dataset", Choice).value = "kmnist"
         app.query_one("#setting-data_dir", Input).value = str(tmp_path / "elsewhere")  # as if typed
         await pilot.pause()
         assert dataset_labels(app)[3] == "kmnist · will download"
-        assert app.query_one("#setting-dataset", Select).value == "kmnist"  # the choice stays
+        assert app.query_one("#setting-dataset", Choice).value == "kmnist"  # the choice stays
 
 
 async def test_until_the_first_step_the_status_says_what_happens_and_no_speed(

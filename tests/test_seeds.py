@@ -33,8 +33,9 @@ def seeds_run(config: ExperimentConfig, seeds: str, *flags: str) -> int | str | 
 
 
 def summaries(root: Path) -> list[dict[str, object]]:
-    """Every run's summary.json under `root`, oldest first."""
-    return [json.loads((run.path / "summary.json").read_text()) for run in reversed(list_runs(root))]
+    """Every run's summary.json under `root`, by seed (runs started in the same second sort by config hash)."""
+    found = [json.loads((run.path / "summary.json").read_text()) for run in list_runs(root)]
+    return sorted(found, key=lambda summary: summary["config"]["seed"])  # type: ignore[index]
 
 
 def spread(values: list[float]) -> tuple[float, float]:

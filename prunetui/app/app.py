@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -19,7 +19,6 @@ from prunetui.app.keys import APP_KEYS, KEYS, MAIN_SCREEN_ACTIONS
 from prunetui.app.screens.main import MainScreen
 from prunetui.app.screens.too_small import TooSmallScreen
 from prunetui.engine.core.config import ExperimentConfig
-from prunetui.engine.storage.runs import runs_root
 
 if TYPE_CHECKING:
     from prunetui.app.screens.sensitivity import SensitivityScreen
@@ -46,7 +45,7 @@ class PruneApp(App[None]):
         where runs are saved and read, and sweeps and sensitivity results go (default: the runs root, as
         `runs_root` finds it)."""
         super().__init__()
-        self.runs_dir = runs_root(runs_dir)
+        self._runs_dir = runs_dir
         self._config = config
         self._main_screen: MainScreen | None = None
 
@@ -55,14 +54,24 @@ class PruneApp(App[None]):
         the first resize, after the first styling, and styling every widget again made the first paint slower."""
         width, height = self.size
         classes = (breakpoint(width, self.HORIZONTAL_BREAKPOINTS), breakpoint(height, self.VERTICAL_BREAKPOINTS))
-        self._main_screen = MainScreen(self._config, self.runs_dir, id="_default", classes=" ".join(classes))
+        self._main_screen = MainScreen(self._config, self._runs_dir, id="_default", classes=" ".join(classes))
         return self._main_screen
+
+    @cached_property
+    def runs_dir(self) -> Path:
+        """Where runs are saved and read: found when first needed (the runs module is not needed to paint)."""
+        from prunetui.engine.storage.runs import runs_root
+
+        return runs_root(self._runs_dir)
 
     @property
     def main_screen(self) -> MainScreen:
         """The screen with the form and the run, beneath any other."""
         assert self._main_screen is not None, "the app has not started"
         return self._main_screen
+
+    async def on_ready(self) -> None:
+        await self.main_screen.after_first_frame()
 
     def on_resize(self, event: events.Resize) -> None:
         too_small = event.size.width < MIN_SIZE[0] or event.size.height < MIN_SIZE[1]

@@ -7,7 +7,6 @@ import argparse
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-import plotext
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
@@ -68,6 +67,8 @@ PLAIN_MARKERS = ("*", "+", "o", "x", "#", "%", "@", "=")
 
 def line_chart(series: Series, x_label: str, y_label: str, console: Console, log_x: bool = False) -> Text:
     """Lines of (x, y) points drawn with plotext, as Rich text (plain when the output is not a terminal)."""
+    import plotext  # here, not at the top: every command's start would pay for it (`run` included)
+
     plotext.clear_figure()
     plotext.plotsize(min(console.width, 100), 20)
     plain = console.color_system is None

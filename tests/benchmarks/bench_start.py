@@ -7,7 +7,8 @@ prints a line: `import torch` prints after the import; `prunetui run` (the CLI's
 already on disk) prints at its first StepLoss event, which comes after its first optimizer step since it
 trains on one batch, and exits there. The three take turns, so background load hits all alike; medians over
 `--repeats` rounds. One warm-up run per data set first, as a user's first start would (it copies or decodes
-the data once). `--tree` runs another checkout's prunetui (e.g. the main branch, for a before/after).
+the data once). `--before PATH` also runs another checkout's prunetui (e.g. the main branch) in the same rounds,
+for a before/after under the same load; `--tree` times another checkout instead of this one.
 Target: prunetui run ÷ import torch ≤ 1.3. Not a pytest test.
 """
 
@@ -47,13 +48,16 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--tree", type=Path, default=Path(__file__).resolve().parents[2], help="prunetui checkout")
+    parser.add_argument("--before", type=Path, help="another checkout to time in the same rounds")
     parser.add_argument("--datasets", default="fashion-mnist-mini,fashion-mnist", help="comma-separated")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "prunetui-bench-start")
     return parser.parse_args()
 
 
-def seconds_to_first_line(argv: list[str], env: dict[str, str], cwd: Path) -> float:
-    """Run outside any checkout: `python -c` puts the working directory first on the path."""
+def seconds_to_first_line(argv: list[str], tree: Path, cwd: Path) -> float:
+    """Run outside any checkout (`python -c` puts the working directory first on the path), importing prunetui
+    from `tree`."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "PRUNETUI_DATA": str(cwd / "data")}
     started = time.perf_counter()
     child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=cwd)
     assert child.stdout is not None
@@ -70,24 +74,27 @@ def seconds_to_first_line(argv: list[str], env: dict[str, str], cwd: Path) -> fl
 def main() -> None:
     args = parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(args.tree), "PRUNETUI_DATA": str(args.work / "data")}
     # One batch of 128 images: the engine reports the loss (StepLoss) after its first optimizer step.
     run = [sys.executable, "-c", FIRST_STEP, "run", "--epochs", "1", "--train-subset", "128"]
-    contenders = {"import torch": [sys.executable, "-c", IMPORT_TORCH]}
+    contenders = {"import torch": ([sys.executable, "-c", IMPORT_TORCH], args.tree)}
+    trees = {"": args.tree, " (before)": args.before} if args.before else {"": args.tree}
     for dataset in args.datasets.split(","):
-        argv = contenders[f"run {dataset}"] = [*run, "--dataset", dataset, "--runs-dir", str(args.work / "runs")]
-        print(f"warm-up run {dataset}: {seconds_to_first_line(argv, env, args.work):.2f} s", flush=True)
+        for suffix, tree in trees.items():
+            argv = [*run, "--dataset", dataset, "--runs-dir", str(args.work / "runs")]
+            contenders[f"run {dataset}{suffix}"] = argv, tree
+            print(f"warm-up run {dataset}{suffix}: {seconds_to_first_line(argv, tree, args.work):.2f} s", flush=True)
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for round_ in range(args.repeats):
         order = list(contenders)[round_ % len(contenders) :] + list(contenders)[: round_ % len(contenders)]
         for name in order:
-            times[name].append(seconds_to_first_line(contenders[name], env, args.work))
+            times[name].append(seconds_to_first_line(*contenders[name], args.work))
         print(f"round {round_ + 1}: " + ", ".join(f"{name} {times[name][-1]:.2f} s" for name in contenders), flush=True)
     baseline = statistics.median(times["import torch"])
-    print(f"\nprunetui from {args.tree}, {os.cpu_count()} CPUs, medians of {args.repeats} fresh processes")
+    before = f" (before: {args.before})" if args.before else ""
+    print(f"\nprunetui from {args.tree}{before}, {os.cpu_count()} CPUs, medians of {args.repeats} fresh processes")
     for name, values in times.items():
         median = statistics.median(values)
-        print(f"{name:24} {median:5.2f} s  ({min(values):.2f}–{max(values):.2f})  ratio {median / baseline:.2f}")
+        print(f"{name:32} {median:5.2f} s  ({min(values):.2f}–{max(values):.2f})  ratio {median / baseline:.2f}")
 
 
 if __name__ == "__main__":

@@ -18,8 +18,6 @@ from textual.worker import Worker, WorkerState
 from prunetui.app.keys import FOOTER_ORDER, MAIN_SCREEN_KEYS
 from prunetui.app.remembered import recall, remember
 from prunetui.app.run_state import RunState
-from prunetui.app.runner import ExperimentRunner
-from prunetui.app.widgets.event_log import EventLog
 from prunetui.app.widgets.experiment_form import ExperimentForm
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.sparsity_bars import SparsityBars
@@ -30,7 +28,9 @@ from prunetui.engine.core.events import Event
 from prunetui.engine.core.files import write_atomic
 
 if TYPE_CHECKING:
+    from prunetui.app.runner import ExperimentRunner
     from prunetui.app.widgets.charts import RunChart
+    from prunetui.app.widgets.event_log import EventLog
     from prunetui.engine.core.presets import Preset
 
 CONFIG_FILE = "prunetui.toml"
@@ -45,9 +45,9 @@ class MainScreen(Screen[None]):
 
         events: tuple[Event, ...]
 
-    def __init__(self, config: ExperimentConfig | None, runs_dir: Path, *, id: str, classes: str) -> None:
+    def __init__(self, config: ExperimentConfig | None, runs_dir: Path | None, *, id: str, classes: str) -> None:
         """`config` goes into the form; without one, the settings remembered from the last session do. Runs are
-        saved under `runs_dir`."""
+        saved under `runs_dir` (None: the runs root, as `runs_root` finds it)."""
         super().__init__(id=id, classes=classes)
         self.runs_dir = runs_dir
         self._initial, self._recall_problem = (config, None) if config else recall()
@@ -65,31 +65,35 @@ class MainScreen(Screen[None]):
                 with Horizontal(id="controls"):
                     yield Button("Start", variant="success", id="start", compact=True)
                     yield Button("Stop", variant="error", id="stop", compact=True, disabled=True)
-            with Vertical(id="dashboard"):
-                yield StatusPanel(id="status")
-                with Horizontal(id="charts"):  # the charts (and plotext) come with the first run
-                    yield Static("The loss and accuracy charts appear here once a run starts.", id="no-charts")
-                with Horizontal(id="details"):
-                    yield SparsityBars(id="sparsity")
-                    yield EventLog(id="log")
+            yield Vertical(id="dashboard")  # filled right after the first frame
         yield FittingFooter()
 
     def on_mount(self) -> None:
-        titles = {
-            "#setup": "Experiment",
-            "#status": "Status",
-            "#sparsity": "Sparsity per layer",
-            "#log": "Log",
-        }
-        for selector, title in titles.items():
-            self.query_one(selector).border_title = title
+        self.query_one("#setup").border_title = "Experiment"
         if self._initial is not None:
             self._show_config(self._initial)
-        if self._recalled:  # said once, where the run's story will be told
-            self.query_one(EventLog).note("The form shows your last session's settings; F7 resets them.")
         if self._recall_problem is not None:
             self.notify(self._recall_problem, title="Remembered settings ignored", severity="warning", timeout=10)
         self.query_one("#setting-model").focus()
+
+    async def after_first_frame(self) -> None:
+        """The rest of the form, then the run's panels: built before the first frame they would hold it back by
+        half (at 80x24 only the form's first rows and the status's first lines show in it)."""
+        from prunetui.app.widgets.event_log import EventLog  # RichLog: a tenth of the app's imports
+
+        if not self.is_attached:
+            return  # the app closed at once
+        await self.form.add_rows()
+        if not self.is_attached:
+            return
+        status, bars, log = StatusPanel(id="status"), SparsityBars(id="sparsity"), EventLog(id="log")
+        status.border_title, bars.border_title, log.border_title = "Status", "Sparsity per layer", "Log"
+        charts = Horizontal(  # the charts (and plotext) come with the first run
+            Static("The loss and accuracy charts appear here once a run starts.", id="no-charts"), id="charts"
+        )
+        await self.query_one("#dashboard").mount(status, charts, Horizontal(bars, log, id="details"))
+        if self._recalled:  # said once, where the run's story will be told
+            log.note("The form shows your last session's settings; F7 resets them.")
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
@@ -119,6 +123,8 @@ class MainScreen(Screen[None]):
             self._fold_form(False)
             self.form.focus_first_problem()
             return
+        from prunetui.app.runner import ExperimentRunner  # and the runs on disk: not needed before a run
+
         self._remember_settings(config)
         self._add_charts()
         self.run_state = RunState.begin()
@@ -203,8 +209,9 @@ class MainScreen(Screen[None]):
 
     def _show_state(self) -> None:
         state = self.run_state
-        for panel in (StatusPanel, SparsityBars, EventLog):
-            self.query_one(panel).show(state)
+        self.query_one(StatusPanel).show(state)
+        self.query_one(SparsityBars).show(state)
+        cast("EventLog", self.query_one("#log")).show(state)
         for chart in self.charts:
             chart.show(state)
 
@@ -292,7 +299,7 @@ class MainScreen(Screen[None]):
         if self._show_config(preset.config.replace(**place)):
             self._preset = preset
             self._fold_form(False)
-            self.query_one(EventLog).note(f"preset {preset.name}, {preset.citation}")
+            cast("EventLog", self.query_one("#log")).note(f"preset {preset.name}, {preset.citation}")
             self.notify(f"{preset.title}: ctrl+r starts it", title=f"Preset {preset.name}")
 
     def remember_form(self) -> None:

@@ -1,13 +1,13 @@
 """The experiment's settings as a form built from the config schema, checked as you type.
 
-Every field of `ExperimentConfig` gets a row: a Select when the field has choices, a Switch for a flag and
+Every field of `ExperimentConfig` gets a row: a Choice when the field has choices, a Switch for a flag and
 an Input otherwise, so a setting added to the engine appears here without touching the app.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from textual import on
@@ -15,8 +15,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import DescendantFocus
 from textual.widget import Widget
-from textual.widgets import Input, Label, Select, Static, Switch
+from textual.widgets import Input, Label, Static, Switch
 
+from prunetui.app.widgets.choice import Choice
 from prunetui.engine.core.config import ExperimentConfig, flag_name, setting_type
 from prunetui.engine.core.data import availability
 from prunetui.engine.core.errors import ConfigError
@@ -28,14 +29,14 @@ PARSERS: dict[type, tuple[Callable[[str], Any], str]] = {
 
 
 def _showable(f: dataclasses.Field[Any], value: Any) -> bool:
-    """Whether the field's control can hold the value: a Select only its choices, a Switch only a bool."""
+    """Whether the field's control can hold the value: a Choice only its choices, a Switch only a bool."""
     if f.metadata["choices"]:
         return value in f.metadata["choices"]
     return (setting_type(f) is bool) == (type(value) is bool)
 
 
 def _options(f: dataclasses.Field[Any], data_dir: str) -> list[tuple[str, str]]:
-    """A Select's (label, value) pairs."""
+    """A Choice's (label, value) pairs."""
     if f.name == "dataset":
         return _dataset_options(data_dir)
     return [(choice, choice) for choice in f.metadata["choices"]]
@@ -44,6 +45,9 @@ def _options(f: dataclasses.Field[Any], data_dir: str) -> list[tuple[str, str]]:
 def _dataset_options(data_dir: str) -> list[tuple[str, str]]:
     """Each data set's label says whether it is embedded, on disk, will download, or is not available."""
     return [(f"{name} · {state}", name) for name, state in availability(data_dir or None).items()]
+
+
+FIRST_ROWS = 11  # the rows the settings box shows at 80x24; the others come after the first frame
 
 
 def label_for(name: str) -> str:
@@ -70,23 +74,28 @@ class ExperimentForm(Vertical):
         self._config = ExperimentConfig()
         self.problems: dict[str, str] = {}
         self._check_pending = False
+        self._controls: dict[str, Widget] = {}  # by setting name, as their rows are built
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="settings", can_focus=False):
-            for f in ExperimentConfig.fields():
-                with SettingRow(classes="setting", id=f"row-{f.name}"):
-                    yield Label(label_for(f.name), classes="setting-label")
-                    yield self._control(f, getattr(self._config, f.name))
-                yield Static("", classes="setting-note -empty", id=f"note-{f.name}")
+            for f in ExperimentConfig.fields()[:FIRST_ROWS]:
+                yield from self._row(f)
         yield Static("", id="setting-help")
         yield Static("", id="form-status")
+
+    def _row(self, f: dataclasses.Field[Any]) -> Iterator[Widget]:
+        """The setting's row (its name and control) and the line below it for a problem or a note."""
+        control = self._controls[f.name] = self._control(f, getattr(self._config, f.name))
+        label = Label(label_for(f.name), classes="setting-label")
+        yield SettingRow(label, control, classes="setting", id=f"row-{f.name}")
+        yield Static("", classes="setting-note -empty", id=f"note-{f.name}")
 
     def _control(self, f: dataclasses.Field[Any], value: Any) -> Widget:
         widget_id, help = f"setting-{f.name}", f.metadata["help"]
         control: Widget
         if f.metadata["choices"]:
             options = _options(f, self._config.data_dir)
-            control = Select(options, value=value, allow_blank=False, compact=True, id=widget_id)
+            control = Choice(options, value, id=widget_id)
         elif setting_type(f) is bool:
             control = Switch(value, id=widget_id)
         else:
@@ -95,6 +104,17 @@ class ExperimentForm(Vertical):
         return control
 
     def on_mount(self) -> None:
+        self._rows_added()
+
+    async def add_rows(self) -> None:
+        """The rows below those of the first frame (a row is four widgets). Until they are mounted, `read()` takes
+        their values from `_config`."""
+        rows = [widget for f in ExperimentConfig.fields()[FIRST_ROWS:] for widget in self._row(f)]
+        await self.query_one("#settings").mount_all(rows)
+        if self.is_attached:  # else the app closed before they were mounted
+            self._rows_added()
+
+    def _rows_added(self) -> None:
         for control in self.query(Input):
             control.cursor_position = 0  # a long path shows its start, not its tail
         self._check()
@@ -104,14 +124,13 @@ class ExperimentForm(Vertical):
         for f in ExperimentConfig.fields():
             if not _showable(f, getattr(config, f.name)):
                 raise ConfigError(f"invalid {flag_name(f.name)}: {config.problems()[f.name]}")
-        for f in ExperimentConfig.fields():
-            control = self.query_one(f"#setting-{f.name}")
-            value = getattr(config, f.name)
+        for name, control in self._controls.items():
+            value = getattr(config, name)
             if isinstance(control, Input):
                 control.value = str(value)
                 control.cursor_position = 0  # a long path shows its start, not its tail
             else:
-                assert isinstance(control, Select | Switch)
+                assert isinstance(control, Choice | Switch)
                 control.value = value
         self._config = config
         self._check()
@@ -121,9 +140,11 @@ class ExperimentForm(Vertical):
         values: dict[str, Any] = {}
         unparsable: dict[str, str] = {}
         for f in ExperimentConfig.fields():
-            control = self.query_one(f"#setting-{f.name}")
+            control = self._controls.get(f.name)
+            if control is None:
+                continue  # not mounted yet: it will show `_config`'s value
             if not isinstance(control, Input):
-                assert isinstance(control, Select | Switch)
+                assert isinstance(control, Choice | Switch)
                 values[f.name] = control.value
             elif setting_type(f) in PARSERS:
                 parse, why = PARSERS[setting_type(f)]
@@ -147,18 +168,15 @@ class ExperimentForm(Vertical):
 
     def focus_first_problem(self) -> None:
         if self.problems:
-            self.query_one(f"#setting-{next(iter(self.problems))}").focus()
+            self._controls[next(iter(self.problems))].focus()
 
     @on(Input.Changed, "#setting-data_dir")
     def _show_availability(self, event: Input.Changed) -> None:
         """What is on disk depends on the data directory."""
-        select = self.query_one("#setting-dataset", Select)
-        chosen = select.value
-        select.set_options(_dataset_options(event.value))
-        select.value = chosen
+        self.query_one("#setting-dataset", Choice).set_options(_dataset_options(event.value))
 
     @on(Input.Changed)
-    @on(Select.Changed)
+    @on(Choice.Changed)
     @on(Switch.Changed)
     def _changed(self) -> None:
         """One check for a burst of changes: every control reports its first value once mounted, and a loaded
@@ -170,12 +188,12 @@ class ExperimentForm(Vertical):
     def _check(self) -> None:
         self._check_pending = False
         config, self.problems = self.read()
-        for f in ExperimentConfig.fields():
-            problem = self.problems.get(f.name)
-            not_applicable = config.not_applicable(f.name)  # the reason shown in place of the control
-            self.query_one(f"#row-{f.name}").set_class(problem is not None, "-invalid")
-            self.query_one(f"#setting-{f.name}").disabled = problem is None and not_applicable is not None
-            note = self.query_one(f"#note-{f.name}", Static)
+        for name, control in self._controls.items():
+            problem = self.problems.get(name)
+            not_applicable = config.not_applicable(name)  # the reason shown in place of the control
+            self.query_one(f"#row-{name}").set_class(problem is not None, "-invalid")
+            control.disabled = problem is None and not_applicable is not None
+            note = self.query_one(f"#note-{name}", Static)
             text = problem or not_applicable or ""
             if note.content != text:  # each update lays out the whole screen again
                 note.update(text)

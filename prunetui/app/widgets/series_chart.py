@@ -1,9 +1,9 @@
 """A line chart of named series (textual-plotext), redrawn only when its data changes: the analysis screens'
 accuracy-vs-sparsity, per-layer sensitivity, run comparison and weight histogram charts.
 
-Each series has its own color, and the legend says which is which outside the plot (in the bottom border, or
-wherever the screen puts `legend`), never over the lines; the axes have evenly spaced labels with one number of
-decimals and a sane range for a single point.
+Each series has its own color, and the legend says which is which outside the plot (in the bottom border, the
+entries it cannot hold on lines under the plot; or wherever the screen puts `legend`), never over the lines; the
+axes have evenly spaced labels with one number of decimals and a sane range for a single point.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.console import Group, RenderableType
+from rich.text import Text
 from textual_plotext import PlotextPlot
 
 from prunetui.app.widgets.axes import axis_range, even_ticks
@@ -27,6 +29,7 @@ COLORS = [
     (0, 114, 178),
     (200, 200, 200),
 ]
+LEGEND_GAP = "  "
 PERCENT = (0.0, 100.0)
 POSITIVE = (0.0, float("inf"))
 
@@ -71,6 +74,9 @@ class SeriesChart(PlotextPlot):
         self.legend_in_border = legend_in_border
         self.series: Series = {}
         self.legend = ""  # markup: a colored mark and the label of each series
+        self._entries: list[str] = []  # the legend's, one per series
+        self._in_border = ""  # the legend's entries the bottom border holds
+        self._below: list[Text] = []  # the legend's lines under the plot: the entries the border cannot hold
         self._shown: tuple[str, bool] | None = None
 
     def on_mount(self) -> None:
@@ -96,7 +102,43 @@ class SeriesChart(PlotextPlot):
         if not log_x:
             set_axis(xs, self.x, self.plt.xlim, self.plt.xticks)
         set_axis(ys, self.y, self.plt.ylim, self.plt.yticks)
-        self.legend = "  ".join(f"[{hex_color(index)}]━━[/] {label}" for index, label in enumerate(series))
-        if self.legend_in_border:
-            self.border_subtitle = self.legend
+        self._entries = [f"[{hex_color(index)}]━━[/] {label}" for index, label in enumerate(series)]
+        self.legend = LEGEND_GAP.join(self._entries)
+        self._place_legend()
         self.refresh()
+
+    def on_resize(self) -> None:
+        self._place_legend()
+
+    def _place_legend(self) -> None:
+        """In the bottom border as many of the last entries as it holds whole (Textual would cut one with "…"), the
+        entries before them on lines of their own under the plot, so that the legend reads in order."""
+        if not self.legend_in_border:
+            return
+        entries, room = list(self._entries), self.outer_size.width - 6  # corners, a line each side, spaces
+        in_border: list[str] = []
+        while entries and Text.from_markup(LEGEND_GAP.join([entries[-1], *in_border])).cell_len <= room:
+            in_border.insert(0, entries.pop())
+        if self._in_border != (subtitle := LEGEND_GAP.join(in_border)):
+            # Only when it changed: each setting repaints, and plotext cannot build a log-scale plot twice at
+            # one size (it takes the logarithm of its data again).
+            self.border_subtitle = self._in_border = subtitle
+        lines: list[list[str]] = []
+        for entry in entries:
+            if lines and Text.from_markup(LEGEND_GAP.join([*lines[-1], entry])).cell_len < self.size.width:
+                lines[-1].append(entry)
+            else:
+                lines.append([entry])
+        self._below = [Text.from_markup(LEGEND_GAP.join(line)) for line in lines]
+        for line in self._below:  # right-aligned, as the border's part
+            line.pad_left(self.size.width - 1 - line.cell_len)
+
+    def render(self) -> RenderableType:
+        if not self._below:
+            return super().render()
+        # PlotextPlot.render, with the plot's height less the legend's lines
+        width, height = self.size.width, max(self.size.height - len(self._below), 1)
+        self.plt.plotsize(width, height)
+        self.plt._set_size(width, height)  # as PlotextPlot.render does: plotsize alone does not resize
+        self.plt.theme(self._get_plotext_theme_name(self.app.theme))
+        return Group(Text.from_ansi(self.plt.build().rstrip("\n")), *self._below)

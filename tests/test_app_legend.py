@@ -1,0 +1,43 @@
+"""The analysis charts' legend: every entry whole, in the bottom border and, where that is too short, on lines
+under the plot; through a pilot-driven chart."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from rich.text import Text
+from textual.app import App, ComposeResult
+
+from prunetui.app.widgets.series_chart import ACCURACY_AXIS, SPARSITY_AXIS, SeriesChart
+
+METHODS = ["l1:layer:iterative", "l1:layer:one-shot", "l1:global:one-shot", "random:layer:one-shot"]
+
+
+class ChartApp(App[None]):
+    CSS_PATH = Path(__file__).parent.parent / "prunetui" / "app" / "analysis.tcss"
+
+    def compose(self) -> ComposeResult:
+        yield SeriesChart(SPARSITY_AXIS, ACCURACY_AXIS)
+
+
+@pytest.mark.parametrize(("width", "lines_under_the_plot"), [(80, 1), (160, 0)])
+async def test_a_four_method_legend_is_never_cut(width: int, lines_under_the_plot: int) -> None:
+    app = ChartApp()
+    async with app.run_test(size=(width, 16)) as pilot:
+        chart = app.query_one(SeriesChart)
+        chart.show({method: ([50.0, 90.0], [80.0 - k, 40.0 - k]) for k, method in enumerate(METHODS)})
+        await pilot.pause()
+        console = Console(width=chart.size.width, file=io.StringIO(), record=True)
+        console.print(chart.render())
+        lines = console.export_text().rstrip("\n").splitlines()
+        assert len(lines) == chart.size.height  # the plot made room for the legend's lines
+        under = lines[len(lines) - lines_under_the_plot :]
+        assert "sparsity (%)" in lines[-1 - lines_under_the_plot]  # the plot's last line, its axis label, is whole
+        border = Text.from_markup(str(chart.border_subtitle)).plain
+        assert "…" not in border
+        legend = " ".join([*under, border])
+        assert [method for method in METHODS if f"━━ {method}" in legend] == METHODS
+        assert legend.index(METHODS[0]) < legend.index(METHODS[-1])  # in order, top to bottom
