@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout without installing
 
-from prunetui.describe_paper import control_flags, figures_text, measured
+from prunetui.describe_paper import control_flags, figures_text, measured, paper_text
 from prunetui.engine import Experiment, ExperimentConfig, Failed, Finished, RunSummary
 from prunetui.engine.core.data import availability
 from prunetui.engine.core.data.sources import AVAILABLE_EMBEDDED, AVAILABLE_ON_DISK
@@ -93,7 +93,7 @@ def main() -> None:
             for name, config in runs:
                 summary, seconds = run(config.replace(dataset=dataset))
                 used = dataset if paper.same_data(dataset) else f"{dataset} (paper: {paper.dataset})"
-                said = f"{paper.network}: {figures_text(paper)}"
+                said = paper_text(paper)
                 row = f"| {name} | {used} | {figures_text(measured(paper, summary))} | {said} | {seconds:.0f} |"
                 print(row, flush=True)
 
