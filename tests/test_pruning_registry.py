@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from textual.widgets import Select
 from torch import Tensor, nn
 
 from prunetui.app.app import PruneApp
+from prunetui.app.widgets.choice import Choice
 from prunetui.cli.main import main
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import sensitivity_criteria
@@ -63,7 +63,7 @@ async def test_a_registered_criterion_is_an_option_of_the_form_and_of_sensitivit
     assert sensitivity_criteria() == ["l1", "random", "ln-structured", "largest"]  # it needs no batches
     app = PruneApp(tiny_config)
     async with app.run_test(size=(140, 44)) as pilot:
-        app.query_one("#setting-criterion", Select).value = "largest"  # a Select refuses a value not among its options
+        app.query_one("#setting-criterion", Choice).value = "largest"  # a Choice refuses a value not among its options
         await pilot.pause()
         config, problems = app.main_screen.form.read()
         assert (config.criterion, problems) == ("largest", {})
