@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prunetui.engine.core.config import ExperimentConfig, format_layer_amounts, parse_layer_amounts
@@ -21,7 +22,7 @@ from prunetui.engine.core.events import (
 from prunetui.engine.core.seed_stats import MeanStd
 
 if TYPE_CHECKING:  # the analyses' module is not needed to describe a run
-    from prunetui.engine.analyses import SensitivityStarted
+    from prunetui.engine.analyses import SensitivityPoint, SensitivityStarted
 
 NO_SPEED_UP = (
     "Unstructured masks alone do not speed up dense PyTorch inference: the zeros are still multiplied, so the "
@@ -180,3 +181,86 @@ def kib(n: int) -> str:
 def sizes_text(saved: Exported) -> str:
     """A saved model's three sizes: '241.0 KiB dense, 49.9 KiB as sparse CSR, 44.0 KiB gzipped'."""
     return f"{kib(saved.dense_bytes)} dense, {kib(saved.sparse_bytes)} as sparse CSR, {kib(saved.gzip_bytes)} gzipped"
+
+
+# -- a sensitivity analysis's results, as the CLI prints them and the app's Sensitivity screen tables them ------
+
+
+@dataclass(frozen=True)
+class SensitivityRow:
+    layer: str  # on a layer's first row only
+    images: str  # "validation" or "test"
+    cells: tuple[str, ...]  # accuracy (%) per amount, a dash where not measured (yet)
+    below: tuple[bool, ...]  # per cell: this row chooses, and it is more than the tolerance below the baseline
+    last: bool  # the layer's last row
+
+
+@dataclass(frozen=True)
+class SensitivityTable:
+    title: str
+    amounts: tuple[str, ...]  # the column headings after layer and images
+    rows: tuple[SensitivityRow, ...]
+    baseline: str  # the accuracies of the model as loaded
+    marks: str  # what `below` marks, in red
+
+    @property
+    def caption(self) -> str:
+        return f"{self.baseline}; {self.marks}"
+
+
+def sensitivity_table(
+    points: tuple[SensitivityPoint, ...], starts: tuple[SensitivityStarted, ...], tolerance: float
+) -> SensitivityTable:
+    """Per layer a validation row (what chooses; `below` where it costs more than `tolerance`) and a test row (the
+    reported numbers); with seeds, mean ± std, and (n) where fewer seeds got that far."""
+    from prunetui.engine.analyses import chooses_by_validation, dense_mean, sensitivity_means  # not for a run
+
+    validation = chooses_by_validation(starts)
+    seeds = len(starts)
+    amounts = sorted({point.amount for point in points})
+    kinds = [("validation", sensitivity_means(points, True))] if validation else []
+    kinds.append(("test", sensitivity_means(points, False)))
+    dense = dense_mean(starts, validation).mean
+    rows = []
+    for layer in dict.fromkeys(point.layer for point in points):
+        for index, (images, means) in enumerate(kinds):
+            accuracies = [means.get((layer, amount)) for amount in amounts]
+            rows.append(
+                SensitivityRow(
+                    layer if index == 0 else "",
+                    images,
+                    tuple(_sensitivity_cell(accuracy, seeds) for accuracy in accuracies),
+                    tuple(index == 0 and a is not None and a.mean < dense - tolerance for a in accuracies),
+                    index == len(kinds) - 1,
+                )
+            )
+    title = "Accuracy (%) with one layer pruned, no fine-tuning"
+    said = f"test {_sensitivity_cell(dense_mean(starts, False), seeds)}"
+    if validation:
+        said = f"validation {_sensitivity_cell(dense_mean(starts, True), seeds)}, {said}"
+    marks = f"red: {'validation' if validation else 'test'} accuracy more than {percentage_points(tolerance)} below"
+    return SensitivityTable(
+        title + (f": mean ± std over {seeds} seeds" if seeds > 1 else ""),
+        tuple(percent(amount, 0) for amount in amounts),
+        tuple(rows),
+        f"{sensitivity_baseline(starts)}: {said} %",
+        marks,
+    )
+
+
+def _sensitivity_cell(accuracy: MeanStd | None, seeds: int) -> str:
+    if accuracy is None:
+        return "–"
+    if seeds == 1:
+        return f"{accuracy.mean * 100:.1f}"
+    fewer = f" ({accuracy.n})" if accuracy.n < seeds else ""
+    return f"{accuracy.mean * 100:.1f}±{accuracy.std * 100:.1f}{fewer}"
+
+
+def sensitivity_baseline(starts: tuple[SensitivityStarted, ...]) -> str:
+    """What the pruned layers are compared with: the dense model, or a pruned one as loaded."""
+    return "the model as loaded" if any(any(start.sparsity) for start in starts) else "dense"
+
+
+def percentage_points(fraction: float) -> str:
+    return f"{fraction * 100:g} percentage point{'' if fraction == 0.01 else 's'}"

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from rich.console import Console
@@ -30,6 +31,7 @@ from prunetui.app.screens.too_small import TooSmallScreen
 from prunetui.app.widgets.charts import RunChart
 from prunetui.app.widgets.choice import Choice
 from prunetui.app.widgets.event_log import EventLog
+from prunetui.app.widgets.experiment_form import FIRST_ROWS
 from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine import ExperimentConfig
@@ -37,6 +39,7 @@ from prunetui.engine.core.events import Status
 from prunetui.engine.storage.runs import list_runs, runs_root
 
 SIZE = (140, 44)
+ScreenT = TypeVar("ScreenT", bound=Screen[None])
 
 
 async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -44,6 +47,15 @@ async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], timeout:
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting for the app"
         await pilot.pause(0.05)
+
+
+async def opened(pilot: Pilot[None], key: str, kind: type[ScreenT]) -> ScreenT:
+    """Press the key that opens a screen, and the screen it opened."""
+    await pilot.press(key)
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, kind)
+    return screen
 
 
 def shown(widget: Widget) -> str:
@@ -79,6 +91,22 @@ async def test_first_screen_paints_before_torch_numpy_or_plotext_is_imported() -
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.split() == ["none", "True"]  # the analysis screens and charts load when needed
+
+
+def test_the_first_frame_imports_neither_the_events_nor_their_words() -> None:
+    """They come with the run's panels, right after the first frame (`MainScreen.after_first_frame`)."""
+    code = (
+        "import sys\n"
+        "from prunetui.app.app import PruneApp\n"
+        "class Probe(PruneApp):\n"
+        "    def on_ready(self):  # called before PruneApp.on_ready, which builds the rest\n"
+        "        names = ('prunetui.engine.core.events', 'prunetui.describe', 'tomli_w')\n"
+        "        print([name for name in names if name in sys.modules] or 'none', len(self.query('.setting')))\n"
+        "        self.exit()\n"
+        "Probe().run(headless=True, size=(80, 24))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.split() == ["none", str(FIRST_ROWS)]
 
 
 async def test_settings_by_keyboard_then_a_full_iterative_run(tiny_config: ExperimentConfig) -> None:

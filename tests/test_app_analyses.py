@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets._footer import FooterKey
 
 from prunetui.app.app import PruneApp
 from prunetui.app.screens.runs import RunsScreen
@@ -32,7 +33,7 @@ from prunetui.engine.analyses import (
 from prunetui.engine.core.config import format_layer_amounts
 from prunetui.engine.storage.csv_text import to_csv
 from prunetui.engine.storage.runs import list_runs, load_history, new_run_dir, runs_root
-from tests.test_app import shown, wait_until
+from tests.test_app import opened, shown, wait_until
 
 SIZE = (140, 44)
 
@@ -65,10 +66,7 @@ async def test_app_runs_are_saved_and_the_runs_screen_overlays_two(tiny_config: 
         assert f"saving the run in {app_run.path}" in app.main_screen.run_state.log
         assert (app_run.sparsity, app_run.status) == (pytest.approx(0.5, abs=0.005), "finished")
 
-        await pilot.press("f3")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, RunsScreen)
+        screen = await opened(pilot, "f3", RunsScreen)
         table = screen.query_one(DataTable)
         await wait_until(pilot, lambda: table.row_count == 2)  # the runs are read in a worker, off the UI thread
         rows = [table.get_row_at(i) for i in range(table.row_count)]
@@ -102,10 +100,7 @@ async def test_app_runs_are_saved_and_the_runs_screen_overlays_two(tiny_config: 
 async def test_a_sweep_of_two_points_charts_and_tables_both_and_resumes(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f4")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, SweepScreen)
+        screen = await opened(pilot, "f4", SweepScreen)
         assert screen.query_one("#sweep-methods", Input).value.startswith("l1:layer:one-shot,")
         screen.query_one("#sweep-methods", Input).value = "l1:global"
         screen.query_one("#sweep-sparsities", Input).value = "0.9, 0.5"
@@ -118,7 +113,7 @@ async def test_a_sweep_of_two_points_charts_and_tables_both_and_resumes(tiny_con
         assert [(p.method, p.sparsity) for p in points] == [("l1:global:one-shot", 0.5), ("l1:global:one-shot", 0.9)]
         table = screen.query_one(DataTable)
         assert [table.get_row_at(i) for i in range(table.row_count)] == [
-            ["l1:global:one-shot", percent(p.sparsity, 0), percent(p.reached_sparsity), f"{p.compression:.1f}×",
+            ["l1:global:one-shot", percent(p.sparsity, 0), "0", percent(p.reached_sparsity), f"{p.compression:.1f}×",
              percent(p.pruned_accuracy), percent(p.accuracy)]
             for p in points
         ]  # fmt: skip
@@ -140,10 +135,7 @@ async def test_a_sweep_of_two_points_charts_and_tables_both_and_resumes(tiny_con
 async def test_sensitivity_draws_one_line_per_layer(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f5")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, SensitivityScreen)
+        screen = await opened(pilot, "f5", SensitivityScreen)
         screen.query_one("#sensitivity-amounts", Input).value = "0.5,0.95"
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: not screen.running, timeout=30)
@@ -176,14 +168,50 @@ async def test_sensitivity_draws_one_line_per_layer(tiny_config: ExperimentConfi
         assert reached == pytest.approx(amounts, abs=1e-3)
 
 
+async def test_sensitivity_tables_its_numbers_at_80x24(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, "f5", SensitivityScreen)
+        assert "Chart/table" in {key.description for key in screen.query(FooterKey)}  # the key is in sight
+        screen.query_one("#sensitivity-amounts", Input).value = "0.5,0.95"
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not screen.running, timeout=30)
+        await pilot.pause()
+        assert screen.status == "finished" and screen.started is not None
+        table = screen.query_one("#sensitivity-table", DataTable)
+        assert not table.display  # the chart first
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert table.display and table.has_focus and not screen.query_one(SeriesChart).display
+        assert table.region.bottom <= 23 and table.scrollable_content_region.height >= 8  # above the footer
+        headings = [str(column.label) for column in table.columns.values()]
+        assert headings == ["layer", "images", "50 %", "95 %"]
+        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        dense = screen.started.dense_val_accuracy
+        assert dense is not None
+        expected, red = [], []
+        for layer in ("conv1", "conv2", "fc1", "fc2", "fc3"):
+            points = [p for p in screen.points if p.layer == layer]
+            validation = [p.val_accuracy or 0.0 for p in points]
+            expected += [[layer, "validation", *(f"{v * 100:.1f}" for v in validation)],
+                         ["", "test", *(f"{p.accuracy * 100:.1f}" for p in points)]]  # fmt: skip
+            red += [[v < dense - 0.01 for v in validation], [False, False]]
+        assert rows == expected
+        styles = [[str(cell.style) == "red" for cell in table.get_row_at(i)[2:]] for i in range(table.row_count)]
+        assert styles == red and any(map(any, red))  # the tiny model loses more than a point somewhere
+        await pilot.press("down")  # rows below the fold scroll into view by keyboard
+        bottom = table.virtual_size.height - table.scrollable_content_region.height
+        await wait_until(pilot, lambda: table.scroll_y == max(bottom, 0))
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert screen.query_one(SeriesChart).display and not table.display
+
+
 async def test_sensitivity_analyses_a_runs_final_model_keeping_its_zeros(tiny_config: ExperimentConfig) -> None:
     directory = record(tiny_config.replace(model="lenet300", sparsity=0.8))
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f5")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, SensitivityScreen)
+        screen = await opened(pilot, "f5", SensitivityScreen)
         source = screen.query_one("#sensitivity-source", Select)
         final = str(directory / "model.pt")
         await wait_until(pilot, lambda: final in screen._runs)
@@ -326,6 +354,16 @@ async def test_sweep_and_sensitivity_say_what_start_will_do_before_it_starts(tin
         app.screen.query_one("#sweep-sparsities", Input).value = "0.5,0.9"
         await pilot.pause()
         assert "prune 6 points (3 methods × 2 sparsities)" in shown(app.screen.query_one("#analysis-plan", Static))
+        app.screen.query_one("#sweep-seeds", Input).value = "0,1"
+        app.screen.query_one("#sweep-jobs", Input).value = "2"
+        await pilot.pause()
+        plan = shown(app.screen.query_one("#analysis-plan", Static))
+        assert "train 2 × lenet5 (2 epochs), prune 12 points (3 methods × 2 sparsities × 2 seeds, 2 at once)" in plan
+        assert "fine-tune each 1 epoch: 16 epochs" in plan  # 2 dense models of 2 epochs, 12 points of 1
+        app.screen.query_one("#sweep-jobs", Input).value = "many"
+        await pilot.pause()
+        plan = shown(app.screen.query_one("#analysis-plan", Static))
+        assert plan == "cannot start yet: invalid --jobs: 'many' is not a number or auto"
         app.screen.query_one("#sweep-sparsities", Input).value = "0.5,2"
         await pilot.pause()
         assert shown(app.screen.query_one("#analysis-plan", Static)).startswith("cannot start yet: ")

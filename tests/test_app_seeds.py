@@ -13,9 +13,9 @@ from prunetui.engine.core.seed_stats import mean_std
 from prunetui.engine.storage.groups import RunGroup
 from prunetui.engine.storage.runs import list_runs, load_history, runs_root
 from tests.analysis_helpers import tiny_flags
-from tests.test_app import shown, wait_until
+from tests.test_app import opened, shown, wait_until
 from tests.test_app_analyses import plotted
-from tests.test_app_screens import SMALL, opened, rendered
+from tests.test_app_screens import SMALL, rendered
 from tests.test_cli import exit_code
 from tests.test_seeds import QUICK
 
@@ -24,8 +24,8 @@ async def test_a_seed_group_shows_mean_std_and_n_and_charts_its_mean_with_error_
     tiny_config: ExperimentConfig,
 ) -> None:
     assert exit_code(["run", *tiny_flags(tiny_config), *QUICK, "--seeds", "0,1"]) == 0
-    newer, older = runs = list_runs(runs_root())
-    group = RunGroup(newer.group, tuple(runs))
+    seed0, seed1 = runs = sorted(list_runs(runs_root()), key=lambda run: run.config.seed if run.config else -1)
+    group = RunGroup(seed0.group, tuple(runs))
     app = PruneApp(tiny_config)
     async with app.run_test(size=SMALL) as pilot:
         screen = await opened(pilot, "f3", RunsScreen)
@@ -35,7 +35,7 @@ async def test_a_seed_group_shows_mean_std_and_n_and_charts_its_mean_with_error_
         assert "dense → pruned" in header
         accuracy = percent_spread(group.stat("accuracy"), tight=True)
         assert "seed group" in group_row and "n = 2" in group_row and accuracy in group_row  # whole at 80 columns
-        assert newer.name in run_rows[0] and older.name in run_rows[1]
+        assert seed0.name in run_rows[0] and seed1.name in run_rows[1]  # by seed
         detail = " ".join(shown(screen.query_one("#runs-detail", Static)).split())
         assert "seeds 0, 1" in detail and "mean ± std over the 2 of 2 runs that finished" in detail
         assert f"accuracy {percent_spread(group.stat('dense_accuracy'))} dense" in detail
@@ -43,7 +43,7 @@ async def test_a_seed_group_shows_mean_std_and_n_and_charts_its_mean_with_error_
         # The highlighted group is charted: its mean accuracy row by row, with ± one standard deviation as bars.
         chart = screen.query_one("#runs-accuracy")
         await wait_until(pilot, lambda: len(plotted(chart)) > 1)
-        histories = [[row.accuracy * 100 for row in load_history(run.path)] for run in (older, newer)]
+        histories = [[row.accuracy * 100 for row in load_history(run.path)] for run in runs]
         points = [mean_std(values) for values in zip(*histories, strict=True)]
         assert plotted(chart)[0] == pytest.approx([point.mean for point in points])
         last = points[-1]

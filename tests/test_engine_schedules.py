@@ -182,7 +182,7 @@ def test_a_sweep_point_that_rewinds_trains_from_scratch(
             started.append((config, kwargs.get("start_from")))
             super().__init__(config, **kwargs)
 
-    monkeypatch.setattr("prunetui.engine.analyses.experiment_series.Experiment", Recorded)
+    monkeypatch.setattr("prunetui.engine.analyses.sweep_jobs.Experiment", Recorded)
     spec = SweepSpec(tiny_config.replace(rewind=True), ("l1:layer:one-shot",), (0.5,))
     events = list(Sweep(spec, tmp_path / "sweep", download=False).run())
     assert isinstance(events[-1], SweepEnded)

@@ -74,8 +74,8 @@ def test_seeds_make_one_grouped_run_each_and_the_mean_and_std_of_their_summaries
     assert [(row["status"], row["group"], row["seed"], row["n"]) for row in rows] == [
         ("finished", "", "0", ""),
         ("aggregate", group, "", "2"),
-        ("finished", group, "1", ""),
         ("finished", group, "0", ""),
+        ("finished", group, "1", ""),
     ]
     aggregate = rows[1]
     assert aggregate["name"] == group and aggregate["path"] == ""
@@ -83,7 +83,7 @@ def test_seeds_make_one_grouped_run_each_and_the_mean_and_std_of_their_summaries
         std
     )
     assert float(aggregate["dense_accuracy_std"]) == pytest.approx(dense_std)
-    assert [float(rows[i]["accuracy"]) for i in (3, 2)] == accuracies
+    assert [float(rows[i]["accuracy"]) for i in (2, 3)] == accuracies  # seeds 0 and 1
 
     assert main(["runs"]) == 0
     table = capsys.readouterr().out

@@ -46,7 +46,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[ExperimentConfig]:
             configs.append(config)
             super().__init__(config, **kwargs)
 
-    monkeypatch.setattr("prunetui.engine.analyses.experiment_series.Experiment", Counted)
+    monkeypatch.setattr("prunetui.engine.analyses.sweep_jobs.Experiment", Counted)
     return configs
 
 
@@ -70,7 +70,7 @@ def test_points_start_from_one_trained_model_and_reach_their_sparsity(
     assert isinstance(events[0], SweepStarted) and events[0].done == ()
     assert isinstance(events[-1], SweepEnded) and events[-1].status == "finished"
     assert events[-1].points == tuple(points)
-    assert [(point.method, point.sparsity) for point in points] == spec.points()
+    assert [(point.method, point.sparsity, point.seed) for point in points] == spec.points()
 
     # One dense training, then one experiment per point with no training of its own.
     assert [config.epochs for config in started] == [2] + [0] * 6
@@ -192,10 +192,10 @@ def test_bad_sweep_flags_are_one_line_errors(
 
 def test_points_train_no_more_except_agp_which_prunes_while_training(tiny_config: ExperimentConfig) -> None:
     spec = SweepSpec(tiny_config, METHODS, (0.5,))
-    point = spec.point_config("l1:global:agp", 0.5)
+    point = spec.point_config("l1:global:agp", 0.5, 0)
     assert (point.criterion, point.scope, point.schedule, point.epochs) == ("l1", "global", "agp", 2)
-    assert spec.point_config("l1:layer:iterative", 0.9).epochs == 0
-    dense = spec.dense_config()
+    assert spec.point_config("l1:layer:iterative", 0.9, 0).epochs == 0
+    dense = spec.dense_config(0)
     assert (dense.sparsity, dense.finetune_epochs, dense.epochs) == (0.0, 0, 2)
 
 
@@ -239,7 +239,7 @@ def test_a_sweep_in_a_worker_thread_stops_from_another_thread(tiny_config: Exper
     ("damage", "why"),
     [
         (lambda lines: [*lines[:2], lines[2].replace(",", ",x", 1), *lines[3:]], "line 3 is not a sweep result ("),
-        (lambda lines: [*lines[:2], lines[2].rsplit(",", 2)[0]], "line 3 is not a sweep result (9 fields expected)"),
+        (lambda lines: [*lines[:2], lines[2].rsplit(",", 2)[0]], "line 3 is not a sweep result (12 fields expected)"),
         (lambda lines: ["method;accuracy", *lines[1:]], "line 1 is not the header method,sparsity,"),
         (lambda lines: [*lines[:1], lines[1].replace("l1:", "magic:")], "line 2 is not a sweep result (invalid --"),
     ],
@@ -308,7 +308,7 @@ def test_agp_points_train_from_scratch_with_the_dense_budget_and_compare_with_th
             starts.append((config.schedule, config.epochs, kwargs["start_from"] is not None))
             super().__init__(config, **kwargs)
 
-    monkeypatch.setattr("prunetui.engine.analyses.experiment_series.Experiment", Recorded)
+    monkeypatch.setattr("prunetui.engine.analyses.sweep_jobs.Experiment", Recorded)
     spec = SweepSpec(tiny_config, ("l1:layer:one-shot", "l1:layer:agp"), (0.5,))
     points = [event for event in sweep_events(spec, tmp_path) if isinstance(event, SweepPoint)]
     # the dense model, then one-shot from its weights, then agp from the seed's weights with the same 2 epochs

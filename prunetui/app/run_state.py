@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from prunetui.describe import describe, percent
-from prunetui.engine.core.events import (
-    EpochEnd,
-    Event,
-    Failed,
-    Finished,
-    Pruned,
-    Rewound,
-    RunStarted,
-    RunSummary,
-    SparsityReport,
-    Status,
-    StepLoss,
-    Stopped,
-)
+if TYPE_CHECKING:  # the events, and the words for them, are imported with the first event: not needed to paint
+    from prunetui.engine.core.events import EpochEnd, Event, Pruned, RunStarted, RunSummary, SparsityReport
 
 SMOOTHING = 0.6  # weight of the previous smoothed loss (exponential moving average)
 
@@ -152,21 +140,26 @@ class RunState:
         self.log.append(f"failed: {message}")
 
     def apply(self, events: tuple[Event, ...]) -> None:
+        from prunetui.describe import describe
+        from prunetui.engine.core import events as ev
+
         for event in events:
             line = describe(event)
-            if line is not None and isinstance(event, EpochEnd) and self._epoch_began is not None:
+            if line is not None and isinstance(event, ev.EpochEnd) and self._epoch_began is not None:
                 line += f"; took {clock(time.monotonic() - self._epoch_began)}"
             if line is not None:
                 self.log.append(line)
             self._apply(event)
 
     def _apply(self, event: Event) -> None:
+        from prunetui.engine.core import events as ev
+
         match event:
-            case Status():
+            case ev.Status():
                 self.activity = event.message
-            case RunStarted():
+            case ev.RunStarted():
                 self.started, self._epoch_began = event, time.monotonic()
-            case StepLoss():
+            case ev.StepLoss():
                 now = time.monotonic()
                 if self._epoch_pace is None or event.batch < self._epoch_pace[0]:  # the first batches of an epoch
                     self._epoch_pace = (event.batch, now)
@@ -175,7 +168,7 @@ class RunState:
                 self._run_pace = self._run_pace or (self.run_progress[0], now)
                 previous = self.train_loss.values[-1] if self.train_loss.values else event.loss
                 self.train_loss.add(event.step, SMOOTHING * previous + (1 - SMOOTHING) * event.loss)
-            case EpochEnd():
+            case ev.EpochEnd():
                 self._progress(event.phase, event.round, event.epoch, event.epochs, event.step)
                 self.epochs_done += 1
                 self.batch = self.batches
@@ -184,7 +177,7 @@ class RunState:
                 self.current_accuracy = event.accuracy
                 self._log_finetuned(event)
                 self._epoch_began, self._epoch_pace = time.monotonic(), None
-            case Pruned():
+            case ev.Pruned():
                 self.phase, self.round, self.step, self._last_prune = "prune", event.round, event.step, event
                 self.sparsity = event.sparsity
                 if self.dense_accuracy is None:
@@ -196,13 +189,13 @@ class RunState:
                 self.current_accuracy = event.accuracy
                 if self.batch >= self.batches:  # between epochs; agp prunes in the middle of one
                     self._epoch_began, self._epoch_pace = time.monotonic(), None
-            case Rewound():
+            case ev.Rewound():
                 self.accuracy.add(event.step, event.accuracy)
                 self.current_accuracy = event.accuracy
                 self._epoch_began = time.monotonic()
-            case Finished() | Stopped():
-                self._end(FINISHED if isinstance(event, Finished) else STOPPED, event.summary)
-            case Failed():
+            case ev.Finished() | ev.Stopped():
+                self._end(FINISHED if isinstance(event, ev.Finished) else STOPPED, event.summary)
+            case ev.Failed():
                 self.error = event.message
                 self._end(FAILED, event.summary)
 
@@ -212,6 +205,8 @@ class RunState:
 
     def _log_finetuned(self, event: EpochEnd) -> None:
         """After a round's last fine-tuning epoch, one line tells the whole round."""
+        from prunetui.describe import percent
+
         prune = self._last_prune
         if prune is None or event.phase != "finetune" or event.epoch != event.epochs:
             return

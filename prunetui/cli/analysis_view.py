@@ -65,8 +65,11 @@ def _ending(event: Ended, stopped: str) -> str | None:
 PLAIN_MARKERS = ("*", "+", "o", "x", "#", "%", "@", "=")
 
 
-def line_chart(series: Series, x_label: str, y_label: str, console: Console, log_x: bool = False) -> Text:
-    """Lines of (x, y) points drawn with plotext, as Rich text (plain when the output is not a terminal)."""
+def line_chart(
+    series: Series, x_label: str, y_label: str, console: Console, log_x: bool = False, errors: Series | None = None
+) -> Text:
+    """Lines of (x, y) points drawn with plotext, as Rich text (plain when the output is not a terminal);
+    `errors`: label -> (xs, half heights) of error bars on that line (over seeds)."""
     import plotext  # here, not at the top: every command's start would pay for it (`run` included)
 
     plotext.clear_figure()
@@ -75,6 +78,8 @@ def line_chart(series: Series, x_label: str, y_label: str, console: Console, log
     for index, (label, (xs, ys)) in enumerate(series.items()):
         marker = PLAIN_MARKERS[index % len(PLAIN_MARKERS)] if plain else "braille"
         plotext.plot(xs, ys, label=label, marker=marker)
+        if errors and label in errors:
+            plotext.error(xs, ys, yerr=[2 * half for half in errors[label][1]])  # plotext's yerr: the whole bar
     if log_x:
         plotext.xscale("log")
     plotext.xlabel(x_label)

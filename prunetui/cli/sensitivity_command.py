@@ -20,7 +20,8 @@ from prunetui.cli.options import (
 )
 from prunetui.cli.output import and_list
 from prunetui.cli.run_command import stop_on_ctrl_c
-from prunetui.describe import loaded_accuracy, percent
+from prunetui.describe import loaded_accuracy, percent, percentage_points, sensitivity_baseline
+from prunetui.describe import sensitivity_table as describe_table
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
     SENSITIVITY_UNUSED_SETTINGS,
@@ -29,17 +30,15 @@ from prunetui.engine.analyses import (
     SensitivityPoint,
     SensitivityStarted,
     chooses_by_validation,
-    dense_mean,
     parse_fractions,
     sensitivity_criteria,
     sensitivity_file,
-    sensitivity_means,
     sensitivity_series,
     suggest_amounts,
 )
 from prunetui.engine.core.config import ExperimentConfig, flag_name, format_layer_amounts
 from prunetui.engine.core.errors import PrunetuiError
-from prunetui.engine.core.seed_stats import MeanStd, parse_seeds
+from prunetui.engine.core.seed_stats import parse_seeds
 from prunetui.engine.storage.runs import DENSE_MODEL_FILE, MODEL_FILE, read_run, resolve_run, runs_root
 
 DESCRIPTION = """\
@@ -121,11 +120,11 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
         console.print(sensitivity_table(ended.points, ended.starts, args.tolerance))
         console.print(_chart(ended.points, console))
         suggestion = format_layer_amounts(suggest_amounts(ended.points, ended.starts, args.tolerance))
-        within = _percentage_points(args.tolerance)
+        within = percentage_points(args.tolerance)
         which = "validation" if chooses_by_validation(ended.starts) else "test"
+        baseline = sensitivity_baseline(ended.starts)
         console.print(
-            f"largest amount per layer keeping {which} accuracy within {within} of {_baseline(ended.starts)}: "
-            f"[bold]{suggestion}[/]"
+            f"largest amount per layer keeping {which} accuracy within {within} of {baseline}: [bold]{suggestion}[/]"
         )
         if which == "test":
             console.print(f"[yellow]{NO_VALIDATION}[/]")
@@ -178,59 +177,17 @@ def _line(event: SensitivityEvent) -> str | None:
 def sensitivity_table(
     points: tuple[SensitivityPoint, ...], starts: tuple[SensitivityStarted, ...], tolerance: float
 ) -> Table:
-    """Per layer a validation row (what chooses; red where it costs more than `tolerance`) and a test row (the
-    reported numbers); with seeds, mean ± std, and (n) where fewer seeds got that far."""
-    validation = chooses_by_validation(starts)
-    seeds = len(starts)
-    amounts = sorted({point.amount for point in points})
-    rows = [("validation", sensitivity_means(points, True))] if validation else []
-    rows.append(("test", sensitivity_means(points, False)))
-    dense = dense_mean(starts, validation).mean
-    title = "Accuracy (%) with one layer pruned, no fine-tuning"
-    table = Table(title=title + (f": mean ± std over {seeds} seeds" if seeds > 1 else ""), title_justify="left")
+    """The results as the app's Sensitivity screen tables them, red where validation chooses against them."""
+    described = describe_table(points, starts, tolerance)
+    table = Table(title=described.title, title_justify="left", caption=described.caption)
     table.add_column("layer")
     table.add_column("images")
-    for amount in amounts:
-        table.add_column(percent(amount, 0), justify="right")
-    for layer in dict.fromkeys(point.layer for point in points):
-        for index, (images, means) in enumerate(rows):
-            cells = []
-            for amount in amounts:
-                accuracy = means.get((layer, amount))
-                cell = _cell(accuracy, seeds)
-                chooses = index == 0 and accuracy is not None and accuracy.mean < dense - tolerance
-                cells.append(f"[red]{cell}[/]" if chooses else cell)
-            table.add_row(layer if index == 0 else "", images, *cells, end_section=index == len(rows) - 1)
-    table.caption = _caption(starts, validation, tolerance)
+    for amount in described.amounts:
+        table.add_column(amount, justify="right")
+    for row in described.rows:
+        cells = (f"[red]{cell}[/]" if below else cell for cell, below in zip(row.cells, row.below, strict=True))
+        table.add_row(row.layer, row.images, *cells, end_section=row.last)
     return table
-
-
-def _cell(accuracy: MeanStd | None, seeds: int) -> str:
-    if accuracy is None:
-        return "–"
-    if seeds == 1:
-        return f"{accuracy.mean * 100:.1f}"
-    fewer = f" ({accuracy.n})" if accuracy.n < seeds else ""
-    return f"{accuracy.mean * 100:.1f}±{accuracy.std * 100:.1f}{fewer}"
-
-
-def _caption(starts: tuple[SensitivityStarted, ...], validation: bool, tolerance: float) -> str:
-    """The model's own accuracies, and what red marks."""
-    said = f"test {_cell(dense_mean(starts, False), len(starts))}"
-    if validation:
-        said = f"validation {_cell(dense_mean(starts, True), len(starts))}, {said}"
-    which = "validation" if validation else "test"
-    below = f"red: {which} accuracy more than {_percentage_points(tolerance)} below"
-    return f"{_baseline(starts)}: {said} %; {below}"
-
-
-def _baseline(starts: tuple[SensitivityStarted, ...]) -> str:
-    """What the pruned layers are compared with: the dense model, or a pruned one as loaded."""
-    return "the model as loaded" if any(any(start.sparsity) for start in starts) else "dense"
-
-
-def _percentage_points(fraction: float) -> str:
-    return f"{fraction * 100:g} percentage point{'' if fraction == 0.01 else 's'}"
 
 
 def _chart(points: tuple[SensitivityPoint, ...], console: Console) -> Text:

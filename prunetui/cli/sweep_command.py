@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from prunetui.cli.analysis_view import EXIT_CODES, add_list_option, follow, line_chart, percent_cells
-from prunetui.cli.options import add_config_options, add_runs_dir_option, config_from_args, fail
+from prunetui.cli.analysis_view import EXIT_CODES, add_list_option, follow, line_chart
+from prunetui.cli.options import add_config_options, add_runs_dir_option, add_seeds_option, config_from_args, fail
 from prunetui.cli.run_command import stop_on_ctrl_c
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
@@ -24,11 +25,13 @@ from prunetui.engine.analyses import (
     SweepStarted,
     parse_fractions,
     parse_methods,
-    point_key,
     sweep_directory,
+    sweep_means,
     sweep_series,
 )
+from prunetui.engine.analyses.executor import Parallel, parse_jobs
 from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.seed_stats import MeanStd, mean_std, parse_seeds
 from prunetui.engine.storage.runs import runs_root
 
 DESCRIPTION = """\
@@ -37,6 +40,10 @@ accuracy against sparsity as a table and a chart. The dense model is trained onc
 sweep.csv in the sweep directory as each point finishes. Run the same command again to resume a
 stopped sweep: finished points are not redone (add methods or sparsities to extend it).
 Ctrl+C stops after the current batch and keeps the finished points.
+
+Points are independent jobs: --jobs N runs N at once in worker processes, --devices spreads them over GPUs,
+--ray runs them as Ray tasks (pip install 'prunetui[ray]'). --seeds repeats every point per seed, each seed
+with its own dense model, and shows accuracy as mean ± std (n).
 """
 
 
@@ -55,23 +62,42 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
         "--out", type=Path, metavar="DIR", help="the sweep directory (default: one per settings under RUNS/sweeps)"
     )
     parser.add_argument("--log-compression", action="store_true", help="chart accuracy against compression, log x")
+    add_seeds_option(parser, "every point (each seed with its own dense model)")
+    parallel = parser.add_argument_group("running points at once")
+    parallel.add_argument(
+        "--jobs",
+        metavar="N",
+        help="points at once, in worker processes; auto: one per core (or GPU) [1, or one per device]",
+    )
+    parallel.add_argument(
+        "--threads", type=int, default=0, metavar="N", help="CPU threads per job [0: the cores shared among jobs]"
+    )
+    parallel.add_argument("--devices", default="", metavar="LIST", help="devices the jobs take in turn: cuda:0,cuda:1")
+    parallel.add_argument(
+        "--ray", nargs="?", const="", metavar="ADDRESS", help="run points as Ray tasks: a local instance, or a cluster"
+    )
     add_runs_dir_option(parser)
     add_config_options(parser, skip=POINT_SETTINGS)
 
 
 def sweep_command(args: argparse.Namespace, console: Console) -> int:
+    if args.seeds is not None and args.seed is not None:
+        return fail("--seeds and --seed conflict: --seeds runs every point once with each seed it names")
     try:
         base = config_from_args(args)
-        spec = SweepSpec(base, parse_methods(args.methods), parse_fractions(args.sparsities, "--sparsities"))
+        seeds = parse_seeds(args.seeds) if args.seeds is not None else ()
+        spec = SweepSpec(base, parse_methods(args.methods), parse_fractions(args.sparsities, "--sparsities"), seeds)
         spec.validate()
+        parallel = parallel_from_args(args)
     except PrunetuiError as error:
         return fail(str(error))
     directory = args.out or sweep_directory(runs_root(args.runs_dir), base)
     from prunetui.engine.analyses.sweep import Sweep  # imports torch
 
-    sweep = Sweep(spec, directory)
+    sweep = Sweep(spec, directory, parallel=parallel)
     with stop_on_ctrl_c(sweep.stop, console):
-        ended = follow(sweep.run(), console, _line, "run the same command again to resume")
+        several_seeds = len(spec.seeds) > 1
+        ended = follow(sweep.run(), console, partial(_line, several_seeds), "run the same command again to resume")
     assert isinstance(ended, SweepEnded)
     if ended.points:
         console.print(sweep_table(spec, ended.points))
@@ -85,23 +111,30 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
             f"{_epochs(base.finetune_epochs)} per prune round{agp}."
         )
         console.print(_chart(ended.points, args.log_compression, console))
-    console.print(f"results in [bold]{directory}/sweep.csv[/]")
+    console.print(f"results in [bold]{directory}/sweep.csv[/], each point's run in {directory}/runs")
     return EXIT_CODES[ended.status]
+
+
+def parallel_from_args(args: argparse.Namespace) -> Parallel:
+    devices = tuple(device.strip() for device in args.devices.split(",") if device.strip())
+    jobs = parse_jobs(args.jobs, devices) if args.jobs else max(1, len(devices))
+    return Parallel(jobs, args.threads, devices, args.ray).validate()
 
 
 def _epochs(n: int) -> str:
     return f"{n} epoch{'' if n == 1 else 's'}"
 
 
-def _line(event: SweepEvent) -> str | None:
+def _line(several_seeds: bool, event: SweepEvent) -> str | None:
     match event:
         case SweepStarted():
-            total = len(event.methods) * len(event.sparsities)
+            total = len(event.methods) * len(event.sparsities) * len(event.seeds)
             resumed = f", {len(event.done)} already done" if event.done else ""
             return f"sweep of {total} points in {event.directory}{resumed}"
         case SweepPoint():
+            seed = f", seed {event.seed}" if several_seeds else ""
             return (
-                f"{event.method} at {percent(event.sparsity, 0)}: {event.compression:.1f}× compression, accuracy "
+                f"{event.method} at {percent(event.sparsity, 0)}{seed}: {event.compression:.1f}× compression, accuracy "
                 f"{percent(event.dense_accuracy)} dense → {percent(event.pruned_accuracy)} pruned → "
                 f"[bold]{percent(event.accuracy)}[/] fine-tuned"
             )
@@ -109,18 +142,30 @@ def _line(event: SweepEvent) -> str | None:
 
 
 def sweep_table(spec: SweepSpec, points: tuple[SweepPoint, ...]) -> Table:
-    found = {point.key: point for point in points}
-    table = Table(title="Test accuracy (%) after fine-tuning", title_justify="left")
+    """Accuracy per method and sparsity; over several seeds, mean ± std (n)."""
+    found = {(mean.method, mean.sparsity): mean for mean in sweep_means(points)}
+    seeds = len(spec.seeds) > 1
+    table = Table(title=f"Test accuracy (%) after fine-tuning{', mean ± std (n seeds)' if seeds else ''}",
+                  title_justify="left")  # fmt: skip
     table.add_column("method")
     for sparsity in spec.sparsities:
         table.add_column(percent(sparsity, 0), justify="right")
     for method in spec.methods:
-        row = [found.get(point_key(method, sparsity)) for sparsity in spec.sparsities]
-        table.add_row(method, *percent_cells(point.accuracy if point else None for point in row))
-    table.caption = f"dense accuracy {percent(points[0].dense_accuracy)}" if points else None
+        row = [found.get((method, sparsity)) for sparsity in spec.sparsities]
+        table.add_row(method, *(_cell(mean.accuracy if mean else None, seeds) for mean in row))
+    dense = mean_std(point.dense_accuracy for point in {point.seed: point for point in points}.values())
+    table.caption = f"dense accuracy {_cell(dense, seeds)} %" if points else None
     return table
 
 
+def _cell(accuracy: MeanStd | None, seeds: bool) -> str:
+    if accuracy is None:
+        return "–"
+    if not seeds:
+        return f"{accuracy.mean * 100:.1f}"
+    return f"{accuracy.mean * 100:.1f} ± {accuracy.std * 100:.1f} ({accuracy.n})"
+
+
 def _chart(points: tuple[SweepPoint, ...], log_compression: bool, console: Console) -> Text:
-    series, x_label = sweep_series(points, log_compression)
-    return line_chart(series, x_label, "accuracy (%)", console, log_x=log_compression)
+    series, bands, x_label = sweep_series(points, log_compression)
+    return line_chart(series, x_label, "accuracy (%)", console, log_x=log_compression, errors=bands)

@@ -7,22 +7,6 @@ It never imports Textual; the app and the CLI are two consumers of the same `Exp
 
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import ConfigError, DataError, DeviceError, DivergedError, PrunetuiError
-from prunetui.engine.core.events import (
-    EpochEnd,
-    Event,
-    Exported,
-    Failed,
-    Finished,
-    LayerSparsity,
-    Pruned,
-    Rewound,
-    RunStarted,
-    RunSummary,
-    SparsityReport,
-    Status,
-    StepLoss,
-    Stopped,
-)
 
 __all__ = [
     "ConfigError",
@@ -49,11 +33,19 @@ __all__ = [
 ]
 
 
+EVENTS = {"EpochEnd", "Event", "Exported", "Failed", "Finished", "LayerSparsity", "Pruned", "Rewound", "RunStarted",
+          "RunSummary", "SparsityReport", "Status", "StepLoss", "Stopped"}  # fmt: skip
+
+
 def __getattr__(name: str) -> object:
-    # Experiment pulls in torch (seconds to import); the config, events and errors above do not,
-    # so the app can paint its first screen before torch is loaded.
+    # Imported when first asked for: Experiment pulls in torch (seconds to import), and the events are not needed
+    # to paint the app's first screen (importing the config imports this package).
     if name == "Experiment":
         from prunetui.engine.core.experiment import Experiment
 
         return Experiment
+    if name in EVENTS:
+        from prunetui.engine.core import events
+
+        return getattr(events, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

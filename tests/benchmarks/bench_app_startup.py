@@ -60,8 +60,8 @@ from prunetui.app.screens.confirm_quit import ConfirmQuitScreen
 from prunetui.engine import ExperimentConfig
 
 class Probe(PruneApp):
-    def on_ready(self):
-        self.main_screen.action_start()
+    def on_ready(self):  # runs before PruneApp.on_ready, which builds the run's panels: start after it
+        self.call_later(self.main_screen.action_start)
         self.set_interval(0.05, self._poll)
         self._training_since = None
 

@@ -20,17 +20,17 @@ from prunetui.app.remembered import recall, remember
 from prunetui.app.run_state import RunState
 from prunetui.app.widgets.experiment_form import ExperimentForm
 from prunetui.app.widgets.fitting_footer import FittingFooter
-from prunetui.app.widgets.sparsity_bars import SparsityBars
-from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import ConfigError, OutputError
-from prunetui.engine.core.events import Event
 from prunetui.engine.core.files import write_atomic
 
 if TYPE_CHECKING:
     from prunetui.app.runner import ExperimentRunner
     from prunetui.app.widgets.charts import RunChart
     from prunetui.app.widgets.event_log import EventLog
+    from prunetui.app.widgets.sparsity_bars import SparsityBars
+    from prunetui.app.widgets.status_panel import StatusPanel
+    from prunetui.engine.core.events import Event
     from prunetui.engine.core.presets import Preset
 
 CONFIG_FILE = "prunetui.toml"
@@ -80,6 +80,8 @@ class MainScreen(Screen[None]):
         """The rest of the form, then the run's panels: built before the first frame they would hold it back by
         half (at 80x24 only the form's first rows and the status's first lines show in it)."""
         from prunetui.app.widgets.event_log import EventLog  # RichLog: a tenth of the app's imports
+        from prunetui.app.widgets.sparsity_bars import SparsityBars  # the panels bring the events and their words
+        from prunetui.app.widgets.status_panel import StatusPanel
 
         if not self.is_attached:
             return  # the app closed at once
@@ -209,8 +211,8 @@ class MainScreen(Screen[None]):
 
     def _show_state(self) -> None:
         state = self.run_state
-        self.query_one(StatusPanel).show(state)
-        self.query_one(SparsityBars).show(state)
+        cast("StatusPanel", self.query_one("#status")).show(state)
+        cast("SparsityBars", self.query_one("#sparsity")).show(state)
         cast("EventLog", self.query_one("#log")).show(state)
         for chart in self.charts:
             chart.show(state)

@@ -1,4 +1,5 @@
-"""The Sensitivity screen: prune one layer at a time to each amount, no fine-tuning, one chart line per layer.
+"""The Sensitivity screen: prune one layer at a time to each amount, no fine-tuning, one chart line per layer,
+or (ctrl+g) a table of the numbers: per layer, validation and test accuracy at each amount.
 
 The model is trained with the main form's settings, or taken from a saved run: its dense.pt, the trained model
 just before it was pruned, or its model.pt, the pruned model, whose zeros stay. The suggestion goes by validation
@@ -12,19 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Header, Input, Label, Select, Static
+from textual.widgets import ContentSwitcher, DataTable, Header, Input, Label, Select, Static
 
 from prunetui.app.analysis_runner import Analysis
 from prunetui.app.plan import about
 from prunetui.app.screens.analysis import AnalysisScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import ACCURACY_AXIS, PERCENT, Axis, SeriesChart
-from prunetui.describe import loaded_accuracy, percent
+from prunetui.describe import loaded_accuracy, percent, sensitivity_table
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
     AnalysisEvent,
@@ -50,6 +52,7 @@ class SensitivityScreen(AnalysisScreen):
     TOOL = "sensitivity"
     BINDINGS: ClassVar[list[BindingType]] = [
         *AnalysisScreen.BINDINGS,
+        Binding("ctrl+g", "toggle_table", "Chart/table", tooltip="The results as a chart, or as a table of numbers"),
         Binding("ctrl+l", "use_amounts", "Use amounts", tooltip="Put the suggested per-layer amounts into the form"),
     ]
 
@@ -89,7 +92,9 @@ class SensitivityScreen(AnalysisScreen):
                 options = [(name, name) for name in criteria]
                 yield Select(options, value=criterion, allow_blank=False, compact=True, id="sensitivity-criterion")
             yield from self.controls()
-        yield SeriesChart(Axis("layer pruned (%)", 0, PERCENT), ACCURACY_AXIS, id="sensitivity-chart")
+        with ContentSwitcher(initial="sensitivity-chart", id="sensitivity-results"):
+            yield SeriesChart(Axis("layer pruned (%)", 0, PERCENT), ACCURACY_AXIS, id="sensitivity-chart")
+            yield DataTable(id="sensitivity-table", cursor_type="none", zebra_stripes=True)
         yield Static("", id="sensitivity-suggestion")
         yield FittingFooter()
 
@@ -117,6 +122,7 @@ class SensitivityScreen(AnalysisScreen):
     def on_mount(self) -> None:
         self.query_one("#sensitivity-setup").border_title = "Sensitivity: one layer pruned at a time, no fine-tuning"
         self.query_one("#sensitivity-chart").border_title = "Test accuracy per layer (the suggestion: validation)"
+        self.query_one("#sensitivity-table").border_title = "Accuracy (%) with one layer pruned (ctrl+g: the chart)"
         self.query_one("#sensitivity-source").focus()
         self._list_runs()
 
@@ -176,6 +182,7 @@ class SensitivityScreen(AnalysisScreen):
 
     def redraw(self) -> None:
         self.query_one(SeriesChart).show(sensitivity_series(self.points))
+        self._table()
         text, suggestion = "", self.suggestion
         if suggestion is not None and self.started is not None:
             which = "validation" if chooses_by_validation([self.started]) else "test (no validation images)"
@@ -185,6 +192,24 @@ class SensitivityScreen(AnalysisScreen):
             )
         self.query_one("#sensitivity-suggestion", Static).update(text)
         self.refresh_bindings()
+
+    def _table(self) -> None:
+        table = self.query_one("#sensitivity-table", DataTable)
+        table.clear(columns=True)
+        if self.started is None or not self.points:
+            return
+        described = sensitivity_table(tuple(self.points), (self.started,), TOLERANCE)
+        table.add_columns("layer", "images", *(Text(amount, justify="right") for amount in described.amounts))
+        for row in described.rows:
+            marked = zip(row.cells, row.below, strict=True)
+            cells = (Text(cell, "red" if below else "", justify="right") for cell, below in marked)
+            table.add_row(row.layer, row.images, *cells)
+        table.border_subtitle = described.marks  # the baseline's accuracies are in the line below
+
+    def action_toggle_table(self) -> None:
+        switcher = self.query_one(ContentSwitcher)
+        switcher.current = "sensitivity-table" if switcher.current == "sensitivity-chart" else "sensitivity-chart"
+        self.query_one(f"#{switcher.current}").focus()  # the table scrolls by keyboard where its layers do not fit
 
     @property
     def suggestion(self) -> str | None:

@@ -35,9 +35,11 @@ from prunetui.engine.analyses import (
     sweep_directory,
     sweep_series,
 )
+from prunetui.engine.analyses.executor import Parallel, parse_jobs
 from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.seed_stats import parse_seeds
 
-COLUMNS = ("method", "target", "reached", "compression", "pruned", "fine-tuned")
+COLUMNS = ("method", "target", "seed", "reached", "compression", "pruned", "fine-tuned")
 
 
 class SweepScreen(AnalysisScreen):
@@ -48,7 +50,7 @@ class SweepScreen(AnalysisScreen):
 
     def __init__(self, config: ExperimentConfig, root: Path) -> None:
         super().__init__(config, root)
-        self.points: dict[tuple[str, float], SweepPoint] = {}
+        self.points: dict[tuple[str, float, int], SweepPoint] = {}
 
     def compose(self) -> ComposeResult:
         c = self.config
@@ -61,6 +63,10 @@ class SweepScreen(AnalysisScreen):
             with Horizontal(classes="analysis-row"):
                 yield Label("sparsities", classes="analysis-label")
                 yield Input(",".join(f"{s:g}" for s in DEFAULT_SPARSITIES), id="sweep-sparsities", compact=True)
+                yield Label("seeds", classes="analysis-label switch-label")
+                yield Input(str(c.seed), id="sweep-seeds", compact=True, tooltip="each point once per seed: 0,1,2")
+                yield Label("jobs", classes="analysis-label switch-label")
+                yield Input("1", id="sweep-jobs", compact=True, tooltip="points at once, in worker processes (auto)")
                 yield Label("log axis", classes="analysis-label switch-label")
                 yield Switch(False, id="sweep-log", tooltip="accuracy against compression, log x")
             yield from self.controls()
@@ -83,27 +89,34 @@ class SweepScreen(AnalysisScreen):
             self.config,
             parse_methods(self.query_one("#sweep-methods", Input).value),
             parse_fractions(self.query_one("#sweep-sparsities", Input).value, "sparsities"),
+            parse_seeds(self.query_one("#sweep-seeds", Input).value),
         ).validate()
 
+    def _parallel(self) -> Parallel:
+        return Parallel(parse_jobs(self.query_one("#sweep-jobs", Input).value.strip())).validate()
+
     def plan(self) -> str:
-        spec, c = self._spec(), self.config
-        points = spec.points()
-        epochs = c.epochs + sum(spec.point_config(*point).total_epochs for point in points)
+        spec, c, jobs = self._spec(), self.config, self._parallel().jobs
+        points, seeds = spec.points(), len(spec.seeds)
+        epochs = c.epochs * seeds + sum(spec.point_config(*point).total_epochs for point in points)
         finetune = f"{c.finetune_epochs} epoch{'s' if c.finetune_epochs != 1 else ''}"
+        dense = f"{seeds} × " if seeds > 1 else ""
+        by_seeds = f" × {seeds} seeds" if seeds > 1 else ""
+        at_once = f", {jobs} at once" if jobs > 1 else ""
         return (
-            f"train {c.model} ({c.epochs} epochs), prune {len(points)} points ({len(spec.methods)} methods × "
-            f"{len(spec.sparsities)} sparsities), fine-tune each {finetune}: {epochs} epochs, "
+            f"train {dense}{c.model} ({c.epochs} epochs), prune {len(points)} points ({len(spec.methods)} methods × "
+            f"{len(spec.sparsities)} sparsities{by_seeds}{at_once}), fine-tune each {finetune}: {epochs} epochs, "
             f"{about(epochs, c, self.paces)} (points done before are kept)"
         )
 
     def prepare(self) -> Callable[[], Analysis]:
-        spec = self._spec()
+        spec, parallel = self._spec(), self._parallel()
         directory = sweep_directory(self.root, self.config)
 
         def build() -> Analysis:
             from prunetui.engine.analyses.sweep import Sweep  # imports torch
 
-            return Sweep(spec, directory)
+            return Sweep(spec, directory, parallel=parallel)
 
         return build
 
@@ -121,10 +134,11 @@ class SweepScreen(AnalysisScreen):
     def redraw(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        for point in sorted(self.points.values(), key=lambda p: (p.method, p.sparsity)):
+        for point in sorted(self.points.values(), key=lambda p: (p.method, p.sparsity, p.seed)):
             table.add_row(
                 point.method,
                 percent(point.sparsity, 0),
+                str(point.seed),
                 percent(point.reached_sparsity),
                 f"{point.compression:.1f}×",
                 percent(point.pruned_accuracy),
@@ -134,8 +148,8 @@ class SweepScreen(AnalysisScreen):
 
     def _chart(self) -> None:
         log = self.query_one("#sweep-log", Switch).value
-        series, x_label = sweep_series(self.points.values(), log)
-        self.query_one("#sweep-chart", SeriesChart).show(series, log_x=log, x_label=x_label)
+        series, bands, x_label = sweep_series(self.points.values(), log)  # over seeds: mean, and ± std as error bars
+        self.query_one("#sweep-chart", SeriesChart).show(series, log_x=log, x_label=x_label, errors=bands)
 
     def action_toggle_log(self) -> None:
         switch = self.query_one("#sweep-log", Switch)

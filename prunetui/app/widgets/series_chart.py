@@ -83,18 +83,24 @@ class SeriesChart(PlotextPlot):
         self.plt.xlabel(self.x.label)
         self.plt.ylabel(self.y.label)
 
-    def show(self, series: Series, *, log_x: bool = False, x_label: str | None = None) -> None:
-        key = (repr(series), log_x)
+    def show(
+        self, series: Series, *, log_x: bool = False, x_label: str | None = None, errors: Series | None = None
+    ) -> None:
+        """`errors`: label -> (xs, half heights) of error bars on that line (a sweep's std over seeds)."""
+        key = (repr(series), log_x, repr(errors))
         if key == self._shown:
             return
         self._shown, self.series = key, series
         self.plt.clear_data()
         self.plt.xscale("log" if log_x else "linear")
         self.plt.xlabel(x_label or self.x.label)
-        for index, (xs, ys) in enumerate(series.values()):  # an empty series keeps its color, drawing nothing
+        for index, (label, (xs, ys)) in enumerate(series.items()):  # an empty series keeps its color, drawing nothing
             if not xs:
                 continue
             self.plt.plot(xs, ys, marker="braille", color=color_of(index))
+            if errors and label in errors:
+                bars = [2 * half for half in errors[label][1]]  # plotext's yerr is the whole bar
+                self.plt.error(xs, ys, yerr=bars, color=color_of(index))
             if len(xs) == 1:  # a line of one point draws nothing
                 self.plt.scatter(xs, ys, marker="dot", color=color_of(index))
         xs = [x for x_values, _ in series.values() for x in x_values]

@@ -13,8 +13,9 @@ from __future__ import annotations
 import csv
 import io
 import math
+import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.events import Event
 from prunetui.engine.core.seed_stats import MeanStd, mean_std
 from prunetui.engine.pruning.registry import CRITERIA, SCHEDULES
+from prunetui.engine.storage.csv_text import csv_text
 from prunetui.engine.storage.runs import config_hash
 
 DEFAULT_METHODS = ("l1:layer:one-shot", "l1:global:one-shot", "random:layer:one-shot")
@@ -81,46 +83,62 @@ def parse_fractions(text: str, flag: str) -> tuple[float, ...]:
 
 @dataclass(frozen=True, slots=True)
 class SweepSpec:
-    """Methods by sparsities, every point pruned from the same trained dense model and fine-tuned.
+    """Methods by sparsities by seeds, every point pruned from its seed's trained dense model and fine-tuned.
 
-    `base` gives every other setting; its criterion, scope, schedule and sparsity are ignored. Points start
-    from the trained weights with no further training (epochs=0), except agp, which prunes while it trains, and
-    rewinding, which goes back into training: they train from the seed's initial weights for `base.epochs`, the
-    dense model's budget, so the dense model they are compared with had the same training.
+    `base` gives every other setting; its criterion, scope, schedule and sparsity are ignored, and its seed too
+    when `seeds` are given. Points start from the trained weights with no further training (epochs=0), except agp,
+    which prunes while it trains, and rewinding, which goes back into training: they train from the seed's initial
+    weights for `base.epochs`, the dense model's budget, so the dense model they are compared with had the same
+    training.
     """
 
     base: ExperimentConfig
     methods: tuple[str, ...] = DEFAULT_METHODS
     sparsities: tuple[float, ...] = DEFAULT_SPARSITIES
+    seeds: tuple[int, ...] = ()  # none: the base's seed
 
     def __post_init__(self) -> None:
         # Spelled out in full ("l1" -> "l1:layer:one-shot"), so results match however the method was written.
         object.__setattr__(self, "methods", tuple(dict.fromkeys(parse_method(method) for method in self.methods)))
         object.__setattr__(self, "sparsities", tuple(self.sparsities))
+        object.__setattr__(self, "seeds", tuple(dict.fromkeys(self.seeds)) or (self.base.seed,))
 
-    def points(self) -> list[tuple[str, float]]:
-        return [(method, sparsity) for method in self.methods for sparsity in self.sparsities]
+    def points(self) -> list[tuple[str, float, int]]:
+        """(method, sparsity, seed), seeds innermost."""
+        return [(method, sparsity, seed) for method in self.methods for sparsity in self.sparsities
+                for seed in self.seeds]  # fmt: skip
 
-    def point_config(self, method: str, sparsity: float) -> ExperimentConfig:
+    def point_config(self, method: str, sparsity: float, seed: int | None = None) -> ExperimentConfig:
+        """The experiment of one point; `seed` None: the base's."""
         criterion, scope, schedule = parse_method(method).split(":")
-        point = self.base.replace(
-            criterion=criterion, scope=scope, schedule=schedule, sparsity=sparsity, layer_sparsity=""
-        )
+        point = self.base.replace(criterion=criterion, scope=scope, schedule=schedule, sparsity=sparsity,
+                                  layer_sparsity="", seed=self.base.seed if seed is None else seed)  # fmt: skip
         return point if point.trains_from_scratch else point.replace(epochs=0)
 
-    def dense_config(self) -> ExperimentConfig:
-        return dense_config(self.base)
+    def dense_config(self, seed: int) -> ExperimentConfig:
+        return dense_config(self.base.replace(seed=seed))
+
+    def stage(self, method: str, sparsity: float, seed: int) -> str:
+        """How progress and messages name a point: "l1:layer:one-shot at 90 %", with ", seed 1" among seeds."""
+        return f"{method} at {sparsity * 100:g} %{self._seed_words(seed)}"
+
+    def dense_stage(self, seed: int) -> str:
+        return f"dense model{self._seed_words(seed)}"
+
+    def _seed_words(self, seed: int) -> str:
+        return f", seed {seed}" if len(self.seeds) > 1 else ""
 
     def validate(self) -> SweepSpec:
         """Return self, or raise ConfigError naming the first point that cannot run."""
         if not self.methods or not self.sparsities:
             raise ConfigError("a sweep needs at least one method and one sparsity")
-        self.dense_config().validate()
-        for method, sparsity in self.points():
+        for seed in self.seeds:
+            self.dense_config(seed).validate()
+        for point in self.points():
             try:
-                self.point_config(method, sparsity).validate()
+                self.point_config(*point).validate()
             except ConfigError as error:
-                raise ConfigError(f"{method} at sparsity {sparsity:g}: {error}") from None
+                raise ConfigError(f"{point[0]} at sparsity {point[1]:g}: {error}") from None
         return self
 
 
@@ -131,9 +149,9 @@ def dense_config(config: ExperimentConfig) -> ExperimentConfig:
 
 
 def sweep_directory(root: Path, base: ExperimentConfig) -> Path:
-    """The default directory of a sweep: sweeps with the same shared settings share it (and its dense model),
-    wherever the data is, so the CLI and the app resume each other's sweeps."""
-    settings = config_hash(dense_config(base).replace(data_dir="", device="auto"))
+    """The default directory of a sweep: sweeps with the same shared settings share it (and their dense models),
+    wherever the data is and whichever seeds they run, so the CLI and the app resume each other's sweeps."""
+    settings = config_hash(dense_config(base).replace(data_dir="", device="auto", seed=0))
     return root / "sweeps" / f"{base.model}-{base.dataset}-{settings}"
 
 
@@ -144,8 +162,9 @@ def sensitivity_file(root: Path, config: ExperimentConfig, seeds: tuple[int, ...
 
 
 def shared_settings(config: ExperimentConfig) -> dict[str, Any]:
-    """The settings every point of a sweep shares, apart from where data and device are."""
-    return {k: v for k, v in config.to_dict().items() if k not in POINT_SETTINGS + PLACE_SETTINGS}
+    """The settings every point of a sweep shares, apart from where data and device are (and the seed: a
+    sweep directory holds points of any seeds)."""
+    return {k: v for k, v in config.to_dict().items() if k not in (*POINT_SETTINGS, *PLACE_SETTINGS, "seed")}
 
 
 # -- events -----------------------------------------------------------------------------------------
@@ -165,6 +184,7 @@ class SweepPoint:
 
     method: str  # criterion:scope:schedule
     sparsity: float  # the target
+    seed: int
     reached_sparsity: float  # over the prunable weights, counted from the weights
     compression: float  # total parameters over non-zero ones
     dense_accuracy: float  # the sweep's dense model (never pruned), the same for every point
@@ -174,8 +194,8 @@ class SweepPoint:
     seconds: float
 
     @property
-    def key(self) -> tuple[str, float]:
-        return point_key(self.method, self.sparsity)
+    def key(self) -> tuple[str, float, int]:
+        return point_key(self.method, self.sparsity, self.seed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +204,7 @@ class SweepStarted:
     base: ExperimentConfig
     methods: tuple[str, ...]
     sparsities: tuple[float, ...]
+    seeds: tuple[int, ...]
     done: tuple[SweepPoint, ...]  # requested points finished by an earlier session, not run again
 
 
@@ -234,6 +255,12 @@ class SensitivityEnded(Ended):
     not_saved: str = ""  # why the points could not be saved, in one line
 
 
+MEAN_ROW = "mean"  # the seed cell of sweep.csv's rows of means over seeds
+POINT_FIELDS = [f.name for f in fields(SweepPoint)]
+MEAN_FIELDS = POINT_FIELDS[3:]  # the numbers a point measures
+CSV_FIELDS = [*POINT_FIELDS, "n", "accuracy_std"]
+UNSEEDED_CSV_FIELDS = [name for name in POINT_FIELDS if name != "seed"]  # sweep.csv before seeds
+
 SweepEvent = SweepStarted | Progress | SweepPoint | SweepEnded
 SensitivityEvent = SensitivityStarted | Progress | SensitivityPoint | SensitivityEnded
 AnalysisEvent = SweepEvent | SensitivityEvent | Ended  # Ended alone: the analysis could not even start
@@ -244,19 +271,52 @@ Series = dict[str, tuple[list[float], list[float]]]
 # -- results ----------------------------------------------------------------------------------------
 
 
-def point_key(method: str, sparsity: float) -> tuple[str, float]:
-    return method, round(sparsity, 6)
+def point_key(method: str, sparsity: float, seed: int) -> tuple[str, float, int]:
+    return method, round(sparsity, 6), seed
 
 
-def sweep_series(points: Iterable[SweepPoint], log_compression: bool = False) -> tuple[Series, str]:
-    """Accuracy (%) against sparsity (%), or against compression for a log axis, one line per method; and the x
-    axis's label."""
+@dataclass(frozen=True, slots=True)
+class SweepMean:
+    """A method at a sparsity over the seeds it has: accuracy as mean ± std (n), and the mean of every number."""
+
+    method: str
+    sparsity: float
+    accuracy: MeanStd
+    means: dict[str, float]  # a SweepPoint's numeric field -> its mean over the seeds
+
+
+def sweep_means(points: Iterable[SweepPoint]) -> list[SweepMean]:
+    """One SweepMean per method and sparsity, in the order they first appear."""
+    groups: dict[tuple[str, float], list[SweepPoint]] = {}
+    for point in points:
+        groups.setdefault(point.key[:2], []).append(point)
+    return [
+        SweepMean(
+            group[0].method,
+            group[0].sparsity,
+            mean_std(point.accuracy for point in group),
+            {name: statistics.fmean(getattr(point, name) for point in group) for name in MEAN_FIELDS},
+        )
+        for group in groups.values()
+    ]
+
+
+def sweep_series(points: Iterable[SweepPoint], log_compression: bool = False) -> tuple[Series, Series, str]:
+    """Accuracy (%) against sparsity (%), or against compression for a log axis, one line per method, its mean
+    over seeds; the band of one standard deviation around each line with more than one seed somewhere, as
+    label -> (xs, stds); and the x axis's label."""
     series: Series = {}
-    for point in sorted(points, key=lambda p: p.sparsity):
-        xs, ys = series.setdefault(point.method, ([], []))
-        xs.append(point.compression if log_compression else point.sparsity * 100)
-        ys.append(point.accuracy * 100)
-    return series, "compression (×, log scale)" if log_compression else "sparsity (%)"
+    spread: Series = {}
+    for mean in sorted(sweep_means(points), key=lambda m: m.sparsity):
+        x = mean.means["compression"] if log_compression else mean.sparsity * 100
+        xs, ys = series.setdefault(mean.method, ([], []))
+        xs.append(x)
+        ys.append(mean.accuracy.mean * 100)
+        band_xs, stds = spread.setdefault(mean.method, ([], []))
+        band_xs.append(x)
+        stds.append(mean.accuracy.std * 100 if mean.accuracy.n > 1 else 0.0)
+    bands = {label: band for label, band in spread.items() if any(band[1])}
+    return series, bands, "compression (×, log scale)" if log_compression else "sparsity (%)"
 
 
 def sensitivity_series(points: Iterable[SensitivityPoint]) -> Series:
@@ -317,16 +377,29 @@ def suggest_amounts(
     return suggestion
 
 
-def read_sweep_csv(text: str) -> list[SweepPoint]:
-    """The rows of a sweep.csv; ValueError naming the first line that is not a result, so none is dropped."""
-    names = [f.name for f in fields(SweepPoint)]
+def sweep_csv(points: Iterable[SweepPoint]) -> str:
+    """sweep.csv: a row per point and seed; under them, for each method and sparsity with more than one seed, a row
+    whose seed is "mean", holding each number's mean, the accuracy's sample std and the number of seeds n."""
+    points = list(points)
+    rows: list[dict[str, Any]] = [asdict(point) for point in points]
+    for mean in sweep_means(points):
+        if mean.accuracy.n > 1:
+            rows.append({"method": mean.method, "sparsity": mean.sparsity, "seed": MEAN_ROW, **mean.means,
+                         "n": mean.accuracy.n, "accuracy_std": mean.accuracy.std})  # fmt: skip
+    return csv_text(CSV_FIELDS, rows)
+
+
+def read_sweep_csv(text: str, seed: int = 0) -> list[SweepPoint]:
+    """The points of a sweep.csv (its mean rows are derived, so left out); `seed` is the seed of a file written
+    before sweeps had seeds. ValueError naming the first line that is not a result, so none is dropped."""
     reader = csv.DictReader(io.StringIO(text))
     points = []
     try:
-        if text.strip() and reader.fieldnames != names:
-            raise ValueError(f"line 1 is not the header {','.join(names)}")
+        if text.strip() and reader.fieldnames not in (CSV_FIELDS, UNSEEDED_CSV_FIELDS):
+            raise ValueError(f"line 1 is not the header {','.join(CSV_FIELDS)}")
         for record in reader:
-            points.append(_sweep_point(record, reader.line_num))
+            if record.get("seed") != MEAN_ROW:
+                points.append(_sweep_point({"seed": str(seed), "n": "", "accuracy_std": "", **record}, reader.line_num))
     except csv.Error as error:
         raise ValueError(f"line {reader.line_num} is not CSV ({error})") from None
     return points
@@ -335,10 +408,10 @@ def read_sweep_csv(text: str) -> list[SweepPoint]:
 def _sweep_point(record: dict[str | None, Any], line: int) -> SweepPoint:
     try:
         if None in record or None in record.values():
-            raise ValueError(f"{len(fields(SweepPoint))} fields expected")
-        numbers = [float(record[f.name]) for f in fields(SweepPoint)[1:]]
+            raise ValueError(f"{len(CSV_FIELDS)} fields expected")
+        numbers = [float(record[name]) for name in MEAN_FIELDS]
         if not all(math.isfinite(number) for number in numbers):
             raise ValueError("a number is not finite")
-        return SweepPoint(parse_method(record["method"]), *numbers)
+        return SweepPoint(parse_method(record["method"]), float(record["sparsity"]), int(record["seed"]), *numbers)
     except (ValueError, ConfigError) as error:
         raise ValueError(f"line {line} is not a sweep result ({error})") from None

@@ -1,22 +1,26 @@
-"""Sweeps: methods by sparsities, each point pruned from one trained dense model and fine-tuned.
+"""Sweeps: methods by sparsities by seeds, each point pruned from its seed's trained dense model and fine-tuned.
 
-The dense model is trained once per sweep directory and kept there (dense.pt); each point starts from a
-copy of it (agp points, which prune while training, train from scratch with the dense model's budget).
-sweep.csv gets a row as each point finishes (written atomically), so a sweep stopped halfway resumes, in
-the same directory, without redoing the points it has. sweep.toml holds the shared settings and a
-fingerprint of the data loaded: a directory's dense model and points are reused only for both the same.
+The dense model of each seed is trained once per sweep directory and kept there (dense.pt for the directory's
+first seed, dense-seed<N>.pt for the others); each point starts from a copy of it (agp points, which prune while
+training, train from scratch with the dense model's budget). The points are independent jobs of an executor
+(`executor.Parallel`: in this process, in worker processes, or on Ray), so they may finish in any order; each
+returns its row and its saved run, which land here: the run under runs/, the row in sweep.csv (rewritten
+atomically as each point finishes), so a sweep stopped halfway resumes, in the same directory, without redoing
+the points it has. sweep.toml holds the shared settings and a fingerprint of the data loaded: a directory's
+dense models and points are reused only for both the same.
 
-    sweep = Sweep(SweepSpec(config, methods, sparsities), directory)
+    sweep = Sweep(SweepSpec(config, methods, sparsities, seeds), directory, parallel=Parallel(jobs=2))
     for event in sweep.run():      # SweepStarted, Progress…, SweepPoint…, SweepEnded
         ...
-    sweep.stop()                   # from any thread
+    sweep.stop()                   # from any thread: cancels every job
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import tomllib
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import tomli_w
@@ -33,31 +37,71 @@ from prunetui.engine.analyses import (
     point_key,
     read_sweep_csv,
     shared_settings,
+    sweep_csv,
 )
-from prunetui.engine.analyses.experiment_series import ExperimentSeries, Interrupted
+from prunetui.engine.analyses.executor import (
+    Executor,
+    Job,
+    JobFailed,
+    JobProgress,
+    JobStarted,
+    Parallel,
+    make_executor,
+)
+from prunetui.engine.analyses.experiment_series import Interrupted
+from prunetui.engine.analyses.sweep_jobs import (
+    DataPlace,
+    DenseJob,
+    PointJob,
+    PointResult,
+    State,
+    prune_point,
+    train_dense,
+)
 from prunetui.engine.core.config import ExperimentConfig, flag_name
-from prunetui.engine.core.data import DataSet, load_dataset
+from prunetui.engine.core.data import DataSet, Split, load_dataset
 from prunetui.engine.core.errors import ConfigError, PrunetuiError, unexpected
+from prunetui.engine.core.events import Status
 from prunetui.engine.core.files import write_atomic
 from prunetui.engine.core.models import build_model
 from prunetui.engine.core.training import evaluate, resolve_device
-from prunetui.engine.storage.csv_text import to_csv
 from prunetui.engine.storage.export import load_model, save_state
 from prunetui.engine.storage.runs import DENSE_MODEL_FILE
 
 SETTINGS_FILE = "sweep.toml"
 RESULTS_FILE = "sweep.csv"
+RUNS_DIRECTORY = "runs"  # each point's saved run
 FINGERPRINT_KEY = "data-fingerprint"
+SERIAL = Parallel()
 
 
-class Sweep(ExperimentSeries):
+class Sweep:
     def __init__(
-        self, spec: SweepSpec, directory: str | Path, *, system_data_dir: Path | None = None, download: bool = True
+        self,
+        spec: SweepSpec,
+        directory: str | Path,
+        *,
+        parallel: Parallel = SERIAL,
+        system_data_dir: Path | None = None,
+        download: bool = True,
     ) -> None:
-        super().__init__(system_data_dir=system_data_dir, download=download)
         self.spec = spec.validate()
         self.directory = Path(directory)
-        self._results: dict[tuple[str, float], SweepPoint] = {}
+        self.parallel = parallel.validate()
+        self._place = DataPlace(system_data_dir, download)
+        self._results: dict[tuple[str, float, int], SweepPoint] = {}
+        self._first_seed = self.spec.seeds[0]  # the seed of dense.pt: the directory's first sweep's
+        self._stopped = threading.Event()
+        self._lock = threading.RLock()  # stop() may come from a Ctrl+C handler in the thread that holds it
+        self._executor: Executor | None = None
+
+    def stop(self) -> None:
+        """Ask the sweep to end soon, cancelling every job (in-process ones between batches). Any thread."""
+        self._stopped.set()
+        with self._lock:
+            executor = self._executor
+        if executor is not None:
+            executor.cancel()
 
     def run(self) -> Iterator[SweepEvent]:
         """Run the points not in sweep.csv yet; always ends with SweepEnded."""
@@ -83,55 +127,93 @@ class Sweep(ExperimentSeries):
             spec.base.data_dir or None,
             device,
             train_subset=spec.base.train_subset,
-            download=self._download,
-            system_dir=self._system_data_dir,
+            download=self._place.download,
+            system_dir=self._place.system_data_dir,
         )
         self._check_settings(data_fingerprint(data))
         test = data.test
-        del data  # each point loads its own copy; only the test images are needed here
+        del data  # each job loads its own copy; only the test images are needed here
         self._results = {point.key: point for point in self._read_results()}
-        yield SweepStarted(str(self.directory), spec.base, spec.methods, spec.sparsities, self._requested())
-        dense: dict[str, torch.Tensor] | None = None
-        dense_accuracy = 0.0
-        for method, sparsity in spec.points():
-            if point_key(method, sparsity) in self._results:
-                continue
-            if dense is None:
-                dense = yield from self._dense_state()
-                dense_accuracy = evaluate(_model(spec.base.model, dense).to(device), test).accuracy
-            stage = f"{method} at {sparsity * 100:g} %"
-            config = spec.point_config(method, sparsity)
-            start_from = None if config.trains_from_scratch else dense  # agp and rewinding train from scratch
-            finished = yield from self.experiment(stage, config, start_from)
-            summary = finished.summary
-            assert summary.accuracy is not None and summary.test_loss is not None  # evaluated: it finished
-            point = SweepPoint(
-                method,
-                sparsity,
-                summary.sparsity.global_sparsity,
-                summary.compression,
-                dense_accuracy,
-                finished.pruned[-1].accuracy,
-                summary.accuracy,
-                summary.test_loss,
-                summary.seconds,
-            )
-            self._results[point.key] = point
-            write_atomic(self.directory / RESULTS_FILE, to_csv(self._results.values(), SweepPoint))
-            yield point
+        yield SweepStarted(str(self.directory), spec.base, spec.methods, spec.sparsities, spec.seeds, self._requested())
+        todo = [point for point in spec.points() if point_key(*point) not in self._results]
+        if not todo:
+            return
+        with self._start_executor() as executor:
+            for seed in dict.fromkeys(seed for _, _, seed in todo):
+                path = self._dense_path(seed)
+                if path.is_file():
+                    self._submit_points(executor, todo, seed, load_model(path).state_dict(), test, device)
+                else:
+                    executor.submit(
+                        Job(spec.dense_stage(seed), train_dense, DenseJob(spec.dense_config(seed), self._place))
+                    )
+            failures: list[str] = []
+            for outcome in executor.as_completed():
+                if isinstance(outcome, JobProgress):
+                    yield Progress(outcome.key, outcome.event)
+                elif isinstance(outcome, JobStarted):
+                    yield Progress(outcome.key, Status(f"running in {outcome.where}"))
+                elif isinstance(outcome, JobFailed):
+                    failures.append(f"{outcome.key}: {outcome.message}")
+                elif isinstance(outcome.result, PointResult):
+                    yield self._keep(outcome.result)
+                else:  # a dense model: its points can start
+                    seed = next(seed for seed in spec.seeds if spec.dense_stage(seed) == outcome.key)
+                    save_state(outcome.result, spec.base.model, self._dense_path(seed))
+                    self._submit_points(executor, todo, seed, outcome.result, test, device)
+        if self._stopped.is_set():
+            raise Interrupted("stopped")
+        if failures:
+            more = f" (and {len(failures) - 1} more failed)" if len(failures) > 1 else ""
+            raise Interrupted("failed", failures[0] + more)
 
-    def _dense_state(self) -> Generator[Progress, None, dict[str, torch.Tensor]]:
-        """The trained dense model: from dense.pt when an earlier session trained it, else trained now."""
-        path = self.directory / DENSE_MODEL_FILE
-        if path.is_file():
-            return load_model(path).state_dict()
-        state = yield from self.train_dense(self.spec.base)
-        save_state(state, self.spec.base.model, path)
-        return state
+    def _start_executor(self) -> Executor:
+        executor = make_executor(self.parallel)  # outside the lock: starting Ray takes seconds
+        with self._lock:
+            self._executor = executor
+        if self._stopped.is_set():
+            executor.close()
+            raise Interrupted("stopped")
+        return executor
+
+    def _submit_points(
+        self,
+        executor: Executor,
+        todo: list[tuple[str, float, int]],
+        seed: int,
+        dense: State,
+        test: Split,
+        device: torch.device,
+    ) -> None:
+        spec = self.spec
+        dense_accuracy = evaluate(_model(spec.base.model, dense).to(device), test).accuracy
+        for method, sparsity, point_seed in todo:
+            if point_seed != seed:
+                continue
+            config = spec.point_config(method, sparsity, seed)
+            start_from = None if config.trains_from_scratch else dense  # agp and rewinding train from scratch
+            job = PointJob(method, sparsity, config, start_from, dense_accuracy, self._place)
+            executor.submit(Job(spec.stage(method, sparsity, seed), prune_point, job))
+
+    def _keep(self, result: PointResult) -> SweepPoint:
+        """Save a finished point's run, then its row: a point is done once sweep.csv has it."""
+        point = result.point
+        name = f"{point.method.replace(':', '-')}-{point.sparsity:g}-seed{point.seed}"
+        directory = _free_directory(self.directory / RUNS_DIRECTORY / name)
+        for file_name, payload in result.run_files.items():
+            write_atomic(directory / file_name, payload)
+        self._results[point.key] = point
+        ordered = sorted(self._results.values(), key=lambda p: p.key)  # the same file whatever order points came in
+        write_atomic(self.directory / RESULTS_FILE, sweep_csv(ordered))
+        return point
+
+    def _dense_path(self, seed: int) -> Path:
+        return self.directory / (DENSE_MODEL_FILE if seed == self._first_seed else f"dense-seed{seed}.pt")
 
     def _check_settings(self, fingerprint: str) -> None:
         """A directory holds one sweep: resuming with other shared settings, or on other data under the same
-        names, would mix incomparable points and reuse a dense model trained on something else."""
+        names, would mix incomparable points and reuse a dense model trained on something else. Its seed is the
+        seed of dense.pt and of the rows of a sweep.csv written before sweeps had seeds."""
         path = self.directory / SETTINGS_FILE
         mine = shared_settings(self.spec.base)
         if not path.is_file():
@@ -141,14 +223,16 @@ class Sweep(ExperimentSeries):
                     f"{self.directory} holds {kept[0]} but no {SETTINGS_FILE}, so nothing tells which settings and "
                     "data it came from; move it away or use another directory"
                 )
-            write_atomic(path, self.spec.base.to_toml() + tomli_w.dumps({FINGERPRINT_KEY: fingerprint}))
+            settings = self.spec.base.replace(seed=self._first_seed).to_toml()
+            write_atomic(path, settings + tomli_w.dumps({FINGERPRINT_KEY: fingerprint}))
             return
         try:
             values = tomllib.loads(path.read_text())
             theirs_fingerprint = values.pop(FINGERPRINT_KEY, None)
-            theirs = shared_settings(ExperimentConfig.from_mapping(values))
+            config = ExperimentConfig.from_mapping(values)
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ConfigError) as error:
             raise ConfigError(f"cannot read {path}: {error}") from None
+        theirs, self._first_seed = shared_settings(config), config.seed
         differ = [name for name in mine if mine[name] != theirs[name]]
         if differ:
             name = differ[0]
@@ -168,7 +252,7 @@ class Sweep(ExperimentSeries):
         """The points of earlier sessions; a damaged sweep.csv stops the sweep, left as it is (never overwritten)."""
         path = self.directory / RESULTS_FILE
         try:
-            return read_sweep_csv(path.read_text())
+            return read_sweep_csv(path.read_text(), self._first_seed)
         except FileNotFoundError:
             return []
         except (OSError, UnicodeDecodeError) as error:
@@ -179,7 +263,7 @@ class Sweep(ExperimentSeries):
             ) from None
 
     def _requested(self) -> tuple[SweepPoint, ...]:
-        found = (self._results.get(point_key(method, sparsity)) for method, sparsity in self.spec.points())
+        found = (self._results.get(point_key(*point)) for point in self.spec.points())
         return tuple(point for point in found if point is not None)
 
 
@@ -191,6 +275,15 @@ def data_fingerprint(data: DataSet) -> str:
         for tensor in (split.images, split.labels):
             digest.update(tensor.detach().cpu().contiguous().numpy())
     return digest.hexdigest()
+
+
+def _free_directory(path: Path) -> Path:
+    """`path`, or path-2, path-3, …: a point redone (its row lost) never overwrites the run it saved before."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.name}-{number}")
+    return candidate
 
 
 def _model(name: str, state: dict[str, torch.Tensor]) -> nn.Module:

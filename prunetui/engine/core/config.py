@@ -10,13 +10,10 @@ import dataclasses
 import difflib
 import functools
 import math
-import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_type_hints
-
-import tomli_w
 
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.lr_schedule import LR_SCHEDULES
@@ -400,6 +397,8 @@ class ExperimentConfig:
     @classmethod
     def load(cls, path: str | Path, base: ExperimentConfig | None = None) -> ExperimentConfig:
         """The settings in a TOML file; those it leaves out are `base`'s (default: the defaults)."""
+        import tomllib  # here and in to_toml, not at the top: importing the schema (to paint the form) needs neither
+
         try:
             with open(path, "rb") as file:
                 values = tomllib.load(file)
@@ -410,6 +409,8 @@ class ExperimentConfig:
         return cls.from_mapping(values, base)
 
     def to_toml(self) -> str:
+        import tomli_w
+
         return tomli_w.dumps({toml_key(f.name): getattr(self, f.name) for f in self.fields()})
 
     def to_dict(self) -> dict[str, Any]:

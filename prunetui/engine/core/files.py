@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from pathlib import Path
 
 from prunetui.engine.core.errors import OutputError
@@ -19,7 +18,7 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
     permission, a full disk); the temporary file is removed on every failure."""
     path = Path(path)
     payload = data.encode() if isinstance(data, str) else data
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMPORARY_SUFFIX}")
+    temporary = path.with_name(f".{path.name}.{os.urandom(4).hex()}{TEMPORARY_SUFFIX}")
     make_directory(path.parent)
     try:
         with open(temporary, "xb") as file:  # unlike mkstemp, honours the umask (files readable as usual)

@@ -35,7 +35,7 @@ def group_name(first_run: Path) -> str:
 @dataclass(frozen=True, slots=True)
 class RunGroup:
     name: str
-    runs: tuple[RunRecord, ...]  # in the order listed, newest first
+    runs: tuple[RunRecord, ...]  # by seed (runs started within one second have no order in time to go by)
 
     @property
     def averaged(self) -> tuple[RunRecord, ...]:
@@ -66,7 +66,8 @@ class RunGroup:
 
 
 def grouped(runs: Iterable[RunRecord]) -> list[RunRecord | RunGroup]:
-    """The runs in their order, each group's runs gathered where its newest one stands, just after the group."""
+    """The runs in their order, each group's runs gathered, by seed, where its newest one stands, just after the
+    group."""
     runs = list(runs)
     members: dict[str, list[RunRecord]] = {}
     for run in runs:
@@ -77,7 +78,8 @@ def grouped(runs: Iterable[RunRecord]) -> list[RunRecord | RunGroup]:
         if not run.group:
             items.append(run)
         elif run.group in members:  # its newest run: the group and all its runs go here
-            items += [RunGroup(run.group, tuple(members[run.group])), *members.pop(run.group)]
+            by_seed = sorted(members.pop(run.group), key=lambda member: member.config.seed if member.config else -1)
+            items += [RunGroup(run.group, tuple(by_seed)), *by_seed]
     return items
 
 

@@ -1,0 +1,117 @@
+"""The jobs of a sweep, for any executor: train a seed's dense model; prune, fine-tune and record one point.
+
+Module-level functions of plain, picklable arguments, so a worker process or a Ray task on another machine runs
+them as well as this process. A point records its run in a temporary directory where it runs and returns the
+files' bytes with its row: the caller writes them under its own sweep directory.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from prunetui.engine.analyses import SweepPoint
+from prunetui.engine.analyses.executor import JobContext, JobError
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.events import Event, Failed, Finished, Pruned, Stopped
+from prunetui.engine.core.experiment import Experiment
+from prunetui.engine.storage.export import permanent_state
+from prunetui.engine.storage.recording import record_run
+
+State = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True, slots=True)
+class DataPlace:
+    """Where jobs find the data set besides the config's data directory."""
+
+    system_data_dir: Path | None = None
+    download: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DenseJob:
+    config: ExperimentConfig  # the dense config of one seed
+    place: DataPlace
+
+
+@dataclass(frozen=True, slots=True)
+class PointJob:
+    method: str
+    sparsity: float
+    config: ExperimentConfig  # the point's own config
+    dense: State | None  # the seed's trained dense model; None for schedules that train from scratch (agp)
+    dense_accuracy: float
+    place: DataPlace
+
+
+@dataclass(frozen=True, slots=True)
+class PointResult:
+    point: SweepPoint
+    run_files: dict[str, bytes]  # the point's saved run: config.toml, history.csv, summary.json, model.pt, …
+
+
+def train_dense(job: DenseJob, context: JobContext) -> Generator[Event, None, State]:
+    """The trained dense model's weights, on the CPU."""
+    experiment = _experiment(job.config, job.place, context)
+    yield from _to_the_end(experiment.run(), experiment, context)
+    assert experiment.model is not None  # it finished
+    return permanent_state(experiment.model)
+
+
+def prune_point(job: PointJob, context: JobContext) -> Generator[Event, None, PointResult]:
+    """Prune the dense model to the point's sparsity and fine-tune it, saving the run as `prunetui run` would."""
+    experiment = _experiment(job.config, job.place, context, job.dense)
+    with tempfile.TemporaryDirectory(prefix="prunetui-point-") as temporary:
+        directory = Path(temporary) / "run"
+        events = record_run(experiment, directory)
+        pruned: list[Pruned] = []
+        finished = yield from _to_the_end(events, experiment, context, pruned)
+        files = {path.name: path.read_bytes() for path in sorted(directory.iterdir())
+                 if path.is_file() and not path.name.startswith(".")}  # fmt: skip  # not the lock
+    summary = finished.summary
+    assert summary.accuracy is not None and summary.test_loss is not None  # evaluated: it finished
+    point = SweepPoint(
+        job.method,
+        job.config.sparsity,
+        job.config.seed,
+        summary.sparsity.global_sparsity,
+        summary.compression,
+        job.dense_accuracy,
+        pruned[-1].accuracy,
+        summary.accuracy,
+        summary.test_loss,
+        summary.seconds,
+    )
+    return PointResult(point, files)
+
+
+def _experiment(
+    config: ExperimentConfig, place: DataPlace, context: JobContext, start_from: State | None = None
+) -> Experiment:
+    if context.device:
+        config = config.replace(device=context.device)
+    return Experiment(config, system_data_dir=place.system_data_dir, download=place.download, start_from=start_from)
+
+
+def _to_the_end(
+    events: Iterable[Event], experiment: Experiment, context: JobContext, pruned: list[Pruned] | None = None
+) -> Generator[Event, None, Finished]:
+    """Forward the experiment's events, stopping it (between batches) once the job is cancelled."""
+    event = None
+    for event in events:
+        if context.stop.is_set():
+            experiment.stop()
+        if isinstance(event, Pruned) and pruned is not None:
+            pruned.append(event)
+        yield event
+    if isinstance(event, Stopped):
+        raise JobError("stopped")
+    if isinstance(event, Failed):
+        raise JobError(event.message)
+    assert isinstance(event, Finished)
+    return event

@@ -1,0 +1,169 @@
+"""Sweeps whose points run as jobs in worker processes: the same numbers as in one process, runs saved, faults
+and stops handled; and sweeps over seeds."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from prunetui.cli import main
+from prunetui.engine import ExperimentConfig
+from prunetui.engine.analyses import Progress, SweepEnded, SweepPoint, SweepSpec, read_sweep_csv
+from prunetui.engine.analyses.executor import Parallel
+from prunetui.engine.analyses.sweep import Sweep
+from prunetui.engine.core.events import Status
+from prunetui.engine.storage.export import load_model
+from tests.analysis_helpers import accuracy, tiny_flags
+from tests.executor_jobs import running, spawned_workers
+
+METHODS = ("l1:layer:one-shot", "random:layer:one-shot")
+TWO_WORKERS = Parallel(jobs=2, threads=1)
+
+
+def worker_of(event: object) -> int | None:
+    """The worker process a point went to, from its "running in worker process N" progress."""
+    if isinstance(event, Progress) and isinstance(event.event, Status) and " at " in event.stage:
+        words = event.event.message.split()
+        if words[:3] == ["running", "in", "worker"]:
+            return int(words[-1])
+    return None
+
+
+def numbers(point: SweepPoint) -> SweepPoint:
+    return replace(point, seconds=0.0)  # everything but the time it took
+
+
+def test_points_in_worker_processes_give_the_serial_numbers_and_bring_their_runs_back(
+    tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    spec = SweepSpec(tiny_config, METHODS, (0.5, 0.9))
+    serial = list(Sweep(spec, tmp_path / "serial", download=False).run())  # this process: 1 torch thread (conftest)
+    parallel = list(Sweep(spec, tmp_path / "parallel", parallel=TWO_WORKERS, download=False).run())
+    assert isinstance(serial[-1], SweepEnded) and isinstance(parallel[-1], SweepEnded)
+    assert serial[-1].status == parallel[-1].status == "finished"
+    assert [numbers(p) for p in serial[-1].points] == [numbers(p) for p in parallel[-1].points]
+    assert len(parallel[-1].points) == 4
+    assert len({worker_of(event) for event in parallel} - {None}) == 2  # both workers took points
+    assert spawned_workers(os.getpid()) == []
+
+    for point in parallel[-1].points:  # each point's run, written here from the worker's files
+        run = tmp_path / "parallel" / "runs" / f"{point.method.replace(':', '-')}-{point.sparsity:g}-seed0"
+        assert sorted(path.name for path in run.iterdir()) == [
+            "config.toml", "dense.pt", "history.csv", "model.pt", "summary.json",
+        ]  # fmt: skip
+        assert accuracy(load_model(run / "model.pt"), tiny_config) == point.accuracy
+    rows = read_sweep_csv((tmp_path / "parallel" / "sweep.csv").read_text())
+    assert sorted(rows, key=lambda p: p.key) == sorted(parallel[-1].points, key=lambda p: p.key)
+
+
+def test_a_worker_killed_mid_point_is_retried_and_the_sweep_finishes(
+    tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    spec = SweepSpec(tiny_config, METHODS, (0.5, 0.9))
+    events, killed = [], []
+    for event in Sweep(spec, tmp_path, parallel=TWO_WORKERS, download=False).run():
+        events.append(event)
+        pid = worker_of(event)
+        if pid is not None and not killed:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+    ended = events[-1]
+    assert isinstance(ended, SweepEnded) and ended.status == "finished" and len(ended.points) == 4
+    retried = [event.stage for event in events if worker_of(event) is not None]
+    assert len(retried) == 5 and len(set(retried)) == 4  # the killed point went to a worker twice
+    assert len(read_sweep_csv((tmp_path / "sweep.csv").read_text())) == 4
+    assert not running(killed[0]) and spawned_workers(os.getpid()) == []
+
+
+def test_a_stopped_parallel_sweep_leaves_no_worker_and_resumes(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    spec = SweepSpec(tiny_config, METHODS, (0.5, 0.8, 0.9))
+    sweep = Sweep(spec, tmp_path, parallel=TWO_WORKERS, download=False)
+    events, workers = [], set()
+    for event in sweep.run():
+        events.append(event)
+        workers.add(worker_of(event))
+        if isinstance(event, SweepPoint):
+            sweep.stop()
+    ended = events[-1]
+    assert isinstance(ended, SweepEnded) and ended.status == "stopped" and 1 <= len(ended.points) < 6
+    workers.discard(None)
+    assert workers and not any(running(pid) for pid in workers) and spawned_workers(os.getpid()) == []
+
+    again = list(Sweep(spec, tmp_path, parallel=TWO_WORKERS, download=False).run())
+    redone = {event.stage for event in again if worker_of(event) is not None}
+    assert len(redone) == 6 - len(ended.points)  # finished points are not run again
+    assert isinstance(again[-1], SweepEnded) and again[-1].status == "finished" and len(again[-1].points) == 6
+
+
+def test_ctrl_c_on_a_parallel_sweep_ends_every_worker(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    command = [
+        sys.executable, "-m", "prunetui", "sweep", *tiny_flags(tiny_config), "--epochs", "30", "--methods", "l1",
+        "--sparsities", "0.5,0.9", "--jobs", "2", "--threads", "1", "--runs-dir", str(tmp_path),
+    ]  # fmt: skip
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    process = subprocess.Popen(command, env=environment, start_new_session=True, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    workers: list[int] = []
+    while len(workers) < 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+        workers = spawned_workers(process.pid)  # both start at once; the first trains the dense model (30 epochs)
+    assert len(workers) == 2, "the workers did not start"
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl+C: to the whole process group
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130 and "stopped; run the same command again to resume" in output
+    assert not any(running(pid) for pid in workers)
+
+
+def test_a_sweep_over_seeds_keeps_a_row_per_seed_and_their_mean(
+    tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "150")
+    argv = ["sweep", *tiny_flags(tiny_config), "--methods", "l1", "--sparsities", "0.5,0.9", "--seeds", "0,1"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    (directory,) = (tmp_path / "runs" / "sweeps").iterdir()
+    assert (directory / "dense.pt").is_file() and (directory / "dense-seed1.pt").is_file()  # one per seed
+    points = read_sweep_csv((directory / "sweep.csv").read_text())
+    assert [(p.sparsity, p.seed) for p in points] == [(0.5, 0), (0.5, 1), (0.9, 0), (0.9, 1)]
+    assert points[0].dense_accuracy == accuracy(load_model(directory / "dense.pt"), tiny_config)
+    assert points[1].dense_accuracy == accuracy(load_model(directory / "dense-seed1.pt"), tiny_config)
+
+    with open(directory / "sweep.csv", newline="") as file:
+        means = [row for row in csv.DictReader(file) if row["seed"] == "mean"]
+    assert [(row["method"], float(row["sparsity"]), row["n"]) for row in means] == [
+        ("l1:layer:one-shot", 0.5, "2"), ("l1:layer:one-shot", 0.9, "2"),
+    ]  # fmt: skip
+    for row, pair in zip(means, (points[:2], points[2:]), strict=True):
+        assert float(row["accuracy"]) == pytest.approx(statistics.fmean(p.accuracy for p in pair))
+        assert float(row["accuracy_std"]) == pytest.approx(statistics.stdev(p.accuracy for p in pair))
+        assert float(row["test_loss"]) == pytest.approx(statistics.fmean(p.test_loss for p in pair))
+    mean, std = float(means[1]["accuracy"]) * 100, float(means[1]["accuracy_std"]) * 100
+    assert "mean ± std (n seeds)" in printed and f"{mean:.1f} ± {std:.1f} (2)" in printed
+    assert "l1:layer:one-shot at 90 %, seed 1:" in printed
+
+    assert main(argv) == 0  # the mean rows are derived: read back, nothing is redone
+    assert "4 already done" in capsys.readouterr().out
+
+
+def test_a_sweep_csv_from_before_seeds_resumes_as_the_directory_seed(
+    tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    spec = SweepSpec(tiny_config.replace(seed=3), METHODS[:1], (0.5,))
+    first = list(Sweep(spec, tmp_path, download=False).run())
+    results = tmp_path / "sweep.csv"
+    with open(results, newline="") as file:
+        rows = list(csv.DictReader(file))
+    old = [name for name in rows[0] if name not in ("seed", "n", "accuracy_std")]
+    results.write_text(",".join(old) + "\n" + "".join(",".join(row[name] for name in old) + "\n" for row in rows))
+    again = list(Sweep(spec, tmp_path, download=False).run())
+    assert isinstance(again[-1], SweepEnded) and again[-1].points == first[-1].points  # seed 3, as sweep.toml says
+    assert not any(isinstance(event, Progress) for event in again)

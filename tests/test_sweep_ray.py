@@ -1,0 +1,67 @@
+"""Sweep points as Ray tasks on a local Ray instance: the same numbers as serial, runs and rows back here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from prunetui.engine import ExperimentConfig
+from prunetui.engine.analyses import Progress, SweepEnded, SweepPoint, SweepSpec, read_sweep_csv
+from prunetui.engine.analyses.executor import Job, JobDone, JobStarted, Parallel, RayExecutor
+from prunetui.engine.analyses.sweep import Sweep
+from prunetui.engine.core.events import Status
+from tests.executor_jobs import die_once, square
+
+pytestmark = pytest.mark.ray
+METHODS = ("l1:layer:one-shot", "random:layer:one-shot")
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="error")
+    yield
+    ray.shutdown()
+
+
+def test_ray_tasks_return_results_and_a_killed_worker_s_task_is_retried(local_ray: None, tmp_path: Path) -> None:
+    with RayExecutor("", threads=1) as executor:
+        executor.submit(Job("square", square, 3))
+        executor.submit(Job("dies once", die_once, tmp_path / "died"))
+        outcomes = list(executor.as_completed())
+    assert JobStarted("square", "a Ray task") in outcomes
+    assert {o.key: o for o in outcomes if isinstance(o, JobDone)} == {
+        "square": JobDone("square", 9), "dies once": JobDone("dies once", "survived"),
+    }  # fmt: skip
+
+
+def test_a_sweep_on_ray_gives_the_serial_numbers_and_brings_runs_and_rows_back(
+    local_ray: None, tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    spec = SweepSpec(tiny_config, METHODS, (0.5, 0.9))
+    serial = list(Sweep(spec, tmp_path / "serial", download=False).run())
+    events = list(Sweep(spec, tmp_path / "ray", parallel=Parallel(threads=1, ray=""), download=False).run())
+    assert isinstance(serial[-1], SweepEnded) and isinstance(events[-1], SweepEnded)
+    assert events[-1].status == "finished"
+    assert [replace(p, seconds=0.0) for p in serial[-1].points] == [replace(p, seconds=0.0) for p in events[-1].points]
+    started = [e for e in events if isinstance(e, Progress) and isinstance(e.event, Status) and " at " in e.stage]
+    assert len(started) == 4 and {e.event.message for e in started} == {"running in a Ray task"}
+    assert len(read_sweep_csv((tmp_path / "ray" / "sweep.csv").read_text())) == 4
+    for point in events[-1].points:
+        assert isinstance(point, SweepPoint)
+        run = tmp_path / "ray" / "runs" / f"{point.method.replace(':', '-')}-{point.sparsity:g}-seed0"
+        assert (run / "model.pt").is_file() and (run / "summary.json").is_file()
+
+
+def test_a_stopped_ray_sweep_cancels_its_tasks(local_ray: None, tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    spec = SweepSpec(tiny_config.replace(finetune_epochs=50), METHODS, (0.5, 0.9))
+    sweep = Sweep(spec, tmp_path, parallel=Parallel(threads=1, ray=""), download=False)
+    events = []
+    for event in sweep.run():
+        events.append(event)
+        if isinstance(event, Progress) and event.stage.endswith("at 50 %"):
+            sweep.stop()  # the first points have just gone to Ray, each with 50 epochs to fine-tune
+    assert events[-1] == SweepEnded("stopped", "", ())
