@@ -435,7 +435,7 @@ async def test_the_main_screen_has_the_run_and_the_footer_the_apps_order_of_keys
         assert footer_keys(main) == narrow  # the screen's keys and the app's, interleaved as in KEYS
         await pilot.resize_terminal(140, 44)
         await pilot.pause(0.2)
-        assert footer_keys(main) == [*narrow, "Save", "Load", "Defaults", "Screenshot"]
+        assert footer_keys(main) == [*narrow, "Save", "Load", "Defaults", "Screenshot", "Presets"]
         await pilot.press("f1")
         await pilot.pause(0.2)
         assert isinstance(app.screen, HelpScreen)
@@ -444,7 +444,7 @@ async def test_the_main_screen_has_the_run_and_the_footer_the_apps_order_of_keys
             for line in app.screen.query_one(Markdown).source.splitlines()
             if line.startswith("- **")
         ]
-        assert keys == [binding.description for binding in KEYS] and len(keys) == 13
+        assert keys == [binding.description for binding in KEYS] and len(keys) == 14
         assert footer_keys(main) == ["Quit", "Help", "Screenshot"]  # dimmed under Help: only the app's keys apply
 
 

@@ -19,6 +19,7 @@ from prunetui.describe import before_pruning, percent_spread, seeds_text, times_
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import ConfigError, OutputError
 from prunetui.engine.core.events import Event, Failed, Stopped
+from prunetui.engine.core.presets import Preset, load_preset
 from prunetui.engine.core.seed_stats import parse_seeds
 from prunetui.engine.storage.groups import RunGroup, group_name
 from prunetui.engine.storage.runs import claim_run_dir, new_run_dir, read_run, runs_root
@@ -38,7 +39,7 @@ def seeds_command(args: argparse.Namespace, console: Console) -> int:
     except ConfigError as error:
         return fail(str(error))
     console.print("importing torch …", highlight=False)
-    seeds = SeedGroup(configs, runs_root(args.runs_dir))
+    seeds = SeedGroup(configs, runs_root(args.runs_dir), load_preset(args.preset) if args.preset else None)
     directories: list[Path] = []
     ends: list[Event] = []
     with stop_on_ctrl_c(seeds.stop, console, then="; the seeds after this one will not start"):
@@ -70,9 +71,10 @@ class SeedGroup:
     `runs()` yields each one's directory and last event as it ends, in the order of the configs, and `stop()`
     ends them: the shape an executor running them side by side would take its place in."""
 
-    def __init__(self, configs: Sequence[ExperimentConfig], root: Path) -> None:
+    def __init__(self, configs: Sequence[ExperimentConfig], root: Path, preset: Preset | None = None) -> None:
         self.configs = configs
         self.root = root
+        self.preset = preset  # each run is recorded and shown as one from it
         self.stopped = False
         self.current: Experiment | None = None
 
@@ -94,8 +96,9 @@ class SeedGroup:
             name = name or group_name(directory)
             console.print(f"── seed {config.seed}, run {number} of {len(self.configs)}", style="bold")
             self.current = Experiment(config)
-            events = record_claimed(self.current, claim_run_dir(directory), group=name)
-            yield directory, show_run(events, console)
+            extra = self.preset.summary_fields(config) if self.preset else None
+            events = record_claimed(self.current, claim_run_dir(directory), group=name, extra=extra)
+            yield directory, show_run(events, console, self.preset)
             self.current = None
 
 
