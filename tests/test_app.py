@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from rich.console import Console
@@ -38,6 +39,7 @@ from prunetui.engine.core.events import Status
 from prunetui.engine.storage.runs import list_runs, runs_root
 
 SIZE = (140, 44)
+ScreenT = TypeVar("ScreenT", bound=Screen[None])
 
 
 async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -45,6 +47,15 @@ async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], timeout:
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting for the app"
         await pilot.pause(0.05)
+
+
+async def opened(pilot: Pilot[None], key: str, kind: type[ScreenT]) -> ScreenT:
+    """Press the key that opens a screen, and the screen it opened."""
+    await pilot.press(key)
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, kind)
+    return screen
 
 
 def shown(widget: Widget) -> str:
@@ -424,7 +435,7 @@ async def test_the_main_screen_has_the_run_and_the_footer_the_apps_order_of_keys
         assert footer_keys(main) == narrow  # the screen's keys and the app's, interleaved as in KEYS
         await pilot.resize_terminal(140, 44)
         await pilot.pause(0.2)
-        assert footer_keys(main) == [*narrow, "Save", "Load", "Defaults", "Screenshot"]
+        assert footer_keys(main) == [*narrow, "Save", "Load", "Defaults", "Screenshot", "Presets"]
         await pilot.press("f1")
         await pilot.pause(0.2)
         assert isinstance(app.screen, HelpScreen)
@@ -433,7 +444,7 @@ async def test_the_main_screen_has_the_run_and_the_footer_the_apps_order_of_keys
             for line in app.screen.query_one(Markdown).source.splitlines()
             if line.startswith("- **")
         ]
-        assert keys == [binding.description for binding in KEYS] and len(keys) == 13
+        assert keys == [binding.description for binding in KEYS] and len(keys) == 14
         assert footer_keys(main) == ["Quit", "Help", "Screenshot"]  # dimmed under Help: only the app's keys apply
 
 

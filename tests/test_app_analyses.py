@@ -33,7 +33,7 @@ from prunetui.engine.analyses import (
 from prunetui.engine.core.config import format_layer_amounts
 from prunetui.engine.storage.csv_text import to_csv
 from prunetui.engine.storage.runs import list_runs, load_history, new_run_dir, runs_root
-from tests.test_app import shown, wait_until
+from tests.test_app import opened, shown, wait_until
 
 SIZE = (140, 44)
 
@@ -66,10 +66,7 @@ async def test_app_runs_are_saved_and_the_runs_screen_overlays_two(tiny_config: 
         assert f"saving the run in {app_run.path}" in app.main_screen.run_state.log
         assert (app_run.sparsity, app_run.status) == (pytest.approx(0.5, abs=0.005), "finished")
 
-        await pilot.press("f3")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, RunsScreen)
+        screen = await opened(pilot, "f3", RunsScreen)
         table = screen.query_one(DataTable)
         await wait_until(pilot, lambda: table.row_count == 2)  # the runs are read in a worker, off the UI thread
         rows = [table.get_row_at(i) for i in range(table.row_count)]
@@ -103,10 +100,7 @@ async def test_app_runs_are_saved_and_the_runs_screen_overlays_two(tiny_config: 
 async def test_a_sweep_of_two_points_charts_and_tables_both_and_resumes(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f4")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, SweepScreen)
+        screen = await opened(pilot, "f4", SweepScreen)
         assert screen.query_one("#sweep-methods", Input).value.startswith("l1:layer:one-shot,")
         screen.query_one("#sweep-methods", Input).value = "l1:global"
         screen.query_one("#sweep-sparsities", Input).value = "0.9, 0.5"
@@ -141,10 +135,7 @@ async def test_a_sweep_of_two_points_charts_and_tables_both_and_resumes(tiny_con
 async def test_sensitivity_draws_one_line_per_layer(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f5")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, SensitivityScreen)
+        screen = await opened(pilot, "f5", SensitivityScreen)
         screen.query_one("#sensitivity-amounts", Input).value = "0.5,0.95"
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: not screen.running, timeout=30)
@@ -180,10 +171,7 @@ async def test_sensitivity_draws_one_line_per_layer(tiny_config: ExperimentConfi
 async def test_sensitivity_tables_its_numbers_at_80x24(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("f5")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, SensitivityScreen)
+        screen = await opened(pilot, "f5", SensitivityScreen)
         assert "Chart/table" in {key.description for key in screen.query(FooterKey)}  # the key is in sight
         screen.query_one("#sensitivity-amounts", Input).value = "0.5,0.95"
         await pilot.press("ctrl+r")
@@ -223,10 +211,7 @@ async def test_sensitivity_analyses_a_runs_final_model_keeping_its_zeros(tiny_co
     directory = record(tiny_config.replace(model="lenet300", sparsity=0.8))
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f5")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, SensitivityScreen)
+        screen = await opened(pilot, "f5", SensitivityScreen)
         source = screen.query_one("#sensitivity-source", Select)
         final = str(directory / "model.pt")
         await wait_until(pilot, lambda: final in screen._runs)

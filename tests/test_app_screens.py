@@ -6,13 +6,10 @@ import dataclasses
 import itertools
 import shutil
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.pilot import Pilot
-from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from prunetui.app.app import PruneApp
@@ -29,20 +26,10 @@ from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import SensitivityPoint, SensitivityStarted
 from prunetui.engine.core.events import Exported
 from prunetui.engine.storage.runs import list_runs, read_run, runs_root
-from tests.test_app import shown, wait_until
+from tests.test_app import opened, shown, wait_until
 from tests.test_app_analyses import record
 
 SMALL = (80, 24)
-ScreenT = TypeVar("ScreenT", bound=Screen[None])
-
-
-async def opened(pilot: Pilot[None], key: str, kind: type[ScreenT]) -> ScreenT:
-    """Press the key that opens a screen, and the screen it opened."""
-    await pilot.press(key)
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, kind)
-    return screen
 
 
 def rendered(table: DataTable[object]) -> list[str]:

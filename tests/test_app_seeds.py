@@ -13,9 +13,9 @@ from prunetui.engine.core.seed_stats import mean_std
 from prunetui.engine.storage.groups import RunGroup
 from prunetui.engine.storage.runs import list_runs, load_history, runs_root
 from tests.analysis_helpers import tiny_flags
-from tests.test_app import shown, wait_until
+from tests.test_app import opened, shown, wait_until
 from tests.test_app_analyses import plotted
-from tests.test_app_screens import SMALL, opened, rendered
+from tests.test_app_screens import SMALL, rendered
 from tests.test_cli import exit_code
 from tests.test_seeds import QUICK
 

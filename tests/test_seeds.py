@@ -17,6 +17,7 @@ from rich.console import Console
 
 from prunetui.cli import main, seed_group
 from prunetui.engine import Event, ExperimentConfig, StepLoss
+from prunetui.engine.core.presets import Preset
 from prunetui.engine.core.seed_stats import MeanStd, mean_std, parse_seeds
 from prunetui.engine.storage.groups import RunGroup, band, grouped
 from prunetui.engine.storage.runs import list_runs
@@ -103,7 +104,7 @@ def test_ctrl_c_stops_the_seed_that_runs_and_the_group(
     show_run = seed_group.show_run
     shown: list[int] = []
 
-    def interrupted_in_second_seed(events: Iterator[Event], console: Console) -> Event:
+    def interrupted_in_second_seed(events: Iterator[Event], console: Console, preset: Preset | None) -> Event:
         """The real display, with a real SIGINT at the second seed's first step, as Ctrl+C sends it."""
         shown.append(len(shown))
 
@@ -115,7 +116,7 @@ def test_ctrl_c_stops_the_seed_that_runs_and_the_group(
                     pressed = True
                 yield event
 
-        return show_run(with_ctrl_c(), console)
+        return show_run(with_ctrl_c(), console, preset)
 
     monkeypatch.setattr(seed_group, "show_run", interrupted_in_second_seed)
     assert seeds_run(tiny_config, "0-2") == 130

@@ -21,8 +21,9 @@ KEYS: list[Binding] = [
     Binding("ctrl+o", "load_config", "Load", tooltip="Load settings from a TOML file", priority=True),
     Binding("f7", "reset_settings", "Defaults", tooltip="Put the default settings back into the form"),
     Binding("f2", "take_screenshot", "Screenshot", tooltip="Save an SVG screenshot in this folder"),
+    Binding("f9", "choose_preset", "Presets", tooltip="Fill the form with a recipe from a paper"),
 ]
-MAIN_SCREEN_ACTIONS = ("start", "stop", "save_config", "load_config", "reset_settings", "toggle_form")
+MAIN_SCREEN_ACTIONS = ("start", "stop", "save_config", "load_config", "reset_settings", "toggle_form", "choose_preset")
 MAIN_SCREEN_KEYS = [binding for binding in KEYS if binding.action in MAIN_SCREEN_ACTIONS]
 APP_KEYS = [binding for binding in KEYS if binding.action not in MAIN_SCREEN_ACTIONS]
 # Textual lists a screen's keys before the app's; the footer keeps the order of one map of all the keys, where

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from prunetui.app.thread_runner import FLUSH_INTERVAL, ThreadRunner
 from prunetui.engine.core.config import ExperimentConfig
@@ -25,10 +26,12 @@ class ExperimentRunner(ThreadRunner[Event]):
         interval: float = FLUSH_INTERVAL,
         *,
         root: Path | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(deliver, interval)
         self.config = config
         self.root = runs_root(root)  # the run is saved under it
+        self.extra = extra  # for its summary.json: the preset it comes from
 
     def run(self) -> None:
         self._deliver((Status("importing torch …"),))  # a second or more on a cold start
@@ -38,7 +41,7 @@ class ExperimentRunner(ThreadRunner[Event]):
         try:
             experiment = Experiment(self.config)
             directory = new_run_dir(self.root, self.config)
-            events = record_run(experiment, directory)
+            events = record_run(experiment, directory, extra=self.extra)
         except PrunetuiError as error:
             self._deliver((Failed(str(error), None),))
             return

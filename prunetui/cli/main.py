@@ -17,6 +17,7 @@ from prunetui.cli.options import (
     fail,
 )
 from prunetui.cli.output import make_console
+from prunetui.cli.presets_command import add_presets_parser, presets_command
 from prunetui.cli.run_command import run_command
 from prunetui.cli.runs_command import add_runs_parser, runs_command
 from prunetui.cli.seed_group import seeds_command
@@ -48,7 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run one experiment headless: train, prune, fine-tune, report",
         description="Train, prune and fine-tune one model headless, with progress and a per-layer table at the end. "
-        "Flags override the --config file. Ctrl+C stops between batches and keeps the results.",
+        "Settings come from the defaults, then --preset, then the --config file, then the flags given, each over "
+        "the one before. Ctrl+C stops between batches and keeps the results.",
+    )
+    run.add_argument(
+        "--preset",
+        metavar="NAME",
+        help="start from a recipe from a paper (see prunetui presets); at the end, the paper's figures are shown "
+        "beside this run's",
     )
     run.add_argument(
         "--out",
@@ -68,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_runs_parser(commands)
     add_sweep_parser(commands)
     add_sensitivity_parser(commands)
+    add_presets_parser(commands)
 
     export = commands.add_parser(
         "export",
@@ -91,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         "export": export_command,
         "sweep": sweep_command,
         "sensitivity": sensitivity_command,
+        "presets": presets_command,
     }
     if args.command == "run" and args.seeds is not None:
         return seeds_command(args, console)

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 from prunetui.engine.analyses.executor import Parallel, parse_jobs
 from prunetui.engine.core.config import ExperimentConfig, flag_name, setting_type
+from prunetui.engine.core.presets import load_preset
 
 RUN_HELP = "a run's name, the unique start of one, `last` (the newest run) or a path"
 
@@ -56,8 +57,11 @@ def add_config_options(
 
 
 def config_from_args(args: argparse.Namespace, base: ExperimentConfig | None = None) -> ExperimentConfig:
-    """--config file (else `base`) first, then the flags given on the command line; validated."""
-    base = ExperimentConfig.load(args.config) if args.config else base or ExperimentConfig()
+    """`base` (default: the --preset's settings if one is named, else the defaults), the --config file's settings
+    over it, then the flags given on the command line; validated."""
+    preset = getattr(args, "preset", None)  # `run` only
+    base = base or (load_preset(preset).config if preset else ExperimentConfig())
+    base = ExperimentConfig.load(args.config, base) if args.config else base
     given = {
         f.name: getattr(args, f.name) for f in ExperimentConfig.fields() if getattr(args, f.name, None) is not None
     }

@@ -16,8 +16,10 @@ from rich.table import Table
 from prunetui.cli.options import config_from_args, fail
 from prunetui.cli.output import and_list
 from prunetui.describe import before_pruning, describe, percent
+from prunetui.describe_paper import comparison
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, RunDirError
 from prunetui.engine.core.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
+from prunetui.engine.core.presets import Preset, load_preset
 from prunetui.engine.storage.runs import claim_run_dir, discard_failed_start, new_run_dir, run_files, runs_root
 
 EXIT_CODES = {Finished: 0, Failed: 1, Stopped: 130}
@@ -28,6 +30,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         return fail("--jobs, --threads, --devices and --ray run the seeds of --seeds; one run takes --device")
     try:
         config = config_from_args(args)
+        preset = load_preset(args.preset) if args.preset else None
         directory = args.out or new_run_dir(runs_root(args.runs_dir), config)
         lock = claim_run_dir(directory, args.overwrite)
     except (ConfigError, RunDirError) as error:  # RunDirError: holds a run, or another run writes there
@@ -39,9 +42,9 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     from prunetui.engine.storage.recording import record_claimed
 
     experiment = Experiment(config)
-    events = record_claimed(experiment, lock)
+    events = record_claimed(experiment, lock, extra=preset.summary_fields(config) if preset else None)
     with stop_on_ctrl_c(experiment.stop, console):
-        last = show_run(events, console)
+        last = show_run(events, console, preset)
     console.print(closing_line(directory, last), markup=False)  # a path may hold [brackets]
     return EXIT_CODES[type(last)]
 
@@ -59,7 +62,10 @@ def closing_line(directory: Path, last: Event) -> str:
     return f"{and_list(files)} {'is' if len(files) == 1 else 'are'} in {directory}"
 
 
-def show_run(events: Iterator[Event], console: Console) -> Event:
+def show_run(events: Iterator[Event], console: Console, preset: Preset | None = None) -> Event:
+    """The run as it goes, then its per-layer table and totals; from a preset, its paper's figures beside them."""
+    if preset:
+        console.print(f"preset {preset.name}: {preset.title}", highlight=False, markup=False)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -93,6 +99,8 @@ def show_run(events: Iterator[Event], console: Console) -> Event:
     if isinstance(event, Finished | Stopped | Failed) and event.summary:
         console.print(layer_table(event.summary))
         console.print(totals_line(event.summary))
+        for line in comparison(preset, event.summary) if preset else ():
+            console.print(line, highlight=False, markup=False)
     return event
 
 

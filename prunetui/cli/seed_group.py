@@ -36,6 +36,7 @@ from prunetui.engine.analyses.executor import (
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import ConfigError, PrunetuiError
 from prunetui.engine.core.events import Event, Failed, Stopped
+from prunetui.engine.core.presets import Preset, load_preset
 from prunetui.engine.core.seed_stats import parse_seeds
 from prunetui.engine.storage.groups import RunGroup, group_name
 from prunetui.engine.storage.runs import claim_run_dir, land_run, new_run_dir, read_run, runs_root
@@ -56,7 +57,8 @@ def seeds_command(args: argparse.Namespace, console: Console) -> int:
     except ConfigError as error:
         return fail(str(error))
     console.print("importing torch …", highlight=False)
-    seeds = SeedGroup(configs, runs_root(args.runs_dir), parallel)
+    preset = load_preset(args.preset) if args.preset else None
+    seeds = SeedGroup(configs, runs_root(args.runs_dir), parallel, preset)
     then = "; the seeds after this one will not start" if seeds.in_process else "; the seeds running are not kept"
     directories: list[Path] = []
     ends: dict[int, Event] = {}
@@ -98,10 +100,13 @@ class SeedGroup:
     one's config, directory (None if its job failed without a run) and last event as it ends, and `stop()` (Ctrl+C)
     or `end()` (a seed that cannot start) ends them all."""
 
-    def __init__(self, configs: Sequence[ExperimentConfig], root: Path, parallel: Parallel) -> None:
+    def __init__(
+        self, configs: Sequence[ExperimentConfig], root: Path, parallel: Parallel, preset: Preset | None = None
+    ) -> None:
         self.configs = {f"seed {config.seed}": config for config in configs}
         self.root = root
         self.parallel = parallel
+        self.preset = preset  # each run is recorded and shown as one from it
         self.in_process = parallel.jobs == 1 and not parallel.devices and parallel.ray is None  # make_executor's
         self.stopped = False
         self.started: set[int] = set()
@@ -128,7 +133,8 @@ class SeedGroup:
             if self.stopped:  # Ctrl+C while Ray started
                 executor.cancel()
             for config in configs:
-                executor.submit(Job(f"seed {config.seed}", run_seed, SeedJob(config, name, DataPlace())))
+                extra = self.preset.summary_fields(config) if self.preset else None
+                executor.submit(Job(f"seed {config.seed}", run_seed, SeedJob(config, name, DataPlace(), extra)))
             try:
                 for outcome in self._outcomes(executor, console):
                     config = self.configs[outcome.key]
@@ -159,11 +165,11 @@ class SeedGroup:
                 console.print(f"── {outcome.key}, run {number} of {count}: running in {outcome.where}", style="bold")
             elif isinstance(outcome, JobProgress):
                 console.print(f"── {outcome.key}, run {number} of {count}", style="bold")
-                show_run(_job_events(outcome.event, outcomes, later), console)
+                show_run(_job_events(outcome.event, outcomes, later), console, self.preset)
             else:
                 if isinstance(outcome, JobDone) and not self.in_process:
                     console.print(f"── {outcome.key}, run {number} of {count}, ended", style="bold")
-                    show_run(iter([outcome.result.last]), console)  # how it ended, its layers and totals
+                    show_run(iter([outcome.result.last]), console, self.preset)  # how it ended, its layers, totals
                 yield outcome
 
 

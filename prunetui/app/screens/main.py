@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from prunetui.app.widgets.sparsity_bars import SparsityBars
     from prunetui.app.widgets.status_panel import StatusPanel
     from prunetui.engine.core.events import Event
+    from prunetui.engine.core.presets import Preset
 
 CONFIG_FILE = "prunetui.toml"
 
@@ -53,6 +54,8 @@ class MainScreen(Screen[None]):
         self._recalled = config is None and self._initial is not None
         self.run_state = RunState()
         self.runner: ExperimentRunner | None = None
+        self._preset: Preset | None = None  # the form's settings came from it (F9)
+        self._run_preset: Preset | None = None  # the running or last run's
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -127,8 +130,12 @@ class MainScreen(Screen[None]):
         self._remember_settings(config)
         self._add_charts()
         self.run_state = RunState.begin()
+        self._run_preset = preset = self._preset
         self.runner = ExperimentRunner(
-            config, lambda events: self.post_message(self.EventsReceived(events)), root=self.runs_dir
+            config,
+            lambda events: self.post_message(self.EventsReceived(events)),
+            root=self.runs_dir,
+            extra=preset.summary_fields(config) if preset else None,
         )
         self._run_experiment(self.runner)
         self._fold_form(self.has_class("-narrow") or self.query_one("#main").has_class("-folded"))
@@ -171,6 +178,10 @@ class MainScreen(Screen[None]):
         was_active = state.active
         state.apply(message.events)
         if was_active and not state.active:
+            if self._run_preset is not None and state.summary is not None:
+                from prunetui.describe_paper import comparison  # presets are read only once one is used
+
+                state.log.extend(comparison(self._run_preset, state.summary))
             self._running_changed()
             if state.error is not None:
                 self.notify(state.error, title="The run failed", severity="error", timeout=10)
@@ -221,7 +232,7 @@ class MainScreen(Screen[None]):
             return not self.run_state.active  # only the key that applies is shown: the footer has little room
         if action == "stop":
             return self.run_state.active
-        if action in ("load_config", "reset_settings"):
+        if action in ("load_config", "reset_settings", "choose_preset"):
             return None if self.run_state.active else True
         return True
 
@@ -268,12 +279,30 @@ class MainScreen(Screen[None]):
             self.notify("The form shows the default settings.", title="Defaults")
 
     def _show_config(self, config: ExperimentConfig) -> bool:
+        self._preset = None  # settings from elsewhere: a preset put in earlier no longer speaks for them
         try:
             self.form.show_config(config)
         except ConfigError as error:
             self.notify(str(error), title="Settings not loaded", severity="error")
             return False
         return True
+
+    def action_choose_preset(self) -> None:
+        from prunetui.app.screens.presets import PresetScreen
+
+        self.app.push_screen(PresetScreen(), self._use_preset)
+
+    def _use_preset(self, preset: Preset | None) -> None:
+        """The preset's settings, but the data directory and the device stay the form's."""
+        if preset is None or self.run_state.active:
+            return
+        form, _ = self.form.read()
+        place = {name: getattr(form, name) for name in ExperimentConfig.settings_with("place")}
+        if self._show_config(preset.config.replace(**place)):
+            self._preset = preset
+            self._fold_form(False)
+            cast("EventLog", self.query_one("#log")).note(f"preset {preset.name}, {preset.citation}")
+            self.notify(f"{preset.title}: ctrl+r starts it", title=f"Preset {preset.name}")
 
     def remember_form(self) -> None:
         """On quit: the next session opens with the form's settings, if they are valid."""

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Generator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from prunetui.engine.analyses.executor import JobContext
 from prunetui.engine.analyses.sweep_jobs import DataPlace, experiment_for, forward, saved_files
@@ -23,6 +24,7 @@ class SeedJob:
     config: ExperimentConfig  # the run's config, its seed included
     group: str  # written into the run's summary.json
     place: DataPlace  # where it finds the data set
+    extra: dict[str, Any] | None = None  # more for the summary (`record_claimed`), e.g. the preset's
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +38,7 @@ def run_seed(job: SeedJob, context: JobContext) -> Generator[Event, None, SeedRu
     experiment = experiment_for(job.config, job.place, context)
     with tempfile.TemporaryDirectory(prefix="prunetui-seed-") as temporary:
         directory = Path(temporary) / "run"
-        recorded = record_claimed(experiment, claim_run_dir(directory), group=job.group)
+        recorded = record_claimed(experiment, claim_run_dir(directory), group=job.group, extra=job.extra)
         # The model is saved here for now; the caller names the directory it lands in.
         events = (replace(event, path=MODEL_FILE) if isinstance(event, Exported) else event for event in recorded)
         last = yield from forward(events, experiment, context)

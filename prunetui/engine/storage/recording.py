@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -41,25 +41,31 @@ from prunetui.engine.storage.runs import (
 Ended = Finished | Stopped | Failed
 
 
-def record_run(experiment: Experiment, directory: str | Path, *, overwrite: bool = False) -> Iterator[Event]:
+def record_run(
+    experiment: Experiment, directory: str | Path, *, overwrite: bool = False, extra: Mapping[str, Any] | None = None
+) -> Iterator[Event]:
     """Claim `directory`, then return the experiment's events, unchanged, while its files are written there.
+    `extra` goes into summary.json as it is (e.g. the preset the run comes from).
 
     Raises RunDirError or OutputError (see `claim_run_dir`) before anything runs. The lock is let go when the
     events end or the iterator is closed."""
-    return record_claimed(experiment, claim_run_dir(directory, overwrite))
+    return record_claimed(experiment, claim_run_dir(directory, overwrite), extra=extra)
 
 
-def record_claimed(experiment: Experiment, lock: RunLock, *, group: str = "") -> Iterator[Event]:
+def record_claimed(
+    experiment: Experiment, lock: RunLock, *, group: str = "", extra: Mapping[str, Any] | None = None
+) -> Iterator[Event]:
     """`record_run` in a directory claimed already, e.g. before torch was imported, so a refusal comes first.
     A `group` (see `groups`) is written into the summary from the start, so even a run killed at once has it."""
-    return _Recorder(experiment, lock.directory, group).events(lock)
+    return _Recorder(experiment, lock.directory, group, extra or {}).events(lock)
 
 
 class _Recorder:
-    def __init__(self, experiment: Experiment, directory: Path, group: str) -> None:
+    def __init__(self, experiment: Experiment, directory: Path, group: str, extra: Mapping[str, Any]) -> None:
         self.experiment = experiment
         self.directory = directory
         self.group = {GROUP_KEY: group} if group else {}  # a run of no group has no key, as before groups
+        self.extra = extra
         self.started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.rows: list[HistoryRow] = []
         self.dense_saved = False
@@ -132,7 +138,13 @@ class _Recorder:
         }
 
     def _write_summary(self, document: dict[str, Any]) -> None:
-        document = {"started": self.started, **self.group, "config": self.experiment.config.to_dict(), **document}
+        document = {
+            "started": self.started,
+            **self.group,
+            "config": self.experiment.config.to_dict(),
+            **self.extra,
+            **document,
+        }
         write_atomic(self.directory / SUMMARY_FILE, json.dumps(document, indent=2) + "\n")
 
 

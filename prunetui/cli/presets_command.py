@@ -1,0 +1,56 @@
+"""`prunetui presets`: the recipes from papers that `prunetui run --preset NAME` starts from."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.table import Table
+
+from prunetui.cli.options import fail
+from prunetui.describe_paper import control_flags, paper_text
+from prunetui.engine.core.errors import ConfigError
+from prunetui.engine.core.presets import Preset, all_presets, load_preset
+
+
+def add_presets_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "presets",
+        help="recipes from papers, with the figures they report (prunetui run --preset NAME)",
+        description="List the presets: recipes from papers (Han et al. 2015, Frankle & Carbin 2019, …) with the "
+        "figures the paper reports. `prunetui run --preset NAME` starts from one; a --config file and the flags "
+        "given override its settings. With NAME: that preset's citation, description and settings.",
+    )
+    parser.add_argument("name", nargs="?", metavar="NAME", help="show this preset in full")
+
+
+def presets_command(args: argparse.Namespace, console: Console) -> int:
+    try:
+        if args.name:
+            _show(load_preset(args.name), console)
+        else:
+            console.print(presets_table(all_presets()))
+            console.print("prunetui presets NAME shows one; prunetui run --preset NAME runs it", highlight=False)
+    except ConfigError as error:
+        return fail(str(error))
+    return 0
+
+
+def presets_table(presets: list[Preset]) -> Table:
+    table = Table(title="Presets: recipes from papers", title_justify="left")
+    for column in ("preset", "model", "method", "the paper reports"):
+        table.add_column(column)
+    for preset in presets:
+        c = preset.config
+        table.add_row(preset.name, c.model, f"{c.criterion} {c.schedule}", paper_text(preset.paper))
+    return table
+
+
+def _show(preset: Preset, console: Console) -> None:
+    console.print(f"[b]{preset.name}[/b]: {preset.title}", highlight=False)
+    lines = [preset.citation, "", preset.description, "", f"paper: {paper_text(preset.paper)}"]
+    if preset.control:
+        lines.append(f"the paper's control: prunetui run --preset {preset.name} {control_flags(preset.control)}")
+    for line in [*lines, "settings:"]:
+        console.print(line, highlight=False, markup=False)
+    console.print(preset.config.to_toml(), highlight=False, markup=False)
