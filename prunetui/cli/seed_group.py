@@ -128,14 +128,14 @@ class SeedGroup:
         first = new_run_dir(self.root, configs[0])  # names the group, so it is made before any job starts
         name = group_name(first)
         kept = False
-        with make_executor(self.parallel) as executor:
-            self.executor = executor
-            if self.stopped:  # Ctrl+C while Ray started
-                executor.cancel()
-            for config in configs:
-                extra = self.preset.summary_fields(config) if self.preset else None
-                executor.submit(Job(f"seed {config.seed}", run_seed, SeedJob(config, name, DataPlace(), extra)))
-            try:
+        try:
+            with make_executor(self.parallel) as executor:
+                self.executor = executor
+                if self.stopped:  # Ctrl+C while Ray started
+                    executor.cancel()
+                for config in configs:
+                    extra = self.preset.summary_fields(config) if self.preset else None
+                    executor.submit(Job(f"seed {config.seed}", run_seed, SeedJob(config, name, DataPlace(), extra)))
                 for outcome in self._outcomes(executor, console):
                     config = self.configs[outcome.key]
                     if isinstance(outcome, JobFailed):
@@ -146,10 +146,10 @@ class SeedGroup:
                     kept = kept or directory == first
                     land_run(claim_run_dir(directory), seed_run.run_files)
                     yield config, directory, seed_run.last
-            finally:
-                if not kept:
-                    with contextlib.suppress(OSError):
-                        first.rmdir()  # empty: its seed did not come back
+        finally:
+            if not kept:
+                with contextlib.suppress(OSError):
+                    first.rmdir()  # empty: its seed did not come back (or no executor started)
 
     def _outcomes(self, executor: Executor, console: Console) -> Iterator[JobDone | JobFailed]:
         """The jobs' ends, each seed shown as it goes: live when it runs here, else as it starts and ends."""
