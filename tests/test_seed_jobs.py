@@ -66,3 +66,20 @@ def test_ctrl_c_on_seeds_in_worker_processes_ends_every_worker_and_keeps_no_half
     assert not any(running(pid) for pid in workers)
     assert list(tmp_path.iterdir()) == []  # not even the group's first directory, made before the seeds started
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--jobs", "2"], "--jobs, --threads, --devices and --ray run the seeds of --seeds; one run takes --device"),
+        (["--seeds", "0,1", "--jobs", "x"], "invalid --jobs: 'x' is not a number or auto"),
+        (["--seeds", "0,1", "--devices", "tpu"], "invalid --devices: 'tpu' is not cpu, mps, cuda or cuda:N"),
+    ],
+)
+def test_bad_parallel_flags_are_one_line_and_run_nothing(
+    flags: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert exit_code(["run", *flags]) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+    assert not (tmp_path / "runs").exists()
