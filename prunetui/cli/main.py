@@ -11,6 +11,7 @@ from prunetui.cli.options import (
     RUN_HELP,
     OneLineErrorParser,
     add_config_options,
+    add_parallel_options,
     add_runs_dir_option,
     add_seeds_option,
     fail,
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_runs_dir_option(run)
     add_seeds_option(run, "the experiment")
+    add_parallel_options(run, "seeds")
     add_config_options(run)
 
     add_runs_parser(commands)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
+from prunetui.engine.analyses.executor import Parallel, parse_jobs
 from prunetui.engine.core.config import ExperimentConfig, flag_name, setting_type
 from prunetui.engine.core.presets import load_preset
 
@@ -97,3 +98,27 @@ def add_seeds_option(parser: argparse.ArgumentParser, what: str) -> None:
         help=f"repeat {what} once per seed, e.g. 0,1,2 or 0-4, and report mean ± standard deviation (n); "
         "instead of --seed",
     )
+
+
+def add_parallel_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """--jobs, --threads, --devices and --ray: how the command's `what` (points, seeds) run as executor jobs."""
+    parallel = parser.add_argument_group(f"running {what} at once")
+    parallel.add_argument(
+        "--jobs",
+        metavar="N",
+        help=f"{what} at once, in worker processes; auto: one per core (or GPU) [1, or one per device]",
+    )
+    parallel.add_argument(
+        "--threads", type=int, default=0, metavar="N", help="CPU threads per job [0: the cores shared among jobs]"
+    )
+    parallel.add_argument("--devices", default="", metavar="LIST", help="devices the jobs take in turn: cuda:0,cuda:1")
+    parallel.add_argument(
+        "--ray", nargs="?", const="", metavar="ADDRESS", help=f"run {what} as Ray tasks: a local instance, or a cluster"
+    )
+
+
+def parallel_from_args(args: argparse.Namespace) -> Parallel:
+    """The Parallel of `add_parallel_options`' flags, validated (ConfigError)."""
+    devices = tuple(device.strip() for device in args.devices.split(",") if device.strip())
+    jobs = parse_jobs(args.jobs, devices) if args.jobs else max(1, len(devices))
+    return Parallel(jobs, args.threads, devices, args.ray).validate()

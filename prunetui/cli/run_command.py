@@ -26,6 +26,8 @@ EXIT_CODES = {Finished: 0, Failed: 1, Stopped: 130}
 
 
 def run_command(args: argparse.Namespace, console: Console) -> int:
+    if args.jobs or args.threads or args.devices or args.ray is not None:
+        return fail("--jobs, --threads, --devices and --ray run the seeds of --seeds; one run takes --device")
     try:
         config = config_from_args(args)
         preset = load_preset(args.preset) if args.preset else None

@@ -11,7 +11,15 @@ from rich.table import Table
 from rich.text import Text
 
 from prunetui.cli.analysis_view import EXIT_CODES, add_list_option, follow, line_chart
-from prunetui.cli.options import add_config_options, add_runs_dir_option, add_seeds_option, config_from_args, fail
+from prunetui.cli.options import (
+    add_config_options,
+    add_parallel_options,
+    add_runs_dir_option,
+    add_seeds_option,
+    config_from_args,
+    fail,
+    parallel_from_args,
+)
 from prunetui.cli.run_command import stop_on_ctrl_c
 from prunetui.describe import percent
 from prunetui.engine.analyses import (
@@ -29,7 +37,6 @@ from prunetui.engine.analyses import (
     sweep_means,
     sweep_series,
 )
-from prunetui.engine.analyses.executor import Parallel, parse_jobs
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.seed_stats import MeanStd, mean_std, parse_seeds
 from prunetui.engine.storage.runs import runs_root
@@ -63,19 +70,7 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--log-compression", action="store_true", help="chart accuracy against compression, log x")
     add_seeds_option(parser, "every point (each seed with its own dense model)")
-    parallel = parser.add_argument_group("running points at once")
-    parallel.add_argument(
-        "--jobs",
-        metavar="N",
-        help="points at once, in worker processes; auto: one per core (or GPU) [1, or one per device]",
-    )
-    parallel.add_argument(
-        "--threads", type=int, default=0, metavar="N", help="CPU threads per job [0: the cores shared among jobs]"
-    )
-    parallel.add_argument("--devices", default="", metavar="LIST", help="devices the jobs take in turn: cuda:0,cuda:1")
-    parallel.add_argument(
-        "--ray", nargs="?", const="", metavar="ADDRESS", help="run points as Ray tasks: a local instance, or a cluster"
-    )
+    add_parallel_options(parser, "points")
     add_runs_dir_option(parser)
     add_config_options(parser, skip=POINT_SETTINGS)
 
@@ -113,12 +108,6 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
         console.print(_chart(ended.points, args.log_compression, console))
     console.print(f"results in [bold]{directory}/sweep.csv[/], each point's run in {directory}/runs")
     return EXIT_CODES[ended.status]
-
-
-def parallel_from_args(args: argparse.Namespace) -> Parallel:
-    devices = tuple(device.strip() for device in args.devices.split(",") if device.strip())
-    jobs = parse_jobs(args.jobs, devices) if args.jobs else max(1, len(devices))
-    return Parallel(jobs, args.threads, devices, args.ray).validate()
 
 
 def _epochs(n: int) -> str:

@@ -172,7 +172,8 @@ class Executor:
         self._pending.append(job)
 
     def as_completed(self) -> Iterator[Outcome]:
-        """Outcomes as they happen, until every submitted job has ended; nothing more after a cancel."""
+        """Outcomes as they happen, until every submitted job has ended; after a cancel, nothing more but the
+        result of a job in this process that ended with one (the serial executor's; workers are ended at once)."""
         raise NotImplementedError
 
     def cancel(self) -> None:
@@ -215,9 +216,9 @@ class SerialExecutor(Executor):
                     outcome = JobFailed(job.key, str(error))
                 except Exception as error:  # as run_job
                     outcome = JobFailed(job.key, unexpected(error))
-                if self.cancelled:
+                if self.cancelled and not isinstance(outcome, JobDone):
                     return
-                yield outcome
+                yield outcome  # after a cancel, a result the job still handed back (it stopped between batches)
         finally:
             torch.set_num_threads(previous)
 

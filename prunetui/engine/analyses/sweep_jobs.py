@@ -57,7 +57,7 @@ class PointResult:
 
 def train_dense(job: DenseJob, context: JobContext) -> Generator[Event, None, State]:
     """The trained dense model's weights, on the CPU."""
-    experiment = _experiment(job.config, job.place, context)
+    experiment = experiment_for(job.config, job.place, context)
     yield from _to_the_end(experiment.run(), experiment, context)
     assert experiment.model is not None  # it finished
     return permanent_state(experiment.model)
@@ -65,14 +65,13 @@ def train_dense(job: DenseJob, context: JobContext) -> Generator[Event, None, St
 
 def prune_point(job: PointJob, context: JobContext) -> Generator[Event, None, PointResult]:
     """Prune the dense model to the point's sparsity and fine-tune it, saving the run as `prunetui run` would."""
-    experiment = _experiment(job.config, job.place, context, job.dense)
+    experiment = experiment_for(job.config, job.place, context, job.dense)
     with tempfile.TemporaryDirectory(prefix="prunetui-point-") as temporary:
         directory = Path(temporary) / "run"
         events = record_run(experiment, directory)
         pruned: list[Pruned] = []
         finished = yield from _to_the_end(events, experiment, context, pruned)
-        files = {path.name: path.read_bytes() for path in sorted(directory.iterdir())
-                 if path.is_file() and not path.name.startswith(".")}  # fmt: skip  # not the lock
+        files = saved_files(directory)
     summary = finished.summary
     assert summary.accuracy is not None and summary.test_loss is not None  # evaluated: it finished
     point = SweepPoint(
@@ -90,7 +89,7 @@ def prune_point(job: PointJob, context: JobContext) -> Generator[Event, None, Po
     return PointResult(point, files)
 
 
-def _experiment(
+def experiment_for(
     config: ExperimentConfig, place: DataPlace, context: JobContext, start_from: State | None = None
 ) -> Experiment:
     if context.device:
@@ -98,10 +97,16 @@ def _experiment(
     return Experiment(config, system_data_dir=place.system_data_dir, download=place.download, start_from=start_from)
 
 
-def _to_the_end(
+def saved_files(directory: Path) -> dict[str, bytes]:
+    """The files of a run recorded in `directory`, by name, to be written elsewhere (the lock left out)."""
+    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())
+            if path.is_file() and not path.name.startswith(".")}  # fmt: skip
+
+
+def forward(
     events: Iterable[Event], experiment: Experiment, context: JobContext, pruned: list[Pruned] | None = None
-) -> Generator[Event, None, Finished]:
-    """Forward the experiment's events, stopping it (between batches) once the job is cancelled."""
+) -> Generator[Event, None, Event]:
+    """Forward the experiment's events, stopping it (between batches) once the job is cancelled; the last one."""
     event = None
     for event in events:
         if context.stop.is_set():
@@ -109,6 +114,15 @@ def _to_the_end(
         if isinstance(event, Pruned) and pruned is not None:
             pruned.append(event)
         yield event
+    assert event is not None, "an experiment always ends with Finished, Stopped or Failed"
+    return event
+
+
+def _to_the_end(
+    events: Iterable[Event], experiment: Experiment, context: JobContext, pruned: list[Pruned] | None = None
+) -> Generator[Event, None, Finished]:
+    """`forward`, then JobError unless the experiment finished."""
+    event = yield from forward(events, experiment, context, pruned)
     if isinstance(event, Stopped):
         raise JobError("stopped")
     if isinstance(event, Failed):

@@ -33,7 +33,7 @@ import platformdirs
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import OutputError, PrunetuiError, RunDirError
 from prunetui.engine.core.events import Event, Exported, Failed
-from prunetui.engine.core.files import cannot_write, make_directory
+from prunetui.engine.core.files import cannot_write, make_directory, write_atomic
 from prunetui.engine.storage.history import HistoryRow
 from prunetui.engine.storage.run_lock import LOCK_FILE, RunLock, remove_temporaries, writer_alive
 
@@ -110,6 +110,16 @@ def claim_run_dir(directory: str | Path, overwrite: bool = False) -> RunLock:
             raise OutputError(f"cannot replace {directory / name}: {error.strerror or error}") from None
     remove_temporaries(directory)
     return lock
+
+
+def land_run(lock: RunLock, files: dict[str, bytes]) -> None:
+    """Write a run recorded elsewhere (a worker process, a Ray task) into the directory `lock` holds, each file
+    atomically and the summary last, so the run reads as whole once it has one; then let the directory go."""
+    try:
+        for name in sorted(files, key=lambda name: name == SUMMARY_FILE):
+            write_atomic(lock.directory / name, files[name])
+    finally:
+        lock.release()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,45 @@
+"""A seed group's runs as executor jobs (`prunetui run --seeds`): each seed's run is recorded where the job runs
+(this process, a worker process, a Ray task) in a temporary directory, as `prunetui run` records one, and its
+files come back to be written under the runs root (`runs.land_run`). Unlike a sweep's point, a run that stops
+or fails is still a run: the job hands it back with its last event."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Generator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from prunetui.engine.analyses.executor import JobContext
+from prunetui.engine.analyses.sweep_jobs import DataPlace, experiment_for, forward, saved_files
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.events import Event, Exported
+from prunetui.engine.storage.recording import record_claimed
+from prunetui.engine.storage.runs import MODEL_FILE, claim_run_dir
+
+
+@dataclass(frozen=True, slots=True)
+class SeedJob:
+    config: ExperimentConfig  # the run's config, its seed included
+    group: str  # written into the run's summary.json
+    place: DataPlace  # where it finds the data set
+    extra: dict[str, Any] | None = None  # more for the summary (`record_claimed`), e.g. the preset's
+
+
+@dataclass(frozen=True, slots=True)
+class SeedRun:
+    last: Event  # Finished, Stopped or Failed
+    run_files: dict[str, bytes]  # config.toml, history.csv, summary.json, model.pt, … as recorded
+
+
+def run_seed(job: SeedJob, context: JobContext) -> Generator[Event, None, SeedRun]:
+    """Run and record one seed's experiment, forwarding its events; stopped between batches once cancelled."""
+    experiment = experiment_for(job.config, job.place, context)
+    with tempfile.TemporaryDirectory(prefix="prunetui-seed-") as temporary:
+        directory = Path(temporary) / "run"
+        recorded = record_claimed(experiment, claim_run_dir(directory), group=job.group, extra=job.extra)
+        # The model is saved here for now; the caller names the directory it lands in.
+        events = (replace(event, path=MODEL_FILE) if isinstance(event, Exported) else event for event in recorded)
+        last = yield from forward(events, experiment, context)
+        return SeedRun(last, saved_files(directory))
