@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -73,3 +75,21 @@ def running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def ctrl_c_once_two_workers_run(arguments: list[str]) -> tuple[subprocess.CompletedProcess[str], list[int]]:
+    """Run `python -m prunetui ARGUMENTS` in a session of its own, wait until two worker processes have started,
+    press Ctrl+C as a terminal does (SIGINT to the whole process group), and wait for the end: the finished
+    process, with its output, and the workers' pids."""
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    command = [sys.executable, "-m", "prunetui", *arguments]
+    process = subprocess.Popen(command, env=environment, start_new_session=True, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    workers: list[int] = []
+    while len(workers) < 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+        workers = spawned_workers(process.pid)
+    assert len(workers) == 2, "the workers did not start"
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(command, process.returncode, output), workers

@@ -3,11 +3,6 @@ under the runs root as one group, and Ctrl+C leaves no worker behind."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +10,7 @@ import pytest
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.storage.runs import list_runs
 from tests.analysis_helpers import tiny_flags
-from tests.executor_jobs import running, spawned_workers
+from tests.executor_jobs import ctrl_c_once_two_workers_run, running
 from tests.test_cli import exit_code
 from tests.test_seeds import QUICK, summaries
 
@@ -47,39 +42,13 @@ def test_seeds_in_worker_processes_give_the_serial_numbers_as_one_group(
 def test_ctrl_c_on_seeds_in_worker_processes_ends_every_worker_and_keeps_no_half_run(
     tiny_config: ExperimentConfig, tmp_path: Path
 ) -> None:
-    command = [
-        sys.executable, "-m", "prunetui", "run", *tiny_flags(tiny_config), "--epochs", "30", "--seeds", "0,1,2",
-        "--jobs", "2", "--threads", "1", "--runs-dir", str(tmp_path),
-    ]  # fmt: skip
-    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
-    process = subprocess.Popen(command, env=environment, start_new_session=True, stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    workers: list[int] = []
-    while len(workers) < 2 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.2)
-        workers = spawned_workers(process.pid)
-    assert len(workers) == 2, "the workers did not start"
-    os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl+C: to the whole process group
-    output, _ = process.communicate(timeout=60)
+    process, workers = ctrl_c_once_two_workers_run([
+        "run", *tiny_flags(tiny_config), "--epochs", "30", "--seeds", "0,1,2", "--jobs", "2", "--threads", "1",
+        "--runs-dir", str(tmp_path),
+    ])  # fmt: skip
+    output = process.stdout
     assert process.returncode == 130
     assert "seeds 0, 1 stopped before the end, not kept" in output and "seed 2 not started" in output
     assert not any(running(pid) for pid in workers)
     assert list(tmp_path.iterdir()) == []  # not even the group's first directory, made before the seeds started
     assert "Traceback" not in output
-
-
-@pytest.mark.parametrize(
-    ("flags", "message"),
-    [
-        (["--jobs", "2"], "--jobs, --threads, --devices and --ray run the seeds of --seeds; one run takes --device"),
-        (["--seeds", "0,1", "--jobs", "x"], "invalid --jobs: 'x' is not a number or auto"),
-        (["--seeds", "0,1", "--devices", "tpu"], "invalid --devices: 'tpu' is not cpu, mps, cuda or cuda:N"),
-    ],
-)
-def test_bad_parallel_flags_are_one_line_and_run_nothing(
-    flags: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert exit_code(["run", *flags]) == 2
-    error = capsys.readouterr().err
-    assert message in error and error.count("\n") == 1
-    assert not (tmp_path / "runs").exists()

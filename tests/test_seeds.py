@@ -146,6 +146,9 @@ def test_ctrl_c_stops_the_seed_that_runs_and_the_group(
         (["--seeds", "0-100"], "at most 100 seeds"),
         (["--seeds", "0-98,99,100"], "at most 100 seeds"),
         (["--seeds", "0,1", "--sparsity", "2"], "invalid --sparsity"),
+        (["--jobs", "2"], "--jobs, --threads, --devices and --ray run the seeds of --seeds; one run takes --device"),
+        (["--seeds", "0,1", "--jobs", "x"], "invalid --jobs: 'x' is not a number or auto"),
+        (["--seeds", "0,1", "--devices", "tpu"], "invalid --devices: 'tpu' is not cpu, mps, cuda or cuda:N"),
     ],
 )
 def test_bad_seeds_are_one_line_and_run_nothing(

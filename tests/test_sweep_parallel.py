@@ -7,9 +7,6 @@ import csv
 import os
 import signal
 import statistics
-import subprocess
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,7 +20,7 @@ from prunetui.engine.analyses.sweep import Sweep
 from prunetui.engine.core.events import Status
 from prunetui.engine.storage.export import load_model
 from tests.analysis_helpers import accuracy, tiny_flags
-from tests.executor_jobs import running, spawned_workers
+from tests.executor_jobs import ctrl_c_once_two_workers_run, running, spawned_workers
 
 METHODS = ("l1:layer:one-shot", "random:layer:one-shot")
 TWO_WORKERS = Parallel(jobs=2, threads=1)
@@ -105,20 +102,11 @@ def test_a_stopped_parallel_sweep_leaves_no_worker_and_resumes(tiny_config: Expe
 
 
 def test_ctrl_c_on_a_parallel_sweep_ends_every_worker(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
-    command = [
-        sys.executable, "-m", "prunetui", "sweep", *tiny_flags(tiny_config), "--epochs", "30", "--methods", "l1",
-        "--sparsities", "0.5,0.9", "--jobs", "2", "--threads", "1", "--runs-dir", str(tmp_path),
-    ]  # fmt: skip
-    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
-    process = subprocess.Popen(command, env=environment, start_new_session=True, stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    workers: list[int] = []
-    while len(workers) < 2 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.2)
-        workers = spawned_workers(process.pid)  # both start at once; the first trains the dense model (30 epochs)
-    assert len(workers) == 2, "the workers did not start"
-    os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl+C: to the whole process group
-    output, _ = process.communicate(timeout=60)
+    process, workers = ctrl_c_once_two_workers_run([
+        "sweep", *tiny_flags(tiny_config), "--epochs", "30", "--methods", "l1", "--sparsities", "0.5,0.9",
+        "--jobs", "2", "--threads", "1", "--runs-dir", str(tmp_path),
+    ])  # both start at once; the first trains the dense model (30 epochs)  # fmt: skip
+    output = process.stdout
     assert process.returncode == 130 and "stopped; run the same command again to resume" in output
     assert not any(running(pid) for pid in workers)
 
