@@ -431,11 +431,11 @@ async def test_the_main_screen_has_the_run_and_the_footer_the_apps_order_of_keys
         await pilot.pause()
         main = app.main_screen
         assert isinstance(main, MainScreen) and app.screen is main and main.form is main.query_one("#form")
-        narrow = ["Quit", "Start", "Form", "Runs", "Sweep", "Sensitivity", "Weights", "Help"]
+        narrow = ["Quit", "Start", "Form", "Presets", "Runs", "Sweep", "Sensitivity", "Help"]
         assert footer_keys(main) == narrow  # the screen's keys and the app's, interleaved as in KEYS
         await pilot.resize_terminal(140, 44)
         await pilot.pause(0.2)
-        assert footer_keys(main) == [*narrow, "Save", "Load", "Defaults", "Screenshot", "Presets"]
+        assert footer_keys(main) == [*narrow, "Weights", "Save", "Load", "Defaults", "Screenshot"]
         await pilot.press("f1")
         await pilot.pause(0.2)
         assert isinstance(app.screen, HelpScreen)
