@@ -91,10 +91,9 @@ class SeriesChart(PlotextPlot):
         if key == self._shown:
             return
         self._shown, self.series = key, series
-        xs = [x for x_values, _ in series.values() for x in x_values]
-        ys = [y for _, y_values in series.values() for y in y_values]
         self.plt.clear_data()
-        self.plt.xscale("log" if log_x and xs else "linear")  # plotext fails to draw an empty log axis
+        drawn = any(x_values for x_values, _ in series.values())
+        self.plt.xscale("log" if log_x and drawn else "linear")  # plotext fails to draw an empty log axis
         self.plt.xlabel(x_label or self.x.label)
         for index, (label, (xs, ys)) in enumerate(series.items()):  # an empty series keeps its color, drawing nothing
             if not xs:
@@ -105,6 +104,8 @@ class SeriesChart(PlotextPlot):
                 self.plt.error(xs, ys, yerr=bars, color=color_of(index))
             if len(xs) == 1:  # a line of one point draws nothing
                 self.plt.scatter(xs, ys, marker="dot", color=color_of(index))
+        xs = [x for x_values, _ in series.values() for x in x_values]
+        ys = [y for _, y_values in series.values() for y in y_values]
         if not log_x:
             set_axis(xs, self.x, self.plt.xlim, self.plt.xticks)
         set_axis(ys, self.y, self.plt.ylim, self.plt.yticks)
