@@ -30,7 +30,7 @@ from prunetui.engine.analyses import (
     suggest_amounts,
     sweep_directory,
 )
-from prunetui.engine.core.config import format_layer_amounts
+from prunetui.engine.core.config import format_layer_amounts, parse_layer_amounts
 from prunetui.engine.storage.csv_text import to_csv
 from prunetui.engine.storage.runs import list_runs, load_history, new_run_dir, runs_root
 from tests.test_app import opened, shown, wait_until
@@ -225,8 +225,21 @@ async def test_sensitivity_analyses_a_runs_final_model_keeping_its_zeros(tiny_co
         await pilot.pause()
         assert screen.status == "finished" and screen.started is not None
         assert screen.started.source == final and screen.started.sparsity == pytest.approx((0.8,) * 3, abs=1e-3)
+        assert {p.amount for p in screen.points} == {0.9} and screen.evaluations == 3  # 50 %: each layer had it
         text = shown(screen.query_one("#sensitivity-suggestion", Static))
         assert text.startswith("loaded accuracy") and "by validation accuracy" in text
+        suggested = parse_layer_amounts(re.findall(r"fc1=\S+", text)[0])
+        assert all(amount >= 0.8 - 1e-6 for amount in suggested.values())  # never below what each layer has
+
+        screen.query_one("#sensitivity-amounts", Input).value = "0.5,0.8"  # nothing above 80 %: a warning says so
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not screen.running, timeout=30)
+        await pilot.pause()
+        assert screen.status == "finished" and not screen.points
+        warning = "fc1 (80.0 %), fc2 (80.0 %), fc3 (80.0 %) are already as sparse as every amount: give amounts "
+        assert any(n.message.startswith(warning + "above that, e.g. amounts 0.85") for n in app._notifications)
+        present = dict(zip(screen.started.layers, screen.started.sparsity, strict=True))
+        assert screen.suggestion == format_layer_amounts(present)  # each layer as it is
 
 
 def test_a_shrunk_block_keeps_its_largest_survivor_and_shows_how_much_survived() -> None:
