@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from prunetui.cli import main
+from prunetui.cli.main import build_parser
+from prunetui.cli.options import config_from_args, note_unused
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.storage.export import load_model
 
@@ -148,3 +150,40 @@ def test_the_accuracy_before_pruning_is_named_for_what_it_is(
     assert f"{accuracies}, " in printed  # the closing line
     assert f"· {accuracies} ·" in printed  # the table's caption
     assert (" dense → " in printed) == (schedule != "agp")
+
+
+@pytest.mark.parametrize(
+    ("flags", "note"),
+    [
+        (["--rewind-step", "5"], "note: --rewind-step has no effect: needs --rewind\n"),
+        (
+            ["--rewind", "--finetune-epochs", "3"],
+            "note: --finetune-epochs has no effect: rewind retrains the full --epochs\n",
+        ),
+        (["--rewind", "--reinit"], "note: --rewind has no effect: reinit draws fresh weights instead\n"),
+        (
+            ["--criterion", "l1", "--structured-norm", "l1"],
+            "note: --structured-norm has no effect: ln-structured only\n",
+        ),
+        ([], ""),  # the defaults: nothing to say
+        (["--preset", "han2015-lenet300"], ""),  # nor about a preset's settings
+    ],
+)
+def test_settings_given_that_have_no_effect_are_noted_on_stderr(
+    flags: list[str], note: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_from_args(build_parser().parse_args(["run", *flags]))
+    assert capsys.readouterr().err == note
+
+
+def test_a_config_file_key_with_no_effect_is_noted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "c.toml").write_text("agp-interval = 5\n")
+    config_from_args(build_parser().parse_args(["run", "--config", str(tmp_path / "c.toml")]))
+    assert capsys.readouterr().err == "note: --agp-interval has no effect: agp only\n"
+
+
+def test_a_sweep_notes_a_setting_only_when_no_method_uses_it(capsys: pytest.CaptureFixture[str]) -> None:
+    configs = [ExperimentConfig(criterion=criterion) for criterion in ("l1", "ln-structured")]
+    note_unused(["structured_norm"], configs)
+    note_unused(["structured_norm"], configs[:1])
+    assert capsys.readouterr().err == "note: --structured-norm has no effect: ln-structured only\n"

@@ -16,9 +16,10 @@ from prunetui.cli.options import (
     add_parallel_options,
     add_runs_dir_option,
     add_seeds_option,
-    config_from_args,
     fail,
+    note_unused,
     parallel_from_args,
+    settings_from_args,
 )
 from prunetui.cli.run_command import stop_on_ctrl_c
 from prunetui.describe import percent
@@ -79,10 +80,11 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
     if args.seeds is not None and args.seed is not None:
         return fail("--seeds and --seed conflict: --seeds runs every point once with each seed it names")
     try:
-        base = config_from_args(args)
+        base, given = settings_from_args(args)
         seeds = parse_seeds(args.seeds) if args.seeds is not None else ()
         spec = SweepSpec(base, parse_methods(args.methods), parse_fractions(args.sparsities, "--sparsities"), seeds)
         spec.validate()
+        note_unused(given, [spec.point_config(method, spec.sparsities[0]) for method in spec.methods])
         parallel = parallel_from_args(args)
     except PrunetuiError as error:
         return fail(str(error))
