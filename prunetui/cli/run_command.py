@@ -15,7 +15,7 @@ from rich.table import Table
 
 from prunetui.cli.options import config_from_args, fail
 from prunetui.cli.output import and_list
-from prunetui.describe import before_pruning, describe, percent
+from prunetui.describe import before_pruning, describe, epoch_where, percent
 from prunetui.describe_paper import comparison
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, RunDirError
 from prunetui.engine.core.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
@@ -80,10 +80,9 @@ def show_run(events: Iterator[Event], console: Console, preset: Preset | None = 
     with progress:
         for event in events:
             if isinstance(event, StepLoss):
-                where = "train" if event.phase == "train" else f"round {event.round} fine-tune"
                 progress.update(
                     task,
-                    description=f"{where} epoch {event.epoch}/{event.epochs}",
+                    description=f"{epoch_where(event.phase, event.round)} epoch {event.epoch}/{event.epochs}",
                     completed=event.batch,
                     total=event.batches,
                     figures=f"loss {event.loss:.4f} · {event.images_per_s:,.0f} img/s",

@@ -22,7 +22,7 @@ from prunetui.cli.options import (
     settings_from_args,
 )
 from prunetui.cli.run_command import stop_on_ctrl_c
-from prunetui.describe import percent
+from prunetui.describe import counted, percent
 from prunetui.engine.analyses import (
     DEFAULT_METHODS,
     DEFAULT_SPARSITIES,
@@ -38,6 +38,7 @@ from prunetui.engine.analyses import (
     sweep_means,
     sweep_series,
 )
+from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.seed_stats import MeanStd, mean_std, parse_seeds
 from prunetui.engine.storage.runs import runs_root
@@ -98,22 +99,28 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
     assert isinstance(ended, SweepEnded)
     if ended.points:
         console.print(sweep_table(spec, ended.points))
-        agp = (
-            f"; agp points prune while training from scratch for {_epochs(base.epochs)}, as the dense model trained"
-            if "agp" in args.methods
-            else ""
-        )
-        console.print(
-            f"Each point: the dense model ({_epochs(base.epochs)} of training) pruned, then fine-tuned for "
-            f"{_epochs(base.finetune_epochs)} per prune round{agp}."
-        )
+        console.print(point_recipe(base, "agp" in args.methods))
         console.print(_chart(ended.points, args.log_compression, console))
     console.print(f"results in [bold]{directory}/sweep.csv[/], each point's run in {directory}/runs")
     return EXIT_CODES[ended.status]
 
 
-def _epochs(n: int) -> str:
-    return f"{n} epoch{'' if n == 1 else 's'}"
+def point_recipe(base: ExperimentConfig, agp: bool) -> str:
+    """What each point of a sweep from `base` did, said below its table."""
+    if base.rewind or base.reinit:
+        recovery = f"{'reinitialised' if base.reinit else 'rewound'} and retrained for {counted(base.epochs, 'epoch')}"
+    else:
+        recovery = f"fine-tuned for {counted(base.finetune_epochs, 'epoch')}"
+    during = (
+        f"; agp points prune while training from scratch for {counted(base.epochs, 'epoch')}, as the dense model "
+        "trained"
+        if agp
+        else ""
+    )
+    return (
+        f"Each point: the dense model ({counted(base.epochs, 'epoch')} of training) pruned, then {recovery} per "
+        f"prune round{during}."
+    )
 
 
 def _line(several_seeds: bool, event: SweepEvent) -> str | None:
