@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -187,3 +190,18 @@ def test_a_sweep_notes_a_setting_only_when_no_method_uses_it(capsys: pytest.Capt
     note_unused(["structured_norm"], configs)
     note_unused(["structured_norm"], configs[:1])
     assert capsys.readouterr().err == "note: --structured-norm has no effect: ln-structured only\n"
+
+
+def test_a_run_piped_to_a_reader_that_leaves_stops_quietly(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    """As `prunetui run | head -1`: once the reader has gone, the run stops as Ctrl+C stops it, saved as stopped,
+    with no traceback."""
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "prunetui", *tiny_flags(tiny_config), "--out", str(out)]
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stdout.readline() == "importing torch …\n"
+    process.stdout.close()  # the reader goes, as head does after its line
+    _, errors = process.communicate(timeout=120)
+    assert errors == ""
+    assert process.returncode == 130  # as Ctrl+C
+    assert json.loads((out / "summary.json").read_text())["status"] == "stopped"

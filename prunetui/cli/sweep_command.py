@@ -21,7 +21,7 @@ from prunetui.cli.options import (
     parallel_from_args,
     settings_from_args,
 )
-from prunetui.cli.run_command import stop_on_ctrl_c
+from prunetui.cli.run_command import stop_on_interrupt
 from prunetui.describe import counted, percent
 from prunetui.engine.analyses import (
     DEFAULT_METHODS,
@@ -93,7 +93,7 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
     from prunetui.engine.analyses.sweep import Sweep  # imports torch
 
     sweep = Sweep(spec, directory, parallel=parallel)
-    with stop_on_ctrl_c(sweep.stop, console):
+    with stop_on_interrupt(sweep.stop, console):
         several_seeds = len(spec.seeds) > 1
         ended = follow(sweep.run(), console, partial(_line, several_seeds), "run the same command again to resume")
     assert isinstance(ended, SweepEnded)
