@@ -14,6 +14,7 @@ import pytest
 from prunetui.cli import main
 from prunetui.cli.main import build_parser
 from prunetui.cli.options import config_from_args, note_unused
+from prunetui.describe import counted
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.storage.export import load_model
 
@@ -205,3 +206,15 @@ def test_a_run_piped_to_a_reader_that_leaves_stops_quietly(tiny_config: Experime
     assert errors == ""
     assert process.returncode == 130  # as Ctrl+C
     assert json.loads((out / "summary.json").read_text())["status"] == "stopped"
+
+
+def test_counts_of_one_are_singular() -> None:
+    assert [counted(n, "epoch") for n in (0, 1, 2)] == ["0 epochs", "1 epoch", "2 epochs"]
+    assert counted(1000, "training image") == "1,000 training images"
+
+
+def test_a_sweep_starts_from_a_preset_as_a_run_does() -> None:
+    parser = build_parser()
+    preset = ["--preset", "han2015-lenet300", "--epochs", "1"]
+    sweep, run = (config_from_args(parser.parse_args([command, *preset])) for command in ("sweep", "run"))
+    assert sweep == run and sweep.model == "lenet300" and sweep.epochs == 1

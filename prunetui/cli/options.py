@@ -69,7 +69,7 @@ def settings_from_args(
     """`base` (default: the --preset's settings if one is named, else the defaults), the --config file's settings
     over it, then the flags given on the command line; validated. With the names of the settings the user gave
     (in the file or as flags), not those from defaults or the preset."""
-    preset = getattr(args, "preset", None)
+    preset = getattr(args, "preset", None)  # commands without --preset have none
     base = base or (load_preset(preset).config if preset else ExperimentConfig())
     in_file = read_toml(args.config) if args.config else {}
     base = ExperimentConfig.from_mapping(in_file, base)
@@ -99,6 +99,13 @@ def _default_text(field: dataclasses.Field[Any]) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     return str(value) if value != "" else "none"
+
+
+def add_preset_option(parser: argparse.ArgumentParser, then: str) -> None:
+    """--preset, read by `settings_from_args`; `then` says what else the command does with it."""
+    parser.add_argument(
+        "--preset", metavar="NAME", help=f"start from a recipe from a paper (see prunetui presets); {then}"
+    )
 
 
 def add_runs_dir_option(parser: argparse.ArgumentParser) -> None:

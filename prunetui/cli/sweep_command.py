@@ -14,6 +14,7 @@ from prunetui.cli.analysis_view import EXIT_CODES, add_list_option, follow, line
 from prunetui.cli.options import (
     add_config_options,
     add_parallel_options,
+    add_preset_option,
     add_runs_dir_option,
     add_seeds_option,
     fail,
@@ -73,6 +74,7 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--log-compression", action="store_true", help="chart accuracy against compression, log x")
     add_seeds_option(parser, "every point (each seed with its own dense model)")
     add_parallel_options(parser, "points")
+    add_preset_option(parser, "its settings but the method and sparsity, which --methods and --sparsities choose")
     add_runs_dir_option(parser)
     add_config_options(parser, skip=POINT_SETTINGS)
 
