@@ -30,6 +30,35 @@ NO_SPEED_UP = (
 )
 
 
+@dataclass(frozen=True)
+class PhaseWords:
+    verb: str  # "round 1 fine-tune epoch 1/2"
+    noun: str  # "fine-tuning, round 1/2"
+    done: str  # "→ fine-tuned 91.0 %"
+
+
+# The engine's phases (`StepLoss.phase`, `EpochEnd.phase`) in words; `phase_words` reads any other as itself.
+PHASES = {
+    "train": PhaseWords("train", "training", "trained"),
+    "finetune": PhaseWords("fine-tune", "fine-tuning", "fine-tuned"),
+    "retrain": PhaseWords("retrain", "retraining", "retrained"),
+}
+
+
+def phase_words(phase: str) -> PhaseWords:
+    return PHASES.get(phase, PhaseWords(phase, phase, phase))
+
+
+def epoch_where(phase: str, round_: int) -> str:
+    """What an epoch belongs to: "training", or "round 2 fine-tune" after a prune."""
+    return "training" if phase == "train" else f"round {round_} {phase_words(phase).verb}"
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 epoch', '2 epochs', '1,000 training images'."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def percent(fraction: float | None, digits: int = 1) -> str:
     return "–" if fraction is None else f"{fraction * 100:.{digits}f} %"
 
@@ -114,14 +143,14 @@ def describe(event: Event) -> str | None:
             c = event.config
             held_out = f", {event.validation_size:,} held out for validation" if event.validation_size else ""
             return (
-                f"{c.model} on {c.dataset} ({event.train_size:,} training images{held_out}), "
+                f"{c.model} on {c.dataset} ({counted(event.train_size, 'training image')}{held_out}), "
                 f"{event.parameters:,} parameters, "
                 f"device {event.device}: {c.criterion} {c.scope} {c.schedule} to {target_text(c)}"
             )
         case EpochEnd():
-            where = "training" if event.phase == "train" else f"round {event.round} fine-tune"
             return (
-                f"{where} epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, "
+                f"{epoch_where(event.phase, event.round)} epoch {event.epoch}/{event.epochs}: "
+                f"train loss {event.train_loss:.4f}, "
                 f"test loss {event.test_loss:.4f}, accuracy {percent(event.accuracy)}{validation(event.val_accuracy)}, "
                 f"{event.images_per_s:,.0f} img/s"
             )

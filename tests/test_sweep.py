@@ -14,6 +14,7 @@ import pytest
 from torch.nn.utils import prune
 
 from prunetui.cli import main
+from prunetui.cli.sweep_command import point_recipe
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import (
     Progress,
@@ -315,3 +316,15 @@ def test_agp_points_train_from_scratch_with_the_dense_budget_and_compare_with_th
     assert starts == [("one-shot", 2, False), ("one-shot", 0, True), ("agp", 2, False)]
     dense = accuracy(load_model(tmp_path / "dense.pt"), tiny_config)
     assert [point.dense_accuracy for point in points] == [dense, dense]
+
+
+@pytest.mark.parametrize(
+    ("settings", "recipe"),
+    [
+        ({"finetune_epochs": 1}, "pruned, then fine-tuned for 1 epoch per prune round."),
+        ({"rewind": True, "epochs": 3}, "pruned, then rewound and retrained for 3 epochs per prune round."),
+        ({"reinit": True, "epochs": 1}, "pruned, then reinitialised and retrained for 1 epoch per prune round."),
+    ],
+)
+def test_the_sweep_says_how_each_point_recovered(settings: dict[str, Any], recipe: str) -> None:
+    assert point_recipe(ExperimentConfig(**settings), agp=False).endswith(recipe)

@@ -19,7 +19,7 @@ from prunetui.cli.options import (
     fail,
 )
 from prunetui.cli.output import and_list
-from prunetui.cli.run_command import stop_on_ctrl_c
+from prunetui.cli.run_command import stop_on_interrupt
 from prunetui.describe import (
     loaded_accuracy,
     percent,
@@ -119,7 +119,7 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
         analysis = Sensitivity(config, amounts, model_path=model_path, seeds=seeds, out=out)
     except PrunetuiError as error:
         return fail(str(error))
-    with stop_on_ctrl_c(analysis.stop, console):
+    with stop_on_interrupt(analysis.stop, console):
         ended = follow(analysis.run(), console, _line, "results so far below")
     assert isinstance(ended, SensitivityEnded)
     if ended.points:

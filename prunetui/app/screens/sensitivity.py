@@ -26,7 +26,7 @@ from prunetui.app.plan import about
 from prunetui.app.screens.analysis import AnalysisScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import ACCURACY_AXIS, PERCENT, Axis, SeriesChart
-from prunetui.describe import loaded_accuracy, percent, sensitivity_table, too_sparse_warning
+from prunetui.describe import counted, loaded_accuracy, percent, sensitivity_table, too_sparse_warning
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
     AnalysisEvent,
@@ -139,7 +139,8 @@ class SensitivityScreen(AnalysisScreen):
         if source != TRAIN_NOW:
             which = "trained it" if Path(source).name == DENSE_MODEL_FILE else "pruned it"
             return f"load {config.model} as that run {which}, {points}"
-        return f"train {config.model} ({config.epochs} epochs, {about(config.epochs, config, self.paces)}), {points}"
+        time = about(config.epochs, config, self.paces)
+        return f"train {config.model} ({counted(config.epochs, 'epoch')}, {time}), {points}"
 
     def prepare(self) -> Callable[[], Analysis]:
         amounts = parse_fractions(self.query_one("#sensitivity-amounts", Input).value, "amounts")
