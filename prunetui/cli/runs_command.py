@@ -188,7 +188,7 @@ def _group_cells(group: RunGroup, newline: str) -> tuple[str, ...]:
     config = group.config
     experiment = f"{config.model} on {config.dataset}, {group.method}" if config else "?"
     return (
-        f"[b]seed group[/]{newline}[dim]mean ± std[/]",
+        f"[b]seed group[/]{newline}[dim]mean{' ± std' if len(group.averaged) > 1 else ''}[/]",
         f"{experiment}, {seeds_text(group.seeds)}",
         percent_spread(group.stat("sparsity")),
         f"{percent_spread(group.stat('dense_accuracy'))} →{newline}{percent_spread(group.stat('accuracy'))}",

@@ -21,7 +21,7 @@ from prunetui.cli.options import (
     parallel_from_args,
 )
 from prunetui.cli.run_command import stop_on_ctrl_c
-from prunetui.describe import percent
+from prunetui.describe import percent, spread
 from prunetui.engine.analyses import (
     DEFAULT_METHODS,
     DEFAULT_SPARSITIES,
@@ -152,7 +152,7 @@ def _cell(accuracy: MeanStd | None, seeds: bool) -> str:
         return "–"
     if not seeds:
         return f"{accuracy.mean * 100:.1f}"
-    return f"{accuracy.mean * 100:.1f} ± {accuracy.std * 100:.1f} ({accuracy.n})"
+    return f"{spread(accuracy, 100)} ({accuracy.n})"
 
 
 def _chart(points: tuple[SweepPoint, ...], log_compression: bool, console: Console) -> Text:

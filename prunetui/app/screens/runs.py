@@ -303,11 +303,11 @@ class RunsScreen(ToolScreen):
         chart.show(series)
         ends: list[float] = []
         for index, points in enumerate(bands.values()):
-            spread = [(x, y) for x, y in points if y.n > 1]
+            spread = [(x, y.mean, y.std) for x, y in points if y.std is not None]
             if spread:
-                means, stds = [y.mean for _, y in spread], [y.std for _, y in spread]
+                means, stds = [mean for _, mean, _ in spread], [std for _, _, std in spread]
                 bars = [2 * std for std in stds]  # plotext's yerr is the whole bar, centred on the point
-                chart.plt.error([x for x, _ in spread], means, yerr=bars, color=color_of(index))
+                chart.plt.error([x for x, _, _ in spread], means, yerr=bars, color=color_of(index))
                 ends += [mean + sign * std for mean, std in zip(means, stds, strict=True) for sign in (-1, 1)]
         if ends:
             set_axis([y for _, ys in series.values() for y in ys] + ends, chart.y, chart.plt.ylim, chart.plt.yticks)
@@ -380,7 +380,7 @@ def _group_cells(group: RunGroup) -> tuple[str | Text, ...]:
 
 
 def _scaled(stat: MeanStd, factor: float) -> MeanStd:
-    return MeanStd(stat.mean * factor, stat.std * factor, stat.n)
+    return MeanStd(stat.mean * factor, None if stat.std is None else stat.std * factor, stat.n)
 
 
 def export_text(run: RunRecord, report: ExportReport) -> str:
