@@ -214,9 +214,9 @@ def _delete(names: list[str], yes: bool, root: Path, console: Console) -> int:
     groups = {item.name: item for item in grouped(list_runs(root)) if isinstance(item, RunGroup)}
     try:
         runs = [
-            deletable_run(path)
+            run
             for name in names
-            for path in ([run.path for run in groups[name].runs] if name in groups else [resolve_run(name, root)])
+            for run in (groups[name].deletable() if name in groups else [deletable_run(resolve_run(name, root))])
         ]
     except PrunetuiError as error:
         return fail(str(error))
