@@ -34,19 +34,17 @@ def percent(fraction: float | None, digits: int = 1) -> str:
     return "–" if fraction is None else f"{fraction * 100:.{digits}f} %"
 
 
-def spread(stat: MeanStd, factor: float = 1.0, *, tight: bool = False) -> str:
-    """'93.1 ± 0.4' (`tight`: '93.1±0.4', for narrow tables): a mean ± std over seeds, times `factor`, to one
+def spread(stat: MeanStd, factor: float = 1.0, pm: str = " ± ") -> str:
+    """'93.1 ± 0.4' (`pm` "±": '93.1±0.4', for narrow tables): a mean ± std over seeds, times `factor`, to one
     decimal; the mean alone over one seed, which has no spread."""
     mean = f"{stat.mean * factor:.1f}"
-    if stat.std is None:
-        return mean
-    return f"{mean}{'±' if tight else ' ± '}{stat.std * factor:.1f}"
+    return mean if stat.std is None else f"{mean}{pm}{stat.std * factor:.1f}"
 
 
-def percent_spread(stat: MeanStd | None, *, tight: bool = False) -> str:
-    """'93.1 ± 0.4 %' (`tight`: '93.1±0.4 %', for narrow tables): the mean ± std of a fraction over seeds, in
+def percent_spread(stat: MeanStd | None, pm: str = " ± ") -> str:
+    """'93.1 ± 0.4 %' (`pm` "±": '93.1±0.4 %', for narrow tables): the mean ± std of a fraction over seeds, in
     percent (n is said beside it, once)."""
-    return "–" if stat is None else f"{spread(stat, 100, tight=tight)} %"
+    return "–" if stat is None else f"{spread(stat, 100, pm)} %"
 
 
 def times_spread(stat: MeanStd | None) -> str:

@@ -25,10 +25,10 @@ def test_one_seed_has_no_spread_and_nan_is_left_out() -> None:
 
 def test_a_spread_is_shown_over_two_seeds_and_over_one_the_mean_alone() -> None:
     one, two = mean_std([0.828]), mean_std([0.80, 0.82])  # std of 0.80, 0.82: sqrt(0.0002) = 0.01414
-    assert (percent_spread(one), percent_spread(one, tight=True), times_spread(mean_std([9.7]))) == (
+    assert (percent_spread(one), percent_spread(one, pm="±"), times_spread(mean_std([9.7]))) == (
         "82.8 %", "82.8 %", "9.7×",
     )  # fmt: skip
-    assert (percent_spread(two), percent_spread(two, tight=True)) == ("81.0 ± 1.4 %", "81.0±1.4 %")
+    assert (percent_spread(two), percent_spread(two, pm="±")) == ("81.0 ± 1.4 %", "81.0±1.4 %")
     assert times_spread(mean_std([9.6, 9.8])) == "9.7 ± 0.1×"
 
 

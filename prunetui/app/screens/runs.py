@@ -383,9 +383,8 @@ def _group_cells(group: RunGroup) -> tuple[str | Text, ...]:
     return (
         Text(f"seeds …{group.tail}", style="bold"),
         f"n = {len(group.averaged)}",
-        percent_spread(group.stat("sparsity"), tight=True),
-        f"{percent_spread(group.stat('dense_accuracy'), tight=True)} → "
-        f"{percent_spread(group.stat('accuracy'), tight=True)}",
+        percent_spread(group.stat("sparsity"), pm="±"),
+        f"{percent_spread(group.stat('dense_accuracy'), pm='±')} → {percent_spread(group.stat('accuracy'), pm='±')}",
         f"{group.method}, {seeds_text(group.seeds)}",
     )
 
