@@ -260,7 +260,7 @@ def _sensitivity_cell(accuracy: MeanStd | None, seeds: int) -> str:
     if seeds == 1:
         return f"{accuracy.mean * 100:.1f}"
     fewer = f" ({accuracy.n})" if accuracy.n < seeds else ""
-    return f"{accuracy.mean * 100:.1f}±{accuracy.std * 100:.1f}{fewer}"
+    return f"{spread(accuracy, 100, '±')}{fewer}"
 
 
 def sensitivity_baseline(starts: tuple[SensitivityStarted, ...]) -> str:
