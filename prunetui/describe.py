@@ -192,6 +192,9 @@ def sizes_text(saved: Exported) -> str:
 # -- a sensitivity analysis's results, as the CLI prints them and the app's Sensitivity screen tables them ------
 
 
+ALREADY = "already"  # a sensitivity cell whose amount the layer had reached as loaded: nothing measured
+
+
 @dataclass(frozen=True)
 class SensitivityRow:
     layer: str  # on a layer's first row only
@@ -219,7 +222,13 @@ def sensitivity_table(
 ) -> SensitivityTable:
     """Per layer a validation row (what chooses; `below` where it costs more than `tolerance`) and a test row (the
     reported numbers); with seeds, mean ± std, and (n) where fewer seeds got that far."""
-    from prunetui.engine.analyses import chooses_by_validation, dense_mean, sensitivity_means  # not for a run
+    from prunetui.engine.analyses import (  # not for a run
+        chooses_by_validation,
+        dense_mean,
+        present_sparsity,
+        prunes_further,
+        sensitivity_means,
+    )
 
     validation = chooses_by_validation(starts)
     seeds = len(starts)
@@ -227,15 +236,22 @@ def sensitivity_table(
     kinds = [("validation", sensitivity_means(points, True))] if validation else []
     kinds.append(("test", sensitivity_means(points, False)))
     dense = dense_mean(starts, validation).mean
+    present = present_sparsity(starts)
     rows = []
-    for layer in dict.fromkeys(point.layer for point in points):
+    for layer in dict.fromkeys([*present, *(point.layer for point in points)]):
+        further = [prunes_further(amount, present.get(layer, 0.0)) for amount in amounts]
         for index, (images, means) in enumerate(kinds):
-            accuracies = [means.get((layer, amount)) for amount in amounts]
+            accuracies = [
+                means.get((layer, amount)) if new else None for amount, new in zip(amounts, further, strict=True)
+            ]
+            cells = [
+                _sensitivity_cell(a, seeds) if new else ALREADY for a, new in zip(accuracies, further, strict=True)
+            ]
             rows.append(
                 SensitivityRow(
                     layer if index == 0 else "",
                     images,
-                    tuple(_sensitivity_cell(accuracy, seeds) for accuracy in accuracies),
+                    tuple(cells),
                     tuple(index == 0 and a is not None and a.mean < dense - tolerance for a in accuracies),
                     index == len(kinds) - 1,
                 )
@@ -245,6 +261,8 @@ def sensitivity_table(
     if validation:
         said = f"validation {_sensitivity_cell(dense_mean(starts, True), seeds)}, {said}"
     marks = f"red: {'validation' if validation else 'test'} accuracy more than {percentage_points(tolerance)} below"
+    if any(cell == ALREADY for row in rows for cell in row.cells):
+        marks += f"; {ALREADY}: the layer is at least that sparse as loaded"
     return SensitivityTable(
         title + (f": mean ± std over {seeds} seeds" if seeds > 1 else ""),
         tuple(percent(amount, 0) for amount in amounts),
@@ -252,6 +270,21 @@ def sensitivity_table(
         f"{sensitivity_baseline(starts)}: {said} %",
         marks,
     )
+
+
+def too_sparse_warning(started: SensitivityStarted, amounts_name: str) -> str | None:
+    """One line when some layer is already at least as sparse as every amount, so that none prunes it: which, and
+    amounts that would (`amounts_name` says where amounts are given, e.g. --amounts)."""
+    from prunetui.engine.analyses import example_amounts_above  # not for a run
+
+    layers = [layer for layer in started.layers if not started.amounts_above(layer)]
+    if not layers:
+        return None
+    sparsest = max(started.present(layer) for layer in layers)
+    sparse = ", ".join(f"{layer} ({percent(started.present(layer))})" for layer in layers)
+    amounts = ",".join(f"{amount:g}" for amount in example_amounts_above(sparsest))
+    verb = "is" if len(layers) == 1 else "are"
+    return f"{sparse} {verb} already as sparse as every amount: give amounts above that, e.g. {amounts_name} {amounts}"
 
 
 def _sensitivity_cell(accuracy: MeanStd | None, seeds: int) -> str:

@@ -20,7 +20,13 @@ from prunetui.cli.options import (
 )
 from prunetui.cli.output import and_list
 from prunetui.cli.run_command import stop_on_ctrl_c
-from prunetui.describe import loaded_accuracy, percent, percentage_points, sensitivity_baseline
+from prunetui.describe import (
+    loaded_accuracy,
+    percent,
+    percentage_points,
+    sensitivity_baseline,
+    too_sparse_warning,
+)
 from prunetui.describe import sensitivity_table as describe_table
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
@@ -166,11 +172,13 @@ def _line(event: SensitivityEvent) -> str | None:
         case SensitivityStarted():
             layers = zip(event.layers, event.sparsity, strict=True)
             sparse = f"; already sparse: {', '.join(f'{name} {percent(s)}' for name, s in layers)}"
-            return (
+            line = (
                 f"{loaded_accuracy(event)} (model: {event.source}, seed {event.seed}"
                 f"{sparse if any(event.sparsity) else ''}); pruning {', '.join(event.layers)} one at a time to "
                 f"{len(event.amounts)} amounts"
             )
+            warning = too_sparse_warning(event, "--amounts")
+            return f"{line}\n[yellow]{warning}[/]" if warning else line
     return None
 
 
