@@ -63,16 +63,22 @@ def percent(fraction: float | None, digits: int = 1) -> str:
     return "–" if fraction is None else f"{fraction * 100:.{digits}f} %"
 
 
-def percent_spread(stat: MeanStd | None, *, tight: bool = False) -> str:
-    """'93.1 ± 0.4 %' (`tight`: '93.1±0.4 %', for narrow tables): the mean ± std of a fraction over seeds, in
+def spread(stat: MeanStd, factor: float = 1.0, pm: str = " ± ") -> str:
+    """'93.1 ± 0.4' (`pm` "±": '93.1±0.4', for narrow tables): a mean ± std over seeds, times `factor`, to one
+    decimal; the mean alone over one seed, which has no spread."""
+    mean = f"{stat.mean * factor:.1f}"
+    return mean if stat.std is None else f"{mean}{pm}{stat.std * factor:.1f}"
+
+
+def percent_spread(stat: MeanStd | None, pm: str = " ± ") -> str:
+    """'93.1 ± 0.4 %' (`pm` "±": '93.1±0.4 %', for narrow tables): the mean ± std of a fraction over seeds, in
     percent (n is said beside it, once)."""
-    pm = "±" if tight else " ± "
-    return "–" if stat is None else f"{stat.mean * 100:.1f}{pm}{stat.std * 100:.1f} %"
+    return "–" if stat is None else f"{spread(stat, 100, pm)} %"
 
 
 def times_spread(stat: MeanStd | None) -> str:
     """The mean ± std of a compression over seeds, e.g. 9.7 ± 0.1 times."""
-    return "–" if stat is None else f"{stat.mean:.1f} ± {stat.std:.1f}×"
+    return "–" if stat is None else f"{spread(stat)}×"
 
 
 def seeds_text(seeds: list[int]) -> str:
@@ -316,7 +322,7 @@ def _sensitivity_cell(accuracy: MeanStd | None, seeds: int) -> str:
     if seeds == 1:
         return f"{accuracy.mean * 100:.1f}"
     fewer = f" ({accuracy.n})" if accuracy.n < seeds else ""
-    return f"{accuracy.mean * 100:.1f}±{accuracy.std * 100:.1f}{fewer}"
+    return f"{spread(accuracy, 100, '±')}{fewer}"
 
 
 def sensitivity_baseline(starts: tuple[SensitivityStarted, ...]) -> str:

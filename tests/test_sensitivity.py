@@ -171,6 +171,17 @@ def test_with_seeds_the_suggestion_goes_by_the_mean() -> None:
     assert suggest_amounts(points, starts, tolerance=0.02) == {"fc1": 0.9}
 
 
+def test_with_seeds_a_cell_only_one_seed_reached_has_its_mean_without_a_spread() -> None:
+    starts = tuple(SensitivityStarted(("fc1",), (0.5, 0.9), 0.95, "trained now", seed=seed) for seed in (0, 1))
+    points = (  # stopped before seed 1 reached 90 %
+        SensitivityPoint("fc1", 0.5, 0.94, 0.2, seed=0),
+        SensitivityPoint("fc1", 0.5, 0.92, 0.2, seed=1),
+        SensitivityPoint("fc1", 0.9, 0.80, 0.2, seed=0),
+    )
+    (row,) = sensitivity_table(points, starts, tolerance=0.01).rows
+    assert row.cells == ("93.0±1.4", "80.0 (1)")  # std of 0.94, 0.92: sqrt(0.0002) = 0.0141
+
+
 def test_sensitivity_command_on_a_saved_run(
     tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

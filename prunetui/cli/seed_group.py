@@ -199,7 +199,7 @@ def group_table(group: RunGroup, config: ExperimentConfig) -> Table:
     n = len(group.averaged)
     table = Table(title=f"{group.name} ({seeds_text(group.seeds)})", title_justify="left", box=None)
     table.add_column("")
-    table.add_column(f"mean ± std (n = {n})", justify="right")
+    table.add_column(f"mean{' ± std' if n > 1 else ''} (n = {n})", justify="right")
     rows = {
         f"accuracy {before_pruning(config)}": percent_spread(group.stat("dense_accuracy")),
         "accuracy": percent_spread(group.stat("accuracy")),

@@ -23,7 +23,7 @@ from prunetui.cli.options import (
     settings_from_args,
 )
 from prunetui.cli.run_command import stop_on_interrupt
-from prunetui.describe import counted, percent
+from prunetui.describe import counted, percent, spread
 from prunetui.engine.analyses import (
     DEFAULT_METHODS,
     DEFAULT_SPARSITIES,
@@ -163,7 +163,7 @@ def _cell(accuracy: MeanStd | None, seeds: bool) -> str:
         return "–"
     if not seeds:
         return f"{accuracy.mean * 100:.1f}"
-    return f"{accuracy.mean * 100:.1f} ± {accuracy.std * 100:.1f} ({accuracy.n})"
+    return f"{spread(accuracy, 100)} ({accuracy.n})"
 
 
 def _chart(points: tuple[SweepPoint, ...], log_compression: bool, console: Console) -> Text:

@@ -336,7 +336,7 @@ def sweep_series(points: Iterable[SweepPoint], log_compression: bool = False) ->
         ys.append(mean.accuracy.mean * 100)
         band_xs, stds = spread.setdefault(mean.method, ([], []))
         band_xs.append(x)
-        stds.append(mean.accuracy.std * 100 if mean.accuracy.n > 1 else 0.0)
+        stds.append((mean.accuracy.std or 0.0) * 100)  # no bar over one seed
     bands = {label: band for label, band in spread.items() if any(band[1])}
     return series, bands, "compression (×, log scale)" if log_compression else "sparsity (%)"
 
