@@ -30,20 +30,55 @@ NO_SPEED_UP = (
 )
 
 
+@dataclass(frozen=True)
+class PhaseWords:
+    verb: str  # "round 1 fine-tune epoch 1/2"
+    noun: str  # "fine-tuning, round 1/2"
+    done: str  # "→ fine-tuned 91.0 %"
+
+
+# The engine's phases (`StepLoss.phase`, `EpochEnd.phase`) in words; `phase_words` reads any other as itself.
+PHASES = {
+    "train": PhaseWords("train", "training", "trained"),
+    "finetune": PhaseWords("fine-tune", "fine-tuning", "fine-tuned"),
+    "retrain": PhaseWords("retrain", "retraining", "retrained"),
+}
+
+
+def phase_words(phase: str) -> PhaseWords:
+    return PHASES.get(phase, PhaseWords(phase, phase, phase))
+
+
+def epoch_where(phase: str, round_: int) -> str:
+    """What an epoch belongs to: "training", or "round 2 fine-tune" after a prune."""
+    return "training" if phase == "train" else f"round {round_} {phase_words(phase).verb}"
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 epoch', '2 epochs', '1,000 training images'."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def percent(fraction: float | None, digits: int = 1) -> str:
     return "–" if fraction is None else f"{fraction * 100:.{digits}f} %"
 
 
-def percent_spread(stat: MeanStd | None, *, tight: bool = False) -> str:
-    """'93.1 ± 0.4 %' (`tight`: '93.1±0.4 %', for narrow tables): the mean ± std of a fraction over seeds, in
+def spread(stat: MeanStd, factor: float = 1.0, pm: str = " ± ") -> str:
+    """'93.1 ± 0.4' (`pm` "±": '93.1±0.4', for narrow tables): a mean ± std over seeds, times `factor`, to one
+    decimal; the mean alone over one seed, which has no spread."""
+    mean = f"{stat.mean * factor:.1f}"
+    return mean if stat.std is None else f"{mean}{pm}{stat.std * factor:.1f}"
+
+
+def percent_spread(stat: MeanStd | None, pm: str = " ± ") -> str:
+    """'93.1 ± 0.4 %' (`pm` "±": '93.1±0.4 %', for narrow tables): the mean ± std of a fraction over seeds, in
     percent (n is said beside it, once)."""
-    pm = "±" if tight else " ± "
-    return "–" if stat is None else f"{stat.mean * 100:.1f}{pm}{stat.std * 100:.1f} %"
+    return "–" if stat is None else f"{spread(stat, 100, pm)} %"
 
 
 def times_spread(stat: MeanStd | None) -> str:
     """The mean ± std of a compression over seeds, e.g. 9.7 ± 0.1 times."""
-    return "–" if stat is None else f"{stat.mean:.1f} ± {stat.std:.1f}×"
+    return "–" if stat is None else f"{spread(stat)}×"
 
 
 def seeds_text(seeds: list[int]) -> str:
@@ -114,14 +149,14 @@ def describe(event: Event) -> str | None:
             c = event.config
             held_out = f", {event.validation_size:,} held out for validation" if event.validation_size else ""
             return (
-                f"{c.model} on {c.dataset} ({event.train_size:,} training images{held_out}), "
+                f"{c.model} on {c.dataset} ({counted(event.train_size, 'training image')}{held_out}), "
                 f"{event.parameters:,} parameters, "
                 f"device {event.device}: {c.criterion} {c.scope} {c.schedule} to {target_text(c)}"
             )
         case EpochEnd():
-            where = "training" if event.phase == "train" else f"round {event.round} fine-tune"
             return (
-                f"{where} epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, "
+                f"{epoch_where(event.phase, event.round)} epoch {event.epoch}/{event.epochs}: "
+                f"train loss {event.train_loss:.4f}, "
                 f"test loss {event.test_loss:.4f}, accuracy {percent(event.accuracy)}{validation(event.val_accuracy)}, "
                 f"{event.images_per_s:,.0f} img/s"
             )
@@ -186,6 +221,9 @@ def sizes_text(saved: Exported) -> str:
 # -- a sensitivity analysis's results, as the CLI prints them and the app's Sensitivity screen tables them ------
 
 
+ALREADY = "already"  # a sensitivity cell whose amount the layer had reached as loaded: nothing measured
+
+
 @dataclass(frozen=True)
 class SensitivityRow:
     layer: str  # on a layer's first row only
@@ -213,7 +251,13 @@ def sensitivity_table(
 ) -> SensitivityTable:
     """Per layer a validation row (what chooses; `below` where it costs more than `tolerance`) and a test row (the
     reported numbers); with seeds, mean ± std, and (n) where fewer seeds got that far."""
-    from prunetui.engine.analyses import chooses_by_validation, dense_mean, sensitivity_means  # not for a run
+    from prunetui.engine.analyses import (  # not for a run
+        chooses_by_validation,
+        dense_mean,
+        present_sparsity,
+        prunes_further,
+        sensitivity_means,
+    )
 
     validation = chooses_by_validation(starts)
     seeds = len(starts)
@@ -221,15 +265,22 @@ def sensitivity_table(
     kinds = [("validation", sensitivity_means(points, True))] if validation else []
     kinds.append(("test", sensitivity_means(points, False)))
     dense = dense_mean(starts, validation).mean
+    present = present_sparsity(starts)
     rows = []
-    for layer in dict.fromkeys(point.layer for point in points):
+    for layer in dict.fromkeys([*present, *(point.layer for point in points)]):
+        further = [prunes_further(amount, present.get(layer, 0.0)) for amount in amounts]
         for index, (images, means) in enumerate(kinds):
-            accuracies = [means.get((layer, amount)) for amount in amounts]
+            accuracies = [
+                means.get((layer, amount)) if new else None for amount, new in zip(amounts, further, strict=True)
+            ]
+            cells = [
+                _sensitivity_cell(a, seeds) if new else ALREADY for a, new in zip(accuracies, further, strict=True)
+            ]
             rows.append(
                 SensitivityRow(
                     layer if index == 0 else "",
                     images,
-                    tuple(_sensitivity_cell(accuracy, seeds) for accuracy in accuracies),
+                    tuple(cells),
                     tuple(index == 0 and a is not None and a.mean < dense - tolerance for a in accuracies),
                     index == len(kinds) - 1,
                 )
@@ -239,6 +290,8 @@ def sensitivity_table(
     if validation:
         said = f"validation {_sensitivity_cell(dense_mean(starts, True), seeds)}, {said}"
     marks = f"red: {'validation' if validation else 'test'} accuracy more than {percentage_points(tolerance)} below"
+    if any(cell == ALREADY for row in rows for cell in row.cells):
+        marks += f"; {ALREADY}: the layer is at least that sparse as loaded"
     return SensitivityTable(
         title + (f": mean ± std over {seeds} seeds" if seeds > 1 else ""),
         tuple(percent(amount, 0) for amount in amounts),
@@ -248,13 +301,28 @@ def sensitivity_table(
     )
 
 
+def too_sparse_warning(started: SensitivityStarted, amounts_name: str) -> str | None:
+    """One line when some layer is already at least as sparse as every amount, so that none prunes it: which, and
+    amounts that would (`amounts_name` says where amounts are given, e.g. --amounts)."""
+    from prunetui.engine.analyses import example_amounts_above  # not for a run
+
+    layers = [layer for layer in started.layers if not started.amounts_above(layer)]
+    if not layers:
+        return None
+    sparsest = max(started.present(layer) for layer in layers)
+    sparse = ", ".join(f"{layer} ({percent(started.present(layer))})" for layer in layers)
+    amounts = ",".join(f"{amount:g}" for amount in example_amounts_above(sparsest))
+    verb = "is" if len(layers) == 1 else "are"
+    return f"{sparse} {verb} already as sparse as every amount: give amounts above that, e.g. {amounts_name} {amounts}"
+
+
 def _sensitivity_cell(accuracy: MeanStd | None, seeds: int) -> str:
     if accuracy is None:
         return "–"
     if seeds == 1:
         return f"{accuracy.mean * 100:.1f}"
     fewer = f" ({accuracy.n})" if accuracy.n < seeds else ""
-    return f"{accuracy.mean * 100:.1f}±{accuracy.std * 100:.1f}{fewer}"
+    return f"{spread(accuracy, 100, '±')}{fewer}"
 
 
 def sensitivity_baseline(starts: tuple[SensitivityStarted, ...]) -> str:

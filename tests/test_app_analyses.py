@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from textual.widgets import DataTable, Input, Select, Static
 from textual.widgets._footer import FooterKey
+from textual.widgets._select import SelectCurrent
 
 from prunetui.app.app import PruneApp
 from prunetui.app.screens.runs import RunsScreen
@@ -30,7 +31,7 @@ from prunetui.engine.analyses import (
     suggest_amounts,
     sweep_directory,
 )
-from prunetui.engine.core.config import format_layer_amounts
+from prunetui.engine.core.config import format_layer_amounts, parse_layer_amounts
 from prunetui.engine.storage.csv_text import to_csv
 from prunetui.engine.storage.runs import list_runs, load_history, new_run_dir, runs_root
 from tests.test_app import opened, shown, wait_until
@@ -247,8 +248,8 @@ async def test_sensitivity_analyses_a_runs_final_model_keeping_its_zeros(tiny_co
         final = str(directory / "model.pt")
         await wait_until(pilot, lambda: final in screen._runs)
         labels = {value: str(label) for label, value in source._options}
-        assert labels[final] == f"run {directory.name}: l1 layer one-shot, final (80.0 % sparse)"
-        assert labels[str(directory / "dense.pt")].endswith(", dense")
+        assert labels[final] == f"final 80.0 % · run {directory.name} l1 layer one-shot"
+        assert labels[str(directory / "dense.pt")] == f"dense · run {directory.name} l1 layer one-shot"
         source.value = final
         screen.query_one("#sensitivity-amounts", Input).value = "0.5,0.9"
         await pilot.press("ctrl+r")
@@ -256,8 +257,41 @@ async def test_sensitivity_analyses_a_runs_final_model_keeping_its_zeros(tiny_co
         await pilot.pause()
         assert screen.status == "finished" and screen.started is not None
         assert screen.started.source == final and screen.started.sparsity == pytest.approx((0.8,) * 3, abs=1e-3)
+        assert {p.amount for p in screen.points} == {0.9} and screen.evaluations == 3  # 50 %: each layer had it
         text = shown(screen.query_one("#sensitivity-suggestion", Static))
         assert text.startswith("loaded accuracy") and "by validation accuracy" in text
+        suggested = parse_layer_amounts(re.findall(r"fc1=\S+", text)[0])
+        assert all(amount >= 0.8 - 1e-6 for amount in suggested.values())  # never below what each layer has
+
+        screen.query_one("#sensitivity-amounts", Input).value = "0.5,0.8"  # nothing above 80 %: a warning says so
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not screen.running, timeout=30)
+        await pilot.pause()
+        assert screen.status == "finished" and not screen.points
+        warning = "fc1 (80.0 %), fc2 (80.0 %), fc3 (80.0 %) are already as sparse as every amount: give amounts "
+        assert any(n.message.startswith(warning + "above that, e.g. amounts 0.85") for n in app._notifications)
+        present = dict(zip(screen.started.layers, screen.started.sparsity, strict=True))
+        assert screen.suggestion == format_layer_amounts(present)  # each layer as it is
+
+
+async def test_a_runs_dense_and_final_models_differ_where_the_field_shows_them_at_80x24(
+    tiny_config: ExperimentConfig,
+) -> None:
+    directory = record(tiny_config.replace(model="lenet300", sparsity=0.8, epochs=1, finetune_epochs=0))
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, "f5", SensitivityScreen)
+        source = screen.query_one("#sensitivity-source", Select)
+        await wait_until(pilot, lambda: str(directory / "model.pt") in screen._runs)
+        shown_labels = []
+        for model in ("dense.pt", "model.pt"):
+            source.value = str(directory / model)
+            await pilot.pause()
+            label = source.query_one(SelectCurrent).query_one("#label", Static)
+            visible = shown(label)[: label.content_region.width]
+            shown_labels.append(visible)
+        dense, final = shown_labels  # the field may cut a label's end (a long method): its start tells them apart
+        assert dense.startswith("dense · run") and final.startswith("final 80.0 % · run") and dense != final
 
 
 def test_a_shrunk_block_keeps_its_largest_survivor_and_shows_how_much_survived() -> None:

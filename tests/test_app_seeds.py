@@ -6,6 +6,7 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from prunetui.app.app import PruneApp
+from prunetui.app.screens.confirm import ConfirmScreen
 from prunetui.app.screens.runs import RunsScreen
 from prunetui.describe import percent_spread
 from prunetui.engine import ExperimentConfig
@@ -33,9 +34,10 @@ async def test_a_seed_group_shows_mean_std_and_n_and_charts_its_mean_with_error_
         await wait_until(pilot, lambda: table.row_count == 3)  # the group's row, then its two runs
         header, group_row, *run_rows = rendered(table)[:4]
         assert "dense → pruned" in header
-        accuracy = percent_spread(group.stat("accuracy"), tight=True)
-        assert "seed group" in group_row and "n = 2" in group_row and accuracy in group_row  # whole at 80 columns
-        assert seed0.name in run_rows[0] and seed1.name in run_rows[1]  # by seed
+        accuracy = percent_spread(group.stat("accuracy"), pm="±")
+        assert group.tail == seed0.name[len("20260101-") :]  # the group is named after its first run
+        assert f"seeds …{group.tail}" in group_row and "n = 2" in group_row and accuracy in group_row  # whole at 80
+        assert "seed 0" in run_rows[0] and "seed 1" in run_rows[1] and "finished" in run_rows[1]  # by seed
         detail = " ".join(shown(screen.query_one("#runs-detail", Static)).split())
         assert "seeds 0, 1" in detail and "mean ± std over the 2 of 2 runs that finished" in detail
         assert f"accuracy {percent_spread(group.stat('dense_accuracy'))} dense" in detail
@@ -47,10 +49,21 @@ async def test_a_seed_group_shows_mean_std_and_n_and_charts_its_mean_with_error_
         points = [mean_std(values) for values in zip(*histories, strict=True)]
         assert plotted(chart)[0] == pytest.approx([point.mean for point in points])
         last = points[-1]
+        assert last.std is not None and last.std > 0  # two seeds: a spread
         bar = pytest.approx([last.mean - last.std, last.mean + last.std])
-        assert last.std > 0 and any(line == bar for line in plotted(chart)[1:])
+        assert any(line == bar for line in plotted(chart)[1:])
 
-        await pilot.press("d")  # a group is no run: nothing is deleted, and the detail says what to do
+        await pilot.press("e")  # a group is no run to export: the detail says what to do
         await pilot.pause()
-        assert "is a seed group: highlight one of its runs to delete it" in shown(screen.query_one("#runs-detail"))
-        assert len(list_runs(runs_root())) == 2
+        assert "is a seed group: highlight one of its runs to export it" in shown(screen.query_one("#runs-detail"))
+
+        await pilot.press("d")  # on the group's row: the whole group, as `prunetui runs --delete seeds-…`
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert f"Delete seed group {group.name}: its 2 runs (seeds 0, 1" in app.screen.question
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is screen and len(list_runs(runs_root())) == 2
+        await pilot.press("d", "y")
+        await wait_until(pilot, lambda: table.row_count == 0)
+        assert list_runs(runs_root()) == [] and not seed0.path.exists() and not seed1.path.exists()

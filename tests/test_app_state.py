@@ -6,7 +6,19 @@ from pathlib import Path
 
 from prunetui.app.run_state import FINISHED, IDLE, STOPPED, RunState
 from prunetui.app.runner import URGENT, ExperimentRunner
-from prunetui.engine import Event, Experiment, ExperimentConfig, Failed, Finished, Pruned, Status, StepLoss, Stopped
+from prunetui.describe import describe
+from prunetui.engine import (
+    Event,
+    Experiment,
+    ExperimentConfig,
+    Failed,
+    Finished,
+    Pruned,
+    Status,
+    StepLoss,
+    Stopped,
+)
+from prunetui.engine.core.events import EpochEnd
 from prunetui.engine.storage.runs import runs_root
 
 
@@ -79,3 +91,18 @@ def test_run_state_says_when_a_stop_is_asked_for_and_when_it_happened(tiny_confi
             state.stopping()
             assert state.phase_text == "stopping after this batch …"
     assert state.outcome == STOPPED and state.phase_text == "stopped" and state.ended_at is not None
+
+
+def test_a_rewound_run_is_retrained_not_fine_tuned_in_every_word(tiny_config: ExperimentConfig) -> None:
+    events = list(Experiment(tiny_config.replace(rewind=True, epochs=1, sparsity=0.5)).run())
+    state = RunState.begin()
+    phases = []
+    for event in events:
+        state.apply((event,))
+        phases.append(state.phase_text)
+    assert "retraining, round 1/1" in phases and not any("fine-tun" in phase for phase in phases)
+    assert [describe(e).split(":")[0] for e in events if isinstance(e, EpochEnd)] == [
+        "training epoch 1/1",
+        "round 1 retrain epoch 1/1",
+    ]
+    assert any("→ retrained" in line for line in state.log) and not any("fine-tun" in line for line in state.log)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from prunetui.cli import main
+from prunetui.cli.main import build_parser
+from prunetui.cli.options import config_from_args, note_unused
+from prunetui.describe import counted
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.storage.export import load_model
 
@@ -148,3 +154,67 @@ def test_the_accuracy_before_pruning_is_named_for_what_it_is(
     assert f"{accuracies}, " in printed  # the closing line
     assert f"· {accuracies} ·" in printed  # the table's caption
     assert (" dense → " in printed) == (schedule != "agp")
+
+
+@pytest.mark.parametrize(
+    ("flags", "note"),
+    [
+        (["--rewind-step", "5"], "note: --rewind-step has no effect: needs --rewind\n"),
+        (
+            ["--rewind", "--finetune-epochs", "3"],
+            "note: --finetune-epochs has no effect: rewind retrains the full --epochs\n",
+        ),
+        (["--rewind", "--reinit"], "note: --rewind has no effect: reinit draws fresh weights instead\n"),
+        (
+            ["--criterion", "l1", "--structured-norm", "l1"],
+            "note: --structured-norm has no effect: ln-structured only\n",
+        ),
+        ([], ""),  # the defaults: nothing to say
+        (["--preset", "han2015-lenet300"], ""),  # nor about a preset's settings
+    ],
+)
+def test_settings_given_that_have_no_effect_are_noted_on_stderr(
+    flags: list[str], note: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_from_args(build_parser().parse_args(["run", *flags]))
+    assert capsys.readouterr().err == note
+
+
+def test_a_config_file_key_with_no_effect_is_noted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "c.toml").write_text("agp-interval = 5\n")
+    config_from_args(build_parser().parse_args(["run", "--config", str(tmp_path / "c.toml")]))
+    assert capsys.readouterr().err == "note: --agp-interval has no effect: agp only\n"
+
+
+def test_a_sweep_notes_a_setting_only_when_no_method_uses_it(capsys: pytest.CaptureFixture[str]) -> None:
+    configs = [ExperimentConfig(criterion=criterion) for criterion in ("l1", "ln-structured")]
+    note_unused(["structured_norm"], configs)
+    note_unused(["structured_norm"], configs[:1])
+    assert capsys.readouterr().err == "note: --structured-norm has no effect: ln-structured only\n"
+
+
+def test_a_run_piped_to_a_reader_that_leaves_stops_quietly(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    """As `prunetui run | head -1`: once the reader has gone, the run stops as Ctrl+C stops it, saved as stopped,
+    with no traceback."""
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "prunetui", *tiny_flags(tiny_config), "--out", str(out)]
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stdout.readline() == "importing torch …\n"
+    process.stdout.close()  # the reader goes, as head does after its line
+    _, errors = process.communicate(timeout=120)
+    assert errors == ""
+    assert process.returncode == 130  # as Ctrl+C
+    assert json.loads((out / "summary.json").read_text())["status"] == "stopped"
+
+
+def test_counts_of_one_are_singular() -> None:
+    assert [counted(n, "epoch") for n in (0, 1, 2)] == ["0 epochs", "1 epoch", "2 epochs"]
+    assert counted(1000, "training image") == "1,000 training images"
+
+
+def test_a_sweep_starts_from_a_preset_as_a_run_does() -> None:
+    parser = build_parser()
+    preset = ["--preset", "han2015-lenet300", "--epochs", "1"]
+    sweep, run = (config_from_args(parser.parse_args([command, *preset])) for command in ("sweep", "run"))
+    assert sweep == run and sweep.model == "lenet300" and sweep.epochs == 1

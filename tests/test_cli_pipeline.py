@@ -147,11 +147,33 @@ def test_runs_table_is_readable_at_80_columns(
     printed = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)  # bold and dim stay without colours
     assert max(map(len, printed.splitlines())) <= 80
     assert "…" not in printed
-    whole = ["20260301-120000-aaaaaa", "lenet300", "fashion-mnist,", "fashion-mnist-mini,", "ln-structured"]
+    whole = ["20260301-120000-aaaaaa", "lenet300", "fashion-mnist", "fashion-mnist-mini", "ln-structured"]
     for word in (*whole, "per-layer", "interrupted"):
         assert word in printed.split(), word
     first_row = next(line for line in printed.splitlines() if line.startswith("20260301"))
     assert "50.0 %" in first_row and "96.1 % → 88.4 %" in first_row and first_row.rstrip().endswith("finished")
+
+
+def test_runs_table_with_a_seed_group_keeps_words_whole_at_80_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("NO_COLOR", "1")
+    root, group = tmp_path / "runs", "seeds-20260301-120000-aaaaaa"
+    for seed, name, accuracy in ((0, "20260301-120000-aaaaaa", 0.884), (1, "20260301-120000-aaaaaa-2", 0.894)):
+        config = ExperimentConfig(dataset="fashion-mnist-mini", seed=seed, criterion="ln-structured")
+        saved_run(root, name, config, group=group, **finished(accuracy, 0.5, "2026-03-01T12:00:00+0000"))
+    killed = ExperimentConfig(dataset="fashion-mnist-mini", model="lenet300")
+    saved_run(root, "20260201-120000-bbbbbb", killed, status="running", pid=0)
+    assert main(["runs"]) == 0
+    printed = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
+    assert max(map(len, printed.splitlines())) <= 80 and "…" not in printed
+    assert printed.split().count("fashion-mnist-mini") == 2 and "interrupted" in printed.split()
+    lines = printed.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("seed group"))
+    assert "50.0 " in lines[at] and "96.1±0.0 % →" in lines[at] and "n = 2" in lines[at]
+    assert "±0.0 %" in lines[at + 1] and "88.9±0.7 %" in lines[at + 1]  # 88.4 % and 89.4 %: sqrt(0.005) = 0.7
 
 
 def test_runs_through_a_pipe_are_one_whole_line_each(

@@ -99,8 +99,8 @@ def test_rewind_resets_surviving_weights_to_their_initial_values(tiny_config: Ex
     assert events.index(rewound[0]) == events.index(of_type(events, Pruned)[0]) + 1
     # Then the full training budget again, not the fine-tuning epochs (0 here), which ends far from init.
     assert [(e.phase, e.epoch, e.epochs) for e in of_type(events, EpochEnd)][2:] == [
-        ("finetune", 1, 2),
-        ("finetune", 2, 2),
+        ("retrain", 1, 2),
+        ("retrain", 2, 2),
     ]
     assert of_type(events, RunStarted)[0].total_epochs == 4
     assert experiment.model is not None and not torch.equal(

@@ -70,7 +70,7 @@ def test_late_rewinding_goes_back_to_the_weights_after_k_steps_and_retrains_with
     # Each round retrains the full 2 epochs, each phase with an optimizer of its own (no momentum carried over).
     epoch_ends = of_type(events, EpochEnd)
     assert [(e.phase, e.round, e.epochs) for e in epoch_ends if e.epoch == 1] == [
-        ("train", 0, 2), ("finetune", 1, 2), ("finetune", 2, 2)
+        ("train", 0, 2), ("retrain", 1, 2), ("retrain", 2, 2)
     ]  # fmt: skip
     assert len(epoch_ends) == of_type(events, RunStarted)[0].total_epochs == 6
     assert len(optimizers.made) == len({id(o) for o in optimizers.made}) == 3

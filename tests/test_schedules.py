@@ -22,7 +22,9 @@ def test_rewinding_retrains_the_full_budget_after_every_round() -> None:
     rounds = ITERATIVE.rounds({"fc1": 0.9}, settings)
     plan = ITERATIVE.plan(rounds, settings, steps_per_epoch=100)
     assert plan[0] == Train(5, {}, None)  # rewinding to step 0: the initial weights, kept before training
-    assert plan[1:] == [step for r in rounds for step in (Prune(r), Rewind(r.number), FineTune(r.number, 5))]
+    assert plan[1:] == [
+        step for r in rounds for step in (Prune(r), Rewind(r.number), FineTune(r.number, 5, retrain=True))
+    ]
     assert ITERATIVE.total_epochs(settings) == 5 + 3 * 5
     # Without rewinding: prune and fine-tune for finetune_epochs, nothing rewound.
     plain = PlanSettings(3, epochs=5, finetune_epochs=1)

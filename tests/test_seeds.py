@@ -123,7 +123,8 @@ def test_ctrl_c_stops_the_seed_that_runs_and_the_group(
     printed = capsys.readouterr().out
     assert "the seeds after this one will not start" in printed
     assert "the group ends here: seed 2 not started" in printed
-    assert "mean ± std (n = 1)" in printed  # the stopped seed's numbers are of a model cut short: left out
+    assert "mean (n = 1)" in printed  # the stopped seed's numbers are of a model cut short: left out
+    assert "±" not in printed  # one value has no spread: the mean alone, no "± 0.0"
 
     first, second = summaries(tmp_path / "runs")  # no directory for seed 2
     assert (first["status"], second["status"]) == ("finished", "stopped")
@@ -131,7 +132,10 @@ def test_ctrl_c_stops_the_seed_that_runs_and_the_group(
     assert main(["runs", "--json"]) == 0
     aggregate = json.loads(capsys.readouterr().out)[0]
     assert (aggregate["status"], aggregate["n"], aggregate["accuracy"]) == ("aggregate", 1, first["accuracy"])
-    assert aggregate["accuracy_std"] == 0.0 and aggregate["complete"] is False
+    assert aggregate["accuracy_std"] is None and aggregate["complete"] is False
+    assert main(["runs", "--csv"]) == 0
+    row = next(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert (row["status"], row["n"], row["accuracy_std"], row["compression_std"]) == ("aggregate", "1", "", "")
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 from torch.nn.utils import prune
 
 from prunetui.cli import main
+from prunetui.describe import sensitivity_table, too_sparse_warning
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import (
     SensitivityEnded,
@@ -130,6 +131,29 @@ def test_suggestions_go_by_validation_accuracy_where_test_accuracy_disagrees() -
     assert suggest_amounts(points, [by_test], tolerance=0.01) == {"fc1": 0.5, "fc2": 0.9}
 
 
+def test_a_pruned_layer_is_never_suggested_less_than_it_has_nor_tabled_below_it() -> None:
+    """fc2 is 91 % sparse as loaded: 50 % is nothing new for it, and 95 % costs too much, so it stays at 91 %."""
+    started = SensitivityStarted(("fc1", "fc2"), (0.5, 0.95), 0.9, "model.pt", 0.8, sparsity=(0.0, 0.91))
+    assert started.amounts_above("fc2") == (0.95,) and started.evaluations == 3
+    points = [
+        SensitivityPoint("fc1", 0.5, 0.9, 0.3, val_accuracy=0.8),
+        SensitivityPoint("fc1", 0.95, 0.9, 0.3, val_accuracy=0.8),
+        SensitivityPoint("fc2", 0.95, 0.5, 0.3, val_accuracy=0.5),
+    ]
+    assert suggest_amounts(points, [started]) == {"fc1": 0.95, "fc2": 0.91}
+    table = sensitivity_table(tuple(points), (started,), 0.01)
+    assert [row.cells for row in table.rows] == [("80.0", "80.0"), ("90.0", "90.0"), ("already", "50.0"),
+                                                 ("already", "50.0")]  # fmt: skip
+    assert table.marks.endswith("; already: the layer is at least that sparse as loaded")
+    assert too_sparse_warning(started, "--amounts") is None
+    everything = replace(started, amounts=(0.5, 0.9), sparsity=(0.9, 0.918))
+    assert too_sparse_warning(everything, "--amounts") == (
+        "fc1 (90.0 %), fc2 (91.8 %) are already as sparse as every amount: give amounts above that, e.g. "
+        "--amounts 0.94,0.96,0.98"
+    )
+    assert suggest_amounts([], [everything]) == {"fc1": 0.9, "fc2": 0.918}
+
+
 def test_with_seeds_the_suggestion_goes_by_the_mean() -> None:
     starts = [
         SensitivityStarted(("fc1",), (0.5, 0.9), 0.95, "trained now", dense_val_accuracy=0.90, seed=seed)
@@ -145,6 +169,17 @@ def test_with_seeds_the_suggestion_goes_by_the_mean() -> None:
     assert means["fc1", 0.9] == MeanStd(pytest.approx(0.885), pytest.approx(0.0212132, abs=1e-6), 2)
     assert suggest_amounts(points, starts, tolerance=0.01) == {"fc1": 0.5}
     assert suggest_amounts(points, starts, tolerance=0.02) == {"fc1": 0.9}
+
+
+def test_with_seeds_a_cell_only_one_seed_reached_has_its_mean_without_a_spread() -> None:
+    starts = tuple(SensitivityStarted(("fc1",), (0.5, 0.9), 0.95, "trained now", seed=seed) for seed in (0, 1))
+    points = (  # stopped before seed 1 reached 90 %
+        SensitivityPoint("fc1", 0.5, 0.94, 0.2, seed=0),
+        SensitivityPoint("fc1", 0.5, 0.92, 0.2, seed=1),
+        SensitivityPoint("fc1", 0.9, 0.80, 0.2, seed=0),
+    )
+    (row,) = sensitivity_table(points, starts, tolerance=0.01).rows
+    assert row.cells == ("93.0±1.4", "80.0 (1)")  # std of 0.94, 0.92: sqrt(0.0002) = 0.0141
 
 
 def test_sensitivity_command_on_a_saved_run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import shutil
 import threading
 import time
@@ -11,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from torch.nn.utils import prune
 
 from prunetui.cli import main
+from prunetui.cli.sweep_command import point_recipe, sweep_table
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import (
     Progress,
@@ -24,6 +27,8 @@ from prunetui.engine.analyses import (
     parse_fractions,
     parse_methods,
     read_sweep_csv,
+    sweep_csv,
+    sweep_series,
 )
 from prunetui.engine.analyses.sweep import Sweep
 from prunetui.engine.core.errors import ConfigError
@@ -315,3 +320,34 @@ def test_agp_points_train_from_scratch_with_the_dense_budget_and_compare_with_th
     assert starts == [("one-shot", 2, False), ("one-shot", 0, True), ("agp", 2, False)]
     dense = accuracy(load_model(tmp_path / "dense.pt"), tiny_config)
     assert [point.dense_accuracy for point in points] == [dense, dense]
+
+
+@pytest.mark.parametrize(
+    ("settings", "recipe"),
+    [
+        ({"finetune_epochs": 1}, "pruned, then fine-tuned for 1 epoch per prune round."),
+        ({"rewind": True, "epochs": 3}, "pruned, then rewound and retrained for 3 epochs per prune round."),
+        ({"reinit": True, "epochs": 1}, "pruned, then reinitialised and retrained for 1 epoch per prune round."),
+    ],
+)
+def test_the_sweep_says_how_each_point_recovered(settings: dict[str, Any], recipe: str) -> None:
+    assert point_recipe(ExperimentConfig(**settings), agp=False).endswith(recipe)
+
+
+def test_a_cell_over_one_seed_shows_its_mean_without_a_spread_and_its_csv_has_no_mean_row(
+    tiny_config: ExperimentConfig,
+) -> None:
+    spec = SweepSpec(tiny_config, methods=("l1",), sparsities=(0.5, 0.9), seeds=(0, 1))
+    method = spec.methods[0]
+    points = tuple(
+        SweepPoint(method, sparsity, seed, sparsity, 2.0, 0.9, 0.5, accuracy, 0.3, 1.0)
+        for sparsity, seed, accuracy in ((0.5, 0, 0.80), (0.5, 1, 0.82), (0.9, 0, 0.165))
+    )  # std of 0.80, 0.82: sqrt(0.0002) = 0.01414; 90 % was stopped after seed 0
+    console = Console(width=120, record=True)
+    console.print(sweep_table(spec, points))
+    printed = console.export_text()
+    assert "81.0 ± 1.4 (2)" in printed and "16.5 (1)" in printed and "16.5 ±" not in printed
+    means = [row for row in csv.DictReader(io.StringIO(sweep_csv(points))) if row["seed"] == "mean"]
+    assert [(row["sparsity"], row["n"]) for row in means] == [("0.5", "2")]  # a mean row needs two seeds
+    _, bands, _ = sweep_series(points)
+    assert bands[method][1] == [pytest.approx(1.4142, abs=1e-3), 0.0]  # no error bar over one seed

@@ -3,7 +3,9 @@ and prune, saved in the summary, and what sensitivity suggestions go by."""
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from torch import nn
 from prunetui.engine import EpochEnd, ExperimentConfig, Pruned
 from prunetui.engine.analyses import SensitivityEnded, SensitivityPoint, SensitivityStarted, dense_config
 from prunetui.engine.analyses.sensitivity import Sensitivity
+from prunetui.engine.core.config import parse_layer_amounts
 from prunetui.engine.core.data import Split, load_dataset
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.training import evaluate
@@ -130,15 +133,13 @@ def test_sensitivity_from_a_pruned_run_prunes_further_and_keeps_its_zeros(
     assert ended.status == "finished" and started.sparsity == pytest.approx((0.8, 0.8, 0.8), abs=1e-3)
     loaded, trials = measured[0], measured[1:]
     points = [event for event in events if isinstance(event, SensitivityPoint)]
+    assert [(p.layer, p.amount) for p in points] == [("fc1", 0.9), ("fc2", 0.9), ("fc3", 0.9)]  # 50 %: had it
     for point, zeros in zip(points, trials, strict=True):
         layer = zeros[point.layer]
         assert bool((layer | ~zeros_before[point.layer]).all())  # every zero it had is still zero
-        expected = max(point.amount, 0.8)  # an amount below what it has prunes nothing more
-        assert int(layer.sum()) == round(expected * layer.numel())
+        assert int(layer.sum()) == round(point.amount * layer.numel())
         others = [name for name in zeros if name != point.layer]
         assert all(torch.equal(zeros[name], loaded[name]) for name in others)
-        if point.amount == 0.5:
-            assert (point.accuracy, point.val_accuracy) == (started.dense_accuracy, started.dense_val_accuracy)
 
 
 def test_sensitivity_command_from_the_final_model(
@@ -153,6 +154,36 @@ def test_sensitivity_command_from_the_final_model(
     assert "largest amount per layer keeping validation accuracy within 1 percentage point of the model as loaded" in (
         " ".join(printed.split())
     )
+
+
+def test_sensitivity_of_a_pruned_model_never_suggests_less_than_it_has(
+    pruned_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], wide_console: None
+) -> None:
+    """Each layer is 80 % sparse: 50 % is no new point, and no suggestion goes below 80 %."""
+    from prunetui.cli import main
+
+    capsys.readouterr()
+    out = tmp_path / "final.csv"
+    flags = ["sensitivity", "--run", pruned_run.name, "--from", "final", "--out", str(out)]
+    assert main([*flags, "--amounts", "0.5,0.95,0.99"]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    with open(out, newline="") as file:
+        assert {float(row["amount"]) for row in csv.DictReader(file)} == {0.95, 0.99}
+    assert "as sparse as every amount" not in printed  # each layer has amounts above its 80 %
+    suggestion = re.search(r"--layer-sparsity (\S+)", printed)
+    assert suggestion is not None
+    amounts = parse_layer_amounts(suggestion.group(1))
+    assert set(amounts) == {"fc1", "fc2", "fc3"}
+    assert all(amount >= 0.8 - 1e-6 for amount in amounts.values())
+    assert amounts["fc3"] == pytest.approx(0.8, abs=1e-6)  # the output layer keeps nothing at 95 %: as it is
+
+    assert main([*flags, "--amounts", "0.1,0.5,0.8"]) == 0  # nothing above 80 %: no point, and a warning says so
+    printed = " ".join(capsys.readouterr().out.split())
+    assert (
+        "fc1 (80.0 %), fc2 (80.0 %), fc3 (80.0 %) are already as sparse as every amount: give amounts above that, "
+        "e.g. --amounts 0.85,0.9,0.95" in printed
+    )
+    assert "Accuracy (%) with one layer pruned" not in printed
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from prunetui.app.thread_runner import FLUSH_INTERVAL, ThreadRunner
-from prunetui.describe import describe
+from prunetui.describe import describe, phase_words
 from prunetui.engine.analyses import AnalysisEvent, Ended, Progress
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.events import EpochEnd, StepLoss
@@ -55,7 +55,6 @@ def progress_text(progress: Progress) -> str:
     """One line for where an analysis is: "l1:layer:one-shot at 90 %: fine-tuning epoch 1/1, batch 12/94"."""
     event = progress.event
     if isinstance(event, StepLoss | EpochEnd):
-        where = "training" if event.phase == "train" else "fine-tuning"
         batch = f", batch {event.batch}/{event.batches}" if isinstance(event, StepLoss) else ""
-        return f"{progress.stage}: {where} epoch {event.epoch}/{event.epochs}{batch}"
+        return f"{progress.stage}: {phase_words(event.phase).noun} epoch {event.epoch}/{event.epochs}{batch}"
     return f"{progress.stage}: {describe(event) or type(event).__name__.lower()}"

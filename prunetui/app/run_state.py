@@ -119,8 +119,10 @@ class RunState:
             return self.activity
         if self.phase == "prune":
             return f"pruned, round {self.round}/{self.rounds}"
-        if self.phase == "finetune":
-            return f"fine-tuning, round {self.round}/{self.rounds}"
+        if self.phase != "train":  # fine-tuning or retraining
+            from prunetui.describe import phase_words
+
+            return f"{phase_words(self.phase).noun}, round {self.round}/{self.rounds}"
         if self.round:  # agp prunes while it trains
             return f"training and pruning, round {self.round}/{self.rounds}"
         return "training"
@@ -205,14 +207,14 @@ class RunState:
 
     def _log_finetuned(self, event: EpochEnd) -> None:
         """After a round's last fine-tuning epoch, one line tells the whole round."""
-        from prunetui.describe import percent
+        from prunetui.describe import percent, phase_words
 
         prune = self._last_prune
-        if prune is None or event.phase != "finetune" or event.epoch != event.epochs:
+        if prune is None or event.phase == "train" or event.epoch != event.epochs:
             return
         self.log.append(
             f"round {event.round}/{prune.rounds}: pruned to {percent(prune.sparsity.global_sparsity)}, "
-            f"accuracy {percent(prune.accuracy)} → fine-tuned {percent(event.accuracy)}"
+            f"accuracy {percent(prune.accuracy)} → {phase_words(event.phase).done} {percent(event.accuracy)}"
         )
 
     def _end(self, outcome: str, summary: RunSummary | None) -> None:

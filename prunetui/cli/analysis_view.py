@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from prunetui.describe import describe
+from prunetui.describe import describe, phase_words
 from prunetui.engine.analyses import Ended, Series
 from prunetui.engine.analyses import Progress as StageProgress
 from prunetui.engine.core.events import EpochEnd, Status, StepLoss
@@ -44,8 +44,7 @@ def follow(events: Iterator[E], console: Console, line: Callable[[E], str | None
                 continue
             inner = event.event
             if isinstance(inner, StepLoss):
-                where = "training" if inner.phase == "train" else "fine-tuning"
-                description = f"{event.stage}: {where} epoch {inner.epoch}/{inner.epochs}"
+                description = f"{event.stage}: {phase_words(inner.phase).noun} epoch {inner.epoch}/{inner.epochs}"
                 progress.update(task, description=description, completed=inner.batch, total=inner.batches)
             elif isinstance(inner, Status):
                 progress.update(task, description=f"{event.stage}: {inner.message}", completed=0, total=None)

@@ -12,6 +12,7 @@ from prunetui.cli.options import (
     OneLineErrorParser,
     add_config_options,
     add_parallel_options,
+    add_preset_option,
     add_runs_dir_option,
     add_seeds_option,
     fail,
@@ -52,12 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Settings come from the defaults, then --preset, then the --config file, then the flags given, each over "
         "the one before. Ctrl+C stops between batches and keeps the results.",
     )
-    run.add_argument(
-        "--preset",
-        metavar="NAME",
-        help="start from a recipe from a paper (see prunetui presets); at the end, the paper's figures are shown "
-        "beside this run's",
-    )
+    add_preset_option(run, "at the end, the paper's figures are shown beside this run's")
     run.add_argument(
         "--out",
         type=Path,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from prunetui.engine.analyses.executor import Parallel, parse_jobs
-from prunetui.engine.core.config import ExperimentConfig, flag_name, setting_type
+from prunetui.engine.core.config import ExperimentConfig, flag_name, read_toml, setting_type
 from prunetui.engine.core.presets import load_preset
 
 RUN_HELP = "a run's name, the unique start of one, `last` (the newest run) or a path"
@@ -57,15 +57,35 @@ def add_config_options(
 
 
 def config_from_args(args: argparse.Namespace, base: ExperimentConfig | None = None) -> ExperimentConfig:
+    """`settings_from_args`' config, after a note for each setting given that has no effect in it."""
+    config, given = settings_from_args(args, base)
+    note_unused(given, [config])
+    return config
+
+
+def settings_from_args(
+    args: argparse.Namespace, base: ExperimentConfig | None = None
+) -> tuple[ExperimentConfig, list[str]]:
     """`base` (default: the --preset's settings if one is named, else the defaults), the --config file's settings
-    over it, then the flags given on the command line; validated."""
-    preset = getattr(args, "preset", None)  # `run` only
+    over it, then the flags given on the command line; validated. With the names of the settings the user gave
+    (in the file or as flags), not those from defaults or the preset."""
+    preset = getattr(args, "preset", None)  # commands without --preset have none
     base = base or (load_preset(preset).config if preset else ExperimentConfig())
-    base = ExperimentConfig.load(args.config, base) if args.config else base
+    in_file = read_toml(args.config) if args.config else {}
+    base = ExperimentConfig.from_mapping(in_file, base)
     given = {
         f.name: getattr(args, f.name) for f in ExperimentConfig.fields() if getattr(args, f.name, None) is not None
     }
-    return dataclasses.replace(base, **given).validate()
+    named = {key.replace("-", "_") for key in in_file} | given.keys()
+    return dataclasses.replace(base, **given).validate(), [f.name for f in ExperimentConfig.fields() if f.name in named]
+
+
+def note_unused(given: list[str], configs: list[ExperimentConfig]) -> None:
+    """One stderr line for each setting in `given` that has no effect in any of `configs` (why, from the first)."""
+    for name in given:
+        reasons = [config.not_applicable(name) for config in configs]
+        if reasons and all(reasons):
+            print(f"note: {flag_name(name)} has no effect: {reasons[0]}", file=sys.stderr)
 
 
 def fail(message: str, code: int = 2) -> int:
@@ -79,6 +99,13 @@ def _default_text(field: dataclasses.Field[Any]) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     return str(value) if value != "" else "none"
+
+
+def add_preset_option(parser: argparse.ArgumentParser, then: str) -> None:
+    """--preset, read by `settings_from_args`; `then` says what else the command does with it."""
+    parser.add_argument(
+        "--preset", metavar="NAME", help=f"start from a recipe from a paper (see prunetui presets); {then}"
+    )
 
 
 def add_runs_dir_option(parser: argparse.ArgumentParser) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import IO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,7 +18,7 @@ from rich.table import Table
 
 from prunetui.cli.options import config_from_args, fail
 from prunetui.cli.output import and_list
-from prunetui.describe import before_pruning, describe, percent
+from prunetui.describe import before_pruning, describe, epoch_where, percent
 from prunetui.describe_paper import comparison
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, RunDirError
 from prunetui.engine.core.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
@@ -43,7 +46,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
 
     experiment = Experiment(config)
     events = record_claimed(experiment, lock, extra=preset.summary_fields(config) if preset else None)
-    with stop_on_ctrl_c(experiment.stop, console):
+    with stop_on_interrupt(experiment.stop, console):
         last = show_run(events, console, preset)
     console.print(closing_line(directory, last), markup=False)  # a path may hold [brackets]
     return EXIT_CODES[type(last)]
@@ -80,10 +83,9 @@ def show_run(events: Iterator[Event], console: Console, preset: Preset | None = 
     with progress:
         for event in events:
             if isinstance(event, StepLoss):
-                where = "train" if event.phase == "train" else f"round {event.round} fine-tune"
                 progress.update(
                     task,
-                    description=f"{where} epoch {event.epoch}/{event.epochs}",
+                    description=f"{epoch_where(event.phase, event.round)} epoch {event.epoch}/{event.epochs}",
                     completed=event.batch,
                     total=event.batches,
                     figures=f"loss {event.loss:.4f} · {event.images_per_s:,.0f} img/s",
@@ -128,17 +130,52 @@ def totals_line(summary: RunSummary) -> str:
 
 
 @contextmanager
-def stop_on_ctrl_c(stop: Callable[[], None], console: Console, then: str = "") -> Iterator[None]:
+def stop_on_interrupt(stop: Callable[[], None], console: Console, then: str = "") -> Iterator[None]:
     """First Ctrl+C stops the run between batches (keeping results), and says what `then` happens; a second one
-    aborts."""
+    aborts. Output piped to a reader that has gone (`| head`) stops it the same way, quietly."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
         console.print(f"stopping after this batch{then}… (Ctrl+C again to abort)", style="yellow")
         signal.signal(signal.SIGINT, signal.default_int_handler)
         stop()
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous, file = signal.signal(signal.SIGINT, handler), console.file
+    console.file = ClosedPipeGuard(file, stop)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        console.file = file
+
+
+class ClosedPipeGuard(io.TextIOBase):
+    """Stdout that, once its reader has gone (BrokenPipeError), calls `on_close` and drops everything after:
+    stdout's descriptor goes to /dev/null, so no later write, nor the flush at exit, fails (see "Note on SIGPIPE"
+    in Python's signal module documentation)."""
+
+    def __init__(self, file: IO[str], on_close: Callable[[], None]) -> None:
+        super().__init__()
+        self._file, self._on_close, self.closed_pipe = file, on_close, False
+
+    def write(self, text: str) -> int:
+        self._guarded(lambda: self._file.write(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._guarded(self._file.flush)
+
+    def isatty(self) -> bool:
+        return self._file.isatty()
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def _guarded(self, action: Callable[[], object]) -> None:
+        if self.closed_pipe:
+            return
+        try:
+            action()
+        except BrokenPipeError:
+            self.closed_pipe = True
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._file.fileno())
+            self._on_close()

@@ -15,6 +15,7 @@ from rich.table import Table
 from prunetui.cli.options import RUN_HELP, add_runs_dir_option, fail
 from prunetui.cli.output import and_list
 from prunetui.describe import percent, percent_spread, seeds_text
+from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.storage.csv_text import csv_text
 from prunetui.engine.storage.groups import AVERAGED, RunGroup, grouped
@@ -173,7 +174,7 @@ def _run_cells(run: RunRecord, newline: str) -> tuple[str, ...]:
     if run.group and run.config:  # under its group's row, which says what the experiment is
         experiment = f"[dim]  seed {run.config.seed}[/]"
     else:
-        experiment = f"{run.config.model} on {run.config.dataset}, {run.method}" if run.config else "?"
+        experiment = _experiment(run.config, run.method, newline)
     return (
         _name(run, newline),
         experiment,
@@ -185,15 +186,22 @@ def _run_cells(run: RunRecord, newline: str) -> tuple[str, ...]:
 
 def _group_cells(group: RunGroup, newline: str) -> tuple[str, ...]:
     """A seed group's row, above its runs: means ± standard deviations over the n runs that finished."""
-    config = group.config
-    experiment = f"{config.model} on {config.dataset}, {group.method}" if config else "?"
+    pm = "±" if newline == "\n" else " ± "  # narrow, so that the experiment keeps the columns its words need
     return (
-        f"[b]seed group[/]{newline}[dim]mean ± std[/]",
-        f"{experiment}, {seeds_text(group.seeds)}",
-        percent_spread(group.stat("sparsity")),
-        f"{percent_spread(group.stat('dense_accuracy'))} →{newline}{percent_spread(group.stat('accuracy'))}",
+        f"[b]seed group[/]{newline}[dim]mean{' ± std' if len(group.averaged) > 1 else ''}[/]",
+        f"{_experiment(group.config, group.method, newline)}, {seeds_text(group.seeds)}",
+        percent_spread(group.stat("sparsity"), f"{newline}{pm}"),  # no wider than its header
+        f"{percent_spread(group.stat('dense_accuracy'), pm)} →{newline}{percent_spread(group.stat('accuracy'), pm)}",
         f"[b]n = {len(group.averaged)}[/]",
     )
+
+
+def _experiment(config: ExperimentConfig | None, method: str, newline: str) -> str:
+    """'lenet5 on mnist, l1 layer one-shot'; stacked, the method on a line of its own, with no comma to make the
+    data set's name (fashion-mnist-mini) a word longer than the column."""
+    if config is None:
+        return "?"
+    return f"{config.model} on {config.dataset}{',' if newline == ' ' else ''}{newline}{method}"
 
 
 def _name(run: RunRecord, newline: str) -> str:
@@ -214,9 +222,9 @@ def _delete(names: list[str], yes: bool, root: Path, console: Console) -> int:
     groups = {item.name: item for item in grouped(list_runs(root)) if isinstance(item, RunGroup)}
     try:
         runs = [
-            deletable_run(path)
+            run
             for name in names
-            for path in ([run.path for run in groups[name].runs] if name in groups else [resolve_run(name, root)])
+            for run in (groups[name].deletable() if name in groups else [deletable_run(resolve_run(name, root))])
         ]
     except PrunetuiError as error:
         return fail(str(error))

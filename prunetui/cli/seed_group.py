@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from prunetui.cli.options import config_from_args, fail, parallel_from_args
-from prunetui.cli.run_command import EXIT_CODES, closing_line, show_run, stop_on_ctrl_c
+from prunetui.cli.run_command import EXIT_CODES, closing_line, show_run, stop_on_interrupt
 from prunetui.describe import before_pruning, percent_spread, seeds_text, times_spread
 from prunetui.engine.analyses.executor import (
     Executor,
@@ -62,7 +62,7 @@ def seeds_command(args: argparse.Namespace, console: Console) -> int:
     then = "; the seeds after this one will not start" if seeds.in_process else "; the seeds running are not kept"
     directories: list[Path] = []
     ends: dict[int, Event] = {}
-    with stop_on_ctrl_c(seeds.stop, console, then=then):
+    with stop_on_interrupt(seeds.stop, console, then=then):
         try:
             for config, directory, last in seeds.runs(console):
                 ends[config.seed] = last
@@ -199,7 +199,7 @@ def group_table(group: RunGroup, config: ExperimentConfig) -> Table:
     n = len(group.averaged)
     table = Table(title=f"{group.name} ({seeds_text(group.seeds)})", title_justify="left", box=None)
     table.add_column("")
-    table.add_column(f"mean ± std (n = {n})", justify="right")
+    table.add_column(f"mean{' ± std' if n > 1 else ''} (n = {n})", justify="right")
     rows = {
         f"accuracy {before_pruning(config)}": percent_spread(group.stat("dense_accuracy")),
         "accuracy": percent_spread(group.stat("accuracy")),

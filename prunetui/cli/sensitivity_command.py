@@ -19,8 +19,14 @@ from prunetui.cli.options import (
     fail,
 )
 from prunetui.cli.output import and_list
-from prunetui.cli.run_command import stop_on_ctrl_c
-from prunetui.describe import loaded_accuracy, percent, percentage_points, sensitivity_baseline
+from prunetui.cli.run_command import stop_on_interrupt
+from prunetui.describe import (
+    loaded_accuracy,
+    percent,
+    percentage_points,
+    sensitivity_baseline,
+    too_sparse_warning,
+)
 from prunetui.describe import sensitivity_table as describe_table
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
@@ -113,7 +119,7 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
         analysis = Sensitivity(config, amounts, model_path=model_path, seeds=seeds, out=out)
     except PrunetuiError as error:
         return fail(str(error))
-    with stop_on_ctrl_c(analysis.stop, console):
+    with stop_on_interrupt(analysis.stop, console):
         ended = follow(analysis.run(), console, _line, "results so far below")
     assert isinstance(ended, SensitivityEnded)
     if ended.points:
@@ -166,11 +172,13 @@ def _line(event: SensitivityEvent) -> str | None:
         case SensitivityStarted():
             layers = zip(event.layers, event.sparsity, strict=True)
             sparse = f"; already sparse: {', '.join(f'{name} {percent(s)}' for name, s in layers)}"
-            return (
+            line = (
                 f"{loaded_accuracy(event)} (model: {event.source}, seed {event.seed}"
                 f"{sparse if any(event.sparsity) else ''}); pruning {', '.join(event.layers)} one at a time to "
                 f"{len(event.amounts)} amounts"
             )
+            warning = too_sparse_warning(event, "--amounts")
+            return f"{line}\n[yellow]{warning}[/]" if warning else line
     return None
 
 

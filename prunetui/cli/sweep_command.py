@@ -14,14 +14,16 @@ from prunetui.cli.analysis_view import EXIT_CODES, add_list_option, follow, line
 from prunetui.cli.options import (
     add_config_options,
     add_parallel_options,
+    add_preset_option,
     add_runs_dir_option,
     add_seeds_option,
-    config_from_args,
     fail,
+    note_unused,
     parallel_from_args,
+    settings_from_args,
 )
-from prunetui.cli.run_command import stop_on_ctrl_c
-from prunetui.describe import percent
+from prunetui.cli.run_command import stop_on_interrupt
+from prunetui.describe import counted, percent, spread
 from prunetui.engine.analyses import (
     DEFAULT_METHODS,
     DEFAULT_SPARSITIES,
@@ -37,6 +39,7 @@ from prunetui.engine.analyses import (
     sweep_means,
     sweep_series,
 )
+from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.seed_stats import MeanStd, mean_std, parse_seeds
 from prunetui.engine.storage.runs import runs_root
@@ -71,6 +74,7 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--log-compression", action="store_true", help="chart accuracy against compression, log x")
     add_seeds_option(parser, "every point (each seed with its own dense model)")
     add_parallel_options(parser, "points")
+    add_preset_option(parser, "its settings but the method and sparsity, which --methods and --sparsities choose")
     add_runs_dir_option(parser)
     add_config_options(parser, skip=POINT_SETTINGS)
 
@@ -79,10 +83,11 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
     if args.seeds is not None and args.seed is not None:
         return fail("--seeds and --seed conflict: --seeds runs every point once with each seed it names")
     try:
-        base = config_from_args(args)
+        base, given = settings_from_args(args)
         seeds = parse_seeds(args.seeds) if args.seeds is not None else ()
         spec = SweepSpec(base, parse_methods(args.methods), parse_fractions(args.sparsities, "--sparsities"), seeds)
         spec.validate()
+        note_unused(given, [spec.point_config(method, spec.sparsities[0]) for method in spec.methods])
         parallel = parallel_from_args(args)
     except PrunetuiError as error:
         return fail(str(error))
@@ -90,28 +95,34 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
     from prunetui.engine.analyses.sweep import Sweep  # imports torch
 
     sweep = Sweep(spec, directory, parallel=parallel)
-    with stop_on_ctrl_c(sweep.stop, console):
+    with stop_on_interrupt(sweep.stop, console):
         several_seeds = len(spec.seeds) > 1
         ended = follow(sweep.run(), console, partial(_line, several_seeds), "run the same command again to resume")
     assert isinstance(ended, SweepEnded)
     if ended.points:
         console.print(sweep_table(spec, ended.points))
-        agp = (
-            f"; agp points prune while training from scratch for {_epochs(base.epochs)}, as the dense model trained"
-            if "agp" in args.methods
-            else ""
-        )
-        console.print(
-            f"Each point: the dense model ({_epochs(base.epochs)} of training) pruned, then fine-tuned for "
-            f"{_epochs(base.finetune_epochs)} per prune round{agp}."
-        )
+        console.print(point_recipe(base, "agp" in args.methods))
         console.print(_chart(ended.points, args.log_compression, console))
     console.print(f"results in [bold]{directory}/sweep.csv[/], each point's run in {directory}/runs")
     return EXIT_CODES[ended.status]
 
 
-def _epochs(n: int) -> str:
-    return f"{n} epoch{'' if n == 1 else 's'}"
+def point_recipe(base: ExperimentConfig, agp: bool) -> str:
+    """What each point of a sweep from `base` did, said below its table."""
+    if base.rewind or base.reinit:
+        recovery = f"{'reinitialised' if base.reinit else 'rewound'} and retrained for {counted(base.epochs, 'epoch')}"
+    else:
+        recovery = f"fine-tuned for {counted(base.finetune_epochs, 'epoch')}"
+    during = (
+        f"; agp points prune while training from scratch for {counted(base.epochs, 'epoch')}, as the dense model "
+        "trained"
+        if agp
+        else ""
+    )
+    return (
+        f"Each point: the dense model ({counted(base.epochs, 'epoch')} of training) pruned, then {recovery} per "
+        f"prune round{during}."
+    )
 
 
 def _line(several_seeds: bool, event: SweepEvent) -> str | None:
@@ -152,7 +163,7 @@ def _cell(accuracy: MeanStd | None, seeds: bool) -> str:
         return "–"
     if not seeds:
         return f"{accuracy.mean * 100:.1f}"
-    return f"{accuracy.mean * 100:.1f} ± {accuracy.std * 100:.1f} ({accuracy.n})"
+    return f"{spread(accuracy, 100)} ({accuracy.n})"
 
 
 def _chart(points: tuple[SweepPoint, ...], log_compression: bool, console: Console) -> Text:

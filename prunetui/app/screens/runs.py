@@ -84,8 +84,8 @@ def group_detail_text(group: RunGroup) -> str:
     )
     return (
         f"[b]{group.name}[/b] {seeds_text(group.seeds)} · {experiment}\n"
-        f"mean ± std over the {n} of {len(group.runs)} runs that finished: {numbers}\n"
-        "Its runs are the rows below it: highlight one to export or delete it."
+        f"mean{' ± std' if n > 1 else ''} over the {n} of {len(group.runs)} runs that finished: {numbers}\n"
+        "Its runs are the rows below it: highlight one to export it; d here deletes them all."
     )
 
 
@@ -218,12 +218,12 @@ class RunsScreen(ToolScreen):
         key = str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
         return self.runs.get(key) or self.groups.get(key)
 
-    def _acted_on(self, verb: str) -> RunRecord | None:
-        """The run `e` or `d` acts on; on a seed group's row, none, and the detail says to pick one of its runs."""
+    def _export_run(self) -> RunRecord | None:
+        """The run `e` exports; on a seed group's row, none, and the detail says to pick one of its runs."""
         item = self.highlighted_item
         if isinstance(item, RunGroup):
             self.query_one("#runs-detail", Static).update(
-                f"[yellow]{item.name} is a seed group: highlight one of its runs to {verb} it.[/]"
+                f"[yellow]{item.name} is a seed group: highlight one of its runs to export it.[/]"
             )
             return None
         return item
@@ -303,17 +303,17 @@ class RunsScreen(ToolScreen):
         chart.show(series)
         ends: list[float] = []
         for index, points in enumerate(bands.values()):
-            spread = [(x, y) for x, y in points if y.n > 1]
+            spread = [(x, y.mean, y.std) for x, y in points if y.std is not None]
             if spread:
-                means, stds = [y.mean for _, y in spread], [y.std for _, y in spread]
+                means, stds = [mean for _, mean, _ in spread], [std for _, _, std in spread]
                 bars = [2 * std for std in stds]  # plotext's yerr is the whole bar, centred on the point
-                chart.plt.error([x for x, _ in spread], means, yerr=bars, color=color_of(index))
+                chart.plt.error([x for x, _, _ in spread], means, yerr=bars, color=color_of(index))
                 ends += [mean + sign * std for mean, std in zip(means, stds, strict=True) for sign in (-1, 1)]
         if ends:
             set_axis([y for _, ys in series.values() for y in ys] + ends, chart.y, chart.plt.ylim, chart.plt.yticks)
 
     def action_export(self) -> None:
-        run = self._acted_on("export")
+        run = self._export_run()
         if run is None:
             return
         self.query_one("#runs-detail", Static).update(f"exporting {run.name} …")
@@ -333,54 +333,64 @@ class RunsScreen(ToolScreen):
         detail.update(message.text if message.error == "" else f"[red]not exported: {message.error}[/]")
 
     def action_delete(self) -> None:
-        run = self._acted_on("delete")
-        if run is None:
+        """The highlighted run, or a seed group's runs all together (as `prunetui runs --delete seeds-…`), after
+        asking; a run still running is refused before asking, and keeps its whole group."""
+        item = self.highlighted_item
+        if item is None:
             return
         try:
-            deletable_run(run.path)  # a run still running is refused before asking
+            runs = item.deletable() if isinstance(item, RunGroup) else [deletable_run(item.path)]
         except PrunetuiError as error:
             self.query_one("#runs-detail", Static).update(f"[red]not deleted: {error}[/]")
             return
-        question = f"Delete run {run.name} ({run.method}, {run.status})? Its files in {run.path} go for good."
-        self.app.push_screen(ConfirmScreen(question, yes="Delete", no="Keep"), lambda yes: self._deleted(run, yes))
+        if isinstance(item, RunGroup):
+            question = (
+                f"Delete seed group {item.name}: its {len(runs)} runs ({seeds_text(item.seeds)}, {item.method})? "
+                f"Their files in {self.root} go for good."
+            )
+        else:
+            question = f"Delete run {item.name} ({item.method}, {item.status})? Its files in {item.path} go for good."
+        self.app.push_screen(
+            ConfirmScreen(question, yes="Delete", no="Keep"), lambda yes: self._deleted(item.name, runs, yes)
+        )
 
-    def _deleted(self, run: RunRecord, yes: bool | None) -> None:
+    def _deleted(self, name: str, runs: list[RunRecord], yes: bool | None) -> None:
         if not yes:
             return
         try:
-            delete_run(run.path)
+            for run in runs:
+                delete_run(run.path)
         except PrunetuiError as error:
             self.query_one("#runs-detail", Static).update(f"[red]not deleted: {error}[/]")
-            return
-        self.action_reload()
-        self.notify(f"deleted {run.name}")
+        else:
+            self.notify(f"deleted {name}")
+        self.action_reload()  # what was deleted before an error is gone too
 
 
 def _run_cells(run: RunRecord) -> tuple[str, ...]:
-    method = f"seed {run.config.seed}, {run.method}" if run.group and run.config else run.method
+    """A run of a seed group is told by its seed, under the group's row (the detail names it)."""
     return (
-        run.name,
+        f"  seed {run.config.seed}" if run.group and run.config else run.name,
         run.status,
         percent(run.sparsity),
         f"{percent(run.dense_accuracy)} → {percent(run.accuracy)}",
-        method,
+        run.method,
     )
 
 
 def _group_cells(group: RunGroup) -> tuple[str | Text, ...]:
     """Tight numbers, so that 80 columns still show the run, status and both accuracies."""
     return (
-        Text("seed group", style="bold"),
+        Text(f"seeds …{group.tail}", style="bold"),
         f"n = {len(group.averaged)}",
-        percent_spread(group.stat("sparsity"), tight=True),
-        f"{percent_spread(group.stat('dense_accuracy'), tight=True)} → "
-        f"{percent_spread(group.stat('accuracy'), tight=True)}",
+        percent_spread(group.stat("sparsity"), pm="±"),
+        f"{percent_spread(group.stat('dense_accuracy'), pm='±')} → {percent_spread(group.stat('accuracy'), pm='±')}",
         f"{group.method}, {seeds_text(group.seeds)}",
     )
 
 
 def _scaled(stat: MeanStd, factor: float) -> MeanStd:
-    return MeanStd(stat.mean * factor, stat.std * factor, stat.n)
+    return MeanStd(stat.mean * factor, None if stat.std is None else stat.std * factor, stat.n)
 
 
 def export_text(run: RunRecord, report: ExportReport) -> str:

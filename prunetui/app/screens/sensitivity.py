@@ -26,7 +26,7 @@ from prunetui.app.plan import about
 from prunetui.app.screens.analysis import AnalysisScreen, Kept
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import ACCURACY_AXIS, PERCENT, Axis, SeriesChart
-from prunetui.describe import loaded_accuracy, percent, sensitivity_table
+from prunetui.describe import counted, loaded_accuracy, percent, sensitivity_table, too_sparse_warning
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
     AnalysisEvent,
@@ -140,7 +140,8 @@ class SensitivityScreen(AnalysisScreen):
         if source != TRAIN_NOW:
             which = "trained it" if Path(source).name == DENSE_MODEL_FILE else "pruned it"
             return f"load {config.model} as that run {which}, {points}"
-        return f"train {config.model} ({config.epochs} epochs, {about(config.epochs, config, self.paces)}), {points}"
+        time = about(config.epochs, config, self.paces)
+        return f"train {config.model} ({counted(config.epochs, 'epoch')}, {time}), {points}"
 
     def prepare(self) -> Callable[[], Analysis]:
         amounts = parse_fractions(self.query_one("#sensitivity-amounts", Input).value, "amounts")
@@ -175,8 +176,11 @@ class SensitivityScreen(AnalysisScreen):
     def show_event(self, event: AnalysisEvent) -> None:
         if isinstance(event, SensitivityStarted):
             self.points, self.started = [], event
-            self.evaluations = len(event.layers) * len(event.amounts)
+            self.evaluations = event.evaluations
             self._progress(f"{loaded_accuracy(event)}; pruning one layer at a time …")
+            warning = too_sparse_warning(event, "amounts")
+            if warning:
+                self.notify(warning, title="Sensitivity", severity="warning")
         elif isinstance(event, SensitivityPoint):
             self.points.append(event)
             self._progress(
@@ -224,8 +228,8 @@ class SensitivityScreen(AnalysisScreen):
     @property
     def suggestion(self) -> str | None:
         """The per-layer amounts the results so far suggest, as --layer-sparsity reads them."""
-        if self.started is None or not self.points:
-            return None
+        if self.started is None or (not self.points and self.started.evaluations):
+            return None  # none yet; with nothing to measure, each layer's sparsity as loaded
         return format_layer_amounts(suggest_amounts(self.points, [self.started], TOLERANCE))
 
     def action_use_amounts(self) -> None:
@@ -241,6 +245,6 @@ class SensitivityScreen(AnalysisScreen):
 
 
 def _model_label(path: Path, run: RunRecord) -> str:
-    if path.name == MODEL_FILE:
-        return f"run {run.name}: {run.method}, final ({percent(run.sparsity)} sparse)"
-    return f"run {run.name}: {run.method}, dense"
+    """What tells a run's models apart first, where a narrow field cuts the rest: 'final 80.0 % · run … l1 …'."""
+    which = f"final {percent(run.sparsity)}" if path.name == MODEL_FILE else "dense"
+    return f"{which} · run {run.name} {run.method}"

@@ -21,7 +21,7 @@ from prunetui.app.plan import about
 from prunetui.app.screens.analysis import AnalysisScreen, Kept
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import ACCURACY_AXIS, SPARSITY_AXIS, SeriesChart
-from prunetui.describe import percent
+from prunetui.describe import counted, percent
 from prunetui.engine.analyses import (
     DEFAULT_METHODS,
     DEFAULT_SPARSITIES,
@@ -99,13 +99,13 @@ class SweepScreen(AnalysisScreen):
         spec, c, jobs = self._spec(), self.config, self._parallel().jobs
         points, seeds = spec.points(), len(spec.seeds)
         epochs = c.epochs * seeds + sum(spec.point_config(*point).total_epochs for point in points)
-        finetune = f"{c.finetune_epochs} epoch{'s' if c.finetune_epochs != 1 else ''}"
         dense = f"{seeds} × " if seeds > 1 else ""
         by_seeds = f" × {seeds} seeds" if seeds > 1 else ""
         at_once = f", {jobs} at once" if jobs > 1 else ""
         return (
-            f"train {dense}{c.model} ({c.epochs} epochs), prune {len(points)} points ({len(spec.methods)} methods × "
-            f"{len(spec.sparsities)} sparsities{by_seeds}{at_once}), fine-tune each {finetune}: {epochs} epochs, "
+            f"train {dense}{c.model} ({counted(c.epochs, 'epoch')}), prune {len(points)} points ({len(spec.methods)} "
+            f"methods × {len(spec.sparsities)} sparsities{by_seeds}{at_once}), fine-tune each "
+            f"{counted(c.finetune_epochs, 'epoch')}: {counted(epochs, 'epoch')}, "
             f"{about(epochs, c, self.paces)} (points done before are kept)"
         )
 

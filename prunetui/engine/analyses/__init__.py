@@ -234,6 +234,15 @@ class SensitivityPoint:
     seed: int = 0  # of the model pruned: with several seeds, one model is trained per seed
 
 
+SAME_SPARSITY = 1e-6  # an amount this close to a layer's sparsity is that sparsity (float32 counting)
+
+
+def prunes_further(amount: float, sparsity: float) -> bool:
+    """Whether pruning a layer of `sparsity` to `amount` is a point to measure: an amount above it, or any amount
+    of a dense layer (0 too: the model as loaded, where a chart's lines start)."""
+    return sparsity <= SAME_SPARSITY or amount > sparsity + SAME_SPARSITY
+
+
 @dataclass(frozen=True, slots=True)
 class SensitivityStarted:
     """The model to prune is ready: one such event per seed."""
@@ -245,6 +254,19 @@ class SensitivityStarted:
     dense_val_accuracy: float | None = None  # its validation accuracy; None when no images were held out
     seed: int = 0
     sparsity: tuple[float, ...] = ()  # each layer's sparsity as loaded (zero for a dense model), as `layers`
+
+    def present(self, layer: str) -> float:
+        """`layer`'s sparsity as loaded."""
+        return self.sparsity[self.layers.index(layer)] if self.sparsity else 0.0
+
+    def amounts_above(self, layer: str) -> tuple[float, ...]:
+        """The amounts that prune `layer` further: those at or below its sparsity as loaded would change nothing."""
+        return tuple(amount for amount in self.amounts if prunes_further(amount, self.present(layer)))
+
+    @property
+    def evaluations(self) -> int:
+        """How many points the analysis of this model measures."""
+        return sum(len(self.amounts_above(layer)) for layer in self.layers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +336,7 @@ def sweep_series(points: Iterable[SweepPoint], log_compression: bool = False) ->
         ys.append(mean.accuracy.mean * 100)
         band_xs, stds = spread.setdefault(mean.method, ([], []))
         band_xs.append(x)
-        stds.append(mean.accuracy.std * 100 if mean.accuracy.n > 1 else 0.0)
+        stds.append((mean.accuracy.std or 0.0) * 100)  # no bar over one seed
     bands = {label: band for label, band in spread.items() if any(band[1])}
     return series, bands, "compression (×, log scale)" if log_compression else "sparsity (%)"
 
@@ -359,22 +381,41 @@ def suggest_amounts(
     points: Iterable[SensitivityPoint], starts: Iterable[SensitivityStarted], tolerance: float = 0.01
 ) -> dict[str, float]:
     """Per layer, the largest amount such that it and every smaller amount tested keep accuracy within
-    `tolerance` of the model as loaded (0.0 when even the smallest does not). Accuracy is validation accuracy when
-    every model had images held out (`chooses_by_validation`), else test accuracy; with seeds, the mean."""
+    `tolerance` of the model as loaded, never below the layer's sparsity as loaded (that sparsity when even the
+    smallest amount above it does not; 0.0 for a dense layer). Accuracy is validation accuracy when every model had
+    images held out (`chooses_by_validation`), else test accuracy; with seeds, the mean."""
     starts = list(starts)
     validation = chooses_by_validation(starts)
     dense = dense_mean(starts, validation).mean
+    suggestion = present_sparsity(starts)
     by_layer: dict[str, dict[float, MeanStd]] = {}
     for (layer, amount), accuracy in sensitivity_means(points, validation).items():
         by_layer.setdefault(layer, {})[amount] = accuracy
-    suggestion = {}
     for layer, accuracies in by_layer.items():
-        suggestion[layer] = 0.0
-        for amount in sorted(accuracies):
+        present = suggestion.setdefault(layer, 0.0)
+        for amount in sorted(a for a in accuracies if prunes_further(a, present)):
             if accuracies[amount].mean < dense - tolerance:
                 break
             suggestion[layer] = amount
     return suggestion
+
+
+def present_sparsity(starts: Iterable[SensitivityStarted]) -> dict[str, float]:
+    """Each layer's sparsity as loaded (the largest over seeds), in the models' layer order."""
+    present: dict[str, float] = {}
+    for start in starts:
+        for layer in start.layers:
+            present[layer] = max(present.get(layer, 0.0), start.present(layer))
+    return present
+
+
+def example_amounts_above(sparsity: float) -> tuple[float, ...]:
+    """Three amounts between `sparsity` and 1, as few digits as keep them apart: 0.918 -> 0.94, 0.96, 0.98."""
+    for digits in range(2, 7):
+        amounts = sorted({round(sparsity + (1 - sparsity) * f, digits) for f in (0.25, 0.5, 0.75)})
+        if len(amounts) == 3 and sparsity + SAME_SPARSITY < amounts[0] and amounts[-1] < 1:
+            return tuple(amounts)
+    return (sparsity + (1 - sparsity) / 2,)
 
 
 def sweep_csv(points: Iterable[SweepPoint]) -> str:

@@ -13,7 +13,8 @@ validation accuracy (test accuracy is only reported).
     analysis.stop()                 # from any thread
 
 A saved model that is already pruned keeps its zeros: each layer is pruned further from what it has, and an amount
-is the layer's sparsity after, zeros it had included (amounts below it change nothing).
+is the layer's sparsity after, zeros it had included; amounts at or below what it has would change nothing, so they
+are left out for that layer.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ class Sensitivity(ExperimentSeries):
         self._starts.append(started)
         yield started
         for layer in layers:
-            for amount in self.amounts:
+            for amount in started.amounts_above(layer):
                 self.check_stop()
                 trial = copy.deepcopy(model)
                 module = trial.get_submodule(layer)

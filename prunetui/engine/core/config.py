@@ -397,16 +397,7 @@ class ExperimentConfig:
     @classmethod
     def load(cls, path: str | Path, base: ExperimentConfig | None = None) -> ExperimentConfig:
         """The settings in a TOML file; those it leaves out are `base`'s (default: the defaults)."""
-        import tomllib  # here and in to_toml, not at the top: importing the schema (to paint the form) needs neither
-
-        try:
-            with open(path, "rb") as file:
-                values = tomllib.load(file)
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:  # not UTF-8, or not TOML
-            raise ConfigError(f"cannot read config file {path}: {error}") from None
-        return cls.from_mapping(values, base)
+        return cls.from_mapping(read_toml(path), base)
 
     def to_toml(self) -> str:
         import tomli_w
@@ -439,6 +430,19 @@ def parse_layer_amounts(text: str) -> dict[str, float]:
 def format_layer_amounts(amounts: Mapping[str, float]) -> str:
     """{"conv1": 0.5, "fc1": 0.95} -> "conv1=0.5,fc1=0.95", what `parse_layer_amounts` reads."""
     return ",".join(f"{layer}={amount:g}" for layer, amount in amounts.items())
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A config file's keys and values, unchecked (`ExperimentConfig.from_mapping` checks them); ConfigError."""
+    import tomllib  # here and in to_toml, not at the top: importing the schema (to paint the form) needs neither
+
+    try:
+        with open(path, "rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:  # not UTF-8, or not TOML
+        raise ConfigError(f"cannot read config file {path}: {error}") from None
 
 
 def toml_key(name: str) -> str:

@@ -1,8 +1,9 @@
 """The typed, immutable events an experiment yields while it runs (plain data: no torch here).
 
 Every consumer (the CLI, the app, the tests) reads the same stream; nothing else leaves the engine.
-`phase` is "train" (before pruning, or during it for agp) or "finetune"; `round` is 0 before the first
-prune and k after the k-th. `step` counts optimizer steps over the whole run, a common x-axis for charts.
+`phase` is "train" (before pruning, or during it for agp), "finetune", or "retrain" (after a rewind or reinit);
+`round` is 0 before the first prune and k after the k-th. `step` counts optimizer steps over the whole run, a common
+x-axis for charts.
 """
 
 from __future__ import annotations

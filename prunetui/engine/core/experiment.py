@@ -172,7 +172,7 @@ class Experiment:
                 case Rewind():
                     yield from self._rewind(step.round, model, data)
                 case FineTune():
-                    yield from self._train("finetune", step.round, step.epochs, data)
+                    yield from self._train(step.phase, step.round, step.epochs, data)
 
     def _during_training(
         self, train: Train, layers: list[tuple[str, nn.Module]], data: DataSet

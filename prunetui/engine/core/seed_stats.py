@@ -14,10 +14,11 @@ MAX_SEEDS = 100  # the runs of one seed group
 
 @dataclass(frozen=True, slots=True)
 class MeanStd:
-    """The mean of n values and their sample standard deviation (n - 1 in the denominator; 0.0 when n is 1)."""
+    """The mean of n values and their sample standard deviation (n - 1 in the denominator; None when n is 1:
+    one value has no spread, which tables show as the mean alone and CSV/JSON as an empty std)."""
 
     mean: float
-    std: float
+    std: float | None
     n: int
 
 
@@ -26,7 +27,7 @@ def mean_std(values: Iterable[float]) -> MeanStd:
     kept = [value for value in values if not math.isnan(value)]
     if not kept:
         raise ValueError("no values to average")
-    return MeanStd(statistics.fmean(kept), statistics.stdev(kept) if len(kept) > 1 else 0.0, len(kept))
+    return MeanStd(statistics.fmean(kept), statistics.stdev(kept) if len(kept) > 1 else None, len(kept))
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

@@ -54,6 +54,12 @@ class Rewind:
 class FineTune:
     round: int
     epochs: int
+    retrain: bool = False  # after a rewind or reinit: training again, not fine-tuning
+
+    @property
+    def phase(self) -> str:
+        """The phase of its events: "retrain" or "finetune"."""
+        return "retrain" if self.retrain else "finetune"
 
 
 Step = Train | Prune | Rewind | FineTune
@@ -100,10 +106,9 @@ class Schedule:
         return [Train(settings.epochs, {}, keep_at), *(s for r in rounds for s in self._after(r, settings))]
 
     def _after(self, round_: Round, settings: PlanSettings) -> tuple[Step, ...]:
-        finetune = FineTune(round_.number, self.recovery_epochs(settings))
-        return (
-            (Prune(round_), Rewind(round_.number), finetune) if self.retrains(settings) else (Prune(round_), finetune)
-        )
+        retrains = self.retrains(settings)
+        finetune = FineTune(round_.number, self.recovery_epochs(settings), retrains)
+        return (Prune(round_), Rewind(round_.number), finetune) if retrains else (Prune(round_), finetune)
 
     def problem(self, settings: PlanSettings, steps_per_epoch: int) -> str | None:
         """Why the plan cannot run on a data set of `steps_per_epoch` batches per epoch; None when it can."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.seed_stats import MeanStd, mean_std
 from prunetui.engine.storage.history import HistoryRow
-from prunetui.engine.storage.runs import RunRecord
+from prunetui.engine.storage.runs import RunRecord, deletable_run
 
 GROUP_PREFIX = "seeds-"
 # The numbers of a run that a group averages, by RunRecord's field names: fractions, and compression a ratio.
@@ -63,6 +63,16 @@ class RunGroup:
     @property
     def started(self) -> datetime | None:
         return min((run.started for run in self.runs if run.started), default=None)
+
+    @property
+    def tail(self) -> str:
+        """Its name after `seeds-` and the date (`seeds-20261127-`), where the whole name does not fit: the time and
+        the first run's hash, e.g. `123014-3fa2c1`."""
+        return self.name[len(GROUP_PREFIX) + len("YYYYmmdd-") :]
+
+    def deletable(self) -> list[RunRecord]:
+        """All its runs, checked as `deletable_run` checks one, so that a run still running keeps the whole group."""
+        return [deletable_run(run.path) for run in self.runs]
 
 
 def grouped(runs: Iterable[RunRecord]) -> list[RunRecord | RunGroup]:
