@@ -431,11 +431,11 @@ async def test_the_main_screen_has_the_run_and_the_footer_the_apps_order_of_keys
         await pilot.pause()
         main = app.main_screen
         assert isinstance(main, MainScreen) and app.screen is main and main.form is main.query_one("#form")
-        narrow = ["Quit", "Start", "Form", "Runs", "Sweep", "Sensitivity", "Weights", "Help"]
+        narrow = ["Quit", "Start", "Form", "Presets", "Runs", "Sweep", "Sensitivity", "Help"]
         assert footer_keys(main) == narrow  # the screen's keys and the app's, interleaved as in KEYS
         await pilot.resize_terminal(140, 44)
         await pilot.pause(0.2)
-        assert footer_keys(main) == [*narrow, "Save", "Load", "Defaults", "Screenshot", "Presets"]
+        assert footer_keys(main) == [*narrow, "Weights", "Save", "Load", "Defaults", "Screenshot"]
         await pilot.press("f1")
         await pilot.pause(0.2)
         assert isinstance(app.screen, HelpScreen)
@@ -568,3 +568,33 @@ async def test_a_long_status_wraps_instead_of_being_cut(tiny_config: ExperimentC
         await pilot.pause()
         phase = app.query_one("#phase", Static)
         assert shown(phase).endswith("/data/data") and phase.size.height == 2
+
+
+async def test_the_log_is_read_by_keyboard_at_80x24_scrolled_and_zoomed(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        log = app.query_one("#log", EventLog)
+        assert log.region.width == 80  # stacked under the form: as wide as the screen, its lines not cut at the edge
+        for index in range(40):
+            log.note(f"{index}: paper: LeNet-300-100 on MNIST: error 1.64 % → 1.59 %, 267,000 → 22,000 parameters")
+        await pilot.press("f8")  # the form folded away: the log is a narrow panel beside the bars
+        await pilot.pause()
+        for _ in range(3):
+            if app.focused is log:
+                break
+            await pilot.press("tab")
+        assert app.focused is log
+        await pilot.press("home")
+        assert log.scroll_y == 0
+        await pilot.press("pagedown", "down")
+        assert log.scroll_y > 0
+        await pilot.press("enter")  # zoomed: the log alone on the screen, its lines wrapped again at its width
+        await pilot.pause(0.2)
+        assert log.region.width == 80 and log.region.height >= 20 and log.scroll_y == log.max_scroll_y
+        assert not app.query_one("#status").display
+        await pilot.press("pageup")
+        assert log.scroll_y < log.max_scroll_y
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert log.region.height < 10 and app.query_one("#status").region.height > 0

@@ -132,6 +132,37 @@ async def test_a_sweep_of_two_points_charts_and_tables_both_and_resumes(tiny_con
         plan = shown(screen.query_one("#analysis-plan", Static))
         assert "2 points done before are kept" in plan and not app._notifications  # no toast over the table
 
+        await pilot.press("escape")  # back, and F4 again: the settings and the results are as they were
+        await pilot.pause()
+        screen = await opened(pilot, "f4", SweepScreen)
+        await pilot.pause()  # the results come back after the first layout
+        assert screen.query_one("#sweep-methods", Input).value == "l1:global"
+        assert screen.query_one("#sweep-sparsities", Input).value == "0.9, 0.5"
+        assert len(screen.points) == 2 and screen.query_one(DataTable).row_count == 2
+        assert screen.query_one(SeriesChart).series["l1:global:one-shot"][0] == [p.compression for p in points]
+        assert shown(screen.query_one("#analysis-progress", Static)).startswith("finished")
+
+
+async def test_sensitivitys_and_sweeps_settings_stay_for_the_session(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, "f5", SensitivityScreen)
+        screen.query_one("#sensitivity-amounts", Input).value = "0.3,0.6"
+        screen.query_one("#sensitivity-criterion", Select).value = "random"
+        screen = await opened(pilot, "f4", SweepScreen)  # from one screen to the other, and back
+        for name, value in {"sparsities": "0.7", "seeds": "0,1", "jobs": "2"}.items():
+            screen.query_one(f"#sweep-{name}", Input).value = value
+        await pilot.press("escape")
+        await pilot.pause()
+        screen = await opened(pilot, "f4", SweepScreen)
+        assert [screen.query_one(f"#sweep-{name}", Input).value for name in ("sparsities", "seeds", "jobs")] == [
+            "0.7", "0,1", "2"
+        ]  # fmt: skip
+        screen = await opened(pilot, "f5", SensitivityScreen)
+        assert screen.query_one("#sensitivity-amounts", Input).value == "0.3,0.6"
+        assert screen.query_one("#sensitivity-criterion", Select).value == "random"
+        assert "cannot" not in shown(screen.query_one("#analysis-plan", Static))
+
 
 async def test_sensitivity_draws_one_line_per_layer(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from textual.widgets import Input, OptionList, Static
+from textual.widgets._footer import FooterKey
 
 from prunetui.app.app import PruneApp
 from prunetui.app.screens.presets import PresetScreen
@@ -52,3 +53,25 @@ async def test_a_preset_fills_the_form_and_its_run_is_set_beside_the_paper(tiny_
         await pilot.press("f7")  # the defaults are no preset's: the next run records none
         await pilot.pause()
         assert app.main_screen._preset is None
+
+
+async def test_the_preset_dialog_fits_80x24_with_its_hint_and_scrolls_to_the_papers_figures(
+    tiny_config: ExperimentConfig,
+) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "Presets" in {key.description for key in app.query(FooterKey)}  # F9 is in the footer at 80 columns
+        await pilot.press("f9")
+        await pilot.pause()
+        dialog = app.screen.query_one(".dialog")
+        hint, about = app.screen.query_one(".dialog-hint"), app.screen.query_one("#preset-about-scroll")
+        assert dialog.region.bottom <= 24 and dialog.content_region.contains_region(hint.region)
+        assert about.max_scroll_y > 0 and about.scroll_y == 0  # the description does not fit: it scrolls
+        await pilot.press("tab", "end")
+        await pilot.pause(0.2)
+        assert about.scroll_y == about.max_scroll_y
+        assert "paper:" in shown(app.screen.query_one("#preset-about", Static))
+        await pilot.press("enter")  # from the description too
+        await pilot.pause()
+        assert app.screen is app.main_screen and app.main_screen._preset is not None

@@ -111,6 +111,17 @@ async def test_the_legend_is_in_the_border_not_over_the_lines() -> None:
         assert chart.plt.monitor.ylim[0][1] <= 100.0
 
 
+async def test_a_sweep_of_one_sparsity_charts_it_within_ten_points_each_side() -> None:
+    async with ChartApp().run_test(size=SMALL) as pilot:
+        chart = pilot.app.query_one(SeriesChart)
+        chart.show({"l1:layer:one-shot": ([80.0], [91.2]), "random:layer:one-shot": ([80.0], [60.5])})
+        await pilot.pause()
+        assert chart.plt.monitor.xlim[0] == [70.0, 90.0]  # not 40 to 120
+        chart.show({"l1:layer:one-shot": ([95.0], [91.2])})
+        await pilot.pause()
+        assert chart.plt.monitor.xlim[0] == [80.0, 100.0]  # kept inside 0 … 100
+
+
 class LogApp(App[None]):
     def compose(self) -> ComposeResult:
         yield EventLog()

@@ -21,6 +21,7 @@ from prunetui.app.screens.too_small import TooSmallScreen
 from prunetui.engine.core.config import ExperimentConfig
 
 if TYPE_CHECKING:
+    from prunetui.app.screens.analysis import Kept
     from prunetui.app.screens.sensitivity import SensitivityScreen
 
 QUIT_WAIT = 1.5  # seconds to let a stopped run save itself before the app exits anyway
@@ -48,6 +49,7 @@ class PruneApp(App[None]):
         self._runs_dir = runs_dir
         self._config = config
         self._main_screen: MainScreen | None = None
+        self._kept: dict[str, Kept] = {}  # Sweep's and Sensitivity's inputs and results, for the session
 
     def get_default_screen(self) -> Screen:
         """The main screen with the breakpoint classes for the terminal's size already set. Textual sets them on
@@ -108,7 +110,7 @@ class PruneApp(App[None]):
             return
         config, _ = self.main_screen.form.read()  # the screens check the settings when they start
         screen = SweepScreen if name == "sweep" else SensitivityScreen
-        self.push_screen(screen(config, self.runs_dir))
+        self.push_screen(screen(config, self.runs_dir, self._kept))
 
     def action_help(self) -> None:
         from prunetui.app.screens.help import HelpScreen

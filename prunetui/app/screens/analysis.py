@@ -1,5 +1,6 @@
 """What the Sweep and Sensitivity screens share: Start and Stop, the analysis in a worker thread, a progress
-line, and stopping the analysis when the screen goes (Escape) or the app quits."""
+line, stopping the analysis when the screen goes (Escape) or the app quits, and its inputs and results kept for
+the next time it opens in the session."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Input, Select, Static, Switch
+from textual.widgets.select import InvalidSelectValueError
 from textual.worker import Worker, WorkerState
 
 from prunetui.app.analysis_runner import Analysis, AnalysisRunner, progress_text
@@ -24,6 +26,16 @@ from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import PrunetuiError
 
 ANALYSIS_CSS = Path(__file__).parent.parent / "analysis.tcss"
+
+
+@dataclass
+class Kept:
+    """A screen's inputs and results when it went, put back when it opens again in the session."""
+
+    values: dict[str, object]  # by the input's id: Inputs, Switches and Selects
+    config: ExperimentConfig  # the form's settings it had: the results come back only with the same
+    results: object
+    progress: str
 
 
 class AnalysisScreen(ToolScreen):
@@ -45,10 +57,14 @@ class AnalysisScreen(ToolScreen):
 
         events: tuple[AnalysisEvent, ...]
 
-    def __init__(self, config: ExperimentConfig, root: Path) -> None:
+    def __init__(self, config: ExperimentConfig, root: Path, kept: dict[str, Kept] | None = None) -> None:
+        """`kept`: where each screen's inputs and results stay between its openings (the app's, for the session)."""
         super().__init__()
         self.config = config  # the main form's settings when the screen opened
         self.root = root  # the runs root: sweeps and sensitivity results go under it
+        self.kept = {} if kept is None else kept
+        self.pending: dict[str, object] = {}  # kept Select values whose options are still being read
+        self.progress_text = "ready"
         self.runner: AnalysisRunner | None = None
         self.status = "ready"  # finished, stopped, failed while not running
         self.paces: list[Pace] = []  # none until read: the estimate says the time is unknown
@@ -73,9 +89,44 @@ class AnalysisScreen(ToolScreen):
         PrunetuiError for inputs that do not read."""
         raise NotImplementedError
 
+    def results(self) -> object:
+        """What `show_results` puts back when the screen opens again."""
+        raise NotImplementedError
+
+    def show_results(self, results: object) -> None:
+        raise NotImplementedError
+
     def on_mount(self) -> None:
+        kept = self.kept.get(self.TOOL)
+        if kept is not None:
+            self._restore(kept)
         self._show_plan()
         self._read_paces()
+
+    def _inputs(self) -> list[Input | Switch | Select[object]]:
+        return list(self.query(".analysis-setup Input, .analysis-setup Switch, .analysis-setup Select").results())
+
+    def _keep(self) -> None:
+        values = {str(widget.id): widget.value for widget in self._inputs()}
+        values.update(self.pending)  # not yet in its options: kept as it was
+        self.kept[self.TOOL] = Kept(values, self.config, self.results(), self.progress_text)
+
+    def _restore(self, kept: Kept) -> None:
+        for widget in self._inputs():
+            value = kept.values.get(str(widget.id))
+            if value is None:
+                continue
+            try:
+                widget.value = value  # type: ignore[assignment]
+            except InvalidSelectValueError:
+                self.pending[str(widget.id)] = value  # its options come from a worker
+        if kept.config == self.config:  # after the first layout, as results come in: a chart sized then built once
+            self.call_after_refresh(self._show_kept, kept)
+
+    def _show_kept(self, kept: Kept) -> None:
+        self.show_results(kept.results)
+        self.redraw()
+        self._progress(kept.progress)
 
     @work(thread=True, exit_on_error=False, group="paces")
     def _read_paces(self) -> None:
@@ -128,6 +179,7 @@ class AnalysisScreen(ToolScreen):
 
     def action_back(self) -> None:
         self._stop_quietly()
+        self._keep()
         super().action_back()
 
     def on_unmount(self) -> None:
@@ -161,6 +213,7 @@ class AnalysisScreen(ToolScreen):
         self._running_changed()
 
     def _progress(self, text: str) -> None:
+        self.progress_text = text
         self.query_one("#analysis-progress", Static).update(text)
 
     def _running_changed(self) -> None:

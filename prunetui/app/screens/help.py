@@ -26,7 +26,8 @@ Train a small network, prune it on a schedule, fine-tune it, and watch accuracy 
    defaults back.
 3. **Watch**: the loss chart shows the smoothed training loss and the test loss after each epoch; the
    accuracy chart marks each prune with a red line, so the dip and the recovery during fine-tuning show.
-   The bars show each layer's pruned share with exact counts; the log tells the run in words.
+   The bars show each layer's pruned share with exact counts; the log tells the run in words (Tab to it:
+   the arrows and PageUp/PageDown scroll it, Enter zooms it to the whole view and back).
 4. **Compare**: Runs (F3) overlays saved runs, Sweep (F4) draws accuracy against sparsity for several
    methods, Sensitivity (F5) prunes one layer at a time (ctrl+l there puts the per-layer amounts it suggests
    into the form), and Weights (F6) shows a run's weights as a heat map, before and after pruning.

@@ -7,7 +7,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
@@ -19,7 +19,10 @@ from prunetui.engine.core.presets import Preset, all_presets
 class PresetScreen(ModalScreen[Preset | None]):
     """Dismisses with the preset chosen (Enter), or None (Escape)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("enter", "use", "Use", show=False),  # also with the description focused (Tab)
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -29,8 +32,10 @@ class PresetScreen(ModalScreen[Preset | None]):
         with Vertical(classes="dialog presets"):
             yield Static("Fill the form with a recipe from a paper:", classes="dialog-question")
             yield OptionList(*(Option(name, id=name) for name in self._presets), id="preset-list")
-            yield Static("", id="preset-about")
-            yield Static("Enter to use it (data directory and device stay), Escape to cancel", classes="dialog-hint")
+            with VerticalScroll(id="preset-about-scroll"):  # Tab, then arrows or PageDown, reads the rest at 80x24
+                yield Static("", id="preset-about")
+            hint = "Enter uses it (data dir and device stay), Tab scrolls the text, Esc cancels"
+            yield Static(hint, classes="dialog-hint")
 
     @property
     def highlighted(self) -> Preset | None:
@@ -45,8 +50,12 @@ class PresetScreen(ModalScreen[Preset | None]):
                 paper_text(preset.paper),
             )  # fmt: skip
             self.query_one("#preset-about", Static).update(about)
+            self.query_one("#preset-about-scroll").scroll_home(animate=False)
 
     def on_option_list_option_selected(self) -> None:
+        self.action_use()
+
+    def action_use(self) -> None:
         self.dismiss(self.highlighted)
 
     def action_cancel(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from rich.text import Text
 from textual import work
@@ -23,7 +23,7 @@ from textual.widgets import ContentSwitcher, DataTable, Header, Input, Label, Se
 
 from prunetui.app.analysis_runner import Analysis
 from prunetui.app.plan import about
-from prunetui.app.screens.analysis import AnalysisScreen
+from prunetui.app.screens.analysis import AnalysisScreen, Kept
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import ACCURACY_AXIS, PERCENT, Axis, SeriesChart
 from prunetui.describe import counted, loaded_accuracy, percent, sensitivity_table, too_sparse_warning
@@ -69,8 +69,8 @@ class SensitivityScreen(AnalysisScreen):
         model: str
         amounts: str
 
-    def __init__(self, config: ExperimentConfig, root: Path) -> None:
-        super().__init__(config, root)
+    def __init__(self, config: ExperimentConfig, root: Path, kept: dict[str, Kept] | None = None) -> None:
+        super().__init__(config, root, kept)
         self.points: list[SensitivityPoint] = []
         self.started: SensitivityStarted | None = None
         self.evaluations = 0  # layers times amounts, in the running analysis
@@ -115,9 +115,10 @@ class SensitivityScreen(AnalysisScreen):
     def on_sensitivity_screen_runs_listed(self, message: RunsListed) -> None:
         self._runs = message.models
         source = self.query_one("#sensitivity-source", Select)
-        chosen = source.value
+        chosen = self.pending.pop("sensitivity-source", source.value)
         source.set_options(self._sources())
-        source.value = chosen
+        if chosen == TRAIN_NOW or chosen in self._runs:  # a kept run may be gone
+            source.value = chosen
 
     def on_mount(self) -> None:
         self.query_one("#sensitivity-setup").border_title = "Sensitivity: one layer pruned at a time, no fine-tuning"
@@ -162,6 +163,15 @@ class SensitivityScreen(AnalysisScreen):
             return Sensitivity(config, amounts, model_path=model_path, out=out)
 
         return build
+
+    def results(self) -> tuple[list[SensitivityPoint], SensitivityStarted | None, str]:
+        return list(self.points), self.started, self.model
+
+    def show_results(self, results: object) -> None:
+        points, self.started, self.model = cast(
+            "tuple[list[SensitivityPoint], SensitivityStarted | None, str]", results
+        )
+        self.points = list(points)
 
     def show_event(self, event: AnalysisEvent) -> None:
         if isinstance(event, SensitivityStarted):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Header, Input, Label, Static, Switch
 
 from prunetui.app.analysis_runner import Analysis
 from prunetui.app.plan import about
-from prunetui.app.screens.analysis import AnalysisScreen
+from prunetui.app.screens.analysis import AnalysisScreen, Kept
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import ACCURACY_AXIS, SPARSITY_AXIS, SeriesChart
 from prunetui.describe import counted, percent
@@ -48,8 +48,8 @@ class SweepScreen(AnalysisScreen):
         Binding("ctrl+l", "toggle_log", "Log axis", tooltip="Accuracy against compression on a log axis"),
     ]
 
-    def __init__(self, config: ExperimentConfig, root: Path) -> None:
-        super().__init__(config, root)
+    def __init__(self, config: ExperimentConfig, root: Path, kept: dict[str, Kept] | None = None) -> None:
+        super().__init__(config, root, kept)
         self.points: dict[tuple[str, float, int], SweepPoint] = {}
 
     def compose(self) -> ComposeResult:
@@ -119,6 +119,12 @@ class SweepScreen(AnalysisScreen):
             return Sweep(spec, directory, parallel=parallel)
 
         return build
+
+    def results(self) -> dict[tuple[str, float, int], SweepPoint]:
+        return dict(self.points)
+
+    def show_results(self, results: object) -> None:
+        self.points = dict(cast("dict[tuple[str, float, int], SweepPoint]", results))
 
     def show_event(self, event: AnalysisEvent) -> None:
         if isinstance(event, SweepStarted):

@@ -6,11 +6,14 @@ from __future__ import annotations
 TICKS = 3  # intervals between axis ticks: four labels fit the smallest chart (80x24) on either axis
 
 
-def axis_range(values: list[float], digits: int, bounds: tuple[float, float] | None = None) -> tuple[float, float]:
+def axis_range(
+    values: list[float], digits: int, bounds: tuple[float, float] | None = None, min_span: float = 0.0
+) -> tuple[float, float]:
     """The values' range, widened to at least one unit of the last decimal per tick so that no two labels read
-    the same, and kept inside `bounds` (a percentage never reads -1 or 104)."""
+    the same, and to `min_span` (a sweep of one sparsity: 70 to 90 %), and kept inside `bounds` (a percentage
+    never reads -1 or 104)."""
     low, high = min(values), max(values)
-    spread = TICKS * 10**-digits - (high - low)
+    spread = max(TICKS * 10**-digits, min_span) - (high - low)
     if spread > 0:  # a single value or a flat line: give it a range to sit in
         low, high = low - spread / 2, high + spread / 2
     if bounds is not None:

@@ -1,10 +1,14 @@
 """The run's events in words, one line each, with the time into the run. A long line wraps (a path too long
-for the width folds rather than being cut), and the lines wrap again when the log's width changes."""
+for the width folds rather than being cut), and the lines wrap again when the log's width changes. Focused (Tab),
+the arrows, PageUp/PageDown, Home and End scroll it, and Enter zooms it to the whole run view and back."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.table import Table
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.widgets import RichLog
 
 from prunetui.app.run_state import RunState, clock
@@ -20,6 +24,10 @@ def hanging(time: str, line: str) -> Table:
 
 
 class EventLog(RichLog):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "zoom", "Zoom log", tooltip="The log on the whole run view to read it; Enter again shrinks it")
+    ]
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, wrap=True, markup=False, max_lines=1000, min_width=20)
         self._run: float | None = None
@@ -44,6 +52,11 @@ class EventLog(RichLog):
             self.clear()
             for time, line in self._lines:
                 self._write(time, line)
+
+    def action_zoom(self) -> None:
+        """The log takes the room of the form and the other panels (its screen's -log-zoomed), or gives it back."""
+        self.screen.toggle_class("-log-zoomed")
+        self.call_after_refresh(self.scroll_end, animate=False)
 
     def _write(self, time: str, line: str) -> None:
         # At the log's own width: measured on the app's console, a long line would wrap at the console's width.

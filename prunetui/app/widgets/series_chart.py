@@ -39,9 +39,10 @@ class Axis:
     label: str
     digits: int | None = 1  # decimals of the tick labels; None leaves the ticks to plotext (a log axis)
     bounds: tuple[float, float] | None = None  # the range never goes outside these
+    min_span: float = 0.0  # the range is at least this wide: one point sits in a sensible range
 
 
-SPARSITY_AXIS = Axis("sparsity (%)", 1, PERCENT)
+SPARSITY_AXIS = Axis("sparsity (%)", 1, PERCENT, min_span=20.0)  # one sparsity: ±10 points
 ACCURACY_AXIS = Axis("accuracy (%)", 1, PERCENT)
 
 
@@ -60,7 +61,7 @@ def set_axis(
     set_ticks: Callable[[list[float], list[str]], object],
 ) -> None:
     if values and axis.digits is not None:
-        low, high = axis_range(values, axis.digits, axis.bounds)
+        low, high = axis_range(values, axis.digits, axis.bounds, axis.min_span)
         set_limits(low, high)
         set_ticks(*even_ticks(low, high, axis.digits))
 
@@ -92,7 +93,8 @@ class SeriesChart(PlotextPlot):
             return
         self._shown, self.series = key, series
         self.plt.clear_data()
-        self.plt.xscale("log" if log_x else "linear")
+        drawn = any(x_values for x_values, _ in series.values())
+        self.plt.xscale("log" if log_x and drawn else "linear")  # plotext fails to draw an empty log axis
         self.plt.xlabel(x_label or self.x.label)
         for index, (label, (xs, ys)) in enumerate(series.items()):  # an empty series keeps its color, drawing nothing
             if not xs:
