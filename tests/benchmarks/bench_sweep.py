@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout without installing
 
+from prunetui.describe import counted
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import SweepEnded, SweepSpec
 from prunetui.engine.analyses.executor import Parallel
@@ -38,6 +39,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--train-subset", type=int, default=10000, help="training images (10,000: all of them)")
     parser.add_argument("--finetune-epochs", type=int, default=2, help="fine-tuning epochs per point")
     parser.add_argument("--no-ray", action="store_true", help="leave Ray out (it is an optional extra)")
+    parser.add_argument("--model", default="lenet5", help="network (lenet300 with --batch-size 60: lth-lenet300's)")
+    parser.add_argument("--batch-size", type=int, default=128, help="training batch size")
     return parser.parse_args()
 
 
@@ -59,7 +62,12 @@ def timed_sweep(spec: SweepSpec, prepared: Path, parallel: Parallel) -> float:
 def main() -> None:
     args = parse_args()
     config = ExperimentConfig(
-        train_subset=args.train_subset, epochs=1, finetune_epochs=args.finetune_epochs, device="cpu"
+        model=args.model,
+        batch_size=args.batch_size,
+        train_subset=args.train_subset,
+        epochs=1,
+        finetune_epochs=args.finetune_epochs,
+        device="cpu",
     )
     spec = SweepSpec(config, METHODS, SPARSITIES)
     settings = {
@@ -87,7 +95,8 @@ def main() -> None:
     medians = {name: statistics.median(values) for name, values in times.items()}
     best_serial = min(medians[name] for name in medians if name.startswith("serial"))
     sweep = f"{len(METHODS)} methods × {len(SPARSITIES)} sparsities"
-    each = f"{args.train_subset} images, {args.finetune_epochs} fine-tuning epochs each"
+    each = f"{args.model}, batch {args.batch_size}, {counted(args.train_subset, 'image')}, "
+    each += f"{counted(args.finetune_epochs, 'fine-tuning epoch')} each"
     print(f"\n{len(spec.points())} points ({sweep}, {each}), medians of {args.repeats}:")
     for name, median in medians.items():
         speedup = "" if name.startswith("serial") else f"   {best_serial / median:.2f}× the best serial"
