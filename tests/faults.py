@@ -55,7 +55,7 @@ def arm(monkeypatch: pytest.MonkeyPatch, phase: str, action: Callable[[], None])
             action()
 
     if phase == "loading":
-        _wrap(monkeypatch, "prunetui.engine.core.experiment.dataset_loading", before=once)
+        _wrap(monkeypatch, "prunetui.engine.core.experiment.run_data_loading", before=once)
     elif phase in ("prune", "rewind"):
         hooked = "prune_to" if phase == "prune" else "rewind"
         _wrap(monkeypatch, f"prunetui.engine.core.experiment.{hooked}", after=once)

@@ -36,7 +36,7 @@ from prunetui.engine.analyses import (
 )
 from prunetui.engine.analyses.experiment_series import ExperimentSeries, Interrupted
 from prunetui.engine.core.config import ExperimentConfig
-from prunetui.engine.core.data import DataSet, load_dataset
+from prunetui.engine.core.data import DataSet, load_run_data
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, unexpected
 from prunetui.engine.core.experiment import measure
 from prunetui.engine.core.files import write_atomic
@@ -97,15 +97,8 @@ class Sensitivity(ExperimentSeries):
     def _run(self) -> Iterator[SensitivityEvent]:
         config = self.config
         device = resolve_device(config.device)
-        data = load_dataset(  # the images the model trained on, and so the same validation images
-            config.dataset,
-            config.data_dir or None,
-            device,
-            train_subset=config.train_subset,
-            validation_split=config.validation_split,
-            download=self._download,
-            system_dir=self._system_data_dir,
-        )
+        # The images the model trained on, and so the same validation images.
+        data = load_run_data(config, device, download=self._download, system_dir=self._system_data_dir)
         for seed in self.seeds:
             yield from self._analyse(config.replace(seed=seed), data, device)
 

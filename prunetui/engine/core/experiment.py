@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from prunetui.engine.core.config import ExperimentConfig
-from prunetui.engine.core.data.loading import DataSet, dataset_loading
+from prunetui.engine.core.data.loading import DataSet, run_data_loading
 from prunetui.engine.core.errors import ConfigError, PrunetuiError, unexpected
 from prunetui.engine.core.events import (
     EpochEnd,
@@ -120,15 +120,7 @@ class Experiment:
         device = resolve_device(config.device)
         self._device = str(device)
         torch.manual_seed(config.seed)
-        data = yield from dataset_loading(
-            config.dataset,
-            config.data_dir or None,
-            device,
-            train_subset=config.train_subset,
-            validation_split=config.validation_split,
-            download=self._download,
-            system_dir=self._system_data_dir,
-        )
+        data = yield from run_data_loading(config, device, download=self._download, system_dir=self._system_data_dir)
         self._data = data
         held_out = f", {len(data.validation):,} held out for validation" if data.validation is not None else ""
         yield Status(

@@ -17,12 +17,14 @@ __all__ = [
     "dataset_loading",
     "default_data_dir",
     "load_dataset",
+    "load_run_data",
+    "run_data_loading",
 ]
 
 
 def __getattr__(name: str) -> object:
     # The loaders import torch; the form asks `availability` before torch is loaded.
-    if name in ("DataSet", "Split", "dataset_loading", "load_dataset"):
+    if name in ("DataSet", "Split", "dataset_loading", "load_dataset", "load_run_data", "run_data_loading"):
         from prunetui.engine.core.data import loading
 
         return getattr(loading, name)

@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import torch
 from torch import Tensor
@@ -34,6 +34,9 @@ from prunetui.engine.core.data.sources import (
 from prunetui.engine.core.errors import DataError
 from prunetui.engine.core.events import Status
 from prunetui.engine.core.files import write_atomic
+
+if TYPE_CHECKING:
+    from prunetui.engine.core.config import ExperimentConfig
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -107,6 +110,24 @@ def _without_statuses(loading: Callable[P, Generator[Status, None, T]]) -> Calla
 
 
 load_dataset = _without_statuses(dataset_loading)
+
+
+def run_data_loading(
+    config: ExperimentConfig, device: torch.device, *, download: bool = True, system_dir: Path | None = None
+) -> Generator[Status, None, DataSet]:
+    """The data set as a run of `config` trains on it: its training subset, its validation split held out."""
+    return dataset_loading(
+        config.dataset,
+        config.data_dir or None,
+        device,
+        train_subset=config.train_subset,
+        validation_split=config.validation_split,
+        download=download,
+        system_dir=system_dir,
+    )
+
+
+load_run_data = _without_statuses(run_data_loading)
 
 
 def _locate(
