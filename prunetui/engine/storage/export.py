@@ -23,6 +23,7 @@ from prunetui.engine.core.models import MODELS, build_model
 
 BYTES_PER_VALUE = 4  # float32
 BYTES_PER_INDEX = 4  # CSR with 32-bit column indices and row pointers
+GZIP_LEVEL = 6  # what `gzip FILE` gives; level 9 took 15 times as long (0.4 s for a LeNet-300-100) for 8 % less
 
 
 def permanent_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -71,7 +72,7 @@ def _sizes(path: str | Path, state: dict[str, torch.Tensor], payload: bytes) -> 
         str(path),
         dense_bytes=sum(tensor.numel() * BYTES_PER_VALUE for tensor in state.values()),
         sparse_bytes=sum(_csr_bytes(tensor) for tensor in state.values()),
-        gzip_bytes=len(gzip.compress(payload, mtime=0)),
+        gzip_bytes=len(gzip.compress(payload, compresslevel=GZIP_LEVEL, mtime=0)),
     )
 
 
