@@ -41,6 +41,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-ray", action="store_true", help="leave Ray out (it is an optional extra)")
     parser.add_argument("--model", default="lenet5", help="network (lenet300 with --batch-size 60: lth-lenet300's)")
     parser.add_argument("--batch-size", type=int, default=128, help="training batch size")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu, or cuda: the points on the GPU, --jobs 2 and 4 sharing it (no Ray)"
+    )
     return parser.parse_args()
 
 
@@ -67,7 +70,7 @@ def main() -> None:
         train_subset=args.train_subset,
         epochs=1,
         finetune_epochs=args.finetune_epochs,
-        device="cpu",
+        device=args.device,
     )
     spec = SweepSpec(config, METHODS, SPARSITIES)
     settings = {
@@ -75,8 +78,10 @@ def main() -> None:
         "serial, 2 threads": Parallel(threads=2),
         "--jobs 2 (1 thread each)": Parallel(jobs=2, threads=1),
     }
+    if args.device == "cuda":  # every worker trains on the config's device: they share the GPU
+        settings["--jobs 4 (1 thread each)"] = Parallel(jobs=4, threads=1)
     ray_start = None
-    if not args.no_ray:
+    if not args.no_ray and args.device != "cuda":
         import ray
 
         started = time.perf_counter()

@@ -57,6 +57,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data-dir", default="/tmp/prunetui-bench-data", help="filled from /usr/share/datasets")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="num_workers values for the reference")
     parser.add_argument("--threads", type=int, default=0, help="torch threads for both (0: torch's default)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda, for both")
     return parser.parse_args()
 
 
@@ -74,7 +75,7 @@ def engine_epochs(args: argparse.Namespace) -> Iterator[Epoch]:
         lr=LR,
         batch_size=args.batch_size,
         seed=SEED,
-        device="cpu",
+        device=args.device,
         train_subset=args.train_subset,
     )
     started = time.perf_counter()
@@ -102,14 +103,17 @@ def reference_epochs(args: argparse.Namespace, workers: int) -> Iterator[Epoch]:
     dataset = datasets.FashionMNIST(args.data_dir, train=True, transform=transform)  # the files the engine copied
     if args.train_subset:
         dataset = Subset(dataset, range(args.train_subset))
-    loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, num_workers=workers)
+    on_gpu = args.device == "cuda"
+    loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, num_workers=workers, pin_memory=on_gpu)
     torch.manual_seed(SEED)
-    model = build_model("lenet5")
+    model = build_model("lenet5").to(args.device)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
     for _ in range(args.epochs):
         model.train()
         started, total, batches, images = time.perf_counter(), 0.0, 0, 0
-        for inputs, labels in loader:
+        for cpu_inputs, cpu_labels in loader:
+            inputs = cpu_inputs.to(args.device, non_blocking=on_gpu)
+            labels = cpu_labels.to(args.device, non_blocking=on_gpu)
             optimizer.zero_grad()
             loss = F.cross_entropy(model(inputs), labels)
             loss.backward()
@@ -117,6 +121,8 @@ def reference_epochs(args: argparse.Namespace, workers: int) -> Iterator[Epoch]:
             total += loss.item()
             batches += 1
             images += len(labels)
+        if on_gpu:
+            torch.cuda.synchronize()
         yield Epoch(images, time.perf_counter() - started, total / batches)
 
 
@@ -128,7 +134,7 @@ def main() -> None:
     print(
         f"LeNet-5 on Fashion-MNIST: epochs {args.epochs}, batch {args.batch_size}, {subset} training images, "
         f"SGD lr {LR} momentum 0.9; torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{os.cpu_count()} CPUs"
+        f"{os.cpu_count()} CPUs, device {device_name(args.device)}"
     )
     contenders = {ENGINE: engine_epochs(args)}
     contenders |= {f"reference, num_workers={w}": reference_epochs(args, w) for w in args.workers}
@@ -140,6 +146,10 @@ def main() -> None:
             print(f"{name}: epoch {epoch}: {result.images_per_s:,.0f} images/s, mean loss {result.loss:.4f}")
 
     report(results)
+
+
+def device_name(device: str) -> str:
+    return torch.cuda.get_device_name() if device == "cuda" else "cpu"
 
 
 def report(results: dict[str, list[Epoch]]) -> None:
