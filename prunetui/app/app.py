@@ -4,6 +4,7 @@ screenshot, quitting, the command palette, and where runs go."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Iterable
 from functools import cached_property, partial
@@ -46,6 +47,9 @@ class PruneApp(App[None]):
         where runs are saved and read, and sweeps and sensitivity results go (default: the runs root, as
         `runs_root` finds it)."""
         super().__init__()
+        # What the imports made lives as long as the app: frozen, the collections during the first frame need not
+        # walk it (one full collection took 25 ms of a 250 ms first paint).
+        gc.freeze()
         self._runs_dir = runs_dir
         self._config = config
         self._main_screen: MainScreen | None = None

@@ -7,8 +7,10 @@ prints a line: `import torch` prints after the import; `prunetui run` (the CLI's
 already on disk) prints at its first StepLoss event, which comes after its first optimizer step since it
 trains on one batch, and exits there. The three take turns, so background load hits all alike; medians over
 `--repeats` rounds. One warm-up run per data set first, as a user's first start would (it copies or decodes
-the data once). `--before PATH` also runs another checkout's prunetui (e.g. the main branch) in the same rounds,
-for a before/after under the same load; `--tree` times another checkout instead of this one.
+the data once, and writes the bytecode caches that any install has; they are kept where PYTHONDONTWRITEBYTECODE
+is set, or prunetui alone would be compiled from source at every start). `--before PATH` also runs another
+checkout's prunetui (e.g. the main branch) in the same rounds, for a before/after under the same load; `--tree`
+times another checkout instead of this one.
 Target: prunetui run ÷ import torch ≤ 1.3. Not a pytest test.
 """
 
@@ -58,6 +60,7 @@ def seconds_to_first_line(argv: list[str], tree: Path, cwd: Path) -> float:
     """Run outside any checkout (`python -c` puts the working directory first on the path), importing prunetui
     from `tree`."""
     env = {**os.environ, "PYTHONPATH": str(tree), "PRUNETUI_DATA": str(cwd / "data")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # see the module's docstring
     started = time.perf_counter()
     child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=cwd)
     assert child.stdout is not None
