@@ -49,6 +49,11 @@ def phase_words(phase: str) -> PhaseWords:
     return PHASES.get(phase, PhaseWords(phase, phase, phase))
 
 
+def recovery(config: ExperimentConfig) -> PhaseWords:
+    """How a pruned model of this config recovers: fine-tuned, or (--rewind, --reinit) retrained from the start."""
+    return PHASES["retrain" if config.rewind or config.reinit else "finetune"]
+
+
 def epoch_where(phase: str, round_: int) -> str:
     """What an epoch belongs to: "training", or "round 2 fine-tune" after a prune."""
     return "training" if phase == "train" else f"round {round_} {phase_words(phase).verb}"

@@ -252,6 +252,10 @@ async def test_sensitivity_analyses_a_runs_final_model_keeping_its_zeros(tiny_co
         assert labels[str(directory / "dense.pt")] == f"dense · run {directory.name} l1 layer one-shot"
         source.value = final
         screen.query_one("#sensitivity-amounts", Input).value = "0.5,0.9"
+        await pilot.pause()
+        plan = shown(screen.query_one("#analysis-plan", Static))
+        assert "as that run pruned it, prune each of its 3 layers to 2 amounts: up to 6 validation and test " in plan
+        assert plan.endswith("(amounts at or below a layer's present sparsity are left out)")
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: not screen.running, timeout=30)
         await pilot.pause()
@@ -407,6 +411,17 @@ async def test_the_screens_read_runs_and_histories_off_the_ui_thread(
     ]  # fmt: skip
 
 
+async def test_a_rewinding_sweep_plans_and_shows_retraining(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config.replace(epochs=2, finetune_epochs=1, rewind=True))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot, "f4", SweepScreen)
+        plan = shown(screen.query_one("#analysis-plan", Static))
+        # rewinding points train from scratch (2 epochs, to find their masks) and retrain 2: 2 dense + 21 x 4
+        assert "retrain each 2 epochs: 86 epochs" in plan and "fine-tune" not in plan
+        assert screen.query_one("#sweep-chart").border_title == "Accuracy after retraining"
+        assert [str(column.label) for column in screen.query_one(DataTable).columns.values()][-1] == "retrained"
+
+
 async def test_sweep_and_sensitivity_say_what_start_will_do_before_it_starts(tiny_config: ExperimentConfig) -> None:
     config = tiny_config.replace(epochs=2, finetune_epochs=1)
     app = PruneApp(config)
@@ -425,6 +440,9 @@ async def test_sweep_and_sensitivity_say_what_start_will_do_before_it_starts(tin
         plan = shown(app.screen.query_one("#analysis-plan", Static))
         assert "train 2 × lenet5 (2 epochs), prune 12 points (3 methods × 2 sparsities × 2 seeds, 2 at once)" in plan
         assert "fine-tune each 1 epoch: 16 epochs" in plan  # 2 dense models of 2 epochs, 12 points of 1
+        app.screen.query_one("#sweep-methods", Input).value = "l1"
+        await pilot.pause()
+        assert "(1 method × 2 sparsities × 2 seeds, 2 at once)" in shown(app.screen.query_one("#analysis-plan", Static))
         app.screen.query_one("#sweep-jobs", Input).value = "many"
         await pilot.pause()
         plan = shown(app.screen.query_one("#analysis-plan", Static))

@@ -17,6 +17,7 @@ from prunetui.cli.options import config_from_args, note_unused
 from prunetui.describe import counted
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.storage.export import load_model
+from prunetui.engine.storage.runs import load_history
 
 
 def exit_code(argv: list[str]) -> int | str | None:
@@ -52,6 +53,9 @@ def test_run_writes_readable_config_history_summary_and_model(
     assert [row["event"] for row in rows] == ["epoch", "epoch", "prune", "epoch", "prune", "epoch"]
     assert float(rows[-1]["accuracy"]) == pytest.approx(summary["accuracy"])
     assert float(rows[-2]["sparsity"]) == pytest.approx(summary["sparsity"])
+    assert float(rows[-1]["val_accuracy"]) == pytest.approx(summary["val_accuracy"])  # the held-out 10 %
+    assert all(0 <= float(row["val_accuracy"]) <= 1 for row in rows)
+    assert [row.val_accuracy for row in load_history(out)] == [float(row["val_accuracy"]) for row in rows]
 
     config = ExperimentConfig.load(out / "config.toml")
     assert (config.schedule, config.rounds, config.sparsity) == ("iterative", 2, 0.75)

@@ -136,3 +136,15 @@ def test_listing_runs_and_reading_analyses_needs_no_torch() -> None:
     code = "import sys, prunetui.engine.storage.runs, prunetui.engine.analyses; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_a_history_saved_before_validation_columns_still_reads(tmp_path: Path) -> None:
+    (tmp_path / "history.csv").write_text(
+        "event,phase,round,epoch,step,train_loss,test_loss,accuracy,sparsity\n"
+        "epoch,train,0,1,8,0.9,0.8,0.7,\n"
+        "prune,prune,1,0,8,,0.85,0.65,0.5\n"
+    )
+    rows = load_history(tmp_path)
+    assert [(row.event, row.accuracy, row.sparsity, row.val_accuracy) for row in rows] == [
+        ("epoch", 0.7, None, None), ("prune", 0.65, 0.5, None),
+    ]  # fmt: skip

@@ -351,3 +351,16 @@ def test_a_cell_over_one_seed_shows_its_mean_without_a_spread_and_its_csv_has_no
     assert [(row["sparsity"], row["n"]) for row in means] == [("0.5", "2")]  # a mean row needs two seeds
     _, bands, _ = sweep_series(points)
     assert bands[method][1] == [pytest.approx(1.4142, abs=1e-3), 0.0]  # no error bar over one seed
+
+
+def test_a_rewinding_sweep_says_its_points_were_retrained_not_fine_tuned(
+    tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "150")
+    argv = ["sweep", *tiny_flags(tiny_config), "--methods", "l1:global", "--sparsities", "0.5", "--rewind"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    point = next(line for line in printed.splitlines() if line.startswith("l1:global:one-shot at 50 %"))
+    assert point.endswith("retrained") and "fine-tuned" not in printed
+    assert "Test accuracy (%) after retraining" in printed
+    assert "rewound and retrained for 2 epochs per prune round" in printed

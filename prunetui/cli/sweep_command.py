@@ -23,7 +23,7 @@ from prunetui.cli.options import (
     settings_from_args,
 )
 from prunetui.cli.run_command import stop_on_interrupt
-from prunetui.describe import counted, percent, spread
+from prunetui.describe import counted, percent, recovery, spread
 from prunetui.engine.analyses import (
     DEFAULT_METHODS,
     DEFAULT_SPARSITIES,
@@ -97,7 +97,8 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
     sweep = Sweep(spec, directory, parallel=parallel)
     with stop_on_interrupt(sweep.stop, console):
         several_seeds = len(spec.seeds) > 1
-        ended = follow(sweep.run(), console, partial(_line, several_seeds), "run the same command again to resume")
+        line = partial(_line, several_seeds, recovery(base).done)
+        ended = follow(sweep.run(), console, line, "run the same command again to resume")
     assert isinstance(ended, SweepEnded)
     if ended.points:
         console.print(sweep_table(spec, ended.points))
@@ -125,7 +126,7 @@ def point_recipe(base: ExperimentConfig, agp: bool) -> str:
     )
 
 
-def _line(several_seeds: bool, event: SweepEvent) -> str | None:
+def _line(several_seeds: bool, recovered: str, event: SweepEvent) -> str | None:
     match event:
         case SweepStarted():
             total = len(event.methods) * len(event.sparsities) * len(event.seeds)
@@ -136,7 +137,7 @@ def _line(several_seeds: bool, event: SweepEvent) -> str | None:
             return (
                 f"{event.method} at {percent(event.sparsity, 0)}{seed}: {event.compression:.1f}× compression, accuracy "
                 f"{percent(event.dense_accuracy)} dense → {percent(event.pruned_accuracy)} pruned → "
-                f"[bold]{percent(event.accuracy)}[/] fine-tuned"
+                f"[bold]{percent(event.accuracy)}[/] {recovered}"
             )
     return None
 
@@ -145,7 +146,8 @@ def sweep_table(spec: SweepSpec, points: tuple[SweepPoint, ...]) -> Table:
     """Accuracy per method and sparsity; over several seeds, mean ± std (n)."""
     found = {(mean.method, mean.sparsity): mean for mean in sweep_means(points)}
     seeds = len(spec.seeds) > 1
-    table = Table(title=f"Test accuracy (%) after fine-tuning{', mean ± std (n seeds)' if seeds else ''}",
+    after = recovery(spec.base).noun
+    table = Table(title=f"Test accuracy (%) after {after}{', mean ± std (n seeds)' if seeds else ''}",
                   title_justify="left")  # fmt: skip
     table.add_column("method")
     for sparsity in spec.sparsities:

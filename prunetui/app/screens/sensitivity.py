@@ -135,11 +135,14 @@ class SensitivityScreen(AnalysisScreen):
             raise PrunetuiError("cannot read the settings of that run")
         layers = len(config.prunable_layer_names)
         images = "validation and test" if config.validation_split else "test"
-        points = f"prune each of its {layers} layers to {len(amounts)} amounts: {layers * len(amounts)} {images} "
-        points += "evaluations, no fine-tuning"
+        pruned = source != TRAIN_NOW and Path(source).name != DENSE_MODEL_FILE
+        up_to = "up to " if pruned else ""  # amounts at or below a layer's present sparsity are left out
+        points = f"prune each of its {layers} layers to {len(amounts)} amounts: {up_to}{layers * len(amounts)} "
+        points += f"{images} evaluations, no fine-tuning"
+        if pruned:
+            points += " (amounts at or below a layer's present sparsity are left out)"
         if source != TRAIN_NOW:
-            which = "trained it" if Path(source).name == DENSE_MODEL_FILE else "pruned it"
-            return f"load {config.model} as that run {which}, {points}"
+            return f"load {config.model} as that run {'pruned it' if pruned else 'trained it'}, {points}"
         time = about(config.epochs, config, self.paces)
         return f"train {config.model} ({counted(config.epochs, 'epoch')}, {time}), {points}"
 

@@ -1,4 +1,5 @@
-"""The Sweep screen: several methods over a list of sparsities, each point fine-tuned, as a chart and a table.
+"""The Sweep screen: several methods over a list of sparsities, each point fine-tuned (or rewound and retrained),
+as a chart and a table.
 
 The sweep directory is the CLI's (one per shared settings under the runs root), so starting again with the
 same settings, here or with `prunetui sweep`, resumes without redoing finished points.
@@ -21,7 +22,7 @@ from prunetui.app.plan import about
 from prunetui.app.screens.analysis import AnalysisScreen, Kept
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import ACCURACY_AXIS, SPARSITY_AXIS, SeriesChart
-from prunetui.describe import counted, percent
+from prunetui.describe import counted, percent, recovery
 from prunetui.engine.analyses import (
     DEFAULT_METHODS,
     DEFAULT_SPARSITIES,
@@ -39,7 +40,7 @@ from prunetui.engine.analyses.executor import Parallel, parse_jobs
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.seed_stats import parse_seeds
 
-COLUMNS = ("method", "target", "seed", "reached", "compression", "pruned", "fine-tuned")
+COLUMNS = ("method", "target", "seed", "reached", "compression", "pruned")  # then "fine-tuned" or "retrained"
 
 
 class SweepScreen(AnalysisScreen):
@@ -76,12 +77,13 @@ class SweepScreen(AnalysisScreen):
         yield FittingFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#sweep-chart").border_title = "Accuracy after fine-tuning"
+        self.query_one("#sweep-chart").border_title = f"Accuracy after {recovery(self.config).noun}"
         self.query_one("#sweep-setup").border_title = f"Sweep: {self.config.model} on {self.config.dataset}"
         table = self.query_one(DataTable)
         table.border_title = "Points"
         for column in COLUMNS:
             table.add_column(column, key=column)
+        table.add_column(recovery(self.config).done, key="accuracy")
         self.query_one("#sweep-methods").focus()
 
     def _spec(self) -> SweepSpec:
@@ -97,15 +99,16 @@ class SweepScreen(AnalysisScreen):
 
     def plan(self) -> str:
         spec, c, jobs = self._spec(), self.config, self._parallel().jobs
-        points, seeds = spec.points(), len(spec.seeds)
+        points, seeds, words = spec.points(), len(spec.seeds), recovery(c)
         epochs = c.epochs * seeds + sum(spec.point_config(*point).total_epochs for point in points)
         dense = f"{seeds} × " if seeds > 1 else ""
         by_seeds = f" × {seeds} seeds" if seeds > 1 else ""
         at_once = f", {jobs} at once" if jobs > 1 else ""
         return (
-            f"train {dense}{c.model} ({counted(c.epochs, 'epoch')}), prune {len(points)} points ({len(spec.methods)} "
-            f"methods × {len(spec.sparsities)} sparsities{by_seeds}{at_once}), fine-tune each "
-            f"{counted(c.finetune_epochs, 'epoch')}: {counted(epochs, 'epoch')}, "
+            f"train {dense}{c.model} ({counted(c.epochs, 'epoch')}), prune {len(points)} points "
+            f"({counted(len(spec.methods), 'method')} × {len(spec.sparsities)} sparsities{by_seeds}{at_once}), "
+            f"{words.verb} each {counted(c.epochs if c.rewind or c.reinit else c.finetune_epochs, 'epoch')}"
+            f": {counted(epochs, 'epoch')}, "
             f"{about(epochs, c, self.paces)} (points done before are kept)"
         )
 

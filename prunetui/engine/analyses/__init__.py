@@ -189,7 +189,7 @@ class SweepPoint:
     compression: float  # total parameters over non-zero ones
     dense_accuracy: float  # the sweep's dense model (never pruned), the same for every point
     pruned_accuracy: float  # right after the last prune, before fine-tuning
-    accuracy: float  # after fine-tuning
+    accuracy: float  # after fine-tuning (or retraining, under --rewind)
     test_loss: float
     seconds: float
 

@@ -19,6 +19,7 @@ class HistoryRow:
     test_loss: float | None
     accuracy: float
     sparsity: float | None  # global sparsity over prunable weights, when the row changed it
+    val_accuracy: float | None = None  # on the held-out validation images; None when none are held out
 
 
 def history_row(event: Event) -> HistoryRow | None:
@@ -27,12 +28,12 @@ def history_row(event: Event) -> HistoryRow | None:
         case EpochEnd():
             return HistoryRow(
                 "epoch", event.phase, event.round, event.epoch, event.step, event.train_loss, event.test_loss,
-                event.accuracy, None,
+                event.accuracy, None, event.val_accuracy,
             )  # fmt: skip
         case Pruned():
             return HistoryRow(
                 "prune", "prune", event.round, 0, event.step, None, event.test_loss, event.accuracy,
-                event.sparsity.global_sparsity,
+                event.sparsity.global_sparsity, event.val_accuracy,
             )  # fmt: skip
         case Rewound():
             return HistoryRow("rewind", "rewind", event.round, 0, event.step, None, None, event.accuracy, None)

@@ -271,6 +271,7 @@ def load_history(run_dir: str | Path) -> list[HistoryRow]:
                     test_loss=_optional_float(record["test_loss"]),
                     accuracy=float(record["accuracy"]),
                     sparsity=_optional_float(record["sparsity"]),
+                    val_accuracy=_optional_float(record.get("val_accuracy", "")),  # none before validation splits
                 )
             )
         except (KeyError, TypeError, ValueError):
