@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -49,9 +50,13 @@ def phase_words(phase: str) -> PhaseWords:
     return PHASES.get(phase, PhaseWords(phase, phase, phase))
 
 
-def recovery(config: ExperimentConfig) -> PhaseWords:
-    """How a pruned model of this config recovers: fine-tuned, or (--rewind, --reinit) retrained from the start."""
-    return PHASES["retrain" if config.rewind or config.reinit else "finetune"]
+def recovery(configs: Iterable[ExperimentConfig]) -> PhaseWords:
+    """How the pruned models of these configs recover (a run's, or a sweep's points'): fine-tuned, or under
+    --rewind / --reinit retrained from the start (agp, which prunes while training, still fine-tunes)."""
+    phases = {"retrain" if c.pruning_schedule.retrains(c.plan_settings) else "finetune" for c in configs}
+    if len(phases) == 1:
+        return PHASES[phases.pop()]
+    return PhaseWords("fine-tune or retrain", "fine-tuning or retraining", "fine-tuned or retrained")
 
 
 def epoch_where(phase: str, round_: int) -> str:
@@ -59,9 +64,9 @@ def epoch_where(phase: str, round_: int) -> str:
     return "training" if phase == "train" else f"round {round_} {phase_words(phase).verb}"
 
 
-def counted(n: int, noun: str) -> str:
-    """'1 epoch', '2 epochs', '1,000 training images'."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """'1 epoch', '2 epochs', '1,000 training images'; `plural` where it is not the noun and an s."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def percent(fraction: float | None, digits: int = 1) -> str:

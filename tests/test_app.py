@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,7 +32,7 @@ from prunetui.app.screens.too_small import TooSmallScreen
 from prunetui.app.widgets.charts import RunChart
 from prunetui.app.widgets.choice import Choice
 from prunetui.app.widgets.event_log import EventLog
-from prunetui.app.widgets.experiment_form import FIRST_ROWS
+from prunetui.app.widgets.experiment_form import ExperimentForm, first_rows
 from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine import ExperimentConfig
@@ -106,7 +107,34 @@ def test_the_first_frame_imports_neither_the_events_nor_their_words() -> None:
         "Probe().run(headless=True, size=(80, 24))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert result.stdout.split() == ["none", str(FIRST_ROWS)]
+    assert result.stdout.split() == ["none", "10"]  # model … finetune epochs; the rounds note takes a line
+
+
+def all_rows(form: ExperimentForm, count: int) -> bool:
+    return len(form.query(".setting")) == count
+
+
+async def test_the_first_frame_fills_the_settings_box_at_80x24_and_the_rest_follows(
+    tiny_config: ExperimentConfig,
+) -> None:
+    class Probe(PruneApp):
+        async def on_ready(self) -> None:  # the first frame, before PruneApp.on_ready adds the other rows
+            in_first_frame.append(len(self.query(".setting")))
+            await super().on_ready()
+
+    for config, first in ((tiny_config, 10), (tiny_config.replace(schedule="iterative"), 11)):  # no rounds note
+        assert first_rows(config) == first
+        in_first_frame: list[int] = []
+        app = Probe(config)
+        async with app.run_test(size=(80, 24)) as pilot:
+            form, everything = app.query_one(ExperimentForm), len(ExperimentConfig.fields())
+            await wait_until(pilot, partial(all_rows, form, everything))
+            settings = app.query_one("#settings")
+            last = app.query_one(f"#row-{ExperimentConfig.fields()[first - 1].name}")
+            following = app.query_one(f"#row-{ExperimentConfig.fields()[first].name}")
+            assert settings.region.contains_region(last.region)  # the first rows fill the box …
+            assert not settings.region.overlaps(following.region)  # … and the next one is below its fold
+        assert in_first_frame == [first]
 
 
 async def test_settings_by_keyboard_then_a_full_iterative_run(tiny_config: ExperimentConfig) -> None:

@@ -48,7 +48,8 @@ def test_the_gpu_prunes_the_same_weights_as_the_cpu_from_the_same_dense_model(ti
     _, dense_run = run(tiny_config.replace(sparsity=0.0, finetune_epochs=0))
     assert dense_run.model is not None
     dense = permanent_state(dense_run.model)
-    masks = {}
+    masks: dict[str, dict[str, torch.Tensor]] = {}
+    accuracies: dict[str, float] = {}
     for device in ("cpu", "cuda"):
         config = tiny_config.replace(device=device, sparsity=0.9, scope="global", epochs=0, finetune_epochs=0)
         experiment = Experiment(config, download=False, start_from=dense)
@@ -56,11 +57,11 @@ def test_the_gpu_prunes_the_same_weights_as_the_cpu_from_the_same_dense_model(ti
         assert isinstance(events[-1], Finished), events[-1]
         assert experiment.model is not None
         masks[device] = {name: mask.cpu() for name, mask in experiment.model.state_dict().items() if "mask" in name}
-        masks[device + " accuracy"] = of_type(events, Pruned)[-1].accuracy  # type: ignore[assignment]
+        accuracies[device] = of_type(events, Pruned)[-1].accuracy
     assert masks["cpu"].keys() == masks["cuda"].keys()
     for name, mask in masks["cpu"].items():
         assert torch.equal(mask, masks["cuda"][name]), name
-    assert masks["cuda accuracy"] == pytest.approx(masks["cpu accuracy"], abs=1 / 256)
+    assert accuracies["cuda"] == pytest.approx(accuracies["cpu"], abs=1 / 256)
 
 
 def test_two_jobs_share_one_gpu_and_give_what_one_process_on_the_gpu_gives(

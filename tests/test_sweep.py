@@ -364,3 +364,10 @@ def test_a_rewinding_sweep_says_its_points_were_retrained_not_fine_tuned(
     assert point.endswith("retrained") and "fine-tuned" not in printed
     assert "Test accuracy (%) after retraining" in printed
     assert "rewound and retrained for 2 epochs per prune round" in printed
+
+    # agp prunes while it trains: nothing to rewind to, so its points are fine-tuned even under --rewind
+    assert main([*argv, "--methods", "l1:global,l1:global:agp", "--out", str(tmp_path / "mixed")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert next(line for line in lines if line.startswith("l1:global:agp at 50 %")).endswith("fine-tuned")
+    assert next(line for line in lines if line.startswith("l1:global:one-shot at 50 %")).endswith("retrained")
+    assert "Test accuracy (%) after fine-tuning or retraining" in lines

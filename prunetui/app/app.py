@@ -47,9 +47,11 @@ class PruneApp(App[None]):
         where runs are saved and read, and sweeps and sensitivity results go (default: the runs root, as
         `runs_root` finds it)."""
         super().__init__()
-        # What the imports made lives as long as the app: frozen, the collections during the first frame need not
-        # walk it (one full collection took 25 ms of a 250 ms first paint).
-        gc.freeze()
+        # What the imports made lives as long as the process: frozen, the collections during the first frame need
+        # not walk it (one full collection took 25 ms of a 250 ms first paint). Once: a later app (tests open
+        # many) would freeze the garbage of the one before.
+        if not gc.get_freeze_count():
+            gc.freeze()
         self._runs_dir = runs_dir
         self._config = config
         self._main_screen: MainScreen | None = None

@@ -96,9 +96,7 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
 
     sweep = Sweep(spec, directory, parallel=parallel)
     with stop_on_interrupt(sweep.stop, console):
-        several_seeds = len(spec.seeds) > 1
-        line = partial(_line, several_seeds, recovery(base).done)
-        ended = follow(sweep.run(), console, line, "run the same command again to resume")
+        ended = follow(sweep.run(), console, partial(_line, spec), "run the same command again to resume")
     assert isinstance(ended, SweepEnded)
     if ended.points:
         console.print(sweep_table(spec, ended.points))
@@ -111,29 +109,32 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
 def point_recipe(base: ExperimentConfig, agp: bool) -> str:
     """What each point of a sweep from `base` did, said below its table."""
     if base.rewind or base.reinit:
-        recovery = f"{'reinitialised' if base.reinit else 'rewound'} and retrained for {counted(base.epochs, 'epoch')}"
+        after = f"{'reinitialised' if base.reinit else 'rewound'} and retrained for {counted(base.epochs, 'epoch')}"
     else:
-        recovery = f"fine-tuned for {counted(base.finetune_epochs, 'epoch')}"
+        after = f"fine-tuned for {counted(base.finetune_epochs, 'epoch')}"
     during = (
         f"; agp points prune while training from scratch for {counted(base.epochs, 'epoch')}, as the dense model "
         "trained"
         if agp
         else ""
     )
+    if agp and (base.rewind or base.reinit):  # agp prunes while training: nothing to rewind to
+        during += f", then fine-tune for {counted(base.finetune_epochs, 'epoch')}"
     return (
-        f"Each point: the dense model ({counted(base.epochs, 'epoch')} of training) pruned, then {recovery} per "
+        f"Each point: the dense model ({counted(base.epochs, 'epoch')} of training) pruned, then {after} per "
         f"prune round{during}."
     )
 
 
-def _line(several_seeds: bool, recovered: str, event: SweepEvent) -> str | None:
+def _line(spec: SweepSpec, event: SweepEvent) -> str | None:
     match event:
         case SweepStarted():
             total = len(event.methods) * len(event.sparsities) * len(event.seeds)
             resumed = f", {len(event.done)} already done" if event.done else ""
             return f"sweep of {total} points in {event.directory}{resumed}"
         case SweepPoint():
-            seed = f", seed {event.seed}" if several_seeds else ""
+            seed = f", seed {event.seed}" if len(spec.seeds) > 1 else ""
+            recovered = recovery([spec.point_config(event.method, event.sparsity, event.seed)]).done
             return (
                 f"{event.method} at {percent(event.sparsity, 0)}{seed}: {event.compression:.1f}× compression, accuracy "
                 f"{percent(event.dense_accuracy)} dense → {percent(event.pruned_accuracy)} pruned → "
@@ -146,7 +147,7 @@ def sweep_table(spec: SweepSpec, points: tuple[SweepPoint, ...]) -> Table:
     """Accuracy per method and sparsity; over several seeds, mean ± std (n)."""
     found = {(mean.method, mean.sparsity): mean for mean in sweep_means(points)}
     seeds = len(spec.seeds) > 1
-    after = recovery(spec.base).noun
+    after = recovery(spec.method_configs()).noun
     table = Table(title=f"Test accuracy (%) after {after}{', mean ± std (n seeds)' if seeds else ''}",
                   title_justify="left")  # fmt: skip
     table.add_column("method")

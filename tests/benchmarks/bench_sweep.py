@@ -1,13 +1,15 @@
 """Sweep wall time: points one after another in this process, against --jobs 2 and Ray with 2 CPUs.
 
     python tests/benchmarks/bench_sweep.py [--repeats 3] [--train-subset 10000] [--finetune-epochs 2] [--no-ray]
+                                           [--model lenet5] [--batch-size 128] [--device cpu]
 
 One small sweep on the built-in fashion-mnist-mini (3 methods by 4 sparsities, each point pruned and fine-tuned
 for two epochs). The dense model is trained once, before timing, and copied into each fresh sweep directory, so
 every setting times the same points and only them; a setting's time includes starting its workers (spawned
 processes importing torch) but not starting Ray, which is timed apart. The settings take turns, so load from
 other processes hits them alike; the table shows medians, and the speed-up is the best serial median over each
-parallel one. Not a pytest test: named bench_*.py.
+parallel one. With `--device cuda` every setting trains on the GPU, `--jobs 4` joins them (the workers share the
+GPU) and Ray is left out. Not a pytest test: named bench_*.py.
 """
 
 from __future__ import annotations

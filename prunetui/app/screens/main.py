@@ -61,7 +61,7 @@ class MainScreen(Screen[None]):
         yield Header()
         with VerticalScroll(id="main", can_focus=False):
             with Vertical(id="setup"):
-                yield ExperimentForm(id="form")
+                yield ExperimentForm(self._initial, id="form")
                 with Horizontal(id="controls"):
                     yield Button("Start", variant="success", id="start", compact=True)
                     yield Button("Stop", variant="error", id="stop", compact=True, disabled=True)

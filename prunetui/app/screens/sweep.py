@@ -1,5 +1,5 @@
-"""The Sweep screen: several methods over a list of sparsities, each point fine-tuned (or rewound and retrained),
-as a chart and a table.
+"""The Sweep screen: several methods over a list of sparsities, each point fine-tuned (or, under --rewind or
+--reinit, retrained), as a chart and a table.
 
 The sweep directory is the CLI's (one per shared settings under the runs root), so starting again with the
 same settings, here or with `prunetui sweep`, resumes without redoing finished points.
@@ -77,13 +77,14 @@ class SweepScreen(AnalysisScreen):
         yield FittingFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#sweep-chart").border_title = f"Accuracy after {recovery(self.config).noun}"
+        after = recovery(self._spec().method_configs())  # the methods it opens with; agp fine-tunes even under --rewind
+        self.query_one("#sweep-chart").border_title = f"Accuracy after {after.noun}"
         self.query_one("#sweep-setup").border_title = f"Sweep: {self.config.model} on {self.config.dataset}"
         table = self.query_one(DataTable)
         table.border_title = "Points"
         for column in COLUMNS:
             table.add_column(column, key=column)
-        table.add_column(recovery(self.config).done, key="accuracy")
+        table.add_column(after.done, key="accuracy")
         self.query_one("#sweep-methods").focus()
 
     def _spec(self) -> SweepSpec:
@@ -99,15 +100,17 @@ class SweepScreen(AnalysisScreen):
 
     def plan(self) -> str:
         spec, c, jobs = self._spec(), self.config, self._parallel().jobs
-        points, seeds, words = spec.points(), len(spec.seeds), recovery(c)
+        points, seeds = spec.points(), len(spec.seeds)
+        configs = spec.method_configs()
+        each = sorted({config.pruning_schedule.recovery_epochs(config.plan_settings) for config in configs})
         epochs = c.epochs * seeds + sum(spec.point_config(*point).total_epochs for point in points)
         dense = f"{seeds} × " if seeds > 1 else ""
         by_seeds = f" × {seeds} seeds" if seeds > 1 else ""
         at_once = f", {jobs} at once" if jobs > 1 else ""
         return (
             f"train {dense}{c.model} ({counted(c.epochs, 'epoch')}), prune {len(points)} points "
-            f"({counted(len(spec.methods), 'method')} × {len(spec.sparsities)} sparsities{by_seeds}{at_once}), "
-            f"{words.verb} each {counted(c.epochs if c.rewind or c.reinit else c.finetune_epochs, 'epoch')}"
+            f"({counted(len(spec.methods), 'method')} × {counted(len(spec.sparsities), 'sparsity', 'sparsities')}"
+            f"{by_seeds}{at_once}), {recovery(configs).verb} each {'/'.join(counted(n, 'epoch') for n in each)}"
             f": {counted(epochs, 'epoch')}, "
             f"{about(epochs, c, self.paces)} (points done before are kept)"
         )

@@ -47,9 +47,19 @@ def _dataset_options(data_dir: str) -> list[tuple[str, str]]:
     return [(f"{name} · {state}", name) for name, state in availability(data_dir or None).items()]
 
 
-# The rows the settings box shows at 80x24 (one of its lines is the rounds note); the others come after the first
-# frame: each row styled before it cost 6-8 ms of it.
-FIRST_ROWS = 10
+# The settings box's lines at 80x24: the rows that fill them are in the first frame, the others come after it
+# (each row styled before it cost 6-8 ms of it).
+FIRST_LINES = 11
+
+
+def first_rows(config: ExperimentConfig) -> int:
+    """How many rows fill FIRST_LINES for this config: a row takes a line, and its note another where it shows."""
+    lines = 0
+    for count, f in enumerate(ExperimentConfig.fields()):
+        lines += 1 + (config.not_applicable(f.name) is not None)
+        if lines >= FIRST_LINES:
+            return count + 1
+    return len(ExperimentConfig.fields())
 
 
 def label_for(name: str) -> str:
@@ -71,16 +81,18 @@ class SettingRow(Horizontal):
 class ExperimentForm(Vertical):
     """One row per setting; `read()` gives the config the form shows and what is wrong with it."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, config: ExperimentConfig | None = None, *, id: str | None = None) -> None:
+        """`config`: the settings it will show first (`show_config`), which decide the rows of the first frame."""
         super().__init__(id=id)
         self._config = ExperimentConfig()
+        self._first_rows = first_rows(config or self._config)
         self.problems: dict[str, str] = {}
         self._check_pending = False
         self._controls: dict[str, Widget] = {}  # by setting name, as their rows are built
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="settings", can_focus=False):
-            for f in ExperimentConfig.fields()[:FIRST_ROWS]:
+            for f in ExperimentConfig.fields()[: self._first_rows]:
                 yield from self._row(f)
         yield Static("", id="setting-help")
         yield Static("", id="form-status")
@@ -111,7 +123,7 @@ class ExperimentForm(Vertical):
     async def add_rows(self) -> None:
         """The rows below those of the first frame (a row is four widgets). Until they are mounted, `read()` takes
         their values from `_config`."""
-        rows = [widget for f in ExperimentConfig.fields()[FIRST_ROWS:] for widget in self._row(f)]
+        rows = [widget for f in ExperimentConfig.fields()[self._first_rows :] for widget in self._row(f)]
         await self.query_one("#settings").mount_all(rows)
         if self.is_attached:  # else the app closed before they were mounted
             self._rows_added()

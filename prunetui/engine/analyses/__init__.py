@@ -115,6 +115,10 @@ class SweepSpec:
                                   layer_sparsity="", seed=self.base.seed if seed is None else seed)  # fmt: skip
         return point if point.trains_from_scratch else point.replace(epochs=0)
 
+    def method_configs(self) -> list[ExperimentConfig]:
+        """One point's config per method: what its points do, whatever their sparsity."""
+        return [self.point_config(method, self.sparsities[0]) for method in self.methods]
+
     def dense_config(self, seed: int) -> ExperimentConfig:
         return dense_config(self.base.replace(seed=seed))
 
@@ -189,7 +193,7 @@ class SweepPoint:
     compression: float  # total parameters over non-zero ones
     dense_accuracy: float  # the sweep's dense model (never pruned), the same for every point
     pruned_accuracy: float  # right after the last prune, before fine-tuning
-    accuracy: float  # after fine-tuning (or retraining, under --rewind)
+    accuracy: float  # after fine-tuning (or retraining, under --rewind or --reinit)
     test_loss: float
     seconds: float
 
