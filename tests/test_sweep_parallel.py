@@ -17,7 +17,7 @@ from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import Progress, SweepEnded, SweepPoint, SweepSpec, read_sweep_csv
 from prunetui.engine.analyses.executor import Parallel
 from prunetui.engine.analyses.sweep import Sweep
-from prunetui.engine.core.events import Status
+from prunetui.engine.core.events import EpochEnd, Status
 from prunetui.engine.storage.export import load_model
 from tests.analysis_helpers import accuracy, tiny_flags
 from tests.executor_jobs import ctrl_c_once_two_workers_run, running, spawned_workers
@@ -60,6 +60,32 @@ def test_points_in_worker_processes_give_the_serial_numbers_and_bring_their_runs
         assert accuracy(load_model(run / "model.pt"), tiny_config) == point.accuracy
     rows = read_sweep_csv((tmp_path / "parallel" / "sweep.csv").read_text())
     assert sorted(rows, key=lambda p: p.key) == sorted(parallel[-1].points, key=lambda p: p.key)
+
+
+def test_with_workers_the_first_dense_model_trains_here_and_a_stop_during_it_starts_no_worker(
+    tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    """Workers get a share of the cores; the dense model every point waits for trains in this process on all."""
+    spec = SweepSpec(tiny_config, METHODS, (0.5,), (0, 1))
+    events = list(Sweep(spec, tmp_path / "two-seeds", parallel=TWO_WORKERS, download=False).run())
+    assert isinstance(events[-1], SweepEnded) and events[-1].status == "finished"
+    epochs_here = {event.stage for event in events if isinstance(event, Progress) and isinstance(event.event, EpochEnd)}
+    went_to_workers = {event.stage for event in events if worker_of(event) is not None or _sent(event)}
+    assert "dense model, seed 0" in epochs_here and "dense model, seed 0" not in went_to_workers
+    assert "dense model, seed 1" in went_to_workers  # the other seeds' dense models train beside the points
+
+    longer = SweepSpec(tiny_config.replace(epochs=4), METHODS, (0.5,))
+    sweep = Sweep(longer, tmp_path / "stopped", parallel=TWO_WORKERS, download=False)
+    for event in sweep.run():
+        if isinstance(event, Progress) and isinstance(event.event, EpochEnd):
+            sweep.stop()  # after the dense model's first epoch, here: seen at its next event, an epoch later
+    assert isinstance(event, SweepEnded) and event.status == "stopped" and not event.points
+    assert not (tmp_path / "stopped" / "dense.pt").exists() and spawned_workers(os.getpid()) == []
+
+
+def _sent(event: object) -> bool:
+    """A job handed to a worker process ("running in worker process N")."""
+    return isinstance(event, Progress) and isinstance(event.event, Status) and "worker process" in event.event.message
 
 
 def test_a_worker_killed_mid_point_is_retried_and_the_sweep_finishes(

@@ -46,6 +46,8 @@ from prunetui.engine.analyses.executor import (
     JobProgress,
     JobStarted,
     Parallel,
+    ProcessExecutor,
+    SerialExecutor,
     make_executor,
 )
 from prunetui.engine.analyses.experiment_series import Interrupted
@@ -93,14 +95,14 @@ class Sweep:
         self._first_seed = self.spec.seeds[0]  # the seed of dense.pt: the directory's first sweep's
         self._stopped = threading.Event()
         self._lock = threading.RLock()  # stop() may come from a Ctrl+C handler in the thread that holds it
-        self._executor: Executor | None = None
+        self._executors: list[Executor] = []  # those a stop cancels: the sweep's, and one running a job here
 
     def stop(self) -> None:
         """Ask the sweep to end soon, cancelling every job (in-process ones between batches). Any thread."""
         self._stopped.set()
         with self._lock:
-            executor = self._executor
-        if executor is not None:
+            executors = list(self._executors)
+        for executor in executors:
             executor.cancel()
 
     def run(self) -> Iterator[SweepEvent]:
@@ -138,39 +140,60 @@ class Sweep:
         todo = [point for point in spec.points() if point_key(*point) not in self._results]
         if not todo:
             return
+        failures: list[str] = []
         with self._start_executor() as executor:
             for seed in dict.fromkeys(seed for _, _, seed in todo):
                 path = self._dense_path(seed)
+                job = Job(spec.dense_stage(seed), train_dense, DenseJob(spec.dense_config(seed), self._place))
                 if path.is_file():
                     self._submit_points(executor, todo, seed, load_model(path).state_dict(), test, device)
+                elif isinstance(executor, ProcessExecutor) and seed == todo[0][2]:
+                    # Local workers run a share of the cores each: the first dense model, which every point of its
+                    # seed waits for, trains faster here on every core (or --threads, as a serial sweep would).
+                    with self._started(SerialExecutor(self.parallel.threads)) as here:
+                        here.submit(job)
+                        yield from self._outcomes(here, executor, todo, test, device, failures)
                 else:
-                    executor.submit(
-                        Job(spec.dense_stage(seed), train_dense, DenseJob(spec.dense_config(seed), self._place))
-                    )
-            failures: list[str] = []
-            for outcome in executor.as_completed():
-                if isinstance(outcome, JobProgress):
-                    yield Progress(outcome.key, outcome.event)
-                elif isinstance(outcome, JobStarted):
-                    yield Progress(outcome.key, Status(f"running in {outcome.where}"))
-                elif isinstance(outcome, JobFailed):
-                    failures.append(f"{outcome.key}: {outcome.message}")
-                elif isinstance(outcome.result, PointResult):
-                    yield self._keep(outcome.result)
-                else:  # a dense model: its points can start
-                    seed = next(seed for seed in spec.seeds if spec.dense_stage(seed) == outcome.key)
-                    save_state(outcome.result, spec.base.model, self._dense_path(seed))
-                    self._submit_points(executor, todo, seed, outcome.result, test, device)
+                    executor.submit(job)
+            yield from self._outcomes(executor, executor, todo, test, device, failures)
         if self._stopped.is_set():
             raise Interrupted("stopped")
         if failures:
             more = f" (and {len(failures) - 1} more failed)" if len(failures) > 1 else ""
             raise Interrupted("failed", failures[0] + more)
 
+    def _outcomes(
+        self,
+        source: Executor,
+        executor: Executor,
+        todo: list[tuple[str, float, int]],
+        test: Split,
+        device: torch.device,
+        failures: list[str],
+    ) -> Iterator[SweepEvent]:
+        """The events of `source`'s jobs as they end; a dense model's points go to `executor`."""
+        spec = self.spec
+        for outcome in source.as_completed():
+            if isinstance(outcome, JobProgress):
+                yield Progress(outcome.key, outcome.event)
+            elif isinstance(outcome, JobStarted):
+                yield Progress(outcome.key, Status(f"running in {outcome.where}"))
+            elif isinstance(outcome, JobFailed):
+                failures.append(f"{outcome.key}: {outcome.message}")
+            elif isinstance(outcome.result, PointResult):
+                yield self._keep(outcome.result)
+            else:  # a dense model: its points can start
+                seed = next(seed for seed in spec.seeds if spec.dense_stage(seed) == outcome.key)
+                save_state(outcome.result, spec.base.model, self._dense_path(seed))
+                self._submit_points(executor, todo, seed, outcome.result, test, device)
+
     def _start_executor(self) -> Executor:
-        executor = make_executor(self.parallel)  # outside the lock: starting Ray takes seconds
+        return self._started(make_executor(self.parallel))  # outside the lock: starting Ray takes seconds
+
+    def _started(self, executor: Executor) -> Executor:
+        """`executor`, which stop() now cancels too."""
         with self._lock:
-            self._executor = executor
+            self._executors.append(executor)
         if self._stopped.is_set():
             executor.close()
             raise Interrupted("stopped")
