@@ -37,6 +37,7 @@ def test_seeds_in_worker_processes_give_the_serial_numbers_as_one_group(
     runs = list_runs(tmp_path / "jobs-2")
     assert {run.group for run in runs} == {parallel[0]["group"]}
     assert all(run.status == "finished" and (run.path / "model.pt").is_file() for run in runs)
+    assert all(run.export is not None and run.export.path == str(run.path / "model.pt") for run in runs)
 
 
 def test_ctrl_c_on_seeds_in_worker_processes_ends_every_worker_and_keeps_no_half_run(

@@ -17,7 +17,7 @@ from torch.nn.utils import prune
 
 from prunetui.cli import main
 from prunetui.cli.sweep_command import point_recipe, sweep_table
-from prunetui.engine import ExperimentConfig
+from prunetui.engine import ExperimentConfig, Finished
 from prunetui.engine.analyses import (
     Progress,
     SweepEnded,
@@ -371,3 +371,23 @@ def test_a_rewinding_sweep_says_its_points_were_retrained_not_fine_tuned(
     assert next(line for line in lines if line.startswith("l1:global:agp at 50 %")).endswith("fine-tuned")
     assert next(line for line in lines if line.startswith("l1:global:one-shot at 50 %")).endswith("retrained")
     assert "Test accuracy (%) after fine-tuning or retraining" in lines
+
+
+def test_a_point_gives_what_prunetui_run_gives_with_the_same_settings(
+    tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    """The point starts from the sweep's dense model and goes on as a run that trained it itself: the same
+    shuffling after training, so the same fine-tuning batches and numbers (one torch thread here)."""
+    config = tiny_config.replace(sparsity=0.9, finetune_epochs=2)
+    points = list(Sweep(SweepSpec(config, ("l1:layer:one-shot", "random:layer:one-shot"), (0.9,)), tmp_path).run())
+    ended = points[-1]
+    assert isinstance(ended, SweepEnded) and ended.status == "finished"
+    for point in ended.points:
+        criterion, scope, schedule = point.method.split(":")
+        events = list(Experiment(config.replace(criterion=criterion, scope=scope), download=False).run())
+        finished = events[-1]
+        assert isinstance(finished, Finished), finished
+        summary = finished.summary
+        assert (point.dense_accuracy, point.accuracy, point.test_loss) == (
+            summary.dense_accuracy, summary.accuracy, summary.test_loss,
+        ), point.method  # fmt: skip

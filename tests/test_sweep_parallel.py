@@ -4,6 +4,7 @@ and stops handled; and sweeps over seeds."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import statistics
@@ -58,6 +59,8 @@ def test_points_in_worker_processes_give_the_serial_numbers_and_bring_their_runs
             "config.toml", "dense.pt", "history.csv", "model.pt", "summary.json",
         ]  # fmt: skip
         assert accuracy(load_model(run / "model.pt"), tiny_config) == point.accuracy
+        summary = json.loads((run / "summary.json").read_text())  # names the model where it is, not where it was made
+        assert summary["export"]["path"] == str(run / "model.pt") and summary["status"] == "finished"
     rows = read_sweep_csv((tmp_path / "parallel" / "sweep.csv").read_text())
     assert sorted(rows, key=lambda p: p.key) == sorted(parallel[-1].points, key=lambda p: p.key)
 

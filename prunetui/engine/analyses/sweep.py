@@ -68,7 +68,7 @@ from prunetui.engine.core.files import write_atomic
 from prunetui.engine.core.models import build_model
 from prunetui.engine.core.training import evaluate, resolve_device
 from prunetui.engine.storage.export import load_model, save_state
-from prunetui.engine.storage.runs import DENSE_MODEL_FILE
+from prunetui.engine.storage.runs import DENSE_MODEL_FILE, write_run_files
 
 SETTINGS_FILE = "sweep.toml"
 RESULTS_FILE = "sweep.csv"
@@ -215,7 +215,8 @@ class Sweep:
                 continue
             config = spec.point_config(method, sparsity, seed)
             start_from = None if config.trains_from_scratch else dense  # agp and rewinding train from scratch
-            job = PointJob(method, sparsity, config, start_from, dense_accuracy, self._place)
+            dense_epochs = spec.dense_config(seed).epochs
+            job = PointJob(method, sparsity, config, start_from, dense_epochs, dense_accuracy, self._place)
             executor.submit(Job(spec.stage(method, sparsity, seed), prune_point, job))
 
     def _keep(self, result: PointResult) -> SweepPoint:
@@ -223,8 +224,7 @@ class Sweep:
         point = result.point
         name = f"{point.method.replace(':', '-')}-{point.sparsity:g}-seed{point.seed}"
         directory = _free_directory(self.directory / RUNS_DIRECTORY / name)
-        for file_name, payload in result.run_files.items():
-            write_atomic(directory / file_name, payload)
+        write_run_files(directory, result.run_files)
         self._results[point.key] = point
         ordered = sorted(self._results.values(), key=lambda p: p.key)  # the same file whatever order points came in
         write_atomic(self.directory / RESULTS_FILE, sweep_csv(ordered))

@@ -45,6 +45,7 @@ class PointJob:
     sparsity: float
     config: ExperimentConfig  # the point's own config
     dense: State | None  # the seed's trained dense model; None for schedules that train from scratch (agp)
+    dense_epochs: int  # the epochs it was trained: the point goes on from there as a run would
     dense_accuracy: float
     place: DataPlace
 
@@ -65,7 +66,7 @@ def train_dense(job: DenseJob, context: JobContext) -> Generator[Event, None, St
 
 def prune_point(job: PointJob, context: JobContext) -> Generator[Event, None, PointResult]:
     """Prune the dense model to the point's sparsity and fine-tune it, saving the run as `prunetui run` would."""
-    experiment = experiment_for(job.config, job.place, context, job.dense)
+    experiment = experiment_for(job.config, job.place, context, job.dense, job.dense_epochs)
     with tempfile.TemporaryDirectory(prefix="prunetui-point-") as temporary:
         directory = Path(temporary) / "run"
         events = record_run(experiment, directory)
@@ -90,11 +91,21 @@ def prune_point(job: PointJob, context: JobContext) -> Generator[Event, None, Po
 
 
 def experiment_for(
-    config: ExperimentConfig, place: DataPlace, context: JobContext, start_from: State | None = None
+    config: ExperimentConfig,
+    place: DataPlace,
+    context: JobContext,
+    start_from: State | None = None,
+    trained_epochs: int = 0,
 ) -> Experiment:
     if context.device:
         config = config.replace(device=context.device)
-    return Experiment(config, system_data_dir=place.system_data_dir, download=place.download, start_from=start_from)
+    return Experiment(
+        config,
+        system_data_dir=place.system_data_dir,
+        download=place.download,
+        start_from=start_from,
+        trained_epochs=trained_epochs,
+    )
 
 
 def saved_files(directory: Path) -> dict[str, bytes]:

@@ -76,15 +76,19 @@ class Experiment:
         system_data_dir: Path | None = None,
         download: bool = True,
         start_from: Mapping[str, torch.Tensor] | None = None,
+        trained_epochs: int = 0,
     ) -> None:
         """`start_from`: weights (a plain state dict) to load instead of the seed's fresh ones, e.g. a trained
-        dense model to prune with epochs=0. Rewinding goes back to the seed's initial weights (or those after
-        `rewind_step` steps of this run's training)."""
+        dense model to prune with epochs=0. `trained_epochs`: the epochs those weights were trained, with this
+        config's seed and data; the shuffling and the step count go on from there, so the run prunes and
+        fine-tunes exactly as one that trained them itself. Rewinding goes back to the seed's initial weights (or
+        those after `rewind_step` steps of this run's training)."""
         self.config = config.validate()
         self.model: nn.Module | None = None  # the model as trained and pruned so far (masks attached)
         self._system_data_dir = system_data_dir
         self._download = download
         self._start_from = start_from
+        self._trained_epochs = trained_epochs if start_from is not None else 0
         self._stop = threading.Event()
         self._device = "?"
         self._started = 0.0
@@ -140,6 +144,8 @@ class Experiment:
         self._trainer = Trainer(
             model, data.train, config.batch_size, torch.Generator().manual_seed(config.seed), self._stop
         )
+        self._trainer.skip_epochs(self._trained_epochs)
+        self._step = self._trained_epochs * self._trainer.batches_per_epoch()
         plan = schedule.plan(schedule.rounds(config.layer_targets(), settings), settings, steps_per_epoch)
         yield RunStarted(
             config,

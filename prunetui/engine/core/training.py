@@ -92,6 +92,12 @@ class Trainer:
     def batches_per_epoch(self) -> int:
         return math.ceil(len(self.data) / self.batch_size)
 
+    def skip_epochs(self, epochs: int) -> None:
+        """Draw the shuffles of `epochs` epochs trained elsewhere, so the next epoch's is the one they would have
+        been followed by."""
+        for _ in range(epochs):
+            torch.randperm(len(self.data), generator=self.generator)
+
     def epoch(
         self,
         optimizer: Optimizer,

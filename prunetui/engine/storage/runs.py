@@ -113,13 +113,26 @@ def claim_run_dir(directory: str | Path, overwrite: bool = False) -> RunLock:
 
 
 def land_run(lock: RunLock, files: dict[str, bytes]) -> None:
-    """Write a run recorded elsewhere (a worker process, a Ray task) into the directory `lock` holds, each file
-    atomically and the summary last, so the run reads as whole once it has one; then let the directory go."""
+    """Write a run recorded elsewhere (a worker process, a Ray task) into the directory `lock` holds (see
+    `write_run_files`); then let the directory go."""
     try:
-        for name in sorted(files, key=lambda name: name == SUMMARY_FILE):
-            write_atomic(lock.directory / name, files[name])
+        write_run_files(lock.directory, files)
     finally:
         lock.release()
+
+
+def write_run_files(directory: Path, files: dict[str, bytes]) -> None:
+    """Write a run recorded in another directory into `directory`, each file atomically and the summary last, so
+    the run reads as whole once it has one. The summary names its model file where it is now, not where the run
+    was recorded (a temporary directory, gone by then)."""
+    for name in sorted(files, key=lambda name: name == SUMMARY_FILE):
+        payload = files[name]
+        if name == SUMMARY_FILE:
+            document = json.loads(payload)
+            if isinstance(document.get("export"), dict) and "path" in document["export"]:
+                document["export"]["path"] = str(directory / Path(document["export"]["path"]).name)
+            payload = (json.dumps(document, indent=2) + "\n").encode()
+        write_atomic(directory / name, payload)
 
 
 @dataclass(frozen=True, slots=True)
