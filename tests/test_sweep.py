@@ -383,7 +383,7 @@ def test_a_point_gives_what_prunetui_run_gives_with_the_same_settings(
     ended = points[-1]
     assert isinstance(ended, SweepEnded) and ended.status == "finished"
     for point in ended.points:
-        criterion, scope, schedule = point.method.split(":")
+        criterion, scope, _ = point.method.split(":")
         events = list(Experiment(config.replace(criterion=criterion, scope=scope), download=False).run())
         finished = events[-1]
         assert isinstance(finished, Finished), finished

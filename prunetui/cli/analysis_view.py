@@ -62,28 +62,39 @@ def _ending(event: Ended, stopped: str) -> str | None:
 
 # Without colors (output piped to a file) the lines are told apart by their marks: braille would all look alike.
 PLAIN_MARKERS = ("*", "+", "o", "x", "#", "%", "@", "=")
+COLORS = ("blue", "red", "green", "magenta", "cyan", "yellow")  # names plotext and Rich share
+MAX_TICKS = 10  # more swept values than this: plotext's own evenly spaced ticks
 
 
 def line_chart(
     series: Series, x_label: str, y_label: str, console: Console, log_x: bool = False, errors: Series | None = None
 ) -> Text:
-    """Lines of (x, y) points drawn with plotext, as Rich text (plain when the output is not a terminal);
-    `errors`: label -> (xs, half heights) of error bars on that line (over seeds)."""
+    """Lines of (x, y) points drawn with plotext, as Rich text (plain when the output is not a terminal), with
+    ticks at the x values the lines have and the legend below, where it hides no point; `errors`: label ->
+    (xs, half heights) of error bars on that line (over seeds)."""
     import plotext  # here, not at the top: every command's start would pay for it (`run` included)
 
     plotext.clear_figure()
     plotext.plotsize(min(console.width, 100), 20)
     plain = console.color_system is None
+    legend = Text()
     for index, (label, (xs, ys)) in enumerate(series.items()):
         marker = PLAIN_MARKERS[index % len(PLAIN_MARKERS)] if plain else "braille"
-        plotext.plot(xs, ys, label=label, marker=marker)
+        color = COLORS[index % len(COLORS)]
+        plotext.plot(xs, ys, marker=marker, color=color)
         if errors and label in errors:
-            plotext.error(xs, ys, yerr=[2 * half for half in errors[label][1]])  # plotext's yerr: the whole bar
+            plotext.error(xs, ys, yerr=[2 * half for half in errors[label][1]], color=color)  # yerr: the whole bar
+        legend.append("   " if index else "")
+        legend.append(marker * 2 if plain else "━━", style="" if plain else color)
+        legend.append(f" {label}")
+    values = sorted({x for xs, _ in series.values() for x in xs})
     if log_x:
         plotext.xscale("log")
+    elif 1 < len(values) <= MAX_TICKS:
+        plotext.xticks(values, [f"{x:g}" for x in values])
     plotext.xlabel(x_label)
     plotext.ylabel(y_label)
-    return Text.from_ansi(plotext.build())
+    return Text.assemble(Text.from_ansi(plotext.build().rstrip()), "\n", legend)
 
 
 def percent_cells(values: Iterable[float | None]) -> list[str]:
