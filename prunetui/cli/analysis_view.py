@@ -48,7 +48,7 @@ def follow(events: Iterator[E], console: Console, line: Callable[[E], str | None
                 progress.update(task, description=description, completed=inner.batch, total=inner.batches)
             elif isinstance(inner, Status):
                 progress.update(task, description=f"{event.stage}: {inner.message}", completed=0, total=None)
-            elif isinstance(inner, EpochEnd) and event.stage == "dense model":
+            elif isinstance(inner, EpochEnd) and event.stage.startswith("dense model"):  # ", seed 1" among seeds
                 progress.console.print(f"{event.stage}: {describe(inner)}", highlight=False)
     assert event is not None, "an analysis always ends with its Ended event"
     return event

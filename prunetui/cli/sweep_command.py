@@ -95,7 +95,9 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
     from prunetui.engine.analyses.sweep import Sweep  # imports torch
 
     sweep = Sweep(spec, directory, parallel=parallel)
-    with stop_on_interrupt(sweep.stop, console):
+    elsewhere = parallel.jobs > 1 or parallel.ray is not None or bool(parallel.devices)
+    then = "; points running elsewhere end now, unfinished; finished points are kept" if elsewhere else ""
+    with stop_on_interrupt(sweep.stop, console, then=then):
         ended = follow(sweep.run(), console, partial(_line, spec), "run the same command again to resume")
     assert isinstance(ended, SweepEnded)
     if ended.points:
