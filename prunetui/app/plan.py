@@ -1,5 +1,5 @@
 """What an analysis's Start will cost, said before it starts: epochs to train, and about how long they take at
-the pace of the newest saved run with the same model, data and batch size (none yet: the time is unknown)."""
+the pace of the newest finished run that trained the same way (SAME_TRAINING; none yet: the time is unknown)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,9 @@ def about(epochs: int, config: ExperimentConfig, known: list[Pace]) -> str:
     )
     pace = next(same, None)
     if pace is None:
-        return "time unknown until a run with this model, data and batch size is saved"
+        return (
+            "time unknown until a run with this model, data set, training images (--train-subset, validation "
+            "split), batch size and device finishes"
+        )
     seconds = epochs * pace.seconds_per_epoch
     return f"about {seconds / 60:.0f} min" if seconds >= 90 else f"about {max(seconds, 1):.0f} s"
