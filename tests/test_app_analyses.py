@@ -131,6 +131,7 @@ async def test_a_sweep_of_two_points_charts_and_tables_both_and_resumes(tiny_con
         assert screen.status == "finished" and len(screen.points) == 2
         plan = shown(screen.query_one("#analysis-plan", Static))
         assert "2 points done before are kept" in plan and not app._notifications  # no toast over the table
+        assert plan.startswith("Sweeping into sweeps/lenet5-mnist-")  # under the runs root: a short line at 80x24
 
         await pilot.press("escape")  # back, and F4 again: the settings and the results are as they were
         await pilot.pause()

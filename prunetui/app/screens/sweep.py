@@ -137,7 +137,9 @@ class SweepScreen(AnalysisScreen):
             self.points = {point.key: point for point in event.done}
             resumed = f"; {len(event.done)} points done before are kept" if event.done else ""
             # In the plan's place, not a toast: a toast would cover the points at 80x24.
-            self.query_one("#analysis-plan", Static).update(f"[b]Sweeping[/b] into {event.directory}{resumed}")
+            directory = Path(event.directory)  # under the runs root, named from there: at 80x24 a path takes lines
+            where = directory.relative_to(self.root) if directory.is_relative_to(self.root) else directory
+            self.query_one("#analysis-plan", Static).update(f"[b]Sweeping[/b] into {where}{resumed}")
         elif isinstance(event, SweepPoint):
             self.points[event.key] = event
         elif isinstance(event, SweepEnded):
