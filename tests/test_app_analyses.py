@@ -431,10 +431,7 @@ async def test_sweep_and_sensitivity_say_what_start_will_do_before_it_starts(tin
         await pilot.pause()
         plan = shown(app.screen.query_one("#analysis-plan", Static))
         assert plan.startswith("Start: train lenet5 (2 epochs), prune 21 points (3 methods × 7 sparsities)")
-        assert (
-            "fine-tune each 1 epoch: 23 epochs, time unknown until a run with this model, data set, training "
-            "images (--train-subset, validation split), batch size and device finishes" in plan
-        )  # none to time by
+        assert "fine-tune each 1 epoch: 23 epochs, time unknown: no finished run trained like this yet" in plan
         app.screen.query_one("#sweep-sparsities", Input).value = "0.5,0.9"
         await pilot.pause()
         assert "prune 6 points (3 methods × 2 sparsities)" in shown(app.screen.query_one("#analysis-plan", Static))
