@@ -54,14 +54,15 @@ async def runs(out: Path, config: ExperimentConfig) -> None:
     async with PruneApp(config).run_test(size=WIDE) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda s: len(s.prune_steps) == 2 and s.phase == "finetune" and s.batch > s.batches / 2)
+        await wait_for(pilot, lambda s: len(s.prune_steps) >= 2 and s.phase == "finetune" and s.batch > s.batches / 2)
         pilot.app.save_screenshot("mid-run.svg", str(out))
         await wait_for(pilot, lambda s: not s.active)
         pilot.app.save_screenshot("finished-iterative.svg", str(out))
     async with PruneApp(config).run_test(size=SMALL) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda s: len(s.prune_steps) == 1 and s.phase == "finetune")
+        # Any round's fine-tuning: the state arrives twice a second, and one epoch of it may fit between two.
+        await wait_for(pilot, lambda s: len(s.prune_steps) >= 1 and s.phase == "finetune")
         pilot.app.save_screenshot("small-80x24-running.svg", str(out))
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda s: not s.active)

@@ -1,0 +1,126 @@
+"""What the analyses report: progress of the experiments they run, one event per result, and their end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.events import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """An event of an experiment the analysis runs, for progress displays."""
+
+    stage: str  # "dense model", or the sweep point: "l1:layer:one-shot at 90 %"
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class SweepPoint:
+    """One finished point of a sweep: a row of sweep.csv."""
+
+    method: str  # criterion:scope:schedule
+    sparsity: float  # the target
+    seed: int
+    reached_sparsity: float  # over the prunable weights, counted from the weights
+    compression: float  # total parameters over non-zero ones
+    dense_accuracy: float  # the sweep's dense model (never pruned), the same for every point
+    pruned_accuracy: float  # right after the last prune, before fine-tuning
+    accuracy: float  # after fine-tuning (or retraining, under --rewind or --reinit)
+    test_loss: float
+    seconds: float
+
+    @property
+    def key(self) -> tuple[str, float, int]:
+        return point_key(self.method, self.sparsity, self.seed)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepStarted:
+    directory: str
+    base: ExperimentConfig
+    methods: tuple[str, ...]
+    sparsities: tuple[float, ...]
+    seeds: tuple[int, ...]
+    done: tuple[SweepPoint, ...]  # requested points finished by an earlier session, not run again
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """The last event of an analysis."""
+
+    status: str  # finished, stopped or failed
+    message: str  # why it failed, one line
+
+
+@dataclass(frozen=True, slots=True)
+class SweepEnded(Ended):
+    points: tuple[SweepPoint, ...]  # every requested point finished so far, this session or before
+
+
+@dataclass(frozen=True, slots=True)
+class SensitivityPoint:
+    """One layer pruned alone to `amount` (its sparsity then, zeros it had included), the rest of the model as it
+    was: a row of the sensitivity CSV."""
+
+    layer: str
+    amount: float
+    accuracy: float  # on the test images
+    test_loss: float
+    val_accuracy: float | None = None  # on the validation images; None when none were held out
+    seed: int = 0  # of the model pruned: with several seeds, one model is trained per seed
+
+
+SAME_SPARSITY = 1e-6  # an amount this close to a layer's sparsity is that sparsity (float32 counting)
+
+
+def prunes_further(amount: float, sparsity: float) -> bool:
+    """Whether pruning a layer of `sparsity` to `amount` is a point to measure: an amount above it, or any amount
+    of a dense layer (0 too: the model as loaded, where a chart's lines start)."""
+    return sparsity <= SAME_SPARSITY or amount > sparsity + SAME_SPARSITY
+
+
+@dataclass(frozen=True, slots=True)
+class SensitivityStarted:
+    """The model to prune is ready: one such event per seed."""
+
+    layers: tuple[str, ...]
+    amounts: tuple[float, ...]
+    dense_accuracy: float  # test accuracy of the model as loaded (dense, unless taken from a pruned run)
+    source: str  # where the trained model came from
+    dense_val_accuracy: float | None = None  # its validation accuracy; None when no images were held out
+    seed: int = 0
+    sparsity: tuple[float, ...] = ()  # each layer's sparsity as loaded (zero for a dense model), as `layers`
+
+    def present(self, layer: str) -> float:
+        """`layer`'s sparsity as loaded."""
+        return self.sparsity[self.layers.index(layer)] if self.sparsity else 0.0
+
+    def amounts_above(self, layer: str) -> tuple[float, ...]:
+        """The amounts that prune `layer` further: those at or below its sparsity as loaded would change nothing."""
+        return tuple(amount for amount in self.amounts if prunes_further(amount, self.present(layer)))
+
+    @property
+    def evaluations(self) -> int:
+        """How many points the analysis of this model measures."""
+        return sum(len(self.amounts_above(layer)) for layer in self.layers)
+
+
+@dataclass(frozen=True, slots=True)
+class SensitivityEnded(Ended):
+    starts: tuple[SensitivityStarted, ...]  # one per model analysed (per seed)
+    points: tuple[SensitivityPoint, ...]
+    results_file: str = ""  # the CSV the points were saved to; empty when none were
+    not_saved: str = ""  # why the points could not be saved, in one line
+
+
+SweepEvent = SweepStarted | Progress | SweepPoint | SweepEnded
+SensitivityEvent = SensitivityStarted | Progress | SensitivityPoint | SensitivityEnded
+AnalysisEvent = SweepEvent | SensitivityEvent | Ended  # Ended alone: the analysis could not even start
+# Chart lines of results, the same in the CLI and the app: label -> (xs, ys).
+Series = dict[str, tuple[list[float], list[float]]]
+
+
+def point_key(method: str, sparsity: float, seed: int) -> tuple[str, float, int]:
+    return method, round(sparsity, 6), seed

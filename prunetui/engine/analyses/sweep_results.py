@@ -1,0 +1,107 @@
+"""A sweep's results: sweep.csv written and read back, means over seeds, and the chart's lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import statistics
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from prunetui.engine.analyses.events import Series, SweepPoint
+from prunetui.engine.analyses.specs import parse_method
+from prunetui.engine.core.errors import ConfigError
+from prunetui.engine.core.seed_stats import MeanStd, mean_std
+from prunetui.engine.storage.csv_text import csv_text
+
+MEAN_ROW = "mean"  # the seed cell of sweep.csv's rows of means over seeds
+POINT_FIELDS = [f.name for f in fields(SweepPoint)]
+MEAN_FIELDS = POINT_FIELDS[3:]  # the numbers a point measures
+CSV_FIELDS = [*POINT_FIELDS, "n", "accuracy_std"]
+UNSEEDED_CSV_FIELDS = [name for name in POINT_FIELDS if name != "seed"]  # sweep.csv before seeds
+
+
+@dataclass(frozen=True, slots=True)
+class SweepMean:
+    """A method at a sparsity over the seeds it has: accuracy as mean ± std (n), and the mean of every number."""
+
+    method: str
+    sparsity: float
+    accuracy: MeanStd
+    means: dict[str, float]  # a SweepPoint's numeric field -> its mean over the seeds
+
+
+def sweep_means(points: Iterable[SweepPoint]) -> list[SweepMean]:
+    """One SweepMean per method and sparsity, in the order they first appear."""
+    groups: dict[tuple[str, float], list[SweepPoint]] = {}
+    for point in points:
+        groups.setdefault(point.key[:2], []).append(point)
+    return [
+        SweepMean(
+            group[0].method,
+            group[0].sparsity,
+            mean_std(point.accuracy for point in group),
+            {name: statistics.fmean(getattr(point, name) for point in group) for name in MEAN_FIELDS},
+        )
+        for group in groups.values()
+    ]
+
+
+def sweep_series(points: Iterable[SweepPoint], log_compression: bool = False) -> tuple[Series, Series, str]:
+    """Accuracy (%) against sparsity (%), or against compression for a log axis, one line per method, its mean
+    over seeds; the band of one standard deviation around each line with more than one seed somewhere, as
+    label -> (xs, stds); and the x axis's label."""
+    series: Series = {}
+    spread: Series = {}
+    for mean in sorted(sweep_means(points), key=lambda m: m.sparsity):
+        x = mean.means["compression"] if log_compression else mean.sparsity * 100
+        xs, ys = series.setdefault(mean.method, ([], []))
+        xs.append(x)
+        ys.append(mean.accuracy.mean * 100)
+        band_xs, stds = spread.setdefault(mean.method, ([], []))
+        band_xs.append(x)
+        stds.append((mean.accuracy.std or 0.0) * 100)  # no bar over one seed
+    bands = {label: band for label, band in spread.items() if any(band[1])}
+    return series, bands, "compression (×, log scale)" if log_compression else "sparsity (%)"
+
+
+def sweep_csv(points: Iterable[SweepPoint]) -> str:
+    """sweep.csv: a row per point and seed; under them, for each method and sparsity with more than one seed, a row
+    whose seed is "mean", holding each number's mean, the accuracy's sample std and the number of seeds n."""
+    points = list(points)
+    rows: list[dict[str, Any]] = [asdict(point) for point in points]
+    for mean in sweep_means(points):
+        if mean.accuracy.n > 1:
+            rows.append({"method": mean.method, "sparsity": mean.sparsity, "seed": MEAN_ROW, **mean.means,
+                         "n": mean.accuracy.n, "accuracy_std": mean.accuracy.std})  # fmt: skip
+    return csv_text(CSV_FIELDS, rows)
+
+
+def read_sweep_csv(text: str, seed: int = 0) -> list[SweepPoint]:
+    """The points of a sweep.csv (its mean rows are derived, so left out); `seed` is the seed of a file written
+    before sweeps had seeds. ValueError naming the first line that is not a result, so none is dropped."""
+    reader = csv.DictReader(io.StringIO(text))
+    points = []
+    try:
+        if text.strip() and reader.fieldnames not in (CSV_FIELDS, UNSEEDED_CSV_FIELDS):
+            raise ValueError(f"line 1 is not the header {','.join(CSV_FIELDS)}")
+        for record in reader:
+            if record.get("seed") != MEAN_ROW:
+                points.append(_sweep_point({"seed": str(seed), "n": "", "accuracy_std": "", **record}, reader.line_num))
+    except csv.Error as error:
+        raise ValueError(f"line {reader.line_num} is not CSV ({error})") from None
+    return points
+
+
+def _sweep_point(record: dict[str | None, Any], line: int) -> SweepPoint:
+    try:
+        if None in record or None in record.values():
+            raise ValueError(f"{len(CSV_FIELDS)} fields expected")
+        numbers = [float(record[name]) for name in MEAN_FIELDS]
+        if not all(math.isfinite(number) for number in numbers):
+            raise ValueError("a number is not finite")
+        return SweepPoint(parse_method(record["method"]), float(record["sparsity"]), int(record["seed"]), *numbers)
+    except (ValueError, ConfigError) as error:
+        raise ValueError(f"line {line} is not a sweep result ({error})") from None
