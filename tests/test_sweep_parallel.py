@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from prunetui.cli import main
+from prunetui.cli.analysis_view import Elsewhere
+from prunetui.cli.sweep_command import point_stage
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import Progress, SweepEnded, SweepPoint, SweepSpec, read_sweep_csv
 from prunetui.engine.analyses.executor import Parallel
@@ -185,3 +187,24 @@ def test_a_sweep_csv_from_before_seeds_resumes_as_the_directory_seed(
     again = list(Sweep(spec, tmp_path, download=False).run())
     assert isinstance(again[-1], SweepEnded) and again[-1].points == first[-1].points  # seed 3, as sweep.toml says
     assert not any(isinstance(event, Progress) for event in again)
+
+
+def test_the_progress_line_names_the_points_running_elsewhere_until_their_rows_come(
+    tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    elsewhere = Elsewhere()
+    elsewhere.started("l1:layer:one-shot at 50 %", "worker process 11")
+    elsewhere.started("l1:layer:one-shot at 90 %", "worker process 12")
+    assert elsewhere.description() == "2 running elsewhere: l1:layer:one-shot at 50 % (worker process 11) and 1 more"
+    elsewhere.ended(None)  # a result that ends no stage
+    elsewhere.ended("l1:layer:one-shot at 50 %")
+    assert elsewhere.description() == "1 running elsewhere: l1:layer:one-shot at 90 % (worker process 12)"
+    elsewhere.ended("l1:layer:one-shot at 90 %")
+    assert elsewhere.description() == "waiting for the next result"
+
+    # What the CLI takes a point's row to end is what the sweep called the job it sent away.
+    spec = SweepSpec(tiny_config, METHODS, (0.5,), (0, 1))
+    events = list(Sweep(spec, tmp_path, parallel=TWO_WORKERS, download=False).run())
+    sent = {event.stage for event in events if _sent(event)}
+    ended = {point_stage(spec, event) for event in events if isinstance(event, SweepPoint)}
+    assert ended == sent - {"dense model, seed 1"} and len(ended) == 4

@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from prunetui.describe import describe, phase_words
-from prunetui.engine.analyses import Ended, Series
+from prunetui.engine.analyses import RUNNING_IN, Ended, Series
 from prunetui.engine.analyses import Progress as StageProgress
 from prunetui.engine.core.events import EpochEnd, Status, StepLoss
 
@@ -26,14 +26,43 @@ def add_list_option(parser: argparse.ArgumentParser, flag: str, defaults: Iterab
     parser.add_argument(flag, default=default, metavar="LIST", help=f"{help}, comma-separated [{default}]")
 
 
-def follow(events: Iterator[E], console: Console, line: Callable[[E], str | None], stopped: str) -> E:
-    """Show the events as they come; `line` words the analysis's results, `stopped` what a stop keeps.
-    Returns the last event."""
+class Elsewhere:
+    """The stages running in worker processes or on Ray, which send no progress: what the progress line says of
+    them until their results come."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, str] = {}  # stage -> where, in the order they started
+
+    def started(self, stage: str, where: str) -> None:
+        self.stages[stage] = where
+
+    def ended(self, stage: str | None) -> None:
+        self.stages.pop(stage or "", None)
+
+    def description(self) -> str:
+        if not self.stages:
+            return "waiting for the next result"
+        first, *others = self.stages
+        more = f" and {len(others)} more" if others else ""
+        return f"{len(self.stages)} running elsewhere: {first} ({self.stages[first]}){more}"
+
+
+def follow(
+    events: Iterator[E],
+    console: Console,
+    line: Callable[[E], str | None],
+    stopped: str,
+    stage_of: Callable[[E], str | None] = lambda _: None,
+) -> E:
+    """Show the events as they come; `line` words the analysis's results, `stopped` what a stop keeps, and
+    `stage_of` names the stage a result ends (one that ran elsewhere leaves the progress line). Returns the last
+    event."""
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, transient=True,
     )  # fmt: skip
     task = progress.add_task("starting", total=None)
+    elsewhere = Elsewhere()
     event = None
     with progress:
         for event in events:
@@ -41,17 +70,33 @@ def follow(events: Iterator[E], console: Console, line: Callable[[E], str | None
                 text = _ending(event, stopped) if isinstance(event, Ended) else line(event)
                 if text:
                     progress.console.print(text, highlight=False)
+                if elsewhere.stages:
+                    elsewhere.ended(stage_of(event))
+                    task = _indeterminate(progress, task, elsewhere.description())
                 continue
             inner = event.event
             if isinstance(inner, StepLoss):
                 description = f"{event.stage}: {phase_words(inner.phase).noun} epoch {inner.epoch}/{inner.epochs}"
                 progress.update(task, description=description, completed=inner.batch, total=inner.batches)
+            elif isinstance(inner, Status) and inner.message.startswith(RUNNING_IN):
+                elsewhere.started(event.stage, inner.message.removeprefix(RUNNING_IN))
+                task = _indeterminate(progress, task, elsewhere.description())
             elif isinstance(inner, Status):
-                progress.update(task, description=f"{event.stage}: {inner.message}", completed=0, total=None)
+                task = _indeterminate(progress, task, f"{event.stage}: {inner.message}")
             elif isinstance(inner, EpochEnd) and event.stage.startswith("dense model"):  # ", seed 1" among seeds
                 progress.console.print(f"{event.stage}: {describe(inner)}", highlight=False)
     assert event is not None, "an analysis always ends with its Ended event"
     return event
+
+
+def _indeterminate(progress: Progress, task: TaskID, description: str) -> TaskID:
+    """The progress line without a count (Rich's update keeps a task's total when given None): a new task if the
+    line had one."""
+    if next(shown for shown in progress.tasks if shown.id == task).total is None:
+        progress.update(task, description=description)
+        return task
+    progress.remove_task(task)
+    return progress.add_task(description, total=None)
 
 
 def _ending(event: Ended, stopped: str) -> str | None:

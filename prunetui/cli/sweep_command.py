@@ -98,7 +98,8 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
     elsewhere = parallel.jobs > 1 or parallel.ray is not None or bool(parallel.devices)
     then = "; points running elsewhere end now, unfinished; finished points are kept" if elsewhere else ""
     with stop_on_interrupt(sweep.stop, console, then=then):
-        ended = follow(sweep.run(), console, partial(_line, spec), "run the same command again to resume")
+        again = "run the same command again to resume"
+        ended = follow(sweep.run(), console, partial(_line, spec), again, partial(point_stage, spec))
     assert isinstance(ended, SweepEnded)
     if ended.points:
         console.print(sweep_table(spec, ended.points))
@@ -126,6 +127,11 @@ def point_recipe(base: ExperimentConfig, agp: bool) -> str:
         f"Each point: the dense model ({counted(base.epochs, 'epoch')} of training) pruned, then {after} per "
         f"prune round{during}."
     )
+
+
+def point_stage(spec: SweepSpec, event: SweepEvent) -> str | None:
+    """The stage a point ends: its progress's name."""
+    return spec.stage(event.method, event.sparsity, event.seed) if isinstance(event, SweepPoint) else None
 
 
 def _line(spec: SweepSpec, event: SweepEvent) -> str | None:

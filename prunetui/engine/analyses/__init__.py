@@ -11,6 +11,7 @@ result event per point, and end with exactly one `SweepEnded` / `SensitivityEnde
 from __future__ import annotations
 
 from prunetui.engine.analyses.events import (
+    RUNNING_IN,
     AnalysisEvent,
     Ended,
     Progress,
@@ -62,6 +63,7 @@ __all__ = [
     "DEFAULT_METHODS",
     "DEFAULT_SPARSITIES",
     "POINT_SETTINGS",
+    "RUNNING_IN",
     "SENSITIVITY_UNUSED_SETTINGS",
     "AnalysisEvent",
     "Ended",

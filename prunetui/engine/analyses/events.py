@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.events import Event
 
+RUNNING_IN = "running in "  # a Progress's Status when its job went elsewhere: "running in worker process 4242"
+
 
 @dataclass(frozen=True, slots=True)
 class Progress:

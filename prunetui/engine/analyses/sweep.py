@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from prunetui.engine.analyses import (
+    RUNNING_IN,
     Progress,
     SweepEnded,
     SweepEvent,
@@ -177,7 +178,7 @@ class Sweep:
             if isinstance(outcome, JobProgress):
                 yield Progress(outcome.key, outcome.event)
             elif isinstance(outcome, JobStarted):
-                yield Progress(outcome.key, Status(f"running in {outcome.where}"))
+                yield Progress(outcome.key, Status(RUNNING_IN + outcome.where))
             elif isinstance(outcome, JobFailed):
                 failures.append(f"{outcome.key}: {outcome.message}")
             elif isinstance(outcome.result, PointResult):
