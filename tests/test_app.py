@@ -626,3 +626,20 @@ async def test_the_log_is_read_by_keyboard_at_80x24_scrolled_and_zoomed(tiny_con
         await pilot.press("enter")
         await pilot.pause(0.2)
         assert log.region.height < 10 and app.query_one("#status").region.height > 0
+
+
+def test_the_app_freezes_the_imported_objects_once_per_process() -> None:
+    """gc.freeze spares the first frame a full collection; a second app (tests open many) must not freeze the
+    first one's garbage, which would then never be collected."""
+    code = (
+        "import gc\n"
+        "from prunetui.app.app import PruneApp\n"
+        "PruneApp()\n"
+        "first = gc.get_freeze_count()\n"
+        "garbage = [[] for _ in range(10000)]\n"
+        "del garbage\n"
+        "PruneApp()\n"
+        "print(first > 0, gc.get_freeze_count() == first)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.split() == ["True", "True"]
