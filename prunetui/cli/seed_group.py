@@ -59,7 +59,7 @@ def seeds_command(args: argparse.Namespace, console: Console) -> int:
     console.print("importing torch …", highlight=False)
     preset = load_preset(args.preset) if args.preset else None
     seeds = SeedGroup(configs, runs_root(args.runs_dir), parallel, preset)
-    then = "; the seeds after this one will not start" if seeds.in_process else "; the seeds running are not kept"
+    then = "; the seeds after this one will not start" if parallel.in_process else "; the seeds running are not kept"
     directories: list[Path] = []
     ends: dict[int, Event] = {}
     with stop_on_interrupt(seeds.stop, console, then=then):
@@ -107,7 +107,6 @@ class SeedGroup:
         self.root = root
         self.parallel = parallel
         self.preset = preset  # each run is recorded and shown as one from it
-        self.in_process = parallel.jobs == 1 and not parallel.devices and parallel.ray is None  # make_executor's
         self.stopped = False
         self.started: set[int] = set()
         self.executor: Executor | None = None
@@ -167,7 +166,7 @@ class SeedGroup:
                 console.print(f"── {outcome.key}, run {number} of {count}", style="bold")
                 show_run(_job_events(outcome.event, outcomes, later), console, self.preset)
             else:
-                if isinstance(outcome, JobDone) and not self.in_process:
+                if isinstance(outcome, JobDone) and not self.parallel.in_process:
                     console.print(f"── {outcome.key}, run {number} of {count}, ended", style="bold")
                     show_run(iter([outcome.result.last]), console, self.preset)  # how it ended, its layers, totals
                 yield outcome

@@ -95,8 +95,7 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
     from prunetui.engine.analyses.sweep import Sweep  # imports torch
 
     sweep = Sweep(spec, directory, parallel=parallel)
-    elsewhere = parallel.jobs > 1 or parallel.ray is not None or bool(parallel.devices)
-    then = "; points running elsewhere end now, unfinished; finished points are kept" if elsewhere else ""
+    then = "" if parallel.in_process else "; points running elsewhere end now, unfinished; finished points are kept"
     with stop_on_interrupt(sweep.stop, console, then=then):
         again = "run the same command again to resume"
         ended = follow(sweep.run(), console, partial(_line, spec), again, partial(point_stage, spec))

@@ -118,6 +118,11 @@ class Parallel:
             parse_device(device)
         return self
 
+    @property
+    def in_process(self) -> bool:
+        """Whether the jobs run one after another in this process (no workers, no Ray)."""
+        return self.jobs == 1 and not self.devices and self.ray is None
+
     def threads_per_job(self) -> int:
         return self.threads or max(1, (os.cpu_count() or 1) // self.jobs)
 
@@ -482,7 +487,6 @@ def make_executor(parallel: Parallel) -> Executor:
     """The executor `parallel` asks for."""
     if parallel.ray is not None:  # a task per CPU by default: Ray packs tasks onto the cluster's cores
         return RayExecutor(parallel.ray, parallel.threads or 1, parallel.devices)
-    threads = parallel.threads_per_job()
-    if parallel.jobs == 1 and not parallel.devices:
+    if parallel.in_process:
         return SerialExecutor(parallel.threads)
-    return ProcessExecutor(parallel.jobs, threads, parallel.devices)
+    return ProcessExecutor(parallel.jobs, parallel.threads_per_job(), parallel.devices)

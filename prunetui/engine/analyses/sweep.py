@@ -211,12 +211,12 @@ class Sweep:
     ) -> None:
         spec = self.spec
         dense_accuracy = evaluate(_model(spec.base.model, dense).to(device), test).accuracy
+        dense_epochs = spec.dense_config(seed).epochs  # the points go on from there, as a run would
         for method, sparsity, point_seed in todo:
             if point_seed != seed:
                 continue
             config = spec.point_config(method, sparsity, seed)
             start_from = None if config.trains_from_scratch else dense  # agp and rewinding train from scratch
-            dense_epochs = spec.dense_config(seed).epochs
             job = PointJob(method, sparsity, config, start_from, dense_epochs, dense_accuracy, self._place)
             executor.submit(Job(spec.stage(method, sparsity, seed), prune_point, job))
 
