@@ -86,6 +86,18 @@ def test_the_manual_build_hook_adds_the_reference_and_the_screenshots(tmp_path: 
     assert files.get_file_from_path("screenshots/mid-run.svg") is not None
 
 
+def test_the_manuals_screenshots_are_in_the_checkout() -> None:
+    # The pages link to ../screenshots/… (right on GitHub); the build hook serves them from the same folder.
+    pictures = [
+        p
+        for page in (ROOT / "docs").glob("*.md")
+        for p in re.findall(r"\]\(\.\./(screenshots/[^)]+)\)", page.read_text())
+    ]
+    assert "screenshots/mid-run.svg" in pictures
+    for picture in pictures:
+        assert (ROOT / picture).is_file(), picture
+
+
 def test_readme_fits_a_screen_keeps_the_test_command_and_its_links_resolve() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert len(readme.splitlines()) <= 200
