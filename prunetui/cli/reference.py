@@ -130,3 +130,7 @@ def _cell(text: str) -> str:
     for i in range(0, len(pieces), 2):  # the even pieces are outside code spans
         pieces[i] = pieces[i].replace("<", "&lt;").replace("*", "\\*")
     return "`".join(pieces).replace("|", "\\|")
+
+
+if __name__ == "__main__":  # the page without MkDocs: python -m prunetui.cli.reference > options.md
+    print(options_page(), end="")
