@@ -46,6 +46,6 @@ def about(epochs: int, config: ExperimentConfig, known: list[Pace]) -> str:
     )
     pace = next(same, None)
     if pace is None:
-        return "time unknown: no finished run trained like this yet"  # SAME_TRAINING; the manual (docs/app.md) lists them
+        return "time unknown: no finished run trained like this yet"  # SAME_TRAINING; docs/app.md lists them
     seconds = epochs * pace.seconds_per_epoch
     return f"about {seconds / 60:.0f} min" if seconds >= 90 else f"about {max(seconds, 1):.0f} s"
