@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import RichLog
 
@@ -46,7 +47,7 @@ class EventLog(RichLog):
         self._lines.append((time, line))
         self._write(time, line)
 
-    def on_resize(self) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         if self.scrollable_content_region.width != self._width:
             self._width = self.scrollable_content_region.width
             self.clear()

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rich.console import Group, RenderableType
+from rich.console import Group
 from rich.text import Text
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 from prunetui.app.widgets.axes import axis_range, even_ticks
@@ -78,7 +79,7 @@ class SeriesChart(PlotextPlot):
         self._entries: list[str] = []  # the legend's, one per series
         self._in_border = ""  # the legend's entries the bottom border holds
         self._below: list[Text] = []  # the legend's lines under the plot: the entries the border cannot hold
-        self._shown: tuple[str, bool] | None = None
+        self._shown: tuple[str, bool, str] | None = None
 
     def on_mount(self) -> None:
         self.plt.xlabel(self.x.label)
@@ -141,7 +142,7 @@ class SeriesChart(PlotextPlot):
         for line in self._below:  # right-aligned, as the border's part
             line.pad_left(self.size.width - 1 - line.cell_len)
 
-    def render(self) -> RenderableType:
+    def render(self) -> RenderResult:
         if not self._below:
             return super().render()
         # PlotextPlot.render, with the plot's height less the legend's lines

@@ -16,6 +16,7 @@ import torch
 
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.metrics import weight_layers
+from prunetui.engine.pruning.criterion import weight_of
 from prunetui.engine.storage.export import load_model
 from prunetui.engine.storage.runs import DENSE_MODEL_FILE, MODEL_FILE
 
@@ -41,9 +42,9 @@ def run_weights(run_dir: str | Path) -> list[LayerWeights]:
     dense = load_model(run_dir / DENSE_MODEL_FILE) if (run_dir / DENSE_MODEL_FILE).is_file() else pruned
     before = dict(weight_layers(dense))
     return [
-        LayerWeights(name, _array(before[name].weight), _array(module.weight))
+        LayerWeights(name, _array(weight_of(before[name])), _array(weight_of(module)))
         for name, module in weight_layers(pruned)
-        if name in before and before[name].weight.shape == module.weight.shape
+        if name in before and weight_of(before[name]).shape == weight_of(module).shape
     ]
 
 

@@ -79,7 +79,7 @@ INITIALISERS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
-def build_model(name: str, *, init: str = "default", **shape: tuple[int, int]) -> nn.Module:
+def build_model(name: str, *, init: str = "default", **shape: tuple[int, ...]) -> nn.Module:
     """The network `name`, with its layer sizes changed by `shape` (channels=, hidden=) for compacted models.
 
     Its weights are drawn from torch's global generator: by each layer's own rule, then, unless `init` is
@@ -91,5 +91,6 @@ def build_model(name: str, *, init: str = "default", **shape: tuple[int, int]) -
         for module in model.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 draw(module.weight)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
     return model

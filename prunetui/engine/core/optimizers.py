@@ -35,13 +35,16 @@ class _Optimizer:
         for p in self.parameters:
             p.grad = None
 
-    def _gradients(self, parameters: list[nn.Parameter]) -> list[Tensor]:
-        """The gradients plus weight_decay times the weights (torch.optim's weight decay, an L2 penalty's gradient):
-        new tensors, as torch.optim makes, so `p.grad` stays as backward left it."""
-        grads = [p.grad for p in parameters]
-        if not self.weight_decay:
-            return grads
-        return list(torch._foreach_add(grads, parameters, alpha=self.weight_decay))
+    def _with_gradients(self) -> tuple[list[Tensor], list[Tensor]]:
+        """The parameters that have a gradient, and their gradients plus weight_decay times the weights (torch.optim's
+        weight decay, an L2 penalty's gradient): new tensors, as torch.optim makes, so `p.grad` stays as backward
+        left it."""
+        pairs = [(p, p.grad) for p in self.parameters if p.grad is not None]
+        parameters: list[Tensor] = [p for p, _ in pairs]
+        grads = [grad for _, grad in pairs]
+        if not self.weight_decay or not parameters:
+            return parameters, grads
+        return parameters, list(torch._foreach_add(grads, parameters, alpha=self.weight_decay))
 
 
 class SGD(_Optimizer):
@@ -56,10 +59,9 @@ class SGD(_Optimizer):
 
     @torch.no_grad()
     def step(self) -> None:
-        parameters = [p for p in self.parameters if p.grad is not None]
+        parameters, grads = self._with_gradients()
         if not parameters:
             return
-        grads = self._gradients(parameters)
         stepped = [(p, grad) for p, grad in zip(parameters, grads, strict=True) if id(p) in self.buffers]
         if stepped:
             buffers = [self.buffers[id(p)] for p, _ in stepped]
@@ -83,10 +85,9 @@ class Adam(_Optimizer):
     @torch.no_grad()
     def step(self) -> None:
         beta1, beta2 = self.betas
-        parameters = [p for p in self.parameters if p.grad is not None]
+        parameters, grads = self._with_gradients()
         if not parameters:
             return
-        grads = self._gradients(parameters)
         for p in parameters:
             if id(p) not in self.state:
                 self.state[id(p)] = (torch.zeros_like(p), torch.zeros_like(p))

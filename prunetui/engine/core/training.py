@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunetui.engine.core.data import Split
+from prunetui.engine.core.data.loading import Split
 from prunetui.engine.core.errors import DeviceError, DivergedError
 from prunetui.engine.core.optimizers import SGD, Adam, Optimizer
 

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torch.nn.utils import prune
 
 from prunetui.engine.pruning.budget import capped_zeros
-from prunetui.engine.pruning.criterion import Criterion, Layers, Scores
+from prunetui.engine.pruning.criterion import Criterion, Layers, Scores, weight_of
 
 
 def prune_to(
@@ -31,13 +31,13 @@ def prune_to(
     """
     if criterion.structured:
         for name, module in layers:
-            rows = module.weight.shape[0]
+            rows = weight_of(module).shape[0]
             amount = max(round(targets[name] * rows) - (rows - _alive_rows(module)), 0)
             criterion.remove(module, amount, None)
         return
     to_prune = {name: _pruned_count_to(module, targets[name]) for name, module in layers}
     if global_cap is not None:
-        wanted = round(sum(targets[name] * module.weight.numel() for name, module in layers))
+        wanted = round(sum(targets[name] * weight_of(module).numel() for name, module in layers))
         extra = max(wanted - sum(_zeros(module) for _, module in layers), 0)
         if global_cap >= 1.0:
             prune.global_unstructured(
@@ -63,7 +63,7 @@ def _capped_counts(layers: Layers, scores: Scores, extra: int, cap: float) -> di
         alive = _mask(module).flatten() != 0
         values.append(scores[name].flatten()[alive].cpu())  # ranked on the CPU, where owners and quotas are
         owners.append(torch.full((int(alive.sum()),), index))
-        quotas.append(max(capped_zeros(cap, module.weight.numel()) - _zeros(module), 0))
+        quotas.append(max(capped_zeros(cap, weight_of(module).numel()) - _zeros(module), 0))
     owner = torch.cat(owners)[torch.cat(values).argsort(stable=True)]
     rank_in_layer = torch.zeros_like(owner)
     for index in range(len(layers)):
@@ -77,16 +77,16 @@ def _capped_counts(layers: Layers, scores: Scores, extra: int, cap: float) -> di
 
 def overall_target(layers: Layers, targets: Mapping[str, float]) -> float:
     """The sparsity over all of `layers` when each is at its target."""
-    sizes = {name: module.weight.numel() for name, module in layers}
+    sizes = {name: weight_of(module).numel() for name, module in layers}
     return sum(targets[name] * size for name, size in sizes.items()) / sum(sizes.values())
 
 
 def _pruned_count_to(module: nn.Module, target: float) -> int:
-    return max(round(target * module.weight.numel()) - _zeros(module), 0)
+    return max(round(target * weight_of(module).numel()) - _zeros(module), 0)
 
 
 def _mask(module: nn.Module) -> Tensor:
-    return getattr(module, "weight_mask", torch.ones_like(module.weight))
+    return getattr(module, "weight_mask", torch.ones_like(weight_of(module)))
 
 
 def _zeros(module: nn.Module) -> int:

@@ -16,6 +16,16 @@ Batches = list[tuple["Tensor", "Tensor"]]
 Scores = dict[str, "Tensor"]
 
 
+def weight_of(module: nn.Module) -> Tensor:
+    """The layer's `weight`: a parameter, or once masked the product pruning's hook sets. Torch types a module's
+    attributes as `Tensor | Module`; this says which, once, for the type checker."""
+    import torch
+
+    weight = module.weight
+    assert isinstance(weight, torch.Tensor), f"{type(module).__name__}.weight is not a tensor"
+    return weight
+
+
 class Criterion:
     """Decides which weights go. The budget (how many per layer) is `allocation`'s."""
 
@@ -40,7 +50,7 @@ class Criterion:
 
     def ranking(self, module: nn.Module) -> Tensor:
         """A score per weight when no `scores` were measured, to rank weights across layers under a cap."""
-        return module.weight.detach().abs()
+        return weight_of(module).detach().abs()
 
     def remove(self, module: nn.Module, amount: int, scores: Tensor | None) -> None:
         """Prune the `amount` lowest-ranked of the module's surviving weights (rows, when structured)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prunetui.engine.pruning.criterion import Criterion
+from prunetui.engine.pruning.criterion import Criterion, weight_of
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -16,7 +16,7 @@ class RandomWeights(Criterion):
     def ranking(self, module: nn.Module) -> Tensor:
         import torch
 
-        return torch.rand_like(module.weight.detach())
+        return torch.rand_like(weight_of(module).detach())
 
     def remove(self, module: nn.Module, amount: int, scores: Tensor | None) -> None:
         from torch.nn.utils import prune

@@ -24,6 +24,7 @@ from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.events import Exported
 from prunetui.engine.core.metrics import sparsity_report, weight_layers
 from prunetui.engine.core.models import build_model
+from prunetui.engine.pruning.criterion import weight_of
 from prunetui.engine.storage.export import load_model, save_state, saved_sizes
 from prunetui.engine.storage.runs import COMPACT_MODEL_FILE, MODEL_FILE, read_run
 
@@ -94,7 +95,7 @@ def compact(model: nn.Module, model_name: str) -> Compacted:
     if model_name not in SHAPE_ARGUMENTS:
         raise PrunetuiError(f"cannot compact {model_name}: known models are {', '.join(SHAPE_ARGUMENTS)}")
     layers = weight_layers(model)
-    weights = [module.weight.detach().clone() for _, module in layers]
+    weights = [weight_of(module).detach().clone() for _, module in layers]
     biases = [_bias(module) for _, module in layers]
     widths = []
     for i, (name, _) in enumerate(layers[:-1]):
@@ -119,7 +120,7 @@ def compact(model: nn.Module, model_name: str) -> Compacted:
     shape: dict[str, tuple[int, ...]] = {}
     for argument, width in zip(SHAPE_ARGUMENTS[model_name], widths, strict=True):
         shape[argument] = (*shape.get(argument, ()), width.kept)
-    small = build_model(model_name, **shape)
+    small = build_model(model_name, init="default", **shape)  # any init: the state below replaces every tensor
     state = {}
     for (name, _), weight, bias in zip(layers, weights, biases, strict=True):
         state[f"{name}.weight"], state[f"{name}.bias"] = weight, bias
@@ -199,7 +200,8 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
 
 
 def _bias(module: nn.Module) -> Tensor:
-    return module.bias.detach().clone() if module.bias is not None else torch.zeros(module.weight.shape[0])
+    bias = module.bias  # a tensor, or None for a layer made without one
+    return bias.detach().clone() if isinstance(bias, Tensor) else torch.zeros(weight_of(module).shape[0])
 
 
 def _parameters(model: nn.Module) -> int:
