@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import textwrap
 from pathlib import Path
@@ -24,7 +23,9 @@ from prunetui.engine.storage.runs import (
     RunRecord,
     deletable_run,
     delete_run,
+    json_text,
     list_runs,
+    not_a_runs_root,
     resolve_run,
     runs_root,
 )
@@ -77,11 +78,13 @@ def add_runs_parser(commands: argparse._SubParsersAction) -> None:
 
 def runs_command(args: argparse.Namespace, console: Console) -> int:
     root = runs_root(args.runs_dir)
+    if why := not_a_runs_root(root):
+        return fail(why)
     if args.delete:
         return _delete(args.delete, args.yes, root, console)
     runs = list_runs(root)
     if args.json:
-        sys.stdout.write(json.dumps(rows(runs), indent=2) + "\n")
+        sys.stdout.write(json_text(rows(runs)))
     elif args.csv:
         sys.stdout.write(csv_text(FIELDS, rows(runs)))
     elif not runs:
