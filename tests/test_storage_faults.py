@@ -256,6 +256,46 @@ def test_a_sweep_whose_runs_root_cannot_be_written_says_so_and_names_no_results(
     assert "sweep.csv" not in printed and "no results saved in" in printed
 
 
+def children(pid: int) -> dict[int, bytes]:
+    """The processes `pid` started, by pid, with their command lines."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):  # ended meanwhile
+            continue
+    return found
+
+
+@pytest.mark.ray
+def test_a_ray_sweep_whose_node_dies_ends_with_one_prunetui_line(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    """The raylet killed while the points run as Ray tasks: Ray ends the sweep's process at once, from C++."""
+    pytest.importorskip("ray")
+    directory = tmp_path / "sweep"
+    flags = [*tiny_flags(tiny_config), "--finetune-epochs", "30", "--methods", "l1,random", "--sparsities", "0.5"]
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "prunetui", "sweep", *flags, "--ray", "--out", str(directory)],
+        cwd=REPO, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + WAIT
+        while not (directory / "dense.pt").exists():  # the points are Ray tasks from now on
+            assert time.monotonic() < deadline and sweep.poll() is None
+            time.sleep(0.05)
+        (raylet,) = [pid for pid, command in children(sweep.pid).items() if b"raylet" in command]
+        os.kill(raylet, signal.SIGKILL)
+        output, _ = sweep.communicate(timeout=WAIT)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+            sweep.communicate()
+    assert sweep.returncode == 1
+    # Ray's own log lines aside, one line of prunetui's says how it ended: its own, or its watcher's.
+    ending = [line for line in output.splitlines() if line.startswith(("prunetui: error:", "failed:"))]
+    assert len(ending) == 1 and "Ray" in ending[0], output[-2000:]
+
+
 # -- 14: the small ones -------------------------------------------------------------------------------------------
 
 
