@@ -20,6 +20,7 @@ from prunetui.engine.storage.csv_text import csv_text
 from prunetui.engine.storage.groups import AVERAGED, RunGroup, grouped
 from prunetui.engine.storage.runs import (
     RUN_NAME,
+    STATUSES,
     RunRecord,
     deletable_run,
     delete_run,
@@ -48,7 +49,8 @@ are listed too, marked as such.
 --json (a list of objects) and --csv (a header row, then one row per run) give these fields:
 {textwrap.fill(", ".join(FIELDS), width=100, initial_indent="  ", subsequent_indent="  ")}
 Accuracies and sparsities are fractions in [0, 1]; compression is total / non-zero parameters; started
-is ISO 8601; a value the run never got to is null in JSON and empty in CSV. These names stay stable.
+is ISO 8601; a value the run never got to (or not a finite number) is null in JSON and empty in CSV.
+status is one of {", ".join(STATUSES)}. These names stay stable.
 
 Runs of one seed group (`prunetui run --seeds`) have its name in group and their seed in seed. Each group
 also has a row of its own, just before its runs, marked by status "aggregate": name and group are the
