@@ -70,7 +70,7 @@ def counted(n: int, noun: str, plural: str = "") -> str:
 
 
 def percent(fraction: float | None, digits: int = 1) -> str:
-    return "–" if fraction is None else f"{fraction * 100:.{digits}f} %"
+    return "–" if fraction is None else f"{fraction * 100 + 0.0:.{digits}f} %"  # + 0.0: -0.0 is shown 0
 
 
 def spread(stat: MeanStd, factor: float = 1.0, pm: str = " ± ") -> str:
@@ -124,6 +124,8 @@ def storage_note(structured: bool, sparsity: float | None, sizes: Exported | Non
     if sizes is None:
         return "This run saved no model, so there is nothing to store smaller or export."
     dense = kib(sizes.dense_bytes)
+    if sparsity is None:  # its summary is damaged: not taken for 0 %
+        return f"Its sparsity is not known (its settings are unreadable), so neither is what its zeros buy ({dense})."
     if not sparsity:
         return (
             f"Nothing is pruned (0 % sparse), so there is nothing to gain: the model is dense ({dense}), and sparse "

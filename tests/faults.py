@@ -2,9 +2,10 @@
 
 Phases, in run order: loading (the data set), training (mid-epoch, before any prune), prune (masks attached,
 not yet reported), rewind (weights reset, not yet reported), fine-tune (mid-epoch, after the first prune) and
-saving (model.pt's temporary file just created). Actions: Ctrl+C (the CLI's stop request), an exception,
-SIGKILL. The hooks are monkeypatches, so production code carries none; `tests/fault_driver.py` arms them in a
-subprocess.
+saving (model.pt's temporary file just created). Outside that suite, starting: the run directory claimed, nothing
+written into it yet. Actions: Ctrl+C (the CLI's stop request), an exception, SIGKILL, and SIGSTOP (the process
+frozen there, for a second process to look at it). The hooks are monkeypatches, so production code carries
+none; `tests/fault_driver.py` arms them in a subprocess.
 """
 
 from __future__ import annotations
@@ -41,7 +42,13 @@ def sigkill() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-ACTIONS: dict[str, Callable[[], None]] = {"ctrl+c": ctrl_c, "exception": raise_fault, "sigkill": sigkill}
+def sigstop() -> None:
+    os.kill(os.getpid(), signal.SIGSTOP)
+
+
+ACTIONS: dict[str, Callable[[], None]] = {
+    "ctrl+c": ctrl_c, "exception": raise_fault, "sigkill": sigkill, "sigstop": sigstop,
+}  # fmt: skip
 
 
 def arm(monkeypatch: pytest.MonkeyPatch, phase: str, action: Callable[[], None]) -> None:
@@ -54,7 +61,9 @@ def arm(monkeypatch: pytest.MonkeyPatch, phase: str, action: Callable[[], None])
             fired = True
             action()
 
-    if phase == "loading":
+    if phase == "starting":  # the first file the recorder writes: config.toml
+        _wrap(monkeypatch, "prunetui.engine.storage.recording.write_atomic", before=once)
+    elif phase == "loading":
         _wrap(monkeypatch, "prunetui.engine.core.experiment.run_data_loading", before=once)
     elif phase in ("prune", "rewind"):
         hooked = "prune_to" if phase == "prune" else "rewind"

@@ -33,7 +33,7 @@ from prunetui.engine.analyses import (
 )
 from prunetui.engine.core.config import format_layer_amounts, parse_layer_amounts
 from prunetui.engine.storage.csv_text import to_csv
-from prunetui.engine.storage.runs import list_runs, load_history, new_run_dir, runs_root
+from prunetui.engine.storage.runs import claim_new_run_dir, list_runs, load_history, runs_root
 from tests.test_app import opened, shown, wait_until
 
 SIZE = (140, 44)
@@ -42,12 +42,12 @@ SIZE = (140, 44)
 def record(config: ExperimentConfig) -> Path:
     """A finished run saved under the runs root, as the CLI saves it."""
     from prunetui.engine.core.experiment import Experiment
-    from prunetui.engine.storage.recording import record_run
+    from prunetui.engine.storage.recording import record_claimed
 
-    directory = new_run_dir(runs_root(), config)
-    for _ in record_run(Experiment(config), directory):
+    lock = claim_new_run_dir(runs_root(), config)
+    for _ in record_claimed(Experiment(config), lock):
         pass
-    return directory
+    return lock.directory
 
 
 def plotted(chart: SeriesChart) -> list[list[float]]:

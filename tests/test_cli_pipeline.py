@@ -22,8 +22,8 @@ from prunetui.cli import main
 from prunetui.cli.analysis_view import line_chart
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.core.experiment import Experiment
-from prunetui.engine.storage.recording import record_run
-from prunetui.engine.storage.runs import list_runs, new_run_dir, runs_root
+from prunetui.engine.storage.recording import record_claimed
+from prunetui.engine.storage.runs import claim_new_run_dir, list_runs, runs_root
 from tests.analysis_helpers import only_dir, tiny_flags
 
 # The stable field names of `prunetui runs --json` and `--csv`, spelled out: renaming one breaks scripts.
@@ -46,8 +46,9 @@ def saved_run(root: Path, name: str, config: ExperimentConfig, **summary: object
 @contextmanager
 def running_run(config: ExperimentConfig) -> Iterator[Path]:
     """A run under the runs root that is really running: its recorder started, and paused, in this process."""
-    directory = new_run_dir(runs_root(), config, datetime(2026, 4, 1, 12))
-    events = record_run(Experiment(config, download=False), directory)
+    lock = claim_new_run_dir(runs_root(), config, datetime(2026, 4, 1, 12))
+    directory = lock.directory
+    events = record_claimed(Experiment(config, download=False), lock)
     next(events)
     try:
         yield directory

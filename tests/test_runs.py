@@ -16,9 +16,23 @@ from prunetui.engine import ExperimentConfig, StepLoss
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.experiment import Experiment
 from prunetui.engine.storage.export import load_model
-from prunetui.engine.storage.recording import record_run
-from prunetui.engine.storage.runs import list_runs, load_history, new_run_dir, read_run, resolve_run, runs_root
+from prunetui.engine.storage.recording import record_claimed, record_run
+from prunetui.engine.storage.run_lock import RunLock, writer_alive
+from prunetui.engine.storage.runs import (
+    claim_new_run_dir,
+    list_runs,
+    load_history,
+    read_run,
+    resolve_run,
+    runs_root,
+)
 from tests.analysis_helpers import accuracy, only_dir, tiny_flags
+
+
+def released(lock: RunLock) -> Path:
+    """The directory of `lock`, let go: a run directory as one whose writer ended leaves it."""
+    lock.release()
+    return lock.directory
 
 
 def test_runs_root_is_the_flag_then_the_environment_then_the_user_data_dir(
@@ -34,12 +48,18 @@ def test_runs_root_is_the_flag_then_the_environment_then_the_user_data_dir(
 
 def test_run_names_are_time_and_config_hash_and_never_collide(tmp_path: Path) -> None:
     config, now = ExperimentConfig(), datetime(2026, 1, 2, 3, 4, 5)
-    first, second = new_run_dir(tmp_path, config, now), new_run_dir(tmp_path, config, now)
-    other = new_run_dir(tmp_path, config.replace(sparsity=0.5), now)
+    locks = [claim_new_run_dir(tmp_path, c, now) for c in (config, config, config.replace(sparsity=0.5))]
+    first, second, other = (lock.directory for lock in locks)
     assert first.name.startswith("20260102-030405-") and len(first.name) == len("20260102-030405-abcdef")
     assert second.name == f"{first.name}-2"
     assert other.name[:16] == first.name[:16] and other.name != first.name  # another config, another hash
-    assert all(path.is_dir() and not any(path.iterdir()) for path in (first, second, other))
+    # Each holds only its lock, held from the moment the directory exists: a reader sees a run starting.
+    assert all([entry.name for entry in path.iterdir()] == [".lock"] for path in (first, second, other))
+    assert all(writer_alive(path) for path in (first, second, other))
+    assert {run.status for run in list_runs(tmp_path)} == {"running"}
+    for lock in locks:
+        lock.release()
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == sorted(p.name for p in (first, second, other))
 
 
 def test_a_recorded_run_reads_back_with_its_numbers_history_and_dense_model(
@@ -71,12 +91,12 @@ def test_a_recorded_run_reads_back_with_its_numbers_history_and_dense_model(
 def test_runs_that_did_not_finish_are_listed_as_incomplete(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
     root = tmp_path / "root"
     stopped = Experiment(tiny_config, download=False)
-    for event in record_run(stopped, new_run_dir(root, tiny_config, datetime(2026, 1, 1, 10))):
+    for event in record_claimed(stopped, claim_new_run_dir(root, tiny_config, datetime(2026, 1, 1, 10))):
         if isinstance(event, StepLoss):
             stopped.stop()
     # A run killed without a word: its summary still says "running", from a process that is gone.
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    killed = new_run_dir(root, tiny_config, datetime(2026, 1, 1, 11))
+    killed = released(claim_new_run_dir(root, tiny_config, datetime(2026, 1, 1, 11)))
     (killed / "config.toml").write_text(tiny_config.to_toml())
     killed_summary = {"status": "running", "pid": int(gone.stdout), "host": socket.gethostname()}
     (killed / "summary.json").write_text(json.dumps({**killed_summary, "started": "2026-01-01T11:00:00+0000"}))
@@ -120,8 +140,8 @@ def test_runs_command_lists_runs_in_a_table(
 
 def test_runs_are_found_by_path_name_or_unique_start(tmp_path: Path) -> None:
     config = ExperimentConfig()
-    first = new_run_dir(tmp_path, config, datetime(2026, 1, 1))
-    second = new_run_dir(tmp_path, config, datetime(2026, 2, 1))
+    first = released(claim_new_run_dir(tmp_path, config, datetime(2026, 1, 1)))
+    second = released(claim_new_run_dir(tmp_path, config, datetime(2026, 2, 1)))
     assert resolve_run(str(first), tmp_path / "elsewhere") == first
     assert resolve_run(second.name, tmp_path) == second
     assert resolve_run("202602", tmp_path) == second

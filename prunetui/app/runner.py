@@ -12,7 +12,7 @@ from prunetui.app.thread_runner import FLUSH_INTERVAL, ThreadRunner
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.events import Event, Failed, Finished, Pruned, Rewound, RunStarted, Status, Stopped
-from prunetui.engine.storage.runs import discard_failed_start, new_run_dir, runs_root
+from prunetui.engine.storage.runs import claim_new_run_dir, discard_failed_start, runs_root
 
 # Events the user should see at once; the run always ends with one of the last three, so nothing is left over.
 URGENT = (Status, RunStarted, Pruned, Rewound, Finished, Stopped, Failed)
@@ -36,12 +36,13 @@ class ExperimentRunner(ThreadRunner[Event]):
     def run(self) -> None:
         self._deliver((Status("importing torch …"),))  # a second or more on a cold start
         from prunetui.engine.core.experiment import Experiment  # torch loads here, long after the first paint
-        from prunetui.engine.storage.recording import record_run
+        from prunetui.engine.storage.recording import record_claimed
 
         try:
             experiment = Experiment(self.config)
-            directory = new_run_dir(self.root, self.config)
-            events = record_run(experiment, directory, extra=self.extra)
+            lock = claim_new_run_dir(self.root, self.config)
+            directory = lock.directory
+            events = record_claimed(experiment, lock, extra=self.extra)
         except PrunetuiError as error:
             self._deliver((Failed(str(error), None),))
             return

@@ -23,7 +23,14 @@ from prunetui.describe_paper import comparison
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, RunDirError
 from prunetui.engine.core.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
 from prunetui.engine.core.presets import Preset, load_preset
-from prunetui.engine.storage.runs import claim_run_dir, discard_failed_start, new_run_dir, run_files, runs_root
+from prunetui.engine.storage.runs import (
+    check_run_dir,
+    claim_new_run_dir,
+    claim_run_dir,
+    discard_failed_start,
+    run_files,
+    runs_root,
+)
 
 EXIT_CODES = {Finished: 0, Failed: 1, Stopped: 130}
 
@@ -34,8 +41,9 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     try:
         config = config_from_args(args)
         preset = load_preset(args.preset) if args.preset else None
-        directory = args.out or new_run_dir(runs_root(args.runs_dir), config)
-        lock = claim_run_dir(directory, args.overwrite)
+        root = runs_root(args.runs_dir)
+        if args.out:
+            check_out(args.out, root, args.overwrite)
     except (ConfigError, RunDirError) as error:  # RunDirError: holds a run, or another run writes there
         return fail(str(error))
     except OutputError as error:
@@ -44,12 +52,28 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     from prunetui.engine import Experiment  # imports torch: only once the arguments and --out are known good
     from prunetui.engine.storage.recording import record_claimed
 
+    # The directory is made only now: an import that fails (or is killed for memory) leaves none behind.
+    try:
+        lock = claim_run_dir(args.out, args.overwrite) if args.out else claim_new_run_dir(root, config)
+    except RunDirError as error:  # another run took --out meanwhile
+        return fail(str(error))
+    except OutputError as error:
+        return fail(str(error), code=1)
+    directory = lock.directory
     experiment = Experiment(config)
     events = record_claimed(experiment, lock, extra=preset.summary_fields(config) if preset else None)
     with stop_on_interrupt(experiment.stop, console):
         last = show_run(events, console, preset)
     console.print(closing_line(directory, last), markup=False)  # a path may hold [brackets]
     return EXIT_CODES[type(last)]
+
+
+def check_out(out: Path, root: Path, overwrite: bool) -> None:
+    """Refuse an --out that `claim_run_dir` would refuse, or that is the runs root itself (whose runs would
+    then be inside a run), creating nothing."""
+    if out.expanduser().resolve() == root.expanduser().resolve():
+        raise ConfigError(f"--out {out} is the runs root: a run needs a directory of its own, e.g. {out}/NAME")
+    check_run_dir(out, overwrite)
 
 
 def closing_line(directory: Path, last: Event) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import textwrap
 from pathlib import Path
@@ -21,10 +20,13 @@ from prunetui.engine.storage.csv_text import csv_text
 from prunetui.engine.storage.groups import AVERAGED, RunGroup, grouped
 from prunetui.engine.storage.runs import (
     RUN_NAME,
+    STATUSES,
     RunRecord,
     deletable_run,
     delete_run,
+    json_text,
     list_runs,
+    not_a_runs_root,
     resolve_run,
     runs_root,
 )
@@ -47,7 +49,8 @@ are listed too, marked as such.
 --json (a list of objects) and --csv (a header row, then one row per run) give these fields:
 {textwrap.fill(", ".join(FIELDS), width=100, initial_indent="  ", subsequent_indent="  ")}
 Accuracies and sparsities are fractions in [0, 1]; compression is total / non-zero parameters; started
-is ISO 8601; a value the run never got to is null in JSON and empty in CSV. These names stay stable.
+is ISO 8601; a value the run never got to (or not a finite number) is null in JSON and empty in CSV.
+status is one of {", ".join(STATUSES)}. These names stay stable.
 
 Runs of one seed group (`prunetui run --seeds`) have its name in group and their seed in seed. Each group
 also has a row of its own, just before its runs, marked by status "aggregate": name and group are the
@@ -77,11 +80,13 @@ def add_runs_parser(commands: argparse._SubParsersAction) -> None:
 
 def runs_command(args: argparse.Namespace, console: Console) -> int:
     root = runs_root(args.runs_dir)
+    if why := not_a_runs_root(root):
+        return fail(why)
     if args.delete:
         return _delete(args.delete, args.yes, root, console)
     runs = list_runs(root)
     if args.json:
-        sys.stdout.write(json.dumps(rows(runs), indent=2) + "\n")
+        sys.stdout.write(json_text(rows(runs)))
     elif args.csv:
         sys.stdout.write(csv_text(FIELDS, rows(runs)))
     elif not runs:

@@ -2,17 +2,17 @@
 status) in one seed group (`engine.storage.groups`), then the group's mean ± std (n).
 
 The seeds are jobs of the sweeps' executor (`engine.analyses.executor`): one after another in this process by
-default, shown live as `prunetui run` shows a run; with --jobs, --devices or --ray side by side, each shown as it
-ends, in the order they end. Each job records its run in a temporary directory and hands its files back; they land
-under the runs root (`runs.land_run`). Ctrl+C stops the group: in this process the seed that runs is stopped
-between batches and saved as stopped, and the seeds after it do not start; workers are ended at once, and the
-seeds they ran are not kept."""
+default, shown live as `prunetui run` shows a run, and recorded in place in its run directory as `prunetui run`
+records one; with --jobs, --devices or --ray side by side, each shown as it ends, in the order they end, recorded in
+a temporary directory where it runs, its files landing under the runs root (`runs.land_run`). Ctrl+C stops the
+group: in this process the seed that runs is stopped between batches and saved as stopped, and the seeds after it
+do not start; workers are ended at once, and the seeds they ran are not kept."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +39,8 @@ from prunetui.engine.core.events import Event, Failed, Stopped
 from prunetui.engine.core.presets import Preset, load_preset
 from prunetui.engine.core.seed_stats import parse_seeds
 from prunetui.engine.storage.groups import RunGroup, group_name
-from prunetui.engine.storage.runs import claim_run_dir, land_run, new_run_dir, read_run, runs_root
+from prunetui.engine.storage.run_lock import RunLock
+from prunetui.engine.storage.runs import claim_new_run_dir, discard_unused, land_run, read_run, runs_root
 
 if TYPE_CHECKING:
     from prunetui.engine.analyses.seed_runs import SeedRun
@@ -124,8 +125,8 @@ class SeedGroup:
         from prunetui.engine.analyses.seed_runs import DataPlace, SeedJob, run_seed  # imports torch
 
         configs = list(self.configs.values())
-        first = new_run_dir(self.root, configs[0])  # names the group, so it is made before any job starts
-        name = group_name(first)
+        first = claim_new_run_dir(self.root, configs[0])  # names the group, so it is made before any job starts
+        name = group_name(first.directory)
         kept = False
         try:
             with make_executor(self.parallel) as executor:
@@ -134,21 +135,33 @@ class SeedGroup:
                     executor.cancel()
                 for config in configs:
                     extra = self.preset.summary_fields(config) if self.preset else None
-                    executor.submit(Job(f"seed {config.seed}", run_seed, SeedJob(config, name, DataPlace(), extra)))
+                    claim = self._claim(config, first) if self.parallel.in_process else None
+                    job = SeedJob(config, name, DataPlace(), extra, claim)
+                    executor.submit(Job(f"seed {config.seed}", run_seed, job))
                 for outcome in self._outcomes(executor, console):
                     config = self.configs[outcome.key]
                     if isinstance(outcome, JobFailed):
                         yield config, None, Failed(outcome.message, None)
                         continue
                     seed_run: SeedRun = outcome.result
-                    directory = first if config is configs[0] else new_run_dir(self.root, config)
-                    kept = kept or directory == first
-                    land_run(claim_run_dir(directory), seed_run.run_files)
+                    directory = seed_run.directory
+                    if directory is None:  # recorded elsewhere: its files land here
+                        lock = first if config is configs[0] else claim_new_run_dir(self.root, config)
+                        land_run(lock, seed_run.run_files)
+                        directory = lock.directory
+                    kept = kept or directory == first.directory
                     yield config, directory, seed_run.last
         finally:
-            if not kept:
-                with contextlib.suppress(OSError):
-                    first.rmdir()  # empty: its seed did not come back (or no executor started)
+            if not kept:  # its seed did not come back (or no executor started)
+                discard_unused(first)
+            first.release()
+
+    def _claim(self, config: ExperimentConfig, first: RunLock) -> Callable[[], RunLock]:
+        """Where a seed run here records: in place, in its own run directory, made when it starts (the first
+        seed's is made already)."""
+        if config is next(iter(self.configs.values())):
+            return lambda: first
+        return partial(claim_new_run_dir, self.root, config)
 
     def _outcomes(self, executor: Executor, console: Console) -> Iterator[JobDone | JobFailed]:
         """The jobs' ends, each seed shown as it goes: live when it runs here, else as it starts and ends."""

@@ -104,8 +104,18 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
         console.print(sweep_table(spec, ended.points))
         console.print(point_recipe(base, "agp" in args.methods))
         console.print(_chart(ended.points, args.log_compression, console))
-    console.print(f"results in [bold]{directory}/sweep.csv[/], each point's run in {directory}/runs")
+    console.print(results_line(directory), highlight=False)
     return EXIT_CODES[ended.status]
+
+
+def results_line(directory: Path) -> str:
+    """Where the sweep's results are, naming only files that exist (a sweep refused or failed may have none)."""
+    from prunetui.engine.analyses.sweep import RESULTS_FILE, RUNS_DIRECTORY
+
+    kept = [f"[bold]{path}[/]" for path in (directory / RESULTS_FILE, directory / RUNS_DIRECTORY) if path.exists()]
+    if not kept:
+        return f"no results saved in {directory}"
+    return f"results in {kept[0]}" + (f", each point's run in {kept[1]}" if len(kept) > 1 else "")
 
 
 def point_recipe(base: ExperimentConfig, agp: bool) -> str:

@@ -97,6 +97,9 @@ def detail_text(run: RunRecord) -> str:
     lines = [f"[b]{run.name}[/b] {status} · {experiment}"]
     saved = run.export if run.model_path is not None else None
     structured = c is not None and c.structured
+    if saved is None and run.model_path is not None:  # summary.json damaged: the model is there all the same
+        lines.append("model.pt is saved, but its summary.json is unreadable: e exports it and measures its sizes.")
+        return "\n".join(lines)
     if saved is not None and structured:  # the note gives the sizes of the others
         compression = f"; {run.compression:.1f}× fewer parameters" if run.compression else ""
         lines.append(f"model.pt {sizes_text(saved)}{compression}")

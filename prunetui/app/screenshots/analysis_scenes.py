@@ -19,13 +19,13 @@ from prunetui.app.screens.runs import RunsScreen
 from prunetui.app.screens.weights import WeightsScreen
 from prunetui.app.screenshots.pilot import SMALL, WIDE, until
 from prunetui.engine.core.config import ExperimentConfig
-from prunetui.engine.storage.runs import DENSE_MODEL_FILE, new_run_dir, runs_root
+from prunetui.engine.storage.runs import DENSE_MODEL_FILE, claim_new_run_dir, runs_root
 
 
 def record_runs(config: ExperimentConfig) -> list[Path]:
     """The given run and three one-shot variants, saved under the runs root; the given one first."""
     from prunetui.engine.core.experiment import Experiment
-    from prunetui.engine.storage.recording import record_run
+    from prunetui.engine.storage.recording import record_claimed
 
     variants = [
         config,
@@ -35,10 +35,10 @@ def record_runs(config: ExperimentConfig) -> list[Path]:
     ]
     directories = []
     for variant in variants:
-        directory = new_run_dir(runs_root(), variant)
-        for _ in record_run(Experiment(variant), directory):
+        lock = claim_new_run_dir(runs_root(), variant)
+        for _ in record_claimed(Experiment(variant), lock):
             pass
-        directories.append(directory)
+        directories.append(lock.directory)
     return directories
 
 

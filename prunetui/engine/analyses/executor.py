@@ -33,6 +33,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from prunetui.engine.analyses.last_words import LastWords
 from prunetui.engine.core.errors import ConfigError, PrunetuiError, unexpected
 
 if TYPE_CHECKING:
@@ -43,6 +44,10 @@ DEVICE_NAMES = ("cpu", "cuda", "mps")
 RETRIES = 1  # a job whose worker died is run once more
 POLL_SECONDS = 0.2  # how often the waiting caller looks at a cancel from another thread
 KILL_AFTER_SECONDS = 3.0  # a worker that ignores terminate() is killed
+NODE_DIED = (
+    "prunetui: error: the Ray node this process ran on died, and Ray ended the process with it; the results that "
+    "came back before are kept (a sweep resumes when run again)"
+)
 
 
 class JobError(PrunetuiError):
@@ -440,6 +445,7 @@ class RayExecutor(Executor):
         self._task = ray.remote(_ray_job).options(num_cpus=threads, num_gpus=gpus, max_retries=RETRIES)
         self._threads = threads
         self._running: dict[Any, Job] = {}
+        self._last_words = LastWords(NODE_DIED)  # Ray ends this process at once if its node dies
 
     def as_completed(self) -> Iterator[Outcome]:
         ray = self._ray
@@ -467,9 +473,12 @@ class RayExecutor(Executor):
         self._cancel_tasks()
 
     def close(self) -> None:
-        super().close()
-        if self._owns:
-            self._ray.shutdown()
+        try:
+            super().close()
+            if self._owns:
+                self._ray.shutdown()
+        finally:
+            self._last_words.dismiss()
 
     def _cancel_tasks(self) -> None:
         for ref in list(self._running):

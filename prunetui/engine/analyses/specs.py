@@ -54,7 +54,7 @@ def parse_fractions(text: str, flag: str) -> tuple[float, ...]:
     values = []
     for part in text.split(","):
         try:
-            value = float(part)
+            value = float(part) + 0.0  # -0.0 is 0.0: never "-0 %", nor a point directory named l1--0
         except ValueError:
             raise ConfigError(f"invalid {flag}: {part.strip()!r} is not a number") from None
         if not 0.0 <= value < 1.0:

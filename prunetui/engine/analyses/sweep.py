@@ -7,7 +7,8 @@ training, train from scratch with the dense model's budget). The points are inde
 returns its row and its saved run, which land here: the run under runs/, the row in sweep.csv (rewritten
 atomically as each point finishes), so a sweep stopped halfway resumes, in the same directory, without redoing
 the points it has. sweep.toml holds the shared settings and a fingerprint of the data loaded: a directory's
-dense models and points are reused only for both the same.
+dense models and points are reused only for both the same. One sweep at a time writes a directory: it holds the
+directory's lock (`run_lock`) while it runs, and a second one is refused, naming the first.
 
     sweep = Sweep(SweepSpec(config, methods, sparsities, seeds), directory, parallel=Parallel(jobs=2))
     for event in sweep.run():      # SweepStarted, Progress…, SweepPoint…, SweepEnded
@@ -63,12 +64,13 @@ from prunetui.engine.analyses.sweep_jobs import (
 )
 from prunetui.engine.core.config import ExperimentConfig, flag_name
 from prunetui.engine.core.data import DataSet, Split, load_dataset
-from prunetui.engine.core.errors import ConfigError, PrunetuiError, unexpected
+from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, unexpected
 from prunetui.engine.core.events import Status
-from prunetui.engine.core.files import write_atomic
+from prunetui.engine.core.files import cannot_write, make_directory, write_atomic
 from prunetui.engine.core.models import build_model
 from prunetui.engine.core.training import evaluate, resolve_device
 from prunetui.engine.storage.export import load_model, save_state
+from prunetui.engine.storage.run_lock import LOCK_FILE, RunLock, holder
 from prunetui.engine.storage.runs import DENSE_MODEL_FILE, write_run_files
 
 SETTINGS_FILE = "sweep.toml"
@@ -123,6 +125,29 @@ class Sweep:
             yield SweepEnded("failed", unexpected(error), self._requested())
 
     def _run(self) -> Iterator[SweepEvent]:
+        lock = self._claim()
+        try:
+            yield from self._run_claimed()
+        finally:
+            lock.release()
+
+    def _claim(self) -> RunLock:
+        """The directory's lock, held while the sweep runs: a second sweep on it would lose the first one's rows
+        (each rewrites sweep.csv from what it holds)."""
+        make_directory(self.directory)
+        try:
+            lock = RunLock.acquire(self.directory)
+        except OSError as error:
+            raise OutputError(cannot_write(self.directory / LOCK_FILE, error)) from None
+        if lock is None:
+            who = holder(self.directory)
+            raise PrunetuiError(
+                f"{self.directory} is in use by another sweep{f' ({who})' if who else ''}; nothing was changed: "
+                "let it end (or stop it), then run this again to resume"
+            )
+        return lock
+
+    def _run_claimed(self) -> Iterator[SweepEvent]:
         spec = self.spec
         device = resolve_device(spec.base.device)
         data = load_dataset(

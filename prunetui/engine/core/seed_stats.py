@@ -7,9 +7,11 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import ConfigError
 
 MAX_SEEDS = 100  # the runs of one seed group
+SEEDS_ALLOWED = next(f.metadata["interval"] for f in ExperimentConfig.fields() if f.name == "seed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,8 @@ def parse_seeds(text: str) -> tuple[int, ...]:
             ) from None
         if last < first:
             raise ConfigError(f"invalid --seeds: {part.strip()} counts down; write {last}-{first}")
+        if first not in SEEDS_ALLOWED or last not in SEEDS_ALLOWED:  # else the error would name --seed
+            raise ConfigError(f"invalid --seeds: {part.strip()} is not {SEEDS_ALLOWED}")
         if len(seeds) + last - first >= MAX_SEEDS:  # checked before a range as long as 0-99999999 is made
             raise ConfigError(f"invalid --seeds: at most {MAX_SEEDS} seeds")
         seeds += range(first, last + 1)

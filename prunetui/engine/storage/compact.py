@@ -26,7 +26,7 @@ from prunetui.engine.core.metrics import sparsity_report, weight_layers
 from prunetui.engine.core.models import build_model
 from prunetui.engine.pruning.criterion import weight_of
 from prunetui.engine.storage.export import load_model, save_state, saved_sizes
-from prunetui.engine.storage.runs import COMPACT_MODEL_FILE, MODEL_FILE, read_run
+from prunetui.engine.storage.runs import COMPACT_MODEL_FILE, MODEL_FILE, SUMMARY_FILE, is_run_dir, read_run
 
 # Which constructor argument each prunable layer's width sets, in forward order (the output layer keeps 10).
 SHAPE_ARGUMENTS = {
@@ -82,7 +82,7 @@ class ExportReport:
     saved: Exported  # the run's model.pt: masks folded in with prune.remove
     parameters: int  # in model.pt, zeros included
     nonzero: int  # as the run counted them: for ln-structured, what the compacted model keeps
-    sparsity: float | None  # over the prunable weights, as the run's summary says (None: it says nothing)
+    sparsity: float | None  # over the prunable weights, as the summary says, else measured (None: no config)
     compact: CompactReport | None  # ln-structured runs only
 
 
@@ -157,12 +157,15 @@ def time_inference(models: list[nn.Module], images: Tensor, repeats: int = TIMIN
 NO_MODEL_REASONS = {
     "interrupted": "the process was killed before the run ended and saved it",
     "running": "it is still running; the model is saved when the run ends",
+    "unreadable": "its summary.json is damaged, and it saved no model",
 }
 NO_MODEL_REASON = "the run ended before it trained"
 
 
 def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
     """Report the run's exported model sizes; for ln-structured runs also save, check and time the smaller model."""
+    if not is_run_dir(run_dir):
+        raise PrunetuiError(f"{run_dir} is not a run: it holds no {SUMMARY_FILE} or config.toml of a prunetui run")
     run = read_run(run_dir)
     if run.model_path is None:
         raise PrunetuiError(
@@ -186,6 +189,10 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
             timing,
         )
     nonzero = sparsity_report(model, set(), structured=structured).nonzero_parameters  # as the run counted
+    sparsity = run.sparsity
+    if sparsity is None and run.config is not None:  # summary.json damaged: measured, not taken for 0
+        prunable = set(run.config.prunable_layer_names)
+        sparsity = sparsity_report(model, prunable, structured=structured).global_sparsity
     return ExportReport(
         run.name,
         model_name,
@@ -194,7 +201,7 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
         saved_sizes(run.model_path),
         _parameters(model),
         nonzero,
-        run.sparsity,
+        sparsity,
         report,
     )
 

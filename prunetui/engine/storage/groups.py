@@ -39,8 +39,15 @@ class RunGroup:
 
     @property
     def averaged(self) -> tuple[RunRecord, ...]:
-        """The runs the means are over: those that finished."""
-        return tuple(run for run in self.runs if run.status == "finished")
+        """The runs the means are over: those that finished, one per seed (a copied run directory is the same
+        run again, not another sample: the newest copy counts)."""
+        chosen: dict[int | str, RunRecord] = {}
+        for run in self.runs:
+            if run.status == "finished":
+                key = run.config.seed if run.config else run.name
+                if key not in chosen or _newer(run, chosen[key]):
+                    chosen[key] = run
+        return tuple(chosen.values())
 
     def stat(self, field: str) -> MeanStd | None:
         """Mean ± std (n) of one of `AVERAGED` over the finished runs; None when none has it."""
@@ -58,7 +65,7 @@ class RunGroup:
 
     @property
     def seeds(self) -> list[int]:
-        return sorted(run.config.seed for run in self.runs if run.config)
+        return sorted({run.config.seed for run in self.runs if run.config})
 
     @property
     def started(self) -> datetime | None:
@@ -73,6 +80,13 @@ class RunGroup:
     def deletable(self) -> list[RunRecord]:
         """All its runs, checked as `deletable_run` checks one, so that a run still running keeps the whole group."""
         return [deletable_run(run.path) for run in self.runs]
+
+
+def _newer(run: RunRecord, other: RunRecord) -> bool:
+    return (run.started.timestamp() if run.started else 0.0, run.name) > (
+        other.started.timestamp() if other.started else 0.0,
+        other.name,
+    )
 
 
 def grouped(runs: Iterable[RunRecord]) -> list[RunRecord | RunGroup]:

@@ -5,12 +5,11 @@ the directory (`runs.claim_run_dir`: one writer, no finished run overwritten by 
 atomically; a run that stops or fails, at any moment, keeps what it finished, marked incomplete: the model as it
 stands, the history and the summary. A file that cannot be written fails the run with a message naming it. The
 summary says "running" from the start and the writer holds the directory's lock until the end, so a run killed
-without a word reads as interrupted.
+without a word reads as interrupted. Numbers that are not finite (a loss that diverged) are written null.
 """
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from collections.abc import Iterator, Mapping
@@ -35,6 +34,7 @@ from prunetui.engine.storage.runs import (
     MODEL_FILE,
     SUMMARY_FILE,
     claim_run_dir,
+    json_text,
     running_marker,
 )
 
@@ -145,7 +145,7 @@ class _Recorder:
             **self.extra,
             **document,
         }
-        write_atomic(self.directory / SUMMARY_FILE, json.dumps(document, indent=2) + "\n")
+        write_atomic(self.directory / SUMMARY_FILE, json_text(document))
 
 
 def _also_failed(event: Ended, error: Exception) -> Failed:

@@ -6,18 +6,25 @@ plus dense.pt, the trained model just before its first prune, and the lock its w
 listed as incomplete with what could be read, never an error. No torch here, so the app's Runs screen opens at once.
 
     root = runs_root(args.runs_dir)          # --runs-dir, else $PRUNETUI_RUNS, else a per-user data directory
-    directory = new_run_dir(root, config)    # 20261125-141503-3fa9c2, created empty and unique
-    lock = claim_run_dir(directory)          # the one writer, until lock.release() or its process ends
+    lock = claim_new_run_dir(root, config)   # 20261125-141503-3fa9c2, unique, locked from the moment it exists
+    lock = claim_run_dir(directory)          # or a directory of one's choice (--out)
     for run in list_runs(root): ...          # newest first
     path = resolve_run("last", root)         # or a path, a name, the unique start of a name
-    delete_run(path)                         # refuses a run still running
+    delete_run(path)                         # refuses a run whose writer lives, however far it got
+
+A run's status is one of STATUSES. Whether it runs is told by its lock alone: a run whose writer holds the lock
+is running (even before its first summary.json), one whose summary still says running but whose lock is free
+was killed (interrupted); a summary.json that cannot be read, or says what prunetui never writes, is unreadable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import hashlib
 import json
+import math
 import os
 import re
 import secrets
@@ -35,7 +42,7 @@ from prunetui.engine.core.errors import OutputError, PrunetuiError, RunDirError
 from prunetui.engine.core.events import Event, Exported, Failed
 from prunetui.engine.core.files import cannot_write, make_directory, write_atomic
 from prunetui.engine.storage.history import HistoryRow
-from prunetui.engine.storage.run_lock import LOCK_FILE, RunLock, remove_temporaries, writer_alive
+from prunetui.engine.storage.run_lock import LOCK_FILE, RunLock, holder, remove_temporaries, writer_alive
 
 CONFIG_FILE = "config.toml"
 HISTORY_FILE = "history.csv"
@@ -49,6 +56,11 @@ LAST = "last"  # the run name that means the newest run
 # A setting a saved config lacks is as it was before the setting existed: no validation images held out.
 SAVED_BEFORE = ExperimentConfig(validation_split=0.0)
 MAX_CANDIDATES = 5  # run names listed when a prefix is ambiguous
+ENDED = ("finished", "stopped", "failed")  # what a writer leaves in summary.json at its end
+# Every status a run can have: ENDED, running (its writer lives), interrupted (killed without a word) and
+# unreadable (summary.json damaged, or holding a status outside this set).
+STATUSES = (*ENDED, "running", "interrupted", "unreadable")
+STARTING_PREFIX = ".starting-"  # a new run directory, hidden while its lock is taken
 
 STAMP_FORMAT = "%Y%m%d-%H%M%S"
 RUN_NAME = re.compile(r"^(\d{8}-\d{6})-[0-9a-f]{6}(-\d+)?$")
@@ -67,20 +79,52 @@ def config_hash(config: ExperimentConfig) -> str:
     return hashlib.sha256(config.to_toml().encode()).hexdigest()[:6]
 
 
-def new_run_dir(root: str | Path, config: ExperimentConfig, now: datetime | None = None) -> Path:
-    """Create and return an empty directory `root/YYYYmmdd-HHMMSS-<config hash>`, with -2, -3… if it is taken."""
+def claim_new_run_dir(root: str | Path, config: ExperimentConfig, now: datetime | None = None) -> RunLock:
+    """Create `root/YYYYmmdd-HHMMSS-<config hash>` (-2, -3… if it is taken) and return its lock, held.
+
+    The directory is made hidden, locked, then renamed into place in one step, so it never exists without a
+    live lock: a reader never takes a run that is starting for one abandoned (and deletes it). OutputError when
+    it cannot be made."""
     root = Path(root)
     base = f"{(now or datetime.now()).strftime(STAMP_FORMAT)}-{config_hash(config)}"
+    staging = root / f"{STARTING_PREFIX}{secrets.token_hex(4)}"
+    try:
+        staging.mkdir(parents=True)
+        lock = RunLock.acquire(staging)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(staging)
+        raise OutputError(f"cannot create a run directory in {root}: {error.strerror or error}") from None
+    assert lock is not None, "no one else knows the staging directory"
     n = 1
     while True:
         path = root / (base if n == 1 else f"{base}-{n}")
         try:
-            path.mkdir(parents=True)  # atomic: two runs starting in the same second never share a directory
-            return path
-        except FileExistsError:
-            n += 1
+            if path.exists() or path.is_symlink():  # rename would replace an empty directory
+                raise FileExistsError(errno.EEXIST, "taken")
+            staging.rename(path)  # fails if another run took the name first: that one holds its lock file
+            lock.directory = path
+            return lock
         except OSError as error:
+            if error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+                n += 1
+                continue
+            lock.release()
+            with contextlib.suppress(OSError):
+                shutil.rmtree(staging)
             raise OutputError(f"cannot create a run directory in {root}: {error.strerror or error}") from None
+
+
+def check_run_dir(directory: str | Path, overwrite: bool = False) -> None:
+    """Raise what `claim_run_dir` would refuse with, creating nothing: so that a command refuses before its slow
+    start (importing torch), and a start that fails leaves no directory behind."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise OutputError(f"cannot write to {directory}: it is a file, not a directory")
+    if directory.is_dir():
+        if writer_alive(directory):
+            raise RunDirError(_in_use(directory))
+        _refuse_held(directory, overwrite)
 
 
 def claim_run_dir(directory: str | Path, overwrite: bool = False) -> RunLock:
@@ -94,14 +138,12 @@ def claim_run_dir(directory: str | Path, overwrite: bool = False) -> RunLock:
     except OSError as error:
         raise OutputError(cannot_write(directory / LOCK_FILE, error)) from None
     if lock is None:
-        raise RunDirError(f"{directory} is in use: another run is writing into it now")
-    held = [name for name in RUN_FILES if (directory / name).exists()]
-    if held and not overwrite:
+        raise RunDirError(_in_use(directory))
+    try:
+        held = _refuse_held(directory, overwrite)
+    except RunDirError:
         lock.release()
-        raise RunDirError(
-            f"{directory} already holds a run ({', '.join(held)}); pass --overwrite to replace it, "
-            "or choose another --out"
-        )
+        raise
     for name in held:
         try:
             (directory / name).unlink()
@@ -112,11 +154,41 @@ def claim_run_dir(directory: str | Path, overwrite: bool = False) -> RunLock:
     return lock
 
 
+def _refuse_held(directory: Path, overwrite: bool) -> list[str]:
+    """The run files `directory` holds; RunDirError if it holds any and `overwrite` is not given."""
+    held = [name for name in RUN_FILES if (directory / name).exists()]
+    if held and not overwrite:
+        raise RunDirError(
+            f"{directory} already holds a run ({', '.join(held)}); pass --overwrite to replace it, "
+            "or choose another --out"
+        )
+    return held
+
+
+def _in_use(directory: Path) -> str:
+    who = holder(directory)
+    return f"{directory} is in use: another run is writing into it now{f' ({who})' if who else ''}"
+
+
 def land_run(lock: RunLock, files: dict[str, bytes]) -> None:
     """Write a run recorded elsewhere (a worker process, a Ray task) into the directory `lock` holds (see
     `write_run_files`); then let the directory go."""
     try:
         write_run_files(lock.directory, files)
+    finally:
+        lock.release()
+
+
+def discard_unused(lock: RunLock) -> None:
+    """Remove the directory `lock` holds if nothing was written into it but the lock (a seed that never came back),
+    then let it go."""
+    directory = lock.directory
+    try:
+        if all(entry.name == LOCK_FILE for entry in directory.iterdir()):
+            (directory / LOCK_FILE).unlink()
+            directory.rmdir()
+    except OSError:  # gone already, or not ours to remove: left as it is
+        pass
     finally:
         lock.release()
 
@@ -131,7 +203,7 @@ def write_run_files(directory: Path, files: dict[str, bytes]) -> None:
             document = json.loads(payload)
             if isinstance(document.get("export"), dict) and "path" in document["export"]:
                 document["export"]["path"] = str(directory / Path(document["export"]["path"]).name)
-            payload = (json.dumps(document, indent=2) + "\n").encode()
+            payload = json_text(document).encode()
         write_atomic(directory / name, payload)
 
 
@@ -141,7 +213,7 @@ class RunRecord:
 
     name: str
     path: Path
-    status: str  # finished, stopped, failed, running, interrupted (ended without a word), unreadable
+    status: str  # one of STATUSES: finished, stopped, failed, running, interrupted, unreadable
     complete: bool  # trained, pruned and fine-tuned to the end
     started: datetime | None
     config: ExperimentConfig | None
@@ -170,17 +242,12 @@ class RunRecord:
 def read_run(path: str | Path) -> RunRecord:
     """Read one run directory, whatever state it is in."""
     path = Path(path)
-    summary = _read_json(path / SUMMARY_FILE)
+    summary, damaged = _read_summary(path / SUMMARY_FILE)
     config = _read_config(path, summary)
-    status = summary.get("status") if isinstance(summary.get("status"), str) else None
-    if status == "running" and not writer_alive(path):
-        status = "interrupted"
-    if status is None:
-        status = "interrupted" if config else "unreadable"
     return RunRecord(
         name=path.name,
         path=path,
-        status=status,
+        status=(status := _status(path, summary, damaged, config)),
         complete=status == "finished" and summary.get("complete") is True,
         started=_started(path, summary),
         config=config,
@@ -194,10 +261,38 @@ def read_run(path: str | Path) -> RunRecord:
     )
 
 
+def _status(path: Path, summary: dict[str, Any], damaged: bool, config: ExperimentConfig | None) -> str:
+    """A live writer's run is running, from the moment its directory exists; otherwise summary.json tells."""
+    if writer_alive(path):
+        return "running"
+    if damaged:
+        return "unreadable"
+    status = summary.get("status")
+    if status == "running":
+        return "interrupted"
+    if status in ENDED:
+        return str(status)
+    if status is None and not summary:  # no summary.json: killed between writing config.toml and it
+        return "interrupted" if config else "unreadable"
+    return "unreadable"  # a status prunetui never writes, or none in a summary that has other keys
+
+
 def list_runs(root: str | Path) -> list[RunRecord]:
-    """Every run under `root`, newest first. Folders that are not runs (no run name, no run files) are skipped."""
-    runs = [read_run(path) for path in _run_dirs(Path(root))]
+    """Every run under `root`, newest first. Folders that are not runs (no run name, no run files) are skipped,
+    and so are runs deleted while they were being read."""
+    runs = [run for path in _run_dirs(Path(root)) if (run := read_run(path)) and path.is_dir()]
     return sorted(runs, key=lambda run: (run.started.timestamp() if run.started else 0.0, run.name), reverse=True)
+
+
+def not_a_runs_root(root: str | Path) -> str:
+    """Why `root` cannot hold runs ("" when it can, or does not exist yet)."""
+    root = Path(root)
+    return f"{root} is a file, not a directory of runs" if root.exists() and not root.is_dir() else ""
+
+
+def is_run_dir(path: str | Path) -> bool:
+    """Whether `path` is a run directory: a run's name, or a run's files."""
+    return _looks_like_run(Path(path))
 
 
 def resolve_run(run: str, root: str | Path) -> Path:
@@ -235,18 +330,34 @@ def deletable_run(path: str | Path) -> RunRecord:
 
 
 def delete_run(path: str | Path) -> None:
-    """Delete a run directory, checked by `deletable_run` first."""
-    path = deletable_run(path).path
+    """Delete a run directory, checked by `deletable_run` first; a symbolic link to one is removed, not its run.
+    Its lock is taken right after the check and held to the end: a writer that started in between is found,
+    and one that starts meanwhile is refused."""
+    path = Path(path)
+    if path.is_symlink():
+        deletable_run(path)
+        try:
+            path.unlink()
+        except OSError as error:
+            raise PrunetuiError(f"cannot delete the link {path}: {error.strerror or error}") from None
+        return
+    run = deletable_run(path)
+    try:
+        lock = RunLock.acquire(path)
+    except OSError as error:
+        raise PrunetuiError(f"cannot delete {path}: {error.strerror or error}") from None
+    if lock is None:
+        raise PrunetuiError(f"run {run.name} is still running; stop it first, nothing deleted")
     # Renamed first, in one step, so that a listing never shows a run half deleted.
     doomed = path.with_name(f".deleting-{path.name}-{secrets.token_hex(4)}")
     try:
         path.rename(doomed)
-    except OSError as error:
-        raise PrunetuiError(f"cannot delete {path}: {error.strerror or error}") from None
-    try:
         shutil.rmtree(doomed)
     except OSError as error:
-        raise PrunetuiError(f"{path} is no longer listed, but {doomed} is left: {error.strerror or error}") from None
+        where = f"{path} is no longer listed, but {doomed} is left" if doomed.exists() else f"cannot delete {path}"
+        raise PrunetuiError(f"{where}: {error.strerror or error}") from None
+    finally:
+        lock.release()
 
 
 def discard_failed_start(directory: str | Path, last: Event) -> bool:
@@ -292,6 +403,22 @@ def load_history(run_dir: str | Path) -> list[HistoryRow]:
     return rows
 
 
+def json_text(document: Any) -> str:
+    """`document` as strict JSON, indented: a number that is not finite (NaN, Infinity) is written null, which
+    every JSON reader takes (Python's `json` would write NaN, which JSON does not have)."""
+    return json.dumps(_finite(document), indent=2, allow_nan=False) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
 def running_marker() -> dict[str, Any]:
     """What a summary written at the start of a run holds. Whether it still runs is told by its lock, not by
     this; the pid and host only say, for people, which process writes it."""
@@ -315,12 +442,15 @@ def _is_run_file(entry: Path) -> bool:
     return entry.is_file() and (entry.name in RUN_FILES or entry.name.startswith("."))
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read_summary(path: Path) -> tuple[dict[str, Any], bool]:
+    """summary.json's object, and whether the file is there but damaged (not JSON, or not an object)."""
     try:
         document = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}, False
     except (OSError, UnicodeDecodeError, ValueError):
-        return {}
-    return document if isinstance(document, dict) else {}
+        return {}, True
+    return (document, False) if isinstance(document, dict) else ({}, True)
 
 
 def _read_config(path: Path, summary: dict[str, Any]) -> ExperimentConfig | None:
@@ -354,7 +484,10 @@ def _exported(document: Any) -> Exported | None:
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A finite number, or None (NaN and Infinity too: a summary written before they were made null)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def _optional_float(text: str) -> float | None:
