@@ -5,10 +5,8 @@ or fails is still a run: the job hands it back with its last event."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Generator
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from prunetui.engine.analyses.executor import JobContext
@@ -17,6 +15,7 @@ from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.events import Event, Exported
 from prunetui.engine.storage.recording import record_claimed
 from prunetui.engine.storage.runs import MODEL_FILE, claim_run_dir
+from prunetui.engine.storage.scratch import scratch_directory
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +35,8 @@ class SeedRun:
 def run_seed(job: SeedJob, context: JobContext) -> Generator[Event, None, SeedRun]:
     """Run and record one seed's experiment, forwarding its events; stopped between batches once cancelled."""
     experiment = experiment_for(job.config, job.place, context)
-    with tempfile.TemporaryDirectory(prefix="prunetui-seed-") as temporary:
-        directory = Path(temporary) / "run"
+    with scratch_directory("prunetui-seed-") as temporary:
+        directory = temporary / "run"
         recorded = record_claimed(experiment, claim_run_dir(directory), group=job.group, extra=job.extra)
         # The model is saved here for now; the caller names the directory it lands in.
         events = (replace(event, path=MODEL_FILE) if isinstance(event, Exported) else event for event in recorded)
