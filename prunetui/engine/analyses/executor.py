@@ -23,6 +23,7 @@ the other jobs go on. Ray is imported only when asked for.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import os
 import signal
@@ -125,6 +126,23 @@ class Parallel:
     def in_process(self) -> bool:
         """Whether the jobs run one after another in this process (no workers, no Ray)."""
         return self.jobs == 1 and not self.devices and self.ray is None
+
+    def capped(self, count: int) -> tuple[Parallel, str]:
+        """This Parallel with `jobs` at most `count` (the jobs there are to run) and at most the CPU cores here (the
+        GPUs, when `devices` names some): a worker more finds nothing to do, or takes memory and a core from the
+        others. With a one-line note when `jobs` was lowered, else "". Ray places its tasks itself: unchanged."""
+        if self.ray is not None:
+            return self, ""
+        gpus = {device for device in self.devices if parse_device(device)[0] != "cpu"}
+        limits = [(count, f"{count} to run"), (len(gpus), f"{len(gpus)} GPU{'s' * (len(gpus) != 1)} in --devices")]
+        if not gpus:
+            cores = os.cpu_count() or 1
+            limits[1] = (cores, f"{cores} CPU core{'s' * (cores != 1)} here")
+        limit, why = min(limits, key=lambda item: item[0])
+        if self.jobs <= max(1, limit):
+            return self, ""
+        capped = dataclasses.replace(self, jobs=max(1, limit))
+        return capped, f"note: --jobs {self.jobs} starts {capped.jobs} worker{'s' * (capped.jobs != 1)} ({why})"
 
     def threads_per_job(self) -> int:
         return self.threads or max(1, (os.cpu_count() or 1) // self.jobs)

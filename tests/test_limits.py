@@ -1,0 +1,70 @@
+"""Limits of the machine a run meets: cores (--jobs), a config directory or data directory that cannot be
+written, memory exhausted, a torch that cannot be imported."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, Static
+
+from prunetui.app.app import PruneApp
+from prunetui.cli.main import main
+from prunetui.engine import ExperimentConfig
+from prunetui.engine.analyses import executor
+from prunetui.engine.analyses.executor import Parallel
+from tests.analysis_helpers import tiny_flags
+from tests.test_app import shown
+
+SIZE = (140, 44)
+
+
+# -- item 3: --jobs starts no more workers than there are jobs, or cores (GPUs) ---------------------------------
+
+
+def test_jobs_are_at_most_the_jobs_to_run_and_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert Parallel(jobs=1000).capped(2) == (Parallel(jobs=2), "note: --jobs 1000 starts 2 workers (2 to run)")
+    assert Parallel(jobs=1000).capped(50) == (Parallel(jobs=4), "note: --jobs 1000 starts 4 workers (4 CPU cores here)")
+    assert Parallel(jobs=3).capped(50) == (Parallel(jobs=3), "")  # what was asked fits: no note
+    assert Parallel(jobs=3).capped(1) == (Parallel(jobs=1), "note: --jobs 3 starts 1 worker (1 to run)")
+    gpus = Parallel(jobs=8, devices=("cuda:0", "cuda:1"))
+    assert gpus.capped(20) == (
+        Parallel(jobs=2, devices=gpus.devices),
+        "note: --jobs 8 starts 2 workers (2 GPUs in --devices)",
+    )
+    ray = Parallel(jobs=8, ray="")
+    assert ray.capped(2) == (ray, "")  # Ray places its tasks on the cluster's cores itself
+
+
+def test_a_seed_group_with_jobs_1000_starts_a_worker_per_seed(
+    tiny_config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    started: list[int] = []
+    real_init = executor.ProcessExecutor.__init__
+
+    def counted(self: executor.ProcessExecutor, workers: int, *args: object, **kwargs: object) -> None:
+        started.append(workers)
+        assert workers <= 2, f"{workers} workers for 2 seeds"  # before starting them: no fork bomb if it fails
+        real_init(self, workers, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(executor.ProcessExecutor, "__init__", counted)
+    flags = [*tiny_flags(tiny_config), "--seeds", "0,1", "--jobs", "1000", "--threads", "1"]
+    assert main(["run", *flags]) == 0
+    assert started == [2]
+    assert "note: --jobs 1000 starts 2 workers (2 to run)\n" in capsys.readouterr().err
+
+
+async def test_the_apps_sweep_plans_no_more_workers_than_points(
+    tiny_config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        app.screen.query_one("#sweep-sparsities", Input).value = "0.5"
+        app.screen.query_one("#sweep-jobs", Input).value = "1000"
+        await pilot.pause()
+        assert "prune 3 points (3 methods × 1 sparsity, 3 at once)" in shown(
+            app.screen.query_one("#analysis-plan", Static)
+        )
