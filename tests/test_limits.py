@@ -3,16 +3,20 @@ written, memory exhausted, a torch that cannot be imported."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from textual.widgets import Input, Static
 
 from prunetui.app.app import PruneApp
+from prunetui.app.run_state import FINISHED
 from prunetui.cli.main import main
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import executor
 from prunetui.engine.analyses.executor import Parallel
 from tests.analysis_helpers import tiny_flags
-from tests.test_app import shown
+from tests.test_app import shown, wait_until
 
 SIZE = (140, 44)
 
@@ -68,3 +72,30 @@ async def test_the_apps_sweep_plans_no_more_workers_than_points(
         assert "prune 3 points (3 methods × 1 sparsity, 3 at once)" in shown(
             app.screen.query_one("#analysis-plan", Static)
         )
+
+
+# -- item 4: settings that cannot be remembered are a notice; the run goes on -------------------------------
+
+
+@pytest.mark.parametrize("blocked", ["a file in its place", "read-only"])
+async def test_the_app_runs_when_its_config_directory_cannot_be_written(
+    blocked: str, tiny_config: ExperimentConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_dir = tmp_path / "config"
+    if blocked == "read-only":
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only directories")
+        config_dir.mkdir()
+        config_dir.chmod(0o500)
+    else:
+        config_dir.write_text("a file where the config directory goes\n")
+    monkeypatch.setenv("PRUNETUI_CONFIG_DIR", str(config_dir))
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("ctrl+r")  # the start remembers the settings first
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active, timeout=60)
+        assert app.main_screen.run_state.outcome == FINISHED
+        (notice,) = [n for n in app._notifications if n.title == "Settings not remembered"]
+        assert notice.message.startswith(f"cannot remember the settings: cannot write to {config_dir}")
+        await app.action_quit()  # quitting remembers the form too: a notice again, not a crash
+    assert app.return_code == 0
