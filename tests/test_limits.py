@@ -99,3 +99,39 @@ async def test_the_app_runs_when_its_config_directory_cannot_be_written(
         assert notice.message.startswith(f"cannot remember the settings: cannot write to {config_dir}")
         await app.action_quit()  # quitting remembers the form too: a notice again, not a crash
     assert app.return_code == 0
+
+
+# -- item 11: the decoded data cache lives in the user's cache directory, never the data directory -----------
+
+
+def test_the_built_in_data_set_trains_when_prunetui_data_names_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_a_directory = tmp_path / "data.txt"
+    not_a_directory.write_text("not a directory\n")
+    monkeypatch.setenv("PRUNETUI_DATA", str(not_a_directory))
+    flags = ["--epochs", "1", "--finetune-epochs", "0", "--train-subset", "256", "--device", "cpu"]
+    assert main(["run", *flags, "--out", str(tmp_path / "run")]) == 0, capsys.readouterr()
+    assert [path.name.startswith("fashion-mnist-mini-") for path in (tmp_path / "cache").iterdir()] == [True]
+
+
+@pytest.mark.parametrize("blocked", ["read-only", "a file"])
+def test_a_data_directory_is_only_read(
+    blocked: str, tiny_config: ExperimentConfig, tmp_path: Path, tiny_data: Path
+) -> None:
+    """The data directory is read, never written; a cache directory that cannot be written only costs time."""
+    before = sorted(path.relative_to(tiny_data) for path in tiny_data.rglob("*"))
+    if blocked == "read-only":
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only directories")
+        for folder in [tiny_data, *(path for path in tiny_data.rglob("*") if path.is_dir())]:
+            folder.chmod(0o555)
+    else:
+        (tmp_path / "cache").write_text("a file where the cache directory goes\n")
+    try:
+        assert main(["run", *tiny_flags(tiny_config), "--out", str(tmp_path / "run")]) == 0
+    finally:
+        for folder in [tiny_data, *(path for path in tiny_data.rglob("*") if path.is_dir())]:
+            folder.chmod(0o755)
+    assert sorted(path.relative_to(tiny_data) for path in tiny_data.rglob("*")) == before
+    assert not (tiny_data / "decoded").exists()  # where the cache went before it had a directory of its own
