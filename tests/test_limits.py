@@ -3,10 +3,14 @@ written, memory exhausted, a torch that cannot be imported."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 from textual.widgets import Input, Static
 
 from prunetui.app.app import PruneApp
@@ -15,10 +19,12 @@ from prunetui.cli.main import main
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import executor
 from prunetui.engine.analyses.executor import Parallel
+from prunetui.engine.core.errors import out_of_memory
 from tests.analysis_helpers import tiny_flags
 from tests.test_app import shown, wait_until
 
 SIZE = (140, 44)
+REPO = Path(__file__).resolve().parent.parent
 
 
 # -- item 3: --jobs starts no more workers than there are jobs, or cores (GPUs) ---------------------------------
@@ -135,3 +141,60 @@ def test_a_data_directory_is_only_read(
             folder.chmod(0o755)
     assert sorted(path.relative_to(tiny_data) for path in tiny_data.rglob("*")) == before
     assert not (tiny_data / "decoded").exists()  # where the cache went before it had a directory of its own
+
+
+# -- item 5: out of memory -----------------------------------------------------------------------------------
+
+
+def test_a_run_out_of_memory_is_kept_as_failed_with_its_model(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    """Memory runs out mid-epoch, with 48 MB left for the failure handler and an 80 MB model: the run is saved
+    without copying its weights, and says in one line what happened."""
+    if not Path("/proc/self/status").is_file():
+        pytest.skip("needs Linux's /proc to cap the address space")
+    out = tmp_path / "run"
+    flags = [*tiny_flags(tiny_config), "--model", "lenet300", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.oom_driver", "48", "--", *flags],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    (line,) = [line for line in done.stdout.splitlines() if "out of memory" in line]
+    assert line.startswith("failed: out of memory: ") and "can't allocate memory" in line
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["status"], summary["message"]) == ("failed", line.removeprefix("failed: "))
+    state = torch.load(out / "model.pt", weights_only=True)["state_dict"]
+    assert state["fc1.weight"].shape == (4096, 784)
+    zeros = {name: int((state[f"{name}.weight"] == 0).sum()) for name in ("fc1", "fc2", "fc3")}
+    assert zeros == {layer["name"]: layer["zeros"] for layer in summary["layers"]}
+
+
+def test_out_of_memory_errors_are_told_in_one_line() -> None:
+    assert out_of_memory(MemoryError()) == "out of memory: MemoryError"
+    cuda = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB.\nSee documentation")
+    assert out_of_memory(cuda) == "out of memory: CUDA out of memory. Tried to allocate 2.00 GiB."
+    assert out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied")) is None
+    assert out_of_memory(ValueError("out of memory")) is None  # only the errors allocators raise
+
+
+@pytest.mark.parametrize(
+    ("raises", "line"),
+    [
+        ('raise OSError("libtorch_cpu.so: cannot open shared object file")', "OSError: libtorch_cpu.so: cannot open"),
+        ("import numpy_that_is_not_there", "ModuleNotFoundError: No module named 'numpy_that_is_not_there'"),
+    ],
+)
+def test_a_torch_that_cannot_be_imported_is_one_line(raises: str, line: str, tmp_path: Path) -> None:
+    broken = tmp_path / "site" / "torch"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text(f"{raises}\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(broken.parent), str(REPO)])}
+    for command in (["run", "--epochs", "1"], ["sweep", "--sparsities", "0.5"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "prunetui", *command, "--runs-dir", str(tmp_path / "runs")],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.startswith(f"prunetui: error: cannot import torch ({line}")
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stdout + done.stderr
