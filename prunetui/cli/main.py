@@ -137,5 +137,4 @@ def _open_app(args: argparse.Namespace) -> int:
         return fail(str(error))
     from prunetui.app import run_app  # Textual only when the app is wanted
 
-    run_app(config, args.runs_dir)
-    return 0
+    return run_app(config, args.runs_dir) or 0
