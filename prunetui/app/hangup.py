@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 from types import FrameType
+from typing import Any
 
 from textual.app import App
 
@@ -20,7 +21,7 @@ from prunetui.app.thread_runner import ThreadRunner
 SAVE_WAIT = 60.0  # seconds a run may take to stop after its batch and save its model
 
 
-def stop_runs_on_hangup(app: App[object]) -> None:
+def stop_runs_on_hangup(app: App[Any]) -> None:
     """Install the handlers (main thread only), for as long as the process lives."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
