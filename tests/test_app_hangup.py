@@ -1,6 +1,6 @@
-"""The app in a real terminal (a pseudo-terminal it controls) whose SSH session drops (the terminal closes: the
-kernel sends SIGHUP) or that is sent SIGTERM mid-training: the run stops and saves itself as stopped, with its
-model, and the process ends."""
+"""The app, and `prunetui run`, in a real terminal (a pseudo-terminal it controls) whose SSH session drops (the
+terminal closes: the kernel sends SIGHUP) or that is sent SIGTERM mid-training: the run stops and saves itself
+as stopped, with its model, and the process ends."""
 
 from __future__ import annotations
 
@@ -89,3 +89,32 @@ def test_the_app_saves_its_run_when_its_terminal_goes(how: str, tiny_config: Exp
     summary = json.loads((run / "summary.json").read_text())
     assert (summary["status"], summary["complete"]) == ("stopped", False)
     assert sum(p.numel() for p in load_model(run / "model.pt").parameters()) == summary["total_parameters"]
+
+
+def test_a_cli_run_saves_itself_when_its_terminal_closes(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    """`prunetui run` over SSH, the session drops: SIGHUP, then every write to the terminal fails (EIO)."""
+    settings = tmp_path / "long.toml"
+    settings.write_text(tiny_config.replace(epochs=500).to_toml())
+    out = tmp_path / "run"
+    master, child_end = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm-256color"}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "prunetui", "run", "--config", str(settings), "--out", str(out)],
+        stdin=child_end, stdout=child_end, stderr=child_end, cwd=REPO, env=env,
+        start_new_session=True, preexec_fn=controlling_terminal,
+    )  # fmt: skip
+    os.close(child_end)
+    try:
+        deadline, drawn = time.monotonic() + 120, b""
+        while not (out / "history.csv").is_file():
+            assert time.monotonic() < deadline and run.poll() is None, f"the run never got going: {drawn[-2000:]!r}"
+            drawn += drain(master, 0.1)
+        os.close(master)
+        run.wait(timeout=90)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 130
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["status"], summary["complete"]) == ("stopped", False)
+    assert sum(p.numel() for p in load_model(out / "model.pt").parameters()) == summary["total_parameters"]
