@@ -91,7 +91,7 @@ class Experiment:
         self._start_from = start_from
         self._trained_epochs = trained_epochs if start_from is not None else 0
         self._stop = threading.Event()
-        self.out_of_memory = False  # the run failed for want of memory: save it without copying its weights
+        self.ran_out_of_memory = False  # the run failed for want of memory: save it without copying its weights
         self._device = "?"
         self._started = 0.0
         self._step = 0  # optimizer steps so far
@@ -125,7 +125,7 @@ class Experiment:
             # the summary describes the model as last evaluated, without evaluating it again.
             traceback.clear_frames(error.__traceback__)
             del error
-            self.out_of_memory = True
+            self.ran_out_of_memory = True
             yield Failed(message, self._summary_as_it_stands(evaluate=False))
 
     # -- the schedule -------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ class _Recorder:
         exported = None
         model = self.experiment.model
         if event.summary is not None and model is not None:
-            export = export_in_place if self.experiment.out_of_memory else export_model  # no copy of the weights
+            export = export_in_place if self.experiment.ran_out_of_memory else export_model  # no copy of the weights
             try:
                 exported = export(model, self.experiment.config.model, self.directory / MODEL_FILE)
             except Exception as error:  # the run's end is reported, whatever went wrong
