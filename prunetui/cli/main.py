@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run one experiment headless: train, prune, fine-tune, report",
         description="Train, prune and fine-tune one model headless, with progress and a per-layer table at the end. "
         "Settings come from the defaults, then --preset, then the --config file, then the flags given, each over "
-        "the one before. Ctrl+C stops between batches and keeps the results.",
+        "the one before. Ctrl+C, SIGTERM or SIGHUP (a dropped SSH session) stops "
+        "between batches and keeps the results.",
     )
     add_preset_option(run, "at the end, the paper's figures are shown beside this run's")
     run.add_argument(
