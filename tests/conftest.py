@@ -40,11 +40,12 @@ def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def no_system_data_or_download(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests never read /usr/share/datasets, the user's cache, runs or settings, or the network."""
+    """Tests never read /usr/share/datasets, the user's caches, runs or settings, or the network."""
     monkeypatch.setattr("prunetui.engine.core.data.sources.SYSTEM_DATA_DIR", tmp_path / "no-system-data")
     monkeypatch.setenv("PRUNETUI_DATA", str(tmp_path / "no-user-cache"))
     monkeypatch.setenv("PRUNETUI_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("PRUNETUI_CONFIG_DIR", str(tmp_path / "config"))  # the app's remembered settings
+    monkeypatch.setenv("PRUNETUI_CACHE", str(tmp_path / "cache"))  # decoded data sets
     # FashionMNIST and KMNIST have mirrors of their own, not inherited from MNIST.
     for name in ("MNIST", "FashionMNIST", "KMNIST"):
         monkeypatch.setattr(f"torchvision.datasets.{name}.mirrors", ["http://127.0.0.1:9/"])

@@ -24,6 +24,7 @@ from prunetui.engine import (
     StepLoss,
 )
 from prunetui.engine.core.data import IDX_FILES, availability, dataset_loading, default_data_dir, load_dataset
+from prunetui.engine.core.data.cache import cache_dir
 from prunetui.engine.core.data.sources import EMBEDDED_DIR
 from tests.idx import CLASS_FOLDERS, make_images, write_dataset, write_idx
 
@@ -305,7 +306,7 @@ def test_the_data_dir_takes_torchvision_gz_files_as_they_are(gzipped: tuple[str,
 def test_a_second_load_comes_from_the_decoded_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_dataset(tmp_path, "mnist", n_train=96, n_test=48)
     first = load_dataset("mnist", tmp_path, CPU, download=False)
-    assert [path.name.startswith("mnist-") for path in (tmp_path / "decoded").iterdir()] == [True]
+    assert [path.name.startswith("mnist-") for path in cache_dir().iterdir()] == [True]
 
     def no_decoding(*args: object) -> None:
         raise AssertionError("the IDX files were decoded again")
@@ -333,13 +334,13 @@ def test_changed_source_files_replace_the_cache(tmp_path: Path) -> None:
     write_idx(images, np.zeros((80, 28, 28), dtype=np.uint8))
     os.utime(images, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     assert load_dataset("mnist", tmp_path, CPU, download=False).train.images.std().item() == 0.0
-    assert len(list((tmp_path / "decoded").iterdir())) == 1  # stale copies go
+    assert len(list(cache_dir().iterdir())) == 1  # stale copies go
 
 
 def test_a_damaged_cache_file_is_made_again(tmp_path: Path) -> None:
     write_dataset(tmp_path, "mnist", n_train=96, n_test=48)
     load_dataset("mnist", tmp_path, CPU, download=False)
-    (cached,) = (tmp_path / "decoded").iterdir()
+    (cached,) = cache_dir().iterdir()
     cached.write_bytes(b"half a file")
     assert len(load_dataset("mnist", tmp_path, CPU, download=False).train) == 96
     assert cached.stat().st_size > 96 * 784 * 4
@@ -409,4 +410,4 @@ def test_loading_does_not_import_torchvision(tmp_path: Path) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.strip() == "False"  # it takes seconds to import, and only downloads need it
-    assert [path.name.startswith("fashion-mnist-mini-") for path in (tmp_path / "decoded").iterdir()] == [True]
+    assert [path.name.startswith("fashion-mnist-mini-") for path in cache_dir().iterdir()] == [True]

@@ -35,7 +35,7 @@ class AnalysisRunner(ThreadRunner[AnalysisEvent]):
         super().__init__(deliver, interval)
         self._build = build
 
-    def run(self) -> None:
+    def _run(self) -> None:
         try:
             analysis = self._build()
         except PrunetuiError as error:

@@ -8,7 +8,7 @@ from pathlib import Path
 import platformdirs
 
 from prunetui.engine.core.config import ExperimentConfig
-from prunetui.engine.core.errors import ConfigError
+from prunetui.engine.core.errors import ConfigError, OutputError
 from prunetui.engine.core.files import write_atomic
 
 SETTINGS_FILE = "last-settings.toml"
@@ -35,6 +35,6 @@ def remember(config: ExperimentConfig) -> str | None:
     """Save the settings for the next session; why not, if they could not be written."""
     try:
         write_atomic(settings_path(), config.to_toml())
-    except OSError as error:
-        return f"cannot remember the settings in {settings_path()}: {error.strerror or error}"
+    except OutputError as error:  # a file where the directory goes, read-only, full: the run goes on regardless
+        return f"cannot remember the settings: {error}"
     return None

@@ -33,7 +33,7 @@ class ExperimentRunner(ThreadRunner[Event]):
         self.root = runs_root(root)  # the run is saved under it
         self.extra = extra  # for its summary.json: the preset it comes from
 
-    def run(self) -> None:
+    def _run(self) -> None:
         self._deliver((Status("importing torch …"),))  # a second or more on a cold start
         from prunetui.engine.core.experiment import Experiment  # torch loads here, long after the first paint
         from prunetui.engine.storage.recording import record_claimed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import traceback
 from pathlib import Path
 
 from prunetui import __version__
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run one experiment headless: train, prune, fine-tune, report",
         description="Train, prune and fine-tune one model headless, with progress and a per-layer table at the end. "
         "Settings come from the defaults, then --preset, then the --config file, then the flags given, each over "
-        "the one before. Ctrl+C stops between batches and keeps the results.",
+        "the one before. Ctrl+C, SIGTERM or SIGHUP (a dropped SSH session) stops "
+        "between batches and keeps the results.",
     )
     add_preset_option(run, "at the end, the paper's figures are shown beside this run's")
     run.add_argument(
@@ -88,6 +90,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _dispatch(argv)
+    except Exception as error:
+        problem = broken_torch(error)
+        if problem is None:
+            raise
+        return fail(problem, code=1)
+
+
+def broken_torch(error: BaseException) -> str | None:
+    """One line for an error raised while importing torch (missing, or a broken install: a library that will not
+    load, a version mismatch), or None for any other error."""
+    if isinstance(error, ModuleNotFoundError) and (error.name or "").partition(".")[0] == "torch":
+        return "cannot import torch: it is not installed (pip install torch)"
+    frames = traceback.extract_tb(error.__traceback__)
+    if not any(frame.name == "<module>" and Path(frame.filename).parts[-2:] == ("torch", "__init__.py")
+               for frame in frames):  # fmt: skip
+        return None
+    text = str(error).strip()
+    what = f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+    return f"cannot import torch ({what}); reinstall it: pip install --force-reinstall torch"
+
+
+def _dispatch(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     console = make_console()
     commands = {
@@ -112,5 +138,4 @@ def _open_app(args: argparse.Namespace) -> int:
         return fail(str(error))
     from prunetui.app import run_app  # Textual only when the app is wanted
 
-    run_app(config, args.runs_dir)
-    return 0
+    return run_app(config, args.runs_dir) or 0

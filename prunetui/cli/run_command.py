@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import os
 import signal
@@ -153,27 +154,36 @@ def totals_line(summary: RunSummary) -> str:
     )
 
 
+# Signals that stop a run as Ctrl+C does: `kill` (SIGTERM) and a closed terminal or SSH session (SIGHUP).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextmanager
 def stop_on_interrupt(stop: Callable[[], None], console: Console, then: str = "") -> Iterator[None]:
-    """First Ctrl+C stops the run between batches (keeping results), and says what `then` happens; a second one
-    aborts. Output piped to a reader that has gone (`| head`) stops it the same way, quietly."""
+    """First Ctrl+C, SIGTERM or SIGHUP stops the run between batches (keeping results), and says what `then`
+    happens; a second one aborts. Output piped to a reader that has gone (`| head`), or a terminal that has gone
+    (an SSH session dropped), stops it the same way, quietly."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        console.print(f"stopping after this batch{then}… (Ctrl+C again to abort)", style="yellow")
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        name = "Ctrl+C" if signum == signal.SIGINT else signal.Signals(signum).name
+        console.print(f"{name}: stopping after this batch{then}… ({name} again to abort)", style="yellow")
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
         stop()
 
-    previous, file = signal.signal(signal.SIGINT, handler), console.file
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+    file = console.file
     console.file = ClosedPipeGuard(file, stop)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, before in previous.items():
+            signal.signal(signum, before)
         console.file = file
 
 
 class ClosedPipeGuard(io.TextIOBase):
-    """Stdout that, once its reader has gone (BrokenPipeError), calls `on_close` and drops everything after:
+    """Stdout that, once its reader has gone (BrokenPipeError; EIO from a terminal whose SSH session dropped),
+    calls `on_close` and drops everything after:
     stdout's descriptor goes to /dev/null, so no later write, nor the flush at exit, fails (see "Note on SIGPIPE"
     in Python's signal module documentation)."""
 
@@ -199,7 +209,9 @@ class ClosedPipeGuard(io.TextIOBase):
             return
         try:
             action()
-        except BrokenPipeError:
+        except OSError as error:
+            if error.errno not in (errno.EPIPE, errno.EIO):
+                raise
             self.closed_pipe = True
             os.dup2(os.open(os.devnull, os.O_WRONLY), self._file.fileno())
             self._on_close()

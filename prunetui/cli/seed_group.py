@@ -11,6 +11,7 @@ do not start; workers are ended at once, and the seeds they ran are not kept."""
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
@@ -54,9 +55,11 @@ def seeds_command(args: argparse.Namespace, console: Console) -> int:
     try:
         base = config_from_args(args)
         configs = [base.replace(seed=seed).validate() for seed in parse_seeds(args.seeds)]
-        parallel = parallel_from_args(args)
+        parallel, note = parallel_from_args(args).capped(len(configs))
     except ConfigError as error:
         return fail(str(error))
+    if note:
+        print(note, file=sys.stderr)  # as note_unused's
     console.print("importing torch …", highlight=False)
     preset = load_preset(args.preset) if args.preset else None
     seeds = SeedGroup(configs, runs_root(args.runs_dir), parallel, preset)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from functools import partial
 from pathlib import Path
 
@@ -88,9 +89,11 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
         spec = SweepSpec(base, parse_methods(args.methods), parse_fractions(args.sparsities, "--sparsities"), seeds)
         spec.validate()
         note_unused(given, [spec.point_config(method, spec.sparsities[0]) for method in spec.methods])
-        parallel = parallel_from_args(args)
+        parallel, note = parallel_from_args(args).capped(len(spec.points()))
     except PrunetuiError as error:
         return fail(str(error))
+    if note:
+        print(note, file=sys.stderr)  # as note_unused's
     directory = args.out or sweep_directory(runs_root(args.runs_dir), base)
     from prunetui.engine.analyses.sweep import Sweep  # imports torch
 

@@ -95,11 +95,13 @@ class SweepScreen(AnalysisScreen):
             parse_seeds(self.query_one("#sweep-seeds", Input).value),
         ).validate()
 
-    def _parallel(self) -> Parallel:
-        return Parallel(parse_jobs(self.query_one("#sweep-jobs", Input).value.strip())).validate()
+    def _parallel(self) -> tuple[Parallel, str]:
+        """The jobs input, at most one worker per point and per core, and the note when that lowered it."""
+        asked = Parallel(parse_jobs(self.query_one("#sweep-jobs", Input).value.strip())).validate()
+        return asked.capped(len(self._spec().points()))
 
     def plan(self) -> str:
-        spec, c, jobs = self._spec(), self.config, self._parallel().jobs
+        spec, c, jobs = self._spec(), self.config, self._parallel()[0].jobs
         points, seeds = spec.points(), len(spec.seeds)
         configs = spec.method_configs()
         each = sorted({config.pruning_schedule.recovery_epochs(config.plan_settings) for config in configs})
@@ -116,7 +118,9 @@ class SweepScreen(AnalysisScreen):
         )
 
     def prepare(self) -> Callable[[], Analysis]:
-        spec, parallel = self._spec(), self._parallel()
+        spec, (parallel, note) = self._spec(), self._parallel()
+        if note:
+            self.notify(note.removeprefix("note: "), title="Fewer workers")
         directory = sweep_directory(self.root, self.config)
 
         def build() -> Analysis:

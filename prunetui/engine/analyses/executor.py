@@ -14,14 +14,16 @@ JobError for a failure it can word, or any exception.
     executor.close()
 
 Worker processes are started with 'spawn' (no copy of this process's threads or torch state), each with its
-share of the CPU threads, and ignore Ctrl+C: the caller stops them (terminate, then kill). A worker that dies
-mid-job (killed, out of memory) has its job retried once on a new worker, then reported failed; the other
-jobs go on. Ray is imported only when asked for.
+share of the CPU threads, and ignore Ctrl+C and SIGHUP: the caller stops them (terminate, then kill); terminated,
+or left by a caller that died, a worker unwinds its job (its scratch directory removed) and exits quietly. A
+worker that dies mid-job (killed, out of memory) has its job retried once on a new worker, then reported failed;
+the other jobs go on. Ray is imported only when asked for.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import os
 import signal
@@ -35,10 +37,12 @@ from typing import TYPE_CHECKING, Any
 
 from prunetui.engine.analyses.last_words import LastWords
 from prunetui.engine.core.errors import ConfigError, PrunetuiError, unexpected
+from prunetui.engine.storage.scratch import remove_orphans
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
+    from types import FrameType
 
 DEVICE_NAMES = ("cpu", "cuda", "mps")
 RETRIES = 1  # a job whose worker died is run once more
@@ -127,6 +131,23 @@ class Parallel:
     def in_process(self) -> bool:
         """Whether the jobs run one after another in this process (no workers, no Ray)."""
         return self.jobs == 1 and not self.devices and self.ray is None
+
+    def capped(self, count: int) -> tuple[Parallel, str]:
+        """This Parallel with `jobs` at most `count` (the jobs there are to run) and at most the CPU cores here (the
+        GPUs, when `devices` names some): a worker more finds nothing to do, or takes memory and a core from the
+        others. With a one-line note when `jobs` was lowered, else "". Ray places its tasks itself: unchanged."""
+        if self.ray is not None:
+            return self, ""
+        gpus = {device for device in self.devices if parse_device(device)[0] != "cpu"}
+        limits = [(count, f"{count} to run"), (len(gpus), f"{len(gpus)} GPU{'s' * (len(gpus) != 1)} in --devices")]
+        if not gpus:
+            cores = os.cpu_count() or 1
+            limits[1] = (cores, f"{cores} CPU core{'s' * (cores != 1)} here")
+        limit, why = min(limits, key=lambda item: item[0])
+        if self.jobs <= max(1, limit):
+            return self, ""
+        capped = dataclasses.replace(self, jobs=max(1, limit))
+        return capped, f"note: --jobs {self.jobs} starts {capped.jobs} worker{'s' * (capped.jobs != 1)} ({why})"
 
     def threads_per_job(self) -> int:
         return self.threads or max(1, (os.cpu_count() or 1) // self.jobs)
@@ -354,6 +375,7 @@ class ProcessExecutor(Executor):
             index = self._workers.index(worker)
             self._workers[index] = None  # a new worker takes its place at the next dispatch
         worker.connection.close()
+        remove_orphans()  # the scratch directory of its job, if it had one
         if self.cancelled:
             return None
         self._deaths[job.key] = self._deaths.get(job.key, 0) + 1
@@ -397,7 +419,11 @@ def _exit_reason(code: int | None) -> str:
 
 def _worker_main(connection: Connection, threads: int, device: str, parent: int) -> None:
     """A worker process: run the jobs that arrive, send back each outcome, until the connection closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole process group: the caller stops us
+    # Ctrl+C and a closed terminal's SIGHUP reach the whole process group: the caller stops us. SIGTERM (the
+    # caller's terminate(), or the caller gone) unwinds the job, so its scratch directory is removed.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_on_terminate)
     name, index = parse_device(device) if device else ("", "")
     if index:
         os.environ["CUDA_VISIBLE_DEVICES"] = index  # read when CUDA starts, at the first job's first tensor
@@ -410,15 +436,23 @@ def _worker_main(connection: Connection, threads: int, device: str, parent: int)
     while True:
         try:
             job = connection.recv()
-        except (EOFError, OSError):
+            connection.send(run_job(job, context))
+        except (EOFError, OSError):  # the caller has gone (or closed our pipe): nobody to tell, nothing to say
             return
-        connection.send(run_job(job, context))
+
+
+def _exit_on_terminate(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # once: a second terminate() must not strike the exit's own clean-up
+    raise SystemExit(128 + signum)  # an int: multiprocessing exits with it quietly, no traceback
 
 
 def _exit_with_parent(parent: int) -> None:
-    """A caller killed without a word cannot end its workers: they end themselves when it is gone."""
+    """A caller killed without a word cannot end its workers: they end themselves when it is gone, as if
+    terminated (cleaning up), and at once if that takes too long."""
     while os.getppid() == parent:
         time.sleep(1.0)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(KILL_AFTER_SECONDS)
     os._exit(1)
 
 
@@ -494,6 +528,7 @@ def _ray_job(job: Job, threads: int, device: str) -> tuple[str, Any]:
 
 def make_executor(parallel: Parallel) -> Executor:
     """The executor `parallel` asks for."""
+    remove_orphans()  # scratch directories left by processes that were killed
     if parallel.ray is not None:  # a task per CPU by default: Ray packs tasks onto the cluster's cores
         return RayExecutor(parallel.ray, parallel.threads or 1, parallel.devices)
     if parallel.in_process:

@@ -6,7 +6,6 @@ still a run: the job hands it back with its last event."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from prunetui.engine.core.events import Event, Exported
 from prunetui.engine.storage.recording import record_claimed
 from prunetui.engine.storage.run_lock import RunLock
 from prunetui.engine.storage.runs import MODEL_FILE, claim_run_dir
+from prunetui.engine.storage.scratch import scratch_directory
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +47,8 @@ def run_seed(job: SeedJob, context: JobContext) -> Generator[Event, None, SeedRu
         recorded = record_claimed(experiment, lock, group=job.group, extra=job.extra)
         last = yield from forward(recorded, experiment, context)
         return SeedRun(last, {}, lock.directory)
-    with tempfile.TemporaryDirectory(prefix="prunetui-seed-") as temporary:
-        directory = Path(temporary) / "run"
+    with scratch_directory("prunetui-seed-") as temporary:
+        directory = temporary / "run"
         recorded = record_claimed(experiment, claim_run_dir(directory), group=job.group, extra=job.extra)
         # The model is saved here for now; the caller names the directory it lands in.
         events = (replace(event, path=MODEL_FILE) if isinstance(event, Exported) else event for event in recorded)

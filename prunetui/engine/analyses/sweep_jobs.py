@@ -7,7 +7,6 @@ files' bytes with its row: the caller writes them under its own sweep directory.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from prunetui.engine.core.events import Event, Failed, Finished, Pruned, Stopped
 from prunetui.engine.core.experiment import Experiment
 from prunetui.engine.storage.export import permanent_state
 from prunetui.engine.storage.recording import record_run
+from prunetui.engine.storage.scratch import scratch_directory
 
 State = dict[str, torch.Tensor]
 
@@ -67,8 +67,8 @@ def train_dense(job: DenseJob, context: JobContext) -> Generator[Event, None, St
 def prune_point(job: PointJob, context: JobContext) -> Generator[Event, None, PointResult]:
     """Prune the dense model to the point's sparsity and fine-tune it, saving the run as `prunetui run` would."""
     experiment = experiment_for(job.config, job.place, context, job.dense, job.dense_epochs)
-    with tempfile.TemporaryDirectory(prefix="prunetui-point-") as temporary:
-        directory = Path(temporary) / "run"
+    with scratch_directory("prunetui-point-") as temporary:
+        directory = temporary / "run"
         events = record_run(experiment, directory)
         pruned: list[Pruned] = []
         finished = yield from _to_the_end(events, experiment, context, pruned)

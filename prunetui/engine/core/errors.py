@@ -1,5 +1,6 @@
 """Errors the engine raises for things a user can fix. Their messages are meant to be shown as they are."""
 
+import re
 import traceback
 from pathlib import Path
 
@@ -36,3 +37,19 @@ def unexpected(error: BaseException) -> str:
     """One line for an error nobody planned for (a bug, or the environment), with where it happened."""
     where = traceback.extract_tb(error.__traceback__)[-1]
     return f"unexpected {type(error).__name__}: {error} ({Path(where.filename).name}:{where.lineno})"
+
+
+def out_of_memory(error: BaseException) -> str | None:
+    """One line for an error that says memory ran out (Python's MemoryError, torch.OutOfMemoryError, the CPU
+    allocator's RuntimeError), or None for any other error."""
+    text = str(error).strip()
+    if not (
+        isinstance(error, MemoryError)
+        or type(error).__name__ == "OutOfMemoryError"  # torch's, for CUDA and MPS; torch is not imported here
+        or (isinstance(error, RuntimeError) and ("out of memory" in text.lower() or "can't allocate memory" in text))
+    ):
+        return None
+    first = (
+        re.sub(r"^\[enforce fail at [^]]*\]( err == 0\.)? ", "", text.splitlines()[0]) if text else type(error).__name__
+    )
+    return f"out of memory: {first[:200]}{'…' if len(first) > 200 else ''}"

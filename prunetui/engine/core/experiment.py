@@ -13,6 +13,7 @@ import functools
 import math
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from torch import nn
 
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.data.loading import DataSet, run_data_loading
-from prunetui.engine.core.errors import ConfigError, PrunetuiError, unexpected
+from prunetui.engine.core.errors import ConfigError, PrunetuiError, out_of_memory, unexpected
 from prunetui.engine.core.events import (
     EpochEnd,
     Event,
@@ -90,6 +91,7 @@ class Experiment:
         self._start_from = start_from
         self._trained_epochs = trained_epochs if start_from is not None else 0
         self._stop = threading.Event()
+        self.ran_out_of_memory = False  # the run failed for want of memory: save it without copying its weights
         self._device = "?"
         self._started = 0.0
         self._step = 0  # optimizer steps so far
@@ -115,7 +117,16 @@ class Experiment:
         except PrunetuiError as error:
             yield Failed(str(error), self._summary_as_it_stands())
         except Exception as error:  # a bug or an environment problem: still a message, never a crash
-            yield Failed(unexpected(error), self._summary_as_it_stands())
+            message = out_of_memory(error)
+            if message is None:
+                yield Failed(unexpected(error), self._summary_as_it_stands())
+                return
+            # Out of memory: what the failed step held goes (the traceback's frames keep its activations), and
+            # the summary describes the model as last evaluated, without evaluating it again.
+            traceback.clear_frames(error.__traceback__)
+            del error
+            self.ran_out_of_memory = True
+            yield Failed(message, self._summary_as_it_stands(evaluate=False))
 
     # -- the schedule -------------------------------------------------------------------------------
 
@@ -303,12 +314,13 @@ class Experiment:
 
     # -- results ------------------------------------------------------------------------------------
 
-    def _summary_as_it_stands(self) -> RunSummary | None:
+    def _summary_as_it_stands(self, *, evaluate: bool = True) -> RunSummary | None:
         """After a stop or a failure, if the model exists: it may have trained since it was last evaluated (ended
-        mid-epoch), so it is evaluated again and the summary describes the model that is saved."""
+        mid-epoch), so it is evaluated again (unless not to `evaluate`: memory ran out) and the summary describes
+        the model that is saved."""
         if self.model is None:
             return None
-        if self._data is not None:
+        if self._data is not None and evaluate:
             # The error that ended the run may strike again here: the summary then has the last evaluation.
             with contextlib.suppress(Exception):
                 self._last = measure(self.model, self._data)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from prunetui.engine.core.errors import OutputError
 
@@ -16,13 +18,18 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
 
     Raises OutputError, naming the file and the reason, when it cannot be written (not a directory, no
     permission, a full disk); the temporary file is removed on every failure."""
-    path = Path(path)
     payload = data.encode() if isinstance(data, str) else data
+    return write_atomic_with(path, lambda file: file.write(payload))
+
+
+def write_atomic_with(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
+    """`write_atomic`, the content written by `write(file)` as it comes: no copy of it in memory."""
+    path = Path(path)
     temporary = path.with_name(f".{path.name}.{os.urandom(4).hex()}{TEMPORARY_SUFFIX}")
     make_directory(path.parent)
     try:
         with open(temporary, "xb") as file:  # unlike mkstemp, honours the umask (files readable as usual)
-            file.write(payload)
+            write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)

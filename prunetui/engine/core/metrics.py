@@ -22,15 +22,26 @@ def sparsity_report(model: nn.Module, prunable: set[str], *, structured: bool = 
     those of the compacted model.
     """
     layers = weight_layers(model)
-    # `parameters()` holds weight_orig for pruned layers, so count the effective tensors instead.
+    if structured:
+        return _structured_report(layers, prunable)
+    # `parameters()` holds weight_orig for pruned layers, so count the effective tensors instead; count_nonzero
+    # makes no mask of a layer's size (a run out of memory is still counted).
+    weights = [(name, int(module.weight.count_nonzero()), module.weight.numel()) for name, module in layers]
+    biases = [module.bias for _, module in layers if module.bias is not None]
+    report = tuple(LayerSparsity(name, total - kept, total, name in prunable) for name, kept, total in weights)
+    nonzero = sum(kept for _, kept, _ in weights) + sum(int(bias.count_nonzero()) for bias in biases)
+    total = sum(total for _, _, total in weights) + sum(bias.numel() for bias in biases)
+    return SparsityReport(report, nonzero, total)
+
+
+def _structured_report(layers: list[tuple[str, nn.Module]], prunable: set[str]) -> SparsityReport:
     kept = [module.weight != 0 for _, module in layers]
     kept_biases = [module.bias != 0 if module.bias is not None else None for _, module in layers]
-    if structured:
-        for i in range(len(layers) - 1):
-            alive = kept[i].flatten(1).any(1)  # units with a weight left, after their own dead inputs went
-            kept[i + 1] = _drop_inputs(kept[i + 1], alive)
-            if kept_biases[i] is not None:
-                kept_biases[i] &= alive
+    for i in range(len(layers) - 1):
+        alive = kept[i].flatten(1).any(1)  # units with a weight left, after their own dead inputs went
+        kept[i + 1] = _drop_inputs(kept[i + 1], alive)
+        if kept_biases[i] is not None:
+            kept_biases[i] &= alive
     report = tuple(
         LayerSparsity(name, int((~mask).sum()), mask.numel(), name in prunable)
         for (name, _), mask in zip(layers, kept, strict=True)

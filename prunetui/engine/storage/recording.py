@@ -23,7 +23,7 @@ from prunetui.engine.core.errors import PrunetuiError, unexpected
 from prunetui.engine.core.events import Event, Exported, Failed, Finished, Pruned, RunSummary, Stopped
 from prunetui.engine.core.experiment import Experiment
 from prunetui.engine.core.files import write_atomic
-from prunetui.engine.storage.export import export_model, save_state, unpruned_state
+from prunetui.engine.storage.export import export_in_place, export_model, save_state, unpruned_state
 from prunetui.engine.storage.history import HistoryRow, history_csv, history_row
 from prunetui.engine.storage.run_lock import RunLock
 from prunetui.engine.storage.runs import (
@@ -115,8 +115,9 @@ class _Recorder:
         exported = None
         model = self.experiment.model
         if event.summary is not None and model is not None:
+            export = export_in_place if self.experiment.ran_out_of_memory else export_model  # no copy of the weights
             try:
-                exported = export_model(model, self.experiment.config.model, self.directory / MODEL_FILE)
+                exported = export(model, self.experiment.config.model, self.directory / MODEL_FILE)
             except Exception as error:  # the run's end is reported, whatever went wrong
                 event = _also_failed(event, error)
             else:

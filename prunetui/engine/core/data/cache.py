@@ -1,18 +1,23 @@
 """Decoded, normalised data sets kept on disk, so a start after the first loads tensors instead of decoding IDX.
 
-A cache file is named after its data set and a fingerprint of its source files (path, size, modification
-time): when a source file changes, the name changes and the stale file is replaced.
+They live in the user's cache directory (~/.cache/prunetui/decoded on Linux; $PRUNETUI_CACHE instead when set),
+never in the data directory: that may be read-only, shared, or not a directory at all, and the built-in data set
+has none. A cache file is named after its data set, its folder and a fingerprint of its source files (path,
+size, modification time): when a source file changes, the name changes and the stale file is replaced.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
 from pathlib import Path
 
+import platformdirs
 import torch
 from torch import Tensor
 
+from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.files import write_atomic
 
 FORMAT = 1  # bump when the cached content changes meaning
@@ -20,12 +25,21 @@ FINGERPRINT_LENGTH = 16
 KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 
 
-def cache_path(root: Path, name: str, sources: tuple[Path, ...]) -> Path:
+def cache_dir() -> Path:
+    """Where decoded data sets are kept: $PRUNETUI_CACHE, else the user's cache directory's `decoded`."""
+    from_env = os.environ.get("PRUNETUI_CACHE")
+    return Path(from_env).expanduser() if from_env else Path(platformdirs.user_cache_dir("prunetui")) / "decoded"
+
+
+def cache_path(name: str, sources: tuple[Path, ...]) -> Path:
+    """The cache file of data set `name` decoded from `sources` (its IDX files): `NAME-FOLDER-FINGERPRINT.pt`,
+    so the same data set in two folders keeps two caches, and a changed file a new one."""
+    folder = hashlib.sha256(str(sources[0].parent.resolve()).encode()).hexdigest()[:8]
     fingerprint = hashlib.sha256(f"{FORMAT}".encode())
     for path in sources:
         stat = path.stat()
         fingerprint.update(f"\0{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
-    return root / "decoded" / f"{name}-{fingerprint.hexdigest()[:FINGERPRINT_LENGTH]}.pt"
+    return cache_dir() / f"{name}-{folder}-{fingerprint.hexdigest()[:FINGERPRINT_LENGTH]}.pt"
 
 
 def load_cached(path: Path) -> dict[str, Tensor] | None:
@@ -39,15 +53,16 @@ def load_cached(path: Path) -> dict[str, Tensor] | None:
     return cached if isinstance(cached, dict) and set(cached) == set(KEYS) else None
 
 
-def save_cached(path: Path, name: str, tensors: dict[str, Tensor]) -> None:
-    """Write atomically and drop the data set's stale cache files. A cache that cannot be written only costs
-    the next start some time, so that is not an error."""
+def save_cached(path: Path, tensors: dict[str, Tensor]) -> None:
+    """Write atomically and drop the stale cache files of the same data set and folder. A cache that cannot be
+    written (read-only, full, a file in the way) only costs the next start some time, so that is not an error."""
     buffer = io.BytesIO()
     torch.save(tensors, buffer)
     try:
         write_atomic(path, buffer.getvalue())
-        for stale in path.parent.glob(f"{name}-{'?' * FINGERPRINT_LENGTH}.pt"):
+        same_source = path.name[: -len(f"{'?' * FINGERPRINT_LENGTH}.pt")]  # NAME-FOLDER-
+        for stale in path.parent.glob(f"{same_source}{'?' * FINGERPRINT_LENGTH}.pt"):
             if stale != path:
                 stale.unlink(missing_ok=True)
-    except OSError:
+    except (OSError, PrunetuiError):  # write_atomic words its OSError as an OutputError
         pass

@@ -86,12 +86,12 @@ def dataset_loading(
         found, source = yield from _locate(name, root, system_dir, download)
     if found is None:  # only when the package itself lost its files
         raise DataError(f"{name} is missing from {EMBEDDED_DIR}; reinstall prunetui")
-    cache = cache_path(root, name, found.files)
+    cache = cache_path(name, found.files)
     tensors = load_cached(cache)
     if tensors is None:
         yield Status(f"decoding {name} from {found.folder} (kept decoded for the next start) …")
         tensors = _decode(name, found)
-        save_cached(cache, name, tensors)
+        save_cached(cache, tensors)
     return _dataset(name, tensors, train_subset, validation_split, device, source)
 
 

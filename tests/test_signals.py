@@ -1,0 +1,203 @@
+"""SIGTERM (`kill`) and SIGHUP (a closed terminal, a dropped SSH session) stop a run as Ctrl+C does: between
+batches, saved as `stopped` with its model. Each case is a subprocess that receives the real signal mid-training
+(`tests/signal_driver.py`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prunetui.engine import ExperimentConfig
+from prunetui.engine.storage.export import load_model
+from prunetui.engine.storage.scratch import PREFIXES, remove_orphans
+from tests.analysis_helpers import tiny_flags
+
+REPO = Path(__file__).resolve().parent.parent
+STOPPED = 130  # the exit code of a stopped run, whichever signal stopped it
+
+
+def driven(signal_name: str, args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`prunetui ARGS…` in a subprocess that sends itself the signal mid-epoch; its temporary files in tmp_path."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        "TMPDIR": str(scratch),
+        "COLUMNS": "200",
+    }
+    command = [sys.executable, "-m", "tests.signal_driver", signal_name, "--", *args]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def assert_stopped_quietly(done: subprocess.CompletedProcess[str], signal_name: str) -> None:
+    assert done.returncode == STOPPED, done.stdout + done.stderr
+    assert f"SIG{signal_name}: stopping after this batch" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def assert_saved_stopped(run: Path) -> None:
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["status"], summary["complete"]) == ("stopped", False)
+    model = load_model(run / "model.pt")  # the model as it stood, readable
+    assert sum(parameter.numel() for parameter in model.parameters()) == summary["total_parameters"]
+
+
+@pytest.mark.parametrize("signal_name", ["TERM", "HUP"])
+def test_a_run_stops_and_saves_on(signal_name: str, tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    done = driven(signal_name, ["run", *tiny_flags(tiny_config), "--out", str(out)], tmp_path)
+    assert_stopped_quietly(done, signal_name)
+    assert_saved_stopped(out)
+
+
+def test_a_seed_group_stops_and_saves_its_running_seed_on_sighup(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    done = driven("HUP", ["run", *tiny_flags(tiny_config), "--seeds", "0,1", "--runs-dir", str(root)], tmp_path)
+    assert_stopped_quietly(done, "HUP")
+    assert "seed 1 not started" in done.stdout
+    (run,) = [path for path in root.iterdir() if path.is_dir()]  # seed 0, stopped; seed 1 never started
+    assert_saved_stopped(run)
+    assert list((tmp_path / "tmp").iterdir()) == []  # the seed's temporary directory is gone
+
+
+@pytest.mark.parametrize(
+    ("command", "signal_name"),
+    [
+        (["sweep", "--methods", "l1", "--sparsities", "0.5"], "TERM"),
+        (["sensitivity", "--amounts", "0.5"], "HUP"),
+    ],
+)
+def test_an_analysis_stops_on(
+    command: list[str], signal_name: str, tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    flags = tiny_flags(tiny_config)
+    if command[0] == "sensitivity":  # it takes no fine-tuning
+        at = flags.index("--finetune-epochs")
+        del flags[at : at + 2]
+    done = driven(signal_name, [*command, *flags, "--out", str(tmp_path / "out")], tmp_path)
+    assert_stopped_quietly(done, signal_name)
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+# -- a parallel sweep: its workers and their scratch directories (`engine.storage.scratch`) -------------------
+
+
+def sweep_process(
+    tiny_config: ExperimentConfig, tmp_path: Path, finetune_epochs: int = 40, **popen: Any
+) -> subprocess.Popen[str]:
+    """`prunetui sweep --jobs 2` of two points, in a session of its own (a terminal's process group)."""
+    flags = tiny_flags(tiny_config)
+    flags[flags.index("--finetune-epochs") + 1] = str(finetune_epochs)  # long enough to be caught mid-point
+    command = [
+        *[sys.executable, "-m", "prunetui", "sweep", "--methods", "l1", "--sparsities", "0.5,0.75", "--jobs", "2"],
+        *[*flags, "--out", str(tmp_path / "sweep")],
+    ]
+    env = {**environment(tmp_path), "PYTHONPATH": str(REPO)}
+    options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} | popen
+    return subprocess.Popen(command, cwd=REPO, env=env, text=True, start_new_session=True, **options)
+
+
+def environment(tmp_path: Path) -> dict[str, str]:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir(exist_ok=True)
+    return {**os.environ, "TMPDIR": str(scratch), "COLUMNS": "200"}
+
+
+def scratch_dirs(tmp_path: Path) -> list[Path]:
+    return sorted(path for path in (tmp_path / "tmp").iterdir() if path.name.startswith(PREFIXES))
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def both_points_running(tmp_path: Path) -> list[int]:
+    """The worker processes' ids, once both run a point (each point's scratch directory names its owner)."""
+    wait_until(lambda: len(scratch_dirs(tmp_path)) == 2, "both points to start")
+    return [int(path.name.split("-")[2]) for path in scratch_dirs(tmp_path)]
+
+
+def ended(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("signal_name", ["TERM", "INT", "HUP"])
+def test_a_parallel_sweep_stops_quietly_and_cleans_up_on(
+    signal_name: str, tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    """SIGTERM to the caller; Ctrl+C and a closed terminal's SIGHUP to the whole process group, as a terminal
+    sends them: the caller stops, its workers end without a traceback (no BrokenPipeError), nothing is left."""
+    process = sweep_process(tiny_config, tmp_path)
+    both_points_running(tmp_path)
+    signum = signal.Signals[f"SIG{signal_name}"]
+    if signal_name == "TERM":
+        process.send_signal(signum)
+    else:
+        os.killpg(process.pid, signum)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == STOPPED, out + err
+    assert "Traceback" not in out + err and "Error" not in err
+    assert scratch_dirs(tmp_path) == []
+
+
+def test_a_killed_sweep_leaves_no_scratch_directories(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    """The caller SIGKILLed: its workers notice, unwind their points and end."""
+    process = sweep_process(tiny_config, tmp_path)
+    workers = both_points_running(tmp_path)
+    process.kill()
+    process.communicate(timeout=60)
+    wait_until(lambda: all(ended(pid) for pid in workers), "the workers to end", timeout=30)
+    assert scratch_dirs(tmp_path) == []
+
+
+def test_a_killed_worker_leaves_no_scratch_directory(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    """A worker SIGKILLed mid-point: its point is run again, and its scratch directory removed."""
+    process = sweep_process(tiny_config, tmp_path, finetune_epochs=8)
+    victim = both_points_running(tmp_path)[0]
+    os.kill(victim, signal.SIGKILL)
+    out, err = process.communicate(timeout=240)
+    assert process.returncode == 0, out + err
+    assert "Traceback" not in out + err
+    assert scratch_dirs(tmp_path) == []
+    assert len(list((tmp_path / "sweep" / "runs").iterdir())) == 2  # both points, the killed one redone
+
+
+def test_a_sweep_piped_into_head_leaves_no_scratch_directories(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    """`prunetui sweep --jobs 2 | head -1`: the reader goes, the sweep stops at its next line and cleans up."""
+    process = sweep_process(tiny_config, tmp_path, finetune_epochs=8)
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("sweep of 2 points")
+    both_points_running(tmp_path)
+    process.stdout.close()  # as head does after its line
+    _, err = process.communicate(timeout=240)
+    assert process.returncode in (0, STOPPED), err  # stopped at the first point's line, or done by then
+    assert "Traceback" not in err
+    assert scratch_dirs(tmp_path) == []
+
+
+def test_a_later_start_removes_scratch_directories_whose_owner_died(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = tmp_path / f"prunetui-point-{int(dead.stdout)}-abc"
+    ours = tmp_path / f"prunetui-seed-{os.getpid()}-abc"
+    unrelated = tmp_path / "prunetui-point-notapid"
+    for directory in (orphan, ours, unrelated):
+        (directory / "run").mkdir(parents=True)
+    assert remove_orphans(tmp_path) == [orphan]
+    assert sorted(tmp_path.iterdir()) == sorted([ours, unrelated])
