@@ -21,10 +21,10 @@ from prunetui.engine.analyses.executor import (
     ProcessExecutor,
     SerialExecutor,
     make_executor,
-    parse_device,
     parse_jobs,
     worker_devices,
 )
+from prunetui.engine.core.device import parse_device
 from prunetui.engine.core.errors import ConfigError
 from tests.executor_jobs import (
     always_die,
