@@ -52,7 +52,7 @@ async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], timeout:
 async def opened(pilot: Pilot[None], key: str, kind: type[ScreenT]) -> ScreenT:
     """Press the key that opens a screen, and the screen it opened."""
     await pilot.press(key)
-    await pilot.pause()
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, kind))  # a screen shows after a short delay
     screen = pilot.app.screen
     assert isinstance(screen, kind)
     return screen
@@ -107,6 +107,7 @@ async def test_every_setting_has_a_row_once_the_app_is_up(tiny_config: Experimen
         assert form.read() == (tiny_config, {})
 
 
+@pytest.mark.slow
 async def test_settings_by_keyboard_then_a_full_iterative_run(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
@@ -151,6 +152,7 @@ async def test_settings_by_keyboard_then_a_full_iterative_run(tiny_config: Exper
         assert sum(line.lstrip(" 0123456789:").startswith("done:") for line in log_text) == 1
 
 
+@pytest.mark.timing  # stops within 5 s
 async def test_stop_mid_run_keeps_results_and_the_app_usable(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(long_config(tiny_config))
     async with app.run_test(size=SIZE) as pilot:
@@ -352,6 +354,7 @@ async def test_settings_that_cannot_be_shown_are_refused_and_others_are_marked(t
         assert app.query_one("#row-sparsity").has_class("-invalid")
 
 
+@pytest.mark.timing  # exits within 2 s of the answer
 async def test_quit_while_running_asks_stops_the_worker_and_exits(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(long_config(tiny_config))
     async with app.run_test(size=SIZE) as pilot:
@@ -460,6 +463,7 @@ async def test_a_terminal_too_small_says_what_it_needs(tiny_config: ExperimentCo
         assert app.screen is app.screen_stack[0] and inside_screen(app, "#setting-model")
 
 
+@pytest.mark.slow
 async def test_settings_are_remembered_between_sessions_and_reset_to_defaults(tiny_config: ExperimentConfig) -> None:
     async with PruneApp(tiny_config.replace(seed=7, sparsity=0.6)).run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+r")

@@ -54,6 +54,7 @@ def plotted(chart: SeriesChart) -> list[list[float]]:
     return chart.plt.monitor.y
 
 
+@pytest.mark.slow
 async def test_app_runs_are_saved_and_the_runs_screen_overlays_two(tiny_config: ExperimentConfig) -> None:
     record(tiny_config.replace(sparsity=0.9, scope="global"))
     app = PruneApp(tiny_config.replace(sparsity=0.5))
@@ -96,6 +97,7 @@ async def test_app_runs_are_saved_and_the_runs_screen_overlays_two(tiny_config: 
         assert not isinstance(app.screen, RunsScreen)
 
 
+@pytest.mark.slow
 async def test_a_sweep_of_two_points_charts_and_tables_both_and_resumes(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
@@ -163,6 +165,7 @@ async def test_sensitivitys_and_sweeps_settings_stay_for_the_session(tiny_config
         assert "cannot" not in shown(screen.query_one("#analysis-plan", Static))
 
 
+@pytest.mark.slow
 async def test_sensitivity_draws_one_line_per_layer(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
@@ -313,9 +316,7 @@ async def test_weights_heat_map_marks_pruned_entries(tiny_config: ExperimentConf
     conv1 = run_weights(directory)[0]
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f6")
-        screen = app.screen
-        assert isinstance(screen, WeightsScreen)
+        screen = await opened(pilot, "f6", WeightsScreen)
         await wait_until(pilot, lambda: bool(screen.by_layer))
         await pilot.pause()
         assert screen.query_one("#weights-layer", Select).value == "conv1"
@@ -347,9 +348,7 @@ async def test_the_weights_screen_says_in_one_line_that_a_hostile_dense_model_is
     damage(directory / "dense.pt", "hostile-torch-file", witness)
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f6")
-        screen = app.screen
-        assert isinstance(screen, WeightsScreen)
+        screen = await opened(pilot, "f6", WeightsScreen)
         caption = screen.query_one("#weights-caption", Static)
         await wait_until(pilot, lambda: "checkpoint" in shown(caption))
         assert shown(caption) == f"{directory / 'dense.pt'} is not a prunetui checkpoint ({WHY['hostile-torch-file']})"
