@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import re
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -55,9 +54,9 @@ def plotted(chart: SeriesChart) -> list[list[float]]:
     return chart.plt.monitor.y
 
 
+@pytest.mark.slow
 async def test_app_runs_are_saved_and_the_runs_screen_overlays_two(tiny_config: ExperimentConfig) -> None:
     record(tiny_config.replace(sparsity=0.9, scope="global"))
-    time.sleep(1)  # runs are ordered by their start, to the second: the app's run must come out the newer
     app = PruneApp(tiny_config.replace(sparsity=0.5))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+r")  # the app's own run lands under the runs root too
@@ -98,6 +97,7 @@ async def test_app_runs_are_saved_and_the_runs_screen_overlays_two(tiny_config: 
         assert not isinstance(app.screen, RunsScreen)
 
 
+@pytest.mark.slow
 async def test_a_sweep_of_two_points_charts_and_tables_both_and_resumes(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
@@ -165,6 +165,7 @@ async def test_sensitivitys_and_sweeps_settings_stay_for_the_session(tiny_config
         assert "cannot" not in shown(screen.query_one("#analysis-plan", Static))
 
 
+@pytest.mark.slow
 async def test_sensitivity_draws_one_line_per_layer(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
@@ -315,9 +316,7 @@ async def test_weights_heat_map_marks_pruned_entries(tiny_config: ExperimentConf
     conv1 = run_weights(directory)[0]
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f6")
-        screen = app.screen
-        assert isinstance(screen, WeightsScreen)
+        screen = await opened(pilot, "f6", WeightsScreen)
         await wait_until(pilot, lambda: bool(screen.by_layer))
         await pilot.pause()
         assert screen.query_one("#weights-layer", Select).value == "conv1"
@@ -349,9 +348,7 @@ async def test_the_weights_screen_says_in_one_line_that_a_hostile_dense_model_is
     damage(directory / "dense.pt", "hostile-torch-file", witness)
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f6")
-        screen = app.screen
-        assert isinstance(screen, WeightsScreen)
+        screen = await opened(pilot, "f6", WeightsScreen)
         caption = screen.query_one("#weights-caption", Static)
         await wait_until(pilot, lambda: "checkpoint" in shown(caption))
         assert shown(caption) == f"{directory / 'dense.pt'} is not a prunetui checkpoint ({WHY['hostile-torch-file']})"

@@ -10,7 +10,7 @@ from prunetui.app.screens.confirm import ConfirmScreen
 from prunetui.app.screens.runs import RunsScreen
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.storage.runs import list_runs, runs_root
-from tests.test_app import shown
+from tests.test_app import opened, shown, wait_until
 from tests.test_cli_pipeline import finished, running_run, saved_run
 
 SIZE = (140, 44)
@@ -27,10 +27,8 @@ async def test_d_deletes_the_highlighted_run_after_asking(tiny_config: Experimen
     app = PruneApp(tiny_config)
     with running_run(tiny_config) as running:
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("f3")
-            await pilot.pause()
-            screen = app.screen
-            assert isinstance(screen, RunsScreen)
+            screen = await opened(pilot, "f3", RunsScreen)
+            await wait_until(pilot, lambda: bool(screen.query(FooterKey)))  # the footer fills after the screen shows
             assert ("d", "Delete") in [(key.key, key.description) for key in screen.query(FooterKey)]
             table = screen.query_one(DataTable)
 

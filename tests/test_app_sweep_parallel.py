@@ -19,6 +19,8 @@ from prunetui.engine.storage.runs import runs_root
 from tests.executor_jobs import running, spawned_workers
 from tests.test_app import wait_until
 
+pytestmark = pytest.mark.slow  # worker processes, each importing torch
+
 SIZE = (140, 44)
 
 

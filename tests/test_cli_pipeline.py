@@ -116,6 +116,7 @@ def test_a_start_that_fails_before_training_leaves_no_run(tmp_path: Path, capsys
     assert json.loads(capsys.readouterr().out) == []
 
 
+@pytest.mark.slow
 def test_output_that_is_not_a_terminal_keeps_each_line_whole(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
     """Through a pipe Rich used to wrap at 80 columns, cutting `… 423 \\nimg/s`."""
     env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}

@@ -325,7 +325,7 @@ def test_layer_amounts_format_and_parse_back() -> None:
 
 
 def test_every_number_setting_has_an_interval() -> None:
-    numbers = [f for f in ExperimentConfig.fields() if f.type in ("int", "float")]
+    numbers = [f for f in ExperimentConfig.fields() if setting_type(f) in (int, float)]
     assert len(numbers) == 18 and [f.name for f in numbers if f.metadata["interval"] is None] == []
 
 

@@ -21,10 +21,10 @@ from prunetui.engine.analyses.executor import (
     ProcessExecutor,
     SerialExecutor,
     make_executor,
-    parse_device,
     parse_jobs,
     worker_devices,
 )
+from prunetui.engine.core.device import parse_device
 from prunetui.engine.core.errors import ConfigError
 from tests.executor_jobs import (
     always_die,
@@ -88,6 +88,7 @@ def test_workers_run_jobs_at_once_with_their_share_of_threads_and_results_come_a
     assert not any(running(pid) for pid in pids)  # closed: the idle workers exit
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_job_is_retried_once_then_the_job_fails_and_the_rest_finish(tmp_path: Path) -> None:
     with ProcessExecutor(workers=2, threads=1) as executor:
         executor.submit(Job("dies once", die_once, tmp_path / "died"))

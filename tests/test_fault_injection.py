@@ -26,7 +26,7 @@ from tests.faults import ACTIONS, FAULT_FLAGS, PHASES, arm, temporaries
 REPO = Path(__file__).resolve().parent.parent
 EXIT_CODES = {"finished": 0, "stopped": 130, "failed": 1, "interrupted": -9}  # -9: killed by SIGKILL
 
-pytestmark = pytest.mark.usefixtures("wide_console")
+pytestmark = [pytest.mark.usefixtures("wide_console"), pytest.mark.slow]  # a run killed in each phase
 
 
 def expected(phase: str, action: str) -> tuple[str, bool]:

@@ -332,6 +332,7 @@ def test_a_run_is_running_exactly_while_another_process_holds_its_lock(
 # -- 16: what besides the seed and config changes the numbers -------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_summary_records_torch_the_thread_count_and_the_device(
     tiny_config: ExperimentConfig, tmp_path: Path
 ) -> None:

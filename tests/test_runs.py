@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -115,6 +116,36 @@ def test_runs_that_did_not_finish_are_listed_as_incomplete(tiny_config: Experime
     assert runs[0].accuracy is not None and runs[0].dense_accuracy is None  # stopped while training
     assert runs[2].config == tiny_config and runs[2].accuracy is None
     assert load_history(broken) == []
+
+
+def test_runs_started_within_one_second_sort_by_their_start(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+    """summary.json's start is to the microsecond, so the newest run comes first without waiting a second between
+    runs; a summary written before, to the second, still reads."""
+    root, same_second = tmp_path / "root", datetime(2026, 1, 1, 10)
+    for _ in range(3):  # one after the other, within a second or two: their names alone cannot order them
+        experiment = Experiment(tiny_config.replace(epochs=0), download=False)
+        for _ in record_claimed(experiment, claim_new_run_dir(root, tiny_config)):
+            pass
+    recorded = list_runs(root)
+    starts = [json.loads((run.path / "summary.json").read_text())["started"] for run in recorded]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d{4}", start) for start in starts), starts
+    assert [run.started for run in recorded] == sorted((run.started for run in recorded), reverse=True)  # type: ignore[type-var]
+    assert len({run.started for run in recorded}) == 3
+
+    for name, started in (("a", "2026-01-01T10:00:00.250000+0000"), ("b", "2026-01-01T10:00:00.750000+0000")):
+        run = claim_new_run_dir(root, tiny_config.replace(seed=ord(name)), same_second)
+        run.release()
+        (run.directory / "summary.json").write_text(json.dumps({"status": "finished", "started": started}))
+    older = claim_new_run_dir(root, tiny_config, same_second)
+    older.release()
+    earlier = {"status": "finished", "started": "2026-01-01T09:59:59+0000"}  # to the second, as before
+    (older.directory / "summary.json").write_text(json.dumps(earlier))
+    by_start = [str(run.started) for run in list_runs(root)[3:]]
+    assert by_start == [
+        "2026-01-01 10:00:00.750000+00:00",
+        "2026-01-01 10:00:00.250000+00:00",
+        "2026-01-01 09:59:59+00:00",
+    ]
 
 
 def test_a_running_run_of_this_process_reads_as_running(tiny_config: ExperimentConfig, tmp_path: Path) -> None:

@@ -8,7 +8,16 @@ import pytest
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import SweepSpec
 from prunetui.engine.pruning.registry import SCHEDULES
-from prunetui.engine.pruning.schedules import FineTune, PlanSettings, Prune, Rewind, Round, Train, agp_prune_steps
+from prunetui.engine.pruning.schedules import (
+    AGPSettings,
+    FineTune,
+    PlanSettings,
+    Prune,
+    Rewind,
+    Round,
+    Train,
+    agp_prune_steps,
+)
 
 AGP, ITERATIVE, ONE_SHOT = SCHEDULES["agp"], SCHEDULES["iterative"], SCHEDULES["one-shot"]
 
@@ -54,7 +63,8 @@ def agp_expected(s_f: float, s_i: float, t0: int, n: int, dt: int) -> list[tuple
 
 @pytest.mark.parametrize(("s_i", "t0", "n", "dt"), [(0.2, 10, 4, 25), (0.0, 0, 5, 7), (0.5, 3, 1, 1)])
 def test_agp_updates_masks_at_t0_plus_k_delta_t_along_the_cubic(s_i: float, t0: int, n: int, dt: int) -> None:
-    settings = PlanSettings(n, epochs=3, finetune_epochs=1, initial_sparsity=s_i, start_step=t0, interval=dt)
+    own = AGPSettings(agp_initial_sparsity=s_i, agp_start_step=t0, agp_interval=dt)
+    settings = PlanSettings(n, epochs=3, finetune_epochs=1, own=own)
     rounds = AGP.rounds({"conv1": 0.6, "fc1": 0.9}, settings)
     plan = AGP.plan(rounds, settings, steps_per_epoch=50)
     assert kinds(plan) == ["Train", "FineTune"]
@@ -73,18 +83,18 @@ def test_agp_updates_masks_at_t0_plus_k_delta_t_along_the_cubic(s_i: float, t0: 
 
 def test_agp_without_an_interval_spreads_its_updates_from_t0_to_the_end_of_training() -> None:
     assert agp_prune_steps(PlanSettings(4, 1, 1), 100) == [20, 40, 60, 80]  # as before: t0 = 0, s_i = 0
-    assert agp_prune_steps(PlanSettings(4, 1, 1, start_step=50), 100) == [60, 70, 80, 90]
-    assert agp_prune_steps(PlanSettings(4, 1, 1, initial_sparsity=0.1, start_step=50), 100) == [50, 60, 70, 80, 90]
+    assert agp_prune_steps(PlanSettings(4, 1, 1, own=AGPSettings(agp_start_step=50)), 100) == [60, 70, 80, 90]
+    assert agp_prune_steps(PlanSettings(4, 1, 1, own=AGPSettings(0.1, agp_start_step=50)), 100) == [50, 60, 70, 80, 90]
 
 
 def test_agp_updates_that_do_not_fit_in_training_are_refused_naming_its_steps() -> None:
-    fits = PlanSettings(4, epochs=2, finetune_epochs=1, start_step=10, interval=20)  # last update at 90
+    fits = PlanSettings(4, epochs=2, finetune_epochs=1, own=AGPSettings(agp_start_step=10, agp_interval=20))  # at 90
     assert AGP.problem(fits, steps_per_epoch=46) is None  # 92 steps
     assert AGP.problem(fits, steps_per_epoch=45) == (
         "agp's last mask update, at step t0 + nΔt = 10 + 4 × 20 = 90, is not within training: training has 90 "
         "optimizer steps (2 epochs of 45 batches); lower --agp-start-step, --agp-interval or --rounds, or train longer"
     )
-    late = PlanSettings(4, epochs=1, finetune_epochs=1, start_step=100)
+    late = PlanSettings(4, epochs=1, finetune_epochs=1, own=AGPSettings(agp_start_step=100))
     assert AGP.problem(late, steps_per_epoch=100) == (
         "--agp-start-step 100 is not within training: training has 100 optimizer steps (1 epoch of 100 batches)"
     )

@@ -15,6 +15,7 @@ from tests.test_cli import exit_code
 from tests.test_seeds import QUICK, summaries
 
 
+@pytest.mark.slow
 def test_seeds_in_worker_processes_give_the_serial_numbers_as_one_group(
     tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,7 +8,6 @@ import json
 import math
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,7 +65,6 @@ def test_seeds_make_one_grouped_run_each_and_the_mean_and_std_of_their_summaries
     assert "mean ± std (n = 2)" in printed
 
     # A run of its own beside the group: --csv has a row per run plus the group's aggregate row, just before its runs.
-    time.sleep(1)  # runs are ordered by their start, to the second: this one must come out the newest
     assert exit_code(["run", *tiny_flags(tiny_config), *QUICK]) == 0
     capsys.readouterr()
     assert main(["runs", "--csv"]) == 0

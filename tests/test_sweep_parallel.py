@@ -25,6 +25,8 @@ from prunetui.engine.storage.export import load_model
 from tests.analysis_helpers import accuracy, tiny_flags
 from tests.executor_jobs import ctrl_c_once_two_workers_run, running, spawned_workers
 
+pytestmark = pytest.mark.slow  # worker processes, each importing torch
+
 METHODS = ("l1:layer:one-shot", "random:layer:one-shot")
 TWO_WORKERS = Parallel(jobs=2, threads=1)
 

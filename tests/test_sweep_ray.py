@@ -15,7 +15,8 @@ from prunetui.engine.analyses.sweep import Sweep
 from prunetui.engine.core.events import Status
 from tests.executor_jobs import die_once, square
 
-pytestmark = pytest.mark.ray
+# On one worker (--dist loadgroup), so one local Ray instance serves them all.
+pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray"), pytest.mark.slow]
 METHODS = ("l1:layer:one-shot", "random:layer:one-shot")
 
 

@@ -5,8 +5,26 @@ sensitivity); the names below are its Python API.
 It never imports Textual; the app and the CLI are two consumers of the same `Experiment.run()` stream.
 """
 
+from typing import Any
+
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import ConfigError, DataError, DeviceError, DivergedError, PrunetuiError
+from prunetui.engine.core.events import (
+    EpochEnd,
+    Event,
+    Exported,
+    Failed,
+    Finished,
+    LayerSparsity,
+    Pruned,
+    Rewound,
+    RunStarted,
+    RunSummary,
+    SparsityReport,
+    Status,
+    StepLoss,
+    Stopped,
+)
 
 __all__ = [
     "ConfigError",
@@ -33,19 +51,11 @@ __all__ = [
 ]
 
 
-EVENTS = {"EpochEnd", "Event", "Exported", "Failed", "Finished", "LayerSparsity", "Pruned", "Rewound", "RunStarted",
-          "RunSummary", "SparsityReport", "Status", "StepLoss", "Stopped"}  # fmt: skip
-
-
-def __getattr__(name: str) -> object:
-    # Imported when first asked for: Experiment pulls in torch (seconds to import), and the events are not needed
-    # to paint the app's first screen (importing the config imports this package).
+def __getattr__(name: str) -> Any:
+    # Experiment imports torch, seconds of a start: loaded when first asked for, so that importing the config (which
+    # imports this package) leaves the app's first paint, `--help` and `prunetui runs` without it.
     if name == "Experiment":
         from prunetui.engine.core.experiment import Experiment
 
         return Experiment
-    if name in EVENTS:
-        from prunetui.engine.core import events
-
-        return getattr(events, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prunetui.engine.analyses.last_words import LastWords
+from prunetui.engine.core.device import parse_device
 from prunetui.engine.core.errors import ConfigError, PrunetuiError, unexpected
 from prunetui.engine.storage.scratch import remove_orphans
 
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
     from types import FrameType
 
-DEVICE_NAMES = ("cpu", "cuda", "mps")
 RETRIES = 1  # a job whose worker died is run once more
 POLL_SECONDS = 0.2  # how often the waiting caller looks at a cancel from another thread
 KILL_AFTER_SECONDS = 3.0  # a worker that ignores terminate() is killed
@@ -151,14 +151,6 @@ class Parallel:
 
     def threads_per_job(self) -> int:
         return self.threads or max(1, (os.cpu_count() or 1) // self.jobs)
-
-
-def parse_device(text: str) -> tuple[str, str]:
-    """ "cuda:1" -> ("cuda", "1"); "cpu" -> ("cpu", ""); ConfigError for anything else."""
-    name, _, index = text.strip().partition(":")
-    if name not in DEVICE_NAMES or (index and not (name == "cuda" and index.isdigit())):
-        raise ConfigError(f"invalid --devices: {text.strip()!r} is not cpu, mps, cuda or cuda:N")
-    return name, index
 
 
 def parse_jobs(text: str, devices: Sequence[str] = ()) -> int:

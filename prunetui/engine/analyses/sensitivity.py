@@ -37,11 +37,11 @@ from prunetui.engine.analyses import (
 from prunetui.engine.analyses.experiment_series import ExperimentSeries, Interrupted
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.data import DataSet, load_run_data
+from prunetui.engine.core.device import resolve_device
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, unexpected
 from prunetui.engine.core.experiment import measure
 from prunetui.engine.core.files import write_atomic
 from prunetui.engine.core.models import build_model
-from prunetui.engine.core.training import resolve_device
 from prunetui.engine.pruning.allocation import prune_to
 from prunetui.engine.storage.csv_text import to_csv
 from prunetui.engine.storage.export import load_model

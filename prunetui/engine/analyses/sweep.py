@@ -64,11 +64,12 @@ from prunetui.engine.analyses.sweep_jobs import (
 )
 from prunetui.engine.core.config import ExperimentConfig, flag_name
 from prunetui.engine.core.data import DataSet, Split, load_dataset
+from prunetui.engine.core.device import resolve_device
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, unexpected
 from prunetui.engine.core.events import Status
 from prunetui.engine.core.files import cannot_write, make_directory, write_atomic
 from prunetui.engine.core.models import build_model
-from prunetui.engine.core.training import evaluate, resolve_device
+from prunetui.engine.core.training import evaluate
 from prunetui.engine.storage.export import load_model, save_state
 from prunetui.engine.storage.run_lock import LOCK_FILE, RunLock, holder
 from prunetui.engine.storage.runs import DENSE_MODEL_FILE, write_run_files

@@ -1,7 +1,8 @@
 """The experiment's settings: one schema for the CLI flags, the TOML file, validation and the app's form.
 
-Each field carries its help text and its allowed choices in dataclass metadata, so a new setting is
-added in one place and every face (argparse, TOML, the app's form) picks it up.
+Each field carries its help text and its allowed choices in dataclass metadata (`schema.setting`), so a new setting
+is added in one place and every face (argparse, TOML, the app's form) picks it up. A setting only one criterion or
+schedule reads lives beside that strategy, in its settings dataclass; the schema composes those here.
 """
 
 from __future__ import annotations
@@ -9,26 +10,27 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import inspect
 import math
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_type_hints
+from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
+from prunetui.engine.core.device import DEVICES
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.lr_schedule import LR_SCHEDULES
 from prunetui.engine.pruning import registry
 from prunetui.engine.pruning.budget import capped_zeros
 from prunetui.engine.pruning.criterion import Criterion
-from prunetui.engine.pruning.ln_structured import NORMS
-from prunetui.engine.pruning.schedules import PlanSettings, Schedule
+from prunetui.engine.pruning.schedules import PlanSettings, Retraining, Schedule
+from prunetui.engine.schema import FRACTION, Interval, Role, setting, setting_names
 
 MODELS = ("lenet5", "lenet300", "lenet5-caffe")
 DATASETS = ("fashion-mnist-mini", "mnist", "fashion-mnist", "kmnist")  # the first is embedded in the package
 SCOPES = ("layer", "global")
 OPTIMIZERS = ("sgd", "adam")
 INITS = ("default", "kaiming-normal", "xavier-normal")  # default: each layer's own (PyTorch's) initialisation
-DEVICES = ("auto", "cpu", "cuda", "mps")
 # Each model's weight layers in forward order, the last being the output layer, with their weight counts; known
 # here so that settings naming layers, and the sparsity a cap allows, can be checked without importing torch
 # (a test holds this to the models themselves).
@@ -39,167 +41,136 @@ MODEL_LAYER_WEIGHTS = {
 }
 MODEL_LAYERS = {model: tuple(weights) for model, weights in MODEL_LAYER_WEIGHTS.items()}
 
-
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """The values a number setting may take; each end included unless marked open."""
-
-    low: float
-    high: float
-    low_open: bool = False
-    high_open: bool = False
-
-    def __contains__(self, value: float) -> bool:
-        above = value > self.low if self.low_open else value >= self.low
-        below = value < self.high if self.high_open else value <= self.high
-        return above and below  # False for NaN
-
-    def __str__(self) -> str:
-        if isinstance(self.low, int) and isinstance(self.high, int):
-            return f"between {self.low:,} and {self.high:,}"
-        return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+C = TypeVar("C", bound=type)
 
 
-FRACTION = Interval(0.0, 1.0, high_open=True)
-STEPS = Interval(0, 1_000_000_000)  # a count of optimizer steps
+def strategy_settings() -> list[type]:
+    """The settings classes the config composes: the retraining settings every schedule reads, then each registered
+    schedule's and criterion's own, in registry order."""
+    strategies = [*registry.SCHEDULES.values(), *registry.CRITERIA.values()]
+    own = [strategy.settings for strategy in strategies if strategy.settings is not None]
+    return list(dict.fromkeys([Retraining, *own]))  # once each, should two strategies share one
 
 
-# What a setting is to the analyses, which use some settings differently from a single run:
-# "place" says where, not what (a sweep may resume with it changed); "point" is set per sweep point (the method and
-# its target); "plan" says how far and in which rounds to prune (a sensitivity analysis, which prunes each layer once
-# to amounts of its own without fine-tuning, has no use for it).
-Role = Literal["place", "point", "plan"]
+def _composing(after: str) -> Callable[[C], C]:
+    """Make the strategies' settings fields of the class, after its field `after`: flat, as `config.agp_interval`,
+    `--agp-interval` and `agp-interval = 3` in a TOML file. Applied before @dataclass, which then sees them as the
+    class's own (with their types resolved where they are declared)."""
 
+    def compose(cls: C) -> C:
+        own = inspect.get_annotations(cls)
+        annotations: dict[str, Any] = {}
+        for name, kind in own.items():
+            annotations[name] = kind
+            if name != after:
+                continue
+            for settings in strategy_settings():
+                types = get_type_hints(settings)
+                for f in dataclasses.fields(settings):
+                    if f.name in annotations or f.name in own:
+                        raise TypeError(f"setting {f.name} of {settings.__name__} is declared twice")
+                    annotations[f.name] = types[f.name]
+                    setattr(cls, f.name, dataclasses.field(default=f.default, metadata=f.metadata))
+        cls.__annotations__ = annotations
+        return cls
 
-def _setting(
-    default: Any,
-    help: str,
-    choices: Collection[str] = (),
-    empty: str = "",
-    interval: Interval | None = None,
-    roles: tuple[Role, ...] = (),
-) -> Any:
-    """A field with its help text, its allowed choices or interval, for text what an empty value means, and its
-    roles in the analyses."""
-    metadata = {"help": help, "choices": choices, "empty": empty, "interval": interval, "roles": roles}
-    return field(default=default, metadata=metadata)
+    return compose
 
 
 @dataclass(frozen=True)
+@_composing(after="finetune_epochs")
 class ExperimentConfig:
-    """Everything that defines a pruning experiment. Immutable: derive a new one with `replace`."""
+    """Everything that defines a pruning experiment. Immutable: derive a new one with `replace`.
 
-    model: str = _setting("lenet5", "network to train and prune", MODELS)
-    dataset: str = _setting(
+    Its own fields are the settings of every experiment; each strategy's settings (`strategy_settings`) are
+    composed in after `finetune_epochs`, and read as fields like these."""
+
+    if TYPE_CHECKING:  # the composed settings, which the type checker cannot see
+
+        def __getattr__(self, name: str) -> Any: ...
+
+    model: str = setting("lenet5", "network to train and prune", MODELS)
+    dataset: str = setting(
         "fashion-mnist-mini", "28x28 grayscale data set (fashion-mnist-mini ships with prunetui)", DATASETS
     )
-    data_dir: str = _setting(
+    data_dir: str = setting(
         "",
         "data set root (default: $PRUNETUI_DATA, else a per-user cache)",
         empty="$PRUNETUI_DATA or cache",
         roles=("place",),
     )
-    criterion: str = _setting(
+    criterion: str = setting(
         "l1",
         "which weights go: magnitude, random, Taylor importance, whole rows",
         registry.CRITERIA.keys(),  # a live view: criteria registered later are choices too
         roles=("point",),
     )
-    scope: str = _setting(
+    scope: str = setting(
         "layer", "same fraction per layer, or one threshold across layers", SCOPES, roles=("point", "plan")
     )
-    schedule: str = _setting(
+    schedule: str = setting(
         "one-shot",
         "prune once, in rounds with fine-tuning, or gradually (AGP)",
         registry.SCHEDULES.keys(),
         roles=("point", "plan"),
     )
-    sparsity: float = _setting(
+    sparsity: float = setting(
         0.9,
         "target fraction of prunable weights that are zero, in [0, 1)",
         interval=FRACTION,
         roles=("point", "plan"),
     )
-    rounds: int = _setting(
-        4, "prune rounds for iterative and agp schedules", interval=Interval(1, 100), roles=("plan",)
-    )
-    epochs: int = _setting(3, "training epochs before pruning (agp prunes during them)", interval=Interval(0, 1000))
-    finetune_epochs: int = _setting(
+    rounds: int = setting(4, "prune rounds for iterative and agp schedules", interval=Interval(1, 100), roles=("plan",))
+    epochs: int = setting(3, "training epochs before pruning (agp prunes during them)", interval=Interval(0, 1000))
+    finetune_epochs: int = setting(
         1, "fine-tuning epochs after each prune round", interval=Interval(0, 1000), roles=("plan",)
     )
-    rewind: bool = _setting(
-        False,
-        "lottery ticket (Frankle & Carbin): after each prune, survivors go back to their initial values and train "
-        "--epochs again",
-        roles=("plan",),
-    )
-    rewind_step: int = _setting(
-        0,
-        "late rewinding: back to the weights after this many optimizer steps (0: initial)",
-        interval=STEPS,
-        roles=("plan",),
-    )
-    reinit: bool = _setting(
-        False, "control of --rewind: the same masks with fresh random weights, trained --epochs again", roles=("plan",)
-    )
-    agp_initial_sparsity: float = _setting(
-        0.0, "agp: s_i, the sparsity of the first mask update, in [0, 1)", interval=FRACTION, roles=("plan",)
-    )
-    agp_start_step: int = _setting(
-        0, "agp: t0, the optimizer step of the first mask update", interval=STEPS, roles=("plan",)
-    )
-    agp_interval: int = _setting(
-        0, "agp: Δt, optimizer steps between mask updates (0: spread over training)", interval=STEPS, roles=("plan",)
-    )
-    structured_norm: str = _setting(
-        "l2", "ln-structured: the norm rows are ranked by (Li et al. 2017: l1)", tuple(NORMS)
-    )
-    max_layer_sparsity: float = _setting(
+    max_layer_sparsity: float = setting(
         1.0,
         "global scope: no layer pruned beyond this fraction, in (0, 1]",
         interval=Interval(0.0, 1.0, low_open=True),
         roles=("plan",),
     )
-    keep_output: bool = _setting(False, "leave the output layer unpruned")
-    layer_sparsity: str = _setting(
+    keep_output: bool = setting(False, "leave the output layer unpruned")
+    layer_sparsity: str = setting(
         "",
         "layer scope: targets for named layers instead of sparsity, e.g. conv1=0.5,fc1=0.95 (see sensitivity)",
         empty="none, e.g. fc1=0.95",
         roles=("plan",),
     )
-    optimizer: str = _setting("sgd", "optimizer (SGD with momentum 0.9, or Adam)", OPTIMIZERS)
-    lr: float = _setting(0.05, "learning rate", interval=Interval(0.0, 10.0, low_open=True))
-    weight_decay: float = _setting(
+    optimizer: str = setting("sgd", "optimizer (SGD with momentum 0.9, or Adam)", OPTIMIZERS)
+    lr: float = setting(0.05, "learning rate", interval=Interval(0.0, 10.0, low_open=True))
+    weight_decay: float = setting(
         0.0, "L2 penalty added to the gradient, as torch.optim's weight_decay, in [0, 1]", interval=Interval(0.0, 1.0)
     )
-    lr_schedule: str = _setting(
+    lr_schedule: str = setting(
         "constant",
         "the learning rate within each training and fine-tuning phase: constant, step (cut every --lr-step-epochs), "
         "cosine (down to 0, batch by batch)",
         LR_SCHEDULES,
     )
-    lr_step_epochs: int = _setting(1, "step schedule: epochs between rate cuts", interval=Interval(1, 1000))
-    lr_gamma: float = _setting(
+    lr_step_epochs: int = setting(1, "step schedule: epochs between rate cuts", interval=Interval(1, 1000))
+    lr_gamma: float = setting(
         0.1,
         "step schedule: each cut multiplies the rate by this, in (0, 1]",
         interval=Interval(0.0, 1.0, low_open=True),
     )
-    finetune_lr: float = _setting(
+    finetune_lr: float = setting(
         0.0,
         "learning rate of fine-tuning and retraining (0: the same as --lr), in [0, 10]",
         interval=Interval(0.0, 10.0),
         roles=("plan",),
     )
-    init: str = _setting("default", "initial weights: PyTorch's default, Kaiming (He) or Glorot (Xavier) normal", INITS)
-    batch_size: int = _setting(128, "training batch size", interval=Interval(1, 65536))
-    seed: int = _setting(  # torch's seeds are 64-bit
+    init: str = setting("default", "initial weights: PyTorch's default, Kaiming (He) or Glorot (Xavier) normal", INITS)
+    batch_size: int = setting(128, "training batch size", interval=Interval(1, 65536))
+    seed: int = setting(  # torch's seeds are 64-bit
         0, "random seed: same seed and config give the same numbers on CPU", interval=Interval(0, 2**63 - 1)
     )
-    device: str = _setting("auto", "where to train: auto picks cuda, then mps, then cpu", DEVICES, roles=("place",))
-    train_subset: int = _setting(
+    device: str = setting("auto", "where to train: auto picks cuda, then mps, then cpu", DEVICES, roles=("place",))
+    train_subset: int = setting(
         0, "train on the first N images only (0: all) for quick runs", interval=Interval(0, 10_000_000)
     )
-    validation_split: float = _setting(
+    validation_split: float = setting(
         0.1,
         "fraction of the training images held out to choose by (the same images for every seed), in [0, 0.5]",
         interval=Interval(0.0, 0.5),
@@ -240,16 +211,16 @@ class ExperimentConfig:
             case "finetune_lr" if self.finetune_epochs == 0 and not retrains:
                 return "no fine-tuning"
         for kind, chosen in ((registry.SCHEDULES, self.schedule), (registry.CRITERIA, self.criterion)):
-            readers = [reader for reader, value in kind.items() if name in value.settings]
+            readers = [reader for reader, value in kind.items() if name in setting_names(value.settings)]
             if readers and chosen not in readers:
                 return f"{', '.join(readers)} only"
         return None
 
     @property
     def pruning_criterion(self) -> Criterion:
-        """The criterion, given the settings it reads (`Criterion.settings`)."""
+        """The criterion, given its own settings (`Criterion.settings`)."""
         criterion = registry.CRITERIA[self.criterion]
-        return criterion.configured(**{name: getattr(self, name) for name in criterion.settings})
+        return criterion.configured(self._own(criterion.settings))
 
     @property
     def pruning_schedule(self) -> Schedule:
@@ -264,10 +235,13 @@ class ExperimentConfig:
             self.finetune_epochs,
             retrain=self.rewind or self.reinit,
             rewind_step=0 if self.reinit else self.rewind_step,  # reinit goes back to no step of training
-            initial_sparsity=self.agp_initial_sparsity,
-            start_step=self.agp_start_step,
-            interval=self.agp_interval,
+            own=self._own(self.pruning_schedule.settings),
         )
+
+    def _own(self, settings: type | None) -> Any:
+        """A strategy's own settings (an instance of its `settings` class) with this config's values; None for a
+        strategy without any."""
+        return settings(**{name: getattr(self, name) for name in setting_names(settings)}) if settings else None
 
     @property
     def rounds_used(self) -> int:
@@ -348,12 +322,8 @@ class ExperimentConfig:
         elif self.pruning_schedule.retrains(self.plan_settings) and self.epochs == 0:
             what = "reinit" if self.reinit else "rewind"
             problems["epochs"] = f"{what} trains --epochs again after each prune, so it needs at least 1 epoch"
-        if "agp_initial_sparsity" in self.pruning_schedule.settings and not layer_problem:
-            lowest = min(self.layer_targets().values(), default=self.sparsity)
-            if self.agp_initial_sparsity > lowest:
-                problems["agp_initial_sparsity"] = (
-                    f"s_i {self.agp_initial_sparsity:g} is above the target sparsity {lowest:g}: masks only grow"
-                )
+        if not layer_problem:
+            problems.update(self.pruning_schedule.target_problems(self.plan_settings, self.layer_targets()))
         return problems
 
     def _layer_sparsity_problem(self) -> str | None:

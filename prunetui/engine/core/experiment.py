@@ -23,6 +23,7 @@ from torch import nn
 
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.data.loading import DataSet, run_data_loading
+from prunetui.engine.core.device import resolve_device
 from prunetui.engine.core.errors import ConfigError, PrunetuiError, out_of_memory, unexpected
 from prunetui.engine.core.events import (
     EpochEnd,
@@ -46,7 +47,6 @@ from prunetui.engine.core.training import (
     Trainer,
     evaluate,
     make_optimizer,
-    resolve_device,
 )
 from prunetui.engine.pruning.allocation import overall_target, prune_to
 from prunetui.engine.pruning.masks import reinit_seed, rewind, weights_of

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunetui.engine.core.data.loading import Split
-from prunetui.engine.core.errors import DeviceError, DivergedError
+from prunetui.engine.core.errors import DivergedError
 from prunetui.engine.core.optimizers import SGD, Adam, Optimizer
 
 T = TypeVar("T")
@@ -27,20 +27,6 @@ DIVERGED_LOSS = 1e3
 
 class StopRequested(Exception):
     """Raised between batches when another thread asked the run to stop."""
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise DeviceError("device cuda requested but CUDA is not available here; use --device cpu or auto")
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise DeviceError("device mps requested but MPS is not available here; use --device cpu or auto")
-    return torch.device(name)
 
 
 def make_optimizer(name: str, parameters: Iterator[nn.Parameter], lr: float, weight_decay: float = 0.0) -> Optimizer:

@@ -33,14 +33,16 @@ class Criterion:
     structured: ClassVar[bool] = False  # removes whole rows (conv filters, linear neurons), layer by layer
     batches: ClassVar[int] = 0  # training batches its scores are measured on (0: none needed)
     measures: ClassVar[str] = ""  # what it measures on those batches, for the progress message
-    settings: ClassVar[tuple[str, ...]] = ()  # config settings only this criterion reads, given to `configured`
+    # Its own settings, which only this criterion reads: a frozen dataclass of `schema.setting` fields, which the
+    # config schema composes (flags, TOML keys, the form); `configured` gets their values.
+    settings: ClassVar[type | None] = None
 
     @property
     def needs_batches(self) -> bool:
         return self.batches > 0
 
-    def configured(self, **settings: Any) -> Criterion:
-        """This criterion with the values of its `settings`, by name (the criterion never reads the config)."""
+    def configured(self, settings: Any) -> Criterion:
+        """This criterion with its own settings' values (an instance of `settings`; it never reads the config)."""
         return self
 
     def scores(self, model: nn.Module, layers: Layers, batches: Batches) -> Scores | None:

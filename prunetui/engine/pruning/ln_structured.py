@@ -4,9 +4,11 @@ L1 as Li et al. (2017) rank filters."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prunetui.engine.pruning.criterion import Criterion
+from prunetui.engine.schema import setting
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -14,16 +16,23 @@ if TYPE_CHECKING:
 NORMS = {"l1": 1, "l2": 2}  # --structured-norm: the p of the p-norm each row is ranked by
 
 
+@dataclass(frozen=True)
+class LnStructuredSettings:
+    structured_norm: str = setting(
+        "l2", "ln-structured: the norm rows are ranked by (Li et al. 2017: l1)", tuple(NORMS)
+    )
+
+
 class LnStructured(Criterion):
     name = "ln-structured"
     structured = True
-    settings = ("structured_norm",)
+    settings = LnStructuredSettings
 
     def __init__(self, norm: str = "l2") -> None:
         self.norm = norm
 
-    def configured(self, **settings: Any) -> LnStructured:
-        return LnStructured(settings["structured_norm"])
+    def configured(self, settings: LnStructuredSettings) -> LnStructured:
+        return LnStructured(settings.structured_norm)
 
     def remove(self, module: nn.Module, amount: int, scores: Tensor | None) -> None:
         from torch.nn.utils import prune

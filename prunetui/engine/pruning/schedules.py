@@ -5,7 +5,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
+
+from prunetui.engine.schema import FRACTION, STEPS, setting
+
+
+@dataclass(frozen=True)
+class Retraining:
+    """The lottery-ticket settings, read by every schedule that prunes after training (`Schedule.retrains`)."""
+
+    rewind: bool = setting(
+        False,
+        "lottery ticket (Frankle & Carbin): after each prune, survivors go back to their initial values and train "
+        "--epochs again",
+        roles=("plan",),
+    )
+    rewind_step: int = setting(
+        0,
+        "late rewinding: back to the weights after this many optimizer steps (0: initial)",
+        interval=STEPS,
+        roles=("plan",),
+    )
+    reinit: bool = setting(
+        False, "control of --rewind: the same masks with fresh random weights, trained --epochs again", roles=("plan",)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,9 +40,7 @@ class PlanSettings:
     finetune_epochs: int
     retrain: bool = False  # Frankle & Carbin: after each prune, survivors go back and train `epochs` again
     rewind_step: int = 0  # late rewinding: back to the weights after this many optimizer steps (0: initial)
-    initial_sparsity: float = 0.0  # agp's s_i
-    start_step: int = 0  # agp's t0
-    interval: int = 0  # agp's Δt; 0: spread over training
+    own: Any = None  # the schedule's own settings: an instance of its `settings` class (None: the defaults)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +90,9 @@ class Schedule:
     name: ClassVar[str]  # the value of --schedule
     has_rounds: ClassVar[bool] = True  # prunes in --rounds rounds (else once)
     prunes_while_training: ClassVar[bool] = False  # prunes during the training epochs, not after them
-    settings: ClassVar[tuple[str, ...]] = ()  # config settings only this kind of schedule reads
+    # Its own settings, which only this kind of schedule reads: a frozen dataclass of `schema.setting` fields, which
+    # the config schema composes (flags, TOML keys, the form); the plan gets them as `PlanSettings.own`.
+    settings: ClassVar[type | None] = None
 
     def fractions(self, sparsity: float, settings: PlanSettings) -> list[float]:
         """The cumulative sparsity after each round; the last is always `sparsity`."""
@@ -110,6 +133,10 @@ class Schedule:
         finetune = FineTune(round_.number, self.recovery_epochs(settings), retrains)
         return (Prune(round_), Rewind(round_.number), finetune) if retrains else (Prune(round_), finetune)
 
+    def target_problems(self, settings: PlanSettings, targets: Mapping[str, float]) -> dict[str, str]:
+        """Its own settings that cannot reach these layer targets, as {setting name: why}."""
+        return {}
+
     def problem(self, settings: PlanSettings, steps_per_epoch: int) -> str | None:
         """Why the plan cannot run on a data set of `steps_per_epoch` batches per epoch; None when it can."""
         steps = settings.epochs * steps_per_epoch
@@ -139,16 +166,31 @@ class Iterative(Schedule):
         return [1 - (1 - sparsity) ** (k / rounds) for k in range(1, rounds)] + [sparsity]
 
 
+@dataclass(frozen=True)
+class AGPSettings:
+    """AGP's own settings, in Zhu & Gupta's notation."""
+
+    agp_initial_sparsity: float = setting(
+        0.0, "agp: s_i, the sparsity of the first mask update, in [0, 1)", interval=FRACTION, roles=("plan",)
+    )
+    agp_start_step: int = setting(
+        0, "agp: t0, the optimizer step of the first mask update", interval=STEPS, roles=("plan",)
+    )
+    agp_interval: int = setting(
+        0, "agp: Δt, optimizer steps between mask updates (0: spread over training)", interval=STEPS, roles=("plan",)
+    )
+
+
 class AGP(Schedule):
     """Zhu & Gupta's cubic ramp, pruning during training: at steps t = t0 + kΔt, k = 0 … n, the sparsity is
     s_f + (s_i - s_f)(1 - k/n)³. The update at k = 0 (to s_i) is a round only when s_i > 0."""
 
     name = "agp"
     prunes_while_training = True
-    settings = ("agp_initial_sparsity", "agp_start_step", "agp_interval")
+    settings = AGPSettings
 
     def fractions(self, sparsity: float, settings: PlanSettings) -> list[float]:
-        n, initial = settings.rounds, settings.initial_sparsity
+        n, initial = settings.rounds, _agp(settings).agp_initial_sparsity
         return [sparsity + (initial - sparsity) * (1 - k / n) ** 3 for k in range(_first_k(settings), n)] + [sparsity]
 
     def round_count(self, settings: PlanSettings) -> int:
@@ -165,17 +207,24 @@ class AGP(Schedule):
             prune_at[step] = (*prune_at.get(step, ()), round_)
         return [Train(settings.epochs, prune_at), FineTune(len(rounds), settings.finetune_epochs)]
 
+    def target_problems(self, settings: PlanSettings, targets: Mapping[str, float]) -> dict[str, str]:
+        initial, lowest = _agp(settings).agp_initial_sparsity, min(targets.values(), default=1.0)
+        if initial > lowest:
+            return {"agp_initial_sparsity": f"s_i {initial:g} is above the target sparsity {lowest:g}: masks only grow"}
+        return {}
+
     def problem(self, settings: PlanSettings, steps_per_epoch: int) -> str | None:
         steps = settings.epochs * steps_per_epoch
         last = agp_prune_steps(settings, steps)[-1]
         if last < steps:
             return None
+        own = _agp(settings)
         training = f"training has {steps:,} optimizer steps ({_epochs_text(settings.epochs, steps_per_epoch)})"
-        if not settings.interval:
-            return f"--agp-start-step {settings.start_step:,} is not within training: {training}"
+        if not own.agp_interval:
+            return f"--agp-start-step {own.agp_start_step:,} is not within training: {training}"
         return (
-            f"agp's last mask update, at step t0 + nΔt = {settings.start_step:,} + {settings.rounds} × "
-            f"{settings.interval:,} = {last:,}, is not within training: {training}; lower --agp-start-step, "
+            f"agp's last mask update, at step t0 + nΔt = {own.agp_start_step:,} + {settings.rounds} × "
+            f"{own.agp_interval:,} = {last:,}, is not within training: {training}; lower --agp-start-step, "
             "--agp-interval or --rounds, or train longer"
         )
 
@@ -183,15 +232,21 @@ class AGP(Schedule):
 def agp_prune_steps(settings: PlanSettings, training_steps: int) -> list[int]:
     """The optimizer steps (0-based, before which to prune) of AGP's rounds: t0 + kΔt. With Δt = 0, Δt is
     (training steps - t0) / (n + 1): spread evenly, so the last prune leaves time to recover."""
-    n, t0 = settings.rounds, settings.start_step
-    if settings.interval:
-        return [t0 + k * settings.interval for k in range(_first_k(settings), n + 1)]
+    own = _agp(settings)
+    n, t0, interval = settings.rounds, own.agp_start_step, own.agp_interval
+    if interval:
+        return [t0 + k * interval for k in range(_first_k(settings), n + 1)]
     return [t0 + (training_steps - t0) * k // (n + 1) for k in range(_first_k(settings), n + 1)]
+
+
+def _agp(settings: PlanSettings) -> AGPSettings:
+    """AGP's own settings in the plan settings; the defaults when they hold none."""
+    return settings.own if isinstance(settings.own, AGPSettings) else AGPSettings()
 
 
 def _first_k(settings: PlanSettings) -> int:
     """AGP's first mask update: at k = 0 to s_i, unless s_i is 0 (nothing to prune then)."""
-    return 0 if settings.initial_sparsity > 0 else 1
+    return 0 if _agp(settings).agp_initial_sparsity > 0 else 1
 
 
 def _epochs_text(epochs: int, steps_per_epoch: int) -> str:

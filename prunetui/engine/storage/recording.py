@@ -11,7 +11,6 @@ without a word reads as interrupted. Numbers that are not finite (a loss that di
 from __future__ import annotations
 
 import platform
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -36,6 +35,7 @@ from prunetui.engine.storage.runs import (
     claim_run_dir,
     json_text,
     running_marker,
+    time_stamp,
 )
 
 Ended = Finished | Stopped | Failed
@@ -66,7 +66,7 @@ class _Recorder:
         self.directory = directory
         self.group = {GROUP_KEY: group} if group else {}  # a run of no group has no key, as before groups
         self.extra = extra
-        self.started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self.started = time_stamp()
         self.rows: list[HistoryRow] = []
         self.dense_saved = False
 
@@ -133,7 +133,7 @@ class _Recorder:
         return {
             "status": {Finished: "finished", Stopped: "stopped", Failed: "failed"}[type(event)],
             "message": event.message if isinstance(event, Failed) else "",
-            "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "ended": time_stamp(),
             "environment": environment(summary.device if summary else self.experiment.config.device),
             **(summary_dict(summary, exported) if summary else {"complete": False}),
         }

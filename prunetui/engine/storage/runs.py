@@ -464,9 +464,17 @@ def _read_config(path: Path, summary: dict[str, Any]) -> ExperimentConfig | None
         return None
 
 
+def time_stamp() -> str:
+    """summary.json's `started` and `ended`: local time to the microsecond with its UTC offset
+    (2026-03-01T12:00:00.123456+0100), so runs started within one second still sort by their start. Summaries written
+    before hold whole seconds (`_started` reads both); an older prunetui that cannot read these goes by the run's
+    name, to the second."""
+    return datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%S.%f%z")
+
+
 def _started(path: Path, summary: dict[str, Any]) -> datetime | None:
     try:
-        return datetime.strptime(summary["started"], "%Y-%m-%dT%H:%M:%S%z")
+        return datetime.fromisoformat(summary["started"])
     except (KeyError, TypeError, ValueError):
         pass
     match = RUN_NAME.match(path.name)
