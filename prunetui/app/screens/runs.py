@@ -27,7 +27,6 @@ from prunetui.app.widgets.series_chart import (
     PERCENT,
     POSITIVE,
     Axis,
-    Series,
     SeriesChart,
     color_of,
     hex_color,
@@ -43,6 +42,7 @@ from prunetui.describe import (
     storage_note,
     times_spread,
 )
+from prunetui.engine.analyses import Lines, Series
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.seed_stats import MeanStd
 from prunetui.engine.storage.groups import RunGroup, accuracy_points, band, grouped, loss_points
@@ -293,8 +293,8 @@ class RunsScreen(ToolScreen):
     def _chart(self, chart_id: str, bands: dict[str, list[tuple[float, MeanStd]]]) -> None:
         """Each series' mean line and, where it averages several runs, error bars of ± one standard deviation,
         which the y axis reaches."""
-        series: Series = {
-            label: ([x for x, _ in points], [y.mean for _, y in points]) for label, points in bands.items()
+        series: Lines = {
+            label: Series([x for x, _ in points], [y.mean for _, y in points]) for label, points in bands.items()
         }
         if self.charted.get(chart_id) == repr(series):  # drawn already, error bars included
             return

@@ -10,18 +10,19 @@ import time
 
 from textual_plotext import PlotextPlot
 
-from prunetui.app.run_state import RunState, Series
+from prunetui.app.run_state import RunState
 from prunetui.app.widgets.axes import TICKS, axis_range, even_ticks
+from prunetui.engine.analyses import Series
 
 
-def thinned(series: Series, limit: int) -> tuple[list[int], list[float]]:
+def thinned(series: Series, limit: int) -> tuple[list[float], list[float]]:
     """At most about `limit` evenly spaced points of the series, always with its last one: a line of thousands of
     steps costs the UI thread (and so training) time to plot, and a chart a few hundred cells wide cannot show
     more anyway."""
-    stride = max(1, -(-len(series.steps) // limit))  # ceiling division
-    steps, values = series.steps[::stride], series.values[::stride]
-    if steps and steps[-1] != series.steps[-1]:
-        steps, values = [*steps, series.steps[-1]], [*values, series.values[-1]]
+    stride = max(1, -(-len(series.xs) // limit))  # ceiling division
+    steps, values = series.xs[::stride], series.ys[::stride]
+    if steps and steps[-1] != series.xs[-1]:
+        steps, values = [*steps, series.xs[-1]], [*values, series.ys[-1]]
     return steps, values
 
 
@@ -50,7 +51,7 @@ class RunChart(PlotextPlot):
             return
         self._shown, self._replotted = key, now
         self.plt.clear_data()
-        last = max([TICKS, state.step, *state.train_loss.steps[-1:], *state.accuracy.steps[-1:]])
+        last = max([TICKS, state.step, *state.train_loss.xs[-1:], *state.accuracy.xs[-1:]])
         self.plt.xlim(0, last)
         self.plt.xticks([round(last * i / TICKS) for i in range(TICKS + 1)])
         self.draw(state)
@@ -79,27 +80,27 @@ class RunChart(PlotextPlot):
 
 class LossChart(RunChart):
     def data_size(self, state: RunState) -> tuple[int, ...]:
-        return len(state.train_loss.steps), len(state.test_loss.steps)
+        return len(state.train_loss.xs), len(state.test_loss.xs)
 
     def draw(self, state: RunState) -> None:
-        if state.train_loss.steps:
+        if state.train_loss.xs:
             steps, values = thinned(state.train_loss, self.point_limit)
             self.plt.plot(steps, values, marker="braille")
-        if state.test_loss.steps:  # measured after each epoch and prune: points, not a line through them
-            self.plt.scatter(state.test_loss.steps, state.test_loss.values, marker="dot")
-        self.y_axis(state.train_loss.values + state.test_loss.values, 2)
+        if state.test_loss.xs:  # measured after each epoch and prune: points, not a line through them
+            self.plt.scatter(state.test_loss.xs, state.test_loss.ys, marker="dot")
+        self.y_axis(state.train_loss.ys + state.test_loss.ys, 2)
 
 
 class AccuracyChart(RunChart):
     def data_size(self, state: RunState) -> tuple[int, ...]:
-        return len(state.accuracy.steps), len(state.prune_steps)
+        return len(state.accuracy.xs), len(state.prune_steps)
 
     def draw(self, state: RunState) -> None:
         for step in state.prune_steps:
             self.plt.vline(step, "red")
-        if state.accuracy.steps:
-            percents = [value * 100 for value in state.accuracy.values]
-            self.plt.plot(state.accuracy.steps, percents, marker="braille")
+        if state.accuracy.xs:
+            percents = [value * 100 for value in state.accuracy.ys]
+            self.plt.plot(state.accuracy.xs, percents, marker="braille")
             # Each measurement a dot too: right after the first prune the line is one vertical drop at one step.
-            self.plt.scatter(state.accuracy.steps, percents, marker="dot")
+            self.plt.scatter(state.accuracy.xs, percents, marker="dot")
             self.y_axis(percents, 1)

@@ -19,7 +19,6 @@ from prunetui.engine.analyses.events import (
     SensitivityEvent,
     SensitivityPoint,
     SensitivityStarted,
-    Series,
     SweepEnded,
     SweepEvent,
     SweepPoint,
@@ -57,6 +56,7 @@ from prunetui.engine.analyses.sweep_results import (
     sweep_means,
     sweep_series,
 )
+from prunetui.engine.core.chart_lines import Lines, Series
 
 __all__ = [
     "DEFAULT_AMOUNTS",
@@ -67,6 +67,7 @@ __all__ = [
     "SENSITIVITY_UNUSED_SETTINGS",
     "AnalysisEvent",
     "Ended",
+    "Lines",
     "Progress",
     "SensitivityEnded",
     "SensitivityEvent",

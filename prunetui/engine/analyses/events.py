@@ -120,8 +120,6 @@ class SensitivityEnded(Ended):
 SweepEvent = SweepStarted | Progress | SweepPoint | SweepEnded
 SensitivityEvent = SensitivityStarted | Progress | SensitivityPoint | SensitivityEnded
 AnalysisEvent = SweepEvent | SensitivityEvent | Ended  # Ended alone: the analysis could not even start
-# Chart lines of results, the same in the CLI and the app: label -> (xs, ys).
-Series = dict[str, tuple[list[float], list[float]]]
 
 
 def point_key(method: str, sparsity: float, seed: int) -> tuple[str, float, int]:
