@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from prunetui.engine.core.chart_lines import Series
@@ -64,8 +65,10 @@ class RunState:
     _run_pace: tuple[int, float] | None = None  # (batches of the run done, time.monotonic()) at the first batch
 
     @classmethod
-    def begin(cls) -> RunState:
-        return cls(outcome=RUNNING, activity="starting …", started_at=time.monotonic())
+    def begin(cls, since: datetime | None = None) -> RunState:
+        """A run that starts now, or that another process started `since` then (the clock counts from there)."""
+        ago = max(0.0, (datetime.now(UTC) - since).total_seconds()) if since and since.tzinfo else 0.0
+        return cls(outcome=RUNNING, activity="starting …", started_at=time.monotonic() - ago)
 
     @property
     def active(self) -> bool:

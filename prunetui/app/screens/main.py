@@ -25,13 +25,15 @@ from prunetui.engine.core.errors import ConfigError, OutputError
 from prunetui.engine.core.files import write_atomic
 
 if TYPE_CHECKING:
-    from prunetui.app.runner import ExperimentRunner
+    from prunetui.app.follower import RunFollower
+    from prunetui.app.thread_runner import ThreadRunner
     from prunetui.app.widgets.charts import RunChart
     from prunetui.app.widgets.event_log import EventLog
     from prunetui.app.widgets.sparsity_bars import SparsityBars
     from prunetui.app.widgets.status_panel import StatusPanel
     from prunetui.engine.core.events import Event
     from prunetui.engine.core.presets import Preset
+    from prunetui.engine.storage.runs import RunRecord
 
 CONFIG_FILE = "prunetui.toml"
 
@@ -53,7 +55,8 @@ class MainScreen(Screen[None]):
         self._initial, self._recall_problem = (config, None) if config else recall()
         self._recalled = config is None and self._initial is not None
         self.run_state = RunState()
-        self.runner: ExperimentRunner | None = None
+        self.runner: ThreadRunner[Event] | None = None
+        self.follower: RunFollower | None = None  # while it follows a run another process writes
         self._preset: Preset | None = None  # the form's settings came from it (F9)
         self._run_preset: Preset | None = None  # the running or last run's
 
@@ -127,13 +130,15 @@ class MainScreen(Screen[None]):
             return
         from prunetui.app.runner import ExperimentRunner  # and the runs on disk: not needed before a run
 
+        self.follower = None
+
         self._remember_settings(config)
         self._add_charts()
         self.run_state = RunState.begin()
         self._run_preset = preset = self._preset
         self.runner = ExperimentRunner(
             config,
-            lambda events: self.post_message(self.EventsReceived(events)),
+            self._deliver,
             root=self.runs_dir,
             extra=preset.summary_fields(config) if preset else None,
         )
@@ -154,15 +159,50 @@ class MainScreen(Screen[None]):
         self.query_one("#no-charts").remove()
         self.query_one("#charts").mount(loss, accuracy)
 
+    def _deliver(self, events: tuple[Event, ...]) -> None:
+        """From the worker thread: post_message is thread-safe and does not block."""
+        self.post_message(self.EventsReceived(events))
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="experiment")
-    def _run_experiment(self, runner: ExperimentRunner) -> None:
-        runner.run()
+    def _run_experiment(self, runner: ThreadRunner[Event]) -> None:
+        runner.run()  # type: ignore[attr-defined]
+
+    def follow(self, run: RunRecord) -> bool:
+        """Show a run another process writes (or wrote) as if it had started here: its settings in the form, its
+        recorded events through the panels, then, while it runs, its events as they come. False if a run of the
+        app's own is going on."""
+        if self.run_state.active and self.follower is None:
+            self.notify("A run is going on here: stop it first.", title="Not opened", severity="warning")
+            return False
+        from prunetui.app.follower import RunFollower
+
+        if self.follower is not None:
+            self.follower.leave()
+        if run.config is not None:
+            self._show_config(run.config)
+        self._add_charts()
+        self.run_state = RunState.begin(run.started)
+        self.runner = self.follower = RunFollower(run.path, self._deliver)
+        self._run_experiment(self.runner)
+        self._fold_form(True)
+        self._running_changed()
+        self._show_state()
+        return True
+
+    def leave_followed(self) -> None:
+        """Stop following (the app quits); the run goes on in its own process."""
+        if self.follower is not None:
+            self.follower.leave()
 
     def action_stop(self) -> None:
-        if self.runner is not None and self.run_state.active:
-            self.runner.stop()
-            self.run_state.stopping()
-            self._show_state()
+        if self.runner is None or not self.run_state.active:
+            return
+        if self.follower is not None and not self.follower.stoppable:
+            self.notify("It runs on another machine: stop it there.", title="Not stopped", severity="warning")
+            return
+        self.runner.stop()
+        self.run_state.stopping()
+        self._show_state()
 
     def action_toggle_form(self) -> None:
         self._fold_form(not self.query_one("#main").has_class("-folded"))
@@ -178,6 +218,7 @@ class MainScreen(Screen[None]):
         was_active = state.active
         state.apply(message.events)
         if was_active and not state.active:
+            self.follower = None
             if self._run_preset is not None and state.summary is not None:
                 from prunetui.describe_paper import comparison  # presets are read only once one is used
 

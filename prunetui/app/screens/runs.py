@@ -2,7 +2,8 @@
 curves overlaid; the highlighted one's export sizes, said honestly, `e` to export it and `d` to delete it.
 Home and End go to the first and last run; a selected run's mark has the color of its lines. A seed group
 (`prunetui run --seeds`) has a row of its own above its runs, with mean ± std (n); selected, it is charted as
-its mean with error bars of ± one standard deviation."""
+its mean with error bars of ± one standard deviation. `o` opens the highlighted run in the main screen as if it
+had started there: a run another process still writes (`prunetui run` under nohup or tmux) is followed live."""
 
 from __future__ import annotations
 
@@ -129,6 +130,7 @@ class RunsScreen(ToolScreen):
     TOOL = "runs"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle", "Select", tooltip="Add the run to the charts, or take it off"),
+        Binding("o", "follow", "Open", tooltip="Show the run in the main screen; live while another process runs it"),
         Binding("e", "export", "Export", tooltip="Export the highlighted run and report sizes and speed"),
         Binding("d", "delete", "Delete", tooltip="Delete the highlighted run's directory (asks first)"),
         Binding("r", "reload", "Reload", tooltip="Read the runs directory again"),
@@ -311,6 +313,16 @@ class RunsScreen(ToolScreen):
                 ends += [mean + sign * std for mean, std in zip(means, stds, strict=True) for sign in (-1, 1)]
         if ends:
             set_axis([y for _, ys in series.values() for y in ys] + ends, chart.y, chart.plt.ylim, chart.plt.yticks)
+
+    def action_follow(self) -> None:
+        item = self.highlighted_item
+        if isinstance(item, RunGroup):
+            self.query_one("#runs-detail", Static).update(
+                f"[yellow]{item.name} is a seed group: highlight one of its runs to open it.[/]"
+            )
+            return
+        if item is not None and self.app.main_screen.follow(item):  # type: ignore[attr-defined]
+            self.dismiss()
 
     def action_export(self) -> None:
         run = self._export_run()

@@ -1,7 +1,7 @@
-"""A seed group's runs as executor jobs (`prunetui run --seeds`): each seed's run is recorded where the job runs
-(this process, a worker process, a Ray task) in a temporary directory, as `prunetui run` records one, and its
-files come back to be written under the runs root (`runs.land_run`). Unlike a sweep's point, a run that stops
-or fails is still a run: the job hands it back with its last event."""
+"""A seed group's runs as executor jobs (`seed_group`): each seed's run is recorded as `prunetui run` records one.
+In this process it is recorded in place, in its run directory under the runs root; in a worker process or a Ray
+task, in a temporary directory, and its files come back to be written under the runs root (`runs.land_run`).
+Unlike a sweep's point, a run that stops or fails is still a run: the job hands it back with its last event."""
 
 from __future__ import annotations
 
@@ -25,17 +25,21 @@ class SeedJob:
     group: str  # written into the run's summary.json
     place: DataPlace  # where it finds the data set
     extra: dict[str, Any] | None = None  # more for the summary (`record_claimed`), e.g. the preset's
+    directory: Path | None = None  # its run directory, made already, when the job runs in this process
 
 
 @dataclass(frozen=True, slots=True)
 class SeedRun:
     last: Event  # Finished, Stopped or Failed
-    run_files: dict[str, bytes]  # config.toml, history.csv, summary.json, model.pt, … as recorded
+    run_files: dict[str, bytes]  # config.toml, history.csv, summary.json, model.pt, … as recorded; {} in place
 
 
 def run_seed(job: SeedJob, context: JobContext) -> Generator[Event, None, SeedRun]:
     """Run and record one seed's experiment, forwarding its events; stopped between batches once cancelled."""
     experiment = experiment_for(job.config, job.place, context)
+    if job.directory is not None:  # a SIGKILL keeps what it finished, as for `prunetui run`
+        recorded = record_claimed(experiment, claim_run_dir(job.directory), group=job.group, extra=job.extra)
+        return SeedRun((yield from forward(recorded, experiment, context)), {})
     with tempfile.TemporaryDirectory(prefix="prunetui-seed-") as temporary:
         directory = Path(temporary) / "run"
         recorded = record_claimed(experiment, claim_run_dir(directory), group=job.group, extra=job.extra)

@@ -44,6 +44,7 @@ MODEL_FILE = "model.pt"
 DENSE_MODEL_FILE = "dense.pt"
 COMPACT_MODEL_FILE = "model-compact.pt"  # written by `prunetui export` for ln-structured runs
 RUN_FILES = (CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE, MODEL_FILE, DENSE_MODEL_FILE, COMPACT_MODEL_FILE)
+EVENTS_FILE = "events.jsonl"  # the run's events as they happen (`event_log`), for a process that follows it
 GROUP_KEY = "group"  # in summary.json: the seed group a run belongs to (`groups`); absent for a run of its own
 LAST = "last"  # the run name that means the newest run
 # A setting a saved config lacks is as it was before the setting existed: no validation images held out.
@@ -95,7 +96,7 @@ def claim_run_dir(directory: str | Path, overwrite: bool = False) -> RunLock:
         raise OutputError(cannot_write(directory / LOCK_FILE, error)) from None
     if lock is None:
         raise RunDirError(f"{directory} is in use: another run is writing into it now")
-    held = [name for name in RUN_FILES if (directory / name).exists()]
+    held = [name for name in (*RUN_FILES, EVENTS_FILE) if (directory / name).exists()]
     if held and not overwrite:
         lock.release()
         raise RunDirError(
@@ -298,6 +299,11 @@ def running_marker() -> dict[str, Any]:
     return {"status": "running", "complete": False, "pid": os.getpid(), "host": socket.gethostname()}
 
 
+def read_summary(directory: str | Path) -> dict[str, Any]:
+    """The run's summary.json as it stands; {} when it cannot be read."""
+    return _read_json(Path(directory) / SUMMARY_FILE)
+
+
 def _run_dirs(root: Path) -> list[Path]:
     return [path for path in root.iterdir() if _looks_like_run(path)] if root.is_dir() else []
 
@@ -312,7 +318,7 @@ def _looks_like_run(path: Path) -> bool:
 
 def _is_run_file(entry: Path) -> bool:
     """A file a run writes; hidden ones are its temporary files and locks."""
-    return entry.is_file() and (entry.name in RUN_FILES or entry.name.startswith("."))
+    return entry.is_file() and (entry.name in (*RUN_FILES, EVENTS_FILE) or entry.name.startswith("."))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
