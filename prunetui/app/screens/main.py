@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -26,11 +26,13 @@ from prunetui.engine.core.files import write_atomic
 
 if TYPE_CHECKING:
     from prunetui.app.follower import RunFollower
+    from prunetui.app.group_state import GroupState
     from prunetui.app.thread_runner import ThreadRunner
     from prunetui.app.widgets.charts import RunChart
     from prunetui.app.widgets.event_log import EventLog
     from prunetui.app.widgets.sparsity_bars import SparsityBars
     from prunetui.app.widgets.status_panel import StatusPanel
+    from prunetui.engine.analyses import SeedGroupEvent
     from prunetui.engine.core.events import Event
     from prunetui.engine.core.presets import Preset
     from prunetui.engine.storage.runs import RunRecord
@@ -47,6 +49,12 @@ class MainScreen(Screen[None]):
 
         events: tuple[Event, ...]
 
+    @dataclass
+    class GroupEventsReceived(Message):
+        """A batch of a seed group's events, posted by the worker thread."""
+
+        events: tuple[SeedGroupEvent, ...]
+
     def __init__(self, config: ExperimentConfig | None, runs_dir: Path | None, *, id: str, classes: str) -> None:
         """`config` goes into the form; without one, the settings remembered from the last session do. Runs are
         saved under `runs_dir` (None: the runs root, as `runs_root` finds it)."""
@@ -54,8 +62,9 @@ class MainScreen(Screen[None]):
         self.runs_dir = runs_dir
         self._initial, self._recall_problem = (config, None) if config else recall()
         self._recalled = config is None and self._initial is not None
-        self.run_state = RunState()
-        self.runner: ThreadRunner[Event] | None = None
+        self.run_state = RunState()  # the run the panels show: the one run, or a seed group's current seed
+        self.group: GroupState | None = None  # while and after the app runs a seed group
+        self.runner: ThreadRunner[Any] | None = None
         self.follower: RunFollower | None = None  # while it follows a run another process writes
         self._preset: Preset | None = None  # the form's settings came from it (F9)
         self._run_preset: Preset | None = None  # the running or last run's
@@ -108,6 +117,11 @@ class MainScreen(Screen[None]):
         return dict(sorted(bindings.items(), key=lambda item: rank.get(item[0], -1)))
 
     @property
+    def running(self) -> bool:
+        """Whether a run, or a seed group, goes on."""
+        return self.group.active if self.group is not None else self.run_state.active
+
+    @property
     def form(self) -> ExperimentForm:
         return self.query_one(ExperimentForm)
 
@@ -118,7 +132,7 @@ class MainScreen(Screen[None]):
     # -- running --------------------------------------------------------------------------------------
 
     def action_start(self) -> None:
-        if self.run_state.active:
+        if self.running:
             return
         config, problems = self.form.read()
         if problems:
@@ -136,12 +150,23 @@ class MainScreen(Screen[None]):
         self._add_charts()
         self.run_state = RunState.begin()
         self._run_preset = preset = self._preset
-        self.runner = ExperimentRunner(
-            config,
-            self._deliver,
-            root=self.runs_dir,
-            extra=preset.summary_fields(config) if preset else None,
-        )
+        seeds = self.form.seeds
+        if seeds:
+            from prunetui.app.group_state import GroupState
+            from prunetui.app.runner import SeedGroupRunner
+
+            self.group = GroupState(seeds)
+            self.run_state = self.group.shown
+            configs = [config.replace(seed=seed) for seed in seeds]
+            self.runner = SeedGroupRunner(configs, self._deliver_group, root=self.runs_dir, preset=preset)
+        else:
+            self.group = None
+            self.runner = ExperimentRunner(
+                config,
+                self._deliver,
+                root=self.runs_dir,
+                extra=preset.summary_fields(config) if preset else None,
+            )
         self._run_experiment(self.runner)
         self._fold_form(self.has_class("-narrow") or self.query_one("#main").has_class("-folded"))
         self._running_changed()
@@ -163,6 +188,9 @@ class MainScreen(Screen[None]):
         """From the worker thread: post_message is thread-safe and does not block."""
         self.post_message(self.EventsReceived(events))
 
+    def _deliver_group(self, events: tuple[SeedGroupEvent, ...]) -> None:
+        self.post_message(self.GroupEventsReceived(events))
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="experiment")
     def _run_experiment(self, runner: ThreadRunner[Event]) -> None:
         runner.run()  # type: ignore[attr-defined]
@@ -171,7 +199,7 @@ class MainScreen(Screen[None]):
         """Show a run another process writes (or wrote) as if it had started here: its settings in the form, its
         recorded events through the panels, then, while it runs, its events as they come. False if a run of the
         app's own is going on."""
-        if self.run_state.active and self.follower is None:
+        if self.running and self.follower is None:
             self.notify("A run is going on here: stop it first.", title="Not opened", severity="warning")
             return False
         from prunetui.app.follower import RunFollower
@@ -181,6 +209,7 @@ class MainScreen(Screen[None]):
         if run.config is not None:
             self._show_config(run.config)
         self._add_charts()
+        self.group = None
         self.run_state = RunState.begin(run.started)
         self.runner = self.follower = RunFollower(run.path, self._deliver)
         self._run_experiment(self.runner)
@@ -195,7 +224,7 @@ class MainScreen(Screen[None]):
             self.follower.leave()
 
     def action_stop(self) -> None:
-        if self.runner is None or not self.run_state.active:
+        if self.runner is None or not self.running:
             return
         if self.follower is not None and not self.follower.stoppable:
             self.notify("It runs on another machine: stop it there.", title="Not stopped", severity="warning")
@@ -212,6 +241,18 @@ class MainScreen(Screen[None]):
         self.query_one("#main").set_class(folded, "-folded")
         if folded and self.focused is not None and self.form in self.focused.ancestors:
             self.set_focus(self.query_one("#status"), scroll_visible=False)
+
+    def on_main_screen_group_events_received(self, message: GroupEventsReceived) -> None:
+        assert self.group is not None
+        was_running = self.running
+        self.group.apply(message.events)
+        self.run_state = self.group.shown
+        if was_running and not self.running:
+            self._running_changed()
+            ended = self.group.ended
+            if ended is not None and ended.message:
+                self.notify(ended.message, title="The seed group failed", severity="error", timeout=10)
+        self._show_state()
 
     def on_main_screen_events_received(self, message: EventsReceived) -> None:
         state = self.run_state
@@ -231,14 +272,16 @@ class MainScreen(Screen[None]):
         self._show_state()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and self.run_state.active:
+        if event.state == WorkerState.ERROR and self.running:
             error = event.worker.error
             self.run_state.fail(f"the run crashed: {type(error).__name__}: {error}")
+            if self.group is not None:
+                self.group.crashed = True
             self._running_changed()
             self._show_state()
 
     def _running_changed(self) -> None:
-        running = self.run_state.active
+        running = self.running
         start, stop = self.query_one("#start", Button), self.query_one("#stop", Button)
         # Focus moves to the button that now works before the one that had it is disabled, or Textual would
         # move it on and scroll there; with the form folded away, focus stays where it is.
@@ -252,11 +295,11 @@ class MainScreen(Screen[None]):
 
     def _show_state(self) -> None:
         state = self.run_state
-        cast("StatusPanel", self.query_one("#status")).show(state)
+        cast("StatusPanel", self.query_one("#status")).show(state, self.group)
         cast("SparsityBars", self.query_one("#sparsity")).show(state)
         cast("EventLog", self.query_one("#log")).show(state)
         for chart in self.charts:
-            chart.show(state)
+            chart.show(state, self.group)
 
     @on(Button.Pressed, "#start")
     def _start_pressed(self) -> None:
@@ -270,11 +313,11 @@ class MainScreen(Screen[None]):
         if not self.is_active:
             return False  # under a dialog or Help: the footer it dims shows only the app's keys
         if action == "start":
-            return not self.run_state.active  # only the key that applies is shown: the footer has little room
+            return not self.running  # only the key that applies is shown: the footer has little room
         if action == "stop":
-            return self.run_state.active
+            return self.running
         if action in ("load_config", "reset_settings", "choose_preset"):
-            return None if self.run_state.active else True
+            return None if self.running else True
         return True
 
     # -- settings -------------------------------------------------------------------------------------
@@ -315,7 +358,7 @@ class MainScreen(Screen[None]):
             self.notify(f"Loaded {path}", title="Settings loaded")
 
     def action_reset_settings(self) -> None:
-        if not self.run_state.active and self._show_config(ExperimentConfig()):
+        if not self.running and self._show_config(ExperimentConfig()):
             self._fold_form(False)
             self.notify("The form shows the default settings.", title="Defaults")
 
@@ -335,7 +378,7 @@ class MainScreen(Screen[None]):
 
     def _use_preset(self, preset: Preset | None) -> None:
         """The preset's settings, but the data directory and the device stay the form's."""
-        if preset is None or self.run_state.active:
+        if preset is None or self.running:
             return
         form, _ = self.form.read()
         place = {name: getattr(form, name) for name in ExperimentConfig.settings_with("place")}
@@ -359,7 +402,7 @@ class MainScreen(Screen[None]):
 
     def use_layer_amounts(self, model: str, amounts: str) -> None:
         """From the Sensitivity screen: prune each layer as far as it tolerates, in the next run."""
-        if self.run_state.active:
+        if self.running:
             self.notify("The settings are locked while a run goes on.", title="Not used", severity="warning")
             return
         config, _ = self.form.read()
