@@ -127,7 +127,7 @@ async def test_the_first_frame_fills_the_settings_box_at_80x24_and_the_rest_foll
         in_first_frame: list[int] = []
         app = Probe(config)
         async with app.run_test(size=(80, 24)) as pilot:
-            form, everything = app.query_one(ExperimentForm), len(ExperimentConfig.fields())
+            form, everything = app.query_one(ExperimentForm), len(ExperimentConfig.fields()) + 1  # and Seeds
             await wait_until(pilot, partial(all_rows, form, everything))
             settings = app.query_one("#settings")
             last = app.query_one(f"#row-{ExperimentConfig.fields()[first - 1].name}")

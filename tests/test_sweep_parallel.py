@@ -57,7 +57,7 @@ def test_points_in_worker_processes_give_the_serial_numbers_and_bring_their_runs
 
     for point in parallel[-1].points:  # each point's run, written here from the worker's files
         run = tmp_path / "parallel" / "runs" / f"{point.method.replace(':', '-')}-{point.sparsity:g}-seed0"
-        assert sorted(path.name for path in run.iterdir()) == [
+        assert sorted(path.name for path in run.iterdir() if not path.name.startswith(".")) == [
             "config.toml", "dense.pt", "events.jsonl", "history.csv", "model.pt", "summary.json",
         ]  # fmt: skip
         assert accuracy(load_model(run / "model.pt"), tiny_config) == point.accuracy

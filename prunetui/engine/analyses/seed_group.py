@@ -31,7 +31,7 @@ from prunetui.engine.core.errors import PrunetuiError, unexpected
 from prunetui.engine.core.events import Failed, Stopped
 from prunetui.engine.core.presets import Preset
 from prunetui.engine.storage.groups import RunGroup, group_name
-from prunetui.engine.storage.runs import claim_run_dir, discard_failed_start, land_run, new_run_dir, read_run
+from prunetui.engine.storage.runs import discard_failed_start, new_run_dir, read_run
 
 
 class SeedGroup(ExperimentSeries):
@@ -119,7 +119,7 @@ class SeedGroup(ExperimentSeries):
         directory = self._in_place.get(key)
         if directory is None:
             directory = first if first not in self._directories else new_run_dir(self.root, config)
-            land_run(claim_run_dir(directory), seed_run.run_files)
+            self.land(directory, seed_run.run_files)
         self._directories.append(directory)
         discarded = False
         with contextlib.suppress(PrunetuiError):  # a start that cannot be removed is kept, and read as it is

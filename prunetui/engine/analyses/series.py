@@ -4,7 +4,8 @@ reaches every job, and one event stream: each job's experiment events as `Progre
 
 `SeedGroup` (`seed_group`), `Sweep` (`sweep`) and `Sensitivity` (`sensitivity`) are series; the jobs they run are
 module-level functions (`sweep_jobs`, `seed_runs`) so that a worker process or a Ray task runs them as well as
-this process. One job, `sweep_jobs.train_dense`, trains every dense model they need.
+this process. One job, `sweep_jobs.train_dense`, trains every dense model they need; a run recorded elsewhere lands
+under its run directory here (`land`).
 
     for outcome in series.outcomes(executor):   # Progress for what the jobs say, JobDone / JobFailed at their end
         ...
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator, Iterator
+from pathlib import Path
 
 from prunetui.engine.analyses import RUNNING_IN, Progress, dense_config
 from prunetui.engine.analyses.executor import (
@@ -31,6 +33,7 @@ from prunetui.engine.analyses.executor import (
 from prunetui.engine.analyses.sweep_jobs import DataPlace, DenseJob, State, train_dense
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.events import Status
+from prunetui.engine.storage.runs import claim_run_dir, land_run
 
 SERIAL = Parallel()
 
@@ -91,6 +94,11 @@ class ExperimentSeries:
                 yield Progress(outcome.key, Status(RUNNING_IN + outcome.where))
             else:
                 yield outcome
+
+    def land(self, directory: Path, files: dict[str, bytes]) -> None:
+        """Write a run recorded where its job ran (a worker process, a Ray task) into `directory`, claimed as a
+        run directory first (created, locked while it is written; `runs.land_run`)."""
+        land_run(claim_run_dir(directory), files)
 
     def train_dense(self, config: ExperimentConfig, stage: str = "dense model") -> Generator[Progress, None, State]:
         """Train `config`'s model without pruning, in this process (every core, or `parallel.threads`); its weights,

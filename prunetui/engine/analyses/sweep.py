@@ -56,7 +56,7 @@ from prunetui.engine.core.files import write_atomic
 from prunetui.engine.core.models import build_model
 from prunetui.engine.core.training import evaluate, resolve_device
 from prunetui.engine.storage.export import load_model, save_state
-from prunetui.engine.storage.runs import DENSE_MODEL_FILE, write_run_files
+from prunetui.engine.storage.runs import DENSE_MODEL_FILE
 
 SETTINGS_FILE = "sweep.toml"
 RESULTS_FILE = "sweep.csv"
@@ -184,7 +184,7 @@ class Sweep(ExperimentSeries):
         point = result.point
         name = f"{point.method.replace(':', '-')}-{point.sparsity:g}-seed{point.seed}"
         directory = _free_directory(self.directory / RUNS_DIRECTORY / name)
-        write_run_files(directory, result.run_files)
+        self.land(directory, result.run_files)
         self._results[point.key] = point
         ordered = sorted(self._results.values(), key=lambda p: p.key)  # the same file whatever order points came in
         write_atomic(self.directory / RESULTS_FILE, sweep_csv(ordered))
