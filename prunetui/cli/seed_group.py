@@ -49,10 +49,9 @@ def seeds_command(args: argparse.Namespace, console: Console) -> int:
         ended = show_group(group.run(), stages, not parallel.in_process, console, preset)
     if ended.message:
         fail(ended.message, code=1)
-    if ended.cut:
-        console.print(f"the group ends here: {seeds_text(ended.cut)} stopped before the end, not kept", style="yellow")
-    if ended.not_started:
-        console.print(f"the group ends here: {seeds_text(ended.not_started)} not started", style="yellow")
+    for seeds, why in ((ended.cut, "stopped before the end, not kept"), (ended.not_started, "not started")):
+        if seeds:
+            console.print(f"the group ends here: {seeds_text(list(seeds))} {why}", style="yellow")
     if ended.group and ended.group.averaged:
         console.print(group_table(ended.group, base))
     else:

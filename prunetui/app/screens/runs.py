@@ -48,7 +48,14 @@ from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.seed_stats import MeanStd
 from prunetui.engine.storage.groups import RunGroup, accuracy_points, band, grouped, loss_points
 from prunetui.engine.storage.history import HistoryRow
-from prunetui.engine.storage.runs import RunRecord, deletable_run, delete_run, list_runs, load_history
+from prunetui.engine.storage.runs import (
+    EVENTS_FILE,
+    RunRecord,
+    deletable_run,
+    delete_run,
+    list_runs,
+    load_history,
+)
 
 if TYPE_CHECKING:
     from prunetui.engine.storage.compact import ExportReport
@@ -321,7 +328,15 @@ class RunsScreen(ToolScreen):
                 f"[yellow]{item.name} is a seed group: highlight one of its runs to open it.[/]"
             )
             return
-        if item is not None and self.app.main_screen.follow(item):  # type: ignore[attr-defined]
+        if item is None:
+            return
+        if not (item.path / EVENTS_FILE).is_file():
+            self.query_one("#runs-detail", Static).update(
+                f"[yellow]{item.name} has no {EVENTS_FILE}: it was saved before runs recorded their events as they "
+                "went. Its curves are on this screen (space).[/]"
+            )
+            return
+        if self.app.main_screen.follow(item):  # type: ignore[attr-defined]
             self.dismiss()
 
     def action_export(self) -> None:
