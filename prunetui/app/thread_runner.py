@@ -27,6 +27,10 @@ class ThreadRunner(Generic[T]):
         self._stop_requested = False
         self._job: Stoppable | None = None
 
+    def run(self) -> None:
+        """Build the job and run it to its end, delivering its events; called in the worker thread."""
+        raise NotImplementedError
+
     def stop(self) -> None:
         with self._lock:
             self._stop_requested = True

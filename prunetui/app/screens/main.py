@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -48,12 +49,14 @@ class MainScreen(Screen[None]):
         """A batch of the run's engine events, posted by the worker thread a few times a second."""
 
         events: tuple[Event, ...]
+        generation: int  # which start (or opened run) they come from: a run left behind may still send one
 
     @dataclass
     class GroupEventsReceived(Message):
         """A batch of a seed group's events, posted by the worker thread."""
 
         events: tuple[SeedGroupEvent, ...]
+        generation: int
 
     def __init__(self, config: ExperimentConfig | None, runs_dir: Path | None, *, id: str, classes: str) -> None:
         """`config` goes into the form; without one, the settings remembered from the last session do. Runs are
@@ -68,6 +71,7 @@ class MainScreen(Screen[None]):
         self.follower: RunFollower | None = None  # while it follows a run another process writes
         self._preset: Preset | None = None  # the form's settings came from it (F9)
         self._run_preset: Preset | None = None  # the running or last run's
+        self._generation = 0  # counts starts and runs opened: the events of the latest alone are shown
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -145,7 +149,7 @@ class MainScreen(Screen[None]):
         from prunetui.app.runner import ExperimentRunner  # and the runs on disk: not needed before a run
 
         self.follower = None
-
+        self._generation += 1
         self._remember_settings(config)
         self._add_charts()
         self.run_state = RunState.begin()
@@ -158,12 +162,13 @@ class MainScreen(Screen[None]):
             self.group = GroupState(seeds)
             self.run_state = self.group.shown
             configs = [config.replace(seed=seed) for seed in seeds]
-            self.runner = SeedGroupRunner(configs, self._deliver_group, root=self.runs_dir, preset=preset)
+            deliver_group = partial(self._deliver_group, self._generation)
+            self.runner = SeedGroupRunner(configs, deliver_group, root=self.runs_dir, preset=preset)
         else:
             self.group = None
             self.runner = ExperimentRunner(
                 config,
-                self._deliver,
+                partial(self._deliver, self._generation),
                 root=self.runs_dir,
                 extra=preset.summary_fields(config) if preset else None,
             )
@@ -184,16 +189,16 @@ class MainScreen(Screen[None]):
         self.query_one("#no-charts").remove()
         self.query_one("#charts").mount(loss, accuracy)
 
-    def _deliver(self, events: tuple[Event, ...]) -> None:
-        """From the worker thread: post_message is thread-safe and does not block."""
-        self.post_message(self.EventsReceived(events))
+    def _deliver(self, generation: int, events: tuple[Event, ...]) -> None:
+        """From the worker thread of start `generation`: post_message is thread-safe and does not block."""
+        self.post_message(self.EventsReceived(events, generation))
 
-    def _deliver_group(self, events: tuple[SeedGroupEvent, ...]) -> None:
-        self.post_message(self.GroupEventsReceived(events))
+    def _deliver_group(self, generation: int, events: tuple[SeedGroupEvent, ...]) -> None:
+        self.post_message(self.GroupEventsReceived(events, generation))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="experiment")
-    def _run_experiment(self, runner: ThreadRunner[Event]) -> None:
-        runner.run()  # type: ignore[attr-defined]
+    def _run_experiment(self, runner: ThreadRunner[Any]) -> None:
+        runner.run()
 
     def follow(self, run: RunRecord) -> bool:
         """Show a run another process writes (or wrote) as if it had started here: its settings in the form, its
@@ -206,12 +211,13 @@ class MainScreen(Screen[None]):
 
         if self.follower is not None:
             self.follower.leave()
+        self._generation += 1
         if run.config is not None:
             self._show_config(run.config)
         self._add_charts()
         self.group = None
         self.run_state = RunState.begin(run.started)
-        self.runner = self.follower = RunFollower(run.path, self._deliver)
+        self.runner = self.follower = RunFollower(run.path, partial(self._deliver, self._generation))
         self._run_experiment(self.runner)
         self._fold_form(True)
         self._running_changed()
@@ -243,7 +249,8 @@ class MainScreen(Screen[None]):
             self.set_focus(self.query_one("#status"), scroll_visible=False)
 
     def on_main_screen_group_events_received(self, message: GroupEventsReceived) -> None:
-        assert self.group is not None
+        if message.generation != self._generation or self.group is None:
+            return
         was_running = self.running
         self.group.apply(message.events)
         self.run_state = self.group.shown
@@ -255,6 +262,8 @@ class MainScreen(Screen[None]):
         self._show_state()
 
     def on_main_screen_events_received(self, message: EventsReceived) -> None:
+        if message.generation != self._generation:
+            return
         state = self.run_state
         was_active = state.active
         state.apply(message.events)
