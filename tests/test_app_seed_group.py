@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Static
@@ -71,3 +72,25 @@ async def test_the_app_runs_a_seed_group_and_shows_its_mean_and_std(tiny_config:
         last_mean, last_std = means[-1]
         bar = pytest.approx([last_mean - last_std, last_mean + last_std])
         assert last_std > 0 and any(line == bar for line in lines[1:])
+
+
+async def test_a_seed_group_whose_first_seed_cannot_start_ends_and_keeps_nothing(
+    tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    # kmnist is not in an empty data directory and the tests never download: every seed would fail the same way.
+    app = PruneApp(tiny_config.replace(dataset="kmnist", data_dir=str(tmp_path / "empty")))
+    async with app.run_test(size=SMALL) as pilot:
+        main = app.main_screen
+        await wait_until(pilot, lambda: bool(app.query("#setting-seeds")))
+        app.query_one("#setting-seeds", Input).value = "0-1"
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: main.group is not None and not main.running, timeout=60)
+        await pilot.pause()
+        group = main.group
+        assert group is not None and group.ended is not None and group.ended.status == "failed"
+        assert group.ended.not_started == (1,) and list(group.runs) == [0]
+        assert any("failed before training" in line for line in group.log)
+        assert any(n.title == "The seed group failed" for n in app._notifications)
+        assert "no seed finished" in shown(app.query_one("#group", Static))
+        assert list_runs(runs_root()) == []

@@ -257,8 +257,11 @@ class MainScreen(Screen[None]):
         if was_running and not self.running:
             self._running_changed()
             ended = self.group.ended
-            if ended is not None and ended.message:
-                self.notify(ended.message, title="The seed group failed", severity="error", timeout=10)
+            error = ended.message if ended is not None and ended.message else self.run_state.error
+            if error is not None and ended is not None and ended.status == "failed":
+                self.notify(error, title="The seed group failed", severity="error", timeout=10)
+            if self.run_state.started is None:
+                self._fold_form(False)  # it never started: the settings are what to look at next
         self._show_state()
 
     def on_main_screen_events_received(self, message: EventsReceived) -> None:
