@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from prunetui.engine.analyses import Progress, SeedEnded, SeedGroupEnded, SeedGroupEvent, SeedGroupStarted, seed_stage
-from prunetui.engine.analyses.executor import Executor, Job, JobFailed, Parallel
+from prunetui.engine.analyses.executor import Job, JobFailed, Parallel
 from prunetui.engine.analyses.seed_runs import SeedJob, SeedRun, run_seed
 from prunetui.engine.analyses.series import SERIAL, ExperimentSeries, Interrupted
 from prunetui.engine.analyses.sweep_jobs import DataPlace
@@ -53,8 +53,6 @@ class SeedGroup(ExperimentSeries):
         self._ends: dict[int, SeedEnded] = {}
         self._directories: list[Path] = []  # the runs kept, in the order they ended
         self._in_place: dict[str, Path] = {}  # job key -> the run directory it records in, for jobs run here
-        self._ended_early = False  # a seed could not start: the group ends, without being stopped
-        self._executor: Executor | None = None
 
     def run(self) -> Iterator[SeedGroupEvent]:
         """Always ends with SeedGroupEnded."""
@@ -77,27 +75,26 @@ class SeedGroup(ExperimentSeries):
         in_place = self.parallel.in_process  # one at a time here: each seed's directory is made as it starts
         try:
             with self.start_executor() as executor:
-                self._executor = executor
-                jobs = [self._job(config, name, first if in_place and index == 0 else None)
-                        for index, config in enumerate(configs)]  # fmt: skip
-                for job in jobs[:1] if in_place else jobs:
-                    executor.submit(job)
+                for config in configs[:1] if in_place else configs:
+                    executor.submit(self._job(config, name, first if in_place else None))
                 for outcome in self.outcomes(executor):
                     if isinstance(outcome, Progress):
                         self.started.add(self.configs[outcome.stage].seed)
                         yield outcome
                         continue
                     config = self.configs[outcome.key]
-                    if isinstance(outcome, JobFailed):  # no run to keep (a worker that died twice, say)
+                    if isinstance(outcome, JobFailed):  # a worker that died twice, say: no run came back
+                        directory = self._in_place.get(outcome.key)
+                        if directory is not None and directory.is_dir() and any(directory.iterdir()):
+                            self._directories.append(directory)  # what it recorded here, in place, stays
                         end = SeedEnded(config.seed, "", Failed(outcome.message, None))
                     else:
                         end = self._keep(outcome.key, outcome.result, first)
                     self._ends[config.seed] = end
                     yield end
                     if isinstance(end.last, Failed) and end.last.summary is None:  # the others would fail the same
-                        self._ended_early = True
                         executor.cancel()
-                    elif in_place and len(self._ends) < len(jobs) and not self.stopped:
+                    elif in_place and len(self._ends) < len(configs) and not self.stopped:
                         following = configs[len(self._ends)]
                         executor.submit(self._job(following, name, new_run_dir(self.root, following)))
         finally:
