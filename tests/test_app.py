@@ -135,7 +135,7 @@ async def test_settings_by_keyboard_then_a_full_iterative_run(tiny_config: Exper
             assert f"{layer.sparsity * 100:.2f} %" in bars and f"{layer.nonzero:,}/{layer.total:,}" in bars
         loss_lines, _ = chart_lines(app.query_one("#loss-chart", RunChart))
         train_loss, test_loss = loss_lines
-        assert len(train_loss) == len(state.train_loss.values) > 0 and len(test_loss) == 4 + 2  # epochs, prunes
+        assert len(train_loss) == len(state.train_loss.ys) > 0 and len(test_loss) == 4 + 2  # epochs, prunes
         accuracy_lines, prune_marks = chart_lines(app.query_one("#accuracy-chart", RunChart))
         assert accuracy_lines[0][-1] == pytest.approx(state.current_accuracy * 100)
         assert len(prune_marks) == 2
@@ -158,7 +158,7 @@ async def test_stop_mid_run_keeps_results_and_the_app_usable(tiny_config: Experi
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()  # the layout for the terminal's width applies after the first refresh
         await pilot.click("#start")
-        await wait_until(pilot, lambda: bool(app.main_screen.run_state.train_loss.steps))
+        await wait_until(pilot, lambda: bool(app.main_screen.run_state.train_loss.xs))
         (worker,) = app.workers
         assert app.main_screen.form.locked and app.query_one("#start", Button).disabled
         assert app.query_one("#setting-epochs").is_disabled
@@ -359,7 +359,7 @@ async def test_quit_while_running_asks_stops_the_worker_and_exits(tiny_config: E
     app = PruneApp(long_config(tiny_config))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: bool(app.main_screen.run_state.train_loss.steps))
+        await wait_until(pilot, lambda: bool(app.main_screen.run_state.train_loss.xs))
         (worker,) = app.workers
         await pilot.press("ctrl+q")
         await pilot.pause()
@@ -393,7 +393,7 @@ async def test_at_80x24_a_run_shows_status_both_charts_and_the_bars_at_once(tiny
         assert app.screen.has_class("-narrow")
         assert inside_screen(app, "#setting-model") and not app.query("#loss-chart")  # no plotext before a run
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: len(app.main_screen.run_state.train_loss.steps) > 2)
+        await wait_until(pilot, lambda: len(app.main_screen.run_state.train_loss.xs) > 2)
         await pilot.pause(1.1)  # a chart replots at most once a second
         for panel in ("#status", "#loss-chart", "#accuracy-chart", "#sparsity", "#log"):
             assert inside_screen(app, panel), f"{panel} is not whole on the screen"
@@ -535,7 +535,7 @@ async def test_the_accuracy_chart_shows_the_first_prune_as_points_and_a_line(tin
         chart = app.query_one("#accuracy-chart", RunChart)
         chart.show(state)
         line, points = chart.plt.monitor.y
-        assert line == points == [value * 100 for value in state.accuracy.values]
+        assert line == points == [value * 100 for value in state.accuracy.ys]
 
 
 async def test_log_lines_hang_and_the_data_dir_shows_its_start(tiny_config: ExperimentConfig) -> None:

@@ -77,7 +77,7 @@ def test_run_state_follows_an_iterative_run_event_by_event(tiny_config: Experime
     prunes = [e for e in events if isinstance(e, Pruned)]
     assert state.prune_steps == [e.step for e in prunes]
     assert state.run_progress[0] == state.run_progress[1] > 0
-    assert len(state.train_loss.steps) == sum(isinstance(e, StepLoss) for e in events)
+    assert len(state.train_loss.xs) == sum(isinstance(e, StepLoss) for e in events)
     assert any(line.startswith("round 2/2: pruned to 75.0 %") and "fine-tuned" in line for line in state.log)
 
 

@@ -91,7 +91,7 @@ def test_a_run_that_failed_in_training_names_only_the_files_it_wrote(
     assert "failed: training loss diverged" in printed
     assert f"saved {out / 'model.pt'}: " in printed
     written = sorted(name for name in os.listdir(out) if not name.startswith("."))  # hidden: locks, temporaries
-    assert written == ["config.toml", "model.pt", "summary.json"]
+    assert written == ["config.toml", "events.jsonl", "model.pt", "summary.json"]
     assert printed.splitlines()[-1] == f"config.toml, summary.json and model.pt are in {out}"
 
 

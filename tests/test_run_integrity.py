@@ -134,7 +134,9 @@ def test_overwrite_replaces_the_run_leaving_none_of_its_files(
     # (On all 512 images: on the 461 after the first 51, LeNet-5 at lr 10 sticks at chance without diverging.)
     diverging = ("--optimizer", "sgd", "--lr", "10", "--validation-split", "0")
     assert run_cli(tiny_config, out, *diverging, "--overwrite") == 1
-    assert sorted(path.name for path in out.iterdir()) == [LOCK_FILE, "config.toml", "model.pt", "summary.json"]
+    files = [LOCK_FILE, "config.toml", "events.jsonl", "model.pt", "summary.json"]
+    assert sorted(path.name for path in out.iterdir()) == files
+    assert (out / "events.jsonl").read_text().count('"event": "RunStarted"') == 1  # the new run's events alone
     assert summary_of(out)["status"] == "failed" and "diverged" in summary_of(out)["message"]
     # A new run that fails before training is no run at all: the directory goes, the old run with it.
     assert run_cli(tiny_config, out, "--data-dir", str(tmp_path / "none"), "--overwrite") == 1

@@ -59,8 +59,8 @@ def test_points_in_worker_processes_give_the_serial_numbers_and_bring_their_runs
 
     for point in parallel[-1].points:  # each point's run, written here from the worker's files
         run = tmp_path / "parallel" / "runs" / f"{point.method.replace(':', '-')}-{point.sparsity:g}-seed0"
-        assert sorted(path.name for path in run.iterdir()) == [
-            "config.toml", "dense.pt", "history.csv", "model.pt", "summary.json",
+        assert sorted(path.name for path in run.iterdir() if not path.name.startswith(".")) == [
+            "config.toml", "dense.pt", "events.jsonl", "history.csv", "model.pt", "summary.json",
         ]  # fmt: skip
         assert accuracy(load_model(run / "model.pt"), tiny_config) == point.accuracy
         summary = json.loads((run / "summary.json").read_text())  # names the model where it is, not where it was made

@@ -134,7 +134,8 @@ class PruneApp(App[None]):
         yield from super().get_system_commands(screen)
 
     async def action_quit(self) -> None:
-        if self.main_screen.run_state.active:
+        self.main_screen.leave_followed()  # a run followed goes on in its own process
+        if self.main_screen.running and self.main_screen.follower is None:
             from prunetui.app.screens.confirm_quit import ConfirmQuitScreen
 
             self.push_screen(ConfirmQuitScreen(), self._quit_answered)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+from prunetui.engine.core.chart_lines import Series
 
 if TYPE_CHECKING:  # the events, and the words for them, are imported with the first event: not needed to paint
     from prunetui.engine.core.events import EpochEnd, Event, Pruned, RunStarted, RunSummary, SparsityReport
@@ -28,18 +31,6 @@ def _eta(pace: tuple[int, float] | None, done: int, total: int) -> float | None:
 
 
 @dataclass
-class Series:
-    """Points of one chart line, x being the optimizer step."""
-
-    steps: list[int] = field(default_factory=list)
-    values: list[float] = field(default_factory=list)
-
-    def add(self, step: int, value: float) -> None:
-        self.steps.append(step)
-        self.values.append(value)
-
-
-@dataclass
 class RunState:
     """Fed events in order on the UI thread; every panel reads what it shows from here."""
 
@@ -58,9 +49,10 @@ class RunState:
     epochs_done: int = 0  # over the whole run: training plus fine-tuning
     step: int = 0
     images_per_s: float = 0.0
-    train_loss: Series = field(default_factory=Series)  # smoothed
-    test_loss: Series = field(default_factory=Series)
-    accuracy: Series = field(default_factory=Series)
+    # Over optimizer steps
+    train_loss: Series = field(default_factory=Series.empty)  # smoothed
+    test_loss: Series = field(default_factory=Series.empty)
+    accuracy: Series = field(default_factory=Series.empty)
     prune_steps: list[int] = field(default_factory=list)
     sparsity: SparsityReport | None = None
     dense_accuracy: float | None = None
@@ -73,8 +65,10 @@ class RunState:
     _run_pace: tuple[int, float] | None = None  # (batches of the run done, time.monotonic()) at the first batch
 
     @classmethod
-    def begin(cls) -> RunState:
-        return cls(outcome=RUNNING, activity="starting …", started_at=time.monotonic())
+    def begin(cls, since: datetime | None = None) -> RunState:
+        """A run that starts now, or that another process started `since` then (the clock counts from there)."""
+        ago = max(0.0, (datetime.now(UTC) - since).total_seconds()) if since and since.tzinfo else 0.0
+        return cls(outcome=RUNNING, activity="starting …", started_at=time.monotonic() - ago)
 
     @property
     def active(self) -> bool:
@@ -168,7 +162,7 @@ class RunState:
                 self._progress(event.phase, event.round, event.epoch, event.epochs, event.step)
                 self.batch, self.batches, self.images_per_s = event.batch, event.batches, event.images_per_s
                 self._run_pace = self._run_pace or (self.run_progress[0], now)
-                previous = self.train_loss.values[-1] if self.train_loss.values else event.loss
+                previous = self.train_loss.ys[-1] if self.train_loss.ys else event.loss
                 self.train_loss.add(event.step, SMOOTHING * previous + (1 - SMOOTHING) * event.loss)
             case ev.EpochEnd():
                 self._progress(event.phase, event.round, event.epoch, event.epochs, event.step)

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.text import Text
 
 from prunetui.describe import describe, phase_words
-from prunetui.engine.analyses import RUNNING_IN, Ended, Series
+from prunetui.engine.analyses import RUNNING_IN, Ended, Lines
 from prunetui.engine.analyses import Progress as StageProgress
 from prunetui.engine.core.events import EpochEnd, Status, StepLoss
 
@@ -112,7 +112,7 @@ MAX_TICKS = 10  # more swept values than this: plotext's own evenly spaced ticks
 
 
 def line_chart(
-    series: Series, x_label: str, y_label: str, console: Console, log_x: bool = False, errors: Series | None = None
+    series: Lines, x_label: str, y_label: str, console: Console, log_x: bool = False, errors: Lines | None = None
 ) -> Text:
     """Lines of (x, y) points drawn with plotext, as Rich text (plain when the output is not a terminal), with
     ticks at the x values the lines have and the legend below, where it hides no point; `errors`: label ->

@@ -68,7 +68,7 @@ class Probe(PruneApp):
         self._training_since = None
 
     async def _poll(self):
-        if self._training_since is None and self.main_screen.run_state.train_loss.steps:
+        if self._training_since is None and self.main_screen.run_state.train_loss.xs:
             self._training_since = time.monotonic()
         if self._training_since is not None and time.monotonic() - self._training_since > 1.0:
             self._training_since = float("inf")

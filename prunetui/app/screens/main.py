@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,13 +26,17 @@ from prunetui.engine.core.errors import ConfigError, OutputError
 from prunetui.engine.core.files import write_atomic
 
 if TYPE_CHECKING:
-    from prunetui.app.runner import ExperimentRunner
+    from prunetui.app.follower import RunFollower
+    from prunetui.app.group_state import GroupState
+    from prunetui.app.thread_runner import ThreadRunner
     from prunetui.app.widgets.charts import RunChart
     from prunetui.app.widgets.event_log import EventLog
     from prunetui.app.widgets.sparsity_bars import SparsityBars
     from prunetui.app.widgets.status_panel import StatusPanel
+    from prunetui.engine.analyses import SeedGroupEvent
     from prunetui.engine.core.events import Event
     from prunetui.engine.core.presets import Preset
+    from prunetui.engine.storage.runs import RunRecord
 
 CONFIG_FILE = "prunetui.toml"
 
@@ -44,6 +49,14 @@ class MainScreen(Screen[None]):
         """A batch of the run's engine events, posted by the worker thread a few times a second."""
 
         events: tuple[Event, ...]
+        generation: int  # which start (or opened run) they come from: a run left behind may still send one
+
+    @dataclass
+    class GroupEventsReceived(Message):
+        """A batch of a seed group's events, posted by the worker thread."""
+
+        events: tuple[SeedGroupEvent, ...]
+        generation: int
 
     def __init__(self, config: ExperimentConfig | None, runs_dir: Path | None, *, id: str, classes: str) -> None:
         """`config` goes into the form; without one, the settings remembered from the last session do. Runs are
@@ -52,10 +65,13 @@ class MainScreen(Screen[None]):
         self.runs_dir = runs_dir
         self._initial, self._recall_problem = (config, None) if config else recall()
         self._recalled = config is None and self._initial is not None
-        self.run_state = RunState()
-        self.runner: ExperimentRunner | None = None
+        self.run_state = RunState()  # the run the panels show: the one run, or a seed group's current seed
+        self.group: GroupState | None = None  # while and after the app runs a seed group
+        self.runner: ThreadRunner[Any] | None = None
+        self.follower: RunFollower | None = None  # while it follows a run another process writes
         self._preset: Preset | None = None  # the form's settings came from it (F9)
         self._run_preset: Preset | None = None  # the running or last run's
+        self._generation = 0  # counts starts and runs opened: the events of the latest alone are shown
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -105,6 +121,11 @@ class MainScreen(Screen[None]):
         return dict(sorted(bindings.items(), key=lambda item: rank.get(item[0], -1)))
 
     @property
+    def running(self) -> bool:
+        """Whether a run, or a seed group, goes on."""
+        return self.group.active if self.group is not None else self.run_state.active
+
+    @property
     def form(self) -> ExperimentForm:
         return self.query_one(ExperimentForm)
 
@@ -115,7 +136,7 @@ class MainScreen(Screen[None]):
     # -- running --------------------------------------------------------------------------------------
 
     def action_start(self) -> None:
-        if self.run_state.active:
+        if self.running:
             return
         config, problems = self.form.read()
         if problems:
@@ -127,16 +148,30 @@ class MainScreen(Screen[None]):
             return
         from prunetui.app.runner import ExperimentRunner  # and the runs on disk: not needed before a run
 
+        self.follower = None
+        self._generation += 1
         self._remember_settings(config)
         self._add_charts()
         self.run_state = RunState.begin()
         self._run_preset = preset = self._preset
-        self.runner = ExperimentRunner(
-            config,
-            lambda events: self.post_message(self.EventsReceived(events)),
-            root=self.runs_dir,
-            extra=preset.summary_fields(config) if preset else None,
-        )
+        seeds = self.form.seeds
+        if seeds:
+            from prunetui.app.group_state import GroupState
+            from prunetui.app.runner import SeedGroupRunner
+
+            self.group = GroupState(seeds)
+            self.run_state = self.group.shown
+            configs = [config.replace(seed=seed) for seed in seeds]
+            deliver_group = partial(self._deliver_group, self._generation)
+            self.runner = SeedGroupRunner(configs, deliver_group, root=self.runs_dir, preset=preset)
+        else:
+            self.group = None
+            self.runner = ExperimentRunner(
+                config,
+                partial(self._deliver, self._generation),
+                root=self.runs_dir,
+                extra=preset.summary_fields(config) if preset else None,
+            )
         self._run_experiment(self.runner)
         self._fold_form(self.has_class("-narrow") or self.query_one("#main").has_class("-folded"))
         self._running_changed()
@@ -154,15 +189,55 @@ class MainScreen(Screen[None]):
         self.query_one("#no-charts").remove()
         self.query_one("#charts").mount(loss, accuracy)
 
+    def _deliver(self, generation: int, events: tuple[Event, ...]) -> None:
+        """From the worker thread of start `generation`: post_message is thread-safe and does not block."""
+        self.post_message(self.EventsReceived(events, generation))
+
+    def _deliver_group(self, generation: int, events: tuple[SeedGroupEvent, ...]) -> None:
+        self.post_message(self.GroupEventsReceived(events, generation))
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="experiment")
-    def _run_experiment(self, runner: ExperimentRunner) -> None:
+    def _run_experiment(self, runner: ThreadRunner[Any]) -> None:
         runner.run()
 
+    def follow(self, run: RunRecord) -> bool:
+        """Show a run another process writes (or wrote) as if it had started here: its settings in the form, its
+        recorded events through the panels, then, while it runs, its events as they come. False if a run of the
+        app's own is going on."""
+        if self.running and self.follower is None:
+            self.notify("A run is going on here: stop it first.", title="Not opened", severity="warning")
+            return False
+        from prunetui.app.follower import RunFollower
+
+        if self.follower is not None:
+            self.follower.leave()
+        self._generation += 1
+        if run.config is not None:
+            self._show_config(run.config)
+        self._add_charts()
+        self.group = None
+        self.run_state = RunState.begin(run.started)
+        self.runner = self.follower = RunFollower(run.path, partial(self._deliver, self._generation))
+        self._run_experiment(self.runner)
+        self._fold_form(True)
+        self._running_changed()
+        self._show_state()
+        return True
+
+    def leave_followed(self) -> None:
+        """Stop following (the app quits); the run goes on in its own process."""
+        if self.follower is not None:
+            self.follower.leave()
+
     def action_stop(self) -> None:
-        if self.runner is not None and self.run_state.active:
-            self.runner.stop()
-            self.run_state.stopping()
-            self._show_state()
+        if self.runner is None or not self.running:
+            return
+        if self.follower is not None and not self.follower.stoppable:
+            self.notify("It runs on another machine: stop it there.", title="Not stopped", severity="warning")
+            return
+        self.runner.stop()
+        self.run_state.stopping()
+        self._show_state()
 
     def action_toggle_form(self) -> None:
         self._fold_form(not self.query_one("#main").has_class("-folded"))
@@ -173,11 +248,30 @@ class MainScreen(Screen[None]):
         if folded and self.focused is not None and self.form in self.focused.ancestors:
             self.set_focus(self.query_one("#status"), scroll_visible=False)
 
+    def on_main_screen_group_events_received(self, message: GroupEventsReceived) -> None:
+        if message.generation != self._generation or self.group is None:
+            return
+        was_running = self.running
+        self.group.apply(message.events)
+        self.run_state = self.group.shown
+        if was_running and not self.running:
+            self._running_changed()
+            ended = self.group.ended
+            error = ended.message if ended is not None and ended.message else self.run_state.error
+            if error is not None and ended is not None and ended.status == "failed":
+                self.notify(error, title="The seed group failed", severity="error", timeout=10)
+            if self.run_state.started is None:
+                self._fold_form(False)  # it never started: the settings are what to look at next
+        self._show_state()
+
     def on_main_screen_events_received(self, message: EventsReceived) -> None:
+        if message.generation != self._generation:
+            return
         state = self.run_state
         was_active = state.active
         state.apply(message.events)
         if was_active and not state.active:
+            self.follower = None
             if self._run_preset is not None and state.summary is not None:
                 from prunetui.describe_paper import comparison  # presets are read only once one is used
 
@@ -190,14 +284,16 @@ class MainScreen(Screen[None]):
         self._show_state()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and self.run_state.active:
+        if event.state == WorkerState.ERROR and self.running:
             error = event.worker.error
             self.run_state.fail(f"the run crashed: {type(error).__name__}: {error}")
+            if self.group is not None:
+                self.group.crashed = True
             self._running_changed()
             self._show_state()
 
     def _running_changed(self) -> None:
-        running = self.run_state.active
+        running = self.running
         start, stop = self.query_one("#start", Button), self.query_one("#stop", Button)
         # Focus moves to the button that now works before the one that had it is disabled, or Textual would
         # move it on and scroll there; with the form folded away, focus stays where it is.
@@ -211,11 +307,11 @@ class MainScreen(Screen[None]):
 
     def _show_state(self) -> None:
         state = self.run_state
-        cast("StatusPanel", self.query_one("#status")).show(state)
+        cast("StatusPanel", self.query_one("#status")).show(state, self.group)
         cast("SparsityBars", self.query_one("#sparsity")).show(state)
         cast("EventLog", self.query_one("#log")).show(state)
         for chart in self.charts:
-            chart.show(state)
+            chart.show(state, self.group)
 
     @on(Button.Pressed, "#start")
     def _start_pressed(self) -> None:
@@ -229,11 +325,11 @@ class MainScreen(Screen[None]):
         if not self.is_active:
             return False  # under a dialog or Help: the footer it dims shows only the app's keys
         if action == "start":
-            return not self.run_state.active  # only the key that applies is shown: the footer has little room
+            return not self.running  # only the key that applies is shown: the footer has little room
         if action == "stop":
-            return self.run_state.active
+            return self.running
         if action in ("load_config", "reset_settings", "choose_preset"):
-            return None if self.run_state.active else True
+            return None if self.running else True
         return True
 
     # -- settings -------------------------------------------------------------------------------------
@@ -274,7 +370,7 @@ class MainScreen(Screen[None]):
             self.notify(f"Loaded {path}", title="Settings loaded")
 
     def action_reset_settings(self) -> None:
-        if not self.run_state.active and self._show_config(ExperimentConfig()):
+        if not self.running and self._show_config(ExperimentConfig()):
             self._fold_form(False)
             self.notify("The form shows the default settings.", title="Defaults")
 
@@ -294,7 +390,7 @@ class MainScreen(Screen[None]):
 
     def _use_preset(self, preset: Preset | None) -> None:
         """The preset's settings, but the data directory and the device stay the form's."""
-        if preset is None or self.run_state.active:
+        if preset is None or self.running:
             return
         form, _ = self.form.read()
         place = {name: getattr(form, name) for name in ExperimentConfig.settings_with("place")}
@@ -318,7 +414,7 @@ class MainScreen(Screen[None]):
 
     def use_layer_amounts(self, model: str, amounts: str) -> None:
         """From the Sensitivity screen: prune each layer as far as it tolerates, in the next run."""
-        if self.run_state.active:
+        if self.running:
             self.notify("The settings are locked while a run goes on.", title="Not used", severity="warning")
             return
         config, _ = self.form.read()

@@ -2,7 +2,8 @@
 curves overlaid; the highlighted one's export sizes, said honestly, `e` to export it and `d` to delete it.
 Home and End go to the first and last run; a selected run's mark has the color of its lines. A seed group
 (`prunetui run --seeds`) has a row of its own above its runs, with mean ± std (n); selected, it is charted as
-its mean with error bars of ± one standard deviation."""
+its mean with error bars of ± one standard deviation. `o` opens the highlighted run in the main screen as if it
+had started there: a run another process still writes (`prunetui run` under nohup or tmux) is followed live."""
 
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ from prunetui.app.widgets.series_chart import (
     PERCENT,
     POSITIVE,
     Axis,
-    Series,
     SeriesChart,
     color_of,
     hex_color,
@@ -43,11 +43,19 @@ from prunetui.describe import (
     storage_note,
     times_spread,
 )
+from prunetui.engine.analyses import Lines, Series
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.seed_stats import MeanStd
 from prunetui.engine.storage.groups import RunGroup, accuracy_points, band, grouped, loss_points
 from prunetui.engine.storage.history import HistoryRow
-from prunetui.engine.storage.runs import RunRecord, deletable_run, delete_run, list_runs, load_history
+from prunetui.engine.storage.runs import (
+    EVENTS_FILE,
+    RunRecord,
+    deletable_run,
+    delete_run,
+    list_runs,
+    load_history,
+)
 
 if TYPE_CHECKING:
     from prunetui.engine.storage.compact import ExportReport
@@ -132,6 +140,7 @@ class RunsScreen(ToolScreen):
     TOOL = "runs"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle", "Select", tooltip="Add the run to the charts, or take it off"),
+        Binding("o", "follow", "Open", tooltip="Show the run in the main screen; live while another process runs it"),
         Binding("e", "export", "Export", tooltip="Export the highlighted run and report sizes and speed"),
         Binding("d", "delete", "Delete", tooltip="Delete the highlighted run's directory (asks first)"),
         Binding("r", "reload", "Reload", tooltip="Read the runs directory again"),
@@ -296,8 +305,8 @@ class RunsScreen(ToolScreen):
     def _chart(self, chart_id: str, bands: dict[str, list[tuple[float, MeanStd]]]) -> None:
         """Each series' mean line and, where it averages several runs, error bars of ± one standard deviation,
         which the y axis reaches."""
-        series: Series = {
-            label: ([x for x, _ in points], [y.mean for _, y in points]) for label, points in bands.items()
+        series: Lines = {
+            label: Series([x for x, _ in points], [y.mean for _, y in points]) for label, points in bands.items()
         }
         if self.charted.get(chart_id) == repr(series):  # drawn already, error bars included
             return
@@ -314,6 +323,24 @@ class RunsScreen(ToolScreen):
                 ends += [mean + sign * std for mean, std in zip(means, stds, strict=True) for sign in (-1, 1)]
         if ends:
             set_axis([y for _, ys in series.values() for y in ys] + ends, chart.y, chart.plt.ylim, chart.plt.yticks)
+
+    def action_follow(self) -> None:
+        item = self.highlighted_item
+        if isinstance(item, RunGroup):
+            self.query_one("#runs-detail", Static).update(
+                f"[yellow]{item.name} is a seed group: highlight one of its runs to open it.[/]"
+            )
+            return
+        if item is None:
+            return
+        if not (item.path / EVENTS_FILE).is_file():
+            self.query_one("#runs-detail", Static).update(
+                f"[yellow]{item.name} has no {EVENTS_FILE}: it was saved before runs recorded their events as they "
+                "went. Its curves are on this screen (space).[/]"
+            )
+            return
+        if self.app.main_screen.follow(item):  # type: ignore[attr-defined]
+            self.dismiss()
 
     def action_export(self) -> None:
         run = self._export_run()

@@ -19,8 +19,9 @@ from prunetui.app.screens.analysis import ANALYSIS_CSS
 from prunetui.app.screens.tool_screen import ToolScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.heat_map import HeatMap, drawn_as_tiles
-from prunetui.app.widgets.series_chart import POSITIVE, Axis, Series, SeriesChart
+from prunetui.app.widgets.series_chart import POSITIVE, Axis, SeriesChart
 from prunetui.describe import percent
+from prunetui.engine.analyses import Lines, Series
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.storage.runs import RunRecord, list_runs
 
@@ -31,7 +32,7 @@ BINS = 24
 SCALE_QUANTILE = 0.99  # |w| drawn at full color: robust to a few outliers
 
 
-def magnitude_histogram(layer: LayerWeights, bins: int = BINS) -> Series:
+def magnitude_histogram(layer: LayerWeights, bins: int = BINS) -> Lines:
     """Counts of |w| per bin: every weight before pruning, the survivors after."""
     before = np.abs(layer.dense).ravel()
     after = np.abs(layer.pruned[layer.kept]).ravel()
@@ -39,8 +40,8 @@ def magnitude_histogram(layer: LayerWeights, bins: int = BINS) -> Series:
     edges = np.linspace(0.0, top or 1.0, bins + 1)
     centers = ((edges[:-1] + edges[1:]) / 2).tolist()
     return {
-        "before": (centers, np.histogram(before, edges)[0].astype(float).tolist()),
-        "after (survivors)": (centers, np.histogram(after, edges)[0].astype(float).tolist()),
+        "before": Series(centers, np.histogram(before, edges)[0].astype(float).tolist()),
+        "after (survivors)": Series(centers, np.histogram(after, edges)[0].astype(float).tolist()),
     }
 
 

@@ -1,4 +1,6 @@
-"""Live line charts (textual-plotext) over optimizer steps: loss, and accuracy with the prune events marked.
+"""Live line charts (textual-plotext) over optimizer steps: loss, and accuracy with the prune events marked; once
+a seed group has ended, the accuracy of its seeds that finished as their mean, with ± one standard deviation as
+error bars.
 
 Both span the same steps (from 0 to the run's latest), so the loss and accuracy of a moment line up; the y axis
 has fixed-precision labels, and the legend is the border title, never over the lines.
@@ -10,18 +12,20 @@ import time
 
 from textual_plotext import PlotextPlot
 
-from prunetui.app.run_state import RunState, Series
+from prunetui.app.group_state import GroupState
+from prunetui.app.run_state import FINISHED, RunState
 from prunetui.app.widgets.axes import TICKS, axis_range, even_ticks
+from prunetui.engine.analyses import Series
 
 
-def thinned(series: Series, limit: int) -> tuple[list[int], list[float]]:
+def thinned(series: Series, limit: int) -> tuple[list[float], list[float]]:
     """At most about `limit` evenly spaced points of the series, always with its last one: a line of thousands of
     steps costs the UI thread (and so training) time to plot, and a chart a few hundred cells wide cannot show
     more anyway."""
-    stride = max(1, -(-len(series.steps) // limit))  # ceiling division
-    steps, values = series.steps[::stride], series.values[::stride]
-    if steps and steps[-1] != series.steps[-1]:
-        steps, values = [*steps, series.steps[-1]], [*values, series.values[-1]]
+    stride = max(1, -(-len(series.xs) // limit))  # ceiling division
+    steps, values = series.xs[::stride], series.ys[::stride]
+    if steps and steps[-1] != series.xs[-1]:
+        steps, values = [*steps, series.xs[-1]], [*values, series.ys[-1]]
     return steps, values
 
 
@@ -38,19 +42,21 @@ class RunChart(PlotextPlot):
         super().__init__(id=id)
         self._shown: tuple[object, ...] | None = None
         self._replotted = 0.0
+        self.group: GroupState | None = None  # a seed group that ended: its mean is drawn
 
     def on_mount(self) -> None:
         self.plt.xaxes(True, False)  # the lower axis only: small terminals give the chart few rows
         self.plt.yaxes(True, False)
 
-    def show(self, state: RunState) -> None:
-        key = (state.started_at, state.step, *self.data_size(state))  # the step: both charts span the same steps
+    def show(self, state: RunState, group: GroupState | None = None) -> None:
+        self.group = group if group is not None and not group.active else None
+        key = (state.started_at, state.step, id(self.group), *self.data_size(state))  # the step: both span the same
         now = time.monotonic()
         if key == self._shown or (state.active and now - self._replotted < REPLOT_EVERY):
             return
         self._shown, self._replotted = key, now
         self.plt.clear_data()
-        last = max([TICKS, state.step, *state.train_loss.steps[-1:], *state.accuracy.steps[-1:]])
+        last = max([TICKS, state.step, *state.train_loss.xs[-1:], *state.accuracy.xs[-1:]])
         self.plt.xlim(0, last)
         self.plt.xticks([round(last * i / TICKS) for i in range(TICKS + 1)])
         self.draw(state)
@@ -79,27 +85,49 @@ class RunChart(PlotextPlot):
 
 class LossChart(RunChart):
     def data_size(self, state: RunState) -> tuple[int, ...]:
-        return len(state.train_loss.steps), len(state.test_loss.steps)
+        return len(state.train_loss.xs), len(state.test_loss.xs)
 
     def draw(self, state: RunState) -> None:
-        if state.train_loss.steps:
+        if state.train_loss.xs:
             steps, values = thinned(state.train_loss, self.point_limit)
             self.plt.plot(steps, values, marker="braille")
-        if state.test_loss.steps:  # measured after each epoch and prune: points, not a line through them
-            self.plt.scatter(state.test_loss.steps, state.test_loss.values, marker="dot")
-        self.y_axis(state.train_loss.values + state.test_loss.values, 2)
+        if state.test_loss.xs:  # measured after each epoch and prune: points, not a line through them
+            self.plt.scatter(state.test_loss.xs, state.test_loss.ys, marker="dot")
+        self.y_axis(state.train_loss.ys + state.test_loss.ys, 2)
 
 
 class AccuracyChart(RunChart):
     def data_size(self, state: RunState) -> tuple[int, ...]:
-        return len(state.accuracy.steps), len(state.prune_steps)
+        return len(state.accuracy.xs), len(state.prune_steps)
 
     def draw(self, state: RunState) -> None:
         for step in state.prune_steps:
             self.plt.vline(step, "red")
-        if state.accuracy.steps:
-            percents = [value * 100 for value in state.accuracy.values]
-            self.plt.plot(state.accuracy.steps, percents, marker="braille")
+        curves = self.seed_curves()
+        if curves:
+            self.draw_mean(curves)
+        elif state.accuracy.xs:
+            percents = [value * 100 for value in state.accuracy.ys]
+            self.plt.plot(state.accuracy.xs, percents, marker="braille")
             # Each measurement a dot too: right after the first prune the line is one vertical drop at one step.
-            self.plt.scatter(state.accuracy.steps, percents, marker="dot")
+            self.plt.scatter(state.accuracy.xs, percents, marker="dot")
             self.y_axis(percents, 1)
+
+    def seed_curves(self) -> list[list[tuple[float, float]]]:
+        """The accuracy (%) over steps of each seed that finished, once the seed group has ended."""
+        if self.group is None:
+            return []
+        finished = [state for state in self.group.runs.values() if state.outcome == FINISHED]
+        return [[(x, y * 100) for x, y in zip(*state.accuracy, strict=True)] for state in finished]
+
+    def draw_mean(self, curves: list[list[tuple[float, float]]]) -> None:
+        """The seeds' mean accuracy, step by step, with error bars of ± one standard deviation (over two or more)."""
+        from prunetui.engine.storage.groups import band
+
+        points = band(curves)
+        steps, means = [x for x, _ in points], [stat.mean for _, stat in points]
+        self.plt.plot(steps, means, marker="braille")
+        stds = [stat.std or 0.0 for _, stat in points]
+        if any(stds):
+            self.plt.error(steps, means, yerr=[2 * std for std in stds])  # yerr: the whole bar, centred
+        self.y_axis([mean + sign * std for mean, std in zip(means, stds, strict=True) for sign in (-1, 1)], 1)

@@ -1,7 +1,8 @@
 """The experiment's settings as a form built from the config schema, checked as you type.
 
 Every field of `ExperimentConfig` gets a row: a Choice when the field has choices, a Switch for a flag and
-an Input otherwise, so a setting added to the engine appears here without touching the app.
+an Input otherwise, so a setting added to the engine appears here without touching the app. Below the seed, a
+Seeds row that is not a setting of one run: `0-2` runs a seed group, one run per seed, as `run --seeds` does.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from prunetui.app.widgets.choice import Choice
 from prunetui.engine.core.config import ExperimentConfig, flag_name, setting_type
 from prunetui.engine.core.data import availability
 from prunetui.engine.core.errors import ConfigError
+from prunetui.engine.core.seed_stats import parse_seeds
 
 PARSERS: dict[type, tuple[Callable[[str], Any], str]] = {
     int: (int, "must be a whole number"),
@@ -63,6 +65,13 @@ def first_rows(config: ExperimentConfig) -> int:
     return len(ExperimentConfig.fields())
 
 
+SEEDS_PLACEHOLDER = "empty: one run with the seed above; 0-2: one run per seed"
+SEEDS_HELP = (
+    "a seed group: the experiment once per seed (0-2, or 0,1,5), each a run of its own, told as mean ± std over "
+    "the seeds, as `prunetui run --seeds` does; empty: one run with the seed above"
+)
+
+
 def label_for(name: str) -> str:
     return name.replace("_", " ")
 
@@ -90,6 +99,7 @@ class ExperimentForm(Vertical):
         self.problems: dict[str, str] = {}
         self._check_pending = False
         self._controls: dict[str, Widget] = {}  # by setting name, as their rows are built
+        self._seeds: Input | None = None  # the Seeds row's, once built
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="settings", can_focus=False):
@@ -104,6 +114,15 @@ class ExperimentForm(Vertical):
         label = Label(label_for(f.name), classes="setting-label")
         yield SettingRow(label, control, classes="setting", id=f"row-{f.name}")
         yield Static("", classes="setting-note -empty", id=f"note-{f.name}")
+        if f.name == "seed":
+            yield from self._seeds_row()
+
+    def _seeds_row(self) -> Iterator[Widget]:
+        """Seeds: empty for one run with the seed above; `0-2` or `0,1,5` for a seed group."""
+        self._seeds = Input("", placeholder=SEEDS_PLACEHOLDER, compact=True, id="setting-seeds")
+        self._seeds.tooltip = SEEDS_HELP
+        yield SettingRow(Label("seeds", classes="setting-label"), self._seeds, classes="setting", id="row-seeds")
+        yield Static("", classes="setting-note -empty", id="note-seeds")
 
     def _control(self, f: dataclasses.Field[Any], value: Any) -> Widget:
         widget_id, help = f"setting-{f.name}", f.metadata["help"]
@@ -170,7 +189,24 @@ class ExperimentForm(Vertical):
             else:
                 values[f.name] = control.value
         config = self._config.replace(**values)
-        return config, {**config.problems(), **unparsable}
+        seeds = {"seeds": problem} if (problem := self._seeds_problem()) else {}
+        return config, {**config.problems(), **unparsable, **seeds}
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        """The Seeds row's seeds; () for one run (empty, or a problem that `read()` reports)."""
+        if self._seeds is None or not self._seeds.value.strip() or self._seeds_problem():
+            return ()
+        return parse_seeds(self._seeds.value)
+
+    def _seeds_problem(self) -> str | None:
+        if self._seeds is None or not self._seeds.value.strip():
+            return None
+        try:
+            parse_seeds(self._seeds.value)
+        except ConfigError as error:
+            return str(error).removeprefix("invalid --seeds: ")
+        return None
 
     @property
     def locked(self) -> bool:
@@ -183,7 +219,10 @@ class ExperimentForm(Vertical):
 
     def focus_first_problem(self) -> None:
         if self.problems:
-            self._controls[next(iter(self.problems))].focus()
+            name = next(iter(self.problems))
+            control = self._seeds if name == "seeds" else self._controls[name]
+            if control is not None:
+                control.focus()
 
     @on(Input.Changed, "#setting-data_dir")
     def _show_availability(self, event: Input.Changed) -> None:
@@ -213,6 +252,12 @@ class ExperimentForm(Vertical):
             if note.content != text:  # each update lays out the whole screen again
                 note.update(text)
             note.set_classes(["setting-note", "-error" if problem else "-note" if not_applicable else "-empty"])
+        if self._seeds is not None:
+            problem = self.problems.get("seeds")
+            self.query_one("#row-seeds").set_class(problem is not None, "-invalid")
+            note = self.query_one("#note-seeds", Static)
+            note.update(problem or "")
+            note.set_classes(["setting-note", "-error" if problem else "-empty"])
         self.query_one("#form-status", Static).update(self._status_text())
 
     def _status_text(self) -> str:
@@ -224,6 +269,9 @@ class ExperimentForm(Vertical):
         return "ready to start"
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
+        if event.widget is self._seeds:
+            self.query_one("#setting-help", Static).update(f"[b]seeds[/b]: {SEEDS_HELP}")
+            return
         name = (event.widget.id or "").removeprefix("setting-")
         f = next((f for f in ExperimentConfig.fields() if f.name == name), None)
         if f is not None:

@@ -17,7 +17,7 @@ from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 from prunetui.app.widgets.axes import axis_range, even_ticks
-from prunetui.engine.analyses import Series
+from prunetui.engine.analyses import Lines
 
 # Told apart on dark and light themes, and by most color-blind readers (Okabe & Ito's palette, then two more).
 COLORS = [
@@ -74,7 +74,7 @@ class SeriesChart(PlotextPlot):
         super().__init__(id=id)
         self.x, self.y = x, y
         self.legend_in_border = legend_in_border
-        self.series: Series = {}
+        self.series: Lines = {}
         self.legend = ""  # markup: a colored mark and the label of each series
         self._entries: list[str] = []  # the legend's, one per series
         self._in_border = ""  # the legend's entries the bottom border holds
@@ -86,7 +86,7 @@ class SeriesChart(PlotextPlot):
         self.plt.ylabel(self.y.label)
 
     def show(
-        self, series: Series, *, log_x: bool = False, x_label: str | None = None, errors: Series | None = None
+        self, series: Lines, *, log_x: bool = False, x_label: str | None = None, errors: Lines | None = None
     ) -> None:
         """`errors`: label -> (xs, half heights) of error bars on that line (a sweep's std over seeds)."""
         key = (repr(series), log_x, repr(errors))

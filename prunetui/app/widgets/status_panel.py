@@ -1,4 +1,5 @@
-"""Where the run is: phase, epoch and run progress, speed, device, accuracy and compression."""
+"""Where the run is: phase, epoch and run progress, speed, device, accuracy and compression; for a seed group,
+which seed runs, and at its end the group's mean ± std (n), as `prunetui run --seeds` prints it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Label, Static
 
+from prunetui.app.group_state import GroupState
 from prunetui.app.run_state import FAILED, RunState, clock
 from prunetui.describe import before_pruning, percent
 
@@ -62,6 +64,7 @@ class StatusPanel(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._state = RunState()
+        self._group: GroupState | None = None
         self._shown_at = 0.0
 
     def on_mount(self) -> None:
@@ -70,7 +73,7 @@ class StatusPanel(Vertical):
     def _tick(self) -> None:
         """Keep the clock going when no events came in the last second (loading data, a long evaluation)."""
         if self._state.active and time.monotonic() - self._shown_at >= 1.0:
-            self.show(self._state)
+            self.show(self._state, self._group)
 
     def compose(self) -> ComposeResult:
         yield Static("ready: set up an experiment and press Start", id="phase")
@@ -83,9 +86,13 @@ class StatusPanel(Vertical):
             yield Bar(id="run-progress")
             yield Label("", id="run-text", classes="progress-text")
         yield Static("", id="figures")
+        yield Static("", id="group")
 
-    def show(self, state: RunState) -> None:
-        self._state, self._shown_at = state, time.monotonic()
+    def show(self, state: RunState, group: GroupState | None = None) -> None:
+        self._state, self._group, self._shown_at = state, group, time.monotonic()
+        words = group.text() if group is not None else ""
+        self.query_one("#group").display = bool(words)
+        self._put("#group", words)
         self.query_one("#phase", Static).set_class(state.outcome == FAILED, "-failed")
         self._put("#phase", f"[b]{state.phase_text}[/b]" + (f": {state.error}" if state.error else ""))
         # No total while a run loads its data: the bars pulse. Idle, they sit empty.
@@ -104,7 +111,7 @@ class StatusPanel(Vertical):
         in the stylesheet but the phase, which wraps a long status or error rather than cut it."""
         widget = self.query_one(selector, Static)
         if widget.content != text:
-            widget.update(text, layout=selector == "#phase")
+            widget.update(text, layout=selector in ("#phase", "#group"))
         return widget
 
     def _figures(self, state: RunState) -> str:

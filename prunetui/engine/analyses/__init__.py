@@ -1,4 +1,5 @@
-"""The analyses that compare many prunings (`sweep`, `sensitivity`, run by `experiment_series`). Here: what they
+"""Series of experiments (`series`): seed groups (`seed_group`) and the analyses that compare many prunings
+(`sweep`, `sensitivity`), all run through one executor (`executor`). Here: what they
 are asked (`specs`), what they report (`events`), and their results (`sweep_results`, `sensitivity_results`),
 re-exported here. Plain data, no torch, so the app can build forms and read results before torch is loaded.
 
@@ -15,17 +16,21 @@ from prunetui.engine.analyses.events import (
     AnalysisEvent,
     Ended,
     Progress,
+    SeedEnded,
+    SeedGroupEnded,
+    SeedGroupEvent,
+    SeedGroupStarted,
     SensitivityEnded,
     SensitivityEvent,
     SensitivityPoint,
     SensitivityStarted,
-    Series,
     SweepEnded,
     SweepEvent,
     SweepPoint,
     SweepStarted,
     point_key,
     prunes_further,
+    seed_stage,
 )
 from prunetui.engine.analyses.sensitivity_results import (
     chooses_by_validation,
@@ -57,6 +62,7 @@ from prunetui.engine.analyses.sweep_results import (
     sweep_means,
     sweep_series,
 )
+from prunetui.engine.core.chart_lines import Lines, Series
 
 __all__ = [
     "DEFAULT_AMOUNTS",
@@ -67,7 +73,12 @@ __all__ = [
     "SENSITIVITY_UNUSED_SETTINGS",
     "AnalysisEvent",
     "Ended",
+    "Lines",
     "Progress",
+    "SeedEnded",
+    "SeedGroupEnded",
+    "SeedGroupEvent",
+    "SeedGroupStarted",
     "SensitivityEnded",
     "SensitivityEvent",
     "SensitivityPoint",
@@ -88,6 +99,7 @@ __all__ = [
     "present_sparsity",
     "prunes_further",
     "read_sweep_csv",
+    "seed_stage",
     "sensitivity_criteria",
     "sensitivity_file",
     "sensitivity_means",

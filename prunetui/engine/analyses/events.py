@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.events import Event
+from prunetui.engine.storage.groups import RunGroup
 
 RUNNING_IN = "running in "  # a Progress's Status when its job went elsewhere: "running in worker process 4242"
 
@@ -117,11 +118,41 @@ class SensitivityEnded(Ended):
     not_saved: str = ""  # why the points could not be saved, in one line
 
 
+def seed_stage(seed: int) -> str:
+    """How a seed group's progress names a seed's run."""
+    return f"seed {seed}"
+
+
+@dataclass(frozen=True, slots=True)
+class SeedGroupStarted:
+    """A seed group's first run directory is made, which names the group."""
+
+    group: str  # seeds-<name of the first run's directory>
+    base: ExperimentConfig  # the experiment repeated (each run has its own seed)
+    seeds: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SeedEnded:
+    """One seed's run ended (in any order when they run side by side)."""
+
+    seed: int
+    directory: str  # its run directory; "" when its job failed without a run (its worker died, say)
+    last: Event  # Finished, Stopped or Failed
+    discarded: bool = False  # it failed before training, and its directory was removed (no experiment in it)
+
+
+@dataclass(frozen=True, slots=True)
+class SeedGroupEnded(Ended):
+    group: RunGroup | None  # its runs as saved, read back; None when no run was kept
+    cut: tuple[int, ...]  # seeds started but ended before the end (stopped, not kept)
+    not_started: tuple[int, ...]
+
+
 SweepEvent = SweepStarted | Progress | SweepPoint | SweepEnded
 SensitivityEvent = SensitivityStarted | Progress | SensitivityPoint | SensitivityEnded
+SeedGroupEvent = SeedGroupStarted | Progress | SeedEnded | SeedGroupEnded
 AnalysisEvent = SweepEvent | SensitivityEvent | Ended  # Ended alone: the analysis could not even start
-# Chart lines of results, the same in the CLI and the app: label -> (xs, ys).
-Series = dict[str, tuple[list[float], list[float]]]
 
 
 def point_key(method: str, sparsity: float, seed: int) -> tuple[str, float, int]:

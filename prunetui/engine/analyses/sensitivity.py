@@ -34,7 +34,8 @@ from prunetui.engine.analyses import (
     SensitivityStarted,
     sensitivity_criteria,
 )
-from prunetui.engine.analyses.experiment_series import ExperimentSeries, Interrupted
+from prunetui.engine.analyses.series import ExperimentSeries, Interrupted
+from prunetui.engine.analyses.sweep_jobs import DataPlace
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.data import DataSet, load_run_data
 from prunetui.engine.core.device import resolve_device
@@ -63,7 +64,7 @@ class Sensitivity(ExperimentSeries):
         one, a model trained now with `config`'s settings (its sparsity and schedule are not used), one per seed of
         `seeds` (default: `config.seed`). The points measured are saved to `out` (atomically) when the analysis
         ends, also when it stopped early."""
-        super().__init__(system_data_dir=system_data_dir, download=download)
+        super().__init__(place=DataPlace(system_data_dir, download))
         self.config = config.replace(scope="layer", layer_sparsity="").validate()
         if self.config.pruning_criterion.needs_batches:
             usable = ", ".join(sensitivity_criteria())
@@ -98,7 +99,7 @@ class Sensitivity(ExperimentSeries):
         config = self.config
         device = resolve_device(config.device)
         # The images the model trained on, and so the same validation images.
-        data = load_run_data(config, device, download=self._download, system_dir=self._system_data_dir)
+        data = load_run_data(config, device, download=self.place.download, system_dir=self.place.system_data_dir)
         for seed in self.seeds:
             yield from self._analyse(config.replace(seed=seed), data, device)
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from prunetui.engine.analyses.events import SAME_SPARSITY, SensitivityPoint, SensitivityStarted, Series, prunes_further
+from prunetui.engine.analyses.events import SAME_SPARSITY, SensitivityPoint, SensitivityStarted, prunes_further
+from prunetui.engine.core.chart_lines import Lines, Series
 from prunetui.engine.core.seed_stats import MeanStd, mean_std
 
 
-def sensitivity_series(points: Iterable[SensitivityPoint]) -> Series:
+def sensitivity_series(points: Iterable[SensitivityPoint]) -> Lines:
     """Test accuracy (%) against the amount (%) the layer was pruned, one line per layer (the mean over seeds)."""
-    series: Series = {}
+    series: Lines = {}
     for (layer, amount), accuracy in sensitivity_means(points, validation=False).items():
-        xs, ys = series.setdefault(layer, ([], []))
-        xs.append(amount * 100)
-        ys.append(accuracy.mean * 100)
+        series.setdefault(layer, Series.empty()).add(amount * 100, accuracy.mean * 100)
     return series
 
 

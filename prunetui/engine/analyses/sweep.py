@@ -19,7 +19,6 @@ directory's lock (`run_lock`) while it runs, and a second one is refused, naming
 from __future__ import annotations
 
 import hashlib
-import threading
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +28,6 @@ import torch
 from torch import nn
 
 from prunetui.engine.analyses import (
-    RUNNING_IN,
     Progress,
     SweepEnded,
     SweepEvent,
@@ -41,18 +39,8 @@ from prunetui.engine.analyses import (
     shared_settings,
     sweep_csv,
 )
-from prunetui.engine.analyses.executor import (
-    Executor,
-    Job,
-    JobFailed,
-    JobProgress,
-    JobStarted,
-    Parallel,
-    ProcessExecutor,
-    SerialExecutor,
-    make_executor,
-)
-from prunetui.engine.analyses.experiment_series import Interrupted
+from prunetui.engine.analyses.executor import Executor, Job, JobFailed, Parallel, ProcessExecutor, SerialExecutor
+from prunetui.engine.analyses.series import SERIAL, ExperimentSeries, Interrupted
 from prunetui.engine.analyses.sweep_jobs import (
     DataPlace,
     DenseJob,
@@ -66,22 +54,20 @@ from prunetui.engine.core.config import ExperimentConfig, flag_name
 from prunetui.engine.core.data import DataSet, Split, load_dataset
 from prunetui.engine.core.device import resolve_device
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, unexpected
-from prunetui.engine.core.events import Status
 from prunetui.engine.core.files import cannot_write, make_directory, write_atomic
 from prunetui.engine.core.models import build_model
 from prunetui.engine.core.training import evaluate
 from prunetui.engine.storage.export import load_model, save_state
 from prunetui.engine.storage.run_lock import LOCK_FILE, RunLock, holder
-from prunetui.engine.storage.runs import DENSE_MODEL_FILE, write_run_files
+from prunetui.engine.storage.runs import DENSE_MODEL_FILE
 
 SETTINGS_FILE = "sweep.toml"
 RESULTS_FILE = "sweep.csv"
 RUNS_DIRECTORY = "runs"  # each point's saved run
 FINGERPRINT_KEY = "data-fingerprint"
-SERIAL = Parallel()
 
 
-class Sweep:
+class Sweep(ExperimentSeries):
     def __init__(
         self,
         spec: SweepSpec,
@@ -92,22 +78,10 @@ class Sweep:
         download: bool = True,
     ) -> None:
         self.spec = spec.validate()
+        super().__init__(parallel, DataPlace(system_data_dir, download))
         self.directory = Path(directory)
-        self.parallel = parallel.validate()
-        self._place = DataPlace(system_data_dir, download)
         self._results: dict[tuple[str, float, int], SweepPoint] = {}
         self._first_seed = self.spec.seeds[0]  # the seed of dense.pt: the directory's first sweep's
-        self._stopped = threading.Event()
-        self._lock = threading.RLock()  # stop() may come from a Ctrl+C handler in the thread that holds it
-        self._executors: list[Executor] = []  # those a stop cancels: the sweep's, and one running a job here
-
-    def stop(self) -> None:
-        """Ask the sweep to end soon, cancelling every job (in-process ones between batches). Any thread."""
-        self._stopped.set()
-        with self._lock:
-            executors = list(self._executors)
-        for executor in executors:
-            executor.cancel()
 
     def run(self) -> Iterator[SweepEvent]:
         """Run the points not in sweep.csv yet; always ends with SweepEnded."""
@@ -156,8 +130,8 @@ class Sweep:
             spec.base.data_dir or None,
             device,
             train_subset=spec.base.train_subset,
-            download=self._place.download,
-            system_dir=self._place.system_data_dir,
+            download=self.place.download,
+            system_dir=self.place.system_data_dir,
         )
         self._check_settings(data_fingerprint(data))
         test = data.test
@@ -168,23 +142,22 @@ class Sweep:
         if not todo:
             return
         failures: list[str] = []
-        with self._start_executor() as executor:
+        with self.start_executor() as executor:
             for seed in dict.fromkeys(seed for _, _, seed in todo):
                 path = self._dense_path(seed)
-                job = Job(spec.dense_stage(seed), train_dense, DenseJob(spec.dense_config(seed), self._place))
+                job = Job(spec.dense_stage(seed), train_dense, DenseJob(spec.dense_config(seed), self.place))
                 if path.is_file():
                     self._submit_points(executor, todo, seed, load_model(path).state_dict(), test, device)
                 elif isinstance(executor, ProcessExecutor) and seed == todo[0][2]:
                     # Local workers run a share of the cores each: the first dense model, which every point of its
                     # seed waits for, trains faster here on every core (or --threads, as a serial sweep would).
-                    with self._started(SerialExecutor(self.parallel.threads)) as here:
+                    with self.start_executor(SerialExecutor(self.parallel.threads)) as here:
                         here.submit(job)
                         yield from self._outcomes(here, executor, todo, test, device, failures)
                 else:
                     executor.submit(job)
             yield from self._outcomes(executor, executor, todo, test, device, failures)
-        if self._stopped.is_set():
-            raise Interrupted("stopped")
+        self.check_stop()
         if failures:
             more = f" (and {len(failures) - 1} more failed)" if len(failures) > 1 else ""
             raise Interrupted("failed", failures[0] + more)
@@ -200,11 +173,9 @@ class Sweep:
     ) -> Iterator[SweepEvent]:
         """The events of `source`'s jobs as they end; a dense model's points go to `executor`."""
         spec = self.spec
-        for outcome in source.as_completed():
-            if isinstance(outcome, JobProgress):
-                yield Progress(outcome.key, outcome.event)
-            elif isinstance(outcome, JobStarted):
-                yield Progress(outcome.key, Status(RUNNING_IN + outcome.where))
+        for outcome in self.outcomes(source):
+            if isinstance(outcome, Progress):
+                yield outcome
             elif isinstance(outcome, JobFailed):
                 failures.append(f"{outcome.key}: {outcome.message}")
             elif isinstance(outcome.result, PointResult):
@@ -213,18 +184,6 @@ class Sweep:
                 seed = next(seed for seed in spec.seeds if spec.dense_stage(seed) == outcome.key)
                 save_state(outcome.result, spec.base.model, self._dense_path(seed))
                 self._submit_points(executor, todo, seed, outcome.result, test, device)
-
-    def _start_executor(self) -> Executor:
-        return self._started(make_executor(self.parallel))  # outside the lock: starting Ray takes seconds
-
-    def _started(self, executor: Executor) -> Executor:
-        """`executor`, which stop() now cancels too."""
-        with self._lock:
-            self._executors.append(executor)
-        if self._stopped.is_set():
-            executor.close()
-            raise Interrupted("stopped")
-        return executor
 
     def _submit_points(
         self,
@@ -243,7 +202,7 @@ class Sweep:
                 continue
             config = spec.point_config(method, sparsity, seed)
             start_from = None if config.trains_from_scratch else dense  # agp and rewinding train from scratch
-            job = PointJob(method, sparsity, config, start_from, dense_epochs, dense_accuracy, self._place)
+            job = PointJob(method, sparsity, config, start_from, dense_epochs, dense_accuracy, self.place)
             executor.submit(Job(spec.stage(method, sparsity, seed), prune_point, job))
 
     def _keep(self, result: PointResult) -> SweepPoint:
@@ -251,7 +210,7 @@ class Sweep:
         point = result.point
         name = f"{point.method.replace(':', '-')}-{point.sparsity:g}-seed{point.seed}"
         directory = _free_directory(self.directory / RUNS_DIRECTORY / name)
-        write_run_files(directory, result.run_files)
+        self.land(directory, result.run_files)
         self._results[point.key] = point
         ordered = sorted(self._results.values(), key=lambda p: p.key)  # the same file whatever order points came in
         write_atomic(self.directory / RESULTS_FILE, sweep_csv(ordered))

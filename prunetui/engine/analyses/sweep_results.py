@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from prunetui.engine.analyses.events import Series, SweepPoint
+from prunetui.engine.analyses.events import SweepPoint
 from prunetui.engine.analyses.specs import parse_method
+from prunetui.engine.core.chart_lines import Lines, Series
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.seed_stats import MeanStd, mean_std
 from prunetui.engine.storage.csv_text import csv_text
@@ -49,20 +50,16 @@ def sweep_means(points: Iterable[SweepPoint]) -> list[SweepMean]:
     ]
 
 
-def sweep_series(points: Iterable[SweepPoint], log_compression: bool = False) -> tuple[Series, Series, str]:
+def sweep_series(points: Iterable[SweepPoint], log_compression: bool = False) -> tuple[Lines, Lines, str]:
     """Accuracy (%) against sparsity (%), or against compression for a log axis, one line per method, its mean
     over seeds; the band of one standard deviation around each line with more than one seed somewhere, as
     label -> (xs, stds); and the x axis's label."""
-    series: Series = {}
-    spread: Series = {}
+    series: Lines = {}
+    spread: Lines = {}
     for mean in sorted(sweep_means(points), key=lambda m: m.sparsity):
         x = mean.means["compression"] if log_compression else mean.sparsity * 100
-        xs, ys = series.setdefault(mean.method, ([], []))
-        xs.append(x)
-        ys.append(mean.accuracy.mean * 100)
-        band_xs, stds = spread.setdefault(mean.method, ([], []))
-        band_xs.append(x)
-        stds.append((mean.accuracy.std or 0.0) * 100)  # no bar over one seed
+        series.setdefault(mean.method, Series.empty()).add(x, mean.accuracy.mean * 100)
+        spread.setdefault(mean.method, Series.empty()).add(x, (mean.accuracy.std or 0.0) * 100)  # none over one seed
     bands = {label: band for label, band in spread.items() if any(band[1])}
     return series, bands, "compression (×, log scale)" if log_compression else "sparsity (%)"
 

@@ -18,16 +18,18 @@ from typing import Any
 
 import torch
 
-from prunetui.engine.core.errors import PrunetuiError, unexpected
+from prunetui.engine.core.errors import OutputError, PrunetuiError, unexpected
 from prunetui.engine.core.events import Event, Exported, Failed, Finished, Pruned, RunSummary, Stopped
 from prunetui.engine.core.experiment import Experiment
-from prunetui.engine.core.files import write_atomic
+from prunetui.engine.core.files import cannot_write, write_atomic
+from prunetui.engine.storage.event_log import EventLog
 from prunetui.engine.storage.export import export_in_place, export_model, save_state, unpruned_state
 from prunetui.engine.storage.history import HistoryRow, history_csv, history_row
 from prunetui.engine.storage.run_lock import RunLock
 from prunetui.engine.storage.runs import (
     CONFIG_FILE,
     DENSE_MODEL_FILE,
+    EVENTS_FILE,
     GROUP_KEY,
     HISTORY_FILE,
     MODEL_FILE,
@@ -69,11 +71,14 @@ class _Recorder:
         self.started = time_stamp()
         self.rows: list[HistoryRow] = []
         self.dense_saved = False
+        self.log: EventLog | None = None
 
     def events(self, lock: RunLock) -> Iterator[Event]:
         try:
             yield from self._record()
         finally:
+            if self.log is not None:
+                self.log.close()
             lock.release()
 
     def _record(self) -> Iterator[Event]:
@@ -81,6 +86,7 @@ class _Recorder:
         try:
             write_atomic(self.directory / CONFIG_FILE, config.to_toml())
             self._write_summary({**running_marker(), "environment": environment(config.device)})
+            self.log = _open_log(self.directory)
         except PrunetuiError as error:
             yield from self._end(Failed(str(error), None))
             return
@@ -109,6 +115,14 @@ class _Recorder:
         if row is not None:
             self.rows.append(row)
             write_atomic(self.directory / HISTORY_FILE, history_csv(self.rows))
+        self._log(event)
+
+    def _log(self, event: Event) -> None:
+        if self.log is not None:
+            try:
+                self.log.write(event)
+            except OSError as error:
+                raise OutputError(cannot_write(self.directory / EVENTS_FILE, error)) from None
 
     def _end(self, event: Ended) -> Iterator[Event]:
         """Save the model as it stands, then the summary; what cannot be saved turns the end into Failed."""
@@ -123,7 +137,10 @@ class _Recorder:
             else:
                 yield exported
         try:
+            if exported is not None:
+                self._log(exported)
             self._write_summary(self._final_document(event, exported))
+            self._log(event)  # after the summary: a follower that reads the end finds the run ended
         except Exception as error:
             event = _also_failed(event, error)
         yield event
@@ -147,6 +164,13 @@ class _Recorder:
             **document,
         }
         write_atomic(self.directory / SUMMARY_FILE, json_text(document))
+
+
+def _open_log(directory: Path) -> EventLog:
+    try:
+        return EventLog(directory)
+    except OSError as error:
+        raise OutputError(cannot_write(directory / EVENTS_FILE, error)) from None
 
 
 def _also_failed(event: Ended, error: Exception) -> Failed:

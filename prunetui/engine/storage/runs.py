@@ -51,6 +51,7 @@ MODEL_FILE = "model.pt"
 DENSE_MODEL_FILE = "dense.pt"
 COMPACT_MODEL_FILE = "model-compact.pt"  # written by `prunetui export` for ln-structured runs
 RUN_FILES = (CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE, MODEL_FILE, DENSE_MODEL_FILE, COMPACT_MODEL_FILE)
+EVENTS_FILE = "events.jsonl"  # the run's events as they happen (`event_log`), for a process that follows it
 GROUP_KEY = "group"  # in summary.json: the seed group a run belongs to (`groups`); absent for a run of its own
 LAST = "last"  # the run name that means the newest run
 # A setting a saved config lacks is as it was before the setting existed: no validation images held out.
@@ -156,7 +157,7 @@ def claim_run_dir(directory: str | Path, overwrite: bool = False) -> RunLock:
 
 def _refuse_held(directory: Path, overwrite: bool) -> list[str]:
     """The run files `directory` holds; RunDirError if it holds any and `overwrite` is not given."""
-    held = [name for name in RUN_FILES if (directory / name).exists()]
+    held = [name for name in (*RUN_FILES, EVENTS_FILE) if (directory / name).exists()]
     if held and not overwrite:
         raise RunDirError(
             f"{directory} already holds a run ({', '.join(held)}); pass --overwrite to replace it, "
@@ -425,6 +426,11 @@ def running_marker() -> dict[str, Any]:
     return {"status": "running", "complete": False, "pid": os.getpid(), "host": socket.gethostname()}
 
 
+def read_summary(directory: str | Path) -> dict[str, Any]:
+    """The run's summary.json as it stands; {} when it cannot be read."""
+    return _read_summary(Path(directory) / SUMMARY_FILE)[0]
+
+
 def _run_dirs(root: Path) -> list[Path]:
     return [path for path in root.iterdir() if _looks_like_run(path)] if root.is_dir() else []
 
@@ -439,7 +445,7 @@ def _looks_like_run(path: Path) -> bool:
 
 def _is_run_file(entry: Path) -> bool:
     """A file a run writes; hidden ones are its temporary files and locks."""
-    return entry.is_file() and (entry.name in RUN_FILES or entry.name.startswith("."))
+    return entry.is_file() and (entry.name in (*RUN_FILES, EVENTS_FILE) or entry.name.startswith("."))
 
 
 def _read_summary(path: Path) -> tuple[dict[str, Any], bool]:
