@@ -46,8 +46,9 @@ C = TypeVar("C", bound=type)
 
 def strategy_settings() -> list[type]:
     """The settings classes the config composes: the retraining settings every schedule reads, then each registered
-    schedule's and criterion's own, in registry order."""
-    strategies = [*registry.SCHEDULES.values(), *registry.CRITERIA.values()]
+    schedule's and criterion's own, in registry order. Read when the config is imported: a strategy with settings
+    is registered in `registry.py`, not later."""
+    strategies: list[Schedule | Criterion] = [*registry.SCHEDULES.values(), *registry.CRITERIA.values()]
     own = [strategy.settings for strategy in strategies if strategy.settings is not None]
     return list(dict.fromkeys([Retraining, *own]))  # once each, should two strategies share one
 
