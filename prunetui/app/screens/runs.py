@@ -35,6 +35,7 @@ from prunetui.app.widgets.series_chart import (
 )
 from prunetui.describe import (
     before_pruning,
+    compressions,
     kept_word,
     percent,
     percent_spread,
@@ -78,7 +79,8 @@ def group_detail_text(group: RunGroup) -> str:
     numbers = (
         f"accuracy {percent_spread(group.stat('dense_accuracy'))} {before_pruning(c)} → "
         f"{percent_spread(group.stat('accuracy'))}, sparsity {percent_spread(group.stat('sparsity'))}, "
-        f"compression {times_spread(group.stat('compression'))}"
+        f"compression {times_spread(group.stat('weight_compression'))} weights, "
+        f"{times_spread(group.stat('compression'))} all parameters"
         if c and n
         else "no run of it finished, so it has no mean"
     )
@@ -98,7 +100,8 @@ def detail_text(run: RunRecord) -> str:
     saved = run.export if run.model_path is not None else None
     structured = c is not None and c.structured
     if saved is not None and structured:  # the note gives the sizes of the others
-        compression = f"; {run.compression:.1f}× fewer parameters" if run.compression else ""
+        fewer = compressions(run.weight_compression, run.compression)
+        compression = f"; {fewer} fewer" if run.compression else ""
         lines.append(f"model.pt {sizes_text(saved)}{compression}")
     lines.append(storage_note(structured, run.sparsity, saved))
     return "\n".join(lines)
@@ -398,7 +401,8 @@ def export_text(run: RunRecord, report: ExportReport) -> str:
     saved = report.saved
     lines = [
         f"[b]{run.name}[/b] exported: {report.nonzero:,} of {report.parameters:,} parameters "
-        f"{kept_word(report.structured)}; {sizes_text(saved)}"
+        f"{kept_word(report.structured)} ({compressions(report.weight_compression, report.compression)} fewer); "
+        f"{sizes_text(saved)}"
     ]
     compact = report.compact
     if compact is None:

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from prunetui.engine.core.errors import PrunetuiError
-from prunetui.engine.core.events import Exported
+from prunetui.engine.core.events import Exported, SparsityReport
 from prunetui.engine.core.metrics import sparsity_report, weight_layers
 from prunetui.engine.core.models import build_model
 from prunetui.engine.storage.export import load_model, save_state, saved_sizes
@@ -83,6 +83,17 @@ class ExportReport:
     nonzero: int  # as the run counted them: for ln-structured, what the compacted model keeps
     sparsity: float | None  # over the prunable weights, as the run's summary says (None: it says nothing)
     compact: CompactReport | None  # ln-structured runs only
+    counted: SparsityReport  # the weights and all parameters as the run counted them (`nonzero` is its parameters)
+
+    @property
+    def weight_compression(self) -> float:
+        """Weights over non-zero weights, biases left out, as papers count."""
+        return self.counted.weight_compression
+
+    @property
+    def compression(self) -> float:
+        """All parameters over non-zero ones, biases included."""
+        return self.counted.compression
 
 
 def compact(model: nn.Module, model_name: str) -> Compacted:
@@ -184,7 +195,7 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
             difference,
             timing,
         )
-    nonzero = sparsity_report(model, set(), structured=structured).nonzero_parameters  # as the run counted
+    counted = sparsity_report(model, set(), structured=structured)  # as the run counted
     return ExportReport(
         run.name,
         model_name,
@@ -192,9 +203,10 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
         structured,
         saved_sizes(run.model_path),
         _parameters(model),
-        nonzero,
+        counted.nonzero_parameters,
         run.sparsity,
         report,
+        counted,
     )
 
 
