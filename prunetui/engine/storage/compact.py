@@ -99,12 +99,14 @@ class ExportReport:
 def compact(model: nn.Module, model_name: str) -> Compacted:
     """Cut the all-zero rows of every hidden layer out of a plain (mask-free) LeNet.
 
-    A removed unit still outputs the constant relu(bias); that constant's contribution is folded into the
-    next layer's bias, so the smaller model computes the same function. The output layer is never cut.
+    A removed unit still outputs a constant: relu(bias) where a ReLU follows its layer (the model's
+    `activated_layers`), else its bias (max-pooling keeps a constant); that constant's contribution is folded
+    into the next layer's bias, so the smaller model computes the same function. The output layer is never cut.
     """
     if model_name not in SHAPE_ARGUMENTS:
         raise PrunetuiError(f"cannot compact {model_name}: known models are {', '.join(SHAPE_ARGUMENTS)}")
     layers = weight_layers(model)
+    activated = set(getattr(model, "activated_layers", ()))
     weights = [module.weight.detach().clone() for _, module in layers]
     biases = [_bias(module) for _, module in layers]
     widths = []
@@ -118,7 +120,7 @@ def compact(model: nn.Module, model_name: str) -> Compacted:
         if isinstance(following, nn.Conv2d) and following.padding != (0, 0):
             raise PrunetuiError(f"cannot compact {name}: the next layer pads its input, so a constant does not fold")
         grouped = weights[i + 1].reshape(weights[i + 1].shape[0], units, -1)  # next layer's inputs, per unit
-        constant = torch.relu(biases[i][gone])
+        constant = torch.relu(biases[i][gone]) if name in activated else biases[i][gone]
         biases[i + 1] = biases[i + 1] + (grouped[:, gone, :].sum(2) * constant).sum(1)
         kept_inputs = grouped[:, keep, :]
         if weights[i + 1].dim() == 4:
