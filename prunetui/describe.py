@@ -104,8 +104,8 @@ def compression_text(report: SparsityReport) -> str:
 
 
 def compressions(weights: float | None, parameters: float | None) -> str:
-    """'11.9x weights, 11.7x all parameters': both compressions, short, for a line or a narrow panel."""
-    return f"{_times(weights)} weights, {_times(parameters)} all parameters"
+    """'compression 11.9x weights, 11.7x all parameters': both compressions, short, for a line or a narrow panel."""
+    return f"compression {_times(weights)} weights, {_times(parameters)} all parameters"
 
 
 def _times(ratio: float | None) -> str:
@@ -204,7 +204,7 @@ def describe(event: Event) -> str | None:
             s = event.summary
             return (
                 f"done: {percent(s.sparsity.global_sparsity)} sparse "
-                f"({compressions(s.weight_compression, s.compression)} fewer), "
+                f"({compressions(s.weight_compression, s.compression)}), "
                 f"accuracy {percent(s.dense_accuracy)} {before_pruning(s.config)} → {percent(s.accuracy)}, "
                 f"{validation_change(s)}{s.seconds:.1f} s"
             )

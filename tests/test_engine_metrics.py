@@ -7,7 +7,8 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from prunetui.engine import LayerSparsity, SparsityReport
+from prunetui.describe import compression_text, describe
+from prunetui.engine import ExperimentConfig, Finished, LayerSparsity, RunSummary, SparsityReport
 from prunetui.engine.core.metrics import sparsity_report, weight_layers
 from prunetui.engine.core.models import build_model
 from prunetui.engine.storage.export import permanent_state
@@ -89,3 +90,9 @@ def test_compression_counts_weights_and_all_parameters_apart_as_han_et_al_count_
     assert report.weight_compression == pytest.approx(430_500 / 36_280)  # 11.87: the paper's 12
     assert report.compression == pytest.approx(431_080 / 36_860)  # 11.69
     assert round(report.weight_compression) == 12 and round(report.compression, 1) == 11.7
+    # and the words for it say both, weights first, as in every place that shows a compression
+    summary = RunSummary(ExperimentConfig(model="lenet5-caffe"), "cpu", True, 0.99, 0.1, 0.99, 0.1, report, 1.0, 1.0)
+    assert "(compression 11.9× weights, 11.7× all parameters)" in str(describe(Finished(summary)))
+    assert compression_text(report) == (
+        "36,280 of 430,500 weights non-zero (11.9×) · all parameters, biases included: 36,860 of 431,080 (11.7×)"
+    )

@@ -167,7 +167,7 @@ def test_sweep_command_prints_a_table_and_writes_the_csv(
     argv = ["sweep", *tiny_flags(tiny_config), "--methods", "l1,l1:global", "--sparsities", "0.5,0.9"]
     assert main([*argv, "--log-compression"]) == 0
     printed = capsys.readouterr().out
-    assert re.search(r"l1:global:one-shot at 90 %: [\d.]+× weights, 9\.7× all parameters fewer", printed)
+    assert re.search(r"l1:global:one-shot at 90 %: compression [\d.]+× weights, 9\.7× all parameters", printed)
     assert "Test accuracy (%) after fine-tuning" in printed and "compression, all parameters (×, log scale)" in printed
     (directory,) = (tmp_path / "runs" / "sweeps").iterdir()  # default: under the runs root, named by the settings
     assert directory.name.startswith("lenet5-mnist-")

@@ -144,7 +144,7 @@ def _line(spec: SweepSpec, event: SweepEvent) -> str | None:
             recovered = recovery([spec.point_config(event.method, event.sparsity, event.seed)]).done
             return (
                 f"{event.method} at {percent(event.sparsity, 0)}{seed}: "
-                f"{compressions(event.weight_compression, event.compression)} fewer, accuracy "
+                f"{compressions(event.weight_compression, event.compression)}, accuracy "
                 f"{percent(event.dense_accuracy)} dense → {percent(event.pruned_accuracy)} pruned → "
                 f"[bold]{percent(event.accuracy)}[/] {recovered}"
             )

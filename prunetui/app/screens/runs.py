@@ -100,8 +100,7 @@ def detail_text(run: RunRecord) -> str:
     saved = run.export if run.model_path is not None else None
     structured = c is not None and c.structured
     if saved is not None and structured:  # the note gives the sizes of the others
-        fewer = compressions(run.weight_compression, run.compression)
-        compression = f"; {fewer} fewer" if run.compression else ""
+        compression = f"; {compressions(run.weight_compression, run.compression)}" if run.compression else ""
         lines.append(f"model.pt {sizes_text(saved)}{compression}")
     lines.append(storage_note(structured, run.sparsity, saved))
     return "\n".join(lines)
@@ -401,7 +400,7 @@ def export_text(run: RunRecord, report: ExportReport) -> str:
     saved = report.saved
     lines = [
         f"[b]{run.name}[/b] exported: {report.nonzero:,} of {report.parameters:,} parameters "
-        f"{kept_word(report.structured)} ({compressions(report.weight_compression, report.compression)} fewer); "
+        f"{kept_word(report.structured)} ({compressions(report.weight_compression, report.compression)}); "
         f"{sizes_text(saved)}"
     ]
     compact = report.compact
