@@ -17,6 +17,7 @@ from prunetui.engine.core.events import (
     Rewound,
     RunStarted,
     RunSummary,
+    SparsityReport,
     Status,
     Stopped,
 )
@@ -89,6 +90,26 @@ def percent_spread(stat: MeanStd | None, pm: str = " ± ") -> str:
 def times_spread(stat: MeanStd | None) -> str:
     """The mean ± std of a compression over seeds, e.g. 9.7 ± 0.1 times."""
     return "–" if stat is None else f"{spread(stat)}×"
+
+
+def compression_text(report: SparsityReport) -> str:
+    """'36,280 of 430,500 weights non-zero (11.9x) · all parameters, biases included: 36,860 of 431,080 (11.7x)':
+    pruning's compression counted both ways. Papers count weights (Han et al. 2015: LeNet-5 431K → 36K, 12
+    times); biases are few and pruning keeps them, so counting them too gives a little less."""
+    return (
+        f"{report.nonzero_weights:,} of {report.total_weights:,} weights non-zero ({report.weight_compression:.1f}×) · "
+        f"all parameters, biases included: {report.nonzero_parameters:,} of {report.total_parameters:,} "
+        f"({report.compression:.1f}×)"
+    )
+
+
+def compressions(weights: float | None, parameters: float | None) -> str:
+    """'compression 11.9x weights, 11.7x all parameters': both compressions, short, for a line or a narrow panel."""
+    return f"compression {_times(weights)} weights, {_times(parameters)} all parameters"
+
+
+def _times(ratio: float | None) -> str:
+    return "–" if ratio is None else f"{ratio:.1f}×"
 
 
 def seeds_text(seeds: list[int]) -> str:
@@ -184,7 +205,8 @@ def describe(event: Event) -> str | None:
         case Finished():
             s = event.summary
             return (
-                f"done: {percent(s.sparsity.global_sparsity)} sparse ({s.compression:.1f}× fewer parameters), "
+                f"done: {percent(s.sparsity.global_sparsity)} sparse "
+                f"({compressions(s.weight_compression, s.compression)}), "
                 f"accuracy {percent(s.dense_accuracy)} {before_pruning(s.config)} → {percent(s.accuracy)}, "
                 f"{validation_change(s)}{s.seconds:.1f} s"
             )

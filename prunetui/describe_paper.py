@@ -23,9 +23,9 @@ def figures_text(figures: PaperFigures) -> str:
         parts.append(f"error {dense}{figures.error * 100:.2f} %")
     if figures.parameters is not None:
         dense = f"{figures.dense_parameters:,} → " if figures.dense_parameters is not None else ""
-        parts.append(f"{dense}{figures.parameters:,} parameters")
+        parts.append(f"{dense}{figures.parameters:,} {figures.counts}")
     if figures.compression is not None:
-        parts.append(f"{figures.compression:.3g}×")
+        parts.append(f"{figures.compression:.3g}×" + (f" ({figures.counts})" if figures.parameters is None else ""))
     if figures.remaining is not None:
         parts.append(f"{fraction_text(figures.remaining)} of weights remaining")
     if figures.kept:
@@ -34,8 +34,13 @@ def figures_text(figures: PaperFigures) -> str:
 
 
 def measured(paper: PaperFigures, summary: RunSummary) -> PaperFigures:
-    """A run's own figures, those the paper gives and always its error: the same words then say both."""
+    """A run's own figures, those the paper gives and always its error: the same words then say both. Its
+    parameters and compression count what the paper's count (weights, or all parameters)."""
     config, report = summary.config, summary.sparsity
+    if paper.counts == "weights":
+        total, nonzero, compression = report.total_weights, report.nonzero_weights, report.weight_compression
+    else:
+        total, nonzero, compression = report.total_parameters, report.nonzero_parameters, report.compression
     kept = {layer.name: 1 - layer.sparsity for layer in report.layers}
 
     def given(value: Any, paper_value: Any) -> Any:
@@ -48,9 +53,10 @@ def measured(paper: PaperFigures, summary: RunSummary) -> PaperFigures:
         dataset=config.dataset,
         dense_error=None if dense is None else 1 - dense,
         error=None if summary.accuracy is None else 1 - summary.accuracy,
-        dense_parameters=given(report.total_parameters, paper.dense_parameters),
-        parameters=given(report.nonzero_parameters, paper.parameters),
-        compression=given(report.compression, paper.compression),
+        dense_parameters=given(total, paper.dense_parameters),
+        parameters=given(nonzero, paper.parameters),
+        compression=given(compression, paper.compression),
+        counts=paper.counts,
         remaining=given(1 - report.global_sparsity, paper.remaining),
         kept={name: kept[name] for name in paper.kept if name in kept},
     )
@@ -68,9 +74,29 @@ def run_text(paper: PaperFigures, summary: RunSummary) -> str:
     return f"{config.model} on {config.dataset}{other}: {figures_text(measured(paper, summary))}"
 
 
+def other_count_text(paper: PaperFigures, summary: RunSummary) -> str:
+    """The run's compression counted the way the paper does not, where the paper gives a compression: 'counting
+    all parameters (biases too): 431,080 → 36,860, 11.7x'. Empty where the paper gives none."""
+    if paper.parameters is None and paper.compression is None:
+        return ""
+    other = "parameters" if paper.counts == "weights" else "weights"
+    report = summary.sparsity
+    if other == "weights":
+        return f"counting weights only: {report.total_weights:,} → {report.nonzero_weights:,}, " + (
+            f"{report.weight_compression:.3g}×"
+        )
+    return f"counting all parameters (biases too): {report.total_parameters:,} → {report.nonzero_parameters:,}, " + (
+        f"{report.compression:.3g}×"
+    )
+
+
 def comparison(preset: Preset, summary: RunSummary) -> list[str]:
-    """The paper's figures, this run's, and what the run changed from the preset, one line each."""
+    """The paper's figures, this run's (counted as the paper counts, then the other way), and what the run changed
+    from the preset, one line each."""
     lines = [f"paper: {paper_text(preset.paper)}", f"this run: {run_text(preset.paper, summary)}"]
+    other = other_count_text(preset.paper, summary)
+    if other:
+        lines.append(f"this run, {other}")
     changed = changes_text(preset.changes(summary.config))
     if changed:
         lines.append(f"changed from the preset: {changed}")

@@ -43,8 +43,9 @@ async def test_a_preset_fills_the_form_and_its_run_is_set_beside_the_paper(tiny_
         await pilot.pause()
 
         log = app.main_screen.run_state.log
-        assert "paper: LeNet-300-100 on MNIST: error 1.64 % → 1.59 %" in log[-3]
-        assert log[-2].startswith("this run: lenet300 on mnist: error") and "kept fc1 8 %" in log[-2]
+        assert "paper: LeNet-300-100 on MNIST: error 1.64 % → 1.59 %" in log[-4]
+        assert log[-3].startswith("this run: lenet300 on mnist: error") and "kept fc1 8 %" in log[-3]
+        assert log[-2].startswith("this run, counting all parameters (biases too): 266,610 → ")  # the paper's: weights
         assert log[-1].startswith("changed from the preset: rounds 1 (preset 3), epochs 1 (preset 10)")
         (run,) = list_runs(app.runs_dir)
         summary = json.loads((run.path / "summary.json").read_text())

@@ -8,7 +8,7 @@ from textual.widgets import DataTable, Static
 from prunetui.app.app import PruneApp
 from prunetui.app.screens.confirm import ConfirmScreen
 from prunetui.app.screens.runs import RunsScreen
-from prunetui.describe import percent_spread
+from prunetui.describe import percent_spread, times_spread
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.core.seed_stats import mean_std
 from prunetui.engine.storage.groups import RunGroup
@@ -41,6 +41,8 @@ async def test_a_seed_group_shows_mean_std_and_n_and_charts_its_mean_with_error_
         detail = " ".join(shown(screen.query_one("#runs-detail", Static)).split())
         assert "seeds 0, 1" in detail and "mean ± std over the 2 of 2 runs that finished" in detail
         assert f"accuracy {percent_spread(group.stat('dense_accuracy'))} dense" in detail
+        weights, parameters = times_spread(group.stat("weight_compression")), times_spread(group.stat("compression"))
+        assert f"compression {weights} weights, {parameters} all parameters" in detail  # both counts
 
         # The highlighted group is charted: its mean accuracy row by row, with ± one standard deviation as bars.
         chart = screen.query_one("#runs-accuracy")

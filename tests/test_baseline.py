@@ -23,11 +23,19 @@ TINY = {
     "optimizer": "adam", "lr": 0.003,
 }  # fmt: skip
 
+DEFAULTS = ExperimentConfig()
 # name: (settings over TINY, digest of the final effective weights)
 RUNS = {
-    # the default recipe (SGD at the default rate), so a change of default shows here
+    # the default recipe (optimizer, rate and batch size), so a change of default shows here
     "lenet5-l1-one-shot": (
-        {"model": "lenet5", "criterion": "l1", "sparsity": 0.8, "optimizer": "sgd", "lr": 0.05},
+        {
+            "model": "lenet5",
+            "criterion": "l1",
+            "sparsity": 0.8,
+            "optimizer": DEFAULTS.optimizer,
+            "lr": DEFAULTS.lr,
+            "batch_size": DEFAULTS.batch_size,
+        },
         "b7e70db3d08ab6f4",
     ),
     "lenet300-taylor-global-iterative": (
@@ -36,7 +44,7 @@ RUNS = {
     ),
     "lenet5-caffe-ln-structured": (
         {"model": "lenet5-caffe", "criterion": "ln-structured", "sparsity": 0.5},
-        "77e2d515defab6b8",
+        "423c895cd546bda1",
     ),
     "lenet5-agp": ({"model": "lenet5", "schedule": "agp", "epochs": 2, "rounds": 3}, "e7525446dfb148d1"),
     "lenet5-rewind-random": (

@@ -156,7 +156,7 @@ def test_the_accuracy_before_pruning_is_named_for_what_it_is(
     printed = " ".join(capsys.readouterr().out.split())  # the table's caption wraps at the table's width
     accuracies = f"accuracy {summary['dense_accuracy'] * 100:.1f} % {before} → {summary['accuracy'] * 100:.1f} %"
     assert f"{accuracies}, " in printed  # the closing line
-    assert f"· {accuracies} ·" in printed  # the table's caption
+    assert f" {accuracies} · " in printed  # the line under the table
     assert (" dense → " in printed) == (schedule != "agp")
 
 

@@ -31,6 +31,7 @@ RUN_FIELDS = [
     "name", "status", "complete", "started", "model", "dataset", "method", "target_sparsity", "sparsity",
     "dense_accuracy", "accuracy", "compression", "message", "path",
     "group", "seed", "n", "dense_accuracy_std", "accuracy_std", "sparsity_std", "compression_std",
+    "weight_compression", "weight_compression_std",  # added later, at the end
 ]  # fmt: skip
 
 
@@ -135,7 +136,15 @@ def test_output_that_is_not_a_terminal_keeps_each_line_whole(tiny_config: Experi
         r"device cpu: l1 layer iterative"
     )
     assert any(started.match(line) for line in lines), lines
-    totals = re.compile(r"^[\d,]+ of 61,706 parameters non-zero \([\d.]+× compression\) · .* img/s on cpu$")
+    # compression both ways: the weights (as papers count), then all parameters, biases included
+    counts = re.compile(
+        r"^[\d,]+ of 61,470 weights non-zero \([\d.]+×\) · all parameters, biases included: [\d,]+ of 61,706 "
+        r"\([\d.]+×\)$"
+    )
+    assert any(counts.match(line) for line in lines), lines
+    assert any("all weights" in line and "61,470" in line for line in lines), lines  # rows of the layer table
+    assert any("all parameters (biases too)" in line and "61,706" in line for line in lines), lines
+    totals = re.compile(r"^accuracy [\d.]+ % dense → [\d.]+ % · .* img/s on cpu$")
     assert any(totals.match(line) for line in lines), lines
 
 
@@ -203,6 +212,7 @@ def test_runs_as_json_and_csv_have_stable_fields(three_runs: list[Path], capsys:
         "dense_accuracy": 0.961, "accuracy": 0.884, "compression": 2.0, "message": "",
         "path": str(three_runs[0]), "group": None, "seed": 0, "n": None, "dense_accuracy_std": None,
         "accuracy_std": None, "sparsity_std": None, "compression_std": None,
+        "weight_compression": None, "weight_compression_std": None,  # a summary with no layers to count from
     }  # fmt: skip
     assert (killed["status"], killed["accuracy"], killed["sparsity"]) == ("interrupted", None, None)
 

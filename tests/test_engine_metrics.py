@@ -7,7 +7,8 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from prunetui.engine import LayerSparsity, SparsityReport
+from prunetui.describe import compression_text, describe
+from prunetui.engine import ExperimentConfig, Finished, LayerSparsity, RunSummary, SparsityReport
 from prunetui.engine.core.metrics import sparsity_report, weight_layers
 from prunetui.engine.core.models import build_model
 from prunetui.engine.storage.export import permanent_state
@@ -72,3 +73,26 @@ def test_the_permanent_state_is_what_prune_remove_leaves_with_the_same_sparsity(
     assert all(torch.equal(state[name], tensor) for name, tensor in model.state_dict().items())
     assert sparsity_report(model, {name for name, _ in layers}) == before
     assert before.global_sparsity == pytest.approx(0.75, abs=1e-4)
+
+
+def test_compression_counts_weights_and_all_parameters_apart_as_han_et_al_count_weights() -> None:
+    """Han et al. 2015 prune Caffe's LeNet-5 to conv1 66 %, conv2 12 %, fc1 8 %, fc2 19 % of its weights:
+    431K → 36K weights, 12 times fewer. Counting its 580 biases too, all of them kept, gives 11.7."""
+    model = build_model("lenet5-caffe")
+    kept = {"conv1": 0.66, "conv2": 0.12, "fc1": 0.08, "fc2": 0.19}
+    with torch.no_grad():
+        for name, module in weight_layers(model):
+            flat = module.weight.view(-1)
+            flat[round(flat.numel() * kept[name]) :] = 0.0
+    report = sparsity_report(model, set(kept))
+    assert (report.nonzero_weights, report.total_weights) == (330 + 3_000 + 32_000 + 950, 430_500)
+    assert (report.nonzero_parameters, report.total_parameters) == (36_280 + 580, 431_080)
+    assert report.weight_compression == pytest.approx(430_500 / 36_280)  # 11.87: the paper's 12
+    assert report.compression == pytest.approx(431_080 / 36_860)  # 11.69
+    assert round(report.weight_compression) == 12 and round(report.compression, 1) == 11.7
+    # and the words for it say both, weights first, as in every place that shows a compression
+    summary = RunSummary(ExperimentConfig(model="lenet5-caffe"), "cpu", True, 0.99, 0.1, 0.99, 0.1, report, 1.0, 1.0)
+    assert "(compression 11.9× weights, 11.7× all parameters)" in str(describe(Finished(summary)))
+    assert compression_text(report) == (
+        "36,280 of 430,500 weights non-zero (11.9×) · all parameters, biases included: 36,860 of 431,080 (11.7×)"
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from torch import nn
@@ -21,7 +23,7 @@ LENET5_SHAPES = {
     "fc3": (10, 84),
 }
 LENET300_SHAPES = {"fc1": (300, 784), "fc2": (100, 300), "fc3": (10, 100)}
-# Han et al. 2015, Table 1 and Caffe's MNIST example: 431K parameters.
+# Han et al. 2015, Table 3 and Caffe's MNIST example (lenet.prototxt): 431K parameters.
 LENET5_CAFFE_SHAPES = {"conv1": (20, 1, 5, 5), "conv2": (50, 20, 5, 5), "fc1": (500, 800), "fc2": (10, 500)}
 MODEL_NAMES = ["lenet5", "lenet300", "lenet5-caffe"]
 
@@ -49,6 +51,42 @@ def test_lenet5_keeps_28x28_geometry_with_padded_conv1() -> None:
     # 28x28 -> conv1 (padded) 28x28 -> pool 14x14 -> conv2 10x10 -> pool 5x5: 16*5*5 = 400 features for fc1
     features = model.pool(model.conv2(model.pool(model.conv1(torch.zeros(1, 1, 28, 28)))))
     assert tuple(features.shape) == (1, 16, 5, 5)
+
+
+def _calls(model: nn.Module) -> list[str]:
+    """The modules a forward pass runs, in order (a module used twice, as the pool, appears twice)."""
+    calls: list[str] = []
+    for name, module in model.named_children():
+        module.register_forward_hook(lambda *_, name=name: calls.append(name))
+    model(torch.zeros(2, 1, 28, 28))
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("name", "calls"),
+    [
+        # Caffe's lenet.prototxt: conv1, pool1, conv2, pool2, ip1, relu1, ip2: one ReLU, none after a convolution
+        ("lenet5-caffe", ["conv1", "pool", "conv2", "pool", "fc1", "relu", "fc2"]),
+        ("lenet5", ["conv1", "relu", "pool", "conv2", "relu", "pool", "fc1", "relu", "fc2", "relu", "fc3"]),
+        ("lenet300", ["fc1", "relu", "fc2", "relu", "fc3"]),
+    ],
+)
+def test_each_lenet_applies_its_layers_and_relus_in_order(name: str, calls: list[str]) -> None:
+    model = build_model(name)
+    assert _calls(model) == calls
+    # and says so to compaction, which folds a removed unit's constant output: relu(bias) only after a ReLU
+    assert model.activated_layers == tuple(call for call, after in itertools.pairwise(calls) if after == "relu")
+
+
+def test_lenet5_caffe_passes_negative_convolution_outputs_on_unclipped() -> None:
+    model = build_model("lenet5-caffe")
+    with torch.no_grad():
+        for conv in (model.conv1, model.conv2):
+            conv.weight.zero_()
+            conv.bias.fill_(-1.0)
+        features = model.pool(model.conv2(model.pool(model.conv1(torch.rand(1, 1, 28, 28)))))
+    assert features.shape == (1, 50, 4, 4) and bool((features == -1.0).all())  # a ReLU would have made them 0
+    assert len([m for m in model.modules() if isinstance(m, nn.ReLU)]) == 1
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)

@@ -57,13 +57,25 @@ def test_han_presets_prune_each_layer_to_what_the_paper_kept(name: str, model: s
     targets = config.layer_targets()
     assert targets == pytest.approx({layer: 1 - fraction for layer, fraction in kept.items()})
     assert dict(preset.paper.kept) == kept
-    # The paper's 12 times fewer: the parameters these targets leave, biases included, are about a twelfth.
+    # The paper's 12 times fewer counts weights: the weights these targets leave are about a twelfth.
+    assert preset.paper.counts == "weights"
     weights = MODEL_LAYER_WEIGHTS[model]
     left = sum(round(weights[layer] * fraction) for layer, fraction in kept.items())
-    biases = {"lenet300": 410, "lenet5-caffe": 580}[model]
-    total = sum(weights.values()) + biases
-    assert total / (left + biases) == pytest.approx(preset.paper.compression, rel=0.03)
+    assert sum(weights.values()) / left == pytest.approx(preset.paper.compression, rel=0.02)
     assert per_round_rates(config)[-1] == pytest.approx(per_round_rates(config)[0])  # the same share each round
+
+
+@pytest.mark.parametrize(("name", "table"), [("han2015-lenet300", "Table 2"), ("han2015-lenet5", "Table 3")])
+def test_han_presets_name_the_papers_table_and_say_how_they_differ_from_caffes_solver(name: str, table: str) -> None:
+    description = " ".join(load_preset(name).description.split())
+    assert f"the paper's {table}:" in description and "Table 1" not in description
+    assert "The paper counts weights, not biases" in description
+    # Caffe's lenet_solver.prototxt: what is the same, and the three ways it is not
+    assert "momentum 0.9, learning rate 0.01, weight decay 0.0005, batch 64" in description
+    assert 'the rate stays constant, where Caffe\'s "inv" policy lowers it' in description
+    assert "(1 + 0.0001 × iteration)^-0.75" in description and "biases twice the rate" in description
+    assert "not Caffe's xavier filler" in description
+    assert "scales the pixels by 0.00390625 (1/256) with no mean subtracted" in description
 
 
 def test_lth_removes_20_20_and_10_percent_of_the_survivors_each_round_down_to_3_6_percent() -> None:
@@ -155,16 +167,17 @@ def lenet300_summary(config: ExperimentConfig, kept: dict[str, float], dense: fl
 def test_the_paper_is_put_beside_the_run_naming_a_data_set_that_is_not_the_papers() -> None:
     preset = load_preset("han2015-lenet300")
     assert figures_text(preset.paper) == (
-        "error 1.64 % → 1.59 %, 267,000 → 22,000 parameters, 12×, kept fc1 8 %, fc2 9 %, fc3 26 %"
+        "error 1.64 % → 1.59 %, 267,000 → 22,000 weights, 12×, kept fc1 8 %, fc2 9 %, fc3 26 %"
     )
     config = preset.config.replace(dataset="fashion-mnist", epochs=1, device="cpu")
     summary = lenet300_summary(config, {"fc1": 0.08, "fc2": 0.09, "fc3": 0.26}, 0.8812, 0.8790)
-    paper, this_run, changed = comparison(preset, summary)
+    paper, this_run, other_count, changed = comparison(preset, summary)
     assert paper.startswith("paper: LeNet-300-100 on MNIST: error 1.64 % → 1.59 %")
-    assert this_run == (
+    assert this_run == (  # counted as the paper counts: weights
         "this run: lenet300 on fashion-mnist (not the paper's MNIST): error 11.88 % → 12.10 %, "
-        "266,610 → 22,186 parameters, 12×, kept fc1 8 %, fc2 9 %, fc3 26 %"
+        "266,200 → 21,776 weights, 12.2×, kept fc1 8 %, fc2 9 %, fc3 26 %"
     )
+    assert other_count == "this run, counting all parameters (biases too): 266,610 → 22,186, 12×"
     assert changed == "changed from the preset: dataset fashion-mnist (preset mnist), epochs 1 (preset 10)"
     on_mnist = dataclasses.replace(summary, config=config.replace(dataset="mnist"))
     assert run_text(preset.paper, on_mnist).startswith("lenet300 on mnist: error")

@@ -199,3 +199,26 @@ def test_a_history_saved_before_validation_columns_still_reads(tmp_path: Path) -
     assert [(row.event, row.accuracy, row.sparsity, row.val_accuracy) for row in rows] == [
         ("epoch", 0.7, None, None), ("prune", 0.65, 0.5, None),
     ]  # fmt: skip
+
+
+def test_a_summary_holds_both_compressions_and_one_from_before_reads_its_weights_from_its_layers(
+    tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    assert main(["run", *tiny_flags(tiny_config), "--model", "lenet300", "--sparsity", "0.8"]) == 0
+    directory = only_dir(tmp_path / "runs")
+    summary = json.loads((directory / "summary.json").read_text())
+    layers = summary["layers"]
+    assert summary["total_weights"] == sum(layer["total"] for layer in layers) == 266_200
+    assert summary["nonzero_weights"] == sum(layer["total"] - layer["zeros"] for layer in layers)
+    assert summary["weight_compression"] == pytest.approx(266_200 / summary["nonzero_weights"])
+    assert summary["total_parameters"] == 266_610  # the fields of before stay, as they were
+    assert summary["compression"] == pytest.approx(266_610 / summary["nonzero_parameters"])
+    assert summary["weight_compression"] > summary["compression"]  # biases are kept
+    run = read_run(directory)
+    assert (run.weight_compression, run.compression) == (summary["weight_compression"], summary["compression"])
+
+    saved = summary["weight_compression"]
+    for key in ("weight_compression", "nonzero_weights", "total_weights"):  # as a run of an earlier version
+        del summary[key]
+    (directory / "summary.json").write_text(json.dumps(summary))
+    assert read_run(directory).weight_compression == pytest.approx(saved)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from prunetui.engine.analyses import (
     parse_methods,
     read_sweep_csv,
     sweep_csv,
+    sweep_means,
     sweep_series,
 )
 from prunetui.engine.analyses.sweep import Sweep
@@ -164,8 +167,8 @@ def test_sweep_command_prints_a_table_and_writes_the_csv(
     argv = ["sweep", *tiny_flags(tiny_config), "--methods", "l1,l1:global", "--sparsities", "0.5,0.9"]
     assert main([*argv, "--log-compression"]) == 0
     printed = capsys.readouterr().out
-    assert "l1:global:one-shot at 90 %: 9.7× compression" in printed
-    assert "Test accuracy (%) after fine-tuning" in printed and "compression (×, log scale)" in printed
+    assert re.search(r"l1:global:one-shot at 90 %: compression [\d.]+× weights, 9\.7× all parameters", printed)
+    assert "Test accuracy (%) after fine-tuning" in printed and "compression, all parameters (×, log scale)" in printed
     (directory,) = (tmp_path / "runs" / "sweeps").iterdir()  # default: under the runs root, named by the settings
     assert directory.name.startswith("lenet5-mnist-")
     assert len(read_sweep_csv((directory / "sweep.csv").read_text())) == 4
@@ -244,7 +247,7 @@ def test_a_sweep_in_a_worker_thread_stops_from_another_thread(tiny_config: Exper
     ("damage", "why"),
     [
         (lambda lines: [*lines[:2], lines[2].replace(",", ",x", 1), *lines[3:]], "line 3 is not a sweep result ("),
-        (lambda lines: [*lines[:2], lines[2].rsplit(",", 2)[0]], "line 3 is not a sweep result (12 fields expected)"),
+        (lambda lines: [*lines[:2], lines[2].rsplit(",", 2)[0]], "line 3 is not a sweep result (13 fields expected)"),
         (lambda lines: ["method;accuracy", *lines[1:]], "line 1 is not the header method,sparsity,"),
         (lambda lines: [*lines[:1], lines[1].replace("l1:", "magic:")], "line 2 is not a sweep result (invalid --"),
     ],
@@ -351,6 +354,26 @@ def test_a_cell_over_one_seed_shows_its_mean_without_a_spread_and_its_csv_has_no
     assert [(row["sparsity"], row["n"]) for row in means] == [("0.5", "2")]  # a mean row needs two seeds
     _, bands, _ = sweep_series(points)
     assert bands[method][1] == [pytest.approx(1.4142, abs=1e-3), 0.0]  # no error bar over one seed
+
+
+def test_sweep_csv_holds_both_compressions_and_reads_one_from_before_weight_compression() -> None:
+    points = [
+        SweepPoint("l1:layer:one-shot", 0.9, seed, 0.9, 9.7, 0.9, 0.5, accuracy, 0.3, 1.0, weight_compression=10.0)
+        for seed, accuracy in ((0, 0.8), (1, 0.82))
+    ]
+    text = sweep_csv(points)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(row["compression"], row["weight_compression"]) for row in rows] == [("9.7", "10.0")] * 3  # and the mean
+    assert read_sweep_csv(text) == points
+
+    earlier = [name for name in rows[0] if name != "weight_compression"]  # the header of a sweep.csv before it
+    old = ",".join(earlier) + "\n" + "".join(",".join(row[name] for name in earlier) + "\n" for row in rows)
+    read = read_sweep_csv(old)
+    assert read == [replace(point, weight_compression=None) for point in points]
+    (mean,) = sweep_means(read)
+    assert mean.means["compression"] == 9.7 and "weight_compression" not in mean.means
+    rewritten = list(csv.DictReader(io.StringIO(sweep_csv(read))))
+    assert [row["weight_compression"] for row in rewritten] == ["", "", ""]  # unknown, not made up
 
 
 def test_a_rewinding_sweep_says_its_points_were_retrained_not_fine_tuned(

@@ -123,7 +123,13 @@ class RunState:
 
     @property
     def compression(self) -> float | None:
+        """All parameters over non-zero ones, biases included."""
         return self.sparsity.compression if self.sparsity else None
+
+    @property
+    def weight_compression(self) -> float | None:
+        """Weights over non-zero weights, biases left out: what papers count."""
+        return self.sparsity.weight_compression if self.sparsity else None
 
     def stopping(self) -> None:
         if self.active:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from prunetui.cli.options import fail
-from prunetui.describe import kept_word, kib, storage_note
+from prunetui.describe import compression_text, kept_word, kib, storage_note
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.events import Exported
 from prunetui.engine.storage.runs import resolve_run, runs_root
@@ -31,12 +31,15 @@ def export_command(args: argparse.Namespace, console: Console) -> int:
         sizes.add_column(column, justify="left" if column == "model" else "right")
     parameters = f"{report.parameters:,} ({report.nonzero:,} {kept_word(report.structured)})"
     sizes.add_row(f"{Path(saved.path).name} (masks made permanent)", parameters, *_sizes(saved))
+    kept = compression_text(report.counted)
     if small is None:
         console.print(sizes)
+        console.print(kept)
         console.print(storage_note(report.structured, report.sparsity, saved))
         return 0
     sizes.add_row(f"{Path(small.saved.path).name} (smaller network)", f"{small.parameters:,}", *_sizes(small.saved))
     console.print(sizes)
+    console.print(f"{kept}, as the smaller network keeps them")
     widths = ", ".join(f"{width.name} {width.kept}/{width.total}" for width in small.widths)
     console.print(f"kept filters / neurons: {widths}")
     verdict = "identical" if small.same_predictions else "[red]DIFFERENT[/]"

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from prunetui.cli.options import config_from_args, fail
 from prunetui.cli.output import and_list
-from prunetui.describe import before_pruning, describe, epoch_where, percent
+from prunetui.describe import before_pruning, compression_text, describe, epoch_where, percent
 from prunetui.describe_paper import comparison
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, RunDirError
 from prunetui.engine.core.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
@@ -140,15 +140,20 @@ def layer_table(summary: RunSummary) -> Table:
         table.add_row(name, percent(layer.sparsity), f"{layer.nonzero:,}", f"{layer.total:,}")
     report = summary.sparsity
     table.add_row("all prunable", percent(report.global_sparsity), "", "", style="bold", end_section=True)
+    # The two counts of compression: papers count weights; biases, which pruning keeps, are in the second.
+    for label, nonzero, total in (
+        ("all weights", report.nonzero_weights, report.total_weights),
+        ("all parameters (biases too)", report.nonzero_parameters, report.total_parameters),
+    ):
+        table.add_row(label, percent(1 - nonzero / max(total, 1)), f"{nonzero:,}", f"{total:,}")
     return table
 
 
 def totals_line(summary: RunSummary) -> str:
-    """Below the table, not its caption: a caption wraps to the table's width."""
-    report = summary.sparsity
+    """Below the table, not its caption: a caption wraps to the table's width. Two lines: the compression, counted
+    over the weights (as papers do) and over all parameters, then the accuracy."""
     return (
-        f"{report.nonzero_parameters:,} of {report.total_parameters:,} parameters non-zero "
-        f"({report.compression:.1f}× compression) · accuracy {percent(summary.dense_accuracy)} "
+        f"{compression_text(summary.sparsity)}\naccuracy {percent(summary.dense_accuracy)} "
         f"{before_pruning(summary.config)} → "
         f"{percent(summary.accuracy)} · {summary.images_per_s:,.0f} img/s on {summary.device}"
     )

@@ -40,6 +40,7 @@ FIELDS = (
     "name", "status", "complete", "started", "model", "dataset", "method", "target_sparsity", "sparsity",
     "dense_accuracy", "accuracy", "compression", "message", "path",
     "group", "seed", "n", "dense_accuracy_std", "accuracy_std", "sparsity_std", "compression_std",
+    "weight_compression", "weight_compression_std",
 )  # fmt: skip
 
 DESCRIPTION = f"""\
@@ -48,9 +49,10 @@ are listed too, marked as such.
 
 --json (a list of objects) and --csv (a header row, then one row per run) give these fields:
 {textwrap.fill(", ".join(FIELDS), width=100, initial_indent="  ", subsequent_indent="  ")}
-Accuracies and sparsities are fractions in [0, 1]; compression is total / non-zero parameters; started
-is ISO 8601; a value the run never got to (or not a finite number) is null in JSON and empty in CSV.
-status is one of {", ".join(STATUSES)}. These names stay stable.
+Accuracies and sparsities are fractions in [0, 1]; compression is total / non-zero parameters, biases
+included, and weight_compression total / non-zero weights, biases left out (what Han et al. 2015 count:
+LeNet-5's 12×); started is ISO 8601; a value the run never got to (or not a finite number) is null in JSON
+and empty in CSV. status is one of {", ".join(STATUSES)}. These names stay stable.
 
 Runs of one seed group (`prunetui run --seeds`) have its name in group and their seed in seed. Each group
 also has a row of its own, just before its runs, marked by status "aggregate": name and group are the
@@ -97,8 +99,10 @@ def runs_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def rows(runs: list[RunRecord]) -> list[dict[str, Any]]:
-    """The records of --json and --csv: one per run, and one per seed group just before its runs."""
-    return [group_fields(item) if isinstance(item, RunGroup) else run_fields(item) for item in grouped(runs)]
+    """The records of --json and --csv: one per run, and one per seed group just before its runs, fields in
+    FIELDS order."""
+    records = [group_fields(item) if isinstance(item, RunGroup) else run_fields(item) for item in grouped(runs)]
+    return [{field: record[field] for field in FIELDS} for record in records]
 
 
 def run_fields(run: RunRecord) -> dict[str, Any]:
@@ -117,6 +121,7 @@ def run_fields(run: RunRecord) -> dict[str, Any]:
         "dense_accuracy": run.dense_accuracy,
         "accuracy": run.accuracy,
         "compression": run.compression,
+        "weight_compression": run.weight_compression,
         "message": run.message,
         "path": str(run.path),
         "group": run.group or None,

@@ -24,7 +24,7 @@ from prunetui.cli.options import (
     settings_from_args,
 )
 from prunetui.cli.run_command import stop_on_interrupt
-from prunetui.describe import counted, percent, recovery, spread
+from prunetui.describe import compressions, counted, percent, recovery, spread
 from prunetui.engine.analyses import (
     DEFAULT_METHODS,
     DEFAULT_SPARSITIES,
@@ -156,7 +156,8 @@ def _line(spec: SweepSpec, event: SweepEvent) -> str | None:
             seed = f", seed {event.seed}" if len(spec.seeds) > 1 else ""
             recovered = recovery([spec.point_config(event.method, event.sparsity, event.seed)]).done
             return (
-                f"{event.method} at {percent(event.sparsity, 0)}{seed}: {event.compression:.1f}× compression, accuracy "
+                f"{event.method} at {percent(event.sparsity, 0)}{seed}: "
+                f"{compressions(event.weight_compression, event.compression)}, accuracy "
                 f"{percent(event.dense_accuracy)} dense → {percent(event.pruned_accuracy)} pruned → "
                 f"[bold]{percent(event.accuracy)}[/] {recovered}"
             )

@@ -35,6 +35,7 @@ from prunetui.app.widgets.series_chart import (
 )
 from prunetui.describe import (
     before_pruning,
+    compressions,
     kept_word,
     percent,
     percent_spread,
@@ -86,7 +87,8 @@ def group_detail_text(group: RunGroup) -> str:
     numbers = (
         f"accuracy {percent_spread(group.stat('dense_accuracy'))} {before_pruning(c)} → "
         f"{percent_spread(group.stat('accuracy'))}, sparsity {percent_spread(group.stat('sparsity'))}, "
-        f"compression {times_spread(group.stat('compression'))}"
+        f"compression {times_spread(group.stat('weight_compression'))} weights, "
+        f"{times_spread(group.stat('compression'))} all parameters"
         if c and n
         else "no run of it finished, so it has no mean"
     )
@@ -109,7 +111,7 @@ def detail_text(run: RunRecord) -> str:
         lines.append("model.pt is saved, but its summary.json is unreadable: e exports it and measures its sizes.")
         return "\n".join(lines)
     if saved is not None and structured:  # the note gives the sizes of the others
-        compression = f"; {run.compression:.1f}× fewer parameters" if run.compression else ""
+        compression = f"; {compressions(run.weight_compression, run.compression)}" if run.compression else ""
         lines.append(f"model.pt {sizes_text(saved)}{compression}")
     lines.append(storage_note(structured, run.sparsity, saved))
     return "\n".join(lines)
@@ -428,7 +430,8 @@ def export_text(run: RunRecord, report: ExportReport) -> str:
     saved = report.saved
     lines = [
         f"[b]{run.name}[/b] exported: {report.nonzero:,} of {report.parameters:,} parameters "
-        f"{kept_word(report.structured)}; {sizes_text(saved)}"
+        f"{kept_word(report.structured)} ({compressions(report.weight_compression, report.compression)}); "
+        f"{sizes_text(saved)}"
     ]
     compact = report.compact
     if compact is None:

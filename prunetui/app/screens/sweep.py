@@ -40,7 +40,8 @@ from prunetui.engine.analyses.executor import Parallel, parse_jobs
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.seed_stats import parse_seeds
 
-COLUMNS = ("method", "target", "seed", "reached", "compression", "pruned")  # then "fine-tuned" or "retrained"
+# compression counted over the weights (as papers do), then over all parameters, biases included
+COLUMNS = ("method", "target", "seed", "reached", "× weights", "× all", "pruned")  # then "fine-tuned" or "retrained"
 
 
 class SweepScreen(AnalysisScreen):
@@ -158,6 +159,7 @@ class SweepScreen(AnalysisScreen):
                 percent(point.sparsity, 0),
                 str(point.seed),
                 percent(point.reached_sparsity),
+                "–" if point.weight_compression is None else f"{point.weight_compression:.1f}×",
                 f"{point.compression:.1f}×",
                 percent(point.pruned_accuracy),
                 percent(point.accuracy),

@@ -118,7 +118,11 @@ class StatusPanel(Vertical):
         if state.started_at is None or (state.started is None and not state.active):  # a start that failed
             return ""
         device = state.started.device if state.started else "…"
-        compression = f"{state.compression:.1f}×" if state.compression else "–"
+        compression = (
+            f"[b]{state.weight_compression:.1f}×[/b] weights, [b]{state.compression:.1f}×[/b] all"
+            if state.weight_compression and state.compression
+            else "[b]–[/b]"
+        )
         speed = f"{state.images_per_s:,.0f}" if state.images_per_s else "–"  # no speed before the first step
         before = before_pruning(state.started.config) if state.started else "dense"
         # The log's closing line times the run itself; elapsed also counts importing torch before it.
@@ -126,5 +130,5 @@ class StatusPanel(Vertical):
         return (
             f"elapsed [b]{clock(state.elapsed)}[/b]{run} · [b]{speed}[/b] img/s · device [b]{device}[/b]\n"
             f"accuracy {before} [b]{percent(state.dense_accuracy)}[/b] → now [b]{percent(state.current_accuracy)}[/b]"
-            f" · compression [b]{compression}[/b]"
+            f" · compression {compression}"
         )

@@ -27,12 +27,14 @@ class SweepPoint:
     sparsity: float  # the target
     seed: int
     reached_sparsity: float  # over the prunable weights, counted from the weights
-    compression: float  # total parameters over non-zero ones
+    compression: float  # all parameters over non-zero ones, biases included
     dense_accuracy: float  # the sweep's dense model (never pruned), the same for every point
     pruned_accuracy: float  # right after the last prune, before fine-tuning
     accuracy: float  # after fine-tuning (or retraining, under --rewind or --reinit)
     test_loss: float
     seconds: float
+    # Weights over non-zero weights, biases left out (the papers' count); None in a sweep.csv from before it was.
+    weight_compression: float | None = None
 
     @property
     def key(self) -> tuple[str, float, int]:

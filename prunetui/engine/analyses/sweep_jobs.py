@@ -86,6 +86,7 @@ def prune_point(job: PointJob, context: JobContext) -> Generator[Event, None, Po
         summary.accuracy,
         summary.test_loss,
         summary.seconds,
+        summary.weight_compression,
     )
     return PointResult(point, files)
 

@@ -7,7 +7,7 @@ import io
 import math
 import statistics
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from prunetui.engine.analyses.events import SweepPoint
@@ -20,8 +20,11 @@ from prunetui.engine.storage.csv_text import csv_text
 MEAN_ROW = "mean"  # the seed cell of sweep.csv's rows of means over seeds
 POINT_FIELDS = [f.name for f in fields(SweepPoint)]
 MEAN_FIELDS = POINT_FIELDS[3:]  # the numbers a point measures
+LATER_FIELDS = ("weight_compression",)  # added since: a sweep.csv written before has none, and resumes
 CSV_FIELDS = [*POINT_FIELDS, "n", "accuracy_std"]
-UNSEEDED_CSV_FIELDS = [name for name in POINT_FIELDS if name != "seed"]  # sweep.csv before seeds
+# The headers of sweep.csv files written by earlier versions: before weight_compression, and before seeds too.
+EARLIER_CSV_FIELDS = [name for name in CSV_FIELDS if name not in LATER_FIELDS]
+UNSEEDED_CSV_FIELDS = [name for name in POINT_FIELDS if name not in ("seed", *LATER_FIELDS)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +47,11 @@ def sweep_means(points: Iterable[SweepPoint]) -> list[SweepMean]:
             group[0].method,
             group[0].sparsity,
             mean_std(point.accuracy for point in group),
-            {name: statistics.fmean(getattr(point, name) for point in group) for name in MEAN_FIELDS},
+            {
+                name: statistics.fmean(getattr(point, name) for point in group)
+                for name in MEAN_FIELDS
+                if all(getattr(point, name) is not None for point in group)  # points from an earlier sweep.csv
+            },
         )
         for group in groups.values()
     ]
@@ -61,7 +68,7 @@ def sweep_series(points: Iterable[SweepPoint], log_compression: bool = False) ->
         series.setdefault(mean.method, Series.empty()).add(x, mean.accuracy.mean * 100)
         spread.setdefault(mean.method, Series.empty()).add(x, (mean.accuracy.std or 0.0) * 100)  # none over one seed
     bands = {label: band for label, band in spread.items() if any(band[1])}
-    return series, bands, "compression (×, log scale)" if log_compression else "sparsity (%)"
+    return series, bands, "compression, all parameters (×, log scale)" if log_compression else "sparsity (%)"
 
 
 def sweep_csv(points: Iterable[SweepPoint]) -> str:
@@ -82,23 +89,27 @@ def read_sweep_csv(text: str, seed: int = 0) -> list[SweepPoint]:
     reader = csv.DictReader(io.StringIO(text))
     points = []
     try:
-        if text.strip() and reader.fieldnames not in (CSV_FIELDS, UNSEEDED_CSV_FIELDS):
+        if text.strip() and reader.fieldnames not in (CSV_FIELDS, EARLIER_CSV_FIELDS, UNSEEDED_CSV_FIELDS):
             raise ValueError(f"line 1 is not the header {','.join(CSV_FIELDS)}")
         for record in reader:
             if record.get("seed") != MEAN_ROW:
-                points.append(_sweep_point({"seed": str(seed), "n": "", "accuracy_std": "", **record}, reader.line_num))
+                earlier: dict[str | None, Any] = {"seed": str(seed), "n": "", "accuracy_std": ""}
+                earlier |= dict.fromkeys(LATER_FIELDS, "")
+                points.append(_sweep_point({**earlier, **record}, reader.line_num, len(reader.fieldnames or ())))
     except csv.Error as error:
         raise ValueError(f"line {reader.line_num} is not CSV ({error})") from None
     return points
 
 
-def _sweep_point(record: dict[str | None, Any], line: int) -> SweepPoint:
+def _sweep_point(record: dict[str | None, Any], line: int, fields_expected: int) -> SweepPoint:
     try:
         if None in record or None in record.values():
-            raise ValueError(f"{len(CSV_FIELDS)} fields expected")
-        numbers = [float(record[name]) for name in MEAN_FIELDS]
-        if not all(math.isfinite(number) for number in numbers):
+            raise ValueError(f"{fields_expected} fields expected")
+        numbers = [float(record[name]) for name in MEAN_FIELDS if name not in LATER_FIELDS]
+        weights = float(record["weight_compression"]) if record["weight_compression"] else None  # unknown: empty
+        if not all(math.isfinite(number) for number in [*numbers, *([] if weights is None else [weights])]):
             raise ValueError("a number is not finite")
-        return SweepPoint(parse_method(record["method"]), float(record["sparsity"]), int(record["seed"]), *numbers)
+        method, sparsity, seed = parse_method(record["method"]), float(record["sparsity"]), int(record["seed"])
+        return replace(SweepPoint(method, sparsity, seed, *numbers), weight_compression=weights)
     except (ValueError, ConfigError) as error:
         raise ValueError(f"line {line} is not a sweep result ({error})") from None

@@ -10,6 +10,10 @@ from torch import Tensor, nn
 class LeNet5(nn.Module):
     """The classic LeNet-5 for 28x28 input: conv1 is padded so the 32x32 arithmetic of the paper holds."""
 
+    # The weight layers whose outputs pass through a ReLU: a unit pruned whole then outputs relu(bias), a constant
+    # that compaction folds into the next layer (the others output their bias).
+    activated_layers = ("conv1", "conv2", "fc1", "fc2")
+
     def __init__(self, channels: tuple[int, int] = (6, 16), hidden: tuple[int, int] = (120, 84)) -> None:
         super().__init__()
         c1, c2 = channels
@@ -34,6 +38,8 @@ class LeNet5(nn.Module):
 class LeNet300(nn.Module):
     """LeNet-300-100, the fully connected network of the pruning literature (Han et al. 2015)."""
 
+    activated_layers = ("fc1", "fc2")
+
     def __init__(self, hidden: tuple[int, int] = (300, 100)) -> None:
         super().__init__()
         h1, h2 = hidden
@@ -50,8 +56,11 @@ class LeNet300(nn.Module):
 
 
 class LeNet5Caffe(nn.Module):
-    """The LeNet-5 of Caffe's MNIST example and of Han et al. 2015 (431,080 parameters): no padding, 20 and 50
-    filters, one hidden layer of 500."""
+    """The LeNet-5 of Caffe's MNIST example (examples/mnist/lenet.prototxt) and of Han et al. 2015 (431,080
+    parameters): conv1 1→20 5x5, max-pool, conv2 20→50 5x5, max-pool, ip1 800→500, ReLU, ip2 500→10. No padding,
+    and, as in Caffe's network, no ReLU after the convolutions: the only one follows ip1 (fc1 here)."""
+
+    activated_layers = ("fc1",)
 
     def __init__(self, channels: tuple[int, int] = (20, 50), hidden: tuple[int] = (500,)) -> None:
         super().__init__()
@@ -65,8 +74,8 @@ class LeNet5Caffe(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.pool(self.relu(self.conv1(x)))
-        x = self.pool(self.relu(self.conv2(x)))
+        x = self.pool(self.conv1(x))
+        x = self.pool(self.conv2(x))
         x = self.relu(self.fc1(x.flatten(1)))
         return self.fc2(x)
 

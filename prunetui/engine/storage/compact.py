@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from prunetui.engine.core.errors import PrunetuiError
-from prunetui.engine.core.events import Exported
+from prunetui.engine.core.events import Exported, SparsityReport
 from prunetui.engine.core.metrics import sparsity_report, weight_layers
 from prunetui.engine.core.models import build_model
 from prunetui.engine.pruning.criterion import weight_of
@@ -84,17 +84,30 @@ class ExportReport:
     nonzero: int  # as the run counted them: for ln-structured, what the compacted model keeps
     sparsity: float | None  # over the prunable weights, as the summary says, else measured (None: no config)
     compact: CompactReport | None  # ln-structured runs only
+    counted: SparsityReport  # the weights and all parameters as the run counted them (`nonzero` is its parameters)
+
+    @property
+    def weight_compression(self) -> float:
+        """Weights over non-zero weights, biases left out, as papers count."""
+        return self.counted.weight_compression
+
+    @property
+    def compression(self) -> float:
+        """All parameters over non-zero ones, biases included."""
+        return self.counted.compression
 
 
 def compact(model: nn.Module, model_name: str) -> Compacted:
     """Cut the all-zero rows of every hidden layer out of a plain (mask-free) LeNet.
 
-    A removed unit still outputs the constant relu(bias); that constant's contribution is folded into the
-    next layer's bias, so the smaller model computes the same function. The output layer is never cut.
+    A removed unit still outputs a constant: relu(bias) where a ReLU follows its layer (the model's
+    `activated_layers`), else its bias (max-pooling keeps a constant); that constant's contribution is folded
+    into the next layer's bias, so the smaller model computes the same function. The output layer is never cut.
     """
     if model_name not in SHAPE_ARGUMENTS:
         raise PrunetuiError(f"cannot compact {model_name}: known models are {', '.join(SHAPE_ARGUMENTS)}")
     layers = weight_layers(model)
+    activated = set(getattr(model, "activated_layers", ()))
     weights = [weight_of(module).detach().clone() for _, module in layers]
     biases = [_bias(module) for _, module in layers]
     widths = []
@@ -108,7 +121,7 @@ def compact(model: nn.Module, model_name: str) -> Compacted:
         if isinstance(following, nn.Conv2d) and following.padding != (0, 0):
             raise PrunetuiError(f"cannot compact {name}: the next layer pads its input, so a constant does not fold")
         grouped = weights[i + 1].reshape(weights[i + 1].shape[0], units, -1)  # next layer's inputs, per unit
-        constant = torch.relu(biases[i][gone])
+        constant = torch.relu(biases[i][gone]) if name in activated else biases[i][gone]
         biases[i + 1] = biases[i + 1] + (grouped[:, gone, :].sum(2) * constant).sum(1)
         kept_inputs = grouped[:, keep, :]
         if weights[i + 1].dim() == 4:
@@ -188,7 +201,7 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
             difference,
             timing,
         )
-    nonzero = sparsity_report(model, set(), structured=structured).nonzero_parameters  # as the run counted
+    counted = sparsity_report(model, set(), structured=structured)  # as the run counted
     sparsity = run.sparsity
     if sparsity is None and run.config is not None:  # summary.json damaged: measured, not taken for 0
         prunable = set(run.config.prunable_layer_names)
@@ -200,9 +213,10 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
         structured,
         saved_sizes(run.model_path),
         _parameters(model),
-        nonzero,
+        counted.nonzero_parameters,
         sparsity,
         report,
+        counted,
     )
 
 

@@ -23,8 +23,8 @@ from prunetui.engine.storage.history import HistoryRow
 from prunetui.engine.storage.runs import RunRecord, deletable_run
 
 GROUP_PREFIX = "seeds-"
-# The numbers of a run that a group averages, by RunRecord's field names: fractions, and compression a ratio.
-AVERAGED = ("dense_accuracy", "accuracy", "sparsity", "compression")
+# The numbers of a run that a group averages, by RunRecord's field names: fractions, and the compressions ratios.
+AVERAGED = ("dense_accuracy", "accuracy", "sparsity", "compression", "weight_compression")
 
 
 def group_name(first_run: Path) -> str:

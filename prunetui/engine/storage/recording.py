@@ -214,9 +214,12 @@ def summary_dict(summary: RunSummary, exported: Exported | None) -> dict[str, An
         "dense_val_accuracy": summary.dense_val_accuracy,  # absent from runs of versions before validation_split
         "val_accuracy": summary.val_accuracy,
         "sparsity": report.global_sparsity,
-        "compression": report.compression,
+        "compression": report.compression,  # all parameters, biases included
         "nonzero_parameters": report.nonzero_parameters,
         "total_parameters": report.total_parameters,
+        "weight_compression": report.weight_compression,  # weights only, as Han et al. count
+        "nonzero_weights": report.nonzero_weights,
+        "total_weights": report.total_weights,
         "layers": [
             {
                 "name": layer.name,

@@ -221,10 +221,11 @@ class RunRecord:
     dense_accuracy: float | None
     accuracy: float | None
     sparsity: float | None  # reached, over the prunable weights
-    compression: float | None
+    compression: float | None  # all parameters over the non-zero ones, biases included
     message: str = ""  # why it failed
     export: Exported | None = None  # model.pt's sizes, as saved
     group: str = ""  # the seed group it belongs to (`groups`), "" for a run of its own or one saved before groups
+    weight_compression: float | None = None  # weights over the non-zero ones, biases left out (the papers' count)
 
     @property
     def method(self) -> str:
@@ -259,6 +260,7 @@ def read_run(path: str | Path) -> RunRecord:
         message=str(summary.get("message") or ""),
         export=_exported(summary.get("export")),
         group=group if isinstance(group := summary.get(GROUP_KEY), str) else "",
+        weight_compression=_weight_compression(summary),
     )
 
 
@@ -495,6 +497,20 @@ def _exported(document: Any) -> Exported | None:
         return Exported(**document)
     except TypeError:  # missing, or not the fields of Exported
         return None
+
+
+def _weight_compression(summary: dict[str, Any]) -> float | None:
+    """The summary's weight compression; for a summary from before it was saved, worked out from its layers."""
+    saved = _number(summary.get("weight_compression"))
+    layers = summary.get("layers")
+    if saved is not None or not isinstance(layers, list):
+        return saved
+    counts = [(layer.get("total"), layer.get("zeros")) for layer in layers if isinstance(layer, dict)]
+    sizes = [(n, z) for n, z in counts if isinstance(n, int) and isinstance(z, int) and 0 <= z <= n]
+    if not sizes or len(sizes) != len(layers):  # a damaged layer: better no figure than a wrong one
+        return None
+    total = sum(n for n, _ in sizes)
+    return total / max(total - sum(z for _, z in sizes), 1)
 
 
 def _number(value: Any) -> float | None:

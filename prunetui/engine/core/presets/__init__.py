@@ -21,6 +21,7 @@ from prunetui.engine.core.config import ExperimentConfig, toml_key
 from prunetui.engine.core.errors import ConfigError
 
 SUFFIX = ".toml"
+COUNTS = ("weights", "parameters")  # what a paper's parameter counts and compression count (`PaperFigures.counts`)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class PaperFigures:
     dense_parameters: int | None = None
     parameters: int | None = None  # non-zero parameters after pruning
     compression: float | None = None  # dense_parameters / parameters, as the paper rounds it
+    # What the paper's parameters and compression count: "weights" (biases left out, as Han et al. 2015) or
+    # "parameters" (all of them); a run's figures are counted the same way beside them.
+    counts: str = "parameters"
     remaining: float | None = None  # fraction of the prunable weights left
     kept: Mapping[str, float] = field(default_factory=dict)  # each layer's fraction of weights kept
     note: str = ""  # what the paper found that is not a number here
@@ -124,6 +128,8 @@ def _figures(values: Mapping[str, Any]) -> PaperFigures:
     if missing:
         raise ConfigError(f"[paper] needs {missing[0]}")
     paper = PaperFigures(**figures)
+    if paper.counts not in COUNTS:
+        raise ConfigError(f"paper figure counts = {paper.counts!r} is not one of {', '.join(COUNTS)}")
     fractions = {"dense_error": paper.dense_error, "error": paper.error, "remaining": paper.remaining}
     fractions |= {f"kept {layer}": kept for layer, kept in paper.kept.items()}
     for what, value in fractions.items():
