@@ -206,7 +206,7 @@ def plain_copy(model: nn.Module) -> nn.Module:
     """A deep copy of `model` with torch.nn.utils.prune's masks folded into plain parameters.
 
     A masked weight of a model stopped mid-batch is not a graph leaf and cannot be deep-copied: it is given a
-    detached stand-in, which `prune.remove` then replaces with orig × mask anyway."""
+    detached stand-in, which `prune.remove` then replaces with orig x mask anyway."""
     from torch import Tensor
     from torch.nn.utils import prune
 

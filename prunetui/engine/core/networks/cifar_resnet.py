@@ -1,8 +1,8 @@
-"""The CIFAR ResNets of He et al. (2016), section 4.2: a 3×3 conv of 16 filters, three stages of n basic blocks
+"""The CIFAR ResNets of He et al. (2016), section 4.2: a 3x3 conv of 16 filters, three stages of n basic blocks
 (16, 32 and 64 channels, the last two starting with stride 2), global average pooling and one linear layer; depth
 6n + 2 (ResNet-20, -32, -56).
 
-The shortcuts that change shape are "option B", a 1×1 conv and BatchNorm, as Li et al. (2017) prune ResNet-56-B:
+The shortcuts that change shape are "option B", a 1x1 conv and BatchNorm, as Li et al. (2017) prune ResNet-56-B:
 option A pads with zeros by sizes fixed at construction, which no longer fit once channels go.
 """
 

@@ -93,7 +93,7 @@ def measure_latency(
     repeats: int = LATENCY_REPEATS,
 ) -> list[Latency]:
     """Median milliseconds of a forward pass of each model over a batch of `batch` copies of noise shaped like
-    `image` (C×H×W), for each batch size, on `device`. The models take turns, batch after batch, so a machine
+    `image` (CxHxW), for each batch size, on `device`. The models take turns, batch after batch, so a machine
     that gets busier halfway slows them alike; the models are moved to `device` and left in eval mode."""
     import torch
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 TORCHVISION_PREFIX = "torchvision:"
-LENET_SHAPE = InputShape(1, 28, 10)  # the LeNets are written for 28×28 grey images of 10 classes
+LENET_SHAPE = InputShape(1, 28, 10)  # the LeNets are written for 28x28 grey images of 10 classes
 
 
 def _lenet(name: str) -> Builder:

@@ -28,7 +28,7 @@ EXAMPLE_SEED = 0
 
 @dataclass(frozen=True, slots=True)
 class InputShape:
-    """What the data gives a network: images of `channels` × `size` × `size`, and `classes` to tell apart."""
+    """What the data gives a network: images of `channels` x `size` x `size`, and `classes` to tell apart."""
 
     channels: int
     size: int

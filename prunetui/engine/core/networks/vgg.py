@@ -1,7 +1,7 @@
-"""VGG-16 with BatchNorm for CIFAR, as Li et al. (2017) prune it (after Zagoruyko's cifar.torch): thirteen 3×3
-convs with BatchNorm in five stages (64, 128, 256, 512, 512 channels, each ending in 2×2 max pooling), then a
+"""VGG-16 with BatchNorm for CIFAR, as Li et al. (2017) prune it (after Zagoruyko's cifar.torch): thirteen 3x3
+convs with BatchNorm in five stages (64, 128, 256, 512, 512 channels, each ending in 2x2 max pooling), then a
 hidden linear layer of 512 with BatchNorm and the classifier; 15.0 M parameters for 10 classes. Five poolings
-halve the image five times, so it takes images of 32×32 and larger (larger ones are averaged to 1×1 first).
+halve the image five times, so it takes images of 32x32 and larger (larger ones are averaged to 1x1 first).
 """
 
 from __future__ import annotations
