@@ -142,9 +142,10 @@ def plan_pruning(
                 ignored_layers=[modules[output_layer], *(modules[name] for name in ignored)],
                 root_module_types=[torch.nn.modules.conv._ConvNd, torch.nn.Linear],
             )
+    except Exception as error:  # the pruner traces the graph first
+        raise StructuralError(f"Torch-Pruning cannot trace this graph: {one_line(error)}") from error
+    try:
         pruner.step()
-    except StructuralError:
-        raise
     except Exception as error:
         raise StructuralError(f"Torch-Pruning could not prune this graph: {one_line(error)}") from error
     twin.train(mode)

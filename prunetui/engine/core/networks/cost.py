@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from prunetui.engine.pruning.criterion import weight_of
 from prunetui.engine.pruning.structural import plain_copy
 
 if TYPE_CHECKING:
@@ -60,10 +61,7 @@ def measure_cost(model: nn.Module, example: Tensor) -> Cost:
             hook.remove()
     with torch.no_grad():
         macs, _ = tp.utils.count_ops_and_params(plain, image)
-    zero_macs = sum(
-        int((module.weight == 0).sum()) * uses  # type: ignore[operator]
-        for module, uses in positions.items()
-    )
+    zero_macs = sum(int((weight_of(module) == 0).sum()) * uses for module, uses in positions.items())
     parameters = list(plain.parameters())
     return Cost(
         sum(p.numel() for p in parameters),
