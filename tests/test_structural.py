@@ -194,3 +194,21 @@ def test_the_history_rebuilds_the_compact_model_and_select_cuts_full_size_tensor
     assert largest_difference(fresh.eval(), compact.eval(), example) == 0.0
     selected = pruning.select(model.state_dict())
     assert all(torch.equal(selected[key], value) for key, value in compact.state_dict().items())
+
+
+def test_on_lenet5_the_root_layers_own_row_norm_removes_the_rows_ln_structured_removes_today() -> None:
+    from torch.nn.utils import prune
+
+    torch.manual_seed(7)
+    spec = resolve("lenet5")
+    shape = InputShape(1, 28, 10)
+    model, example = spec.build(shape), spec.example_input(shape)
+    pruning = plan_pruning(model, example, output_layer="fc3", importance="l2", reduction="first", fraction=0.5)
+    today = plain_copy(model)
+    for name in ("conv1", "conv2", "fc1", "fc2"):
+        prune.ln_structured(today.get_submodule(name), "weight", amount=0.5, n=2, dim=0)
+    masks = pruning.masks()
+    for name in ("conv1", "conv2", "fc1", "fc2"):
+        rows_kept_today = today.get_submodule(name).weight_mask.flatten(1).any(1)
+        assert torch.equal(masks[f"{name}.weight"].flatten(1).any(1), rows_kept_today), name
+    assert sum(value.numel() for value in compact_model(model, example, pruning).parameters()) == 15_738
