@@ -150,18 +150,25 @@ def test_torchvision_networks_prune_structurally_on_rgb_images(name: str) -> Non
     assert measure_cost(compact, example).macs < 0.5 * measure_cost(model, example).macs
 
 
-def test_a_later_round_removes_the_earlier_rounds_channels_again_whatever_the_criterion(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("scope", "importance"), [("layer", "random"), ("global", "random"), ("global", "l2")])
+def test_a_later_round_removes_the_earlier_rounds_channels_again_whatever_the_criterion(
+    tmp_path: Path, scope: str, importance: str
+) -> None:
     torch.manual_seed(4)
     spec = resolve(f"{write_user_net(tmp_path)}:build", {"width": 16})
     shape = InputShape(3, 8, 5)
     model, example = spec.build(shape), spec.example_input(shape)
-    first = plan_pruning(model, example, output_layer="fc", importance="random", fraction=0.5)
+    options = {"output_layer": "fc", "importance": importance, "scope": scope}
+    first = plan_pruning(model, example, fraction=0.5, **options)  # type: ignore[arg-type]
     apply_masks(model, first)
-    second = plan_pruning(model, example, output_layer="fc", importance="random", fraction=0.75)
-    assert set(second.kept) == set(first.kept)
-    for name, kept in second.kept.items():
-        assert set(kept.tolist()) < set(first.kept[name].tolist()), name
-    assert second.channels()["left"] == (4, 16)
+    second = plan_pruning(model, example, fraction=0.75, **options)  # type: ignore[arg-type]
+    assert set(first.kept) <= set(second.kept)
+    for name, kept in first.kept.items():
+        assert set(second.kept[name].tolist()) <= set(kept.tolist()), name
+    if scope == "layer":  # every group loses half of what it kept (global scope ranks the groups together)
+        assert second.channels()["left"] == (4, 16)
+    kept_channels = sum(kept for kept, _ in second.channels().values())
+    assert kept_channels < sum(kept for kept, _ in first.channels().values())
 
 
 def test_global_scope_and_taylor_importance_with_the_output_layer_kept() -> None:

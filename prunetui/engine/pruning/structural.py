@@ -37,6 +37,10 @@ SCOPES = ("layer", "global")
 # root layer's own rows only, as torch's ln_structured ranks them (the LeNets keep their numbers with it).
 REDUCTIONS = ("mean", "first")
 
+# Importances set by `_LostChannelsFirst`, beyond any a criterion gives (normalised ones are about 1).
+LOST_SCORE = -1e9  # a channel an earlier round removed
+KEPT_SCORE = 1e9  # the best channel of each group: a group keeps one channel at least
+
 # One pruning step of Torch-Pruning's history: the layer's module path, whether its output channels (not its
 # inputs) were cut, and which indices.
 Step = tuple[str, bool, tuple[int, ...]]
@@ -97,7 +101,6 @@ def plan_pruning(
     fraction: float = 0.5,
     ignored: Sequence[str] = (),
     layer_fractions: Mapping[str, float] | None = None,
-    max_fraction: float = 1.0,
     reduction: str = "mean",
     score_batches: Sequence[tuple[Tensor, Tensor]] = (),
     loss: Callable[[Tensor, Tensor], Tensor] | None = None,
@@ -138,7 +141,6 @@ def plan_pruning(
                 global_pruning=scope == "global",
                 pruning_ratio=fraction,
                 pruning_ratio_dict={modules[name]: value for name, value in (layer_fractions or {}).items()},
-                max_pruning_ratio=max_fraction,
                 ignored_layers=[modules[output_layer], *(modules[name] for name in ignored)],
                 root_module_types=[torch.nn.modules.conv._ConvNd, torch.nn.Linear],
             )
@@ -271,7 +273,9 @@ def _importance(name: str, reduction: str) -> Any:
 
 class _LostChannelsFirst:
     """Wraps an importance so that channels an earlier round removed (their root layer's rows are all zero) rank
-    below every other: a later round's target then includes them, whatever the criterion (random included)."""
+    below every other, in their group and across groups (global scope): a later round's target then includes them,
+    whatever the criterion (random included). Each group's best channel ranks above every other: Torch-Pruning
+    skips a group that would lose all its channels, which would leave the earlier rounds' channels in it too."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -290,10 +294,11 @@ class _LostChannelsFirst:
         if isinstance(bias, torch.Tensor):
             rows = rows + bias.detach().abs()
         lost = (rows == 0).to(scores.device)
-        if len(lost) != len(scores) or not lost.any() or lost.all():
+        if len(lost) != len(scores) or len(scores) < 2 or lost.all():
             return scores
         scores = scores.clone()
-        scores[lost] = scores[~lost].min() - 1
+        scores[lost] = LOST_SCORE
+        scores[scores.argmax()] = KEPT_SCORE
         return scores
 
 
