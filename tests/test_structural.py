@@ -219,3 +219,15 @@ def test_on_lenet5_the_root_layers_own_row_norm_removes_the_rows_ln_structured_r
         rows_kept_today = today.get_submodule(name).weight_mask.flatten(1).any(1)
         assert torch.equal(masks[f"{name}.weight"].flatten(1).any(1), rows_kept_today), name
     assert sum(value.numel() for value in compact_model(model, example, pruning).parameters()) == 15_738
+
+
+def test_named_layers_take_their_own_fraction() -> None:
+    torch.manual_seed(8)
+    spec = resolve("resnet20")
+    shape = InputShape(3, 8, 10)
+    model, example = spec.build(shape), spec.example_input(shape)
+    pruning = plan_pruning(model, example, output_layer="fc", fraction=0.5, layer_fractions={"layer3.0.conv1": 0.25})
+    channels = pruning.channels()
+    assert channels["layer3.0.conv1"] == (48, 64) and channels["layer3.1.conv1"] == (32, 64)
+    with pytest.raises(StructuralError, match="layer9 is not a layer of this network"):
+        plan_pruning(model, example, output_layer="fc", layer_fractions={"layer9": 0.5})

@@ -42,7 +42,8 @@ def measure_cost(model: nn.Module, example: Tensor) -> Cost:
     import torch_pruning as tp
 
     plain = plain_copy(model).eval()
-    image = example[:1]
+    parameter = next(plain.parameters(), None)
+    image = example[:1].to(parameter.device if parameter is not None else "cpu")
     positions: dict[nn.Module, int] = {}  # how many times each weight is used for one image
 
     def count(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
