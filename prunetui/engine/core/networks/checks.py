@@ -155,8 +155,8 @@ def trial_prune(name: str, model: nn.Module, example: Tensor, output_layer: str,
     if difference > TRIAL_TOLERANCE * max(1.0, float(expected.abs().max())):
         raise ConfigError(
             f"{name} breaks once channels go: without half its channels it computes something else than with them "
-            f"masked (outputs differ by {difference:.3g}; a forward that pads or reshapes by sizes fixed at "
-            f"construction?); {UNSTRUCTURED}"
+            f"masked (outputs differ by {difference:.3g}: a LayerNorm over channels, or a forward that pads or "
+            f"reshapes by sizes fixed at construction?); {UNSTRUCTURED}"
         )
 
 
