@@ -102,9 +102,11 @@ async def test_every_setting_has_a_row_once_the_app_is_up(tiny_config: Experimen
     app = PruneApp(tiny_config)
     async with app.run_test(size=(80, 24)) as pilot:
         form = app.query_one(ExperimentForm)
-        await wait_until(pilot, lambda: len(form.query(".setting")) == len(ExperimentConfig.fields()))
-        assert [row.id for row in form.query(".setting")] == [f"row-{f.name}" for f in ExperimentConfig.fields()]
-        assert form.read() == (tiny_config, {})
+        rows = [f"row-{f.name}" for f in ExperimentConfig.fields()]
+        rows.insert(rows.index("row-seed") + 1, "row-seeds")  # the Seeds row (a seed group) follows the seed's
+        await wait_until(pilot, lambda: len(form.query(".setting")) == len(rows))
+        assert [row.id for row in form.query(".setting")] == rows
+        assert form.read() == (tiny_config, {}) and form.seeds == ()
 
 
 @pytest.mark.slow
