@@ -38,8 +38,9 @@ class PruneApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses defined elsewhere find it
     TITLE = "prunetui"
     SUB_TITLE = "neural-network pruning experiments"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (36, "-tall")]
+    # Textual declares these instance variables (so no ClassVar), read, never changed.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = list(APP_KEYS)  # the main screen has the others
 
     def __init__(self, config: ExperimentConfig | None = None, *, runs_dir: Path | None = None) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, cast
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -177,7 +177,7 @@ def stop_on_interrupt(stop: Callable[[], None], console: Console, then: str = ""
 
     previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
     file = console.file
-    console.file = ClosedPipeGuard(file, stop)
+    console.file = cast(IO[str], ClosedPipeGuard(file, stop))  # a TextIOBase: a text file, not typed IO[str]
     try:
         yield
     finally:

@@ -104,7 +104,8 @@ class AnalysisScreen(ToolScreen):
         self._read_paces()
 
     def _inputs(self) -> list[Input | Switch | Select[object]]:
-        return list(self.query(".analysis-setup Input, .analysis-setup Switch, .analysis-setup Select").results())
+        fields = self.query(".analysis-setup Input, .analysis-setup Switch, .analysis-setup Select")
+        return [field for field in fields if isinstance(field, Input | Switch | Select)]
 
     def _keep(self) -> None:
         values = {str(widget.id): widget.value for widget in self._inputs()}

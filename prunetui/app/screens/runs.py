@@ -16,6 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
@@ -141,7 +142,7 @@ class RunsScreen(ToolScreen):
     CSS_PATH = ANALYSIS_CSS
     TOOL = "runs"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle", "Select", tooltip="Add the run to the charts, or take it off"),
+        Binding("space", "toggle_run", "Select", tooltip="Add the run to the charts, or take it off"),
         Binding("o", "follow", "Open", tooltip="Show the run in the main screen; live while another process runs it"),
         Binding("e", "export", "Export", tooltip="Export the highlighted run and report sizes and speed"),
         Binding("d", "delete", "Delete", tooltip="Delete the highlighted run's directory (asks first)"),
@@ -229,7 +230,7 @@ class RunsScreen(ToolScreen):
         table = self.query_one(DataTable)
         if not self.runs or table.cursor_row < 0:
             return None
-        key = str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
+        key = str(table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value)
         return self.runs.get(key) or self.groups.get(key)
 
     def _export_run(self) -> RunRecord | None:
@@ -242,7 +243,7 @@ class RunsScreen(ToolScreen):
             return None
         return item
 
-    def action_toggle(self) -> None:
+    def action_toggle_run(self) -> None:
         item = self.highlighted_item
         if item is None:
             return
@@ -263,7 +264,7 @@ class RunsScreen(ToolScreen):
 
     @on(DataTable.RowSelected)
     def _enter(self) -> None:
-        self.action_toggle()
+        self.action_toggle_run()
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.util
+import logging
 import os
 import signal
 import sys
@@ -461,7 +462,7 @@ class RayExecutor(Executor):
         self._owns = not ray.is_initialized()
         if self._owns:
             try:
-                ray.init(address=address or None, include_dashboard=False, logging_level="warning")
+                ray.init(address=address or None, include_dashboard=False, logging_level=logging.WARNING)
             except (ConnectionError, RuntimeError, ValueError) as error:
                 raise PrunetuiError(
                     f"cannot reach the Ray cluster at {address or 'its default address'}: {error}"

@@ -44,6 +44,7 @@ from prunetui.engine.core.experiment import measure
 from prunetui.engine.core.files import write_atomic
 from prunetui.engine.core.models import build_model
 from prunetui.engine.pruning.allocation import prune_to
+from prunetui.engine.pruning.criterion import weight_of
 from prunetui.engine.storage.csv_text import to_csv
 from prunetui.engine.storage.export import load_model
 
@@ -112,7 +113,7 @@ class Sensitivity(ExperimentSeries):
         model = model.to(device)
         loaded = measure(model, data)
         layers = config.prunable_layer_names
-        sparsity = tuple(float((model.get_submodule(layer).weight == 0).float().mean()) for layer in layers)
+        sparsity = tuple(float((weight_of(model.get_submodule(layer)) == 0).float().mean()) for layer in layers)
         started = SensitivityStarted(
             layers, self.amounts, loaded.accuracy, source, loaded.val_accuracy, config.seed, sparsity
         )

@@ -282,7 +282,7 @@ def data_fingerprint(data: DataSet) -> str:
     digest = hashlib.blake2b(digest_size=8)
     for split in (data.train, data.test):
         for tensor in (split.images, split.labels):
-            digest.update(tensor.detach().cpu().contiguous().numpy())
+            digest.update(tensor.detach().cpu().contiguous().numpy().data)
     return digest.hexdigest()
 
 

@@ -14,7 +14,7 @@ import math
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,14 +106,16 @@ class Experiment:
         """Ask the run to end before its next batch. Safe to call from any thread."""
         self._stop.set()
 
-    def run(self) -> Iterator[Event]:
+    def run(self) -> Generator[Event, None, None]:
         """Run the experiment, yielding events; always ends with Finished, Stopped or Failed."""
         self._started = time.perf_counter()
         try:
             yield from self._run()
             yield Finished(self._summary(complete=True))
         except StopRequested:
-            yield Stopped(self._summary_as_it_stands())
+            summary = self._summary_as_it_stands()
+            assert summary is not None, "a stop comes between training batches, so the model exists"
+            yield Stopped(summary)
         except PrunetuiError as error:
             yield Failed(str(error), self._summary_as_it_stands())
         except Exception as error:  # a bug or an environment problem: still a message, never a crash
@@ -177,6 +179,7 @@ class Experiment:
                     yield from self._train("train", 0, step.epochs, data, self._during_training(step, layers, data))
                     self._keep_if_due(step, self._step)  # rewinding to the end of training
                 case Prune():
+                    assert self._last is not None, "every plan trains or measures before its first prune"
                     yield from self._prune(step.round, layers, data, self._last)
                 case Rewind():
                     yield from self._rewind(step.round, model, data)
@@ -192,14 +195,17 @@ class Experiment:
             return None
         due = dict(train.prune_at)
 
+        model = self.model
+        assert model is not None
+
         def before_batch(batch: int) -> Iterator[Event]:
             step = self._epoch_start + batch
             self._keep_if_due(train, step)
             if step in due:
                 self._step = step
                 for round_ in due.pop(step):
-                    yield from self._prune(round_, layers, data, measure(self.model, data))
-                self.model.train()
+                    yield from self._prune(round_, layers, data, measure(model, data))
+                model.train()
 
         return before_batch
 

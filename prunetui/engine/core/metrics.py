@@ -7,10 +7,12 @@ from torch import Tensor, nn
 
 from prunetui.engine.core.events import LayerSparsity, SparsityReport
 
+WeightLayer = nn.Conv2d | nn.Linear
 
-def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+
+def weight_layers(model: nn.Module) -> list[tuple[str, WeightLayer]]:
     """Conv and linear layers in forward order: the layers that have prunable weights."""
-    return [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, WeightLayer)]
 
 
 @torch.no_grad()
@@ -34,14 +36,15 @@ def sparsity_report(model: nn.Module, prunable: set[str], *, structured: bool = 
     return SparsityReport(report, nonzero, total)
 
 
-def _structured_report(layers: list[tuple[str, nn.Module]], prunable: set[str]) -> SparsityReport:
+def _structured_report(layers: list[tuple[str, WeightLayer]], prunable: set[str]) -> SparsityReport:
     kept = [module.weight != 0 for _, module in layers]
     kept_biases = [module.bias != 0 if module.bias is not None else None for _, module in layers]
     for i in range(len(layers) - 1):
         alive = kept[i].flatten(1).any(1)  # units with a weight left, after their own dead inputs went
         kept[i + 1] = _drop_inputs(kept[i + 1], alive)
-        if kept_biases[i] is not None:
-            kept_biases[i] &= alive
+        bias = kept_biases[i]
+        if bias is not None:
+            kept_biases[i] = bias & alive
     report = tuple(
         LayerSparsity(name, int((~mask).sum()), mask.numel(), name in prunable)
         for (name, _), mask in zip(layers, kept, strict=True)

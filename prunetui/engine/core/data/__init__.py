@@ -1,12 +1,24 @@
 """Data sets: where their files are (`sources`, torch-free), reading IDX files, a decoded cache, downloads,
 and loading them as normalised tensors (`loading`, which imports torch)."""
 
+from typing import TYPE_CHECKING
+
 from prunetui.engine.core.data.sources import (
     EMBEDDED,
     IDX_FILES,
     availability,
     default_data_dir,
 )
+
+if TYPE_CHECKING:  # what `__getattr__` gives, for the type checker
+    from prunetui.engine.core.data.loading import (
+        DataSet,
+        Split,
+        dataset_loading,
+        load_dataset,
+        load_run_data,
+        run_data_loading,
+    )
 
 __all__ = [
     "EMBEDDED",
