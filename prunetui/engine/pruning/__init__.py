@@ -7,5 +7,6 @@
 
 The registry, the criteria and the schedules load without torch (it is imported where weights are touched), so the
 config schema takes its choices from them and the app paints before torch is loaded. Adding a criterion or a
-schedule is one class and one registry line.
+schedule is one class (with its own settings, if any, in a small dataclass beside it that the schema composes) and
+one registry line.
 """
