@@ -21,14 +21,15 @@ def test_a_serial_seed_group_records_each_seed_in_place_while_it_runs(
     tiny_config: ExperimentConfig, tmp_path: Path
 ) -> None:
     configs = [tiny_config.replace(seed=seed, sparsity=0.5) for seed in (0, 1)]
-    group = SeedGroup(configs, tmp_path, place=DataPlace(download=False))
+    root = tmp_path / "runs"  # beside the data cache the tests keep in tmp_path
+    group = SeedGroup(configs, root, place=DataPlace(download=False))
     seen_running: dict[int, list[str]] = {}
     events = []
     for event in group.run():
         events.append(event)
         if isinstance(event, Progress) and isinstance(event.event, EpochEnd):
             seed = int(event.stage.split()[-1])  # "seed 1"
-            runs = list_runs(tmp_path)  # the run is in the runs root already, held by its writer
+            runs = list_runs(root)  # the run is in the runs root already, held by its writer
             seen_running[seed] = [run.status for run in runs if run.config and run.config.seed == seed]
     started, ended = events[0], events[-1]
     assert isinstance(started, SeedGroupStarted) and started.seeds == (0, 1)
@@ -38,7 +39,7 @@ def test_a_serial_seed_group_records_each_seed_in_place_while_it_runs(
     assert [read_run(end.directory).group for end in seed_ends] == [started.group] * 2
     assert isinstance(ended, SeedGroupEnded) and ended.status == "finished" and ended.group is not None
     assert ended.group.name == started.group and len(ended.group.averaged) == 2
-    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(Path(end.directory).name for end in seed_ends)
+    assert sorted(path.name for path in root.iterdir()) == sorted(Path(end.directory).name for end in seed_ends)
 
 
 def test_the_event_log_reads_back_the_run_s_events_with_the_loss_thinned(

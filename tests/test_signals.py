@@ -138,6 +138,7 @@ def ended(pid: int) -> bool:
     return False
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("signal_name", ["TERM", "INT", "HUP"])
 def test_a_parallel_sweep_stops_quietly_and_cleans_up_on(
     signal_name: str, tiny_config: ExperimentConfig, tmp_path: Path
@@ -157,6 +158,7 @@ def test_a_parallel_sweep_stops_quietly_and_cleans_up_on(
     assert scratch_dirs(tmp_path) == []
 
 
+@pytest.mark.serial
 def test_a_killed_sweep_leaves_no_scratch_directories(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
     """The caller SIGKILLed: its workers notice, unwind their points and end."""
     process = sweep_process(tiny_config, tmp_path)
@@ -167,6 +169,7 @@ def test_a_killed_sweep_leaves_no_scratch_directories(tiny_config: ExperimentCon
     assert scratch_dirs(tmp_path) == []
 
 
+@pytest.mark.serial
 def test_a_killed_worker_leaves_no_scratch_directory(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
     """A worker SIGKILLed mid-point: its point is run again, and its scratch directory removed."""
     process = sweep_process(tiny_config, tmp_path, finetune_epochs=8)
@@ -179,6 +182,7 @@ def test_a_killed_worker_leaves_no_scratch_directory(tiny_config: ExperimentConf
     assert len(list((tmp_path / "sweep" / "runs").iterdir())) == 2  # both points, the killed one redone
 
 
+@pytest.mark.serial
 def test_a_sweep_piped_into_head_leaves_no_scratch_directories(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
     """`prunetui sweep --jobs 2 | head -1`: the reader goes, the sweep stops at its next line and cleans up."""
     process = sweep_process(tiny_config, tmp_path, finetune_epochs=8)
