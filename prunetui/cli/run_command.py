@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from prunetui.cli.data_check import data_set_here
 from prunetui.cli.options import config_from_args, fail
 from prunetui.cli.output import and_list
 from prunetui.describe import before_pruning, describe, epoch_where, percent
@@ -34,6 +35,9 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     try:
         config = config_from_args(args)
         preset = load_preset(args.preset) if args.preset else None
+        config, missing = data_set_here(config, console)
+        if missing is not None:
+            return fail(missing)
         directory = args.out or new_run_dir(runs_root(args.runs_dir), config)
         lock = claim_run_dir(directory, args.overwrite)
     except (ConfigError, RunDirError) as error:  # RunDirError: holds a run, or another run writes there

@@ -4,20 +4,28 @@ and loading them as normalised tensors (`loading`, which imports torch)."""
 from prunetui.engine.core.data.sources import (
     EMBEDDED,
     IDX_FILES,
+    NOT_AVAILABLE,
     availability,
     default_data_dir,
+    download_reachable,
+    missing_text,
+    places_looked,
 )
 
 __all__ = [
     "EMBEDDED",
     "IDX_FILES",
+    "NOT_AVAILABLE",
     "DataSet",
     "Split",
     "availability",
     "dataset_loading",
     "default_data_dir",
+    "download_reachable",
     "load_dataset",
     "load_run_data",
+    "missing_text",
+    "places_looked",
     "run_data_loading",
 ]
 
