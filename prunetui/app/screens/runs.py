@@ -35,6 +35,7 @@ from prunetui.app.widgets.series_chart import (
 )
 from prunetui.describe import (
     before_pruning,
+    counted,
     kept_word,
     percent,
     percent_spread,
@@ -201,7 +202,7 @@ class RunsScreen(ToolScreen):
         self.selected = [name for name in self.selected if name in self.runs or name in self.groups]
         table = self.query_one(DataTable)
         table.clear()
-        table.border_title = f"{len(self.runs)} runs in {self.root}"
+        table.border_title = f"{counted(len(self.runs), 'run')} in {self.root}"
         for item in items:
             cells = _group_cells(item) if isinstance(item, RunGroup) else _run_cells(item)
             table.add_row(self._mark(item.name), *cells, key=item.name)

@@ -175,8 +175,8 @@ class AGP(Schedule):
             return f"--agp-start-step {settings.start_step:,} is not within training: {training}"
         return (
             f"agp's last mask update, at step t0 + nΔt = {settings.start_step:,} + {settings.rounds} × "
-            f"{settings.interval:,} = {last:,}, is not within training: {training}; lower --agp-start-step, "
-            "--agp-interval or --rounds, or train longer"
+            f"{settings.interval:,} = {last:,}, is not within training: {training}; --agp-interval 0 spreads the "
+            "updates over the training, or lower --agp-start-step, --agp-interval or --rounds, or train longer"
         )
 
 
