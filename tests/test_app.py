@@ -375,7 +375,7 @@ async def test_settings_that_cannot_be_shown_are_refused_and_others_are_marked(t
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert app.query_one("#setting-model", Choice).value == "lenet5"
-        assert any("invalid model" in n.message for n in app._notifications)
+        await wait_until(pilot, lambda: any("invalid model" in n.message for n in app._notifications))  # fields
         app.main_screen.form.show_config(tiny_config.replace(sparsity=1.5))
         await pilot.pause()
         assert app.main_screen.form.problems == {"sparsity": "must be in [0, 1)"}

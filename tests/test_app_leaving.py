@@ -37,7 +37,7 @@ async def test_a_sweep_goes_on_when_its_screen_is_left_and_comes_back_live(tiny_
 
         await wait_until(pilot, lambda: not screen.running, timeout=60)  # it went on while away
         assert screen.status == "finished"
-        assert shown(status).startswith("F4 Sweep: finished")
+        await wait_until(pilot, lambda: shown(status).startswith("F4 Sweep: finished"))
         points = read_sweep_csv((sweep_directory(runs_root(), tiny_config) / "sweep.csv").read_text())
         assert len(points) == 4
 
