@@ -22,18 +22,39 @@ from prunetui.engine.storage.runs import runs_root
 from tests.test_app import opened, shown, wait_until
 
 
-async def test_a_sweep_goes_on_when_its_screen_is_left_and_comes_back_live(tiny_config: ExperimentConfig) -> None:
+def hold_data(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """The analysis waits while it loads its data, until released: (it is held, release it)."""
+    from prunetui.engine.core.data import loading
+
+    held, release = threading.Event(), threading.Event()
+    load_cached = loading.load_cached
+
+    def slow_load(path: Any) -> Any:
+        held.set()
+        assert release.wait(30), "the test never released the data"
+        return load_cached(path)
+
+    monkeypatch.setattr(loading, "load_cached", slow_load)
+    return held, release
+
+
+async def test_a_sweep_goes_on_when_its_screen_is_left_and_comes_back_live(
+    tiny_config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held, release = hold_data(monkeypatch)
     app = PruneApp(tiny_config)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await opened(pilot, "f4", SweepScreen)
         screen.query_one("#sweep-methods", Input).value = "l1:global,random:layer"
         screen.query_one("#sweep-sparsities", Input).value = "0.5,0.9"
         await pilot.press("ctrl+r")
+        await wait_until(pilot, held.is_set)
         await pilot.press("escape")  # left mid-sweep
         await pilot.pause()
         assert isinstance(app.screen, MainScreen) and screen.running
         status = app.main_screen.query_one("#analyses", Static)
-        await wait_until(pilot, lambda: "F4 Sweep running" in shown(status))
+        await wait_until(pilot, lambda: shown(status).startswith("F4 Sweep running"))
+        release.set()
 
         await wait_until(pilot, lambda: not screen.running, timeout=60)  # it went on while away
         assert screen.status == "finished"
@@ -46,16 +67,22 @@ async def test_a_sweep_goes_on_when_its_screen_is_left_and_comes_back_live(tiny_
         assert shown(again.query_one("#analysis-progress", Static)) == "finished"
 
 
-async def test_coming_back_mid_sweep_shows_it_running_and_stop_says_stopped(tiny_config: ExperimentConfig) -> None:
+async def test_coming_back_mid_sweep_shows_it_running_and_stop_says_stopped(
+    tiny_config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held, release = hold_data(monkeypatch)
     app = PruneApp(tiny_config)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await opened(pilot, "f4", SweepScreen)
-        screen.query_one("#sweep-sparsities", Input).value = "0.5,0.6,0.7,0.8,0.9"
         await pilot.press("ctrl+r")
-        screen = await opened(pilot, "f5", SensitivityScreen)  # F5 leaves the sweep as Escape does
+        await wait_until(pilot, held.is_set)
+        await opened(pilot, "f5", SensitivityScreen)  # F5 leaves the sweep as Escape does
         back = await opened(pilot, "f4", SweepScreen)
-        assert back.running and back.query_one("#analysis-stop").disabled is False
+        assert back is screen and back.running and back.query_one("#analysis-stop").disabled is False
         await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert shown(back.query_one("#analysis-progress", Static)) == "stopping after the current batch …"
+        release.set()
         await wait_until(pilot, lambda: not back.running, timeout=60)
         assert back.status == "stopped"
         assert shown(back.query_one("#analysis-progress", Static)) == "stopped"
