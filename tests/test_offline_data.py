@@ -4,14 +4,17 @@ takes the folder of the files as well as torchvision's layout."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from textual.widgets import OptionList, Static
 
 from prunetui.app.app import PruneApp
 from prunetui.app.screens.confirm import ConfirmScreen
 from prunetui.app.widgets.choice import Choice
+from prunetui.cli.data_check import data_set_here
 from prunetui.cli.main import main
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.core.data import availability, load_dataset
@@ -104,3 +107,29 @@ async def test_a_preset_whose_data_set_is_here_asks_nothing(tiny_data: Path) -> 
         await choose_preset(pilot, app, "han2015-lenet300")
         assert app.screen is app.main_screen
         assert app.main_screen.form.read()[0].dataset == "mnist"
+
+
+def test_offline_a_sweep_stops_before_its_start_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["sweep", "--preset", "lth-lenet300", "--data-dir", str(tmp_path), "--runs-dir", str(tmp_path)])
+    assert code == 2 and "mnist is not on this machine" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("answer", "dataset"), [("y\n", "fashion-mnist-mini"), ("n\n", None)])
+def test_at_a_terminal_the_cli_offers_the_built_in_data_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: str, dataset: str | None
+) -> None:
+    monkeypatch.setattr("sys.stdin", Terminal(answer))
+    console = Console(file=io.StringIO(), force_terminal=True, width=200)
+    config, error = data_set_here(ExperimentConfig(dataset="mnist", data_dir=str(tmp_path)), console)
+    asked = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "mnist is not on this machine" in asked and "Run on the built-in fashion-mnist-mini instead?" in asked
+    if dataset:
+        assert (config.dataset, error) == (dataset, None)
+    else:
+        assert config.dataset == "mnist" and error == "mnist is not on this machine"
