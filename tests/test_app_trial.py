@@ -8,7 +8,7 @@ from textual.widgets._toast import Toast
 
 from prunetui.app.app import PruneApp
 from prunetui.app.screens.help import HelpScreen
-from prunetui.app.screens.runs import RunsScreen
+from prunetui.app.screens.runs import RunsScreen, fitted_method
 from prunetui.app.screens.sensitivity import SensitivityScreen
 from prunetui.app.screens.sweep import SweepScreen
 from prunetui.app.widgets.cut_input import ELLIPSIS
@@ -19,6 +19,7 @@ from prunetui.engine.core.events import RunStarted
 from tests.test_app import opened, shown, wait_until
 from tests.test_app_analyses import record
 from tests.test_app_leaving import gate_after
+from tests.test_app_screens import rendered
 
 
 def line(widget: Input) -> str:
@@ -104,14 +105,25 @@ async def test_the_cannot_start_toast_goes_when_the_settings_are_fixed_and_toast
         assert "Cannot start yet" not in [n.title for n in app._notifications]
 
 
-async def test_the_runs_screen_says_1_run(tiny_config: ExperimentConfig) -> None:
-    record(tiny_config)
+async def test_the_runs_screen_says_1_run_and_keeps_the_methods_schedule_at_80_columns(
+    tiny_config: ExperimentConfig,
+) -> None:
+    record(tiny_config.replace(criterion="ln-structured", schedule="iterative", rounds=2, sparsity=0.5))
     app = PruneApp(tiny_config)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await opened(pilot, "f3", RunsScreen)
         table = screen.query_one(DataTable)
         await wait_until(pilot, lambda: table.row_count == 1)
+        await pilot.pause()
         assert str(table.border_title).startswith("1 run in ")
+        row = rendered(table)[1].rstrip()
+        assert row.endswith("… iterative") and "finished" in row  # the criterion gives way, not the schedule
+
+
+def test_a_method_keeps_its_schedule_whole_as_it_shortens() -> None:
+    assert fitted_method("l1 layer iterative", 30) == "l1 layer iterative"
+    assert fitted_method("ln-structured layer one-shot", 16) == "ln-str… one-shot"
+    assert fitted_method("ln-structured layer one-shot", 8) == "ln-stru…"  # no room for the schedule: a plain cut
 
 
 def test_an_ln_structured_run_says_what_its_target_counts(tiny_config: ExperimentConfig) -> None:
