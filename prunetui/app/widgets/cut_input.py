@@ -14,6 +14,9 @@ class CutInput(Input):
     """Without focus, a value wider than its box shows an ellipsis at each edge where it goes on, so that a cut
     value never reads as another (`fc3=0` for `fc3=0.74`); with focus it scrolls as any Input does."""
 
+    def on_mount(self) -> None:
+        self.cursor_position = 0  # the start shows, also focused: a list's tail alone would read as another list
+
     def render_line(self, y: int) -> Strip:
         strip = super().render_line(y)
         width = self.scrollable_content_region.width
