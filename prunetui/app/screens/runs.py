@@ -235,7 +235,8 @@ class RunsScreen(ToolScreen):
         others = sum(column.get_render_width(table) for key, column in table.columns.items() if key != "method")
         room = table.scrollable_content_region.width - others - 2 * table.cell_padding  # less the method's padding
         column = table.columns[ColumnKey("method")]
-        methods = {name: item.method for name, item in {**self.runs, **self.groups}.items()}
+        methods = {name: run.method for name, run in self.runs.items()}
+        methods.update((name, group.method) for name, group in self.groups.items())
         fitted = {name: fitted_method(method, room) for name, method in methods.items()}
         for name, text in fitted.items():
             if name in table.rows:
