@@ -117,6 +117,12 @@ def seeds_text(seeds: list[int]) -> str:
     return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
 
 
+# What an ln-structured target counts, said where the run starts: a fraction of rows, not of single weights.
+STRUCTURED_TARGET = (
+    " (ln-structured: that fraction of each layer's filters and neurons goes whole; the output layer's stay)"
+)
+
+
 def target_text(config: ExperimentConfig) -> str:
     """'90.0 % sparsity', or with per-layer targets 'conv1=0.5,fc1=0.95, the other layers 90.0 %'."""
     named = parse_layer_amounts(config.layer_sparsity)
@@ -185,6 +191,7 @@ def describe(event: Event) -> str | None:
                 f"{c.model} on {c.dataset} ({counted(event.train_size, 'training image')}{held_out}), "
                 f"{event.parameters:,} parameters, "
                 f"device {event.device}: {c.criterion} {c.scope} {c.schedule} to {target_text(c)}"
+                + (STRUCTURED_TARGET if c.structured else "")
             )
         case EpochEnd():
             return (

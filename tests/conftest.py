@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,15 @@ def no_system_data_or_download(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     # FashionMNIST and KMNIST have mirrors of their own, not inherited from MNIST.
     for name in ("MNIST", "FashionMNIST", "KMNIST"):
         monkeypatch.setattr(f"torchvision.datasets.{name}.mirrors", ["http://127.0.0.1:9/"])
+    monkeypatch.setattr("prunetui.engine.core.data.sources.MIRROR_HOSTS", (("127.0.0.1", 9),))  # offline
+
+
+@pytest.fixture
+def mirror(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A host that accepts connections, as torchvision's mirrors do online (nothing is downloaded from it)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        monkeypatch.setattr("prunetui.engine.core.data.sources.MIRROR_HOSTS", (server.getsockname()[:2],))
+        yield
 
 
 @pytest.fixture(autouse=True, scope="session")

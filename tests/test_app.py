@@ -351,7 +351,7 @@ async def test_settings_that_cannot_be_shown_are_refused_and_others_are_marked(t
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert app.query_one("#setting-model", Choice).value == "lenet5"
-        assert any("invalid --model" in n.message for n in app._notifications)
+        await wait_until(pilot, lambda: any("invalid model" in n.message for n in app._notifications))  # fields
         app.main_screen.form.show_config(tiny_config.replace(sparsity=1.5))
         await pilot.pause()
         assert app.main_screen.form.problems == {"sparsity": "must be in [0, 1)"}
@@ -405,7 +405,8 @@ async def test_at_80x24_a_run_shows_status_both_charts_and_the_bars_at_once(tiny
         (train_loss, *_), _ = chart_lines(app.query_one("#loss-chart", RunChart))
         assert len(train_loss) > 2
         footer = {key.description for key in app.query(FooterKey)}
-        assert {"Stop", "Form", "Quit"} <= footer and "Start" not in footer
+        assert {"Stop", "Form", "Quit", "Runs", "Sweep", "Sensitivity", "Weights"} <= footer
+        assert "Start" not in footer and "Presets" not in footer  # no use while a run goes
         await pilot.press("f8")  # the form comes back
         await pilot.pause()
         assert inside_screen(app, "#setting-model") and app.main_screen.form.locked
@@ -419,7 +420,7 @@ async def test_the_footer_shows_only_keys_that_fit_whole(tiny_config: Experiment
         await pilot.pause()
         keys = list(app.query(FooterKey))
         assert keys and all(app.screen.find_widget(key).region.right <= 80 for key in keys)
-        assert [key.description for key in keys][:3] == ["Quit", "Start", "Form"]  # Textual puts its own quit key first
+        assert [key.description for key in keys][:3] == ["Quit", "Start", "Presets"]  # Textual puts its quit key first
         assert "Screenshot" not in {key.description for key in keys}  # it did not fit: left out, not cut
         await pilot.resize_terminal(160, 40)
         await pilot.pause(0.2)
@@ -436,11 +437,11 @@ async def test_the_main_screen_has_the_run_and_the_footer_the_apps_order_of_keys
         await pilot.pause()
         main = app.main_screen
         assert isinstance(main, MainScreen) and app.screen is main and main.form is main.query_one("#form")
-        narrow = ["Quit", "Start", "Form", "Presets", "Runs", "Sweep", "Sensitivity", "Help"]
+        narrow = ["Quit", "Start", "Presets", "Runs", "Sweep", "Sensitivity", "Weights", "Help"]  # F3-F6 all fit
         assert footer_keys(main) == narrow  # the screen's keys and the app's, interleaved as in KEYS
         await pilot.resize_terminal(140, 44)
         await pilot.pause(0.2)
-        assert footer_keys(main) == [*narrow, "Weights", "Save", "Load", "Defaults", "Screenshot"]
+        assert footer_keys(main) == [*narrow, "Form", "Save", "Load", "Defaults", "Screenshot"]
         await pilot.press("f1")
         await pilot.pause(0.2)
         assert isinstance(app.screen, HelpScreen)

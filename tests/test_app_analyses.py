@@ -114,8 +114,8 @@ async def test_a_sweep_of_two_points_charts_and_tables_both_and_resumes(tiny_con
         assert [(p.method, p.sparsity) for p in points] == [("l1:global:one-shot", 0.5), ("l1:global:one-shot", 0.9)]
         table = screen.query_one(DataTable)
         assert [table.get_row_at(i) for i in range(table.row_count)] == [
-            ["l1:global:one-shot", percent(p.sparsity, 0), "0", percent(p.reached_sparsity),
-             f"{p.weight_compression:.1f}×", f"{p.compression:.1f}×", percent(p.pruned_accuracy), percent(p.accuracy)]
+            ["l1:global:one-shot", percent(p.sparsity, 0), "0", percent(p.accuracy), percent(p.pruned_accuracy),
+             percent(p.reached_sparsity), f"{p.weight_compression:.1f}×", f"{p.compression:.1f}×"]
             for p in points
         ]  # fmt: skip
         chart = screen.query_one(SeriesChart)
@@ -444,7 +444,7 @@ async def test_sweep_and_sensitivity_say_what_start_will_do_before_it_starts(tin
         app.screen.query_one("#sweep-jobs", Input).value = "many"
         await pilot.pause()
         plan = shown(app.screen.query_one("#analysis-plan", Static))
-        assert plan == "cannot start yet: invalid --jobs: 'many' is not a number or auto"
+        assert plan == "cannot start yet: invalid jobs: 'many' is not a number or auto"
         app.screen.query_one("#sweep-sparsities", Input).value = "0.5,2"
         await pilot.pause()
         assert shown(app.screen.query_one("#analysis-plan", Static)).startswith("cannot start yet: ")

@@ -20,10 +20,11 @@ def dataset_labels(app: PruneApp) -> list[str]:
     return [label for label, _ in app.query_one("#setting-dataset", Choice).options]
 
 
-async def test_the_dataset_choice_says_what_is_available(tmp_path: Path) -> None:
+async def test_the_dataset_choice_says_what_is_available(tmp_path: Path, mirror: None) -> None:
     write_dataset(tmp_path, "kmnist")
     app = PruneApp(ExperimentConfig(data_dir=str(tmp_path)))
     async with app.run_test(size=(140, 44)) as pilot:
+        await wait_until(pilot, lambda: app.main_screen.form.online is not None)  # a mirror answers
         await pilot.pause()
         assert dataset_labels(app) == [
             "fashion-mnist-mini · embedded",

@@ -19,11 +19,11 @@ async def test_rewind_and_agp_settings_are_enabled_only_where_they_apply(tiny_co
             return app.query_one(f"#setting-{name}").disabled
 
         assert disabled("rewind_step") and not disabled("finetune_epochs")
-        assert "needs --rewind" in shown(app.query_one("#note-rewind_step", Static))
+        assert "needs rewind" in shown(app.query_one("#note-rewind_step", Static))
         app.query_one("#setting-rewind", Switch).value = True
         await pilot.pause()
         assert not disabled("rewind_step") and disabled("finetune_epochs")
-        assert "rewind retrains the full --epochs" in shown(app.query_one("#note-finetune_epochs", Static))
+        assert "rewind retrains the full epochs" in shown(app.query_one("#note-finetune_epochs", Static))
         assert disabled("agp_interval") and disabled("structured_norm")
         app.query_one("#setting-schedule", Choice).value = "agp"
         app.query_one("#setting-criterion", Choice).value = "ln-structured"

@@ -118,11 +118,11 @@ def test_unknown_or_missing_config_file_is_a_one_line_error(tmp_path: Path, caps
 
 def test_missing_data_set_is_a_clear_error_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["run", "--data-dir", str(tmp_path / "empty"), "--dataset", "kmnist", "--out", str(tmp_path / "o")])
-    assert code == 1
-    printed = capsys.readouterr().out
-    assert "kmnist data set not found" in printed
-    assert str(tmp_path / "empty" / "KMNIST" / "raw") in printed
-    assert "Traceback" not in printed
+    assert code == 2  # said before the run starts: offline, nothing could be downloaded
+    error = capsys.readouterr().err
+    assert "kmnist is not on this machine" in error
+    assert str(tmp_path / "empty" / "KMNIST" / "raw") in error
+    assert "Traceback" not in error and not (tmp_path / "o").exists()
     assert not (tmp_path / "o").exists()  # a start that never trained is no run to keep
 
 

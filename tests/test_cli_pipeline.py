@@ -107,7 +107,10 @@ def test_a_finished_run_names_all_five_files_and_exports_as_last(
     assert capsys.readouterr().out.startswith(f"{directory.name}: lenet5, l1 layer one-shot · in {directory}")
 
 
-def test_a_start_that_fails_before_training_leaves_no_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_start_that_fails_before_training_leaves_no_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mirror: None
+) -> None:
+    # A mirror host answers, so the run starts and tries the download, which fails (the data's own mirrors are dead).
     assert main(["run", "--data-dir", str(tmp_path / "empty"), "--dataset", "kmnist"]) == 1
     printed = capsys.readouterr().out
     assert "kmnist data set not found" in printed

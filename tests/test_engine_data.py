@@ -124,7 +124,7 @@ def test_when_every_source_fails_the_error_names_each_place_tried(tmp_path: Path
         load_dataset("mnist", data_dir, CPU, system_dir=system)  # download goes to a dead local port
     message = str(error.value)
     assert message.startswith("mnist data set not found; tried: ")
-    assert f"{data_dir / 'MNIST' / 'raw'} (the data directory)" in message
+    assert f"{data_dir / 'MNIST' / 'raw'} and {data_dir} (the data directory)" in message
     assert f"{system / 'mnist'} (system data sets)" in message
     assert "download (" in message
     assert "--data-dir" in message and "$PRUNETUI_DATA" in message
@@ -396,7 +396,7 @@ def test_availability_tells_each_data_set_state(tmp_path: Path) -> None:
         "kmnist": "on disk",
     }
     assert availability(tmp_path / "data", system_dir=tmp_path / "system", download=False)["fashion-mnist"] == (
-        "not available"
+        "not on this machine"
     )
 
 

@@ -92,7 +92,8 @@ def test_agp_updates_that_do_not_fit_in_training_are_refused_naming_its_steps() 
     assert AGP.problem(fits, steps_per_epoch=46) is None  # 92 steps
     assert AGP.problem(fits, steps_per_epoch=45) == (
         "agp's last mask update, at step t0 + nΔt = 10 + 4 × 20 = 90, is not within training: training has 90 "
-        "optimizer steps (2 epochs of 45 batches); lower --agp-start-step, --agp-interval or --rounds, or train longer"
+        "optimizer steps (2 epochs of 45 batches); --agp-interval 0 spreads the updates over the training, or lower "
+        "--agp-start-step, --agp-interval or --rounds, or train longer"
     )
     late = PlanSettings(4, epochs=1, finetune_epochs=1, own=AGPSettings(agp_start_step=100))
     assert AGP.problem(late, steps_per_epoch=100) == (

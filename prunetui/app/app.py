@@ -11,6 +11,7 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.markup import escape
 from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
@@ -19,13 +20,15 @@ from textual.screen import Screen
 from prunetui.app.keys import APP_KEYS, KEYS, MAIN_SCREEN_ACTIONS
 from prunetui.app.screens.main import MainScreen
 from prunetui.app.screens.too_small import TooSmallScreen
+from prunetui.app.screens.tool_screen import TOOLS
 from prunetui.engine.core.config import ExperimentConfig
 
 if TYPE_CHECKING:
-    from prunetui.app.screens.analysis import Kept
+    from prunetui.app.screens.analysis import AnalysisScreen, Kept
     from prunetui.app.screens.sensitivity import SensitivityScreen
 
 QUIT_WAIT = 1.5  # seconds to let a stopped run save itself before the app exits anyway
+ANALYSIS_WORDS = {"sweep": "a sweep", "sensitivity": "a sensitivity analysis"}
 MIN_SIZE = (80, 24)  # the run view (status, both charts, the bars) needs this much; below it a notice says so
 
 
@@ -58,6 +61,7 @@ class PruneApp(App[None]):
         self._config = config
         self._main_screen: MainScreen | None = None
         self._kept: dict[str, Kept] = {}  # Sweep's and Sensitivity's inputs and results, for the session
+        self._analyses: dict[str, AnalysisScreen] = {}  # by tool: the screen of an analysis started, kept when left
 
     def get_default_screen(self) -> Screen:
         """The main screen with the breakpoint classes for the terminal's size already set. Textual sets them on
@@ -117,8 +121,51 @@ class PruneApp(App[None]):
             self.push_screen(RunsScreen(self.runs_dir) if name == "runs" else WeightsScreen(self.runs_dir))
             return
         config, _ = self.main_screen.form.read()  # the screens check the settings when they start
+        kept = self._analyses.get(name)
+        if kept is not None and (kept.running or kept.config == config):
+            self.push_screen(kept)  # the analysis as it goes (or went): same settings, or still running
+            return
+        if kept is not None:
+            self._forget_analysis(kept)  # finished with other settings: a new screen, its inputs restored
         screen = SweepScreen if name == "sweep" else SensitivityScreen
         self.push_screen(screen(config, self.runs_dir, self._kept))
+
+    def keep_analysis(self, screen: AnalysisScreen) -> None:
+        """Keep a screen whose analysis starts: leaving it (Escape, F3-F6) no longer removes it, so the analysis
+        goes on, and its key brings it back as it is."""
+        kept = self._analyses.get(screen.TOOL)
+        if kept is screen:
+            return
+        if kept is not None:
+            self._forget_analysis(kept)
+        self.install_screen(screen, f"analysis-{screen.TOOL}")
+        self._analyses[screen.TOOL] = screen
+
+    def _forget_analysis(self, screen: AnalysisScreen) -> None:
+        """A kept screen whose analysis is over, replaced: removed as Textual removes a screen left."""
+        del self._analyses[screen.TOOL]
+        self.uninstall_screen(screen)
+        screen.remove()
+        self._show_analyses()
+
+    def on_analysis_screen_changed(self, message: AnalysisScreen.Changed) -> None:
+        self._show_analyses()
+
+    def _show_analyses(self) -> None:
+        """The main screen's status says what each kept analysis does, and which key shows it."""
+        lines = [
+            f"{TOOLS[screen.TOOL]} [b]{screen.TOOL.capitalize()}[/b]{' running' if screen.running else ''}: "
+            f"{escape(screen.progress_text)}"
+            for screen in self._analyses.values()
+        ]
+        if self._main_screen is not None and self._main_screen.is_attached:
+            self._main_screen.show_analyses(lines)
+
+    def going(self) -> list[str]:
+        """What runs now, in words: "a run", "a sweep", "a sensitivity analysis"."""
+        following = self.main_screen.follower is not None  # another process's run: it goes on after the app
+        words = ["a run"] if self.main_screen.running and not following else []
+        return words + [ANALYSIS_WORDS[tool] for tool, screen in self._analyses.items() if screen.running]
 
     def action_help(self) -> None:
         from prunetui.app.screens.help import HelpScreen
@@ -136,20 +183,24 @@ class PruneApp(App[None]):
 
     async def action_quit(self) -> None:
         self.main_screen.leave_followed()  # a run followed goes on in its own process
-        if self.main_screen.running and self.main_screen.follower is None:
+        going = self.going()
+        if going:
             from prunetui.app.screens.confirm_quit import ConfirmQuitScreen
 
-            self.push_screen(ConfirmQuitScreen(), self._quit_answered)
+            self.push_screen(ConfirmQuitScreen(going), self._quit_answered)
             return
         self.main_screen.remember_form()
         self.exit()
 
     async def _quit_answered(self, stop: bool | None) -> None:
-        """Stop the run and give it a moment to save itself as stopped; the process then ends at once
+        """Stop the run and the analyses and give them a moment to save what they finished (the run as stopped,
+        a sweep's points as each ended, a sensitivity analysis its rows); the process then ends at once
         (`run_app`), without waiting for torch to tear down."""
         if not stop:
             return
         self.main_screen.action_stop()
+        for screen in self._analyses.values():
+            screen.action_stop()
         # Polled, not `wait_for(worker.wait())`: a timeout there cancels the worker's task and marks it
         # cancelled, while its thread goes on saving the run.
         deadline = time.monotonic() + QUIT_WAIT

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +22,28 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
+        """An unknown flag is the subcommand's: its error names that command's help and the nearest flag it has
+        (argparse leaves unknown flags to the top parser, which names its own help and suggests nothing)."""
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            parser = self._command_parser(parsed)
+            flag = next((word for word in unknown if word.startswith("-")), unknown[0])
+            flags = [option for option in parser._option_string_actions if option.startswith("--")]
+            near = difflib.get_close_matches(flag.split("=")[0], flags, n=1, cutoff=0.75)
+            hint = f"; did you mean {near[0]}?" if near else ""
+            parser.error(f"unrecognized argument{'s' if len(unknown) > 1 else ''}: {' '.join(unknown)}{hint}")
+        return parsed
+
+    def _command_parser(self, parsed: argparse.Namespace) -> argparse.ArgumentParser:
+        """The parser of the subcommand given (`prunetui run`), or this one."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                command = getattr(parsed, action.dest, None)
+                if command in action.choices:
+                    return action.choices[command]  # type: ignore[no-any-return]
+        return self
 
 
 def add_config_options(

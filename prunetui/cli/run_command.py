@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from prunetui.cli.data_check import data_set_here
 from prunetui.cli.options import config_from_args, fail
 from prunetui.cli.output import and_list
 from prunetui.describe import before_pruning, compression_text, describe, epoch_where, percent
@@ -42,6 +43,9 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     try:
         config = config_from_args(args)
         preset = load_preset(args.preset) if args.preset else None
+        config, missing = data_set_here(config, console)
+        if missing is not None:
+            return fail(missing)
         root = runs_root(args.runs_dir)
         if args.out:
             check_out(args.out, root, args.overwrite)

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from prunetui.cli.analysis_view import EXIT_CODES, add_list_option, follow, line_chart
+from prunetui.cli.data_check import data_set_here
 from prunetui.cli.options import (
     add_config_options,
     add_parallel_options,
@@ -85,6 +86,9 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
         return fail("--seeds and --seed conflict: --seeds runs every point once with each seed it names")
     try:
         base, given = settings_from_args(args)
+        base, missing = data_set_here(base, console)  # before torch: offline, say so and offer the built-in one
+        if missing is not None:
+            return fail(missing)
         seeds = parse_seeds(args.seeds) if args.seeds is not None else ()
         spec = SweepSpec(base, parse_methods(args.methods), parse_fractions(args.sparsities, "--sparsities"), seeds)
         spec.validate()

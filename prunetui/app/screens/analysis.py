@@ -1,6 +1,9 @@
 """What the Sweep and Sensitivity screens share: Start and Stop, the analysis in a worker thread, a progress
-line, stopping the analysis when the screen goes (Escape) or the app quits, and its inputs and results kept for
-the next time it opens in the session."""
+line, and its inputs and results kept for the next time it opens in the session.
+
+Leaving the screen (Escape, F3-F6) never stops its analysis: once started, the screen is kept by the app
+(`PruneApp.keep_analysis`) and comes back, live, when its key is pressed again; only Stop, or quitting the app,
+stops it."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -21,6 +25,7 @@ from textual.worker import Worker, WorkerState
 from prunetui.app.analysis_runner import Analysis, AnalysisRunner, progress_text
 from prunetui.app.plan import Pace, paces
 from prunetui.app.screens.tool_screen import ToolScreen
+from prunetui.app.words import as_fields
 from prunetui.engine.analyses import AnalysisEvent, Ended, Progress
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import PrunetuiError
@@ -57,6 +62,12 @@ class AnalysisScreen(ToolScreen):
 
         events: tuple[AnalysisEvent, ...]
 
+    @dataclass
+    class Changed(Message):
+        """The analysis started, moved on or ended: for the main screen's status while this screen is away."""
+
+        screen: AnalysisScreen
+
     def __init__(self, config: ExperimentConfig, root: Path, kept: dict[str, Kept] | None = None) -> None:
         """`kept`: where each screen's inputs and results stay between its openings (the app's, for the session)."""
         super().__init__()
@@ -66,6 +77,7 @@ class AnalysisScreen(ToolScreen):
         self.pending: dict[str, object] = {}  # kept Select values whose options are still being read
         self.progress_text = "ready"
         self.runner: AnalysisRunner | None = None
+        self.stopping = False  # Stop was pressed: the progress line says so until the analysis ends
         self.status = "ready"  # finished, stopped, failed while not running
         self.paces: list[Pace] = []  # none until read: the estimate says the time is unknown
 
@@ -145,7 +157,7 @@ class AnalysisScreen(ToolScreen):
         try:
             text = f"[b]Start[/b]: {self.plan()}"
         except PrunetuiError as error:
-            text = f"[b]cannot start yet[/b]: {error}"
+            text = f"[b]cannot start yet[/b]: {escape(as_fields(str(error)))}"
         self.query_one("#analysis-plan", Static).update(text)
 
     def show_event(self, event: AnalysisEvent) -> None:
@@ -161,10 +173,11 @@ class AnalysisScreen(ToolScreen):
         try:
             build = self.prepare()
         except PrunetuiError as error:  # said in the plan's line: a toast would cover the results at 80x24
-            self.query_one("#analysis-plan", Static).update(f"[b red]cannot start[/]: {error}")
+            self.query_one("#analysis-plan", Static).update(f"[b red]cannot start[/]: {escape(as_fields(str(error)))}")
             self.app.bell()
             return
         self.runner = AnalysisRunner(build, lambda events: self.post_message(self.EventsArrived(events)))
+        self.app.keep_analysis(self)  # type: ignore[attr-defined]  # it goes on when the screen is left
         self._run(self.runner)
         self._progress("starting …")
         self._running_changed()
@@ -177,17 +190,14 @@ class AnalysisScreen(ToolScreen):
         if self.runner is not None:
             self.runner.stop()
             self._progress("stopping after the current batch …")
+            self.stopping = True
 
     def action_back(self) -> None:
-        self._stop_quietly()
-        self._keep()
+        self._keep()  # the analysis goes on: the app keeps this screen while it runs
         super().action_back()
 
     def on_unmount(self) -> None:
-        self._stop_quietly()  # the app quits, or the screen went: the thread must not train on
-
-    def _stop_quietly(self) -> None:
-        if self.runner is not None:
+        if self.runner is not None:  # the app quits: the thread must not train on
             self.runner.stop()
 
     def on_analysis_screen_events_arrived(self, message: EventsArrived) -> None:
@@ -207,15 +217,19 @@ class AnalysisScreen(ToolScreen):
             self._ended("failed", f"crashed: {type(error).__name__}: {error}")
 
     def _ended(self, status: str, message: str) -> None:
-        self.runner, self.status = None, status
-        self._progress(f"{status}: {message}" if message else status)
+        self.runner, self.status, message = None, status, as_fields(message)
+        self.stopping = False
+        self._progress(f"{status}: {message}" if message and message != status else status)
         if status == "failed":
             self.notify(message, title="The analysis failed", severity="error", timeout=10)
         self._running_changed()
 
     def _progress(self, text: str) -> None:
+        if self.stopping:
+            return  # "stopping …" stays until the analysis ends
         self.progress_text = text
         self.query_one("#analysis-progress", Static).update(text)
+        self.post_message(self.Changed(self))
 
     def _running_changed(self) -> None:
         start, stop = self.query_one("#analysis-start", Button), self.query_one("#analysis-stop", Button)

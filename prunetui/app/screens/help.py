@@ -15,6 +15,8 @@ from prunetui.app.keys import KEYS
 HELP = """\
 # prunetui
 
+Escape (or F1) closes this help.
+
 Train a small network, prune it on a schedule, fine-tune it, and watch accuracy and sparsity as it goes.
 
 1. **Set up** the experiment on the left (on top in a narrow terminal). Each setting explains itself below
@@ -42,6 +44,8 @@ Settings files are TOML, the same format as `prunetui --config`.
 
 
 SCREEN_HELP = """\
+Escape (or F1) closes this help.
+
 {about}
 
 ## Keys

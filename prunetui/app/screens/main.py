@@ -21,6 +21,7 @@ from prunetui.app.remembered import recall, remember
 from prunetui.app.run_state import RunState
 from prunetui.app.widgets.experiment_form import ExperimentForm
 from prunetui.app.widgets.fitting_footer import FittingFooter
+from prunetui.app.words import as_fields
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import ConfigError, OutputError
 from prunetui.engine.core.files import write_atomic
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from prunetui.engine.storage.runs import RunRecord
 
 CONFIG_FILE = "prunetui.toml"
+CANNOT_START = "Cannot start yet"  # the toast's title: withdrawn once every setting is valid
 
 
 class MainScreen(Screen[None]):
@@ -142,7 +144,7 @@ class MainScreen(Screen[None]):
         if problems:
             name, why = next(iter(problems.items()))
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            self.notify(f"{name.replace('_', ' ')}: {why}{more}", title="Cannot start yet", severity="error")
+            self.notify(f"{name.replace('_', ' ')}: {as_fields(why)}{more}", title=CANNOT_START, severity="error")
             self._fold_form(False)
             self.form.focus_first_problem()
             return
@@ -278,7 +280,7 @@ class MainScreen(Screen[None]):
                 state.log.extend(comparison(self._run_preset, state.summary))
             self._running_changed()
             if state.error is not None:
-                self.notify(state.error, title="The run failed", severity="error", timeout=10)
+                self.notify(as_fields(state.error), title="The run failed", severity="error", timeout=10)
             if state.started is None:
                 self._fold_form(False)  # it never started: the settings are what to look at next
         self._show_state()
@@ -305,6 +307,13 @@ class MainScreen(Screen[None]):
         self.form.locked = running
         self.refresh_bindings()
 
+    def show_analyses(self, lines: list[str]) -> None:
+        """What the sweep and sensitivity analyses started from here do, in the status panel: they go on while
+        their screens are away."""
+        status = self.query("#status")
+        if status:
+            cast("StatusPanel", status.first()).show_analyses(lines)
+
     def _show_state(self) -> None:
         state = self.run_state
         cast("StatusPanel", self.query_one("#status")).show(state, self.group)
@@ -328,11 +337,23 @@ class MainScreen(Screen[None]):
             return not self.running  # only the key that applies is shown: the footer has little room
         if action == "stop":
             return self.running
-        if action in ("load_config", "reset_settings", "choose_preset"):
+        if action == "choose_preset":  # hidden while a run goes: at 80 columns its room shows Form (F8)
+            return not self.running
+        if action in ("load_config", "reset_settings"):
             return None if self.running else True
         return True
 
     # -- settings -------------------------------------------------------------------------------------
+
+    def on_experiment_form_checked(self, message: ExperimentForm.Checked) -> None:
+        if not message.problems:
+            self.withdraw(CANNOT_START)  # its condition is gone (F7, a fix): a toast saying so would mislead
+
+    def withdraw(self, title: str) -> None:
+        """Take back the toasts with this title, whose condition is gone."""
+        for notification in list(self.app._notifications):
+            if notification.title == title:
+                self.app._unnotify(notification)
 
     def action_save_config(self) -> None:
         from prunetui.app.screens.config_file import ConfigFileScreen
@@ -364,7 +385,7 @@ class MainScreen(Screen[None]):
         try:
             config = ExperimentConfig.load(path)
         except ConfigError as error:
-            self.notify(str(error), title="Not loaded", severity="error")
+            self.notify(as_fields(str(error)), title="Not loaded", severity="error")
             return
         if self._show_config(config):
             self.notify(f"Loaded {path}", title="Settings loaded")
@@ -379,7 +400,7 @@ class MainScreen(Screen[None]):
         try:
             self.form.show_config(config)
         except ConfigError as error:
-            self.notify(str(error), title="Settings not loaded", severity="error")
+            self.notify(as_fields(str(error)), title="Settings not loaded", severity="error")
             return False
         return True
 
@@ -398,7 +419,25 @@ class MainScreen(Screen[None]):
             self._preset = preset
             self._fold_form(False)
             cast("EventLog", self.query_one("#log")).note(f"preset {preset.name}, {preset.citation}")
-            self.notify(f"{preset.title}: ctrl+r starts it", title=f"Preset {preset.name}")
+            missing = self.form.missing_data()
+            if missing is None:
+                self.notify(f"{preset.title}: ctrl+r starts it", title=f"Preset {preset.name}")
+                return
+            from prunetui.app.screens.confirm import ConfirmScreen
+            from prunetui.engine.core.data import EMBEDDED
+
+            question = f"Preset {preset.name}: {missing}.\n\nRun it on the built-in {EMBEDDED} instead?"
+            offer = ConfirmScreen(question, yes=f"Use {EMBEDDED}", no=f"Keep {preset.config.dataset}")
+            self.app.push_screen(offer, self._use_embedded)
+
+    def _use_embedded(self, use: bool | None) -> None:
+        """The preset's recipe on the built-in data set; the log and the summary name the data set."""
+        from prunetui.engine.core.data import EMBEDDED
+
+        if use and not self.run_state.active:
+            config, _ = self.form.read()
+            self.form.show_config(config.replace(dataset=EMBEDDED))
+            self.notify(f"on {EMBEDDED}: ctrl+r starts it", title="Built-in data set")
 
     def remember_form(self) -> None:
         """On quit: the next session opens with the form's settings, if they are valid."""

@@ -19,6 +19,7 @@ from textual.containers import Horizontal
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Header, Static
+from textual.widgets.data_table import ColumnKey
 from textual.worker import get_current_worker
 
 from prunetui.app.screens.analysis import ANALYSIS_CSS
@@ -37,6 +38,7 @@ from prunetui.app.widgets.series_chart import (
 from prunetui.describe import (
     before_pruning,
     compressions,
+    counted,
     kept_word,
     percent,
     percent_spread,
@@ -65,6 +67,18 @@ if TYPE_CHECKING:
 SELECTED = "●"
 # The run and its outcome first: at 80 columns the method, last, is what gets cut (the detail shows it whole).
 COLUMNS = ("run", "status", "sparsity", "dense → pruned", "method")
+
+
+def fitted_method(method: str, width: int) -> str:
+    """'l1 layer iterative' in `width` cells: its schedule stays whole, the criterion and scope before it give way
+    ('ln-str… one-shot'), so that at 80 columns the method still says how it pruned."""
+    if len(method) <= width:
+        return method
+    head, _, schedule = method.rpartition(" ")
+    room = width - len(schedule) - 1
+    if not head or room < 2:
+        return f"{method[: max(width, 2) - 1]}…"
+    return f"{head[: room - 1]}… {schedule}"
 
 
 def run_label(run: RunRecord) -> str:
@@ -216,13 +230,34 @@ class RunsScreen(ToolScreen):
         self.selected = [name for name in self.selected if name in self.runs or name in self.groups]
         table = self.query_one(DataTable)
         table.clear()
-        table.border_title = f"{len(self.runs)} runs in {self.root}"
+        table.border_title = f"{counted(len(self.runs), 'run')} in {self.root}"
         for item in items:
             cells = _group_cells(item) if isinstance(item, RunGroup) else _run_cells(item)
             table.add_row(self._mark(item.name), *cells, key=item.name)
+        self._fit_methods()
         if not self.runs:
             self.query_one("#runs-detail", Static).update(f"No runs in {self.root} yet: start one (ctrl+r).")
         self._charts()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_methods)
+
+    def _fit_methods(self) -> None:
+        """The method column takes the room the other columns leave, its schedule kept (`fitted_method`)."""
+        table = self.query_one(DataTable)
+        if not table.size.width or not self.runs:
+            return
+        others = sum(column.get_render_width(table) for key, column in table.columns.items() if key != "method")
+        room = table.scrollable_content_region.width - others - 2 * table.cell_padding  # less the method's padding
+        column = table.columns[ColumnKey("method")]
+        methods = {name: run.method for name, run in self.runs.items()}
+        methods.update((name, group.method) for name, group in self.groups.items())
+        fitted = {name: fitted_method(method, room) for name, method in methods.items()}
+        for name, text in fitted.items():
+            if name in table.rows:
+                table.update_cell(name, "method", text)
+        column.auto_width = False
+        column.width = max((len(text) for text in fitted.values()), default=len("method"))
 
     @property
     def highlighted_item(self) -> RunRecord | RunGroup | None:

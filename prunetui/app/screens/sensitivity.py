@@ -8,6 +8,7 @@ accuracy.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from textual.widgets import ContentSwitcher, DataTable, Header, Input, Label, Se
 from prunetui.app.analysis_runner import Analysis
 from prunetui.app.plan import about
 from prunetui.app.screens.analysis import AnalysisScreen, Kept
+from prunetui.app.widgets.cut_input import CutInput
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import ACCURACY_AXIS, PERCENT, Axis, SeriesChart
 from prunetui.describe import counted, loaded_accuracy, percent, sensitivity_table, too_sparse_warning
@@ -87,7 +89,7 @@ class SensitivityScreen(AnalysisScreen):
                 yield Select(self._sources(), value=TRAIN_NOW, allow_blank=False, compact=True, id="sensitivity-source")
             with Horizontal(classes="analysis-row"):
                 yield Label("amounts", classes="analysis-label")
-                yield Input(",".join(f"{a:g}" for a in DEFAULT_AMOUNTS), id="sensitivity-amounts", compact=True)
+                yield CutInput(",".join(f"{a:g}" for a in DEFAULT_AMOUNTS), id="sensitivity-amounts", compact=True)
                 yield Label("criterion", classes="analysis-label switch-label")
                 options = [(name, name) for name in criteria]
                 yield Select(options, value=criterion, allow_blank=False, compact=True, id="sensitivity-criterion")
@@ -203,9 +205,10 @@ class SensitivityScreen(AnalysisScreen):
         text, suggestion = "", self.suggestion
         if suggestion is not None and self.started is not None:
             which = "validation" if chooses_by_validation([self.started]) else "test (no validation images)"
+            so_far = "so far, of the layers measured at every amount, " if self.running else ""
             text = (
-                f"{loaded_accuracy(self.started)}; largest amount per layer within {TOLERANCE * 100:g} point by "
-                f"{which} accuracy: [b]{suggestion}[/b] (ctrl+l puts it into the form)"
+                f"{loaded_accuracy(self.started)}; {so_far}largest amount per layer within {TOLERANCE * 100:g} "
+                f"point by {which} accuracy: [b]{suggestion}[/b] (ctrl+l puts it into the form)"
             )
         self.query_one("#sensitivity-suggestion", Static).update(text)
         self.refresh_bindings()
@@ -233,7 +236,14 @@ class SensitivityScreen(AnalysisScreen):
         """The per-layer amounts the results so far suggest, as --layer-sparsity reads them."""
         if self.started is None or (not self.points and self.started.evaluations):
             return None  # none yet; with nothing to measure, each layer's sparsity as loaded
-        return format_layer_amounts(suggest_amounts(self.points, [self.started], TOLERANCE))
+        amounts = suggest_amounts(self.points, [self.started], TOLERANCE)
+        if self.running:  # only the layers measured at every amount: the others' would be guesses
+            measured = Counter(point.layer for point in self.points)
+            done = {layer for layer in amounts if measured[layer] >= len(self.started.amounts_above(layer))}
+            amounts = {layer: amount for layer, amount in amounts.items() if layer in done and measured[layer]}
+            if not amounts:
+                return None
+        return format_layer_amounts(amounts)
 
     def action_use_amounts(self) -> None:
         suggestion = self.suggestion

@@ -16,10 +16,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, Input, Label, Static, Switch
+from textual.widgets.data_table import ColumnKey
 
 from prunetui.app.analysis_runner import Analysis
 from prunetui.app.plan import about
 from prunetui.app.screens.analysis import AnalysisScreen, Kept
+from prunetui.app.widgets.cut_input import CutInput
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import ACCURACY_AXIS, SPARSITY_AXIS, SeriesChart
 from prunetui.describe import counted, percent, recovery
@@ -38,10 +40,21 @@ from prunetui.engine.analyses import (
 )
 from prunetui.engine.analyses.executor import Parallel, parse_jobs
 from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.seed_stats import parse_seeds
 
-# compression counted over the weights (as papers do), then over all parameters, biases included
-COLUMNS = ("method", "target", "seed", "reached", "× weights", "× all", "pruned")  # then "fine-tuned" or "retrained"
+# The accuracy after recovery ("fine-tuned" or "retrained") comes right after the point's name, and the method's
+# name gives way to the numbers: no width cuts the accuracy off.
+# Compression is counted over the weights (as papers do), then over all parameters, biases included.
+COLUMNS = ("target", "seed", "accuracy", "pruned", "reached", "× weights", "× all")
+NUMBERS_WIDTH = sum(len(column) + 2 for column in (*COLUMNS[:2], "fine-tuned", *COLUMNS[3:])) + 4  # + scrollbar
+ACCURACY_EDGE = sum(len(column) + 2 for column in (*COLUMNS[:2], "fine-tuned")) + 4  # where the accuracy ends
+
+
+def shortened(method: str, width: int) -> str:
+    """A method's name in `width` cells: whole if it fits, else cut with an ellipsis (never below 6 cells)."""
+    width = max(width, 6)
+    return method if len(method) <= width else f"{method[: width - 1]}…"
 
 
 class SweepScreen(AnalysisScreen):
@@ -61,10 +74,12 @@ class SweepScreen(AnalysisScreen):
         with Vertical(id="sweep-setup", classes="analysis-setup"):
             with Horizontal(classes="analysis-row"):
                 yield Label("methods", classes="analysis-label")
-                yield Input(",".join(methods), id="sweep-methods", compact=True, tooltip="criterion:scope:schedule, …")
+                tooltip = "criterion:scope:schedule, …"
+                yield CutInput(",".join(methods), id="sweep-methods", compact=True, tooltip=tooltip)
             with Horizontal(classes="analysis-row"):
                 yield Label("sparsities", classes="analysis-label")
-                yield Input(",".join(f"{s:g}" for s in DEFAULT_SPARSITIES), id="sweep-sparsities", compact=True)
+                yield CutInput(",".join(f"{s:g}" for s in DEFAULT_SPARSITIES), id="sweep-sparsities", compact=True)
+                yield Label("", id="sweep-sparsity-count", classes="analysis-count")
                 yield Label("seeds", classes="analysis-label switch-label")
                 yield Input(str(c.seed), id="sweep-seeds", compact=True, tooltip="each point once per seed: 0,1,2")
                 yield Label("jobs", classes="analysis-label switch-label")
@@ -83,9 +98,9 @@ class SweepScreen(AnalysisScreen):
         self.query_one("#sweep-setup").border_title = f"Sweep: {self.config.model} on {self.config.dataset}"
         table = self.query_one(DataTable)
         table.border_title = "Points"
+        table.add_column("method", key="method")
         for column in COLUMNS:
-            table.add_column(column, key=column)
-        table.add_column(after.done, key="accuracy")
+            table.add_column(after.done if column == "accuracy" else column, key=column)
         self.query_one("#sweep-methods").focus()
 
     def _spec(self) -> SweepSpec:
@@ -153,23 +168,42 @@ class SweepScreen(AnalysisScreen):
     def redraw(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
+        # Where not every number fits anyway, the names still leave the accuracy in sight.
+        width = table.size.width or 1000  # not laid out yet: whole names
+        room = width - NUMBERS_WIDTH if width - NUMBERS_WIDTH >= 12 else width - ACCURACY_EDGE
+        names = {method: shortened(method, room) for method in {point.method for point in self.points.values()}}
+        column = table.columns[ColumnKey("method")]  # as wide as its names now: a table that was wider shrinks
+        column.auto_width, column.width = False, max((len(name) for name in names.values()), default=0)
+        column.width = max(column.width, len("method"))
         for point in sorted(self.points.values(), key=lambda p: (p.method, p.sparsity, p.seed)):
             table.add_row(
-                point.method,
+                names[point.method],
                 percent(point.sparsity, 0),
                 str(point.seed),
+                percent(point.accuracy),
+                percent(point.pruned_accuracy),
                 percent(point.reached_sparsity),
                 "–" if point.weight_compression is None else f"{point.weight_compression:.1f}×",
                 f"{point.compression:.1f}×",
-                percent(point.pruned_accuracy),
-                percent(point.accuracy),
             )
         self._chart()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.redraw)  # the method names take the room the numbers leave
 
     def _chart(self) -> None:
         log = self.query_one("#sweep-log", Switch).value
         series, bands, x_label = sweep_series(self.points.values(), log)  # over seeds: mean, and ± std as error bars
         self.query_one("#sweep-chart", SeriesChart).show(series, log_x=log, x_label=x_label, errors=bands)
+
+    @on(Input.Changed, "#sweep-sparsities")
+    def _count_sparsities(self, event: Input.Changed) -> None:
+        """How many sparsities the field holds: at 80 columns it shows only the first few."""
+        try:
+            count = f"({len(parse_fractions(event.value, 'sparsities'))})"
+        except PrunetuiError:
+            count = ""  # the plan's line says what is wrong
+        self.query_one("#sweep-sparsity-count", Label).update(count)
 
     def action_toggle_log(self) -> None:
         switch = self.query_one("#sweep-log", Switch)

@@ -1,5 +1,5 @@
-"""What the Runs, Sweep, Sensitivity and Weights screens share: F3-F6 go from one to another (the one left
-stops, as with Escape), and F1 explains the screen in front with its own keys."""
+"""What the Runs, Sweep, Sensitivity and Weights screens share: F3-F6 go from one to another (as with Escape, a
+sweep or sensitivity analysis of the one left goes on), and F1 explains the screen in front with its own keys."""
 
 from __future__ import annotations
 

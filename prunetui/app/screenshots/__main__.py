@@ -3,6 +3,8 @@
     .venv/bin/python -m prunetui.app.screenshots [--out screenshots] [--data-dir /tmp/prunetui-shots-data]
 
 Runs real Fashion-MNIST (copied from /usr/share/datasets, or downloaded) on a subset, so it takes a few minutes.
+It works in a fresh folder whose runs and data are named relative to it (`runs/…`, `data/…`, the data directory a
+symlink to --data-dir), so that no picture shows a temporary path.
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("screenshots"))
     parser.add_argument("--data-dir", default="/tmp/prunetui-shots-data")
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+    out, data = args.out.resolve(), Path(args.data_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    data.mkdir(parents=True, exist_ok=True)
     # The pictures show the defaults, not the settings this user's app remembers (nor does it change them).
     os.environ["PRUNETUI_CONFIG_DIR"] = tempfile.mkdtemp(prefix="prunetui-shots-config-")
+    os.chdir(tempfile.mkdtemp(prefix="prunetui-shots-"))
+    Path("data").symlink_to(data)
+    os.environ["PRUNETUI_DATA"], os.environ["PRUNETUI_RUNS"] = "data", "runs"  # the form's data dir stays empty
     config = ExperimentConfig(
         dataset="fashion-mnist",
-        data_dir=args.data_dir,
         schedule="iterative",
         sparsity=0.97,
         rounds=3,
@@ -39,7 +45,7 @@ def main() -> None:
         train_subset=6000,
     )
     for scene in (idle, validation_error, runs, analyses):
-        asyncio.run(scene(args.out, config))
+        asyncio.run(scene(out, config))
         print(f"{scene.__name__}: done")
 
 

@@ -1,12 +1,12 @@
 """Screenshots of the Runs, Sweep, Sensitivity and Weights screens, for `python -m prunetui.app.screenshots`.
 
-Saves a few real runs into a fresh runs root first, so the pictures show only what this script made.
+Saves a few real runs into a runs root of their own first (`analyses`, in the script's fresh folder), so the pictures
+show only what this script made.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,15 +43,15 @@ def record_runs(config: ExperimentConfig) -> list[Path]:
 
 
 async def analyses(out: Path, config: ExperimentConfig) -> None:
-    with tempfile.TemporaryDirectory(prefix="prunetui-shots-runs-") as root:
-        os.environ["PRUNETUI_RUNS"] = root
-        runs = record_runs(config)
-        for size, suffix in ((WIDE, ""), (SMALL, "-80x24")):
-            async with PruneApp(config).run_test(size=size) as pilot:
-                await runs_screen(pilot, out, suffix)
-                await sweep_screen(pilot, out, suffix)
-                await sensitivity_screen(pilot, out, suffix, runs[0])
-                await weights_screen(pilot, out, suffix, runs[1])
+    """In a runs root of its own, named relative to the folder the script works in (`__main__`)."""
+    os.environ["PRUNETUI_RUNS"] = "analyses"  # a folder of the script's own: the titles name it so
+    runs = record_runs(config)
+    for size, suffix in ((WIDE, ""), (SMALL, "-80x24")):
+        async with PruneApp(config).run_test(size=size) as pilot:
+            await runs_screen(pilot, out, suffix)
+            await sweep_screen(pilot, out, suffix)
+            await sensitivity_screen(pilot, out, suffix, runs[0])
+            await weights_screen(pilot, out, suffix, runs[1])
 
 
 async def runs_screen(pilot: Pilot[None], out: Path, suffix: str) -> None:

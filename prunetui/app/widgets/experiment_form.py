@@ -11,16 +11,19 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import DescendantFocus
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static, Switch
 
 from prunetui.app.widgets.choice import Choice
+from prunetui.app.widgets.cut_input import CutInput
+from prunetui.app.words import as_fields
 from prunetui.engine.core.config import ExperimentConfig, flag_name, setting_type
-from prunetui.engine.core.data import availability
+from prunetui.engine.core.data import NOT_AVAILABLE, availability, download_reachable, missing_text
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.seed_stats import parse_seeds
 
@@ -37,16 +40,9 @@ def _showable(f: dataclasses.Field[Any], value: Any) -> bool:
     return (setting_type(f) is bool) == (type(value) is bool)
 
 
-def _options(f: dataclasses.Field[Any], data_dir: str) -> list[tuple[str, str]]:
-    """A Choice's (label, value) pairs."""
-    if f.name == "dataset":
-        return _dataset_options(data_dir)
-    return [(choice, choice) for choice in f.metadata["choices"]]
-
-
-def _dataset_options(data_dir: str) -> list[tuple[str, str]]:
-    """Each data set's label says whether it is embedded, on disk, will download, or is not available."""
-    return [(f"{name} · {state}", name) for name, state in availability(data_dir or None).items()]
+def _dataset_options(states: dict[str, str]) -> list[tuple[str, str]]:
+    """Each data set's label says whether it is embedded, on disk, will download, or is not on this machine."""
+    return [(f"{name} · {state}", name) for name, state in states.items()]
 
 
 # The settings box's lines at 80x24: the rows that fill them are in the first frame, the others come after it
@@ -91,6 +87,18 @@ class SettingRow(Horizontal):
 class ExperimentForm(Vertical):
     """One row per setting; `read()` gives the config the form shows and what is wrong with it."""
 
+    @dataclasses.dataclass
+    class Checked(Message):
+        """The settings were checked again: `problems`, by setting name (none: a run can start)."""
+
+        problems: dict[str, str]
+
+    @dataclasses.dataclass
+    class OnlineKnown(Message):
+        """Whether a data set could be downloaded now, found out in a worker."""
+
+        online: bool
+
     def __init__(self, config: ExperimentConfig | None = None, *, id: str | None = None) -> None:
         """`config`: the settings it will show first (`show_config`), which decide the rows of the first frame."""
         super().__init__(id=id)
@@ -100,6 +108,8 @@ class ExperimentForm(Vertical):
         self._check_pending = False
         self._controls: dict[str, Widget] = {}  # by setting name, as their rows are built
         self._seeds: Input | None = None  # the Seeds row's, once built
+        self.online: bool | None = None  # whether a download could be tried: unknown until a worker has asked
+        self._states = self._availability((config or self._config).data_dir)  # each data set's, for its label
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="settings", can_focus=False):
@@ -128,17 +138,43 @@ class ExperimentForm(Vertical):
         widget_id, help = f"setting-{f.name}", f.metadata["help"]
         control: Widget
         if f.metadata["choices"]:
-            options = _options(f, self._config.data_dir)
+            choices = f.metadata["choices"]
+            options = _dataset_options(self._states) if f.name == "dataset" else [(c, c) for c in choices]
             control = Choice(options, value, id=widget_id)
         elif setting_type(f) is bool:
             control = Switch(value, id=widget_id)
         else:
-            control = Input(str(value), placeholder=f.metadata["empty"] or help, compact=True, id=widget_id)
+            control = CutInput(str(value), placeholder=f.metadata["empty"] or help, compact=True, id=widget_id)
         control.tooltip = help
         return control
 
     def on_mount(self) -> None:
         self._rows_added()
+        self._ask_online()
+
+    def _availability(self, data_dir: str) -> dict[str, str]:
+        """Each data set's state; "will download" only once a download is known to be possible."""
+        return availability(data_dir or None, download=bool(self.online))
+
+    @work(thread=True, exit_on_error=False, group="online")
+    def _ask_online(self) -> None:
+        """Whether torchvision's mirrors answer: a second or more offline, so never on the UI thread."""
+        self.post_message(self.OnlineKnown(download_reachable()))
+
+    def on_experiment_form_online_known(self, message: OnlineKnown) -> None:
+        self.online = message.online
+        self._show_states(self.query_one("#setting-data_dir", Input).value if self._has("data_dir") else "")
+
+    def _has(self, name: str) -> bool:
+        return name in self._controls
+
+    def missing_data(self, config: ExperimentConfig | None = None) -> str | None:
+        """Why the chosen data set (`config`'s, by default the form's) cannot be used now and where prunetui
+        looked; None when it can, or while it is not known yet whether it could be downloaded."""
+        config = config or self.read()[0]
+        if self.online is None or self._states.get(config.dataset) != NOT_AVAILABLE:
+            return None
+        return missing_text(config.dataset, config.data_dir or None)
 
     async def add_rows(self) -> None:
         """The rows below those of the first frame (a row is four widgets). Until they are mounted, `read()` takes
@@ -167,6 +203,7 @@ class ExperimentForm(Vertical):
                 assert isinstance(control, Choice | Switch)
                 control.value = value
         self._config = config
+        self._states = self._availability(config.data_dir)  # before its Input says it changed: no stale note
         self._check()
 
     def read(self) -> tuple[ExperimentConfig, dict[str, str]]:
@@ -227,7 +264,12 @@ class ExperimentForm(Vertical):
     @on(Input.Changed, "#setting-data_dir")
     def _show_availability(self, event: Input.Changed) -> None:
         """What is on disk depends on the data directory."""
-        self.query_one("#setting-dataset", Choice).set_options(_dataset_options(event.value))
+        self._show_states(event.value)
+
+    def _show_states(self, data_dir: str) -> None:
+        self._states = self._availability(data_dir)
+        self.query_one("#setting-dataset", Choice).set_options(_dataset_options(self._states))
+        self._changed()
 
     @on(Input.Changed)
     @on(Choice.Changed)
@@ -248,10 +290,12 @@ class ExperimentForm(Vertical):
             self.query_one(f"#row-{name}").set_class(problem is not None, "-invalid")
             control.disabled = problem is None and not_applicable is not None
             note = self.query_one(f"#note-{name}", Static)
-            text = problem or not_applicable or ""
+            missing = self.missing_data(config) if name == "dataset" else None  # said before Start, not after
+            text = as_fields(problem or not_applicable or missing or "")
             if note.content != text:  # each update lays out the whole screen again
                 note.update(text)
-            note.set_classes(["setting-note", "-error" if problem else "-note" if not_applicable else "-empty"])
+            kind = "-error" if problem or missing else "-note" if not_applicable else "-empty"
+            note.set_classes(["setting-note", kind])
         if self._seeds is not None:
             problem = self.problems.get("seeds")
             self.query_one("#row-seeds").set_class(problem is not None, "-invalid")
@@ -259,6 +303,7 @@ class ExperimentForm(Vertical):
             note.update(problem or "")
             note.set_classes(["setting-note", "-error" if problem else "-empty"])
         self.query_one("#form-status", Static).update(self._status_text())
+        self.post_message(self.Checked(self.problems))
 
     def _status_text(self) -> str:
         if self.locked:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 
+from rich.markup import escape
 from rich.progress_bar import ProgressBar as RichBar
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -14,6 +15,7 @@ from textual.widgets import Label, Static
 
 from prunetui.app.group_state import GroupState
 from prunetui.app.run_state import FAILED, RunState, clock
+from prunetui.app.words import as_fields
 from prunetui.describe import before_pruning, percent
 
 
@@ -77,6 +79,7 @@ class StatusPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("ready: set up an experiment and press Start", id="phase")
+        yield Static("", id="analyses", markup=True)  # sweeps and sensitivity analyses going on their screens
         with Horizontal(classes="progress-row"):
             yield Label("epoch", classes="progress-label")
             yield Bar(id="epoch-progress")
@@ -94,7 +97,8 @@ class StatusPanel(Vertical):
         self.query_one("#group").display = bool(words)
         self._put("#group", words)
         self.query_one("#phase", Static).set_class(state.outcome == FAILED, "-failed")
-        self._put("#phase", f"[b]{state.phase_text}[/b]" + (f": {state.error}" if state.error else ""))
+        error = f": {escape(as_fields(state.error))}" if state.error else ""  # the app's words: fields, not flags
+        self._put("#phase", f"[b]{state.phase_text}[/b]{error}")
         # No total while a run loads its data: the bars pulse. Idle, they sit empty.
         waiting = None if state.active else 1
         self.query_one("#epoch-progress", Bar).set(state.batches or waiting, state.batch)
@@ -106,12 +110,18 @@ class StatusPanel(Vertical):
         self._put("#run-text", run if state.started else "")
         self._put("#figures", self._figures(state))
 
+    def show_analyses(self, lines: list[str]) -> None:
+        """One line per analysis kept by the app, what it does now; none: the line goes."""
+        analyses = self.query_one("#analyses", Static)
+        analyses.display = bool(lines)
+        self._put("#analyses", "\n".join(lines))
+
     def _put(self, selector: str, text: str) -> Static:
         """Update only what changed, and without a layout of the whole screen: every line has a fixed height
         in the stylesheet but the phase, which wraps a long status or error rather than cut it."""
         widget = self.query_one(selector, Static)
         if widget.content != text:
-            widget.update(text, layout=selector in ("#phase", "#group"))
+            widget.update(text, layout=selector in ("#phase", "#group", "#analyses"))
         return widget
 
     def _figures(self, state: RunState) -> str:

@@ -96,7 +96,8 @@ class ExperimentConfig:
     )
     data_dir: str = setting(
         "",
-        "data set root (default: $PRUNETUI_DATA, else a per-user cache)",
+        "data set folder: torchvision's layout (<dir>/MNIST/raw/…) or the four IDX files themselves "
+        "(default: $PRUNETUI_DATA, else a per-user cache)",
         empty="$PRUNETUI_DATA or cache",
         roles=("place",),
     )
@@ -316,7 +317,9 @@ class ExperimentConfig:
                 f"global scope reaches at most {math.floor(reachable * 10_000) / 10_000:g}"
             )
         if self.structured and self.scope == "global":
-            problems["scope"] = f"global scope ranks single weights; {self.criterion} prunes whole rows per layer"
+            problems["scope"] = (
+                f"global scope ranks single weights; {self.criterion} prunes whole rows per layer: use --scope layer"
+            )
         layer_problem = self._layer_sparsity_problem()
         if layer_problem:
             problems["layer_sparsity"] = layer_problem

@@ -224,8 +224,8 @@ class AGP(Schedule):
             return f"--agp-start-step {own.agp_start_step:,} is not within training: {training}"
         return (
             f"agp's last mask update, at step t0 + nΔt = {own.agp_start_step:,} + {settings.rounds} × "
-            f"{own.agp_interval:,} = {last:,}, is not within training: {training}; lower --agp-start-step, "
-            "--agp-interval or --rounds, or train longer"
+            f"{own.agp_interval:,} = {last:,}, is not within training: {training}; --agp-interval 0 spreads the "
+            "updates over the training, or lower --agp-start-step, --agp-interval or --rounds, or train longer"
         )
 
 

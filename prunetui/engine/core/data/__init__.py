@@ -6,8 +6,12 @@ from typing import TYPE_CHECKING
 from prunetui.engine.core.data.sources import (
     EMBEDDED,
     IDX_FILES,
+    NOT_AVAILABLE,
     availability,
     default_data_dir,
+    download_reachable,
+    missing_text,
+    places_looked,
 )
 
 if TYPE_CHECKING:  # what `__getattr__` gives, for the type checker
@@ -23,13 +27,17 @@ if TYPE_CHECKING:  # what `__getattr__` gives, for the type checker
 __all__ = [
     "EMBEDDED",
     "IDX_FILES",
+    "NOT_AVAILABLE",
     "DataSet",
     "Split",
     "availability",
     "dataset_loading",
     "default_data_dir",
+    "download_reachable",
     "load_dataset",
     "load_run_data",
+    "missing_text",
+    "places_looked",
     "run_data_loading",
 ]
 

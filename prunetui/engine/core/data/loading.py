@@ -28,6 +28,8 @@ from prunetui.engine.core.data.sources import (
     data_root,
     describe_availability,
     find_idx_files,
+    find_in_data_dir,
+    layouts_text,
     raw_folder,
     system_folder,
 )
@@ -134,11 +136,11 @@ def _locate(
     name: str, root: Path, system_dir: Path | None, download: bool
 ) -> Generator[Status, None, tuple[Found | None, str]]:
     raw = raw_folder(name, root)
-    found = find_idx_files(raw)
+    found = find_in_data_dir(name, root)
     if found:
-        return found, str(raw)
+        return found, str(found.folder)
     system = system_folder(name, system_dir)
-    tried = [f"{raw} (the data directory)", f"{system} (system data sets)"]
+    tried = [f"{raw} and {root} (the data directory)", f"{system} (system data sets)"]
     system_files = find_idx_files(system)
     if system_files:
         yield Status(f"copying {system} into {raw} …")
@@ -155,7 +157,7 @@ def _locate(
     others = describe_availability(availability(root, system_dir=system_dir, download=False))
     raise DataError(
         f"{name} data set not found; tried: {'; '.join(tried)}. "
-        f"Fix: connect to the internet so it can be downloaded, put the four IDX files (or their .gz) in {raw}, "
+        f"Fix: connect to the internet so it can be downloaded, put {layouts_text(name, root)}, "
         f"or pass --data-dir (or set $PRUNETUI_DATA) to where they are. "
         f"Available now: {others}; pick one with --dataset or the form's dataset field."
     )

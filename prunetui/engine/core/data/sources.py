@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +27,20 @@ IDX_FILES = (
     "t10k-labels-idx1-ubyte",
 )
 
+# The hosts of torchvision's mirrors for these data sets (`torchvision.datasets.MNIST.mirrors` …), named here so that
+# telling whether a download could be tried needs no torchvision import (it took 30 s on a cold, busy machine).
+MIRROR_HOSTS: tuple[tuple[str, int], ...] = (
+    ("ossci-datasets.s3.amazonaws.com", 443),
+    ("yann.lecun.com", 80),
+    ("fashion-mnist.s3-website.eu-central-1.amazonaws.com", 80),
+    ("codh.rois.ac.jp", 80),
+)
+
 # What `availability` says of a data set
 AVAILABLE_EMBEDDED = "embedded"
 AVAILABLE_ON_DISK = "on disk"
 AVAILABLE_TO_DOWNLOAD = "will download"
-NOT_AVAILABLE = "not available"
+NOT_AVAILABLE = "not on this machine"  # and no download could be tried
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,30 @@ def raw_folder(name: str, root: Path) -> Path:
     return root / FOLDERS[name] / "raw"
 
 
+def data_dir_folders(name: str, root: Path) -> tuple[Path, Path]:
+    """Where a data directory may hold a data set's files: torchvision's layout (`<root>/MNIST/raw/`, where
+    downloads go), or the directory itself holding the four files (`<root>/train-images-idx3-ubyte.gz` …)."""
+    return raw_folder(name, root), root
+
+
+def find_in_data_dir(name: str, root: Path) -> Found | None:
+    """The data set's four IDX files in the data directory, in either layout of `data_dir_folders`."""
+    return next(filter(None, (find_idx_files(folder) for folder in data_dir_folders(name, root))), None)
+
+
+def places_looked(name: str, data_dir: str | Path | None, system_dir: Path | None = None) -> list[Path]:
+    """Every folder where prunetui looks for a data set's files, in the order it looks."""
+    return [*data_dir_folders(name, data_root(data_dir)), system_folder(name, system_dir)]
+
+
+def layouts_text(name: str, root: Path) -> str:
+    """The two layouts a data directory may have, in words, for the messages that say where to put the files."""
+    return (
+        f"the four IDX files (train-images-idx3-ubyte.gz …, or unpacked) either in {raw_folder(name, root)} "
+        f"(torchvision's layout, where downloads go) or in the data directory {root} itself"
+    )
+
+
 def find_idx_files(folder: Path) -> Found | None:
     """The four IDX files in `folder`, each unpacked or as torchvision and Debian keep them (`.gz`); None if any
     is missing."""
@@ -75,6 +109,21 @@ def can_download() -> bool:
     return importlib.util.find_spec("torchvision") is not None
 
 
+def download_reachable(timeout: float = 1.0) -> bool:
+    """Whether a download could be tried now: torchvision is installed and one of its mirrors' hosts accepts a
+    connection (no request is made). It may wait `timeout` per host: call it off the UI thread, and only where a
+    data set is missing."""
+    if not can_download():
+        return False
+    for host, port in MIRROR_HOSTS:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return True
+        except OSError:  # refused, unreachable, no name resolution: offline for this host
+            continue
+    return False
+
+
 def availability(
     data_dir: str | Path | None, *, system_dir: Path | None = None, download: bool = True
 ) -> dict[str, str]:
@@ -85,11 +134,17 @@ def availability(
     for name in DATASETS:
         if name == EMBEDDED:
             states[name] = AVAILABLE_EMBEDDED
-        elif find_idx_files(raw_folder(name, root)) or find_idx_files(system_folder(name, system_dir)):
+        elif find_in_data_dir(name, root) or find_idx_files(system_folder(name, system_dir)):
             states[name] = AVAILABLE_ON_DISK
         else:
             states[name] = AVAILABLE_TO_DOWNLOAD if downloadable else NOT_AVAILABLE
     return states
+
+
+def missing_text(name: str, data_dir: str | Path | None, system_dir: Path | None = None) -> str:
+    """Why a data set cannot be used now, and where prunetui looked: for the form and the CLI before a start."""
+    looked = ", ".join(str(folder) for folder in places_looked(name, data_dir, system_dir))
+    return f"{name} is not on this machine and cannot be downloaded now (offline?); looked in {looked}"
 
 
 def describe_availability(states: dict[str, str]) -> str:
