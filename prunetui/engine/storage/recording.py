@@ -201,6 +201,19 @@ def environment(device: str) -> dict[str, Any]:
     return details
 
 
+def cost_dict(summary: RunSummary) -> dict[str, Any]:
+    """Parameters and MACs per image, dense and pruned (for structural pruning, the compact model's), where they
+    were counted: `macs` is what a dense kernel computes, `nonzero_macs` the products with non-zero weights."""
+    dense, cost = summary.dense_cost, summary.cost
+    return {
+        "dense_macs": dense.macs if dense else None,
+        "dense_parameters": dense.parameters if dense else None,
+        "macs": cost.macs if cost else None,
+        "nonzero_macs": cost.nonzero_macs if cost else None,
+        "parameters": cost.parameters if cost else None,
+    }
+
+
 def summary_dict(summary: RunSummary, exported: Exported | None) -> dict[str, Any]:
     report = summary.sparsity
     return {
@@ -233,4 +246,5 @@ def summary_dict(summary: RunSummary, exported: Exported | None) -> dict[str, An
         "images_per_s": summary.images_per_s,
         "seconds": summary.seconds,
         "export": asdict(exported) if exported else None,
+        **cost_dict(summary),
     }
