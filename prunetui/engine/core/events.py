@@ -192,6 +192,7 @@ class Stopped:
 class Failed:
     message: str  # one readable line, no traceback
     summary: RunSummary | None  # what was finished before the failure, if the model existed
+    bad_setting: bool = False  # a setting found wrong once the run began (the network, its weights): exit code 2
 
 
 Event = RunStarted | Status | StepLoss | EpochEnd | Pruned | Rewound | Exported | Finished | Stopped | Failed

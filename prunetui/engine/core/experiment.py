@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -128,7 +129,7 @@ class Experiment:
         except StopRequested:
             yield Stopped(self._summary_as_it_stands())
         except PrunetuiError as error:
-            yield Failed(str(error), self._summary_as_it_stands())
+            yield Failed(str(error), self._summary_as_it_stands(), isinstance(error, ConfigError))
         except Exception as error:  # a bug or an environment problem: still a message, never a crash
             message = out_of_memory(error)
             if message is None:
@@ -258,6 +259,21 @@ class Experiment:
         with contextlib.suppress(Exception):  # the cost is reported where it can be measured, never fails a run
             self.dense_cost = measure_cost(model, self.example)
         return model
+
+    def checkpoint_network(self, *, pruned: bool = True) -> dict[str, Any] | None:
+        """What a checkpoint keeps beside the weights so that a network other than the LeNets is rebuilt
+        (`storage.export.Network`): its spec, and with `pruned` the channels structural pruning removed."""
+        if self.config.layers_known or self.shape is None:
+            return None
+        shape = self.shape
+        network: dict[str, Any] = {
+            "model_args": self.config.model_arguments,
+            "input": [shape.channels, shape.size, shape.classes],
+            "output_layer": self.output_layer,
+        }
+        if pruned and self.channel_pruning is not None:
+            network["pruned_channels"] = [[name, out, list(idx)] for name, out, idx in self.channel_pruning.history]
+        return network
 
     @property
     def structural(self) -> bool:
