@@ -163,8 +163,7 @@ def load_model(path: str | Path) -> nn.Module:
         and isinstance(saved.get("state_dict"), dict)
     ):
         raise PrunetuiError(
-            f"{path} is not a prunetui checkpoint (it holds no weights of a known model: {', '.join(MODELS)}, "
-            "or of a network with its spec)"
+            f"{path} is not a prunetui checkpoint (it holds no weights of a known model: {', '.join(MODELS)})"
         )
     try:
         model = build_model(saved["model"], **saved["shape"]) if saved["model"] in MODELS else _rebuild(path, saved)
