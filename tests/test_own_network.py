@@ -14,6 +14,9 @@ import torch
 
 from prunetui.cli import main
 from prunetui.engine import ExperimentConfig
+from prunetui.engine.analyses import SweepEnded, SweepSpec
+from prunetui.engine.analyses.executor import Parallel
+from prunetui.engine.analyses.sweep import Sweep
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.events import RunStarted
 from prunetui.engine.core.experiment import Experiment
@@ -206,3 +209,20 @@ def test_weights_start_the_run_and_rewinding_goes_back_to_them(tiny_config: Expe
     assert main([*argv, "--device", "cpu", "--out", str(out)]) == 0
     dense = load_model(out / "dense.pt").state_dict()
     assert all(torch.equal(dense[name], tensor) for name, tensor in trained.state_dict().items())
+
+
+def test_a_sweep_in_worker_processes_prunes_a_users_file_network_named_by_a_relative_path(
+    tiny_config: ExperimentConfig, tmp_path: Path, user_net: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(user_net.parent.parent)
+    base = tiny_config.replace(model="nets/net.py:build", epochs=1, finetune_epochs=0, train_subset=200)
+    spec = SweepSpec(base, ("l1:layer:one-shot", "ln-structured:layer:one-shot"), (0.5,))
+    events = list(Sweep(spec, tmp_path / "sweep", parallel=Parallel(jobs=2, threads=1), download=False).run())
+    end = events[-1]
+    assert isinstance(end, SweepEnded) and end.status == "finished", end
+    assert len(end.points) == 2
+    for point in end.points:
+        run = tmp_path / "sweep" / "runs" / f"{point.method.replace(':', '-')}-0.5-seed0"
+        model = load_model(run / "model.pt")  # rebuilt from the file, by its absolute path
+        assert model.head.out_features == 10
+        assert json.loads((run / "summary.json").read_text())["config"]["model"] == str(user_net) + ":build"

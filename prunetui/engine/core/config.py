@@ -456,6 +456,14 @@ class ExperimentConfig:
             raise ConfigError(f"invalid {flag_name(name)}: {why}")
         return self
 
+    def with_absolute_paths(self) -> ExperimentConfig:
+        """This config with a network file and --weights named by absolute paths, for a worker process (or a Ray
+        worker on this machine) whose working directory differs."""
+        from prunetui.engine.core.networks.user_code import absolute_model
+
+        weights = str(Path(self.weights).expanduser().resolve()) if self.weights else ""
+        return self.replace(model=absolute_model(self.model), weights=weights)
+
     def replace(self, **changes: Any) -> ExperimentConfig:
         return dataclasses.replace(self, **changes)
 

@@ -74,6 +74,18 @@ def measure(model: nn.Module, data: DataSet) -> Measured:
     return Measured(test.loss, test.accuracy, val)
 
 
+def checkpoint_fields(config: ExperimentConfig, shape: InputShape, output_layer: str = "") -> dict[str, Any] | None:
+    """The spec a checkpoint of a network other than the LeNets keeps beside the weights (see
+    `storage.export.Network`); None for the LeNets, whose name says everything."""
+    if config.layers_known:
+        return None
+    return {
+        "model_args": config.model_arguments,
+        "input": [shape.channels, shape.size, shape.classes],
+        "output_layer": output_layer or config.output_layer,
+    }
+
+
 class Experiment:
     def __init__(
         self,
@@ -263,15 +275,10 @@ class Experiment:
     def checkpoint_network(self, *, pruned: bool = True) -> dict[str, Any] | None:
         """What a checkpoint keeps beside the weights so that a network other than the LeNets is rebuilt
         (`storage.export.Network`): its spec, and with `pruned` the channels structural pruning removed."""
-        if self.config.layers_known or self.shape is None:
+        if self.shape is None:
             return None
-        shape = self.shape
-        network: dict[str, Any] = {
-            "model_args": self.config.model_arguments,
-            "input": [shape.channels, shape.size, shape.classes],
-            "output_layer": self.output_layer,
-        }
-        if pruned and self.channel_pruning is not None:
+        network = checkpoint_fields(self.config, self.shape, self.output_layer)
+        if network is not None and pruned and self.channel_pruning is not None:
             network["pruned_channels"] = [[name, out, list(idx)] for name, out, idx in self.channel_pruning.history]
         return network
 
