@@ -190,7 +190,7 @@ class Sweep(ExperimentSeries):
             else:  # a dense model: its points can start
                 seed = next(seed for seed in spec.seeds if spec.dense_stage(seed) == outcome.key)
                 network = checkpoint_fields(spec.base, self._shape)
-                save_state(outcome.result, absolute_model(spec.base.model), self._dense_path(seed), network=network)
+                save_state(outcome.result, absolute_model(spec.base.model), self._dense_path(seed), None, network)
                 self._submit_points(executor, todo, seed, outcome.result, test, device)
 
     def _submit_points(
