@@ -101,16 +101,6 @@ class ExperimentConfig:
         "path/to/file.py:factory",
         empty="lenet5",
     )
-    model_args: str = setting(
-        "", 'your network\'s factory: keyword arguments as a JSON object, e.g. {"width": 32}', empty="none"
-    )
-    weights: str = setting(
-        "", "start from this state dict (a .pt file, loaded with weights_only=True)", empty="fresh weights"
-    )
-    exclude_layers: str = setting(
-        "", "layers kept out of pruning: shell-style patterns, e.g. layer3.*,fc", empty="none, e.g. layer3.*"
-    )
-    output_layer: str = setting("", "the layer whose outputs are the class scores", empty="the last linear layer")
     dataset: str = setting(
         "fashion-mnist-mini", "28x28 grayscale data set (fashion-mnist-mini ships with prunetui)", DATASETS
     )
@@ -198,6 +188,19 @@ class ExperimentConfig:
         "fraction of the training images held out to choose by (the same images for every seed), in [0, 0.5]",
         interval=Interval(0.0, 0.5),
     )
+    # The network's own settings, read when the run builds it (in the process that trains).
+    model_args: str = setting(
+        "", 'your network\'s factory: keyword arguments as a JSON object, e.g. {"width": 32}', empty="none"
+    )
+    weights: str = setting(
+        "", "start from this state dict (a .pt file, loaded with weights_only=True)", empty="fresh weights"
+    )
+    exclude_layers: str = setting(
+        "",
+        "layers kept out of pruning: comma-separated shell-style patterns, e.g. layer3.?.conv1,fc",
+        empty="none, e.g. layer3.*",
+    )
+    output_layer: str = setting("", "the layer whose outputs are the class scores", empty="the last linear layer")
 
     @classmethod
     def fields(cls) -> tuple[dataclasses.Field[Any], ...]:
