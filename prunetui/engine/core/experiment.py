@@ -53,6 +53,7 @@ from prunetui.engine.core.training import (
     make_optimizer,
 )
 from prunetui.engine.pruning.allocation import overall_target, prune_to
+from prunetui.engine.pruning.criterion import weight_of
 from prunetui.engine.pruning.masks import reinit_seed, rewind, weights_of
 from prunetui.engine.pruning.schedules import FineTune, Prune, Rewind, Round, Train
 from prunetui.engine.pruning.structural import ChannelPruning, StructuralError, apply_masks, plan_pruning
@@ -182,7 +183,7 @@ class Experiment:
         if problems:
             name, why = next(iter(problems.items()))
             raise ConfigError(f"invalid --{name.replace('_', '-')}: {why}")
-        if config.sparsity > config.reachable_sparsity({name: m.weight.numel() for name, m in layers}):
+        if config.sparsity > config.reachable_sparsity({name: weight_of(m).numel() for name, m in layers}):
             raise ConfigError(f"invalid --sparsity: {config.sparsity:g} is out of reach with --max-layer-sparsity")
         self._trainer = Trainer(
             model, data.train, config.batch_size, torch.Generator().manual_seed(config.seed), self._stop
