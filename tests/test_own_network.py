@@ -14,15 +14,18 @@ import torch
 
 from prunetui.cli import main
 from prunetui.engine import ExperimentConfig
-from prunetui.engine.analyses import SweepEnded, SweepSpec
+from prunetui.engine.analyses import SeedGroupEnded, SweepEnded, SweepSpec
 from prunetui.engine.analyses.executor import Parallel
+from prunetui.engine.analyses.seed_group import SeedGroup
 from prunetui.engine.analyses.sweep import Sweep
+from prunetui.engine.analyses.sweep_jobs import DataPlace
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.events import RunStarted
 from prunetui.engine.core.experiment import Experiment
 from prunetui.engine.core.networks.cifar_resnet import CifarResNet
 from prunetui.engine.storage.compact import export_run
 from prunetui.engine.storage.export import load_model
+from prunetui.engine.storage.runs import list_runs
 
 # A user's network with a residual add, a concatenation, BatchNorm and a depthwise conv.
 USER_NET = """
@@ -121,6 +124,7 @@ def test_a_users_file_network_prunes_structurally_and_its_compact_model_loads_in
     script = textwrap.dedent(f"""
         import torch
         from prunetui.engine.storage.export import load_model
+from prunetui.engine.storage.runs import list_runs
         model = load_model({str(out / "model-compact.pt")!r})
         print(model.stem[0].out_channels, model.depthwise.groups, tuple(model(torch.zeros(2, 1, 28, 28)).shape))
     """)
@@ -226,3 +230,21 @@ def test_a_sweep_in_worker_processes_prunes_a_users_file_network_named_by_a_rela
         model = load_model(run / "model.pt")  # rebuilt from the file, by its absolute path
         assert model.head.out_features == 10
         assert json.loads((run / "summary.json").read_text())["config"]["model"] == str(user_net) + ":build"
+
+
+def test_a_seed_group_in_worker_processes_runs_a_users_file_network_named_by_a_relative_path(
+    tiny_config: ExperimentConfig, tmp_path: Path, user_net: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(user_net.parent.parent)
+    base = tiny_config.replace(model="nets/net.py:build", epochs=1, finetune_epochs=0, train_subset=200)
+    base = base.replace(criterion="ln-structured", sparsity=0.5)
+    configs = [base.replace(seed=seed) for seed in (0, 1)]
+    group = SeedGroup(configs, tmp_path / "runs", Parallel(jobs=2, threads=1), place=DataPlace(download=False))
+    end = list(group.run())[-1]
+    assert isinstance(end, SeedGroupEnded) and end.status == "finished", end
+    runs = list_runs(tmp_path / "runs")
+    assert sorted(run.config.seed for run in runs if run.config) == [0, 1]
+    for run in runs:
+        summary = json.loads((run.path / "summary.json").read_text())
+        assert summary["macs"] < summary["dense_macs"]  # channels went, in the worker
+        assert load_model(run.path / "model.pt").head.out_features == 10
