@@ -21,6 +21,7 @@ from prunetui.engine.core.events import (
     Status,
     Stopped,
 )
+from prunetui.engine.core.networks.cost import Cost
 from prunetui.engine.core.seed_stats import MeanStd
 
 if TYPE_CHECKING:  # the analyses' module is not needed to describe a run
@@ -101,6 +102,29 @@ def compression_text(report: SparsityReport) -> str:
         f"all parameters, biases included: {report.nonzero_parameters:,} of {report.total_parameters:,} "
         f"({report.compression:.1f}×)"
     )
+
+
+def cost_text(dense: Cost | None, cost: Cost | None) -> str:
+    """'MACs 31.5 M → 8.0 M (25.5 % kept) · parameters 272,186 → 68,642': what the pruned network costs per image.
+    A physically smaller network (whole channels cut out) has one MAC count; a masked one two, each labelled: what
+    a dense kernel still computes (it multiplies the zeros too), and the products with non-zero weights. Empty
+    when the cost was not counted."""
+    if dense is None or cost is None or not dense.macs:
+        return ""
+    if cost.macs != dense.macs:
+        return (
+            f"MACs {millions(dense.macs)} → {millions(cost.macs)} ({cost.macs / dense.macs:.1%} kept) · "
+            f"parameters {dense.parameters:,} → {cost.parameters:,}"
+        )
+    return (
+        f"MACs {millions(dense.macs)} with a dense kernel, {millions(cost.nonzero_macs)} of non-zero weights "
+        f"({cost.nonzero_macs / dense.macs:.1%}) · parameters {cost.nonzero_parameters:,} of {dense.parameters:,} "
+        "non-zero"
+    )
+
+
+def millions(count: int) -> str:
+    return f"{count / 1e6:.1f} M" if count >= 100_000 else f"{count:,}"
 
 
 def compressions(weights: float | None, parameters: float | None) -> str:

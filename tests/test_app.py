@@ -320,7 +320,7 @@ async def test_config_files_save_and_load(tiny_config: ExperimentConfig, tmp_pat
         app.screen.query_one(Input).value = str(other)
         await pilot.press("enter")
         await pilot.pause()
-        assert app.query_one("#setting-model", Choice).value == "lenet300"
+        assert app.query_one("#setting-model", Input).value == "lenet300"
         assert app.main_screen.form.read() == (tiny_config.replace(model="lenet300", seed=7), {})
 
 
@@ -347,11 +347,15 @@ async def test_saving_settings_is_atomic(
 
 
 async def test_settings_that_cannot_be_shown_are_refused_and_others_are_marked(tiny_config: ExperimentConfig) -> None:
-    app = PruneApp(tiny_config.replace(model="resnet50"))
+    app = PruneApp(tiny_config.replace(criterion="l3"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.query_one("#setting-model", Choice).value == "lenet5"
-        await wait_until(pilot, lambda: any("invalid model" in n.message for n in app._notifications))  # fields
+        assert app.query_one("#setting-criterion", Choice).value == "l1"
+        await wait_until(pilot, lambda: any("invalid criterion" in n.message for n in app._notifications))  # fields
+        app.main_screen.form.show_config(tiny_config.replace(model="resnet50"))  # free text: shown, and marked
+        await pilot.pause()
+        assert app.query_one("#setting-model", Input).value == "resnet50"
+        assert "unknown model 'resnet50'" in app.main_screen.form.problems["model"]
         app.main_screen.form.show_config(tiny_config.replace(sparsity=1.5))
         await pilot.pause()
         assert app.main_screen.form.problems == {"sparsity": "must be in [0, 1)"}

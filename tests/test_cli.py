@@ -93,7 +93,7 @@ def test_flags_override_the_config_file(tiny_config: ExperimentConfig, tmp_path:
             "invalid --sparsity: 0.9 is out of reach: with --max-layer-sparsity 0.01, "
             "global scope reaches at most 0.0099",
         ),
-        (["--model", "resnet"], "invalid choice: 'resnet'"),
+        (["--model", "resnet"], "invalid --model: unknown model 'resnet'"),
         (["--lr", "fast"], "invalid float value: 'fast'"),
         (["--criterion", "ln-structured", "--scope", "global"], "invalid --scope"),
     ],

@@ -20,6 +20,9 @@ from prunetui.engine.pruning.budget import capped_zeros
 
 NON_DEFAULT = ExperimentConfig(
     model="lenet300",
+    weights="/some/trained.pt",
+    exclude_layers="fc1",
+    output_layer="fc3",
     dataset="kmnist",
     data_dir="/some/where",
     criterion="taylor",
@@ -53,7 +56,10 @@ NON_DEFAULT = ExperimentConfig(
     validation_split=0.2,
 )
 # Per-layer targets go with layer scope only, so they get a config of their own.
-NON_DEFAULT_LAYERS = NON_DEFAULT.replace(scope="layer", layer_sparsity="fc1=0.95,fc2=0.5")
+# and a network of the user's own, whose layers are checked once built.
+NON_DEFAULT_LAYERS = NON_DEFAULT.replace(
+    scope="layer", layer_sparsity="fc1=0.95,fc2=0.5", model="nets/small.py:build", model_args='{"width": 8}'
+)
 CONFIGS = [ExperimentConfig(), NON_DEFAULT, NON_DEFAULT_LAYERS]
 CONFIG_IDS = ["default", "non-default", "non-default-layers"]
 
@@ -127,10 +133,23 @@ def test_valid_configs_have_no_problems(config: ExperimentConfig) -> None:
         ({"layer_sparsity": "=0.5"}, "--layer-sparsity", "'=0.5' is not layer=fraction"),
         ({"layer_sparsity": "conv1=1"}, "--layer-sparsity", "conv1: 1 is not in [0, 1)"),
         ({"layer_sparsity": "fc1=0.5,fc1=0.6"}, "--layer-sparsity", "fc1 is named twice"),
-        ({"layer_sparsity": "conv9=0.5"}, "--layer-sparsity", "conv9 is not a layer this run prunes; those are conv1,"),
+        (
+            {"layer_sparsity": "conv9=0.5"},
+            "--layer-sparsity",
+            "conv9 matches no layer this run prunes; those are conv1,",
+        ),
         ({"layer_sparsity": "conv1=0.5", "model": "lenet300"}, "--layer-sparsity", "those are fc1, fc2, fc3"),
-        ({"layer_sparsity": "fc3=0.5", "keep_output": True}, "--layer-sparsity", "fc3 is not a layer this run"),
-        ({"layer_sparsity": "fc3=0.5", "criterion": "ln-structured"}, "--layer-sparsity", "fc3 is not a layer"),
+        ({"layer_sparsity": "fc3=0.5", "keep_output": True}, "--layer-sparsity", "fc3 matches no layer this run"),
+        ({"layer_sparsity": "fc3=0.5", "criterion": "ln-structured"}, "--layer-sparsity", "fc3 matches no layer"),
+        ({"layer_sparsity": "conv*=0.5,fc?=0.2", "scope": "global"}, "--layer-sparsity", "need layer scope"),
+        ({"layer_sparsity": "layer3.*=0.8"}, "--layer-sparsity", "layer3.* matches no layer this run prunes"),
+        ({"model": "nets.py:"}, "--model", "write package.module:factory or path/to/file.py:factory"),
+        ({"model": "torchvision:vit_b_16"}, "--model", "is a transformer"),
+        ({"model_args": "{width: 3}"}, "--model-args", "is not JSON"),
+        ({"model_args": "[1]"}, "--model-args", "is not a JSON object"),
+        ({"model_args": '{"width": 3}'}, "--model-args", "lenet5 takes none"),
+        ({"exclude_layers": "conv9"}, "--exclude-layers", "conv9 matches no layer; the layers are conv1, conv2"),
+        ({"output_layer": "fc9"}, "--output-layer", "fc9 is not a layer of lenet5"),
         ({"layer_sparsity": "fc1=0.5", "scope": "global"}, "--layer-sparsity", "need layer scope"),
     ],
 )
@@ -355,3 +374,27 @@ def test_the_cap_limits_only_global_scope() -> None:
     assert config.reachable_sparsity() == 1.0 and config.problems() == {}
     assert ExperimentConfig(scope="global", max_layer_sparsity=0.9, sparsity=0.9).problems() == {}
     assert capped_zeros(0.29, 100) == 29 and int(0.29 * 100) == 28  # the cap counts whole weights, as pruning does
+
+
+def test_layer_sparsity_takes_shell_patterns_the_last_matching_one_winning() -> None:
+    config = ExperimentConfig(sparsity=0.5, layer_sparsity="conv*=0.8,conv2=0.3,fc?=0.9")
+    assert config.layer_targets() == {"conv1": 0.8, "conv2": 0.3, "fc1": 0.9, "fc2": 0.9, "fc3": 0.9}
+    # a network built at the start of the run: its layers are handed in
+    layers = ("conv1", "layer3.0.conv1", "layer3.0.conv2", "fc")
+    targets = ExperimentConfig(sparsity=0.5, layer_sparsity="layer3.*=0.8", model="resnet20").layer_targets(layers)
+    assert targets == {"conv1": 0.5, "layer3.0.conv1": 0.8, "layer3.0.conv2": 0.8, "fc": 0.5}
+
+
+def test_excluded_layers_and_the_output_layer_leave_the_pruned_layers() -> None:
+    config = ExperimentConfig(exclude_layers="conv*", criterion="ln-structured")
+    assert config.prunable_layer_names == ("fc1", "fc2")  # fc3, the output, loses no rows
+    assert ExperimentConfig(model="lenet300", output_layer="fc2", keep_output=True).prunable_layer_names == (
+        "fc1",
+        "fc3",
+    )
+
+
+def test_a_network_of_the_users_own_is_checked_for_form_without_importing_it(tmp_path: Path) -> None:
+    config = ExperimentConfig(model=str(tmp_path / "missing.py") + ":build", layer_sparsity="anything.*=0.5")
+    assert config.problems() == {}  # the file is read when the run builds the network, in the worker
+    assert config.prunable_layer_names == () and not config.layers_known

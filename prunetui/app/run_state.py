@@ -224,3 +224,8 @@ class RunState:
             self.dense_accuracy = summary.dense_accuracy
             self.current_accuracy = summary.accuracy
             self.images_per_s = summary.images_per_s or self.images_per_s
+            from prunetui.describe import cost_text
+
+            cost = cost_text(summary.dense_cost, summary.cost)
+            if cost:
+                self.log.append(cost)

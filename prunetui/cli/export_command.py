@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from prunetui.cli.options import fail
-from prunetui.describe import compression_text, kept_word, kib, storage_note
+from prunetui.describe import compression_text, cost_text, kept_word, kib, storage_note
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.events import Exported
 from prunetui.engine.storage.runs import resolve_run, runs_root
@@ -32,9 +32,12 @@ def export_command(args: argparse.Namespace, console: Console) -> int:
     parameters = f"{report.parameters:,} ({report.nonzero:,} {kept_word(report.structured)})"
     sizes.add_row(f"{Path(saved.path).name} (masks made permanent)", parameters, *_sizes(saved))
     kept = compression_text(report.counted)
+    cost = cost_text(report.dense_cost, report.cost)
     if small is None:
         console.print(sizes)
         console.print(kept)
+        if cost:
+            console.print(cost, highlight=False)
         console.print(storage_note(report.structured, report.sparsity, saved))
         return 0
     sizes.add_row(f"{Path(small.saved.path).name} (smaller network)", f"{small.parameters:,}", *_sizes(small.saved))
@@ -47,6 +50,16 @@ def export_command(args: argparse.Namespace, console: Console) -> int:
         f"predictions on {small.timing.batch} random inputs: {verdict} to the masked model "
         f"(largest logit difference {small.max_logit_difference:.2g})"
     )
+    if cost:
+        console.print(cost, highlight=False)
+    if small.latencies:  # measured at batch 1 and a large batch, the models taking turns
+        for latency in small.latencies:
+            dense_ms, compact_ms = latency.milliseconds
+            console.print(
+                f"latency, batch of {latency.batch} on {latency.device}: dense {dense_ms:.2f} ms, compact "
+                f"{compact_ms:.2f} ms → [bold]{latency.speedup():.2f}×[/] as fast (median)"
+            )
+        return 0
     timing = small.timing
     console.print(
         f"inference, batch of {timing.batch} on the CPU: dense {timing.dense_ms:.2f} ms, smaller "

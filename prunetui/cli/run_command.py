@@ -20,7 +20,7 @@ from rich.table import Table
 from prunetui.cli.data_check import data_set_here
 from prunetui.cli.options import config_from_args, fail
 from prunetui.cli.output import and_list
-from prunetui.describe import before_pruning, compression_text, describe, epoch_where, percent
+from prunetui.describe import before_pruning, compression_text, cost_text, describe, epoch_where, percent
 from prunetui.describe_paper import comparison
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, RunDirError
 from prunetui.engine.core.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
@@ -70,7 +70,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     with stop_on_interrupt(experiment.stop, console):
         last = show_run(events, console, preset)
     console.print(closing_line(directory, last), markup=False)  # a path may hold [brackets]
-    return EXIT_CODES[type(last)]
+    return 2 if isinstance(last, Failed) and last.bad_setting else EXIT_CODES[type(last)]
 
 
 def check_out(out: Path, root: Path, overwrite: bool) -> None:
@@ -156,11 +156,12 @@ def layer_table(summary: RunSummary) -> Table:
 def totals_line(summary: RunSummary) -> str:
     """Below the table, not its caption: a caption wraps to the table's width. Two lines: the compression, counted
     over the weights (as papers do) and over all parameters, then the accuracy."""
+    cost = cost_text(summary.dense_cost, summary.cost)
     return (
         f"{compression_text(summary.sparsity)}\naccuracy {percent(summary.dense_accuracy)} "
         f"{before_pruning(summary.config)} → "
         f"{percent(summary.accuracy)} · {summary.images_per_s:,.0f} img/s on {summary.device}"
-    )
+    ) + (f"\n{cost}" if cost else "")
 
 
 # Signals that stop a run as Ctrl+C does: `kill` (SIGTERM) and a closed terminal or SSH session (SIGHUP).

@@ -47,7 +47,8 @@ class SeedGroup(ExperimentSeries):
         """`configs`: the experiment with each seed, in order; their runs go under `root`, each recorded as one
         from `preset` when given."""
         super().__init__(parallel, place)
-        self.configs = {seed_stage(config.seed): config for config in configs}
+        # A network file and --weights by absolute paths: worker processes run in other directories.
+        self.configs = {seed_stage(config.seed): config.with_absolute_paths() for config in configs}
         self.root = root
         self.preset = preset
         self.started: set[int] = set()  # seeds whose run began

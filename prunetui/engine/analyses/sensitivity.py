@@ -105,6 +105,8 @@ class Sensitivity(ExperimentSeries):
             yield from self._analyse(config.replace(seed=seed), data, device)
 
     def _analyse(self, config: ExperimentConfig, data: DataSet, device: torch.device) -> Iterator[SensitivityEvent]:
+        if not config.layers_known:  # its layers are found by building it, which this analysis does not do yet
+            raise ConfigError(f"sensitivity analyses the LeNets for now, not {config.model}")
         if self.model_path:
             model, source = load_model(self.model_path), str(self.model_path)
         else:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import tomli_w
@@ -54,8 +55,12 @@ from prunetui.engine.core.config import ExperimentConfig, flag_name
 from prunetui.engine.core.data import DataSet, Split, load_dataset
 from prunetui.engine.core.device import resolve_device
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, unexpected
+from prunetui.engine.core.experiment import checkpoint_fields
 from prunetui.engine.core.files import cannot_write, make_directory, write_atomic
 from prunetui.engine.core.models import build_model
+from prunetui.engine.core.networks.checks import build_checked
+from prunetui.engine.core.networks.spec import InputShape
+from prunetui.engine.core.networks.user_code import absolute_model
 from prunetui.engine.core.training import evaluate
 from prunetui.engine.storage.export import load_model, save_state
 from prunetui.engine.storage.run_lock import LOCK_FILE, RunLock, holder
@@ -77,7 +82,8 @@ class Sweep(ExperimentSeries):
         system_data_dir: Path | None = None,
         download: bool = True,
     ) -> None:
-        self.spec = spec.validate()
+        self.spec = replace(spec, base=spec.base.with_absolute_paths()).validate()  # workers: other directories
+        self._shape = InputShape(1, 28, 10)  # the data's, once loaded
         super().__init__(parallel, DataPlace(system_data_dir, download))
         self.directory = Path(directory)
         self._results: dict[tuple[str, float, int], SweepPoint] = {}
@@ -134,6 +140,7 @@ class Sweep(ExperimentSeries):
             system_dir=self.place.system_data_dir,
         )
         self._check_settings(data_fingerprint(data))
+        self._shape = data.shape
         test = data.test
         del data  # each job loads its own copy; only the test images are needed here
         self._results = {point.key: point for point in self._read_results()}
@@ -182,7 +189,8 @@ class Sweep(ExperimentSeries):
                 yield self._keep(outcome.result)
             else:  # a dense model: its points can start
                 seed = next(seed for seed in spec.seeds if spec.dense_stage(seed) == outcome.key)
-                save_state(outcome.result, spec.base.model, self._dense_path(seed))
+                network = checkpoint_fields(spec.base, self._shape)
+                save_state(outcome.result, absolute_model(spec.base.model), self._dense_path(seed), None, network)
                 self._submit_points(executor, todo, seed, outcome.result, test, device)
 
     def _submit_points(
@@ -195,7 +203,7 @@ class Sweep(ExperimentSeries):
         device: torch.device,
     ) -> None:
         spec = self.spec
-        dense_accuracy = evaluate(_model(spec.base.model, dense).to(device), test).accuracy
+        dense_accuracy = evaluate(_model(spec.base, self._shape, dense).to(device), test).accuracy
         dense_epochs = spec.dense_config(seed).epochs  # the points go on from there, as a run would
         for method, sparsity, point_seed in todo:
             if point_seed != seed:
@@ -295,7 +303,7 @@ def _free_directory(path: Path) -> Path:
     return candidate
 
 
-def _model(name: str, state: dict[str, torch.Tensor]) -> nn.Module:
-    model = build_model(name)
+def _model(config: ExperimentConfig, shape: InputShape, state: dict[str, torch.Tensor]) -> nn.Module:
+    model = build_model(config.model) if config.layers_known else build_checked(config.network, shape)
     model.load_state_dict(state)
     return model

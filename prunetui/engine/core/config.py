@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import fnmatch
 import functools
 import inspect
+import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,20 +22,23 @@ from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 from prunetui.engine.core.device import DEVICES
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.lr_schedule import LR_SCHEDULES
+from prunetui.engine.core.networks.registry import BUILT_INS, resolve
+from prunetui.engine.core.networks.spec import NetworkSpec
 from prunetui.engine.pruning import registry
 from prunetui.engine.pruning.budget import capped_zeros
 from prunetui.engine.pruning.criterion import Criterion
 from prunetui.engine.pruning.schedules import PlanSettings, Retraining, Schedule
 from prunetui.engine.schema import FRACTION, Interval, Role, setting, setting_names
 
-MODELS = ("lenet5", "lenet300", "lenet5-caffe")
+MODELS = tuple(BUILT_INS)  # the built-ins; --model also takes torchvision:NAME and the user's module:factory
 DATASETS = ("fashion-mnist-mini", "mnist", "fashion-mnist", "kmnist")  # the first is embedded in the package
 SCOPES = ("layer", "global")
 OPTIMIZERS = ("sgd", "adam")
 INITS = ("default", "kaiming-normal", "xavier-normal")  # default: each layer's own (PyTorch's) initialisation
-# Each model's weight layers in forward order, the last being the output layer, with their weight counts; known
+# The LeNets' weight layers in forward order, the last being the output layer, with their weight counts; known
 # here so that settings naming layers, and the sparsity a cap allows, can be checked without importing torch
-# (a test holds this to the models themselves).
+# (a test holds this to the models themselves). Other networks' layers are found when the run builds them
+# (`networks.spec.NetworkSpec.layers`), and the settings naming layers are checked then.
 MODEL_LAYER_WEIGHTS = {
     "lenet5": {"conv1": 6 * 25, "conv2": 16 * 6 * 25, "fc1": 120 * 400, "fc2": 84 * 120, "fc3": 10 * 84},
     "lenet300": {"fc1": 300 * 784, "fc2": 100 * 300, "fc3": 10 * 100},
@@ -90,7 +95,12 @@ class ExperimentConfig:
 
         def __getattr__(self, name: str) -> Any: ...
 
-    model: str = setting("lenet5", "network to train and prune", MODELS)
+    model: str = setting(
+        "lenet5",
+        f"network to train and prune: {', '.join(MODELS)}, torchvision:NAME, package.module:factory or "
+        "path/to/file.py:factory",
+        empty="lenet5",
+    )
     dataset: str = setting(
         "fashion-mnist-mini", "28x28 grayscale data set (fashion-mnist-mini ships with prunetui)", DATASETS
     )
@@ -179,6 +189,19 @@ class ExperimentConfig:
         "fraction of the training images held out to choose by (the same images for every seed), in [0, 0.5]",
         interval=Interval(0.0, 0.5),
     )
+    # The network's own settings, read when the run builds it (in the process that trains).
+    model_args: str = setting(
+        "", 'your network\'s factory: keyword arguments as a JSON object, e.g. {"width": 32}', empty="none"
+    )
+    weights: str = setting(
+        "", "start from this state dict (a .pt file, loaded with weights_only=True)", empty="fresh weights"
+    )
+    exclude_layers: str = setting(
+        "",
+        "layers kept out of pruning: comma-separated shell-style patterns, e.g. layer3.?.conv1,fc",
+        empty="none, e.g. layer3.*",
+    )
+    output_layer: str = setting("", "the layer whose outputs are the class scores", empty="the last linear layer")
 
     @classmethod
     def fields(cls) -> tuple[dataclasses.Field[Any], ...]:
@@ -274,25 +297,86 @@ class ExperimentConfig:
         return self.max_layer_sparsity if self.scope == "global" else None
 
     @property
-    def prunable_layer_names(self) -> tuple[str, ...]:
-        """The layers this config prunes: never the output layer when it is kept or when whole rows go
-        (removing output neurons would delete classes)."""
-        layers = MODEL_LAYERS[self.model]
-        return layers[:-1] if self.keep_output or self.structured else layers
+    def network(self) -> NetworkSpec:
+        """The spec of --model (with --model-args and --output-layer); resolving imports nothing (ConfigError)."""
+        return resolve(self.model, self.model_arguments, self.output_layer or None)
 
-    def reachable_sparsity(self) -> float:
+    @property
+    def model_arguments(self) -> dict[str, Any]:
+        """--model-args as a dict (ValueError when it is not a JSON object)."""
+        if not self.model_args.strip():
+            return {}
+        try:
+            value = json.loads(self.model_args)
+        except json.JSONDecodeError as error:
+            raise ValueError(f'{self.model_args!r} is not JSON ({error.msg}), e.g. {{"width": 32}}') from None
+        if not isinstance(value, dict):
+            raise ValueError(f'{self.model_args!r} is not a JSON object, e.g. {{"width": 32}}')
+        return value
+
+    @property
+    def excluded_patterns(self) -> tuple[str, ...]:
+        return tuple(filter(None, (part.strip() for part in self.exclude_layers.split(","))))
+
+    @property
+    def layers_known(self) -> bool:
+        """Whether this network's layers are known without building it (the LeNets)."""
+        return self.model in MODEL_LAYERS
+
+    @property
+    def prunable_layer_names(self) -> tuple[str, ...]:
+        """The layers this config prunes, for the LeNets (others: () until built; `select_layers` then)."""
+        layers = MODEL_LAYERS.get(self.model)
+        if layers is None:
+            return ()
+        output = self.output_layer or layers[-1]
+        return tuple(name for name in self.select_layers(layers, output, strict=False))
+
+    def select_layers(self, layers: tuple[str, ...], output: str, *, strict: bool = True) -> tuple[str, ...]:
+        """Of a network's weight layers, those this config prunes: never the output layer when it is kept or when
+        whole rows go (removing output neurons would delete classes), nor those --exclude-layers names. `strict`:
+        a pattern that matches no layer is a ConfigError naming the layers there are."""
+        patterns = self.excluded_patterns
+        if strict:
+            for pattern in patterns:
+                if not fnmatch.filter(layers, pattern):
+                    raise ConfigError(
+                        f"--exclude-layers {pattern} matches no layer; the layers are {', '.join(layers)}"
+                    )
+        return tuple(
+            name
+            for name in layers
+            if not ((self.keep_output or self.structured) and name == output)
+            and not any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+        )
+
+    def reachable_sparsity(self, weights: Mapping[str, int] | None = None) -> float:
         """The highest sparsity pruning can reach: global scope stops each layer at `max_layer_sparsity` (a whole
-        number of weights, as `allocation.prune_to` counts), layer scope reaches any target in [0, 1)."""
+        number of weights, as `allocation.prune_to` counts), layer scope reaches any target in [0, 1). `weights`:
+        each prunable layer's weight count (the LeNets' are known here; another network's once built)."""
         if self.scope != "global" or self.max_layer_sparsity >= 1.0:
             return 1.0
-        weights = MODEL_LAYER_WEIGHTS[self.model]
-        sizes = [weights[name] for name in self.prunable_layer_names]
+        if weights is None:
+            if not self.layers_known:
+                return 1.0  # checked when the run has built the network
+            weights = {name: MODEL_LAYER_WEIGHTS[self.model][name] for name in self.prunable_layer_names}
+        sizes = list(weights.values())
         return sum(capped_zeros(self.max_layer_sparsity, size) for size in sizes) / sum(sizes)
 
-    def layer_targets(self) -> dict[str, float]:
-        """Each prunable layer's final sparsity: its own from `layer_sparsity`, else `sparsity`."""
+    def layer_targets(self, layers: tuple[str, ...] | None = None) -> dict[str, float]:
+        """Each prunable layer's final sparsity: from `layer_sparsity` (shell-style patterns, the last that matches
+        a layer winning), else `sparsity`. `layers`: the prunable layers (default `prunable_layer_names`). A
+        pattern that matches none of them is a ConfigError naming them."""
+        layers = self.prunable_layer_names if layers is None else layers
         named = parse_layer_amounts(self.layer_sparsity)
-        return {name: named.get(name, self.sparsity) for name in self.prunable_layer_names}
+        for pattern in named:
+            if layers and not fnmatch.filter(layers, pattern):
+                raise ConfigError(f"{pattern} matches no layer this run prunes; those are {', '.join(layers)}")
+        targets = {}
+        for name in layers:
+            matching = [amount for pattern, amount in named.items() if fnmatch.fnmatchcase(name, pattern)]
+            targets[name] = matching[-1] if matching else self.sparsity
+        return targets
 
     def problems(self) -> dict[str, str]:
         """Every invalid setting, as {field name: why}. Empty when the config can run."""
@@ -310,6 +394,9 @@ class ExperimentConfig:
                 problems[f.name] = f"must be {f.metadata['interval']}"
         if problems:
             return problems
+        network_problems = self._network_problems()
+        if network_problems:
+            return network_problems
         reachable = self.reachable_sparsity()
         if self.sparsity > reachable:
             problems["sparsity"] = (
@@ -332,6 +419,28 @@ class ExperimentConfig:
             problems.update(self.pruning_schedule.target_problems(self.plan_settings, self.layer_targets()))
         return problems
 
+    def _network_problems(self) -> dict[str, str]:
+        """The network settings' problems that show without building it (torch is not imported): the form of
+        --model, --model-args, and for the LeNets the layers named. Whatever needs the network is checked when the
+        run builds it."""
+        try:
+            _ = self.model_arguments
+        except ValueError as error:
+            return {"model_args": str(error)}
+        try:
+            _ = self.network
+        except ConfigError as error:
+            return {"model_args" if "--model-args" in str(error) else "model": str(error)}
+        if self.layers_known:
+            layers = MODEL_LAYERS[self.model]
+            if self.output_layer and self.output_layer not in layers:
+                return {"output_layer": f"{self.output_layer} is not a layer of {self.model}: {', '.join(layers)}"}
+            try:
+                self.select_layers(layers, self.output_layer or layers[-1])
+            except ConfigError as error:
+                return {"exclude_layers": str(error).removeprefix(f"{flag_name('exclude_layers')} ")}
+        return {}
+
     def _layer_sparsity_problem(self) -> str | None:
         try:
             named = parse_layer_amounts(self.layer_sparsity)
@@ -339,9 +448,10 @@ class ExperimentConfig:
             return str(error)
         if named and self.scope == "global":
             return "per-layer targets need layer scope; global scope sets one threshold"
-        unknown = [name for name in named if name not in self.prunable_layer_names]
-        if unknown:
-            return f"{unknown[0]} is not a layer this run prunes; those are {', '.join(self.prunable_layer_names)}"
+        try:
+            self.layer_targets()
+        except ConfigError as error:
+            return str(error)
         return None
 
     def validate(self) -> ExperimentConfig:
@@ -351,6 +461,14 @@ class ExperimentConfig:
             name, why = next(iter(problems.items()))
             raise ConfigError(f"invalid {flag_name(name)}: {why}")
         return self
+
+    def with_absolute_paths(self) -> ExperimentConfig:
+        """This config with a network file and --weights named by absolute paths, for a worker process (or a Ray
+        worker on this machine) whose working directory differs."""
+        from prunetui.engine.core.networks.user_code import absolute_model
+
+        weights = str(Path(self.weights).expanduser().resolve()) if self.weights else ""
+        return self.replace(model=absolute_model(self.model), weights=weights)
 
     def replace(self, **changes: Any) -> ExperimentConfig:
         return dataclasses.replace(self, **changes)

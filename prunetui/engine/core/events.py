@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.networks.cost import Cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,10 @@ class RunSummary:
     # Validation accuracy where dense_accuracy and accuracy are test accuracy; None when no images are held out.
     dense_val_accuracy: float | None = None
     val_accuracy: float | None = None
+    # Parameters and MACs per image, of the dense network and of the pruned one (for structural pruning the compact
+    # model's); None where they could not be counted.
+    dense_cost: Cost | None = None
+    cost: Cost | None = None
 
     @property
     def compression(self) -> float:
@@ -187,6 +192,7 @@ class Stopped:
 class Failed:
     message: str  # one readable line, no traceback
     summary: RunSummary | None  # what was finished before the failure, if the model existed
+    bad_setting: bool = False  # a setting found wrong once the run began (the network, its weights): exit code 2
 
 
 Event = RunStarted | Status | StepLoss | EpochEnd | Pruned | Rewound | Exported | Finished | Stopped | Failed

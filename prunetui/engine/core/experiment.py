@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -39,8 +40,11 @@ from prunetui.engine.core.events import (
     Stopped,
 )
 from prunetui.engine.core.lr_schedule import LRSchedule
-from prunetui.engine.core.metrics import sparsity_report
+from prunetui.engine.core.metrics import sparsity_report, weight_layers
 from prunetui.engine.core.models import build_model
+from prunetui.engine.core.networks.checks import check_network, load_weights
+from prunetui.engine.core.networks.cost import Cost, measure_cost
+from prunetui.engine.core.networks.spec import InputShape, NetworkSpec
 from prunetui.engine.core.training import (
     LossReport,
     StopRequested,
@@ -49,8 +53,10 @@ from prunetui.engine.core.training import (
     make_optimizer,
 )
 from prunetui.engine.pruning.allocation import overall_target, prune_to
+from prunetui.engine.pruning.criterion import weight_of
 from prunetui.engine.pruning.masks import reinit_seed, rewind, weights_of
 from prunetui.engine.pruning.schedules import FineTune, Prune, Rewind, Round, Train
+from prunetui.engine.pruning.structural import ChannelPruning, StructuralError, apply_masks, plan_pruning
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,18 @@ def measure(model: nn.Module, data: DataSet) -> Measured:
     test = evaluate(model, data.test)
     val = evaluate(model, data.validation).accuracy if data.validation is not None else None
     return Measured(test.loss, test.accuracy, val)
+
+
+def checkpoint_fields(config: ExperimentConfig, shape: InputShape, output_layer: str = "") -> dict[str, Any] | None:
+    """The spec a checkpoint of a network other than the LeNets keeps beside the weights (see
+    `storage.export.Network`); None for the LeNets, whose name says everything."""
+    if config.layers_known:
+        return None
+    return {
+        "model_args": config.model_arguments,
+        "input": [shape.channels, shape.size, shape.classes],
+        "output_layer": output_layer or config.output_layer,
+    }
 
 
 class Experiment:
@@ -101,6 +119,15 @@ class Experiment:
         self._trainer: Trainer | None = None
         self._data: DataSet | None = None
         self._rewind_to: tuple[int, dict[str, torch.Tensor]] = (0, {})  # rewinding's optimizer step and weights
+        self.network: NetworkSpec | None = None  # --model resolved; built for `shape`, the data's
+        self.shape: InputShape | None = None
+        self.example: torch.Tensor | None = None  # the batch the network was checked on, on the run's device
+        self.output_layer = ""
+        self.layer_names: tuple[str, ...] = ()  # the layers this run prunes, by module path
+        # Structural pruning through Torch-Pruning's groups (networks other than the LeNets, which keep their own
+        # row pruning and numbers): the last round's channels, whose history covers every round.
+        self.channel_pruning: ChannelPruning | None = None
+        self.dense_cost: Cost | None = None
 
     def stop(self) -> None:
         """Ask the run to end before its next batch. Safe to call from any thread."""
@@ -117,7 +144,7 @@ class Experiment:
             assert summary is not None, "a stop comes between training batches, so the model exists"
             yield Stopped(summary)
         except PrunetuiError as error:
-            yield Failed(str(error), self._summary_as_it_stands())
+            yield Failed(str(error), self._summary_as_it_stands(), isinstance(error, ConfigError))
         except Exception as error:  # a bug or an environment problem: still a message, never a crash
             message = out_of_memory(error)
             if message is None:
@@ -149,17 +176,23 @@ class Experiment:
         problem = schedule.problem(settings, steps_per_epoch)  # step counts depend on the data: checked here
         if problem:
             raise ConfigError(problem)
-        model = self.model = build_model(config.model, init=config.init).to(device)
-        self._rewind_to = (0, weights_of(model))
+        model = self.model = self._build(data.shape, device)
         if self._start_from is not None:
             model.load_state_dict(self._start_from)
         layers = self._prunable_layers(model)
+        targets = config.layer_targets(self.layer_names)
+        problems = schedule.target_problems(settings, targets)  # the LeNets' were checked with the config
+        if problems:
+            name, why = next(iter(problems.items()))
+            raise ConfigError(f"invalid --{name.replace('_', '-')}: {why}")
+        if config.sparsity > config.reachable_sparsity({name: weight_of(m).numel() for name, m in layers}):
+            raise ConfigError(f"invalid --sparsity: {config.sparsity:g} is out of reach with --max-layer-sparsity")
         self._trainer = Trainer(
             model, data.train, config.batch_size, torch.Generator().manual_seed(config.seed), self._stop
         )
         self._trainer.skip_epochs(self._trained_epochs)
         self._step = self._trained_epochs * self._trainer.batches_per_epoch()
-        plan = schedule.plan(schedule.rounds(config.layer_targets(), settings), settings, steps_per_epoch)
+        plan = schedule.plan(schedule.rounds(targets, settings), settings, steps_per_epoch)
         yield RunStarted(
             config,
             self._device,
@@ -215,9 +248,55 @@ class Experiment:
             assert self.model is not None
             self._rewind_to = (step, weights_of(self.model))
 
+    def _build(self, shape: InputShape, device: torch.device) -> nn.Module:
+        """The network for the data, checked (one forward pass; for structural pruning a trial prune), with
+        --weights loaded: the weights rewinding goes back to. The LeNets are built as they always were, so they
+        keep every number they give."""
+        config = self.config
+        self.network, self.shape = config.network, shape
+        if config.layers_known:
+            model = build_model(config.model, init=config.init)
+            if config.weights:
+                load_weights(model, config.weights, config.model)
+            all_layers = tuple(name for name, _ in weight_layers(model))
+            self.output_layer = config.output_layer or all_layers[-1]
+            self.example = self.network.example_input(shape).to(device)
+        else:
+            checked = check_network(
+                self.network,
+                shape,
+                init=config.init,
+                weights=config.weights or None,
+                structural=config.structured,
+                excluded=config.excluded_patterns,
+            )
+            model, all_layers, self.output_layer = checked.model, checked.layers.prunable, checked.layers.output
+            self.example = checked.example.to(device)
+        self.layer_names = config.select_layers(all_layers, self.output_layer)
+        model = model.to(device)
+        self._rewind_to = (0, weights_of(model))
+        with contextlib.suppress(Exception):  # the cost is reported where it can be measured, never fails a run
+            self.dense_cost = measure_cost(model, self.example)
+        return model
+
+    def checkpoint_network(self, *, pruned: bool = True) -> dict[str, Any] | None:
+        """What a checkpoint keeps beside the weights so that a network other than the LeNets is rebuilt
+        (`storage.export.Network`): its spec, and with `pruned` the channels structural pruning removed."""
+        if self.shape is None:
+            return None
+        network = checkpoint_fields(self.config, self.shape, self.output_layer)
+        if network is not None and pruned and self.channel_pruning is not None:
+            network["pruned_channels"] = [[name, out, list(idx)] for name, out, idx in self.channel_pruning.history]
+        return network
+
+    @property
+    def structural(self) -> bool:
+        """Whether whole channels go through Torch-Pruning's groups (structured criteria, other than LeNets)."""
+        return self.config.structured and not self.config.layers_known
+
     def _prunable_layers(self, model: nn.Module) -> list[tuple[str, nn.Module]]:
-        """The layers the config prunes (`ExperimentConfig.prunable_layer_names`), with their modules."""
-        return [(name, model.get_submodule(name)) for name in self.config.prunable_layer_names]
+        """The layers this run prunes (`layer_names`), with their modules."""
+        return [(name, model.get_submodule(name)) for name in self.layer_names]
 
     def _train(
         self,
@@ -281,22 +360,53 @@ class Experiment:
         if criterion.needs_batches:
             yield Status(f"round {round_.number}: measuring {criterion.measures} over {criterion.batches} batches …")
             batches = self._importance_batches(data, round_.number, criterion.batches)
-        scores = criterion.scores(self.model, layers, batches)
         if self._dense is None:
             self._dense = before
-        prune_to(layers, criterion, round_.targets, scores, config.global_cap)
+        if self.structural:
+            self._prune_channels(round_.targets)
+        else:
+            scores = criterion.scores(self.model, layers, batches)
+            prune_to(layers, criterion, round_.targets, scores, config.global_cap)
         self._last = measure(self.model, data)
         yield Pruned(
             round_.number,
             config.rounds_used,
             self._step,
             overall_target(layers, round_.targets),
-            sparsity_report(self.model, {name for name, _ in layers}, structured=config.structured),
+            sparsity_report(self.model, {name for name, _ in layers}, structured=self._rows_counted),
             before.accuracy,
             self._last.accuracy,
             self._last.loss,
             self._last.val_accuracy,
         )
+
+    def _prune_channels(self, targets: Mapping[str, float]) -> None:
+        """Remove the fraction `targets[layer]` of the channels of the groups each layer roots (Torch-Pruning's
+        group importance by the criterion's norm), masking every tensor of each group: the masked model computes
+        what the compact one does. Earlier rounds' channels go again, so the history covers every round."""
+        assert self.model is not None and self.example is not None
+        norm = getattr(self.config.pruning_criterion, "norm", "l2")
+        ignored = [name for name, _ in weight_layers(self.model) if name not in self.layer_names]
+        try:
+            pruning = plan_pruning(
+                self.model,
+                self.example,
+                output_layer=self.output_layer,
+                importance=norm,
+                fraction=self.config.sparsity,
+                ignored=[name for name in ignored if name != self.output_layer],
+                layer_fractions=targets,
+            )
+        except StructuralError as error:
+            raise PrunetuiError(f"{self.config.model}: {error}") from error
+        apply_masks(self.model, pruning)
+        self.channel_pruning = pruning
+
+    @property
+    def _rows_counted(self) -> bool:
+        """Whether sparsity counts a removed row's dead inputs as zeros (the LeNets' row pruning); the groups'
+        masks of structural pruning zero those inputs themselves."""
+        return self.config.structured and not self.structural
 
     def _rewind(self, round_: int, model: nn.Module, data: DataSet) -> Iterator[Event]:
         """Survivors go back to the kept weights, or under reinit to fresh random ones; masks stay."""
@@ -304,12 +414,19 @@ class Experiment:
             to_step = None
             with torch.random.fork_rng(devices=[]):  # the run's own random stream is left as it was
                 torch.manual_seed(reinit_seed(self.config.seed, round_))
-                rewind(model, weights_of(build_model(self.config.model, init=self.config.init)))
+                rewind(model, weights_of(self._fresh()))
         else:
             to_step, weights = self._rewind_to
             rewind(model, weights)
         self._last = measure(model, data)
         yield Rewound(round_, self._step, self._last.accuracy, to_step)
+
+    def _fresh(self) -> nn.Module:
+        """A freshly drawn full-size network (reinit's weights), from torch's global generator."""
+        if self.config.layers_known:
+            return build_model(self.config.model, init=self.config.init)
+        assert self.network is not None and self.shape is not None
+        return self.network.build(self.shape, self.config.init)
 
     def _importance_batches(self, data: DataSet, round_: int, count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         size = self.config.batch_size
@@ -334,7 +451,7 @@ class Experiment:
 
     def _summary(self, complete: bool) -> RunSummary:
         assert self.model is not None
-        layers = {name for name, _ in self._prunable_layers(self.model)}
+        layers = set(self.layer_names)
         return RunSummary(
             self.config,
             self._device,
@@ -343,9 +460,25 @@ class Experiment:
             self._dense.loss if self._dense else None,
             self._last.accuracy if self._last else None,
             self._last.loss if self._last else None,
-            sparsity_report(self.model, layers, structured=self.config.structured),
+            sparsity_report(self.model, layers, structured=self._rows_counted),
             self._trainer.images_per_s if self._trainer else 0.0,
             time.perf_counter() - self._started,
             self._dense.val_accuracy if self._dense else None,
             self._last.val_accuracy if self._last else None,
+            self.dense_cost,
+            self._cost(),
         )
+
+    def _cost(self) -> Cost | None:
+        """The pruned model's cost: for structural pruning the compact model's, else the masked model's (both MAC
+        counts: a dense kernel's and the non-zero weights'). None where it cannot be measured."""
+        if self.model is None or self.example is None:
+            return None
+        try:
+            if self.channel_pruning is not None:
+                from prunetui.engine.pruning.structural import compact_model
+
+                return measure_cost(compact_model(self.model, self.example, self.channel_pruning), self.example)
+            return measure_cost(self.model, self.example)
+        except Exception:  # the summary is reported whatever the counter makes of the network
+            return None

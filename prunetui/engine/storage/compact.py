@@ -12,21 +12,35 @@ that computes the same function and runs faster.
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.events import Exported, SparsityReport
+from prunetui.engine.core.files import write_atomic
 from prunetui.engine.core.metrics import sparsity_report, weight_layers
 from prunetui.engine.core.models import build_model
+from prunetui.engine.core.networks.cost import Cost, Latency, measure_cost, measure_latency
+from prunetui.engine.core.networks.registry import resolve
+from prunetui.engine.core.networks.spec import InputShape
 from prunetui.engine.pruning.criterion import weight_of
-from prunetui.engine.storage.export import load_model, save_state, saved_sizes
-from prunetui.engine.storage.runs import COMPACT_MODEL_FILE, MODEL_FILE, SUMMARY_FILE, is_run_dir, read_run
+from prunetui.engine.pruning.structural import StructuralError, compact_model
+from prunetui.engine.storage.export import load_model, save_state, saved_network, saved_sizes
+from prunetui.engine.storage.runs import (
+    COMPACT_MODEL_FILE,
+    MODEL_FILE,
+    SUMMARY_FILE,
+    is_run_dir,
+    json_text,
+    read_run,
+)
 
 # Which constructor argument each prunable layer's width sets, in forward order (the output layer keeps 10).
 SHAPE_ARGUMENTS = {
@@ -36,6 +50,7 @@ SHAPE_ARGUMENTS = {
 }
 CHECK_BATCH = 256
 TIMING_REPEATS = 30
+EQUAL_OUTPUTS = 1e-4  # the compact model's outputs may differ from the masked model's by this much at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +86,7 @@ class CompactReport:
     same_predictions: bool  # identical argmax on the check batch
     max_logit_difference: float
     timing: Timing
+    latencies: tuple[Latency, ...] = ()  # dense vs compact at batch 1 and a large batch (other networks than LeNets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +101,8 @@ class ExportReport:
     sparsity: float | None  # over the prunable weights, as the summary says, else measured (None: no config)
     compact: CompactReport | None  # ln-structured runs only
     counted: SparsityReport  # the weights and all parameters as the run counted them (`nonzero` is its parameters)
+    dense_cost: Cost | None = None  # parameters and MACs per image of model.pt
+    cost: Cost | None = None  # of the smaller network, for structured runs (else model.pt's, its zeros counted)
 
     @property
     def weight_compression(self) -> float:
@@ -187,7 +205,12 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
     model = load_model(run.model_path)
     model_name = run.config.model if run.config else "?"
     structured = bool(run.config and run.config.structured)
+    network = saved_network(run.model_path)
+    if "input" in network:  # a network other than the LeNets: Torch-Pruning's groups
+        return _export_network(run, model, network, batch, structured)
     report = None
+    example = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    compact_cost = None
     if structured:
         compacted = compact(model, model_name)
         images = torch.randn(batch, 1, 28, 28, generator=torch.Generator().manual_seed(0))
@@ -201,11 +224,13 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
             difference,
             timing,
         )
+        compact_cost = measure_cost(compacted.model, example)
     counted = sparsity_report(model, set(), structured=structured)  # as the run counted
     sparsity = run.sparsity
     if sparsity is None and run.config is not None:  # summary.json damaged: measured, not taken for 0
         prunable = set(run.config.prunable_layer_names)
         sparsity = sparsity_report(model, prunable, structured=structured).global_sparsity
+    dense_cost = measure_cost(model, example)
     return ExportReport(
         run.name,
         model_name,
@@ -217,7 +242,79 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
         sparsity,
         report,
         counted,
+        dense_cost,
+        compact_cost or dense_cost,
     )
+
+
+def _export_network(run: Any, model: nn.Module, network: dict[str, Any], batch: int, structured: bool) -> ExportReport:
+    """Export a network other than the LeNets: for a structured run, the compact model Torch-Pruning's history
+    gives, its outputs checked against the masked model's, its cost counted and its latency measured."""
+    spec = resolve(network["model"], network.get("model_args") or {}, network.get("output_layer") or None)
+    shape = InputShape(*network["input"])
+    example = spec.example_input(shape)
+    history = [(name, bool(out), tuple(idx)) for name, out, idx in network.get("pruned_channels") or ()]
+    dense_cost = measure_cost(model, example)
+    report, cost = None, dense_cost
+    if structured and history:
+        try:
+            small = compact_model(model, example, history).eval()
+        except StructuralError as error:
+            raise PrunetuiError(f"cannot compact {network['model']}: {error}") from error
+        images = spec.example_input(shape, batch)
+        same, difference = compare_predictions(model, small, images)
+        if difference > EQUAL_OUTPUTS:
+            raise PrunetuiError(
+                f"the compact {network['model']} computes something else than the masked one (outputs differ by "
+                f"{difference:.3g}, more than {EQUAL_OUTPUTS:g}); {COMPACT_MODEL_FILE} not written"
+            )
+        latencies = tuple(measure_latency([model, small], images[0], batches=(1, batch)))
+        large = latencies[-1]
+        kept = {key: value for key, value in network.items() if key != "pruned_channels"}
+        saved = save_state(
+            small.state_dict(),
+            network["model"],
+            run.path / COMPACT_MODEL_FILE,
+            network={**kept, "compact_history": [[name, out, list(idx)] for name, out, idx in history]},
+        )
+        widths = tuple(
+            LayerWidth(name, weight_of(module).shape[0], weight_of(full).shape[0])
+            for (name, module), (_, full) in zip(weight_layers(small), weight_layers(model), strict=True)
+            if weight_of(module).shape[0] != weight_of(full).shape[0]
+        )
+        timing = Timing(large.batch, *large.milliseconds)
+        report = CompactReport(saved, widths, _parameters(small), same, difference, timing, latencies)
+        cost = measure_cost(small, example)
+        _record_latencies(run.path, latencies)
+    counted = sparsity_report(model, set())
+    return ExportReport(
+        run.name,
+        network["model"],
+        run.method,
+        structured,
+        saved_sizes(run.model_path),
+        _parameters(model),
+        counted.nonzero_parameters,
+        run.sparsity if run.sparsity is not None else counted.global_sparsity,
+        report,
+        counted,
+        dense_cost,
+        cost,
+    )
+
+
+def _record_latencies(run_dir: Path, latencies: tuple[Latency, ...]) -> None:
+    """summary.json gets the measured latencies: milliseconds per batch, dense and compact, on export's device."""
+    path = run_dir / SUMMARY_FILE
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return  # a damaged summary stays as it is; export prints the numbers anyway
+    document["latency"] = [
+        {"batch": lat.batch, "dense_ms": lat.milliseconds[0], "compact_ms": lat.milliseconds[1], "device": lat.device}
+        for lat in latencies
+    ]
+    write_atomic(path, json_text(document))
 
 
 def _bias(module: nn.Module) -> Tensor:

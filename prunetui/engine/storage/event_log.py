@@ -34,6 +34,7 @@ from prunetui.engine.core.events import (
     StepLoss,
     Stopped,
 )
+from prunetui.engine.core.networks.cost import Cost
 from prunetui.engine.storage.runs import EVENTS_FILE, SAVED_BEFORE
 
 LOSS_POINTS = 10  # training-loss reports kept per epoch
@@ -136,4 +137,7 @@ def _report(values: dict[str, Any]) -> SparsityReport:
 def _summary(values: dict[str, Any] | None) -> RunSummary | None:
     if values is None:
         return None
-    return RunSummary(**{**values, "config": _config(values["config"]), "sparsity": _report(values["sparsity"])})
+    costs = {key: Cost(**values[key]) if values.get(key) else None for key in ("dense_cost", "cost")}
+    return RunSummary(
+        **{**values, "config": _config(values["config"]), "sparsity": _report(values["sparsity"]), **costs}
+    )

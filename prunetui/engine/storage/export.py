@@ -12,7 +12,9 @@ import pickle
 import re
 import shutil
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,6 +23,10 @@ from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.events import Exported
 from prunetui.engine.core.files import write_atomic, write_atomic_with
 from prunetui.engine.core.models import MODELS, build_model
+from prunetui.engine.core.networks.checks import build_checked
+from prunetui.engine.core.networks.registry import resolve
+from prunetui.engine.core.networks.spec import InputShape
+from prunetui.engine.pruning.structural import StructuralError, replay
 
 BYTES_PER_VALUE = 4  # float32
 BYTES_PER_INDEX = 4  # CSR with 32-bit column indices and row pointers
@@ -38,12 +44,20 @@ def permanent_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: tensor * masks[name] if name in masks else tensor for name, tensor in unpruned_state(model).items()}
 
 
-def export_model(model: nn.Module, model_name: str, path: str | Path) -> Exported:
+# A checkpoint is plain data that torch.load(weights_only=True) reads without running code: the network's spec
+# ("model": a built-in name, torchvision:NAME or module:factory; "model_args"; "input": [channels, size, classes];
+# "output_layer"), the LeNets' size arguments ("shape"), the state dict, and for a network other than the LeNets:
+# "pruned_channels", the structural pruning history of a full-size masked model (what `export` compacts by), or
+# "compact_history", the history replayed on a freshly built network to give the compact model's shapes.
+Network = Mapping[str, Any]
+
+
+def export_model(model: nn.Module, model_name: str, path: str | Path, network: Network | None = None) -> Exported:
     """Save the permanent pruned model to `path` (atomically) and return its sizes."""
-    return save_state(permanent_state(model), model_name, path)
+    return save_state(permanent_state(model), model_name, path, network=network)
 
 
-def export_in_place(model: nn.Module, model_name: str, path: str | Path) -> Exported:
+def export_in_place(model: nn.Module, model_name: str, path: str | Path, network: Network | None = None) -> Exported:
     """`export_model` for a model that will not train again, when memory has run out: no copy of its weights.
     The masks are folded into the weights in place (`weight_orig *= weight_mask`: the effective weights do not
     change), the file is written from the tensors themselves as torch.save goes, and its gzipped size is counted
@@ -54,7 +68,7 @@ def export_in_place(model: nn.Module, model_name: str, path: str | Path) -> Expo
             if name.endswith("_mask"):
                 state[name.removesuffix("_mask") + "_orig"].mul_(mask)
         weights = {name.removesuffix("_orig"): tensor for name, tensor in state.items() if not name.endswith("_mask")}
-    document = {"model": model_name, "shape": {}, "state_dict": weights}
+    document = {**(network or {}), "model": model_name, "shape": {}, "state_dict": weights}
     write_atomic_with(path, lambda file: torch.save(document, file))
     return Exported(
         str(path),
@@ -95,11 +109,16 @@ def unpruned_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_state(
-    state: dict[str, torch.Tensor], model_name: str, path: str | Path, shape: dict[str, tuple[int, ...]] | None = None
+    state: dict[str, torch.Tensor],
+    model_name: str,
+    path: str | Path,
+    shape: dict[str, tuple[int, ...]] | None = None,
+    network: Network | None = None,
 ) -> Exported:
-    """Save a plain state dict (atomically) for `load_model`; `shape` holds the model's size arguments, if any."""
+    """Save a plain state dict (atomically) for `load_model`; `shape` holds a LeNet's size arguments, if any;
+    `network` the rest of the spec of a network other than the LeNets (see `Network`)."""
     buffer = io.BytesIO()
-    torch.save({"model": model_name, "shape": shape or {}, "state_dict": state}, buffer)
+    torch.save({**(network or {}), "model": model_name, "shape": shape or {}, "state_dict": state}, buffer)
     payload = buffer.getvalue()
     write_atomic(path, payload)
     return _sizes(path, state, payload)
@@ -139,7 +158,7 @@ def load_model(path: str | Path) -> nn.Module:
     if not (
         isinstance(saved, dict)
         and isinstance(saved.get("model"), str)
-        and saved["model"] in MODELS
+        and (saved["model"] in MODELS or isinstance(saved.get("input"), list))
         and isinstance(saved.get("shape"), dict)
         and isinstance(saved.get("state_dict"), dict)
     ):
@@ -147,11 +166,32 @@ def load_model(path: str | Path) -> nn.Module:
             f"{path} is not a prunetui checkpoint (it holds no weights of a known model: {', '.join(MODELS)})"
         )
     try:
-        model = build_model(saved["model"], **saved["shape"])
+        model = build_model(saved["model"], **saved["shape"]) if saved["model"] in MODELS else _rebuild(path, saved)
         model.load_state_dict(saved["state_dict"])
     except (TypeError, ValueError, RuntimeError) as error:  # sizes or weights that do not fit the model
         raise PrunetuiError(f"{path} is not a prunetui checkpoint ({str(error).strip().splitlines()[0]})") from None
     return model.eval()
+
+
+def saved_network(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's spec and pruning history, without its weights (see `Network`)."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    return {key: value for key, value in saved.items() if key != "state_dict"}
+
+
+def _rebuild(path: Path, saved: dict[str, Any]) -> nn.Module:
+    """A network other than the LeNets, built from its spec (its code imported: a module that moved is one line),
+    and cut to the compact model's shapes by the history it was compacted with."""
+    try:
+        spec = resolve(saved["model"], saved.get("model_args") or {}, saved.get("output_layer") or None)
+        shape = InputShape(*saved["input"])
+        model = build_checked(spec, shape)
+        history = saved.get("compact_history")
+        if history:
+            replay(model, spec.example_input(shape), [(name, bool(out), tuple(idx)) for name, out, idx in history])
+    except (PrunetuiError, StructuralError) as error:
+        raise PrunetuiError(f"{path} holds {saved['model']}, which cannot be rebuilt: {error}") from None
+    return model
 
 
 def _unreadable(path: Path, error: Exception) -> str:

@@ -22,6 +22,7 @@ from prunetui.engine.core.errors import OutputError, PrunetuiError, unexpected
 from prunetui.engine.core.events import Event, Exported, Failed, Finished, Pruned, RunSummary, Stopped
 from prunetui.engine.core.experiment import Experiment
 from prunetui.engine.core.files import cannot_write, write_atomic
+from prunetui.engine.core.networks.user_code import absolute_model
 from prunetui.engine.storage.event_log import EventLog
 from prunetui.engine.storage.export import export_in_place, export_model, save_state, unpruned_state
 from prunetui.engine.storage.history import HistoryRow, history_csv, history_row
@@ -105,11 +106,21 @@ class _Recorder:
                 return
             yield event
 
+    @property
+    def model_name(self) -> str:
+        """--model as a checkpoint names it: a file of the user's by its absolute path, read from anywhere."""
+        return absolute_model(self.experiment.config.model)
+
     def _save(self, event: Event) -> None:
         model = self.experiment.model
         if isinstance(event, Pruned) and not self.dense_saved and model is not None:
             # Right after the first prune, the weights behind the masks are the trained dense model.
-            save_state(unpruned_state(model), self.experiment.config.model, self.directory / DENSE_MODEL_FILE)
+            save_state(
+                unpruned_state(model),
+                self.model_name,
+                self.directory / DENSE_MODEL_FILE,
+                network=self.experiment.checkpoint_network(pruned=False),
+            )
             self.dense_saved = True
         row = history_row(event)
         if row is not None:
@@ -131,7 +142,8 @@ class _Recorder:
         if event.summary is not None and model is not None:
             export = export_in_place if self.experiment.ran_out_of_memory else export_model  # no copy of the weights
             try:
-                exported = export(model, self.experiment.config.model, self.directory / MODEL_FILE)
+                network = self.experiment.checkpoint_network()
+                exported = export(model, self.model_name, self.directory / MODEL_FILE, network)
             except Exception as error:  # the run's end is reported, whatever went wrong
                 event = _also_failed(event, error)
             else:
@@ -201,6 +213,19 @@ def environment(device: str) -> dict[str, Any]:
     return details
 
 
+def cost_dict(summary: RunSummary) -> dict[str, Any]:
+    """Parameters and MACs per image, dense and pruned (for structural pruning, the compact model's), where they
+    were counted: `macs` is what a dense kernel computes, `nonzero_macs` the products with non-zero weights."""
+    dense, cost = summary.dense_cost, summary.cost
+    return {
+        "dense_macs": dense.macs if dense else None,
+        "dense_parameters": dense.parameters if dense else None,
+        "macs": cost.macs if cost else None,
+        "nonzero_macs": cost.nonzero_macs if cost else None,
+        "parameters": cost.parameters if cost else None,
+    }
+
+
 def summary_dict(summary: RunSummary, exported: Exported | None) -> dict[str, Any]:
     report = summary.sparsity
     return {
@@ -233,4 +258,5 @@ def summary_dict(summary: RunSummary, exported: Exported | None) -> dict[str, An
         "images_per_s": summary.images_per_s,
         "seconds": summary.seconds,
         "export": asdict(exported) if exported else None,
+        **cost_dict(summary),
     }

@@ -36,6 +36,7 @@ from prunetui.engine.core.data.sources import (
 from prunetui.engine.core.errors import DataError
 from prunetui.engine.core.events import Status
 from prunetui.engine.core.files import write_atomic
+from prunetui.engine.core.networks.spec import InputShape
 
 if TYPE_CHECKING:
     from prunetui.engine.core.config import ExperimentConfig
@@ -63,6 +64,12 @@ class DataSet:
     test: Split
     source: str  # where the files were found, for the user: "… images from {source}"
     validation: Split | None = None  # held out from the training images; None when none are
+
+    @property
+    def shape(self) -> InputShape:
+        """What a network is built for: the images' channels and size, and the classes the labels name."""
+        classes = int(max(self.train.labels.max(), self.test.labels.max())) + 1  # a small subset may miss one
+        return InputShape(self.train.images.shape[1], self.train.images.shape[-1], classes)
 
 
 def dataset_loading(

@@ -46,9 +46,22 @@ def user_builder(spec: str, args: Mapping[str, Any]) -> Builder:
     return build
 
 
+def is_file_target(target: str) -> bool:
+    return target.endswith(".py") or "/" in target or os.sep in target
+
+
+def absolute_model(name: str) -> str:
+    """`path/to/file.py:factory` with the file's path made absolute (for a worker or a checkpoint read from another
+    directory); any other --model as it is."""
+    target, colon, attribute = name.rpartition(":")
+    if colon and is_file_target(target) and not name.startswith("torchvision:"):
+        return f"{Path(target).expanduser().resolve()}:{attribute}"
+    return name
+
+
 def load_factory(target: str, attribute: str) -> Callable[..., Any]:
     """The callable `attribute` of the module `target` (a dotted name, or a .py file's path)."""
-    if target.endswith(".py") or "/" in target or os.sep in target:
+    if is_file_target(target):
         module = _import_file(Path(target))
     else:
         if os.getcwd() not in sys.path:  # as `python -m` would: packages in the working directory are found
