@@ -22,6 +22,8 @@ NON_DEFAULT = ExperimentConfig(
     model="lenet300",
     dataset="kmnist",
     data_dir="/some/where",
+    image_size=32,
+    augment="crop-flip",
     criterion="taylor",
     scope="global",
     schedule="agp",
@@ -326,7 +328,7 @@ def test_layer_amounts_format_and_parse_back() -> None:
 
 def test_every_number_setting_has_an_interval() -> None:
     numbers = [f for f in ExperimentConfig.fields() if setting_type(f) in (int, float)]
-    assert len(numbers) == 18 and [f.name for f in numbers if f.metadata["interval"] is None] == []
+    assert len(numbers) == 19 and [f.name for f in numbers if f.metadata["interval"] is None] == []
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
+from prunetui.engine.core.data.specs import AUGMENTS, DatasetChoices, spec_problem
 from prunetui.engine.core.device import DEVICES
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.lr_schedule import LR_SCHEDULES
@@ -27,7 +28,6 @@ from prunetui.engine.pruning.schedules import PlanSettings, Retraining, Schedule
 from prunetui.engine.schema import FRACTION, Interval, Role, setting, setting_names
 
 MODELS = ("lenet5", "lenet300", "lenet5-caffe")
-DATASETS = ("fashion-mnist-mini", "mnist", "fashion-mnist", "kmnist")  # the first is embedded in the package
 SCOPES = ("layer", "global")
 OPTIMIZERS = ("sgd", "adam")
 INITS = ("default", "kaiming-normal", "xavier-normal")  # default: each layer's own (PyTorch's) initialisation
@@ -92,7 +92,9 @@ class ExperimentConfig:
 
     model: str = setting("lenet5", "network to train and prune", MODELS)
     dataset: str = setting(
-        "fashion-mnist-mini", "28x28 grayscale data set (fashion-mnist-mini ships with prunetui)", DATASETS
+        "fashion-mnist-mini",
+        "data set: a built-in (fashion-mnist-mini ships with prunetui), imagefolder:PATH, or module:factory",
+        DatasetChoices(),
     )
     data_dir: str = setting(
         "",
@@ -177,6 +179,16 @@ class ExperimentConfig:
         0.1,
         "fraction of the training images held out to choose by (the same images for every seed), in [0, 0.5]",
         interval=Interval(0.0, 0.5),
+    )
+    image_size: int = setting(
+        0,
+        "imagefolder: images resized (shorter side, then centre crop) to N x N; 0: as they are",
+        interval=Interval(0, 4096),
+    )
+    augment: str = setting(
+        "auto",
+        "random crop (4-pixel padding) and horizontal flip of training images; auto: crop-flip on cifar10, cifar100",
+        AUGMENTS,
     )
 
     @classmethod
@@ -303,6 +315,8 @@ class ExperimentConfig:
                 isinstance(value, bool) and kind is not bool
             ):
                 problems[f.name] = f"must be {_type_word(f)}, got {value!r}"
+            elif f.name == "dataset" and (problem := spec_problem(str(value))):
+                problems[f.name] = problem
             elif f.metadata["choices"] and value not in f.metadata["choices"]:
                 problems[f.name] = f"must be one of {', '.join(f.metadata['choices'])}; got {value!r}"
             elif f.metadata["interval"] and value not in f.metadata["interval"]:

@@ -23,6 +23,7 @@ from torch import nn
 
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.data.loading import DataSet, run_data_loading
+from prunetui.engine.core.data.specs import augmentation
 from prunetui.engine.core.device import resolve_device
 from prunetui.engine.core.errors import ConfigError, PrunetuiError, out_of_memory, unexpected
 from prunetui.engine.core.events import (
@@ -138,22 +139,29 @@ class Experiment:
         data = yield from run_data_loading(config, device, download=self._download, system_dir=self._system_data_dir)
         self._data = data
         held_out = f", {len(data.validation):,} held out for validation" if data.validation is not None else ""
+        augment = augmentation(config.augment, config.dataset)
         yield Status(
             f"{config.dataset}: {len(data.train):,} training{held_out} and {len(data.test):,} test images "
             f"from {data.source}"
         )
+        yield Status(f"{data.shape}, augmentation {augment}")
         schedule, settings = config.pruning_schedule, config.plan_settings
         steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
         problem = schedule.problem(settings, steps_per_epoch)  # step counts depend on the data: checked here
         if problem:
             raise ConfigError(problem)
-        model = self.model = build_model(config.model, init=config.init).to(device)
+        model = self.model = build_model(config.model, init=config.init, input_shape=data.shape).to(device)
         self._rewind_to = (0, weights_of(model))
         if self._start_from is not None:
             model.load_state_dict(self._start_from)
         layers = self._prunable_layers(model)
         self._trainer = Trainer(
-            model, data.train, config.batch_size, torch.Generator().manual_seed(config.seed), self._stop
+            model,
+            data.train,
+            config.batch_size,
+            torch.Generator().manual_seed(config.seed),
+            self._stop,
+            augment=augment == "crop-flip",
         )
         self._trainer.skip_epochs(self._trained_epochs)
         self._step = self._trained_epochs * self._trainer.batches_per_epoch()
@@ -298,7 +306,7 @@ class Experiment:
             to_step = None
             with torch.random.fork_rng(devices=[]):  # the run's own random stream is left as it was
                 torch.manual_seed(reinit_seed(self.config.seed, round_))
-                rewind(model, weights_of(build_model(self.config.model, init=self.config.init)))
+                rewind(model, weights_of(build_model(self.config.model, init=self.config.init, input_shape=data.shape)))
         else:
             to_step, weights = self._rewind_to
             rewind(model, weights)

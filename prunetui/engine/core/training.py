@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from prunetui.engine.core.augment import crop_flip, draw
 from prunetui.engine.core.data.loading import Split
 from prunetui.engine.core.errors import DivergedError
 from prunetui.engine.core.optimizers import SGD, Adam, Optimizer
@@ -72,6 +73,7 @@ class Trainer:
     batch_size: int
     generator: torch.Generator
     stop: threading.Event
+    augment: bool = False  # random crop and flip of each training batch (augment.crop_flip)
     images_seen: int = 0
     seconds: float = 0.0
 
@@ -83,6 +85,8 @@ class Trainer:
         been followed by."""
         for _ in range(epochs):
             torch.randperm(len(self.data), generator=self.generator)
+            if self.augment:
+                draw(len(self.data), self.generator, torch.device("cpu"))
 
     def epoch(
         self,
@@ -98,6 +102,7 @@ class Trainer:
         """
         self.model.train()
         order = torch.randperm(len(self.data), generator=self.generator).to(self.data.images.device)
+        draws = draw(len(self.data), self.generator, self.data.images.device) if self.augment else None
         batches = self.batches_per_epoch()
         running = torch.zeros((), device=self.data.images.device)
         since, started, images = 0, time.perf_counter(), 0
@@ -106,8 +111,14 @@ class Trainer:
                 raise StopRequested
             if before_batch:
                 yield from before_batch(batch)
-            index = order[batch * self.batch_size : (batch + 1) * self.batch_size]
-            loss = F.cross_entropy(self.model(self.data.images[index]), self.data.labels[index])
+            batch_slice = slice(batch * self.batch_size, (batch + 1) * self.batch_size)
+            index = order[batch_slice]
+            inputs = self.data.images[index]
+            if draws is not None:
+                inputs = crop_flip(
+                    inputs, draws.rows[batch_slice], draws.columns[batch_slice], draws.flips[batch_slice]
+                )
+            loss = F.cross_entropy(self.model(inputs), self.data.labels[index])
             optimizer.zero_grad()
             loss.backward()
             if lr_at:

@@ -19,6 +19,7 @@ from torch import Tensor
 from prunetui.engine.core.data.cache import cache_path, load_cached, save_cached
 from prunetui.engine.core.data.download import download as download_files
 from prunetui.engine.core.data.idx import read_idx
+from prunetui.engine.core.data.specs import parse_spec, spec_problem
 from prunetui.engine.core.data.sources import (
     EMBEDDED,
     EMBEDDED_DIR,
@@ -31,9 +32,10 @@ from prunetui.engine.core.data.sources import (
     raw_folder,
     system_folder,
 )
-from prunetui.engine.core.errors import DataError
+from prunetui.engine.core.errors import ConfigError, DataError
 from prunetui.engine.core.events import Status
 from prunetui.engine.core.files import write_atomic
+from prunetui.engine.core.networks.spec import InputShape
 
 if TYPE_CHECKING:
     from prunetui.engine.core.config import ExperimentConfig
@@ -43,11 +45,18 @@ T = TypeVar("T")
 
 # A data set's source is said after "images from": a place, never a phrase like "embedded in …".
 EMBEDDED_SOURCE = "prunetui's built-in copy (a subset of Fashion-MNIST)"
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+IDX_CLASSES = {
+    "fashion-mnist-mini": FASHION_CLASSES,
+    "fashion-mnist": FASHION_CLASSES,
+    "mnist": tuple("0123456789"),
+    "kmnist": ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Split:
-    images: Tensor  # float32, N x 1 x 28 x 28, normalised with the training set's mean and std
+    images: Tensor  # float32, N x C x S x S, normalised with the training set's mean and std (per channel)
     labels: Tensor  # int64, N
 
     def __len__(self) -> int:
@@ -61,6 +70,13 @@ class DataSet:
     test: Split
     source: str  # where the files were found, for the user: "… images from {source}"
     validation: Split | None = None  # held out from the training images; None when none are
+    class_names: tuple[str, ...] = ()  # label i is class_names[i]
+
+    @property
+    def shape(self) -> InputShape:
+        """What the data gives a network: channels and size of its images, and its number of classes."""
+        images = self.train.images
+        return InputShape(images.shape[1], images.shape[2], len(self.class_names))
 
 
 def dataset_loading(
@@ -72,14 +88,22 @@ def dataset_loading(
     validation_split: float = 0.0,
     download: bool = True,
     system_dir: Path | None = None,
+    image_size: int = 0,
 ) -> Generator[Status, None, DataSet]:
     """Find the data set (embedded; else the data dir, the system directory, a download), load it onto
     `device`, saying what it does as it goes. `data = yield from dataset_loading(...)` in an event stream.
 
     The first `train_subset` training images are kept (0: all), then the fraction `validation_split` of those is
-    held out as the validation split and the rest trained on."""
+    held out as the validation split and the rest trained on. `image_size` resizes an image folder's images."""
     yield Status(f"loading {name} …")
     root = data_root(data_dir)
+    spec = parse_spec(name)
+    if spec is None:
+        raise ConfigError(f"--dataset {spec_problem(name)}")
+    if spec.kind != "idx":
+        images, classes, source = yield from _images_loading(name, root, download, image_size)
+        normalised = _normalised_per_channel(images, train_subset)
+        return _dataset(name, normalised, 0, validation_split, device, source, classes)
     if name == EMBEDDED:
         found, source = find_idx_files(EMBEDDED_DIR), EMBEDDED_SOURCE
     else:
@@ -92,7 +116,44 @@ def dataset_loading(
         yield Status(f"decoding {name} from {found.folder} (kept decoded for the next start) …")
         tensors = _decode(name, found)
         save_cached(cache, tensors)
-    return _dataset(name, tensors, train_subset, validation_split, device, source)
+    return _dataset(name, tensors, train_subset, validation_split, device, source, IDX_CLASSES[name])
+
+
+def _images_loading(
+    name: str, root: Path, download: bool, image_size: int
+) -> Generator[Status, None, tuple[dict[str, Tensor], tuple[str, ...], str]]:
+    """The uint8 images (N x C x S x S) and labels of a CIFAR set, an image folder or the user's factory."""
+    spec = parse_spec(name)
+    assert spec is not None
+    if spec.kind == "cifar":
+        from prunetui.engine.core.data.cifar import cifar_loading
+
+        return (yield from cifar_loading(name, root, download))
+    if spec.kind == "imagefolder":
+        from prunetui.engine.core.data.imagefolder import imagefolder_loading
+
+        return (yield from imagefolder_loading(Path(spec.name).expanduser(), image_size))
+    from prunetui.engine.core.data.user_data import load_user_data
+
+    yield Status(f"reading {name} …")
+    return load_user_data(spec.name, spec.factory)
+
+
+def _normalised_per_channel(images: dict[str, Tensor], train_subset: int) -> dict[str, Tensor]:
+    """uint8 images as float, each channel standardised with the (first `train_subset`) training images' mean and
+    standard deviation of that channel."""
+    train_images, train_labels = images["train_images"], images["train_labels"]
+    if train_subset:
+        train_images, train_labels = train_images[:train_subset], train_labels[:train_subset]
+    train = train_images.float().div_(255)
+    mean = train.mean((0, 2, 3), keepdim=True)[0]
+    std = train.std((0, 2, 3), keepdim=True)[0].clamp_min(1e-6)
+    return {
+        "train_images": train.sub_(mean).div_(std),
+        "train_labels": train_labels,
+        "test_images": images["test_images"].float().div_(255).sub_(mean).div_(std),
+        "test_labels": images["test_labels"],
+    }
 
 
 def _without_statuses(loading: Callable[P, Generator[Status, None, T]]) -> Callable[P, T]:
@@ -124,6 +185,7 @@ def run_data_loading(
         validation_split=config.validation_split,
         download=download,
         system_dir=system_dir,
+        image_size=config.image_size,
     )
 
 
@@ -206,6 +268,7 @@ def _dataset(
     validation_split: float,
     device: torch.device,
     source: str,
+    class_names: tuple[str, ...],
 ) -> DataSet:
     train_images, train_labels = tensors["train_images"], tensors["train_labels"]
     test_images = tensors["test_images"]
@@ -221,6 +284,7 @@ def _dataset(
         _to(Split(test_images, tensors["test_labels"]), device),
         source,
         _to(validation, device) if validation is not None else None,
+        class_names,
     )
 
 
