@@ -30,7 +30,8 @@ CPU = torch.device("cpu")
 
 
 def _statuses_and_data(name: str, root: Path, **options: object) -> tuple[list[str], object]:
-    steps = dataset_loading(name, root, CPU, download=False, **options)  # type: ignore[arg-type]
+    options.setdefault("download", False)
+    steps = dataset_loading(name, root, CPU, **options)  # type: ignore[arg-type]
     statuses = []
     while True:
         try:
@@ -274,3 +275,36 @@ def test_built_in_data_sets_name_their_classes() -> None:
         data.shape.size,
         data.shape.classes,
     ) == (1, 28, 10)
+
+
+def test_a_cifar10_run_trains_augmented_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_cifar10(tmp_path / "data")
+    flags = ["--dataset", "cifar10", "--data-dir", str(tmp_path / "data"), "--epochs", "1", "--batch-size", "8"]
+    assert main(["run", *flags, "--device", "cpu", "--out", str(tmp_path / "run")]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "3×32×32 images of 10 classes, augmentation crop-flip" in printed and "read anyway" in printed
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "finished"
+
+
+def test_cifar_is_downloaded_through_torchvision_when_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from torchvision.datasets import utils
+
+    folder = write_cifar10(tmp_path / "served")
+    fetched = []
+
+    def fake_download(url: str, root: str, filename: str, md5: str) -> None:  # what a good download leaves
+        fetched.append((url, filename, md5))
+        tar_folder(folder, Path(root) / filename)
+
+    monkeypatch.setattr(utils, "download_url", fake_download)
+    statuses, data = _statuses_and_data("cifar10", tmp_path / "data", download=True)
+    assert fetched == [("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "cifar-10-python.tar.gz",
+                        "c58f30108f718f92721af3b95e74349a")]  # fmt: skip
+    assert len(data.train) == 30 and any(status.startswith("downloading cifar-10-python.tar.gz") for status in statuses)
+
+    def offline(url: str, root: str, filename: str, md5: str) -> None:
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(utils, "download_url", offline)
+    with pytest.raises(DataError, match=r"cifar100 not found \(download failed: Network is unreachable\): put "):
+        load_dataset("cifar100", tmp_path / "data", CPU)
