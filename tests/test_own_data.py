@@ -308,3 +308,27 @@ def test_cifar_is_downloaded_through_torchvision_when_missing(tmp_path: Path, mo
     monkeypatch.setattr(utils, "download_url", offline)
     with pytest.raises(DataError, match=r"cifar100 not found \(download failed: Network is unreachable\): put "):
         load_dataset("cifar100", tmp_path / "data", CPU)
+
+
+def test_prunetui_data_says_what_it_found(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_cifar10(tmp_path / "data")
+    assert main(["data", "cifar10", "--data-dir", str(tmp_path / "data"), "--device", "cpu", "--no-download"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    found = {
+        line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in lines if line[:1].isalpha() and ":" in line
+    }
+    assert found["images"] == "36 (30 training, 6 test)" and found["size"] == "32×32, 3 channels"
+    assert found["classes"] == "10: " + ", ".join(CIFAR10_CLASSES)
+    assert found["reads"] == str(tmp_path / "data" / "cifar-10-batches-py")
+    # 36 images of 3 x 32 x 32: 110,592 bytes as uint8, four times that as float32.
+    assert found["memory"].startswith("432.0 KiB as float32 (108.0 KiB as uint8); fits in memory on cpu (")
+
+
+def test_prunetui_data_of_an_image_folder_and_a_missing_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_imagefolder(tmp_path / "pets")
+    assert main(["data", f"imagefolder:{tmp_path / 'pets'}", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "classes:  3: cat, dog, eel" in printed and "size:     16×16, 3 channels" in printed
+    assert main(["data", "cifar10", "--data-dir", str(tmp_path / "none"), "--no-download", "--device", "cpu"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "cifar-10-python.tar.gz" in error
