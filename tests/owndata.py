@@ -72,3 +72,19 @@ def write_imagefolder(
                 pixels = noisy if i % 2 else noisy.mean(2).astype(np.uint8)  # grey (mode L) and RGB mixed
                 write_png(root / split / name / f"{i}.png", pixels)
     return root
+
+
+def write_cifar100(root: Path, train: int = 200, test: int = 100) -> Path:
+    """A small cifar-100-python: each of the 100 classes among the images, fine and coarse labels as the official
+    files hold them."""
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(7)
+    for name, count in (("train", train), ("test", test)):
+        fine = [i % 100 for i in range(count)]
+        data = rng.integers(0, 256, (count, 3 * 32 * 32), dtype=np.uint8)
+        content = {b"data": data, b"fine_labels": fine, b"coarse_labels": [f // 5 for f in fine]}
+        (folder / name).write_bytes(cifar_pickle(content))
+    meta = {b"fine_label_names": [f"class{i}".encode() for i in range(100)], b"coarse_label_names": [b"x"] * 20}
+    (folder / "meta").write_bytes(cifar_pickle(meta))
+    return folder

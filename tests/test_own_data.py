@@ -22,6 +22,7 @@ from tests.owndata import (
     cifar_pickle,
     tar_folder,
     write_cifar10,
+    write_cifar100,
     write_imagefolder,
     write_png,
 )
@@ -332,3 +333,24 @@ def test_prunetui_data_of_an_image_folder_and_a_missing_set(tmp_path: Path, caps
     assert main(["data", "cifar10", "--data-dir", str(tmp_path / "none"), "--no-download", "--device", "cpu"]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "cifar-10-python.tar.gz" in error
+
+
+def test_a_100_class_run_reports_top5_beside_top1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_cifar100(tmp_path / "data")
+    flags = ["--dataset", "cifar100", "--data-dir", str(tmp_path / "data"), "--epochs", "1", "--batch-size", "50"]
+    assert main(["run", *flags, "--device", "cpu", "--validation-split", "0", "--out", str(tmp_path / "run")]) == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["top5_accuracy"] >= summary["accuracy"] and summary["dense_top5_accuracy"] is not None
+    done = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("done:"))
+    assert f"top-5 {summary['dense_top5_accuracy']:.1%}".replace("%", " %") in done
+
+
+def test_evaluation_counts_a_label_among_the_five_highest_scores() -> None:
+    from prunetui.engine.core.data.loading import Split
+    from prunetui.engine.core.training import evaluate
+
+    scores = torch.arange(100.0).repeat(4, 1)  # class 99 highest, then 98, ...
+    labels = torch.tensor([99, 95, 94, 0])  # top-1, top-5, neither, neither
+    result = evaluate(torch.nn.Identity(), Split(scores, labels))
+    assert (result.accuracy, result.top5) == (0.25, 0.5)
+    assert evaluate(torch.nn.Identity(), Split(scores[:, :10], labels % 10)).top5 is None  # 10 classes: none

@@ -151,6 +151,9 @@ class RunSummary:
     # Validation accuracy where dense_accuracy and accuracy are test accuracy; None when no images are held out.
     dense_val_accuracy: float | None = None
     val_accuracy: float | None = None
+    # Top-5 test accuracy where the data set has 100 classes or more (CIFAR-100); None otherwise.
+    dense_top5: float | None = None
+    top5: float | None = None
 
     @property
     def compression(self) -> float:

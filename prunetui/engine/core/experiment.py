@@ -62,12 +62,13 @@ class Measured:
     loss: float
     accuracy: float
     val_accuracy: float | None
+    top5: float | None = None  # top-5 test accuracy, for data sets of 100 classes or more
 
 
 def measure(model: nn.Module, data: DataSet) -> Measured:
     test = evaluate(model, data.test)
     val = evaluate(model, data.validation).accuracy if data.validation is not None else None
-    return Measured(test.loss, test.accuracy, val)
+    return Measured(test.loss, test.accuracy, val, test.top5)
 
 
 class Experiment:
@@ -350,4 +351,6 @@ class Experiment:
             time.perf_counter() - self._started,
             self._dense.val_accuracy if self._dense else None,
             self._last.val_accuracy if self._last else None,
+            dense_top5=self._dense.top5 if self._dense else None,
+            top5=self._last.top5 if self._last else None,
         )
