@@ -24,6 +24,7 @@ NON_DEFAULT = ExperimentConfig(
     data_dir="/some/where",
     image_size=32,
     augment="crop-flip",
+    precision="bf16",
     criterion="taylor",
     scope="global",
     schedule="agp",

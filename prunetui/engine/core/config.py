@@ -30,6 +30,7 @@ from prunetui.engine.schema import FRACTION, Interval, Role, setting, setting_na
 MODELS = ("lenet5", "lenet300", "lenet5-caffe")
 SCOPES = ("layer", "global")
 OPTIMIZERS = ("sgd", "adam")
+PRECISIONS = ("fp32", "bf16", "fp16")  # the arithmetic of training's forward passes (precision.py)
 INITS = ("default", "kaiming-normal", "xavier-normal")  # default: each layer's own (PyTorch's) initialisation
 # Each model's weight layers in forward order, the last being the output layer, with their weight counts; known
 # here so that settings naming layers, and the sparsity a cap allows, can be checked without importing torch
@@ -189,6 +190,11 @@ class ExperimentConfig:
         "auto",
         "random crop (4-pixel padding) and horizontal flip of training images; auto: crop-flip on cifar10, cifar100",
         AUGMENTS,
+    )
+    precision: str = setting(
+        "fp32",
+        "training arithmetic: fp32, or autocast to bf16 or fp16 (fp16 with loss scaling, for GPUs without bf16)",
+        PRECISIONS,
     )
 
     @classmethod

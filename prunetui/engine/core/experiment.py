@@ -163,6 +163,7 @@ class Experiment:
             torch.Generator().manual_seed(config.seed),
             self._stop,
             augment=augment == "crop-flip",
+            precision=config.precision,
         )
         self._trainer.skip_epochs(self._trained_epochs)
         self._step = self._trained_epochs * self._trainer.batches_per_epoch()

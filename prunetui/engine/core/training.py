@@ -17,6 +17,7 @@ from prunetui.engine.core.augment import crop_flip, draw
 from prunetui.engine.core.data.loading import Split
 from prunetui.engine.core.errors import DivergedError
 from prunetui.engine.core.optimizers import SGD, Adam, Optimizer
+from prunetui.engine.core.precision import LossScale, autocast
 
 T = TypeVar("T")
 LOSS_EVERY = 20  # batches between StepLoss reports: reading the loss forces a device sync
@@ -81,6 +82,8 @@ class Trainer:
     generator: torch.Generator
     stop: threading.Event
     augment: bool = False  # random crop and flip of each training batch (augment.crop_flip)
+    precision: str = "fp32"  # the forward passes' arithmetic (precision.PRECISIONS)
+    loss_scale: LossScale | None = None  # fp16's, kept across epochs; made at the first fp16 epoch
     images_seen: int = 0
     seconds: float = 0.0
 
@@ -125,12 +128,16 @@ class Trainer:
                 inputs = crop_flip(
                     inputs, draws.rows[batch_slice], draws.columns[batch_slice], draws.flips[batch_slice]
                 )
-            loss = F.cross_entropy(self.model(inputs), self.data.labels[index])
+            with autocast(self.precision, inputs.device):
+                loss = F.cross_entropy(self.model(inputs), self.data.labels[index])
             optimizer.zero_grad()
-            loss.backward()
             if lr_at:
                 optimizer.lr = lr_at(batch)
-            optimizer.step()
+            if self.precision == "fp16":
+                self._scaled_step(loss, optimizer)
+            else:
+                loss.backward()
+                optimizer.step()
             running += loss.detach()
             since += 1
             images += len(index)
@@ -146,6 +153,14 @@ class Trainer:
                 since = 0
         self.images_seen += images
         self.seconds += time.perf_counter() - started
+
+    def _scaled_step(self, loss: torch.Tensor, optimizer: Optimizer) -> None:
+        """fp16: backward of the scaled loss, the step only when no gradient overflowed."""
+        if self.loss_scale is None:
+            self.loss_scale = LossScale()
+        (loss * self.loss_scale.scale).backward()
+        if self.loss_scale.unscale(self.model.parameters()):
+            optimizer.step()
 
     @property
     def images_per_s(self) -> float:
