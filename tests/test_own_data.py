@@ -245,6 +245,11 @@ def make():
 
 def bad():
     return Shapes(20), Shapes(6, bad_label=True)
+
+def normalised():
+    train = Shapes(20)
+    train.images = (train.images - 0.5) / 0.25
+    return train, Shapes(6)
 """
 
 
@@ -259,6 +264,8 @@ def test_a_file_factory_data_set_loads(tmp_path: Path) -> None:
     assert data.train.images.shape == (20, 2, 8, 8) and len(data.test) == 6
     with pytest.raises(DataError, match=r"\(test\): label 2 of item 1 is outside the 2 classes$"):
         load_dataset(f"{tmp_path / 'shapes.py'}:bad", None, CPU)
+    with pytest.raises(DataError, match=r"\(train\): item 0's values run from -.* give images in \[0, 1\] or uint8"):
+        load_dataset(f"{tmp_path / 'shapes.py'}:normalised", None, CPU)
     with pytest.raises(DataError, match="has no missing"):
         load_dataset(f"{tmp_path / 'shapes.py'}:missing", None, CPU)
 
