@@ -19,9 +19,9 @@ def add_data_parser(commands: argparse._SubParsersAction) -> None:
         help="what prunetui finds for a data set: images, classes, size, channels, where from, whether it fits",
         description="Load a data set as `prunetui run --dataset SPEC` would and say what it is: its images, classes "
         "(by name), size and channels, where it is read from, and whether it fits in the training device's memory "
-        "as prunetui holds it (normalised float32 tensors, at most a quarter of the free memory). SPEC is a "
-        "built-in (fashion-mnist-mini, mnist, fashion-mnist, kmnist, cifar10, cifar100), imagefolder:PATH, "
-        "package.module:factory or path/to/file.py:factory.",
+        "as prunetui holds it (float32 for the IDX sets, uint8 for the others; at most a quarter of the free "
+        "memory). SPEC is a built-in (fashion-mnist-mini, mnist, fashion-mnist, kmnist, cifar10, cifar100), "
+        "imagefolder:PATH, package.module:factory or path/to/file.py:factory.",
     )
     parser.add_argument("spec", metavar="SPEC", help="the data set, as --dataset takes it")
     parser.add_argument(
@@ -67,7 +67,7 @@ def data_command(args: argparse.Namespace, console: Console) -> int:
         f"classes:  {len(summary.class_names)}: {', '.join(classes)}",
         f"size:     {s.size}×{s.size}, {s.channels} channel{'s' if s.channels != 1 else ''}",
         f"reads:    {summary.source}",
-        f"memory:   {_size(summary.held_bytes)} as float32 ({_size(summary.uint8_bytes)} as uint8); {fits}",
+        f"memory:   {_size(summary.held_bytes)} as {'uint8' if summary.value_bytes == 1 else 'float32'}; {fits}",
     ]
     for line in lines:
         console.print(line, highlight=False, markup=False)

@@ -320,7 +320,7 @@ class Experiment:
         generator = torch.Generator().manual_seed(self.config.seed + round_)
         order = torch.randperm(len(data.train), generator=generator)[: count * size]
         order = order.to(data.train.images.device)
-        return [(data.train.images[index], data.train.labels[index]) for index in order.split(size)]
+        return [(data.train.take(index), data.train.labels[index]) for index in order.split(size)]
 
     # -- results ------------------------------------------------------------------------------------
 

@@ -53,7 +53,7 @@ def evaluate(model: nn.Module, split: Split) -> Evaluation:
     correct5 = torch.zeros((), dtype=torch.long, device=split.images.device)
     top5 = False
     for start in range(0, len(split), EVAL_BATCH):
-        images, labels = split.images[start : start + EVAL_BATCH], split.labels[start : start + EVAL_BATCH]
+        images, labels = split.take(slice(start, start + EVAL_BATCH)), split.labels[start : start + EVAL_BATCH]
         logits = model(images)
         total_loss += F.cross_entropy(logits, labels, reduction="sum")
         correct += (logits.argmax(1) == labels).sum()
@@ -123,7 +123,7 @@ class Trainer:
                 yield from before_batch(batch)
             batch_slice = slice(batch * self.batch_size, (batch + 1) * self.batch_size)
             index = order[batch_slice]
-            inputs = self.data.images[index]
+            inputs = self.data.take(index)
             if draws is not None:
                 inputs = crop_flip(
                     inputs, draws.rows[batch_slice], draws.columns[batch_slice], draws.flips[batch_slice]

@@ -46,6 +46,7 @@ T = TypeVar("T")
 # A data set's source is said after "images from": a place, never a phrase like "embedded in …".
 EMBEDDED_SOURCE = "prunetui's built-in copy (a subset of Fashion-MNIST)"
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+ORDER_SEED = 0  # the fixed order of an image folder's or a factory's training images
 IDX_CLASSES = {
     "fashion-mnist-mini": FASHION_CLASSES,
     "fashion-mnist": FASHION_CLASSES,
@@ -56,11 +57,27 @@ IDX_CLASSES = {
 
 @dataclass(frozen=True, slots=True)
 class Split:
-    images: Tensor  # float32, N x C x S x S, normalised with the training set's mean and std (per channel)
+    # float32 N x C x S x S, normalised with the training set's mean and std (the IDX sets); or uint8 as decoded,
+    # a quarter of the memory, normalised batch by batch with `normalise` (mean, std per channel, C x 1 x 1, in
+    # pixel values 0-255)
+    images: Tensor
     labels: Tensor  # int64, N
+    normalise: tuple[Tensor, Tensor] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def take(self, index: Tensor | slice) -> Tensor:
+        """The images at `index`, normalised float32: what the model is given."""
+        images = self.images[index]
+        if self.normalise is None:
+            return images
+        mean, std = self.normalise
+        return (images.float() - mean) / std
+
+    def where(self, index: Tensor | slice) -> Split:
+        """The images and labels at `index`, normalised as these are."""
+        return Split(self.images[index], self.labels[index], self.normalise)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +119,7 @@ def dataset_loading(
         raise ConfigError(f"--dataset {spec_problem(name)}")
     if spec.kind != "idx":
         images, classes, source = yield from _images_loading(name, root, download, image_size)
-        normalised = _normalised_per_channel(images, train_subset)
-        return _dataset(name, normalised, 0, validation_split, device, source, classes)
+        return _uint8_dataset(name, images, train_subset, validation_split, device, source, classes)
     if name == EMBEDDED:
         found, source = find_idx_files(EMBEDDED_DIR), EMBEDDED_SOURCE
     else:
@@ -128,32 +144,51 @@ def _images_loading(
     if spec.kind == "cifar":
         from prunetui.engine.core.data.cifar import cifar_loading
 
-        return (yield from cifar_loading(name, root, download))
+        return (yield from cifar_loading(name, root, download))  # in the random order of the official files
     if spec.kind == "imagefolder":
         from prunetui.engine.core.data.imagefolder import imagefolder_loading
 
-        return (yield from imagefolder_loading(Path(spec.name).expanduser(), image_size))
-    from prunetui.engine.core.data.user_data import load_user_data
+        images, classes, source = yield from imagefolder_loading(Path(spec.name).expanduser(), image_size)
+    else:
+        from prunetui.engine.core.data.user_data import load_user_data
 
-    yield Status(f"reading {name} …")
-    return load_user_data(spec.name, spec.factory)
+        yield Status(f"reading {name} …")
+        images, classes, source = load_user_data(spec.name, spec.factory)
+    # An image folder lists its images class by class, and a factory may: in one fixed random order (whatever the
+    # run's seed), the first images (--train-subset, the validation split) are a fair sample of every class.
+    order = torch.randperm(len(images["train_labels"]), generator=torch.Generator().manual_seed(ORDER_SEED))
+    images["train_images"], images["train_labels"] = images["train_images"][order], images["train_labels"][order]
+    return images, classes, source
 
 
-def _normalised_per_channel(images: dict[str, Tensor], train_subset: int) -> dict[str, Tensor]:
-    """uint8 images as float, each channel standardised with the (first `train_subset`) training images' mean and
-    standard deviation of that channel."""
-    train_images, train_labels = images["train_images"], images["train_labels"]
+def _uint8_dataset(
+    name: str,
+    images: dict[str, Tensor],
+    train_subset: int,
+    validation_split: float,
+    device: torch.device,
+    source: str,
+    class_names: tuple[str, ...],
+) -> DataSet:
+    """uint8 images kept as they are, each channel standardised batch by batch with the (first `train_subset`)
+    training images' mean and standard deviation of that channel."""
+    train = Split(images["train_images"], images["train_labels"])
     if train_subset:
-        train_images, train_labels = train_images[:train_subset], train_labels[:train_subset]
-    train = train_images.float().div_(255)
-    mean = train.mean((0, 2, 3), keepdim=True)[0]
-    std = train.std((0, 2, 3), keepdim=True)[0].clamp_min(1e-6)
-    return {
-        "train_images": train.sub_(mean).div_(std),
-        "train_labels": train_labels,
-        "test_images": images["test_images"].float().div_(255).sub_(mean).div_(std),
-        "test_labels": images["test_labels"],
-    }
+        train = train.where(slice(0, train_subset))
+    scaled = train.images.float()
+    mean = scaled.mean((0, 2, 3), keepdim=True)[0]
+    std = scaled.std((0, 2, 3), keepdim=True)[0].clamp_min(1e-3)
+    del scaled
+    normalise = (mean.to(device), std.to(device))
+    train, validation = _hold_out(Split(train.images, train.labels, normalise), validation_split)
+    return DataSet(
+        name,
+        _to(train, device),
+        _to(Split(images["test_images"], images["test_labels"], normalise), device),
+        source,
+        _to(validation, device) if validation is not None else None,
+        class_names,
+    )
 
 
 def _without_statuses(loading: Callable[P, Generator[Status, None, T]]) -> Callable[P, T]:
@@ -298,8 +333,8 @@ def _hold_out(train: Split, fraction: float) -> tuple[Split, Split | None]:
     count = round(len(train) * fraction)
     if not count:
         return train, None
-    return Split(train.images[count:], train.labels[count:]), Split(train.images[:count], train.labels[:count])
+    return train.where(slice(count, None)), train.where(slice(0, count))
 
 
 def _to(split: Split, device: torch.device) -> Split:
-    return Split(split.images.to(device), split.labels.to(device))
+    return Split(split.images.to(device), split.labels.to(device), split.normalise)
