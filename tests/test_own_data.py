@@ -363,3 +363,13 @@ def test_evaluation_counts_a_label_among_the_five_highest_scores() -> None:
     result = evaluate(torch.nn.Identity(), Split(scores, labels))
     assert (result.accuracy, result.top5) == (0.25, 0.5)
     assert evaluate(torch.nn.Identity(), Split(scores[:, :10], labels % 10)).top5 is None  # 10 classes: none
+
+
+def test_a_sensitivity_analysis_of_an_image_folder_builds_the_network_for_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_imagefolder(tmp_path / "pets", per_class=8)
+    flags = ["--dataset", f"imagefolder:{tmp_path / 'pets'}", "--epochs", "1", "--batch-size", "8", "--device", "cpu"]
+    out = tmp_path / "sensitivity.csv"
+    assert main(["sensitivity", *flags, "--amounts", "0.5", "--out", str(out)]) == 0
+    assert out.read_text().count("\n") > 5  # a row per layer and amount

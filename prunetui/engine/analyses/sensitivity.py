@@ -107,7 +107,7 @@ class Sensitivity(ExperimentSeries):
         if self.model_path:
             model, source = load_model(self.model_path), str(self.model_path)
         else:
-            model, source = build_model(config.model), "trained now"
+            model, source = build_model(config.model, input_shape=data.shape), "trained now"
             model.load_state_dict((yield from self.train_dense(config)))
         model = model.to(device)
         loaded = measure(model, data)
