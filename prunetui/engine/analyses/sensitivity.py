@@ -37,7 +37,7 @@ from prunetui.engine.analyses import (
 from prunetui.engine.analyses.series import ExperimentSeries, Interrupted
 from prunetui.engine.analyses.sweep_jobs import DataPlace
 from prunetui.engine.core.config import ExperimentConfig
-from prunetui.engine.core.data import DataSet, load_run_data
+from prunetui.engine.core.data.loading import DataSet, load_run_data
 from prunetui.engine.core.device import resolve_device
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, unexpected
 from prunetui.engine.core.experiment import measure

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -103,9 +104,7 @@ INITIALISERS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
-def build_model(
-    name: str, *, init: str = "default", input_shape: InputShape = LENET_INPUT, **shape: tuple[int, ...]
-) -> nn.Module:
+def build_model(name: str, *, init: str = "default", input_shape: InputShape = LENET_INPUT, **shape: Any) -> nn.Module:
     """The network `name` for `input_shape`'s data, with its layer sizes changed by `shape` (channels=, hidden=) for
     compacted models.
 
