@@ -239,7 +239,7 @@ def describe(event: Event) -> str | None:
                 f"done: {percent(s.sparsity.global_sparsity)} sparse "
                 f"({compressions(s.weight_compression, s.compression)}), "
                 f"accuracy {percent(s.dense_accuracy)} {before_pruning(s.config)} → {percent(s.accuracy)}, "
-                f"{validation_change(s)}{s.seconds:.1f} s"
+                f"{top5_change(s)}{validation_change(s)}{s.seconds:.1f} s"
             )
         case Stopped():
             return f"stopped after {event.summary.seconds:.1f} s; results so far are kept"
@@ -251,6 +251,13 @@ def describe(event: Event) -> str | None:
 def validation(accuracy: float | None) -> str:
     """', validation 91.2 %' after a test accuracy; nothing when no images were held out."""
     return "" if accuracy is None else f", validation {percent(accuracy)}"
+
+
+def top5_change(summary: RunSummary) -> str:
+    """'top-5 71.2 % → 70.1 %, ' for a data set of 100 classes or more; nothing otherwise."""
+    if summary.top5 is None:
+        return ""
+    return f"top-5 {percent(summary.dense_top5)} → {percent(summary.top5)}, "
 
 
 def validation_change(summary: RunSummary) -> str:

@@ -31,6 +31,8 @@ async def test_the_dataset_choice_says_what_is_available(tmp_path: Path, mirror:
             "mnist · will download",
             "fashion-mnist · will download",
             "kmnist · on disk",
+            "cifar10 · will download",
+            "cifar100 · will download",
         ]
         assert app.query_one("#setting-dataset", Choice).value == "fashion-mnist-mini"  # the default
         app.query_one("#setting-dataset", Choice).value = "kmnist"

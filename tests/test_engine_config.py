@@ -25,6 +25,9 @@ NON_DEFAULT = ExperimentConfig(
     output_layer="fc3",
     dataset="kmnist",
     data_dir="/some/where",
+    image_size=32,
+    augment="crop-flip",
+    precision="bf16",
     criterion="taylor",
     scope="global",
     schedule="agp",
@@ -345,7 +348,7 @@ def test_layer_amounts_format_and_parse_back() -> None:
 
 def test_every_number_setting_has_an_interval() -> None:
     numbers = [f for f in ExperimentConfig.fields() if setting_type(f) in (int, float)]
-    assert len(numbers) == 18 and [f.name for f in numbers if f.metadata["interval"] is None] == []
+    assert len(numbers) == 19 and [f.name for f in numbers if f.metadata["interval"] is None] == []
 
 
 @pytest.mark.parametrize(

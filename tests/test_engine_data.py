@@ -389,11 +389,14 @@ def test_availability_tells_each_data_set_state(tmp_path: Path) -> None:
     raw = write_dataset(tmp_path / "data", "mnist")
     _gzip_in_place(raw, IDX_FILES)
     _write_system_files(tmp_path / "system", "kmnist")
+    (tmp_path / "data" / "cifar-10-batches-py").mkdir()  # the unpacked archive's folder
     assert availability(tmp_path / "data", system_dir=tmp_path / "system") == {
         "fashion-mnist-mini": "embedded",
         "mnist": "on disk",
         "fashion-mnist": "will download",
         "kmnist": "on disk",
+        "cifar10": "on disk",
+        "cifar100": "will download",
     }
     assert availability(tmp_path / "data", system_dir=tmp_path / "system", download=False)["fashion-mnist"] == (
         "not on this machine"

@@ -7,6 +7,7 @@ import traceback
 from pathlib import Path
 
 from prunetui import __version__
+from prunetui.cli.data_command import add_data_parser, data_command
 from prunetui.cli.export_command import export_command
 from prunetui.cli.options import (
     RUN_HELP,
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep_parser(commands)
     add_sensitivity_parser(commands)
     add_presets_parser(commands)
+    add_data_parser(commands)
 
     export = commands.add_parser(
         "export",
@@ -123,6 +125,7 @@ def _dispatch(argv: list[str] | None) -> int:
         "sweep": sweep_command,
         "sensitivity": sensitivity_command,
         "presets": presets_command,
+        "data": data_command,
     }
     if args.command == "run" and args.seeds is not None:
         return seeds_command(args, console)

@@ -36,7 +36,7 @@ PARSERS: dict[type, tuple[Callable[[str], Any], str]] = {
 def _showable(f: dataclasses.Field[Any], value: Any) -> bool:
     """Whether the field's control can hold the value: a Choice only its choices, a Switch only a bool."""
     if f.metadata["choices"]:
-        return value in f.metadata["choices"]
+        return value in tuple(f.metadata["choices"])  # the listed ones: `in` the dataset's choices takes any spec
     return (setting_type(f) is bool) == (type(value) is bool)
 
 
@@ -193,7 +193,8 @@ class ExperimentForm(Vertical):
         """Put a config's values into the controls; ConfigError if one cannot be shown (not among the choices)."""
         for f in ExperimentConfig.fields():
             if not _showable(f, getattr(config, f.name)):
-                raise ConfigError(f"invalid {flag_name(f.name)}: {config.problems()[f.name]}")
+                why = config.problems().get(f.name, "the form lists the built-in data sets only; use prunetui run")
+                raise ConfigError(f"invalid {flag_name(f.name)}: {why}")
         for name, control in self._controls.items():
             value = getattr(config, name)
             if isinstance(control, Input):

@@ -37,7 +37,7 @@ from prunetui.engine.analyses import (
 from prunetui.engine.analyses.series import ExperimentSeries, Interrupted
 from prunetui.engine.analyses.sweep_jobs import DataPlace
 from prunetui.engine.core.config import ExperimentConfig
-from prunetui.engine.core.data import DataSet, load_run_data
+from prunetui.engine.core.data.loading import DataSet, load_run_data
 from prunetui.engine.core.device import resolve_device
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, unexpected
 from prunetui.engine.core.experiment import measure
@@ -110,7 +110,7 @@ class Sensitivity(ExperimentSeries):
         if self.model_path:
             model, source = load_model(self.model_path), str(self.model_path)
         else:
-            model, source = build_model(config.model), "trained now"
+            model, source = build_model(config.model, input_shape=data.shape), "trained now"
             model.load_state_dict((yield from self.train_dense(config)))
         model = model.to(device)
         loaded = measure(model, data)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
+from prunetui.engine.core.data.specs import AUGMENTS, DatasetChoices, spec_problem
 from prunetui.engine.core.device import DEVICES
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.lr_schedule import LR_SCHEDULES
@@ -34,6 +35,7 @@ MODELS = tuple(BUILT_INS)  # the built-ins; --model also takes torchvision:NAME 
 DATASETS = ("fashion-mnist-mini", "mnist", "fashion-mnist", "kmnist")  # the first is embedded in the package
 SCOPES = ("layer", "global")
 OPTIMIZERS = ("sgd", "adam")
+PRECISIONS = ("fp32", "bf16", "fp16")  # the arithmetic of training's forward passes (precision.py)
 INITS = ("default", "kaiming-normal", "xavier-normal")  # default: each layer's own (PyTorch's) initialisation
 # The LeNets' weight layers in forward order, the last being the output layer, with their weight counts; known
 # here so that settings naming layers, and the sparsity a cap allows, can be checked without importing torch
@@ -102,7 +104,9 @@ class ExperimentConfig:
         empty="lenet5",
     )
     dataset: str = setting(
-        "fashion-mnist-mini", "28x28 grayscale data set (fashion-mnist-mini ships with prunetui)", DATASETS
+        "fashion-mnist-mini",
+        "data set: a built-in (fashion-mnist-mini ships with prunetui), imagefolder:PATH, or module:factory",
+        DatasetChoices(),
     )
     data_dir: str = setting(
         "",
@@ -202,6 +206,21 @@ class ExperimentConfig:
         empty="none, e.g. layer3.*",
     )
     output_layer: str = setting("", "the layer whose outputs are the class scores", empty="the last linear layer")
+    image_size: int = setting(
+        0,
+        "imagefolder: images resized (shorter side, then centre crop) to N x N; 0: as they are",
+        interval=Interval(0, 4096),
+    )
+    augment: str = setting(
+        "auto",
+        "random crop (4-pixel padding) and horizontal flip of training images; auto: crop-flip on cifar10, cifar100",
+        AUGMENTS,
+    )
+    precision: str = setting(
+        "fp32",
+        "training arithmetic: fp32, or autocast to bf16 or fp16 (fp16 with loss scaling, for GPUs without bf16)",
+        PRECISIONS,
+    )
 
     @classmethod
     def fields(cls) -> tuple[dataclasses.Field[Any], ...]:
@@ -388,6 +407,8 @@ class ExperimentConfig:
                 isinstance(value, bool) and kind is not bool
             ):
                 problems[f.name] = f"must be {_type_word(f)}, got {value!r}"
+            elif f.name == "dataset" and (problem := spec_problem(str(value))):
+                problems[f.name] = problem
             elif f.metadata["choices"] and value not in f.metadata["choices"]:
                 problems[f.name] = f"must be one of {', '.join(f.metadata['choices'])}; got {value!r}"
             elif f.metadata["interval"] and value not in f.metadata["interval"]:

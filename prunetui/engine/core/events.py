@@ -156,6 +156,9 @@ class RunSummary:
     # model's); None where they could not be counted.
     dense_cost: Cost | None = None
     cost: Cost | None = None
+    # Top-5 test accuracy where the data set has 100 classes or more (CIFAR-100); None otherwise.
+    dense_top5: float | None = None
+    top5: float | None = None
 
     @property
     def compression(self) -> float:

@@ -24,6 +24,7 @@ from torch import nn
 
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.data.loading import DataSet, run_data_loading
+from prunetui.engine.core.data.specs import augmentation
 from prunetui.engine.core.device import resolve_device
 from prunetui.engine.core.errors import ConfigError, PrunetuiError, out_of_memory, unexpected
 from prunetui.engine.core.events import (
@@ -67,12 +68,13 @@ class Measured:
     loss: float
     accuracy: float
     val_accuracy: float | None
+    top5: float | None = None  # top-5 test accuracy, for data sets of 100 classes or more
 
 
 def measure(model: nn.Module, data: DataSet) -> Measured:
     test = evaluate(model, data.test)
     val = evaluate(model, data.validation).accuracy if data.validation is not None else None
-    return Measured(test.loss, test.accuracy, val)
+    return Measured(test.loss, test.accuracy, val, test.top5)
 
 
 def checkpoint_fields(config: ExperimentConfig, shape: InputShape, output_layer: str = "") -> dict[str, Any] | None:
@@ -167,10 +169,12 @@ class Experiment:
         data = yield from run_data_loading(config, device, download=self._download, system_dir=self._system_data_dir)
         self._data = data
         held_out = f", {len(data.validation):,} held out for validation" if data.validation is not None else ""
+        augment = augmentation(config.augment, config.dataset)
         yield Status(
             f"{config.dataset}: {len(data.train):,} training{held_out} and {len(data.test):,} test images "
             f"from {data.source}"
         )
+        yield Status(f"{data.shape}, augmentation {augment}")
         schedule, settings = config.pruning_schedule, config.plan_settings
         steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
         problem = schedule.problem(settings, steps_per_epoch)  # step counts depend on the data: checked here
@@ -188,7 +192,13 @@ class Experiment:
         if config.sparsity > config.reachable_sparsity({name: weight_of(m).numel() for name, m in layers}):
             raise ConfigError(f"invalid --sparsity: {config.sparsity:g} is out of reach with --max-layer-sparsity")
         self._trainer = Trainer(
-            model, data.train, config.batch_size, torch.Generator().manual_seed(config.seed), self._stop
+            model,
+            data.train,
+            config.batch_size,
+            torch.Generator().manual_seed(config.seed),
+            self._stop,
+            augment=augment == "crop-flip",
+            precision=config.precision,
         )
         self._trainer.skip_epochs(self._trained_epochs)
         self._step = self._trained_epochs * self._trainer.batches_per_epoch()
@@ -255,7 +265,7 @@ class Experiment:
         config = self.config
         self.network, self.shape = config.network, shape
         if config.layers_known:
-            model = build_model(config.model, init=config.init)
+            model = build_model(config.model, init=config.init, input_shape=shape)
             if config.weights:
                 load_weights(model, config.weights, config.model)
             all_layers = tuple(name for name, _ in weight_layers(model))
@@ -423,9 +433,9 @@ class Experiment:
 
     def _fresh(self) -> nn.Module:
         """A freshly drawn full-size network (reinit's weights), from torch's global generator."""
-        if self.config.layers_known:
-            return build_model(self.config.model, init=self.config.init)
         assert self.network is not None and self.shape is not None
+        if self.config.layers_known:
+            return build_model(self.config.model, init=self.config.init, input_shape=self.shape)
         return self.network.build(self.shape, self.config.init)
 
     def _importance_batches(self, data: DataSet, round_: int, count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -433,7 +443,7 @@ class Experiment:
         generator = torch.Generator().manual_seed(self.config.seed + round_)
         order = torch.randperm(len(data.train), generator=generator)[: count * size]
         order = order.to(data.train.images.device)
-        return [(data.train.images[index], data.train.labels[index]) for index in order.split(size)]
+        return [(data.train.take(index), data.train.labels[index]) for index in order.split(size)]
 
     # -- results ------------------------------------------------------------------------------------
 
@@ -467,6 +477,8 @@ class Experiment:
             self._last.val_accuracy if self._last else None,
             self.dense_cost,
             self._cost(),
+            dense_top5=self._dense.top5 if self._dense else None,
+            top5=self._last.top5 if self._last else None,
         )
 
     def _cost(self) -> Cost | None:

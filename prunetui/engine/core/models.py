@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from torch import Tensor, nn
+
+from prunetui.engine.core.networks.spec import InputShape
+
+# The data the LeNets are written for; other data (its channels, square size, classes) changes only the first layer's
+# input channels, the first linear layer's inputs and the output layer's units.
+LENET_INPUT = InputShape(1, 28, 10)
 
 
 class LeNet5(nn.Module):
@@ -14,15 +21,21 @@ class LeNet5(nn.Module):
     # that compaction folds into the next layer (the others output their bias).
     activated_layers = ("conv1", "conv2", "fc1", "fc2")
 
-    def __init__(self, channels: tuple[int, int] = (6, 16), hidden: tuple[int, int] = (120, 84)) -> None:
+    def __init__(
+        self,
+        channels: tuple[int, int] = (6, 16),
+        hidden: tuple[int, int] = (120, 84),
+        input_shape: InputShape = LENET_INPUT,
+    ) -> None:
         super().__init__()
         c1, c2 = channels
         h1, h2 = hidden
-        self.conv1 = nn.Conv2d(1, c1, 5, padding=2)
+        side = (input_shape.size // 2 - 4) // 2  # 28 → conv 28 → pool 14 → conv 10 → pool 5
+        self.conv1 = nn.Conv2d(input_shape.channels, c1, 5, padding=2)
         self.conv2 = nn.Conv2d(c1, c2, 5)
-        self.fc1 = nn.Linear(c2 * 5 * 5, h1)
+        self.fc1 = nn.Linear(c2 * side * side, h1)
         self.fc2 = nn.Linear(h1, h2)
-        self.fc3 = nn.Linear(h2, 10)
+        self.fc3 = nn.Linear(h2, input_shape.classes)
         self.pool = nn.MaxPool2d(2)
         self.relu = nn.ReLU()
 
@@ -40,12 +53,12 @@ class LeNet300(nn.Module):
 
     activated_layers = ("fc1", "fc2")
 
-    def __init__(self, hidden: tuple[int, int] = (300, 100)) -> None:
+    def __init__(self, hidden: tuple[int, int] = (300, 100), input_shape: InputShape = LENET_INPUT) -> None:
         super().__init__()
         h1, h2 = hidden
-        self.fc1 = nn.Linear(28 * 28, h1)
+        self.fc1 = nn.Linear(input_shape.channels * input_shape.size**2, h1)
         self.fc2 = nn.Linear(h1, h2)
-        self.fc3 = nn.Linear(h2, 10)
+        self.fc3 = nn.Linear(h2, input_shape.classes)
         self.relu = nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
@@ -62,14 +75,17 @@ class LeNet5Caffe(nn.Module):
 
     activated_layers = ("fc1",)
 
-    def __init__(self, channels: tuple[int, int] = (20, 50), hidden: tuple[int] = (500,)) -> None:
+    def __init__(
+        self, channels: tuple[int, int] = (20, 50), hidden: tuple[int] = (500,), input_shape: InputShape = LENET_INPUT
+    ) -> None:
         super().__init__()
         c1, c2 = channels
         (h1,) = hidden
-        self.conv1 = nn.Conv2d(1, c1, 5)
+        side = ((input_shape.size - 4) // 2 - 4) // 2  # 28 → conv 24 → pool 12 → conv 8 → pool 4
+        self.conv1 = nn.Conv2d(input_shape.channels, c1, 5)
         self.conv2 = nn.Conv2d(c1, c2, 5)
-        self.fc1 = nn.Linear(c2 * 4 * 4, h1)  # 28 → conv 24 → pool 12 → conv 8 → pool 4
-        self.fc2 = nn.Linear(h1, 10)
+        self.fc1 = nn.Linear(c2 * side * side, h1)
+        self.fc2 = nn.Linear(h1, input_shape.classes)
         self.pool = nn.MaxPool2d(2)
         self.relu = nn.ReLU()
 
@@ -88,13 +104,14 @@ INITIALISERS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
-def build_model(name: str, *, init: str = "default", **shape: tuple[int, ...]) -> nn.Module:
-    """The network `name`, with its layer sizes changed by `shape` (channels=, hidden=) for compacted models.
+def build_model(name: str, *, init: str = "default", input_shape: InputShape = LENET_INPUT, **shape: Any) -> nn.Module:
+    """The network `name` for `input_shape`'s data, with its layer sizes changed by `shape` (channels=, hidden=) for
+    compacted models.
 
     Its weights are drawn from torch's global generator: by each layer's own rule, then, unless `init` is
     "default", again by INITIALISERS[init] for every conv and linear weight, with the biases zero.
     """
-    model = MODELS[name](**shape)
+    model = MODELS[name](input_shape=input_shape, **shape)
     if init != "default":
         draw = INITIALISERS[init]
         for module in model.modules():

@@ -13,9 +13,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from prunetui.engine.core.augment import crop_flip, draw
 from prunetui.engine.core.data.loading import Split
 from prunetui.engine.core.errors import DivergedError
 from prunetui.engine.core.optimizers import SGD, Adam, Optimizer
+from prunetui.engine.core.precision import LossScale, autocast
 
 T = TypeVar("T")
 LOSS_EVERY = 20  # batches between StepLoss reports: reading the loss forces a device sync
@@ -23,6 +25,7 @@ EVAL_BATCH = 512  # larger batches were up to 1.7 times slower on the CPU (cache
 # Cross-entropy over 10 classes starts near ln 10 = 2.3; a mean this large only comes from weights that have
 # blown up. Such a run can fall back to a finite loss with dead ReLUs, so checking for NaN alone misses it.
 DIVERGED_LOSS = 1e3
+TOP5_CLASSES = 100  # data sets of this many classes or more report top-5 accuracy beside top-1, as their papers do
 
 
 class StopRequested(Exception):
@@ -39,6 +42,7 @@ def make_optimizer(name: str, parameters: Iterator[nn.Parameter], lr: float, wei
 class Evaluation:
     loss: float
     accuracy: float
+    top5: float | None = None  # with TOP5_CLASSES classes or more: a label among the five highest scores
 
 
 @torch.no_grad()
@@ -46,13 +50,18 @@ def evaluate(model: nn.Module, split: Split) -> Evaluation:
     model.eval()
     total_loss = torch.zeros((), device=split.images.device)
     correct = torch.zeros((), dtype=torch.long, device=split.images.device)
+    correct5 = torch.zeros((), dtype=torch.long, device=split.images.device)
+    top5 = False
     for start in range(0, len(split), EVAL_BATCH):
-        images, labels = split.images[start : start + EVAL_BATCH], split.labels[start : start + EVAL_BATCH]
+        images, labels = split.take(slice(start, start + EVAL_BATCH)), split.labels[start : start + EVAL_BATCH]
         logits = model(images)
         total_loss += F.cross_entropy(logits, labels, reduction="sum")
         correct += (logits.argmax(1) == labels).sum()
+        top5 = logits.shape[1] >= TOP5_CLASSES
+        if top5:
+            correct5 += (logits.topk(5, 1).indices == labels[:, None]).any(1).sum()
     n = max(len(split), 1)
-    return Evaluation(total_loss.item() / n, correct.item() / n)
+    return Evaluation(total_loss.item() / n, correct.item() / n, correct5.item() / n if top5 else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +81,9 @@ class Trainer:
     batch_size: int
     generator: torch.Generator
     stop: threading.Event
+    augment: bool = False  # random crop and flip of each training batch (augment.crop_flip)
+    precision: str = "fp32"  # the forward passes' arithmetic (precision.PRECISIONS)
+    loss_scale: LossScale | None = None  # fp16's, kept across epochs; made at the first fp16 epoch
     images_seen: int = 0
     seconds: float = 0.0
 
@@ -83,6 +95,8 @@ class Trainer:
         been followed by."""
         for _ in range(epochs):
             torch.randperm(len(self.data), generator=self.generator)
+            if self.augment:
+                draw(len(self.data), self.generator, torch.device("cpu"))
 
     def epoch(
         self,
@@ -98,6 +112,7 @@ class Trainer:
         """
         self.model.train()
         order = torch.randperm(len(self.data), generator=self.generator).to(self.data.images.device)
+        draws = draw(len(self.data), self.generator, self.data.images.device) if self.augment else None
         batches = self.batches_per_epoch()
         running = torch.zeros((), device=self.data.images.device)
         since, started, images = 0, time.perf_counter(), 0
@@ -106,13 +121,23 @@ class Trainer:
                 raise StopRequested
             if before_batch:
                 yield from before_batch(batch)
-            index = order[batch * self.batch_size : (batch + 1) * self.batch_size]
-            loss = F.cross_entropy(self.model(self.data.images[index]), self.data.labels[index])
+            batch_slice = slice(batch * self.batch_size, (batch + 1) * self.batch_size)
+            index = order[batch_slice]
+            inputs = self.data.take(index)
+            if draws is not None:
+                inputs = crop_flip(
+                    inputs, draws.rows[batch_slice], draws.columns[batch_slice], draws.flips[batch_slice]
+                )
+            with autocast(self.precision, inputs.device):
+                loss = F.cross_entropy(self.model(inputs), self.data.labels[index])
             optimizer.zero_grad()
-            loss.backward()
             if lr_at:
                 optimizer.lr = lr_at(batch)
-            optimizer.step()
+            if self.precision == "fp16":
+                self._scaled_step(loss, optimizer)
+            else:
+                loss.backward()
+                optimizer.step()
             running += loss.detach()
             since += 1
             images += len(index)
@@ -128,6 +153,14 @@ class Trainer:
                 since = 0
         self.images_seen += images
         self.seconds += time.perf_counter() - started
+
+    def _scaled_step(self, loss: torch.Tensor, optimizer: Optimizer) -> None:
+        """fp16: backward of the scaled loss, the step only when no gradient overflowed."""
+        if self.loss_scale is None:
+            self.loss_scale = LossScale()
+        (loss * self.loss_scale.scale).backward()
+        if self.loss_scale.unscale(self.model.parameters()):
+            optimizer.step()
 
     @property
     def images_per_s(self) -> float:

@@ -26,7 +26,7 @@ from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.events import Exported, SparsityReport
 from prunetui.engine.core.files import write_atomic
 from prunetui.engine.core.metrics import sparsity_report, weight_layers
-from prunetui.engine.core.models import build_model
+from prunetui.engine.core.models import LENET_INPUT, build_model
 from prunetui.engine.core.networks.cost import Cost, Latency, measure_cost, measure_latency
 from prunetui.engine.core.networks.registry import resolve
 from prunetui.engine.core.networks.spec import InputShape
@@ -151,7 +151,8 @@ def compact(model: nn.Module, model_name: str) -> Compacted:
     shape: dict[str, tuple[int, ...]] = {}
     for argument, width in zip(SHAPE_ARGUMENTS[model_name], widths, strict=True):
         shape[argument] = (*shape.get(argument, ()), width.kept)
-    small = build_model(model_name, init="default", **shape)  # any init: the state below replaces every tensor
+    # any init: the state below replaces every tensor (compaction knows the LeNets on 1×28×28 digits only)
+    small = build_model(model_name, init="default", input_shape=LENET_INPUT, **shape)
     state = {}
     for (name, _), weight, bias in zip(layers, weights, biases, strict=True):
         state[f"{name}.weight"], state[f"{name}.bias"] = weight, bias

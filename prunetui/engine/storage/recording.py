@@ -238,6 +238,8 @@ def summary_dict(summary: RunSummary, exported: Exported | None) -> dict[str, An
         "test_loss": summary.test_loss,
         "dense_val_accuracy": summary.dense_val_accuracy,  # absent from runs of versions before validation_split
         "val_accuracy": summary.val_accuracy,
+        "dense_top5_accuracy": summary.dense_top5,  # 100 classes or more only
+        "top5_accuracy": summary.top5,
         "sparsity": report.global_sparsity,
         "compression": report.compression,  # all parameters, biases included
         "nonzero_parameters": report.nonzero_parameters,

@@ -19,6 +19,7 @@ from torch import Tensor
 from prunetui.engine.core.data.cache import cache_path, load_cached, save_cached
 from prunetui.engine.core.data.download import download as download_files
 from prunetui.engine.core.data.idx import read_idx
+from prunetui.engine.core.data.specs import parse_spec, spec_problem
 from prunetui.engine.core.data.sources import (
     EMBEDDED,
     EMBEDDED_DIR,
@@ -33,7 +34,7 @@ from prunetui.engine.core.data.sources import (
     raw_folder,
     system_folder,
 )
-from prunetui.engine.core.errors import DataError
+from prunetui.engine.core.errors import ConfigError, DataError
 from prunetui.engine.core.events import Status
 from prunetui.engine.core.files import write_atomic
 from prunetui.engine.core.networks.spec import InputShape
@@ -46,15 +47,39 @@ T = TypeVar("T")
 
 # A data set's source is said after "images from": a place, never a phrase like "embedded in …".
 EMBEDDED_SOURCE = "prunetui's built-in copy (a subset of Fashion-MNIST)"
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+ORDER_SEED = 0  # the fixed order of an image folder's or a factory's training images
+IDX_CLASSES = {
+    "fashion-mnist-mini": FASHION_CLASSES,
+    "fashion-mnist": FASHION_CLASSES,
+    "mnist": tuple("0123456789"),
+    "kmnist": ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Split:
-    images: Tensor  # float32, N x 1 x 28 x 28, normalised with the training set's mean and std
+    # float32 N x C x S x S, normalised with the training set's mean and std (the IDX sets); or uint8 as decoded,
+    # a quarter of the memory, normalised batch by batch with `normalise` (mean, std per channel, C x 1 x 1, in
+    # pixel values 0-255)
+    images: Tensor
     labels: Tensor  # int64, N
+    normalise: tuple[Tensor, Tensor] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def take(self, index: Tensor | slice) -> Tensor:
+        """The images at `index`, normalised float32: what the model is given."""
+        images = self.images[index]
+        if self.normalise is None:
+            return images
+        mean, std = self.normalise
+        return (images.float() - mean) / std
+
+    def where(self, index: Tensor | slice) -> Split:
+        """The images and labels at `index`, normalised as these are."""
+        return Split(self.images[index], self.labels[index], self.normalise)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +89,15 @@ class DataSet:
     test: Split
     source: str  # where the files were found, for the user: "… images from {source}"
     validation: Split | None = None  # held out from the training images; None when none are
+    class_names: tuple[str, ...] = ()  # label i is class_names[i]
 
     @property
     def shape(self) -> InputShape:
-        """What a network is built for: the images' channels and size, and the classes the labels name."""
-        classes = int(max(self.train.labels.max(), self.test.labels.max())) + 1  # a small subset may miss one
-        return InputShape(self.train.images.shape[1], self.train.images.shape[-1], classes)
+        """What a network is built for: the images' channels and size, and the classes (named, else those the
+        labels reach: a small subset may miss one)."""
+        images = self.train.images
+        classes = len(self.class_names) or int(max(self.train.labels.max(), self.test.labels.max())) + 1
+        return InputShape(images.shape[1], images.shape[2], classes)
 
 
 def dataset_loading(
@@ -81,14 +109,21 @@ def dataset_loading(
     validation_split: float = 0.0,
     download: bool = True,
     system_dir: Path | None = None,
+    image_size: int = 0,
 ) -> Generator[Status, None, DataSet]:
     """Find the data set (embedded; else the data dir, the system directory, a download), load it onto
     `device`, saying what it does as it goes. `data = yield from dataset_loading(...)` in an event stream.
 
     The first `train_subset` training images are kept (0: all), then the fraction `validation_split` of those is
-    held out as the validation split and the rest trained on."""
+    held out as the validation split and the rest trained on. `image_size` resizes an image folder's images."""
     yield Status(f"loading {name} …")
     root = data_root(data_dir)
+    spec = parse_spec(name)
+    if spec is None:
+        raise ConfigError(f"--dataset {spec_problem(name)}")
+    if spec.kind != "idx":
+        images, classes, source = yield from _images_loading(name, root, download, image_size)
+        return _uint8_dataset(name, images, train_subset, validation_split, device, source, classes)
     if name == EMBEDDED:
         found, source = find_idx_files(EMBEDDED_DIR), EMBEDDED_SOURCE
     else:
@@ -101,7 +136,63 @@ def dataset_loading(
         yield Status(f"decoding {name} from {found.folder} (kept decoded for the next start) …")
         tensors = _decode(name, found)
         save_cached(cache, tensors)
-    return _dataset(name, tensors, train_subset, validation_split, device, source)
+    return _dataset(name, tensors, train_subset, validation_split, device, source, IDX_CLASSES[name])
+
+
+def _images_loading(
+    name: str, root: Path, download: bool, image_size: int
+) -> Generator[Status, None, tuple[dict[str, Tensor], tuple[str, ...], str]]:
+    """The uint8 images (N x C x S x S) and labels of a CIFAR set, an image folder or the user's factory."""
+    spec = parse_spec(name)
+    assert spec is not None
+    if spec.kind == "cifar":
+        from prunetui.engine.core.data.cifar import cifar_loading
+
+        return (yield from cifar_loading(name, root, download))  # in the random order of the official files
+    if spec.kind == "imagefolder":
+        from prunetui.engine.core.data.imagefolder import imagefolder_loading
+
+        images, classes, source = yield from imagefolder_loading(Path(spec.name).expanduser(), image_size)
+    else:
+        from prunetui.engine.core.data.user_data import load_user_data
+
+        yield Status(f"reading {name} …")
+        images, classes, source = load_user_data(spec.name, spec.factory)
+    # An image folder lists its images class by class, and a factory may: in one fixed random order (whatever the
+    # run's seed), the first images (--train-subset, the validation split) are a fair sample of every class.
+    order = torch.randperm(len(images["train_labels"]), generator=torch.Generator().manual_seed(ORDER_SEED))
+    images["train_images"], images["train_labels"] = images["train_images"][order], images["train_labels"][order]
+    return images, classes, source
+
+
+def _uint8_dataset(
+    name: str,
+    images: dict[str, Tensor],
+    train_subset: int,
+    validation_split: float,
+    device: torch.device,
+    source: str,
+    class_names: tuple[str, ...],
+) -> DataSet:
+    """uint8 images kept as they are, each channel standardised batch by batch with the (first `train_subset`)
+    training images' mean and standard deviation of that channel."""
+    train = Split(images["train_images"], images["train_labels"])
+    if train_subset:
+        train = train.where(slice(0, train_subset))
+    scaled = train.images.float()
+    mean = scaled.mean((0, 2, 3), keepdim=True)[0]
+    std = scaled.std((0, 2, 3), keepdim=True)[0].clamp_min(1e-3)
+    del scaled
+    normalise = (mean.to(device), std.to(device))
+    train, validation = _hold_out(Split(train.images, train.labels, normalise), validation_split)
+    return DataSet(
+        name,
+        _to(train, device),
+        _to(Split(images["test_images"], images["test_labels"], normalise), device),
+        source,
+        _to(validation, device) if validation is not None else None,
+        class_names,
+    )
 
 
 def _without_statuses(loading: Callable[P, Generator[Status, None, T]]) -> Callable[P, T]:
@@ -133,6 +224,7 @@ def run_data_loading(
         validation_split=config.validation_split,
         download=download,
         system_dir=system_dir,
+        image_size=config.image_size,
     )
 
 
@@ -215,6 +307,7 @@ def _dataset(
     validation_split: float,
     device: torch.device,
     source: str,
+    class_names: tuple[str, ...],
 ) -> DataSet:
     train_images, train_labels = tensors["train_images"], tensors["train_labels"]
     test_images = tensors["test_images"]
@@ -230,6 +323,7 @@ def _dataset(
         _to(Split(test_images, tensors["test_labels"]), device),
         source,
         _to(validation, device) if validation is not None else None,
+        class_names,
     )
 
 
@@ -243,8 +337,8 @@ def _hold_out(train: Split, fraction: float) -> tuple[Split, Split | None]:
     count = round(len(train) * fraction)
     if not count:
         return train, None
-    return Split(train.images[count:], train.labels[count:]), Split(train.images[:count], train.labels[:count])
+    return train.where(slice(count, None)), train.where(slice(0, count))
 
 
 def _to(split: Split, device: torch.device) -> Split:
-    return Split(split.images.to(device), split.labels.to(device))
+    return Split(split.images.to(device), split.labels.to(device), split.normalise)

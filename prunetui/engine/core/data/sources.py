@@ -13,7 +13,7 @@ from pathlib import Path
 
 import platformdirs
 
-from prunetui.engine.core.config import DATASETS
+from prunetui.engine.core.data.specs import CIFAR_DATASETS, DATASETS
 
 EMBEDDED = "fashion-mnist-mini"  # a balanced subset of Fashion-MNIST shipped inside the package
 EMBEDDED_DIR = Path(__file__).parent / EMBEDDED
@@ -35,6 +35,30 @@ MIRROR_HOSTS: tuple[tuple[str, int], ...] = (
     ("fashion-mnist.s3-website.eu-central-1.amazonaws.com", 80),
     ("codh.rois.ac.jp", 80),
 )
+# The CIFAR sets as their official archives hold them: the archive's name, the folder it unpacks to, its md5 (as
+# torchvision checks it), and the pickles inside with theirs.
+CIFAR_ARCHIVES = {
+    "cifar10": ("cifar-10-python.tar.gz", "cifar-10-batches-py", "c58f30108f718f92721af3b95e74349a"),
+    "cifar100": ("cifar-100-python.tar.gz", "cifar-100-python", "eb9058c3a382ffc7106e4002c42a8d85"),
+}
+CIFAR_FILES: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
+    "cifar10": {
+        "train": (
+            ("data_batch_1", "c99cafc152244af753f735de768cd75f"),
+            ("data_batch_2", "d4bba439e000b95fd0a9bffe97cbabec"),
+            ("data_batch_3", "54ebc095f3ab1f0389bbae665268c751"),
+            ("data_batch_4", "634d18415352ddfa80567beed471001a"),
+            ("data_batch_5", "482c414d41f54cd18b22e5b47cb7c3cb"),
+        ),
+        "test": (("test_batch", "40351d587109b95175f43aff81a1287e"),),
+        "meta": (("batches.meta", "5ff9c542aee3614f3951f8cda6e48888"),),
+    },
+    "cifar100": {
+        "train": (("train", "16019d7e3df5f24257cddd939b257f8d"),),
+        "test": (("test", "f0ef6b0ae62326f3e7ffdfab6717acfc"),),
+        "meta": (("meta", "7973b15100ade9c7d40fb424638fde48"),),
+    },
+}
 
 # What `availability` says of a data set
 AVAILABLE_EMBEDDED = "embedded"
@@ -134,6 +158,8 @@ def availability(
     for name in DATASETS:
         if name == EMBEDDED:
             states[name] = AVAILABLE_EMBEDDED
+        elif name in CIFAR_DATASETS:
+            states[name] = AVAILABLE_ON_DISK if cifar_on_disk(name, root) else _to_download(downloadable)
         elif find_in_data_dir(name, root) or find_idx_files(system_folder(name, system_dir)):
             states[name] = AVAILABLE_ON_DISK
         else:
@@ -145,6 +171,16 @@ def missing_text(name: str, data_dir: str | Path | None, system_dir: Path | None
     """Why a data set cannot be used now, and where prunetui looked: for the form and the CLI before a start."""
     looked = ", ".join(str(folder) for folder in places_looked(name, data_dir, system_dir))
     return f"{name} is not on this machine and cannot be downloaded now (offline?); looked in {looked}"
+
+
+def _to_download(downloadable: bool) -> str:
+    return AVAILABLE_TO_DOWNLOAD if downloadable else NOT_AVAILABLE
+
+
+def cifar_on_disk(name: str, root: Path) -> bool:
+    """Whether the unpacked folder or the archive of CIFAR set `name` is under `root`."""
+    archive, folder, _ = CIFAR_ARCHIVES[name]
+    return (root / folder).is_dir() or (root / archive).is_file()
 
 
 def describe_availability(states: dict[str, str]) -> str:
