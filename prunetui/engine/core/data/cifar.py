@@ -43,7 +43,11 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct(),
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
-    **{(module, kind.__name__): kind for module in ("builtins", "__builtin__") for kind in (list, dict, bytes, str, int)},
+    **{
+        (module, kind.__name__): kind
+        for module in ("builtins", "__builtin__")
+        for kind in (list, dict, bytes, str, int)
+    },
 }
 
 
@@ -62,7 +66,9 @@ def load_pickle(data: bytes, name: str) -> dict[str, Any]:
     try:
         loaded = SafeUnpickler(io.BytesIO(data), encoding="latin1").load()
     except pickle.UnpicklingError as error:
-        raise DataError(f"{name} refused: {error} (a pickle can run code, so only CIFAR's own types are read)") from None
+        raise DataError(
+            f"{name} refused: {error} (a pickle can run code, so only CIFAR's own types are read)"
+        ) from None
     except Exception as error:  # truncated or not a pickle at all: EOFError, ValueError, ...
         raise DataError(f"{name} is not a CIFAR pickle ({type(error).__name__}: {error})") from None
     if not isinstance(loaded, dict):
@@ -70,7 +76,9 @@ def load_pickle(data: bytes, name: str) -> dict[str, Any]:
     return {key.decode() if isinstance(key, bytes) else key: value for key, value in loaded.items()}
 
 
-def cifar_loading(name: str, root: Path, download: bool) -> Generator[Status, None, tuple[dict[str, Tensor], tuple[str, ...], str]]:
+def cifar_loading(
+    name: str, root: Path, download: bool
+) -> Generator[Status, None, tuple[dict[str, Tensor], tuple[str, ...], str]]:
     """CIFAR set `name` under `root` (unpacked folder first, then the archive, then a download): its uint8
     images (N x 3 x 32 x 32) and labels, its class names, and where it was read from."""
     archive, folder, _ = CIFAR_ARCHIVES[name]
@@ -108,8 +116,10 @@ def _folder_files(name: str, folder: Path) -> dict[str, bytes]:
             try:
                 files[file] = (folder / file).read_bytes()
             except OSError as error:
-                raise DataError(f"{folder / file} cannot be read ({error.strerror or error}); the {name} folder "
-                                f"needs {', '.join(f for p in CIFAR_FILES[name].values() for f, _ in p)}") from None
+                raise DataError(
+                    f"{folder / file} cannot be read ({error.strerror or error}); the {name} folder "
+                    f"needs {', '.join(f for p in CIFAR_FILES[name].values() for f, _ in p)}"
+                ) from None
     return files
 
 
@@ -128,7 +138,9 @@ def _archive_files(name: str, path: Path) -> dict[str, bytes]:
                         raise DataError(f"{path} holds no {folder}/{file}; is it the official {name} archive?")
                     files[file] = member.read()
     except (OSError, EOFError, tarfile.TarError, zlib.error) as error:
-        raise DataError(f"{path} cannot be read ({error}); delete it and run again, or put a fresh copy there") from None
+        raise DataError(
+            f"{path} cannot be read ({error}); delete it and run again, or put a fresh copy there"
+        ) from None
     return files
 
 
@@ -147,7 +159,10 @@ def _download(name: str, root: Path) -> None:
 def _decode(name: str, files: dict[str, bytes]) -> tuple[dict[str, Tensor], tuple[str, ...]]:
     label_key, names_key = LABEL_KEYS[name]
     meta_file = CIFAR_FILES[name]["meta"][0][0]
-    classes = tuple(c.decode() if isinstance(c, bytes) else str(c) for c in load_pickle(files[meta_file], meta_file).get(names_key, ()))
+    classes = tuple(
+        c.decode() if isinstance(c, bytes) else str(c)
+        for c in load_pickle(files[meta_file], meta_file).get(names_key, ())
+    )
     if not classes:
         raise DataError(f"{meta_file} holds no {names_key}")
     tensors = {}
@@ -156,7 +171,12 @@ def _decode(name: str, files: dict[str, bytes]) -> tuple[dict[str, Tensor], tupl
         for file, _ in CIFAR_FILES[name][split]:
             batch = load_pickle(files[file], file)
             data, batch_labels = batch.get("data"), batch.get(label_key)
-            if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * SIZE * SIZE:
+            if (
+                not isinstance(data, np.ndarray)
+                or data.dtype != np.uint8
+                or data.ndim != 2
+                or data.shape[1] != 3 * SIZE * SIZE
+            ):
                 raise DataError(f"{file} holds no {SIZE}x{SIZE} colour images under 'data'")
             if not isinstance(batch_labels, list) or len(batch_labels) != len(data):
                 raise DataError(f"{file}: {len(data)} images but its '{label_key}' is no list of as many labels")
@@ -164,7 +184,9 @@ def _decode(name: str, files: dict[str, bytes]) -> tuple[dict[str, Tensor], tupl
             outside = ((found < 0) | (found >= len(classes))).nonzero()
             if len(outside):
                 index = int(outside[0])
-                raise DataError(f"{file}: label {int(found[index])} of image {index} is outside the {len(classes)} classes")
+                raise DataError(
+                    f"{file}: label {int(found[index])} of image {index} is outside the {len(classes)} classes"
+                )
             images.append(torch.from_numpy(data.reshape(-1, 3, SIZE, SIZE).copy()))
             labels.append(found)
         tensors[f"{split}_images"], tensors[f"{split}_labels"] = torch.cat(images), torch.cat(labels)

@@ -31,7 +31,9 @@ def splits(root: Path) -> tuple[Path, Path]:
 
 
 def class_names(train: Path) -> tuple[str, ...]:
-    classes = tuple(sorted(entry.name for entry in train.iterdir() if entry.is_dir() and not entry.name.startswith(".")))
+    classes = tuple(
+        sorted(entry.name for entry in train.iterdir() if entry.is_dir() and not entry.name.startswith("."))
+    )
     if not classes:
         raise DataError(f"imagefolder: {train} holds no class folders")
     return classes
@@ -40,9 +42,13 @@ def class_names(train: Path) -> tuple[str, ...]:
 def listing(folder: Path, classes: tuple[str, ...]) -> list[tuple[Path, int]]:
     """Every image of `folder`'s class folders with its label; one line for a class folder with none, or one that
     is not among the training classes."""
-    extra = sorted(e.name for e in folder.iterdir() if e.is_dir() and not e.name.startswith(".") and e.name not in classes)
+    extra = sorted(
+        e.name for e in folder.iterdir() if e.is_dir() and not e.name.startswith(".") and e.name not in classes
+    )
     if extra:
-        raise DataError(f"imagefolder: {folder / extra[0]} is a class the training images do not have ({', '.join(classes)})")
+        raise DataError(
+            f"imagefolder: {folder / extra[0]} is a class the training images do not have ({', '.join(classes)})"
+        )
     files: list[tuple[Path, int]] = []
     for label, name in enumerate(classes):
         found = sorted(p for p in (folder / name).glob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())

@@ -19,7 +19,6 @@ from torch import Tensor
 from prunetui.engine.core.data.cache import cache_path, load_cached, save_cached
 from prunetui.engine.core.data.download import download as download_files
 from prunetui.engine.core.data.idx import read_idx
-from prunetui.engine.core.data.specs import parse_spec, spec_problem
 from prunetui.engine.core.data.sources import (
     EMBEDDED,
     EMBEDDED_DIR,
@@ -34,6 +33,7 @@ from prunetui.engine.core.data.sources import (
     raw_folder,
     system_folder,
 )
+from prunetui.engine.core.data.specs import parse_spec, spec_problem
 from prunetui.engine.core.errors import ConfigError, DataError
 from prunetui.engine.core.events import Status
 from prunetui.engine.core.files import write_atomic
@@ -47,7 +47,18 @@ T = TypeVar("T")
 
 # A data set's source is said after "images from": a place, never a phrase like "embedded in …".
 EMBEDDED_SOURCE = "prunetui's built-in copy (a subset of Fashion-MNIST)"
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 ORDER_SEED = 0  # the fixed order of an image folder's or a factory's training images
 IDX_CLASSES = {
     "fashion-mnist-mini": FASHION_CLASSES,

@@ -37,7 +37,9 @@ def load_user_data(target: str, attribute: str) -> tuple[dict[str, Tensor], tupl
     labels = torch.cat([tensors["train_labels"], tensors["test_labels"]])
     named = getattr(made[0], "classes", None)
     count = len(named) if isinstance(named, Sequence) and named else int(labels.max()) + 1
-    classes = tuple(str(name) for name in named) if isinstance(named, Sequence) and named else tuple(map(str, range(count)))
+    classes = (
+        tuple(str(name) for name in named) if isinstance(named, Sequence) and named else tuple(map(str, range(count)))
+    )
     for split in ("train", "test"):
         outside = ((tensors[f"{split}_labels"] < 0) | (tensors[f"{split}_labels"] >= count)).nonzero()
         if len(outside):
