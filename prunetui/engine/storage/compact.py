@@ -151,7 +151,7 @@ def compact(model: nn.Module, model_name: str) -> Compacted:
     shape: dict[str, tuple[int, ...]] = {}
     for argument, width in zip(SHAPE_ARGUMENTS[model_name], widths, strict=True):
         shape[argument] = (*shape.get(argument, ()), width.kept)
-    # any init: the state below replaces every tensor (compaction knows the LeNets on 1×28×28 digits only)
+    # any init: the state below replaces every tensor (compaction knows the LeNets on 1x28x28 digits only)
     small = build_model(model_name, init="default", input_shape=LENET_INPUT, **shape)
     state = {}
     for (name, _), weight, bias in zip(layers, weights, biases, strict=True):
