@@ -8,11 +8,11 @@ import threading
 import pytest
 import torch
 import torch.nn.functional as F
-from prunetui.engine.core.data.specs import augmentation
 from torch import nn
 
 from prunetui.engine.core.augment import PADDING, crop_flip, draw
 from prunetui.engine.core.data.loading import Split
+from prunetui.engine.core.data.specs import augmentation
 from prunetui.engine.core.optimizers import SGD
 from prunetui.engine.core.training import Trainer, evaluate
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from prunetui.engine.core.data.cifar import load_pickle
 
 from prunetui.cli import main
 from prunetui.engine import DataError, ExperimentConfig
 from prunetui.engine.core.data import dataset_loading, load_dataset
+from prunetui.engine.core.data.cifar import load_pickle
 from prunetui.engine.core.data.sources import CIFAR_FILES
 from tests.owndata import (
     CIFAR10_CLASSES,
