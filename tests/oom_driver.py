@@ -32,7 +32,7 @@ if __name__ == "__main__":
     from prunetui.engine.core.models import LeNet300
 
     torch.set_num_threads(1)
-    LeNet300.__init__.__defaults__ = ((4096, 4096),)
+    LeNet300.__init__.__defaults__ = ((4096, 4096), *LeNet300.__init__.__defaults__[1:])  # hidden, then the rest
 
     def exhaust_memory() -> None:
         limit = address_space() + int(margin) * 2**20

@@ -139,7 +139,9 @@ async def test_quit_names_everything_going(tiny_config: ExperimentConfig, monkey
         await pilot.press("ctrl+r")
         await pilot.press("escape")
         await pilot.pause()
-        app.main_screen.query_one("#setting-epochs", Input).value = "50"  # long enough to be going at ctrl+q
+        app.main_screen.query_one(
+            "#setting-epochs", Input
+        ).value = "1000"  # long enough to be going at ctrl+q, however fast the machine
         await pilot.press("ctrl+r")  # a run on the main screen too
         await pilot.press("ctrl+q")
         await pilot.pause()

@@ -124,7 +124,6 @@ def test_a_users_file_network_prunes_structurally_and_its_compact_model_loads_in
     script = textwrap.dedent(f"""
         import torch
         from prunetui.engine.storage.export import load_model
-from prunetui.engine.storage.runs import list_runs
         model = load_model({str(out / "model-compact.pt")!r})
         print(model.stem[0].out_channels, model.depthwise.groups, tuple(model(torch.zeros(2, 1, 28, 28)).shape))
     """)

@@ -138,9 +138,9 @@ def test_overwrite_replaces_the_run_leaving_none_of_its_files(
     assert sorted(path.name for path in out.iterdir()) == files
     assert (out / "events.jsonl").read_text().count('"event": "RunStarted"') == 1  # the new run's events alone
     assert summary_of(out)["status"] == "failed" and "diverged" in summary_of(out)["message"]
-    # A new run that fails before training is no run at all: the directory goes, the old run with it.
-    assert run_cli(tiny_config, out, "--data-dir", str(tmp_path / "none"), "--overwrite") == 1
-    assert not out.exists()
+    # A data set that is not on this machine is refused before the directory is touched (exit 2, as bad input).
+    assert run_cli(tiny_config, out, "--data-dir", str(tmp_path / "none"), "--overwrite") == 2
+    assert summary_of(out)["status"] == "failed" and "diverged" in summary_of(out)["message"]
 
 
 def test_a_second_writer_is_refused_while_the_first_runs(

@@ -15,7 +15,9 @@ from prunetui.engine.core.data import EMBEDDED, NOT_AVAILABLE, availability, dow
 def data_set_here(config: ExperimentConfig, console: Console) -> tuple[ExperimentConfig, str | None]:
     """The config to run (its data set, or the built-in one if the user takes the offer), and the error to stop
     with instead (None: go on)."""
-    if availability(config.data_dir or None, download=False)[config.dataset] != NOT_AVAILABLE:
+    # Only the named data sets are known here; CIFAR, image folders and factories say what is missing as they load.
+    state = availability(config.data_dir or None, download=False).get(config.dataset)
+    if state is None or state != NOT_AVAILABLE:
         return config, None
     if download_reachable():  # imports torchvision: only when the files are missing
         return config, None
