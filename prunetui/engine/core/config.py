@@ -99,8 +99,7 @@ class ExperimentConfig:
 
     model: str = setting(
         "lenet5",
-        f"network to train and prune: {', '.join(MODELS)}, torchvision:NAME, package.module:factory or "
-        "path/to/file.py:factory",
+        f"network: {', '.join(MODELS)}, torchvision:NAME, or your module:factory or file.py:factory",
         empty="lenet5",
     )
     dataset: str = setting(
