@@ -111,7 +111,12 @@ def build_model(name: str, *, init: str = "default", input_shape: InputShape = L
     Its weights are drawn from torch's global generator: by each layer's own rule, then, unless `init` is
     "default", again by INITIALISERS[init] for every conv and linear weight, with the biases zero.
     """
-    model = MODELS[name](input_shape=input_shape, **shape)
+    return initialise(MODELS[name](input_shape=input_shape, **shape), init)
+
+
+def initialise(model: nn.Module, init: str) -> nn.Module:
+    """Draw every conv and linear weight of `model` again by INITIALISERS[init], biases zero, in module order;
+    "default" keeps each layer's own draw."""
     if init != "default":
         draw = INITIALISERS[init]
         for module in model.modules():

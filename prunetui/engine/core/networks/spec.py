@@ -120,20 +120,11 @@ def exclude(layers: Sequence[str], patterns: Sequence[str]) -> tuple[str, ...]:
 
 
 def initialise(model: nn.Module, init: str) -> nn.Module:
-    """Draw every conv and linear weight again by `init` (models.INITIALISERS), biases zero; "default" keeps the
-    layers' own draws. The same rule, in the same order, as models.build_model applies to the LeNets."""
-    from torch import nn
+    """`models.initialise`, the LeNets' rule (every conv and linear weight drawn again by `init`, biases zero),
+    imported when a network is built: the registry stays torch-free."""
+    from prunetui.engine.core.models import initialise as initialise_layers
 
-    from prunetui.engine.core.models import INITIALISERS
-
-    if init != "default":
-        draw = INITIALISERS[init]
-        for module in model.modules():
-            if isinstance(module, (nn.Conv2d, nn.Linear)):
-                draw(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-    return model
+    return initialise_layers(model, init)
 
 
 def _weighted(module: nn.Module) -> bool:
