@@ -99,7 +99,7 @@ class ExperimentConfig:
 
     model: str = setting(
         "lenet5",
-        f"network: {', '.join(MODELS)}, torchvision:NAME, or your module:factory or file.py:factory",
+        f"network: {', '.join(MODELS)}, torchvision:NAME or your file.py:factory",
         empty="lenet5",
     )
     dataset: str = setting(
