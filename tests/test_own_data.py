@@ -292,8 +292,16 @@ def test_a_cifar10_run_trains_augmented_and_says_so(tmp_path: Path, capsys: pyte
     flags = ["--dataset", "cifar10", "--data-dir", str(tmp_path / "data"), "--epochs", "1", "--batch-size", "8"]
     assert main(["run", *flags, "--device", "cpu", "--out", str(tmp_path / "run")]) == 0
     printed = " ".join(capsys.readouterr().out.split())
-    assert "3×32×32 images of 10 classes, augmentation crop-flip" in printed and "read anyway" in printed
-    assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "finished"
+    source = tmp_path / "data" / "cifar-10-batches-py"
+    assert f"cifar10: 30 training (3 held out for validation) and 6 test images from {source}" in printed
+    assert f"3×32×32 images, 10 classes: {', '.join(CIFAR10_CLASSES)}; held in memory" in printed
+    assert "augmentation crop-flip" in printed and "read anyway" in printed
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "finished"
+    # Each class of the 6 test images, by name, as the closing lines say them too.
+    per_class = summary["per_class_accuracy"]
+    assert list(per_class) == [name for name in CIFAR10_CLASSES if name in per_class] and 1 <= len(per_class) <= 6
+    assert "accuracy per class: " + ", ".join(f"{name} {a * 100:.1f} %" for name, a in per_class.items()) in printed
 
 
 def test_cifar_is_downloaded_through_torchvision_when_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -224,8 +224,8 @@ class RunState:
             self.dense_accuracy = summary.dense_accuracy
             self.current_accuracy = summary.accuracy
             self.images_per_s = summary.images_per_s or self.images_per_s
-            from prunetui.describe import cost_text
+            from prunetui.describe import cost_text, per_class_text
 
-            cost = cost_text(summary.dense_cost, summary.cost)
-            if cost:
-                self.log.append(cost)
+            for line in (cost_text(summary.dense_cost, summary.cost), per_class_text(summary)):
+                if line:
+                    self.log.append(line)

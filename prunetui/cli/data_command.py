@@ -8,7 +8,8 @@ from pathlib import Path
 from rich.console import Console
 
 from prunetui.cli.options import fail
-from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.data.facts import PATHS
+from prunetui.engine.core.errors import BadDataError, PrunetuiError
 
 SHOWN_CLASSES = 20  # more are counted, not listed
 
@@ -50,8 +51,8 @@ def data_command(args: argparse.Namespace, console: Console) -> int:
             except StopIteration as done:
                 summary = done.value
                 break
-    except PrunetuiError as error:
-        return fail(str(error), code=1)
+    except PrunetuiError as error:  # data that is there but wrong is the user's input (2); missing, 1
+        return fail(str(error), code=2 if isinstance(error, BadDataError) else 1)
     classes = list(summary.class_names[:SHOWN_CLASSES])
     if len(summary.class_names) > SHOWN_CLASSES:
         classes.append(f"… and {len(summary.class_names) - SHOWN_CLASSES} more")
@@ -67,6 +68,7 @@ def data_command(args: argparse.Namespace, console: Console) -> int:
         f"classes:  {len(summary.class_names)}: {', '.join(classes)}",
         f"size:     {s.size}×{s.size}, {s.channels} channel{'s' if s.channels != 1 else ''}",
         f"reads:    {summary.source}",
+        f"path:     {PATHS.get(summary.path, summary.path)}",
         f"memory:   {_size(summary.held_bytes)} as {'uint8' if summary.value_bytes == 1 else 'float32'}; {fits}",
     ]
     for line in lines:

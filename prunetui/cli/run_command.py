@@ -20,7 +20,15 @@ from rich.table import Table
 from prunetui.cli.data_check import data_set_here
 from prunetui.cli.options import config_from_args, fail
 from prunetui.cli.output import and_list
-from prunetui.describe import before_pruning, compression_text, cost_text, describe, epoch_where, percent
+from prunetui.describe import (
+    before_pruning,
+    compression_text,
+    cost_text,
+    describe,
+    epoch_where,
+    per_class_text,
+    percent,
+)
 from prunetui.describe_paper import comparison
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, RunDirError
 from prunetui.engine.core.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
@@ -130,6 +138,9 @@ def show_run(events: Iterator[Event], console: Console, preset: Preset | None = 
     if isinstance(event, Finished | Stopped | Failed) and event.summary:
         console.print(layer_table(event.summary))
         console.print(totals_line(event.summary))
+        per_class = per_class_text(event.summary)
+        if per_class:
+            console.print(per_class, highlight=False, markup=False)
         for line in comparison(preset, event.summary) if preset else ():
             console.print(line, highlight=False, markup=False)
     return event

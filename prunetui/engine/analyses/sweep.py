@@ -304,6 +304,9 @@ def _free_directory(path: Path) -> Path:
 
 
 def _model(config: ExperimentConfig, shape: InputShape, state: dict[str, torch.Tensor]) -> nn.Module:
-    model = build_model(config.model) if config.layers_known else build_checked(config.network, shape)
+    if config.layers_known:
+        model = build_model(config.model, input_shape=shape)
+    else:
+        model = build_checked(config.network, shape)
     model.load_state_dict(state)
     return model

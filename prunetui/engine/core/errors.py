@@ -17,6 +17,11 @@ class DataError(PrunetuiError):
     """A data set that is missing, cannot be fetched, or is corrupt."""
 
 
+class BadDataError(DataError):
+    """Data that is there but wrong (a class folder with no images, an unreadable image, a label outside the
+    classes, mixed image sizes): the user's input, so a bad setting's exit code 2, naming the file."""
+
+
 class DeviceError(PrunetuiError):
     """The requested device (cuda, mps) is not available here."""
 

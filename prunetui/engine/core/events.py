@@ -159,6 +159,9 @@ class RunSummary:
     # Top-5 test accuracy where the data set has 100 classes or more (CIFAR-100); None otherwise.
     dense_top5: float | None = None
     top5: float | None = None
+    # The model's test accuracy of each class, by name (classes without test images left out); None before any
+    # evaluation.
+    per_class_accuracy: tuple[tuple[str, float], ...] | None = None
 
     @property
     def compression(self) -> float:

@@ -26,7 +26,7 @@ from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.data.loading import DataSet, run_data_loading
 from prunetui.engine.core.data.specs import augmentation
 from prunetui.engine.core.device import resolve_device
-from prunetui.engine.core.errors import ConfigError, PrunetuiError, out_of_memory, unexpected
+from prunetui.engine.core.errors import BadDataError, ConfigError, PrunetuiError, out_of_memory, unexpected
 from prunetui.engine.core.events import (
     EpochEnd,
     Event,
@@ -42,7 +42,7 @@ from prunetui.engine.core.events import (
 )
 from prunetui.engine.core.lr_schedule import LRSchedule
 from prunetui.engine.core.metrics import sparsity_report, weight_layers
-from prunetui.engine.core.models import build_model
+from prunetui.engine.core.models import LENET_INPUT, build_model
 from prunetui.engine.core.networks.checks import check_network, load_weights
 from prunetui.engine.core.networks.cost import Cost, measure_cost
 from prunetui.engine.core.networks.spec import InputShape, NetworkSpec
@@ -69,19 +69,21 @@ class Measured:
     accuracy: float
     val_accuracy: float | None
     top5: float | None = None  # top-5 test accuracy, for data sets of 100 classes or more
+    per_class: tuple[float | None, ...] = ()  # test accuracy of each class (None: no test image of it)
 
 
 def measure(model: nn.Module, data: DataSet) -> Measured:
-    test = evaluate(model, data.test)
+    test = evaluate(model, data.test, classes=data.shape.classes)
     val = evaluate(model, data.validation).accuracy if data.validation is not None else None
-    return Measured(test.loss, test.accuracy, val, test.top5)
+    return Measured(test.loss, test.accuracy, val, test.top5, test.per_class)
 
 
 def checkpoint_fields(config: ExperimentConfig, shape: InputShape, output_layer: str = "") -> dict[str, Any] | None:
     """The spec a checkpoint of a network other than the LeNets keeps beside the weights (see
-    `storage.export.Network`); None for the LeNets, whose name says everything."""
+    `storage.export.Network`); for the LeNets, whose name says the rest, the data's shape where it is not their
+    usual 1x28x28 of 10 classes (None where it is: their checkpoints stay as they were)."""
     if config.layers_known:
-        return None
+        return None if shape == LENET_INPUT else {"input": [shape.channels, shape.size, shape.classes]}
     return {
         "model_args": config.model_arguments,
         "input": [shape.channels, shape.size, shape.classes],
@@ -146,7 +148,7 @@ class Experiment:
             assert summary is not None, "a stop comes between training batches, so the model exists"
             yield Stopped(summary)
         except PrunetuiError as error:
-            yield Failed(str(error), self._summary_as_it_stands(), isinstance(error, ConfigError))
+            yield Failed(str(error), self._summary_as_it_stands(), isinstance(error, ConfigError | BadDataError))
         except Exception as error:  # a bug or an environment problem: still a message, never a crash
             message = out_of_memory(error)
             if message is None:
@@ -168,13 +170,11 @@ class Experiment:
         torch.manual_seed(config.seed)
         data = yield from run_data_loading(config, device, download=self._download, system_dir=self._system_data_dir)
         self._data = data
-        held_out = f", {len(data.validation):,} held out for validation" if data.validation is not None else ""
         augment = augmentation(config.augment, config.dataset)
-        yield Status(
-            f"{config.dataset}: {len(data.train):,} training{held_out} and {len(data.test):,} test images "
-            f"from {data.source}"
-        )
-        yield Status(f"{data.shape}, augmentation {augment}")
+        facts = data.facts.lines()
+        for line in facts[:-1]:
+            yield Status(line)
+        yield Status(f"{facts[-1]}; augmentation {augment}")
         schedule, settings = config.pruning_schedule, config.plan_settings
         steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
         problem = schedule.problem(settings, steps_per_epoch)  # step counts depend on the data: checked here
@@ -479,6 +479,16 @@ class Experiment:
             self._cost(),
             dense_top5=self._dense.top5 if self._dense else None,
             top5=self._last.top5 if self._last else None,
+            per_class_accuracy=self._per_class(),
+        )
+
+    def _per_class(self) -> tuple[tuple[str, float], ...] | None:
+        """The last evaluation's test accuracy of each class, by name; classes without test images left out."""
+        if self._last is None or self._data is None or not self._last.per_class:
+            return None
+        names = self._data.facts.class_names
+        return tuple(
+            (name, accuracy) for name, accuracy in zip(names, self._last.per_class, strict=True) if accuracy is not None
         )
 
     def _cost(self) -> Cost | None:

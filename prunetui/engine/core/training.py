@@ -43,25 +43,36 @@ class Evaluation:
     loss: float
     accuracy: float
     top5: float | None = None  # with TOP5_CLASSES classes or more: a label among the five highest scores
+    per_class: tuple[float | None, ...] = ()  # with `classes`: each class's accuracy (None: no image of it)
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Split) -> Evaluation:
+def evaluate(model: nn.Module, split: Split, classes: int = 0) -> Evaluation:
+    """Mean loss and accuracy over `split`; given the number of `classes`, each class's accuracy too."""
     model.eval()
-    total_loss = torch.zeros((), device=split.images.device)
-    correct = torch.zeros((), dtype=torch.long, device=split.images.device)
-    correct5 = torch.zeros((), dtype=torch.long, device=split.images.device)
+    device = split.images.device
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    correct5 = torch.zeros((), dtype=torch.long, device=device)
+    class_correct = torch.zeros(classes, dtype=torch.long, device=device)
     top5 = False
     for start in range(0, len(split), EVAL_BATCH):
         images, labels = split.take(slice(start, start + EVAL_BATCH)), split.labels[start : start + EVAL_BATCH]
         logits = model(images)
         total_loss += F.cross_entropy(logits, labels, reduction="sum")
-        correct += (logits.argmax(1) == labels).sum()
+        hits = logits.argmax(1) == labels
+        correct += hits.sum()
+        if classes:
+            class_correct += torch.bincount(labels[hits], minlength=classes)[:classes]
         top5 = logits.shape[1] >= TOP5_CLASSES
         if top5:
             correct5 += (logits.topk(5, 1).indices == labels[:, None]).any(1).sum()
     n = max(len(split), 1)
-    return Evaluation(total_loss.item() / n, correct.item() / n, correct5.item() / n if top5 else None)
+    per_class: tuple[float | None, ...] = ()
+    if classes:
+        counts = torch.bincount(split.labels, minlength=classes)[:classes].tolist()
+        per_class = tuple(c / total if total else None for c, total in zip(class_correct.tolist(), counts, strict=True))
+    return Evaluation(total_loss.item() / n, correct.item() / n, correct5.item() / n if top5 else None, per_class)
 
 
 @dataclass(frozen=True, slots=True)

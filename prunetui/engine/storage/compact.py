@@ -26,13 +26,13 @@ from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.events import Exported, SparsityReport
 from prunetui.engine.core.files import write_atomic
 from prunetui.engine.core.metrics import sparsity_report, weight_layers
-from prunetui.engine.core.models import LENET_INPUT, build_model
+from prunetui.engine.core.models import LENET_INPUT, MODELS, build_model
 from prunetui.engine.core.networks.cost import Cost, Latency, measure_cost, measure_latency
 from prunetui.engine.core.networks.registry import resolve
 from prunetui.engine.core.networks.spec import InputShape
 from prunetui.engine.pruning.criterion import weight_of
 from prunetui.engine.pruning.structural import StructuralError, compact_model
-from prunetui.engine.storage.export import load_model, save_state, saved_network, saved_sizes
+from prunetui.engine.storage.export import lenet_input, load_model, save_state, saved_network, saved_sizes
 from prunetui.engine.storage.runs import (
     COMPACT_MODEL_FILE,
     MODEL_FILE,
@@ -115,8 +115,8 @@ class ExportReport:
         return self.counted.compression
 
 
-def compact(model: nn.Module, model_name: str) -> Compacted:
-    """Cut the all-zero rows of every hidden layer out of a plain (mask-free) LeNet.
+def compact(model: nn.Module, model_name: str, input_shape: InputShape = LENET_INPUT) -> Compacted:
+    """Cut the all-zero rows of every hidden layer out of a plain (mask-free) LeNet built for `input_shape`.
 
     A removed unit still outputs a constant: relu(bias) where a ReLU follows its layer (the model's
     `activated_layers`), else its bias (max-pooling keeps a constant); that constant's contribution is folded
@@ -151,8 +151,7 @@ def compact(model: nn.Module, model_name: str) -> Compacted:
     shape: dict[str, tuple[int, ...]] = {}
     for argument, width in zip(SHAPE_ARGUMENTS[model_name], widths, strict=True):
         shape[argument] = (*shape.get(argument, ()), width.kept)
-    # any init: the state below replaces every tensor (compaction knows the LeNets on 1x28x28 digits only)
-    small = build_model(model_name, init="default", input_shape=LENET_INPUT, **shape)
+    small = build_model(model_name, init="default", input_shape=input_shape, **shape)  # the state replaces all
     state = {}
     for (name, _), weight, bias in zip(layers, weights, biases, strict=True):
         state[f"{name}.weight"], state[f"{name}.bias"] = weight, bias
@@ -207,18 +206,25 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
     model_name = run.config.model if run.config else "?"
     structured = bool(run.config and run.config.structured)
     network = saved_network(run.model_path)
-    if "input" in network:  # a network other than the LeNets: Torch-Pruning's groups
+    if network["model"] not in MODELS:  # a network other than the LeNets: Torch-Pruning's groups
         return _export_network(run, model, network, batch, structured)
     report = None
-    example = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    shape = lenet_input(network)
+    example = torch.randn(2, shape.channels, shape.size, shape.size, generator=torch.Generator().manual_seed(0))
     compact_cost = None
     if structured:
-        compacted = compact(model, model_name)
-        images = torch.randn(batch, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+        compacted = compact(model, model_name, shape)
+        images = torch.randn(batch, *example.shape[1:], generator=torch.Generator().manual_seed(0))
         same, difference = compare_predictions(model, compacted.model, images)
         timing = Timing(batch, *time_inference([model, compacted.model], images))
         report = CompactReport(
-            save_state(compacted.model.state_dict(), model_name, run.path / COMPACT_MODEL_FILE, compacted.shape),
+            save_state(
+                compacted.model.state_dict(),
+                model_name,
+                run.path / COMPACT_MODEL_FILE,
+                compacted.shape,
+                {"input": network["input"]} if "input" in network else None,
+            ),
             compacted.widths,
             _parameters(compacted.model),
             same,

@@ -138,6 +138,8 @@ def _summary(values: dict[str, Any] | None) -> RunSummary | None:
     if values is None:
         return None
     costs = {key: Cost(**values[key]) if values.get(key) else None for key in ("dense_cost", "cost")}
+    per_class = values.get("per_class_accuracy")
+    named = {"per_class_accuracy": tuple((str(name), float(a)) for name, a in per_class)} if per_class else {}
     return RunSummary(
-        **{**values, "config": _config(values["config"]), "sparsity": _report(values["sparsity"]), **costs}
+        **{**values, "config": _config(values["config"]), "sparsity": _report(values["sparsity"]), **costs, **named}
     )

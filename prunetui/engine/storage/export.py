@@ -22,7 +22,7 @@ from torch import nn
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.events import Exported
 from prunetui.engine.core.files import write_atomic, write_atomic_with
-from prunetui.engine.core.models import MODELS, build_model
+from prunetui.engine.core.models import LENET_INPUT, MODELS, build_model
 from prunetui.engine.core.networks.checks import build_checked
 from prunetui.engine.core.networks.registry import resolve
 from prunetui.engine.core.networks.spec import InputShape
@@ -46,7 +46,8 @@ def permanent_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 # A checkpoint is plain data that torch.load(weights_only=True) reads without running code: the network's spec
 # ("model": a built-in name, torchvision:NAME or module:factory; "model_args"; "input": [channels, size, classes];
-# "output_layer"), the LeNets' size arguments ("shape"), the state dict, and for a network other than the LeNets:
+# "output_layer"), the LeNets' size arguments ("shape") and, for data other than 1x28x28 images of 10 classes, their
+# "input"; the state dict, and for a network other than the LeNets:
 # "pruned_channels", the structural pruning history of a full-size masked model (what `export` compacts by), or
 # "compact_history", the history replayed on a freshly built network to give the compact model's shapes.
 Network = Mapping[str, Any]
@@ -166,11 +167,21 @@ def load_model(path: str | Path) -> nn.Module:
             f"{path} is not a prunetui checkpoint (it holds no weights of a known model: {', '.join(MODELS)})"
         )
     try:
-        model = build_model(saved["model"], **saved["shape"]) if saved["model"] in MODELS else _rebuild(path, saved)
+        model = (
+            build_model(saved["model"], input_shape=lenet_input(saved), **saved["shape"])
+            if saved["model"] in MODELS
+            else _rebuild(path, saved)
+        )
         model.load_state_dict(saved["state_dict"])
     except (TypeError, ValueError, RuntimeError) as error:  # sizes or weights that do not fit the model
         raise PrunetuiError(f"{path} is not a prunetui checkpoint ({str(error).strip().splitlines()[0]})") from None
     return model.eval()
+
+
+def lenet_input(saved: Network) -> InputShape:
+    """The data a LeNet checkpoint was trained on: its "input" where the run's images were not 1x28x28 of 10
+    classes (`experiment.checkpoint_fields`), else those."""
+    return InputShape(*saved["input"]) if "input" in saved else LENET_INPUT
 
 
 def saved_network(path: str | Path) -> dict[str, Any]:

@@ -240,6 +240,7 @@ def summary_dict(summary: RunSummary, exported: Exported | None) -> dict[str, An
         "val_accuracy": summary.val_accuracy,
         "dense_top5_accuracy": summary.dense_top5,  # 100 classes or more only
         "top5_accuracy": summary.top5,
+        "per_class_accuracy": dict(summary.per_class_accuracy) if summary.per_class_accuracy else None,
         "sparsity": report.global_sparsity,
         "compression": report.compression,  # all parameters, biases included
         "nonzero_parameters": report.nonzero_parameters,

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from prunetui.engine.core.data.sources import CIFAR_ARCHIVES, CIFAR_FILES
-from prunetui.engine.core.errors import DataError
+from prunetui.engine.core.errors import BadDataError, DataError
 from prunetui.engine.core.events import Status
 
 URL = "https://www.cs.toronto.edu/~kriz/"
@@ -66,13 +66,13 @@ def load_pickle(data: bytes, name: str) -> dict[str, Any]:
     try:
         loaded = SafeUnpickler(io.BytesIO(data), encoding="latin1").load()
     except pickle.UnpicklingError as error:
-        raise DataError(
+        raise BadDataError(
             f"{name} refused: {error} (a pickle can run code, so only CIFAR's own types are read)"
         ) from None
     except Exception as error:  # truncated or not a pickle at all: EOFError, ValueError, ...
-        raise DataError(f"{name} is not a CIFAR pickle ({type(error).__name__}: {error})") from None
+        raise BadDataError(f"{name} is not a CIFAR pickle ({type(error).__name__}: {error})") from None
     if not isinstance(loaded, dict):
-        raise DataError(f"{name} holds a {type(loaded).__name__}, not the dict of a CIFAR file")
+        raise BadDataError(f"{name} holds a {type(loaded).__name__}, not the dict of a CIFAR file")
     return {key.decode() if isinstance(key, bytes) else key: value for key, value in loaded.items()}
 
 
@@ -164,7 +164,7 @@ def _decode(name: str, files: dict[str, bytes]) -> tuple[dict[str, Tensor], tupl
         for c in load_pickle(files[meta_file], meta_file).get(names_key, ())
     )
     if not classes:
-        raise DataError(f"{meta_file} holds no {names_key}")
+        raise BadDataError(f"{meta_file} holds no {names_key}")
     tensors = {}
     for split in ("train", "test"):
         images, labels = [], []
@@ -177,14 +177,14 @@ def _decode(name: str, files: dict[str, bytes]) -> tuple[dict[str, Tensor], tupl
                 or data.ndim != 2
                 or data.shape[1] != 3 * SIZE * SIZE
             ):
-                raise DataError(f"{file} holds no {SIZE}x{SIZE} colour images under 'data'")
+                raise BadDataError(f"{file} holds no {SIZE}x{SIZE} colour images under 'data'")
             if not isinstance(batch_labels, list) or len(batch_labels) != len(data):
-                raise DataError(f"{file}: {len(data)} images but its '{label_key}' is no list of as many labels")
+                raise BadDataError(f"{file}: {len(data)} images but its '{label_key}' is no list of as many labels")
             found = torch.tensor(batch_labels, dtype=torch.long)
             outside = ((found < 0) | (found >= len(classes))).nonzero()
             if len(outside):
                 index = int(outside[0])
-                raise DataError(
+                raise BadDataError(
                     f"{file}: label {int(found[index])} of image {index} is outside the {len(classes)} classes"
                 )
             images.append(torch.from_numpy(data.reshape(-1, 3, SIZE, SIZE).copy()))

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from prunetui.engine.core.data.cache import cache_path, load_cached, save_cached
-from prunetui.engine.core.errors import DataError
+from prunetui.engine.core.errors import BadDataError
 from prunetui.engine.core.events import Status
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
@@ -23,10 +23,10 @@ GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 def splits(root: Path) -> tuple[Path, Path]:
     """The training folder and the test folder (`test/`, else `val/`) of an image folder."""
     if not root.is_dir():
-        raise DataError(f"imagefolder: {root} is not a folder; it needs train/ and test/ (or val/) inside")
+        raise BadDataError(f"imagefolder: {root} is not a folder; it needs train/ and test/ (or val/) inside")
     test = next((root / name for name in ("test", "val") if (root / name).is_dir()), None)
     if not (root / "train").is_dir() or test is None:
-        raise DataError(f"imagefolder: {root} needs train/ and test/ (or val/), each with one folder per class")
+        raise BadDataError(f"imagefolder: {root} needs train/ and test/ (or val/), each with one folder per class")
     return root / "train", test
 
 
@@ -35,7 +35,7 @@ def class_names(train: Path) -> tuple[str, ...]:
         sorted(entry.name for entry in train.iterdir() if entry.is_dir() and not entry.name.startswith("."))
     )
     if not classes:
-        raise DataError(f"imagefolder: {train} holds no class folders")
+        raise BadDataError(f"imagefolder: {train} holds no class folders")
     return classes
 
 
@@ -46,14 +46,14 @@ def listing(folder: Path, classes: tuple[str, ...]) -> list[tuple[Path, int]]:
         e.name for e in folder.iterdir() if e.is_dir() and not e.name.startswith(".") and e.name not in classes
     )
     if extra:
-        raise DataError(
+        raise BadDataError(
             f"imagefolder: {folder / extra[0]} is a class the training images do not have ({', '.join(classes)})"
         )
     files: list[tuple[Path, int]] = []
     for label, name in enumerate(classes):
         found = sorted(p for p in (folder / name).glob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
         if not found:
-            raise DataError(f"imagefolder: {folder / name} holds no images ({', '.join(EXTENSIONS)})")
+            raise BadDataError(f"imagefolder: {folder / name} holds no images ({', '.join(EXTENSIONS)})")
         files.extend((path, label) for path in found)
     return files
 
@@ -85,7 +85,7 @@ def _open(path: Path):  # type: ignore[no-untyped-def]  # PIL's Image
     try:
         return Image.open(path)
     except (OSError, UnidentifiedImageError) as error:
-        raise DataError(f"imagefolder: {path} cannot be read as an image ({' '.join(str(error).split())})") from None
+        raise BadDataError(f"imagefolder: {path} cannot be read as an image ({' '.join(str(error).split())})") from None
 
 
 def _mode_and_size(paths: tuple[Path, ...], image_size: int) -> tuple[str, int]:
@@ -101,12 +101,12 @@ def _mode_and_size(paths: tuple[Path, ...], image_size: int) -> tuple[str, int]:
                 first = (path, image.size)
             elif image.size != first[1]:
                 (w, h), (fw, fh) = image.size, first[1]
-                raise DataError(
+                raise BadDataError(
                     f"imagefolder: {path} is {w}x{h}, {first[0]} is {fw}x{fh}; pass --image-size N to resize all "
                     f"to N x N (shorter side to N, centre crop)"
                 )
     if not image_size and first is not None and first[1][0] != first[1][1]:
-        raise DataError(f"imagefolder: the images are {first[1][0]}x{first[1][1]}, not square; pass --image-size N")
+        raise BadDataError(f"imagefolder: the images are {first[1][0]}x{first[1][1]}, not square; pass --image-size N")
     return ("RGB" if colour else "L"), image_size or (first[1][0] if first else 0)
 
 
@@ -118,7 +118,7 @@ def _decode(path: Path, mode: str, size: int) -> np.ndarray:
         try:
             image = image.convert(mode)
         except (OSError, ValueError) as error:
-            raise DataError(f"imagefolder: {path} cannot be decoded ({' '.join(str(error).split())})") from None
+            raise BadDataError(f"imagefolder: {path} cannot be decoded ({' '.join(str(error).split())})") from None
         w, h = image.size
         if (w, h) != (size, size):
             scale = size / min(w, h)

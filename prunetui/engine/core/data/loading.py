@@ -18,6 +18,7 @@ from torch import Tensor
 
 from prunetui.engine.core.data.cache import cache_path, load_cached, save_cached
 from prunetui.engine.core.data.download import download as download_files
+from prunetui.engine.core.data.facts import DataFacts
 from prunetui.engine.core.data.idx import read_idx
 from prunetui.engine.core.data.sources import (
     EMBEDDED,
@@ -101,6 +102,25 @@ class DataSet:
     source: str  # where the files were found, for the user: "… images from {source}"
     validation: Split | None = None  # held out from the training images; None when none are
     class_names: tuple[str, ...] = ()  # label i is class_names[i]
+    path: str = "memory"  # how training reads the images: whole tensors, on the training device
+
+    @property
+    def facts(self) -> DataFacts:
+        """What this data set is, in words (`facts.DataFacts`): for the run's log and `prunetui data`."""
+        shape = self.shape
+        validation = len(self.validation) if self.validation is not None else 0
+        names = self.class_names or tuple(str(label) for label in range(shape.classes))
+        return DataFacts(
+            self.name,
+            self.source,
+            len(self.train) + validation,
+            len(self.test),
+            shape.channels,
+            shape.size,
+            names,
+            validation,
+            self.path,
+        )
 
     @property
     def shape(self) -> InputShape:

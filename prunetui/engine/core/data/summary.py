@@ -29,6 +29,7 @@ class DataSummary:
     device: str
     free_bytes: int | None  # the device's free memory; None when it cannot be told
     value_bytes: int = 4  # of one pixel value as held: 4 (float32, the IDX sets) or 1 (uint8, the others)
+    path: str = "memory"  # how training reads the images (`DataSet.path`)
 
     @property
     def images(self) -> int:
@@ -65,6 +66,7 @@ def summary_loading(
         str(device),
         free_memory(device),
         data.train.images.element_size(),
+        data.path,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from prunetui.engine.core.errors import ConfigError, DataError
+from prunetui.engine.core.errors import BadDataError, ConfigError
 from prunetui.engine.core.networks.user_code import load_factory
 from prunetui.engine.pruning.structural import one_line
 
@@ -24,13 +24,13 @@ def load_user_data(target: str, attribute: str) -> tuple[dict[str, Tensor], tupl
     try:
         factory = load_factory(target, attribute)
     except ConfigError as error:
-        raise DataError(f"--dataset {spec}: {str(error).removeprefix(f'--model {spec}: ')}") from None
+        raise BadDataError(f"--dataset {spec}: {str(error).removeprefix(f'--model {spec}: ')}") from None
     try:
         made = factory()
     except Exception as error:
-        raise DataError(f"--dataset {spec} raised {one_line(error)}") from error
+        raise BadDataError(f"--dataset {spec} raised {one_line(error)}") from error
     if not (isinstance(made, (tuple, list)) and len(made) == 2):
-        raise DataError(f"--dataset {spec} returned a {type(made).__name__}, not (train, test) datasets")
+        raise BadDataError(f"--dataset {spec} returned a {type(made).__name__}, not (train, test) datasets")
     tensors = {}
     for split, dataset in zip(("train", "test"), made, strict=True):
         tensors[f"{split}_images"], tensors[f"{split}_labels"] = _gather(dataset, f"{spec} ({split})")
@@ -44,7 +44,7 @@ def load_user_data(target: str, attribute: str) -> tuple[dict[str, Tensor], tupl
         outside = ((tensors[f"{split}_labels"] < 0) | (tensors[f"{split}_labels"] >= count)).nonzero()
         if len(outside):
             index = int(outside[0])
-            raise DataError(
+            raise BadDataError(
                 f"--dataset {spec} ({split}): label {int(tensors[f'{split}_labels'][index])} of item {index} is "
                 f"outside the {count} classes"
             )
@@ -55,20 +55,20 @@ def _gather(dataset: Any, what: str) -> tuple[Tensor, Tensor]:
     try:
         items = [dataset[i] for i in range(len(dataset))]
     except Exception as error:
-        raise DataError(f"{what}: reading its items raised {one_line(error)}") from error
+        raise BadDataError(f"{what}: reading its items raised {one_line(error)}") from error
     if not items:
-        raise DataError(f"{what} holds no items")
+        raise BadDataError(f"{what} holds no items")
     images = []
     for index, item in enumerate(items):
         image = item[0] if isinstance(item, (tuple, list)) and len(item) == 2 else None
         if not isinstance(image, Tensor) or image.dim() != 3 or image.shape[1] != image.shape[2]:
-            raise DataError(f"{what}: item {index} is not (image tensor C x S x S, label)")
+            raise BadDataError(f"{what}: item {index} is not (image tensor C x S x S, label)")
         if image.shape != items[0][0].shape:
-            raise DataError(f"{what}: item {index} is {tuple(image.shape)}, item 0 {tuple(items[0][0].shape)}")
+            raise BadDataError(f"{what}: item {index} is {tuple(image.shape)}, item 0 {tuple(items[0][0].shape)}")
         if image.dtype != torch.uint8:
             low, high = float(image.min()), float(image.max())
             if low < 0 or high > 1:  # normalised already, most likely: prunetui normalises, so it wants the pixels
-                raise DataError(
+                raise BadDataError(
                     f"{what}: item {index}'s values run from {low:.3g} to {high:.3g}; give images in [0, 1] or uint8 "
                     f"(prunetui normalises them itself)"
                 )

@@ -1,0 +1,60 @@
+"""What a data set is, in words: where it is read from, how many images, their channels and size, the classes by
+name, and the path training takes to them. Torch-free and said one way for `prunetui data`, a run's log and the
+app's form (`DataSet.facts` gives them for a loaded data set).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SHOWN_CLASSES = 10  # more are counted, not listed: 100 names fill a screen
+PATHS = {"memory": "held in memory (whole tensors, sliced per batch)"}  # another path says its own name
+
+
+@dataclass(frozen=True, slots=True)
+class DataFacts:
+    spec: str
+    source: str  # where the images are read from
+    train: int  # training images, the validation split included
+    test: int
+    channels: int
+    size: int  # the images are size x size
+    class_names: tuple[str, ...]
+    validation: int = 0  # of the training images, held out to choose by
+    path: str = "memory"  # how training reads them (`DataSet.path`)
+
+    @property
+    def images_text(self) -> str:
+        """'50,000 training (5,000 held out for validation) and 10,000 test images'."""
+        held_out = f" ({self.validation:,} held out for validation)" if self.validation else ""
+        return f"{self.train:,} training{held_out} and {self.test:,} test images"
+
+    @property
+    def shape_text(self) -> str:
+        """'3x32x32' with times signs: channels, height, width."""
+        return f"{self.channels}×{self.size}×{self.size}"
+
+    def classes_text(self, shown: int = SHOWN_CLASSES) -> str:
+        """'3 classes: cat, dog, eel'; past `shown` names, the rest counted ('… and 90 more')."""
+        names = list(self.class_names[:shown])
+        if len(self.class_names) > shown:
+            names.append(f"… and {len(self.class_names) - shown} more")
+        return f"{len(self.class_names)} classes: {', '.join(names)}"
+
+    @property
+    def path_text(self) -> str:
+        return PATHS.get(self.path, self.path)
+
+    def lines(self) -> list[str]:
+        """The run's log at its start: where from and how many, then what an image is and the path taken."""
+        return [
+            f"{self.spec}: {self.images_text} from {self.source}",
+            f"{self.shape_text} images, {self.classes_text()}; {self.path_text}",
+        ]
+
+    def line(self, shown: int = 4) -> str:
+        """One line for the form's note under the data set field."""
+        return (
+            f"{self.train + self.test:,} images ({self.train:,} train, {self.test:,} test), {self.shape_text}, "
+            f"{self.classes_text(shown)}; in {self.path}; from {self.source}"
+        )
