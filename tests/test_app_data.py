@@ -10,36 +10,86 @@ from textual.widgets import Input, Static
 
 from prunetui.app.app import PruneApp
 from prunetui.app.run_state import FINISHED
-from prunetui.app.widgets.choice import Choice
 from prunetui.engine import ExperimentConfig
 from tests.idx import write_dataset
+from tests.owndata import write_imagefolder
 from tests.test_app import shown, wait_until
 
 
-def dataset_labels(app: PruneApp) -> list[str]:
-    return [label for label, _ in app.query_one("#setting-dataset", Choice).options]
+def note(app: PruneApp) -> Static:
+    return app.query_one("#note-dataset", Static)
 
 
-async def test_the_dataset_choice_says_what_is_available(tmp_path: Path, mirror: None) -> None:
+async def test_the_dataset_field_says_what_is_available(tmp_path: Path, mirror: None) -> None:
     write_dataset(tmp_path, "kmnist")
     app = PruneApp(ExperimentConfig(data_dir=str(tmp_path)))
     async with app.run_test(size=(140, 44)) as pilot:
         await wait_until(pilot, lambda: app.main_screen.form.online is not None)  # a mirror answers
+        field = app.query_one("#setting-dataset", Input)
+        field.focus()
         await pilot.pause()
-        assert dataset_labels(app) == [
-            "fashion-mnist-mini · embedded",
-            "mnist · will download",
-            "fashion-mnist · will download",
-            "kmnist · on disk",
-            "cifar10 · will download",
-            "cifar100 · will download",
-        ]
-        assert app.query_one("#setting-dataset", Choice).value == "fashion-mnist-mini"  # the default
-        app.query_one("#setting-dataset", Choice).value = "kmnist"
+        assert shown(app.query_one("#setting-help", Static)) == (
+            "dataset: imagefolder:PATH, file.py:factory or a built-in: fashion-mnist-mini (embedded); mnist, "
+            "fashion-mnist, cifar10, cifar100 (will download); kmnist (on disk)"
+        )
+        assert field.value == "fashion-mnist-mini"  # the default
+        await pilot.press("ctrl+u", "k")
+        await pilot.press("right")  # takes the suggested rest of a built-in's name
+        assert field.value == "kmnist"
+        await wait_until(pilot, lambda: "classes" in shown(note(app)))  # read in a worker once it stays a moment
+        assert shown(note(app)) == (
+            "on disk · 768 images (512 train, 256 test), 1×28×28, 10 classes: o, ki, su, tsu, … and 6 more; in "
+            f"memory; from {tmp_path / 'KMNIST' / 'raw'}"
+        )
         app.query_one("#setting-data_dir", Input).value = str(tmp_path / "elsewhere")  # as if typed
         await pilot.pause()
-        assert dataset_labels(app)[3] == "kmnist · will download"
-        assert app.query_one("#setting-dataset", Choice).value == "kmnist"  # the choice stays
+        assert shown(note(app)) == "will download" and field.value == "kmnist"  # the choice stays
+
+
+async def test_an_image_folder_typed_into_the_form_says_what_it_is_and_trains(tmp_path: Path) -> None:
+    write_imagefolder(tmp_path / "pets")
+    config = ExperimentConfig(epochs=1, finetune_epochs=0, batch_size=4, device="cpu", validation_split=0)
+    app = PruneApp(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.query_one("#setting-dataset", Input).focus()
+        await pilot.press("ctrl+u", *f"imagefolder:{tmp_path / 'pets'}")
+        await wait_until(pilot, lambda: "classes" in shown(note(app)))
+        assert shown(note(app)) == (
+            f"18 images (12 train, 6 test), 3×16×16, 3 classes: cat, dog, eel; in memory; from {tmp_path / 'pets'}"
+        )
+        assert app.main_screen.form.problems == {}
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active, timeout=60)
+        state = app.main_screen.run_state
+        assert state.outcome == FINISHED, state.error
+        log = state.log
+        assert f"imagefolder:{tmp_path / 'pets'}: 12 training and 6 test images from {tmp_path / 'pets'}" in log
+        shape = "3×16×16 images, 3 classes: cat, dog, eel; held in memory (whole tensors, sliced per batch)"
+        assert f"{shape}; augmentation none" in log
+        assert state.summary is not None and state.summary.per_class_accuracy is not None
+        per_class = ", ".join(f"{name} {a * 100:.1f} %" for name, a in state.summary.per_class_accuracy)
+        assert log[-1] == f"accuracy per class: {per_class}" and per_class.startswith("cat ")
+
+
+async def test_a_bad_spec_or_bad_data_is_one_message_under_the_field(tmp_path: Path) -> None:
+    write_imagefolder(tmp_path / "pets")
+    broken = tmp_path / "pets" / "train" / "dog" / "9.png"
+    broken.write_bytes(b"not a png")
+    app = PruneApp(ExperimentConfig(device="cpu"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.query_one("#setting-dataset", Input).focus()
+        await pilot.press("ctrl+u", *"cifar1")
+        await pilot.pause()
+        assert shown(note(app)).startswith("'cifar1' names no data set: a built-in (")
+        assert app.main_screen.form.problems.keys() == {"dataset"}
+        await pilot.press("ctrl+u", *f"imagefolder:{tmp_path / 'pets'}")
+        await wait_until(pilot, lambda: note(app).has_class("-error"))
+        message = shown(note(app))
+        assert message.startswith(f"imagefolder: {broken} cannot be read as an image") and "\n" not in message
+        await pilot.press("ctrl+u", *f"{tmp_path / 'none.py'}:make")
+        await wait_until(pilot, lambda: note(app).has_class("-error"))
+        message = shown(note(app))
+        assert message.startswith(f"--dataset {tmp_path / 'none.py'}:make: ") and "Traceback" not in message
 
 
 async def test_until_the_first_step_the_status_says_what_happens_and_no_speed(

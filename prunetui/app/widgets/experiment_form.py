@@ -1,7 +1,8 @@
 """The experiment's settings as a form built from the config schema, checked as you type.
 
 Every field of `ExperimentConfig` gets a row: a Choice when the field has choices, a Switch for a flag and
-an Input otherwise, so a setting added to the engine appears here without touching the app. Below the seed, a
+an Input otherwise (also for the data set, any spec --dataset takes: its note says what the data set is, read in a
+worker), so a setting added to the engine appears here without touching the app. Below the seed, a
 Seeds row that is not a setting of one run: `0-2` runs a seed group, one run per seed, as `run --seeds` does.
 """
 
@@ -14,8 +15,10 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.events import DescendantFocus
+from textual.events import DescendantBlur, DescendantFocus
 from textual.message import Message
+from textual.suggester import SuggestFromList
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static, Switch
 
@@ -24,7 +27,10 @@ from prunetui.app.widgets.cut_input import CutInput
 from prunetui.app.words import as_fields
 from prunetui.engine.core.config import ExperimentConfig, flag_name, setting_type
 from prunetui.engine.core.data import NOT_AVAILABLE, availability, download_reachable, missing_text
-from prunetui.engine.core.errors import ConfigError
+from prunetui.engine.core.data.facts import DataFacts
+from prunetui.engine.core.data.sources import AVAILABLE_TO_DOWNLOAD
+from prunetui.engine.core.data.specs import DATASETS
+from prunetui.engine.core.errors import ConfigError, PrunetuiError, unexpected
 from prunetui.engine.core.seed_stats import parse_seeds
 
 PARSERS: dict[type, tuple[Callable[[str], Any], str]] = {
@@ -33,16 +39,25 @@ PARSERS: dict[type, tuple[Callable[[str], Any], str]] = {
 }
 
 
+DATASET = "dataset"  # free text, as --dataset takes it: the built-ins are suggested and listed, any spec typed
+DATA_READ_DELAY = 0.5  # seconds the typed data spec must stay unchanged before it is read (a path is typed in bursts)
+DataKey = tuple[str, str, int]  # what a data set's facts depend on: the spec, the data directory, the image size
+
+
 def _showable(f: dataclasses.Field[Any], value: Any) -> bool:
     """Whether the field's control can hold the value: a Choice only its choices, a Switch only a bool."""
-    if f.metadata["choices"]:
-        return value in tuple(f.metadata["choices"])  # the listed ones: `in` the dataset's choices takes any spec
+    if f.metadata["choices"] and f.name != DATASET:
+        return value in tuple(f.metadata["choices"])
     return (setting_type(f) is bool) == (type(value) is bool)
 
 
-def _dataset_options(states: dict[str, str]) -> list[tuple[str, str]]:
-    """Each data set's label says whether it is embedded, on disk, will download, or is not on this machine."""
-    return [(f"{name} · {state}", name) for name, state in states.items()]
+def dataset_help(states: dict[str, str]) -> str:
+    """The data set field's help: the built-ins grouped by availability, then the specs typed."""
+    by_state: dict[str, list[str]] = {}
+    for name, state in states.items():
+        by_state.setdefault(state, []).append(name)
+    built_ins = "; ".join(f"{', '.join(names)} ({state})" for state, names in by_state.items())
+    return f"imagefolder:PATH, file.py:factory or a built-in: {built_ins}"
 
 
 # The settings box's lines at 80x24: the rows that fill them are in the first frame, the others come after it
@@ -55,7 +70,7 @@ def first_rows(config: ExperimentConfig) -> int:
     """How many rows fill FIRST_LINES for this config: a row takes a line, and its note another where it shows."""
     lines = 0
     for count, f in enumerate(ExperimentConfig.fields()):
-        lines += 1 + (config.not_applicable(f.name) is not None)
+        lines += 1 + (config.not_applicable(f.name) is not None or f.name == DATASET)  # the data set's says what it is
         if lines >= FIRST_LINES:
             return count + 1
     return len(ExperimentConfig.fields())
@@ -109,7 +124,10 @@ class ExperimentForm(Vertical):
         self._controls: dict[str, Widget] = {}  # by setting name, as their rows are built
         self._seeds: Input | None = None  # the Seeds row's, once built
         self.online: bool | None = None  # whether a download could be tried: unknown until a worker has asked
-        self._states = self._availability((config or self._config).data_dir)  # each data set's, for its label
+        self._states = self._availability((config or self._config).data_dir)  # each built-in's, for its note
+        self.data_facts: dict[DataKey, DataFacts | str] = {}  # what each data set read is, or why it cannot be read
+        self._reading: DataKey | None = None  # the data set a worker reads now
+        self._read_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="settings", can_focus=False):
@@ -137,14 +155,14 @@ class ExperimentForm(Vertical):
     def _control(self, f: dataclasses.Field[Any], value: Any) -> Widget:
         widget_id, help = f"setting-{f.name}", f.metadata["help"]
         control: Widget
-        if f.metadata["choices"]:
-            choices = f.metadata["choices"]
-            options = _dataset_options(self._states) if f.name == "dataset" else [(c, c) for c in choices]
-            control = Choice(options, value, id=widget_id)
+        if f.metadata["choices"] and f.name != DATASET:
+            control = Choice([(c, c) for c in f.metadata["choices"]], value, id=widget_id)
         elif setting_type(f) is bool:
             control = Switch(value, id=widget_id)
         else:
-            control = CutInput(str(value), placeholder=f.metadata["empty"] or help, compact=True, id=widget_id)
+            suggester = SuggestFromList(DATASETS) if f.name == DATASET else None  # right arrow takes the rest
+            placeholder = f.metadata["empty"] or help
+            control = CutInput(str(value), placeholder=placeholder, compact=True, suggester=suggester, id=widget_id)
         control.tooltip = help
         return control
 
@@ -167,6 +185,73 @@ class ExperimentForm(Vertical):
 
     def _has(self, name: str) -> bool:
         return name in self._controls
+
+    @dataclasses.dataclass
+    class DataRead(Message):
+        """A worker read the data set `key` names: what it is, or the one line that says why it cannot be read."""
+
+        key: DataKey
+        facts: DataFacts | str
+
+    def _data_key(self, config: ExperimentConfig) -> DataKey:
+        return (config.dataset, config.data_dir, config.image_size)
+
+    def _read_data_soon(self) -> None:
+        """Read the data set once its spec has stayed unchanged a moment: not a half-typed path or file."""
+        if self._read_timer is not None:
+            self._read_timer.stop()
+        self._read_timer = self.set_timer(DATA_READ_DELAY, self._read_data)
+
+    def _read_data(self) -> None:
+        """What the form's data set is, read in a worker as a run would read it (on the CPU, nothing downloaded):
+        only where it is here to read and not read already."""
+        config, problems = self.read()
+        key = self._data_key(config)
+        unavailable = self._states.get(config.dataset) in (NOT_AVAILABLE, AVAILABLE_TO_DOWNLOAD)
+        if DATASET in problems or unavailable or key in self.data_facts or key == self._reading:
+            return
+        self._reading = key
+        self._check()
+        self._read_facts(key)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="data")
+    def _read_facts(self, key: DataKey) -> None:
+        """Loads torch and the data set: seconds, so never on the UI thread."""
+        spec, data_dir, image_size = key
+        facts: DataFacts | str
+        try:
+            import torch
+
+            from prunetui.engine.core.data.loading import load_dataset
+
+            cpu = torch.device("cpu")
+            facts = load_dataset(spec, data_dir or None, cpu, download=False, image_size=image_size).facts
+        except PrunetuiError as error:
+            facts = str(error)
+        except Exception as error:  # a user's factory or files: one line, never a traceback
+            facts = unexpected(error)
+        self.post_message(self.DataRead(key, facts))
+
+    def on_experiment_form_data_read(self, message: DataRead) -> None:
+        self.data_facts[message.key] = message.facts
+        if self._reading == message.key:
+            self._reading = None
+        self._changed()
+
+    def _data_note(self, config: ExperimentConfig) -> tuple[str, str]:
+        """The note under the data set field and its class: what the data set is (once read) or its state, and
+        why it cannot be read."""
+        key = self._data_key(config)
+        state = self._states.get(config.dataset)
+        known = self.data_facts.get(key)
+        if isinstance(known, str):
+            return known, "-error"
+        prefix = f"{state} · " if state else ""
+        if known is not None:
+            return f"{prefix}{known.line()}", "-info"
+        if key == self._reading:
+            return f"{prefix}reading {config.dataset} …", "-info"
+        return (state or "read once the field is left or stays unchanged a moment"), "-info"
 
     def missing_data(self, config: ExperimentConfig | None = None) -> str | None:
         """Why the chosen data set (`config`'s, by default the form's) cannot be used now and where prunetui
@@ -193,7 +278,7 @@ class ExperimentForm(Vertical):
         """Put a config's values into the controls; ConfigError if one cannot be shown (not among the choices)."""
         for f in ExperimentConfig.fields():
             if not _showable(f, getattr(config, f.name)):
-                why = config.problems().get(f.name, "the form lists the built-in data sets only; use prunetui run")
+                why = config.problems().get(f.name, f"{getattr(config, f.name)!r} is not among its choices")
                 raise ConfigError(f"invalid {flag_name(f.name)}: {why}")
         for name, control in self._controls.items():
             value = getattr(config, name)
@@ -206,6 +291,8 @@ class ExperimentForm(Vertical):
         self._config = config
         self._states = self._availability(config.data_dir)  # before its Input says it changed: no stale note
         self._check()
+        if DATASET in self._controls and self._controls[DATASET].has_focus:
+            self._read_data_soon()
 
     def read(self) -> tuple[ExperimentConfig, dict[str, str]]:
         """The config as the controls show it (an unparsable text keeps its last good value) and its problems."""
@@ -267,9 +354,18 @@ class ExperimentForm(Vertical):
         """What is on disk depends on the data directory."""
         self._show_states(event.value)
 
+    @on(Input.Changed, "#setting-dataset")
+    @on(Input.Changed, "#setting-data_dir")
+    @on(Input.Changed, "#setting-image_size")
+    def _data_changed(self, event: Input.Changed) -> None:
+        """Typed, not shown on mounting: the first frame comes before torch, which reading the data loads."""
+        if event.input.has_focus:
+            self._read_data_soon()
+
     def _show_states(self, data_dir: str) -> None:
         self._states = self._availability(data_dir)
-        self.query_one("#setting-dataset", Choice).set_options(_dataset_options(self._states))
+        if self._controls[DATASET].has_focus:
+            self._show_help(DATASET)
         self._changed()
 
     @on(Input.Changed)
@@ -291,11 +387,13 @@ class ExperimentForm(Vertical):
             self.query_one(f"#row-{name}").set_class(problem is not None, "-invalid")
             control.disabled = problem is None and not_applicable is not None
             note = self.query_one(f"#note-{name}", Static)
-            missing = self.missing_data(config) if name == "dataset" else None  # said before Start, not after
+            missing = self.missing_data(config) if name == DATASET else None  # said before Start, not after
             text = as_fields(problem or not_applicable or missing or "")
+            kind = "-error" if problem or missing else "-note" if not_applicable else "-empty"
+            if name == DATASET and kind == "-empty":
+                text, kind = self._data_note(config)
             if note.content != text:  # each update lays out the whole screen again
                 note.update(text)
-            kind = "-error" if problem or missing else "-note" if not_applicable else "-empty"
             note.set_classes(["setting-note", kind])
         if self._seeds is not None:
             problem = self.problems.get("seeds")
@@ -319,6 +417,16 @@ class ExperimentForm(Vertical):
             self.query_one("#setting-help", Static).update(f"[b]seeds[/b]: {SEEDS_HELP}")
             return
         name = (event.widget.id or "").removeprefix("setting-")
+        self._show_help(name)
+        if name == DATASET:
+            self._read_data()
+
+    def on_descendant_blur(self, event: DescendantBlur) -> None:
+        if event.widget is self._controls.get(DATASET):
+            self._read_data()
+
+    def _show_help(self, name: str) -> None:
         f = next((f for f in ExperimentConfig.fields() if f.name == name), None)
         if f is not None:
-            self.query_one("#setting-help", Static).update(f"[b]{label_for(f.name)}[/b]: {f.metadata['help']}")
+            help = dataset_help(self._states) if name == DATASET else f.metadata["help"]
+            self.query_one("#setting-help", Static).update(f"[b]{label_for(f.name)}[/b]: {help}")

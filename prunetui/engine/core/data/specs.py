@@ -45,10 +45,7 @@ def spec_problem(spec: str) -> str | None:
     """Why `spec` names no data set; None when it does."""
     if parse_spec(spec) is not None:
         return None
-    return (
-        f"must be one of {', '.join(DATASETS)}, imagefolder:PATH, package.module:factory or path/file.py:factory; "
-        f"got {spec!r}"
-    )
+    return f"{spec!r} names no data set: a built-in ({', '.join(DATASETS)}), imagefolder:PATH or module:factory"
 
 
 def augmentation(augment: str, spec: str) -> str:

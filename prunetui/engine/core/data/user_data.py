@@ -24,7 +24,8 @@ def load_user_data(target: str, attribute: str) -> tuple[dict[str, Tensor], tupl
     try:
         factory = load_factory(target, attribute)
     except ConfigError as error:
-        raise BadDataError(f"--dataset {spec}: {str(error).removeprefix(f'--model {spec}: ')}") from None
+        why = str(error).removeprefix("--model ").removeprefix(f"{spec}: ")  # what is left names the file
+        raise BadDataError(f"--dataset {spec}: {why}") from None
     try:
         made = factory()
     except Exception as error:
