@@ -52,9 +52,10 @@ def _showable(f: dataclasses.Field[Any], value: Any) -> bool:
 
 
 def dataset_help(states: dict[str, str]) -> str:
-    """The data set field's help: the built-ins grouped by availability, then the specs typed."""
+    """The data set field's help: the specs typed, then the built-ins grouped by availability, those not on this
+    machine last (where two lines are too few, the end is cut)."""
     by_state: dict[str, list[str]] = {}
-    for name, state in states.items():
+    for name, state in sorted(states.items(), key=lambda item: item[1] == NOT_AVAILABLE):
         by_state.setdefault(state, []).append(name)
     built_ins = "; ".join(f"{', '.join(names)} ({state})" for state, names in by_state.items())
     return f"imagefolder:PATH, file.py:factory or a built-in: {built_ins}"
