@@ -36,7 +36,7 @@ async def test_the_dataset_field_says_what_is_available(tmp_path: Path, mirror: 
         await pilot.press("ctrl+u", "k")
         await pilot.press("right")  # takes the suggested rest of a built-in's name
         assert field.value == "kmnist"
-        await wait_until(pilot, lambda: "classes" in shown(note(app)))  # read in a worker once it stays a moment
+        await wait_until(pilot, lambda: "classes" in shown(note(app)), timeout=60)  # read once it stays a moment
         assert shown(note(app)) == (
             "on disk · 768 images (512 train, 256 test), 1×28×28, 10 classes: o, ki, su, tsu, … and 6 more; in "
             f"memory; from {tmp_path / 'KMNIST' / 'raw'}"
@@ -52,8 +52,9 @@ async def test_an_image_folder_typed_into_the_form_says_what_it_is_and_trains(tm
     app = PruneApp(config)
     async with app.run_test(size=(80, 24)) as pilot:
         app.query_one("#setting-dataset", Input).focus()
+        await pilot.pause()  # focused before the keys come
         await pilot.press("ctrl+u", *f"imagefolder:{tmp_path / 'pets'}")
-        await wait_until(pilot, lambda: "classes" in shown(note(app)))
+        await wait_until(pilot, lambda: "classes" in shown(note(app)) or note(app).has_class("-error"), timeout=60)
         assert shown(note(app)) == (
             f"18 images (12 train, 6 test), 3×16×16, 3 classes: cat, dog, eel; in memory; from {tmp_path / 'pets'}"
         )
@@ -78,16 +79,17 @@ async def test_a_bad_spec_or_bad_data_is_one_message_under_the_field(tmp_path: P
     app = PruneApp(ExperimentConfig(device="cpu"))
     async with app.run_test(size=(80, 24)) as pilot:
         app.query_one("#setting-dataset", Input).focus()
+        await pilot.pause()  # focused before the keys come
         await pilot.press("ctrl+u", *"cifar1")
         await pilot.pause()
         assert shown(note(app)).startswith("'cifar1' names no data set: a built-in (")
         assert app.main_screen.form.problems.keys() == {"dataset"}
         await pilot.press("ctrl+u", *f"imagefolder:{tmp_path / 'pets'}")
-        await wait_until(pilot, lambda: note(app).has_class("-error"))
+        await wait_until(pilot, lambda: note(app).has_class("-error"), timeout=60)
         message = shown(note(app))
         assert message.startswith(f"imagefolder: {broken} cannot be read as an image") and "\n" not in message
         await pilot.press("ctrl+u", *f"{tmp_path / 'none.py'}:make")
-        await wait_until(pilot, lambda: note(app).has_class("-error"))
+        await wait_until(pilot, lambda: note(app).has_class("-error"), timeout=60)
         message = shown(note(app))
         assert message.startswith(f"--dataset {tmp_path / 'none.py'}:make: ") and "Traceback" not in message
 
