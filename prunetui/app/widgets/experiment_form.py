@@ -252,7 +252,7 @@ class ExperimentForm(Vertical):
             return f"{prefix}{known.line()}", "-info"
         if key == self._reading:
             return f"{prefix}reading {config.dataset} …", "-info"
-        return (state or "read once the field is left or stays unchanged a moment"), "-info"
+        return (state or "what it holds is read when this field has focus"), "-info"
 
     def missing_data(self, config: ExperimentConfig | None = None) -> str | None:
         """Why the chosen data set (`config`'s, by default the form's) cannot be used now and where prunetui
