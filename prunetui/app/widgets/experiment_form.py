@@ -205,9 +205,12 @@ class ExperimentForm(Vertical):
 
     def _read_data(self) -> None:
         """What the form's data set is, read in a worker as a run would read it (on the CPU, nothing downloaded):
-        only where it is here to read and not read already."""
+        only where it is here to read and not read already (a data set that could not be is tried again: its
+        files may have been fixed meanwhile)."""
         config, problems = self.read()
         key = self._data_key(config)
+        if isinstance(self.data_facts.get(key), str):
+            del self.data_facts[key]
         unavailable = self._states.get(config.dataset) in (NOT_AVAILABLE, AVAILABLE_TO_DOWNLOAD)
         if DATASET in problems or unavailable or key in self.data_facts or key == self._reading:
             return
