@@ -66,7 +66,7 @@ def test_many_class_names_are_shortened_and_a_few_kept_whole() -> None:
     names = tuple(f"class{i}" for i in range(100))
     facts = DataFacts("cifar100", "/data/cifar-100-python", 50_000, 10_000, 3, 32, names, validation=5_000)
     assert facts.lines() == [
-        "cifar100: 50,000 training (5,000 held out for validation) and 10,000 test images from /data/cifar-100-python",
+        "cifar100: 45,000 training, 5,000 held out for validation and 10,000 test images from /data/cifar-100-python",
         "3×32×32 images, 100 classes: class0, class1, class2, class3, class4, class5, class6, class7, class8, class9, "
         "… and 90 more; held in memory (whole tensors, sliced per batch)",
     ]

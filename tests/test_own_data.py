@@ -293,7 +293,7 @@ def test_a_cifar10_run_trains_augmented_and_says_so(tmp_path: Path, capsys: pyte
     assert main(["run", *flags, "--device", "cpu", "--out", str(tmp_path / "run")]) == 0
     printed = " ".join(capsys.readouterr().out.split())
     source = tmp_path / "data" / "cifar-10-batches-py"
-    assert f"cifar10: 30 training (3 held out for validation) and 6 test images from {source}" in printed
+    assert f"cifar10: 27 training, 3 held out for validation and 6 test images from {source}" in printed
     assert f"3×32×32 images, 10 classes: {', '.join(CIFAR10_CLASSES)}; held in memory" in printed
     assert "augmentation crop-flip" in printed and "read anyway" in printed
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

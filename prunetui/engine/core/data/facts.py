@@ -25,9 +25,10 @@ class DataFacts:
 
     @property
     def images_text(self) -> str:
-        """'50,000 training (5,000 held out for validation) and 10,000 test images'."""
-        held_out = f" ({self.validation:,} held out for validation)" if self.validation else ""
-        return f"{self.train:,} training{held_out} and {self.test:,} test images"
+        """'45,000 training, 5,000 held out for validation and 10,000 test images': those trained on, as the run's
+        first line counts them."""
+        held_out = f", {self.validation:,} held out for validation" if self.validation else ""
+        return f"{self.train - self.validation:,} training{held_out} and {self.test:,} test images"
 
     @property
     def shape_text(self) -> str:
