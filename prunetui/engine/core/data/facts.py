@@ -32,7 +32,7 @@ class DataFacts:
 
     @property
     def shape_text(self) -> str:
-        """'3x32x32' with times signs: channels, height, width."""
+        """Channels, height and width, joined by multiplication signs as the log writes sizes."""
         return f"{self.channels}×{self.size}×{self.size}"
 
     def classes_text(self, shown: int = SHOWN_CLASSES) -> str:
