@@ -72,7 +72,7 @@ async def test_the_bars_of_56_layers_fit_80x24_by_stage_and_name_the_layer_under
         await wait_until(pilot, lambda: app.main_screen.run_state.outcome == FINISHED)
         await pilot.pause()
         report = app.main_screen.run_state.sparsity
-        assert report is not None and len(report.layers) == 58  # 56 prunable, fc kept, the shortcuts' convs
+        assert report is not None and len(report.layers) == 58  # 55 convs and fc on the path, 2 shortcut convs
         bars = app.query_one(SparsityBars)
         for panel in ("#status", "#loss-chart", "#accuracy-chart", "#sparsity", "#log"):
             assert inside_screen(app, panel), f"{panel} is not whole on the screen"
