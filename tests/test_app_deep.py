@@ -161,7 +161,12 @@ async def test_sensitivity_shows_its_progress_and_time_left(tiny_config: Experim
         screen = await opened(pilot, "f5", SensitivityScreen)
         lines: list[str] = []
         progress = screen._progress
-        screen._progress = lambda text: (lines.append(text), progress(text))[-1]  # type: ignore[method-assign]
+
+        def recorded(text: str) -> None:
+            lines.append(text)
+            progress(text)
+
+        screen._progress = recorded  # type: ignore[method-assign]
         screen.query_one("#sensitivity-amounts", Input).value = "0.5,0.7,0.9"
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: screen.status == "finished", timeout=120)

@@ -104,7 +104,7 @@ class SparsityBars(Widget):
             self._changed()
 
     @property
-    def layers(self) -> tuple[LayerSparsity, ...]:
+    def counted(self) -> tuple[LayerSparsity, ...]:
         """The latest report's layers, or before the first one the layers named at the start, dense."""
         if self._report is not None:
             return self._report.layers
@@ -112,10 +112,10 @@ class SparsityBars(Widget):
 
     @property
     def grouped(self) -> bool:
-        return len(self.layers) >= BY_STAGE_FROM
+        return len(self.counted) >= BY_STAGE_FROM
 
     def rows(self) -> list[Row]:
-        layers = self.layers
+        layers = self.counted
         return stage_rows(layers, self.opened) if self.grouped else [Row(layer) for layer in layers]
 
     def _cursor_index(self, rows: list[Row]) -> int:
@@ -143,6 +143,10 @@ class SparsityBars(Widget):
             self.cursor = f"{name}/"
             self._changed()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The cursor and the stages are a deep network's: for a LeNet the keys and the footer's entry go."""
+        return self.grouped if action in ("move", "toggle_stage") else True
+
     def on_focus(self) -> None:
         self.refresh()  # the row under the cursor is highlighted only while the bars have focus
 
@@ -154,6 +158,7 @@ class SparsityBars(Widget):
         rows = self.rows()
         self.border_subtitle = self.under_cursor(rows) if self.grouped and rows else ""
         self.refresh(layout=True)
+        self.refresh_bindings()
 
     def under_cursor(self, rows: list[Row]) -> str:
         """The row under the cursor in full, and where it is: 'layer3.8.conv2 · 44/58 ↑↓'."""

@@ -117,6 +117,7 @@ def _sweep_point(record: dict[str | None, Any], line: int, fields_expected: int)
         if not all(math.isfinite(number) for number in [*numbers, *filter(None, later.values())]):
             raise ValueError("a number is not finite")
         method, sparsity, seed = parse_method(record["method"]), float(record["sparsity"]), int(record["seed"])
-        return replace(SweepPoint(method, sparsity, seed, *numbers), **later)
+        point = SweepPoint(method, sparsity, seed, *numbers)
+        return replace(point, weight_compression=later["weight_compression"], macs_kept=later["macs_kept"])
     except (ValueError, ConfigError) as error:
         raise ValueError(f"line {line} is not a sweep result ({error})") from None
