@@ -44,7 +44,7 @@ from prunetui.engine.analyses import (
 )
 from prunetui.engine.core.config import ExperimentConfig, flag_name, format_layer_amounts
 from prunetui.engine.core.errors import PrunetuiError
-from prunetui.engine.core.networks.layer_names import said_shortly
+from prunetui.engine.core.networks.layer_names import SPELLED_OUT, said_shortly
 from prunetui.engine.core.seed_stats import parse_seeds
 from prunetui.engine.storage.runs import DENSE_MODEL_FILE, MODEL_FILE, read_run, resolve_run, runs_root
 
@@ -192,6 +192,8 @@ def _line(event: SensitivityEvent) -> str | None:
         case SensitivityStarted():
             layers = zip(event.layers, event.sparsity, strict=True)
             sparse = f"; already sparse: {', '.join(f'{name} {percent(s)}' for name, s in layers)}"
+            if len(event.layers) > SPELLED_OUT:  # a deep network: the range, not a line per layer
+                sparse = f"; already sparse: {percent(min(event.sparsity))} to {percent(max(event.sparsity))}"
             line = (
                 f"{loaded_accuracy(event)} (model: {event.source}, seed {event.seed}"
                 f"{sparse if any(event.sparsity) else ''}); pruning {said_shortly(event.layers)} one at a time to "
