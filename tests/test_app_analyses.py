@@ -116,7 +116,8 @@ async def test_a_sweep_of_two_points_charts_and_tables_both_and_resumes(tiny_con
         table = screen.query_one(DataTable)
         assert [table.get_row_at(i) for i in range(table.row_count)] == [
             ["l1:global:one-shot", percent(p.sparsity, 0), "0", percent(p.accuracy), percent(p.pruned_accuracy),
-             percent(p.reached_sparsity), f"{p.weight_compression:.1f}×", f"{p.compression:.1f}×"]
+             percent(p.reached_sparsity), f"{p.weight_compression:.1f}×", f"{p.compression:.1f}×",
+             percent(p.macs_kept)]
             for p in points
         ]  # fmt: skip
         chart = screen.query_one(SeriesChart)

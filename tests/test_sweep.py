@@ -247,7 +247,7 @@ def test_a_sweep_in_a_worker_thread_stops_from_another_thread(tiny_config: Exper
     ("damage", "why"),
     [
         (lambda lines: [*lines[:2], lines[2].replace(",", ",x", 1), *lines[3:]], "line 3 is not a sweep result ("),
-        (lambda lines: [*lines[:2], lines[2].rsplit(",", 2)[0]], "line 3 is not a sweep result (13 fields expected)"),
+        (lambda lines: [*lines[:2], lines[2].rsplit(",", 2)[0]], "line 3 is not a sweep result (14 fields expected)"),
         (lambda lines: ["method;accuracy", *lines[1:]], "line 1 is not the header method,sparsity,"),
         (lambda lines: [*lines[:1], lines[1].replace("l1:", "magic:")], "line 2 is not a sweep result (invalid --"),
     ],
@@ -366,9 +366,13 @@ def test_sweep_csv_holds_both_compressions_and_reads_one_from_before_weight_comp
     assert [(row["compression"], row["weight_compression"]) for row in rows] == [("9.7", "10.0")] * 3  # and the mean
     assert read_sweep_csv(text) == points
 
-    earlier = [name for name in rows[0] if name != "weight_compression"]  # the header of a sweep.csv before it
-    old = ",".join(earlier) + "\n" + "".join(",".join(row[name] for name in earlier) + "\n" for row in rows)
-    read = read_sweep_csv(old)
+    def written_before(*fields: str) -> str:
+        """`text` as a sweep.csv written before `fields` were."""
+        header = [name for name in rows[0] if name not in fields]
+        return ",".join(header) + "\n" + "".join(",".join(row[name] for name in header) + "\n" for row in rows)
+
+    assert read_sweep_csv(written_before("macs_kept")) == points  # none counted: None either way
+    read = read_sweep_csv(written_before("weight_compression", "macs_kept"))
     assert read == [replace(point, weight_compression=None) for point in points]
     (mean,) = sweep_means(read)
     assert mean.means["compression"] == 9.7 and "weight_compression" not in mean.means

@@ -23,7 +23,7 @@ def clock(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}" if minutes >= 60 else f"{minutes}:{seconds:02d}"
 
 
-def _eta(pace: tuple[int, float] | None, done: int, total: int) -> float | None:
+def eta(pace: tuple[int, float] | None, done: int, total: int) -> float | None:
     """Seconds left for `total - done` more units, at the pace since `pace` = (done then, time then)."""
     if pace is None or not pace[0] < done < total:
         return None
@@ -96,12 +96,12 @@ class RunState:
     @property
     def epoch_eta(self) -> float | None:
         """Seconds until the current epoch's last batch, at the pace of its batches so far."""
-        return _eta(self._epoch_pace, self.batch, self.batches) if self.active else None
+        return eta(self._epoch_pace, self.batch, self.batches) if self.active else None
 
     @property
     def run_eta(self) -> float | None:
         """Seconds until the run's end, at its pace so far (evaluations and prunes included)."""
-        return _eta(self._run_pace, *self.run_progress) if self.active else None
+        return eta(self._run_pace, *self.run_progress) if self.active else None
 
     @property
     def phase_text(self) -> str:

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import TypeVar
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
 from prunetui.describe import describe, phase_words
@@ -17,6 +26,17 @@ from prunetui.engine.analyses import Progress as StageProgress
 from prunetui.engine.core.events import EpochEnd, Status, StepLoss
 
 E = TypeVar("E")
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """Where an analysis is in a count of results: `done` of `total` (0: the count starts)."""
+
+    description: str
+    done: int
+    total: int
+
+
 EXIT_CODES = {"finished": 0, "failed": 1, "stopped": 130}
 
 
@@ -53,13 +73,15 @@ def follow(
     line: Callable[[E], str | None],
     stopped: str,
     stage_of: Callable[[E], str | None] = lambda _: None,
+    counted: Callable[[E], Count | None] = lambda _: None,
 ) -> E:
-    """Show the events as they come; `line` words the analysis's results, `stopped` what a stop keeps, and
-    `stage_of` names the stage a result ends (one that ran elsewhere leaves the progress line). Returns the last
+    """Show the events as they come; `line` words the analysis's results, `stopped` what a stop keeps,
+    `stage_of` names the stage a result ends (one that ran elsewhere leaves the progress line), and `counted` what
+    a result counts towards (the progress line then says how many are done, and the time left). Returns the last
     event."""
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
+        TextColumn("left"), TimeRemainingColumn(), console=console, transient=True,
     )  # fmt: skip
     task = progress.add_task("starting", total=None)
     elsewhere = Elsewhere()
@@ -67,6 +89,11 @@ def follow(
     with progress:
         for event in events:
             if not isinstance(event, StageProgress):
+                count = counted(event)
+                if count is not None and count.done == 0:  # a new count: its pace starts now
+                    progress.reset(task, description=count.description, total=count.total, completed=0)
+                elif count is not None:
+                    progress.update(task, description=count.description, completed=count.done)
                 text = _ending(event, stopped) if isinstance(event, Ended) else line(event)
                 if text:
                     progress.console.print(text, highlight=False)

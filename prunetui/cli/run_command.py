@@ -32,6 +32,7 @@ from prunetui.describe import (
 from prunetui.describe_paper import comparison
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, RunDirError
 from prunetui.engine.core.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
+from prunetui.engine.core.networks.layer_names import BY_STAGE_FROM, by_stage
 from prunetui.engine.core.presets import Preset, load_preset
 from prunetui.engine.storage.runs import (
     check_run_dir,
@@ -146,13 +147,25 @@ def show_run(events: Iterator[Event], console: Console, preset: Preset | None = 
     return event
 
 
+NAME_WIDTH = 30  # a longer module path is cut in its middle, so the table fits 80 columns
+
+
 def layer_table(summary: RunSummary) -> Table:
+    """One row per layer (a deep network's stages each led by their total), then the totals."""
     table = Table(title="Sparsity per layer", title_justify="left")
     for column in ("layer", "sparsity", "non-zero", "total"):
         table.add_column(column, justify="left" if column == "layer" else "right")
-    for layer in summary.sparsity.layers:
-        name = layer.name if layer.prunable else f"{layer.name} (not pruned)"
-        table.add_row(name, percent(layer.sparsity), f"{layer.nonzero:,}", f"{layer.total:,}")
+    layers = summary.sparsity.layers
+    for name, indexes in by_stage([layer.name for layer in layers]):
+        if len(layers) >= BY_STAGE_FROM and len(indexes) > 1:
+            zeros = sum(layers[i].zeros for i in indexes)
+            total = sum(layers[i].total for i in indexes)
+            table.add_row(f"{name} ({len(indexes)} layers)", *_counts(zeros, total), style="bold")
+        for index in indexes:
+            layer = layers[index]
+            label = elided(layer.name) if layer.prunable else f"{elided(layer.name, NAME_WIDTH - 13)} (not pruned)"
+            last = index == indexes[-1] and len(layers) >= BY_STAGE_FROM  # a line between stages
+            table.add_row(label, *_counts(layer.zeros, layer.total), end_section=last)
     report = summary.sparsity
     table.add_row("all prunable", percent(report.global_sparsity), "", "", style="bold", end_section=True)
     # The two counts of compression: papers count weights; biases, which pruning keeps, are in the second.
@@ -160,8 +173,20 @@ def layer_table(summary: RunSummary) -> Table:
         ("all weights", report.nonzero_weights, report.total_weights),
         ("all parameters (biases too)", report.nonzero_parameters, report.total_parameters),
     ):
-        table.add_row(label, percent(1 - nonzero / max(total, 1)), f"{nonzero:,}", f"{total:,}")
+        table.add_row(label, *_counts(total - nonzero, total))
     return table
+
+
+def _counts(zeros: int, total: int) -> tuple[str, str, str]:
+    return percent(zeros / max(total, 1)), f"{total - zeros:,}", f"{total:,}"
+
+
+def elided(name: str, width: int = NAME_WIDTH) -> str:
+    """`name`, or its start and end around a '…' in `width` characters: the end says which layer, the start where."""
+    if len(name) <= width:
+        return name
+    tail = (width - 1) // 2
+    return f"{name[: width - 1 - tail]}…{name[-tail:]}"
 
 
 def totals_line(summary: RunSummary) -> str:

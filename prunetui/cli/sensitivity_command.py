@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from prunetui.cli.analysis_view import EXIT_CODES, add_list_option, follow, line_chart
+from prunetui.cli.analysis_view import EXIT_CODES, Count, add_list_option, follow, line_chart
 from prunetui.cli.options import (
     RUN_HELP,
     add_config_options,
@@ -44,6 +44,7 @@ from prunetui.engine.analyses import (
 )
 from prunetui.engine.core.config import ExperimentConfig, flag_name, format_layer_amounts
 from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.networks.layer_names import SPELLED_OUT, said_shortly
 from prunetui.engine.core.seed_stats import parse_seeds
 from prunetui.engine.storage.runs import DENSE_MODEL_FILE, MODEL_FILE, read_run, resolve_run, runs_root
 
@@ -120,7 +121,7 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
     except PrunetuiError as error:
         return fail(str(error))
     with stop_on_interrupt(analysis.stop, console):
-        ended = follow(analysis.run(), console, _line, "results so far below")
+        ended = follow(analysis.run(), console, _line, "results so far below", counted=EvaluationCount())
     assert isinstance(ended, SensitivityEnded)
     if ended.points:
         console.print(sensitivity_table(ended.points, ended.starts, args.tolerance))
@@ -167,14 +168,35 @@ def _check_run_images(run: ExperimentConfig, config: ExperimentConfig) -> None:
             )
 
 
+class EvaluationCount:
+    """The evaluations of each model analysed (one per layer and amount), counted as their points come: the
+    progress line's count and time left over a deep network's many layers."""
+
+    def __init__(self) -> None:
+        self.done = self.total = 0
+
+    def __call__(self, event: SensitivityEvent) -> Count | None:
+        match event:
+            case SensitivityStarted():
+                self.done, self.total = 0, event.evaluations
+            case SensitivityPoint():
+                self.done += 1
+            case _:
+                return None
+        latest = f": {event.layer}" if isinstance(event, SensitivityPoint) else ""
+        return Count(f"evaluations, seed {event.seed}{latest}", self.done, self.total)
+
+
 def _line(event: SensitivityEvent) -> str | None:
     match event:
         case SensitivityStarted():
             layers = zip(event.layers, event.sparsity, strict=True)
             sparse = f"; already sparse: {', '.join(f'{name} {percent(s)}' for name, s in layers)}"
+            if len(event.layers) > SPELLED_OUT:  # a deep network: the range, not a line per layer
+                sparse = f"; already sparse: {percent(min(event.sparsity))} to {percent(max(event.sparsity))}"
             line = (
                 f"{loaded_accuracy(event)} (model: {event.source}, seed {event.seed}"
-                f"{sparse if any(event.sparsity) else ''}); pruning {', '.join(event.layers)} one at a time to "
+                f"{sparse if any(event.sparsity) else ''}); pruning {said_shortly(event.layers)} one at a time to "
                 f"{len(event.amounts)} amounts"
             )
             warning = too_sparse_warning(event, "--amounts")

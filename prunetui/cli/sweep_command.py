@@ -109,6 +109,8 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
     assert isinstance(ended, SweepEnded)
     if ended.points:
         console.print(sweep_table(spec, ended.points))
+        if any(point.macs_kept is not None for point in ended.points):
+            console.print(macs_table(spec, ended.points))
         console.print(point_recipe(base, "agp" in args.methods))
         console.print(_chart(ended.points, args.log_compression, console))
     console.print(results_line(directory), highlight=False)
@@ -183,6 +185,20 @@ def sweep_table(spec: SweepSpec, points: tuple[SweepPoint, ...]) -> Table:
         table.add_row(method, *(_cell(mean.accuracy if mean else None, seeds) for mean in row))
     dense = mean_std(point.dense_accuracy for point in {point.seed: point for point in points}.values())
     table.caption = f"dense accuracy {_cell(dense, seeds)} %" if points else None
+    return table
+
+
+def macs_table(spec: SweepSpec, points: tuple[SweepPoint, ...]) -> Table:
+    """The MACs each point kept: its non-zero weights' MACs per image, in % of the dense network's (over seeds,
+    their mean)."""
+    found = {(mean.method, mean.sparsity): mean.means.get("macs_kept") for mean in sweep_means(points)}
+    table = Table(title="MACs kept (%) of non-zero weights, per image", title_justify="left")
+    table.add_column("method")
+    for sparsity in spec.sparsities:
+        table.add_column(percent(sparsity, 0), justify="right")
+    for method in spec.methods:
+        kept = [found.get((method, sparsity)) for sparsity in spec.sparsities]
+        table.add_row(method, *("–" if share is None else f"{share * 100:.1f}" for share in kept))
     return table
 
 

@@ -8,6 +8,7 @@ accuracy.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,10 +25,12 @@ from textual.widgets import ContentSwitcher, DataTable, Header, Input, Label, Se
 
 from prunetui.app.analysis_runner import Analysis
 from prunetui.app.plan import about
+from prunetui.app.run_state import eta
 from prunetui.app.screens.analysis import AnalysisScreen, Kept
 from prunetui.app.widgets.cut_input import CutInput
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import ACCURACY_AXIS, PERCENT, Axis, SeriesChart
+from prunetui.app.widgets.status_panel import left, share
 from prunetui.describe import counted, loaded_accuracy, percent, sensitivity_table, too_sparse_warning
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
@@ -76,6 +79,7 @@ class SensitivityScreen(AnalysisScreen):
         self.points: list[SensitivityPoint] = []
         self.started: SensitivityStarted | None = None
         self.evaluations = 0  # layers times amounts, in the running analysis
+        self._pace: tuple[int, float] | None = None  # (0, time.monotonic()) when its evaluations began: the ETA
         self.model = config.model  # the analysed model's architecture: the form's, or a saved run's
         self._runs: dict[str, RunRecord] = {}  # saved models to analyse and their runs, read in a worker
 
@@ -139,7 +143,10 @@ class SensitivityScreen(AnalysisScreen):
         images = "validation and test" if config.validation_split else "test"
         pruned = source != TRAIN_NOW and Path(source).name != DENSE_MODEL_FILE
         up_to = "up to " if pruned else ""  # amounts at or below a layer's present sparsity are left out
-        points = f"prune each of its {layers} layers to {len(amounts)} amounts: {up_to}{layers * len(amounts)} "
+        if layers:
+            points = f"prune each of its {layers} layers to {len(amounts)} amounts: {up_to}{layers * len(amounts)} "
+        else:  # a network other than the LeNets: its layers are known once it is built
+            points = f"prune each of its layers to {len(amounts)} amounts: {up_to}{len(amounts)} per layer, "
         points += f"{images} evaluations, no fine-tuning"
         if pruned:
             points += " (amounts at or below a layer's present sparsity are left out)"
@@ -182,15 +189,18 @@ class SensitivityScreen(AnalysisScreen):
         if isinstance(event, SensitivityStarted):
             self.points, self.started = [], event
             self.evaluations = event.evaluations
+            self._pace = (0, time.monotonic())
             self._progress(f"{loaded_accuracy(event)}; pruning one layer at a time …")
             warning = too_sparse_warning(event, "amounts")
             if warning:
                 self.notify(warning, title="Sensitivity", severity="warning")
         elif isinstance(event, SensitivityPoint):
             self.points.append(event)
+            done = len(self.points)
             self._progress(
-                f"{event.layer} pruned to {percent(event.amount, 0)}: {percent(event.accuracy)} "
-                f"({len(self.points)} of {self.evaluations} evaluations)"
+                f"{share(done, self.evaluations)} {done} of {self.evaluations} evaluations"
+                f"{left(eta(self._pace, done, self.evaluations))} · {event.layer} pruned to "
+                f"{percent(event.amount, 0)}: {percent(event.accuracy)}"
             )
         elif isinstance(event, SensitivityEnded):
             self.points = list(event.points)

@@ -45,8 +45,9 @@ from prunetui.engine.core.seed_stats import parse_seeds
 
 # The accuracy after recovery ("fine-tuned" or "retrained") comes right after the point's name, and the method's
 # name gives way to the numbers: no width cuts the accuracy off.
-# Compression is counted over the weights (as papers do), then over all parameters, biases included.
-COLUMNS = ("target", "seed", "accuracy", "pruned", "reached", "× weights", "× all")
+# Compression is counted over the weights (as papers do), then over all parameters, biases included; MACs kept:
+# the non-zero weights' MACs per image over the dense network's.
+COLUMNS = ("target", "seed", "accuracy", "pruned", "reached", "× weights", "× all", "MACs kept")
 NUMBERS_WIDTH = sum(len(column) + 2 for column in (*COLUMNS[:2], "fine-tuned", *COLUMNS[3:])) + 4  # + scrollbar
 ACCURACY_EDGE = sum(len(column) + 2 for column in (*COLUMNS[:2], "fine-tuned")) + 4  # where the accuracy ends
 
@@ -185,6 +186,7 @@ class SweepScreen(AnalysisScreen):
                 percent(point.reached_sparsity),
                 "–" if point.weight_compression is None else f"{point.weight_compression:.1f}×",
                 f"{point.compression:.1f}×",
+                percent(point.macs_kept),
             )
         self._chart()
 

@@ -1,5 +1,6 @@
-"""The Weights screen: a saved run's layer as a heat map, pruned entries a dim `·`, and a histogram of the
-surviving weights' magnitudes before and after pruning. The newest run is shown first (the one just done)."""
+"""The Weights screen: a saved run's layer as a heat map (a convolution as filters x input channels, a cell per
+kernel), pruned entries a dim `·`, and a histogram of the surviving weights' magnitudes before and after pruning;
+n and p step through the layers. The newest run is shown first (the one just done)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from textual.widgets import Header, Label, Select, Static
 from prunetui.app.screens.analysis import ANALYSIS_CSS
 from prunetui.app.screens.tool_screen import ToolScreen
 from prunetui.app.widgets.fitting_footer import FittingFooter
-from prunetui.app.widgets.heat_map import HeatMap, drawn_as_tiles
+from prunetui.app.widgets.heat_map import HeatMap, drawn_as_kernels, drawn_as_tiles, kernel_norms
 from prunetui.app.widgets.series_chart import POSITIVE, Axis, SeriesChart
 from prunetui.describe import percent
 from prunetui.engine.analyses import Lines, Series
@@ -50,6 +51,8 @@ class WeightsScreen(ToolScreen):
     TOOL = "weights"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("b", "toggle_before", "Before/after", tooltip="Show the weights before pruning, or after"),
+        Binding("n", "step_layer(1)", "Next layer", tooltip="Show the next layer"),
+        Binding("p", "step_layer(-1)", "Previous layer", show=False),
     ]
 
     @dataclass
@@ -135,6 +138,13 @@ class WeightsScreen(ToolScreen):
         self.before = not self.before
         self._show()
 
+    def action_step_layer(self, by: int) -> None:
+        """The next or previous layer: a deep network's 56 layers one key press apart."""
+        select = self.query_one("#weights-layer", Select)
+        names = list(self.by_layer)
+        if names and select.value in names:
+            select.value = names[(names.index(str(select.value)) + by) % len(names)]
+
     def _show(self) -> None:
         name = self.query_one("#weights-layer", Select).value
         layer = self.by_layer.get(str(name))
@@ -142,16 +152,27 @@ class WeightsScreen(ToolScreen):
             return
         weights = layer.dense if self.before else layer.pruned
         kept = np.ones_like(layer.kept) if self.before else layer.kept
-        scale = float(np.quantile(np.abs(layer.dense), SCALE_QUANTILE))
+        dense = layer.dense
+        if drawn_as_kernels(dense):  # filters x inputs, a cell per kernel
+            weights, kept = kernel_norms(weights, kept)
+            dense = kernel_norms(dense, np.ones_like(layer.kept))[0]
+        scale = float(np.quantile(np.abs(dense), SCALE_QUANTILE))
         heat_map = self.query_one(HeatMap)
         heat_map.show(weights, kept, scale)
         when = "before pruning" if self.before else "after pruning"
-        heat_map.border_title = f"{layer.name} {when}, shape {'×'.join(map(str, layer.dense.shape))}"
+        shape = "×".join(map(str, layer.dense.shape))
+        if drawn_as_kernels(layer.dense):
+            out, inputs, height, width = layer.dense.shape
+            shape = f"{out} filters × {inputs} inputs, {height}×{width} kernels"
+        heat_map.border_title = f"{layer.name} {when}, {shape}"
         pruned = 1 - float(layer.kept.mean())
-        blocks = "" if drawn_as_tiles(layer.dense) else ", ░▒▓ block partly pruned"
+        if drawn_as_kernels(layer.dense):
+            legend = "a row per filter, a column per input channel, brighter = larger kernel norm"
+        else:
+            legend = "[#eb4637]█[/] positive, [#3c82f0]█[/] negative, brighter = larger |w|"
+        blocks = "" if drawn_as_tiles(layer.dense) else ", ░▒▓ partly pruned"
         self.query_one("#weights-caption", Static).update(
             f"{layer.name}: {percent(pruned)} pruned ({int((~layer.kept).sum()):,} of {layer.kept.size:,}). "
-            f"[#eb4637]█[/] positive, [#3c82f0]█[/] negative, brighter = larger |w|, [grey42]·[/] pruned{blocks}; "
-            f"b: {'after' if self.before else 'before'}"
+            f"{legend}, [grey42]·[/] pruned{blocks}; b: {'after' if self.before else 'before'}, n/p: next layer"
         )
         self.query_one(SeriesChart).show(magnitude_histogram(layer))

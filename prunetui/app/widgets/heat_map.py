@@ -1,10 +1,11 @@
 """A weight tensor as colored cells: red for positive, blue for negative, brighter for larger |w|, and each
 pruned entry a dim `·`, so the pattern of what was cut shows at a glance.
 
-Single-channel convolutions (conv1) are drawn filter by filter as tiles, every entry two cells wide; any other
-layer as its (out, in) matrix, shrunk to fit: a cell then stands for a block, drawn in the color of its
-largest surviving weight with a glyph as full as the block's share of survivors, and `·` only when all of it
-was pruned, so that even a 99 % sparse layer shows where its few weights are.
+Single-channel convolutions (conv1) are drawn filter by filter as tiles, every entry two cells wide; other
+convolutions as filters x input channels, a cell per kernel (`kernel_norms`: its surviving weights' L2 norm, and
+how much of it survived); any layer as its (out, in) matrix, shrunk to fit: a cell then stands for a block,
+drawn in the color of its largest surviving weight with a glyph as full as the block's share of survivors, and
+`·` only when all of it was pruned, so that even a 99 % sparse layer shows where its few weights are.
 """
 
 from __future__ import annotations
@@ -53,6 +54,18 @@ def shrink(values: np.ndarray, kept: np.ndarray, rows: int, cols: int) -> tuple[
 def drawn_as_tiles(weights: np.ndarray) -> bool:
     """Single-channel convolutions are drawn filter by filter, entry by entry; the rest as a shrunk matrix."""
     return weights.ndim == 4 and weights.shape[1] == 1
+
+
+def drawn_as_kernels(weights: np.ndarray) -> bool:
+    """Convolutions of several input channels are drawn as one cell per kernel: filters x inputs."""
+    return weights.ndim == 4 and weights.shape[1] > 1
+
+
+def kernel_norms(weights: np.ndarray, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A conv's (out, in, kh, kw) weights as (out, in) matrices: each kernel's L2 norm over its surviving weights,
+    and the share of its weights that survived (0: the whole kernel pruned)."""
+    survivors = np.where(kept, weights, 0.0)
+    return np.sqrt((survivors**2).sum(axis=(2, 3))), kept.mean(axis=(2, 3))
 
 
 def glyph(share: float) -> str:

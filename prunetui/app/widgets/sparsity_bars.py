@@ -1,17 +1,61 @@
-"""One bar per prunable layer plus the global figure, with exact percentages and non-zero/total counts."""
+"""One bar per prunable layer plus the global figure, with exact percentages and non-zero/total counts.
+
+A deep network (BY_STAGE_FROM layers or more; ResNet-56 has 56) is shown by stage: one summary row per stage
+(`layer1`, `layer2`, ... the first part of the module path), which Enter opens to its layers. The arrows move a
+cursor over the rows, the rows scroll to keep it in view, and the bottom border names the layer under it in full."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
 from textual.widget import Widget
 
 from prunetui.app.run_state import RunState
 from prunetui.engine.core.events import LayerSparsity, SparsityReport
+from prunetui.engine.core.networks.layer_names import BY_STAGE_FROM, by_stage, stage
+
+TABLE_LINES = 2  # the header and the global row
+SHOWN_ROWS = 5  # a deep network's rows shown at once where the bars take only the room they need
+
+
+@dataclass(frozen=True)
+class Row:
+    """A line of the bars: a layer, or a stage's summary (`layers` > 0: how many it holds)."""
+
+    sparsity: LayerSparsity
+    layers: int = 0
+    open: bool = False
+    inside: bool = False  # a layer shown under its stage's row
+
+    @property
+    def key(self) -> str:
+        return f"{self.sparsity.name}/" if self.layers else self.sparsity.name
+
+
+def stage_rows(layers: tuple[LayerSparsity, ...], opened: set[str]) -> list[Row]:
+    """The rows of a deep network: consecutive layers of a stage as one summary row, with its layers under it when
+    the stage is in `opened`; a stage of one layer (conv1, fc) is that layer's row."""
+    rows = []
+    for name, indexes in by_stage([layer.name for layer in layers]):
+        run = layers[indexes.start : indexes.stop]
+        if len(run) == 1:
+            rows.append(Row(run[0]))
+            continue
+        zeros, total = sum(layer.zeros for layer in run), sum(layer.total for layer in run)
+        rows.append(
+            Row(LayerSparsity(name, zeros, total, any(layer.prunable for layer in run)), len(run), name in opened)
+        )
+        if name in opened:
+            rows.extend(Row(layer, inside=True) for layer in run)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -34,18 +78,103 @@ class Bar:
 class SparsityBars(Widget):
     """Shows the layers named at the start of a run, then the latest SparsityReport."""
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "toggle_stage", "Open stage", tooltip="Show a stage's layers under its row, or fold them"),
+        Binding("up", "move(-1)", "Up", show=False),
+        Binding("down", "move(1)", "Down", show=False),
+        Binding("pageup", "move(-8)", "Page up", show=False),
+        Binding("pagedown", "move(8)", "Page down", show=False),
+        Binding("home", "move(-10000)", "First", show=False),
+        Binding("end", "move(10000)", "Last", show=False),
+    ]
     can_focus = True
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._layers: tuple[str, ...] = ()
         self._report: SparsityReport | None = None
+        self.opened: set[str] = set()  # the stages shown with their layers
+        self.cursor = ""  # the key of the row under the cursor (a stage's ends in "/")
+        self._top = 0  # the first row shown
 
     def show(self, state: RunState) -> None:
         layers, report = (state.started.layers if state.started else ()), state.sparsity
         if (layers, report) != (self._layers, self._report):
             self._layers, self._report = layers, report
-            self.refresh(layout=True)
+            self._changed()
+
+    @property
+    def counted(self) -> tuple[LayerSparsity, ...]:
+        """The latest report's layers, or before the first one the layers named at the start, dense."""
+        if self._report is not None:
+            return self._report.layers
+        return tuple(LayerSparsity(name, 0, 0) for name in self._layers)
+
+    @property
+    def grouped(self) -> bool:
+        return len(self.counted) >= BY_STAGE_FROM
+
+    def rows(self) -> list[Row]:
+        layers = self.counted
+        return stage_rows(layers, self.opened) if self.grouped else [Row(layer) for layer in layers]
+
+    def _cursor_index(self, rows: list[Row]) -> int:
+        keys = [row.key for row in rows]
+        if self.cursor in keys:
+            return keys.index(self.cursor)
+        folded = f"{stage(self.cursor)}/"  # a layer of a stage just folded: its stage's row
+        return keys.index(folded) if folded in keys else 0
+
+    def action_move(self, by: int) -> None:
+        rows = self.rows()
+        if rows:
+            self.cursor = rows[max(0, min(self._cursor_index(rows) + by, len(rows) - 1))].key
+            self._changed()
+
+    def action_toggle_stage(self) -> None:
+        """Open the stage under the cursor, or fold the one the cursor is in."""
+        rows = self.rows()
+        if not rows or not self.grouped:
+            return
+        row = rows[self._cursor_index(rows)]
+        name = stage(row.sparsity.name)
+        if row.layers or row.inside:
+            self.opened ^= {name}
+            self.cursor = f"{name}/"
+            self._changed()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The cursor and the stages are a deep network's: for a LeNet the keys and the footer's entry go."""
+        return self.grouped if action in ("move", "toggle_stage") else True
+
+    def on_focus(self) -> None:
+        self.refresh()  # the row under the cursor is highlighted only while the bars have focus
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def _changed(self) -> None:
+        """Repaint, and name the row under the cursor in the bottom border (a deep network's rows only)."""
+        rows = self.rows()
+        self.border_subtitle = self.under_cursor(rows) if self.grouped and rows else ""
+        self.refresh(layout=True)
+        self.refresh_bindings()
+
+    def under_cursor(self, rows: list[Row]) -> str:
+        """The row under the cursor in full, and where it is: 'layer3.8.conv2 · 44/58 ↑↓'."""
+        at = self._cursor_index(rows)
+        row = rows[at]
+        if row.layers:
+            what = f"{row.sparsity.name}: {row.layers} layers, Enter {'folds' if row.open else 'opens'}"
+        else:
+            what = row.sparsity.name
+        return f"▸ [b]{escape(what)}[/b] · {at + 1}/{len(rows)} ↑↓"
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        """Where the height follows the content (a narrow terminal), a deep network's rows scroll in a few lines."""
+        if self.grouped:
+            return TABLE_LINES + min(len(self.rows()), SHOWN_ROWS)
+        return super().get_content_height(container, viewport, width)
 
     def render(self) -> RenderableType:
         if not self._layers and self._report is None:
@@ -55,24 +184,47 @@ class SparsityBars(Widget):
         table.add_column("pruned", ratio=1)
         table.add_column("sparsity", justify="right", no_wrap=True)
         table.add_column("non-zero/total", justify="right", no_wrap=True)
-        if self._report is None:
-            for name in self._layers:
-                table.add_row(name, Bar(0.0, "green"), "dense", "")
+        rows = self.rows()
+        if not self.grouped:
+            for row in rows:
+                table.add_row(*self._cells(row))
+            self._add_global(table)
             return table
-        for layer in self._report.layers:
-            table.add_row(*self._row(layer))
+        at = self._cursor_index(rows)
+        room = max(1, self.size.height - TABLE_LINES)
+        self._top = min(max(self._top, at - room + 1), at, max(0, len(rows) - room))  # the cursor's row in view
+        for index in range(self._top, min(self._top + room, len(rows))):
+            highlight = "reverse" if index == at and self.has_focus else ""
+            table.add_row(*self._cells(rows[index]), style=highlight)
+        self._add_global(table)
+        return table
+
+    def _add_global(self, table: Table) -> None:
         report = self._report
+        if report is None:
+            return
         table.add_row(
             Text("global", style="bold"),
             Bar(report.global_sparsity, "bold magenta"),
             Text(f"{report.global_sparsity * 100:.2f} %", style="bold"),
-            # smaller by: counting the weights, as papers do, and all parameters, biases included
-            f"{report.weight_compression:.1f}× weights · {report.compression:.1f}× all",
+            # smaller by: counting the weights, as papers do, and all parameters, biases included; a deep network's
+            # narrower column has the counts (the status panel says both compressions)
+            f"{report.nonzero_weights:,}/{report.total_weights:,}"
+            if self.grouped
+            else f"{report.weight_compression:.1f}× weights · {report.compression:.1f}× all",
         )
-        return table
 
-    def _row(self, layer: LayerSparsity) -> tuple[RenderableType, ...]:
+    def _cells(self, row: Row) -> tuple[RenderableType, ...]:
+        layer = row.sparsity
+        if row.layers:
+            name: RenderableType = Text(f"{'▾' if row.open else '▸'} {layer.name} ×{row.layers}", style="bold")
+        elif row.inside:
+            name = Text.assemble(("│ ", "dim"), layer.name.removeprefix(stage(layer.name) + "."))
+        else:
+            name = layer.name
+        if not layer.total:  # named at the start, not counted yet
+            return name, Bar(0.0, "green"), "dense", ""
         counts = f"{layer.nonzero:,}/{layer.total:,}"
         if not layer.prunable:
-            return layer.name, Bar(layer.sparsity, "dim"), "kept", counts
-        return layer.name, Bar(layer.sparsity, "green"), f"{layer.sparsity * 100:.2f} %", counts
+            return name, Bar(layer.sparsity, "dim"), "kept", counts
+        return name, Bar(layer.sparsity, "green"), f"{layer.sparsity * 100:.2f} %", counts

@@ -1,5 +1,6 @@
 """Where the run is: phase, epoch and run progress, speed, device, accuracy and compression; for a seed group,
-which seed runs, and at its end the group's mean ± std (n), as `prunetui run --seeds` prints it."""
+which seed runs, and at its end the group's mean ± std (n), as `prunetui run --seeds` prints it; once a run has
+ended, its parameters and MACs per image, dense and pruned."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from textual.widgets import Label, Static
 from prunetui.app.group_state import GroupState
 from prunetui.app.run_state import FAILED, RunState, clock
 from prunetui.app.words import as_fields
-from prunetui.describe import before_pruning, percent
+from prunetui.describe import before_pruning, cost_line, percent
 
 
 def left(seconds: float | None) -> str:
@@ -89,6 +90,7 @@ class StatusPanel(Vertical):
             yield Bar(id="run-progress")
             yield Label("", id="run-text", classes="progress-text")
         yield Static("", id="figures")
+        yield Static("", id="cost")  # parameters and MACs, dense and pruned, once the run has counted them
         yield Static("", id="group")
 
     def show(self, state: RunState, group: GroupState | None = None) -> None:
@@ -109,6 +111,9 @@ class StatusPanel(Vertical):
         run = f"{share(done, total)} step {state.step:,}{left(state.run_eta)}"
         self._put("#run-text", run if state.started else "")
         self._put("#figures", self._figures(state))
+        cost = cost_line(state.summary.dense_cost, state.summary.cost) if state.summary else ""
+        self.query_one("#cost").display = bool(cost)
+        self._put("#cost", cost)
 
     def show_analyses(self, lines: list[str]) -> None:
         """One line per analysis kept by the app, what it does now; none: the line goes."""

@@ -35,6 +35,9 @@ class SweepPoint:
     seconds: float
     # Weights over non-zero weights, biases left out (the papers' count); None in a sweep.csv from before it was.
     weight_compression: float | None = None
+    # MACs per image of the non-zero weights over the dense network's (the compact network's, for structural
+    # pruning); None where they were not counted, or in a sweep.csv from before they were.
+    macs_kept: float | None = None
 
     @property
     def key(self) -> tuple[str, float, int]:

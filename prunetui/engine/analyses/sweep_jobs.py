@@ -18,6 +18,7 @@ from prunetui.engine.analyses.executor import JobContext, JobError
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.events import Event, Failed, Finished, Pruned, Stopped
 from prunetui.engine.core.experiment import Experiment
+from prunetui.engine.core.networks.cost import Cost
 from prunetui.engine.storage.export import permanent_state
 from prunetui.engine.storage.recording import record_run
 from prunetui.engine.storage.scratch import scratch_directory
@@ -87,6 +88,7 @@ def prune_point(job: PointJob, context: JobContext) -> Generator[Event, None, Po
         summary.test_loss,
         summary.seconds,
         summary.weight_compression,
+        macs_kept(summary.dense_cost, summary.cost),
     )
     return PointResult(point, files)
 
@@ -128,6 +130,11 @@ def forward(
         yield event
     assert event is not None, "an experiment always ends with Finished, Stopped or Failed"
     return event
+
+
+def macs_kept(dense: Cost | None, cost: Cost | None) -> float | None:
+    """The pruned network's MACs of non-zero weights over the dense network's MACs, per image."""
+    return cost.nonzero_macs / dense.macs if dense and cost and dense.macs else None
 
 
 def _to_the_end(

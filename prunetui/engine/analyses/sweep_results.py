@@ -20,9 +20,11 @@ from prunetui.engine.storage.csv_text import csv_text
 MEAN_ROW = "mean"  # the seed cell of sweep.csv's rows of means over seeds
 POINT_FIELDS = [f.name for f in fields(SweepPoint)]
 MEAN_FIELDS = POINT_FIELDS[3:]  # the numbers a point measures
-LATER_FIELDS = ("weight_compression",)  # added since: a sweep.csv written before has none, and resumes
+LATER_FIELDS = ("weight_compression", "macs_kept")  # added since: a sweep.csv written before lacks them, and resumes
 CSV_FIELDS = [*POINT_FIELDS, "n", "accuracy_std"]
-# The headers of sweep.csv files written by earlier versions: before weight_compression, and before seeds too.
+# The headers of sweep.csv files written by earlier versions: before macs_kept, before weight_compression too, and
+# before seeds.
+BEFORE_MACS_CSV_FIELDS = [name for name in CSV_FIELDS if name != "macs_kept"]
 EARLIER_CSV_FIELDS = [name for name in CSV_FIELDS if name not in LATER_FIELDS]
 UNSEEDED_CSV_FIELDS = [name for name in POINT_FIELDS if name not in ("seed", *LATER_FIELDS)]
 
@@ -89,7 +91,12 @@ def read_sweep_csv(text: str, seed: int = 0) -> list[SweepPoint]:
     reader = csv.DictReader(io.StringIO(text))
     points = []
     try:
-        if text.strip() and reader.fieldnames not in (CSV_FIELDS, EARLIER_CSV_FIELDS, UNSEEDED_CSV_FIELDS):
+        if text.strip() and reader.fieldnames not in (
+            CSV_FIELDS,
+            BEFORE_MACS_CSV_FIELDS,
+            EARLIER_CSV_FIELDS,
+            UNSEEDED_CSV_FIELDS,
+        ):
             raise ValueError(f"line 1 is not the header {','.join(CSV_FIELDS)}")
         for record in reader:
             if record.get("seed") != MEAN_ROW:
@@ -106,10 +113,11 @@ def _sweep_point(record: dict[str | None, Any], line: int, fields_expected: int)
         if None in record or None in record.values():
             raise ValueError(f"{fields_expected} fields expected")
         numbers = [float(record[name]) for name in MEAN_FIELDS if name not in LATER_FIELDS]
-        weights = float(record["weight_compression"]) if record["weight_compression"] else None  # unknown: empty
-        if not all(math.isfinite(number) for number in [*numbers, *([] if weights is None else [weights])]):
+        later = {name: float(record[name]) if record[name] else None for name in LATER_FIELDS}  # unknown: empty
+        if not all(math.isfinite(number) for number in [*numbers, *filter(None, later.values())]):
             raise ValueError("a number is not finite")
         method, sparsity, seed = parse_method(record["method"]), float(record["sparsity"]), int(record["seed"])
-        return replace(SweepPoint(method, sparsity, seed, *numbers), weight_compression=weights)
+        point = SweepPoint(method, sparsity, seed, *numbers)
+        return replace(point, weight_compression=later["weight_compression"], macs_kept=later["macs_kept"])
     except (ValueError, ConfigError) as error:
         raise ValueError(f"line {line} is not a sweep result ({error})") from None

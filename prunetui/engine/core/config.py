@@ -23,6 +23,7 @@ from prunetui.engine.core.data.specs import AUGMENTS, DatasetChoices, spec_probl
 from prunetui.engine.core.device import DEVICES
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.lr_schedule import LR_SCHEDULES
+from prunetui.engine.core.networks.layer_names import said_shortly
 from prunetui.engine.core.networks.registry import BUILT_INS, resolve
 from prunetui.engine.core.networks.spec import NetworkSpec
 from prunetui.engine.pruning import registry
@@ -359,7 +360,7 @@ class ExperimentConfig:
             for pattern in patterns:
                 if not fnmatch.filter(layers, pattern):
                     raise ConfigError(
-                        f"--exclude-layers {pattern} matches no layer; the layers are {', '.join(layers)}"
+                        f"--exclude-layers {pattern} matches no layer; the layers are {said_shortly(layers)}"
                     )
         return tuple(
             name
@@ -389,7 +390,7 @@ class ExperimentConfig:
         named = parse_layer_amounts(self.layer_sparsity)
         for pattern in named:
             if layers and not fnmatch.filter(layers, pattern):
-                raise ConfigError(f"{pattern} matches no layer this run prunes; those are {', '.join(layers)}")
+                raise ConfigError(f"{pattern} matches no layer this run prunes; those are {said_shortly(layers)}")
         targets = {}
         for name in layers:
             matching = [amount for pattern, amount in named.items() if fnmatch.fnmatchcase(name, pattern)]

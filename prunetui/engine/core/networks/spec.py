@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from prunetui.engine.core.errors import ConfigError
+from prunetui.engine.core.networks.layer_names import said_shortly
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -115,7 +116,7 @@ def exclude(layers: Sequence[str], patterns: Sequence[str]) -> tuple[str, ...]:
     that matches none is one line naming the layers there are."""
     for pattern in patterns:
         if not fnmatch.filter(layers, pattern):
-            raise ConfigError(f"--exclude-layers {pattern} matches no layer; the layers are {', '.join(layers)}")
+            raise ConfigError(f"--exclude-layers {pattern} matches no layer; the layers are {said_shortly(layers)}")
     return tuple(name for name in layers if not any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns))
 
 
