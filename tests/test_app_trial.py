@@ -12,6 +12,7 @@ from prunetui.app.screens.runs import RunsScreen, fitted_method
 from prunetui.app.screens.sensitivity import SensitivityScreen
 from prunetui.app.screens.sweep import SweepScreen
 from prunetui.app.widgets.cut_input import ELLIPSIS
+from prunetui.app.widgets.status_panel import Bar
 from prunetui.describe import describe
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import SweepPoint
@@ -168,3 +169,14 @@ async def test_sensitivity_suggests_only_layers_measured_at_every_amount_while_i
         await wait_until(pilot, lambda: not screen.running, timeout=30)
         await pilot.pause()
         assert screen.suggestion is not None and "fc3=" in screen.suggestion  # all of them once it ended
+
+
+@pytest.mark.parametrize("theme", ["ansi-light", "ansi-dark"])
+async def test_the_app_paints_in_the_terminals_own_colours(tiny_config: ExperimentConfig, theme: str) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.theme = theme  # the command palette's "Change theme": its colours are ANSI names, not RGB
+        await pilot.pause()
+        bar = app.query_one("#epoch-progress", Bar)
+        line = bar.render_line(0)
+        assert line.cell_length == bar.size.width > 0 and line.text.strip()  # the bar's track, drawn
