@@ -8,12 +8,12 @@ from textual.widgets._toast import Toast
 
 from prunetui.app.app import PruneApp
 from prunetui.app.screens.help import HelpScreen
-from prunetui.app.screens.runs import RunsScreen, fitted_method
+from prunetui.app.screens.runs import RunsScreen
 from prunetui.app.screens.sensitivity import SensitivityScreen
 from prunetui.app.screens.sweep import SweepScreen
 from prunetui.app.widgets.cut_input import ELLIPSIS
 from prunetui.app.widgets.status_panel import Bar
-from prunetui.describe import describe
+from prunetui.describe import describe, fitted_method
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import SweepPoint
 from prunetui.engine.core.events import RunStarted
@@ -124,6 +124,8 @@ async def test_the_runs_screen_says_1_run_and_keeps_the_methods_schedule_at_80_c
 def test_a_method_keeps_its_schedule_whole_as_it_shortens() -> None:
     assert fitted_method("l1 layer iterative", 30) == "l1 layer iterative"
     assert fitted_method("ln-structured layer one-shot", 16) == "ln-str… one-shot"
+    assert fitted_method("ln-structured layer iterative per-layer", 24) == "ln-… iterative per-layer"
+    assert fitted_method("ln-structured layer iterative per-layer", 21) == "…iterative per-layer"
     assert fitted_method("ln-structured layer one-shot", 8) == "ln-stru…"  # no room for the schedule: a plain cut
 
 

@@ -5,19 +5,22 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from prunetui.cli.options import RUN_HELP, add_runs_dir_option, fail
 from prunetui.cli.output import and_list
-from prunetui.describe import percent, percent_spread, seeds_text
+from prunetui.describe import counted, fitted_method, group_accuracies, mean_percent, percent
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.storage.csv_text import csv_text
-from prunetui.engine.storage.groups import AVERAGED, RunGroup, grouped
+from prunetui.engine.storage.groups import AVERAGED, RunGroup, group_name, grouped
 from prunetui.engine.storage.runs import (
     RUN_NAME,
     STATUSES,
@@ -94,7 +97,7 @@ def runs_command(args: argparse.Namespace, console: Console) -> int:
     elif not runs:
         console.print(f"No runs in {root} yet; `prunetui run` saves one there.")
     else:
-        console.print(runs_table(runs, str(root), stacked=console.is_terminal))
+        console.print(runs_table(runs, str(root), width=console.width if console.is_terminal else None))
     return 0
 
 
@@ -154,75 +157,118 @@ def group_fields(group: RunGroup) -> dict[str, Any]:
     }
 
 
-def runs_table(runs: list[RunRecord], root: str, stacked: bool = True) -> Table:
-    """Readable at 80 columns: no rules, one space between columns, and only the experiment (model, data, method)
-    wraps, between words (a word wider than the column is broken, never cut short); the other cells are short and
-    never wrapped, so no number is parted from its unit. A run's name is its date. Not `stacked` (through a
-    pipe), every cell is one line, so every run is one line."""
-    newline = "\n" if stacked else " "
+def runs_table(runs: list[RunRecord], root: str, width: int | None = None) -> Table:
+    """One line per run, and one per seed group above its runs (its name, as `--delete` takes it, its mean
+    sparsity, mean dense accuracy → mean ± std accuracy and n), its runs told by their seed. In a terminal `width`
+    columns wide the experiment takes the room the other columns leave, its model and data set cut first, then the
+    method's criterion and scope, its schedule last (`fitted_method`); a run's name longer than a group's is cut
+    in the middle. Without a `width` (through a pipe) every cell is whole."""
+    items = grouped(runs)
+    rows = [_group_cells(item) if isinstance(item, RunGroup) else _run_cells(item, width is None) for item in items]
     table = Table(
-        title=f"{len(runs)} run{'' if len(runs) == 1 else 's'} in {root}",
+        title=f"{counted(len(runs), 'run')} in {root}",
         title_justify="left",
         box=None,
         padding=(0, 1, 0, 0),
         pad_edge=False,
         header_style="bold",
     )
-    table.add_column("run", no_wrap=True)
-    table.add_column("experiment", overflow="fold")
-    table.add_column("sparsity", justify="right", no_wrap=True)
-    table.add_column(
-        f"accuracy{newline}before → after", justify="right", no_wrap=True
-    )  # agp prunes while training: no "dense"
-    table.add_column("status", no_wrap=True)
-    for item in grouped(runs):
-        table.add_row(*(_group_cells(item, newline) if isinstance(item, RunGroup) else _run_cells(item, newline)))
+    for header, right in zip(HEADERS, (False, False, True, True, False), strict=True):
+        table.add_column(
+            header if width else header.replace("\n", " "), no_wrap=True, justify="right" if right else "left"
+        )
+    room = 0 if width is None else width - len(HEADERS) + 1 - sum(_column_width(rows, c) for c in (0, 2, 3, 4))
+    for name, experiment, sparsity, accuracy, status in rows:
+        table.add_row(name, experiment.text if width is None else _fitted(experiment, room), sparsity, accuracy, status)
     return table
 
 
-def _run_cells(run: RunRecord, newline: str) -> tuple[str, ...]:
+Row = tuple[str, "Experiment", str, str, str]  # run, experiment, sparsity, accuracy, status
+HEADERS = ("run", "experiment", "sparsity", "accuracy\nbefore → after", "status")  # agp prunes in training: no "dense"
+NAME_WIDTH = len(group_name(Path("YYYYmmdd-HHMMSS-abcdef")))  # a seed group's name, whole: wider names are cut
+
+
+def _cut_name(name: str) -> str:
+    """A name wider than a seed group's keeps its start and its end, where a sweep's runs differ
+    ('ln-structured-la…0.9-seed0')."""
+    if len(name) <= NAME_WIDTH:
+        return name
+    half = (NAME_WIDTH - 1) // 2
+    return f"{name[:half]}…{name[len(name) - (NAME_WIDTH - 1 - half) :]}"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """What a row's experiment cell says: 'lenet5 on mnist' and its method, or a seed under its group's row."""
+
+    what: str
+    method: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.what}, {self.method}" if self.method else self.what
+
+
+def _fitted(experiment: Experiment, width: int) -> str:
+    """The model and data set give way first ('lenet5 on fashion-m… l1 layer one-shot'), then the method."""
+    if not experiment.method or len(experiment.text) <= width:
+        return experiment.text
+    room = width - len(experiment.method) - 1
+    if room < MIN_WHAT:
+        return fitted_method(experiment.method, max(width, 2))
+    return f"{experiment.what[: room - 1]}… {experiment.method}"
+
+
+MIN_WHAT = 6  # fewer cells of 'lenet5 on mnist' than this say nothing: the method alone then
+
+
+def _column_width(rows: list[Row], column: int) -> int:
+    """The cells of a column, each on one line: their widest, or its header's widest line."""
+    header = max(len(line) for line in HEADERS[column].splitlines())
+    return max(header, *(Text.from_markup(str(row[column])).cell_len for row in rows))
+
+
+def _run_cells(run: RunRecord, whole: bool) -> Row:
     if run.group and run.config:  # under its group's row, which says what the experiment is
-        experiment = f"[dim]  seed {run.config.seed}[/]"
+        experiment = Experiment(f"[dim]  seed {run.config.seed}[/]")
     else:
-        experiment = _experiment(run.config, run.method, newline)
+        experiment = _experiment(run.config, run.method)
     return (
-        _name(run, newline),
+        _name(run, whole),
         experiment,
-        _sparsity(run, newline),
+        _sparsity(run),
         f"{percent(run.dense_accuracy)} → {percent(run.accuracy)}",
         f"[{STATUS_STYLES.get(run.status, 'red')}]{run.status}[/]",
     )
 
 
-def _group_cells(group: RunGroup, newline: str) -> tuple[str, ...]:
-    """A seed group's row, above its runs: means ± standard deviations over the n runs that finished."""
-    pm = "±" if newline == "\n" else " ± "  # narrow, so that the experiment keeps the columns its words need
+def _group_cells(group: RunGroup) -> Row:
+    """A seed group's row, above its runs: means (± standard deviation of the accuracy) over the n that finished."""
     return (
-        f"[b]seed group[/]{newline}[dim]mean{' ± std' if len(group.averaged) > 1 else ''}[/]",
-        f"{_experiment(group.config, group.method, newline)}, {seeds_text(group.seeds)}",
-        percent_spread(group.stat("sparsity"), f"{newline}{pm}"),  # no wider than its header
-        f"{percent_spread(group.stat('dense_accuracy'), pm)} →{newline}{percent_spread(group.stat('accuracy'), pm)}",
+        f"[b]{group.name}[/]",
+        _experiment(group.config, group.method),
+        mean_percent(group.stat("sparsity")),
+        group_accuracies(group.stat("dense_accuracy"), group.stat("accuracy")),
         f"[b]n = {len(group.averaged)}[/]",
     )
 
 
-def _experiment(config: ExperimentConfig | None, method: str, newline: str) -> str:
-    """'lenet5 on mnist, l1 layer one-shot'; stacked, the method on a line of its own, with no comma to make the
-    data set's name (fashion-mnist-mini) a word longer than the column."""
-    if config is None:
-        return "?"
-    return f"{config.model} on {config.dataset}{',' if newline == ' ' else ''}{newline}{method}"
+def _experiment(config: ExperimentConfig | None, method: str) -> Experiment:
+    return Experiment(f"{config.model} on {config.dataset}", method) if config else Experiment("?")
 
 
-def _name(run: RunRecord, newline: str) -> str:
+def _name(run: RunRecord, whole: bool) -> str:
+    if not whole:
+        return escape(_cut_name(run.name))
     if run.started and not RUN_NAME.match(run.name):  # a name given with --out: say when it ran
-        return f"{run.name}{newline}[dim]{run.started:%Y-%m-%d %H:%M}[/]"
-    return run.name
+        return f"{escape(run.name)} [dim]{run.started:%Y-%m-%d %H:%M}[/]"
+    return escape(run.name)
 
 
-def _sparsity(run: RunRecord, newline: str) -> str:
+def _sparsity(run: RunRecord) -> str:
+    """The sparsity reached; of a run that never reported one, its target, dim and in brackets."""
     if run.sparsity is None and run.config:
-        return f"[dim]target{newline}{percent(run.config.sparsity)}[/]"
+        return f"[dim]({percent(run.config.sparsity)})[/]"
     return percent(run.sparsity)
 
 

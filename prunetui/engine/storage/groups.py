@@ -71,12 +71,6 @@ class RunGroup:
     def started(self) -> datetime | None:
         return min((run.started for run in self.runs if run.started), default=None)
 
-    @property
-    def tail(self) -> str:
-        """Its name after `seeds-` and the date (`seeds-20261127-`), where the whole name does not fit: the time and
-        the first run's hash, e.g. `123014-3fa2c1`."""
-        return self.name[len(GROUP_PREFIX) + len("YYYYmmdd-") :]
-
     def deletable(self) -> list[RunRecord]:
         """All its runs, checked as `deletable_run` checks one, so that a run still running keeps the whole group."""
         return [deletable_run(run.path) for run in self.runs]
