@@ -71,6 +71,15 @@ def counted(n: int, noun: str, plural: str = "") -> str:
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
+def cut_name(name: str, width: int) -> str:
+    """A run's name in `width` cells: a longer one keeps its start and its end, where a sweep's runs differ
+    ('ln-structured…tive-0.9-seed0')."""
+    if len(name) <= width:
+        return name
+    start = (width - 1) // 2
+    return f"{name[:start]}…{name[len(name) - (width - 1 - start) :]}"
+
+
 def fitted_method(method: str, width: int) -> str:
     """'l1 layer iterative' (or 'l1 layer iterative per-layer') in `width` cells: its schedule and what follows stay
     whole, the criterion and scope before them give way ('ln-str… one-shot'), so that at 80 columns the method

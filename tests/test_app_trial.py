@@ -17,6 +17,7 @@ from prunetui.describe import describe, fitted_method
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import SweepPoint
 from prunetui.engine.core.events import RunStarted
+from prunetui.engine.storage.runs import runs_root
 from tests.test_app import opened, shown, wait_until
 from tests.test_app_analyses import record
 from tests.test_app_leaving import gate_after
@@ -182,3 +183,19 @@ async def test_the_app_paints_in_the_terminals_own_colours(tiny_config: Experime
         bar = app.query_one("#epoch-progress", Bar)
         line = bar.render_line(0)
         assert line.cell_length == bar.size.width > 0 and line.text.strip()  # the bar's track, drawn
+
+
+async def test_a_long_run_name_is_cut_in_the_middle_and_the_runs_screen_keeps_the_accuracies(
+    tiny_config: ExperimentConfig,
+) -> None:
+    long = runs_root() / "a-sweep-point-named-at-length-ln-structured-0.9-seed0"
+    record(tiny_config).rename(long)  # as --out names a run
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, "f3", RunsScreen)
+        table = screen.query_one(DataTable)
+        await wait_until(pilot, lambda: table.row_count == 1)
+        await pilot.pause()
+        header, row = (line.rstrip() for line in rendered(table)[:2])
+        assert "dense → pruned" in header and " a-sweep-point…ured-0.9-seed0 " in row  # its start and its end
+        assert "finished  " in row and " → " in row.split("finished")[1]  # the accuracies still in sight

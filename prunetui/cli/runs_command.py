@@ -16,11 +16,11 @@ from rich.text import Text
 
 from prunetui.cli.options import RUN_HELP, add_runs_dir_option, fail
 from prunetui.cli.output import and_list
-from prunetui.describe import counted, fitted_method, group_accuracies, mean_percent, percent
+from prunetui.describe import counted, cut_name, fitted_method, group_accuracies, mean_percent, percent
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.storage.csv_text import csv_text
-from prunetui.engine.storage.groups import AVERAGED, RunGroup, group_name, grouped
+from prunetui.engine.storage.groups import AVERAGED, GROUP_NAME_WIDTH, RunGroup, grouped
 from prunetui.engine.storage.runs import (
     RUN_NAME,
     STATUSES,
@@ -185,16 +185,6 @@ def runs_table(runs: list[RunRecord], root: str, width: int | None = None) -> Ta
 
 Row = tuple[str, "Experiment", str, str, str]  # run, experiment, sparsity, accuracy, status
 HEADERS = ("run", "experiment", "sparsity", "accuracy\nbefore → after", "status")  # agp prunes in training: no "dense"
-NAME_WIDTH = len(group_name(Path("YYYYmmdd-HHMMSS-abcdef")))  # a seed group's name, whole: wider names are cut
-
-
-def _cut_name(name: str) -> str:
-    """A name wider than a seed group's keeps its start and its end, where a sweep's runs differ
-    ('ln-structured-la…0.9-seed0')."""
-    if len(name) <= NAME_WIDTH:
-        return name
-    half = (NAME_WIDTH - 1) // 2
-    return f"{name[:half]}…{name[len(name) - (NAME_WIDTH - 1 - half) :]}"
 
 
 @dataclass(frozen=True)
@@ -259,7 +249,7 @@ def _experiment(config: ExperimentConfig | None, method: str) -> Experiment:
 
 def _name(run: RunRecord, whole: bool) -> str:
     if not whole:
-        return escape(_cut_name(run.name))
+        return escape(cut_name(run.name, GROUP_NAME_WIDTH))
     if run.started and not RUN_NAME.match(run.name):  # a name given with --out: say when it ran
         return f"{escape(run.name)} [dim]{run.started:%Y-%m-%d %H:%M}[/]"
     return escape(run.name)

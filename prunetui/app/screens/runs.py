@@ -39,6 +39,7 @@ from prunetui.describe import (
     before_pruning,
     compressions,
     counted,
+    cut_name,
     fitted_method,
     group_accuracies,
     kept_word,
@@ -53,7 +54,7 @@ from prunetui.describe import (
 from prunetui.engine.analyses import Lines, Series
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.seed_stats import MeanStd
-from prunetui.engine.storage.groups import RunGroup, accuracy_points, band, grouped, loss_points
+from prunetui.engine.storage.groups import GROUP_NAME_WIDTH, RunGroup, accuracy_points, band, grouped, loss_points
 from prunetui.engine.storage.history import HistoryRow
 from prunetui.engine.storage.runs import (
     EVENTS_FILE,
@@ -429,7 +430,7 @@ class RunsScreen(ToolScreen):
 def _run_cells(run: RunRecord) -> tuple[str, ...]:
     """A run of a seed group is told by its seed, under the group's row (the detail names it)."""
     return (
-        f"  seed {run.config.seed}" if run.group and run.config else run.name,
+        f"  seed {run.config.seed}" if run.group and run.config else cut_name(run.name, GROUP_NAME_WIDTH),
         run.status,
         percent(run.sparsity),
         f"{percent(run.dense_accuracy)} → {percent(run.accuracy)}",

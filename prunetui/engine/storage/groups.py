@@ -32,6 +32,9 @@ def group_name(first_run: Path) -> str:
     return f"{GROUP_PREFIX}{first_run.name}"
 
 
+GROUP_NAME_WIDTH = len(group_name(Path("YYYYmmdd-HHMMSS-abcdef")))  # tables show names this wide whole
+
+
 @dataclass(frozen=True, slots=True)
 class RunGroup:
     name: str
