@@ -87,12 +87,15 @@ def fitted_method(method: str, width: int) -> str:
     if len(method) <= width:
         return method
     words = method.split(" ")
-    head, schedule = " ".join(words[:2]), " ".join(words[2:])
-    room = width - len(schedule) - 1
-    if schedule and room >= 2:
-        return f"{head[: room - 1]}… {schedule}"
-    if schedule and len(schedule) < width:
-        return f"…{schedule}"
+    head = " ".join(words[:2])
+    # The schedule and what follows it ("per-layer"), else the schedule alone with a mark that more was cut.
+    tails = [" ".join(words[2:]), f"{words[2]}…"] if len(words) > 3 else words[2:]
+    for schedule in tails:
+        room = width - len(schedule) - 1
+        if room >= 2:
+            return f"{head[: room - 1]}… {schedule}"
+        if len(schedule) < width:
+            return f"…{schedule}"
     return f"{method[: max(width, 2) - 1]}…"
 
 

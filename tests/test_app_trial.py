@@ -127,6 +127,7 @@ def test_a_method_keeps_its_schedule_whole_as_it_shortens() -> None:
     assert fitted_method("ln-structured layer one-shot", 16) == "ln-str… one-shot"
     assert fitted_method("ln-structured layer iterative per-layer", 24) == "ln-… iterative per-layer"
     assert fitted_method("ln-structured layer iterative per-layer", 21) == "…iterative per-layer"
+    assert fitted_method("l1 layer iterative per-layer", 16) == "l1 l… iterative…"  # the schedule before per-layer
     assert fitted_method("ln-structured layer one-shot", 8) == "ln-stru…"  # no room for the schedule: a plain cut
 
 
