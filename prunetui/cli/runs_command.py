@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from prunetui.cli.options import RUN_HELP, add_runs_dir_option, fail
+from prunetui.cli.options import RUN_HELP, ParagraphsFormatter, add_runs_dir_option, fail
 from prunetui.cli.output import and_list
 from prunetui.describe import counted, cut_name, fitted_method, group_accuracies, mean_percent, percent
 from prunetui.engine.core.config import ExperimentConfig
@@ -51,7 +50,7 @@ List the runs saved under the runs root, newest first. Runs that were stopped, f
 are listed too, marked as such.
 
 --json (a list of objects) and --csv (a header row, then one row per run) give these fields:
-{textwrap.fill(", ".join(FIELDS), width=100, initial_indent="  ", subsequent_indent="  ")}
+  {", ".join(FIELDS)}
 Accuracies and sparsities are fractions in [0, 1]; compression is total / non-zero parameters, biases
 included, and weight_compression total / non-zero weights, biases left out (what Han et al. 2015 count:
 LeNet-5's 12×); started is ISO 8601; a value the run never got to (or not a finite number) is null in JSON
@@ -73,7 +72,7 @@ def add_runs_parser(commands: argparse._SubParsersAction) -> None:
         "runs",
         help="list the saved runs (a table, --json or --csv); --delete RUN… deletes them",
         description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=ParagraphsFormatter,
     )
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--json", action="store_true", help="print the runs as JSON, for scripts")
