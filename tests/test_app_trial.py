@@ -150,7 +150,7 @@ async def test_the_status_shows_a_failure_in_full_in_the_apps_words(tmp_path: ob
         await pilot.pause()
         phase = app.main_screen.query_one("#phase", Static)
         text = shown(phase)
-        assert text.endswith("pick one with dataset or the form's dataset field.")  # whole, and no flags
+        assert text.endswith("set dataset to one of them.")  # whole, in the form's words
         assert phase.size.height > 3  # more than the three lines a status takes
         assert "--" not in text
 

@@ -131,7 +131,7 @@ def test_when_every_source_fails_the_error_names_each_place_tried(tmp_path: Path
     assert "\n" not in message
     # What can be used instead: not the downloads that would fail as this one did.
     assert message.endswith(
-        "Available now: fashion-mnist-mini (embedded); pick one with --dataset or the form's dataset field."
+        "Available now: fashion-mnist-mini (embedded); set --dataset to one of them."
     )
 
 
@@ -144,7 +144,7 @@ def test_a_run_without_data_fails_with_the_data_error(tmp_path: Path) -> None:
     assert "download" not in events[-1].message.split("Fix:")[0]  # not tried, so not listed
     # It names what can be used instead, and how to choose it.
     assert events[-1].message.endswith(
-        "Available now: fashion-mnist-mini (embedded); pick one with --dataset or the form's dataset field."
+        "Available now: fashion-mnist-mini (embedded); set --dataset to one of them."
     )
 
 
