@@ -36,6 +36,8 @@ from prunetui.engine.storage.runs import (
 AGGREGATE = "aggregate"  # the status of a seed group's own row in --json and --csv
 STD_FIELDS = tuple(f"{field}_std" for field in AVERAGED)
 STATUS_STYLES = {"finished": "green", "stopped": "yellow", "interrupted": "yellow", "running": "cyan"}
+HEADERS = ("run", "experiment", "sparsity", "accuracy\nbefore → after", "status")  # agp prunes in training: no "dense"
+MIN_WHAT = 6  # fewer cells of 'lenet5 on mnist' than this say nothing: the method alone then
 
 # The fields of `--json` and `--csv`, in order. Scripts rely on these names: add fields, never rename them.
 FIELDS = (
@@ -156,6 +158,26 @@ def group_fields(group: RunGroup) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Experiment:
+    """What a row's experiment cell says, in plain words: 'lenet5 on mnist' and its method, or (dim) a seed under
+    its group's row."""
+
+    what: str
+    method: str = ""
+    dim: bool = False
+
+    @property
+    def text(self) -> str:
+        return f"{self.what}, {self.method}" if self.method else self.what
+
+    def cell(self, text: str) -> str:
+        return f"[dim]{escape(text)}[/]" if self.dim else escape(text)  # a model's file name may hold [brackets]
+
+
+Row = tuple[str, Experiment, str, str, str]  # run, experiment, sparsity, accuracy, status
+
+
 def runs_table(runs: list[RunRecord], root: str, width: int | None = None) -> Table:
     """One line per run, and one per seed group above its runs (its name, as `--delete` takes it, its mean
     sparsity, mean dense accuracy → mean ± std accuracy and n), its runs told by their seed. In a terminal `width`
@@ -165,7 +187,7 @@ def runs_table(runs: list[RunRecord], root: str, width: int | None = None) -> Ta
     items = grouped(runs)
     rows = [_group_cells(item) if isinstance(item, RunGroup) else _run_cells(item, width is None) for item in items]
     table = Table(
-        title=f"{counted(len(runs), 'run')} in {root}",
+        title=f"{counted(len(runs), 'run')} in {escape(root)}",
         title_justify="left",
         box=None,
         padding=(0, 1, 0, 0),
@@ -178,24 +200,9 @@ def runs_table(runs: list[RunRecord], root: str, width: int | None = None) -> Ta
         )
     room = 0 if width is None else width - len(HEADERS) + 1 - sum(_column_width(rows, c) for c in (0, 2, 3, 4))
     for name, experiment, sparsity, accuracy, status in rows:
-        table.add_row(name, experiment.text if width is None else _fitted(experiment, room), sparsity, accuracy, status)
+        text = experiment.text if width is None else _fitted(experiment, room)
+        table.add_row(name, experiment.cell(text), sparsity, accuracy, status)
     return table
-
-
-Row = tuple[str, "Experiment", str, str, str]  # run, experiment, sparsity, accuracy, status
-HEADERS = ("run", "experiment", "sparsity", "accuracy\nbefore → after", "status")  # agp prunes in training: no "dense"
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """What a row's experiment cell says: 'lenet5 on mnist' and its method, or a seed under its group's row."""
-
-    what: str
-    method: str = ""
-
-    @property
-    def text(self) -> str:
-        return f"{self.what}, {self.method}" if self.method else self.what
 
 
 def _fitted(experiment: Experiment, width: int) -> str:
@@ -208,18 +215,15 @@ def _fitted(experiment: Experiment, width: int) -> str:
     return f"{experiment.what[: room - 1]}… {experiment.method}"
 
 
-MIN_WHAT = 6  # fewer cells of 'lenet5 on mnist' than this say nothing: the method alone then
-
-
 def _column_width(rows: list[Row], column: int) -> int:
     """The cells of a column, each on one line: their widest, or its header's widest line."""
     header = max(len(line) for line in HEADERS[column].splitlines())
-    return max(header, *(Text.from_markup(str(row[column])).cell_len for row in rows))
+    return max(header, *(Text.from_markup(str(row[column])).cell_len for row in rows))  # not the experiment
 
 
 def _run_cells(run: RunRecord, whole: bool) -> Row:
     if run.group and run.config:  # under its group's row, which says what the experiment is
-        experiment = Experiment(f"[dim]  seed {run.config.seed}[/]")
+        experiment = Experiment(f"  seed {run.config.seed}", dim=True)
     else:
         experiment = _experiment(run.config, run.method)
     return (
