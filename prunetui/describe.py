@@ -71,6 +71,34 @@ def counted(n: int, noun: str, plural: str = "") -> str:
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
+def cut_name(name: str, width: int) -> str:
+    """A run's name in `width` cells: a longer one keeps its start and its end, where a sweep's runs differ
+    ('ln-structured…tive-0.9-seed0')."""
+    if len(name) <= width:
+        return name
+    start = (width - 1) // 2
+    return f"{name[:start]}…{name[len(name) - (width - 1 - start) :]}"
+
+
+def fitted_method(method: str, width: int) -> str:
+    """'l1 layer iterative' (or 'l1 layer iterative per-layer') in `width` cells: its schedule and what follows stay
+    whole, the criterion and scope before them give way ('ln-str… one-shot'), so that at 80 columns the method
+    still says how it pruned."""
+    if len(method) <= width:
+        return method
+    words = method.split(" ")
+    head = " ".join(words[:2])
+    # The schedule and what follows it ("per-layer"), else the schedule alone with a mark that more was cut.
+    tails = [" ".join(words[2:]), f"{words[2]}…"] if len(words) > 3 else words[2:]
+    for schedule in tails:
+        room = width - len(schedule) - 1
+        if room >= 2:
+            return f"{head[: room - 1]}… {schedule}"
+        if len(schedule) < width:
+            return f"…{schedule}"
+    return f"{method[: max(width, 2) - 1]}…"
+
+
 def percent(fraction: float | None, digits: int = 1) -> str:
     return "–" if fraction is None else f"{fraction * 100 + 0.0:.{digits}f} %"  # + 0.0: -0.0 is shown 0
 
@@ -86,6 +114,16 @@ def percent_spread(stat: MeanStd | None, pm: str = " ± ") -> str:
     """'93.1 ± 0.4 %' (`pm` "±": '93.1±0.4 %', for narrow tables): the mean ± std of a fraction over seeds, in
     percent (n is said beside it, once)."""
     return "–" if stat is None else f"{spread(stat, 100, pm)} %"
+
+
+def group_accuracies(dense: MeanStd | None, pruned: MeanStd | None) -> str:
+    """'96.1 → 88.9±0.7 %': a seed group's mean dense accuracy, then its mean ± std pruned, narrow enough for a
+    row of a table at 80 columns (the dense models' spread is in the group's detail and in --json)."""
+    return f"{'–' if dense is None else f'{dense.mean * 100:.1f}'} → {percent_spread(pruned, pm='±')}"
+
+
+def mean_percent(stat: MeanStd | None) -> str:
+    return percent(stat.mean if stat else None)
 
 
 def times_spread(stat: MeanStd | None) -> str:

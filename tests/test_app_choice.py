@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from rich.color import Color as RichColor
+from rich.segment import Segment
 from textual.app import App, ComposeResult
 
 from prunetui.app.app import PruneApp
@@ -66,3 +69,54 @@ async def test_a_click_opens_the_list_and_a_click_on_an_option_picks_it(tiny_con
         assert await pilot.click(choices, offset=(3, 1 + last))  # inside the list's border, on the last option
         await pilot.pause()
         assert choice.value == choice.options[last][1] and not choice.has_class("-open")
+
+
+def contrast(segment: Segment) -> float:
+    """WCAG's contrast ratio of a cell's text and background colours: 4.5 is its minimum for body text."""
+
+    def luminance(color: RichColor | None) -> float:
+        assert color is not None and color.triplet is not None  # a true-colour theme: no terminal default
+        channels = [value / 255 for value in color.triplet]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    assert segment.style is not None
+    lighter, darker = sorted((luminance(segment.style.color), luminance(segment.style.bgcolor)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["textual-light", "textual-dark"])
+async def test_a_choice_and_its_open_list_read_on_a_light_and_a_dark_theme(
+    tiny_config: ExperimentConfig, theme: str
+) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.theme = theme
+        choice = app.query_one("#setting-criterion", Choice)
+        choice.focus()
+        await pilot.pause()
+        lines = [choice.render_line(0)]
+        await pilot.press("enter", "down")  # the list open, its second option highlighted
+        await pilot.pause()
+        choices = choice.query_one(ChoiceList)
+        lines += [choices.render_line(y) for y in range(len(choice.options))]
+        texts = [[segment for segment in line if segment.text.strip()] for line in lines]
+        assert [" ".join(s.text.strip() for s in text) for text in texts][1:] == [label for label, _ in choice.options]
+        assert min(contrast(segment) for text in texts for segment in text) >= 4.5
+        highlighted = texts[2][0].style
+        assert highlighted is not None and highlighted.bgcolor != texts[1][0].style.bgcolor  # told apart
+
+
+async def test_a_choice_too_long_for_the_open_list_is_cut_never_wrapped(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        choice = app.query_one("#setting-criterion", Choice)
+        long = "a criterion from a file of yours with a name longer than the list is wide"
+        choice.set_options([*choice.options, (long, "long")])
+        choice.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        choices = choice.query_one(ChoiceList)
+        assert choices.size.width < len(long) and choices.size.height == len(choice.options)  # one line each
+        last = choices.render_line(len(choice.options) - 1).text.strip()
+        assert last.endswith("…") and long.startswith(last[:-1])

@@ -53,6 +53,8 @@ async def test_runs_at_80x24_show_run_and_status_mark_the_selection_and_keep_the
     async with app.run_test(size=SMALL) as pilot:
         screen = await opened(pilot, "f3", RunsScreen)
         table = screen.query_one(DataTable)
+        await wait_until(pilot, lambda: table.row_count == len(names))  # listed by a worker: slow on a loaded machine
+        await pilot.pause()
         header, first = rendered(table)[:2]
         for column in ("run", "status", "sparsity", "dense → pruned"):
             assert column in header

@@ -35,8 +35,8 @@ async def test_a_seed_group_shows_mean_std_and_n_and_charts_its_mean_with_error_
         header, group_row, *run_rows = rendered(table)[:4]
         assert "dense → pruned" in header
         accuracy = percent_spread(group.stat("accuracy"), pm="±")
-        assert group.tail == seed0.name[len("20260101-") :]  # the group is named after its first run
-        assert f"seeds …{group.tail}" in group_row and "n = 2" in group_row and accuracy in group_row  # whole at 80
+        assert group.name == f"seeds-{seed0.name}"  # the group is named after its first run
+        assert group.name in group_row and "n = 2" in group_row and accuracy in group_row  # whole at 80
         assert "seed 0" in run_rows[0] and "seed 1" in run_rows[1] and "finished" in run_rows[1]  # by seed
         detail = " ".join(shown(screen.query_one("#runs-detail", Static)).split())
         assert "seeds 0, 1" in detail and "mean ± std over the 2 of 2 runs that finished" in detail

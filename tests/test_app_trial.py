@@ -8,14 +8,16 @@ from textual.widgets._toast import Toast
 
 from prunetui.app.app import PruneApp
 from prunetui.app.screens.help import HelpScreen
-from prunetui.app.screens.runs import RunsScreen, fitted_method
+from prunetui.app.screens.runs import RunsScreen
 from prunetui.app.screens.sensitivity import SensitivityScreen
 from prunetui.app.screens.sweep import SweepScreen
 from prunetui.app.widgets.cut_input import ELLIPSIS
-from prunetui.describe import describe
+from prunetui.app.widgets.status_panel import Bar
+from prunetui.describe import describe, fitted_method
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import SweepPoint
 from prunetui.engine.core.events import RunStarted
+from prunetui.engine.storage.runs import runs_root
 from tests.test_app import opened, shown, wait_until
 from tests.test_app_analyses import record
 from tests.test_app_leaving import gate_after
@@ -123,6 +125,9 @@ async def test_the_runs_screen_says_1_run_and_keeps_the_methods_schedule_at_80_c
 def test_a_method_keeps_its_schedule_whole_as_it_shortens() -> None:
     assert fitted_method("l1 layer iterative", 30) == "l1 layer iterative"
     assert fitted_method("ln-structured layer one-shot", 16) == "ln-str… one-shot"
+    assert fitted_method("ln-structured layer iterative per-layer", 24) == "ln-… iterative per-layer"
+    assert fitted_method("ln-structured layer iterative per-layer", 21) == "…iterative per-layer"
+    assert fitted_method("l1 layer iterative per-layer", 16) == "l1 l… iterative…"  # the schedule before per-layer
     assert fitted_method("ln-structured layer one-shot", 8) == "ln-stru…"  # no room for the schedule: a plain cut
 
 
@@ -145,7 +150,7 @@ async def test_the_status_shows_a_failure_in_full_in_the_apps_words(tmp_path: ob
         await pilot.pause()
         phase = app.main_screen.query_one("#phase", Static)
         text = shown(phase)
-        assert text.endswith("pick one with dataset or the form's dataset field.")  # whole, and no flags
+        assert text.endswith("set dataset to one of them.")  # whole, in the form's words
         assert phase.size.height > 3  # more than the three lines a status takes
         assert "--" not in text
 
@@ -168,3 +173,30 @@ async def test_sensitivity_suggests_only_layers_measured_at_every_amount_while_i
         await wait_until(pilot, lambda: not screen.running, timeout=30)
         await pilot.pause()
         assert screen.suggestion is not None and "fc3=" in screen.suggestion  # all of them once it ended
+
+
+@pytest.mark.parametrize("theme", ["ansi-light", "ansi-dark"])
+async def test_the_app_paints_in_the_terminals_own_colours(tiny_config: ExperimentConfig, theme: str) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.theme = theme  # the command palette's "Change theme": its colours are ANSI names, not RGB
+        await pilot.pause()
+        bar = app.query_one("#epoch-progress", Bar)
+        line = bar.render_line(0)
+        assert line.cell_length == bar.size.width > 0 and line.text.strip()  # the bar's track, drawn
+
+
+async def test_a_long_run_name_is_cut_in_the_middle_and_the_runs_screen_keeps_the_accuracies(
+    tiny_config: ExperimentConfig,
+) -> None:
+    long = runs_root() / "a-sweep-point-named-at-length-ln-structured-0.9-seed0"
+    record(tiny_config).rename(long)  # as --out names a run
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await opened(pilot, "f3", RunsScreen)
+        table = screen.query_one(DataTable)
+        await wait_until(pilot, lambda: table.row_count == 1)
+        await pilot.pause()
+        header, row = (line.rstrip() for line in rendered(table)[:2])
+        assert "dense → pruned" in header and " a-sweep-point…ured-0.9-seed0 " in row  # its start and its end
+        assert "finished  " in row and " → " in row.split("finished")[1]  # the accuracies still in sight

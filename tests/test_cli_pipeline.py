@@ -151,43 +151,46 @@ def test_output_that_is_not_a_terminal_keeps_each_line_whole(tiny_config: Experi
     assert any(totals.match(line) for line in lines), lines
 
 
-def test_runs_table_is_readable_at_80_columns(
-    three_runs: list[Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def terminal_lines(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """`prunetui runs` as an 80-column terminal shows it, colours left out."""
     monkeypatch.setenv("COLUMNS", "80")
     monkeypatch.setenv("TTY_COMPATIBLE", "1")  # Rich takes the capture for an 80-column terminal
     monkeypatch.setenv("NO_COLOR", "1")
     assert main(["runs"]) == 0
-    printed = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)  # bold and dim stay without colours
-    assert max(map(len, printed.splitlines())) <= 80
-    assert "…" not in printed
-    whole = ["20260301-120000-aaaaaa", "lenet300", "fashion-mnist", "fashion-mnist-mini", "ln-structured"]
-    for word in (*whole, "per-layer", "interrupted"):
-        assert word in printed.split(), word
-    first_row = next(line for line in printed.splitlines() if line.startswith("20260301"))
-    assert "50.0 %" in first_row and "96.1 % → 88.4 %" in first_row and first_row.rstrip().endswith("finished")
+    return re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out).splitlines()  # bold and dim stay without colours
 
 
-def test_runs_table_with_a_seed_group_keeps_words_whole_at_80_columns(
+def test_runs_table_is_one_line_per_run_at_80_columns(
+    three_runs: list[Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = terminal_lines(capsys, monkeypatch)
+    assert max(map(len, lines)) <= 80 and lines[0].startswith("3 runs in ")  # the root's path may wrap
+    rows = lines[next(i for i, line in enumerate(lines) if line.startswith("run ")) + 1 :]  # after the header
+    assert [row.split()[0] for row in rows] == [path.name for path in three_runs]  # one line per run
+    newest, one_shot, killed = rows
+    assert " …iterative per-layer " in newest and "50.0 % 96.1 % → 88.4 % finished" in newest  # the schedule kept
+    assert "l1 layer one-shot" in one_shot and killed.split()[-6:] == ["(90.0", "%)", "–", "→", "–", "interrupted"]
+
+
+def test_a_seed_groups_row_names_it_as_delete_takes_it_at_80_columns(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "80")
-    monkeypatch.setenv("TTY_COMPATIBLE", "1")
-    monkeypatch.setenv("NO_COLOR", "1")
     root, group = tmp_path / "runs", "seeds-20260301-120000-aaaaaa"
     for seed, name, accuracy in ((0, "20260301-120000-aaaaaa", 0.884), (1, "20260301-120000-aaaaaa-2", 0.894)):
         config = ExperimentConfig(dataset="fashion-mnist-mini", seed=seed, criterion="ln-structured")
         saved_run(root, name, config, group=group, **finished(accuracy, 0.5, "2026-03-01T12:00:00+0000"))
-    killed = ExperimentConfig(dataset="fashion-mnist-mini", model="lenet300")
-    saved_run(root, "20260201-120000-bbbbbb", killed, status="running", pid=0)
-    assert main(["runs"]) == 0
-    printed = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
-    assert max(map(len, printed.splitlines())) <= 80 and "…" not in printed
-    assert printed.split().count("fashion-mnist-mini") == 2 and "interrupted" in printed.split()
-    lines = printed.splitlines()
-    at = next(i for i, line in enumerate(lines) if line.startswith("seed group"))
-    assert "50.0 " in lines[at] and "96.1±0.0 % →" in lines[at] and "n = 2" in lines[at]
-    assert "±0.0 %" in lines[at + 1] and "88.9±0.7 %" in lines[at + 1]  # 88.4 % and 89.4 %: sqrt(0.005) = 0.7
+    long_name = "a-sweep-point-named-at-length-ln-structured-0.9-seed0"
+    saved_run(root, long_name, ExperimentConfig(model="lenet300"), **finished(0.9, 0.9, "2026-02-01T12:00:00+0000"))
+    lines = terminal_lines(capsys, monkeypatch)
+    at = next(i for i, line in enumerate(lines) if line.startswith("run ")) + 1  # after the header
+    assert max(map(len, lines)) <= 80 and len(lines) == at + 4  # the group's row, its two runs, the long-named run
+    group_row, seed0, seed1, named = lines[at:]
+    assert group_row.split()[0] == group and group_row.rstrip().endswith("96.1 → 88.9±0.7 % n = 2")  # sqrt(0.005)
+    assert " ln-st… one-shot " in group_row and "50.0 %" in group_row  # the schedule kept
+    assert seed0.split()[:3] == ["20260301-120000-aaaaaa", "seed", "0"] and seed1.split()[1:3] == ["seed", "1"]
+    assert named.startswith("a-sweep-point…ured-0.9-seed0 ") and named.split()[1:4] == ["l1", "la…", "one-shot"]
+    assert main(["runs", "--delete", group, "--yes"]) == 0
+    assert not (root / "20260301-120000-aaaaaa").exists() and (root / long_name).is_dir()
 
 
 def test_runs_through_a_pipe_are_one_whole_line_each(
@@ -200,7 +203,7 @@ def test_runs_through_a_pipe_are_one_whole_line_each(
     assert [row.split()[0] for row in rows] == [path.name for path in three_runs]
     assert len(lines) == 2 + len(rows)  # the title, one header line, one line per run
     assert rows[0].split()[-1] == "finished" and "lenet300 on fashion-mnist, ln-structured" in rows[0]
-    assert rows[2].split()[-1] == "interrupted" and "target 90.0 %" in rows[2]
+    assert rows[2].split()[-1] == "interrupted" and "(90.0 %)" in rows[2]
 
 
 def test_runs_as_json_and_csv_have_stable_fields(three_runs: list[Path], capsys: pytest.CaptureFixture[str]) -> None:

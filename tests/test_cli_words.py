@@ -25,6 +25,8 @@ def error_of(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
         (["sweep", "--methodz=l1"], "prunetui sweep: error: unrecognized argument: --methodz=l1; did you mean "
          "--methods? (see prunetui sweep --help)"),
         (["runs", "--xyzzy"], "prunetui runs: error: unrecognized argument: --xyzzy (see prunetui runs --help)"),
+        (["rnus"], "prunetui: error: argument COMMAND: invalid choice: 'rnus' (choose from 'run', 'runs', 'sweep', "
+         "'sensitivity', 'presets', 'data', 'export'); did you mean runs? (see prunetui --help)"),
     ],
 )  # fmt: skip
 def test_an_unknown_flag_names_the_subcommands_help_and_the_nearest_flag(
@@ -46,3 +48,19 @@ def test_agp_with_fewer_epochs_says_that_interval_0_spreads_the_updates(
     assert main([*argv, "--runs-dir", str(tmp_path)]) == 2  # a setting that cannot work: bad input
     printed = capsys.readouterr().out
     assert "is not within training" in printed and "--agp-interval 0 spreads the updates over the training" in printed
+
+
+@pytest.mark.parametrize(
+    ("command", "second"), [([], "With no command, opens the app"), (["runs"], "--json (a list of objects)")]
+)
+def test_help_fills_its_paragraphs_to_80_columns(
+    command: list[str], second: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    text = capsys.readouterr().out
+    assert all(len(line) <= 80 for line in text.splitlines()), text  # no line a terminal breaks mid-word
+    assert text.split("\n\n")[2].startswith(second)  # after the usage and the first: paragraphs kept apart
+    if command:
+        assert "non-zero" in text and "non-\n" not in text  # never broken at a hyphen

@@ -130,9 +130,7 @@ def test_when_every_source_fails_the_error_names_each_place_tried(tmp_path: Path
     assert "--data-dir" in message and "$PRUNETUI_DATA" in message
     assert "\n" not in message
     # What can be used instead: not the downloads that would fail as this one did.
-    assert message.endswith(
-        "Available now: fashion-mnist-mini (embedded); pick one with --dataset or the form's dataset field."
-    )
+    assert message.endswith("Available now: fashion-mnist-mini (embedded); set --dataset to one of them.")
 
 
 def test_a_run_without_data_fails_with_the_data_error(tmp_path: Path) -> None:
@@ -143,9 +141,7 @@ def test_a_run_without_data_fails_with_the_data_error(tmp_path: Path) -> None:
     assert events[-1].summary is None  # nothing was built
     assert "download" not in events[-1].message.split("Fix:")[0]  # not tried, so not listed
     # It names what can be used instead, and how to choose it.
-    assert events[-1].message.endswith(
-        "Available now: fashion-mnist-mini (embedded); pick one with --dataset or the form's dataset field."
-    )
+    assert events[-1].message.endswith("Available now: fashion-mnist-mini (embedded); set --dataset to one of them.")
 
 
 def test_the_missing_data_set_message_lists_the_data_sets_on_disk(tmp_path: Path) -> None:

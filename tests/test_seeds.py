@@ -85,7 +85,7 @@ def test_seeds_make_one_grouped_run_each_and_the_mean_and_std_of_their_summaries
 
     assert main(["runs"]) == 0
     table = capsys.readouterr().out
-    assert f"{mean * 100:.1f} ± {std * 100:.1f} %" in table and "n = 2" in table and "seed group" in table
+    assert f"→ {mean * 100:.1f}±{std * 100:.1f} %" in table and "n = 2" in table and f"\n{group} " in table
     assert main(["export", rows[3]["name"]]) == 0  # a group's runs are runs like any other
     capsys.readouterr()
     assert main(["runs", "--delete", group, "--yes"]) == 0  # the group's name stands for all its runs

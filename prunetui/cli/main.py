@@ -12,6 +12,7 @@ from prunetui.cli.export_command import export_command
 from prunetui.cli.options import (
     RUN_HELP,
     OneLineErrorParser,
+    ParagraphsFormatter,
     add_config_options,
     add_parallel_options,
     add_preset_option,
@@ -40,9 +41,7 @@ then downloaded.
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineErrorParser(
-        prog="prunetui", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = OneLineErrorParser(prog="prunetui", description=DESCRIPTION, formatter_class=ParagraphsFormatter)
     parser.add_argument("--version", action="version", version=f"prunetui {__version__}")
     parser.add_argument("--config", type=Path, metavar="FILE.toml", help="open the app with settings from a TOML file")
     add_runs_dir_option(parser)  # the app's

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import itertools
+import re
 import sys
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
@@ -17,10 +20,36 @@ from prunetui.engine.core.presets import load_preset
 RUN_HELP = "a run's name, the unique start of one, `last` (the newest run) or a path"
 
 
+class ParagraphsFormatter(argparse.RawDescriptionHelpFormatter):
+    """A description's paragraphs filled to the terminal's width, each block of lines keeping its indent (a list of
+    fields indented under its line): argparse's raw text kept lines wider than 80 columns, which the terminal then
+    broke mid-word; its default filler ran the paragraphs together."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines: list[str] = []
+        for (margin, words), block in itertools.groupby(text.splitlines(), key=_margin_and_words):
+            text = " ".join(line.strip() for line in block)
+            fill = textwrap.TextWrapper(width, initial_indent=indent + margin, subsequent_indent=indent + margin)
+            fill.break_on_hyphens = fill.break_long_words = False  # 'non-zero' and a path stay whole
+            lines.append(fill.fill(text) if words else "")
+        return "\n".join(lines)
+
+
+def _margin_and_words(line: str) -> tuple[str, bool]:
+    """Consecutive lines with the same margin and words are one block to fill; blank lines part them."""
+    return line[: len(line) - len(line.lstrip())], bool(line.strip())
+
+
+INVALID_CHOICE = re.compile(r"invalid choice: '(?P<given>[^']*)' \(choose from (?P<choices>[^)]*)\)")
+
+
 class OneLineErrorParser(argparse.ArgumentParser):
     """argparse prints usage plus the error; we print one line and the way to get help."""
 
     def error(self, message: str) -> NoReturn:
+        if choice := INVALID_CHOICE.search(message):  # a mistyped command or value: the nearest one ('rnus')
+            near = difflib.get_close_matches(choice["given"], choice["choices"].replace("'", "").split(", "), n=1)
+            message += f"; did you mean {near[0]}?" if near else ""
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
     def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from prunetui.cli.options import RUN_HELP, add_runs_dir_option, fail
+from prunetui.cli.options import RUN_HELP, ParagraphsFormatter, add_runs_dir_option, fail
 from prunetui.cli.output import and_list
-from prunetui.describe import percent, percent_spread, seeds_text
+from prunetui.describe import counted, cut_name, fitted_method, group_accuracies, mean_percent, percent
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.storage.csv_text import csv_text
-from prunetui.engine.storage.groups import AVERAGED, RunGroup, grouped
+from prunetui.engine.storage.groups import AVERAGED, GROUP_NAME_WIDTH, RunGroup, grouped
 from prunetui.engine.storage.runs import (
     RUN_NAME,
     STATUSES,
@@ -34,6 +36,8 @@ from prunetui.engine.storage.runs import (
 AGGREGATE = "aggregate"  # the status of a seed group's own row in --json and --csv
 STD_FIELDS = tuple(f"{field}_std" for field in AVERAGED)
 STATUS_STYLES = {"finished": "green", "stopped": "yellow", "interrupted": "yellow", "running": "cyan"}
+HEADERS = ("run", "experiment", "sparsity", "accuracy\nbefore → after", "status")  # agp prunes in training: no "dense"
+MIN_WHAT = 6  # fewer cells of 'lenet5 on mnist' than this say nothing: the method alone then
 
 # The fields of `--json` and `--csv`, in order. Scripts rely on these names: add fields, never rename them.
 FIELDS = (
@@ -48,7 +52,7 @@ List the runs saved under the runs root, newest first. Runs that were stopped, f
 are listed too, marked as such.
 
 --json (a list of objects) and --csv (a header row, then one row per run) give these fields:
-{textwrap.fill(", ".join(FIELDS), width=100, initial_indent="  ", subsequent_indent="  ")}
+  {", ".join(FIELDS)}
 Accuracies and sparsities are fractions in [0, 1]; compression is total / non-zero parameters, biases
 included, and weight_compression total / non-zero weights, biases left out (what Han et al. 2015 count:
 LeNet-5's 12×); started is ISO 8601; a value the run never got to (or not a finite number) is null in JSON
@@ -70,7 +74,7 @@ def add_runs_parser(commands: argparse._SubParsersAction) -> None:
         "runs",
         help="list the saved runs (a table, --json or --csv); --delete RUN… deletes them",
         description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=ParagraphsFormatter,
     )
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--json", action="store_true", help="print the runs as JSON, for scripts")
@@ -94,7 +98,7 @@ def runs_command(args: argparse.Namespace, console: Console) -> int:
     elif not runs:
         console.print(f"No runs in {root} yet; `prunetui run` saves one there.")
     else:
-        console.print(runs_table(runs, str(root), stacked=console.is_terminal))
+        console.print(runs_table(runs, str(root), width=console.width if console.is_terminal else None))
     return 0
 
 
@@ -154,75 +158,110 @@ def group_fields(group: RunGroup) -> dict[str, Any]:
     }
 
 
-def runs_table(runs: list[RunRecord], root: str, stacked: bool = True) -> Table:
-    """Readable at 80 columns: no rules, one space between columns, and only the experiment (model, data, method)
-    wraps, between words (a word wider than the column is broken, never cut short); the other cells are short and
-    never wrapped, so no number is parted from its unit. A run's name is its date. Not `stacked` (through a
-    pipe), every cell is one line, so every run is one line."""
-    newline = "\n" if stacked else " "
+@dataclass(frozen=True)
+class Experiment:
+    """What a row's experiment cell says, in plain words: 'lenet5 on mnist' and its method, or (dim) a seed under
+    its group's row."""
+
+    what: str
+    method: str = ""
+    dim: bool = False
+
+    @property
+    def text(self) -> str:
+        return f"{self.what}, {self.method}" if self.method else self.what
+
+    def cell(self, text: str) -> str:
+        return f"[dim]{escape(text)}[/]" if self.dim else escape(text)  # a model's file name may hold [brackets]
+
+
+Row = tuple[str, Experiment, str, str, str]  # run, experiment, sparsity, accuracy, status
+
+
+def runs_table(runs: list[RunRecord], root: str, width: int | None = None) -> Table:
+    """One line per run, and one per seed group above its runs (its name, as `--delete` takes it, its mean
+    sparsity, mean dense accuracy → mean ± std accuracy and n), its runs told by their seed. In a terminal `width`
+    columns wide the experiment takes the room the other columns leave, its model and data set cut first, then the
+    method's criterion and scope, its schedule last (`fitted_method`); a run's name longer than a group's is cut
+    in the middle. Without a `width` (through a pipe) every cell is whole."""
+    items = grouped(runs)
+    rows = [_group_cells(item) if isinstance(item, RunGroup) else _run_cells(item, width is None) for item in items]
     table = Table(
-        title=f"{len(runs)} run{'' if len(runs) == 1 else 's'} in {root}",
+        title=f"{counted(len(runs), 'run')} in {escape(root)}",
         title_justify="left",
         box=None,
         padding=(0, 1, 0, 0),
         pad_edge=False,
         header_style="bold",
     )
-    table.add_column("run", no_wrap=True)
-    table.add_column("experiment", overflow="fold")
-    table.add_column("sparsity", justify="right", no_wrap=True)
-    table.add_column(
-        f"accuracy{newline}before → after", justify="right", no_wrap=True
-    )  # agp prunes while training: no "dense"
-    table.add_column("status", no_wrap=True)
-    for item in grouped(runs):
-        table.add_row(*(_group_cells(item, newline) if isinstance(item, RunGroup) else _run_cells(item, newline)))
+    for header, right in zip(HEADERS, (False, False, True, True, False), strict=True):
+        table.add_column(
+            header if width else header.replace("\n", " "), no_wrap=True, justify="right" if right else "left"
+        )
+    room = 0 if width is None else width - len(HEADERS) + 1 - sum(_column_width(rows, c) for c in (0, 2, 3, 4))
+    for name, experiment, sparsity, accuracy, status in rows:
+        text = experiment.text if width is None else _fitted(experiment, room)
+        table.add_row(name, experiment.cell(text), sparsity, accuracy, status)
     return table
 
 
-def _run_cells(run: RunRecord, newline: str) -> tuple[str, ...]:
+def _fitted(experiment: Experiment, width: int) -> str:
+    """The model and data set give way first ('lenet5 on fashion-m… l1 layer one-shot'), then the method."""
+    if not experiment.method or len(experiment.text) <= width:
+        return experiment.text
+    room = width - len(experiment.method) - 1
+    if room < MIN_WHAT:
+        return fitted_method(experiment.method, max(width, 2))
+    return f"{experiment.what[: room - 1]}… {experiment.method}"
+
+
+def _column_width(rows: list[Row], column: int) -> int:
+    """The cells of a column, each on one line: their widest, or its header's widest line."""
+    header = max(len(line) for line in HEADERS[column].splitlines())
+    return max(header, *(Text.from_markup(str(row[column])).cell_len for row in rows))  # not the experiment
+
+
+def _run_cells(run: RunRecord, whole: bool) -> Row:
     if run.group and run.config:  # under its group's row, which says what the experiment is
-        experiment = f"[dim]  seed {run.config.seed}[/]"
+        experiment = Experiment(f"  seed {run.config.seed}", dim=True)
     else:
-        experiment = _experiment(run.config, run.method, newline)
+        experiment = _experiment(run.config, run.method)
     return (
-        _name(run, newline),
+        _name(run, whole),
         experiment,
-        _sparsity(run, newline),
+        _sparsity(run),
         f"{percent(run.dense_accuracy)} → {percent(run.accuracy)}",
         f"[{STATUS_STYLES.get(run.status, 'red')}]{run.status}[/]",
     )
 
 
-def _group_cells(group: RunGroup, newline: str) -> tuple[str, ...]:
-    """A seed group's row, above its runs: means ± standard deviations over the n runs that finished."""
-    pm = "±" if newline == "\n" else " ± "  # narrow, so that the experiment keeps the columns its words need
+def _group_cells(group: RunGroup) -> Row:
+    """A seed group's row, above its runs: means (± standard deviation of the accuracy) over the n that finished."""
     return (
-        f"[b]seed group[/]{newline}[dim]mean{' ± std' if len(group.averaged) > 1 else ''}[/]",
-        f"{_experiment(group.config, group.method, newline)}, {seeds_text(group.seeds)}",
-        percent_spread(group.stat("sparsity"), f"{newline}{pm}"),  # no wider than its header
-        f"{percent_spread(group.stat('dense_accuracy'), pm)} →{newline}{percent_spread(group.stat('accuracy'), pm)}",
+        f"[b]{group.name}[/]",
+        _experiment(group.config, group.method),
+        mean_percent(group.stat("sparsity")),
+        group_accuracies(group.stat("dense_accuracy"), group.stat("accuracy")),
         f"[b]n = {len(group.averaged)}[/]",
     )
 
 
-def _experiment(config: ExperimentConfig | None, method: str, newline: str) -> str:
-    """'lenet5 on mnist, l1 layer one-shot'; stacked, the method on a line of its own, with no comma to make the
-    data set's name (fashion-mnist-mini) a word longer than the column."""
-    if config is None:
-        return "?"
-    return f"{config.model} on {config.dataset}{',' if newline == ' ' else ''}{newline}{method}"
+def _experiment(config: ExperimentConfig | None, method: str) -> Experiment:
+    return Experiment(f"{config.model} on {config.dataset}", method) if config else Experiment("?")
 
 
-def _name(run: RunRecord, newline: str) -> str:
+def _name(run: RunRecord, whole: bool) -> str:
+    if not whole:
+        return escape(cut_name(run.name, GROUP_NAME_WIDTH))
     if run.started and not RUN_NAME.match(run.name):  # a name given with --out: say when it ran
-        return f"{run.name}{newline}[dim]{run.started:%Y-%m-%d %H:%M}[/]"
-    return run.name
+        return f"{escape(run.name)} [dim]{run.started:%Y-%m-%d %H:%M}[/]"
+    return escape(run.name)
 
 
-def _sparsity(run: RunRecord, newline: str) -> str:
+def _sparsity(run: RunRecord) -> str:
+    """The sparsity reached; of a run that never reported one, its target, dim and in brackets."""
     if run.sparsity is None and run.config:
-        return f"[dim]target{newline}{percent(run.config.sparsity)}[/]"
+        return f"[dim]({percent(run.config.sparsity)})[/]"
     return percent(run.sparsity)
 
 

@@ -39,7 +39,11 @@ from prunetui.describe import (
     before_pruning,
     compressions,
     counted,
+    cut_name,
+    fitted_method,
+    group_accuracies,
     kept_word,
+    mean_percent,
     percent,
     percent_spread,
     seeds_text,
@@ -50,7 +54,7 @@ from prunetui.describe import (
 from prunetui.engine.analyses import Lines, Series
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.seed_stats import MeanStd
-from prunetui.engine.storage.groups import RunGroup, accuracy_points, band, grouped, loss_points
+from prunetui.engine.storage.groups import GROUP_NAME_WIDTH, RunGroup, accuracy_points, band, grouped, loss_points
 from prunetui.engine.storage.history import HistoryRow
 from prunetui.engine.storage.runs import (
     EVENTS_FILE,
@@ -67,18 +71,6 @@ if TYPE_CHECKING:
 SELECTED = "●"
 # The run and its outcome first: at 80 columns the method, last, is what gets cut (the detail shows it whole).
 COLUMNS = ("run", "status", "sparsity", "dense → pruned", "method")
-
-
-def fitted_method(method: str, width: int) -> str:
-    """'l1 layer iterative' in `width` cells: its schedule stays whole, the criterion and scope before it give way
-    ('ln-str… one-shot'), so that at 80 columns the method still says how it pruned."""
-    if len(method) <= width:
-        return method
-    head, _, schedule = method.rpartition(" ")
-    room = width - len(schedule) - 1
-    if not head or room < 2:
-        return f"{method[: max(width, 2) - 1]}…"
-    return f"{head[: room - 1]}… {schedule}"
 
 
 def run_label(run: RunRecord) -> str:
@@ -438,7 +430,7 @@ class RunsScreen(ToolScreen):
 def _run_cells(run: RunRecord) -> tuple[str, ...]:
     """A run of a seed group is told by its seed, under the group's row (the detail names it)."""
     return (
-        f"  seed {run.config.seed}" if run.group and run.config else run.name,
+        f"  seed {run.config.seed}" if run.group and run.config else cut_name(run.name, GROUP_NAME_WIDTH),
         run.status,
         percent(run.sparsity),
         f"{percent(run.dense_accuracy)} → {percent(run.accuracy)}",
@@ -447,12 +439,12 @@ def _run_cells(run: RunRecord) -> tuple[str, ...]:
 
 
 def _group_cells(group: RunGroup) -> tuple[str | Text, ...]:
-    """Tight numbers, so that 80 columns still show the run, status and both accuracies."""
+    """Tight numbers, so that 80 columns still show the group's name, status and both accuracies."""
     return (
-        Text(f"seeds …{group.tail}", style="bold"),
+        Text(group.name, style="bold"),  # whole: the name `prunetui runs --delete` takes
         f"n = {len(group.averaged)}",
-        percent_spread(group.stat("sparsity"), pm="±"),
-        f"{percent_spread(group.stat('dense_accuracy'), pm='±')} → {percent_spread(group.stat('accuracy'), pm='±')}",
+        mean_percent(group.stat("sparsity")),
+        group_accuracies(group.stat("dense_accuracy"), group.stat("accuracy")),
         f"{group.method}, {seeds_text(group.seeds)}",
     )
 

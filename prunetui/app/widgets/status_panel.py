@@ -9,7 +9,9 @@ import time
 
 from rich.markup import escape
 from rich.progress_bar import ProgressBar as RichBar
+from rich.style import Style
 from textual.app import ComposeResult
+from textual.color import Color
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Label, Static
@@ -47,15 +49,19 @@ class Bar(Widget):
             self.refresh()
 
     def render(self) -> RichBar:
-        theme = self.app.theme_variables
+        theme = self.app.theme_variables  # CSS colours: an ANSI theme's "ansi_blue" is no colour Rich knows
+
+        def style(name: str) -> Style:
+            return Style(color=Color.parse(theme[name]).rich_color)
+
         return RichBar(
             total=self.total or 1,
             completed=self.done,
             pulse=self.total is None,
             width=self.size.width,
-            complete_style=theme["primary"],
-            finished_style=theme["success"],
-            pulse_style=theme["primary"],
+            complete_style=style("primary"),
+            finished_style=style("success"),
+            pulse_style=style("primary"),
         )
 
 

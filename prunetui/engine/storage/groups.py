@@ -32,6 +32,9 @@ def group_name(first_run: Path) -> str:
     return f"{GROUP_PREFIX}{first_run.name}"
 
 
+GROUP_NAME_WIDTH = len(group_name(Path("YYYYmmdd-HHMMSS-abcdef")))  # tables show names this wide whole
+
+
 @dataclass(frozen=True, slots=True)
 class RunGroup:
     name: str
@@ -70,12 +73,6 @@ class RunGroup:
     @property
     def started(self) -> datetime | None:
         return min((run.started for run in self.runs if run.started), default=None)
-
-    @property
-    def tail(self) -> str:
-        """Its name after `seeds-` and the date (`seeds-20261127-`), where the whole name does not fit: the time and
-        the first run's hash, e.g. `123014-3fa2c1`."""
-        return self.name[len(GROUP_PREFIX) + len("YYYYmmdd-") :]
 
     def deletable(self) -> list[RunRecord]:
         """All its runs, checked as `deletable_run` checks one, so that a run still running keeps the whole group."""

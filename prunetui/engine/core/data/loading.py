@@ -289,7 +289,7 @@ def _locate(
         f"{name} data set not found; tried: {'; '.join(tried)}. "
         f"Fix: connect to the internet so it can be downloaded, put {layouts_text(name, root)}, "
         f"or pass --data-dir (or set $PRUNETUI_DATA) to where they are. "
-        f"Available now: {others}; pick one with --dataset or the form's dataset field."
+        f"Available now: {others}; set --dataset to one of them."
     )
 
 
