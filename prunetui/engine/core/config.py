@@ -223,8 +223,8 @@ class ExperimentConfig:
     )
     data_path: str = setting(
         "auto",
-        "memory: images held on the training device; stream: streamed to it by worker processes; "
-        "auto: memory when they take at most a quarter of its free memory",
+        "memory: held on the training device; stream: fed to it by worker processes; "
+        "auto: memory if the images take at most ¼ of its free memory",
         DATA_PATHS,
     )
 

@@ -3,8 +3,8 @@ processes, pinned on CUDA, then moved to the training device, where they are nor
 memory path's are. The batches are the memory path's: the same images in the same order.
 
 The workers are forked (Linux's default), so they share the images with the training process instead of copying
-them. They ignore SIGINT: Ctrl+C in a terminal reaches the whole process group, and the training process, which
-stops between batches, shuts them down itself when its batches are closed.
+them. They ignore SIGINT and SIGHUP: a terminal sends those (Ctrl+C, its closing) to the whole process group, and
+the training process, which stops between batches, shuts the workers down itself when its batches are closed.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ class _Gather(Dataset[tuple[Tensor, Tensor]]):
         return (images.clone(), labels.clone()) if isinstance(key, slice) else (images, labels)
 
 
-def _ignore_sigint(_worker: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _ignore_terminal_signals(_worker: int) -> None:
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def workers() -> int:
@@ -59,7 +60,7 @@ def streamed(
         sampler=keys,
         num_workers=count,
         pin_memory=device.type == "cuda",
-        worker_init_fn=_ignore_sigint if count else None,
+        worker_init_fn=_ignore_terminal_signals if count else None,
         prefetch_factor=PREFETCH if count else None,
     )
     batches = iter(loader)
