@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
@@ -102,7 +102,7 @@ class Split:
             return self.take(index), self.labels[index]
         return self.take(index), self.labels[_on_host(index)].to(self.stream_to)
 
-    def batches(self, size: int, order: Tensor | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+    def batches(self, size: int, order: Tensor | None = None) -> Generator[tuple[Tensor, Tensor], None, None]:
         """Batches of `size` (images as `take` gives them, labels) in `order` (a permutation; None: as held), on the
         training device. Held whole, each is a slice; streamed, a DataLoader's workers gather them (close the
         iterator to end those at once)."""
