@@ -38,26 +38,35 @@ def _run(config: ExperimentConfig) -> tuple[list[str], list[EpochEnd], Finished]
     raise AssertionError("the run did not finish")
 
 
-def _both_paths(config: ExperimentConfig) -> None:
-    """The run held in memory and streamed: the same batches, so the same losses and accuracies."""
+def _both_paths(config: ExperimentConfig, tolerance: float = 1e-5) -> None:
+    """The run held in memory and streamed: the same batches, so the same losses and accuracies (on a GPU within
+    `tolerance`: cuDNN's benchmark mode may time its way to other kernels)."""
     memory_statuses, memory, _ = _run(config.replace(data_path="memory"))
     stream_statuses, stream, _ = _run(config.replace(data_path="stream"))
     assert any(s.startswith("data path memory: ") and "--data-path memory" in s for s in memory_statuses)
     assert any(s.startswith("data path stream: ") and "--data-path stream" in s for s in stream_statuses)
     assert len(memory) == len(stream) > 0
     for held, streamed in zip(memory, stream, strict=True):
-        assert streamed.accuracy == pytest.approx(held.accuracy, abs=1e-6)
-        assert streamed.train_loss == pytest.approx(held.train_loss, rel=1e-5)
-        assert streamed.test_loss == pytest.approx(held.test_loss, rel=1e-5)
+        assert streamed.accuracy == pytest.approx(held.accuracy, abs=max(tolerance, 1e-6))
+        assert streamed.train_loss == pytest.approx(held.train_loss, rel=tolerance)
+        assert streamed.test_loss == pytest.approx(held.test_loss, rel=tolerance)
+
+
+def _resnet20_on_colour_images(root: Path, device: str) -> ExperimentConfig:
+    write_cifar10(root, per_batch=60)  # 300 training and 60 test images, 3 x 32 x 32; cifar10 augments them
+    return ExperimentConfig(
+        model="resnet20", dataset="cifar10", data_dir=str(root), epochs=1, finetune_epochs=0, batch_size=50,
+        device=device, validation_split=0.1, sparsity=0.5,
+    )  # fmt: skip
 
 
 def test_resnet20_on_colour_images_trains_alike_held_or_streamed(tmp_path: Path) -> None:
-    write_cifar10(tmp_path, per_batch=60)  # 300 training and 60 test images, 3 x 32 x 32; cifar10 augments them
-    config = ExperimentConfig(
-        model="resnet20", dataset="cifar10", data_dir=str(tmp_path), epochs=1, finetune_epochs=0, batch_size=50,
-        device="cpu", validation_split=0.1, sparsity=0.5,
-    )  # fmt: skip
-    _both_paths(config)
+    _both_paths(_resnet20_on_colour_images(tmp_path, "cpu"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_resnet20_trains_alike_held_on_the_gpu_or_streamed_to_it_pinned(tmp_path: Path) -> None:
+    _both_paths(_resnet20_on_colour_images(tmp_path, "cuda").replace(precision="bf16"), tolerance=0.05)
 
 
 def test_the_lenet_default_trains_alike_held_or_streamed() -> None:
