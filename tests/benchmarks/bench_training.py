@@ -44,7 +44,7 @@ from prunetui.engine.core.networks.spec import InputShape
 LR = 0.05
 SEED = 0
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530  # the usual published constants
-ENGINE = "engine (tensor slices)"
+ENGINE = "engine"
 CIFAR_SHAPED = "cifar-shaped"
 CIFAR_IMAGES, CIFAR_TEST_IMAGES, CIFAR_CLASSES = 50_000, 1_000, 10
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)  # CIFAR-10's, as the recipe uses
@@ -207,7 +207,7 @@ def main() -> None:
     subset = f"{args.train_subset:,}" if args.train_subset else "all"
     print(
         f"{args.model} on {args.dataset}: epochs {args.epochs}, batch {args.batch_size}, {subset} training images, "
-        f"SGD lr {LR} momentum 0.9, engine {args.precision}; torch {torch.__version__}, "
+        f"SGD lr {LR} momentum 0.9, engine {args.precision}, --data-path {args.data_path}; torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs, device {device_name(args.device)}, "
         f"load average {' '.join(f'{load:.2f}' for load in os.getloadavg())}"
     )
