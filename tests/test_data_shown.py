@@ -71,7 +71,7 @@ def test_many_class_names_are_shortened_and_a_few_kept_whole() -> None:
         "… and 90 more; held in memory (whole tensors, sliced per batch)",
     ]
     few = DataFacts("imagefolder:pets", "pets", 12, 6, 1, 16, ("cat", "dog", "eel"), path="stream")
-    assert few.line() == "18 images (12 train, 6 test), 1×16×16, 3 classes: cat, dog, eel; in stream; from pets"
+    assert few.line() == "18 images (12 train, 6 test), 1×16×16, 3 classes: cat, dog, eel; streamed; from pets"
 
 
 def test_a_100_class_run_names_its_worst_and_best_classes_and_keeps_all(

@@ -28,6 +28,7 @@ NON_DEFAULT = ExperimentConfig(
     image_size=32,
     augment="crop-flip",
     precision="bf16",
+    data_path="stream",
     criterion="taylor",
     scope="global",
     schedule="agp",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
+from prunetui.engine.core.data.memory import DATA_PATHS
 from prunetui.engine.core.data.specs import AUGMENTS, DatasetChoices, spec_problem
 from prunetui.engine.core.device import DEVICES
 from prunetui.engine.core.errors import ConfigError
@@ -220,6 +221,12 @@ class ExperimentConfig:
         "fp32",
         "training arithmetic: fp32, or autocast to bf16 or fp16 (fp16 with loss scaling, for GPUs without bf16)",
         PRECISIONS,
+    )
+    data_path: str = setting(
+        "auto",
+        "memory: held on the training device; stream: fed to it by worker processes; "
+        "auto: memory if the images take at most ¼ of its free memory",
+        DATA_PATHS,
     )
 
     @classmethod

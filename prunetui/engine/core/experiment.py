@@ -78,6 +78,36 @@ def measure(model: nn.Module, data: DataSet) -> Measured:
     return Measured(test.loss, test.accuracy, val, test.top5, test.per_class)
 
 
+def channels_last(model: nn.Module, example: torch.Tensor) -> nn.Module:
+    """A conv net that is given its images in channels_last (NHWC) order, where the convolutions of PyTorch's CPU
+    (oneDNN) and GPU (cuDNN) libraries run fastest; each activation after keeps that order. One training step of
+    resnet20 on 128 CIFAR-shaped images measured 1.5 to 1.6 times as fast so on the project's 2-core CPU (noisy),
+    against 1.1 to 1.4 times with the weights in channels_last too: the weights stay contiguous, as torch's pruning
+    (`.view(-1)` of a weight) needs them.
+    The LeNets are left as they are: their baseline digests pin every bit of their numbers, which another order of
+    summation would change. A network of the user's that needs contiguous activations (`x.view(n, -1)` after a
+    convolution) fails one trial forward pass so and is left as it is too."""
+    if not any(isinstance(module, nn.Conv2d) for module in model.modules()):
+        return model
+    hook = model.register_forward_pre_hook(_channels_last_input)
+    training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(example)  # eval: no batch-norm statistics move, no dropout draws
+    except RuntimeError:
+        hook.remove()
+    finally:
+        model.train(training)
+    return model
+
+
+def _channels_last_input(_model: nn.Module, inputs: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    first, *rest = inputs
+    if isinstance(first, torch.Tensor) and first.dim() == 4:
+        return (first.contiguous(memory_format=torch.channels_last), *rest)
+    return None
+
+
 def checkpoint_fields(config: ExperimentConfig, shape: InputShape, output_layer: str = "") -> dict[str, Any] | None:
     """The spec a checkpoint of a network other than the LeNets keeps beside the weights (see
     `storage.export.Network`); for the LeNets, whose name says the rest, the data's shape where it is not their
@@ -167,6 +197,8 @@ class Experiment:
         config = self.config
         device = resolve_device(config.device)
         self._device = str(device)
+        if device.type == "cuda":  # cuDNN times its kernels for each new input shape once and keeps the fastest
+            torch.backends.cudnn.benchmark = True
         torch.manual_seed(config.seed)
         data = yield from run_data_loading(config, device, download=self._download, system_dir=self._system_data_dir)
         self._data = data
@@ -284,6 +316,8 @@ class Experiment:
             self.example = checked.example.to(device)
         self.layer_names = config.select_layers(all_layers, self.output_layer)
         model = model.to(device)
+        if not config.layers_known:
+            model = channels_last(model, self.example)
         self._rewind_to = (0, weights_of(model))
         with contextlib.suppress(Exception):  # the cost is reported where it can be measured, never fails a run
             self.dense_cost = measure_cost(model, self.example)
@@ -443,7 +477,7 @@ class Experiment:
         generator = torch.Generator().manual_seed(self.config.seed + round_)
         order = torch.randperm(len(data.train), generator=generator)[: count * size]
         order = order.to(data.train.images.device)
-        return [(data.train.take(index), data.train.labels[index]) for index in order.split(size)]
+        return [data.train.batch(index) for index in order.split(size)]
 
     # -- results ------------------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
-"""Training and evaluation over tensors already on the device: batches are slices of a shuffled index."""
+"""Training and evaluation, batch by batch in a shuffled order: slices of tensors already on the device, or batches
+streamed to it (`Split.batches`)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -13,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunetui.engine.core.augment import crop_flip, draw
+from prunetui.engine.core.augment import Draws, crop_flip, draw
 from prunetui.engine.core.data.loading import Split
 from prunetui.engine.core.errors import DivergedError
 from prunetui.engine.core.optimizers import SGD, Adam, Optimizer
@@ -50,23 +52,23 @@ class Evaluation:
 def evaluate(model: nn.Module, split: Split, classes: int = 0) -> Evaluation:
     """Mean loss and accuracy over `split`; given the number of `classes`, each class's accuracy too."""
     model.eval()
-    device = split.images.device
+    device = split.device
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     correct5 = torch.zeros((), dtype=torch.long, device=device)
     class_correct = torch.zeros(classes, dtype=torch.long, device=device)
     top5 = False
-    for start in range(0, len(split), EVAL_BATCH):
-        images, labels = split.take(slice(start, start + EVAL_BATCH)), split.labels[start : start + EVAL_BATCH]
-        logits = model(images)
-        total_loss += F.cross_entropy(logits, labels, reduction="sum")
-        hits = logits.argmax(1) == labels
-        correct += hits.sum()
-        if classes:
-            class_correct += torch.bincount(labels[hits], minlength=classes)[:classes]
-        top5 = logits.shape[1] >= TOP5_CLASSES
-        if top5:
-            correct5 += (logits.topk(5, 1).indices == labels[:, None]).any(1).sum()
+    with contextlib.closing(split.batches(EVAL_BATCH)) as batches:
+        for images, labels in batches:
+            logits = model(images)
+            total_loss += F.cross_entropy(logits, labels, reduction="sum")
+            hits = logits.argmax(1) == labels
+            correct += hits.sum()
+            if classes:
+                class_correct += torch.bincount(labels[hits], minlength=classes)[:classes]
+            top5 = logits.shape[1] >= TOP5_CLASSES
+            if top5:
+                correct5 += (logits.topk(5, 1).indices == labels[:, None]).any(1).sum()
     n = max(len(split), 1)
     per_class: tuple[float | None, ...] = ()
     if classes:
@@ -122,25 +124,34 @@ class Trainer:
         batch b and may yield items of its own (agp prunes there).
         """
         self.model.train()
-        order = torch.randperm(len(self.data), generator=self.generator).to(self.data.images.device)
-        draws = draw(len(self.data), self.generator, self.data.images.device) if self.augment else None
-        batches = self.batches_per_epoch()
-        running = torch.zeros((), device=self.data.images.device)
+        order = torch.randperm(len(self.data), generator=self.generator)
+        draws = draw(len(self.data), self.generator, self.data.device) if self.augment else None
+        with contextlib.closing(self.data.batches(self.batch_size, order)) as batches:  # closed: no worker is left
+            yield from self._steps(optimizer, batches, draws, lr_at, before_batch)
+
+    def _steps(
+        self,
+        optimizer: Optimizer,
+        batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+        draws: Draws | None,
+        lr_at: Callable[[int], float] | None,
+        before_batch: Callable[[int], Iterator[T]] | None,
+    ) -> Iterator[LossReport | T]:
+        count = self.batches_per_epoch()
+        running = torch.zeros((), device=self.data.device)
         since, started, images = 0, time.perf_counter(), 0
-        for batch in range(batches):
+        for batch, (inputs, labels) in enumerate(batches):
             if self.stop.is_set():
                 raise StopRequested
             if before_batch:
                 yield from before_batch(batch)
-            batch_slice = slice(batch * self.batch_size, (batch + 1) * self.batch_size)
-            index = order[batch_slice]
-            inputs = self.data.take(index)
             if draws is not None:
+                batch_slice = slice(batch * self.batch_size, (batch + 1) * self.batch_size)
                 inputs = crop_flip(
                     inputs, draws.rows[batch_slice], draws.columns[batch_slice], draws.flips[batch_slice]
                 )
             with autocast(self.precision, inputs.device):
-                loss = F.cross_entropy(self.model(inputs), self.data.labels[index])
+                loss = F.cross_entropy(self.model(inputs), labels)
             optimizer.zero_grad()
             if lr_at:
                 optimizer.lr = lr_at(batch)
@@ -151,15 +162,15 @@ class Trainer:
                 optimizer.step()
             running += loss.detach()
             since += 1
-            images += len(index)
-            if since == LOSS_EVERY or batch == batches - 1:
+            images += len(labels)
+            if since == LOSS_EVERY or batch == count - 1:
                 mean = running.item() / since
                 if not mean < DIVERGED_LOSS:  # also true for NaN
                     raise DivergedError(
                         f"training loss diverged ({mean:.3g}) at batch {batch + 1}; lower the learning rate"
                     )
                 elapsed = time.perf_counter() - started
-                yield LossReport(batch + 1, batches, mean, images / max(elapsed, 1e-9))
+                yield LossReport(batch + 1, count, mean, images / max(elapsed, 1e-9))
                 running.zero_()
                 since = 0
         self.images_seen += images

@@ -8,7 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SHOWN_CLASSES = 10  # more are counted, not listed: 100 names fill a screen
-PATHS = {"memory": "held in memory (whole tensors, sliced per batch)"}  # another path says its own name
+PATHS = {
+    "memory": "held in memory (whole tensors, sliced per batch)",
+    "stream": "streamed to the device in batches by DataLoader workers",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,5 +60,5 @@ class DataFacts:
         """One line for the form's note under the data set field."""
         return (
             f"{self.train + self.test:,} images ({self.train:,} train, {self.test:,} test), {self.shape_text}, "
-            f"{self.classes_text(shown)}; in {self.path}; from {self.source}"
+            f"{self.classes_text(shown)}; {'in memory' if self.path == 'memory' else 'streamed'}; from {self.source}"
         )

@@ -20,6 +20,7 @@ from prunetui.engine.core.data.cache import cache_path, load_cached, save_cached
 from prunetui.engine.core.data.download import download as download_files
 from prunetui.engine.core.data.facts import DataFacts
 from prunetui.engine.core.data.idx import read_idx
+from prunetui.engine.core.data.memory import choose_path
 from prunetui.engine.core.data.sources import (
     EMBEDDED,
     EMBEDDED_DIR,
@@ -35,6 +36,7 @@ from prunetui.engine.core.data.sources import (
     system_folder,
 )
 from prunetui.engine.core.data.specs import parse_spec, spec_problem
+from prunetui.engine.core.data.stream import streamed
 from prunetui.engine.core.errors import ConfigError, DataError
 from prunetui.engine.core.events import Status
 from prunetui.engine.core.files import write_atomic
@@ -73,25 +75,61 @@ IDX_CLASSES = {
 class Split:
     # float32 N x C x S x S, normalised with the training set's mean and std (the IDX sets); or uint8 as decoded,
     # a quarter of the memory, normalised batch by batch with `normalise` (mean, std per channel, C x 1 x 1, in
-    # pixel values 0-255)
+    # pixel values 0-255, on the training device)
     images: Tensor
     labels: Tensor  # int64, N
     normalise: tuple[Tensor, Tensor] | None = None
+    # None: images and labels are held on the training device. Else they stay in the host's memory and batches are
+    # streamed to this device (stream.py)
+    stream_to: torch.device | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
+    @property
+    def device(self) -> torch.device:
+        """Where its batches are trained on."""
+        return self.stream_to or self.images.device
+
     def take(self, index: Tensor | slice) -> Tensor:
-        """The images at `index`, normalised float32: what the model is given."""
-        images = self.images[index]
+        """The images at `index`, normalised float32, on the training device: what the model is given."""
+        if self.stream_to is None:
+            return self._normalised(self.images[index])
+        return self._normalised(self.images[_on_host(index)].to(self.stream_to))
+
+    def batch(self, index: Tensor | slice) -> tuple[Tensor, Tensor]:
+        """The images (as `take` gives them) and labels at `index`, on the training device."""
+        if self.stream_to is None:
+            return self.take(index), self.labels[index]
+        return self.take(index), self.labels[_on_host(index)].to(self.stream_to)
+
+    def batches(self, size: int, order: Tensor | None = None) -> Generator[tuple[Tensor, Tensor], None, None]:
+        """Batches of `size` (images as `take` gives them, labels) in `order` (a permutation; None: as held), on the
+        training device. Held whole, each is a slice; streamed, a DataLoader's workers gather them (close the
+        iterator to end those at once)."""
+        keys: list[Tensor | slice] = [slice(start, start + size) for start in range(0, len(self), size)]
+        if order is not None:
+            order = order.to(self.images.device)
+            keys = [order[key] for key in keys]
+        if self.stream_to is None:
+            yield from (self.batch(key) for key in keys)
+            return
+        for images, labels in streamed(self.images, self.labels, keys, self.stream_to):
+            yield self._normalised(images), labels
+
+    def where(self, index: Tensor | slice) -> Split:
+        """The images and labels at `index`, normalised and held as these are."""
+        return Split(self.images[index], self.labels[index], self.normalise, self.stream_to)
+
+    def _normalised(self, images: Tensor) -> Tensor:
         if self.normalise is None:
             return images
         mean, std = self.normalise
         return (images.float() - mean) / std
 
-    def where(self, index: Tensor | slice) -> Split:
-        """The images and labels at `index`, normalised as these are."""
-        return Split(self.images[index], self.labels[index], self.normalise)
+
+def _on_host(index: Tensor | slice) -> Tensor | slice:
+    return index.cpu() if isinstance(index, Tensor) else index
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +140,11 @@ class DataSet:
     source: str  # where the files were found, for the user: "… images from {source}"
     validation: Split | None = None  # held out from the training images; None when none are
     class_names: tuple[str, ...] = ()  # label i is class_names[i]
-    path: str = "memory"  # how training reads the images: whole tensors, on the training device
+
+    @property
+    def path(self) -> str:
+        """How training reads the images: "memory" (whole tensors on the training device) or "stream"."""
+        return "memory" if self.train.stream_to is None else "stream"
 
     @property
     def facts(self) -> DataFacts:
@@ -141,12 +183,15 @@ def dataset_loading(
     download: bool = True,
     system_dir: Path | None = None,
     image_size: int = 0,
+    data_path: str | None = None,
 ) -> Generator[Status, None, DataSet]:
     """Find the data set (embedded; else the data dir, the system directory, a download), load it onto
     `device`, saying what it does as it goes. `data = yield from dataset_loading(...)` in an event stream.
 
     The first `train_subset` training images are kept (0: all), then the fraction `validation_split` of those is
-    held out as the validation split and the rest trained on. `image_size` resizes an image folder's images."""
+    held out as the validation split and the rest trained on. `image_size` resizes an image folder's images.
+    `data_path` (memory.DATA_PATHS) holds the images on `device` or streams them there, saying which and why;
+    None holds them there without a word, for callers that only look at the data."""
     yield Status(f"loading {name} …")
     root = data_root(data_dir)
     spec = parse_spec(name)
@@ -154,7 +199,8 @@ def dataset_loading(
         raise ConfigError(f"--dataset {spec_problem(name)}")
     if spec.kind != "idx":
         images, classes, source = yield from _images_loading(name, root, download, image_size)
-        return _uint8_dataset(name, images, train_subset, validation_split, device, source, classes)
+        stream = yield from _path_loading(data_path, images, train_subset, device)
+        return _uint8_dataset(name, images, train_subset, validation_split, device, source, classes, stream)
     if name == EMBEDDED:
         found, source = find_idx_files(EMBEDDED_DIR), EMBEDDED_SOURCE
     else:
@@ -167,7 +213,21 @@ def dataset_loading(
         yield Status(f"decoding {name} from {found.folder} (kept decoded for the next start) …")
         tensors = _decode(name, found)
         save_cached(cache, tensors)
-    return _dataset(name, tensors, train_subset, validation_split, device, source, IDX_CLASSES[name])
+    stream = yield from _path_loading(data_path, tensors, train_subset, device)
+    return _dataset(name, tensors, train_subset, validation_split, device, source, IDX_CLASSES[name], stream)
+
+
+def _path_loading(
+    setting: str | None, images: dict[str, Tensor], train_subset: int, device: torch.device
+) -> Generator[Status, None, bool]:
+    """Whether the images (the first `train_subset` training ones and the test ones) are streamed to `device`,
+    said in the log with why."""
+    if setting is None:
+        return False
+    count = min(train_subset or len(images["train_images"]), len(images["train_images"])) + len(images["test_images"])
+    path, why = choose_path(setting, count * images["test_images"][0].numel(), device)
+    yield Status(f"data path {path}: {why}")
+    return path == "stream"
 
 
 def _images_loading(
@@ -204,6 +264,7 @@ def _uint8_dataset(
     device: torch.device,
     source: str,
     class_names: tuple[str, ...],
+    stream: bool,
 ) -> DataSet:
     """uint8 images kept as they are, each channel standardised batch by batch with the (first `train_subset`)
     training images' mean and standard deviation of that channel."""
@@ -218,10 +279,10 @@ def _uint8_dataset(
     train, validation = _hold_out(Split(train.images, train.labels, normalise), validation_split)
     return DataSet(
         name,
-        _to(train, device),
-        _to(Split(images["test_images"], images["test_labels"], normalise), device),
+        _to(train, device, stream),
+        _to(Split(images["test_images"], images["test_labels"], normalise), device, stream),
         source,
-        _to(validation, device) if validation is not None else None,
+        _to(validation, device, stream) if validation is not None else None,
         class_names,
     )
 
@@ -256,6 +317,7 @@ def run_data_loading(
         download=download,
         system_dir=system_dir,
         image_size=config.image_size,
+        data_path=config.data_path,
     )
 
 
@@ -339,6 +401,7 @@ def _dataset(
     device: torch.device,
     source: str,
     class_names: tuple[str, ...],
+    stream: bool,
 ) -> DataSet:
     train_images, train_labels = tensors["train_images"], tensors["train_labels"]
     test_images = tensors["test_images"]
@@ -350,10 +413,10 @@ def _dataset(
     train, validation = _hold_out(Split(train_images, train_labels), validation_split)
     return DataSet(
         name,
-        _to(train, device),
-        _to(Split(test_images, tensors["test_labels"]), device),
+        _to(train, device, stream),
+        _to(Split(test_images, tensors["test_labels"]), device, stream),
         source,
-        _to(validation, device) if validation is not None else None,
+        _to(validation, device, stream) if validation is not None else None,
         class_names,
     )
 
@@ -371,5 +434,8 @@ def _hold_out(train: Split, fraction: float) -> tuple[Split, Split | None]:
     return train.where(slice(count, None)), train.where(slice(0, count))
 
 
-def _to(split: Split, device: torch.device) -> Split:
+def _to(split: Split, device: torch.device, stream: bool) -> Split:
+    """`split` held on `device`, or left in the host's memory and streamed to it."""
+    if stream:
+        return Split(split.images, split.labels, split.normalise, stream_to=device)
     return Split(split.images.to(device), split.labels.to(device), split.normalise)

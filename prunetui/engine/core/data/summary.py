@@ -4,7 +4,6 @@ IDX sets, uint8 for the others)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +11,9 @@ from pathlib import Path
 import torch
 
 from prunetui.engine.core.data.loading import dataset_loading
+from prunetui.engine.core.data.memory import MEMORY_SHARE, free_memory
 from prunetui.engine.core.events import Status
 from prunetui.engine.core.networks.spec import InputShape
-
-MEMORY_SHARE = 4  # the images may take at most a quarter of the device's free memory: training needs the rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,20 +66,3 @@ def summary_loading(
         data.train.images.element_size(),
         data.path,
     )
-
-
-def free_memory(device: torch.device) -> int | None:
-    """Free memory of `device` in bytes: the GPU's own, else the machine's available memory (Linux's MemAvailable,
-    else the free pages); None where neither can be read."""
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
