@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 NORMS = {"l1": 1, "l2": 2}  # --structured-norm: the p of the p-norm each row is ranked by
 IMPORTANCES = ("magnitude", "taylor", "random")  # --structured-importance
+AS_IT_IS = ("magnitude", "random")  # those that rank a model as it stands, measuring no gradients (sensitivity)
 
 
 @dataclass(frozen=True)
