@@ -58,6 +58,7 @@ def accuracies(ended: SensitivityEnded) -> dict[str, float]:
     return {point.layer: point.accuracy for point in ended.points}
 
 
+@pytest.mark.slow  # trains a ResNet first
 def test_resnet20s_layers_are_pruned_one_at_a_time_by_weights(resnet20: tuple[ExperimentConfig, Path]) -> None:
     config, path = resnet20
     started, ended = analyse(config.replace(criterion="l1"), path)
@@ -73,6 +74,7 @@ def test_resnet20s_layers_are_pruned_one_at_a_time_by_weights(resnet20: tuple[Ex
         assert accuracy(trial, config) == by_layer[layer], layer
 
 
+@pytest.mark.slow  # trains a ResNet first
 def test_resnet20s_layers_lose_half_their_channels_with_their_groups(resnet20: tuple[ExperimentConfig, Path]) -> None:
     config, path = resnet20
     started, ended = analyse(config.replace(criterion="ln-structured", structured_norm="l1"), path)
@@ -96,6 +98,7 @@ def test_resnet20s_layers_lose_half_their_channels_with_their_groups(resnet20: t
     assert again.points == once_more.points and accuracies(again) != by_layer  # chance, drawn by the seed
 
 
+@pytest.mark.slow  # trains a ResNet first
 def test_torchvision_resnet18_on_rgb_images_trained_now_and_pruned_by_channels(
     tiny_config: ExperimentConfig, tmp_path: Path
 ) -> None:

@@ -88,6 +88,7 @@ def test_global_scope_ranks_every_group_together_and_the_export_matches(
     assert 0.2 < kept / total < 0.8
 
 
+@pytest.mark.slow  # resnet18's 11 M parameters, traced and pruned
 def test_torchvision_resnet18_on_rgb_images_by_taylor_importance_in_global_scope(
     tiny_config: ExperimentConfig, tmp_path: Path
 ) -> None:
