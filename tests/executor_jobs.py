@@ -93,3 +93,15 @@ def ctrl_c_once_two_workers_run(arguments: list[str]) -> tuple[subprocess.Comple
     os.killpg(process.pid, signal.SIGINT)
     output, _ = process.communicate(timeout=60)
     return subprocess.CompletedProcess(command, process.returncode, output), workers
+
+
+def build_network(model: str, context: JobContext) -> Generator[None, None, tuple[int, str]]:
+    """Build `model` for 1x28x28 images of 10 classes: its class count, and the file its code was imported from."""
+    import inspect
+
+    from prunetui.engine.core.networks.registry import resolve
+    from prunetui.engine.core.networks.spec import InputShape
+
+    network = resolve(model).build(InputShape(1, 28, 10))
+    return list(network.modules())[-1].out_features, inspect.getfile(type(network))
+    yield

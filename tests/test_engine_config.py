@@ -43,6 +43,7 @@ NON_DEFAULT = ExperimentConfig(
     agp_start_step=10,
     agp_interval=50,
     structured_norm="l1",
+    structured_importance="taylor",
     max_layer_sparsity=0.9,
     keep_output=True,
     optimizer="adam",
@@ -126,6 +127,7 @@ def test_valid_configs_have_no_problems(config: ExperimentConfig) -> None:
         ({"rewind_step": -1}, "--rewind-step", "between 0 and 1,000,000,000"),
         ({"agp_interval": 1.5}, "--agp-interval", "whole number"),
         ({"structured_norm": "l3"}, "--structured-norm", "one of l1, l2; got 'l3'"),
+        ({"structured_importance": "hessian"}, "--structured-importance", "one of magnitude, taylor, random"),
         ({"schedule": "agp", "agp_initial_sparsity": 0.95}, "--agp-initial-sparsity", "above the target sparsity 0.9"),
         (
             {"schedule": "agp", "agp_initial_sparsity": 0.3, "layer_sparsity": "conv1=0.2"},
@@ -271,6 +273,7 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
         "rewind_step": "needs --rewind",
         **agp_only,
         "structured_norm": "ln-structured only",
+        "structured_importance": "ln-structured only",
         "max_layer_sparsity": "global scope only",
         "lr_step_epochs": "step schedule only",
         "lr_gamma": "step schedule only",
@@ -279,11 +282,13 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
     assert not_applicable(ExperimentConfig(scope="global", schedule="agp", rewind=True, lr_schedule="step")) == {
         **on_agp,
         "structured_norm": "ln-structured only",
+        "structured_importance": "ln-structured only",
         "layer_sparsity": "layer scope only",
     }
     assert not_applicable(ExperimentConfig(lr_schedule="step", finetune_epochs=0, schedule="agp")) == {
         **on_agp,
         "structured_norm": "ln-structured only",
+        "structured_importance": "ln-structured only",
         "finetune_lr": "no fine-tuning",
         "max_layer_sparsity": "global scope only",
     }
@@ -293,7 +298,7 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
     ) == {
         "finetune_epochs": "rewind retrains the full --epochs",
         **agp_only,
-        "scope": "ln-structured prunes each layer on its own",
+        "scope": "ln-structured prunes each of lenet5's layers on its own",
         "max_layer_sparsity": "global scope only",
     }
     assert not_applicable(ExperimentConfig(rounds=2, rewind=True, reinit=True)) == {
@@ -303,6 +308,7 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
         "rewind_step": "reinit draws fresh weights",
         **agp_only,
         "structured_norm": "ln-structured only",
+        "structured_importance": "ln-structured only",
         "max_layer_sparsity": "global scope only",
         "lr_step_epochs": "step schedule only",
         "lr_gamma": "step schedule only",

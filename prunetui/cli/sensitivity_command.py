@@ -46,6 +46,7 @@ from prunetui.engine.core.config import ExperimentConfig, flag_name, format_laye
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.networks.layer_names import SPELLED_OUT, said_shortly
 from prunetui.engine.core.seed_stats import parse_seeds
+from prunetui.engine.pruning.ln_structured import AS_IT_IS
 from prunetui.engine.storage.runs import DENSE_MODEL_FILE, MODEL_FILE, read_run, resolve_run, runs_root
 
 DESCRIPTION = """\
@@ -59,7 +60,9 @@ pruned model). --criterion picks how ({criteria}); the sparsity and schedule set
 HELPS = {
     "criterion": "which weights go; only criteria that rank the weights as they are, without training batches",
     "epochs": "training epochs of the model analysed (none with --run, whose model is trained)",
+    "structured_importance": "ln-structured: rows (channels) ranked by their weights' norm or at random",
 }
+CHOICES = {"structured_importance": AS_IT_IS}
 # With --run, the run's own: they chose the images its model trained on, and so which are validation images.
 RUN_IMAGES = ("train_subset", "validation_split")
 STARTS = {"dense": "dense.pt, the trained model before pruning", "final": "model.pt, the pruned model"}
@@ -98,7 +101,7 @@ def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
     )
     add_seeds_option(parser, "the analysis, each seed training its own model,")
     add_runs_dir_option(parser)
-    add_config_options(parser, skip=SENSITIVITY_UNUSED_SETTINGS, choices={"criterion": criteria}, helps=HELPS)
+    add_config_options(parser, skip=SENSITIVITY_UNUSED_SETTINGS, choices=CHOICES | {"criterion": criteria}, helps=HELPS)
 
 
 def sensitivity_command(args: argparse.Namespace, console: Console) -> int:

@@ -139,15 +139,15 @@ class SensitivityScreen(AnalysisScreen):
         config = self.config if source == TRAIN_NOW else self._runs[source].config
         if config is None:
             raise PrunetuiError("cannot read the settings of that run")
-        layers = len(config.prunable_layer_names)
+        layers = len(config.prunable_layer_names)  # another network's are found once it is built
         images = "validation and test" if config.validation_split else "test"
         pruned = source != TRAIN_NOW and Path(source).name != DENSE_MODEL_FILE
         up_to = "up to " if pruned else ""  # amounts at or below a layer's present sparsity are left out
         if layers:
-            points = f"prune each of its {layers} layers to {len(amounts)} amounts: {up_to}{layers * len(amounts)} "
-        else:  # a network other than the LeNets: its layers are known once it is built
-            points = f"prune each of its layers to {len(amounts)} amounts: {up_to}{len(amounts)} per layer, "
-        points += f"{images} evaluations, no fine-tuning"
+            which, count = f"each of its {layers} layers", f"{up_to}{layers * len(amounts)} {images} evaluations"
+        else:
+            which, count = "each of its prunable layers", f"{up_to}{len(amounts)} {images} evaluations a layer"
+        points = f"prune {which} to {len(amounts)} amounts: {count}, no fine-tuning"
         if pruned:
             points += " (amounts at or below a layer's present sparsity are left out)"
         if source != TRAIN_NOW:

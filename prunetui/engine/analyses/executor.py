@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from prunetui.engine.analyses.last_words import LastWords
 from prunetui.engine.core.device import parse_device
 from prunetui.engine.core.errors import ConfigError, PrunetuiError, unexpected
+from prunetui.engine.core.networks.user_code import ray_runtime_env
 from prunetui.engine.storage.scratch import remove_orphans
 
 if TYPE_CHECKING:
@@ -452,7 +453,12 @@ def _exit_with_parent(parent: int) -> None:
 class RayExecutor(Executor):
     """Each job a Ray task on a local Ray instance or a cluster; results come back to this process."""
 
-    def __init__(self, address: str, threads: int, devices: Sequence[str] = ()) -> None:
+    def __init__(
+        self, address: str, threads: int, devices: Sequence[str] = (), runtime_env: dict[str, Any] | None = None
+    ) -> None:
+        """`runtime_env`: what Ray ships with the tasks (the user's network code: `user_code.ray_runtime_env`). Ray
+        ships local files only for a whole job: when this executor starts Ray (connecting to a cluster or starting
+        a local instance); a caller that started Ray itself ships what it chose."""
         super().__init__()
         try:
             import ray
@@ -462,7 +468,12 @@ class RayExecutor(Executor):
         self._owns = not ray.is_initialized()
         if self._owns:
             try:
-                ray.init(address=address or None, include_dashboard=False, logging_level=logging.WARNING)
+                ray.init(
+                    address=address or None,
+                    include_dashboard=False,
+                    logging_level=logging.WARNING,
+                    runtime_env=runtime_env or None,
+                )
             except (ConnectionError, RuntimeError, ValueError) as error:
                 raise PrunetuiError(
                     f"cannot reach the Ray cluster at {address or 'its default address'}: {error}"
@@ -519,11 +530,12 @@ def _ray_job(job: Job, threads: int, device: str) -> tuple[str, Any]:
     return run_job(job, JobContext(threading.Event(), device))
 
 
-def make_executor(parallel: Parallel) -> Executor:
-    """The executor `parallel` asks for."""
+def make_executor(parallel: Parallel, models: Sequence[str] = ()) -> Executor:
+    """The executor `parallel` asks for, for jobs that build `models` (the --model of their configs: Ray ships the
+    user's code among them with each task)."""
     remove_orphans()  # scratch directories left by processes that were killed
     if parallel.ray is not None:  # a task per CPU by default: Ray packs tasks onto the cluster's cores
-        return RayExecutor(parallel.ray, parallel.threads or 1, parallel.devices)
+        return RayExecutor(parallel.ray, parallel.threads or 1, parallel.devices, ray_runtime_env(models))
     if parallel.in_process:
         return SerialExecutor(parallel.threads)
     return ProcessExecutor(parallel.jobs, parallel.threads_per_job(), parallel.devices)

@@ -46,9 +46,9 @@ class SeedGroup(ExperimentSeries):
     ) -> None:
         """`configs`: the experiment with each seed, in order; their runs go under `root`, each recorded as one
         from `preset` when given."""
-        super().__init__(parallel, place)
         # A network file and --weights by absolute paths: worker processes run in other directories.
         self.configs = {seed_stage(config.seed): config.with_absolute_paths() for config in configs}
+        super().__init__(parallel, place, tuple(dict.fromkeys(config.model for config in self.configs.values())))
         self.root = root
         self.preset = preset
         self.started: set[int] = set()  # seeds whose run began

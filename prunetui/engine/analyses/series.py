@@ -52,8 +52,12 @@ class ExperimentSeries:
     """Base of the engine's series: where their jobs run (`parallel`), where the jobs find the data (`place`),
     and the executors a stop cancels."""
 
-    def __init__(self, parallel: Parallel = SERIAL, place: DataPlace | None = None) -> None:
+    def __init__(
+        self, parallel: Parallel = SERIAL, place: DataPlace | None = None, models: tuple[str, ...] = ()
+    ) -> None:
+        """`models`: the networks the jobs build (--model), whose code Ray ships with them."""
         self.parallel = parallel.validate()
+        self.models = models
         self.place = place or DataPlace()
         self._stopped = threading.Event()
         self._lock = threading.RLock()  # stop() may come from a Ctrl+C handler in the thread that holds it
@@ -77,7 +81,7 @@ class ExperimentSeries:
 
     def start_executor(self, executor: Executor | None = None) -> Executor:
         """`executor`, or the one `parallel` asks for, which stop() now cancels too; Interrupted once stopped."""
-        executor = executor or make_executor(self.parallel)  # outside the lock: starting Ray takes seconds
+        executor = executor or make_executor(self.parallel, self.models)  # outside the lock: Ray takes seconds
         with self._lock:
             self._executors.append(executor)
         if self.stopped:

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import tomli_w
 import torch
-from torch import nn
 
 from prunetui.engine.analyses import (
     Progress,
@@ -50,6 +49,7 @@ from prunetui.engine.analyses.sweep_jobs import (
     State,
     prune_point,
     train_dense,
+    trained_model,
 )
 from prunetui.engine.core.config import ExperimentConfig, flag_name
 from prunetui.engine.core.data import DataSet, Split, load_dataset
@@ -57,8 +57,6 @@ from prunetui.engine.core.device import resolve_device
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, unexpected
 from prunetui.engine.core.experiment import checkpoint_fields
 from prunetui.engine.core.files import cannot_write, make_directory, write_atomic
-from prunetui.engine.core.models import build_model
-from prunetui.engine.core.networks.checks import build_checked
 from prunetui.engine.core.networks.spec import InputShape
 from prunetui.engine.core.networks.user_code import absolute_model
 from prunetui.engine.core.training import evaluate
@@ -84,7 +82,7 @@ class Sweep(ExperimentSeries):
     ) -> None:
         self.spec = replace(spec, base=spec.base.with_absolute_paths()).validate()  # workers: other directories
         self._shape = InputShape(1, 28, 10)  # the data's, once loaded
-        super().__init__(parallel, DataPlace(system_data_dir, download))
+        super().__init__(parallel, DataPlace(system_data_dir, download), (self.spec.base.model,))
         self.directory = Path(directory)
         self._results: dict[tuple[str, float, int], SweepPoint] = {}
         self._first_seed = self.spec.seeds[0]  # the seed of dense.pt: the directory's first sweep's
@@ -203,7 +201,7 @@ class Sweep(ExperimentSeries):
         device: torch.device,
     ) -> None:
         spec = self.spec
-        dense_accuracy = evaluate(_model(spec.base, self._shape, dense).to(device), test).accuracy
+        dense_accuracy = evaluate(trained_model(spec.base, self._shape, dense).to(device), test).accuracy
         dense_epochs = spec.dense_config(seed).epochs  # the points go on from there, as a run would
         for method, sparsity, point_seed in todo:
             if point_seed != seed:
@@ -301,12 +299,3 @@ def _free_directory(path: Path) -> Path:
         number += 1
         candidate = path.with_name(f"{path.name}-{number}")
     return candidate
-
-
-def _model(config: ExperimentConfig, shape: InputShape, state: dict[str, torch.Tensor]) -> nn.Module:
-    if config.layers_known:
-        model = build_model(config.model, input_shape=shape)
-    else:
-        model = build_checked(config.network, shape)
-    model.load_state_dict(state)
-    return model

@@ -12,13 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from prunetui.engine.analyses import SweepPoint
 from prunetui.engine.analyses.executor import JobContext, JobError
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.events import Event, Failed, Finished, Pruned, Stopped
 from prunetui.engine.core.experiment import Experiment
+from prunetui.engine.core.models import build_model
+from prunetui.engine.core.networks.checks import build_checked
 from prunetui.engine.core.networks.cost import Cost
+from prunetui.engine.core.networks.spec import InputShape
 from prunetui.engine.storage.export import permanent_state
 from prunetui.engine.storage.recording import record_run
 from prunetui.engine.storage.scratch import scratch_directory
@@ -109,6 +113,15 @@ def experiment_for(
         start_from=start_from,
         trained_epochs=trained_epochs,
     )
+
+
+def trained_model(config: ExperimentConfig, shape: InputShape, state: State) -> nn.Module:
+    """`config`'s network built for the data's `shape` (the LeNets as they always are), holding `state`."""
+    model = (
+        build_model(config.model, input_shape=shape) if config.layers_known else build_checked(config.network, shape)
+    )
+    model.load_state_dict(state)
+    return model
 
 
 def saved_files(directory: Path) -> dict[str, bytes]:

@@ -253,10 +253,14 @@ class ExperimentConfig:
                 return "reinit draws fresh weights instead"
             case "rewind_step" if self.reinit or not self.rewind:
                 return "reinit draws fresh weights" if self.reinit else "needs --rewind"
-            case "scope" if self.structured:
-                return f"{self.criterion} prunes each layer on its own"
+            case "scope" if self.structured and self.layers_known:
+                return f"{self.criterion} prunes each of {self.model}'s layers on its own"
             case "max_layer_sparsity" if self.scope != "global":
                 return "global scope only"
+            case "max_layer_sparsity" if self.structured:
+                return f"{self.criterion} in global scope leaves each group of channels one at least, no cap"
+            case "structured_norm" if self.structured and self.structured_importance != "magnitude":
+                return f"{self.structured_importance} importance ranks by no norm"
             case "layer_sparsity" if self.scope == "global":
                 return "layer scope only"
             case "lr_step_epochs" | "lr_gamma" if self.lr_schedule != "step":
@@ -431,9 +435,10 @@ class ExperimentConfig:
                 f"{self.sparsity:g} is out of reach: with --max-layer-sparsity {self.max_layer_sparsity:g}, "
                 f"global scope reaches at most {math.floor(reachable * 10_000) / 10_000:g}"
             )
-        if self.structured and self.scope == "global":
+        if self.structured and self.scope == "global" and self.layers_known:
             problems["scope"] = (
-                f"global scope ranks single weights; {self.criterion} prunes whole rows per layer: use --scope layer"
+                f"{self.criterion} prunes {self.model}'s rows per layer; global scope ranks the channels of other "
+                "networks (resnet20, torchvision:NAME, your file): use --scope layer"
             )
         layer_problem = self._layer_sparsity_problem()
         if layer_problem:

@@ -54,7 +54,8 @@ from prunetui.engine.core.training import (
     make_optimizer,
 )
 from prunetui.engine.pruning.allocation import overall_target, prune_to
-from prunetui.engine.pruning.criterion import weight_of
+from prunetui.engine.pruning.criterion import Batches, weight_of
+from prunetui.engine.pruning.ln_structured import LnStructured
 from prunetui.engine.pruning.masks import reinit_seed, rewind, weights_of
 from prunetui.engine.pruning.schedules import FineTune, Prune, Rewind, Round, Train
 from prunetui.engine.pruning.structural import ChannelPruning, StructuralError, apply_masks, plan_pruning
@@ -407,7 +408,7 @@ class Experiment:
         if self._dense is None:
             self._dense = before
         if self.structural:
-            self._prune_channels(round_.targets)
+            self._prune_channels(round_.targets, batches)
         else:
             scores = criterion.scores(self.model, layers, batches)
             prune_to(layers, criterion, round_.targets, scores, config.global_cap)
@@ -424,22 +425,28 @@ class Experiment:
             self._last.val_accuracy,
         )
 
-    def _prune_channels(self, targets: Mapping[str, float]) -> None:
-        """Remove the fraction `targets[layer]` of the channels of the groups each layer roots (Torch-Pruning's
-        group importance by the criterion's norm), masking every tensor of each group: the masked model computes
-        what the compact one does. Earlier rounds' channels go again, so the history covers every round."""
-        assert self.model is not None and self.example is not None
-        norm = getattr(self.config.pruning_criterion, "norm", "l2")
+    def _prune_channels(self, targets: Mapping[str, float], batches: Batches) -> None:
+        """Remove channels of the groups the pruned layers root (Torch-Pruning's group importance, by the criterion's
+        ranking): in layer scope the fraction `targets[layer]` of each layer's, in global scope that fraction of
+        all, ranked together. Every tensor of each group is masked: the masked model computes what the compact one
+        does. Earlier rounds' channels go again, so the history covers every round."""
+        assert self.model is not None and self.example is not None and self.network is not None
+        criterion = self.config.pruning_criterion
+        assert isinstance(criterion, LnStructured), f"{criterion.name} does not prune channels"
         ignored = [name for name, _ in weight_layers(self.model) if name not in self.layer_names]
+        scope = self.config.scope
         try:
             pruning = plan_pruning(
                 self.model,
                 self.example,
                 output_layer=self.output_layer,
-                importance=norm,
-                fraction=self.config.sparsity,
+                importance=criterion.group_importance,
+                scope=scope,
+                fraction=max(targets.values(), default=0.0) if scope == "global" else self.config.sparsity,
                 ignored=[name for name in ignored if name != self.output_layer],
-                layer_fractions=targets,
+                layer_fractions=None if scope == "global" else targets,
+                score_batches=batches,
+                loss=self.network.loss,
             )
         except StructuralError as error:
             raise PrunetuiError(f"{self.config.model}: {error}") from error

@@ -33,7 +33,7 @@ def prune_to(
         for name, module in layers:
             rows = weight_of(module).shape[0]
             amount = max(round(targets[name] * rows) - (rows - _alive_rows(module)), 0)
-            criterion.remove(module, amount, None)
+            criterion.remove(module, amount, None if scores is None else scores[name])
         return
     to_prune = {name: _pruned_count_to(module, targets[name]) for name, module in layers}
     if global_cap is not None:

@@ -31,8 +31,10 @@ class Criterion:
 
     name: ClassVar[str]  # the value of --criterion
     structured: ClassVar[bool] = False  # removes whole rows (conv filters, linear neurons), layer by layer
-    batches: ClassVar[int] = 0  # training batches its scores are measured on (0: none needed)
-    measures: ClassVar[str] = ""  # what it measures on those batches, for the progress message
+    # Training batches its scores are measured on (0: none needed), and what it measures on them for the progress
+    # message; a configured criterion may set its own.
+    batches: int = 0
+    measures: str = ""
     # Its own settings, which only this criterion reads: a frozen dataclass of `schema.setting` fields, which the
     # config schema composes (flags, TOML keys, the form); `configured` gets their values.
     settings: ClassVar[type | None] = None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.networks.spec import InputShape, NetworkLayers, NetworkSpec, exclude
+from prunetui.engine.pruning.registry import CRITERIA
 from prunetui.engine.pruning.structural import one_line
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 TRIAL_FRACTION = 0.5  # the trial prune removes half of every group's channels
 TRIAL_TOLERANCE = 1e-4  # masked and compact outputs may differ by this much (times the outputs' scale, at least 1)
 LARGEST_PROBED_SIZE = 512  # a network that fails at every size up to this one fails for another reason
-UNSTRUCTURED = "the unstructured criteria (l1, random, taylor) still work"
 
 
 @dataclass(frozen=True)
@@ -135,11 +135,11 @@ def trial_prune(name: str, model: nn.Module, example: Tensor, output_layer: str,
         pruning = plan_pruning(model, example, output_layer=output_layer, fraction=TRIAL_FRACTION, ignored=ignored)
         compact = compact_model(model, example, pruning)
     except StructuralError as error:
-        raise ConfigError(f"{name} cannot be pruned structurally: {error}; {UNSTRUCTURED}") from error
+        raise ConfigError(f"{name} cannot be pruned structurally: {error}; {_still_work()}") from error
     if not pruning.kept:
         raise ConfigError(
             f"{name} cannot be pruned structurally: Torch-Pruning's trace finds no channel it can remove "
-            f"(is part of the forward pass outside autograd?); {UNSTRUCTURED}"
+            f"(is part of the forward pass outside autograd?); {_still_work()}"
         )
     masked = plain_copy(model)
     apply_masks(masked, pruning)
@@ -148,16 +148,22 @@ def trial_prune(name: str, model: nn.Module, example: Tensor, output_layer: str,
         try:
             got = compact.eval()(example)
         except Exception as error:
-            raise ConfigError(f"{name} breaks once channels go: {one_line(error)}; {UNSTRUCTURED}") from error
+            raise ConfigError(f"{name} breaks once channels go: {one_line(error)}; {_still_work()}") from error
     if got.shape != expected.shape:
-        raise ConfigError(f"{name} breaks once channels go: its output becomes {_size(got.shape)}; {UNSTRUCTURED}")
+        raise ConfigError(f"{name} breaks once channels go: its output becomes {_size(got.shape)}; {_still_work()}")
     difference = float((got - expected).abs().max())
     if difference > TRIAL_TOLERANCE * max(1.0, float(expected.abs().max())):
         raise ConfigError(
             f"{name} breaks once channels go: without half its channels it computes something else than with them "
             f"masked (outputs differ by {difference:.3g}: a LayerNorm over channels, or a forward that pads or "
-            f"reshapes by sizes fixed at construction?); {UNSTRUCTURED}"
+            f"reshapes by sizes fixed at construction?); {_still_work()}"
         )
+
+
+def _still_work() -> str:
+    """The criteria that prune this network all the same: those that zero single weights and remove no channel."""
+    names = [name for name, criterion in CRITERIA.items() if not criterion.structured]
+    return f"the unstructured criteria ({', '.join(names)}) still work"
 
 
 def smallest_size(model: nn.Module, shape: InputShape, largest: int = LARGEST_PROBED_SIZE) -> int | None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import json
 import os
+import site
 import sys
-from collections.abc import Callable, Mapping
+import sysconfig
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +27,9 @@ if TYPE_CHECKING:
     from torch import nn
 
 FILE_MODULE_PREFIX = "prunetui_user_network_"  # the module name a file's code is imported under
+# Set in a Ray worker's environment (`ray_runtime_env`): {a network file's path where the jobs were started: the
+# module name Ray shipped it under}, for a worker on a machine where that path does not exist.
+SHIPPED_ENV = "PRUNETUI_SHIPPED_NETWORKS"
 
 
 def user_builder(spec: str, args: Mapping[str, Any]) -> Builder:
@@ -59,6 +65,48 @@ def absolute_model(name: str) -> str:
     return name
 
 
+def ray_runtime_env(models: Iterable[str]) -> dict[str, Any]:
+    """What Ray ships with the jobs so that a worker on any machine of the cluster imports the user's networks:
+    each network file (`py_modules`, importable there by its name; `SHIPPED_ENV` says which path it stands for), and
+    the package or module of a `package.module:factory` that is not installed (found here beside the working
+    directory, not in site-packages). Empty for the built-ins and torchvision's."""
+    shipped: dict[str, str] = {}
+    modules: list[str] = []
+    for model in models:
+        target, colon, _ = model.rpartition(":")
+        if not colon or model.startswith("torchvision:"):
+            continue
+        if is_file_target(target):
+            path = Path(target).expanduser().resolve()
+            shipped[str(path)] = path.stem
+            modules.append(str(path))
+        elif (source := _uninstalled_source(target.partition(".")[0])) is not None:
+            modules.append(source)
+    if not modules:
+        return {}
+    env = {"py_modules": list(dict.fromkeys(modules))}
+    return env | {"env_vars": {SHIPPED_ENV: json.dumps(shipped)}} if shipped else env
+
+
+def _uninstalled_source(top: str) -> str | None:
+    """The folder of package `top` (or its .py file) when it is the user's code, not an installed distribution's or
+    the standard library's: None for those and for a name nothing provides."""
+    if os.getcwd() not in sys.path:  # as load_factory finds it
+        sys.path.append(os.getcwd())
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.has_location:
+        return None
+    installed = {Path(path).resolve() for path in (*site.getsitepackages(), site.getusersitepackages())}
+    installed.add(Path(sysconfig.get_paths()["stdlib"]).resolve())
+    origin = Path(spec.origin).resolve()
+    if any(origin.is_relative_to(place) for place in installed):
+        return None
+    return str(origin.parent if spec.submodule_search_locations else origin)
+
+
 def load_factory(target: str, attribute: str) -> Callable[..., Any]:
     """The callable `attribute` of the module `target` (a dotted name, or a .py file's path)."""
     if is_file_target(target):
@@ -92,7 +140,7 @@ def factory_arguments(factory: Callable[..., Any], args: Mapping[str, Any], shap
 
 def _import_file(path: Path) -> Any:
     if not path.is_file():
-        raise ConfigError(f"--model {path}: no such file")
+        path = _shipped(path)
     name = FILE_MODULE_PREFIX + "".join(c if c.isalnum() else "_" for c in str(path.resolve().with_suffix("")))
     if name in sys.modules:
         return sys.modules[name]
@@ -107,3 +155,13 @@ def _import_file(path: Path) -> Any:
         del sys.modules[name]
         raise ConfigError(f"importing {path} raised {one_line(error)}") from error
     return module
+
+
+def _shipped(path: Path) -> Path:
+    """Where Ray put the network file that was at `path` where the jobs were started (`ray_runtime_env`); a
+    ConfigError saying the file is missing when it shipped none."""
+    shipped = json.loads(os.environ.get(SHIPPED_ENV, "{}")).get(str(path.expanduser().resolve()))
+    spec = importlib.util.find_spec(shipped) if shipped else None
+    if spec is None or not spec.origin:
+        raise ConfigError(f"--model {path}: no such file")
+    return Path(spec.origin)

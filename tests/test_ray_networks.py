@@ -1,0 +1,86 @@
+"""A user's own network under Ray: its file (or package) shipped with the job, so that sweeps and seed groups run
+on it on any machine of a cluster, here a local Ray instance that each executor starts (Ray ships local files only
+with a job it starts)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from prunetui.engine import ExperimentConfig
+from prunetui.engine.analyses import SeedGroupEnded, SweepEnded, SweepSpec
+from prunetui.engine.analyses.executor import Job, JobDone, Parallel, RayExecutor
+from prunetui.engine.analyses.seed_group import SeedGroup
+from prunetui.engine.analyses.sweep import Sweep
+from prunetui.engine.analyses.sweep_jobs import DataPlace
+from prunetui.engine.core.networks.user_code import SHIPPED_ENV, ray_runtime_env
+from prunetui.engine.storage.export import load_model
+from prunetui.engine.storage.runs import list_runs
+from tests.executor_jobs import build_network
+from tests.test_own_network import USER_NET
+
+pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray"), pytest.mark.slow]
+
+
+@pytest.fixture
+def no_ray_yet() -> None:
+    ray = pytest.importorskip("ray")
+    assert not ray.is_initialized()  # the executor starts Ray, with the code to ship
+
+
+@pytest.fixture
+def user_net(tmp_path: Path) -> Path:
+    """The user's network in a file of a folder outside the repository."""
+    path = tmp_path / "theirs" / "mynet.py"
+    path.parent.mkdir()
+    path.write_text(USER_NET)
+    return path
+
+
+def test_what_ray_ships_files_and_uninstalled_packages_not_built_ins_or_installed_ones(
+    user_net: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "work" / "mypkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "nets.py").write_text(USER_NET)
+    monkeypatch.chdir(package.parent)  # as `prunetui sweep --model mypkg.nets:build` run from the user's repository
+    env = ray_runtime_env([f"{user_net}:build", "mypkg.nets:build", "resnet20", "torchvision:resnet18"])
+    assert env["py_modules"] == [str(user_net), str(package)]
+    assert json.loads(env["env_vars"][SHIPPED_ENV]) == {str(user_net): "mynet"}
+    assert ray_runtime_env(["lenet5", "torchvision:resnet18", "torch.nn:Linear", "json:loads"]) == {}
+
+
+def test_a_worker_imports_the_shipped_file_where_its_path_does_not_exist(
+    no_ray_yet: None, user_net: Path, tmp_path: Path
+) -> None:
+    gone = tmp_path / "elsewhere" / "mynet.py"  # the path on the machine the jobs were started from
+    env = ray_runtime_env([f"{user_net}:build"])
+    env["env_vars"] = {SHIPPED_ENV: json.dumps({str(gone): "mynet"})}
+    with RayExecutor("", threads=1, runtime_env=env) as executor:
+        executor.submit(Job("build", build_network, f"{gone}:build"))
+        (done,) = [outcome for outcome in executor.as_completed() if isinstance(outcome, JobDone)]
+    classes, source = done.result
+    assert classes == 10 and Path(source).name == "mynet.py" and Path(source) != user_net  # Ray's copy
+
+
+def test_a_sweep_and_a_seed_group_on_ray_run_a_users_file_network(
+    no_ray_yet: None, tiny_config: ExperimentConfig, tmp_path: Path, user_net: Path
+) -> None:
+    base = tiny_config.replace(model=f"{user_net}:build", epochs=1, finetune_epochs=0, train_subset=200)
+    spec = SweepSpec(base, ("l1:layer:one-shot", "ln-structured:global:one-shot"), (0.5,))
+    ray = Parallel(threads=1, ray="")
+    end = list(Sweep(spec, tmp_path / "sweep", parallel=ray, download=False).run())[-1]
+    assert isinstance(end, SweepEnded) and end.status == "finished", end
+    for point in end.points:
+        run = tmp_path / "sweep" / "runs" / f"{point.method.replace(':', '-')}-0.5-seed0"
+        assert load_model(run / "model.pt").head.out_features == 10
+    configs = [base.replace(criterion="ln-structured", sparsity=0.5, seed=seed) for seed in (0, 1)]
+    group = SeedGroup(configs, tmp_path / "runs", ray, place=DataPlace(download=False))
+    ended = list(group.run())[-1]
+    assert isinstance(ended, SeedGroupEnded) and ended.status == "finished", ended
+    for run in list_runs(tmp_path / "runs"):
+        summary = json.loads((run.path / "summary.json").read_text())
+        assert summary["macs"] < summary["dense_macs"]  # channels went, in the Ray task
