@@ -423,7 +423,7 @@ class ExperimentConfig:
                 f"{self.sparsity:g} is out of reach: with --max-layer-sparsity {self.max_layer_sparsity:g}, "
                 f"global scope reaches at most {math.floor(reachable * 10_000) / 10_000:g}"
             )
-        if self.structured and self.scope == "global":
+        if self.structured and self.scope == "global" and self.layers_known:  # other networks: Torch-Pruning's groups
             problems["scope"] = (
                 f"global scope ranks single weights; {self.criterion} prunes whole rows per layer: use --scope layer"
             )

@@ -392,20 +392,24 @@ class Experiment:
 
     def _prune_channels(self, targets: Mapping[str, float]) -> None:
         """Remove the fraction `targets[layer]` of the channels of the groups each layer roots (Torch-Pruning's
-        group importance by the criterion's norm), masking every tensor of each group: the masked model computes
+        group importance by the criterion's norm), or in global scope that fraction of all channels, ranked together
+        (no layer beyond --max-layer-sparsity), masking every tensor of each group: the masked model computes
         what the compact one does. Earlier rounds' channels go again, so the history covers every round."""
         assert self.model is not None and self.example is not None
         norm = getattr(self.config.pruning_criterion, "norm", "l2")
         ignored = [name for name, _ in weight_layers(self.model) if name not in self.layer_names]
+        ranked_together = self.config.scope == "global"  # then every layer's target is the round's one fraction
         try:
             pruning = plan_pruning(
                 self.model,
                 self.example,
                 output_layer=self.output_layer,
                 importance=norm,
-                fraction=self.config.sparsity,
+                scope=self.config.scope,
+                fraction=next(iter(targets.values()), 0.0) if ranked_together else self.config.sparsity,
                 ignored=[name for name in ignored if name != self.output_layer],
-                layer_fractions=targets,
+                layer_fractions=None if ranked_together else targets,
+                max_fraction=self.config.max_layer_sparsity if ranked_together else 1.0,
             )
         except StructuralError as error:
             raise PrunetuiError(f"{self.config.model}: {error}") from error
