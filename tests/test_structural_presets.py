@@ -147,3 +147,9 @@ async def test_the_preset_dialog_says_a_recipe_was_not_reproduced(tiny_config: E
 def test_a_cifar10_preset_without_the_data_says_where_prunetui_looked(tmp_path: Path) -> None:
     text = missing_text("cifar10", tmp_path)  # what the app's form says when a CIFAR-10 preset fills it offline
     assert f"looked in {tmp_path / 'cifar-10-batches-py'}, {tmp_path / 'cifar-10-python.tar.gz'}" in text
+
+
+def test_global_scope_ranks_channel_groups_of_other_networks_but_not_the_lenets_rows() -> None:
+    structured = ExperimentConfig(criterion="ln-structured", scope="global", sparsity=0.38)
+    assert structured.replace(model="resnet56").problems() == {}  # DepGraph's ranking across the network
+    assert "use --scope layer" in structured.replace(model="lenet5").problems()["scope"]
