@@ -9,6 +9,11 @@ from prunetui.engine.core.config import flag_name, toml_key
 from prunetui.engine.core.events import RunSummary
 from prunetui.engine.core.presets import PaperFigures, Preset
 
+# What `prunetui presets` and the app's preset dialog say of a preset with `reproduced = false`.
+NOT_REPRODUCED = (
+    "Not reproduced on this project's machines (no CIFAR-10 or GPU there): a recipe, tested on a few images"
+)
+
 
 def fraction_text(fraction: float) -> str:
     """Three digits, as papers give them: 0.0164 -> '1.64 %', 0.08 -> '8 %', 0.9648 -> '96.5 %'."""
@@ -26,6 +31,8 @@ def figures_text(figures: PaperFigures) -> str:
         parts.append(f"{dense}{figures.parameters:,} {figures.counts}")
     if figures.compression is not None:
         parts.append(f"{figures.compression:.3g}×" + (f" ({figures.counts})" if figures.parameters is None else ""))
+    if figures.fewer_macs is not None:
+        parts.append(f"{fraction_text(figures.fewer_macs)} fewer MACs ({1 / (1 - figures.fewer_macs):.3g}×)")
     if figures.remaining is not None:
         parts.append(f"{fraction_text(figures.remaining)} of weights remaining")
     if figures.kept:
@@ -42,6 +49,8 @@ def measured(paper: PaperFigures, summary: RunSummary) -> PaperFigures:
     else:
         total, nonzero, compression = report.total_parameters, report.nonzero_parameters, report.compression
     kept = {layer.name: 1 - layer.sparsity for layer in report.layers}
+    dense_cost, cost = summary.dense_cost, summary.cost
+    fewer_macs = 1 - cost.macs / dense_cost.macs if cost and dense_cost and dense_cost.macs else None
 
     def given(value: Any, paper_value: Any) -> Any:
         return None if paper_value is None else value
@@ -56,6 +65,7 @@ def measured(paper: PaperFigures, summary: RunSummary) -> PaperFigures:
         dense_parameters=given(total, paper.dense_parameters),
         parameters=given(nonzero, paper.parameters),
         compression=given(compression, paper.compression),
+        fewer_macs=given(fewer_macs, paper.fewer_macs),
         counts=paper.counts,
         remaining=given(1 - report.global_sparsity, paper.remaining),
         kept={name: kept[name] for name in paper.kept if name in kept},
@@ -65,6 +75,11 @@ def measured(paper: PaperFigures, summary: RunSummary) -> PaperFigures:
 def paper_text(paper: PaperFigures) -> str:
     """'LeNet-300-100 on MNIST: error 1.64 % → 1.59 %, …; what the paper found besides'."""
     return "; ".join(filter(None, [f"{paper.network} on {paper.dataset}: {figures_text(paper)}", paper.note]))
+
+
+def preset_text(preset: Preset) -> str:
+    """What the paper reports, and that the recipe was not reproduced here where it was not."""
+    return paper_text(preset.paper) + ("" if preset.reproduced else f". {NOT_REPRODUCED}")
 
 
 def run_text(paper: PaperFigures, summary: RunSummary) -> str:

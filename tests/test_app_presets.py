@@ -65,6 +65,10 @@ async def test_the_preset_dialog_fits_80x24_with_its_hint_and_scrolls_to_the_pap
         assert "Presets" in {key.description for key in app.query(FooterKey)}  # F9 is in the footer at 80 columns
         await pilot.press("f9")
         await pilot.pause()
+        options = app.screen.query_one(OptionList)
+        names = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        await pilot.press(*["down"] * names.index("han2015-lenet300"))  # a recipe for MNIST, which is on disk here
+        await pilot.pause()
         dialog = app.screen.query_one(".dialog")
         hint, about = app.screen.query_one(".dialog-hint"), app.screen.query_one("#preset-about-scroll")
         assert dialog.region.bottom <= 24 and dialog.content_region.contains_region(hint.region)

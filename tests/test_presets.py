@@ -224,7 +224,7 @@ def test_presets_command_lists_and_shows_them(capsys: pytest.CaptureFixture[str]
     assert "the paper's control: prunetui run --preset lth-lenet300 --reinit" in shown
     assert main(["presets", "nope"]) == 2
     assert main(["run", "--preset", "nope"]) == 2
-    assert "no preset 'nope'; the presets are han2015-lenet300" in capsys.readouterr().err
+    assert "no preset 'nope'; the presets are depgraph-resnet56, han2015-lenet300" in capsys.readouterr().err
 
 
 def test_each_seed_of_a_preset_run_is_recorded_and_set_beside_the_paper(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -14,16 +15,35 @@ from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.events import Exported
 from prunetui.engine.storage.runs import resolve_run, runs_root
 
+if TYPE_CHECKING:
+    from prunetui.engine.storage.compact import ExportReport
+
 
 def export_command(args: argparse.Namespace, console: Console) -> int:
     try:
         run_dir = resolve_run(args.run, runs_root(args.runs_dir))
         from prunetui.engine.storage.compact import export_run  # imports torch
+        from prunetui.engine.storage.onnx_export import onnx_missing
 
+        missing = onnx_missing() if args.onnx else None
+        if missing:
+            return fail(missing)
         with console.status("loading the model, checking and timing …"):
-            report = export_run(run_dir)
+            report = export_run(run_dir, onnx=args.onnx)
     except PrunetuiError as error:
         return fail(str(error))
+    _print_report(report, run_dir, console)
+    if report.onnx is not None:
+        onnx = report.onnx
+        console.print(
+            f"ONNX: {onnx.path} ({kib(onnx.bytes)}); onnxruntime's outputs on {onnx.batch} random inputs differ "
+            f"from PyTorch's by {onnx.max_difference:.2g} at most",
+            highlight=False,
+        )
+    return 0
+
+
+def _print_report(report: ExportReport, run_dir: Path, console: Console) -> None:
     saved, small = report.saved, report.compact
     console.print(f"[bold]{report.run}[/]: {report.model}, {report.method} · in {run_dir}")
     sizes = Table(title="Model file sizes", title_justify="left")
@@ -39,7 +59,7 @@ def export_command(args: argparse.Namespace, console: Console) -> int:
         if cost:
             console.print(cost, highlight=False)
         console.print(storage_note(report.structured, report.sparsity, saved))
-        return 0
+        return
     sizes.add_row(f"{Path(small.saved.path).name} (smaller network)", f"{small.parameters:,}", *_sizes(small.saved))
     console.print(sizes)
     console.print(f"{kept}, as the smaller network keeps them")
@@ -59,13 +79,12 @@ def export_command(args: argparse.Namespace, console: Console) -> int:
                 f"latency, batch of {latency.batch} on {latency.device}: dense {dense_ms:.2f} ms, compact "
                 f"{compact_ms:.2f} ms → [bold]{latency.speedup():.2f}×[/] as fast (median)"
             )
-        return 0
+        return
     timing = small.timing
     console.print(
         f"inference, batch of {timing.batch} on the CPU: dense {timing.dense_ms:.2f} ms, smaller "
         f"{timing.compact_ms:.2f} ms → [bold]{timing.speedup:.2f}×[/] as fast"
     )
-    return 0
 
 
 def _sizes(saved: Exported) -> tuple[str, str, str]:

@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         "alone do not speed up dense PyTorch inference.",
     )
     export.add_argument("run", metavar="RUN", help=RUN_HELP)
+    export.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also write the smaller network (else the model) as ONNX beside it, checked with onnxruntime "
+        "(needs pip install 'prunetui[onnx]')",
+    )
     add_runs_dir_option(export)
     return parser
 

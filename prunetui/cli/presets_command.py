@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from prunetui.cli.options import fail
-from prunetui.describe_paper import control_flags, paper_text
+from prunetui.describe_paper import control_flags, preset_text
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.presets import Preset, all_presets, load_preset
 
@@ -42,13 +42,13 @@ def presets_table(presets: list[Preset]) -> Table:
         table.add_column(column)
     for preset in presets:
         c = preset.config
-        table.add_row(preset.name, c.model, f"{c.criterion} {c.schedule}", paper_text(preset.paper))
+        table.add_row(preset.name, c.model, f"{c.criterion} {c.schedule}", preset_text(preset))
     return table
 
 
 def _show(preset: Preset, console: Console) -> None:
     console.print(f"[b]{preset.name}[/b]: {preset.title}", highlight=False)
-    lines = [preset.citation, "", preset.description, "", f"paper: {paper_text(preset.paper)}"]
+    lines = [preset.citation, "", preset.description, "", f"paper: {preset_text(preset)}"]
     if preset.control:
         lines.append(f"the paper's control: prunetui run --preset {preset.name} {control_flags(preset.control)}")
     for line in [*lines, "settings:"]:

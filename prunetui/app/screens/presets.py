@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from prunetui.describe_paper import paper_text
+from prunetui.describe_paper import preset_text
 from prunetui.engine.core.presets import Preset, all_presets
 
 
@@ -47,7 +47,7 @@ class PresetScreen(ModalScreen[Preset | None]):
         if preset is not None:  # plain text: a description may hold [brackets]
             about = Text.assemble(
                 (preset.title, "bold"), f"\n{preset.citation}\n\n{preset.description}\n\npaper: ",
-                paper_text(preset.paper),
+                preset_text(preset),
             )  # fmt: skip
             self.query_one("#preset-about", Static).update(about)
             self.query_one("#preset-about-scroll").scroll_home(animate=False)

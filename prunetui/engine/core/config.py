@@ -435,7 +435,7 @@ class ExperimentConfig:
                 f"{self.sparsity:g} is out of reach: with --max-layer-sparsity {self.max_layer_sparsity:g}, "
                 f"global scope reaches at most {math.floor(reachable * 10_000) / 10_000:g}"
             )
-        if self.structured and self.scope == "global" and self.layers_known:
+        if self.structured and self.scope == "global" and self.layers_known:  # other networks: Torch-Pruning's groups
             problems["scope"] = (
                 f"{self.criterion} prunes {self.model}'s rows per layer; global scope ranks the channels of other "
                 "networks (resnet20, torchvision:NAME, your file): use --scope layer"

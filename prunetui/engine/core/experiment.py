@@ -428,8 +428,9 @@ class Experiment:
     def _prune_channels(self, targets: Mapping[str, float], batches: Batches) -> None:
         """Remove channels of the groups the pruned layers root (Torch-Pruning's group importance, by the criterion's
         ranking): in layer scope the fraction `targets[layer]` of each layer's, in global scope that fraction of
-        all, ranked together. Every tensor of each group is masked: the masked model computes what the compact one
-        does. Earlier rounds' channels go again, so the history covers every round."""
+        all, ranked together (no layer beyond --max-layer-sparsity). Every tensor of each group is masked: the
+        masked model computes what the compact one does. Earlier rounds' channels go again, so the history covers
+        every round."""
         assert self.model is not None and self.example is not None and self.network is not None
         criterion = self.config.pruning_criterion
         assert isinstance(criterion, LnStructured), f"{criterion.name} does not prune channels"
@@ -447,6 +448,7 @@ class Experiment:
                 layer_fractions=None if scope == "global" else targets,
                 score_batches=batches,
                 loss=self.network.loss,
+                max_fraction=self.config.max_layer_sparsity if scope == "global" else 1.0,
             )
         except StructuralError as error:
             raise PrunetuiError(f"{self.config.model}: {error}") from error

@@ -101,12 +101,14 @@ def plan_pruning(
     fraction: float = 0.5,
     ignored: Sequence[str] = (),
     layer_fractions: Mapping[str, float] | None = None,
+    max_fraction: float = 1.0,
     reduction: str = "mean",
     score_batches: Sequence[tuple[Tensor, Tensor]] = (),
     loss: Callable[[Tensor, Tensor], Tensor] | None = None,
 ) -> ChannelPruning:
     """Decide which `fraction` of the channels go (of each group in layer scope, of all groups ranked together in
-    global scope), never the output layer's (its classes) nor those of the `ignored` layers.
+    global scope, where no layer loses more than `max_fraction`), never the output layer's (its classes) nor those
+    of the `ignored` layers.
 
     The model may be full size and masked already (an earlier round): the channels it has lost rank lowest, so
     they go again and the new history covers every round. `taylor` needs `score_batches` (and `loss`, cross-entropy
@@ -140,6 +142,7 @@ def plan_pruning(
                 importance=scorer,
                 global_pruning=scope == "global",
                 pruning_ratio=fraction,
+                max_pruning_ratio=max_fraction,
                 pruning_ratio_dict={modules[name]: value for name, value in (layer_fractions or {}).items()},
                 ignored_layers=[modules[output_layer], *(modules[name] for name in ignored)],
                 root_module_types=[torch.nn.modules.conv._ConvNd, torch.nn.Linear],

@@ -33,9 +33,11 @@ from prunetui.engine.core.networks.spec import InputShape
 from prunetui.engine.pruning.criterion import weight_of
 from prunetui.engine.pruning.structural import StructuralError, compact_model
 from prunetui.engine.storage.export import lenet_input, load_model, save_state, saved_network, saved_sizes
+from prunetui.engine.storage.onnx_export import OnnxReport, write_onnx
 from prunetui.engine.storage.runs import (
     COMPACT_MODEL_FILE,
     MODEL_FILE,
+    ONNX_FILES,
     SUMMARY_FILE,
     is_run_dir,
     json_text,
@@ -103,6 +105,7 @@ class ExportReport:
     counted: SparsityReport  # the weights and all parameters as the run counted them (`nonzero` is its parameters)
     dense_cost: Cost | None = None  # parameters and MACs per image of model.pt
     cost: Cost | None = None  # of the smaller network, for structured runs (else model.pt's, its zeros counted)
+    onnx: OnnxReport | None = None  # with `export --onnx`: the smaller network's ONNX file, else model.pt's
 
     @property
     def weight_compression(self) -> float:
@@ -193,8 +196,10 @@ NO_MODEL_REASONS = {
 NO_MODEL_REASON = "the run ended before it trained"
 
 
-def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
-    """Report the run's exported model sizes; for ln-structured runs also save, check and time the smaller model."""
+def export_run(run_dir: str | Path, batch: int = CHECK_BATCH, onnx: bool = False) -> ExportReport:
+    """Report the run's exported model sizes; for ln-structured runs also save, check and time the smaller model.
+    With `onnx`, also write the smaller model (else model.pt's) as ONNX, checked with onnxruntime (the extra
+    `prunetui[onnx]` installed: see `onnx_export.onnx_missing`)."""
     if not is_run_dir(run_dir):
         raise PrunetuiError(f"{run_dir} is not a run: it holds no {SUMMARY_FILE} or config.toml of a prunetui run")
     run = read_run(run_dir)
@@ -207,14 +212,15 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
     structured = bool(run.config and run.config.structured)
     network = saved_network(run.model_path)
     if network["model"] not in MODELS:  # a network other than the LeNets: Torch-Pruning's groups
-        return _export_network(run, model, network, batch, structured)
+        return _export_network(run, model, network, batch, structured, onnx)
     report = None
     shape = lenet_input(network)
     example = torch.randn(2, shape.channels, shape.size, shape.size, generator=torch.Generator().manual_seed(0))
-    compact_cost = None
+    images = torch.randn(batch, *example.shape[1:], generator=torch.Generator().manual_seed(0))
+    compact_cost, exported = None, model
     if structured:
         compacted = compact(model, model_name, shape)
-        images = torch.randn(batch, *example.shape[1:], generator=torch.Generator().manual_seed(0))
+        exported = compacted.model
         same, difference = compare_predictions(model, compacted.model, images)
         timing = Timing(batch, *time_inference([model, compacted.model], images))
         report = CompactReport(
@@ -251,10 +257,13 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH) -> ExportReport:
         counted,
         dense_cost,
         compact_cost or dense_cost,
+        _onnx(exported, images, run.path, compact=exported is not model) if onnx else None,
     )
 
 
-def _export_network(run: Any, model: nn.Module, network: dict[str, Any], batch: int, structured: bool) -> ExportReport:
+def _export_network(
+    run: Any, model: nn.Module, network: dict[str, Any], batch: int, structured: bool, onnx: bool
+) -> ExportReport:
     """Export a network other than the LeNets: for a structured run, the compact model Torch-Pruning's history
     gives, its outputs checked against the masked model's, its cost counted and its latency measured."""
     spec = resolve(network["model"], network.get("model_args") or {}, network.get("output_layer") or None)
@@ -262,13 +271,13 @@ def _export_network(run: Any, model: nn.Module, network: dict[str, Any], batch: 
     example = spec.example_input(shape)
     history = [(name, bool(out), tuple(idx)) for name, out, idx in network.get("pruned_channels") or ()]
     dense_cost = measure_cost(model, example)
-    report, cost = None, dense_cost
+    report, cost, exported = None, dense_cost, model
+    images = spec.example_input(shape, batch)
     if structured and history:
         try:
-            small = compact_model(model, example, history).eval()
+            small = exported = compact_model(model, example, history).eval()
         except StructuralError as error:
             raise PrunetuiError(f"cannot compact {network['model']}: {error}") from error
-        images = spec.example_input(shape, batch)
         same, difference = compare_predictions(model, small, images)
         if difference > EQUAL_OUTPUTS:
             raise PrunetuiError(
@@ -307,7 +316,13 @@ def _export_network(run: Any, model: nn.Module, network: dict[str, Any], batch: 
         counted,
         dense_cost,
         cost,
+        _onnx(exported, images, run.path, compact=exported is not model) if onnx else None,
     )
+
+
+def _onnx(model: nn.Module, images: Tensor, run_dir: Path, compact: bool) -> OnnxReport:
+    """The exported model (the compact one where there is one) written as ONNX beside it, checked on `images`."""
+    return write_onnx(model, images, run_dir / ONNX_FILES[compact])
 
 
 def _record_latencies(run_dir: Path, latencies: tuple[Latency, ...]) -> None:

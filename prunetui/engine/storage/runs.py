@@ -50,6 +50,7 @@ SUMMARY_FILE = "summary.json"
 MODEL_FILE = "model.pt"
 DENSE_MODEL_FILE = "dense.pt"
 COMPACT_MODEL_FILE = "model-compact.pt"  # written by `prunetui export` for ln-structured runs
+ONNX_FILES = {False: "model.onnx", True: "model-compact.onnx"}  # `export --onnx`: model.pt's, or the compact one's
 RUN_FILES = (CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE, MODEL_FILE, DENSE_MODEL_FILE, COMPACT_MODEL_FILE)
 EVENTS_FILE = "events.jsonl"  # the run's events as they happen (`event_log`), for a process that follows it
 GROUP_KEY = "group"  # in summary.json: the seed group a run belongs to (`groups`); absent for a run of its own

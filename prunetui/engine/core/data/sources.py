@@ -100,8 +100,13 @@ def find_in_data_dir(name: str, root: Path) -> Found | None:
 
 
 def places_looked(name: str, data_dir: str | Path | None, system_dir: Path | None = None) -> list[Path]:
-    """Every folder where prunetui looks for a data set's files, in the order it looks."""
-    return [*data_dir_folders(name, data_root(data_dir)), system_folder(name, system_dir)]
+    """Every folder where prunetui looks for a data set's files, in the order it looks (for a CIFAR set, its
+    unpacked folder and its archive under the data directory, as `cifar_on_disk`)."""
+    root = data_root(data_dir)
+    if name in CIFAR_DATASETS:
+        archive, folder, _ = CIFAR_ARCHIVES[name]
+        return [root / folder, root / archive]
+    return [*data_dir_folders(name, root), system_folder(name, system_dir)]
 
 
 def layouts_text(name: str, root: Path) -> str:

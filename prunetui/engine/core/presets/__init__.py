@@ -1,7 +1,8 @@
 """Recipes from papers, shipped as TOML files beside this module: the settings a paper used and the figures it
 reports, so a run can be set up the paper's way and its numbers put beside the paper's.
 
-A preset file has a `title`, a `citation`, a `description`, a `[settings]` table (keys as in a `--config` file,
+A preset file has a `title`, a `citation`, a `description`, optionally `reproduced = false` (a recipe nobody here
+could run as the paper did: no data set or GPU for it), a `[settings]` table (keys as in a `--config` file,
 checked by the config schema), a `[paper]` table (`PaperFigures`) and, for a paper that runs a control experiment,
 a `[control]` table: the settings that turn the recipe into the control. Plain Python, no torch.
 """
@@ -36,6 +37,7 @@ class PaperFigures:
     dense_parameters: int | None = None
     parameters: int | None = None  # non-zero parameters after pruning
     compression: float | None = None  # dense_parameters / parameters, as the paper rounds it
+    fewer_macs: float | None = None  # the fraction of MACs (multiply-accumulates per image) pruning removed
     # What the paper's parameters and compression count: "weights" (biases left out, as Han et al. 2015) or
     # "parameters" (all of them); a run's figures are counted the same way beside them.
     counts: str = "parameters"
@@ -44,8 +46,8 @@ class PaperFigures:
     note: str = ""  # what the paper found that is not a number here
 
     def same_data(self, dataset: str) -> bool:
-        """Whether the run's data set (a --dataset name) is the paper's."""
-        return dataset == self.dataset.lower()
+        """Whether the run's data set (a --dataset name, e.g. cifar10) is the paper's (e.g. CIFAR-10)."""
+        return dataset.replace("-", "") == self.dataset.lower().replace("-", "")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ class Preset:
     config: ExperimentConfig  # the defaults with the preset's settings
     paper: PaperFigures
     control: Mapping[str, Any] = field(default_factory=dict)  # the paper's control run: settings over the preset
+    # False for a recipe that was never run here as the paper ran it (its data set or a GPU missing on this
+    # project's machines): only its tests' few images.
+    reproduced: bool = True
 
     @property
     def control_config(self) -> ExperimentConfig | None:
@@ -104,15 +109,18 @@ def load_preset(name: str) -> Preset:
 
 def _preset(name: str, values: dict[str, Any]) -> Preset:
     text = {key: values.pop(key, "") for key in ("title", "citation", "description")}
+    reproduced = values.pop("reproduced", True)
+    if not isinstance(reproduced, bool):
+        raise ConfigError(f"reproduced = {reproduced!r} is not true or false")
     settings, paper, control = values.pop("settings", {}), values.pop("paper", {}), values.pop("control", {})
     if values:
-        keys = "title, citation, description, [settings], [paper] and [control]"
+        keys = "title, citation, description, reproduced, [settings], [paper] and [control]"
         raise ConfigError(f"unknown key {next(iter(values))!r}; a preset has {keys}")
     missing = [key for key, value in text.items() if not value]
     if missing:
         raise ConfigError(f"{missing[0]} is missing")
     config = ExperimentConfig.from_mapping(settings).validate()
-    preset = Preset(name, **text, config=config, paper=_figures(paper), control=control)
+    preset = Preset(name, **text, config=config, paper=_figures(paper), control=control, reproduced=reproduced)
     if preset.control_config:
         preset.control_config.validate()
     return preset
@@ -131,6 +139,7 @@ def _figures(values: Mapping[str, Any]) -> PaperFigures:
     if paper.counts not in COUNTS:
         raise ConfigError(f"paper figure counts = {paper.counts!r} is not one of {', '.join(COUNTS)}")
     fractions = {"dense_error": paper.dense_error, "error": paper.error, "remaining": paper.remaining}
+    fractions["fewer_macs"] = paper.fewer_macs
     fractions |= {f"kept {layer}": kept for layer, kept in paper.kept.items()}
     for what, value in fractions.items():
         if value is not None and not 0 <= value <= 1:
