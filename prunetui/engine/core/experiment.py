@@ -45,6 +45,7 @@ from prunetui.engine.core.models import build_model
 from prunetui.engine.core.networks.checks import check_network, load_weights
 from prunetui.engine.core.networks.cost import Cost, measure_cost
 from prunetui.engine.core.networks.spec import InputShape, NetworkSpec
+from prunetui.engine.core.preload import load_torch_optim
 from prunetui.engine.core.training import (
     LossReport,
     StopRequested,
@@ -162,6 +163,7 @@ class Experiment:
 
     def _run(self) -> Iterator[Event]:
         config = self.config
+        load_torch_optim()  # for the first optimizer: it loads while the data loads and the network builds
         device = resolve_device(config.device)
         self._device = str(device)
         torch.manual_seed(config.seed)

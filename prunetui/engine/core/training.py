@@ -20,6 +20,7 @@ from prunetui.engine.core.augment import crop_flip, draw
 from prunetui.engine.core.data.loading import Split
 from prunetui.engine.core.errors import DivergedError
 from prunetui.engine.core.precision import LossScale, autocast
+from prunetui.engine.core.preload import load_torch_optim
 
 T = TypeVar("T")
 LOSS_EVERY = 20  # batches between StepLoss reports: reading the loss forces a device sync
@@ -48,8 +49,9 @@ def make_optimizer(
 
     On CUDA it takes torch's multi-tensor (foreach) path, one kernel launch per operation for all parameters; on
     other devices its loop over the tensors, which on the CPU computes what prunetui's own SGD and Adam computed
-    before, bit for bit (the baseline's numbers). Its first construction in a process imports torch's compiler
-    (`load_torch_optim`)."""
+    before, bit for bit (the baseline's numbers). The first construction in a process imports torch's compiler:
+    it waits for `preload.load_torch_optim`, which does that (and starts it if nothing has)."""
+    load_torch_optim().join()
     groups = parameter_groups(model, weight_decay, decay_norm_bias)
     foreach = all(p.is_cuda for group in groups for p in group["params"])
     if name == "sgd":
@@ -68,12 +70,6 @@ def parameter_groups(model: nn.Module, weight_decay: float, decay_norm_bias: boo
     decayed = [p for p in parameters if p.ndim > 1]
     spared = [p for p in parameters if p.ndim <= 1]
     return [group for group in ({"params": decayed}, {"params": spared, "weight_decay": 0.0}) if group["params"]]
-
-
-def load_torch_optim() -> None:
-    """Construct a throwaway torch.optim optimizer: the first construction imports torch._dynamo (about as long as
-    importing torch), which the app does in the background before its first run needs it."""
-    SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
 
 
 @dataclass(frozen=True, slots=True)
