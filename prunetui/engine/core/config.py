@@ -167,8 +167,7 @@ class ExperimentConfig:
     )
     label_smoothing: float = setting(
         0.0,
-        "label smoothing ε of training's cross-entropy: the target is 1 - ε on the label plus ε spread over all "
-        "classes, in [0, 1)",
+        "ε of training's cross-entropy: the target is 1 - ε on the label plus ε spread over all classes, in [0, 1)",
         interval=FRACTION,
     )
     lr_schedule: str = setting(
