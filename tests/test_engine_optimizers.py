@@ -3,6 +3,8 @@ that choose them, and label smoothing."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -187,3 +189,21 @@ def test_nesterov_without_momentum_is_one_line_and_exit_2(capsys: pytest.Capture
         "prunetui: error: invalid --nesterov: Nesterov momentum needs --momentum above 0\n"
     )
     assert "nesterov" not in ExperimentConfig(momentum=0.0).problems()
+
+
+def test_the_preloaded_torch_optim_is_loaded_once_and_waited_for() -> None:
+    """The app's and a run's loading of torch's compiler: one thread per process, which code that is not prunetui's
+    waits for before it is imported (preload.py)."""
+    code = (
+        "import sys\n"
+        "from prunetui.engine.core.preload import before_foreign_code, load_torch_optim\n"
+        "before_foreign_code()  # nothing started: nothing to wait for, nothing loaded\n"
+        "print('torch' in sys.modules)\n"
+        "thread = load_torch_optim()\n"
+        "assert load_torch_optim() is thread and thread.daemon\n"
+        "before_foreign_code()\n"
+        "print(thread.is_alive(), 'torch._dynamo' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False", "True"]

@@ -4,6 +4,7 @@ the numbers they give to a run that uses them."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -77,6 +78,22 @@ def test_the_schedules_follow_torchs_schedulers_in_closed_form() -> None:
     theirs = torch.optim.SGD([parameter], lr=0.01)
     recurrent = stepped_rates(theirs, torch.optim.lr_scheduler.StepLR(theirs, step_size=1, gamma=0.3), 18, 3)
     assert ours == pytest.approx(recurrent, rel=1e-12) and ours != recurrent
+
+
+def test_a_schedules_state_dict_resumes_its_rates(tmp_path: Path) -> None:
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    whole = torch.optim.SGD([parameter], lr=0.2)
+    rates = stepped_rates(whole, LRSchedule("cosine").scheduler(whole, 3, 12), 12)
+    first = torch.optim.SGD([parameter], lr=0.2)
+    scheduler = LRSchedule("cosine").scheduler(first, 3, 12)
+    head = stepped_rates(first, scheduler, 5)
+    torch.save({"optimizer": first.state_dict(), "scheduler": scheduler.state_dict()}, tmp_path / "state.pt")
+    saved = torch.load(tmp_path / "state.pt", weights_only=True)
+    again = torch.optim.SGD([parameter], lr=0.2)
+    resumed = LRSchedule("cosine").scheduler(again, 3, 12)  # built as at the start, then both loaded: torch's order
+    again.load_state_dict(saved["optimizer"])
+    resumed.load_state_dict(saved["scheduler"])
+    assert head + stepped_rates(again, resumed, 7) == rates
 
 
 def recorded_rates(config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch) -> list[list[float]]:
