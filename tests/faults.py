@@ -110,17 +110,15 @@ def _arm_optimizer(monkeypatch: pytest.MonkeyPatch, which: int, action: Callable
         optimizer = real_make(*args, **kwargs)
         made += 1
         if made == which:
-            real_step, steps = optimizer.step, 0
+            steps = 0
 
-            def step(*step_args: Any, **step_kwargs: Any) -> Any:
+            def after_step(*hook_args: Any) -> None:  # torch's step hook: the optimizer, its args and kwargs
                 nonlocal steps
-                result = real_step(*step_args, **step_kwargs)
                 steps += 1
                 if steps == MID_EPOCH_STEP:
                     action()
-                return result
 
-            optimizer.step = step
+            optimizer.register_step_post_hook(after_step)
         return optimizer
 
     monkeypatch.setattr(experiment, "make_optimizer", make)

@@ -98,6 +98,28 @@ def test_the_first_frame_shows_the_form_before_torch_is_imported() -> None:
     assert result.stdout.split() == ["none", "True", "True", "True"]
 
 
+def test_torch_optim_loads_in_the_background_once_the_form_is_painted() -> None:
+    """torch.optim's first optimizer imports torch's compiler (seconds): the app loads it while the user fills the
+    form, with nothing pressed, so Start trains at once."""
+    code = (
+        "import sys, threading\n"
+        "from prunetui.app.app import PruneApp\n"
+        "class Probe(PruneApp):\n"
+        "    def on_ready(self):  # before PruneApp.on_ready, which starts the loading\n"
+        "        print('torch' in sys.modules, flush=True)\n"
+        "        self.set_interval(0.1, self.poll)\n"
+        "    def poll(self):\n"
+        "        loading = [t for t in threading.enumerate() if t.name == 'prunetui: loading torch.optim']\n"
+        "        if 'torch._dynamo' in sys.modules and not loading:\n"
+        "            print(self.screen.query_one('#setting-model').has_focus, flush=True)\n"
+        "            self.exit()\n"
+        "Probe().run(headless=True, size=(80, 24))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]
+
+
 async def test_every_setting_has_a_row_once_the_app_is_up(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=(80, 24)) as pilot:

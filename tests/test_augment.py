@@ -13,8 +13,7 @@ from torch import nn
 from prunetui.engine.core.augment import PADDING, crop_flip, draw
 from prunetui.engine.core.data.loading import Split
 from prunetui.engine.core.data.specs import augmentation
-from prunetui.engine.core.optimizers import SGD
-from prunetui.engine.core.training import Trainer, evaluate
+from prunetui.engine.core.training import Trainer, evaluate, make_optimizer
 
 CPU = torch.device("cpu")
 
@@ -60,7 +59,7 @@ def _batches_seen(seed: int, data: Split, epochs: int = 1, skip: int = 0) -> lis
     model.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].clone()))
     trainer = _trainer(seed, data, model)
     trainer.skip_epochs(skip)
-    optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)
+    optimizer = make_optimizer(model, "sgd", 0.01)
     for _ in range(epochs):
         list(trainer.epoch(optimizer))
     return seen
@@ -92,7 +91,7 @@ def test_test_images_are_never_augmented_and_the_training_tensors_stay_as_they_w
     data, test = _split(), Split(torch.randn(20, 2, 8, 8), torch.arange(20) % 3)
     before = data.images.clone()
     model = nn.Sequential(nn.Flatten(), nn.Linear(2 * 8 * 8, 3))
-    list(_trainer(0, data, model).epoch(SGD(model.parameters(), lr=0.01, momentum=0.9)))
+    list(_trainer(0, data, model).epoch(make_optimizer(model, "sgd", 0.01)))
     seen: list[torch.Tensor] = []
     model.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].clone()))
     evaluate(model, test)

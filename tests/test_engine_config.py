@@ -47,8 +47,12 @@ NON_DEFAULT = ExperimentConfig(
     max_layer_sparsity=0.9,
     keep_output=True,
     optimizer="adam",
+    momentum=0.5,
+    nesterov=True,
     lr=0.001,
     weight_decay=5e-4,
+    decay_norm_bias=False,
+    label_smoothing=0.1,
     lr_schedule="step",
     lr_step_epochs=2,
     lr_gamma=0.5,
@@ -268,7 +272,9 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
         return {name: why for name in names if (why := config.not_applicable(name)) is not None}
 
     agp_only = dict.fromkeys(("agp_initial_sparsity", "agp_start_step", "agp_interval"), "agp only")
+    no_decay = {"decay_norm_bias": "no --weight-decay"}
     assert not_applicable(ExperimentConfig()) == {
+        **no_decay,
         "rounds": "one-shot prunes once",
         "rewind_step": "needs --rewind",
         **agp_only,
@@ -280,12 +286,14 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
     }
     on_agp = dict.fromkeys(("rewind", "rewind_step", "reinit"), "agp prunes during training")
     assert not_applicable(ExperimentConfig(scope="global", schedule="agp", rewind=True, lr_schedule="step")) == {
+        **no_decay,
         **on_agp,
         "structured_norm": "ln-structured only",
         "structured_importance": "ln-structured only",
         "layer_sparsity": "layer scope only",
     }
     assert not_applicable(ExperimentConfig(lr_schedule="step", finetune_epochs=0, schedule="agp")) == {
+        **no_decay,
         **on_agp,
         "structured_norm": "ln-structured only",
         "structured_importance": "ln-structured only",
@@ -296,12 +304,14 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
     assert not_applicable(
         ExperimentConfig(criterion="ln-structured", schedule="iterative", rewind=True, lr_schedule="step")
     ) == {
+        **no_decay,
         "finetune_epochs": "rewind retrains the full --epochs",
         **agp_only,
         "scope": "ln-structured prunes each of lenet5's layers on its own",
         "max_layer_sparsity": "global scope only",
     }
     assert not_applicable(ExperimentConfig(rounds=2, rewind=True, reinit=True)) == {
+        **no_decay,
         "rounds": "one-shot prunes once",
         "finetune_epochs": "reinit retrains the full --epochs",
         "rewind": "reinit draws fresh weights instead",
@@ -313,6 +323,10 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
         "lr_step_epochs": "step schedule only",
         "lr_gamma": "step schedule only",
     }
+    adamw = ExperimentConfig(optimizer="adamw", weight_decay=0.01, nesterov=True)
+    sgd_only = "sgd only; adamw keeps its own running averages"
+    assert not_applicable(adamw).items() >= {"momentum": sgd_only, "nesterov": sgd_only}.items()
+    assert not {"momentum", "nesterov", "decay_norm_bias"} & not_applicable(adamw.replace(optimizer="sgd")).keys()
     assert ExperimentConfig.settings_with("point") == ("criterion", "scope", "schedule", "sparsity")
     assert ExperimentConfig.settings_with("place") == ("data_dir", "device")
     assert ExperimentConfig.settings_with("plan") == (
@@ -355,7 +369,7 @@ def test_layer_amounts_format_and_parse_back() -> None:
 
 def test_every_number_setting_has_an_interval() -> None:
     numbers = [f for f in ExperimentConfig.fields() if setting_type(f) in (int, float)]
-    assert len(numbers) == 19 and [f.name for f in numbers if f.metadata["interval"] is None] == []
+    assert len(numbers) == 21 and [f.name for f in numbers if f.metadata["interval"] is None] == []
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ the numbers they give to a run that uses them."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,6 @@ from prunetui.engine.core import experiment
 from prunetui.engine.core.config import INITS
 from prunetui.engine.core.lr_schedule import LRSchedule
 from prunetui.engine.core.models import INITIALISERS, build_model
-from prunetui.engine.core.optimizers import Optimizer
 from prunetui.engine.core.training import make_optimizer
 from tests.engine_helpers import run
 
@@ -28,58 +28,84 @@ def test_the_default_recipe_is_the_one_measured_stable_across_seeds() -> None:
     recipe = (defaults.optimizer, defaults.lr, defaults.batch_size, defaults.lr_schedule, defaults.epochs)
     assert recipe == ("sgd", 0.05, 64, "constant", 3)
     assert (defaults.model, defaults.dataset, defaults.weight_decay) == ("lenet5", "fashion-mnist-mini", 0.0)
-    optimizer = make_optimizer(defaults.optimizer, build_model(defaults.model).parameters(), defaults.lr)
-    assert optimizer.lr == 0.05 and getattr(optimizer, "momentum", None) == 0.9
+    assert (defaults.momentum, defaults.nesterov, defaults.decay_norm_bias, defaults.label_smoothing) == (
+        0.9,
+        False,
+        True,
+        0.0,
+    )
+    optimizer = make_optimizer(build_model(defaults.model), defaults.optimizer, defaults.lr)
+    (group,) = optimizer.param_groups
+    assert isinstance(optimizer, torch.optim.SGD) and (group["lr"], group["momentum"]) == (0.05, 0.9)
 
 
 def test_each_schedule_gives_the_rates_of_its_formula() -> None:
     constant, cosine = LRSchedule("constant"), LRSchedule("cosine")
     step = LRSchedule("step", step_epochs=2, gamma=0.1)
-    assert [constant.lr_at(0.1, s, 10, 100) for s in (0, 50, 99)] == [0.1, 0.1, 0.1]
-    assert cosine.lr_at(0.1, 0, 10, 100) == 0.1
-    assert cosine.lr_at(0.1, 25, 10, 100) == pytest.approx(0.1 * (1 + math.sqrt(0.5)) / 2)  # 0.0854
-    assert cosine.lr_at(0.1, 50, 10, 100) == pytest.approx(0.05)  # half way: half the rate
-    assert cosine.lr_at(0.1, 99, 10, 100) == pytest.approx(2.467e-5, rel=1e-3)  # the last step: almost 0
-    rates = [step.lr_at(0.1, s, 10, 60) for s in (0, 19, 20, 39, 40, 59)]  # 10 steps an epoch, a cut every 2
-    assert rates == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+    assert [constant.factor(s, 10, 100) for s in (0, 50, 99)] == [1.0, 1.0, 1.0]
+    assert cosine.factor(0, 10, 100) == 1.0
+    assert cosine.factor(25, 10, 100) == pytest.approx((1 + math.sqrt(0.5)) / 2)  # 0.854
+    assert cosine.factor(50, 10, 100) == pytest.approx(0.5)  # half way: half the rate
+    assert cosine.factor(99, 10, 100) == pytest.approx(2.467e-4, rel=1e-3)  # the last step: almost 0
+    factors = [step.factor(s, 10, 60) for s in (0, 19, 20, 39, 40, 59)]  # 10 steps an epoch, a cut every 2
+    assert factors == pytest.approx([1.0, 1.0, 0.1, 0.1, 0.01, 0.01])
 
 
-def test_the_schedules_follow_torchs_schedulers() -> None:
+def stepped_rates(optimizer: torch.optim.Optimizer, scheduler: Any, steps: int, per_epoch: int = 0) -> list[float]:
+    """The rate of each of `steps` optimizer steps, the scheduler stepped after each (after each `per_epoch`)."""
+    rates = []
+    for step in range(1, steps + 1):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        if not per_epoch or step % per_epoch == 0:
+            scheduler.step()
+    return rates
+
+
+def test_the_schedules_follow_torchs_schedulers_in_closed_form() -> None:
+    """Ours are torch's LambdaLR with the closed forms; torch's CosineAnnealingLR and StepLR reach the same rates
+    step by step, one rate from the last, which differs in the last bits (so the runs keep their numbers ours)."""
     parameter = torch.nn.Parameter(torch.zeros(1))
     cosine = torch.optim.SGD([parameter], lr=0.2)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(cosine, T_max=12)  # stepped every batch
-    theirs = []
-    for _ in range(12):
-        theirs.append(cosine.param_groups[0]["lr"])
-        cosine.step()
-        scheduler.step()
-    assert [LRSchedule("cosine").lr_at(0.2, s, 3, 12) for s in range(12)] == pytest.approx(theirs, rel=1e-12)
-    stepped = torch.optim.SGD([parameter], lr=0.2)
-    scheduler = torch.optim.lr_scheduler.StepLR(stepped, step_size=2, gamma=0.5)  # stepped every epoch
-    theirs = []
-    for _ in range(6):
-        theirs += [stepped.param_groups[0]["lr"]] * 3  # 3 batches an epoch
-        stepped.step()
-        scheduler.step()
-    assert [LRSchedule("step", 2, 0.5).lr_at(0.2, s, 3, 18) for s in range(18)] == theirs
+    ours = stepped_rates(cosine, LRSchedule("cosine").scheduler(cosine, 3, 12), 12)
+    assert ours == [0.2 * 0.5 * (1 + math.cos(math.pi * s / 12)) for s in range(12)]  # exactly
+    theirs = torch.optim.SGD([parameter], lr=0.2)
+    recurrent = stepped_rates(theirs, torch.optim.lr_scheduler.CosineAnnealingLR(theirs, T_max=12), 12)
+    assert ours == pytest.approx(recurrent, rel=1e-12) and ours != recurrent
+    stepped = torch.optim.SGD([parameter], lr=0.01)
+    ours = stepped_rates(stepped, LRSchedule("step", 1, 0.3).scheduler(stepped, 3, 18), 18)
+    assert ours == [0.01 * 0.3 ** (s // 3) for s in range(18)]
+    theirs = torch.optim.SGD([parameter], lr=0.01)
+    recurrent = stepped_rates(theirs, torch.optim.lr_scheduler.StepLR(theirs, step_size=1, gamma=0.3), 18, 3)
+    assert ours == pytest.approx(recurrent, rel=1e-12) and ours != recurrent
+
+
+def test_a_schedules_state_dict_resumes_its_rates(tmp_path: Path) -> None:
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    whole = torch.optim.SGD([parameter], lr=0.2)
+    rates = stepped_rates(whole, LRSchedule("cosine").scheduler(whole, 3, 12), 12)
+    first = torch.optim.SGD([parameter], lr=0.2)
+    scheduler = LRSchedule("cosine").scheduler(first, 3, 12)
+    head = stepped_rates(first, scheduler, 5)
+    torch.save({"optimizer": first.state_dict(), "scheduler": scheduler.state_dict()}, tmp_path / "state.pt")
+    saved = torch.load(tmp_path / "state.pt", weights_only=True)
+    again = torch.optim.SGD([parameter], lr=0.2)
+    resumed = LRSchedule("cosine").scheduler(again, 3, 12)  # built as at the start, then both loaded: torch's order
+    again.load_state_dict(saved["optimizer"])
+    resumed.load_state_dict(saved["scheduler"])
+    assert head + stepped_rates(again, resumed, 7) == rates
 
 
 def recorded_rates(config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch) -> list[list[float]]:
     """Run `config`; per training phase (training, each fine-tuning), the learning rate of each optimizer step."""
     phases: list[list[float]] = []
 
-    def recording(*args: Any) -> Optimizer:
-        optimizer = make_optimizer(*args)
-        assert optimizer.weight_decay == config.weight_decay  # type: ignore[attr-defined]
+    def recording(*args: Any, **kwargs: Any) -> torch.optim.Optimizer:
+        optimizer = make_optimizer(*args, **kwargs)
+        assert [group["weight_decay"] for group in optimizer.param_groups] == [config.weight_decay]
         rates: list[float] = []
         phases.append(rates)
-        step = optimizer.step
-
-        def recorded_step() -> None:
-            rates.append(optimizer.lr)
-            step()
-
-        optimizer.step = recorded_step  # type: ignore[method-assign]
+        optimizer.register_step_pre_hook(lambda optimizer, args, kwargs: rates.append(optimizer.param_groups[0]["lr"]))
         return optimizer
 
     monkeypatch.setattr(experiment, "make_optimizer", recording)

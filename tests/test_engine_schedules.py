@@ -33,19 +33,19 @@ class RecordingOptimizers:
         self.kept: dict[nn.Parameter, torch.Tensor] = {}
         real = experiment_module.make_optimizer
 
-        def make(*args: Any) -> object:
-            optimizer = real(*args)
+        def make(*args: Any, **kwargs: Any) -> torch.optim.Optimizer:
+            optimizer = real(*args, **kwargs)
             self.made.append(optimizer)
             if len(self.made) == 1:
-                step, steps = optimizer.step, [0]
+                steps = [0]
 
-                def counted_step() -> None:
-                    step()
+                def counted(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
                     steps[0] += 1
                     if steps[0] == keep:
-                        self.kept = {p: p.detach().clone() for p in optimizer.parameters}
+                        parameters = [p for group in optimizer.param_groups for p in group["params"]]
+                        self.kept = {p: p.detach().clone() for p in parameters}
 
-                optimizer.step = counted_step  # type: ignore[method-assign]
+                optimizer.register_step_post_hook(counted)
             return optimizer
 
         monkeypatch.setattr(experiment_module, "make_optimizer", make)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 
 import pytest
 import torch
@@ -10,9 +11,9 @@ from torch import nn
 
 from prunetui.engine import Experiment, ExperimentConfig, Finished
 from prunetui.engine.core.data.loading import Split
-from prunetui.engine.core.optimizers import SGD
+from prunetui.engine.core.lr_schedule import LRSchedule
 from prunetui.engine.core.precision import INITIAL_SCALE, LossScale
-from prunetui.engine.core.training import Trainer
+from prunetui.engine.core.training import Trainer, make_optimizer
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
@@ -41,6 +42,11 @@ def test_fp16_training_recovers_from_a_scale_that_overflows() -> None:
     trainer = Trainer(model, data, 8, torch.Generator().manual_seed(0), threading.Event(), precision="fp16")
     trainer.loss_scale = LossScale(scale=2.0**30)  # fp16 tops out near 2**16: the first steps overflow
     before = model[1].weight.detach().clone()
-    list(trainer.epoch(SGD(model.parameters(), lr=0.1, momentum=0.9)))
+    optimizer = make_optimizer(model, "sgd", 0.1)
+    scheduler = LRSchedule("cosine").scheduler(optimizer, 32, 32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not torch's warning that the schedule stepped before the optimizer did
+        list(trainer.epoch(optimizer, scheduler))
     assert trainer.loss_scale.skipped > 0 and trainer.loss_scale.scale < 2.0**30
     assert model[1].weight.isfinite().all() and not torch.equal(model[1].weight, before)  # the later steps went
+    assert scheduler.last_epoch == 32  # every batch moved the schedule on, the skipped ones too

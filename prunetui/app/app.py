@@ -22,6 +22,7 @@ from prunetui.app.screens.main import MainScreen
 from prunetui.app.screens.too_small import TooSmallScreen
 from prunetui.app.screens.tool_screen import TOOLS
 from prunetui.engine.core.config import ExperimentConfig
+from prunetui.engine.core.preload import load_torch_optim
 
 if TYPE_CHECKING:
     from prunetui.app.screens.analysis import AnalysisScreen, Kept
@@ -86,6 +87,9 @@ class PruneApp(App[None]):
 
     async def on_ready(self) -> None:
         await self.main_screen.after_first_frame()
+        # torch and torch.optim (whose first optimizer imports torch's compiler) take seconds: they load in a thread
+        # while the user fills the form, so Start trains at once. A daemon thread, not a worker: quitting never waits.
+        load_torch_optim()
 
     def on_resize(self, event: events.Resize) -> None:
         too_small = event.size.width < MIN_SIZE[0] or event.size.height < MIN_SIZE[1]

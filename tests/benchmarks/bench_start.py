@@ -11,13 +11,16 @@ the data once, and writes the bytecode caches that any install has; they are kep
 is set, or prunetui alone would be compiled from source at every start). `--before PATH` also runs another
 checkout's prunetui (e.g. the main branch) in the same rounds, for a before/after under the same load; `--tree`
 times another checkout instead of this one.
-Target: prunetui run ÷ import torch ≤ 1.3. Not a pytest test.
+Each is also timed in CPU seconds (its process's user + system time), which a loaded machine stretches far less than
+the wall clock. Target: prunetui run ÷ import torch ≤ 2.0 (its first optimizer imports torch's compiler, which
+the app loads in the background; a run loads it while it reads its data and builds its network). Not a pytest test.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,11 +59,13 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def seconds_to_first_line(argv: list[str], tree: Path, cwd: Path) -> float:
-    """Run outside any checkout (`python -c` puts the working directory first on the path), importing prunetui
-    from `tree`."""
+def seconds_to_first_line(argv: list[str], tree: Path, cwd: Path) -> tuple[float, float]:
+    """Wall and CPU seconds from the start to the child's first line, and its whole CPU time (it exits at that line).
+    Run outside any checkout (`python -c` puts the working directory first on the path), importing prunetui from
+    `tree`."""
     env = {**os.environ, "PYTHONPATH": str(tree), "PRUNETUI_DATA": str(cwd / "data")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # see the module's docstring
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=cwd)
     assert child.stdout is not None
@@ -71,7 +76,8 @@ def seconds_to_first_line(argv: list[str], tree: Path, cwd: Path) -> float:
     else:
         raise SystemExit(f"{' '.join(argv)} ended with code {child.wait()} before its first step")
     child.wait()
-    return elapsed
+    now = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return elapsed, now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime
 
 
 def main() -> None:
@@ -85,19 +91,25 @@ def main() -> None:
         for suffix, tree in trees.items():
             argv = [*run, "--dataset", dataset, "--runs-dir", str(args.work / "runs")]
             contenders[f"run {dataset}{suffix}"] = argv, tree
-            print(f"warm-up run {dataset}{suffix}: {seconds_to_first_line(argv, tree, args.work):.2f} s", flush=True)
-    times: dict[str, list[float]] = {name: [] for name in contenders}
+            print(f"warm-up run {dataset}{suffix}: {seconds_to_first_line(argv, tree, args.work)[0]:.2f} s", flush=True)
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
     for round_ in range(args.repeats):
         order = list(contenders)[round_ % len(contenders) :] + list(contenders)[: round_ % len(contenders)]
         for name in order:
             times[name].append(seconds_to_first_line(*contenders[name], args.work))
-        print(f"round {round_ + 1}: " + ", ".join(f"{name} {times[name][-1]:.2f} s" for name in contenders), flush=True)
-    baseline = statistics.median(times["import torch"])
+        print(
+            f"round {round_ + 1}: " + ", ".join(f"{name} {times[name][-1][0]:.2f} s" for name in contenders), flush=True
+        )
+    wall_base = statistics.median(wall for wall, _ in times["import torch"])
+    cpu_base = statistics.median(cpu for _, cpu in times["import torch"])
     before = f" (before: {args.before})" if args.before else ""
-    print(f"\nprunetui from {args.tree}{before}, {os.cpu_count()} CPUs, medians of {args.repeats} fresh processes")
+    load = os.getloadavg()[0]
+    print(f"\nprunetui from {args.tree}{before}, {os.cpu_count()} CPUs, load {load:.1f}, medians of {args.repeats}")
     for name, values in times.items():
-        median = statistics.median(values)
-        print(f"{name:32} {median:5.2f} s  ({min(values):.2f}–{max(values):.2f})  ratio {median / baseline:.2f}")
+        wall, cpu = statistics.median(w for w, _ in values), statistics.median(c for _, c in values)
+        spread = f"({min(w for w, _ in values):.2f}–{max(w for w, _ in values):.2f})"
+        ratios = f"ratio {wall / wall_base:.2f}   CPU {cpu:5.2f} s  ratio {cpu / cpu_base:.2f}"
+        print(f"{name:32} {wall:5.2f} s {spread}  {ratios}")
 
 
 if __name__ == "__main__":

@@ -1,2 +1,3 @@
-"""The core of an experiment: its settings (config), errors, events, data, models, training, optimizers, metrics,
-atomic file writes, and the experiment that ties them into one stream of events."""
+"""The core of an experiment: its settings (config), errors, events, data, models, training (with torch.optim's
+optimizers), learning-rate schedules, metrics, atomic file writes, and the experiment that ties them into one
+stream of events."""

@@ -36,7 +36,7 @@ from prunetui.engine.schema import FRACTION, Interval, Role, setting, setting_na
 MODELS = tuple(BUILT_INS)  # the built-ins; --model also takes torchvision:NAME and the user's module:factory
 DATASETS = ("fashion-mnist-mini", "mnist", "fashion-mnist", "kmnist")  # the first is embedded in the package
 SCOPES = ("layer", "global")
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "adamw")  # torch.optim's (training.make_optimizer)
 PRECISIONS = ("fp32", "bf16", "fp16")  # the arithmetic of training's forward passes (precision.py)
 INITS = ("default", "kaiming-normal", "xavier-normal")  # default: each layer's own (PyTorch's) initialisation
 # The LeNets' weight layers in forward order, the last being the output layer, with their weight counts; known
@@ -155,10 +155,22 @@ class ExperimentConfig:
         empty="none, e.g. fc1=0.95",
         roles=("plan",),
     )
-    optimizer: str = setting("sgd", "optimizer (SGD with momentum 0.9, or Adam)", OPTIMIZERS)
+    optimizer: str = setting("sgd", "torch.optim's SGD (with --momentum), Adam or AdamW", OPTIMIZERS)
+    momentum: float = setting(0.9, "SGD's momentum, in [0, 1)", interval=Interval(0.0, 1.0, high_open=True))
+    nesterov: bool = setting(False, "SGD with Nesterov momentum")
     lr: float = setting(0.05, "learning rate", interval=Interval(0.0, 10.0, low_open=True))
     weight_decay: float = setting(
-        0.0, "L2 penalty added to the gradient, as torch.optim's weight_decay, in [0, 1]", interval=Interval(0.0, 1.0)
+        0.0,
+        "torch.optim's weight_decay, in [0, 1]: an L2 penalty's gradient (sgd, adam), decoupled decay (adamw)",
+        interval=Interval(0.0, 1.0),
+    )
+    decay_norm_bias: bool = setting(
+        True, "weight decay on biases and BatchNorm's weights too (every 1-D parameter); off: on the other weights only"
+    )
+    label_smoothing: float = setting(
+        0.0,
+        "ε of training's cross-entropy: the target is 1 - ε on the label plus ε spread over all classes, in [0, 1)",
+        interval=FRACTION,
     )
     lr_schedule: str = setting(
         "constant",
@@ -265,6 +277,10 @@ class ExperimentConfig:
                 return "layer scope only"
             case "lr_step_epochs" | "lr_gamma" if self.lr_schedule != "step":
                 return "step schedule only"
+            case "momentum" | "nesterov" if self.optimizer != "sgd":
+                return f"sgd only; {self.optimizer} keeps its own running averages"
+            case "decay_norm_bias" if self.weight_decay == 0:
+                return "no --weight-decay"
             case "finetune_lr" if self.finetune_epochs == 0 and not retrains:
                 return "no fine-tuning"
         for kind, chosen in ((registry.SCHEDULES, self.schedule), (registry.CRITERIA, self.criterion)):
@@ -435,6 +451,8 @@ class ExperimentConfig:
                 f"{self.sparsity:g} is out of reach: with --max-layer-sparsity {self.max_layer_sparsity:g}, "
                 f"global scope reaches at most {math.floor(reachable * 10_000) / 10_000:g}"
             )
+        if self.nesterov and self.optimizer == "sgd" and self.momentum == 0:
+            problems["nesterov"] = "Nesterov momentum needs --momentum above 0"
         if self.structured and self.scope == "global" and self.layers_known:  # other networks: Torch-Pruning's groups
             problems["scope"] = (
                 f"{self.criterion} prunes {self.model}'s rows per layer; global scope ranks the channels of other "

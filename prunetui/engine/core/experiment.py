@@ -9,7 +9,6 @@ experiment.stop()                        # from any thread: ends between batches
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import threading
 import time
@@ -46,6 +45,7 @@ from prunetui.engine.core.models import LENET_INPUT, build_model
 from prunetui.engine.core.networks.checks import check_network, load_weights
 from prunetui.engine.core.networks.cost import Cost, measure_cost
 from prunetui.engine.core.networks.spec import InputShape, NetworkSpec
+from prunetui.engine.core.preload import load_torch_optim
 from prunetui.engine.core.training import (
     LossReport,
     StopRequested,
@@ -196,6 +196,7 @@ class Experiment:
 
     def _run(self) -> Iterator[Event]:
         config = self.config
+        load_torch_optim()  # for the first optimizer: it loads while the data loads and the network builds
         device = resolve_device(config.device)
         self._device = str(device)
         if device.type == "cuda":  # cuDNN times its kernels for each new input shape once and keeps the fastest
@@ -232,6 +233,7 @@ class Experiment:
             self._stop,
             augment=augment == "crop-flip",
             precision=config.precision,
+            label_smoothing=config.label_smoothing,
         )
         self._trainer.skip_epochs(self._trained_epochs)
         self._step = self._trained_epochs * self._trainer.batches_per_epoch()
@@ -354,18 +356,22 @@ class Experiment:
         assert self.model is not None and self._trainer is not None
         config = self.config
         base = config.lr if phase == "train" else config.finetune_lr or config.lr  # phases after training: its own
-        optimizer = make_optimizer(config.optimizer, self.model.parameters(), base, config.weight_decay)
+        optimizer = make_optimizer(
+            self.model,
+            config.optimizer,
+            base,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=config.weight_decay,
+            decay_norm_bias=config.decay_norm_bias,
+        )
         batches = self._trainer.batches_per_epoch()
         schedule = LRSchedule(config.lr_schedule, config.lr_step_epochs, config.lr_gamma)
-
-        def lr_at(done: int, batch: int) -> float:  # done: the phase's steps before this epoch
-            return schedule.lr_at(base, done + batch, batches, epochs * batches)
-
+        scheduler = schedule.scheduler(optimizer, batches, epochs * batches)
         for epoch in range(1, epochs + 1):
             self._epoch_start = self._step
             report = None
-            epoch_lr = functools.partial(lr_at, (epoch - 1) * batches)
-            for item in self._trainer.epoch(optimizer, lr_at=epoch_lr, before_batch=before_batch):
+            for item in self._trainer.epoch(optimizer, scheduler, before_batch=before_batch):
                 if not isinstance(item, LossReport):
                     yield item  # an event from before_batch
                     continue

@@ -1,14 +1,22 @@
-"""The learning rate at each optimizer step of a training phase. Plain Python, no torch.
+"""The learning rate at each optimizer step of a training phase, as a factor of the phase's base rate. Plain
+Python: the settings import it without torch.
 
-torch.optim.lr_scheduler drives torch.optim's optimizers only (and importing it imports torch._dynamo), so the
-training loop sets the rate itself, before every batch. Each phase (the training epochs, each fine-tune or
-retraining) starts again from its own base rate.
+torch's schedulers drive the optimizer (`scheduler`: a LambdaLR stepped after every batch), with these closed forms
+as its factors. torch's own StepLR and CosineAnnealingLR compute each rate from the previous one, which differs from
+the closed form in the last bits (a test shows it): the runs that used these schedules keep their numbers this way.
+Each phase (the training epochs, each fine-tune or retraining) starts again from its own base rate.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch.optim import Optimizer
+    from torch.optim.lr_scheduler import LambdaLR
 
 LR_SCHEDULES = ("constant", "step", "cosine")
 
@@ -21,15 +29,24 @@ class LRSchedule:
     step_epochs: int = 1
     gamma: float = 0.1
 
-    def lr_at(self, base: float, step: int, steps_per_epoch: int, total_steps: int) -> float:
-        """The rate of optimizer step `step` (from 0) of a phase of `total_steps` steps.
+    def factor(self, step: int, steps_per_epoch: int, total_steps: int) -> float:
+        """The base rate's factor at optimizer step `step` (from 0) of a phase of `total_steps` steps.
 
-        constant: `base` throughout. step: `base` times `gamma` for every `step_epochs` whole epochs done.
-        cosine: half a cosine from `base` down towards 0, per step (torch's CosineAnnealingLR with
-        T_max = total_steps, eta_min = 0, stepped every batch): `base` / 2 half way.
+        constant: 1 throughout. step: `gamma` for every `step_epochs` whole epochs done. cosine: half a cosine from
+        1 down towards 0, per step (torch's CosineAnnealingLR with T_max = total_steps, eta_min = 0, stepped every
+        batch): 1/2 half way.
         """
         if self.name == "step":
-            return base * self.gamma ** (step // steps_per_epoch // self.step_epochs)
+            return self.gamma ** (step // steps_per_epoch // self.step_epochs)
         if self.name == "cosine":
-            return base * 0.5 * (1 + math.cos(math.pi * step / max(total_steps, 1)))
-        return base
+            return 0.5 * (1 + math.cos(math.pi * step / max(total_steps, 1)))
+        return 1.0
+
+    def scheduler(self, optimizer: Optimizer, steps_per_epoch: int, total_steps: int) -> LambdaLR:
+        """torch's scheduler of one phase over `optimizer` (every param group from its own rate): step it after each
+        optimizer step."""
+        from torch.optim.lr_scheduler import LambdaLR
+
+        return LambdaLR(
+            optimizer, functools.partial(self.factor, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+        )

@@ -7,19 +7,22 @@ import contextlib
 import math
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim import SGD, Adam, AdamW, Optimizer
+from torch.optim.lr_scheduler import LRScheduler
 
 from prunetui.engine.core.augment import Draws, crop_flip, draw
 from prunetui.engine.core.data.loading import Split
 from prunetui.engine.core.errors import DivergedError
-from prunetui.engine.core.optimizers import SGD, Adam, Optimizer
 from prunetui.engine.core.precision import LossScale, autocast
+from prunetui.engine.core.preload import load_torch_optim
 
 T = TypeVar("T")
 LOSS_EVERY = 20  # batches between StepLoss reports: reading the loss forces a device sync
@@ -34,10 +37,41 @@ class StopRequested(Exception):
     """Raised between batches when another thread asked the run to stop."""
 
 
-def make_optimizer(name: str, parameters: Iterator[nn.Parameter], lr: float, weight_decay: float = 0.0) -> Optimizer:
-    if name == "adam":
-        return Adam(parameters, lr=lr, weight_decay=weight_decay)
-    return SGD(parameters, lr=lr, momentum=0.9, weight_decay=weight_decay)
+def make_optimizer(
+    model: nn.Module,
+    name: str,
+    lr: float,
+    *,
+    momentum: float = 0.9,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+    decay_norm_bias: bool = True,
+) -> Optimizer:
+    """torch.optim's optimizer `name` (config.OPTIMIZERS) over the model's parameters (`parameter_groups`).
+
+    On CUDA it takes torch's multi-tensor (foreach) path, one kernel launch per operation for all parameters; on
+    other devices its loop over the tensors, which on the CPU computes what prunetui's own SGD and Adam computed
+    before, bit for bit (the baseline's numbers). The first construction in a process imports torch's compiler:
+    it waits for `preload.load_torch_optim`, which does that (and starts it if nothing has)."""
+    load_torch_optim().join()
+    groups = parameter_groups(model, weight_decay, decay_norm_bias)
+    foreach = all(p.is_cuda for group in groups for p in group["params"])
+    if name == "sgd":
+        return SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov, foreach=foreach)
+    kind = {"adam": Adam, "adamw": AdamW}[name]
+    return kind(groups, lr=lr, weight_decay=weight_decay, foreach=foreach)
+
+
+def parameter_groups(model: nn.Module, weight_decay: float, decay_norm_bias: bool) -> list[dict[str, Any]]:
+    """One group of every parameter; or, when weight decay spares biases and normalisation weights
+    (`decay_norm_bias` off), the parameters of two or more dimensions (conv and linear weights) in one group and
+    the 1-D ones (biases, BatchNorm's weights and biases) in a second with weight_decay 0, as timm groups them."""
+    parameters = list(model.parameters())
+    if decay_norm_bias or not weight_decay:
+        return [{"params": parameters}]
+    decayed = [p for p in parameters if p.ndim > 1]
+    spared = [p for p in parameters if p.ndim <= 1]
+    return [group for group in ({"params": decayed}, {"params": spared, "weight_decay": 0.0}) if group["params"]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +121,7 @@ class LossReport:
 
 @dataclass(slots=True)
 class Trainer:
-    """Runs epochs of SGD/Adam on one split; owns the shuffling generator so runs are reproducible."""
+    """Runs epochs of an optimizer on one split; owns the shuffling generator so runs are reproducible."""
 
     model: nn.Module
     data: Split
@@ -96,6 +130,7 @@ class Trainer:
     stop: threading.Event
     augment: bool = False  # random crop and flip of each training batch (augment.crop_flip)
     precision: str = "fp32"  # the forward passes' arithmetic (precision.PRECISIONS)
+    label_smoothing: float = 0.0  # the training loss's (F.cross_entropy's); evaluation's loss is plain cross-entropy
     loss_scale: LossScale | None = None  # fp16's, kept across epochs; made at the first fp16 epoch
     images_seen: int = 0
     seconds: float = 0.0
@@ -114,27 +149,27 @@ class Trainer:
     def epoch(
         self,
         optimizer: Optimizer,
+        scheduler: LRScheduler | None = None,
         *,
-        lr_at: Callable[[int], float] | None = None,
         before_batch: Callable[[int], Iterator[T]] | None = None,
     ) -> Iterator[LossReport | T]:
         """Train one epoch, yielding the mean loss every LOSS_EVERY batches and at the end.
 
-        `lr_at(b)` is the learning rate of batch b (else the optimizer's stays). `before_batch(b)` runs before
+        `scheduler` is stepped after every batch (else the optimizer's rates stay). `before_batch(b)` runs before
         batch b and may yield items of its own (agp prunes there).
         """
         self.model.train()
         order = torch.randperm(len(self.data), generator=self.generator)
         draws = draw(len(self.data), self.generator, self.data.device) if self.augment else None
         with contextlib.closing(self.data.batches(self.batch_size, order)) as batches:  # closed: no worker is left
-            yield from self._steps(optimizer, batches, draws, lr_at, before_batch)
+            yield from self._steps(optimizer, scheduler, batches, draws, before_batch)
 
     def _steps(
         self,
         optimizer: Optimizer,
+        scheduler: LRScheduler | None,
         batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
         draws: Draws | None,
-        lr_at: Callable[[int], float] | None,
         before_batch: Callable[[int], Iterator[T]] | None,
     ) -> Iterator[LossReport | T]:
         count = self.batches_per_epoch()
@@ -151,15 +186,15 @@ class Trainer:
                     inputs, draws.rows[batch_slice], draws.columns[batch_slice], draws.flips[batch_slice]
                 )
             with autocast(self.precision, inputs.device):
-                loss = F.cross_entropy(self.model(inputs), labels)
+                loss = F.cross_entropy(self.model(inputs), labels, label_smoothing=self.label_smoothing)
             optimizer.zero_grad()
-            if lr_at:
-                optimizer.lr = lr_at(batch)
             if self.precision == "fp16":
-                self._scaled_step(loss, optimizer)
+                self._scaled_step(loss, optimizer, scheduler)
             else:
                 loss.backward()
                 optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
             running += loss.detach()
             since += 1
             images += len(labels)
@@ -176,13 +211,21 @@ class Trainer:
         self.images_seen += images
         self.seconds += time.perf_counter() - started
 
-    def _scaled_step(self, loss: torch.Tensor, optimizer: Optimizer) -> None:
-        """fp16: backward of the scaled loss, the step only when no gradient overflowed."""
+    def _scaled_step(self, loss: torch.Tensor, optimizer: Optimizer, scheduler: LRScheduler | None) -> None:
+        """fp16: backward of the scaled loss, the step only when no gradient overflowed. The schedule moves on
+        either way (its rates follow the batches, as with torch.amp.GradScaler), without torch's warning that it
+        stepped before the optimizer did, which a phase whose first step is skipped would otherwise print."""
         if self.loss_scale is None:
             self.loss_scale = LossScale()
         (loss * self.loss_scale.scale).backward()
         if self.loss_scale.unscale(self.model.parameters()):
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+        elif scheduler is not None:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step", UserWarning)
+                scheduler.step()
 
     @property
     def images_per_s(self) -> float:

@@ -23,6 +23,7 @@ from torch import Tensor
 from prunetui.engine.core.data.sources import CIFAR_ARCHIVES, CIFAR_FILES
 from prunetui.engine.core.errors import BadDataError, DataError
 from prunetui.engine.core.events import Status
+from prunetui.engine.core.preload import before_foreign_code
 
 URL = "https://www.cs.toronto.edu/~kriz/"
 PAGE = "https://www.cs.toronto.edu/~kriz/cifar.html"
@@ -146,6 +147,7 @@ def _archive_files(name: str, path: Path) -> dict[str, bytes]:
 
 def _download(name: str, root: Path) -> None:
     archive, _, md5 = CIFAR_ARCHIVES[name]
+    before_foreign_code()  # torchvision imports torch's compiler too
     from torchvision.datasets.utils import download_url  # torchvision only to download: it takes seconds to import
 
     try:

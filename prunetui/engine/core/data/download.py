@@ -8,6 +8,7 @@ from pathlib import Path
 
 from prunetui.engine.core.data.sources import FOLDERS
 from prunetui.engine.core.errors import DataError
+from prunetui.engine.core.preload import before_foreign_code
 
 
 def download(name: str, raw: Path) -> None:
@@ -15,6 +16,7 @@ def download(name: str, raw: Path) -> None:
     place only once all four arrived and match their checksums, so a failure leaves nothing behind: not even the
     folders made for them.
     DataError with the reason (every mirror tried and what it answered)."""
+    before_foreign_code()  # torchvision imports torch's compiler too
     from torchvision import datasets
     from torchvision.datasets.utils import download_url
 

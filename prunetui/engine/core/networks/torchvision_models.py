@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.networks.spec import Builder, InputShape, initialise
+from prunetui.engine.core.preload import before_foreign_code
 
 if TYPE_CHECKING:
     from torch import nn
@@ -24,6 +25,7 @@ def torchvision_builder(name: str, args: Mapping[str, Any]) -> Builder:
         raise ConfigError(f"torchvision:{name} is a transformer; prunetui prunes torchvision's classification CNNs")
 
     def build(shape: InputShape, init: str) -> nn.Module:
+        before_foreign_code()  # torchvision imports torch's compiler too
         import torchvision
 
         names = torchvision.models.list_models(module=torchvision.models)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.networks.spec import Builder, InputShape, initialise
+from prunetui.engine.core.preload import before_foreign_code
 from prunetui.engine.pruning.structural import one_line
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ def _uninstalled_source(top: str) -> str | None:
 
 def load_factory(target: str, attribute: str) -> Callable[..., Any]:
     """The callable `attribute` of the module `target` (a dotted name, or a .py file's path)."""
+    before_foreign_code()  # the user's code may import anything of torch's
     if is_file_target(target):
         module = _import_file(Path(target))
     else:
