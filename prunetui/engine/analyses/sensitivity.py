@@ -8,9 +8,15 @@ validation accuracy (test accuracy is only reported).
     analysis = Sensitivity(config, amounts, seeds=(0, 1, 2))  # one model per seed, the same analysis on each
     analysis = Sensitivity(config, model_path=path)     # or analyses a saved model (a run's dense.pt or model.pt)
     analysis = Sensitivity(config, amounts, out=path)   # and saves the results there as CSV when it ends
+    analysis = Sensitivity(config, amounts, parallel=Parallel(jobs=2))  # evaluations in 2 worker processes
     for event in analysis.run():    # Progress… (training), SensitivityStarted, SensitivityPoint…, SensitivityEnded
         ...
     analysis.stop()                 # from any thread
+
+Each model is trained (or loaded) in this process; its evaluations, one per layer and amount, are jobs of the
+series' executor (`sensitivity_jobs`): one after another here by default, or side by side in worker processes or
+on Ray, where they may end in any order. The points are reported as they come, and the results (the ended
+event's points, the CSV) are in the order of a serial analysis: seed, layer, amount.
 
 A saved model that is already pruned keeps its zeros: each layer is pruned further from what it has, and an amount
 is the layer's sparsity after, zeros it had included; amounts at or below what it has would change nothing, so they
@@ -19,22 +25,24 @@ are left out for that layer.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from pathlib import Path
 
 import torch
-from torch.nn.utils import prune
 
 from prunetui.engine.analyses import (
     DEFAULT_AMOUNTS,
+    Progress,
     SensitivityEnded,
     SensitivityEvent,
     SensitivityPoint,
     SensitivityStarted,
     sensitivity_criteria,
 )
-from prunetui.engine.analyses.series import ExperimentSeries, Interrupted
+from prunetui.engine.analyses.events import sensitivity_stage
+from prunetui.engine.analyses.executor import Executor, Job, JobFailed, Parallel
+from prunetui.engine.analyses.sensitivity_jobs import EvaluationJob, evaluate_pruned
+from prunetui.engine.analyses.series import SERIAL, ExperimentSeries, Interrupted
 from prunetui.engine.analyses.sweep_jobs import DataPlace
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.data.loading import DataSet, load_run_data
@@ -43,7 +51,6 @@ from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError,
 from prunetui.engine.core.experiment import measure
 from prunetui.engine.core.files import write_atomic
 from prunetui.engine.core.models import build_model
-from prunetui.engine.pruning.allocation import prune_to
 from prunetui.engine.pruning.criterion import weight_of
 from prunetui.engine.storage.csv_text import to_csv
 from prunetui.engine.storage.export import load_model
@@ -58,15 +65,17 @@ class Sensitivity(ExperimentSeries):
         model_path: str | Path | None = None,
         seeds: tuple[int, ...] = (),
         out: str | Path | None = None,
+        parallel: Parallel = SERIAL,
         system_data_dir: Path | None = None,
         download: bool = True,
     ) -> None:
         """Prune by `config.criterion` (l1, random or ln-structured rows) the model at `model_path`, or, without
         one, a model trained now with `config`'s settings (its sparsity and schedule are not used), one per seed of
-        `seeds` (default: `config.seed`). The points measured are saved to `out` (atomically) when the analysis
-        ends, also when it stopped early."""
-        super().__init__(place=DataPlace(system_data_dir, download))
-        self.config = config.replace(scope="layer", layer_sparsity="").validate()
+        `seeds` (default: `config.seed`), its evaluations run as `parallel` says. The points measured are saved to
+        `out` (atomically) when the analysis ends, also when it stopped early."""
+        super().__init__(parallel, DataPlace(system_data_dir, download))
+        # Files by absolute paths (`with_absolute_paths`): worker processes may run in other directories.
+        self.config = config.replace(scope="layer", layer_sparsity="").validate().with_absolute_paths()
         if self.config.pruning_criterion.needs_batches:
             usable = ", ".join(sensitivity_criteria())
             raise ConfigError(f"invalid --criterion: sensitivity prunes by {usable}, not {config.criterion}")
@@ -82,7 +91,8 @@ class Sensitivity(ExperimentSeries):
         self.seeds = tuple(dict.fromkeys(seeds)) or (self.config.seed,)
         self.out = Path(out) if out else None
         self._starts: list[SensitivityStarted] = []
-        self._points: list[SensitivityPoint] = []
+        self._order: dict[str, int] = {}  # each evaluation's stage, by its place in a serial analysis
+        self._points: list[SensitivityPoint] = []  # in the order they came
 
     def run(self) -> Iterator[SensitivityEvent]:
         """Always ends with SensitivityEnded."""
@@ -101,10 +111,13 @@ class Sensitivity(ExperimentSeries):
         device = resolve_device(config.device)
         # The images the model trained on, and so the same validation images.
         data = load_run_data(config, device, download=self.place.download, system_dir=self.place.system_data_dir)
-        for seed in self.seeds:
-            yield from self._analyse(config.replace(seed=seed), data, device)
+        with self.start_executor() as executor:
+            for seed in self.seeds:
+                yield from self._analyse(config.replace(seed=seed), data, device, executor)
 
-    def _analyse(self, config: ExperimentConfig, data: DataSet, device: torch.device) -> Iterator[SensitivityEvent]:
+    def _analyse(
+        self, config: ExperimentConfig, data: DataSet, device: torch.device, executor: Executor
+    ) -> Iterator[SensitivityEvent]:
         if not config.layers_known:  # its layers are found by building it, which this analysis does not do yet
             raise ConfigError(f"sensitivity analyses the LeNets for now, not {config.model}")
         if self.model_path:
@@ -112,8 +125,7 @@ class Sensitivity(ExperimentSeries):
         else:
             model, source = build_model(config.model, input_shape=data.shape), "trained now"
             model.load_state_dict((yield from self.train_dense(config)))
-        model = model.to(device)
-        loaded = measure(model, data)
+        loaded = measure(model.to(device), data)
         layers = config.prunable_layer_names
         sparsity = tuple(float((weight_of(model.get_submodule(layer)) == 0).float().mean()) for layer in layers)
         started = SensitivityStarted(
@@ -121,25 +133,28 @@ class Sensitivity(ExperimentSeries):
         )
         self._starts.append(started)
         yield started
+        model = model.cpu()  # the jobs' copy: each evaluation moves its own to where it runs
         for layer in layers:
             for amount in started.amounts_above(layer):
-                self.check_stop()
-                trial = copy.deepcopy(model)
-                module = trial.get_submodule(layer)
-                prune.custom_from_mask(module, "weight", module.weight != 0)  # its zeros stay, and count
-                torch.manual_seed(config.seed)  # the random criterion draws the same weights every time
-                prune_to([(layer, module)], config.pruning_criterion, {layer: amount})
-                result = measure(trial, data)
-                point = SensitivityPoint(layer, amount, result.accuracy, result.loss, result.val_accuracy, config.seed)
-                self._points.append(point)
-                yield point
+                stage = sensitivity_stage(layer, amount, config.seed)
+                self._order[stage] = len(self._order)
+                executor.submit(Job(stage, evaluate_pruned, EvaluationJob(config, model, layer, amount, self.place)))
+        for outcome in self.outcomes(executor):
+            if isinstance(outcome, Progress):  # an evaluation went to a worker process or to Ray
+                yield outcome
+            elif isinstance(outcome, JobFailed):
+                raise Interrupted("failed", f"{outcome.key}: {outcome.message}")
+            else:
+                self._points.append(outcome.result)
+                yield outcome.result
+        self.check_stop()
 
     def _ended(self, status: str, message: str = "") -> SensitivityEnded:
         results_file = not_saved = ""
-        if self._points and self.out is not None:
+        points = tuple(sorted(self._points, key=lambda point: self._order[point.stage]))
+        if points and self.out is not None:
             try:
-                results_file = str(write_atomic(self.out, to_csv(self._points, SensitivityPoint)))
+                results_file = str(write_atomic(self.out, to_csv(points, SensitivityPoint)))
             except OutputError as error:
                 not_saved = str(error)
-        points = tuple(self._points)
         return SensitivityEnded(status, message, tuple(self._starts), points, results_file, not_saved)
