@@ -91,7 +91,6 @@ class Sensitivity(ExperimentSeries):
         self.seeds = tuple(dict.fromkeys(seeds)) or (self.config.seed,)
         self.out = Path(out) if out else None
         self._starts: list[SensitivityStarted] = []
-        self._order: dict[str, int] = {}  # each evaluation's stage, by its place in a serial analysis
         self._points: list[SensitivityPoint] = []  # in the order they came
 
     def run(self) -> Iterator[SensitivityEvent]:
@@ -136,9 +135,8 @@ class Sensitivity(ExperimentSeries):
         model = model.cpu()  # the jobs' copy: each evaluation moves its own to where it runs
         for layer in layers:
             for amount in started.amounts_above(layer):
-                stage = sensitivity_stage(layer, amount, config.seed)
-                self._order[stage] = len(self._order)
-                executor.submit(Job(stage, evaluate_pruned, EvaluationJob(config, model, layer, amount, self.place)))
+                job = EvaluationJob(config, model, layer, amount, self.place)
+                executor.submit(Job(sensitivity_stage(layer, amount, config.seed), evaluate_pruned, job))
         for outcome in self.outcomes(executor):
             if isinstance(outcome, Progress):  # an evaluation went to a worker process or to Ray
                 yield outcome
@@ -149,9 +147,14 @@ class Sensitivity(ExperimentSeries):
                 yield outcome.result
         self.check_stop()
 
+    def _serial_place(self, point: SensitivityPoint) -> tuple[int, int, int]:
+        """Where a serial analysis measures `point`: by seed, then layer, then amount."""
+        layers = self.config.prunable_layer_names
+        return self.seeds.index(point.seed), layers.index(point.layer), self.amounts.index(point.amount)
+
     def _ended(self, status: str, message: str = "") -> SensitivityEnded:
         results_file = not_saved = ""
-        points = tuple(sorted(self._points, key=lambda point: self._order[point.stage]))
+        points = tuple(sorted(self._points, key=self._serial_place))
         if points and self.out is not None:
             try:
                 results_file = str(write_atomic(self.out, to_csv(points, SensitivityPoint)))
