@@ -15,10 +15,10 @@ JobError for a failure it can word, or any exception.
 
 Worker processes are started with 'spawn' (no copy of this process's threads or torch state), each with its
 share of the CPU threads; jobs and results travel to and fro as plain pickles, tensors by value (`_send`). They
-ignore Ctrl+C and SIGHUP: the caller stops them (terminate, then kill); terminated,
-or left by a caller that died, a worker unwinds its job (its scratch directory removed) and exits quietly. A
-worker that dies mid-job (killed, out of memory) has its job retried once on a new worker, then reported failed;
-the other jobs go on. Ray is imported only when asked for.
+ignore Ctrl+C and SIGHUP: the caller stops them (terminate, then kill); terminated, or left by a caller that
+died, a worker unwinds its job (its scratch directory removed) and exits quietly. A worker that dies mid-job
+(killed, out of memory) has its job retried once on a new worker, then reported failed; the other jobs go on.
+Ray is imported only when asked for.
 """
 
 from __future__ import annotations
@@ -430,11 +430,7 @@ def _worker_main(connection: Connection, threads: int, device: str, parent: int)
     context = JobContext(threading.Event(), name)  # never set: a cancel terminates the process
     while True:
         try:
-            outcome = run_job(pickle.loads(connection.recv_bytes()), context)
-            try:
-                _send(connection, outcome)
-            except (pickle.PicklingError, TypeError, AttributeError) as error:  # a result that cannot travel
-                _send(connection, ("failed", unexpected(error)))
+            _send(connection, run_job(pickle.loads(connection.recv_bytes()), context))
         except (EOFError, OSError):  # the caller has gone (or closed our pipe): nobody to tell, nothing to say
             return
 
