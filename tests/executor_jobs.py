@@ -10,6 +10,8 @@ import time
 from collections.abc import Generator
 from pathlib import Path
 
+import torch
+
 from prunetui.engine.analyses.executor import JobContext, JobError
 
 
@@ -24,6 +26,11 @@ def where_and_threads(pause: float, context: JobContext) -> Generator[None, None
 
     time.sleep(pause)
     return os.getpid(), torch.get_num_threads(), context.device, os.environ.get("CUDA_VISIBLE_DEVICES", "all")
+    yield
+
+
+def double(values: torch.Tensor, context: JobContext) -> Generator[None, None, torch.Tensor]:
+    return values * 2
     yield
 
 

@@ -22,8 +22,6 @@ import pytest
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.storage.export import load_model
 
-pytestmark = pytest.mark.serial  # a real terminal each: run apart from pytest-xdist's workers
-
 REPO = Path(__file__).resolve().parent.parent
 
 

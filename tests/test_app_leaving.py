@@ -90,7 +90,7 @@ async def test_coming_back_mid_sweep_shows_it_running_and_stop_says_stopped(
 
 def gate_after(monkeypatch: pytest.MonkeyPatch, measured: int) -> threading.Event:
     """Sensitivity's evaluations wait, after `measured` of them (the loaded model's first), until the event."""
-    from prunetui.engine.analyses import sensitivity
+    from prunetui.engine.analyses import sensitivity, sensitivity_jobs
 
     gate, calls = threading.Event(), [0]
     original: Callable[..., Any] = sensitivity.measure
@@ -101,7 +101,8 @@ def gate_after(monkeypatch: pytest.MonkeyPatch, measured: int) -> threading.Even
             assert gate.wait(timeout=30), "the test never opened the gate"
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(sensitivity, "measure", measure)
+    for module in (sensitivity, sensitivity_jobs):  # the model as loaded; each evaluation (a job, run here)
+        monkeypatch.setattr(module, "measure", measure)
     return gate
 
 

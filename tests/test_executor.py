@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -36,6 +38,8 @@ from tests.executor_jobs import (
     square,
     where_and_threads,
 )
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def ended(outcomes: list[Outcome]) -> dict[str, Outcome]:
@@ -86,6 +90,28 @@ def test_workers_run_jobs_at_once_with_their_share_of_threads_and_results_come_a
     assert [s.key for s in started] == ["slow", "quick", "bad"]
     assert started[0].where == f"worker process {slow[0]}"
     assert not any(running(pid) for pid in pids)  # closed: the idle workers exit
+
+
+DOUBLE_IN_A_WORKER = """
+import torch
+from prunetui.engine.analyses.executor import Job, JobDone, ProcessExecutor
+from tests.executor_jobs import double
+with ProcessExecutor(workers=1, threads=1) as executor:
+    executor.submit(Job("double", double, torch.arange(4.0)))
+    print([outcome.result.tolist() for outcome in executor.as_completed() if isinstance(outcome, JobDone)])
+"""
+
+
+def test_tensors_reach_workers_and_come_back_under_a_long_temporary_directory(tmp_path: Path) -> None:
+    """multiprocessing's own pickler hands tensors over through a Unix socket under TMPDIR, whose path may not
+    pass 108 bytes: under pytest-xdist's temporary directories every send failed and sweeps waited forever. A
+    process of its own: the socket is made once per process, and this one's may have been made already."""
+    long = tmp_path / ("t" * 100)
+    long.mkdir()
+    env = {**os.environ, "TMPDIR": str(long), "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-c", DOUBLE_IN_A_WORKER]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (0, "[[0.0, 2.0, 4.0, 6.0]]\n"), done.stderr
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from prunetui.cli import main
 from prunetui.describe import sensitivity_table, too_sparse_warning
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import (
+    Progress,
     SensitivityEnded,
     SensitivityPoint,
     SensitivityStarted,
@@ -23,6 +24,7 @@ from prunetui.engine.analyses import (
     sensitivity_means,
     suggest_amounts,
 )
+from prunetui.engine.analyses.executor import Parallel
 from prunetui.engine.analyses.sensitivity import Sensitivity
 from prunetui.engine.core.config import format_layer_amounts, parse_layer_amounts
 from prunetui.engine.core.errors import ConfigError
@@ -89,6 +91,26 @@ def test_sensitivity_trains_its_model_when_given_none_and_stops(tiny_config: Exp
     started = next(e for e in events if isinstance(e, SensitivityStarted))
     assert events[-1] == SensitivityEnded("stopped", "", (started,), (events[-2],))
     assert started.source == "trained now"
+
+
+def test_evaluations_in_worker_processes_give_the_serial_results_in_the_serial_order(
+    tiny_config: ExperimentConfig, trained: Path, tmp_path: Path
+) -> None:
+    """--jobs 2: each layer and amount a job of its own in a worker process; random draws the same weights there."""
+    config = tiny_config.replace(model="lenet300", criterion="random")
+    ended: dict[int, SensitivityEnded] = {}
+    elsewhere: list[Progress] = []
+    for jobs in (1, 2):
+        parallel = Parallel(jobs, threads=1)
+        analysis = Sensitivity(config, (0.3, 0.9), model_path=trained, out=tmp_path / f"{jobs}.csv", parallel=parallel)
+        events = list(analysis.run())
+        assert isinstance(events[-1], SensitivityEnded) and events[-1].status == "finished"
+        ended[jobs] = events[-1]
+        elsewhere += [event for event in events if isinstance(event, Progress)]
+    assert ended[2].points == ended[1].points and len(ended[1].points) == 6
+    assert (tmp_path / "2.csv").read_text() == (tmp_path / "1.csv").read_text()
+    assert {event.stage for event in elsewhere} == {point.stage for point in ended[2].points}  # all ran there
+    assert all(str(event.event.message).startswith("running in worker process") for event in elsewhere)
 
 
 def test_taylor_and_empty_amounts_are_refused(tiny_config: ExperimentConfig) -> None:

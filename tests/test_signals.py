@@ -124,9 +124,11 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 240.
         time.sleep(0.05)
 
 
-def both_points_running(tmp_path: Path) -> list[int]:
-    """The worker processes' ids, once both run a point (each point's scratch directory names its owner)."""
-    wait_until(lambda: len(scratch_dirs(tmp_path)) == 2, "both points to start")
+def points_running(tmp_path: Path, count: int = 2) -> list[int]:
+    """The ids of the worker processes, once `count` run a point (each point's scratch directory names its owner).
+    A point of 8 fine-tuning epochs may end before a worker started late under load begins the other: wait for
+    one only, unless the test needs both at once (40 epochs)."""
+    wait_until(lambda: len(scratch_dirs(tmp_path)) >= count, f"{count} point(s) to start")
     return [int(path.name.split("-")[2]) for path in scratch_dirs(tmp_path)]
 
 
@@ -138,7 +140,6 @@ def ended(pid: int) -> bool:
     return False
 
 
-@pytest.mark.serial
 @pytest.mark.parametrize("signal_name", ["TERM", "INT", "HUP"])
 def test_a_parallel_sweep_stops_quietly_and_cleans_up_on(
     signal_name: str, tiny_config: ExperimentConfig, tmp_path: Path
@@ -146,7 +147,7 @@ def test_a_parallel_sweep_stops_quietly_and_cleans_up_on(
     """SIGTERM to the caller; Ctrl+C and a closed terminal's SIGHUP to the whole process group, as a terminal
     sends them: the caller stops, its workers end without a traceback (no BrokenPipeError), nothing is left."""
     process = sweep_process(tiny_config, tmp_path)
-    both_points_running(tmp_path)
+    points_running(tmp_path)
     signum = signal.Signals[f"SIG{signal_name}"]
     if signal_name == "TERM":
         process.send_signal(signum)
@@ -158,22 +159,20 @@ def test_a_parallel_sweep_stops_quietly_and_cleans_up_on(
     assert scratch_dirs(tmp_path) == []
 
 
-@pytest.mark.serial
 def test_a_killed_sweep_leaves_no_scratch_directories(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
     """The caller SIGKILLed: its workers notice, unwind their points and end."""
     process = sweep_process(tiny_config, tmp_path)
-    workers = both_points_running(tmp_path)
+    workers = points_running(tmp_path)
     process.kill()
     process.communicate(timeout=60)
     wait_until(lambda: all(ended(pid) for pid in workers), "the workers to end", timeout=30)
     assert scratch_dirs(tmp_path) == []
 
 
-@pytest.mark.serial
 def test_a_killed_worker_leaves_no_scratch_directory(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
     """A worker SIGKILLed mid-point: its point is run again, and its scratch directory removed."""
     process = sweep_process(tiny_config, tmp_path, finetune_epochs=8)
-    victim = both_points_running(tmp_path)[0]
+    victim = points_running(tmp_path, 1)[0]
     os.kill(victim, signal.SIGKILL)
     out, err = process.communicate(timeout=240)
     assert process.returncode == 0, out + err
@@ -182,13 +181,12 @@ def test_a_killed_worker_leaves_no_scratch_directory(tiny_config: ExperimentConf
     assert len(list((tmp_path / "sweep" / "runs").iterdir())) == 2  # both points, the killed one redone
 
 
-@pytest.mark.serial
 def test_a_sweep_piped_into_head_leaves_no_scratch_directories(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
     """`prunetui sweep --jobs 2 | head -1`: the reader goes, the sweep stops at its next line and cleans up."""
     process = sweep_process(tiny_config, tmp_path, finetune_epochs=8)
     assert process.stdout is not None
     assert process.stdout.readline().startswith("sweep of 2 points")
-    both_points_running(tmp_path)
+    points_running(tmp_path, 1)
     process.stdout.close()  # as head does after its line
     _, err = process.communicate(timeout=240)
     assert process.returncode in (0, STOPPED), err  # stopped at the first point's line, or done by then

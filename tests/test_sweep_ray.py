@@ -1,4 +1,5 @@
-"""Sweep points as Ray tasks on a local Ray instance: the same numbers as serial, runs and rows back here."""
+"""Sweep points and sensitivity evaluations as Ray tasks on a local Ray instance: the same numbers as serial,
+runs and rows back here."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from prunetui.engine import ExperimentConfig
-from prunetui.engine.analyses import Progress, SweepEnded, SweepPoint, SweepSpec, read_sweep_csv
+from prunetui.engine.analyses import Progress, SensitivityEnded, SweepEnded, SweepPoint, SweepSpec, read_sweep_csv
 from prunetui.engine.analyses.executor import Job, JobDone, JobStarted, Parallel, RayExecutor
+from prunetui.engine.analyses.sensitivity import Sensitivity
 from prunetui.engine.analyses.sweep import Sweep
 from prunetui.engine.core.events import Status
 from tests.executor_jobs import die_once, square
@@ -55,6 +57,16 @@ def test_a_sweep_on_ray_gives_the_serial_numbers_and_brings_runs_and_rows_back(
         assert isinstance(point, SweepPoint)
         run = tmp_path / "ray" / "runs" / f"{point.method.replace(':', '-')}-{point.sparsity:g}-seed0"
         assert (run / "model.pt").is_file() and (run / "summary.json").is_file()
+
+
+def test_sensitivity_evaluations_on_ray_give_the_serial_results(local_ray: None, tiny_config: ExperimentConfig) -> None:
+    config = tiny_config.replace(model="lenet300", epochs=1)
+    serial = list(Sensitivity(config, (0.5, 0.9), download=False).run())[-1]
+    events = list(Sensitivity(config, (0.5, 0.9), parallel=Parallel(threads=1, ray=""), download=False).run())
+    assert isinstance(serial, SensitivityEnded) and isinstance(events[-1], SensitivityEnded)
+    assert events[-1].status == "finished" and events[-1].points == serial.points and len(serial.points) == 6
+    started = [e for e in events if isinstance(e, Progress) and isinstance(e.event, Status) and " at " in e.stage]
+    assert len(started) == 6 and {e.event.message for e in started} == {"running in a Ray task"}
 
 
 def test_a_stopped_ray_sweep_cancels_its_tasks(local_ray: None, tiny_config: ExperimentConfig, tmp_path: Path) -> None:

@@ -110,6 +110,7 @@ def test_sensitivity_from_a_pruned_run_prunes_further_and_keeps_its_zeros(
 ) -> None:
     """Random pruning draws among all weights: only a kept mask makes 90 % mean the layer's zeros, old ones too."""
     import prunetui.engine.analyses.sensitivity as sensitivity
+    import prunetui.engine.analyses.sensitivity_jobs as sensitivity_jobs
 
     saved = read_run(pruned_run)
     assert saved.config is not None and saved.model_path is not None
@@ -125,7 +126,8 @@ def test_sensitivity_from_a_pruned_run_prunes_further_and_keeps_its_zeros(
         measured.append({name: module.weight == 0 for name, module in model.named_children() if name in zeros_before})
         return measure(model, data)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(sensitivity, "measure", measure_and_keep)
+    for module in (sensitivity, sensitivity_jobs):  # the model as loaded; each evaluation (a job, run here)
+        monkeypatch.setattr(module, "measure", measure_and_keep)
     config = saved.config.replace(criterion="random")
     events = list(Sensitivity(config, (0.5, 0.9), model_path=saved.model_path, download=False).run())
     started, ended = events[0], events[-1]

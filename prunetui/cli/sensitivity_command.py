@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -13,10 +14,12 @@ from prunetui.cli.analysis_view import EXIT_CODES, Count, add_list_option, follo
 from prunetui.cli.options import (
     RUN_HELP,
     add_config_options,
+    add_parallel_options,
     add_runs_dir_option,
     add_seeds_option,
     config_from_args,
     fail,
+    parallel_from_args,
 )
 from prunetui.cli.output import and_list
 from prunetui.cli.run_command import stop_on_interrupt
@@ -55,6 +58,8 @@ and measure validation and test accuracy: which layers tolerate pruning, and how
 go by validation accuracy; test accuracy is only reported. The model is trained first with the settings
 given, or taken from a saved run with --run (its dense model from before pruning, or with --from final its
 pruned model). --criterion picks how ({criteria}); the sparsity and schedule settings are not used.
+Each layer and amount is an evaluation of its own: --jobs N runs N at once in worker processes, --ray as Ray
+tasks, with the same results as one after another.
 """
 # Settings whose schema help speaks of a pruning run, said for this analysis.
 HELPS = {
@@ -100,6 +105,7 @@ def add_sensitivity_parser(commands: argparse._SubParsersAction) -> None:
         "--out", type=Path, metavar="FILE.csv", help="where to save the results (default: a CSV under RUNS/sensitivity)"
     )
     add_seeds_option(parser, "the analysis, each seed training its own model,")
+    add_parallel_options(parser, "evaluations")
     add_runs_dir_option(parser)
     add_config_options(parser, skip=SENSITIVITY_UNUSED_SETTINGS, choices=CHOICES | {"criterion": criteria}, helps=HELPS)
 
@@ -119,12 +125,17 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
         from prunetui.engine.analyses.sensitivity import Sensitivity  # imports torch
 
         seeds = parse_seeds(args.seeds) if args.seeds is not None else ()
+        evaluations = len(amounts) * max(1, len(config.prunable_layer_names)) * max(1, len(seeds))
+        parallel, note = parallel_from_args(args).capped(evaluations)
         out = args.out or sensitivity_file(root, config, seeds)
-        analysis = Sensitivity(config, amounts, model_path=model_path, seeds=seeds, out=out)
+        analysis = Sensitivity(config, amounts, model_path=model_path, seeds=seeds, out=out, parallel=parallel)
     except PrunetuiError as error:
         return fail(str(error))
-    with stop_on_interrupt(analysis.stop, console):
-        ended = follow(analysis.run(), console, _line, "results so far below", counted=EvaluationCount())
+    if note:
+        print(note, file=sys.stderr)  # as the sweep's
+    then = "" if parallel.in_process else "; evaluations running elsewhere end now"
+    with stop_on_interrupt(analysis.stop, console, then=then):
+        ended = follow(analysis.run(), console, _line, "results so far below", _stage, EvaluationCount())
     assert isinstance(ended, SensitivityEnded)
     if ended.points:
         console.print(sensitivity_table(ended.points, ended.starts, args.tolerance))
@@ -188,6 +199,11 @@ class EvaluationCount:
                 return None
         latest = f": {event.layer}" if isinstance(event, SensitivityPoint) else ""
         return Count(f"evaluations, seed {event.seed}{latest}", self.done, self.total)
+
+
+def _stage(event: SensitivityEvent) -> str | None:
+    """The stage a point ends: its evaluation's name."""
+    return event.stage if isinstance(event, SensitivityPoint) else None
 
 
 def _line(event: SensitivityEvent) -> str | None:

@@ -201,6 +201,8 @@ class AnalysisScreen(ToolScreen):
             self.runner.stop()
 
     def on_analysis_screen_events_arrived(self, message: EventsArrived) -> None:
+        if not self.query("#analysis-progress"):  # the app quits and took this screen's widgets down already
+            return
         for event in message.events:
             if isinstance(event, Progress):
                 self._progress(progress_text(event))

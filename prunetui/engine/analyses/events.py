@@ -79,6 +79,15 @@ class SensitivityPoint:
     val_accuracy: float | None = None  # on the validation images; None when none were held out
     seed: int = 0  # of the model pruned: with several seeds, one model is trained per seed
 
+    @property
+    def stage(self) -> str:
+        return sensitivity_stage(self.layer, self.amount, self.seed)
+
+
+def sensitivity_stage(layer: str, amount: float, seed: int) -> str:
+    """How progress names a sensitivity point's evaluation: "fc1 at 90 %, seed 0"."""
+    return f"{layer} at {amount * 100:g} %, seed {seed}"
+
 
 SAME_SPARSITY = 1e-6  # an amount this close to a layer's sparsity is that sparsity (float32 counting)
 

@@ -14,10 +14,11 @@ JobError for a failure it can word, or any exception.
     executor.close()
 
 Worker processes are started with 'spawn' (no copy of this process's threads or torch state), each with its
-share of the CPU threads, and ignore Ctrl+C and SIGHUP: the caller stops them (terminate, then kill); terminated,
-or left by a caller that died, a worker unwinds its job (its scratch directory removed) and exits quietly. A
-worker that dies mid-job (killed, out of memory) has its job retried once on a new worker, then reported failed;
-the other jobs go on. Ray is imported only when asked for.
+share of the CPU threads; jobs and results travel to and fro as plain pickles, tensors by value (`_send`). They
+ignore Ctrl+C and SIGHUP: the caller stops them (terminate, then kill); terminated, or left by a caller that
+died, a worker unwinds its job (its scratch directory removed) and exits quietly. A worker that dies mid-job
+(killed, out of memory) has its job retried once on a new worker, then reported failed; the other jobs go on.
+Ray is imported only when asked for.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import dataclasses
 import importlib.util
 import logging
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -335,7 +337,7 @@ class ProcessExecutor(Executor):
             if worker is not None and worker.job is None and self._pending:
                 worker.job = self._pending.popleft()
                 with contextlib.suppress(OSError):  # a worker that died already: _collect finds it so
-                    worker.connection.send(worker.job)
+                    _send(worker.connection, worker.job)
                 yield JobStarted(worker.job.key, f"worker process {worker.process.pid}")
 
     def _start(self, device: str) -> _Worker:
@@ -357,7 +359,7 @@ class ProcessExecutor(Executor):
                 if worker.process.is_alive():
                     return None
                 raise EOFError
-            status, value = worker.connection.recv()
+            status, value = pickle.loads(worker.connection.recv_bytes())
         except (EOFError, OSError):
             return self._died(worker, job)
         worker.job = None
@@ -429,10 +431,18 @@ def _worker_main(connection: Connection, threads: int, device: str, parent: int)
     context = JobContext(threading.Event(), name)  # never set: a cancel terminates the process
     while True:
         try:
-            job = connection.recv()
-            connection.send(run_job(job, context))
+            _send(connection, run_job(pickle.loads(connection.recv_bytes()), context))
         except (EOFError, OSError):  # the caller has gone (or closed our pipe): nobody to tell, nothing to say
             return
+
+
+def _send(connection: Connection, value: Any) -> None:
+    """Send `value` pickled as plain pickle does, tensors by value. multiprocessing's own pickler would hand
+    tensors over through shared memory, whose file descriptors go by a Unix socket under TMPDIR: with a TMPDIR
+    path over about 80 characters (pytest's temporary directories in pytest-xdist's workers, say) the socket's
+    path passes the 108-byte limit and every send fails (OSError), and a small /dev/shm (Docker's 64 MB) fails
+    it too."""
+    connection.send_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _exit_on_terminate(signum: int, frame: FrameType | None) -> None:

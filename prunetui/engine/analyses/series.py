@@ -1,11 +1,11 @@
-"""A series of experiments (a seed group's runs, a sweep's points, the models a sensitivity analysis prunes) run as
+"""A series of experiments (a seed group's runs, a sweep's points, a sensitivity analysis's evaluations) run as
 jobs of one executor (`executor`: in this process, in worker processes, or on Ray), with one `stop()` that
 reaches every job, and one event stream: each job's experiment events as `Progress`, named by the job.
 
 `SeedGroup` (`seed_group`), `Sweep` (`sweep`) and `Sensitivity` (`sensitivity`) are series; the jobs they run are
-module-level functions (`sweep_jobs`, `seed_runs`) so that a worker process or a Ray task runs them as well as
-this process. One job, `sweep_jobs.train_dense`, trains every dense model they need; a run recorded elsewhere lands
-under its run directory here (`land`).
+module-level functions (`sweep_jobs`, `seed_runs`, `sensitivity_jobs`) so that a worker process or a Ray task runs
+them as well as this process. One job, `sweep_jobs.train_dense`, trains every dense model they need; a run recorded
+elsewhere lands under its run directory here (`land`).
 
     for outcome in series.outcomes(executor):   # Progress for what the jobs say, JobDone / JobFailed at their end
         ...
