@@ -203,9 +203,13 @@ def seeds_text(seeds: list[int]) -> str:
     return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
 
 
-# What an ln-structured target counts, said where the run starts: a fraction of rows, not of single weights.
+# What an ln-structured target counts, said where a run or a sweep starts: a fraction of rows, not of weights.
 STRUCTURED_TARGET = (
     " (ln-structured: that fraction of each layer's filters and neurons goes whole; the output layer's stay)"
+)
+STRUCTURED_POINTS = (
+    "; at an ln-structured point, the sparsity is the fraction of each layer's filters and neurons pruned whole "
+    "(the output layer's stay)"
 )
 
 

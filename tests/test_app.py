@@ -143,7 +143,8 @@ async def test_settings_by_keyboard_then_a_full_iterative_run(tiny_config: Exper
         assert len(prune_marks) == 2
         assert "done" in shown(app.query_one("#phase", Static))
         figures = shown(app.query_one("#figures", Static)).replace("  ", " ")
-        assert f"compression {report.weight_compression:.1f}× weights, {report.compression:.1f}× all" in figures
+        whole = f"compression {report.weight_compression:.1f}× weights, {report.compression:.1f}× all parameters"
+        assert whole in figures
         assert report.weight_compression > report.compression  # pruning keeps the biases
         assert any("round 2/2: pruned to 75.0 %" in line and "fine-tuned" in line for line in state.log)
         assert not app.main_screen.form.locked and not app.query_one("#start", Button).disabled

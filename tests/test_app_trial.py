@@ -200,3 +200,18 @@ async def test_a_long_run_name_is_cut_in_the_middle_and_the_runs_screen_keeps_th
         header, row = (line.rstrip() for line in rendered(table)[:2])
         assert "dense → pruned" in header and " a-sweep-point…ured-0.9-seed0 " in row  # its start and its end
         assert "finished  " in row and " → " in row.split("finished")[1]  # the accuracies still in sight
+
+
+async def test_the_status_says_the_compression_whole_at_80_columns(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config.replace(schedule="agp", sparsity=0.5))  # agp's longest accuracy words
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: app.main_screen.run_state.summary is not None, timeout=60)
+        await pilot.pause()
+        figures = app.query_one("#figures", Static)
+        line = figures.render_line(1).text.rstrip()
+        compression = app.main_screen.run_state.summary.weight_compression
+        assert line.startswith("accuracy before the first prune ") and line.endswith(f"· compression {compression:.1f}×")
+        await pilot.resize_terminal(140, 30)  # room for the count over all parameters too
+        await pilot.pause()
+        assert figures.render_line(1).text.rstrip().endswith(" all parameters")
