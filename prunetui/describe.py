@@ -93,7 +93,7 @@ def fitted_method(method: str, width: int) -> str:
     for schedule in tails:
         room = width - len(schedule) - 1
         if room >= 2:
-            return f"{head[: room - 1]}… {schedule}"
+            return f"{head[: room - 1].rstrip()}… {schedule}"
         if len(schedule) < width:
             return f"…{schedule}"
     return f"{method[: max(width, 2) - 1]}…"

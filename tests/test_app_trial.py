@@ -129,6 +129,7 @@ def test_a_method_keeps_its_schedule_whole_as_it_shortens() -> None:
     assert fitted_method("ln-structured layer iterative per-layer", 21) == "…iterative per-layer"
     assert fitted_method("l1 layer iterative per-layer", 16) == "l1 l… iterative…"  # the schedule before per-layer
     assert fitted_method("ln-structured layer one-shot", 8) == "ln-stru…"  # no room for the schedule: a plain cut
+    assert fitted_method("l1 layer one-shot", 13) == "l1… one-shot"  # never a space before the ellipsis
 
 
 def test_an_ln_structured_run_says_what_its_target_counts(tiny_config: ExperimentConfig) -> None:
@@ -198,7 +199,8 @@ async def test_a_long_run_name_is_cut_in_the_middle_and_the_runs_screen_keeps_th
         await wait_until(pilot, lambda: table.row_count == 1)
         await pilot.pause()
         header, row = (line.rstrip() for line in rendered(table)[:2])
-        assert "dense → pruned" in header and " a-sweep-point…ured-0.9-seed0 " in row  # its start and its end
+        assert "dense → pruned" in header and " a-sweep-po…d-0.9-seed0 " in row  # its start and its end
+        assert row.endswith(" l1… one-shot")  # and the method its schedule
         assert "finished  " in row and " → " in row.split("finished")[1]  # the accuracies still in sight
 
 
@@ -211,7 +213,9 @@ async def test_the_status_says_the_compression_whole_at_80_columns(tiny_config: 
         figures = app.query_one("#figures", Static)
         line = figures.render_line(1).text.rstrip()
         compression = app.main_screen.run_state.summary.weight_compression
-        assert line.startswith("accuracy before the first prune ") and line.endswith(f"· compression {compression:.1f}×")
+        assert line.startswith("accuracy before the first prune ") and line.endswith(
+            f"· compression {compression:.1f}×"
+        )
         await pilot.resize_terminal(140, 30)  # room for the count over all parameters too
         await pilot.pause()
         assert figures.render_line(1).text.rstrip().endswith(" all parameters")

@@ -67,7 +67,10 @@ async def test_offline_the_form_says_not_on_this_machine_and_where_it_looked(tmp
         note = shown(app.query_one("#note-dataset", Static))
         assert note.startswith("mnist is not on this machine") and str(tmp_path / "MNIST" / "raw") in note
         status = shown(app.query_one("#form-status", Static))  # never "ready to start"
-        assert status.startswith("cannot start as is: the data set is not on this machine") and "fashion-mnist-mini" in status
+        assert (
+            status.startswith("cannot start as is: the data set is not on this machine")
+            and "fashion-mnist-mini" in status
+        )
 
 
 async def test_online_the_form_says_will_download(tmp_path: Path, mirror: None) -> None:

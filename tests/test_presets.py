@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from prunetui.cli import main
+from prunetui.cli.presets_command import presets_table
 from prunetui.describe_paper import comparison, figures_text, run_text
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.core import presets
@@ -225,6 +227,16 @@ def test_presets_command_lists_and_shows_them(capsys: pytest.CaptureFixture[str]
     assert main(["presets", "nope"]) == 2
     assert main(["run", "--preset", "nope"]) == 2
     assert "no preset 'nope'; the presets are han2015-lenet300" in capsys.readouterr().err
+
+
+def test_the_presets_table_is_one_line_per_preset_at_80_columns() -> None:
+    console = Console(width=80, record=True)
+    console.print(presets_table(all_presets(), 80))
+    lines = console.export_text().splitlines()
+    rows = [line for line in lines if line.startswith("│")]
+    assert len(rows) == len(preset_names()) and all(len(line) <= 80 for line in lines)
+    assert [row.split("│")[1].strip() for row in rows] == preset_names()
+    assert rows[0].rstrip(" │").endswith("LeNet-300-100 on…")  # cut, and says so: presets NAME gives it whole
 
 
 def test_each_seed_of_a_preset_run_is_recorded_and_set_beside_the_paper(

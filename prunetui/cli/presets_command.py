@@ -29,20 +29,27 @@ def presets_command(args: argparse.Namespace, console: Console) -> int:
         if args.name:
             _show(load_preset(args.name), console)
         else:
-            console.print(presets_table(all_presets()))
-            console.print("prunetui presets NAME shows one; prunetui run --preset NAME runs it", highlight=False)
+            console.print(presets_table(all_presets(), console.width))
+            console.print(
+                "prunetui presets NAME shows one in full; prunetui run --preset NAME runs it", highlight=False
+            )
     except ConfigError as error:
         return fail(str(error))
     return 0
 
 
-def presets_table(presets: list[Preset]) -> Table:
+def presets_table(presets: list[Preset], width: int) -> Table:
+    """One line per preset in `width` columns: the paper's figures give way (…), and `prunetui presets NAME`
+    gives them whole."""
+    rows = [(p.name, p.config.model, f"{p.config.criterion} {p.config.schedule}", paper_text(p.paper)) for p in presets]
+    names = ("preset", "model", "method", "the paper reports")
+    widths = [max(len(text) for text in [name, *(row[index] for row in rows)]) for index, name in enumerate(names)]
+    room = width - sum(widths[:3]) - 3 * len(names) - 1  # each column's padding and border, and the last border
     table = Table(title="Presets: recipes from papers", title_justify="left")
-    for column in ("preset", "model", "method", "the paper reports"):
-        table.add_column(column)
-    for preset in presets:
-        c = preset.config
-        table.add_row(preset.name, c.model, f"{c.criterion} {c.schedule}", paper_text(preset.paper))
+    for name, column_width in zip(names, [*widths[:3], max(room, len(names[3]))], strict=True):
+        table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=column_width)
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
