@@ -6,6 +6,7 @@ import argparse
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from prunetui.cli.options import fail
 from prunetui.describe_paper import control_flags, paper_text
@@ -39,17 +40,23 @@ def presets_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def presets_table(presets: list[Preset], width: int) -> Table:
-    """One line per preset in `width` columns: the paper's figures give way (…), and `prunetui presets NAME`
-    gives them whole."""
+    """A line per preset where `width` holds the paper's figures whole; else two: the recipe, then the figures
+    (cut, `…`: `prunetui presets NAME` gives them whole)."""
     rows = [(p.name, p.config.model, f"{p.config.criterion} {p.config.schedule}", paper_text(p.paper)) for p in presets]
     names = ("preset", "model", "method", "the paper reports")
     widths = [max(len(text) for text in [name, *(row[index] for row in rows)]) for index, name in enumerate(names)]
-    room = width - sum(widths[:3]) - 3 * len(names) - 1  # each column's padding and border, and the last border
     table = Table(title="Presets: recipes from papers", title_justify="left")
-    for name, column_width in zip(names, [*widths[:3], max(room, len(names[3]))], strict=True):
-        table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=column_width)
-    for row in rows:
-        table.add_row(*row)
+    if sum(widths) + 3 * len(names) + 1 <= width:  # a column's padding and border each, and the last border
+        for name in names:
+            table.add_column(name)
+        for row in rows:
+            table.add_row(*row)
+        return table
+    table.add_column(names[0], no_wrap=True, min_width=widths[0])
+    room = width - widths[0] - 3 * 2 - 1
+    table.add_column(f"model, method; {names[3]}", no_wrap=True, overflow="ellipsis", max_width=room)
+    for name, model, method, paper in rows:
+        table.add_row(name, Text.assemble(f"{model}, {method}\n", (paper, "dim")))
     return table
 
 
