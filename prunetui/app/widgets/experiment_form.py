@@ -405,17 +405,17 @@ class ExperimentForm(Vertical):
             note = self.query_one("#note-seeds", Static)
             note.update(problem or "")
             note.set_classes(["setting-note", "-error" if problem else "-empty"])
-        self.query_one("#form-status", Static).update(self._status_text(self.missing_data(config)))
+        self.query_one("#form-status", Static).update(self._status_text(self.missing_data(config), config.dataset))
         self.post_message(self.Checked(self.problems))
 
-    def _status_text(self, missing: str | None) -> str:
+    def _status_text(self, missing: str | None, dataset: str) -> str:
         if self.locked:
             return "locked while the run goes on"
         if self.problems:
             count = len(self.problems)
             return f"[b]{count} setting{'s' if count > 1 else ''} to fix[/b] before a run can start"
         if missing is not None:  # the data set field says where prunetui looked
-            return f"[b]cannot start as is[/b]: the data set is not on this machine (the built-in one is {EMBEDDED})"
+            return f"[b]cannot start as is[/b]: no {dataset} here; {EMBEDDED} is built in"
         return "ready to start"
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
