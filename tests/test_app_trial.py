@@ -216,6 +216,10 @@ async def test_the_status_says_the_compression_whole_at_80_columns(tiny_config: 
         assert line.startswith("accuracy before the first prune ") and line.endswith(
             f"· compression {compression:.1f}×"
         )
+        frame = 80 - figures.content_region.width  # the panel's border and padding
         await pilot.resize_terminal(140, 30)  # room for the count over all parameters too
         await pilot.pause()
         assert figures.render_line(1).text.rstrip().endswith(" all parameters")
+        await pilot.resize_terminal(frame + len(line) + len(" weights"), 30)  # room for what the count counts
+        await pilot.pause()
+        assert figures.render_line(1).text.rstrip().endswith(f"· compression {compression:.1f}× weights")

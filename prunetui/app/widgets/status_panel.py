@@ -149,10 +149,10 @@ class StatusPanel(Vertical):
             f"accuracy {before} [b]{percent(state.dense_accuracy)}[/b] → now [b]{percent(state.current_accuracy)}[/b]"
             f" · compression {weights}"
         )
-        if state.weight_compression and state.compression:  # all parameters too, where the line has room for it
-            whole = f"{accuracy} weights, [b]{state.compression:.1f}×[/b] all parameters"
-            room = self.query_one("#figures").content_region.width
-            accuracy = whole if not room or Text.from_markup(whole).cell_len <= room else accuracy
+        if state.weight_compression and state.compression:  # what it counts, as much as the line has room for
+            room = self.query_one("#figures").content_region.width or None
+            counted = (f"{accuracy} weights, [b]{state.compression:.1f}×[/b] all parameters", f"{accuracy} weights")
+            accuracy = next((line for line in counted if not room or Text.from_markup(line).cell_len <= room), accuracy)
         return f"elapsed [b]{clock(state.elapsed)}[/b]{run} · [b]{speed}[/b] img/s · device [b]{device}[/b]\n{accuracy}"
 
     def on_resize(self) -> None:
