@@ -96,6 +96,8 @@ def fitted_method(method: str, width: int) -> str:
             return f"{head[: room - 1].rstrip()}… {schedule}"
         if len(schedule) < width:
             return f"…{schedule}"
+    if tails[-1].endswith("…") and len(tails[-1]) <= width:  # 'iterative…': the schedule, what follows it cut
+        return tails[-1]
     return f"{method[: max(width, 2) - 1]}…"
 
 

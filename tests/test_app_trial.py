@@ -130,6 +130,7 @@ def test_a_method_keeps_its_schedule_whole_as_it_shortens() -> None:
     assert fitted_method("l1 layer iterative per-layer", 16) == "l1 l… iterative…"  # the schedule before per-layer
     assert fitted_method("ln-structured layer one-shot", 8) == "ln-stru…"  # no room for the schedule: a plain cut
     assert fitted_method("l1 layer one-shot", 13) == "l1… one-shot"  # never a space before the ellipsis
+    assert fitted_method("l1 layer iterative per-layer", 10) == "iterative…"
 
 
 def test_an_ln_structured_run_says_what_its_target_counts(tiny_config: ExperimentConfig) -> None:
