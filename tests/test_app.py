@@ -253,8 +253,10 @@ async def test_choices_that_do_not_apply_are_disabled_or_explained(tiny_config: 
 
 
 async def test_a_missing_data_set_is_a_message_and_the_app_stays_up(
-    tiny_config: ExperimentConfig, tmp_path: Path
+    tiny_config: ExperimentConfig, tmp_path: Path, mirror: None
 ) -> None:
+    """A download that fails after all (a mirror answers, so the form lets the run try it); offline, Start offers
+    the built-in data set instead (tests/test_offline_data.py)."""
     app = PruneApp(tiny_config.replace(data_dir=str(tmp_path / "empty")))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+r")

@@ -143,7 +143,7 @@ def test_an_ln_structured_run_says_what_its_target_counts(tiny_config: Experimen
     assert "filters" not in (describe(RunStarted(tiny_config, "cpu", 61706, layers, 512, 256, 8, 3)) or "")
 
 
-async def test_the_status_shows_a_failure_in_full_in_the_apps_words(tmp_path: object) -> None:
+async def test_the_status_shows_a_failure_in_full_in_the_apps_words(tmp_path: object, mirror: None) -> None:
     config = ExperimentConfig(dataset="mnist", data_dir=str(tmp_path), device="cpu")
     app = PruneApp(config)
     async with app.run_test(size=(80, 24)) as pilot:
