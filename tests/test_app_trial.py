@@ -213,7 +213,9 @@ async def test_the_status_says_the_compression_whole_at_80_columns(tiny_config: 
         await pilot.pause()
         figures = app.query_one("#figures", Static)
         line = figures.render_line(1).text.rstrip()
-        compression = app.main_screen.run_state.summary.weight_compression
+        summary = app.main_screen.run_state.summary
+        assert summary is not None
+        compression = summary.weight_compression
         assert line.startswith("accuracy before the first prune ") and line.endswith(
             f"· compression {compression:.1f}×"
         )
