@@ -32,6 +32,7 @@ async def test_a_seed_group_shows_mean_std_and_n_and_charts_its_mean_with_error_
         screen = await opened(pilot, "f3", RunsScreen)
         table = screen.query_one(DataTable)
         await wait_until(pilot, lambda: table.row_count == 3)  # the group's row, then its two runs
+        await wait_until(pilot, lambda: " accuracy " in rendered(table)[0])  # fitted once the table has its size
         header, group_row, *run_rows = rendered(table)[:4]
         assert "dense → pruned" not in header and " accuracy " in header  # at 80: the method keeps its schedule
         assert all(row.rstrip(" ▁▂▃▄▅▆▇█").endswith("one-shot") for row in (group_row, *run_rows))

@@ -198,7 +198,7 @@ async def test_a_long_run_name_is_cut_in_the_middle_and_the_runs_screen_keeps_th
         screen = await opened(pilot, "f3", RunsScreen)
         table = screen.query_one(DataTable)
         await wait_until(pilot, lambda: table.row_count == 1)
-        await pilot.pause()
+        await wait_until(pilot, lambda: rendered(table)[1].rstrip().endswith("one-shot"))  # fitted to its size
         header, row = (line.rstrip() for line in rendered(table)[:2])
         assert "dense → pruned" in header and " a-sweep-po…d-0.9-seed0 " in row  # its start and its end
         assert row.endswith(" l1… one-shot")  # and the method its schedule
