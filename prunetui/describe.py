@@ -93,9 +93,11 @@ def fitted_method(method: str, width: int) -> str:
     for schedule in tails:
         room = width - len(schedule) - 1
         if room >= 2:
-            return f"{head[: room - 1]}… {schedule}"
+            return f"{head[: room - 1].rstrip()}… {schedule}"
         if len(schedule) < width:
             return f"…{schedule}"
+    if tails[-1].endswith("…") and len(tails[-1]) <= width:  # 'iterative…': the schedule, what follows it cut
+        return tails[-1]
     return f"{method[: max(width, 2) - 1]}…"
 
 
@@ -203,9 +205,13 @@ def seeds_text(seeds: list[int]) -> str:
     return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
 
 
-# What an ln-structured target counts, said where the run starts: a fraction of rows, not of single weights.
+# What an ln-structured target counts, said where a run or a sweep starts: a fraction of rows, not of weights.
 STRUCTURED_TARGET = (
     " (ln-structured: that fraction of each layer's filters and neurons goes whole; the output layer's stay)"
+)
+STRUCTURED_POINTS = (
+    "; at an ln-structured point, the sparsity is the fraction of each layer's filters and neurons pruned whole "
+    "(the output layer's stay)"
 )
 
 

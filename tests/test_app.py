@@ -165,7 +165,8 @@ async def test_settings_by_keyboard_then_a_full_iterative_run(tiny_config: Exper
         assert len(prune_marks) == 2
         assert "done" in shown(app.query_one("#phase", Static))
         figures = shown(app.query_one("#figures", Static)).replace("  ", " ")
-        assert f"compression {report.weight_compression:.1f}× weights, {report.compression:.1f}× all" in figures
+        whole = f"compression {report.weight_compression:.1f}× weights, {report.compression:.1f}× all parameters"
+        assert whole in figures
         assert report.weight_compression > report.compression  # pruning keeps the biases
         assert any("round 2/2: pruned to 75.0 %" in line and "fine-tuned" in line for line in state.log)
         assert not app.main_screen.form.locked and not app.query_one("#start", Button).disabled
@@ -274,8 +275,10 @@ async def test_choices_that_do_not_apply_are_disabled_or_explained(tiny_config: 
 
 
 async def test_a_missing_data_set_is_a_message_and_the_app_stays_up(
-    tiny_config: ExperimentConfig, tmp_path: Path
+    tiny_config: ExperimentConfig, tmp_path: Path, mirror: None
 ) -> None:
+    """A download that fails after all (a mirror answers, so the form lets the run try it); offline, Start offers
+    the built-in data set instead (tests/test_offline_data.py)."""
     app = PruneApp(tiny_config.replace(data_dir=str(tmp_path / "empty")))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+r")

@@ -230,6 +230,8 @@ def test_a_sweep_tables_the_macs_each_point_kept(
     points = read_sweep_csv((tmp_path / "sweep" / "sweep.csv").read_text())
     assert all(point.macs_kept is not None and 0 < point.macs_kept < 1 for point in points)
     printed = capsys.readouterr().out
+    words = " ".join(printed.split())  # the start's line, wrapped or not: said once, as run says it
+    assert words.count("; at an ln-structured point, the sparsity is the fraction of each layer's filters") == 1
     table = printed[printed.index("MACs kept (%)") :].splitlines()
     for point in points:
         row = next(line for line in table if line.strip("│ ").startswith(point.method))

@@ -75,9 +75,10 @@ async def test_the_app_runs_a_seed_group_and_shows_its_mean_and_std(tiny_config:
 
 
 async def test_a_seed_group_whose_first_seed_cannot_start_ends_and_keeps_nothing(
-    tiny_config: ExperimentConfig, tmp_path: Path
+    tiny_config: ExperimentConfig, tmp_path: Path, mirror: None
 ) -> None:
-    # kmnist is not in an empty data directory and the tests never download: every seed would fail the same way.
+    # kmnist is not in an empty data directory and its download fails (a mirror answers, so the run tries it):
+    # every seed would fail the same way.
     app = PruneApp(tiny_config.replace(dataset="kmnist", data_dir=str(tmp_path / "empty")))
     async with app.run_test(size=SMALL) as pilot:
         main = app.main_screen

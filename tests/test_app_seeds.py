@@ -8,7 +8,7 @@ from textual.widgets import DataTable, Static
 from prunetui.app.app import PruneApp
 from prunetui.app.screens.confirm import ConfirmScreen
 from prunetui.app.screens.runs import RunsScreen
-from prunetui.describe import percent_spread, times_spread
+from prunetui.describe import group_accuracies, percent_spread, times_spread
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.core.seed_stats import mean_std
 from prunetui.engine.storage.groups import RunGroup
@@ -32,8 +32,10 @@ async def test_a_seed_group_shows_mean_std_and_n_and_charts_its_mean_with_error_
         screen = await opened(pilot, "f3", RunsScreen)
         table = screen.query_one(DataTable)
         await wait_until(pilot, lambda: table.row_count == 3)  # the group's row, then its two runs
+        await wait_until(pilot, lambda: " accuracy " in rendered(table)[0])  # fitted once the table has its size
         header, group_row, *run_rows = rendered(table)[:4]
-        assert "dense → pruned" in header
+        assert "dense → pruned" not in header and " accuracy " in header  # at 80: the method keeps its schedule
+        assert all(row.rstrip(" ▁▂▃▄▅▆▇█").endswith("one-shot") for row in (group_row, *run_rows))
         accuracy = percent_spread(group.stat("accuracy"), pm="±")
         assert group.name == f"seeds-{seed0.name}"  # the group is named after its first run
         assert group.name in group_row and "n = 2" in group_row and accuracy in group_row  # whole at 80
@@ -58,6 +60,14 @@ async def test_a_seed_group_shows_mean_std_and_n_and_charts_its_mean_with_error_
         await pilot.press("e")  # a group is no run to export: the detail says what to do
         await pilot.pause()
         assert "is a seed group: highlight one of its runs to export it" in shown(screen.query_one("#runs-detail"))
+
+        await pilot.resize_terminal(120, 30)  # room for both accuracies again
+        await pilot.pause()
+        header, group_row = rendered(table)[:2]
+        dense_pruned = group_accuracies(group.stat("dense_accuracy"), group.stat("accuracy"))
+        assert "dense → pruned" in header and dense_pruned in group_row and "random layer one-shot" in group_row
+        await pilot.resize_terminal(*SMALL)
+        await pilot.pause()
 
         await pilot.press("d")  # on the group's row: the whole group, as `prunetui runs --delete seeds-…`
         await pilot.pause()

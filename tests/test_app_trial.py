@@ -129,6 +129,8 @@ def test_a_method_keeps_its_schedule_whole_as_it_shortens() -> None:
     assert fitted_method("ln-structured layer iterative per-layer", 21) == "…iterative per-layer"
     assert fitted_method("l1 layer iterative per-layer", 16) == "l1 l… iterative…"  # the schedule before per-layer
     assert fitted_method("ln-structured layer one-shot", 8) == "ln-stru…"  # no room for the schedule: a plain cut
+    assert fitted_method("l1 layer one-shot", 13) == "l1… one-shot"  # never a space before the ellipsis
+    assert fitted_method("l1 layer iterative per-layer", 10) == "iterative…"
 
 
 def test_an_ln_structured_run_says_what_its_target_counts(tiny_config: ExperimentConfig) -> None:
@@ -141,7 +143,7 @@ def test_an_ln_structured_run_says_what_its_target_counts(tiny_config: Experimen
     assert "filters" not in (describe(RunStarted(tiny_config, "cpu", 61706, layers, 512, 256, 8, 3)) or "")
 
 
-async def test_the_status_shows_a_failure_in_full_in_the_apps_words(tmp_path: object) -> None:
+async def test_the_status_shows_a_failure_in_full_in_the_apps_words(tmp_path: object, mirror: None) -> None:
     config = ExperimentConfig(dataset="mnist", data_dir=str(tmp_path), device="cpu")
     app = PruneApp(config)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -196,7 +198,31 @@ async def test_a_long_run_name_is_cut_in_the_middle_and_the_runs_screen_keeps_th
         screen = await opened(pilot, "f3", RunsScreen)
         table = screen.query_one(DataTable)
         await wait_until(pilot, lambda: table.row_count == 1)
-        await pilot.pause()
+        await wait_until(pilot, lambda: rendered(table)[1].rstrip().endswith("one-shot"))  # fitted to its size
         header, row = (line.rstrip() for line in rendered(table)[:2])
-        assert "dense → pruned" in header and " a-sweep-point…ured-0.9-seed0 " in row  # its start and its end
+        assert "dense → pruned" in header and " a-sweep-po…d-0.9-seed0 " in row  # its start and its end
+        assert row.endswith(" l1… one-shot")  # and the method its schedule
         assert "finished  " in row and " → " in row.split("finished")[1]  # the accuracies still in sight
+
+
+async def test_the_status_says_the_compression_whole_at_80_columns(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config.replace(schedule="agp", sparsity=0.5))  # agp's longest accuracy words
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: app.main_screen.run_state.summary is not None, timeout=60)
+        await pilot.pause()
+        figures = app.query_one("#figures", Static)
+        line = figures.render_line(1).text.rstrip()
+        summary = app.main_screen.run_state.summary
+        assert summary is not None
+        compression = summary.weight_compression
+        assert line.startswith("accuracy before the first prune ") and line.endswith(
+            f"· compression {compression:.1f}×"
+        )
+        frame = 80 - figures.content_region.width  # the panel's border and padding
+        await pilot.resize_terminal(140, 30)  # room for the count over all parameters too
+        await pilot.pause()
+        assert figures.render_line(1).text.rstrip().endswith(" all parameters")
+        await pilot.resize_terminal(frame + len(line) + len(" weights"), 30)  # room for what the count counts
+        await pilot.pause()
+        assert figures.render_line(1).text.rstrip().endswith(f"· compression {compression:.1f}× weights")

@@ -193,6 +193,28 @@ def test_a_seed_groups_row_names_it_as_delete_takes_it_at_80_columns(
     assert not (root / "20260301-120000-aaaaaa").exists() and (root / long_name).is_dir()
 
 
+def test_delete_takes_the_unique_start_of_a_seed_groups_name_and_lists_an_ambiguous_ones_groups(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "runs"
+    for first in ("20260301-120000-aaaaaa", "20260302-090000-bbbbbb"):
+        for seed, name in enumerate((first, f"{first}-2")):
+            config = ExperimentConfig(dataset="fashion-mnist-mini", seed=seed)
+            saved_run(root, name, config, group=f"seeds-{first}", **finished(0.9, 0.5, "2026-03-01T12:00:00+0000"))
+    runs_dir = ["--runs-dir", str(root)]
+    assert main(["runs", "--delete", "seeds-202603", "--yes", *runs_dir]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and error.endswith(
+        "2 seed groups start with it: seeds-20260301-120000-aaaaaa, seeds-20260302-090000-bbbbbb"
+    )
+    assert len(list(root.iterdir())) == 4  # nothing deleted
+
+    assert main(["runs", "--delete", "seeds-20260302", "--yes", *runs_dir]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("seeds-20260302: seed group seeds-20260302-090000-bbbbbb\n")  # which it took
+    assert sorted(path.name for path in root.iterdir()) == ["20260301-120000-aaaaaa", "20260301-120000-aaaaaa-2"]
+
+
 def test_runs_through_a_pipe_are_one_whole_line_each(
     three_runs: list[Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -66,6 +66,19 @@ async def test_offline_the_form_says_not_on_this_machine_and_where_it_looked(tmp
         assert "; mnist, fashion-mnist, kmnist, cifar10, cifar100 (not on this machine)" in built_ins
         note = shown(app.query_one("#note-dataset", Static))
         assert note.startswith("mnist is not on this machine") and str(tmp_path / "MNIST" / "raw") in note
+        status = shown(app.query_one("#form-status", Static))  # never "ready to start"
+        assert status == "cannot start as is: no mnist here; fashion-mnist-mini is built in"
+
+        await pilot.press("ctrl+r")  # no download tried: the built-in data set is offered
+        await pilot.pause()
+        offer = app.screen
+        assert isinstance(offer, ConfirmScreen) and not app.main_screen.run_state.active
+        question = shown(offer.query_one(".dialog-question", Static))
+        assert question.startswith("mnist is not on this machine") and "the built-in fashion-mnist-mini" in question
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.main_screen.form.read()[0].dataset == "fashion-mnist-mini"
+        assert shown(app.query_one("#form-status", Static)) == "ready to start"
 
 
 async def test_online_the_form_says_will_download(tmp_path: Path, mirror: None) -> None:

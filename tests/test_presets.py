@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from prunetui.cli import main
+from prunetui.cli.presets_command import presets_table
 from prunetui.describe_paper import comparison, figures_text, run_text
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.core import presets
@@ -225,6 +227,25 @@ def test_presets_command_lists_and_shows_them(capsys: pytest.CaptureFixture[str]
     assert main(["presets", "nope"]) == 2
     assert main(["run", "--preset", "nope"]) == 2
     assert "no preset 'nope'; the presets are depgraph-resnet56, han2015-lenet300" in capsys.readouterr().err
+
+
+def table_lines(width: int) -> list[str]:
+    console = Console(width=width, record=True)
+    console.print(presets_table(all_presets(), width))
+    return console.export_text().splitlines()
+
+
+def test_the_presets_table_is_two_lines_per_preset_at_80_columns_and_one_where_it_fits() -> None:
+    lines = table_lines(80)
+    rows = [line for line in lines if line.startswith("│")]
+    assert len(rows) == 2 * len(preset_names()) and all(len(line) <= 80 for line in lines)
+    assert [row.split("│")[1].strip() for row in rows[::2]] == preset_names()
+    han = preset_names().index("han2015-lenet300")
+    assert rows[2 * han].split("│")[2].strip() == "lenet300, l1 iterative"  # the recipe, then the paper's figures
+    figures = rows[2 * han + 1]
+    assert figures.rstrip(" │").endswith("…") and "LeNet-300-100 on MNIST: error 1.64 % → 1.59 %" in figures
+    wide = [line for line in table_lines(400) if line.startswith("│")]
+    assert len(wide) == len(preset_names()) and wide[han].rstrip(" │").endswith("fc3 26 %")  # whole
 
 
 def test_each_seed_of_a_preset_run_is_recorded_and_set_beside_the_paper(

@@ -6,6 +6,7 @@ import argparse
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from prunetui.cli.options import fail
 from prunetui.describe_paper import control_flags, preset_text
@@ -29,20 +30,33 @@ def presets_command(args: argparse.Namespace, console: Console) -> int:
         if args.name:
             _show(load_preset(args.name), console)
         else:
-            console.print(presets_table(all_presets()))
-            console.print("prunetui presets NAME shows one; prunetui run --preset NAME runs it", highlight=False)
+            console.print(presets_table(all_presets(), console.width))
+            console.print(
+                "prunetui presets NAME shows one in full; prunetui run --preset NAME runs it", highlight=False
+            )
     except ConfigError as error:
         return fail(str(error))
     return 0
 
 
-def presets_table(presets: list[Preset]) -> Table:
+def presets_table(presets: list[Preset], width: int) -> Table:
+    """A line per preset where `width` holds the paper's figures whole; else two: the recipe, then the figures
+    (cut, `…`: `prunetui presets NAME` gives them whole)."""
+    rows = [(p.name, p.config.model, f"{p.config.criterion} {p.config.schedule}", preset_text(p)) for p in presets]
+    names = ("preset", "model", "method", "the paper reports")
+    widths = [max(len(text) for text in [name, *(row[index] for row in rows)]) for index, name in enumerate(names)]
     table = Table(title="Presets: recipes from papers", title_justify="left")
-    for column in ("preset", "model", "method", "the paper reports"):
-        table.add_column(column)
-    for preset in presets:
-        c = preset.config
-        table.add_row(preset.name, c.model, f"{c.criterion} {c.schedule}", preset_text(preset))
+    if sum(widths) + 3 * len(names) + 1 <= width:  # a column's padding and border each, and the last border
+        for name in names:
+            table.add_column(name)
+        for row in rows:
+            table.add_row(*row)
+        return table
+    table.add_column(names[0], no_wrap=True, min_width=widths[0])
+    room = width - widths[0] - 3 * 2 - 1
+    table.add_column(f"model, method; {names[3]}", no_wrap=True, overflow="ellipsis", max_width=room)
+    for name, model, method, paper in rows:
+        table.add_row(name, Text.assemble(f"{model}, {method}\n", (paper, "dim")))
     return table
 
 

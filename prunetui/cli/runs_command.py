@@ -24,6 +24,7 @@ from prunetui.engine.storage.runs import (
     RUN_NAME,
     STATUSES,
     RunRecord,
+    candidates,
     deletable_run,
     delete_run,
     json_text,
@@ -270,11 +271,12 @@ def _delete(names: list[str], yes: bool, root: Path, console: Console) -> int:
     stands for all its runs."""
     groups = {item.name: item for item in grouped(list_runs(root)) if isinstance(item, RunGroup)}
     try:
-        runs = [
-            run
-            for name in names
-            for run in (groups[name].deletable() if name in groups else [deletable_run(resolve_run(name, root))])
-        ]
+        runs = []
+        for name in names:
+            group = _group(name, groups, root)
+            if group is not None and group.name != name:  # a start of its name: say which group it is
+                console.print(f"{name}: seed group {group.name}", markup=False)
+            runs += group.deletable() if group else [deletable_run(resolve_run(name, root))]
     except PrunetuiError as error:
         return fail(str(error))
     runs = list({run.path: run for run in runs}.values())  # a run named twice is deleted once
@@ -290,6 +292,19 @@ def _delete(names: list[str], yes: bool, root: Path, console: Console) -> int:
             return fail(str(error))
     console.print(f"Deleted {and_list([run.name for run in runs])}.")
     return 0
+
+
+def _group(name: str, groups: dict[str, RunGroup], root: Path) -> RunGroup | None:
+    """The seed group `name` names, whole or by the unique start of its name, as a run is named; None when it
+    names none (it may name a run)."""
+    matches = sorted(group for group in groups if group.startswith(name))
+    if name in groups or len(matches) == 1:
+        return groups[name if name in groups else matches[0]]
+    if matches:
+        raise PrunetuiError(
+            f"{name!r} is ambiguous in {root}: {len(matches)} seed groups start with it: {candidates(matches)}"
+        )
+    return None
 
 
 def _confirmed(question: str) -> bool:

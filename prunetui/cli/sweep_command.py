@@ -25,7 +25,7 @@ from prunetui.cli.options import (
     settings_from_args,
 )
 from prunetui.cli.run_command import stop_on_interrupt
-from prunetui.describe import compressions, counted, percent, recovery, spread
+from prunetui.describe import STRUCTURED_POINTS, compressions, counted, percent, recovery, spread
 from prunetui.engine.analyses import (
     DEFAULT_METHODS,
     DEFAULT_SPARSITIES,
@@ -157,7 +157,8 @@ def _line(spec: SweepSpec, event: SweepEvent) -> str | None:
         case SweepStarted():
             total = len(event.methods) * len(event.sparsities) * len(event.seeds)
             resumed = f", {len(event.done)} already done" if event.done else ""
-            return f"sweep of {total} points in {event.directory}{resumed}"
+            structured = any(spec.point_config(method, spec.sparsities[0]).structured for method in spec.methods)
+            return f"sweep of {total} points in {event.directory}{resumed}{STRUCTURED_POINTS if structured else ''}"
         case SweepPoint():
             seed = f", seed {event.seed}" if len(spec.seeds) > 1 else ""
             recovered = recovery([spec.point_config(event.method, event.sparsity, event.seed)]).done

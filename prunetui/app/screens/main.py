@@ -148,6 +148,10 @@ class MainScreen(Screen[None]):
             self._fold_form(False)
             self.form.focus_first_problem()
             return
+        missing = self.form.missing_data(config)
+        if missing is not None:  # offline: a download cannot work, the built-in data set can
+            self._offer_embedded(missing, config.dataset)
+            return
         from prunetui.app.runner import ExperimentRunner  # and the runs on disk: not needed before a run
 
         self.follower = None
@@ -423,12 +427,16 @@ class MainScreen(Screen[None]):
             if missing is None:
                 self.notify(f"{preset.title}: ctrl+r starts it", title=f"Preset {preset.name}")
                 return
-            from prunetui.app.screens.confirm import ConfirmScreen
-            from prunetui.engine.core.data import EMBEDDED
+            self._offer_embedded(f"Preset {preset.name}: {missing}", preset.config.dataset)
 
-            question = f"Preset {preset.name}: {missing}.\n\nRun it on the built-in {EMBEDDED} instead?"
-            offer = ConfirmScreen(question, yes=f"Use {EMBEDDED}", no=f"Keep {preset.config.dataset}")
-            self.app.push_screen(offer, self._use_embedded)
+    def _offer_embedded(self, missing: str, dataset: str) -> None:
+        """Offer the built-in data set in place of one that is not on this machine (`missing` says so)."""
+        from prunetui.app.screens.confirm import ConfirmScreen
+        from prunetui.engine.core.data import EMBEDDED
+
+        question = f"{missing}.\n\nRun it on the built-in {EMBEDDED} instead?"
+        offer = ConfirmScreen(question, yes=f"Use {EMBEDDED}", no=f"Keep {dataset}")
+        self.app.push_screen(offer, self._use_embedded)
 
     def _use_embedded(self, use: bool | None) -> None:
         """The preset's recipe on the built-in data set; the log and the summary name the data set."""

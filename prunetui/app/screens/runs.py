@@ -54,7 +54,7 @@ from prunetui.describe import (
 from prunetui.engine.analyses import Lines, Series
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.seed_stats import MeanStd
-from prunetui.engine.storage.groups import GROUP_NAME_WIDTH, RunGroup, accuracy_points, band, grouped, loss_points
+from prunetui.engine.storage.groups import RUN_NAME_WIDTH, RunGroup, accuracy_points, band, grouped, loss_points
 from prunetui.engine.storage.history import HistoryRow
 from prunetui.engine.storage.runs import (
     EVENTS_FILE,
@@ -70,7 +70,10 @@ if TYPE_CHECKING:
 
 SELECTED = "●"
 # The run and its outcome first: at 80 columns the method, last, is what gets cut (the detail shows it whole).
-COLUMNS = ("run", "status", "sparsity", "dense → pruned", "method")
+COLUMNS = ("run", "status", "sparsity", "accuracy", "method")
+# The accuracy column's label, with both accuracies or, where the method would lose its schedule, the pruned one.
+ACCURACY_LABELS = ("dense → pruned", "accuracy")
+METHOD_ROOM = len("…iterative")  # the longest schedule, whole
 
 
 def run_label(run: RunRecord) -> str:
@@ -181,6 +184,8 @@ class RunsScreen(ToolScreen):
         self.runs: dict[str, RunRecord] = {}
         self.groups: dict[str, RunGroup] = {}
         self.selected: list[str] = []  # names of runs and groups, in the order they were picked
+        self.accuracies: dict[str, tuple[str, str]] = {}  # name -> both accuracies, the pruned one alone
+        self.fitted_keys = (ColumnKey("accuracy"), ColumnKey("method"))  # the columns sized to the room left
         self.charted: dict[str, str] = {}  # chart id -> the series it shows, so error bars are drawn once
 
     def compose(self) -> ComposeResult:
@@ -202,7 +207,7 @@ class RunsScreen(ToolScreen):
         table = self.query_one(DataTable)
         table.add_column("", width=1, key="mark")  # wide enough for the mark added later
         for column in COLUMNS:
-            table.add_column(column, key=column)
+            table.add_column(ACCURACY_LABELS[0] if column == "accuracy" else column, key=column)
         self.action_reload()
         table.focus()
 
@@ -223,24 +228,38 @@ class RunsScreen(ToolScreen):
         table = self.query_one(DataTable)
         table.clear()
         table.border_title = f"{counted(len(self.runs), 'run')} in {self.root}"
+        self.accuracies = {item.name: _accuracies(item) for item in items}
         for item in items:
             cells = _group_cells(item) if isinstance(item, RunGroup) else _run_cells(item)
-            table.add_row(self._mark(item.name), *cells, key=item.name)
-        self._fit_methods()
+            table.add_row(self._mark(item.name), *cells, self.accuracies[item.name][0], item.method, key=item.name)
+        self._fit_columns()
         if not self.runs:
             self.query_one("#runs-detail", Static).update(f"No runs in {self.root} yet: start one (ctrl+r).")
         self._charts()
 
     def on_resize(self) -> None:
-        self.call_after_refresh(self._fit_methods)
+        self.call_after_refresh(self._fit_columns)
 
-    def _fit_methods(self) -> None:
-        """The method column takes the room the other columns leave, its schedule kept (`fitted_method`)."""
+    def _fit_columns(self) -> None:
+        """The method column takes the room the other columns leave, its schedule kept (`fitted_method`); where
+        that room is too small for a schedule (a seed group's name at 80 columns), the accuracy column gives up
+        the dense accuracy, which the detail still says."""
         table = self.query_one(DataTable)
         if not table.size.width or not self.runs:
             return
-        others = sum(column.get_render_width(table) for key, column in table.columns.items() if key != "method")
-        room = table.scrollable_content_region.width - others - 2 * table.cell_padding  # less the method's padding
+        fixed = sum(
+            column.get_render_width(table) for key, column in table.columns.items() if key not in self.fitted_keys
+        )
+        for short, label in enumerate(ACCURACY_LABELS):
+            accuracies = {name: pair[short] for name, pair in self.accuracies.items()}
+            width = max(len(label), *map(len, accuracies.values()))
+            room = table.scrollable_content_region.width - fixed - width - 4 * table.cell_padding  # both paddings
+            if room >= METHOD_ROOM:
+                break
+        accuracy = table.columns[ColumnKey("accuracy")]
+        for name, text in accuracies.items():
+            table.update_cell(name, "accuracy", text)
+        accuracy.label, accuracy.auto_width, accuracy.width = Text(label), False, width
         column = table.columns[ColumnKey("method")]
         methods = {name: run.method for name, run in self.runs.items()}
         methods.update((name, group.method) for name, group in self.groups.items())
@@ -430,23 +449,28 @@ class RunsScreen(ToolScreen):
 def _run_cells(run: RunRecord) -> tuple[str, ...]:
     """A run of a seed group is told by its seed, under the group's row (the detail names it)."""
     return (
-        f"  seed {run.config.seed}" if run.group and run.config else cut_name(run.name, GROUP_NAME_WIDTH),
+        f"  seed {run.config.seed}" if run.group and run.config else cut_name(run.name, RUN_NAME_WIDTH),
         run.status,
         percent(run.sparsity),
-        f"{percent(run.dense_accuracy)} → {percent(run.accuracy)}",
-        run.method,
     )
 
 
 def _group_cells(group: RunGroup) -> tuple[str | Text, ...]:
-    """Tight numbers, so that 80 columns still show the group's name, status and both accuracies."""
+    """Tight numbers; its seeds are the rows below it."""
     return (
         Text(group.name, style="bold"),  # whole: the name `prunetui runs --delete` takes
         f"n = {len(group.averaged)}",
         mean_percent(group.stat("sparsity")),
-        group_accuracies(group.stat("dense_accuracy"), group.stat("accuracy")),
-        f"{group.method}, {seeds_text(group.seeds)}",
     )
+
+
+def _accuracies(item: RunRecord | RunGroup) -> tuple[str, str]:
+    """'96.1 → 88.9 %' (a group's with its spread, '96.1 → 88.9±0.7 %'), and the pruned accuracy alone."""
+    if isinstance(item, RunGroup):
+        dense, pruned = item.stat("dense_accuracy"), item.stat("accuracy")
+    else:  # one run: a mean with no spread
+        dense, pruned = (None if x is None else MeanStd(x, None, 1) for x in (item.dense_accuracy, item.accuracy))
+    return group_accuracies(dense, pruned), percent_spread(pruned, pm="±")
 
 
 def _scaled(stat: MeanStd, factor: float) -> MeanStd:

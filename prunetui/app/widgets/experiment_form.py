@@ -26,7 +26,7 @@ from prunetui.app.widgets.choice import Choice
 from prunetui.app.widgets.cut_input import CutInput
 from prunetui.app.words import as_fields
 from prunetui.engine.core.config import ExperimentConfig, flag_name, setting_type
-from prunetui.engine.core.data import NOT_AVAILABLE, availability, download_reachable, missing_text
+from prunetui.engine.core.data import EMBEDDED, NOT_AVAILABLE, availability, download_reachable, missing_text
 from prunetui.engine.core.data.facts import DataFacts
 from prunetui.engine.core.data.sources import AVAILABLE_TO_DOWNLOAD
 from prunetui.engine.core.data.specs import DATASETS
@@ -405,15 +405,17 @@ class ExperimentForm(Vertical):
             note = self.query_one("#note-seeds", Static)
             note.update(problem or "")
             note.set_classes(["setting-note", "-error" if problem else "-empty"])
-        self.query_one("#form-status", Static).update(self._status_text())
+        self.query_one("#form-status", Static).update(self._status_text(self.missing_data(config), config.dataset))
         self.post_message(self.Checked(self.problems))
 
-    def _status_text(self) -> str:
+    def _status_text(self, missing: str | None, dataset: str) -> str:
         if self.locked:
             return "locked while the run goes on"
         if self.problems:
             count = len(self.problems)
             return f"[b]{count} setting{'s' if count > 1 else ''} to fix[/b] before a run can start"
+        if missing is not None:  # the data set field says where prunetui looked
+            return f"[b]cannot start as is[/b]: no {dataset} here; {EMBEDDED} is built in"
         return "ready to start"
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:

@@ -10,6 +10,7 @@ import time
 from rich.markup import escape
 from rich.progress_bar import ProgressBar as RichBar
 from rich.style import Style
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.color import Color
 from textual.containers import Horizontal, Vertical
@@ -139,17 +140,20 @@ class StatusPanel(Vertical):
         if state.started_at is None or (state.started is None and not state.active):  # a start that failed
             return ""
         device = state.started.device if state.started else "…"
-        compression = (
-            f"[b]{state.weight_compression:.1f}×[/b] weights, [b]{state.compression:.1f}×[/b] all"
-            if state.weight_compression and state.compression
-            else "[b]–[/b]"
-        )
+        weights = f"[b]{state.weight_compression:.1f}×[/b]" if state.weight_compression else "[b]–[/b]"
         speed = f"{state.images_per_s:,.0f}" if state.images_per_s else "–"  # no speed before the first step
         before = before_pruning(state.started.config) if state.started else "dense"
         # The log's closing line times the run itself; elapsed also counts importing torch before it.
         run = f" (run [b]{state.summary.seconds:.1f} s[/b])" if state.summary else ""
-        return (
-            f"elapsed [b]{clock(state.elapsed)}[/b]{run} · [b]{speed}[/b] img/s · device [b]{device}[/b]\n"
+        accuracy = (
             f"accuracy {before} [b]{percent(state.dense_accuracy)}[/b] → now [b]{percent(state.current_accuracy)}[/b]"
-            f" · compression {compression}"
+            f" · compression {weights}"
         )
+        if state.weight_compression and state.compression:  # what it counts, as much as the line has room for
+            room = self.query_one("#figures").content_region.width or None
+            counted = (f"{accuracy} weights, [b]{state.compression:.1f}×[/b] all parameters", f"{accuracy} weights")
+            accuracy = next((line for line in counted if not room or Text.from_markup(line).cell_len <= room), accuracy)
+        return f"elapsed [b]{clock(state.elapsed)}[/b]{run} · [b]{speed}[/b] img/s · device [b]{device}[/b]\n{accuracy}"
+
+    def on_resize(self) -> None:
+        self.show(self._state, self._group)

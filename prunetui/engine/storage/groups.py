@@ -32,7 +32,8 @@ def group_name(first_run: Path) -> str:
     return f"{GROUP_PREFIX}{first_run.name}"
 
 
-GROUP_NAME_WIDTH = len(group_name(Path("YYYYmmdd-HHMMSS-abcdef")))  # tables show names this wide whole
+RUN_NAME_WIDTH = len("YYYYmmdd-HHMMSS-abcdef")  # a run directory's own name
+GROUP_NAME_WIDTH = len(group_name(Path("x" * RUN_NAME_WIDTH)))  # tables show names this wide whole
 
 
 @dataclass(frozen=True, slots=True)

@@ -315,8 +315,12 @@ def resolve_run(run: str, root: str | Path) -> Path:
         return root / matches[0]
     if not matches:
         raise PrunetuiError(f"run {run!r} not found in {root}: no run name starts with it (`prunetui runs` lists them)")
-    shown = ", ".join(matches[:MAX_CANDIDATES]) + (" …" if len(matches) > MAX_CANDIDATES else "")
-    raise PrunetuiError(f"run {run!r} is ambiguous in {root}: {len(matches)} runs start with it: {shown}")
+    raise PrunetuiError(f"run {run!r} is ambiguous in {root}: {len(matches)} runs start with it: {candidates(matches)}")
+
+
+def candidates(names: list[str]) -> str:
+    """The names an ambiguous start of a name could mean, the first few of them."""
+    return ", ".join(names[:MAX_CANDIDATES]) + (" …" if len(names) > MAX_CANDIDATES else "")
 
 
 def deletable_run(path: str | Path) -> RunRecord:
