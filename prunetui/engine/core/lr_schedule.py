@@ -48,9 +48,9 @@ class LRSchedule:
         """The base rate's factor at optimizer step `step` (from 0) of a phase of `total_steps` steps.
 
         constant: 1 throughout. step: `gamma` for every `step_epochs` whole epochs done. multistep: `gamma` for
-        every milestone at or below the whole epochs done (the rate of epoch 81 on is cut by milestone 80). cosine: half a cosine from
-        1 down towards 0, per step (torch's CosineAnnealingLR with T_max = total_steps, eta_min = 0, stepped every
-        batch): 1/2 half way.
+        every milestone at or below the whole epochs done (milestone 80 cuts the rate from epoch 81 on). cosine: half
+        a cosine from 1 down towards 0, per step (torch's CosineAnnealingLR with T_max = total_steps, eta_min = 0,
+        stepped every batch): 1/2 half way.
         """
         if self.name == "step":
             return self.gamma ** (step // steps_per_epoch // self.step_epochs)
