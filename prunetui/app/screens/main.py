@@ -424,8 +424,16 @@ class MainScreen(Screen[None]):
                 self.notify(f"{preset.title}: ctrl+r starts it", title=f"Preset {preset.name}")
                 return
             from prunetui.app.screens.confirm import ConfirmScreen
-            from prunetui.engine.core.data import EMBEDDED
+            from prunetui.engine.core.data import EMBEDDED, embedded_misfit
 
+            if misfit := embedded_misfit(preset.config.model):  # the offer would only lead to a refusal
+                self.notify(
+                    f"{missing}; {misfit}",
+                    title=f"Preset {preset.name}",
+                    severity="warning",
+                    timeout=10,
+                )
+                return
             question = f"Preset {preset.name}: {missing}.\n\nRun it on the built-in {EMBEDDED} instead?"
             offer = ConfirmScreen(question, yes=f"Use {EMBEDDED}", no=f"Keep {preset.config.dataset}")
             self.app.push_screen(offer, self._use_embedded)
