@@ -1,8 +1,11 @@
-"""The form and the schedules' settings: what rewinding, reinit, agp and ln-structured make (in)applicable."""
+"""The form and the schedules' settings: what rewinding, reinit, agp, ln-structured and the learning-rate schedule
+make (in)applicable."""
 
 from __future__ import annotations
 
-from textual.widgets import Static, Switch
+from typing import cast
+
+from textual.widgets import Input, Label, Static, Switch
 
 from prunetui.app.app import PruneApp
 from prunetui.app.widgets.choice import Choice
@@ -32,3 +35,26 @@ async def test_rewind_and_agp_settings_are_enabled_only_where_they_apply(tiny_co
         assert disabled("rewind") and "agp prunes during training" in shown(app.query_one("#note-rewind", Static))
         config, problems = app.main_screen.form.read()
         assert (config.schedule, config.criterion, problems) == ("agp", "ln-structured", {})
+
+
+async def test_the_multistep_settings_apply_with_it_and_every_label_fits_at_80_columns(
+    tiny_config: ExperimentConfig,
+) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()  # the form's later rows are mounted after the first frame
+        milestones = app.query_one("#setting-lr_milestones")
+        assert milestones.disabled and "multistep schedule only" in shown(app.query_one("#note-lr_milestones", Static))
+        app.query_one("#setting-lr_schedule", Choice).value = "multistep"
+        await pilot.pause()
+        assert not milestones.disabled and "e.g. 80,120" in shown(app.query_one("#note-lr_milestones", Static))
+        cast(Input, milestones).value = "80,120"
+        await pilot.pause()
+        config, problems = app.main_screen.form.read()
+        assert (config.lr_schedule, config.lr_milestones, problems) == ("multistep", "80,120", {})
+        form = app.main_screen.form
+        for label in form.query(".setting-label").results(Label):
+            text = str(label.render())
+            assert len(text) < label.size.width, text  # not cut, a space before the control
+        for row in form.query(".setting"):
+            assert row.region.right <= 79  # within the form's border at 80 columns

@@ -56,6 +56,8 @@ NON_DEFAULT = ExperimentConfig(
     lr_schedule="step",
     lr_step_epochs=2,
     lr_gamma=0.5,
+    lr_milestones="2,4",
+    finetune_lr_milestones="1",
     finetune_lr=0.0005,
     init="kaiming-normal",
     batch_size=32,
@@ -109,9 +111,12 @@ def test_valid_configs_have_no_problems(config: ExperimentConfig) -> None:
         ({"validation_split": 0.6}, "--validation-split", "in [0, 0.5]"),
         ({"lr": float("inf")}, "--lr", "(0, 10]"),
         ({"weight_decay": -1e-4}, "--weight-decay", "[0, 1]"),
-        ({"lr_schedule": "linear"}, "--lr-schedule", "constant, step, cosine"),
+        ({"lr_schedule": "linear"}, "--lr-schedule", "constant, step, multistep, cosine"),
         ({"lr_step_epochs": 0}, "--lr-step-epochs", "between 1 and 1,000"),
         ({"lr_gamma": 0.0}, "--lr-gamma", "(0, 1]"),
+        ({"lr_schedule": "multistep"}, "--lr-milestones", "e.g. 80,120"),
+        ({"lr_milestones": "80,x"}, "--lr-milestones", "'x' is not an epoch"),
+        ({"finetune_lr_milestones": "60,60"}, "--finetune-lr-milestones", "rising order"),
         ({"finetune_lr": 11.0}, "--finetune-lr", "[0, 10]"),
         ({"init": "orthogonal"}, "--init", "default, kaiming-normal, xavier-normal"),
         ({"model": "resnet"}, "--model", "lenet5, lenet300"),
@@ -282,7 +287,9 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
         "structured_importance": "ln-structured only",
         "max_layer_sparsity": "global scope only",
         "lr_step_epochs": "step schedule only",
-        "lr_gamma": "step schedule only",
+        "lr_gamma": "step and multistep schedules only",
+        "lr_milestones": "multistep schedule only",
+        "finetune_lr_milestones": "multistep schedule only",
     }
     on_agp = dict.fromkeys(("rewind", "rewind_step", "reinit"), "agp prunes during training")
     assert not_applicable(ExperimentConfig(scope="global", schedule="agp", rewind=True, lr_schedule="step")) == {
@@ -291,6 +298,8 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
         "structured_norm": "ln-structured only",
         "structured_importance": "ln-structured only",
         "layer_sparsity": "layer scope only",
+        "lr_milestones": "multistep schedule only",
+        "finetune_lr_milestones": "multistep schedule only",
     }
     assert not_applicable(ExperimentConfig(lr_schedule="step", finetune_epochs=0, schedule="agp")) == {
         **no_decay,
@@ -298,7 +307,9 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
         "structured_norm": "ln-structured only",
         "structured_importance": "ln-structured only",
         "finetune_lr": "no fine-tuning",
+        "finetune_lr_milestones": "no fine-tuning",
         "max_layer_sparsity": "global scope only",
+        "lr_milestones": "multistep schedule only",
     }
     assert "finetune_lr" not in not_applicable(ExperimentConfig(finetune_epochs=0, rewind=True))  # it retrains
     assert not_applicable(
@@ -309,6 +320,8 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
         **agp_only,
         "scope": "ln-structured prunes each of lenet5's layers on its own",
         "max_layer_sparsity": "global scope only",
+        "lr_milestones": "multistep schedule only",
+        "finetune_lr_milestones": "multistep schedule only",
     }
     assert not_applicable(ExperimentConfig(rounds=2, rewind=True, reinit=True)) == {
         **no_decay,
@@ -321,7 +334,9 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
         "structured_importance": "ln-structured only",
         "max_layer_sparsity": "global scope only",
         "lr_step_epochs": "step schedule only",
-        "lr_gamma": "step schedule only",
+        "lr_gamma": "step and multistep schedules only",
+        "lr_milestones": "multistep schedule only",
+        "finetune_lr_milestones": "multistep schedule only",
     }
     adamw = ExperimentConfig(optimizer="adamw", weight_decay=0.01, nesterov=True)
     sgd_only = "sgd only; adamw keeps its own running averages"
@@ -332,6 +347,7 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
     assert ExperimentConfig.settings_with("plan") == (
         "scope", "schedule", "sparsity", "rounds", "finetune_epochs", "rewind", "rewind_step", "reinit",
         "agp_initial_sparsity", "agp_start_step", "agp_interval", "max_layer_sparsity", "layer_sparsity", "finetune_lr",
+        "finetune_lr_milestones",
     )  # fmt: skip
     runs = [
         ExperimentConfig(epochs=3, finetune_epochs=2, schedule=s, rounds=4) for s in ("one-shot", "iterative", "agp")

@@ -13,7 +13,7 @@ import torch
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.core import experiment
 from prunetui.engine.core.config import INITS
-from prunetui.engine.core.lr_schedule import LRSchedule
+from prunetui.engine.core.lr_schedule import LRSchedule, parse_milestones
 from prunetui.engine.core.models import INITIALISERS, build_model
 from prunetui.engine.core.training import make_optimizer
 from tests.engine_helpers import run
@@ -80,6 +80,26 @@ def test_the_schedules_follow_torchs_schedulers_in_closed_form() -> None:
     assert ours == pytest.approx(recurrent, rel=1e-12) and ours != recurrent
 
 
+def test_multistep_gives_torchs_multisteplr_rates() -> None:
+    """The cuts land where torch's MultiStepLR, stepped once an epoch, puts them: after epochs 2 and 5 of 7."""
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    ours_optimizer = torch.optim.SGD([parameter], lr=0.1, momentum=0.9)
+    schedule = LRSchedule("multistep", gamma=0.1, milestones=(2, 5))
+    ours = stepped_rates(ours_optimizer, schedule.scheduler(ours_optimizer, 3, 21), 21)
+    theirs_optimizer = torch.optim.SGD([parameter], lr=0.1, momentum=0.9)
+    theirs = torch.optim.lr_scheduler.MultiStepLR(theirs_optimizer, milestones=[2, 5], gamma=0.1)
+    torchs = stepped_rates(theirs_optimizer, theirs, 21, 3)
+    assert ours == pytest.approx(torchs, rel=1e-12)
+    assert ours == pytest.approx([0.1] * 6 + [0.01] * 9 + [0.001] * 6)  # 3 steps an epoch
+
+
+def test_milestones_are_read_as_rising_epochs() -> None:
+    assert parse_milestones(" 80, 120,") == (80, 120) and parse_milestones("") == ()
+    for text, why in (("0", "not an epoch"), ("1.5", "not an epoch"), ("120,80", "rising order")):
+        with pytest.raises(ValueError, match=why):
+            parse_milestones(text)
+
+
 def test_a_schedules_state_dict_resumes_its_rates(tmp_path: Path) -> None:
     parameter = torch.nn.Parameter(torch.zeros(1))
     whole = torch.optim.SGD([parameter], lr=0.2)
@@ -113,13 +133,13 @@ def recorded_rates(config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch) ->
     return phases
 
 
-@pytest.mark.parametrize("lr_schedule", ["cosine", "step"])
+@pytest.mark.parametrize("lr_schedule", ["cosine", "step", "multistep"])
 def test_each_phase_follows_the_schedule_from_its_own_rate(
     lr_schedule: str, tiny_config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = tiny_config.replace(  # 512 images, 4 batches an epoch: 8 steps of training, 8 of each fine-tuning
         batch_size=128, epochs=2, finetune_epochs=2, schedule="iterative", rounds=2, lr=0.003, finetune_lr=0.001,
-        weight_decay=5e-4, lr_schedule=lr_schedule, lr_step_epochs=1, lr_gamma=0.5,
+        weight_decay=5e-4, lr_schedule=lr_schedule, lr_step_epochs=1, lr_gamma=0.5, lr_milestones="1",
     )  # fmt: skip
     if lr_schedule == "cosine":
         shape = [(1 + math.cos(math.pi * step / 8)) / 2 for step in range(8)]
@@ -128,6 +148,16 @@ def test_each_phase_follows_the_schedule_from_its_own_rate(
     training, *fine_tunings = recorded_rates(config, monkeypatch)
     assert training == pytest.approx([0.003 * f for f in shape])
     assert fine_tunings == [pytest.approx([0.001 * f for f in shape])] * 2
+
+
+def test_fine_tuning_takes_its_own_milestones(tiny_config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tiny_config.replace(  # 4 batches an epoch
+        batch_size=128, epochs=2, finetune_epochs=3, lr=0.003, finetune_lr=0.001, lr_schedule="multistep",
+        lr_milestones="1", finetune_lr_milestones="2", lr_gamma=0.5,
+    )  # fmt: skip
+    training, fine_tuning = recorded_rates(config, monkeypatch)
+    assert training == pytest.approx([0.003] * 4 + [0.0015] * 4)  # cut after epoch 1
+    assert fine_tuning == pytest.approx([0.001] * 8 + [0.0005] * 4)  # cut after the phase's epoch 2
 
 
 def test_without_a_fine_tuning_rate_fine_tuning_uses_the_training_rate(

@@ -117,6 +117,22 @@ async def test_offline_a_preset_offers_the_built_in_data_set(tmp_path: Path) -> 
         assert app.main_screen._preset is not None and app.main_screen._preset.name == "han2015-lenet300"
 
 
+async def test_offline_a_preset_whose_network_cannot_take_the_built_in_images_is_offered_nothing(
+    tmp_path: Path,
+) -> None:
+    app = PruneApp(ExperimentConfig(data_dir=str(tmp_path), device="cpu"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.main_screen.form.online is not None)
+        await choose_preset(pilot, app, "li2017-vgg16")
+        assert app.screen is app.main_screen  # no offer that would only end in vgg16-bn's refusal of 28x28
+        [note] = [n for n in app._notifications if n.title == "Preset li2017-vgg16"]
+        assert note.message.startswith("cifar10 is not on this machine")
+        assert note.message.endswith(
+            "the built-in fashion-mnist-mini cannot stand in: its images are 28×28, and vgg16-bn takes 32×32 and larger"
+        )
+        assert app.main_screen.form.read()[0].dataset == "cifar10"
+
+
 async def test_a_preset_whose_data_set_is_here_asks_nothing(tiny_data: Path) -> None:
     app = PruneApp(ExperimentConfig(data_dir=str(tiny_data), device="cpu"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -130,6 +146,23 @@ def test_offline_a_sweep_stops_before_its_start_too(tmp_path: Path, capsys: pyte
     code = main(["sweep", "--preset", "lth-lenet300", "--data-dir", str(tmp_path), "--runs-dir", str(tmp_path)])
     assert code == 2 and "mnist is not on this machine" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_the_cli_offers_no_built_in_data_set_to_a_network_that_cannot_take_its_images(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", Terminal("y\n"))
+    console = Console(file=io.StringIO(), force_terminal=True, width=200)
+    config = ExperimentConfig(model="vgg16-bn", dataset="cifar10", data_dir=str(tmp_path))
+    kept, error = data_set_here(config, console)
+    assert console.file.getvalue() == "" and kept == config  # type: ignore[attr-defined]  # nothing asked
+    assert error is not None and error.startswith("cifar10 is not on this machine")
+    assert error.endswith(
+        "fashion-mnist-mini cannot stand in: its images are 28×28, and vgg16-bn takes 32×32 and larger"
+    )
+    resnet = config.replace(model="resnet56")  # takes 28x28: offered, as the named flag without a terminal
+    monkeypatch.setattr("sys.stdin", io.StringIO())
+    assert data_set_here(resnet, console)[1].endswith("add --dataset fashion-mnist-mini")  # type: ignore[union-attr]
 
 
 class Terminal(io.StringIO):

@@ -58,13 +58,15 @@ def test_the_structural_presets_carry_the_papers_training_recipe(name: str) -> N
         "cifar10", "ln-structured", "l1", "one-shot", "sgd"
     )  # fmt: skip
     assert (c.lr, c.batch_size, c.augment, c.validation_split) == (0.1, 128, "crop-flip", 0.0)
+    assert (c.lr_schedule, c.lr_gamma) == ("multistep", 0.1)  # tenfold cuts after the papers' epochs
     assert preset.paper.dataset == "CIFAR-10" and preset.paper.same_data("cifar10")
     if name.startswith("li2017"):  # He et al.'s hyper-parameters; retraining a quarter of training at 0.001
         assert (c.epochs, c.finetune_epochs, c.finetune_lr, c.weight_decay) == (160, 40, 0.001, 0.0001)
-        assert c.lr_schedule == "step" and c.finetune_epochs < c.lr_step_epochs  # the retraining's rate is constant
+        assert (c.lr_milestones, c.finetune_lr_milestones) == ("80,120", "")  # the same milestones in retraining,
+        assert c.finetune_epochs < 80  # which it never reaches: its rate is constant
     else:  # Torch-Pruning's benchmark of DepGraph: 200 epochs, fine-tuning 100 at 0.01, channels ranked globally
         assert (c.epochs, c.finetune_epochs, c.finetune_lr, c.weight_decay) == (200, 100, 0.01, 0.0005)
-        assert (c.scope, c.lr_schedule) == ("global", "cosine")
+        assert (c.scope, c.lr_milestones, c.finetune_lr_milestones) == ("global", "120,150,180", "60,80")
 
 
 def test_li2017_resnet56_prunes_each_blocks_first_conv_by_stage_skipping_the_sensitive_ones() -> None:

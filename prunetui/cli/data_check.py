@@ -1,5 +1,6 @@
 """Before a command imports torch: is its data set on this machine, or could it be downloaded? If neither, say
-where prunetui looked and offer the built-in data set: asked at a terminal, else named as the flag to add."""
+where prunetui looked and offer the built-in data set: asked at a terminal, else named as the flag to add (not to a
+network that cannot take its images)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from rich.console import Console
 from rich.prompt import Confirm
 
 from prunetui.engine.core.config import ExperimentConfig
-from prunetui.engine.core.data import EMBEDDED, NOT_AVAILABLE, availability, download_reachable, missing_text
+from prunetui.engine.core.data import (
+    EMBEDDED,
+    NOT_AVAILABLE,
+    availability,
+    download_reachable,
+    embedded_misfit,
+    missing_text,
+)
 
 
 def data_set_here(config: ExperimentConfig, console: Console) -> tuple[ExperimentConfig, str | None]:
@@ -22,6 +30,8 @@ def data_set_here(config: ExperimentConfig, console: Console) -> tuple[Experimen
     if download_reachable():  # imports torchvision: only when the files are missing
         return config, None
     missing = missing_text(config.dataset, config.data_dir or None)
+    if misfit := embedded_misfit(config.model):  # no offer that would only lead to a refusal
+        return config, f"{missing}; {misfit}"
     if sys.stdin.isatty() and console.is_terminal:
         console.print(missing, highlight=False, markup=False)
         if Confirm.ask(f"Run on the built-in {EMBEDDED} instead?", console=console, default=False):

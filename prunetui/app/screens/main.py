@@ -150,7 +150,7 @@ class MainScreen(Screen[None]):
             return
         missing = self.form.missing_data(config)
         if missing is not None:  # offline: a download cannot work, the built-in data set can
-            self._offer_embedded(missing, config.dataset)
+            self._offer_embedded(missing, config)
             return
         from prunetui.app.runner import ExperimentRunner  # and the runs on disk: not needed before a run
 
@@ -427,15 +427,19 @@ class MainScreen(Screen[None]):
             if missing is None:
                 self.notify(f"{preset.title}: ctrl+r starts it", title=f"Preset {preset.name}")
                 return
-            self._offer_embedded(f"Preset {preset.name}: {missing}", preset.config.dataset)
+            self._offer_embedded(f"Preset {preset.name}: {missing}", preset.config)
 
-    def _offer_embedded(self, missing: str, dataset: str) -> None:
-        """Offer the built-in data set in place of one that is not on this machine (`missing` says so)."""
+    def _offer_embedded(self, missing: str, config: ExperimentConfig) -> None:
+        """Offer the built-in data set in place of one that is not on this machine (`missing` says so), unless the
+        network cannot take its images: then the offer would only lead to a refusal, and a warning says why."""
         from prunetui.app.screens.confirm import ConfirmScreen
-        from prunetui.engine.core.data import EMBEDDED
+        from prunetui.engine.core.data import EMBEDDED, embedded_misfit
 
+        if misfit := embedded_misfit(config.model):
+            self.notify(f"{missing}; {misfit}", title="Data set missing", severity="warning", timeout=10)
+            return
         question = f"{missing}.\n\nRun it on the built-in {EMBEDDED} instead?"
-        offer = ConfirmScreen(question, yes=f"Use {EMBEDDED}", no=f"Keep {dataset}")
+        offer = ConfirmScreen(question, yes=f"Use {EMBEDDED}", no=f"Keep {config.dataset}")
         self.app.push_screen(offer, self._use_embedded)
 
     def _use_embedded(self, use: bool | None) -> None:

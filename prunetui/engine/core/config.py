@@ -23,7 +23,7 @@ from prunetui.engine.core.data.memory import DATA_PATHS
 from prunetui.engine.core.data.specs import AUGMENTS, DatasetChoices, spec_problem
 from prunetui.engine.core.device import DEVICES
 from prunetui.engine.core.errors import ConfigError
-from prunetui.engine.core.lr_schedule import LR_SCHEDULES
+from prunetui.engine.core.lr_schedule import LR_SCHEDULES, parse_milestones
 from prunetui.engine.core.networks.layer_names import said_shortly
 from prunetui.engine.core.networks.registry import BUILT_INS, resolve
 from prunetui.engine.core.networks.spec import NetworkSpec
@@ -175,19 +175,32 @@ class ExperimentConfig:
     lr_schedule: str = setting(
         "constant",
         "the learning rate within each training and fine-tuning phase: constant, step (cut every --lr-step-epochs), "
-        "cosine (down to 0, batch by batch)",
+        "multistep (cut at --lr-milestones), cosine (down to 0, batch by batch)",
         LR_SCHEDULES,
     )
     lr_step_epochs: int = setting(1, "step schedule: epochs between rate cuts", interval=Interval(1, 1000))
+    lr_milestones: str = setting(
+        "",
+        "multistep schedule: the epochs after which the rate is cut, e.g. 80,120; counted in each phase from its "
+        "start (training, then each fine-tuning or retraining, unless --finetune-lr-milestones)",
+        empty="none, e.g. 80,120",
+    )
     lr_gamma: float = setting(
         0.1,
-        "step schedule: each cut multiplies the rate by this, in (0, 1]",
+        "step and multistep schedules: each cut multiplies the rate by this, in (0, 1]",
         interval=Interval(0.0, 1.0, low_open=True),
     )
     finetune_lr: float = setting(
         0.0,
         "learning rate of fine-tuning and retraining (0: the same as --lr), in [0, 10]",
         interval=Interval(0.0, 10.0),
+        roles=("plan",),
+    )
+    finetune_lr_milestones: str = setting(
+        "",
+        "multistep schedule of fine-tuning and retraining: epochs of each such phase to cut the rate after "
+        "(empty: --lr-milestones)",
+        empty="--lr-milestones",
         roles=("plan",),
     )
     init: str = setting("default", "initial weights: PyTorch's default, Kaiming (He) or Glorot (Xavier) normal", INITS)
@@ -275,14 +288,20 @@ class ExperimentConfig:
                 return f"{self.structured_importance} importance ranks by no norm"
             case "layer_sparsity" if self.scope == "global":
                 return "layer scope only"
-            case "lr_step_epochs" | "lr_gamma" if self.lr_schedule != "step":
+            case "lr_step_epochs" if self.lr_schedule != "step":
                 return "step schedule only"
+            case "lr_milestones" if self.lr_schedule != "multistep":
+                return "multistep schedule only"
+            case "lr_gamma" if self.lr_schedule not in ("step", "multistep"):
+                return "step and multistep schedules only"
             case "momentum" | "nesterov" if self.optimizer != "sgd":
                 return f"sgd only; {self.optimizer} keeps its own running averages"
             case "decay_norm_bias" if self.weight_decay == 0:
                 return "no --weight-decay"
-            case "finetune_lr" if self.finetune_epochs == 0 and not retrains:
+            case "finetune_lr" | "finetune_lr_milestones" if self.finetune_epochs == 0 and not retrains:
                 return "no fine-tuning"
+            case "finetune_lr_milestones" if self.lr_schedule != "multistep":
+                return "multistep schedule only"
         for kind, chosen in ((registry.SCHEDULES, self.schedule), (registry.CRITERIA, self.criterion)):
             readers = [reader for reader, value in kind.items() if name in setting_names(value.settings)]
             if readers and chosen not in readers:
@@ -458,6 +477,7 @@ class ExperimentConfig:
                 f"{self.criterion} prunes {self.model}'s rows per layer; global scope ranks the channels of other "
                 "networks (resnet20, torchvision:NAME, your file): use --scope layer"
             )
+        problems.update(self._milestones_problems())
         layer_problem = self._layer_sparsity_problem()
         if layer_problem:
             problems["layer_sparsity"] = layer_problem
@@ -491,6 +511,17 @@ class ExperimentConfig:
             except ConfigError as error:
                 return {"exclude_layers": str(error).removeprefix(f"{flag_name('exclude_layers')} ")}
         return {}
+
+    def _milestones_problems(self) -> dict[str, str]:
+        problems = {}
+        for name in ("lr_milestones", "finetune_lr_milestones"):
+            try:
+                parse_milestones(getattr(self, name))
+            except ValueError as error:
+                problems[name] = str(error)
+        if self.lr_schedule == "multistep" and not self.lr_milestones.strip(" ,") and not problems:
+            problems["lr_milestones"] = "the multistep schedule needs the epochs to cut the rate after, e.g. 80,120"
+        return problems
 
     def _layer_sparsity_problem(self) -> str | None:
         try:

@@ -39,7 +39,7 @@ from prunetui.engine.core.events import (
     StepLoss,
     Stopped,
 )
-from prunetui.engine.core.lr_schedule import LRSchedule
+from prunetui.engine.core.lr_schedule import LRSchedule, parse_milestones
 from prunetui.engine.core.metrics import sparsity_report, weight_layers
 from prunetui.engine.core.models import LENET_INPUT, build_model
 from prunetui.engine.core.networks.checks import check_network, load_weights
@@ -366,7 +366,8 @@ class Experiment:
             decay_norm_bias=config.decay_norm_bias,
         )
         batches = self._trainer.batches_per_epoch()
-        schedule = LRSchedule(config.lr_schedule, config.lr_step_epochs, config.lr_gamma)
+        milestones = config.lr_milestones if phase == "train" else config.finetune_lr_milestones or config.lr_milestones
+        schedule = LRSchedule(config.lr_schedule, config.lr_step_epochs, config.lr_gamma, parse_milestones(milestones))
         scheduler = schedule.scheduler(optimizer, batches, epochs * batches)
         for epoch in range(1, epochs + 1):
             self._epoch_start = self._step

@@ -10,6 +10,7 @@ from prunetui.engine.core.data.sources import (
     availability,
     default_data_dir,
     download_reachable,
+    embedded_misfit,
     missing_text,
     places_looked,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "dataset_loading",
     "default_data_dir",
     "download_reachable",
+    "embedded_misfit",
     "load_dataset",
     "load_run_data",
     "missing_text",

@@ -17,6 +17,7 @@ from prunetui.engine.core.data.specs import CIFAR_DATASETS, DATASETS
 
 EMBEDDED = "fashion-mnist-mini"  # a balanced subset of Fashion-MNIST shipped inside the package
 EMBEDDED_DIR = Path(__file__).parent / EMBEDDED
+EMBEDDED_SIZE = 28  # its images are 1x28x28, as Fashion-MNIST's
 SYSTEM_DATA_DIR = Path("/usr/share/datasets")  # Debian's dataset-* packages install IDX .gz files here
 # torchvision's folder for each downloadable data set: <data dir>/<folder>/raw/<IDX file>[.gz]
 FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
@@ -192,3 +193,17 @@ def describe_availability(states: dict[str, str]) -> str:
     """ "fashion-mnist-mini (embedded), mnist (will download)": the data sets a run can use now."""
     usable = [f"{name} ({state})" for name, state in states.items() if state != NOT_AVAILABLE]
     return ", ".join(usable)
+
+
+def embedded_misfit(model: str) -> str | None:
+    """Why the built-in data set cannot stand in for a missing one under network `model` (a built-in that takes
+    larger images); None when it can, or when that shows only once a run builds the network."""
+    from prunetui.engine.core.networks.registry import SMALLEST_SIZES
+
+    smallest = SMALLEST_SIZES.get(model, 0)
+    if smallest <= EMBEDDED_SIZE:
+        return None
+    return (
+        f"the built-in {EMBEDDED} cannot stand in: its images are {EMBEDDED_SIZE}×{EMBEDDED_SIZE}, and {model} "
+        f"takes {smallest}×{smallest} and larger"
+    )

@@ -57,6 +57,10 @@ BUILT_INS: dict[str, Builder] = {
     "vgg16-bn": _cifar_vgg16_bn,
 }
 
+# The built-ins that cannot take the MNIST-like sets' 28x28 images, with the smallest size they take (vgg16-bn: five
+# 2x2 poolings); known by name, before torch builds them. Other networks show theirs when a run builds them.
+SMALLEST_SIZES: dict[str, int] = {"vgg16-bn": 32}
+
 
 def resolve(name: str, args: Mapping[str, Any] | None = None, output_layer: str | None = None) -> NetworkSpec:
     """The spec of `--model name` (with `--model-args` and `--output-layer`); one line if the name is none of the
