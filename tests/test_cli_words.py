@@ -38,7 +38,10 @@ def test_an_unknown_flag_names_the_subcommands_help_and_the_nearest_flag(
 def test_ln_structured_with_global_scope_names_the_scope_that_works(capsys: pytest.CaptureFixture[str]) -> None:
     code, error = error_of(["run", "--criterion", "ln-structured", "--scope", "global"], capsys)
     assert code == 2 and error.startswith("prunetui: error: invalid --scope: ")
-    assert error.endswith("ln-structured prunes whole rows per layer: use --scope layer")
+    assert error.endswith(
+        "ln-structured prunes lenet5's rows per layer; global scope ranks the channels of other "
+        "networks (resnet20, torchvision:NAME, your file): use --scope layer"
+    )
 
 
 def test_agp_with_fewer_epochs_says_that_interval_0_spreads_the_updates(

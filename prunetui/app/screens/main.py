@@ -427,18 +427,19 @@ class MainScreen(Screen[None]):
             if missing is None:
                 self.notify(f"{preset.title}: ctrl+r starts it", title=f"Preset {preset.name}")
                 return
-            self._offer_embedded(f"Preset {preset.name}: {missing}", preset.config)
+            self._offer_embedded(missing, preset.config, preset.name)
 
-    def _offer_embedded(self, missing: str, config: ExperimentConfig) -> None:
+    def _offer_embedded(self, missing: str, config: ExperimentConfig, preset: str = "") -> None:
         """Offer the built-in data set in place of one that is not on this machine (`missing` says so), unless the
         network cannot take its images: then the offer would only lead to a refusal, and a warning says why."""
         from prunetui.app.screens.confirm import ConfirmScreen
         from prunetui.engine.core.data import EMBEDDED, embedded_misfit
 
         if misfit := embedded_misfit(config.model):
-            self.notify(f"{missing}; {misfit}", title="Data set missing", severity="warning", timeout=10)
+            title = f"Preset {preset}" if preset else "Data set missing"
+            self.notify(f"{missing}; {misfit}", title=title, severity="warning", timeout=10)
             return
-        question = f"{missing}.\n\nRun it on the built-in {EMBEDDED} instead?"
+        question = f"{f'Preset {preset}: ' if preset else ''}{missing}.\n\nRun it on the built-in {EMBEDDED} instead?"
         offer = ConfirmScreen(question, yes=f"Use {EMBEDDED}", no=f"Keep {config.dataset}")
         self.app.push_screen(offer, self._use_embedded)
 
