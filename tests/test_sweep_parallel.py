@@ -184,12 +184,14 @@ def test_a_sweep_csv_from_before_seeds_resumes_as_the_directory_seed(
     results = tmp_path / "sweep.csv"
     with open(results, newline="") as file:
         rows = list(csv.DictReader(file))
-    old = [name for name in rows[0] if name not in ("seed", "n", "accuracy_std", "weight_compression")]
+    old = [name for name in rows[0] if name not in ("seed", "n", "accuracy_std", "weight_compression", "macs_kept")]
     results.write_text(",".join(old) + "\n" + "".join(",".join(row[name] for name in old) + "\n" for row in rows))
     again = list(Sweep(spec, tmp_path, download=False).run())
     assert isinstance(again[-1], SweepEnded) and isinstance(first[-1], SweepEnded)
-    # seed 3, as sweep.toml says; a file that old has no weight compression
-    assert again[-1].points == tuple(replace(point, weight_compression=None) for point in first[-1].points)
+    # seed 3, as sweep.toml says; a file that old has no weight compression nor MACs kept
+    assert again[-1].points == tuple(
+        replace(point, weight_compression=None, macs_kept=None) for point in first[-1].points
+    )
     assert not any(isinstance(event, Progress) for event in again)
 
 
