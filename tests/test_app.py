@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -454,6 +455,33 @@ async def test_the_footer_shows_only_keys_that_fit_whole(tiny_config: Experiment
         await pilot.resize_terminal(160, 40)
         await pilot.pause(0.2)
         assert "Screenshot" in {key.description for key in app.query(FooterKey)}
+
+
+async def test_a_new_sparsity_report_repaints_the_bars_and_leaves_the_footer_alone(
+    tiny_config: ExperimentConfig,
+) -> None:
+    """The bars show each report of the same layers at once, with no layout of the screen and no footer rebuilt for
+    keys that did not change (the UI thread's time is training's)."""
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active)
+        await pilot.pause(0.2)
+        state, bars = app.main_screen.run_state, app.query_one(SparsityBars)
+        pruned = state.sparsity
+        assert pruned is not None and f"{pruned.global_sparsity * 100:.2f} %" in shown(bars)
+        keys = list(app.query(FooterKey))
+        dense = replace(pruned, layers=tuple(replace(layer, zeros=0) for layer in pruned.layers))
+        for report, sparsity in ((dense, "0.00 %"), (pruned, f"{pruned.global_sparsity * 100:.2f} %")):
+            state.sparsity = report
+            bars.show(state)
+            await pilot.pause(0.2)
+            assert sparsity in shown(bars) and "non-zero/total" in shown(bars)
+            assert list(app.query(FooterKey)) == keys  # the same keys, not rebuilt
+        await pilot.resize_terminal(80, 24)  # a new width does rebuild them, to fit
+        await pilot.pause(0.2)
+        assert list(app.query(FooterKey)) != keys and "Screenshot" not in footer_keys(app.screen)
 
 
 def footer_keys(screen: Screen[None]) -> list[str]:

@@ -20,9 +20,10 @@ class FittingFooter(Footer):
 
     def __init__(self) -> None:
         super().__init__(compact=True, show_command_palette=False)
+        self._room = 0  # the width the keys were chosen for
 
     def compose(self) -> ComposeResult:
-        room = self.app.size.width
+        room = self._room = self.app.size.width
         for key in super().compose():
             if not isinstance(key, FooterKey):
                 yield key
@@ -31,4 +32,7 @@ class FittingFooter(Footer):
                 yield key
 
     def on_resize(self, event: events.Resize) -> None:
-        self.call_after_refresh(self.recompose)
+        # A layout of the screen resizes the footer too (a log line, a new status): rebuilt at the same width, its
+        # keys would cost another layout, and the UI thread's time is training's.
+        if self.app.size.width != self._room:
+            self.call_after_refresh(self.recompose)

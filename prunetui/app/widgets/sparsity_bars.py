@@ -96,6 +96,7 @@ class SparsityBars(Widget):
         self.opened: set[str] = set()  # the stages shown with their layers
         self.cursor = ""  # the key of the row under the cursor (a stage's ends in "/")
         self._top = 0  # the first row shown
+        self._shape: tuple[int, bool] | None = None  # how many rows were laid out, and whether by stage
 
     def show(self, state: RunState) -> None:
         layers, report = (state.started.layers if state.started else ()), state.sparsity
@@ -157,8 +158,13 @@ class SparsityBars(Widget):
         """Repaint, and name the row under the cursor in the bottom border (a deep network's rows only)."""
         rows = self.rows()
         self.border_subtitle = self.under_cursor(rows) if self.grouped and rows else ""
-        self.refresh(layout=True)
-        self.refresh_bindings()
+        # A new report of the same rows only repaints them: a layout of the screen, and the footer rebuilt for
+        # keys that did not change, would cost the UI thread (and so training) many times more.
+        shape = (len(rows), self.grouped)
+        self.refresh(layout=shape != self._shape)
+        if self._shape is None or shape[1] != self._shape[1]:
+            self.refresh_bindings()
+        self._shape = shape
 
     def under_cursor(self, rows: list[Row]) -> str:
         """The row under the cursor in full, and where it is: 'layer3.8.conv2 · 44/58 ↑↓'."""
