@@ -25,7 +25,7 @@ from prunetui.cli import main
 from prunetui.cli.run_command import layer_table
 from prunetui.describe import short
 from prunetui.engine import ExperimentConfig
-from prunetui.engine.analyses.sweep_results import read_sweep_csv
+from prunetui.engine.analyses.sweep_results import read_sweep_csv, sweep_series
 from prunetui.engine.core.events import Finished, RunStarted
 from prunetui.engine.core.experiment import Experiment
 from prunetui.engine.core.networks.layer_names import patterns, said_shortly
@@ -236,3 +236,11 @@ def test_a_sweep_tables_the_macs_each_point_kept(
     for point in points:
         row = next(line for line in table if line.strip("│ ").startswith(point.method))
         assert f"{point.macs_kept * 100:.1f}" in row  # type: ignore[operator]
+
+    # Accuracy against the MACs kept: the points' own, a line per method; the sweep resumed, nothing redone.
+    series, _, label = sweep_series(points, "macs")
+    assert sorted(x for xs, _ in series.values() for x in xs) == sorted(p.macs_kept * 100 for p in points)  # type: ignore[operator]
+    assert sorted(y for _, ys in series.values() for y in ys) == sorted(p.accuracy * 100 for p in points)
+    assert main(["sweep", *tiny_flags(tiny_config), *flags, "--macs"]) == 0
+    again = capsys.readouterr().out
+    assert "4 already done" in again and label in " ".join(again.split())

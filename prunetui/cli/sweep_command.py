@@ -73,7 +73,9 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="the sweep directory (default: one per settings under RUNS/sweeps)"
     )
-    parser.add_argument("--log-compression", action="store_true", help="chart accuracy against compression, log x")
+    axis = parser.add_mutually_exclusive_group()
+    axis.add_argument("--log-compression", action="store_true", help="chart accuracy against compression, log x")
+    axis.add_argument("--macs", action="store_true", help="chart accuracy against the MACs kept (%%)")
     add_seeds_option(parser, "every point (each seed with its own dense model)")
     add_parallel_options(parser, "points")
     add_preset_option(parser, "its settings but the method and sparsity, which --methods and --sparsities choose")
@@ -112,7 +114,8 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
         if any(point.macs_kept is not None for point in ended.points):
             console.print(macs_table(spec, ended.points))
         console.print(point_recipe(base, "agp" in args.methods))
-        console.print(_chart(ended.points, args.log_compression, console))
+        axis = "compression" if args.log_compression else "macs" if args.macs else "sparsity"
+        console.print(_chart(ended.points, axis, console))
     console.print(results_line(directory), highlight=False)
     return EXIT_CODES[ended.status]
 
@@ -211,6 +214,6 @@ def _cell(accuracy: MeanStd | None, seeds: bool) -> str:
     return f"{spread(accuracy, 100)} ({accuracy.n})"
 
 
-def _chart(points: tuple[SweepPoint, ...], log_compression: bool, console: Console) -> Text:
-    series, bands, x_label = sweep_series(points, log_compression)
-    return line_chart(series, x_label, "accuracy (%)", console, log_x=log_compression, errors=bands)
+def _chart(points: tuple[SweepPoint, ...], axis: str, console: Console) -> Text:
+    series, bands, x_label = sweep_series(points, axis)
+    return line_chart(series, x_label, "accuracy (%)", console, log_x=axis == "compression", errors=bands)

@@ -195,7 +195,9 @@ class SweepScreen(AnalysisScreen):
 
     def _chart(self) -> None:
         log = self.query_one("#sweep-log", Switch).value
-        series, bands, x_label = sweep_series(self.points.values(), log)  # over seeds: mean, and ± std as error bars
+        series, bands, x_label = sweep_series(
+            self.points.values(), "compression" if log else "sparsity"
+        )  # over seeds: mean, and ± std as error bars
         self.query_one("#sweep-chart", SeriesChart).show(series, log_x=log, x_label=x_label, errors=bands)
 
     @on(Input.Changed, "#sweep-sparsities")

@@ -59,18 +59,31 @@ def sweep_means(points: Iterable[SweepPoint]) -> list[SweepMean]:
     ]
 
 
-def sweep_series(points: Iterable[SweepPoint], log_compression: bool = False) -> tuple[Lines, Lines, str]:
-    """Accuracy (%) against sparsity (%), or against compression for a log axis, one line per method, its mean
-    over seeds; the band of one standard deviation around each line with more than one seed somewhere, as
-    label -> (xs, stds); and the x axis's label."""
+# What a sweep's chart may put on its x axis, and the axis's label.
+SWEEP_AXES = {
+    "sparsity": "sparsity (%)",
+    "compression": "compression, all parameters (×, log scale)",
+    "macs": "MACs kept (% of the dense model's, non-zero weights)",
+}
+
+
+def sweep_series(points: Iterable[SweepPoint], axis: str = "sparsity") -> tuple[Lines, Lines, str]:
+    """Accuracy (%) against sparsity (%), compression (for a log axis) or the MACs kept (%), one line per method,
+    its mean over seeds; the band of one standard deviation around each line with more than one seed somewhere, as
+    label -> (xs, stds); and the x axis's label. Against MACs, points of an earlier sweep.csv (none counted) are
+    left out."""
     series: Lines = {}
     spread: Lines = {}
     for mean in sorted(sweep_means(points), key=lambda m: m.sparsity):
-        x = mean.means["compression"] if log_compression else mean.sparsity * 100
+        if axis == "macs" and "macs_kept" not in mean.means:
+            continue
+        x = {"compression": mean.means.get("compression", 0.0), "macs": mean.means.get("macs_kept", 0.0) * 100}.get(
+            axis, mean.sparsity * 100
+        )
         series.setdefault(mean.method, Series.empty()).add(x, mean.accuracy.mean * 100)
         spread.setdefault(mean.method, Series.empty()).add(x, (mean.accuracy.std or 0.0) * 100)  # none over one seed
     bands = {label: band for label, band in spread.items() if any(band[1])}
-    return series, bands, "compression, all parameters (×, log scale)" if log_compression else "sparsity (%)"
+    return series, bands, SWEEP_AXES[axis]
 
 
 def sweep_csv(points: Iterable[SweepPoint]) -> str:
