@@ -10,6 +10,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -57,6 +58,14 @@ def deep_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     yield scratch / "r56"
 
 
+async def shown_finished(pilot: Any, app: PruneApp, run: Path) -> None:
+    """The main screen follows the recorded `run` to its end, as the Runs screen's `o` opens one."""
+    await pilot.pause()
+    assert app.main_screen.follow(read_run(run))
+    await wait_until(pilot, lambda: app.main_screen.run_state.outcome == FINISHED)
+    await pilot.pause()
+
+
 def in_runs(run: Path) -> Path:
     """The module's run, copied into this test's runs root, where the screens list runs."""
     return Path(shutil.copytree(run, runs_root() / run.name))
@@ -67,10 +76,7 @@ async def test_the_bars_of_56_layers_fit_80x24_by_stage_and_name_the_layer_under
 ) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=SMALL) as pilot:
-        await pilot.pause()
-        assert app.main_screen.follow(read_run(deep_run))
-        await wait_until(pilot, lambda: app.main_screen.run_state.outcome == FINISHED)
-        await pilot.pause()
+        await shown_finished(pilot, app, deep_run)
         report = app.main_screen.run_state.sparsity
         assert report is not None and len(report.layers) == 58  # 55 convs and fc on the path, 2 shortcut convs
         bars = app.query_one(SparsityBars)
@@ -108,10 +114,7 @@ async def test_the_status_panel_shows_parameters_and_both_mac_counts_of_an_unstr
 ) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=SMALL) as pilot:
-        await pilot.pause()
-        assert app.main_screen.follow(read_run(deep_run))
-        await wait_until(pilot, lambda: app.main_screen.run_state.outcome == FINISHED)
-        await pilot.pause()
+        await shown_finished(pilot, app, deep_run)
         summary = app.main_screen.run_state.summary
         assert summary is not None and summary.dense_cost is not None and summary.cost is not None
         assert summary.cost.macs == summary.dense_cost.macs > summary.cost.nonzero_macs  # masked: a dense kernel
