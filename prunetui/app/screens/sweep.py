@@ -1,5 +1,7 @@
 """The Sweep screen: several methods over a list of sparsities, each point fine-tuned (or, under --rewind or
---reinit, retrained), as a chart and a table.
+--reinit, retrained), as a chart and a table. The chart's axis (ctrl+l steps through them) is the sparsity, the
+compression of all parameters on a log scale, or the MACs kept, as with `prunetui sweep --log-compression` and
+`--macs`.
 
 The sweep directory is the CLI's (one per shared settings under the runs root), so starting again with the
 same settings, here or with `prunetui sweep`, resumes without redoing finished points.
