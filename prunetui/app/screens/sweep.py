@@ -49,10 +49,10 @@ from prunetui.engine.core.seed_stats import parse_seeds
 # Compression is counted over the weights (as papers do), then over all parameters, biases included; MACs kept:
 # the non-zero weights' MACs per image over the dense network's.
 COLUMNS = ("target", "seed", "accuracy", "pruned", "reached", "× weights", "× all", "MACs kept")
-# Where the table is narrow (80 columns) these give way, in this order, until the method's name has room: the
-# sparsity reached is near the target, the compression of all parameters near the weights' one, and the seed goes
-# only while every point has the same one (the seeds field says which).
-GIVE_WAY = ("reached", "× all", "seed", "pruned")
+# Where the table is narrow (80 columns, or beside the chart) these give way, in this order, until the method's name
+# has room: the sparsity reached is near the target, the compression of all parameters near the weights' one, the
+# seed goes only while every point has the same one (the seeds field says which), and the MACs kept stay last.
+GIVE_WAY = ("reached", "× all", "seed", "pruned", "× weights")
 METHOD_ROOM = len("l1:global:one-shot")
 # The chart's x axis (sweep_series's axis), as the axis field names it.
 AXES = [("sparsity", "sparsity"), ("compression", "compression"), ("MACs kept", "macs")]
@@ -195,7 +195,7 @@ class SweepScreen(AnalysisScreen):
             table.add_column(self.labels[column], key=column)
         for point, row in zip(points, rows, strict=True):
             table.add_row(names[point.method], *(row[column] for column in shown))
-        table.border_subtitle = f"hidden at this width: {', '.join(dropped)}" if dropped else ""
+        table.border_subtitle = f"hidden: {', '.join(dropped)}" if dropped else ""
         self._chart()
 
     def on_resize(self) -> None:
