@@ -5,10 +5,13 @@ from __future__ import annotations
 import importlib
 import re
 import threading
+from collections.abc import Generator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Select, Static
 from textual.widgets._footer import FooterKey
 from textual.widgets._select import SelectCurrent
@@ -19,6 +22,7 @@ from prunetui.app.screens.runs import RunsScreen
 from prunetui.app.screens.sensitivity import SensitivityScreen
 from prunetui.app.screens.sweep import SweepScreen
 from prunetui.app.screens.weights import WeightsScreen
+from prunetui.app.widgets.choice import Choice
 from prunetui.app.widgets.heat_map import KEPT, PARTLY_KEPT, PRUNED, HeatMap, glyph, shrink
 from prunetui.app.widgets.series_chart import SeriesChart
 from prunetui.cli.main import main
@@ -26,10 +30,15 @@ from prunetui.describe import percent, storage_note
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import (
     SensitivityPoint,
+    SweepPoint,
+    SweepSpec,
+    SweepStarted,
     read_sweep_csv,
     sensitivity_file,
     suggest_amounts,
+    sweep_csv,
     sweep_directory,
+    sweep_series,
 )
 from prunetui.engine.core.config import format_layer_amounts, parse_layer_amounts
 from prunetui.engine.storage.csv_text import to_csv
@@ -114,12 +123,16 @@ async def test_a_sweep_of_two_points_charts_and_tables_both_and_resumes(tiny_con
         points = read_sweep_csv((sweep_directory(runs_root(), tiny_config) / "sweep.csv").read_text())
         assert [(p.method, p.sparsity) for p in points] == [("l1:global:one-shot", 0.5), ("l1:global:one-shot", 0.9)]
         table = screen.query_one(DataTable)
-        assert [table.get_row_at(i) for i in range(table.row_count)] == [
-            ["l1:global:one-shot", percent(p.sparsity, 0), "0", percent(p.accuracy), percent(p.pruned_accuracy),
-             percent(p.reached_sparsity), f"{p.weight_compression:.1f}×", f"{p.compression:.1f}×",
-             percent(p.macs_kept)]
+        every = [
+            {"method": "l1:global:one-shot", "target": percent(p.sparsity, 0), "seed": "0",
+             "accuracy": percent(p.accuracy), "pruned": percent(p.pruned_accuracy),
+             "reached": percent(p.reached_sparsity), "× weights": f"{p.weight_compression:.1f}×",
+             "× all": f"{p.compression:.1f}×", "MACs kept": percent(p.macs_kept)}
             for p in points
         ]  # fmt: skip
+        keys = [str(key.value) for key in table.columns]  # beside the chart, the columns that fit
+        assert "MACs kept" in keys and "accuracy" in keys
+        assert [table.get_row_at(i) for i in range(table.row_count)] == [[row[k] for k in keys] for row in every]
         chart = screen.query_one(SeriesChart)
         assert chart.series == {"l1:global:one-shot": ([50.0, 90.0], [p.accuracy * 100 for p in points])}
         assert plotted(chart) == [[p.accuracy * 100 for p in points]]
@@ -144,6 +157,106 @@ async def test_a_sweep_of_two_points_charts_and_tables_both_and_resumes(tiny_con
         assert len(screen.points) == 2 and screen.query_one(DataTable).row_count == 2
         assert screen.query_one(SeriesChart).series["l1:global:one-shot"][0] == [p.compression for p in points]
         assert shown(screen.query_one("#analysis-progress", Static)).startswith("finished")
+
+
+def written_sweep(config: ExperimentConfig, points: list[SweepPoint]) -> None:
+    """The sweep directory of `config` as an earlier session left it: its sweep.toml (written by the engine, which
+    starts and is closed before it trains) and `points` in sweep.csv."""
+    from prunetui.engine.analyses.sweep import RESULTS_FILE, Sweep
+
+    methods, sparsities = (tuple(dict.fromkeys(getattr(p, name) for p in points)) for name in ("method", "sparsity"))
+    seeds = tuple(dict.fromkeys(p.seed for p in points))
+    directory = sweep_directory(runs_root(), config)
+    events = Sweep(SweepSpec(config, methods, sparsities, seeds), directory).run()
+    assert isinstance(events, Generator) and isinstance(next(events), SweepStarted)
+    events.close()  # before anything trains
+    (directory / RESULTS_FILE).write_text(sweep_csv(points))
+
+
+async def resumed(pilot: Pilot[None], methods: str, sparsities: str, seeds: str = "0") -> SweepScreen:
+    """The Sweep screen, Started on a sweep whose points are all done: it shows them, training nothing."""
+    screen = pilot.app.screen if isinstance(pilot.app.screen, SweepScreen) else await opened(pilot, "f4", SweepScreen)
+    for name, value in (("methods", methods), ("sparsities", sparsities), ("seeds", seeds)):
+        screen.query_one(f"#sweep-{name}", Input).value = value
+    await pilot.press("ctrl+r")
+    await wait_until(pilot, lambda: not screen.running)
+    await pilot.pause()
+    assert screen.status == "finished"
+    return screen
+
+
+def point(method: str, sparsity: float, accuracy: float, macs_kept: float | None, seed: int = 0) -> SweepPoint:
+    """A row of sweep.csv: `macs_kept` None as in a sweep.csv from before MACs were counted."""
+    return SweepPoint(method, sparsity, seed, sparsity, 1 / (1 - sparsity), 0.98, accuracy - 0.1, accuracy, 0.2, 3.0,
+                      1 / (1 - sparsity), macs_kept)  # fmt: skip
+
+
+async def test_the_sweep_charts_accuracy_against_the_macs_kept_and_names_the_points_without(
+    tiny_config: ExperimentConfig,
+) -> None:
+    counted_points = [point("l1:global:one-shot", 0.5, 0.96, 0.55), point("l1:global:one-shot", 0.9, 0.9, 0.2)]
+    older = [point("random:layer:one-shot", 0.5, 0.8, None), point("random:layer:one-shot", 0.9, 0.3, None)]
+    written_sweep(tiny_config, counted_points + older)
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await resumed(pilot, "l1:global,random:layer", "0.5,0.9")
+        chart, axis = screen.query_one(SeriesChart), screen.query_one("#sweep-axis", Choice)
+        assert "Axis" in {key.description for key in screen.query(FooterKey)}  # ctrl+l, in the footer
+        assert set(chart.series) == {"l1:global:one-shot", "random:layer:one-shot"}  # against sparsity: both
+        assert chart.border_title == "Accuracy after fine-tuning"
+
+        await pilot.press("ctrl+l", "ctrl+l")  # compression, then the MACs kept
+        assert axis.value == "macs"
+        series, _, label = sweep_series(counted_points + older, "macs")  # the CLI's --macs chart: the same lines
+        xs, ys = ([p.macs_kept * 100 for p in counted_points], [p.accuracy * 100 for p in counted_points])  # type: ignore[operator]
+        assert chart.series == series == {"l1:global:one-shot": (xs, ys)}  # without the points that have none
+        assert plotted(chart) == [ys] and label in shown(chart)
+        assert chart.border_title == "Accuracy after fine-tuning · 2 points without MACs (older sweep.csv)"
+
+        await pilot.press("ctrl+l")  # round to sparsity: the note goes
+        assert axis.value == "sparsity" and chart.border_title == "Accuracy after fine-tuning"
+
+        screen = await resumed(pilot, "random:layer", "0.5,0.9")  # none of its points has MACs: an empty chart
+        axis.value = "macs"
+        await pilot.pause()
+        assert chart.series == {} and plotted(chart) == []
+        assert chart.border_title == "Accuracy after fine-tuning · 2 points without MACs (older sweep.csv)"
+
+
+async def test_the_sweeps_points_fit_80_columns_with_their_accuracy_and_macs_kept(
+    tiny_config: ExperimentConfig,
+) -> None:
+    methods = ("ln-structured:layer:one-shot", "l1:global:one-shot")
+    points = [point(method, sparsity, 0.9, 0.4) for method in methods for sparsity in (0.5, 0.97)]
+    written_sweep(tiny_config, points)
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await resumed(pilot, ",".join(methods), "0.5,0.97")
+        table = screen.query_one(DataTable)
+
+        def columns() -> list[str]:
+            return [str(key.value) for key in table.columns]
+
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # nothing scrolls off the right
+        assert columns() == ["method", "target", "seed", "accuracy", "pruned", "× weights", "MACs kept"]
+        assert table.border_subtitle == "hidden: reached, × all"
+        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        names = [str(row[0]) for row in rows]  # a name cut in what room the numbers leave, the method's start kept
+        assert names[:2] == [methods[1]] * 2 and all(name[-1] == "…" and methods[0].startswith(name[:-1])
+                                                      for name in names[2:])  # fmt: skip
+        assert [row[-1] for row in rows] == [percent(p.macs_kept) for p in points]
+        assert len(rows) == 4 and screen.query_one(SeriesChart).region.height >= 7  # the chart keeps its room
+
+        await pilot.resize_terminal(140, 44)  # side by side: the table has half, and one seed, said above, goes
+        await wait_until(pilot, lambda: "seed" not in columns())
+        assert columns() == ["method", "target", "accuracy", "× weights", "MACs kept"]
+        assert table.border_subtitle == "hidden: reached, × all, seed, pruned"
+        written_sweep(tiny_config, [*points, *(replace(p, seed=1) for p in points)])
+        await resumed(pilot, ",".join(methods), "0.5,0.97", seeds="0,1")  # two seeds: their column stays
+        assert columns() == ["method", "target", "seed", "accuracy", "MACs kept"]
+        await pilot.resize_terminal(220, 44)  # room for every column
+        await wait_until(pilot, lambda: len(columns()) == 9)
+        assert table.border_subtitle == ""
 
 
 async def test_sensitivitys_and_sweeps_settings_stay_for_the_session(tiny_config: ExperimentConfig) -> None:

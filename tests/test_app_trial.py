@@ -64,11 +64,11 @@ async def test_the_sweep_table_keeps_its_accuracy_column_when_narrow(tiny_config
         await pilot.pause()
         assert table.size.width < 80
         labels = [str(column.label) for column in table.columns.values()]
-        assert labels[:4] == ["method", "target", "seed", "fine-tuned"]
+        assert labels[:3] == ["method", "target", "fine-tuned"]  # one seed: its column gives way, as others do
         row = table.get_row_at(0)
-        assert row[3] == "87.0 %" and row[0].endswith("…") and "ln-structured:layer:iterative".startswith(row[0][:-1])
+        assert row[2] == "87.0 %" and row[0].endswith("…") and "ln-structured:layer:iterative".startswith(row[0][:-1])
         assert len(row[0]) > 12  # shortened only as far as the accuracy needs
-        up_to_accuracy = list(table.columns.values())[:4]
+        up_to_accuracy = list(table.columns.values())[:3]
         assert sum(column.get_render_width(table) for column in up_to_accuracy) <= table.size.width  # in sight
 
 

@@ -17,6 +17,7 @@ from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.models import build_model
 from prunetui.engine.core.networks.checks import check_network
 from prunetui.engine.core.networks.cost import measure_cost, measure_latency
+from prunetui.engine.core.networks.layer_names import by_stage, stages
 from prunetui.engine.core.networks.registry import resolve
 from prunetui.engine.core.networks.spec import InputShape, exclude
 
@@ -68,6 +69,27 @@ def test_resnet20_layers_are_named_by_module_path_in_forward_order() -> None:
     assert layers.prunable[:3] == ("conv1", "layer1.0.conv1", "layer1.0.conv2")
     assert "layer2.0.shortcut.0" in layers.prunable and layers.output == "fc"
     assert exclude(layers.prunable, ["layer3.*", "fc"]) == layers.prunable[:14]
+
+
+def test_stages_group_resnet56_by_its_stages_and_torchvisions_features_by_block() -> None:
+    def names(model: str) -> tuple[str, ...]:
+        spec = resolve(model)
+        return spec.layers(spec.build(CIFAR), CIFAR).prunable
+
+    resnet = names("resnet56")  # the first part of each path: as it always was
+    assert [(stage, len(members)) for stage, members in by_stage(resnet)] == [
+        ("conv1", 1), ("layer1", 18), ("layer2", 19), ("layer3", 19), ("fc", 1)
+    ]  # fmt: skip
+    mobilenet = names("torchvision:mobilenet_v2")  # 52 of 53 under `features`: one level deeper, a row per block
+    groups = by_stage(mobilenet)
+    assert [stage for stage, _ in groups] == [*(f"features.{block}" for block in range(19)), "classifier"]
+    assert [len(members) for _, members in groups] == [1, 2, *[3] * 16, 1, 1]
+    for stage, members in groups:
+        assert all(mobilenet[i] == stage or mobilenet[i].startswith(f"{stage}.") for i in members)
+    assert stages(mobilenet)[1:3] == ["features.1", "features.1"]  # features.1.conv.0.0, features.1.conv.1
+    vgg = names("vgg16-bn")  # 13 of 15 under `features`: each conv its own row, the classifier's two together
+    assert [stage for stage, _ in by_stage(vgg)] == [*vgg[:13], "classifier"]
+    assert stages(["conv1", "fc"]) == ["conv1", "fc"]  # a LeNet: a stage per layer
 
 
 def test_a_users_factory_gets_model_args_and_the_datas_channels_and_classes(tmp_path: Path) -> None:

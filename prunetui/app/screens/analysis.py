@@ -18,13 +18,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import Button, Input, Select, Static, Switch
+from textual.widgets import Button, Input, Select, Static
 from textual.widgets.select import InvalidSelectValueError
 from textual.worker import Worker, WorkerState
 
 from prunetui.app.analysis_runner import Analysis, AnalysisRunner, progress_text
 from prunetui.app.plan import Pace, paces
 from prunetui.app.screens.tool_screen import ToolScreen
+from prunetui.app.widgets.choice import Choice
 from prunetui.app.words import as_fields
 from prunetui.engine.analyses import AnalysisEvent, Ended, Progress
 from prunetui.engine.core.config import ExperimentConfig
@@ -37,7 +38,7 @@ ANALYSIS_CSS = Path(__file__).parent.parent / "analysis.tcss"
 class Kept:
     """A screen's inputs and results when it went, put back when it opens again in the session."""
 
-    values: dict[str, object]  # by the input's id: Inputs, Switches and Selects
+    values: dict[str, object]  # by the input's id: Inputs, Choices and Selects
     config: ExperimentConfig  # the form's settings it had: the results come back only with the same
     results: object
     progress: str
@@ -115,9 +116,9 @@ class AnalysisScreen(ToolScreen):
         self._show_plan()
         self._read_paces()
 
-    def _inputs(self) -> list[Input | Switch | Select[object]]:
-        fields = self.query(".analysis-setup Input, .analysis-setup Switch, .analysis-setup Select")
-        return [field for field in fields if isinstance(field, Input | Switch | Select)]
+    def _inputs(self) -> list[Input | Choice | Select[object]]:
+        fields = self.query(".analysis-setup Input, .analysis-setup Choice, .analysis-setup Select")
+        return [field for field in fields if isinstance(field, Input | Choice | Select)]
 
     def _keep(self) -> None:
         values = {str(widget.id): widget.value for widget in self._inputs()}

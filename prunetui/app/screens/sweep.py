@@ -1,5 +1,7 @@
 """The Sweep screen: several methods over a list of sparsities, each point fine-tuned (or, under --rewind or
---reinit, retrained), as a chart and a table.
+--reinit, retrained), as a chart and a table. The chart's axis (ctrl+l steps through them) is the sparsity, the
+compression of all parameters on a log scale, or the MACs kept, as with `prunetui sweep --log-compression` and
+`--macs`.
 
 The sweep directory is the CLI's (one per shared settings under the runs root), so starting again with the
 same settings, here or with `prunetui sweep`, resumes without redoing finished points.
@@ -15,12 +17,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Header, Input, Label, Static, Switch
-from textual.widgets.data_table import ColumnKey
+from textual.widgets import DataTable, Header, Input, Label, Static
 
 from prunetui.app.analysis_runner import Analysis
 from prunetui.app.plan import about
 from prunetui.app.screens.analysis import AnalysisScreen, Kept
+from prunetui.app.widgets.choice import Choice
 from prunetui.app.widgets.cut_input import CutInput
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import ACCURACY_AXIS, SPARSITY_AXIS, SeriesChart
@@ -43,30 +45,35 @@ from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.seed_stats import parse_seeds
 
-# The accuracy after recovery ("fine-tuned" or "retrained") comes right after the point's name, and the method's
-# name gives way to the numbers: no width cuts the accuracy off.
+# The accuracy after recovery ("fine-tuned" or "retrained") comes right after the point's name.
 # Compression is counted over the weights (as papers do), then over all parameters, biases included; MACs kept:
 # the non-zero weights' MACs per image over the dense network's.
 COLUMNS = ("target", "seed", "accuracy", "pruned", "reached", "× weights", "× all", "MACs kept")
-NUMBERS_WIDTH = sum(len(column) + 2 for column in (*COLUMNS[:2], "fine-tuned", *COLUMNS[3:])) + 4  # + scrollbar
-ACCURACY_EDGE = sum(len(column) + 2 for column in (*COLUMNS[:2], "fine-tuned")) + 4  # where the accuracy ends
+# Where the table is narrow (80 columns, or beside the chart) these give way, in this order, until the method's name
+# has room: the sparsity reached is near the target, the compression of all parameters near the weights' one, the
+# seed goes only while every point has the same one (the seeds field says which), and the MACs kept stay last.
+GIVE_WAY = ("reached", "× all", "seed", "pruned", "× weights")
+METHOD_ROOM = len("l1:global:one-shot")
+# The chart's x axis (sweep_series's axis), as the axis field names it.
+AXES = [("sparsity", "sparsity"), ("compression", "compression"), ("MACs kept", "macs")]
 
 
 def shortened(method: str, width: int) -> str:
-    """A method's name in `width` cells: whole if it fits, else cut with an ellipsis (never below 6 cells)."""
-    width = max(width, 6)
+    """A method's name in `width` cells: whole if it fits, else cut with an ellipsis."""
     return method if len(method) <= width else f"{method[: width - 1]}…"
 
 
 class SweepScreen(AnalysisScreen):
     TOOL = "sweep"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+l", "toggle_log", "Log axis", tooltip="Accuracy against compression on a log axis"),
+        Binding("ctrl+l", "next_axis", "Axis", tooltip="Accuracy against sparsity, compression (log) or MACs kept"),
     ]
 
     def __init__(self, config: ExperimentConfig, root: Path, kept: dict[str, Kept] | None = None) -> None:
         super().__init__(config, root, kept)
         self.points: dict[tuple[str, float, int], SweepPoint] = {}
+        self.labels: dict[str, str] = {}  # each column's header
+        self.chart_title = ""
 
     def compose(self) -> ComposeResult:
         c = self.config
@@ -85,8 +92,8 @@ class SweepScreen(AnalysisScreen):
                 yield Input(str(c.seed), id="sweep-seeds", compact=True, tooltip="each point once per seed: 0,1,2")
                 yield Label("jobs", classes="analysis-label switch-label")
                 yield Input("1", id="sweep-jobs", compact=True, tooltip="points at once, in worker processes (auto)")
-                yield Label("log axis", classes="analysis-label switch-label")
-                yield Switch(False, id="sweep-log", tooltip="accuracy against compression, log x")
+                yield Label("axis", classes="analysis-label switch-label")
+                yield Choice(AXES, "sparsity", id="sweep-axis")
             yield from self.controls()
         with Horizontal(classes="analysis-results"):
             yield SeriesChart(SPARSITY_AXIS, ACCURACY_AXIS, id="sweep-chart")
@@ -95,13 +102,12 @@ class SweepScreen(AnalysisScreen):
 
     def on_mount(self) -> None:
         after = recovery(self._spec().method_configs())  # the methods it opens with; agp fine-tunes even under --rewind
-        self.query_one("#sweep-chart").border_title = f"Accuracy after {after.noun}"
+        self.chart_title = f"Accuracy after {after.noun}"
+        self.query_one("#sweep-chart").border_title = self.chart_title
         self.query_one("#sweep-setup").border_title = f"Sweep: {self.config.model} on {self.config.dataset}"
-        table = self.query_one(DataTable)
-        table.border_title = "Points"
-        table.add_column("method", key="method")
-        for column in COLUMNS:
-            table.add_column(after.done if column == "accuracy" else column, key=column)
+        self.labels = {"method": "method", **{c: after.done if c == "accuracy" else c for c in COLUMNS}}
+        self.query_one(DataTable).border_title = "Points"
+        self.redraw()  # the columns
         self.query_one("#sweep-methods").focus()
 
     def _spec(self) -> SweepSpec:
@@ -168,37 +174,43 @@ class SweepScreen(AnalysisScreen):
 
     def redraw(self) -> None:
         table = self.query_one(DataTable)
-        table.clear()
-        # Where not every number fits anyway, the names still leave the accuracy in sight.
-        width = table.size.width or 1000  # not laid out yet: whole names
-        room = width - NUMBERS_WIDTH if width - NUMBERS_WIDTH >= 12 else width - ACCURACY_EDGE
-        names = {method: shortened(method, room) for method in {point.method for point in self.points.values()}}
-        column = table.columns[ColumnKey("method")]  # as wide as its names now: a table that was wider shrinks
-        column.auto_width, column.width = False, max((len(name) for name in names.values()), default=0)
-        column.width = max(column.width, len("method"))
-        for point in sorted(self.points.values(), key=lambda p: (p.method, p.sparsity, p.seed)):
-            table.add_row(
-                names[point.method],
-                percent(point.sparsity, 0),
-                str(point.seed),
-                percent(point.accuracy),
-                percent(point.pruned_accuracy),
-                percent(point.reached_sparsity),
-                "–" if point.weight_compression is None else f"{point.weight_compression:.1f}×",
-                f"{point.compression:.1f}×",
-                percent(point.macs_kept),
-            )
+        points = sorted(self.points.values(), key=lambda p: (p.method, p.sparsity, p.seed))
+        rows = [cells(point) for point in points]
+        pad = 2 * table.cell_padding
+        widths = {c: max([len(self.labels[c]), *(len(row[c]) for row in rows)]) + pad for c in COLUMNS}
+        shown, dropped = list(COLUMNS), []
+        width = table.size.width - 1 if table.size.width else 1000  # - the scrollbar; not laid out yet: all
+        for column in GIVE_WAY:
+            if width - sum(widths[c] for c in shown) - pad >= METHOD_ROOM:
+                break
+            if column != "seed" or len({point.seed for point in points}) == 1:
+                shown.remove(column)
+                dropped.append(column)
+        # The method's name gives way last, and never below METHOD_ROOM: narrower still, the last columns scroll.
+        room = max(width - sum(widths[c] for c in shown) - pad, METHOD_ROOM)
+        names = {method: shortened(method, room) for method in {point.method for point in points}}
+        table.clear(columns=True)
+        table.add_column("method", width=max([len("method"), *map(len, names.values())]), key="method")
+        for column in shown:
+            table.add_column(self.labels[column], key=column)
+        for point, row in zip(points, rows, strict=True):
+            table.add_row(names[point.method], *(row[column] for column in shown))
+        table.border_subtitle = f"hidden: {', '.join(dropped)}" if dropped else ""
         self._chart()
 
     def on_resize(self) -> None:
-        self.call_after_refresh(self.redraw)  # the method names take the room the numbers leave
+        self.call_after_refresh(self.redraw)  # the columns and method names fit the room there is
 
     def _chart(self) -> None:
-        log = self.query_one("#sweep-log", Switch).value
-        series, bands, x_label = sweep_series(
-            self.points.values(), "compression" if log else "sparsity"
-        )  # over seeds: mean, and ± std as error bars
-        self.query_one("#sweep-chart", SeriesChart).show(series, log_x=log, x_label=x_label, errors=bands)
+        axis = self.query_one("#sweep-axis", Choice).value
+        points = self.points.values()
+        series, bands, x_label = sweep_series(points, axis)  # over seeds: mean, and ± std as error bars
+        chart = self.query_one("#sweep-chart", SeriesChart)
+        chart.show(series, log_x=axis == "compression", x_label=x_label, errors=bands)
+        unknown = sum(point.macs_kept is None for point in points) if axis == "macs" else 0
+        # Points of a sweep.csv written before MACs were counted: off this chart, said where the eye looks.
+        note = f" · {counted(unknown, 'point')} without MACs (older sweep.csv)" if unknown else ""
+        chart.border_title = self.chart_title + note
 
     @on(Input.Changed, "#sweep-sparsities")
     def _count_sparsities(self, event: Input.Changed) -> None:
@@ -209,10 +221,18 @@ class SweepScreen(AnalysisScreen):
             count = ""  # the plan's line says what is wrong
         self.query_one("#sweep-sparsity-count", Label).update(count)
 
-    def action_toggle_log(self) -> None:
-        switch = self.query_one("#sweep-log", Switch)
-        switch.value = not switch.value
+    def action_next_axis(self) -> None:
+        self.query_one("#sweep-axis", Choice).action_step(1)
 
-    @on(Switch.Changed, "#sweep-log")
-    def _log_changed(self) -> None:
+    @on(Choice.Changed, "#sweep-axis")
+    def _axis_changed(self) -> None:
         self._chart()
+
+
+def cells(point: SweepPoint) -> dict[str, str]:
+    """A point's row of the table, by column."""
+    weights = "–" if point.weight_compression is None else f"{point.weight_compression:.1f}×"
+    numbers = (percent(point.sparsity, 0), str(point.seed), percent(point.accuracy), percent(point.pruned_accuracy),
+               percent(point.reached_sparsity), weights, f"{point.compression:.1f}×",
+               percent(point.macs_kept))  # fmt: skip
+    return dict(zip(COLUMNS, numbers, strict=True))

@@ -1,8 +1,9 @@
 """One bar per prunable layer plus the global figure, with exact percentages and non-zero/total counts.
 
 A deep network (BY_STAGE_FROM layers or more; ResNet-56 has 56) is shown by stage: one summary row per stage
-(`layer1`, `layer2`, ... the first part of the module path), which Enter opens to its layers. The arrows move a
-cursor over the rows, the rows scroll to keep it in view, and the bottom border names the layer under it in full."""
+(`layer1`, `layer2`, ... the first part of the module path, or `features.3` where `features` would hold most layers:
+`layer_names.stages`), which Enter opens to its layers. The arrows move a cursor over the rows, the rows scroll to
+keep it in view, and the bottom border names the layer under it in full."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from textual.widget import Widget
 
 from prunetui.app.run_state import RunState
 from prunetui.engine.core.events import LayerSparsity, SparsityReport
-from prunetui.engine.core.networks.layer_names import BY_STAGE_FROM, by_stage, stage
+from prunetui.engine.core.networks.layer_names import BY_STAGE_FROM, by_stage, stages
 
 TABLE_LINES = 2  # the header and the global row
 SHOWN_ROWS = 5  # a deep network's rows shown at once where the bars take only the room they need
@@ -33,7 +34,11 @@ class Row:
     sparsity: LayerSparsity
     layers: int = 0
     open: bool = False
-    inside: bool = False  # a layer shown under its stage's row
+    stage: str = ""  # of a layer shown under its stage's row: that stage
+
+    @property
+    def inside(self) -> bool:
+        return bool(self.stage)
 
     @property
     def key(self) -> str:
@@ -54,7 +59,7 @@ def stage_rows(layers: tuple[LayerSparsity, ...], opened: set[str]) -> list[Row]
             Row(LayerSparsity(name, zeros, total, any(layer.prunable for layer in run)), len(run), name in opened)
         )
         if name in opened:
-            rows.extend(Row(layer, inside=True) for layer in run)
+            rows.extend(Row(layer, stage=name) for layer in run)
     return rows
 
 
@@ -123,7 +128,8 @@ class SparsityBars(Widget):
         keys = [row.key for row in rows]
         if self.cursor in keys:
             return keys.index(self.cursor)
-        folded = f"{stage(self.cursor)}/"  # a layer of a stage just folded: its stage's row
+        names = [layer.name for layer in self.counted]  # a layer of a stage just folded: its stage's row
+        folded = f"{dict(zip(names, stages(names), strict=True)).get(self.cursor, self.cursor)}/"
         return keys.index(folded) if folded in keys else 0
 
     def action_move(self, by: int) -> None:
@@ -138,7 +144,7 @@ class SparsityBars(Widget):
         if not rows or not self.grouped:
             return
         row = rows[self._cursor_index(rows)]
-        name = stage(row.sparsity.name)
+        name = row.stage or row.sparsity.name  # a layer under its stage's row, or the stage's row
         if row.layers or row.inside:
             self.opened ^= {name}
             self.cursor = f"{name}/"
@@ -225,7 +231,7 @@ class SparsityBars(Widget):
         if row.layers:
             name: RenderableType = Text(f"{'▾' if row.open else '▸'} {layer.name} ×{row.layers}", style="bold")
         elif row.inside:
-            name = Text.assemble(("│ ", "dim"), layer.name.removeprefix(stage(layer.name) + "."))
+            name = Text.assemble(("│ ", "dim"), layer.name.removeprefix(row.stage + "."))
         else:
             name = layer.name
         if not layer.total:  # named at the start, not counted yet

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 _NUMBER = re.compile(r"(\d+)")
@@ -50,21 +51,32 @@ def said_shortly(names: Sequence[str]) -> str:
     return ", ".join(pattern if count == 1 else f"{pattern} ({count})" for pattern, count in patterns(names))
 
 
-def stage(name: str) -> str:
-    """The stage a layer is in: its module path's first part ('layer3' for 'layer3.8.conv2'); a top-level layer
-    ('conv1', 'fc') is its own stage."""
-    return name.split(".", 1)[0]
+def stages(names: Sequence[str]) -> list[str]:
+    """The stage of each name: its module path's first part ('layer3' for 'layer3.8.conv2'; a top-level layer such as
+    'conv1' or 'fc' is its own stage); where one stage would hold most layers (torchvision's mobilenet_v2, vgg and
+    densenet have all but the classifier under 'features'), its layers go one part deeper ('features.3'), as often
+    as that holds."""
+    depths = [1] * len(names)
+    while True:
+        found = [".".join(name.split(".")[:depth]) for name, depth in zip(names, depths, strict=True)]
+        counts = Counter(found)
+        biggest, count = counts.most_common(1)[0] if counts else ("", 0)
+        deeper = [i for i, name in enumerate(names) if found[i] == biggest and name != biggest]
+        if count <= max(len(names) // 2, 1) or not deeper:
+            return found
+        for i in deeper:
+            depths[i] += 1
 
 
 def by_stage(names: Sequence[str]) -> list[tuple[str, range]]:
-    """Consecutive names of one stage, as (stage, their indexes in `names`), in order: a deep network's layers in a
-    handful of groups, e.g. ResNet-56's conv1, layer1 (18), layer2 (19), layer3 (19), fc."""
+    """Consecutive names of one stage (`stages`), as (stage, their indexes in `names`), in order: a deep network's
+    layers in a handful of groups, e.g. ResNet-56's conv1, layer1 (18), layer2 (19), layer3 (19), fc."""
     groups: list[tuple[str, range]] = []
-    for index, name in enumerate(names):
-        if groups and groups[-1][0] == stage(name):
-            groups[-1] = (groups[-1][0], range(groups[-1][1].start, index + 1))
+    for index, name in enumerate(stages(names)):
+        if groups and groups[-1][0] == name:
+            groups[-1] = (name, range(groups[-1][1].start, index + 1))
         else:
-            groups.append((stage(name), range(index, index + 1)))
+            groups.append((name, range(index, index + 1)))
     return groups
 
 
