@@ -412,8 +412,8 @@ def _dataset(
         mean, std = train_images.mean().item(), train_images.std().item() or 1.0
         train_images = (train_images - mean) / std
         # The test images take them batch by batch, the same numbers bit for bit. Standardised whole here, all
-        # 10,000 of Fashion-MNIST were copied twice (2 x 31 MB, 12,000 page faults) before the first step, which
-        # needs none of them: that made its start 0.8 s slower than the built-in set's on a loaded 2-core machine.
+        # 10,000 of Fashion-MNIST were copied twice (2 x 31 MB, 15,000 page faults) before the first step, which
+        # needs none of them: 0.2-0.4 s more CPU per start than now on the 2-core machine (bench_start.py).
         statistics = (torch.tensor(mean, device=device), torch.tensor(std, device=device))
         test = Split(test.images, test.labels, statistics)
     train, validation = _hold_out(Split(train_images, train_labels), validation_split)
