@@ -316,7 +316,23 @@ def test_a_second_load_comes_from_the_decoded_cache(tmp_path: Path, monkeypatch:
     subset = load_dataset("mnist", tmp_path, CPU, train_subset=40, download=False)
     scaled = make_images(96, seed=1)[0][:40] / 255
     expected = (make_images(48, seed=2)[0] / 255 - scaled.mean()) / scaled.std(ddof=1)
-    np.testing.assert_allclose(subset.test.images[:, 0].numpy(), expected, atol=1e-4)
+    np.testing.assert_allclose(subset.test.take(slice(None))[:, 0].numpy(), expected, atol=1e-4)
+
+
+def test_a_subsets_test_images_are_normalised_batch_by_batch_to_the_same_bits(tiny_data: Path) -> None:
+    # They are no longer standardised whole before the first step (loading._dataset): every way the model is given
+    # them equals the whole test set standardised with the subset's statistics, bit for bit.
+    whole = load_dataset("mnist", tiny_data, CPU, download=False)
+    subset = load_dataset("mnist", tiny_data, CPU, train_subset=100, download=False)
+    held = whole.train.images[:100]
+    expected = (whole.test.images - held.mean().item()) / (held.std().item() or 1.0)
+    assert torch.equal(subset.test.images, whole.test.images)  # held as cached: no copy
+    assert torch.equal(subset.test.take(slice(None)), expected)
+    order = torch.randperm(len(subset.test), generator=torch.Generator().manual_seed(0))
+    batches = list(subset.test.batches(64, order))
+    assert torch.equal(torch.cat([images for images, _ in batches]), expected[order])
+    assert torch.equal(torch.cat([labels for _, labels in batches]), whole.test.labels[order])
+    assert torch.equal(subset.train.take(slice(None)), (held - held.mean().item()) / held.std().item())
 
 
 def test_changed_source_files_replace_the_cache(tmp_path: Path) -> None:

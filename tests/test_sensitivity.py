@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+import torch
 from torch.nn.utils import prune
 
 from prunetui.cli import main
@@ -27,12 +30,17 @@ from prunetui.engine.analyses import (
 from prunetui.engine.analyses.executor import Parallel
 from prunetui.engine.analyses.sensitivity import Sensitivity
 from prunetui.engine.core.config import format_layer_amounts, parse_layer_amounts
+from prunetui.engine.core.data import DataSet, load_run_data
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.seed_stats import MeanStd
+from prunetui.engine.core.training import evaluate
 from prunetui.engine.storage.export import load_model, permanent_state, save_state
 from prunetui.engine.storage.runs import read_run
 from tests.analysis_helpers import accuracy, only_dir, tiny_flags
 from tests.engine_helpers import run
+from tests.idx import write_dataset
+
+CPU = torch.device("cpu")
 
 
 @pytest.fixture
@@ -111,6 +119,38 @@ def test_evaluations_in_worker_processes_give_the_serial_results_in_the_serial_o
     assert (tmp_path / "2.csv").read_text() == (tmp_path / "1.csv").read_text()
     assert {event.stage for event in elsewhere} == {point.stage for point in ended[2].points}  # all ran there
     assert all(str(event.event.message).startswith("running in worker process") for event in elsewhere)
+
+
+def test_a_serial_analysis_loads_its_data_once_and_the_next_analysis_loads_it_afresh(
+    tiny_config: ExperimentConfig, trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loads: list[ExperimentConfig] = []
+
+    def counted(config: ExperimentConfig, device: torch.device, **where: Any) -> DataSet:
+        loads.append(config)
+        return load_run_data(config, device, **where)
+
+    monkeypatch.setattr("prunetui.engine.analyses.sensitivity_jobs.load_run_data", counted)
+    shutil.copytree(tiny_config.data_dir, tmp_path / "data")
+    config = tiny_config.replace(model="lenet300", data_dir=str(tmp_path / "data"))
+    model = load_model(trained)
+
+    def dense_points(analysed: ExperimentConfig) -> set[float]:
+        """The accuracies at amount 0 (nothing pruned) of an analysis of `analysed`: one per layer."""
+        ended = analyse(analysed, (0.0, 0.9), trained)[-1]
+        assert isinstance(ended, SensitivityEnded) and len(ended.points) == 6
+        return {point.accuracy for point in ended.points if point.amount == 0.0}
+
+    # Six evaluations and the analysis's own measurement share one load (there was one per evaluation as well).
+    assert dense_points(config) == {evaluate(model, load_run_data(config, CPU).test).accuracy} and len(loads) == 1
+    # Other settings load their own data: a subset's statistics normalise the test images otherwise.
+    subset = config.replace(train_subset=100)
+    assert dense_points(subset) == {evaluate(model, load_run_data(subset, CPU).test).accuracy}
+    assert [loaded.train_subset for loaded in loads] == [0, 100]
+    # The same settings in a later analysis read the files again: they may have changed in between.
+    write_dataset(tmp_path / "data", "mnist", n_train=512, n_test=100)
+    assert dense_points(config) == {evaluate(model, load_run_data(config, CPU).test).accuracy} and len(loads) == 3
+    assert len(load_run_data(config, CPU).test) == 100
 
 
 def test_taylor_and_empty_amounts_are_refused(tiny_config: ExperimentConfig) -> None:

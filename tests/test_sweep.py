@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from rich.console import Console
 from torch.nn.utils import prune
 
@@ -33,7 +35,8 @@ from prunetui.engine.analyses import (
     sweep_means,
     sweep_series,
 )
-from prunetui.engine.analyses.sweep import Sweep
+from prunetui.engine.analyses.sweep import Sweep, data_fingerprint
+from prunetui.engine.core.data import load_dataset
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.experiment import Experiment
 from prunetui.engine.core.metrics import weight_layers
@@ -304,6 +307,20 @@ def test_a_sweep_directory_refuses_other_data_under_the_same_names(
         "from; move it away or use another directory"
     )
     assert started == [] and not settings.exists()
+
+
+def test_a_subsets_data_fingerprint_is_the_one_it_had_when_its_test_images_were_normalised_whole(
+    tiny_data: Path,
+) -> None:
+    # A sweep started before the test images were normalised batch by batch still finds its data the same.
+    whole = load_dataset("mnist", tiny_data, torch.device("cpu"), download=False)
+    subset = load_dataset("mnist", tiny_data, torch.device("cpu"), train_subset=100, download=False)
+    held = whole.train.images[:100]
+    mean, std = held.mean().item(), held.std().item()
+    digest = hashlib.blake2b(digest_size=8)
+    for tensor in ((held - mean) / std, whole.train.labels[:100], (whole.test.images - mean) / std, whole.test.labels):
+        digest.update(tensor.contiguous().numpy().data)
+    assert data_fingerprint(subset) == digest.hexdigest() != data_fingerprint(whole)
 
 
 def test_agp_points_train_from_scratch_with_the_dense_budget_and_compare_with_the_dense_model(

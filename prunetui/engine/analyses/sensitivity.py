@@ -28,6 +28,7 @@ are left out for that layer.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,11 +45,18 @@ from prunetui.engine.analyses import (
 )
 from prunetui.engine.analyses.events import sensitivity_stage
 from prunetui.engine.analyses.executor import Executor, Job, JobFailed, Parallel
-from prunetui.engine.analyses.sensitivity_jobs import EvaluationJob, LayerPruner, evaluate_pruned, prunable_layers
+from prunetui.engine.analyses.sensitivity_jobs import (
+    EvaluationJob,
+    LayerPruner,
+    analysis_data,
+    evaluate_pruned,
+    forget_analysis_data,
+    prunable_layers,
+)
 from prunetui.engine.analyses.series import SERIAL, ExperimentSeries, Interrupted
 from prunetui.engine.analyses.sweep_jobs import DataPlace, trained_model
 from prunetui.engine.core.config import ExperimentConfig
-from prunetui.engine.core.data.loading import DataSet, load_run_data
+from prunetui.engine.core.data.loading import DataSet
 from prunetui.engine.core.device import resolve_device
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, unexpected
 from prunetui.engine.core.experiment import measure
@@ -101,6 +109,7 @@ class Sensitivity(ExperimentSeries):
         self._starts: list[SensitivityStarted] = []
         self._points: list[SensitivityPoint] = []  # in the order they came
         self._layers: tuple[str, ...] = ()  # the layers analysed (the same network for every seed)
+        self._analysis = uuid.uuid4().hex  # names its data set in the processes that evaluate (`analysis_data`)
 
     def run(self) -> Iterator[SensitivityEvent]:
         """Always ends with SensitivityEnded."""
@@ -117,11 +126,14 @@ class Sensitivity(ExperimentSeries):
     def _run(self) -> Iterator[SensitivityEvent]:
         config = self.config
         device = resolve_device(config.device)
-        # The images the model trained on, and so the same validation images.
-        data = load_run_data(config, device, download=self.place.download, system_dir=self.place.system_data_dir)
-        with self.start_executor() as executor:
-            for seed in self.seeds:
-                yield from self._analyse(config.replace(seed=seed), data, device, executor)
+        # The images the model trained on, and so the same validation images; evaluations in this process use them.
+        try:
+            data = analysis_data(self._analysis, config, device, self.place)
+            with self.start_executor() as executor:
+                for seed in self.seeds:
+                    yield from self._analyse(config.replace(seed=seed), data, device, executor)
+        finally:
+            forget_analysis_data(self._analysis)
 
     def _analyse(
         self, config: ExperimentConfig, data: DataSet, device: torch.device, executor: Executor
@@ -144,7 +156,7 @@ class Sensitivity(ExperimentSeries):
         model = model.cpu()  # the jobs' copy: each evaluation moves its own to where it runs
         for layer in layers:
             for amount in started.amounts_above(layer):
-                job = EvaluationJob(config, model, layer, amount, self.place, layers, output)
+                job = EvaluationJob(self._analysis, config, model, layer, amount, self.place, layers, output)
                 executor.submit(Job(sensitivity_stage(layer, amount, config.seed), evaluate_pruned, job))
         for outcome in self.outcomes(executor):
             if isinstance(outcome, Progress):  # an evaluation went to a worker process or to Ray

@@ -284,10 +284,13 @@ class Sweep(ExperimentSeries):
 
 def data_fingerprint(data: DataSet) -> str:
     """A short hash of the images and labels as loaded (after the subset and normalisation): equal only for
-    the same data, whatever its files are called."""
+    the same data, whatever its files are called. Float images are hashed as the model is given them (a subset's
+    test images are normalised batch by batch, and hash as they did when they were normalised whole); uint8 images
+    as decoded, which their normalisation follows from."""
     digest = hashlib.blake2b(digest_size=8)
     for split in (data.train, data.test):
-        for tensor in (split.images, split.labels):
+        images = split.take(slice(None)) if split.images.is_floating_point() else split.images
+        for tensor in (images, split.labels):
             digest.update(tensor.detach().cpu().contiguous().numpy().data)
     return digest.hexdigest()
 
