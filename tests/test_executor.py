@@ -34,9 +34,9 @@ from tests.executor_jobs import (
     refuse,
     running,
     sleep_until_stopped,
-    spawned_workers,
     square,
     where_and_threads,
+    worker_processes,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -137,7 +137,7 @@ def test_cancel_ends_every_worker_process_at_once() -> None:
         if sum(isinstance(o, JobStarted) for o in outcomes) == 2:
             pids = executor.pids()
             deadline = time.monotonic() + 30
-            while spawned_workers(os.getpid()) != sorted(pids):  # a worker just forked may not have run python yet
+            while worker_processes(os.getpid()) != sorted(pids):  # a worker just forked may not have run python yet
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
             started = time.monotonic()
