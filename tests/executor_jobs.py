@@ -29,6 +29,11 @@ def where_and_threads(pause: float, context: JobContext) -> Generator[None, None
     yield
 
 
+def environment_value(name: str, context: JobContext) -> Generator[None, None, str | None]:
+    return os.environ.get(name)
+    yield
+
+
 def double(values: torch.Tensor, context: JobContext) -> Generator[None, None, torch.Tensor]:
     return values * 2
     yield

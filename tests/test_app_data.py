@@ -93,7 +93,9 @@ async def test_a_bad_spec_or_bad_data_is_one_message_under_the_field(
         await pilot.press("ctrl+u", *"imagefolder:pets")
         await wait_until(pilot, lambda: note(app).has_class("-error"), timeout=60)
         message = shown(note(app))
-        assert message.startswith("imagefolder: pets/train/dog/9.png cannot be read as an image") and "\n" not in message
+        assert (
+            message.startswith("imagefolder: pets/train/dog/9.png cannot be read as an image") and "\n" not in message
+        )
         broken.unlink()  # fixed: leaving the field reads it again
         await pilot.press("tab")
         await wait_until(pilot, lambda: "3 classes" in shown(note(app)), timeout=60)
