@@ -458,9 +458,7 @@ def _worker_main(connection: Connection, threads: int, device: str, parent: int,
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process took the id
+    except (ProcessLookupError, PermissionError):  # gone, or its id taken by another user's process
         return False
     return True
 
