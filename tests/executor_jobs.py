@@ -1,4 +1,4 @@
-"""Toy jobs for the executor tests: module-level, so spawned worker processes and Ray tasks import them."""
+"""Toy jobs for the executor tests: module-level, so worker processes and Ray tasks import them."""
 
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ def where_and_threads(pause: float, context: JobContext) -> Generator[None, None
 
     time.sleep(pause)
     return os.getpid(), torch.get_num_threads(), context.device, os.environ.get("CUDA_VISIBLE_DEVICES", "all")
+    yield
+
+
+def environment_value(name: str, context: JobContext) -> Generator[None, None, str | None]:
+    return os.environ.get(name)
     yield
 
 
@@ -61,18 +66,20 @@ def refuse(message: str, context: JobContext) -> Generator[None, None, None]:
     yield
 
 
-def spawned_workers(parent: int) -> list[int]:
-    """The worker processes `parent` started with multiprocessing's spawn (not its resource tracker)."""
-    pids = []
+def worker_processes(caller: int) -> list[int]:
+    """The worker processes `caller` started: the children of its multiprocessing fork server, or its own children
+    spawned where the fork server cannot start."""
+    processes = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
             command = (stat.parent / "cmdline").read_bytes()
         except (OSError, IndexError):
             continue  # gone meanwhile
-        if int(fields[1]) == parent and b"spawn_main" in command:
-            pids.append(int(stat.parent.name))
-    return sorted(pids)
+        processes.append((int(stat.parent.name), int(fields[1]), command))
+    servers = {pid for pid, parent, command in processes if parent == caller and b"forkserver" in command}
+    spawned = {pid for pid, parent, command in processes if parent == caller and b"spawn_main" in command}
+    return sorted(pid for pid, parent, _ in processes if parent in servers or pid in spawned)
 
 
 def running(pid: int) -> bool:
@@ -95,7 +102,7 @@ def ctrl_c_once_two_workers_run(arguments: list[str]) -> tuple[subprocess.Comple
     workers: list[int] = []
     while len(workers) < 2 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)
-        workers = spawned_workers(process.pid)
+        workers = worker_processes(process.pid)
     assert len(workers) == 2, "the workers did not start"
     os.killpg(process.pid, signal.SIGINT)
     output, _ = process.communicate(timeout=60)

@@ -16,7 +16,7 @@ from prunetui.app.widgets.series_chart import SeriesChart
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import read_sweep_csv, sweep_directory
 from prunetui.engine.storage.runs import runs_root
-from tests.executor_jobs import running, spawned_workers
+from tests.executor_jobs import running, worker_processes
 from tests.test_app import wait_until
 
 pytestmark = pytest.mark.slow  # worker processes, each importing torch
@@ -56,7 +56,7 @@ async def test_a_sweep_over_two_seeds_in_two_workers_charts_the_mean_with_error_
         stds = [statistics.stdev(p.accuracy * 100 for p in points[i : i + 2]) for i in (0, 2)]
         bars = [ys[1] - ys[0] for ys in chart.plt.monitor.y[1:] if len(ys) == 2 and ys[1] > ys[0]]  # vertical ones
         assert bars == [pytest.approx(2 * std) for std in stds if std > 0]  # mean ± one std
-    assert spawned_workers(os.getpid()) == []
+    assert worker_processes(os.getpid()) == []
 
 
 async def test_stop_ends_every_worker_of_a_parallel_sweep(tiny_config: ExperimentConfig) -> None:
@@ -64,9 +64,9 @@ async def test_stop_ends_every_worker_of_a_parallel_sweep(tiny_config: Experimen
     async with app.run_test(size=SIZE) as pilot:
         screen = await sweep_screen(pilot, "l1", "0.5,0.9", "0,1", "2")
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: len(spawned_workers(os.getpid())) == 2, timeout=60)
-        workers = spawned_workers(os.getpid())
+        await wait_until(pilot, lambda: len(worker_processes(os.getpid())) == 2, timeout=60)
+        workers = worker_processes(os.getpid())
         await pilot.press("ctrl+t")
         await wait_until(pilot, lambda: not screen.running, timeout=30)
         assert screen.status == "stopped"
-        assert not any(running(pid) for pid in workers) and spawned_workers(os.getpid()) == []
+        assert not any(running(pid) for pid in workers) and worker_processes(os.getpid()) == []

@@ -31,12 +31,13 @@ from prunetui.engine.core.errors import ConfigError
 from tests.executor_jobs import (
     always_die,
     die_once,
+    environment_value,
     refuse,
     running,
     sleep_until_stopped,
-    spawned_workers,
     square,
     where_and_threads,
+    worker_processes,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,6 +93,19 @@ def test_workers_run_jobs_at_once_with_their_share_of_threads_and_results_come_a
     assert not any(running(pid) for pid in pids)  # closed: the idle workers exit
 
 
+def test_each_worker_takes_the_callers_environment_as_it_is_when_the_worker_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Workers are forked by a fork server started once per process, with the environment of its time: what the
+    caller set since (a data or cache directory, say) must reach the next workers all the same."""
+    for value in ("before", "after"):
+        monkeypatch.setenv("PRUNETUI_TEST_SETTING", value)
+        with ProcessExecutor(workers=1, threads=1) as executor:
+            executor.submit(Job("read", environment_value, "PRUNETUI_TEST_SETTING"))
+            (done,) = [outcome for outcome in executor.as_completed() if isinstance(outcome, JobDone)]
+            assert done.result == value
+
+
 DOUBLE_IN_A_WORKER = """
 import torch
 from prunetui.engine.analyses.executor import Job, JobDone, ProcessExecutor
@@ -104,8 +118,9 @@ with ProcessExecutor(workers=1, threads=1) as executor:
 
 def test_tensors_reach_workers_and_come_back_under_a_long_temporary_directory(tmp_path: Path) -> None:
     """multiprocessing's own pickler hands tensors over through a Unix socket under TMPDIR, whose path may not
-    pass 108 bytes: under pytest-xdist's temporary directories every send failed and sweeps waited forever. A
-    process of its own: the socket is made once per process, and this one's may have been made already."""
+    pass 108 bytes: under pytest-xdist's temporary directories every send failed and sweeps waited forever. The
+    fork server listens on such a socket too: under this TMPDIR the workers are spawned instead. A process of its
+    own: the sockets are made once per process, and this one's may have been made already."""
     long = tmp_path / ("t" * 100)
     long.mkdir()
     env = {**os.environ, "TMPDIR": str(long), "PYTHONPATH": str(REPO)}
@@ -137,7 +152,7 @@ def test_cancel_ends_every_worker_process_at_once() -> None:
         if sum(isinstance(o, JobStarted) for o in outcomes) == 2:
             pids = executor.pids()
             deadline = time.monotonic() + 30
-            while spawned_workers(os.getpid()) != sorted(pids):  # a worker just forked may not have run python yet
+            while worker_processes(os.getpid()) != sorted(pids):  # a worker just forked may not have run python yet
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
             started = time.monotonic()

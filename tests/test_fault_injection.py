@@ -88,6 +88,7 @@ def killed_runs(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     }
 
 
+@pytest.mark.xdist_group("killed-runs")  # one pytest-xdist worker: the fixture's subprocesses run once
 @pytest.mark.parametrize("phase", PHASES)
 def test_a_run_killed_in_any_phase_reads_as_interrupted(
     phase: str,

@@ -3,6 +3,7 @@ onnxruntime, equal PyTorch's; without the `onnx` extra, one line saying what to 
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -18,11 +19,16 @@ from prunetui.engine.storage.onnx_export import EQUAL_OUTPUTS, EXTRA
 from prunetui.engine.storage.runs import COMPACT_MODEL_FILE, MODEL_FILE, ONNX_FILES
 from tests.analysis_helpers import tiny_flags
 
-onnxruntime = pytest.importorskip("onnxruntime")  # the `onnx` extra, which the `test` extra installs
-pytest.importorskip("onnxscript")
+# The `onnx` extra, which the `test` extra installs; looked up, not imported: onnxscript takes seconds to import,
+# and every pytest-xdist worker collects this file.
+pytestmark = pytest.mark.skipif(
+    not all(importlib.util.find_spec(name) for name in ("onnxruntime", "onnxscript")), reason="no onnx extra"
+)
 
 
 def onnxruntime_outputs(path: Path, images: torch.Tensor) -> np.ndarray:
+    import onnxruntime
+
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (outputs,) = session.run(None, {session.get_inputs()[0].name: images.numpy()})
     return np.asarray(outputs)

@@ -93,9 +93,12 @@ def test_resnet20s_layers_lose_half_their_channels_with_their_groups(resnet20: t
         assert accuracy(trial, config) == by_layer[layer], layer
     tied = {name for name in pruning.channels() if name.endswith(("conv2", "conv1")) and "layer1" in name}
     assert "conv1" in pruning.channels() and len(tied) >= 3  # the stem and stage 1's outputs went with it
-    _, again = analyse(config.replace(criterion="ln-structured", structured_importance="random"), path)
-    _, once_more = analyse(config.replace(criterion="ln-structured", structured_importance="random"), path)
-    assert again.points == once_more.points and accuracies(again) != by_layer  # chance, drawn by the seed
+    # Chance, drawn by the seed: the stem and stage 1 are enough to tell (each layer analysed costs the test time).
+    by_chance = config.replace(criterion="ln-structured", structured_importance="random", exclude_layers="layer[23].*")
+    _, again = analyse(by_chance, path)
+    _, once_more = analyse(by_chance, path)
+    assert again.points == once_more.points and len(again.points) == 7
+    assert accuracies(again) != {layer: by_layer[layer] for layer in accuracies(again)}
 
 
 @pytest.mark.slow  # trains a ResNet first

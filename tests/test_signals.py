@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +27,17 @@ REPO = Path(__file__).resolve().parent.parent
 STOPPED = 130  # the exit code of a stopped run, whichever signal stopped it
 
 
-def driven(signal_name: str, args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """`prunetui ARGS…` in a subprocess that sends itself the signal mid-epoch; its temporary files in tmp_path."""
-    scratch = tmp_path / "tmp"
-    scratch.mkdir(exist_ok=True)
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    """The subprocess's TMPDIR: a short path, as users' are, where multiprocessing's fork server can put its socket
+    (a Unix socket's path has at most 107 bytes, and pytest's tmp_path leaves too few: workers would be spawned)."""
+    path = Path(tempfile.mkdtemp(prefix="sig-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def driven(signal_name: str, args: list[str], scratch: Path) -> subprocess.CompletedProcess[str]:
+    """`prunetui ARGS…` in a subprocess that sends itself the signal mid-epoch; its temporary files in `scratch`."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
@@ -53,21 +62,25 @@ def assert_saved_stopped(run: Path) -> None:
 
 
 @pytest.mark.parametrize("signal_name", ["TERM", "HUP"])
-def test_a_run_stops_and_saves_on(signal_name: str, tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+def test_a_run_stops_and_saves_on(
+    signal_name: str, tiny_config: ExperimentConfig, tmp_path: Path, scratch: Path
+) -> None:
     out = tmp_path / "run"
-    done = driven(signal_name, ["run", *tiny_flags(tiny_config), "--out", str(out)], tmp_path)
+    done = driven(signal_name, ["run", *tiny_flags(tiny_config), "--out", str(out)], scratch)
     assert_stopped_quietly(done, signal_name)
     assert_saved_stopped(out)
 
 
-def test_a_seed_group_stops_and_saves_its_running_seed_on_sighup(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+def test_a_seed_group_stops_and_saves_its_running_seed_on_sighup(
+    tiny_config: ExperimentConfig, tmp_path: Path, scratch: Path
+) -> None:
     root = tmp_path / "runs"
-    done = driven("HUP", ["run", *tiny_flags(tiny_config), "--seeds", "0,1", "--runs-dir", str(root)], tmp_path)
+    done = driven("HUP", ["run", *tiny_flags(tiny_config), "--seeds", "0,1", "--runs-dir", str(root)], scratch)
     assert_stopped_quietly(done, "HUP")
     assert "seed 1 not started" in done.stdout
     (run,) = [path for path in root.iterdir() if path.is_dir()]  # seed 0, stopped; seed 1 never started
     assert_saved_stopped(run)
-    assert list((tmp_path / "tmp").iterdir()) == []  # the seed's temporary directory is gone
+    assert list(scratch.iterdir()) == []  # the seed's temporary directory is gone
 
 
 @pytest.mark.parametrize(
@@ -78,22 +91,22 @@ def test_a_seed_group_stops_and_saves_its_running_seed_on_sighup(tiny_config: Ex
     ],
 )
 def test_an_analysis_stops_on(
-    command: list[str], signal_name: str, tiny_config: ExperimentConfig, tmp_path: Path
+    command: list[str], signal_name: str, tiny_config: ExperimentConfig, tmp_path: Path, scratch: Path
 ) -> None:
     flags = tiny_flags(tiny_config)
     if command[0] == "sensitivity":  # it takes no fine-tuning
         at = flags.index("--finetune-epochs")
         del flags[at : at + 2]
-    done = driven(signal_name, [*command, *flags, "--out", str(tmp_path / "out")], tmp_path)
+    done = driven(signal_name, [*command, *flags, "--out", str(tmp_path / "out")], scratch)
     assert_stopped_quietly(done, signal_name)
-    assert list((tmp_path / "tmp").iterdir()) == []
+    assert list(scratch.iterdir()) == []
 
 
 # -- a parallel sweep: its workers and their scratch directories (`engine.storage.scratch`) -------------------
 
 
 def sweep_process(
-    tiny_config: ExperimentConfig, tmp_path: Path, finetune_epochs: int = 40, **popen: Any
+    tiny_config: ExperimentConfig, tmp_path: Path, scratch: Path, finetune_epochs: int = 40, **popen: Any
 ) -> subprocess.Popen[str]:
     """`prunetui sweep --jobs 2` of two points, in a session of its own (a terminal's process group)."""
     flags = tiny_flags(tiny_config)
@@ -102,19 +115,17 @@ def sweep_process(
         *[sys.executable, "-m", "prunetui", "sweep", "--methods", "l1", "--sparsities", "0.5,0.75", "--jobs", "2"],
         *[*flags, "--out", str(tmp_path / "sweep")],
     ]
-    env = {**environment(tmp_path), "PYTHONPATH": str(REPO)}
+    env = {**environment(scratch), "PYTHONPATH": str(REPO)}
     options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} | popen
     return subprocess.Popen(command, cwd=REPO, env=env, text=True, start_new_session=True, **options)
 
 
-def environment(tmp_path: Path) -> dict[str, str]:
-    scratch = tmp_path / "tmp"
-    scratch.mkdir(exist_ok=True)
+def environment(scratch: Path) -> dict[str, str]:
     return {**os.environ, "TMPDIR": str(scratch), "COLUMNS": "200"}
 
 
-def scratch_dirs(tmp_path: Path) -> list[Path]:
-    return sorted(path for path in (tmp_path / "tmp").iterdir() if path.name.startswith(PREFIXES))
+def scratch_dirs(scratch: Path) -> list[Path]:
+    return sorted(path for path in scratch.iterdir() if path.name.startswith(PREFIXES))
 
 
 def wait_until(condition: Callable[[], object], what: str, timeout: float = 240.0) -> None:
@@ -124,12 +135,12 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 240.
         time.sleep(0.05)
 
 
-def points_running(tmp_path: Path, count: int = 2) -> list[int]:
+def points_running(scratch: Path, count: int = 2) -> list[int]:
     """The ids of the worker processes, once `count` run a point (each point's scratch directory names its owner).
     A point of 8 fine-tuning epochs may end before a worker started late under load begins the other: wait for
     one only, unless the test needs both at once (40 epochs)."""
-    wait_until(lambda: len(scratch_dirs(tmp_path)) >= count, f"{count} point(s) to start")
-    return [int(path.name.split("-")[2]) for path in scratch_dirs(tmp_path)]
+    wait_until(lambda: len(scratch_dirs(scratch)) >= count, f"{count} point(s) to start")
+    return [int(path.name.split("-")[2]) for path in scratch_dirs(scratch)]
 
 
 def ended(pid: int) -> bool:
@@ -142,12 +153,12 @@ def ended(pid: int) -> bool:
 
 @pytest.mark.parametrize("signal_name", ["TERM", "INT", "HUP"])
 def test_a_parallel_sweep_stops_quietly_and_cleans_up_on(
-    signal_name: str, tiny_config: ExperimentConfig, tmp_path: Path
+    signal_name: str, tiny_config: ExperimentConfig, tmp_path: Path, scratch: Path
 ) -> None:
     """SIGTERM to the caller; Ctrl+C and a closed terminal's SIGHUP to the whole process group, as a terminal
     sends them: the caller stops, its workers end without a traceback (no BrokenPipeError), nothing is left."""
-    process = sweep_process(tiny_config, tmp_path)
-    points_running(tmp_path)
+    process = sweep_process(tiny_config, tmp_path, scratch)
+    points_running(scratch)
     signum = signal.Signals[f"SIG{signal_name}"]
     if signal_name == "TERM":
         process.send_signal(signum)
@@ -156,42 +167,48 @@ def test_a_parallel_sweep_stops_quietly_and_cleans_up_on(
     out, err = process.communicate(timeout=120)
     assert process.returncode == STOPPED, out + err
     assert "Traceback" not in out + err and "Error" not in err
-    assert scratch_dirs(tmp_path) == []
+    assert scratch_dirs(scratch) == []
 
 
-def test_a_killed_sweep_leaves_no_scratch_directories(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+def test_a_killed_sweep_leaves_no_scratch_directories(
+    tiny_config: ExperimentConfig, tmp_path: Path, scratch: Path
+) -> None:
     """The caller SIGKILLed: its workers notice, unwind their points and end."""
-    process = sweep_process(tiny_config, tmp_path)
-    workers = points_running(tmp_path)
+    process = sweep_process(tiny_config, tmp_path, scratch)
+    workers = points_running(scratch)
     process.kill()
     process.communicate(timeout=60)
     wait_until(lambda: all(ended(pid) for pid in workers), "the workers to end", timeout=30)
-    assert scratch_dirs(tmp_path) == []
+    assert scratch_dirs(scratch) == []
 
 
-def test_a_killed_worker_leaves_no_scratch_directory(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+def test_a_killed_worker_leaves_no_scratch_directory(
+    tiny_config: ExperimentConfig, tmp_path: Path, scratch: Path
+) -> None:
     """A worker SIGKILLed mid-point: its point is run again, and its scratch directory removed."""
-    process = sweep_process(tiny_config, tmp_path, finetune_epochs=8)
-    victim = points_running(tmp_path, 1)[0]
+    process = sweep_process(tiny_config, tmp_path, scratch, finetune_epochs=8)
+    victim = points_running(scratch, 1)[0]
     os.kill(victim, signal.SIGKILL)
     out, err = process.communicate(timeout=240)
     assert process.returncode == 0, out + err
     assert "Traceback" not in out + err
-    assert scratch_dirs(tmp_path) == []
+    assert scratch_dirs(scratch) == []
     assert len(list((tmp_path / "sweep" / "runs").iterdir())) == 2  # both points, the killed one redone
 
 
-def test_a_sweep_piped_into_head_leaves_no_scratch_directories(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+def test_a_sweep_piped_into_head_leaves_no_scratch_directories(
+    tiny_config: ExperimentConfig, tmp_path: Path, scratch: Path
+) -> None:
     """`prunetui sweep --jobs 2 | head -1`: the reader goes, the sweep stops at its next line and cleans up."""
-    process = sweep_process(tiny_config, tmp_path, finetune_epochs=8)
+    process = sweep_process(tiny_config, tmp_path, scratch, finetune_epochs=8)
     assert process.stdout is not None
     assert process.stdout.readline().startswith("sweep of 2 points")
-    points_running(tmp_path, 1)
+    points_running(scratch, 1)
     process.stdout.close()  # as head does after its line
     _, err = process.communicate(timeout=240)
     assert process.returncode in (0, STOPPED), err  # stopped at the first point's line, or done by then
     assert "Traceback" not in err
-    assert scratch_dirs(tmp_path) == []
+    assert scratch_dirs(scratch) == []
 
 
 def test_a_later_start_removes_scratch_directories_whose_owner_died(tmp_path: Path) -> None:

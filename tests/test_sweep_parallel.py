@@ -23,7 +23,7 @@ from prunetui.engine.analyses.sweep import Sweep
 from prunetui.engine.core.events import EpochEnd, Status
 from prunetui.engine.storage.export import load_model
 from tests.analysis_helpers import accuracy, tiny_flags
-from tests.executor_jobs import ctrl_c_once_two_workers_run, running, spawned_workers
+from tests.executor_jobs import ctrl_c_once_two_workers_run, running, worker_processes
 
 pytestmark = pytest.mark.slow  # worker processes, each importing torch
 
@@ -55,7 +55,7 @@ def test_points_in_worker_processes_give_the_serial_numbers_and_bring_their_runs
     assert [numbers(p) for p in serial[-1].points] == [numbers(p) for p in parallel[-1].points]
     assert len(parallel[-1].points) == 4
     assert len({worker_of(event) for event in parallel} - {None}) == 2  # both workers took points
-    assert spawned_workers(os.getpid()) == []
+    assert worker_processes(os.getpid()) == []
 
     for point in parallel[-1].points:  # each point's run, written here from the worker's files
         run = tmp_path / "parallel" / "runs" / f"{point.method.replace(':', '-')}-{point.sparsity:g}-seed0"
@@ -87,7 +87,7 @@ def test_with_workers_the_first_dense_model_trains_here_and_a_stop_during_it_sta
         if isinstance(event, Progress) and isinstance(event.event, EpochEnd):
             sweep.stop()  # after the dense model's first epoch, here: seen at its next event, an epoch later
     assert isinstance(event, SweepEnded) and event.status == "stopped" and not event.points
-    assert not (tmp_path / "stopped" / "dense.pt").exists() and spawned_workers(os.getpid()) == []
+    assert not (tmp_path / "stopped" / "dense.pt").exists() and worker_processes(os.getpid()) == []
 
 
 def _sent(event: object) -> bool:
@@ -111,7 +111,7 @@ def test_a_worker_killed_mid_point_is_retried_and_the_sweep_finishes(
     retried = [event.stage for event in events if worker_of(event) is not None]
     assert len(retried) == 5 and len(set(retried)) == 4  # the killed point went to a worker twice
     assert len(read_sweep_csv((tmp_path / "sweep.csv").read_text())) == 4
-    assert not running(killed[0]) and spawned_workers(os.getpid()) == []
+    assert not running(killed[0]) and worker_processes(os.getpid()) == []
 
 
 def test_a_stopped_parallel_sweep_leaves_no_worker_and_resumes(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_a_stopped_parallel_sweep_leaves_no_worker_and_resumes(tiny_config: Expe
     ended = events[-1]
     assert isinstance(ended, SweepEnded) and ended.status == "stopped" and 1 <= len(ended.points) < 4
     workers.discard(None)
-    assert workers and not any(running(pid) for pid in workers) and spawned_workers(os.getpid()) == []
+    assert workers and not any(running(pid) for pid in workers) and worker_processes(os.getpid()) == []
 
     again = list(Sweep(spec, tmp_path, parallel=TWO_WORKERS, download=False).run())
     redone = {event.stage for event in again if worker_of(event) is not None}

@@ -13,8 +13,10 @@ JobError for a failure it can word, or any exception.
     executor.cancel()                         # from any thread: every job ends, no worker process outlives it
     executor.close()
 
-Worker processes are started with 'spawn' (no copy of this process's threads or torch state), each with its
-share of the CPU threads; jobs and results travel to and fro as plain pickles, tensors by value (`_send`). They
+Worker processes are forked by multiprocessing's fork server, a process that imported torch once and never ran
+it (no copy of this process's threads or torch state, as with 'spawn', but no import of torch per worker either:
+about 2.5 s of CPU each). Each has its share of the CPU threads and this process's environment as it is when the
+worker starts; jobs and results travel to and fro as plain pickles, tensors by value (`_send`). They
 ignore Ctrl+C and SIGHUP: the caller stops them (terminate, then kill); terminated, or left by a caller that
 died, a worker unwinds its job (its scratch directory removed) and exits quietly. A worker that dies mid-job
 (killed, out of memory) has its job retried once on a new worker, then reported failed; the other jobs go on.
@@ -29,6 +31,7 @@ import importlib.util
 import logging
 import os
 import pickle
+import select
 import signal
 import sys
 import threading
@@ -49,6 +52,9 @@ if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
     from types import FrameType
 
+# Imported once by the fork server, so each worker starts with them: torch, and torch's compiler, which
+# torch.optim's first optimizer imports (about 1 s).
+FORK_SERVER_PRELOAD = ("torch", "torch._dynamo", "prunetui.engine.analyses.executor")
 RETRIES = 1  # a job whose worker died is run once more
 POLL_SECONDS = 0.2  # how often the waiting caller looks at a cancel from another thread
 KILL_AFTER_SECONDS = 3.0  # a worker that ignores terminate() is killed
@@ -274,7 +280,9 @@ class ProcessExecutor(Executor):
         import multiprocessing  # here: every command's start would pay for it
 
         super().__init__()
-        self._context = multiprocessing.get_context("spawn")
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(list(FORK_SERVER_PRELOAD))
+        self._spawn = multiprocessing.get_context("spawn")
         self._devices = worker_devices(devices, workers)
         self._threads = threads
         self._workers: list[_Worker | None] = [None] * workers
@@ -343,10 +351,18 @@ class ProcessExecutor(Executor):
     def _start(self, device: str) -> _Worker:
         _start_resource_tracker()
         ours, theirs = self._context.Pipe()
-        process = self._context.Process(
-            target=_worker_main, args=(theirs, self._threads, device, os.getpid()), daemon=True
-        )
-        process.start()
+        arguments = (theirs, self._threads, device, os.getpid(), dict(os.environ))
+        process = self._context.Process(target=_worker_main, args=arguments, daemon=True)
+        try:
+            process.start()
+        except OSError:
+            # The fork server listens on a Unix socket under TMPDIR (before Python 3.12), whose path may pass the
+            # 108-byte limit: spawn, slower, needs no socket.
+            if self._context is self._spawn:
+                raise
+            self._context = self._spawn
+            process = self._context.Process(target=_worker_main, args=arguments, daemon=True)
+            process.start()
         theirs.close()
         return _Worker(process, ours)
 
@@ -413,8 +429,11 @@ def _exit_reason(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def _worker_main(connection: Connection, threads: int, device: str, parent: int) -> None:
+def _worker_main(connection: Connection, threads: int, device: str, parent: int, environment: dict[str, str]) -> None:
     """A worker process: run the jobs that arrive, send back each outcome, until the connection closes."""
+    # The fork server was started with the environment of its time: the worker takes its caller's of now.
+    os.environ.clear()
+    os.environ.update(environment)
     # Ctrl+C and a closed terminal's SIGHUP reach the whole process group: the caller stops us. SIGTERM (the
     # caller's terminate(), or the caller gone) unwinds the job, so its scratch directory is removed.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -436,6 +455,14 @@ def _worker_main(connection: Connection, threads: int, device: str, parent: int)
             return
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):  # gone, or its id taken by another user's process
+        return False
+    return True
+
+
 def _send(connection: Connection, value: Any) -> None:
     """Send `value` pickled as plain pickle does, tensors by value. multiprocessing's own pickler would hand
     tensors over through shared memory, whose file descriptors go by a Unix socket under TMPDIR: with a TMPDIR
@@ -452,9 +479,15 @@ def _exit_on_terminate(signum: int, frame: FrameType | None) -> None:
 
 def _exit_with_parent(parent: int) -> None:
     """A caller killed without a word cannot end its workers: they end themselves when it is gone, as if
-    terminated (cleaning up), and at once if that takes too long."""
-    while os.getppid() == parent:
-        time.sleep(1.0)
+    terminated (cleaning up), and at once if that takes too long. The caller is not the worker's parent (the
+    fork server is): it is watched through a pidfd where Linux has them, else by asking after it each second."""
+    try:
+        watched = os.pidfd_open(parent)
+    except (AttributeError, OSError):  # not Linux, or before 5.3
+        while _alive(parent):
+            time.sleep(1.0)
+    else:
+        select.select([watched], [], [])  # readable once the caller has exited
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(KILL_AFTER_SECONDS)
     os._exit(1)
