@@ -1,6 +1,6 @@
 """The app's cost: the same experiment headless (the engine alone) and driven by the app, and time to first paint.
 
-    .venv/bin/python tests/benchmarks/bench_app.py [--train-subset 20000] [--epochs 2] [--repeats 3]
+    .venv/bin/python tests/benchmarks/bench_app.py [--train-subset 20000] [--epochs 2] [--repeats 3] [--size 160x48]
 
 Throughput is the engine's own mean training images/s (RunSummary.images_per_s) for an iterative run on real
 Fashion-MNIST (copied from /usr/share/datasets); the app drives it from headless Textual (`run_test`), with
@@ -44,11 +44,17 @@ Probe().run(headless=True, size=(120, 40))
 """
 
 
+def terminal_size(text: str) -> tuple[int, int]:
+    columns, _, rows = text.partition("x")
+    return int(columns), int(rows)
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--train-subset", type=int, default=20000)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="headless/app pairs")
+    parser.add_argument("--size", type=terminal_size, default=(160, 48), help="the app's terminal, COLSxROWS")
     parser.add_argument("--data-dir", default="/tmp/prunetui-bench-data", help="filled from /usr/share/datasets")
     parser.add_argument("--contender", choices=("headless", "app"), help=argparse.SUPPRESS)  # one run, in a child
     return parser.parse_args()
@@ -63,9 +69,9 @@ def headless(config: ExperimentConfig) -> dict[str, float]:
     return {"images_per_s": event.summary.images_per_s}  # type: ignore[union-attr]
 
 
-async def in_app(config: ExperimentConfig) -> dict[str, float]:
+async def in_app(config: ExperimentConfig, size: tuple[int, int]) -> dict[str, float]:
     app = PruneApp(config)
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+r")
         cpu, wall = time.thread_time(), time.perf_counter()
@@ -107,7 +113,7 @@ def main() -> None:
     )
     if args.contender:
         os.environ.setdefault("PRUNETUI_RUNS", tempfile.mkdtemp(prefix="prunetui-bench-runs-"))  # the app saves runs
-        print(json.dumps(headless(config) if args.contender == "headless" else asyncio.run(in_app(config))))
+        print(json.dumps(headless(config) if args.contender == "headless" else asyncio.run(in_app(config, args.size))))
         return
     paints = [first_paint() for _ in range(3)]
     print(
@@ -117,7 +123,8 @@ def main() -> None:
     )
     print(
         f"LeNet-5, Fashion-MNIST {args.train_subset:,} images, {config.epochs} epochs + {config.rounds} rounds × "
-        f"{config.finetune_epochs} fine-tune, batch {config.batch_size}; {os.cpu_count()} CPUs"
+        f"{config.finetune_epochs} fine-tune, batch {config.batch_size}; {os.cpu_count()} CPUs; "
+        f"the app at {args.size[0]}×{args.size[1]}"
     )
     results: dict[str, list[dict[str, float]]] = {"headless": [], "app": []}
     for repeat in range(args.repeats):
