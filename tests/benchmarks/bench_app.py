@@ -7,10 +7,11 @@ Fashion-MNIST (copied from /usr/share/datasets); the app drives it from headless
 every chart, bar and log being updated as in a terminal. Each run is a fresh process, as a user would start
 either: torch's OpenMP threads spin-wait for work only while the process has no more of them than CPUs, and
 a process that has already trained from another thread keeps an idle team that makes the next one sleep
-instead, which would charge the app for the benchmark's own history. Headless and app take turns going
-first, so background load hits both alike. Target: app / headless ≥ 0.95. Also reported: the app's UI
-thread CPU while a run goes. Time to first paint is measured in a fresh process, from before it starts to
-the app's Ready event (first frame), with whether torch was imported by then. Not a pytest test.
+instead, which would charge the app for the benchmark's own history. Headless and app take turns going first, so
+background load hits both alike. Target: app / headless ≥ 0.95. Also reported: the app's UI thread CPU while a run
+goes (target ≤ 2 % of a core), and counting its work once the run has ended. Time to first paint is measured in a
+fresh process, from before it starts to the app's Ready event (first frame), with whether torch was imported by
+then. Not a pytest test.
 """
 
 from __future__ import annotations
@@ -75,13 +76,17 @@ async def in_app(config: ExperimentConfig, size: tuple[int, int]) -> dict[str, f
         await pilot.pause()
         await pilot.press("ctrl+r")
         cpu, wall = time.thread_time(), time.perf_counter()
+        going = (0.0, 0.0)  # the UI thread's CPU and wall seconds at the last look that found the run going
         while app.main_screen.run_state.active:
+            going = (time.thread_time() - cpu, time.perf_counter() - wall)
             await asyncio.sleep(0.1)
-        ui_cpu = (time.thread_time() - cpu) / (time.perf_counter() - wall)
+        # With the app's work once the run ended (the form unlocked, the summary laid out), which training never
+        # waits for, but which weighs on a short run's share
+        ui_cpu_to_end = (time.thread_time() - cpu) / (time.perf_counter() - wall)
         summary = app.main_screen.run_state.summary
         if summary is None or not summary.complete:
             sys.exit(f"app run did not finish: {app.main_screen.run_state.error}")
-        return {"images_per_s": summary.images_per_s, "ui_cpu": ui_cpu}
+        return {"images_per_s": summary.images_per_s, "ui_cpu": going[0] / going[1], "ui_cpu_to_end": ui_cpu_to_end}
 
 
 def run_child(contender: str) -> dict[str, float]:
@@ -133,10 +138,11 @@ def main() -> None:
         alone, app = results["headless"][-1]["images_per_s"], results["app"][-1]["images_per_s"]
         print(f"pair {repeat + 1}: headless {alone:,.0f} images/s, app {app:,.0f} images/s, ratio {app / alone:.3f}")
     alone, app = (statistics.median(r["images_per_s"] for r in results[name]) for name in ("headless", "app"))
-    ui_cpu = statistics.median(r["ui_cpu"] for r in results["app"])
+    ui_cpu, to_end = (statistics.median(r[key] for r in results["app"]) for key in ("ui_cpu", "ui_cpu_to_end"))
     print(
         f"\nmedian: headless {alone:,.0f} images/s, app {app:,.0f} images/s, app / headless {app / alone:.3f} "
-        f"(target ≥ 0.95); the app's UI thread used {ui_cpu:.1%} of one core while the run went"
+        f"(target ≥ 0.95); the app's UI thread used {ui_cpu:.1%} of one core while the run went "
+        f"({to_end:.1%} with its work once the run ended)"
     )
 
 

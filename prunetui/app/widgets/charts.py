@@ -34,12 +34,12 @@ def thinned(series: Series, limit: int) -> tuple[list[float], list[float]]:
 
 # While a run goes, the charts replot together (their x ranges line up) when their data changed, as often as keeps
 # their replots (plotext's build and Textual's render of it) under REPLOT_SHARE of a core at the cost the last replot
-# measured. On the project's shared 2-core machine a replot of both charts took about 14 ms at 80x24 and 35-45 ms at
-# 160x48: replotted once a second, the charts alone took 4 % of a core at the larger size, and training waits for
-# the UI thread.
-REPLOT_EVERY = 1.0  # seconds: the most often the charts replot, where a replot is cheap (a small terminal)
+# measured. On the project's shared 2-core machine a replot of both charts took about 13 ms at 80x24 and 30-45 ms at
+# 160x48: replotted once a second while training reported every second, the charts alone took 1.3 % and 4 % of a
+# core, and training waits for the UI thread. Paced, they replot every 2-3 s at 80x24 and every 5 s at 160x48.
+REPLOT_EVERY = 1.0  # seconds: the most often the charts replot, where a replot is cheap
 REPLOT_AT_MOST = 5.0  # seconds: the longest the curves wait to show new points, however costly a replot
-REPLOT_SHARE = 0.01  # of one core: what the charts' replots may take while a run goes
+REPLOT_SHARE = 0.005  # of one core: what the charts' replots may take while a run goes
 
 
 class ReplotPace:
