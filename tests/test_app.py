@@ -427,13 +427,11 @@ async def test_at_80x24_a_run_shows_status_both_charts_and_the_bars_at_once(tiny
         assert app.screen.has_class("-narrow")
         assert inside_screen(app, "#setting-model") and not app.query("#loss-chart")  # no plotext before a run
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: len(app.main_screen.run_state.train_loss.xs) > 2)
-        await pilot.pause(1.1)  # a chart replots at most once a second
+        loss = app.query_one("#loss-chart", RunChart)
+        await wait_until(pilot, lambda: len((chart_lines(loss)[0] or [[]])[0]) > 2)  # the train line, replotted
         for panel in ("#status", "#loss-chart", "#accuracy-chart", "#sparsity", "#log"):
             assert inside_screen(app, panel), f"{panel} is not whole on the screen"
         assert not app.query_one("#setup").display  # the form folded away
-        (train_loss, *_), _ = chart_lines(app.query_one("#loss-chart", RunChart))
-        assert len(train_loss) > 2
         footer = {key.description for key in app.query(FooterKey)}
         assert {"Stop", "Form", "Quit", "Runs", "Sweep", "Sensitivity", "Weights"} <= footer
         assert "Start" not in footer and "Presets" not in footer  # no use while a run goes

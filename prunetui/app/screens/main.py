@@ -187,9 +187,10 @@ class MainScreen(Screen[None]):
     def _add_charts(self) -> None:
         if self.charts:
             return
-        from prunetui.app.widgets.charts import AccuracyChart, LossChart  # plotext, once there is a run to draw
+        from prunetui.app.widgets.charts import AccuracyChart, LossChart, ReplotPace  # plotext, once a run comes
 
-        loss, accuracy = LossChart(id="loss-chart"), AccuracyChart(id="accuracy-chart")
+        pace = ReplotPace()
+        loss, accuracy = LossChart(pace, id="loss-chart"), AccuracyChart(pace, id="accuracy-chart")
         loss.border_title = "Loss: train line, test dots"
         accuracy.border_title = "Test accuracy %, red: prune"
         self.query_one("#no-charts").remove()

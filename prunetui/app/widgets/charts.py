@@ -8,8 +8,11 @@ has fixed-precision labels, and the legend is the border title, never over the l
 
 from __future__ import annotations
 
+import math
 import time
 
+from textual.geometry import Region
+from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
 from prunetui.app.group_state import GroupState
@@ -29,19 +32,41 @@ def thinned(series: Series, limit: int) -> tuple[list[float], list[float]]:
     return steps, values
 
 
-REPLOT_EVERY = 1.0  # seconds: a replot is the UI thread's costliest work, and training waits for the UI thread
+# While a run goes, the charts replot together (their x ranges line up) when their data changed, as often as keeps
+# their replots (plotext's build and Textual's render of it) under REPLOT_SHARE of a core at the cost the last replot
+# measured. On the project's shared 2-core machine a replot of both charts took about 13 ms at 80x24 and 30-45 ms at
+# 160x48: replotted once a second while training reported every second, the charts alone took 1.3 % and 4 % of a
+# core, and training waits for the UI thread. Paced, they replot every 2-3 s at 80x24 and every 5 s at 160x48.
+REPLOT_EVERY = 1.0  # seconds: the most often the charts replot, where a replot is cheap
+REPLOT_AT_MOST = 5.0  # seconds: the longest the curves wait to show new points, however costly a replot
+REPLOT_SHARE = 0.005  # of one core: what the charts' replots may take while a run goes
+
+
+class ReplotPace:
+    """How often the run charts replot while a run goes, from what their last replot cost the UI thread."""
+
+    def __init__(self) -> None:
+        self.costs: dict[str, float] = {}  # CPU seconds of each chart's last replot, by chart
+
+    @property
+    def every(self) -> float:
+        """Seconds between replots."""
+        return min(max(REPLOT_EVERY, sum(self.costs.values()) / REPLOT_SHARE), REPLOT_AT_MOST)
 
 
 class RunChart(PlotextPlot):
-    """Replots when its own data changed, at most once a second while the run goes; `show(state)` is called
-    more often than that."""
+    """Replots when its own data changed, at most every `pace.every` seconds while the run goes; `show(state)` is
+    called more often than that."""
 
     can_focus = True
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, pace: ReplotPace, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.pace = pace  # shared by the charts of a screen
+        self.clock = time.monotonic  # a test sets its own
         self._shown: tuple[object, ...] | None = None
-        self._replotted = 0.0
+        self._replotted = -math.inf
+        self._replot_cost: float | None = None  # CPU seconds of the replot not painted yet: drawing it so far
         self.group: GroupState | None = None  # a seed group that ended: its mean is drawn
 
     def on_mount(self) -> None:
@@ -51,16 +76,29 @@ class RunChart(PlotextPlot):
     def show(self, state: RunState, group: GroupState | None = None) -> None:
         self.group = group if group is not None and not group.active else None
         key = (state.started_at, state.step, id(self.group), *self.data_size(state))  # the step: both span the same
-        now = time.monotonic()
-        if key == self._shown or (state.active and now - self._replotted < REPLOT_EVERY):
+        now = self.clock()
+        if key == self._shown or (state.active and now - self._replotted < self.pace.every):
             return
+        started = time.thread_time()
         self._shown, self._replotted = key, now
         self.plt.clear_data()
         last = max([TICKS, state.step, *state.train_loss.xs[-1:], *state.accuracy.xs[-1:]])
         self.plt.xlim(0, last)
         self.plt.xticks([round(last * i / TICKS) for i in range(TICKS + 1)])
         self.draw(state)
+        self._replot_cost = time.thread_time() - started
         self.refresh()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Textual's paint of the chart, where plotext builds it: the first after a replot adds its cost to the
+        replot's, for the pace."""
+        if self._replot_cost is None:
+            return super().render_lines(crop)
+        started = time.thread_time()
+        lines = super().render_lines(crop)
+        self.pace.costs[str(self.id)] = self._replot_cost + time.thread_time() - started
+        self._replot_cost = None
+        return lines
 
     def y_axis(self, values: list[float], digits: int) -> None:
         """Ticks over the values' range, all with the same number of decimals (plotext's own change it), at
