@@ -41,3 +41,17 @@ async def test_a_four_method_legend_is_never_cut(width: int, lines_under_the_plo
         legend = " ".join([*under, border])
         assert [method for method in METHODS if f"━━ {method}" in legend] == METHODS
         assert legend.index(METHODS[0]) < legend.index(METHODS[-1])  # in order, top to bottom
+
+
+async def test_a_chart_narrower_than_a_legend_entry_still_renders() -> None:
+    """As a layout settles, a chart may be narrower than one entry of its legend for a moment: its line under the
+    plot is then not padded at all (rich would move the entry's colour before the text's start and fail to render)."""
+    app = ChartApp()
+    async with app.run_test(size=(16, 16)) as pilot:
+        chart = app.query_one(SeriesChart)
+        chart.show({"ln-structured:layer:iterative": ([50.0, 90.0], [80.0, 40.0])})
+        await pilot.pause()
+        assert chart.size.width - 1 < len("━━ ln-structured:layer:iterative")
+        console = Console(width=chart.size.width, file=io.StringIO(), record=True)
+        console.print(chart.render())
+        assert "ln-structured" in console.export_text()

@@ -140,7 +140,9 @@ class SeriesChart(PlotextPlot):
                 lines.append([entry])
         self._below = [Text.from_markup(LEGEND_GAP.join(line)) for line in lines]
         for line in self._below:  # right-aligned, as the border's part
-            line.pad_left(self.size.width - 1 - line.cell_len)
+            # Never by less than nothing: while the chart is narrower than an entry (as a layout settles), rich
+            # would shift the colours' spans before the text's start, and rendering them raises StopIteration.
+            line.pad_left(max(0, self.size.width - 1 - line.cell_len))
 
     def render(self) -> RenderResult:
         if not self._below:
