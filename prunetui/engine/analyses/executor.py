@@ -49,6 +49,7 @@ from prunetui.engine.storage.scratch import remove_orphans
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
+    from multiprocessing.context import ForkServerContext, SpawnContext
     from multiprocessing.process import BaseProcess
     from types import FrameType
 
@@ -280,7 +281,7 @@ class ProcessExecutor(Executor):
         import multiprocessing  # here: every command's start would pay for it
 
         super().__init__()
-        self._context = multiprocessing.get_context("forkserver")
+        self._context: ForkServerContext | SpawnContext = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(list(FORK_SERVER_PRELOAD))
         self._spawn = multiprocessing.get_context("spawn")
         self._devices = worker_devices(devices, workers)
