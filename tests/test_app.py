@@ -455,6 +455,23 @@ async def test_the_footer_shows_only_keys_that_fit_whole(tiny_config: Experiment
         assert "Screenshot" in {key.description for key in app.query(FooterKey)}
 
 
+async def test_moving_through_the_form_leaves_the_footer_alone(tiny_config: ExperimentConfig) -> None:
+    """Each focus change says the screen's bindings changed; keys that stay the same are not built again (a build
+    restyles them and lays the screen out), and the form's rows after the first frame are reached by Tab."""
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: bool(app.main_screen.query("#status")))  # the deferred rows are in
+        keys = list(app.query(FooterKey))
+        controls = [control.id for control in app.query("#settings .setting > *") if control.focusable]
+        reached = []
+        for _ in controls:  # from the first setting, which has the focus
+            reached.append(app.focused.id if app.focused is not None else None)
+            await pilot.press("tab")
+        await pilot.pause()
+        assert len(controls) > 30 and reached == controls  # every enabled setting, in order
+        assert list(app.query(FooterKey)) == keys
+
+
 async def test_a_new_sparsity_report_repaints_the_bars_and_leaves_the_footer_alone(
     tiny_config: ExperimentConfig,
 ) -> None:

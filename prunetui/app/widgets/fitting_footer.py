@@ -21,8 +21,23 @@ class FittingFooter(Footer):
     def __init__(self) -> None:
         super().__init__(compact=True, show_command_palette=False)
         self._room = 0  # the width the keys were chosen for
+        self._composed: tuple[object, ...] | None = None  # what they were composed from (`_keys_from`)
+
+    def _keys_from(self) -> tuple[object, ...]:
+        """What the keys depend on: the width and the bindings shown, each with whether it is enabled."""
+        if not self._bindings_ready:
+            return ()
+        shown = [(binding, enabled, tooltip) for _, binding, enabled, tooltip in self.screen.active_bindings.values()]
+        return (self.app.size.width, *(key for key in shown if key[0].show))
+
+    async def recompose(self) -> None:
+        # The screen's bindings are said to change on every focus change and check, mostly to the same keys: built
+        # again, the keys would be restyled and the screen laid out anew: 3 builds as the app opens, 1 this way.
+        if self._keys_from() != self._composed:
+            await super().recompose()
 
     def compose(self) -> ComposeResult:
+        self._composed = self._keys_from()
         room = self._room = self.app.size.width
         for key in super().compose():
             if not isinstance(key, FooterKey):
