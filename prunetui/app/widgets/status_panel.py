@@ -137,7 +137,7 @@ class StatusPanel(Vertical):
         """Update only what changed, and without a layout of the whole screen: every line has a fixed height in
         the stylesheet but the phase, the group and the analyses, which wrap a long status or error rather than cut
         it (or hold a line per analysis). Those lay the screen out only when their text takes, or took, more than a
-        line: a new phase, a dozen a run, laid it out for 10-15 ms at 80x24 and 15-50 ms at 160x48."""
+        line: a new phase, half a dozen a run, laid it out for 10-15 ms at 80x24 and 15-50 ms at 160x48."""
         widget = self.query_one(selector, Static)
         if widget.content != text:
             wraps = selector in ("#phase", "#group", "#analyses")
