@@ -1,6 +1,7 @@
 """What the app costs training: while a run goes, the live charts replot no more often than keeps their replots
 under REPLOT_SHARE of a core at the cost their last replot measured, yet a new point shows within REPLOT_AT_MOST
-seconds; both charts replot together. Through the pilot, after a real run, with the charts' clock faked."""
+seconds; both charts replot together. Through the pilot, after a real run, with the charts' clock faked. A new log
+line and a new phase repaint their own widgets, with no layout of the whole screen."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import time
 from prunetui.app.app import PruneApp
 from prunetui.app.run_state import RunState
 from prunetui.app.widgets.charts import REPLOT_AT_MOST, REPLOT_EVERY, REPLOT_SHARE, RunChart
+from prunetui.app.widgets.event_log import EventLog
+from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import Series
-from tests.test_app import chart_lines, wait_until
+from tests.test_app import chart_lines, shown, wait_until
 
 
 def plotted_loss(chart: RunChart) -> list[float]:
@@ -76,3 +79,38 @@ async def test_the_charts_replot_at_the_pace_their_cost_allows_and_show_new_poin
         clock[0] += REPLOT_EVERY
         show()
         assert len(plotted_loss(loss)) == 5
+
+
+async def test_log_lines_and_phases_show_at_once_without_a_layout_of_the_screen(tiny_config: ExperimentConfig) -> None:
+    """The log grows line by line and shows its last line at its foot, its scrollbar's thumb following; the phase
+    line shows each new phase. None of it lays the screen out, but a phase that wraps onto more lines, or stops."""
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: bool(app.query(EventLog)))
+        await pilot.pause()
+        screen, log, status = app.main_screen, app.query_one(EventLog), app.query_one(StatusPanel)
+        phase = status.query_one("#phase")
+        layouts: list[object] = []
+        screen.screen_layout_refresh_signal.subscribe(screen, layouts.append, immediate=True)
+        state = RunState.begin()
+        for number in range(log.size.height + 5):  # past the log's height: it scrolls
+            state.log.append(f"line {number}")
+            state.activity = f"phase {number}"
+            log.show(state)
+            status.show(state)
+            await pilot.pause()
+            seen = [log.render_line(y).text.split() for y in range(log.scrollable_content_region.height)]
+            assert [words for words in seen if words][-1][1:] == ["line", str(number)]  # after the time
+            assert shown(phase) == f"phase {number}"
+        assert log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y
+        assert log.vertical_scrollbar.window_virtual_size == log.virtual_size.height == len(log.lines)
+        assert layouts == []
+        state.activity = "a phase too long for one line " * 4
+        status.show(state)
+        await pilot.pause()
+        assert layouts and phase.size.height > 1
+        wrapped = len(layouts)
+        state.activity = "a short one"
+        status.show(state)
+        await pilot.pause()
+        assert len(layouts) > wrapped and phase.size.height == 1

@@ -74,6 +74,7 @@ class MainScreen(Screen[None]):
         self._preset: Preset | None = None  # the form's settings came from it (F9)
         self._run_preset: Preset | None = None  # the running or last run's
         self._generation = 0  # counts starts and runs opened: the events of the latest alone are shown
+        self._charts: list[RunChart] = []  # with the first run; kept, as a query of the whole screen cost ms per batch
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -136,7 +137,7 @@ class MainScreen(Screen[None]):
 
     @property
     def charts(self) -> list[RunChart]:
-        return [cast("RunChart", chart) for chart in self.query("#charts RunChart")]
+        return self._charts
 
     # -- running --------------------------------------------------------------------------------------
 
@@ -198,6 +199,7 @@ class MainScreen(Screen[None]):
         accuracy.border_title = "Test accuracy %, red: prune"
         self.query_one("#no-charts").remove()
         self.query_one("#charts").mount(loss, accuracy)
+        self._charts = [loss, accuracy]
 
     def _deliver(self, generation: int, events: tuple[Event, ...]) -> None:
         """From the worker thread of start `generation`: post_message is thread-safe and does not block."""

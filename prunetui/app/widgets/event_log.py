@@ -10,6 +10,8 @@ from rich.table import Table
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widgets import RichLog
 
 from prunetui.app.run_state import RunState, clock
@@ -29,6 +31,12 @@ class EventLog(RichLog):
         Binding("enter", "zoom", "Zoom log", tooltip="The log on the whole run view to read it; Enter again shrinks it")
     ]
 
+    # A new line changes only how far the log scrolls: its box is sized by the stylesheet, never by its lines, and
+    # RichLog always shows its vertical scrollbar. RichLog's virtual size asked for a layout of the whole screen on
+    # each line (10-15 ms of the UI thread at 80x24, 15-50 ms at 160x48, with the form shown); here a line moves the
+    # scrollbar's thumb, and only a line wider than the log (a horizontal scrollbar to show) lays the screen out.
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, wrap=True, markup=False, max_lines=1000, min_width=20)
         self._run: float | None = None
@@ -46,6 +54,12 @@ class EventLog(RichLog):
         """Add a line to the log."""
         self._lines.append((time, line))
         self._write(time, line)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        if size.width > self.scrollable_content_region.width:
+            self.refresh(layout=True)
+        elif self.show_vertical_scrollbar:
+            self.vertical_scrollbar.window_virtual_size = size.height
 
     def on_resize(self, event: events.Resize) -> None:
         if self.scrollable_content_region.width != self._width:
