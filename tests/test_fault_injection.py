@@ -65,7 +65,7 @@ def test_a_fault_in_process_leaves_a_truthful_run(
     check_run(out, status, has_model, tiny_config, capsys)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # with the tests' xdist_group: once, whatever pytest-xdist runs between them
 def killed_runs(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, int, list[str]]]:
     """One subprocess per phase, all at once, each SIGKILLed in its phase: the run directory, the exit code and
     the temporary files left behind, per phase."""
