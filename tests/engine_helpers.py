@@ -1,7 +1,9 @@
-"""Shared helpers for the engine tests: run an experiment and pick events by type."""
+"""Shared helpers for the engine tests: run an experiment, pick events by type, run Python in a fresh process."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import TypeVar
 
 from prunetui.engine import Event, Experiment, ExperimentConfig, Finished
@@ -20,3 +22,10 @@ def run(config: ExperimentConfig, finished: bool = True) -> tuple[list[Event], E
 
 def of_type(events: list[Event], kind: type[E]) -> list[E]:
     return [event for event in events if isinstance(event, kind)]
+
+
+def printed_by(code: str, timeout: float = 120) -> list[str]:
+    """The words `python -c CODE` prints in a fresh process (what it imports starts from nothing); it must succeed."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -38,6 +36,7 @@ from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.core.events import Status
 from prunetui.engine.storage.runs import list_runs, runs_root
+from tests.engine_helpers import printed_by
 
 SIZE = (140, 44)
 ScreenT = TypeVar("ScreenT", bound=Screen[None])
@@ -94,9 +93,7 @@ def test_the_first_frame_shows_the_form_before_torch_is_imported() -> None:
         "        self.exit()\n"
         "Probe().run(headless=True, size=(80, 24))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["none", "True", "True", "True"]
+    assert printed_by(code, timeout=60) == ["none", "True", "True", "True"]
 
 
 def test_torch_optim_loads_in_the_background_once_the_form_is_painted() -> None:
@@ -116,9 +113,7 @@ def test_torch_optim_loads_in_the_background_once_the_form_is_painted() -> None:
         "            self.exit()\n"
         "Probe().run(headless=True, size=(80, 24))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "True"]
+    assert printed_by(code) == ["False", "True"]
 
 
 async def test_every_setting_has_a_row_once_the_app_is_up(tiny_config: ExperimentConfig) -> None:

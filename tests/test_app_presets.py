@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 from textual.widgets._footer import FooterKey
 
@@ -16,15 +17,20 @@ from prunetui.engine.storage.runs import list_runs
 from tests.test_app import SIZE, shown, wait_until
 
 
+async def presets_opened(pilot: Pilot[None]) -> list[str]:
+    """F9 pressed: the preset list's names, in order, with the first one highlighted."""
+    await pilot.pause()
+    await pilot.press("f9")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, PresetScreen)
+    options = pilot.app.screen.query_one(OptionList)
+    return [str(options.get_option_at_index(i).id) for i in range(options.option_count)]
+
+
 async def test_a_preset_fills_the_form_and_its_run_is_set_beside_the_paper(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("f9")
-        await pilot.pause()
-        assert isinstance(app.screen, PresetScreen)
-        options = app.screen.query_one(OptionList)
-        names = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        names = await presets_opened(pilot)
         await pilot.press(*["down"] * names.index("han2015-lenet300"))
         await pilot.pause()
         assert "Han et al. 2015" in shown(app.screen.query_one("#preset-about", Static))

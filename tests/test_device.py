@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import torch
 
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.core.device import DEVICES, KINDS, parse_device, resolve_device
 from prunetui.engine.core.errors import ConfigError, DeviceError
+from tests.engine_helpers import printed_by
 
 
 def test_the_device_setting_and_the_workers_devices_share_one_vocabulary() -> None:
@@ -47,6 +45,4 @@ def test_the_vocabulary_loads_without_torch_and_the_resolver_brings_it() -> None
         "before = 'torch' in sys.modules\n"
         "print(before, resolve_device('cpu'), 'torch' in sys.modules)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "cpu", "True"]
+    assert printed_by(code) == ["False", "cpu", "True"]

@@ -4,7 +4,6 @@ them; the checks before training, each failing in one line; and the cost (parame
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -20,6 +19,7 @@ from prunetui.engine.core.networks.cost import measure_cost, measure_latency
 from prunetui.engine.core.networks.layer_names import by_stage, stages
 from prunetui.engine.core.networks.registry import resolve
 from prunetui.engine.core.networks.spec import InputShape, exclude
+from tests.engine_helpers import printed_by
 
 MNIST = InputShape(1, 28, 10)
 CIFAR = InputShape(3, 32, 10)
@@ -148,8 +148,7 @@ def test_resolving_a_network_imports_no_torch() -> None:
         "resolve('resnet56'); resolve('nets.py:build'); resolve('torchvision:resnet18'); "
         "print('torch' in sys.modules, 'torchvision' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "False"]
+    assert printed_by(code) == ["False", "False"]
 
 
 def test_torchvision_networks_fit_the_datas_channels_and_classes() -> None:

@@ -28,6 +28,7 @@ from prunetui.engine.storage.runs import (
     runs_root,
 )
 from tests.analysis_helpers import accuracy, only_dir, tiny_flags
+from tests.engine_helpers import printed_by
 
 
 def released(lock: RunLock) -> Path:
@@ -185,8 +186,7 @@ def test_runs_are_found_by_path_name_or_unique_start(tmp_path: Path) -> None:
 def test_listing_runs_and_reading_analyses_needs_no_torch() -> None:
     """The app's Runs screen and `prunetui runs` open at once: torch is imported only to train or prune."""
     code = "import sys, prunetui.engine.storage.runs, prunetui.engine.analyses; print('torch' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "False"
+    assert printed_by(code) == ["False"]
 
 
 def test_a_history_saved_before_validation_columns_still_reads(tmp_path: Path) -> None:

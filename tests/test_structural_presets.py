@@ -7,10 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import OptionList, Static
+from textual.widgets import Static
 
 from prunetui.app.app import PruneApp
-from prunetui.app.screens.presets import PresetScreen
 from prunetui.cli import main
 from prunetui.describe_paper import NOT_REPRODUCED, comparison
 from prunetui.engine import Experiment, ExperimentConfig, Failed, Finished
@@ -18,6 +17,7 @@ from prunetui.engine.core.data.sources import missing_text
 from prunetui.engine.core.presets import load_preset, preset_names
 from tests.owndata import write_cifar10
 from tests.test_app import shown
+from tests.test_app_presets import presets_opened
 
 STRUCTURAL = ("li2017-vgg16", "li2017-resnet56", "depgraph-resnet56")
 # Li et al.'s ResNet-56-pruned-B skips the blocks of its layers 16, 18, 20, 34, 38 and 54 (each block's conv1).
@@ -130,12 +130,7 @@ def test_presets_command_lists_the_papers_figures_and_says_these_were_not_reprod
 async def test_the_preset_dialog_says_a_recipe_was_not_reproduced(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await pilot.press("f9")
-        await pilot.pause()
-        assert isinstance(app.screen, PresetScreen)
-        options = app.screen.query_one(OptionList)
-        names = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        names = await presets_opened(pilot)
         about = app.screen.query_one("#preset-about", Static)
         await pilot.press(*["down"] * names.index("han2015-lenet5"))
         await pilot.pause()
