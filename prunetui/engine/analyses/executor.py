@@ -355,7 +355,8 @@ class ProcessExecutor(Executor):
         arguments = (theirs, self._threads, device, os.getpid(), dict(os.environ))
         process = self._context.Process(target=_worker_main, args=arguments, daemon=True)
         try:
-            process.start()
+            with _hangup_blocked():
+                process.start()
         except OSError:
             # The fork server listens on a Unix socket under TMPDIR (before Python 3.12), whose path may pass the
             # 108-byte limit: spawn, slower, needs no socket.
@@ -422,6 +423,22 @@ def _start_resource_tracker() -> None:
         resource_tracker.ensure_running()
     finally:
         sys.stderr = captured
+
+
+@contextlib.contextmanager
+def _hangup_blocked() -> Iterator[None]:
+    """SIGHUP blocked in this thread while a worker starts, so that the fork server (started by the first worker)
+    inherits the block: a closed terminal's SIGHUP reaches the whole process group, and a fork server it killed
+    would report its workers dead at once, before they unwound their jobs and removed their scratch directories.
+    Workers ignore SIGHUP anyway; this thread gets any SIGHUP that came meanwhile once it is unblocked."""
+    if not hasattr(signal, "pthread_sigmask"):  # not POSIX
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _exit_reason(code: int | None) -> str:
