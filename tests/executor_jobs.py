@@ -119,3 +119,14 @@ def build_network(model: str, context: JobContext) -> Generator[None, None, tupl
     network = resolve(model).build(InputShape(1, 28, 10))
     return list(network.modules())[-1].out_features, inspect.getfile(type(network))
     yield
+
+
+def deaf_in_scratch(seconds: float, context: JobContext) -> Generator[None, None, None]:
+    """Hold a scratch directory with SIGTERM ignored, as a worker stuck past the caller's patience would: only
+    SIGKILL ends it, and it cannot remove its directory itself."""
+    from prunetui.engine.storage.scratch import scratch_directory
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    with scratch_directory("prunetui-point-"):
+        time.sleep(seconds)
+    yield

@@ -30,6 +30,7 @@ from prunetui.engine.core.device import parse_device
 from prunetui.engine.core.errors import ConfigError
 from tests.executor_jobs import (
     always_die,
+    deaf_in_scratch,
     die_once,
     environment_value,
     refuse,
@@ -161,6 +162,29 @@ def test_cancel_ends_every_worker_process_at_once() -> None:
     assert time.monotonic() - started < 30  # not the 60 s the jobs would sleep
     assert len(pids) == 2 and not any(running(pid) for pid in pids)
     assert not any(isinstance(outcome, JobDone | JobFailed) for outcome in outcomes)
+
+
+def test_a_worker_killed_at_a_cancel_leaves_no_scratch_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that does not end when terminated is killed, and the directory it could not remove goes too."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR afresh, here and in the worker
+
+    def scratch() -> list[str]:  # multiprocessing keeps its own pymp-* directory there too
+        return [path.name for path in tmp_path.iterdir() if path.name.startswith("prunetui-")]
+
+    executor = ProcessExecutor(workers=1, threads=1)
+    executor.submit(Job("deaf", deaf_in_scratch, 60.0))
+    for outcome in executor.as_completed():
+        assert isinstance(outcome, JobStarted)  # a worker process sends no progress; its directory shows it
+        deadline = time.monotonic() + 30
+        while not scratch() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [name.split("-")[2] for name in scratch()] == [str(executor.pids()[0])]
+        executor.cancel()
+    executor.close()
+    assert scratch() == []
 
 
 def test_a_worker_given_cuda_n_sees_that_gpu_alone_as_cuda() -> None:

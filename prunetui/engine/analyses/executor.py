@@ -399,17 +399,22 @@ class ProcessExecutor(Executor):
         return JobFailed(job.key, f"its worker process died twice ({_exit_reason(worker.process.exitcode)})")
 
     def _end_workers(self) -> None:
-        """Terminate every worker, kill those that linger, and reap them all: no process outlives a cancel."""
+        """Terminate every worker, kill those that linger, and reap them all: no process outlives a cancel, and
+        no scratch directory outlives its process (a killed worker cannot remove its own)."""
         processes = self._processes()
         for process in processes:
             if process.is_alive():
                 process.terminate()
         deadline = time.monotonic() + KILL_AFTER_SECONDS
+        killed = False
         for process in processes:
             process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()
                 process.join()
+                killed = True
+        if killed:
+            remove_orphans()
 
 
 def _start_resource_tracker() -> None:
