@@ -80,20 +80,20 @@ def cut_name(name: str, width: int) -> str:
     return f"{name[:start]}…{name[len(name) - (width - 1 - start) :]}"
 
 
-def fitted_method(method: str, width: int) -> str:
-    """'l1 layer iterative' (or 'l1 layer iterative per-layer') in `width` cells: its schedule and what follows stay
-    whole, the criterion and scope before them give way ('ln-str… one-shot'), so that at 80 columns the method
-    still says how it pruned."""
+def fitted_method(method: str, width: int, sep: str = " ") -> str:
+    """'l1 layer iterative' (or 'l1 layer iterative per-layer'; a sweep's 'l1:layer:iterative' with `sep` ":") in
+    `width` cells: its schedule and what follows stay whole, the criterion and scope before them give way
+    ('ln-str… one-shot'), so that at 80 columns the method still says how it pruned."""
     if len(method) <= width:
         return method
-    words = method.split(" ")
-    head = " ".join(words[:2])
+    words = method.split(sep)
+    head = sep.join(words[:2])
     # The schedule and what follows it ("per-layer"), else the schedule alone with a mark that more was cut.
-    tails = [" ".join(words[2:]), f"{words[2]}…"] if len(words) > 3 else words[2:]
+    tails = [sep.join(words[2:]), f"{words[2]}…"] if len(words) > 3 else words[2:]
     for schedule in tails:
         room = width - len(schedule) - 1
         if room >= 2:
-            return f"{head[: room - 1].rstrip()}… {schedule}"
+            return f"{head[: room - 1].rstrip(sep)}…{sep}{schedule}"
         if len(schedule) < width:
             return f"…{schedule}"
     if tails[-1].endswith("…") and len(tails[-1]) <= width:  # 'iterative…': the schedule, what follows it cut

@@ -66,7 +66,8 @@ async def test_the_sweep_table_keeps_its_accuracy_column_when_narrow(tiny_config
         labels = [str(column.label) for column in table.columns.values()]
         assert labels[:3] == ["method", "target", "fine-tuned"]  # one seed: its column gives way, as others do
         row = table.get_row_at(0)
-        assert row[2] == "87.0 %" and row[0].endswith("…") and "ln-structured:layer:iterative".startswith(row[0][:-1])
+        assert row[2] == "87.0 %" and row[0].endswith("…:iterative")  # the criterion gives way, not the schedule
+        assert "ln-structured:layer".startswith(row[0].split("…")[0])
         assert len(row[0]) > 12  # shortened only as far as the accuracy needs
         up_to_accuracy = list(table.columns.values())[:3]
         assert sum(column.get_render_width(table) for column in up_to_accuracy) <= table.size.width  # in sight
@@ -131,6 +132,7 @@ def test_a_method_keeps_its_schedule_whole_as_it_shortens() -> None:
     assert fitted_method("ln-structured layer one-shot", 8) == "ln-stru…"  # no room for the schedule: a plain cut
     assert fitted_method("l1 layer one-shot", 13) == "l1… one-shot"  # never a space before the ellipsis
     assert fitted_method("l1 layer iterative per-layer", 10) == "iterative…"
+    assert fitted_method("ln-structured:layer:iterative", 18, sep=":") == "ln-stru…:iterative"  # a sweep's point
 
 
 def test_an_ln_structured_run_says_what_its_target_counts(tiny_config: ExperimentConfig) -> None:

@@ -178,6 +178,17 @@ def test_sweep_command_prints_a_table_and_writes_the_csv(
 
     assert main(argv) == 0  # the same command again: everything is done already
     assert "sweep of 4 points" in (printed := capsys.readouterr().out) and "4 already done" in printed
+    assert "without MACs" not in printed
+
+    # A sweep.csv from before MACs were counted: its points are off a MACs chart, and the user is told so.
+    with open(directory / "sweep.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    with open(directory / "sweep.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, [name for name in rows[0] if name != "macs_kept"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    assert main([*argv, "--macs"]) == 0
+    assert "4 points without MACs (older sweep.csv): not on the chart" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -116,6 +116,9 @@ def sweep_command(args: argparse.Namespace, console: Console) -> int:
         console.print(point_recipe(base, "agp" in args.methods))
         axis = "compression" if args.log_compression else "macs" if args.macs else "sparsity"
         console.print(_chart(ended.points, axis, console))
+        unknown = sum(point.macs_kept is None for point in ended.points) if axis == "macs" else 0
+        if unknown:  # points resumed from a sweep.csv written before MACs were counted
+            console.print(f"{counted(unknown, 'point')} without MACs (older sweep.csv): not on the chart")
     console.print(results_line(directory), highlight=False)
     return EXIT_CODES[ended.status]
 

@@ -26,7 +26,7 @@ from prunetui.app.widgets.choice import Choice
 from prunetui.app.widgets.cut_input import CutInput
 from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.series_chart import ACCURACY_AXIS, SPARSITY_AXIS, SeriesChart
-from prunetui.describe import counted, percent, recovery
+from prunetui.describe import counted, fitted_method, percent, recovery
 from prunetui.engine.analyses import (
     DEFAULT_METHODS,
     DEFAULT_SPARSITIES,
@@ -56,11 +56,6 @@ GIVE_WAY = ("reached", "× all", "seed", "pruned", "× weights")
 METHOD_ROOM = len("l1:global:one-shot")
 # The chart's x axis (sweep_series's axis), as the axis field names it.
 AXES = [("sparsity", "sparsity"), ("compression", "compression"), ("MACs kept", "macs")]
-
-
-def shortened(method: str, width: int) -> str:
-    """A method's name in `width` cells: whole if it fits, else cut with an ellipsis."""
-    return method if len(method) <= width else f"{method[: width - 1]}…"
 
 
 class SweepScreen(AnalysisScreen):
@@ -188,7 +183,7 @@ class SweepScreen(AnalysisScreen):
                 dropped.append(column)
         # The method's name gives way last, and never below METHOD_ROOM: narrower still, the last columns scroll.
         room = max(width - sum(widths[c] for c in shown) - pad, METHOD_ROOM)
-        names = {method: shortened(method, room) for method in {point.method for point in points}}
+        names = {method: fitted_method(method, room, sep=":") for method in {point.method for point in points}}
         table.clear(columns=True)
         table.add_column("method", width=max([len("method"), *map(len, names.values())]), key="method")
         for column in shown:
