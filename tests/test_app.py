@@ -52,7 +52,8 @@ async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], timeout:
 async def opened(pilot: Pilot[None], key: str, kind: type[ScreenT]) -> ScreenT:
     """Press the key that opens a screen, and the screen it opened."""
     await pilot.press(key)
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, kind))  # a screen shows after a short delay
+    # A screen shows after a short delay, and its widgets once it is mounted.
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, kind) and pilot.app.screen.is_mounted)
     screen = pilot.app.screen
     assert isinstance(screen, kind)
     return screen
@@ -384,6 +385,7 @@ async def test_settings_that_cannot_be_shown_are_refused_and_others_are_marked(t
 
 
 @pytest.mark.timing  # exits within 2 s of the answer
+@pytest.mark.usefixtures("idle_in_a_tenth")
 async def test_quit_while_running_asks_stops_the_worker_and_exits(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(long_config(tiny_config))
     async with app.run_test(size=SIZE) as pilot:
@@ -415,6 +417,7 @@ def inside_screen(app: PruneApp, selector: str) -> bool:
     return widget.display and region.area > 0 and app.screen.region.contains_region(region)
 
 
+@pytest.mark.usefixtures("idle_in_a_tenth")
 async def test_at_80x24_a_run_shows_status_both_charts_and_the_bars_at_once(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(long_config(tiny_config))
     async with app.run_test(size=(80, 24)) as pilot:

@@ -241,9 +241,9 @@ async def test_the_sweeps_points_fit_80_columns_with_their_accuracy_and_macs_kep
         assert columns() == ["method", "target", "seed", "accuracy", "pruned", "× weights", "MACs kept"]
         assert table.border_subtitle == "hidden: reached, × all"
         rows = [table.get_row_at(i) for i in range(table.row_count)]
-        names = [str(row[0]) for row in rows]  # a name cut in what room the numbers leave, the method's start kept
-        assert names[:2] == [methods[1]] * 2 and all(name[-1] == "…" and methods[0].startswith(name[:-1])
-                                                      for name in names[2:])  # fmt: skip
+        names = [str(row[0]) for row in rows]  # a name cut in what room the numbers leave, its schedule kept
+        assert names[:2] == [methods[1]] * 2
+        assert all(name.endswith("…:one-shot") and methods[0].startswith(name.split("…")[0]) for name in names[2:])
         assert [row[-1] for row in rows] == [percent(p.macs_kept) for p in points]
         assert len(rows) == 4 and screen.query_one(SeriesChart).region.height >= 7  # the chart keeps its room
 
