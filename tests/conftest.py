@@ -26,17 +26,9 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def tiny_config(tiny_data: Path) -> ExperimentConfig:
-    """A run that takes well under a second on CPU and learns the tiny data (about 100 % dense accuracy)."""
-    return ExperimentConfig(
-        dataset="mnist",  # the tiny one, not the embedded default
-        data_dir=str(tiny_data),
-        epochs=2,
-        finetune_epochs=1,
-        batch_size=64,
-        device="cpu",
-        optimizer="adam",
-        lr=0.003,
-    )
+    from tests.engine_helpers import tiny_settings  # here: the engine's helpers import torch (see one_torch_thread)
+
+    return tiny_settings(tiny_data)
 
 
 @pytest.fixture
