@@ -23,7 +23,6 @@ from prunetui.engine.core.networks.spec import InputShape
 from prunetui.engine.pruning.structural import apply_masks, plan_pruning
 from prunetui.engine.storage.export import load_model, permanent_state, save_state
 from tests.engine_helpers import run, tiny_settings
-from tests.idx import write_dataset
 from tests.owndata import write_cifar10
 from tests.test_own_network import USER_NET
 
@@ -31,13 +30,11 @@ AMOUNT = 0.5
 
 
 @pytest.fixture(scope="module")
-def resnet20(tmp_path_factory: pytest.TempPathFactory) -> tuple[ExperimentConfig, Path]:
+def resnet20(tiny_mnist_64: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[ExperimentConfig, Path]:
     """resnet20 trained one epoch on a few hundred tiny images, saved as a model file, and its config; once for the
-    module (the tests only read the file). Its test images are 64, not the tiny data's 256: the analysis evaluates
-    a trial of each layer on them, and those trials were most of this file's time."""
+    module (the tests only read the file). The analysis evaluates a trial of each layer on the 64 test images."""
     root = tmp_path_factory.mktemp("resnet20")
-    write_dataset(root / "data", "mnist", n_test=64)
-    config = tiny_settings(root / "data").replace(model="resnet20", epochs=1, train_subset=300, batch_size=32)
+    config = tiny_settings(tiny_mnist_64).replace(model="resnet20", epochs=1, train_subset=300, batch_size=32)
     with pytest.MonkeyPatch.context() as patch:  # the data cache of the conftest's per-test fixture, for the module
         patch.setenv("PRUNETUI_CACHE", str(root / "cache"))
         patch.setenv("PRUNETUI_DATA", str(root / "no-user-cache"))
