@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import TypeVar
 
 from prunetui.engine import Event, Experiment, ExperimentConfig, Finished
 
 E = TypeVar("E")
+
+
+def tiny_settings(data_dir: Path) -> ExperimentConfig:
+    """A run that takes well under a second on CPU and learns the tiny data in `data_dir` (about 100 % dense
+    accuracy): the conftest's `tiny_config`, for fixtures of a wider scope too."""
+    return ExperimentConfig(
+        dataset="mnist",  # the tiny one, not the embedded default
+        data_dir=str(data_dir),
+        epochs=2,
+        finetune_epochs=1,
+        batch_size=64,
+        device="cpu",
+        optimizer="adam",
+        lr=0.003,
+    )
 
 
 def run(config: ExperimentConfig, finished: bool = True) -> tuple[list[Event], Experiment]:

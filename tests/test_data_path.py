@@ -53,7 +53,7 @@ def _both_paths(config: ExperimentConfig, tolerance: float = 1e-5) -> None:
 
 
 def _resnet20_on_colour_images(root: Path, device: str) -> ExperimentConfig:
-    write_cifar10(root, per_batch=60)  # 300 training and 60 test images, 3 x 32 x 32; cifar10 augments them
+    write_cifar10(root, per_batch=20)  # 100 training and 20 test images, 3 x 32 x 32; cifar10 augments them
     return ExperimentConfig(
         model="resnet20", dataset="cifar10", data_dir=str(root), epochs=1, finetune_epochs=0, batch_size=50,
         device=device, validation_split=0.1, sparsity=0.5,
@@ -70,7 +70,7 @@ def test_resnet20_trains_alike_held_on_the_gpu_or_streamed_to_it_pinned(tmp_path
 
 
 def test_the_lenet_default_trains_alike_held_or_streamed() -> None:
-    _both_paths(ExperimentConfig(train_subset=1000, epochs=1, finetune_epochs=1, device="cpu"))
+    _both_paths(ExperimentConfig(train_subset=300, epochs=1, finetune_epochs=1, device="cpu"))
 
 
 def test_auto_holds_what_takes_at_most_a_quarter_of_the_free_memory() -> None:

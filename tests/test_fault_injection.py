@@ -67,24 +67,20 @@ def test_a_fault_in_process_leaves_a_truthful_run(
 
 @pytest.fixture(scope="session")  # with the tests' xdist_group: once, whatever pytest-xdist runs between them
 def killed_runs(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, int, list[str]]]:
-    """One subprocess per phase, all at once, each SIGKILLed in its phase: the run directory, the exit code and
-    the temporary files left behind, per phase."""
+    """A run per phase, each SIGKILLed in its phase, all at once: child processes that one driver process forks
+    after importing torch. Per phase: the run directory, the exit code and the temporary files left behind."""
     root = tmp_path_factory.mktemp("killed") / "runs"
     flags = tiny_flags(ExperimentConfig(dataset="mnist", data_dir=str(tiny_data)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    driver = [sys.executable, "-m", "tests.fault_driver"]
-    processes = {
-        phase: subprocess.Popen(
-            [*driver, phase, "sigkill", "--", *flags, *FAULT_FLAGS, "--out", str(root / f"{phase}-sigkill")],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        for phase in PHASES
-    }
+    driver = [sys.executable, "-m", "tests.fault_driver", ",".join(PHASES), "sigkill", "--"]
+    printed = subprocess.run(
+        [*driver, *flags, *FAULT_FLAGS, "--out", str(root / "{phase}-sigkill")],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    codes = {phase: int(code) for phase, code in (line.split() for line in printed.splitlines())}
+    assert sorted(codes) == sorted(PHASES), printed
     return {
-        phase: (root / f"{phase}-sigkill", process.wait(timeout=120), temporaries(root / f"{phase}-sigkill"))
-        for phase, process in processes.items()
+        phase: (root / f"{phase}-sigkill", codes[phase], temporaries(root / f"{phase}-sigkill")) for phase in PHASES
     }
 
 

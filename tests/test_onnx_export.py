@@ -35,10 +35,13 @@ def onnxruntime_outputs(path: Path, images: torch.Tensor) -> np.ndarray:
 
 
 def test_a_structured_resnet20_is_exported_compact_as_onnx_with_pytorchs_outputs(
-    tiny_config: ExperimentConfig, tmp_path: Path
+    tiny_config: ExperimentConfig, tiny_mnist_64: Path, tmp_path: Path
 ) -> None:
+    tiny_config = tiny_config.replace(data_dir=str(tiny_mnist_64))
     out = tmp_path / "r20"
     flags = ["--model", "resnet20", "--criterion", "ln-structured", "--sparsity", "0.5", "--out", str(out)]
+    # One batch of training (BatchNorm statistics of its own) and no fine-tuning: resnet20 trains slowly on a CPU.
+    flags += ["--epochs", "1", "--finetune-epochs", "0", "--train-subset", "64"]
     assert main(["run", *tiny_flags(tiny_config), *flags]) == 0
     report = export_run(out, batch=8, onnx=True)
     assert report.onnx is not None and report.onnx.path == str(out / ONNX_FILES[True])

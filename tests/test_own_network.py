@@ -89,11 +89,15 @@ def flags(config: ExperimentConfig, *more: str) -> list[str]:
 
 
 def test_resnet20_prunes_half_its_channels_and_exports_a_compact_model_with_fewer_macs(
-    tiny_config: ExperimentConfig, tmp_path: Path, wide_console: None, capsys: pytest.CaptureFixture[str]
+    tiny_config: ExperimentConfig,
+    tiny_mnist_64: Path,
+    tmp_path: Path,
+    wide_console: None,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     out = tmp_path / "r20"
     more = ("--model", "resnet20", "--criterion", "ln-structured", "--sparsity", "0.5", "--out", str(out))
-    assert main(flags(tiny_config, *more)) == 0
+    assert main(flags(tiny_config.replace(data_dir=str(tiny_mnist_64)), *more)) == 0
     assert "MACs" in capsys.readouterr().out  # the closing lines tell the cost
     summary = json.loads((out / "summary.json").read_text())
     assert summary["macs"] < 0.3 * summary["dense_macs"]  # half the channels of every group: about a quarter
@@ -137,10 +141,13 @@ def test_a_users_file_network_prunes_structurally_and_its_compact_model_loads_in
         load_model(out / "model-compact.pt")
 
 
-def test_torchvision_resnet18_runs_on_one_channel_images(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
+def test_torchvision_resnet18_runs_on_one_channel_images(
+    tiny_config: ExperimentConfig, tiny_mnist_64: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "tv"
     more = ("--model", "torchvision:resnet18", "--sparsity", "0.5", "--train-subset", "64", "--out", str(out))
-    assert main(flags(tiny_config, *more)) == 0  # a few batches: resnet18 is slow on 2 cores
+    # A few batches, 64 test images: resnet18 is slow on 2 cores.
+    assert main(flags(tiny_config.replace(data_dir=str(tiny_mnist_64)), *more)) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["sparsity"] == pytest.approx(0.5, abs=0.01)
     assert summary["nonzero_macs"] < summary["macs"] == summary["dense_macs"]  # masks: a dense kernel does it all

@@ -21,7 +21,10 @@ from prunetui.engine.storage.runs import list_runs
 from tests.executor_jobs import build_network
 from tests.test_own_network import USER_NET
 
-pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray"), pytest.mark.slow]
+# A pytest-xdist group of their own, not test_sweep_ray's: each executor here starts a Ray instance and ends it, so
+# they may run beside that file's instance on the other worker (two local instances take ports of their own); the
+# Ray tests took a minute one after another on one worker, the suite's long pole.
+pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray-shipped"), pytest.mark.slow]
 
 
 @pytest.fixture

@@ -22,20 +22,25 @@ from prunetui.engine.core.networks.registry import resolve
 from prunetui.engine.core.networks.spec import InputShape
 from prunetui.engine.pruning.structural import apply_masks, plan_pruning
 from prunetui.engine.storage.export import load_model, permanent_state, save_state
-from tests.engine_helpers import run
+from tests.engine_helpers import run, tiny_settings
 from tests.owndata import write_cifar10
 from tests.test_own_network import USER_NET
 
 AMOUNT = 0.5
 
 
-@pytest.fixture
-def resnet20(tiny_config: ExperimentConfig, tmp_path: Path) -> tuple[ExperimentConfig, Path]:
-    """resnet20 trained one epoch on a few hundred tiny images, saved as a model file, and its config."""
-    config = tiny_config.replace(model="resnet20", epochs=1, train_subset=300, batch_size=32)
-    _, experiment = run(dense_config(config))
+@pytest.fixture(scope="module")
+def resnet20(tiny_mnist_64: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[ExperimentConfig, Path]:
+    """resnet20 trained one epoch on a few hundred tiny images, saved as a model file, and its config; once for the
+    module (the tests only read the file). The analysis evaluates a trial of each layer on the 64 test images."""
+    root = tmp_path_factory.mktemp("resnet20")
+    config = tiny_settings(tiny_mnist_64).replace(model="resnet20", epochs=1, train_subset=300, batch_size=32)
+    with pytest.MonkeyPatch.context() as patch:  # the data cache of the conftest's per-test fixture, for the module
+        patch.setenv("PRUNETUI_CACHE", str(root / "cache"))
+        patch.setenv("PRUNETUI_DATA", str(root / "no-user-cache"))
+        _, experiment = run(dense_config(config))
     assert experiment.model is not None
-    path = tmp_path / "dense.pt"
+    path = root / "dense.pt"
     save_state(permanent_state(experiment.model), "resnet20", path, None, experiment.checkpoint_network())
     return config, path
 
@@ -59,6 +64,7 @@ def accuracies(ended: SensitivityEnded) -> dict[str, float]:
 
 
 @pytest.mark.slow  # trains a ResNet first
+@pytest.mark.xdist_group("resnet20-sensitivity")  # one pytest-xdist worker: it trains once
 def test_resnet20s_layers_are_pruned_one_at_a_time_by_weights(resnet20: tuple[ExperimentConfig, Path]) -> None:
     config, path = resnet20
     started, ended = analyse(config.replace(criterion="l1"), path)
@@ -75,6 +81,7 @@ def test_resnet20s_layers_are_pruned_one_at_a_time_by_weights(resnet20: tuple[Ex
 
 
 @pytest.mark.slow  # trains a ResNet first
+@pytest.mark.xdist_group("resnet20-sensitivity")  # one pytest-xdist worker: it trains once
 def test_resnet20s_layers_lose_half_their_channels_with_their_groups(resnet20: tuple[ExperimentConfig, Path]) -> None:
     config, path = resnet20
     started, ended = analyse(config.replace(criterion="ln-structured", structured_norm="l1"), path)

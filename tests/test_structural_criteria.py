@@ -34,8 +34,9 @@ def kept_fractions(pruning_channels: dict[str, tuple[int, int]]) -> set[float]:
 
 
 def test_resnet20s_channels_go_by_magnitude_taylor_or_chance_and_never_the_classes(
-    tiny_config: ExperimentConfig, tmp_path: Path
+    tiny_config: ExperimentConfig, tiny_mnist_64: Path, tmp_path: Path
 ) -> None:
+    tiny_config = tiny_config.replace(data_dir=str(tiny_mnist_64))  # each run evaluates resnet20 on the test images
     torch.manual_seed(0)
     dense = resolve("resnet20").build(InputShape(1, 28, 10)).eval()
     torch.save(dense.state_dict(), tmp_path / "dense.pt")  # the weights every run prunes, with no training
@@ -68,11 +69,9 @@ def dense_example() -> torch.Tensor:
     return resolve("resnet20").example_input(InputShape(1, 28, 10))
 
 
-def test_global_scope_ranks_every_group_together_and_the_export_matches(
-    tiny_config: ExperimentConfig, tmp_path: Path
-) -> None:
+def test_global_scope_ranks_every_group_together_and_the_export_matches(tiny_mnist_64: Path, tmp_path: Path) -> None:
     out = tmp_path / "global"
-    argv = ["run", "--dataset", "mnist", "--data-dir", tiny_config.data_dir, "--device", "cpu", "--model", "resnet20"]
+    argv = ["run", "--dataset", "mnist", "--data-dir", str(tiny_mnist_64), "--device", "cpu", "--model", "resnet20"]
     argv += ["--criterion", "ln-structured", "--scope", "global", "--structured-norm", "l1", "--sparsity", "0.5"]
     argv += ["--epochs", "1", "--finetune-epochs", "0", "--train-subset", "128", "--batch-size", "32"]
     assert main([*argv, "--out", str(out)]) == 0

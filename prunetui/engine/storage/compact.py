@@ -32,7 +32,7 @@ from prunetui.engine.core.networks.registry import resolve
 from prunetui.engine.core.networks.spec import InputShape
 from prunetui.engine.pruning.criterion import weight_of
 from prunetui.engine.pruning.structural import StructuralError, compact_model
-from prunetui.engine.storage.export import lenet_input, load_model, save_state, saved_network, saved_sizes
+from prunetui.engine.storage.export import lenet_input, load_model, save_sized, saved_network, saved_sizes
 from prunetui.engine.storage.onnx_export import OnnxReport, write_onnx
 from prunetui.engine.storage.runs import (
     COMPACT_MODEL_FILE,
@@ -224,7 +224,7 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH, onnx: bool = False
         same, difference = compare_predictions(model, compacted.model, images)
         timing = Timing(batch, *time_inference([model, compacted.model], images))
         report = CompactReport(
-            save_state(
+            save_sized(
                 compacted.model.state_dict(),
                 model_name,
                 run.path / COMPACT_MODEL_FILE,
@@ -287,7 +287,7 @@ def _export_network(
         latencies = tuple(measure_latency([model, small], images[0], batches=(1, batch)))
         large = latencies[-1]
         kept = {key: value for key, value in network.items() if key != "pruned_channels"}
-        saved = save_state(
+        saved = save_sized(
             small.state_dict(),
             network["model"],
             run.path / COMPACT_MODEL_FILE,

@@ -55,7 +55,7 @@ Network = Mapping[str, Any]
 
 def export_model(model: nn.Module, model_name: str, path: str | Path, network: Network | None = None) -> Exported:
     """Save the permanent pruned model to `path` (atomically) and return its sizes."""
-    return save_state(permanent_state(model), model_name, path, network=network)
+    return save_sized(permanent_state(model), model_name, path, network=network)
 
 
 def export_in_place(model: nn.Module, model_name: str, path: str | Path, network: Network | None = None) -> Exported:
@@ -115,18 +115,36 @@ def save_state(
     path: str | Path,
     shape: dict[str, tuple[int, ...]] | None = None,
     network: Network | None = None,
-) -> Exported:
+) -> None:
     """Save a plain state dict (atomically) for `load_model`; `shape` holds a LeNet's size arguments, if any;
     `network` the rest of the spec of a network other than the LeNets (see `Network`)."""
-    buffer = io.BytesIO()
-    torch.save({**(network or {}), "model": model_name, "shape": shape or {}, "state_dict": state}, buffer)
-    payload = buffer.getvalue()
+    write_atomic(path, _checkpoint(state, model_name, shape, network))
+
+
+def save_sized(
+    state: dict[str, torch.Tensor],
+    model_name: str,
+    path: str | Path,
+    shape: dict[str, tuple[int, ...]] | None = None,
+    network: Network | None = None,
+) -> Exported:
+    """`save_state`, and the file's sizes. Apart: gzipping the file costs 35 times what saving it does (1.5 s for a
+    torchvision resnet18's 45 MB on the project's 2-core machine), and nobody reads the sizes of a dense.pt."""
+    payload = _checkpoint(state, model_name, shape, network)
     write_atomic(path, payload)
     return _sizes(path, state, payload)
 
 
+def _checkpoint(
+    state: dict[str, torch.Tensor], model_name: str, shape: dict[str, tuple[int, ...]] | None, network: Network | None
+) -> bytes:
+    buffer = io.BytesIO()
+    torch.save({**(network or {}), "model": model_name, "shape": shape or {}, "state_dict": state}, buffer)
+    return buffer.getvalue()
+
+
 def saved_sizes(path: str | Path) -> Exported:
-    """The sizes of a model file saved by `save_state`, as `export_model` reported them."""
+    """The sizes of a model file saved by `save_state`, as `save_sized` reports them."""
     state = dict(load_model(path).state_dict())
     return _sizes(path, state, Path(path).read_bytes())
 
