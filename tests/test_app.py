@@ -30,7 +30,7 @@ from prunetui.app.screens.too_small import TooSmallScreen
 from prunetui.app.widgets.charts import RunChart
 from prunetui.app.widgets.choice import Choice
 from prunetui.app.widgets.event_log import EventLog
-from prunetui.app.widgets.experiment_form import ExperimentForm
+from prunetui.app.widgets.experiment_form import ExperimentForm, SettingRow
 from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine import ExperimentConfig
@@ -229,7 +229,7 @@ async def test_the_focused_settings_label_lights_up_as_tab_moves(tiny_config: Ex
     async with app.run_test(size=SIZE) as pilot:
 
         def label_color(name: str) -> object:
-            return app.query_one(f"#row-{name} .setting-label").styles.color
+            return app.query_one(f"#row-{name}", SettingRow).get_component_rich_style("setting-row--label").color
 
         app.query_one("#setting-model").focus()
         await pilot.pause()
