@@ -417,7 +417,7 @@ class ExperimentForm(Vertical):
         if self._seeds is not None:
             problem = self.problems.get("seeds")
             self._show_note("seeds", problem is not None, problem or "", "-error" if problem else "-empty")
-        self.query_one("#form-status", Static).update(self._status_text(self.missing_data(config), config.dataset))
+        self._say("#form-status", self._status_text(self.missing_data(config), config.dataset))
         self.post_message(self.Checked(self.problems))
 
     def _note(self, name: str, config: ExperimentConfig, problem: str | None) -> tuple[str, str]:
@@ -456,7 +456,7 @@ class ExperimentForm(Vertical):
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         if event.widget is self._seeds:
-            self.query_one("#setting-help", Static).update(f"[b]seeds[/b]: {SEEDS_HELP}")
+            self._say("#setting-help", f"[b]seeds[/b]: {SEEDS_HELP}")
             return
         name = (event.widget.id or "").removeprefix("setting-")
         self._show_help(name)
@@ -471,4 +471,9 @@ class ExperimentForm(Vertical):
         f = next((f for f in ExperimentConfig.fields() if f.name == name), None)
         if f is not None:
             help = dataset_help(self._states) if name == DATASET else f.metadata["help"]
-            self.query_one("#setting-help", Static).update(f"[b]{label_for(f.name)}[/b]: {help}")
+            self._say("#setting-help", f"[b]{label_for(f.name)}[/b]: {help}")
+
+    def _say(self, line: str, text: str) -> None:
+        """The help's or the status's text: their sizes are fixed (app.tcss), so a new text repaints them without a
+        layout of the screen (one at each focus move otherwise)."""
+        self.query_one(line, Static).update(text, layout=False)
