@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import time
@@ -12,6 +13,8 @@ from typing import TypeVar
 
 import pytest
 from rich.console import Console
+from textual import events
+from textual.errors import NoWidget
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widget import Widget
@@ -43,10 +46,21 @@ ScreenT = TypeVar("ScreenT", bound=Screen[None])
 
 
 async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Poll `condition` while the app runs, then let the app handle what is pending. A plain sleep between polls:
+    `pilot.pause` has each of the screen's widgets handle a message (10 ms of CPU a poll on the main screen, 0.4
+    with a sleep)."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.05)
+        await asyncio.sleep(0.05)
+    await pilot.pause(0)
+
+
+def press_now(app: PruneApp, key: str) -> None:
+    """A key as the terminal sends it, without `pilot.press`'s waits for an idle process: while a run trains, each
+    lasts a second (the training thread keeps the process busy) and the run trains on meanwhile. The caller waits
+    for what the key does."""
+    app.post_message(events.Key(key, key if len(key) == 1 else None).set_sender(app))
 
 
 async def opened(pilot: Pilot[None], key: str, kind: type[ScreenT]) -> ScreenT:
@@ -390,17 +404,16 @@ async def test_quit_while_running_asks_stops_the_worker_and_exits(tiny_config: E
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: bool(app.main_screen.run_state.train_loss.xs))
         (worker,) = app.workers
-        await pilot.press("ctrl+q")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmQuitScreen)
-        await pilot.press("n")
-        await pilot.pause()
-        assert app.main_screen.run_state.active and not isinstance(app.screen, ConfirmQuitScreen)
+        press_now(app, "ctrl+q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmQuitScreen))
+        press_now(app, "n")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmQuitScreen))
+        assert app.main_screen.run_state.active
 
-        await pilot.press("ctrl+q")
-        await pilot.pause()
+        press_now(app, "ctrl+q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmQuitScreen))
         asked = time.monotonic()
-        await pilot.press("y")
+        press_now(app, "y")
         await wait_until(pilot, lambda: app._exit, timeout=2)
         assert time.monotonic() - asked < 2
         assert worker.is_finished and app.main_screen.run_state.outcome == STOPPED
@@ -411,7 +424,10 @@ async def test_quit_while_running_asks_stops_the_worker_and_exits(tiny_config: E
 def inside_screen(app: PruneApp, selector: str) -> bool:
     """Whether the widget is shown whole, without scrolling, on the screen."""
     widget = app.query_one(selector)
-    region = app.screen.find_widget(widget).region
+    try:
+        region = app.screen.find_widget(widget).region
+    except NoWidget:  # not laid out (yet)
+        return False
     return widget.display and region.area > 0 and app.screen.region.contains_region(region)
 
 
@@ -430,10 +446,10 @@ async def test_at_80x24_a_run_shows_status_both_charts_and_the_bars_at_once(tiny
         footer = {key.description for key in app.query(FooterKey)}
         assert {"Stop", "Form", "Quit", "Runs", "Sweep", "Sensitivity", "Weights"} <= footer
         assert "Start" not in footer and "Presets" not in footer  # no use while a run goes
-        await pilot.press("f8")  # the form comes back
-        await pilot.pause()
-        assert inside_screen(app, "#setting-model") and app.main_screen.form.locked
-        await pilot.press("ctrl+t")
+        press_now(app, "f8")  # the form comes back
+        await wait_until(pilot, lambda: inside_screen(app, "#setting-model"))
+        assert app.main_screen.form.locked
+        press_now(app, "ctrl+t")
         await wait_until(pilot, lambda: not app.main_screen.run_state.active)
 
 
@@ -576,7 +592,7 @@ async def test_eta_and_epoch_times_while_a_run_goes(tiny_config: ExperimentConfi
         await wait_until(pilot, lambda: sum(line.startswith("training epoch") for line in state.log) >= 2)
         epochs = [line for line in state.log if line.startswith("training epoch")]
         assert all(re.search(r"; took \d+:\d\d$", line) for line in epochs), epochs
-        await pilot.press("ctrl+t")
+        press_now(app, "ctrl+t")
         await wait_until(pilot, lambda: not state.active)
         await pilot.pause()
         assert state.run_eta is None and "left" not in shown(app.query_one("#run-text", Static))
