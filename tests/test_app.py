@@ -553,9 +553,12 @@ async def test_a_terminal_too_small_says_what_it_needs(tiny_config: ExperimentCo
 
 @pytest.mark.slow
 async def test_settings_are_remembered_between_sessions_and_reset_to_defaults(tiny_config: ExperimentConfig) -> None:
-    async with PruneApp(tiny_config.replace(seed=7, sparsity=0.6)).run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: not pilot.app.main_screen.run_state.active)
+    first = PruneApp(tiny_config.replace(seed=7, sparsity=0.6))
+    async with first.run_test(size=SIZE) as pilot:
+        press_now(first, "ctrl+r")  # Start remembers the settings; the run itself is not needed
+        await wait_until(pilot, lambda: first.main_screen.run_state.active)
+        press_now(first, "ctrl+t")
+        await wait_until(pilot, lambda: not first.main_screen.run_state.active)
     assert settings_path().is_file()
     app = PruneApp()  # a new session, no settings given
     async with app.run_test(size=SIZE) as pilot:

@@ -42,6 +42,7 @@ PARSERS: dict[type, tuple[Callable[[str], Any], str]] = {
 
 DATASET = "dataset"  # free text, as --dataset takes it: the built-ins are suggested and listed, any spec typed
 DATA_READ_DELAY = 0.5  # seconds the typed data spec must stay unchanged before it is read (a path is typed in bursts)
+Control = Input | Choice | Switch  # a setting's, by its type (`_control`)
 DataKey = tuple[str, str, int]  # what a data set's facts depend on: the spec, the data directory, the image size
 
 
@@ -134,7 +135,8 @@ class ExperimentForm(Vertical):
         self._first_rows = first_rows(config or self._config)
         self.problems: dict[str, str] = {}
         self._check_pending = False
-        self._controls: dict[str, Widget] = {}  # by setting name, as their rows are built
+        self._checked: dict[Control, object] = {}  # each control's value at the last check
+        self._controls: dict[str, Control] = {}  # by setting name, as their rows are built
         self._rows: dict[str, SettingRow] = {}  # the same, and the Seeds row
         self._notes: dict[str, Static] = {}  # the notes mounted (`_show_note`)
         self._seeds: Input | None = None  # the Seeds row's, once built
@@ -178,9 +180,9 @@ class ExperimentForm(Vertical):
         note = self._notes[name] = Static(text, classes=f"setting-note {kind}", id=f"note-{name}")
         return note
 
-    def _control(self, f: dataclasses.Field[Any], value: Any) -> Widget:
+    def _control(self, f: dataclasses.Field[Any], value: Any) -> Control:
         widget_id, help = f"setting-{f.name}", f.metadata["help"]
-        control: Widget
+        control: Control
         if f.metadata["choices"] and f.name != DATASET:
             control = Choice([(c, c) for c in f.metadata["choices"]], value, id=widget_id)
         elif setting_type(f) is bool:
@@ -301,7 +303,7 @@ class ExperimentForm(Vertical):
     def _rows_added(self) -> None:
         for control in self.query(Input):
             control.cursor_position = 0  # a long path shows its start, not its tail
-        self._check()
+        self._changed()  # with the changes the new controls report as they mount: one check for all
 
     def show_config(self, config: ExperimentConfig) -> None:
         """Put a config's values into the controls; ConfigError if one cannot be shown (not among the choices)."""
@@ -315,7 +317,6 @@ class ExperimentForm(Vertical):
                 control.value = str(value)
                 control.cursor_position = 0  # a long path shows its start, not its tail
             else:
-                assert isinstance(control, Choice | Switch)
                 control.value = value
         self._config = config
         self._states = self._availability(config.data_dir)  # before its Input says it changed: no stale note
@@ -332,7 +333,6 @@ class ExperimentForm(Vertical):
             if control is None:
                 continue  # not mounted yet: it will show `_config`'s value
             if not isinstance(control, Input):
-                assert isinstance(control, Choice | Switch)
                 values[f.name] = control.value
             elif setting_type(f) in PARSERS:
                 parse, why = PARSERS[setting_type(f)]
@@ -400,15 +400,26 @@ class ExperimentForm(Vertical):
     @on(Input.Changed)
     @on(Choice.Changed)
     @on(Switch.Changed)
+    def _control_changed(self, event: Input.Changed | Choice.Changed | Switch.Changed) -> None:
+        """Every control reports its first value once mounted, and each value a config put in, which the check
+        that followed (`show_config`'s) read already: only a value not checked yet needs a check."""
+        if self._checked.get(event.control, self) != event.value:
+            self._changed()
+
     def _changed(self) -> None:
-        """One check for a burst of changes: every control reports its first value once mounted, and a loaded
-        config changes many at once."""
+        """One check for a burst of changes: a loaded config changes many at once."""
         if not self._check_pending:
             self._check_pending = True
-            self.call_later(self._check)
+            self.call_later(self._check_if_pending)
+
+    def _check_if_pending(self) -> None:
+        if self._check_pending:  # else a check came meanwhile (show_config's)
+            self._check()
 
     def _check(self) -> None:
         self._check_pending = False
+        controls = [*self._controls.values(), *([self._seeds] if self._seeds is not None else [])]
+        self._checked = {control: control.value for control in controls}
         config, self.problems = self.read()
         for name, control in self._controls.items():
             problem = self.problems.get(name)
