@@ -326,7 +326,7 @@ async def test_a_crashed_worker_is_a_message_and_the_app_stays_up(
     def crash(self: ExperimentRunner) -> None:
         raise RuntimeError("boom")
 
-    app = PruneApp(tiny_config)
+    app = PruneApp(tiny_config.replace(epochs=1, finetune_epochs=0))  # the run after the crash: short
     async with app.run_test(size=SIZE) as pilot:
         with monkeypatch.context() as patch:
             patch.setattr(ExperimentRunner, "run", crash)
@@ -488,7 +488,7 @@ async def test_a_new_sparsity_report_repaints_the_bars_and_leaves_the_footer_alo
 ) -> None:
     """The bars show each report of the same layers at once, with no layout of the screen and no footer rebuilt for
     keys that did not change (the UI thread's time is training's)."""
-    app = PruneApp(tiny_config)
+    app = PruneApp(tiny_config.replace(epochs=1, finetune_epochs=0))  # a pruned report is all it needs
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+r")
