@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import time
@@ -12,6 +13,8 @@ from typing import TypeVar
 
 import pytest
 from rich.console import Console
+from textual import events
+from textual.errors import NoWidget
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widget import Widget
@@ -30,7 +33,7 @@ from prunetui.app.screens.too_small import TooSmallScreen
 from prunetui.app.widgets.charts import RunChart
 from prunetui.app.widgets.choice import Choice
 from prunetui.app.widgets.event_log import EventLog
-from prunetui.app.widgets.experiment_form import ExperimentForm
+from prunetui.app.widgets.experiment_form import ExperimentForm, SettingRow
 from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine import ExperimentConfig
@@ -43,10 +46,21 @@ ScreenT = TypeVar("ScreenT", bound=Screen[None])
 
 
 async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Poll `condition` while the app runs, then let the app handle what is pending. A plain sleep between polls:
+    `pilot.pause` has each of the screen's widgets handle a message (10 ms of CPU a poll on the main screen, 0.4
+    with a sleep)."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.05)
+        await asyncio.sleep(0.05)
+    await pilot.pause(0)
+
+
+def press_now(app: PruneApp, key: str) -> None:
+    """A key as the terminal sends it, without `pilot.press`'s waits for an idle process: while a run trains, each
+    lasts a second (the training thread keeps the process busy) and the run trains on meanwhile. The caller waits
+    for what the key does."""
+    app.post_message(events.Key(key, key if len(key) == 1 else None).set_sender(app))
 
 
 async def opened(pilot: Pilot[None], key: str, kind: type[ScreenT]) -> ScreenT:
@@ -230,7 +244,7 @@ async def test_the_focused_settings_label_lights_up_as_tab_moves(tiny_config: Ex
     async with app.run_test(size=SIZE) as pilot:
 
         def label_color(name: str) -> object:
-            return app.query_one(f"#row-{name} .setting-label").styles.color
+            return app.query_one(f"#row-{name}", SettingRow).get_component_rich_style("setting-row--label").color
 
         app.query_one("#setting-model").focus()
         await pilot.pause()
@@ -313,7 +327,7 @@ async def test_a_crashed_worker_is_a_message_and_the_app_stays_up(
     def crash(self: ExperimentRunner) -> None:
         raise RuntimeError("boom")
 
-    app = PruneApp(tiny_config)
+    app = PruneApp(tiny_config.replace(epochs=1, finetune_epochs=0))  # the run after the crash: short
     async with app.run_test(size=SIZE) as pilot:
         with monkeypatch.context() as patch:
             patch.setattr(ExperimentRunner, "run", crash)
@@ -392,17 +406,16 @@ async def test_quit_while_running_asks_stops_the_worker_and_exits(tiny_config: E
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: bool(app.main_screen.run_state.train_loss.xs))
         (worker,) = app.workers
-        await pilot.press("ctrl+q")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmQuitScreen)
-        await pilot.press("n")
-        await pilot.pause()
-        assert app.main_screen.run_state.active and not isinstance(app.screen, ConfirmQuitScreen)
+        press_now(app, "ctrl+q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmQuitScreen))
+        press_now(app, "n")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmQuitScreen))
+        assert app.main_screen.run_state.active
 
-        await pilot.press("ctrl+q")
-        await pilot.pause()
+        press_now(app, "ctrl+q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmQuitScreen))
         asked = time.monotonic()
-        await pilot.press("y")
+        press_now(app, "y")
         await wait_until(pilot, lambda: app._exit, timeout=2)
         assert time.monotonic() - asked < 2
         assert worker.is_finished and app.main_screen.run_state.outcome == STOPPED
@@ -413,7 +426,10 @@ async def test_quit_while_running_asks_stops_the_worker_and_exits(tiny_config: E
 def inside_screen(app: PruneApp, selector: str) -> bool:
     """Whether the widget is shown whole, without scrolling, on the screen."""
     widget = app.query_one(selector)
-    region = app.screen.find_widget(widget).region
+    try:
+        region = app.screen.find_widget(widget).region
+    except NoWidget:  # not laid out (yet)
+        return False
     return widget.display and region.area > 0 and app.screen.region.contains_region(region)
 
 
@@ -433,10 +449,10 @@ async def test_at_80x24_a_run_shows_status_both_charts_and_the_bars_at_once(tiny
         footer = {key.description for key in app.query(FooterKey)}
         assert {"Stop", "Form", "Quit", "Runs", "Sweep", "Sensitivity", "Weights"} <= footer
         assert "Start" not in footer and "Presets" not in footer  # no use while a run goes
-        await pilot.press("f8")  # the form comes back
-        await pilot.pause()
-        assert inside_screen(app, "#setting-model") and app.main_screen.form.locked
-        await pilot.press("ctrl+t")
+        press_now(app, "f8")  # the form comes back
+        await wait_until(pilot, lambda: inside_screen(app, "#setting-model"))
+        assert app.main_screen.form.locked
+        press_now(app, "ctrl+t")
         await wait_until(pilot, lambda: not app.main_screen.run_state.active)
 
 
@@ -475,7 +491,7 @@ async def test_a_new_sparsity_report_repaints_the_bars_and_leaves_the_footer_alo
 ) -> None:
     """The bars show each report of the same layers at once, with no layout of the screen and no footer rebuilt for
     keys that did not change (the UI thread's time is training's)."""
-    app = PruneApp(tiny_config)
+    app = PruneApp(tiny_config.replace(epochs=1, finetune_epochs=0))  # a pruned report is all it needs
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+r")
@@ -540,9 +556,12 @@ async def test_a_terminal_too_small_says_what_it_needs(tiny_config: ExperimentCo
 
 @pytest.mark.slow
 async def test_settings_are_remembered_between_sessions_and_reset_to_defaults(tiny_config: ExperimentConfig) -> None:
-    async with PruneApp(tiny_config.replace(seed=7, sparsity=0.6)).run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: not pilot.app.main_screen.run_state.active)
+    first = PruneApp(tiny_config.replace(seed=7, sparsity=0.6))
+    async with first.run_test(size=SIZE) as pilot:
+        press_now(first, "ctrl+r")  # Start remembers the settings; the run itself is not needed
+        await wait_until(pilot, lambda: first.main_screen.run_state.active)
+        press_now(first, "ctrl+t")
+        await wait_until(pilot, lambda: not first.main_screen.run_state.active)
     assert settings_path().is_file()
     app = PruneApp()  # a new session, no settings given
     async with app.run_test(size=SIZE) as pilot:
@@ -579,7 +598,7 @@ async def test_eta_and_epoch_times_while_a_run_goes(tiny_config: ExperimentConfi
         await wait_until(pilot, lambda: sum(line.startswith("training epoch") for line in state.log) >= 2)
         epochs = [line for line in state.log if line.startswith("training epoch")]
         assert all(re.search(r"; took \d+:\d\d$", line) for line in epochs), epochs
-        await pilot.press("ctrl+t")
+        press_now(app, "ctrl+t")
         await wait_until(pilot, lambda: not state.active)
         await pilot.pause()
         assert state.run_eta is None and "left" not in shown(app.query_one("#run-text", Static))

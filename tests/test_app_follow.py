@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from prunetui.app.app import PruneApp
@@ -34,11 +33,9 @@ def headless_run(config: ExperimentConfig) -> subprocess.Popen[str]:
     return subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def wait_for(condition: object, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out waiting for the headless run"
-        time.sleep(0.05)
+def first_epoch_recorded(root: Path) -> bool:
+    runs = list_runs(root)
+    return bool(runs) and epochs_recorded(runs[0].path) >= 1
 
 
 def epochs_recorded(directory: Path) -> int:
@@ -51,12 +48,11 @@ async def test_the_runs_screen_follows_a_run_another_process_writes_and_stops_it
 ) -> None:
     process = headless_run(tiny_config)
     try:
-        wait_for(lambda: bool(list_runs(runs_root())) and epochs_recorded(list_runs(runs_root())[0].path) >= 1)
-        (run,) = list_runs(runs_root())
-        assert run.status == "running"  # its writer holds the lock
-
         app = PruneApp()
-        async with app.run_test(size=SMALL) as pilot:
+        async with app.run_test(size=SMALL) as pilot:  # the app starts while the run imports torch
+            await wait_until(pilot, lambda: first_epoch_recorded(runs_root()), timeout=120)
+            (run,) = list_runs(runs_root())
+            assert run.status == "running"  # its writer holds the lock
             screen = await opened(pilot, "f3", RunsScreen)
             await wait_until(pilot, lambda: bool(screen.runs))
             await pilot.press("o")

@@ -135,15 +135,13 @@ async def test_quitting_mid_sensitivity_asks_first_and_saves_its_finished_rows(
 @pytest.mark.usefixtures("idle_in_a_tenth")
 async def test_quit_names_everything_going(tiny_config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     gate = gate_after(monkeypatch, 1)
+    _, release = hold_data(monkeypatch)  # the run waits as it loads its data: going at ctrl+q, however fast the machine
     app = PruneApp(tiny_config)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await opened(pilot, "f5", SensitivityScreen)
         await pilot.press("ctrl+r")
         await pilot.press("escape")
         await pilot.pause()
-        app.main_screen.query_one(
-            "#setting-epochs", Input
-        ).value = "1000"  # long enough to be going at ctrl+q, however fast the machine
         await pilot.press("ctrl+r")  # a run on the main screen too
         await pilot.press("ctrl+q")
         await pilot.pause()
@@ -152,6 +150,8 @@ async def test_quit_names_everything_going(tiny_config: ExperimentConfig, monkey
         await pilot.press("n")  # keep running
         await pilot.pause()
         assert app.main_screen.run_state.active and screen.running
+        await pilot.press("ctrl+t")  # the run stops at its first batch once its data is in
+        release.set()
         gate.set()
-        await pilot.press("ctrl+t")
-        await wait_until(pilot, lambda: not app.main_screen.run_state.active, timeout=30)
+        screen.action_stop()  # and the analysis after the evaluation it is in: the test ends with nothing going
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active and not screen.running, timeout=30)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import cast
 
-from textual.widgets import Input, Label, Static, Switch
+from textual.widgets import Input, Static, Switch
 
 from prunetui.app.app import PruneApp
 from prunetui.app.widgets.choice import Choice
+from prunetui.app.widgets.experiment_form import SettingRow
 from prunetui.engine import ExperimentConfig
 from tests.test_app import SIZE, shown
 
@@ -53,8 +54,8 @@ async def test_the_multistep_settings_apply_with_it_and_every_label_fits_at_80_c
         config, problems = app.main_screen.form.read()
         assert (config.lr_schedule, config.lr_milestones, problems) == ("multistep", "80,120", {})
         form = app.main_screen.form
-        for label in form.query(".setting-label").results(Label):
-            text = str(label.render())
-            assert len(text) < label.size.width, text  # not cut, a space before the control
+        for row in form.query(".setting").results(SettingRow):
+            control = row.children[0]
+            assert len(row.label) < control.region.x - row.region.x, row.label  # not cut, a space before the control
         for row in form.query(".setting"):
             assert row.region.right <= 79  # within the form's border at 80 columns

@@ -60,7 +60,9 @@ async def test_a_sweep_over_two_seeds_in_two_workers_charts_the_mean_with_error_
 
 
 async def test_stop_ends_every_worker_of_a_parallel_sweep(tiny_config: ExperimentConfig) -> None:
-    app = PruneApp(tiny_config.replace(epochs=40))  # the dense model trains long enough to be stopped
+    # Seed 0's dense model trains here first, then the workers start (its points, seed 1's dense model): 10 epochs
+    # keep them busy for seconds after they appear (torch's import, then training), where the stop comes at once.
+    app = PruneApp(tiny_config.replace(epochs=10))
     async with app.run_test(size=SIZE) as pilot:
         screen = await sweep_screen(pilot, "l1", "0.5,0.9", "0,1", "2")
         await pilot.press("ctrl+r")

@@ -7,7 +7,7 @@ import asyncio
 import gc
 import time
 from collections.abc import Iterable
-from functools import cached_property, partial
+from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -38,6 +38,16 @@ def breakpoint(size: int, breakpoints: list[tuple[int, str]]) -> str:
     return next(name for edge, name in sorted(breakpoints, reverse=True) if size >= edge)
 
 
+@cache
+def freeze_imports() -> None:
+    """What the imports made lives as long as the process: frozen, the collections during the first frame need not
+    walk it (one full collection took 25 ms of a 250 ms first paint; bench_app_startup, 3 repeats on a loaded 2-core
+    machine: first paint 1.42 times a minimal Textual app's with it, 1.64 without). Once a process: a later app
+    (tests open many) would freeze the garbage of the one before; and not by asking `gc.get_freeze_count`, which
+    walks every frozen object (36 ms once torch is loaded)."""
+    gc.freeze()
+
+
 class PruneApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses defined elsewhere find it
     TITLE = "prunetui"
@@ -52,12 +62,7 @@ class PruneApp(App[None]):
         where runs are saved and read, and sweeps and sensitivity results go (default: the runs root, as
         `runs_root` finds it)."""
         super().__init__()
-        # What the imports made lives as long as the process: frozen, the collections during the first frame need
-        # not walk it (one full collection took 25 ms of a 250 ms first paint; bench_app_startup, 3 repeats on a
-        # loaded 2-core machine: first paint 1.42 times a minimal Textual app's with it, 1.64 without). Once: a
-        # later app (tests open many) would freeze the garbage of the one before.
-        if not gc.get_freeze_count():
-            gc.freeze()
+        freeze_imports()
         self._runs_dir = runs_dir
         self._config = config
         self._main_screen: MainScreen | None = None

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -20,7 +21,7 @@ from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Input, Label, Static, Switch
+from textual.widgets import Input, Static, Switch
 
 from prunetui.app.widgets.choice import Choice
 from prunetui.app.widgets.cut_input import CutInput
@@ -41,6 +42,7 @@ PARSERS: dict[type, tuple[Callable[[str], Any], str]] = {
 
 DATASET = "dataset"  # free text, as --dataset takes it: the built-ins are suggested and listed, any spec typed
 DATA_READ_DELAY = 0.5  # seconds the typed data spec must stay unchanged before it is read (a path is typed in bursts)
+Control = Input | Choice | Switch  # a setting's, by its type (`_control`)
 DataKey = tuple[str, str, int]  # what a data set's facts depend on: the spec, the data directory, the image size
 
 
@@ -89,9 +91,20 @@ def label_for(name: str) -> str:
 
 
 class SettingRow(Horizontal):
-    """A setting's label and control. The label lights up while the control has focus: a class set here, since
-    Textual restyles on focus only below a widget with its own :focus-within rule, and one on every row would
-    restyle the whole form before the first paint."""
+    """A setting's control with its name drawn left of it by the row: a Label per row was a fifth of the main
+    screen's widgets, each styled, laid out and painted as the app opens. The name lights up while the control
+    has focus: a class set here, since Textual restyles on focus only below a widget with its own :focus-within
+    rule, and one on every row would restyle the whole form before the first paint."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"setting-row--label"}
+
+    def __init__(self, label: str, control: Widget, *, id: str) -> None:
+        super().__init__(control, classes="setting", id=id)
+        self.label = label
+
+    def render(self) -> Text:
+        """The name; the control covers the row from .setting's margin on."""
+        return Text(self.label, self.get_component_rich_style("setting-row--label"), no_wrap=True, end="")
 
     def on_descendant_focus(self) -> None:
         self.add_class("-focused")
@@ -122,7 +135,10 @@ class ExperimentForm(Vertical):
         self._first_rows = first_rows(config or self._config)
         self.problems: dict[str, str] = {}
         self._check_pending = False
-        self._controls: dict[str, Widget] = {}  # by setting name, as their rows are built
+        self._checked: dict[Control, object] = {}  # each control's value at the last check
+        self._controls: dict[str, Control] = {}  # by setting name, as their rows are built
+        self._rows: dict[str, SettingRow] = {}  # the same, and the Seeds row
+        self._notes: dict[str, Static] = {}  # the notes mounted (`_show_note`)
         self._seeds: Input | None = None  # the Seeds row's, once built
         self.online: bool | None = None  # whether a download could be tried: unknown until a worker has asked
         self._states = self._availability((config or self._config).data_dir)  # each built-in's, for its note
@@ -138,24 +154,35 @@ class ExperimentForm(Vertical):
         yield Static("", id="form-status")
 
     def _row(self, f: dataclasses.Field[Any]) -> Iterator[Widget]:
-        """The setting's row (its name and control) and the line below it for a problem or a note."""
+        """The setting's row (its name and control) and, where the form's config gives it one, the line below it
+        for a problem or a note: built as `_check` would show them, since a widget restyled once mounted costs
+        twice."""
         control = self._controls[f.name] = self._control(f, getattr(self._config, f.name))
-        label = Label(label_for(f.name), classes="setting-label")
-        yield SettingRow(label, control, classes="setting", id=f"row-{f.name}")
-        yield Static("", classes="setting-note -empty", id=f"note-{f.name}")
+        text, kind = self._note(f.name, self._config, None)
+        control.disabled = kind == "-note"
+        yield self._new_row(f.name, control)
+        if kind != "-empty":
+            yield self._new_note(f.name, text, kind)
         if f.name == "seed":
-            yield from self._seeds_row()
+            yield self._seeds_row()
 
-    def _seeds_row(self) -> Iterator[Widget]:
+    def _seeds_row(self) -> SettingRow:
         """Seeds: empty for one run with the seed above; `0-2` or `0,1,5` for a seed group."""
         self._seeds = Input("", placeholder=SEEDS_PLACEHOLDER, compact=True, id="setting-seeds")
         self._seeds.tooltip = SEEDS_HELP
-        yield SettingRow(Label("seeds", classes="setting-label"), self._seeds, classes="setting", id="row-seeds")
-        yield Static("", classes="setting-note -empty", id="note-seeds")
+        return self._new_row("seeds", self._seeds)
 
-    def _control(self, f: dataclasses.Field[Any], value: Any) -> Widget:
+    def _new_row(self, name: str, control: Widget) -> SettingRow:
+        row = self._rows[name] = SettingRow(label_for(name), control, id=f"row-{name}")
+        return row
+
+    def _new_note(self, name: str, text: str, kind: str) -> Static:
+        note = self._notes[name] = Static(text, classes=f"setting-note {kind}", id=f"note-{name}")
+        return note
+
+    def _control(self, f: dataclasses.Field[Any], value: Any) -> Control:
         widget_id, help = f"setting-{f.name}", f.metadata["help"]
-        control: Widget
+        control: Control
         if f.metadata["choices"] and f.name != DATASET:
             control = Choice([(c, c) for c in f.metadata["choices"]], value, id=widget_id)
         elif setting_type(f) is bool:
@@ -266,8 +293,8 @@ class ExperimentForm(Vertical):
         return missing_text(config.dataset, config.data_dir or None)
 
     async def add_rows(self) -> None:
-        """The rows below those of the first frame (a row is four widgets). Until they are mounted, `read()` takes
-        their values from `_config`."""
+        """The rows below those of the first frame (a row is two widgets, three with a note). Until they are
+        mounted, `read()` takes their values from `_config`."""
         rows = [widget for f in ExperimentConfig.fields()[self._first_rows :] for widget in self._row(f)]
         await self.query_one("#settings").mount_all(rows)
         if self.is_attached:  # else the app closed before they were mounted
@@ -276,7 +303,7 @@ class ExperimentForm(Vertical):
     def _rows_added(self) -> None:
         for control in self.query(Input):
             control.cursor_position = 0  # a long path shows its start, not its tail
-        self._check()
+        self._changed()  # with the changes the new controls report as they mount: one check for all
 
     def show_config(self, config: ExperimentConfig) -> None:
         """Put a config's values into the controls; ConfigError if one cannot be shown (not among the choices)."""
@@ -290,7 +317,6 @@ class ExperimentForm(Vertical):
                 control.value = str(value)
                 control.cursor_position = 0  # a long path shows its start, not its tail
             else:
-                assert isinstance(control, Choice | Switch)
                 control.value = value
         self._config = config
         self._states = self._availability(config.data_dir)  # before its Input says it changed: no stale note
@@ -307,7 +333,6 @@ class ExperimentForm(Vertical):
             if control is None:
                 continue  # not mounted yet: it will show `_config`'s value
             if not isinstance(control, Input):
-                assert isinstance(control, Choice | Switch)
                 values[f.name] = control.value
             elif setting_type(f) in PARSERS:
                 parse, why = PARSERS[setting_type(f)]
@@ -375,38 +400,60 @@ class ExperimentForm(Vertical):
     @on(Input.Changed)
     @on(Choice.Changed)
     @on(Switch.Changed)
+    def _control_changed(self, event: Input.Changed | Choice.Changed | Switch.Changed) -> None:
+        """Every control reports its first value once mounted, and each value a config put in, which the check
+        that followed (`show_config`'s) read already: only a value not checked yet needs a check."""
+        if self._checked.get(event.control, self) != event.value:
+            self._changed()
+
     def _changed(self) -> None:
-        """One check for a burst of changes: every control reports its first value once mounted, and a loaded
-        config changes many at once."""
+        """One check for a burst of changes: a loaded config changes many at once."""
         if not self._check_pending:
             self._check_pending = True
-            self.call_later(self._check)
+            self.call_later(self._check_if_pending)
+
+    def _check_if_pending(self) -> None:
+        if self._check_pending:  # else a check came meanwhile (show_config's)
+            self._check()
 
     def _check(self) -> None:
         self._check_pending = False
+        controls = [*self._controls.values(), *([self._seeds] if self._seeds is not None else [])]
+        self._checked = {control: control.value for control in controls}
         config, self.problems = self.read()
         for name, control in self._controls.items():
             problem = self.problems.get(name)
-            not_applicable = config.not_applicable(name)  # the reason shown in place of the control
-            self.query_one(f"#row-{name}").set_class(problem is not None, "-invalid")
-            control.disabled = problem is None and not_applicable is not None
-            note = self.query_one(f"#note-{name}", Static)
-            missing = self.missing_data(config) if name == DATASET else None  # said before Start, not after
-            text = as_fields(problem or not_applicable or missing or "")
-            kind = "-error" if problem or missing else "-note" if not_applicable else "-empty"
-            if name == DATASET and kind == "-empty":
-                text, kind = self._data_note(config)
-            if note.content != text:  # each update lays out the whole screen again
-                note.update(text)
-            note.set_classes(["setting-note", kind])
+            control.disabled = problem is None and config.not_applicable(name) is not None
+            self._show_note(name, problem is not None, *self._note(name, config, problem))
         if self._seeds is not None:
             problem = self.problems.get("seeds")
-            self.query_one("#row-seeds").set_class(problem is not None, "-invalid")
-            note = self.query_one("#note-seeds", Static)
-            note.update(problem or "")
-            note.set_classes(["setting-note", "-error" if problem else "-empty"])
-        self.query_one("#form-status", Static).update(self._status_text(self.missing_data(config), config.dataset))
+            self._show_note("seeds", problem is not None, problem or "", "-error" if problem else "-empty")
+        self._say("#form-status", self._status_text(self.missing_data(config), config.dataset))
         self.post_message(self.Checked(self.problems))
+
+    def _note(self, name: str, config: ExperimentConfig, problem: str | None) -> tuple[str, str]:
+        """The line below a setting's row and its class: the setting's problem, why it does not apply (the reason
+        shown in place of the control) or, for the data set, what it is; "-empty" for none."""
+        not_applicable = config.not_applicable(name)
+        missing = self.missing_data(config) if name == DATASET else None  # said before Start, not after
+        if name == DATASET and not (problem or missing):
+            return self._data_note(config)
+        text = as_fields(problem or not_applicable or missing or "")
+        return text, "-error" if problem or missing else "-note" if not_applicable else "-empty"
+
+    def _show_note(self, name: str, invalid: bool, text: str, kind: str) -> None:
+        """The row's mark and the line below it: a note is mounted the first time one shows (most rows never have
+        one, and a hidden widget costs as much to open the app as a shown one), then kept, hidden while empty."""
+        row = self._rows[name]
+        row.set_class(invalid, "-invalid")
+        note = self._notes.get(name)
+        if note is None:
+            if kind != "-empty":
+                self.query_one("#settings").mount(self._new_note(name, text, kind), after=row)
+            return
+        if note.content != text:  # each update lays out the whole screen again
+            note.update(text)
+        note.set_classes(["setting-note", kind])
 
     def _status_text(self, missing: str | None, dataset: str) -> str:
         if self.locked:
@@ -420,7 +467,7 @@ class ExperimentForm(Vertical):
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         if event.widget is self._seeds:
-            self.query_one("#setting-help", Static).update(f"[b]seeds[/b]: {SEEDS_HELP}")
+            self._say("#setting-help", f"[b]seeds[/b]: {SEEDS_HELP}")
             return
         name = (event.widget.id or "").removeprefix("setting-")
         self._show_help(name)
@@ -435,4 +482,9 @@ class ExperimentForm(Vertical):
         f = next((f for f in ExperimentConfig.fields() if f.name == name), None)
         if f is not None:
             help = dataset_help(self._states) if name == DATASET else f.metadata["help"]
-            self.query_one("#setting-help", Static).update(f"[b]{label_for(f.name)}[/b]: {help}")
+            self._say("#setting-help", f"[b]{label_for(f.name)}[/b]: {help}")
+
+    def _say(self, line: str, text: str) -> None:
+        """The help's or the status's text: their sizes are fixed (app.tcss), so a new text repaints them without a
+        layout of the screen (one at each focus move otherwise)."""
+        self.query_one(line, Static).update(text, layout=False)
