@@ -2,10 +2,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Coroutine, Iterator
-from functools import partial
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -78,18 +76,3 @@ def one_torch_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
-
-
-@pytest.fixture
-def idle_in_a_tenth(monkeypatch: pytest.MonkeyPatch) -> None:
-    """For a test that presses keys while a run trains in its process: Textual's pilot, at each key press (twice)
-    and each pause(), waits until this process's CPU time stops advancing, for at most a second, which never
-    happens while training goes: each press cost 2 s and each pause 1 s, of waiting and of the run's training. A
-    tenth of a second still lets the UI thread's work start; the pilot then waits, as before, for every widget's
-    queued messages to be handled. Not for every test: some wait on a screen's work that those seconds hid."""
-    import textual.app
-    import textual.pilot
-
-    for module in (textual.app, textual.pilot):
-        wait: Callable[..., Coroutine[Any, Any, None]] = module.wait_for_idle
-        monkeypatch.setattr(module, "wait_for_idle", partial(wait, max_sleep=0.1))

@@ -399,7 +399,6 @@ async def test_settings_that_cannot_be_shown_are_refused_and_others_are_marked(t
 
 
 @pytest.mark.timing  # exits within 2 s of the answer
-@pytest.mark.usefixtures("idle_in_a_tenth")
 async def test_quit_while_running_asks_stops_the_worker_and_exits(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(long_config(tiny_config))
     async with app.run_test(size=SIZE) as pilot:
@@ -433,7 +432,6 @@ def inside_screen(app: PruneApp, selector: str) -> bool:
     return widget.display and region.area > 0 and app.screen.region.contains_region(region)
 
 
-@pytest.mark.usefixtures("idle_in_a_tenth")
 async def test_at_80x24_a_run_shows_status_both_charts_and_the_bars_at_once(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(long_config(tiny_config))
     async with app.run_test(size=(80, 24)) as pilot:

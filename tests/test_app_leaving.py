@@ -132,7 +132,6 @@ async def test_quitting_mid_sensitivity_asks_first_and_saves_its_finished_rows(
     ]
 
 
-@pytest.mark.usefixtures("idle_in_a_tenth")
 async def test_quit_names_everything_going(tiny_config: ExperimentConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     gate = gate_after(monkeypatch, 1)
     _, release = hold_data(monkeypatch)  # the run waits as it loads its data: going at ctrl+q, however fast the machine
