@@ -63,7 +63,9 @@ def test_the_app_saves_its_run_when_its_terminal_goes(how: str, tiny_config: Exp
         while b"ready: set up an experiment" not in drawn:  # painted (a focused field's cursor blinks on after)
             assert time.monotonic() < deadline and app.poll() is None, f"the app did not start: {drawn[-2000:]!r}"
             drawn += drain(master, 0.2)
-        drawn += drain(master, 2.0)  # the form's rows below the fold are added once the first frame is up
+        while b"Sparsity per layer" not in drawn:  # the rest of the form and the run's panels: after the first frame
+            assert time.monotonic() < deadline and app.poll() is None, f"the app did not finish: {drawn[-2000:]!r}"
+            drawn += drain(master, 0.1)
         os.write(master, b"\x12")  # ctrl+r: start
         while not list(root.glob("*/history.csv")):  # the first epoch has ended: it trains
             assert time.monotonic() < deadline and app.poll() is None, f"the run never got going: {drawn[-2000:]!r}"
