@@ -51,7 +51,8 @@ def test_the_app_saves_its_run_when_its_terminal_goes(how: str, tiny_config: Exp
     root = tmp_path / "runs"
     master, child_end = pty.openpty()
     fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 44, 140, 0, 0))
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm-256color"}
+    sized = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}  # xdist sets 80x24
+    env = {**sized, "PYTHONPATH": str(REPO), "TERM": "xterm-256color"}
     app = subprocess.Popen(
         [sys.executable, "-m", "prunetui", "--config", str(settings), "--runs-dir", str(root)],
         stdin=child_end, stdout=child_end, stderr=child_end, cwd=REPO, env=env,
