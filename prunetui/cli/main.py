@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def exit_process(code: int) -> NoReturn:
     """End `python -m prunetui` with `code`; once torch is imported, without the interpreter's teardown of its
-    modules, as the app does: about 0.7 s of CPU (torch and its compiler) at the end of every command that ran
+    modules, as the app does: about 0.2 s of CPU and up to 0.4 s of wall at the end of every command that ran
     something, with nothing left to save. What a normal exit does first is done: other threads awaited, exit
     handlers run (multiprocessing's removes its temporary directories, logging's flushes), output flushed."""
     if "torch" not in sys.modules:
