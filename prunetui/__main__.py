@@ -1,3 +1,3 @@
-from prunetui.cli import main
+from prunetui.cli.main import exit_process, main
 
-raise SystemExit(main())
+exit_process(main())

@@ -20,11 +20,13 @@ def square(n: int, context: JobContext) -> Generator[str, None, int]:
     return n * n
 
 
-def where_and_threads(pause: float, context: JobContext) -> Generator[None, None, tuple[int, int, str, str]]:
-    """After `pause` seconds: this process's id, its torch threads, the device it was handed and the GPUs it sees."""
+def where_and_threads(go: Path | None, context: JobContext) -> Generator[None, None, tuple[int, int, str, str]]:
+    """Once the file `go` exists (None: at once): this process's id, its torch threads, the device it was handed
+    and the GPUs it sees."""
     import torch
 
-    time.sleep(pause)
+    while go is not None and not go.exists():
+        time.sleep(0.01)
     return os.getpid(), torch.get_num_threads(), context.device, os.environ.get("CUDA_VISIBLE_DEVICES", "all")
     yield
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from prunetui.cli import main
+from prunetui.cli.main import exit_process, main
 from tests.faults import arm
 
 if __name__ == "__main__":
@@ -22,4 +22,4 @@ if __name__ == "__main__":
     torch.set_num_threads(1)  # as in the tests
     signum = signal.Signals[f"SIG{name}"]
     arm(pytest.MonkeyPatch(), "training", lambda: os.kill(os.getpid(), signum))
-    sys.exit(main(args))
+    exit_process(main(args))  # as `python -m prunetui` ends

@@ -51,7 +51,8 @@ def test_the_app_saves_its_run_when_its_terminal_goes(how: str, tiny_config: Exp
     root = tmp_path / "runs"
     master, child_end = pty.openpty()
     fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 44, 140, 0, 0))
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm-256color"}
+    sized = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}  # xdist sets 80x24
+    env = {**sized, "PYTHONPATH": str(REPO), "TERM": "xterm-256color"}
     app = subprocess.Popen(
         [sys.executable, "-m", "prunetui", "--config", str(settings), "--runs-dir", str(root)],
         stdin=child_end, stdout=child_end, stderr=child_end, cwd=REPO, env=env,
@@ -63,7 +64,9 @@ def test_the_app_saves_its_run_when_its_terminal_goes(how: str, tiny_config: Exp
         while b"ready: set up an experiment" not in drawn:  # painted (a focused field's cursor blinks on after)
             assert time.monotonic() < deadline and app.poll() is None, f"the app did not start: {drawn[-2000:]!r}"
             drawn += drain(master, 0.2)
-        drawn += drain(master, 2.0)  # the form's rows below the fold are added once the first frame is up
+        while b"Sparsity per layer" not in drawn:  # the rest of the form and the run's panels: after the first frame
+            assert time.monotonic() < deadline and app.poll() is None, f"the app did not finish: {drawn[-2000:]!r}"
+            drawn += drain(master, 0.1)
         os.write(master, b"\x12")  # ctrl+r: start
         while not list(root.glob("*/history.csv")):  # the first epoch has ended: it trains
             assert time.monotonic() < deadline and app.poll() is None, f"the run never got going: {drawn[-2000:]!r}"

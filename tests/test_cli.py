@@ -212,6 +212,35 @@ def test_a_run_piped_to_a_reader_that_leaves_stops_quietly(tiny_config: Experime
     assert json.loads((out / "summary.json").read_text())["status"] == "stopped"
 
 
+EXIT_AFTER_TORCH = """
+import multiprocessing.util, sys, threading, time
+import torch
+from prunetui.cli.main import exit_process
+
+class Noisy:
+    def __del__(self):
+        print("torn down")
+
+kept = Noisy()  # the interpreter's teardown would print
+print(multiprocessing.util.get_temp_dir())  # multiprocessing's exit handler removes it
+threading.Thread(target=lambda: (time.sleep(0.2), open(sys.argv[1], "w").close())).start()
+print("last words", end="")  # still in the pipe's buffer
+exit_process(3)
+"""
+
+
+def test_a_command_that_imported_torch_ends_without_the_teardown_after_what_an_exit_does_first(
+    tmp_path: Path,
+) -> None:
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent), "TMPDIR": str(tmp_path)}
+    command = [sys.executable, "-c", EXIT_AFTER_TORCH, str(tmp_path / "thread-done")]
+    done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stderr
+    temporary, last = done.stdout.splitlines()
+    assert last == "last words" and not Path(temporary).exists()
+    assert (tmp_path / "thread-done").exists()  # the thread was awaited
+
+
 def test_counts_of_one_are_singular() -> None:
     assert [counted(n, "epoch") for n in (0, 1, 2)] == ["0 epochs", "1 epoch", "2 epochs"]
     assert counted(1000, "training image") == "1,000 training images"

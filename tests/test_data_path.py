@@ -111,13 +111,14 @@ def _children(pid: int) -> set[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from Linux's /proc")
-def test_ctrl_c_leaves_no_worker_process(tmp_path: Path) -> None:
+def test_ctrl_c_leaves_no_worker_process(tiny_data: Path, tmp_path: Path) -> None:
     """Ctrl+C in a terminal signals the whole process group, the workers too: the run stops between batches,
     saves, and its workers are gone when it exits."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
     command = [
-        sys.executable, "-m", "prunetui", "run", "--data-path", "stream", "--epochs", "30", "--batch-size", "16",
-        "--device", "cpu", "--out", str(tmp_path / "run"),
+        sys.executable, "-m", "prunetui", "run", "--dataset", "mnist", "--data-dir", str(tiny_data),
+        "--data-path", "stream", "--epochs", "30", "--batch-size", "16", "--device", "cpu",
+        "--out", str(tmp_path / "run"),
     ]  # fmt: skip
     process = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True

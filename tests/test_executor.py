@@ -75,12 +75,19 @@ def test_a_serial_cancel_stops_the_running_job_keeps_its_result_and_runs_no_more
     assert time.monotonic() - started < 30  # not 60 s
 
 
-def test_workers_run_jobs_at_once_with_their_share_of_threads_and_results_come_as_they_finish() -> None:
+def test_workers_run_jobs_at_once_with_their_share_of_threads_and_results_come_as_they_finish(
+    tmp_path: Path,
+) -> None:
+    go = tmp_path / "go"
     with ProcessExecutor(workers=2, threads=1, devices=("cpu",)) as executor:
-        executor.submit(Job("slow", where_and_threads, 3.0))
-        executor.submit(Job("quick", where_and_threads, 0.0))
+        executor.submit(Job("slow", where_and_threads, go))  # ends once "bad" has
+        executor.submit(Job("quick", where_and_threads, None))
         executor.submit(Job("bad", refuse, "out of luck"))
-        outcomes = list(executor.as_completed())
+        outcomes = []
+        for outcome in executor.as_completed():
+            outcomes.append(outcome)
+            if isinstance(outcome, JobFailed):
+                go.touch()
         pids = executor.pids()
     finished = [outcome for outcome in outcomes if isinstance(outcome, JobDone | JobFailed)]
     assert [outcome.key for outcome in finished] == ["quick", "bad", "slow"]  # as they finish, not as submitted
@@ -168,6 +175,7 @@ def test_a_worker_killed_at_a_cancel_leaves_no_scratch_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A worker that does not end when terminated is killed, and the directory it could not remove goes too."""
+    monkeypatch.setattr("prunetui.engine.analyses.executor.KILL_AFTER_SECONDS", 0.5)  # it never ends by itself
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR afresh, here and in the worker
 
@@ -191,7 +199,7 @@ def test_a_worker_given_cuda_n_sees_that_gpu_alone_as_cuda() -> None:
     """What a multi-GPU box relies on, checked without a GPU: no job here touches CUDA."""
     with ProcessExecutor(workers=2, threads=1, devices=("cuda:1", "cuda:0")) as executor:
         for name in ("a", "b", "c"):
-            executor.submit(Job(name, where_and_threads, 0.5))
+            executor.submit(Job(name, where_and_threads, None))  # a and b at once, one on each worker
         results = [outcome.result for outcome in executor.as_completed() if isinstance(outcome, JobDone)]
     assert len(results) == 3 and {result[2:] for result in results} == {("cuda", "0"), ("cuda", "1")}
 

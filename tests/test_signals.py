@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 from prunetui.engine import ExperimentConfig
+from prunetui.engine.analyses import Progress, SweepSpec
+from prunetui.engine.analyses.sweep import Sweep
 from prunetui.engine.storage.export import load_model
 from prunetui.engine.storage.scratch import PREFIXES, remove_orphans
 from tests.analysis_helpers import tiny_flags
@@ -105,19 +107,49 @@ def test_an_analysis_stops_on(
 # -- a parallel sweep: its workers and their scratch directories (`engine.storage.scratch`) -------------------
 
 
-def sweep_process(
-    tiny_config: ExperimentConfig, tmp_path: Path, scratch: Path, finetune_epochs: int = 40, **popen: Any
-) -> subprocess.Popen[str]:
-    """`prunetui sweep --jobs 2` of two points, in a session of its own (a terminal's process group)."""
-    flags = tiny_flags(tiny_config)
-    flags[flags.index("--finetune-epochs") + 1] = str(finetune_epochs)  # long enough to be caught mid-point
-    command = [
-        *[sys.executable, "-m", "prunetui", "sweep", "--methods", "l1", "--sparsities", "0.5,0.75", "--jobs", "2"],
-        *[*flags, "--out", str(tmp_path / "sweep")],
-    ]
-    env = {**environment(scratch), "PYTHONPATH": str(REPO)}
-    options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} | popen
-    return subprocess.Popen(command, cwd=REPO, env=env, text=True, start_new_session=True, **options)
+@pytest.fixture(scope="module")
+def trained_dense(tmp_path_factory: pytest.TempPathFactory) -> Callable[[ExperimentConfig], Path]:
+    """A sweep directory holding the dense model of `config` (dense.pt and sweep.toml, no point yet), made here
+    once per settings: a sweep started on a copy goes straight to its points' workers, as a resumed one does,
+    instead of training it in its own process first (about 2 s of CPU, the first optimizer's import of torch's
+    compiler included). Settings or data that differ from the sweep's make it refuse the directory."""
+    made: dict[ExperimentConfig, Path] = {}
+
+    def directory(config: ExperimentConfig) -> Path:
+        if config not in made:
+            made[config] = tmp_path_factory.mktemp("dense") / "sweep"
+            spec = SweepSpec(config, ("l1",), (0.5,))
+            sweep = Sweep(spec, made[config], download=False)
+            for event in sweep.run():
+                if isinstance(event, Progress) and event.stage != spec.dense_stage(config.seed):
+                    sweep.stop()  # dense.pt is saved: its first point has begun, and is dropped
+            assert (made[config] / "dense.pt").is_file(), event
+        return made[config]
+
+    return directory
+
+
+@pytest.fixture
+def start_sweep(
+    tiny_config: ExperimentConfig, trained_dense: Callable[[ExperimentConfig], Path], tmp_path: Path, scratch: Path
+) -> Callable[..., subprocess.Popen[str]]:
+    """`start_sweep(finetune_epochs, **popen)`: `prunetui sweep --jobs 2` of two points, in a session of its own
+    (a terminal's process group), in tmp_path/sweep, whose dense model is trained already."""
+
+    def start(finetune_epochs: int = 40, **popen: Any) -> subprocess.Popen[str]:
+        config = tiny_config.replace(finetune_epochs=finetune_epochs)  # long enough to be caught mid-point
+        flags = tiny_flags(config)
+        flags[flags.index("--finetune-epochs") + 1] = str(finetune_epochs)
+        shutil.copytree(trained_dense(config), tmp_path / "sweep")
+        command = [
+            *[sys.executable, "-m", "prunetui", "sweep", "--methods", "l1", "--sparsities", "0.5,0.75", "--jobs", "2"],
+            *[*flags, "--out", str(tmp_path / "sweep")],
+        ]
+        env = {**environment(scratch), "PYTHONPATH": str(REPO)}
+        options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} | popen
+        return subprocess.Popen(command, cwd=REPO, env=env, text=True, start_new_session=True, **options)
+
+    return start
 
 
 def environment(scratch: Path) -> dict[str, str]:
@@ -153,11 +185,11 @@ def ended(pid: int) -> bool:
 
 @pytest.mark.parametrize("signal_name", ["TERM", "INT", "HUP"])
 def test_a_parallel_sweep_stops_quietly_and_cleans_up_on(
-    signal_name: str, tiny_config: ExperimentConfig, tmp_path: Path, scratch: Path
+    signal_name: str, start_sweep: Callable[..., subprocess.Popen[str]], scratch: Path
 ) -> None:
     """SIGTERM to the caller; Ctrl+C and a closed terminal's SIGHUP to the whole process group, as a terminal
     sends them: the caller stops, its workers end without a traceback (no BrokenPipeError), nothing is left."""
-    process = sweep_process(tiny_config, tmp_path, scratch)
+    process = start_sweep()
     points_running(scratch)
     signum = signal.Signals[f"SIG{signal_name}"]
     if signal_name == "TERM":
@@ -171,10 +203,10 @@ def test_a_parallel_sweep_stops_quietly_and_cleans_up_on(
 
 
 def test_a_killed_sweep_leaves_no_scratch_directories(
-    tiny_config: ExperimentConfig, tmp_path: Path, scratch: Path
+    start_sweep: Callable[..., subprocess.Popen[str]], scratch: Path
 ) -> None:
     """The caller SIGKILLed: its workers notice, unwind their points and end."""
-    process = sweep_process(tiny_config, tmp_path, scratch)
+    process = start_sweep()
     workers = points_running(scratch)
     process.kill()
     process.communicate(timeout=60)
@@ -183,10 +215,10 @@ def test_a_killed_sweep_leaves_no_scratch_directories(
 
 
 def test_a_killed_worker_leaves_no_scratch_directory(
-    tiny_config: ExperimentConfig, tmp_path: Path, scratch: Path
+    start_sweep: Callable[..., subprocess.Popen[str]], tmp_path: Path, scratch: Path
 ) -> None:
     """A worker SIGKILLed mid-point: its point is run again, and its scratch directory removed."""
-    process = sweep_process(tiny_config, tmp_path, scratch, finetune_epochs=8)
+    process = start_sweep(finetune_epochs=8)
     victim = points_running(scratch, 1)[0]
     os.kill(victim, signal.SIGKILL)
     out, err = process.communicate(timeout=240)
@@ -197,10 +229,10 @@ def test_a_killed_worker_leaves_no_scratch_directory(
 
 
 def test_a_sweep_piped_into_head_leaves_no_scratch_directories(
-    tiny_config: ExperimentConfig, tmp_path: Path, scratch: Path
+    start_sweep: Callable[..., subprocess.Popen[str]], scratch: Path
 ) -> None:
     """`prunetui sweep --jobs 2 | head -1`: the reader goes, the sweep stops at its next line and cleans up."""
-    process = sweep_process(tiny_config, tmp_path, scratch, finetune_epochs=8)
+    process = start_sweep(finetune_epochs=8)
     assert process.stdout is not None
     assert process.stdout.readline().startswith("sweep of 2 points")
     points_running(scratch, 1)

@@ -136,9 +136,9 @@ def test_a_stopped_parallel_sweep_leaves_no_worker_and_resumes(tiny_config: Expe
 
 def test_ctrl_c_on_a_parallel_sweep_ends_every_worker(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
     process, workers = ctrl_c_once_two_workers_run([
-        "sweep", *tiny_flags(tiny_config), "--epochs", "30", "--methods", "l1", "--sparsities", "0.5,0.9",
+        "sweep", *tiny_flags(tiny_config), "--finetune-epochs", "40", "--methods", "l1", "--sparsities", "0.5,0.9",
         "--jobs", "2", "--threads", "1", "--runs-dir", str(tmp_path),
-    ])  # the dense model trains here; Ctrl+C comes as its points' workers start  # fmt: skip
+    ])  # the dense model trains here; Ctrl+C comes as its points' workers start, long before they end  # fmt: skip
     output = process.stdout
     assert process.returncode == 130 and "stopped; run the same command again to resume" in output
     assert "points running elsewhere end now, unfinished; finished points are kept" in output

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
+import sys
+import threading
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 from prunetui import __version__
 from prunetui.cli.data_command import add_data_parser, data_command
@@ -104,6 +109,25 @@ def main(argv: list[str] | None = None) -> int:
         if problem is None:
             raise
         return fail(problem, code=1)
+
+
+def exit_process(code: int) -> NoReturn:
+    """End `python -m prunetui` with `code`; once torch is imported, without the interpreter's teardown of its
+    modules, as the app does: about 0.2 s of CPU and up to 0.4 s of wall at the end of every command that ran
+    something, with nothing left to save. What a normal exit does first is done: other threads awaited, exit
+    handlers run (multiprocessing's removes its temporary directories, logging's flushes), output flushed."""
+    if "torch" not in sys.modules:
+        raise SystemExit(code)
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # its reader gone, or closed: as the interpreter's exit says then
+        code = 120
+    os._exit(code)
 
 
 def broken_torch(error: BaseException) -> str | None:
