@@ -1,3 +1,3 @@
-from prunetui.cli.main import exit_process, main
+from prunetui.cli.main import command
 
-exit_process(main())
+command()

@@ -1,5 +1,5 @@
 """The `prunetui` command: the app by default, headless subcommands for scripts and SSH sessions."""
 
-from prunetui.cli.main import main
+from prunetui.cli.main import command, main
 
-__all__ = ["main"]
+__all__ = ["command", "main"]

@@ -111,8 +111,13 @@ def main(argv: list[str] | None = None) -> int:
         return fail(problem, code=1)
 
 
+def command() -> NoReturn:
+    """The `prunetui` command and `python -m prunetui`: `main`, then `exit_process`."""
+    exit_process(main())
+
+
 def exit_process(code: int) -> NoReturn:
-    """End `python -m prunetui` with `code`; once torch is imported, without the interpreter's teardown of its
+    """End the `prunetui` command with `code`; once torch is imported, without the interpreter's teardown of its
     modules, as the app does: about 0.2 s of CPU and up to 0.4 s of wall at the end of every command that ran
     something, with nothing left to save. What a normal exit does first is done: other threads awaited, exit
     handlers run (multiprocessing's removes its temporary directories, logging's flushes), output flushed."""
