@@ -55,3 +55,21 @@ async def test_a_chart_narrower_than_a_legend_entry_still_renders() -> None:
         console = Console(width=chart.size.width, file=io.StringIO(), record=True)
         console.print(chart.render())
         assert "ln-structured" in console.export_text()
+
+
+@pytest.mark.parametrize("width", [80, 160])  # with the legend's lines under the plot, and without
+async def test_a_log_axis_chart_repaints_as_often_as_it_likes(width: int) -> None:
+    """plotext takes the logarithm of the data it holds, in place, at each build: a chart of compressions on a log
+    axis repainted (a focus, a tooltip, a layout) took it again, until a value went negative and the app failed."""
+    app = ChartApp()
+    async with app.run_test(size=(width, 16)) as pilot:
+        chart = app.query_one(SeriesChart)
+        chart.show({method: ([2.0, 10.0], [80.0 - k, 40.0 - k]) for k, method in enumerate(METHODS)}, log_x=True)
+        await pilot.pause()
+        frames = []
+        for _ in range(4):
+            console = Console(width=chart.size.width, file=io.StringIO(), record=True)
+            console.print(chart.render())
+            frames.append(console.export_text())
+        assert frames == [frames[0]] * 4  # the same plot each time
+        assert chart.plt.monitor.x[0] == pytest.approx([0.30103, 1.0], abs=1e-5)  # log10 of 2 and 10, taken once

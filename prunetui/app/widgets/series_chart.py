@@ -80,6 +80,8 @@ class SeriesChart(PlotextPlot):
         self._in_border = ""  # the legend's entries the bottom border holds
         self._below: list[Text] = []  # the legend's lines under the plot: the entries the border cannot hold
         self._shown: tuple[str, bool, str] | None = None
+        self._log_x = False
+        self._errors: Lines = {}
 
     def on_mount(self) -> None:
         self.plt.xlabel(self.x.label)
@@ -92,20 +94,9 @@ class SeriesChart(PlotextPlot):
         key = (repr(series), log_x, repr(errors))
         if key == self._shown:
             return
-        self._shown, self.series = key, series
-        self.plt.clear_data()
-        drawn = any(x_values for x_values, _ in series.values())
-        self.plt.xscale("log" if log_x and drawn else "linear")  # plotext fails to draw an empty log axis
+        self._shown, self.series, self._log_x, self._errors = key, series, log_x, errors or {}
         self.plt.xlabel(x_label or self.x.label)
-        for index, (label, (xs, ys)) in enumerate(series.items()):  # an empty series keeps its color, drawing nothing
-            if not xs:
-                continue
-            self.plt.plot(xs, ys, marker="braille", color=color_of(index))
-            if errors and label in errors:
-                bars = [2 * half for half in errors[label][1]]  # plotext's yerr is the whole bar
-                self.plt.error(xs, ys, yerr=bars, color=color_of(index))
-            if len(xs) == 1:  # a line of one point draws nothing
-                self.plt.scatter(xs, ys, marker="dot", color=color_of(index))
+        self._plot_data()
         xs = [x for x_values, _ in series.values() for x in x_values]
         ys = [y for _, y_values in series.values() for y in y_values]
         if not log_x:
@@ -115,6 +106,22 @@ class SeriesChart(PlotextPlot):
         self.legend = LEGEND_GAP.join(self._entries)
         self._place_legend()
         self.refresh()
+
+    def _plot_data(self) -> None:
+        """Hand the series to plotext. On a log axis again before each build: plotext takes the logarithm of the
+        data it holds in place, so a second build (any repaint) would take it twice, and fail once one is negative."""
+        self.plt.clear_data()
+        drawn = any(x_values for x_values, _ in self.series.values())
+        self.plt.xscale("log" if self._log_x and drawn else "linear")  # plotext fails to draw an empty log axis
+        for index, (label, (xs, ys)) in enumerate(self.series.items()):  # an empty one keeps its color, drawing nothing
+            if not xs:
+                continue
+            self.plt.plot(xs, ys, marker="braille", color=color_of(index))
+            if label in self._errors:
+                bars = [2 * half for half in self._errors[label][1]]  # plotext's yerr is the whole bar
+                self.plt.error(xs, ys, yerr=bars, color=color_of(index))
+            if len(xs) == 1:  # a line of one point draws nothing
+                self.plt.scatter(xs, ys, marker="dot", color=color_of(index))
 
     def on_resize(self) -> None:
         self._place_legend()
@@ -129,8 +136,7 @@ class SeriesChart(PlotextPlot):
         while entries and Text.from_markup(LEGEND_GAP.join([entries[-1], *in_border])).cell_len <= room:
             in_border.insert(0, entries.pop())
         if self._in_border != (subtitle := LEGEND_GAP.join(in_border)):
-            # Only when it changed: each setting repaints, and plotext cannot build a log-scale plot twice at
-            # one size (it takes the logarithm of its data again).
+            # Only when it changed: each setting repaints.
             self.border_subtitle = self._in_border = subtitle
         lines: list[list[str]] = []
         for entry in entries:
@@ -145,6 +151,8 @@ class SeriesChart(PlotextPlot):
             line.pad_left(max(0, self.size.width - 1 - line.cell_len))
 
     def render(self) -> RenderResult:
+        if self._log_x:
+            self._plot_data()
         if not self._below:
             return super().render()
         # PlotextPlot.render, with the plot's height less the legend's lines
