@@ -21,11 +21,12 @@ def square(n: int, context: JobContext) -> Generator[str, None, int]:
 
 
 def where_and_threads(go: Path | None, context: JobContext) -> Generator[None, None, tuple[int, int, str, str]]:
-    """Once the file `go` exists (None: at once): this process's id, its torch threads, the device it was handed
-    and the GPUs it sees."""
+    """Once the file `go` exists (None: at once; 30 s at most, so that a caller that never makes it fails rather
+    than waits for ever): this process's id, its torch threads, the device it was handed and the GPUs it sees."""
     import torch
 
-    while go is not None and not go.exists():
+    deadline = time.monotonic() + 30
+    while go is not None and not go.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     return os.getpid(), torch.get_num_threads(), context.device, os.environ.get("CUDA_VISIBLE_DEVICES", "all")
     yield

@@ -213,9 +213,12 @@ def test_a_run_piped_to_a_reader_that_leaves_stops_quietly(tiny_config: Experime
 
 
 EXIT_AFTER_TORCH = """
-import multiprocessing.util, sys, threading, time
+import concurrent.futures, multiprocessing.util, sys, threading, time
 import torch
 from prunetui.cli.main import exit_process
+
+pool = concurrent.futures.ThreadPoolExecutor(1)  # never shut down: threading's exit hooks stop its idle thread
+pool.submit(print, "pooled", end=" ").result()
 
 class Noisy:
     def __del__(self):
@@ -236,7 +239,9 @@ def test_a_command_that_imported_torch_ends_without_the_teardown_after_what_an_e
     command = [sys.executable, "-c", EXIT_AFTER_TORCH, str(tmp_path / "thread-done")]
     done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
     assert done.returncode == 3, done.stderr
-    temporary, last = done.stdout.splitlines()
+    pooled_temporary, last = done.stdout.splitlines()
+    pooled, temporary = pooled_temporary.split(" ")
+    assert pooled == "pooled"
     assert last == "last words" and not Path(temporary).exists()
     assert (tmp_path / "thread-done").exists()  # the thread was awaited
 

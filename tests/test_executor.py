@@ -79,7 +79,8 @@ def test_workers_run_jobs_at_once_with_their_share_of_threads_and_results_come_a
     tmp_path: Path,
 ) -> None:
     go = tmp_path / "go"
-    with ProcessExecutor(workers=2, threads=1, devices=("cpu",)) as executor:
+    # Two threads each: the tests' environment sets one (conftest's OMP_NUM_THREADS), which workers must not keep.
+    with ProcessExecutor(workers=2, threads=2, devices=("cpu",)) as executor:
         executor.submit(Job("slow", where_and_threads, go))  # ends once "bad" has
         executor.submit(Job("quick", where_and_threads, None))
         executor.submit(Job("bad", refuse, "out of luck"))
@@ -94,7 +95,7 @@ def test_workers_run_jobs_at_once_with_their_share_of_threads_and_results_come_a
     assert finished[1] == JobFailed("bad", "out of luck")
     slow, quick = ended(outcomes)["slow"].result, ended(outcomes)["quick"].result
     assert {slow[0], quick[0]} == set(pids) and len(pids) == 2  # two workers, one job each at the start
-    assert slow[1:] == quick[1:] == (1, "cpu", "all")
+    assert slow[1:] == quick[1:] == (2, "cpu", "all")
     started = [outcome for outcome in outcomes if isinstance(outcome, JobStarted)]
     assert [s.key for s in started] == ["slow", "quick", "bad"]
     assert started[0].where == f"worker process {slow[0]}"

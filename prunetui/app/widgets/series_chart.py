@@ -97,19 +97,15 @@ class SeriesChart(PlotextPlot):
         self._shown, self.series, self._log_x, self._errors = key, series, log_x, errors or {}
         self.plt.xlabel(x_label or self.x.label)
         self._plot_data()
-        xs = [x for x_values, _ in series.values() for x in x_values]
-        ys = [y for _, y_values in series.values() for y in y_values]
-        if not log_x:
-            set_axis(xs, self.x, self.plt.xlim, self.plt.xticks)
-        set_axis(ys, self.y, self.plt.ylim, self.plt.yticks)
         self._entries = [f"[{hex_color(index)}]━━[/] {label}" for index, label in enumerate(series)]
         self.legend = LEGEND_GAP.join(self._entries)
         self._place_legend()
         self.refresh()
 
     def _plot_data(self) -> None:
-        """Hand the series to plotext. On a log axis again before each build: plotext takes the logarithm of the
-        data it holds in place, so a second build (any repaint) would take it twice, and fail once one is negative."""
+        """Hand the series, and the axes' limits and ticks, to plotext. On a log axis again before each build:
+        plotext takes the logarithm of the data it holds in place, so a second build (any repaint) would take it
+        twice, and fail once one is negative. (Clearing its data clears its limits too.)"""
         self.plt.clear_data()
         drawn = any(x_values for x_values, _ in self.series.values())
         self.plt.xscale("log" if self._log_x and drawn else "linear")  # plotext fails to draw an empty log axis
@@ -122,6 +118,9 @@ class SeriesChart(PlotextPlot):
                 self.plt.error(xs, ys, yerr=bars, color=color_of(index))
             if len(xs) == 1:  # a line of one point draws nothing
                 self.plt.scatter(xs, ys, marker="dot", color=color_of(index))
+        if not self._log_x:
+            set_axis([x for xs, _ in self.series.values() for x in xs], self.x, self.plt.xlim, self.plt.xticks)
+        set_axis([y for _, ys in self.series.values() for y in ys], self.y, self.plt.ylim, self.plt.yticks)
 
     def on_resize(self) -> None:
         self._place_legend()
