@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from prunetui.engine.analyses.executor import JobContext, JobError
+from tests import zygote
 
 
 def square(n: int, context: JobContext) -> Generator[str, None, int]:
@@ -100,7 +101,7 @@ def ctrl_c_once_two_workers_run(arguments: list[str]) -> tuple[subprocess.Comple
     process, with its output, and the workers' pids."""
     environment = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
     command = [sys.executable, "-m", "prunetui", *arguments]
-    process = subprocess.Popen(command, env=environment, start_new_session=True, stdout=subprocess.PIPE, text=True)
+    process = zygote.Popen(command, env=environment, start_new_session=True, stdout=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     workers: list[int] = []
     while len(workers) < 2 and time.monotonic() < deadline and process.poll() is None:
@@ -121,6 +122,16 @@ def build_network(model: str, context: JobContext) -> Generator[None, None, tupl
 
     network = resolve(model).build(InputShape(1, 28, 10))
     return list(network.modules())[-1].out_features, inspect.getfile(type(network))
+    yield
+
+
+def leaves_scratch(seconds: float, context: JobContext) -> Generator[None, None, None]:
+    """Make a scratch directory and leave it there when terminated, as a worker does that SIGTERM strikes while it
+    removes its directory (shutil.rmtree stopped halfway)."""
+    import tempfile
+
+    tempfile.mkdtemp(prefix=f"prunetui-point-{os.getpid()}-")
+    time.sleep(seconds)
     yield
 
 

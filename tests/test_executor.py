@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ from tests.executor_jobs import (
     deaf_in_scratch,
     die_once,
     environment_value,
+    leaves_scratch,
     refuse,
     running,
     sleep_until_stopped,
@@ -172,11 +174,14 @@ def test_cancel_ends_every_worker_process_at_once() -> None:
     assert not any(isinstance(outcome, JobDone | JobFailed) for outcome in outcomes)
 
 
-def test_a_worker_killed_at_a_cancel_leaves_no_scratch_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("job", [deaf_in_scratch, leaves_scratch], ids=["killed", "terminated mid-removal"])
+def test_a_worker_ended_at_a_cancel_leaves_no_scratch_directory(
+    job: Callable[..., Generator[None, None, None]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A worker that does not end when terminated is killed, and the directory it could not remove goes too."""
-    monkeypatch.setattr("prunetui.engine.analyses.executor.KILL_AFTER_SECONDS", 0.5)  # it never ends by itself
+    """A worker that does not end when terminated is killed, and the directory it could not remove goes too; so
+    does the directory of a worker that SIGTERM stopped before it had removed it."""
+    if job is deaf_in_scratch:
+        monkeypatch.setattr("prunetui.engine.analyses.executor.KILL_AFTER_SECONDS", 0.5)  # it never ends by itself
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR afresh, here and in the worker
 
@@ -184,7 +189,7 @@ def test_a_worker_killed_at_a_cancel_leaves_no_scratch_directory(
         return [path.name for path in tmp_path.iterdir() if path.name.startswith("prunetui-")]
 
     executor = ProcessExecutor(workers=1, threads=1)
-    executor.submit(Job("deaf", deaf_in_scratch, 60.0))
+    executor.submit(Job("job", job, 60.0))
     for outcome in executor.as_completed():
         assert isinstance(outcome, JobStarted)  # a worker process sends no progress; its directory shows it
         deadline = time.monotonic() + 30
@@ -192,6 +197,7 @@ def test_a_worker_killed_at_a_cancel_leaves_no_scratch_directory(
             time.sleep(0.05)
         assert [name.split("-")[2] for name in scratch()] == [str(executor.pids()[0])]
         executor.cancel()
+        break  # as a sweep that stops does: what is left is close()'s
     executor.close()
     assert scratch() == []
 

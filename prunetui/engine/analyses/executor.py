@@ -408,15 +408,12 @@ class ProcessExecutor(Executor):
             if process.is_alive():
                 process.terminate()
         deadline = time.monotonic() + KILL_AFTER_SECONDS
-        killed = False
         for process in processes:
             process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()
                 process.join()
-                killed = True
-        if killed:
-            remove_orphans()
+        remove_orphans()  # a terminated worker may have been stopped while it removed its own
 
 
 def _start_resource_tracker() -> None:
