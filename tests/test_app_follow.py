@@ -18,6 +18,7 @@ from prunetui.app.widgets.event_log import EventLog
 from prunetui.engine import ExperimentConfig, StepLoss
 from prunetui.engine.storage.event_log import EventTail
 from prunetui.engine.storage.runs import EVENTS_FILE, list_runs, runs_root
+from tests import zygote
 from tests.analysis_helpers import tiny_flags
 from tests.test_app import opened, wait_until
 from tests.test_app_screens import SMALL
@@ -25,12 +26,14 @@ from tests.test_app_screens import SMALL
 EPOCHS = 400  # far more than the test waits for: it stops the run itself
 
 
-def headless_run(config: ExperimentConfig) -> subprocess.Popen[str]:
+def headless_run(config: ExperimentConfig) -> subprocess.Popen[bytes]:
     """`prunetui run` in a process of its own, writing under the test's runs root."""
     environment = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
     flags = [*tiny_flags(config), "--epochs", str(EPOCHS), "--sparsity", "0.5"]
     command = [sys.executable, "-m", "prunetui", "run", *flags]
-    return subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Its output is not read: into a pipe, a run printing its epochs faster than the app stops it would fill the
+    # pipe and wait for a reader forever.
+    return zygote.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def first_epoch_recorded(root: Path) -> bool:

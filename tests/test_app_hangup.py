@@ -11,7 +11,6 @@ import pty
 import select
 import signal
 import struct
-import subprocess
 import sys
 import termios
 import time
@@ -21,6 +20,7 @@ import pytest
 
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.storage.export import load_model
+from tests import zygote
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -39,11 +39,6 @@ def drain(master: int, seconds: float) -> bytes:
     return got
 
 
-def controlling_terminal() -> None:
-    """In the child, after setsid: the pseudo-terminal on stdin becomes its controlling terminal."""
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
 @pytest.mark.parametrize("how", ["terminal closed", "SIGTERM"])
 def test_the_app_saves_its_run_when_its_terminal_goes(how: str, tiny_config: ExperimentConfig, tmp_path: Path) -> None:
     settings = tmp_path / "long.toml"
@@ -53,10 +48,10 @@ def test_the_app_saves_its_run_when_its_terminal_goes(how: str, tiny_config: Exp
     fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 44, 140, 0, 0))
     sized = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}  # xdist sets 80x24
     env = {**sized, "PYTHONPATH": str(REPO), "TERM": "xterm-256color"}
-    app = subprocess.Popen(
+    app = zygote.Popen(
         [sys.executable, "-m", "prunetui", "--config", str(settings), "--runs-dir", str(root)],
         stdin=child_end, stdout=child_end, stderr=child_end, cwd=REPO, env=env,
-        start_new_session=True, preexec_fn=controlling_terminal,
+        start_new_session=True, controlling_terminal=True,
     )  # fmt: skip
     os.close(child_end)
     try:
@@ -102,10 +97,10 @@ def test_a_cli_run_saves_itself_when_its_terminal_closes(tiny_config: Experiment
     out = tmp_path / "run"
     master, child_end = pty.openpty()
     env = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm-256color"}
-    run = subprocess.Popen(
+    run = zygote.Popen(
         [sys.executable, "-m", "prunetui", "run", "--config", str(settings), "--out", str(out)],
         stdin=child_end, stdout=child_end, stderr=child_end, cwd=REPO, env=env,
-        start_new_session=True, preexec_fn=controlling_terminal,
+        start_new_session=True, controlling_terminal=True,
     )  # fmt: skip
     os.close(child_end)
     try:

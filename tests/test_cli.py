@@ -18,6 +18,7 @@ from prunetui.describe import counted
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.storage.export import load_model
 from prunetui.engine.storage.runs import load_history
+from tests import zygote
 
 
 def exit_code(argv: list[str]) -> int | str | None:
@@ -203,7 +204,7 @@ def test_a_run_piped_to_a_reader_that_leaves_stops_quietly(tiny_config: Experime
     out = tmp_path / "out"
     command = [sys.executable, "-m", "prunetui", *tiny_flags(tiny_config), "--out", str(out)]
     environment = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
-    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = zygote.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None and process.stdout.readline() == "importing torch …\n"
     process.stdout.close()  # the reader goes, as head does after its line
     _, errors = process.communicate(timeout=120)
@@ -216,6 +217,7 @@ EXIT_AFTER_TORCH = """
 import concurrent.futures, multiprocessing.util, sys, threading, time
 import torch
 from prunetui.cli.main import exit_process
+
 
 pool = concurrent.futures.ThreadPoolExecutor(1)  # never shut down: threading's exit hooks stop its idle thread
 pool.submit(print, "pooled", end=" ").result()

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from prunetui.engine import ExperimentConfig
 from prunetui.engine.core.experiment import Experiment
 from prunetui.engine.storage.recording import record_claimed
 from prunetui.engine.storage.runs import claim_new_run_dir, list_runs, runs_root
+from tests import zygote
 from tests.analysis_helpers import only_dir, tiny_flags
 
 # The stable field names of `prunetui runs --json` and `--csv`, spelled out: renaming one breaks scripts.
@@ -125,7 +125,7 @@ def test_output_that_is_not_a_terminal_keeps_each_line_whole(tiny_config: Experi
     """Through a pipe Rich used to wrap at 80 columns, cutting `… 423 \\nimg/s`."""
     env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
     flags = [*tiny_flags(tiny_config), "--schedule", "iterative", "--rounds", "2", "--out", str(tmp_path / "r")]
-    result = subprocess.run(
+    result = zygote.run(
         [sys.executable, "-m", "prunetui", "run", *flags], capture_output=True, text=True, env=env, check=True
     )
     lines = result.stdout.splitlines()

@@ -17,6 +17,7 @@ import torch
 from prunetui.engine import EpochEnd, Experiment, ExperimentConfig, Failed, Finished, Status
 from prunetui.engine.core.data.loading import Split
 from prunetui.engine.core.data.memory import choose_path, free_memory
+from tests import zygote
 from tests.owndata import write_cifar10
 
 REPO = Path(__file__).resolve().parent.parent
@@ -120,7 +121,7 @@ def test_ctrl_c_leaves_no_worker_process(tiny_data: Path, tmp_path: Path) -> Non
         "--data-path", "stream", "--epochs", "30", "--batch-size", "16", "--device", "cpu",
         "--out", str(tmp_path / "run"),
     ]  # fmt: skip
-    process = subprocess.Popen(
+    process = zygote.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
     try:

@@ -20,6 +20,7 @@ from prunetui.engine import ExperimentConfig
 from prunetui.engine.core.metrics import weight_layers
 from prunetui.engine.storage.export import load_model
 from prunetui.engine.storage.runs import read_run
+from tests import zygote
 from tests.analysis_helpers import accuracy, tiny_flags
 from tests.faults import ACTIONS, FAULT_FLAGS, PHASES, arm, temporaries
 
@@ -73,7 +74,7 @@ def killed_runs(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     flags = tiny_flags(ExperimentConfig(dataset="mnist", data_dir=str(tiny_data)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     driver = [sys.executable, "-m", "tests.fault_driver", ",".join(PHASES), "sigkill", "--"]
-    printed = subprocess.run(
+    printed = zygote.run(
         [*driver, *flags, *FAULT_FLAGS, "--out", str(root / "{phase}-sigkill")],
         cwd=REPO, env=env, stdout=subprocess.PIPE, text=True, timeout=120, check=True,
     ).stdout  # fmt: skip

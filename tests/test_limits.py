@@ -20,6 +20,7 @@ from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import executor
 from prunetui.engine.analyses.executor import Parallel
 from prunetui.engine.core.errors import out_of_memory
+from tests import zygote
 from tests.analysis_helpers import tiny_flags
 from tests.test_app import shown, wait_until
 
@@ -154,7 +155,7 @@ def test_a_run_out_of_memory_is_kept_as_failed_with_its_model(tiny_config: Exper
     out = tmp_path / "run"
     flags = [*tiny_flags(tiny_config), "--model", "lenet300", "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
-    done = subprocess.run(
+    done = zygote.run(
         [sys.executable, "-m", "tests.oom_driver", "48", "--", *flags],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip

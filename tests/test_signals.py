@@ -23,6 +23,7 @@ from prunetui.engine.analyses import Progress, SweepSpec
 from prunetui.engine.analyses.sweep import Sweep
 from prunetui.engine.storage.export import load_model
 from prunetui.engine.storage.scratch import PREFIXES, remove_orphans
+from tests import zygote
 from tests.analysis_helpers import tiny_flags
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,7 +48,7 @@ def driven(signal_name: str, args: list[str], scratch: Path) -> subprocess.Compl
         "COLUMNS": "200",
     }
     command = [sys.executable, "-m", "tests.signal_driver", signal_name, "--", *args]
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    return zygote.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
 def assert_stopped_quietly(done: subprocess.CompletedProcess[str], signal_name: str) -> None:
@@ -147,7 +148,7 @@ def start_sweep(
         ]
         env = {**environment(scratch), "PYTHONPATH": str(REPO)}
         options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} | popen
-        return subprocess.Popen(command, cwd=REPO, env=env, text=True, start_new_session=True, **options)
+        return zygote.Popen(command, cwd=REPO, env=env, text=True, start_new_session=True, **options)
 
     return start
 

@@ -23,6 +23,7 @@ from prunetui.describe import percent
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import read_sweep_csv
 from prunetui.engine.storage.runs import list_runs, read_run, write_run_files
+from tests import zygote
 from tests.analysis_helpers import tiny_flags
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,7 +43,7 @@ def environment(**more: str) -> dict[str, str]:
 def driven(phase: str, action: str, *run_args: str, **env: str) -> subprocess.Popen[bytes]:
     """`prunetui run RUN-ARGS…` in a subprocess, with ACTION armed in PHASE (`tests/faults.py`)."""
     command = [sys.executable, "-m", "tests.fault_driver", phase, action, "--", *run_args]
-    return subprocess.Popen(command, cwd=REPO, env=environment(**env), stdout=subprocess.DEVNULL)
+    return zygote.Popen(command, cwd=REPO, env=environment(**env), stdout=subprocess.DEVNULL)
 
 
 def wait_stopped(process: subprocess.Popen[bytes]) -> None:
@@ -158,7 +159,7 @@ def test_a_second_sweep_on_a_directory_in_use_is_refused_naming_the_first(
 ) -> None:
     directory = tmp_path / "sweep"
     flags = [*tiny_flags(tiny_config), "--methods", "l1", "--sparsities", "0.5,0.75", "--out", str(directory)]
-    first = subprocess.Popen(
+    first = zygote.Popen(
         [sys.executable, "-m", "prunetui", "sweep", *flags], cwd=REPO, env=environment(), stdout=subprocess.DEVNULL
     )
     frozen.append(first)
@@ -274,7 +275,7 @@ def test_a_ray_sweep_whose_node_dies_ends_with_one_prunetui_line(tiny_config: Ex
     pytest.importorskip("ray")
     directory = tmp_path / "sweep"
     flags = [*tiny_flags(tiny_config), "--finetune-epochs", "30", "--methods", "l1,random", "--sparsities", "0.5"]
-    sweep = subprocess.Popen(
+    sweep = zygote.Popen(
         [sys.executable, "-m", "prunetui", "sweep", *flags, "--ray", "--out", str(directory)],
         cwd=REPO, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
