@@ -200,6 +200,8 @@ async def test_stop_mid_run_keeps_results_and_the_app_usable(tiny_config: Experi
         (worker,) = app.workers
         assert app.main_screen.form.locked and app.query_one("#start", Button).disabled
         assert app.query_one("#setting-epochs").is_disabled
+        controls = [control for control in app.query("#settings .setting > *") if control.can_focus]
+        assert len(controls) > 30 and all(control.disabled for control in controls)  # the seeds' too
         await pilot.press("ctrl+t")
         assert "stop requested: the run ends after the current batch" in app.main_screen.run_state.log
         await wait_until(pilot, lambda: not app.main_screen.run_state.active, timeout=5)
