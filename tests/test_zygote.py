@@ -1,4 +1,5 @@
-"""The tests' zygote (`tests/zygote.py`): a command forked from it is a process of its own, as a subprocess is."""
+"""The tests' zygote (`tests/zygote.py`): a command forked from it is a process of its own, and ends, as the same
+command in a subprocess does."""
 
 from __future__ import annotations
 
@@ -8,48 +9,59 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests import zygote
 
 PROBE = [sys.executable, "-m", "tests.zygote_probe"]
+REPO = Path(__file__).resolve().parent.parent
 
 
-def test_a_forked_command_has_its_own_streams_directory_environment_and_exit_status(tmp_path: Path) -> None:
-    env = {**os.environ, "ZYGOTE_PROBE": "set", "TMPDIR": str(tmp_path)}
-    done = zygote.run(
-        [*PROBE, "3"], input="to stderr\n", capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
-    )
-    assert (done.returncode, done.stderr) == (3, "to stderr\n")
-    seen = json.loads(done.stdout)
-    assert seen.pop("pid") not in (os.getpid(), zygote._zygote().process.pid)
-    assert seen == {
-        "own session": False,
-        "directory": str(tmp_path),
-        "variable": "set",
-        "arguments": ["3"],
-        "temporary": str(tmp_path),
-        "first path": str(tmp_path),
-    }
+def seen(done: subprocess.CompletedProcess[str]) -> tuple[int, dict[str, Any], list[str]]:
+    """Exit status, what the probe saw but its pid, and the lines of stderr but a traceback's inner lines."""
+    found = json.loads(done.stdout)
+    found.pop("pid")
+    errors = [line for line in done.stderr.splitlines() if not line.startswith(" ")]
+    return done.returncode, found, errors
 
 
-@pytest.mark.parametrize("name", ["TERM", "KILL"])
-def test_a_forked_command_in_a_session_of_its_own_ends_by_a_signal_as_a_subprocess_does(name: str) -> None:
+@pytest.mark.parametrize("ending", [["3"], ["0", "TERM"], ["0", "KILL"], ["0", "INT"]], ids=" ".join)
+def test_a_forked_command_runs_and_ends_as_the_same_command_in_a_subprocess(ending: list[str], tmp_path: Path) -> None:
+    """Its directory, environment, arguments, temporary directory, streams, threads and exit handlers, and its
+    exit status: a code, a signal, or an uncaught Ctrl+C (the traceback, then the handlers, then SIGINT)."""
+    env = {**os.environ, "ZYGOTE_PROBE": "set", "TMPDIR": str(tmp_path), "PYTHONPATH": str(REPO)}
+    options: dict[str, Any] = {"input": "a line\n", "capture_output": True, "text": True, "cwd": tmp_path, "env": env}
+    forked = seen(zygote.run([*PROBE, *ending], timeout=120, **options))
+    assert forked == seen(subprocess.run([*PROBE, *ending], timeout=120, **options))
+    code, found, errors = forked
+    assert found["directory"] == found["temporary"] == found["first path"] == str(tmp_path)
+    assert errors[0] == "a line"
+    if ending[1:] not in (["TERM"], ["KILL"]):  # killed, nothing more of it runs
+        assert errors[-2:] == ["thread ran", "exit handler ran"]
+    if ending[1:] == ["INT"]:
+        assert code == -signal.SIGINT and "KeyboardInterrupt" in errors
+
+
+def test_a_forked_command_in_a_session_of_its_own_is_waited_for_as_a_subprocess_is() -> None:
     process = zygote.Popen(
-        [*PROBE, "0", name], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        [*PROBE, "0", "TERM"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         text=True, start_new_session=True,
     )  # fmt: skip
     assert process.stdout is not None
-    seen = json.loads(process.stdout.readline())
-    assert seen["pid"] == process.pid and seen["own session"]
+    found = json.loads(process.stdout.readline())
+    assert found["pid"] == process.pid and found["own session"]
     with pytest.raises(subprocess.TimeoutExpired):
         process.wait(timeout=0.2)  # it waits for its line
     assert process.poll() is None
     process.communicate("go\n", timeout=60)
-    assert process.returncode == -signal.Signals[f"SIG{name}"]
+    assert process.returncode == -signal.SIGTERM
+    assert Path(f"/proc/{process.pid}").exists() is False  # reaped once waited for, not before
 
 
 def test_only_python_dash_m_goes_through_the_zygote() -> None:
     with pytest.raises(ValueError, match="python -m MODULE"):
         zygote.Popen([sys.executable, "-c", "pass"])
+    with pytest.raises(ValueError, match="does not take pass_fds"):
+        zygote.Popen([*PROBE, "0"], pass_fds=(5,))

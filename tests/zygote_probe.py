@@ -1,13 +1,17 @@
 """`python -m tests.zygote_probe CODE [SIGNAL]`, for `test_zygote.py`: prints what the process sees as JSON, copies
-a line of stdin to stderr, then ends with exit status CODE, or killed by SIGNAL (TERM, KILL…)."""
+a line of stdin to stderr, then ends with exit status CODE, or by SIGNAL (TERM, KILL, INT: an uncaught Ctrl+C);
+a thread it started and an exit handler each say on stderr that they ran."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
 import sys
 import tempfile
+import threading
+import time
 
 if __name__ == "__main__":
     seen = {
@@ -20,7 +24,10 @@ if __name__ == "__main__":
         "first path": sys.path[0],
     }
     print(json.dumps(seen), flush=True)
+    atexit.register(lambda: print("exit handler ran", file=sys.stderr))
+    threading.Thread(target=lambda: (time.sleep(0.2), print("thread ran", file=sys.stderr))).start()
     sys.stderr.write(sys.stdin.readline())
     if len(sys.argv) > 2:
         os.kill(os.getpid(), signal.Signals[f"SIG{sys.argv[2]}"])
+        time.sleep(1)  # where the signal ends the process or interrupts the sleep
     sys.exit(int(sys.argv[1]))
