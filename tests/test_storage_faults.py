@@ -269,6 +269,11 @@ def children(pid: int) -> dict[int, bytes]:
     return found
 
 
+# Ray's control store declares a node dead after 5 health checks 3 s apart have failed: a sweep whose raylet was
+# killed took 8-10 s, or 24-25 s where it waited for that (1 run in 3). Ray reads its settings from RAY_* variables.
+RAY_NOTICES_SOONER = {"RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "2"}
+
+
 @pytest.mark.ray
 def test_a_ray_sweep_whose_node_dies_ends_with_one_prunetui_line(tiny_config: ExperimentConfig, tmp_path: Path) -> None:
     """The raylet killed while the points run as Ray tasks: Ray ends the sweep's process at once, from C++."""
@@ -277,7 +282,7 @@ def test_a_ray_sweep_whose_node_dies_ends_with_one_prunetui_line(tiny_config: Ex
     flags = [*tiny_flags(tiny_config), "--finetune-epochs", "30", "--methods", "l1,random", "--sparsities", "0.5"]
     sweep = zygote.Popen(
         [sys.executable, "-m", "prunetui", "sweep", *flags, "--ray", "--out", str(directory)],
-        cwd=REPO, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO, env=environment(**RAY_NOTICES_SOONER), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + WAIT
