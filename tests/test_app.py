@@ -34,6 +34,7 @@ from prunetui.app.widgets.charts import RunChart
 from prunetui.app.widgets.choice import Choice
 from prunetui.app.widgets.event_log import EventLog
 from prunetui.app.widgets.experiment_form import ExperimentForm, SettingRow
+from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine import ExperimentConfig
@@ -48,9 +49,11 @@ ScreenT = TypeVar("ScreenT", bound=Screen[None])
 async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 20.0) -> None:
     """Poll `condition` while the app runs, then let the app handle what is pending. A plain sleep between polls:
     `pilot.pause` has each of the screen's widgets handle a message (10 ms of CPU a poll on the main screen, 0.4
-    with a sleep)."""
+    with a sleep). An app that failed meanwhile fails the wait with its error, not with the timeout."""
     deadline = time.monotonic() + timeout
     while not condition():
+        if pilot.app._exception is not None:
+            raise pilot.app._exception
         assert time.monotonic() < deadline, "timed out waiting for the app"
         await asyncio.sleep(0.05)
     await pilot.pause(0)
@@ -467,6 +470,23 @@ async def test_the_footer_shows_only_keys_that_fit_whole(tiny_config: Experiment
         await pilot.resize_terminal(160, 40)
         await pilot.pause(0.2)
         assert "Screenshot" in {key.description for key in app.query(FooterKey)}
+
+
+async def test_a_screen_closed_before_its_footer_rebuilds_leaves_the_app_running(tiny_config: ExperimentConfig) -> None:
+    """A footer asks for its build after the next refresh; a screen closed first (`o` on the Runs screen) took its
+    footer away by then. That build once raised NoScreen and ended the app."""
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: app.screen is not app.main_screen)
+        footer = app.screen.query_one(FittingFooter)
+        app.pop_screen()
+        await wait_until(pilot, lambda: app.screen is app.main_screen and not footer.is_attached)
+        await footer.recompose()  # what the refresh it had asked for would run
+        await pilot.pause()
+        assert app.is_running and app._exception is None
+        assert app.screen is app.main_screen and footer_keys(app.screen)
 
 
 async def test_moving_through_the_form_leaves_the_footer_alone(tiny_config: ExperimentConfig) -> None:

@@ -31,6 +31,10 @@ class FittingFooter(Footer):
         return (self.app.size.width, *(key for key in shown if key[0].show))
 
     async def recompose(self) -> None:
+        # Textual's footer asks for a build after the next refresh: by then a screen closed (Runs after `o`) has
+        # taken its footer away, and one without a screen has no bindings (as Textual's own recompose, skip it).
+        if not self.is_attached:
+            return
         # The screen's bindings are said to change on every focus change and check, mostly to the same keys: built
         # again, the keys would be restyled and the screen laid out anew: 3 builds as the app opens, 1 this way.
         if self._keys_from() != self._composed:
