@@ -12,6 +12,17 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
+
+
+def sigint_state() -> str:
+    """How SIGINT reaches this process: a process it started with SIGINT ignored or blocked keeps it so."""
+    status = dict(line.split(":\t", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":\t" in line)
+    bit = 1 << (signal.SIGINT - 1)
+    if int(status["SigIgn"], 16) & bit:
+        return "ignored"
+    return "blocked" if int(status["SigBlk"], 16) & bit else "handled"
+
 
 if __name__ == "__main__":
     seen = {
@@ -22,6 +33,7 @@ if __name__ == "__main__":
         "arguments": sys.argv[1:],
         "temporary": tempfile.gettempdir(),
         "first path": sys.path[0],
+        "SIGINT": sigint_state(),
     }
     print(json.dumps(seen), flush=True)
     atexit.register(lambda: print("exit handler ran", file=sys.stderr))
