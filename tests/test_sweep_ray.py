@@ -3,6 +3,7 @@ runs and rows back here."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -10,11 +11,22 @@ from pathlib import Path
 import pytest
 
 from prunetui.engine import ExperimentConfig
-from prunetui.engine.analyses import Progress, SensitivityEnded, SweepEnded, SweepPoint, SweepSpec, read_sweep_csv
+from prunetui.engine.analyses import (
+    Progress,
+    SeedGroupEnded,
+    SensitivityEnded,
+    SweepEnded,
+    SweepPoint,
+    SweepSpec,
+    read_sweep_csv,
+)
 from prunetui.engine.analyses.executor import Job, JobDone, JobStarted, Parallel, RayExecutor
+from prunetui.engine.analyses.seed_group import SeedGroup
 from prunetui.engine.analyses.sensitivity import Sensitivity
 from prunetui.engine.analyses.sweep import Sweep
+from prunetui.engine.analyses.sweep_jobs import DataPlace
 from prunetui.engine.core.events import Status
+from prunetui.engine.storage.runs import list_runs
 from tests.executor_jobs import die_once, square
 
 # On one worker (--dist loadgroup), so one local Ray instance serves them all.
@@ -57,6 +69,22 @@ def test_a_sweep_on_ray_gives_the_serial_numbers_and_brings_runs_and_rows_back(
         assert isinstance(point, SweepPoint)
         run = tmp_path / "ray" / "runs" / f"{point.method.replace(':', '-')}-{point.sparsity:g}-seed0"
         assert (run / "model.pt").is_file() and (run / "summary.json").is_file()
+
+
+def test_a_seed_group_on_ray_gives_the_serial_numbers_and_brings_its_runs_back(
+    local_ray: None, tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    configs = [tiny_config.replace(sparsity=0.5, seed=seed) for seed in (0, 1)]
+    results = {}
+    for name, parallel in (("serial", Parallel()), ("ray", Parallel(threads=1, ray=""))):
+        events = list(SeedGroup(configs, tmp_path / name, parallel, place=DataPlace(download=False)).run())
+        assert isinstance(events[-1], SeedGroupEnded) and events[-1].status == "finished", events[-1]
+        started = [e for e in events if isinstance(e, Progress) and isinstance(e.event, Status)]
+        summaries = [json.loads((run.path / "summary.json").read_text()) for run in list_runs(tmp_path / name)]
+        results[name] = sorted((s["config"]["seed"], s["accuracy"], s["sparsity"]) for s in summaries)
+        if name == "ray":
+            assert {e.event.message for e in started} >= {"running in a Ray task"}
+    assert len(results["ray"]) == 2 and results["ray"] == results["serial"]
 
 
 def test_sensitivity_evaluations_on_ray_give_the_serial_results(local_ray: None, tiny_config: ExperimentConfig) -> None:
