@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,19 @@ def seen(done: subprocess.CompletedProcess[str]) -> tuple[int, dict[str, Any], l
     return done.returncode, found, errors
 
 
+@pytest.fixture
+def sigint_handled() -> Iterator[None]:
+    """SIGINT handled in this process, and so in the processes it starts: a suite started as a shell's background
+    job (`pytest &`) came with it ignored, and its children with it."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 @pytest.mark.parametrize("ending", [["3"], ["0", "TERM"], ["0", "KILL"], ["0", "INT"]], ids=" ".join)
-def test_a_forked_command_runs_and_ends_as_the_same_command_in_a_subprocess(ending: list[str], tmp_path: Path) -> None:
+def test_a_forked_command_runs_and_ends_as_the_same_command_in_a_subprocess(
+    ending: list[str], tmp_path: Path, sigint_handled: None
+) -> None:
     """Its directory, environment, arguments, temporary directory, streams, threads and exit handlers, and its
     exit status: a code, a signal, or an uncaught Ctrl+C (the traceback, then the handlers, then SIGINT)."""
     env = {**os.environ, "ZYGOTE_PROBE": "set", "TMPDIR": str(tmp_path), "PYTHONPATH": str(REPO)}
@@ -41,9 +53,27 @@ def test_a_forked_command_runs_and_ends_as_the_same_command_in_a_subprocess(endi
     if ending[1:] not in (["TERM"], ["KILL"]):  # killed, nothing more of it runs
         assert errors[-2:] == ["thread ran", "exit handler ran"]
     if ending[1:] == ["INT"]:
-        # Both inherit SIGINT's state from this process: a run in which it came ignored or blocked is to be seen.
-        assert found["SIGINT"] == "handled", f"SIGINT {found['SIGINT']} in this test process and its children"
+        assert found["SIGINT"] == "handled"
         assert code == -signal.SIGINT and "KeyboardInterrupt" in errors
+
+
+def test_a_forked_command_ignores_sigint_as_a_subprocess_does_when_this_process_ignores_it(
+    tmp_path: Path, sigint_handled: None
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    options: dict[str, Any] = {"input": "a line\n", "capture_output": True, "text": True, "cwd": tmp_path, "env": env}
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ignoring = [
+            seen(launch([*PROBE, "0", "INT"], timeout=120, **options)) for launch in (zygote.run, subprocess.run)
+        ]
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert ignoring[0] == ignoring[1]
+    code, found, errors = ignoring[0]
+    assert found["SIGINT"] == "ignored" and code == 0 and "KeyboardInterrupt" not in errors  # the Ctrl+C was lost
+    handled = seen(zygote.run([*PROBE, "0", "INT"], timeout=120, **options))  # the zygote kept no state of it
+    assert handled[1]["SIGINT"] == "handled" and handled[0] == -signal.SIGINT
 
 
 def test_a_forked_command_in_a_session_of_its_own_is_waited_for_as_a_subprocess_is() -> None:

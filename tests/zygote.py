@@ -21,6 +21,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +34,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 STARTED_WITH = dict(os.environ)  # the zygote's environment: this process's before any test changed it
 REAP_EVERY = 0.02  # seconds between the zygote's looks for children that ended
+# A process started with these ignored keeps them so (a shell's background job ignores both); Python handles SIGINT
+# otherwise. The zygote's child takes them from the test process as it is at the call, as a subprocess would.
+INHERITED_IGNORED = ("SIGINT", "SIGQUIT")
 UNSUPPORTED = ("executable", "preexec_fn", "shell", "pass_fds", "user", "group", "extra_groups", "umask")
 
 
@@ -74,6 +78,7 @@ class Popen(subprocess.Popen):  # type: ignore[type-arg]
             "cwd": os.path.abspath(cwd if cwd is not None else os.curdir),
             "env": dict(env if env is not None else os.environ),
             "session": self._session,
+            "ignored": [name for name in INHERITED_IGNORED if signal.getsignal(signal.Signals[name]) == signal.SIG_IGN],
         }
         stdio = [fd if fd != -1 else n for n, fd in enumerate([p2cread, c2pwrite, errwrite])]  # -1: this one's
         try:
@@ -300,6 +305,10 @@ def _child(request: dict[str, Any], fds: list[int], torch: Any) -> None:
 
 
 def _become(request: dict[str, Any], fds: list[int], torch: Any) -> None:
+    for name in INHERITED_IGNORED:
+        number = signal.Signals[name]
+        default = signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL
+        signal.signal(number, signal.SIG_IGN if name in request["ignored"] else default)
     if request["session"]:
         os.setsid()
     for target, fd in enumerate(fds):
