@@ -38,7 +38,7 @@ from prunetui.app.widgets.fitting_footer import FittingFooter
 from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine import ExperimentConfig
-from prunetui.engine.core.events import Status
+from prunetui.engine.core.events import Failed, Status
 from prunetui.engine.storage.runs import list_runs, runs_root
 from tests.engine_helpers import printed_by
 
@@ -674,16 +674,27 @@ async def test_log_lines_hang_and_the_data_dir_shows_its_start(tiny_config: Expe
         assert lines[first + 1].startswith(" " * indent + "word")
 
 
-async def test_a_long_status_wraps_instead_of_being_cut(tiny_config: ExperimentConfig) -> None:
+async def test_a_long_status_keeps_to_one_line_while_the_run_goes_and_an_error_says_itself_whole(
+    tiny_config: ExperimentConfig,
+) -> None:
+    """A status that wrapped laid the screen out, in and out, as a run loaded its data (25-40 ms each at 160x48):
+    while the run goes the phase is one line, cut, and the log has the status whole. An error wraps in full."""
     app = PruneApp(tiny_config)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()  # the run's panels come right after the first frame
         state = RunState.begin()
-        state.apply((Status("fashion-mnist: 60,000 training and 10,000 test images from " + "/data" * 12),))
+        where = "fashion-mnist: 60,000 training and 10,000 test images from " + "/data" * 12
+        state.apply((Status(where),))
         app.query_one(StatusPanel).show(state)
         await pilot.pause()
         phase = app.query_one("#phase", Static)
+        assert phase.size.height == 1 and phase.render_line(0).text.rstrip().endswith("…")
+        assert where in state.log
+        state.apply((Failed(f"no data set in {'/data' * 12}", None),))
+        app.query_one(StatusPanel).show(state)
+        await pilot.pause()
         assert shown(phase).endswith("/data/data") and phase.size.height == 2
+        assert "…" not in "".join(phase.render_line(y).text for y in range(2))
 
 
 async def test_the_log_is_read_by_keyboard_at_80x24_scrolled_and_zoomed(tiny_config: ExperimentConfig) -> None:

@@ -14,6 +14,7 @@ from prunetui.app.widgets.event_log import EventLog
 from prunetui.app.widgets.status_panel import StatusPanel
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import Series
+from prunetui.engine.core.events import Failed
 from tests.test_app import chart_lines, shown, wait_until
 
 
@@ -83,7 +84,8 @@ async def test_the_charts_replot_at_the_pace_their_cost_allows_and_show_new_poin
 
 async def test_log_lines_and_phases_show_at_once_without_a_layout_of_the_screen(tiny_config: ExperimentConfig) -> None:
     """The log grows line by line and shows its last line at its foot, its scrollbar's thumb following; the phase
-    line shows each new phase. None of it lays the screen out, but a phase that wraps onto more lines, or stops."""
+    line shows each new phase, one line while the run goes, however long. None of it lays the screen out, but an
+    end that wraps onto more lines (an error in full), or stops."""
     app = PruneApp(tiny_config)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: bool(app.query(EventLog)))
@@ -108,8 +110,13 @@ async def test_log_lines_and_phases_show_at_once_without_a_layout_of_the_screen(
         state.activity = "a phase too long for one line " * 4
         status.show(state)
         await pilot.pause()
+        assert layouts == [] and phase.size.height == 1
+        state.apply((Failed("an error too long for one line " * 4, None),))
+        status.show(state)
+        await pilot.pause()
         assert layouts and phase.size.height > 1
         wrapped = len(layouts)
+        state = RunState.begin()  # the next run
         state.activity = "a short one"
         status.show(state)
         await pilot.pause()

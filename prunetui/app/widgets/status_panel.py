@@ -109,10 +109,15 @@ class StatusPanel(Vertical):
         self._state, self._group, self._shown_at = state, group, time.monotonic()
         words = group.text() if group is not None else ""
         self.query_one("#group").display = bool(words)
-        self._put("#group", words)
-        self.query_one("#phase", Static).set_class(state.outcome == FAILED, "-failed")
+        self._put("#group", words, wraps=True)
+        phase = self.query_one("#phase", Static)
+        phase.set_class(state.outcome == FAILED, "-failed")
+        # While a run goes its phase keeps to one line: a status that wrapped (the data set's description: where it
+        # is read from, its classes) laid the screen out twice, 25-40 ms each at 160x48, as much as the rest of a
+        # 12-s run; the log has every status in full. A run that ended, or failed, says so in full.
+        phase.set_class(state.active, "-going")
         error = f": {escape(as_fields(state.error))}" if state.error else ""  # the app's words: fields, not flags
-        self._put("#phase", f"[b]{state.phase_text}[/b]{error}")
+        self._put("#phase", f"[b]{state.phase_text}[/b]{error}", wraps=not state.active)
         # No total while a run loads its data: the bars pulse. Idle, they sit empty.
         waiting = None if state.active else 1
         self.query_one("#epoch-progress", Bar).set(state.batches or waiting, state.batch)
@@ -131,16 +136,16 @@ class StatusPanel(Vertical):
         """One line per analysis kept by the app, what it does now; none: the line goes."""
         analyses = self.query_one("#analyses", Static)
         analyses.display = bool(lines)
-        self._put("#analyses", "\n".join(lines))
+        self._put("#analyses", "\n".join(lines), wraps=True)
 
-    def _put(self, selector: str, text: str) -> Static:
+    def _put(self, selector: str, text: str, wraps: bool = False) -> Static:
         """Update only what changed, and without a layout of the whole screen: every line has a fixed height in
-        the stylesheet but the phase, the group and the analyses, which wrap a long status or error rather than cut
-        it (or hold a line per analysis). Those lay the screen out only when their text takes, or took, more than a
-        line: a new phase, half a dozen a run, laid it out for 10-15 ms at 80x24 and 15-50 ms at 160x48."""
+        the stylesheet but those that `wraps` (the phase of a run that ended, the group, the analyses), which wrap a
+        long status or error rather than cut it (or hold a line per analysis). Those lay the screen out only when
+        their text takes, or took, more than a line: a new phase laid it out for 10-15 ms at 80x24 and 15-50 ms at
+        160x48."""
         widget = self.query_one(selector, Static)
         if widget.content != text:
-            wraps = selector in ("#phase", "#group", "#analyses")
             widget.update(text, layout=wraps and not (one_line(widget, str(widget.content)) and one_line(widget, text)))
         return widget
 
