@@ -489,6 +489,23 @@ async def test_a_screen_closed_before_its_footer_rebuilds_leaves_the_app_running
         assert app.screen is app.main_screen and footer_keys(app.screen)
 
 
+@pytest.mark.parametrize("key", ["f3", "f5"])  # a list of runs, an analysis
+async def test_a_screen_closed_by_a_key_that_came_with_the_one_that_opened_it_leaves_the_app_running(
+    tiny_config: ExperimentConfig, key: str
+) -> None:
+    """Keys typed quickly over SSH arrive together: what a screen does after it mounts finds it closed."""
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for _ in range(2):
+            press_now(app, key)
+            press_now(app, "escape")
+            await pilot.pause()
+            await pilot.pause()
+            assert app.screen is app.main_screen
+        assert app.is_running and app._exception is None and footer_keys(app.screen)
+
+
 async def test_moving_through_the_form_leaves_the_footer_alone(tiny_config: ExperimentConfig) -> None:
     """Each focus change says the screen's bindings changed; keys that stay the same are not built again (a build
     restyles them and lays the screen out), and the form's rows after the first frame are reached by Tab."""
