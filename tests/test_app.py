@@ -706,7 +706,11 @@ async def test_a_long_status_keeps_to_one_line_while_the_run_goes_and_an_error_s
         await pilot.pause()
         phase = app.query_one("#phase", Static)
         assert phase.size.height == 1 and phase.render_line(0).text.rstrip().endswith("…")
-        assert where in state.log
+        log = app.query_one(EventLog)
+        log.show(state)
+        await pilot.pause()
+        logged = " ".join(strip.text.strip() for strip in log.lines)
+        assert "fashion-mnist: 60,000 training" in logged and logged.rstrip().endswith("/data/data")  # whole
         state.apply((Failed(f"no data set in {'/data' * 12}", None),))
         app.query_one(StatusPanel).show(state)
         await pilot.pause()

@@ -34,7 +34,7 @@ def sigint_handled() -> Iterator[None]:
     job (`pytest &`) came with it ignored, and its children with it."""
     before = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
-    signal.signal(signal.SIGINT, before)
+    signal.signal(signal.SIGINT, signal.default_int_handler if before is None else before)  # None: not set by Python
 
 
 @pytest.mark.parametrize("ending", [["3"], ["0", "TERM"], ["0", "KILL"], ["0", "INT"]], ids=" ".join)
