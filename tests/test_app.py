@@ -626,12 +626,24 @@ async def test_eta_and_epoch_times_while_a_run_goes(tiny_config: ExperimentConfi
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+r")
         state = app.main_screen.run_state
-        await wait_until(pilot, lambda: state.run_eta is not None and state.epoch_eta is not None)
-        app.query_one(StatusPanel).show(state)
-        epoch_text, run_text = (shown(app.query_one(f"#{name}-text", Static)) for name in ("epoch", "run"))
+        texts: list[str] = []
+        etas: list[float] = []
+
+        def etas_shown() -> bool:
+            """The panel shown at the moment both times are known: a moment later the epoch may have ended (none
+            left of it), as the wait lets the app handle what came meanwhile."""
+            if state.run_eta is None or state.epoch_eta is None:
+                return False
+            etas[:] = [state.epoch_eta, state.run_eta]
+            app.query_one(StatusPanel).show(state)
+            texts[:] = [shown(app.query_one(f"#{name}-text", Static)) for name in ("epoch", "run")]
+            return True
+
+        await wait_until(pilot, etas_shown)
+        epoch_text, run_text = texts
         assert re.search(r"batch [\d,]+/[\d,]+ · \d+:\d\d left$", epoch_text), epoch_text
         assert re.search(r"step [\d,]+ · \d+:\d\d left$", run_text), run_text
-        assert 0 < state.epoch_eta < state.run_eta  # type: ignore[operator]
+        assert 0 < etas[0] < etas[1]
         await wait_until(pilot, lambda: sum(line.startswith("training epoch") for line in state.log) >= 2)
         epochs = [line for line in state.log if line.startswith("training epoch")]
         assert all(re.search(r"; took \d+:\d\d$", line) for line in epochs), epochs
