@@ -110,9 +110,11 @@ class Popen(subprocess.Popen):  # type: ignore[type-arg]
         return self.returncode
 
     def _ended(self) -> None:
-        """Read the exit status; closing the connection then has the zygote reap the child (until then it stays
-        a zombie, as a subprocess does until it is waited for, so its pid is not given to another)."""
+        """Read the exit status, then have the zygote reap the child and wait until it has: until then it stays a
+        zombie, as a subprocess does until it is waited for, so its pid is not given to another."""
         self.returncode = int(_line(self._zygote))
+        self._zygote.shutdown(socket.SHUT_WR)  # the zygote reaps the child, then closes its end
+        self._zygote.recv(1)
         self._zygote.close()
 
 
