@@ -562,19 +562,18 @@ async def test_the_main_screen_has_the_run_and_the_footer_the_apps_order_of_keys
         assert isinstance(main, MainScreen) and app.screen is main and main.form is main.query_one("#form")
         narrow = ["Quit", "Start", "Presets", "Runs", "Sweep", "Sensitivity", "Weights", "Help"]  # F3-F6 all fit
         assert footer_keys(main) == narrow  # the screen's keys and the app's, interleaved as in KEYS
-        await pilot.resize_terminal(140, 44)
-        await pilot.pause(0.2)
-        assert footer_keys(main) == [*narrow, "Form", "Save", "Load", "Defaults", "Screenshot"]
-        await pilot.press("f1")
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, HelpScreen)
+        await pilot.resize_terminal(140, 44)  # the footer is built again after the next frame
+        wide = [*narrow, "Form", "Save", "Load", "Defaults", "Screenshot"]
+        await wait_until(pilot, lambda: footer_keys(main) == wide)
+        await opened(pilot, "f1", HelpScreen)
         keys = [
             line.split("** ")[1].split(":")[0]
             for line in app.screen.query_one(Markdown).source.splitlines()
             if line.startswith("- **")
         ]
         assert keys == [binding.description for binding in KEYS] and len(keys) == 14
-        assert footer_keys(main) == ["Quit", "Help", "Screenshot"]  # dimmed under Help: only the app's keys apply
+        # Dimmed under Help: only the app's keys apply.
+        await wait_until(pilot, lambda: footer_keys(main) == ["Quit", "Help", "Screenshot"])
 
 
 async def test_a_terminal_too_small_says_what_it_needs(tiny_config: ExperimentConfig) -> None:

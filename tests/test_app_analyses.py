@@ -321,7 +321,8 @@ async def test_sensitivity_tables_its_numbers_at_80x24(tiny_config: ExperimentCo
     app = PruneApp(tiny_config)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await opened(pilot, "f5", SensitivityScreen)
-        assert "Chart/table" in {key.description for key in screen.query(FooterKey)}  # the key is in sight
+        # The key is in sight (the footer is built after the screen's first frame).
+        await wait_until(pilot, lambda: "Chart/table" in {key.description for key in screen.query(FooterKey)})
         screen.query_one("#sensitivity-amounts", Input).value = "0.5,0.95"
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: not screen.running, timeout=30)
