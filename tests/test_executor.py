@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -38,6 +39,7 @@ from tests.executor_jobs import (
     refuse,
     running,
     sleep_until_stopped,
+    slow_to_unwind,
     square,
     where_and_threads,
     worker_processes,
@@ -172,6 +174,32 @@ def test_cancel_ends_every_worker_process_at_once() -> None:
     assert time.monotonic() - started < 30  # not the 60 s the jobs would sleep
     assert len(pids) == 2 and not any(running(pid) for pid in pids)
     assert not any(isinstance(outcome, JobDone | JobFailed) for outcome in outcomes)
+
+
+def test_a_second_sigterm_during_a_workers_clean_up_passes_and_leaves_its_handler_in_place(tmp_path: Path) -> None:
+    """A cancel's terminate() and then close()'s: the second comes while the worker unwinds its job. It lets the
+    clean-up end, and the handler stays Python's: a handler that set SIG_IGN raced a SIGTERM that came as it did,
+    and Python printed "Signal 15 ignored due to race condition" as a traceback (seen once in CI)."""
+    marker = tmp_path / "handler"
+    executor = ProcessExecutor(workers=1, threads=1)
+    executor.submit(Job("job", slow_to_unwind, marker))
+    for outcome in executor.as_completed():
+        assert isinstance(outcome, JobStarted)
+        deadline = time.monotonic() + 30
+        while not marker.with_suffix(".started").exists():
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.02)
+        (worker,) = executor.pids()
+        os.kill(worker, signal.SIGTERM)
+        time.sleep(0.1)  # into the job's half-second clean-up
+        os.kill(worker, signal.SIGTERM)
+        while not marker.exists():
+            assert time.monotonic() < deadline, "the clean-up never ended"
+            time.sleep(0.02)
+        executor.cancel()
+        break
+    executor.close()
+    assert marker.read_text() == "python's"
 
 
 @pytest.mark.parametrize("job", [deaf_in_scratch, leaves_scratch], ids=["killed", "terminated mid-removal"])

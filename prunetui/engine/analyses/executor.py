@@ -460,7 +460,7 @@ def _worker_main(connection: Connection, threads: int, device: str, parent: int,
     # caller's terminate(), or the caller gone) unwinds the job, so its scratch directory is removed.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _exit_on_terminate)
+    signal.signal(signal.SIGTERM, exit_once_on_terminate())
     name, index = parse_device(device) if device else ("", "")
     if index:
         os.environ["CUDA_VISIBLE_DEVICES"] = index  # read when CUDA starts, at the first job's first tensor
@@ -494,9 +494,20 @@ def _send(connection: Connection, value: Any) -> None:
     connection.send_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _exit_on_terminate(signum: int, frame: FrameType | None) -> None:
-    signal.signal(signum, signal.SIG_IGN)  # once: a second terminate() must not strike the exit's own clean-up
-    raise SystemExit(128 + signum)  # an int: multiprocessing exits with it quietly, no traceback
+def exit_once_on_terminate() -> Callable[[int, FrameType | None], None]:
+    """A worker's SIGTERM handler: the first SIGTERM ends the worker, unwinding its job; later ones (a cancel's
+    terminate() and then close()'s) must not strike the exit's own clean-up, and pass. It stays the handler: one
+    that set SIG_IGN raced a SIGTERM arriving as it did so, which Python then printed on stderr as a traceback
+    ("Signal 15 ignored due to race condition": a parallel sweep piped into `head` in CI)."""
+    exiting = False
+
+    def exit_once(signum: int, frame: FrameType | None) -> None:
+        nonlocal exiting
+        if not exiting:
+            exiting = True
+            raise SystemExit(128 + signum)  # an int: multiprocessing exits with it quietly, no traceback
+
+    return exit_once
 
 
 def _exit_with_parent(parent: int) -> None:
