@@ -1,6 +1,7 @@
 """`python -m tests.signal_driver SIGNAL -- ARGS…`: `prunetui ARGS…`, which sends itself SIGNAL (TERM, HUP, INT)
 mid-epoch of the first training it runs in this process (after `faults.MID_EPOCH_STEP` optimizer steps): a real
-signal, at a known moment, as `kill` or a dropped SSH session would send it.
+signal, at a known moment, as `kill` or a dropped SSH session would send it. `TERM,TERM` sends two, one after
+the other (each handled before the next is sent).
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ if __name__ == "__main__":
     import torch
 
     torch.set_num_threads(1)  # as in the tests
-    signum = signal.Signals[f"SIG{name}"]
-    arm(pytest.MonkeyPatch(), "training", lambda: os.kill(os.getpid(), signum))
+    signums = [signal.Signals[f"SIG{one}"] for one in name.split(",")]
+
+    def send() -> None:
+        for signum in signums:
+            os.kill(os.getpid(), signum)  # Python runs its handler on return, before the next is sent
+
+    arm(pytest.MonkeyPatch(), "training", send)
     exit_process(main(args))  # as `python -m prunetui` ends

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
+from prunetui.cli.run_command import stop_on_interrupt
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import Progress, SweepSpec
 from prunetui.engine.analyses.sweep import Sweep
@@ -72,6 +74,33 @@ def test_a_run_stops_and_saves_on(
     done = driven(signal_name, ["run", *tiny_flags(tiny_config), "--out", str(out)], scratch)
     assert_stopped_quietly(done, signal_name)
     assert_saved_stopped(out)
+
+
+def test_a_second_sigterm_ends_a_stopping_run_at_once(
+    tiny_config: ExperimentConfig, tmp_path: Path, scratch: Path
+) -> None:
+    """`kill`, then `kill` again while the run stops: the second ends the process by SIGTERM, as it says."""
+    done = driven("TERM,TERM", ["run", *tiny_flags(tiny_config), "--out", str(tmp_path / "run")], scratch)
+    assert done.returncode == -signal.SIGTERM, done.stdout + done.stderr
+    assert done.stdout.count("SIGTERM: stopping after this batch… (SIGTERM again to abort)") == 1
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_the_stop_handler_stays_installed_and_a_second_ctrl_c_aborts(capsys: pytest.CaptureFixture[str]) -> None:
+    """The first signal stops; its handler stays Python's (one that put SIG_DFL back raced a second signal, which
+    Python then printed as a traceback and dropped), and the second of the same signal aborts."""
+    stops: list[str] = []
+    console = Console(file=sys.stdout, width=200)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), stop_on_interrupt(lambda: stops.append("stop"), console):
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stops == ["stop"] and callable(signal.getsignal(signal.SIGTERM))
+        assert signal.getsignal(signal.SIGTERM) is not before
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stops == ["stop", "stop"]
+        os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl+C
+    assert signal.getsignal(signal.SIGTERM) is before  # put back as it was
+    assert capsys.readouterr().out.count("stopping after this batch") == 2
 
 
 def test_a_seed_group_stops_and_saves_its_running_seed_on_sighup(

@@ -34,6 +34,7 @@ from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError,
 from prunetui.engine.core.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
 from prunetui.engine.core.networks.layer_names import BY_STAGE_FROM, by_stage
 from prunetui.engine.core.presets import Preset, load_preset
+from prunetui.engine.core.signals import as_if_unhandled
 from prunetui.engine.storage.runs import (
     check_run_dir,
     claim_new_run_dir,
@@ -210,10 +211,15 @@ def stop_on_interrupt(stop: Callable[[], None], console: Console, then: str = ""
     happens; a second one aborts. Output piped to a reader that has gone (`| head`), or a terminal that has gone
     (an SSH session dropped), stops it the same way, quietly."""
 
+    stopping: set[int] = set()
+
     def handler(signum: int, frame: FrameType | None) -> None:
+        if signum in stopping:  # the second one aborts (the handler stays: see engine.core.signals)
+            as_if_unhandled(signum)
+            return
+        stopping.add(signum)
         name = "Ctrl+C" if signum == signal.SIGINT else signal.Signals(signum).name
         console.print(f"{name}: stopping after this batch{then}… ({name} again to abort)", style="yellow")
-        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
         stop()
 
     previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}

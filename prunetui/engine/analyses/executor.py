@@ -496,9 +496,8 @@ def _send(connection: Connection, value: Any) -> None:
 
 def exit_once_on_terminate() -> Callable[[int, FrameType | None], None]:
     """A worker's SIGTERM handler: the first SIGTERM ends the worker, unwinding its job; later ones (a cancel's
-    terminate() and then close()'s) must not strike the exit's own clean-up, and pass. It stays the handler: one
-    that set SIG_IGN raced a SIGTERM arriving as it did so, which Python then printed on stderr as a traceback
-    ("Signal 15 ignored due to race condition": a parallel sweep piped into `head` in CI)."""
+    terminate() and then close()'s) must not strike the exit's own clean-up, and pass. It stays the handler, as
+    `engine.core.signals` says why (one that set SIG_IGN printed Python's race line once in CI)."""
     exiting = False
 
     def exit_once(signum: int, frame: FrameType | None) -> None:
