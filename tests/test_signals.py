@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from prunetui.cli.run_command import stop_on_interrupt
+from prunetui.cli.run_command import STOP_SIGNALS, stop_on_interrupt
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import Progress, SweepSpec
 from prunetui.engine.analyses.sweep import Sweep
@@ -41,15 +41,16 @@ def scratch() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def driven(signal_name: str, args: list[str], scratch: Path) -> subprocess.CompletedProcess[str]:
-    """`prunetui ARGS…` in a subprocess that sends itself the signal mid-epoch; its temporary files in `scratch`."""
+def driven(signal_name: str, args: list[str], scratch: Path, nohup: bool = False) -> subprocess.CompletedProcess[str]:
+    """`prunetui ARGS…` in a subprocess that sends itself the signal mid-epoch; its temporary files in `scratch`;
+    with `nohup`, started with SIGHUP ignored, as `nohup` starts a command."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         "TMPDIR": str(scratch),
         "COLUMNS": "200",
     }
-    command = [sys.executable, "-m", "tests.signal_driver", signal_name, "--", *args]
+    command = [sys.executable, "-m", "tests.signal_driver", *(["--nohup"] if nohup else []), signal_name, "--", *args]
     return zygote.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -86,21 +87,37 @@ def test_a_second_sigterm_ends_a_stopping_run_at_once(
     assert "Traceback" not in done.stdout + done.stderr
 
 
-def test_the_stop_handler_stays_installed_and_a_second_ctrl_c_aborts(capsys: pytest.CaptureFixture[str]) -> None:
-    """The first signal stops; its handler stays Python's (one that put SIG_DFL back raced a second signal, which
-    Python then printed as a traceback and dropped), and the second of the same signal aborts."""
+def test_a_first_signal_leaves_the_second_its_own_action_and_a_second_ctrl_c_aborts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The first SIGTERM stops, and leaves SIGTERM to the kernel's default: a second one ends the process even while
+    its main thread is held in native code. Ctrl+C likewise, and its second raises KeyboardInterrupt. After, every
+    handler is as it was."""
     stops: list[str] = []
     console = Console(file=sys.stdout, width=200)
-    before = signal.getsignal(signal.SIGTERM)
+    before = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
     with pytest.raises(KeyboardInterrupt), stop_on_interrupt(lambda: stops.append("stop"), console):
+        assert all(callable(signal.getsignal(signum)) for signum in STOP_SIGNALS)
         os.kill(os.getpid(), signal.SIGTERM)
-        assert stops == ["stop"] and callable(signal.getsignal(signal.SIGTERM))
-        assert signal.getsignal(signal.SIGTERM) is not before
+        assert stops == ["stop"] and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
         os.kill(os.getpid(), signal.SIGINT)
-        assert stops == ["stop", "stop"]
+        assert stops == ["stop", "stop"] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
         os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl+C
-    assert signal.getsignal(signal.SIGTERM) is before  # put back as it was
+    assert {signum: signal.getsignal(signum) for signum in STOP_SIGNALS} == before
     assert capsys.readouterr().out.count("stopping after this batch") == 2
+
+
+def test_under_nohup_a_hangup_leaves_the_run_going(
+    tiny_config: ExperimentConfig, tmp_path: Path, scratch: Path
+) -> None:
+    """`nohup prunetui run … &`, then the SSH session drops: SIGHUP was ignored when the command began, so it stays
+    ignored and the run ends as it would have (the app follows such a run from its recorded events)."""
+    out = tmp_path / "run"
+    done = driven("HUP", ["run", *tiny_flags(tiny_config), "--out", str(out)], scratch, nohup=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SIGHUP" not in done.stdout + done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["status"], summary["complete"]) == ("finished", True)
 
 
 def test_a_seed_group_stops_and_saves_its_running_seed_on_sighup(

@@ -17,7 +17,6 @@ from typing import Any
 from textual.app import App
 
 from prunetui.app.thread_runner import ThreadRunner
-from prunetui.engine.core.signals import as_if_unhandled
 
 SAVE_WAIT = 60.0  # seconds a run may take to stop after its batch and save its model
 
@@ -25,13 +24,8 @@ SAVE_WAIT = 60.0  # seconds a run may take to stop after its batch and save its 
 def stop_runs_on_hangup(app: App[Any]) -> None:
     """Install the handlers (main thread only), for as long as the process lives."""
 
-    ending: set[int] = set()
-
     def handler(signum: int, frame: FrameType | None) -> None:
-        if signum in ending:  # a second one ends the process at once (the handler stays: see engine.core.signals)
-            as_if_unhandled(signum)
-            return
-        ending.add(signum)
+        signal.signal(signum, signal.SIG_DFL)  # a second one ends the process at once
         ThreadRunner.stop_all(SAVE_WAIT)
         if signum == signal.SIGHUP:
             os._exit(128 + signum)

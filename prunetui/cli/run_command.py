@@ -34,7 +34,6 @@ from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError,
 from prunetui.engine.core.events import Event, Failed, Finished, RunSummary, Status, StepLoss, Stopped
 from prunetui.engine.core.networks.layer_names import BY_STAGE_FROM, by_stage
 from prunetui.engine.core.presets import Preset, load_preset
-from prunetui.engine.core.signals import as_if_unhandled
 from prunetui.engine.storage.runs import (
     check_run_dir,
     claim_new_run_dir,
@@ -209,20 +208,20 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 def stop_on_interrupt(stop: Callable[[], None], console: Console, then: str = "") -> Iterator[None]:
     """First Ctrl+C, SIGTERM or SIGHUP stops the run between batches (keeping results), and says what `then`
     happens; a second one aborts. Output piped to a reader that has gone (`| head`), or a terminal that has gone
-    (an SSH session dropped), stops it the same way, quietly."""
-
-    stopping: set[int] = set()
+    (an SSH session dropped), stops it the same way, quietly. A signal ignored when this begins stays ignored:
+    `nohup` ignores SIGHUP so that a run outlives its terminal, and a shell's background job (`&`) ignores Ctrl+C."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        if signum in stopping:  # the second one aborts (the handler stays: see engine.core.signals)
-            as_if_unhandled(signum)
-            return
-        stopping.add(signum)
+        # The second one's action first, before anything that can take time: the kernel's for SIGTERM and SIGHUP,
+        # which ends the process even while its main thread is held in native code (a CUDA call, a slow disk).
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
         name = "Ctrl+C" if signum == signal.SIGINT else signal.Signals(signum).name
         console.print(f"{name}: stopping after this batch{then}… ({name} again to abort)", style="yellow")
         stop()
 
-    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+    previous = {
+        signum: signal.signal(signum, handler) for signum in STOP_SIGNALS if signal.getsignal(signum) != signal.SIG_IGN
+    }
     file = console.file
     console.file = cast(IO[str], ClosedPipeGuard(file, stop))  # a TextIOBase: a text file, not typed IO[str]
     try:

@@ -495,9 +495,10 @@ def _send(connection: Connection, value: Any) -> None:
 
 
 def exit_once_on_terminate() -> Callable[[int, FrameType | None], None]:
-    """A worker's SIGTERM handler: the first SIGTERM ends the worker, unwinding its job; later ones (a cancel's
-    terminate() and then close()'s) must not strike the exit's own clean-up, and pass. It stays the handler, as
-    `engine.core.signals` says why (one that set SIG_IGN printed Python's race line once in CI)."""
+    """A worker's SIGTERM handler: the first SIGTERM (a cancel's terminate()) ends the worker, unwinding its job;
+    later ones (close()'s terminate(), soon after) must not strike the exit's own clean-up, and pass. It stays
+    installed: a handler that set SIG_IGN raced a SIGTERM arriving as it did so, which CPython then caught but
+    found no handler for, and printed as a traceback ("Signal 15 ignored due to race condition", once in CI)."""
     exiting = False
 
     def exit_once(signum: int, frame: FrameType | None) -> None:
