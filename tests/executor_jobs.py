@@ -147,12 +147,13 @@ def deaf_in_scratch(seconds: float, context: JobContext) -> Generator[None, None
 
 
 def slow_to_unwind(marker: Path, context: JobContext) -> Generator[None, None, None]:
-    """Say that it started, then wait; terminated, take half a second to clean up (a second SIGTERM comes then),
-    and write down the SIGTERM handler it finds at the end of its clean-up."""
+    """Say that it started, then wait; terminated, say that it unwinds and take half a second to clean up (a
+    second SIGTERM comes then), and write down the SIGTERM handler it finds at the end of its clean-up."""
     try:
         marker.with_suffix(".started").touch()
         time.sleep(60)
     finally:
+        marker.with_suffix(".unwinding").touch()
         time.sleep(0.5)
         handler = signal.getsignal(signal.SIGTERM)
         marker.write_text("python's" if callable(handler) else str(handler))

@@ -561,7 +561,8 @@ async def test_the_main_screen_has_the_run_and_the_footer_the_apps_order_of_keys
         main = app.main_screen
         assert isinstance(main, MainScreen) and app.screen is main and main.form is main.query_one("#form")
         narrow = ["Quit", "Start", "Presets", "Runs", "Sweep", "Sensitivity", "Weights", "Help"]  # F3-F6 all fit
-        assert footer_keys(main) == narrow  # the screen's keys and the app's, interleaved as in KEYS
+        # The screen's keys and the app's, interleaved as in KEYS (the footer is built after the first frame).
+        await wait_until(pilot, lambda: footer_keys(main) == narrow)
         await pilot.resize_terminal(140, 44)  # the footer is built again after the next frame
         wide = [*narrow, "Form", "Save", "Load", "Defaults", "Screenshot"]
         await wait_until(pilot, lambda: footer_keys(main) == wide)

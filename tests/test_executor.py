@@ -176,6 +176,13 @@ def test_cancel_ends_every_worker_process_at_once() -> None:
     assert not any(isinstance(outcome, JobDone | JobFailed) for outcome in outcomes)
 
 
+def wait_for(path: Path, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.02)
+
+
 def test_a_second_sigterm_during_a_workers_clean_up_passes_and_leaves_its_handler_in_place(tmp_path: Path) -> None:
     """A cancel's terminate() and then close()'s: the second comes while the worker unwinds its job. It lets the
     clean-up end, and the handler stays Python's: a handler that set SIG_IGN raced a SIGTERM that came as it did,
@@ -185,17 +192,11 @@ def test_a_second_sigterm_during_a_workers_clean_up_passes_and_leaves_its_handle
     executor.submit(Job("job", slow_to_unwind, marker))
     for outcome in executor.as_completed():
         assert isinstance(outcome, JobStarted)
-        deadline = time.monotonic() + 30
-        while not marker.with_suffix(".started").exists():
-            assert time.monotonic() < deadline, "the job never started"
-            time.sleep(0.02)
         (worker,) = executor.pids()
-        os.kill(worker, signal.SIGTERM)
-        time.sleep(0.1)  # into the job's half-second clean-up
-        os.kill(worker, signal.SIGTERM)
-        while not marker.exists():
-            assert time.monotonic() < deadline, "the clean-up never ended"
-            time.sleep(0.02)
+        for before, then in ((".started", "the job to start"), (".unwinding", "the clean-up to begin")):
+            wait_for(marker.with_suffix(before), then)
+            os.kill(worker, signal.SIGTERM)
+        wait_for(marker, "the clean-up to end")
         executor.cancel()
         break
     executor.close()

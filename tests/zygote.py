@@ -34,6 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 STARTED_WITH = dict(os.environ)  # the zygote's environment: this process's before any test changed it
 REAP_EVERY = 0.02  # seconds between the zygote's looks for children that ended
+REAP_WAIT = 10.0  # seconds a wait for a child waits for the zygote to reap it (a garbage-collected Popen's too)
 # A process started with these ignored keeps them so (a shell's background job ignores both); Python handles SIGINT
 # otherwise. The zygote's child takes them from the test process as it is at the call, as a subprocess would.
 INHERITED_IGNORED = ("SIGINT", "SIGQUIT")
@@ -114,7 +115,9 @@ class Popen(subprocess.Popen):  # type: ignore[type-arg]
         zombie, as a subprocess does until it is waited for, so its pid is not given to another."""
         self.returncode = int(_line(self._zygote))
         self._zygote.shutdown(socket.SHUT_WR)  # the zygote reaps the child, then closes its end
-        self._zygote.recv(1)
+        self._zygote.settimeout(REAP_WAIT)
+        with contextlib.suppress(OSError):  # a zygote gone, or busy past the wait: it reaps the child later
+            self._zygote.recv(1)
         self._zygote.close()
 
 
