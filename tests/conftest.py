@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,18 @@ from tests.idx import write_dataset
 # The CLIs the tests start as subprocesses would each spin one OpenMP thread per core on cores the test workers
 # already fill: with one thread, the subprocess-heavy files took 73 s instead of 91 s on 2 cores.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def signals_as_from_a_terminal() -> Iterator[None]:
+    """Ctrl+C handled and SIGHUP not ignored in the test process, and so in the commands it starts, whatever started
+    the suite: a shell's background job (`pytest &`) comes with Ctrl+C ignored, `nohup pytest` with SIGHUP, and a
+    command keeps a signal ignored that it started with ignored (as `nohup` needs). Put back after."""
+    wanted = {signal.SIGINT: signal.default_int_handler, signal.SIGHUP: signal.SIG_DFL}
+    before = {signum: signal.signal(signum, handler) for signum, handler in wanted.items()}
+    yield
+    for signum, handler in before.items():
+        signal.signal(signum, signal.SIG_DFL if handler is None else handler)  # None: not set by Python
 
 
 @pytest.fixture(scope="session")

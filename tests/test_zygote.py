@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +27,8 @@ def seen(done: subprocess.CompletedProcess[str]) -> tuple[int, dict[str, Any], l
     return done.returncode, found, errors
 
 
-@pytest.fixture
-def sigint_handled() -> Iterator[None]:
-    """SIGINT handled in this process, and so in the processes it starts: a suite started as a shell's background
-    job (`pytest &`) came with it ignored, and its children with it."""
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, signal.default_int_handler if before is None else before)  # None: not set by Python
-
-
 @pytest.mark.parametrize("ending", [["3"], ["0", "TERM"], ["0", "KILL"], ["0", "INT"]], ids=" ".join)
-def test_a_forked_command_runs_and_ends_as_the_same_command_in_a_subprocess(
-    ending: list[str], tmp_path: Path, sigint_handled: None
-) -> None:
+def test_a_forked_command_runs_and_ends_as_the_same_command_in_a_subprocess(ending: list[str], tmp_path: Path) -> None:
     """Its directory, environment, arguments, temporary directory, streams, threads and exit handlers, and its
     exit status: a code, a signal, or an uncaught Ctrl+C (the traceback, then the handlers, then SIGINT)."""
     env = {**os.environ, "ZYGOTE_PROBE": "set", "TMPDIR": str(tmp_path), "PYTHONPATH": str(REPO)}
@@ -57,9 +45,7 @@ def test_a_forked_command_runs_and_ends_as_the_same_command_in_a_subprocess(
         assert code == -signal.SIGINT and "KeyboardInterrupt" in errors
 
 
-def test_a_forked_command_ignores_sigint_as_a_subprocess_does_when_this_process_ignores_it(
-    tmp_path: Path, sigint_handled: None
-) -> None:
+def test_a_forked_command_ignores_sigint_as_a_subprocess_does_when_this_process_ignores_it(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     options: dict[str, Any] = {"input": "a line\n", "capture_output": True, "text": True, "cwd": tmp_path, "env": env}
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)
