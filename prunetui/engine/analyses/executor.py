@@ -460,7 +460,7 @@ def _worker_main(connection: Connection, threads: int, device: str, parent: int,
     # caller's terminate(), or the caller gone) unwinds the job, so its scratch directory is removed.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, exit_once_on_terminate())
+    signal.signal(signal.SIGTERM, _exit_once_on_terminate())
     name, index = parse_device(device) if device else ("", "")
     if index:
         os.environ["CUDA_VISIBLE_DEVICES"] = index  # read when CUDA starts, at the first job's first tensor
@@ -494,7 +494,7 @@ def _send(connection: Connection, value: Any) -> None:
     connection.send_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def exit_once_on_terminate() -> Callable[[int, FrameType | None], None]:
+def _exit_once_on_terminate() -> Callable[[int, FrameType | None], None]:
     """A worker's SIGTERM handler: the first SIGTERM (a cancel's terminate()) ends the worker, unwinding its job;
     later ones (close()'s terminate(), soon after) must not strike the exit's own clean-up, and pass. It stays
     installed: a handler that set SIG_IGN raced a SIGTERM arriving as it did so, which CPython then caught but
