@@ -44,6 +44,7 @@ from tests.executor_jobs import (
     where_and_threads,
     worker_processes,
 )
+from tests.test_signals import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -176,13 +177,6 @@ def test_cancel_ends_every_worker_process_at_once() -> None:
     assert not any(isinstance(outcome, JobDone | JobFailed) for outcome in outcomes)
 
 
-def wait_for(path: Path, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)
-
-
 def test_a_second_sigterm_during_a_workers_clean_up_passes_and_leaves_its_handler_in_place(tmp_path: Path) -> None:
     """A cancel's terminate() and then close()'s: the second comes while the worker unwinds its job. It lets the
     clean-up end, and the handler stays Python's: a handler that set SIG_IGN raced a SIGTERM that came as it did,
@@ -194,9 +188,9 @@ def test_a_second_sigterm_during_a_workers_clean_up_passes_and_leaves_its_handle
         assert isinstance(outcome, JobStarted)
         (worker,) = executor.pids()
         for before, then in ((".started", "the job to start"), (".unwinding", "the clean-up to begin")):
-            wait_for(marker.with_suffix(before), then)
+            wait_until(marker.with_suffix(before).exists, then, timeout=30)
             os.kill(worker, signal.SIGTERM)
-        wait_for(marker, "the clean-up to end")
+        wait_until(marker.exists, "the clean-up to end", timeout=30)
         executor.cancel()
         break
     executor.close()

@@ -35,9 +35,10 @@ REPO = Path(__file__).resolve().parent.parent
 STARTED_WITH = dict(os.environ)  # the zygote's environment: this process's before any test changed it
 REAP_EVERY = 0.02  # seconds between the zygote's looks for children that ended
 REAP_WAIT = 10.0  # seconds a wait for a child waits for the zygote to reap it (a garbage-collected Popen's too)
-# A process started with these ignored keeps them so (a shell's background job ignores both); Python handles SIGINT
-# otherwise. The zygote's child takes them from the test process as it is at the call, as a subprocess would.
-INHERITED_IGNORED = ("SIGINT", "SIGQUIT")
+# A process started with these ignored keeps them so (a shell's background job ignores SIGINT and SIGQUIT, nohup
+# SIGHUP, and prunetui leaves a signal ignored that it started with ignored); Python handles SIGINT otherwise. The
+# zygote's child takes them from the test process as it is at the call, as a subprocess would.
+INHERITED_IGNORED = ("SIGINT", "SIGQUIT", "SIGHUP", "SIGTERM")
 UNSUPPORTED = ("executable", "preexec_fn", "shell", "pass_fds", "user", "group", "extra_groups", "umask")
 
 
