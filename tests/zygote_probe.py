@@ -41,5 +41,5 @@ if __name__ == "__main__":
     sys.stderr.write(sys.stdin.readline())
     if len(sys.argv) > 2:
         os.kill(os.getpid(), signal.Signals[f"SIG{sys.argv[2]}"])
-        time.sleep(1)  # where the signal ends the process or interrupts the sleep
+        time.sleep(0.1)  # a signal to itself is handled by now (or ends the process); ignored, it goes on
     sys.exit(int(sys.argv[1]))
