@@ -31,7 +31,9 @@ from prunetui.engine.analyses import (
     parse_fractions,
     parse_methods,
     read_sweep_csv,
+    sensitivity_file,
     sweep_csv,
+    sweep_directory,
     sweep_means,
     sweep_series,
 )
@@ -136,6 +138,19 @@ def test_a_sweep_directory_refuses_other_shared_settings(
     events = sweep_events(SweepSpec(tiny_config.replace(lr=0.01), METHODS[:1], (0.5,)), tmp_path)
     assert events == [SweepEnded("failed", events[0].message, ())]
     assert "--lr 0.003 there, 0.01 here" in events[0].message and started == []
+
+
+def test_default_result_paths_are_one_name_under_the_runs_root_whatever_paths_the_specs_hold(tmp_path: Path) -> None:
+    """A user's file and image folder given by path: their folders are not nested under sweeps/ (as they once were)."""
+    config = ExperimentConfig(model="/home/me/nets/mynet.py:build", dataset="imagefolder:/data/pets/")
+    other = config.replace(dataset="imagefolder:/elsewhere/pets")
+    sweep, sensitivity = sweep_directory(tmp_path, config), sensitivity_file(tmp_path, config)
+    assert sweep.parent == tmp_path / "sweeps" and sweep.name.startswith("mynet.py:build-imagefolder:pets-")
+    assert sensitivity.parent == tmp_path / "sensitivity" and sensitivity.name.startswith(
+        "mynet.py:build-imagefolder:pets-"
+    )
+    assert sweep_directory(tmp_path, other) != sweep  # the settings' hash tells the two folders apart
+    assert sweep_directory(tmp_path, ExperimentConfig()).name.startswith("lenet5-fashion-mnist-mini-")  # as before
 
 
 def test_sweep_stops_while_training_the_dense_model(tiny_config: ExperimentConfig, tmp_path: Path) -> None:

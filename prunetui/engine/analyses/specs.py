@@ -3,6 +3,7 @@ where its results go."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,13 +139,22 @@ def sweep_directory(root: Path, base: ExperimentConfig) -> Path:
     """The default directory of a sweep: sweeps with the same shared settings share it (and their dense models),
     wherever the data is and whichever seeds they run, so the CLI and the app resume each other's sweeps."""
     settings = config_hash(dense_config(base).replace(data_dir="", device="auto", seed=0))
-    return root / "sweeps" / f"{base.model}-{base.dataset}-{settings}"
+    return root / "sweeps" / f"{file_name(base.model)}-{file_name(base.dataset)}-{settings}"
 
 
 def sensitivity_file(root: Path, config: ExperimentConfig, seeds: tuple[int, ...] = ()) -> Path:
     """The default CSV of a sensitivity analysis's results, one per settings (and seeds), under the runs root."""
     over = f"-seeds-{'-'.join(map(str, seeds))}" if seeds else ""
-    return root / "sensitivity" / f"{config.model}-{config.dataset}-{config_hash(config)}{over}.csv"
+    return (
+        root / "sensitivity" / f"{file_name(config.model)}-{file_name(config.dataset)}-{config_hash(config)}{over}.csv"
+    )
+
+
+def file_name(spec: str) -> str:
+    """A network's or data set's spec as part of one file name: the folders of a path in it dropped
+    (`imagefolder:/data/pets/` -> `imagefolder:pets`, `nets/mine.py:build` -> `mine.py:build`); the hash beside it
+    still tells two paths apart."""
+    return re.sub(r"[^:]*[/\\]", "", re.sub(r"[/\\]+(?=:|$)", "", spec))
 
 
 def shared_settings(config: ExperimentConfig) -> dict[str, Any]:
