@@ -54,6 +54,26 @@ def test_bad_data_is_one_line_naming_the_file_and_exit_code_2(
     assert not (tmp_path / "run").exists()  # a start that failed before training is not kept
 
 
+def test_a_spec_that_names_no_data_set_is_exit_code_2_with_the_spec_meant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder given bare is taken for the image folder it is; a typed name for the nearest built-in. --help and
+    argparse no longer offer the built-ins as the only choices."""
+    write_imagefolder(tmp_path / "pets")
+    monkeypatch.chdir(tmp_path)
+    for command in (["data", "pets"], ["run", "--dataset", "pets", "--out", "run"]):
+        assert main(command) == 2
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and error.rstrip().endswith("did you mean imagefolder:pets?"), error
+        assert "path/to/file.py:factory" in error
+    assert main(["run", "--dataset", "fashion-mnst", "--out", "run"]) == 2
+    assert capsys.readouterr().err.rstrip().endswith("did you mean fashion-mnist?")
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "[--dataset DATASET]" in capsys.readouterr().out
+
+
 def test_prunetui_data_says_the_path_the_data_takes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_imagefolder(tmp_path / "pets")
     assert main(["data", f"imagefolder:{tmp_path / 'pets'}", "--device", "cpu"]) == 0

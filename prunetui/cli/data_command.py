@@ -9,7 +9,7 @@ from rich.console import Console
 
 from prunetui.cli.options import fail
 from prunetui.engine.core.data.facts import PATHS
-from prunetui.engine.core.errors import BadDataError, PrunetuiError
+from prunetui.engine.core.errors import BadDataError, ConfigError, PrunetuiError
 
 SHOWN_CLASSES = 20  # more are counted, not listed
 
@@ -51,8 +51,8 @@ def data_command(args: argparse.Namespace, console: Console) -> int:
             except StopIteration as done:
                 summary = done.value
                 break
-    except PrunetuiError as error:  # data that is there but wrong is the user's input (2); missing, 1
-        return fail(str(error), code=2 if isinstance(error, BadDataError) else 1)
+    except PrunetuiError as error:  # a spec or data that is there but wrong is the user's input (2); missing, 1
+        return fail(str(error), code=2 if isinstance(error, BadDataError | ConfigError) else 1)
     classes = list(summary.class_names[:SHOWN_CLASSES])
     if len(summary.class_names) > SHOWN_CLASSES:
         classes.append(f"… and {len(summary.class_names) - SHOWN_CLASSES} more")

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from prunetui.engine.analyses.executor import Parallel, parse_jobs
 from prunetui.engine.core.config import ExperimentConfig, flag_name, read_toml, setting_type
+from prunetui.engine.core.data.specs import DatasetChoices
 from prunetui.engine.core.presets import load_preset
 
 RUN_HELP = "a run's name, the unique start of one, `last` (the newest run) or a path"
@@ -90,6 +91,8 @@ def add_config_options(
         if field.name in skip:
             continue
         allowed = (choices or {}).get(field.name, field.metadata["choices"]) or None
+        if isinstance(allowed, DatasetChoices):  # open: argparse would list only the built-ins, the config says all
+            allowed = None
         help_text = (helps or {}).get(field.name, field.metadata["help"])
         if "(default:" not in help_text:  # a default that the help explains needs no brackets
             help_text += f" [{_default_text(field)}]"

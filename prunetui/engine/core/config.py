@@ -106,7 +106,7 @@ class ExperimentConfig:
     )
     dataset: str = setting(
         "fashion-mnist-mini",
-        "data set: a built-in (fashion-mnist-mini ships with prunetui), imagefolder:PATH, or module:factory",
+        "data set: a built-in (fashion-mnist-mini ships with prunetui), imagefolder:PATH, or your file.py:factory",
         DatasetChoices(),
     )
     data_dir: str = setting(

@@ -6,6 +6,8 @@ Torch-free, so the config checks a spec (and the app's form lists the names) bef
 
 from __future__ import annotations
 
+import difflib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -42,10 +44,16 @@ def parse_spec(spec: str) -> DataSpec | None:
 
 
 def spec_problem(spec: str) -> str | None:
-    """Why `spec` names no data set; None when it does."""
+    """Why `spec` names no data set, with the spec it may have meant; None when it does."""
     if parse_spec(spec) is not None:
         return None
-    return f"{spec!r} names no data set: a built-in ({', '.join(DATASETS)}), imagefolder:PATH or module:factory"
+    problem = (
+        f"{spec!r} names no data set: a built-in ({', '.join(DATASETS)}), imagefolder:PATH, "
+        "package.module:factory or path/to/file.py:factory"
+    )
+    near = difflib.get_close_matches(spec, DATASETS, n=1)
+    meant = f"imagefolder:{spec}" if spec and os.path.isdir(spec) else near[0] if near else ""
+    return f"{problem}; did you mean {meant}?" if meant else problem
 
 
 def augmentation(augment: str, spec: str) -> str:
