@@ -327,3 +327,15 @@ def test_a_piped_chart_tells_its_lines_apart_by_their_marks() -> None:
     assert lines[-1] == "** conv1   ++ fc1"  # without colors, braille marks would all read the same
     assert sum(line.count("*") for line in lines[:-1]) > 10 and sum(line.count("+") for line in lines[:-1]) > 10
     assert lines[-3].split() == ["10", "90"]  # the x axis ticks at the values the lines have
+
+
+def test_a_chart_of_accuracies_keeps_its_axis_inside_0_to_100_with_even_labels() -> None:
+    """Two points at 100 %, one with an error bar: plotext's own range ran from 50 to 150 %."""
+    piped = Console(file=io.StringIO(), color_system=None, width=80)
+    series = {"l1": ([50.0, 75.0], [100.0, 100.0]), "ln": ([50.0, 75.0], [100.0, 96.0])}
+    chart = line_chart(series, "sparsity (%)", "accuracy (%)", piped, errors={"ln": ([50.0, 75.0], [0.0, 2.0])})
+    labels = [
+        float(y) for line in chart.plain.splitlines() if (y := line.split("┤")[0].strip()).replace(".", "").isdigit()
+    ]
+    assert max(labels) == 100.0 and min(labels) <= 94.0 and len(labels) == 4, chart.plain  # 96 - 2 in the range
+    assert len({round(b - a, 1) for a, b in zip(sorted(labels), sorted(labels)[1:], strict=False)}) == 1  # evenly

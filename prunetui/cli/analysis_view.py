@@ -20,6 +20,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from prunetui.app.widgets.axes import PERCENT, axis_range, even_ticks
 from prunetui.describe import describe, phase_words
 from prunetui.engine.analyses import RUNNING_IN, Ended, Lines
 from prunetui.engine.analyses import Progress as StageProgress
@@ -164,6 +165,15 @@ def line_chart(
         plotext.xscale("log")
     elif 1 < len(values) <= MAX_TICKS:
         plotext.xticks(values, [f"{x:g}" for x in values])
+    # Accuracies, with their error bars: as the app's charts, a range inside 0-100 % with even labels (plotext's own
+    # put a flat line at 100 % between 50 and 150).
+    ys = [y for _, line_ys in series.values() for y in line_ys]
+    for label, (_, halves) in (errors or {}).items():
+        ys += [y + sign * half for y, half in zip(series[label][1], halves, strict=True) for sign in (-1, 1)]
+    if ys:
+        low, high = axis_range(ys, 1, PERCENT)
+        plotext.ylim(low, high)
+        plotext.yticks(*even_ticks(low, high, 1))
     plotext.xlabel(x_label)
     plotext.ylabel(y_label)
     return Text.assemble(Text.from_ansi(plotext.build().rstrip()), "\n", legend)

@@ -4,6 +4,7 @@ vary theirs and space them unevenly), and a range to sit in for a single value o
 from __future__ import annotations
 
 TICKS = 3  # intervals between axis ticks: four labels fit the smallest chart (80x24) on either axis
+PERCENT = (0.0, 100.0)  # a percentage's axis stays inside these
 
 
 def axis_range(

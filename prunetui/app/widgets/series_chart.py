@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
-from prunetui.app.widgets.axes import axis_range, even_ticks
+from prunetui.app.widgets.axes import PERCENT, axis_range, even_ticks
 from prunetui.engine.analyses import Lines
 
 # Told apart on dark and light themes, and by most color-blind readers (Okabe & Ito's palette, then two more).
@@ -31,7 +31,6 @@ COLORS = [
     (200, 200, 200),
 ]
 LEGEND_GAP = "  "
-PERCENT = (0.0, 100.0)
 POSITIVE = (0.0, float("inf"))
 
 
