@@ -178,6 +178,16 @@ def test_methods_and_sparsities_are_parsed_and_checked() -> None:
         SweepSpec(ExperimentConfig(), ("ln-structured:global",), (0.5,)).validate()
 
 
+def test_the_first_line_counts_one_point_in_the_singular(tiny_config: ExperimentConfig) -> None:
+    from prunetui.cli.sweep_command import _line
+
+    spec = SweepSpec(tiny_config, ("l1",), (0.5,))
+    started = SweepStarted("sweeps/x", tiny_config, spec.methods, spec.sparsities, (0,), ())
+    assert _line(spec, started) == "sweep of 1 point in sweeps/x"
+    two = SweepSpec(tiny_config, ("l1",), (0.5, 0.9))
+    assert _line(two, replace(started, sparsities=two.sparsities)) == "sweep of 2 points in sweeps/x"
+
+
 def test_sweep_command_prints_a_table_and_writes_the_csv(
     tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -164,7 +164,8 @@ def _line(spec: SweepSpec, event: SweepEvent) -> str | None:
             total = len(event.methods) * len(event.sparsities) * len(event.seeds)
             resumed = f", {len(event.done)} already done" if event.done else ""
             structured = any(spec.point_config(method, spec.sparsities[0]).structured for method in spec.methods)
-            return f"sweep of {total} points in {event.directory}{resumed}{STRUCTURED_POINTS if structured else ''}"
+            points = f"{total} point{'s' if total != 1 else ''}"
+            return f"sweep of {points} in {event.directory}{resumed}{STRUCTURED_POINTS if structured else ''}"
         case SweepPoint():
             seed = f", seed {event.seed}" if len(spec.seeds) > 1 else ""
             recovered = recovery([spec.point_config(event.method, event.sparsity, event.seed)]).done
