@@ -67,6 +67,10 @@ def wrong_output():
     return nn.Sequential(nn.Flatten(), nn.Linear(784, 7))
 
 
+def by_position(channels, classes):  # names of its own: prunetui passes in_channels and num_classes by name
+    return nn.Sequential(nn.Flatten(), nn.Linear(channels * 28 * 28, classes))
+
+
 def too_deep(in_channels, num_classes):
     convs = [nn.Conv2d(in_channels if i == 0 else 4, 4, 3, stride=2) for i in range(4)]
     return nn.Sequential(*convs, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, num_classes))
@@ -160,6 +164,8 @@ def test_torchvision_resnet18_runs_on_one_channel_images(
         (("--model", "resnet"), "unknown model 'resnet'"),
         (("--model", "nets/missing.py:build"), "no such file"),
         (("--model", "nets/net.py:nothing"), "has no nothing"),
+        (("--model", "nets/net.py:bulid"), "has no bulid; did you mean nets/net.py:build?"),
+        (("--model", "nets/net.py:by_position"), "(missing a required argument: 'channels'): it passes in_channels="),
         (("--model", "nets/net.py:raises"), "raised RuntimeError: out of ideas"),
         (("--model", "nets/net.py:not_a_module"), "returned a int, not a torch.nn.Module"),
         (("--model", "nets/net.py:wrong_output"), "returns 2×7 for a batch of 2"),

@@ -7,6 +7,7 @@ built (in the process that trains), never when the name is resolved.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import inspect
@@ -42,8 +43,10 @@ def user_builder(spec: str, args: Mapping[str, Any]) -> Builder:
         from torch import nn
 
         factory = load_factory(target, attribute)
+        arguments = factory_arguments(factory, args, shape)
+        _check_call(spec, factory, arguments)
         try:
-            model = factory(**factory_arguments(factory, args, shape))
+            model = factory(**arguments)
         except Exception as error:
             raise ConfigError(f"{spec} raised {one_line(error)}") from error
         if not isinstance(model, nn.Module):
@@ -51,6 +54,22 @@ def user_builder(spec: str, args: Mapping[str, Any]) -> Builder:
         return initialise(model, init)
 
     return build
+
+
+def _check_call(spec: str, factory: Callable[..., Any], arguments: Mapping[str, Any]) -> None:
+    """A factory that cannot take what prunetui passes: one line saying what it passes (not only Python's TypeError,
+    which names the factory's parameters but not where their values come from)."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a builtin without a signature: its call says what is wrong
+        return
+    try:
+        signature.bind(**arguments)
+    except TypeError as error:
+        raise ConfigError(
+            f"{spec} cannot be called as prunetui calls it ({error}): it passes in_channels= and num_classes= by "
+            "name where the factory has them, and the --model-args"
+        ) from None
 
 
 def is_file_target(target: str) -> bool:
@@ -124,7 +143,8 @@ def load_factory(target: str, attribute: str) -> Callable[..., Any]:
             raise ConfigError(f"importing {target} raised {one_line(error)}") from error
     factory = getattr(module, attribute, None)
     if factory is None:
-        raise ConfigError(f"{target} has no {attribute}")
+        near = difflib.get_close_matches(attribute, [name for name in vars(module) if not name.startswith("_")], n=1)
+        raise ConfigError(f"{target} has no {attribute}" + (f"; did you mean {target}:{near[0]}?" if near else ""))
     if not callable(factory):
         raise ConfigError(f"{target}:{attribute} is a {type(factory).__name__}, not a function or class")
     return factory  # type: ignore[no-any-return]
