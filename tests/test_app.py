@@ -506,6 +506,25 @@ async def test_a_screen_closed_by_a_key_that_came_with_the_one_that_opened_it_le
         assert app.is_running and app._exception is None and footer_keys(app.screen)
 
 
+async def test_a_burst_of_keys_edits_a_field_in_the_order_they_came(tiny_config: ExperimentConfig) -> None:
+    """Keys sent faster than the app handles them (a held backspace, then typing; over SSH, a paste of keys): each
+    form check between them once let Textual type the characters before the backspaces ran."""
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        field = app.query_one("#setting-model", Input)
+        field.focus()
+        await pilot.press("end")
+        keys = ["backspace"] * 6 + ["m", "y", "n", "e", "t", "left", "left", "backspace", "x"]
+        for key in keys:  # all waiting before the first is handled
+            press_now(app, key)
+        try:
+            await wait_until(pilot, lambda: field.value == "myxet", timeout=10)
+        except AssertionError:
+            raise AssertionError(f"the field reads {field.value!r}") from None
+        await pilot.pause()
+        assert field.value == "myxet"  # no key left to run
+
+
 async def test_moving_through_the_form_leaves_the_footer_alone(tiny_config: ExperimentConfig) -> None:
     """Each focus change says the screen's bindings changed; keys that stay the same are not built again (a build
     restyles them and lays the screen out), and the form's rows after the first frame are reached by Tab."""

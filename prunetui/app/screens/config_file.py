@@ -11,6 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from prunetui.app.widgets.ordered_input import OrderedInput
+
 
 class ConfigFileScreen(ModalScreen[Path | None]):
     """Dismisses with the path typed (Enter), or None (Escape)."""
@@ -25,7 +27,7 @@ class ConfigFileScreen(ModalScreen[Path | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self._question, classes="dialog-question")
-            yield Input(self._path, placeholder="path/to/config.toml", id="config-path")
+            yield OrderedInput(self._path, placeholder="path/to/config.toml", id="config-path")
             yield Static("Enter to confirm, Escape to cancel", classes="dialog-hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -25,6 +25,7 @@ from prunetui.app.screens.analysis import AnalysisScreen, Kept
 from prunetui.app.widgets.choice import Choice
 from prunetui.app.widgets.cut_input import CutInput
 from prunetui.app.widgets.fitting_footer import FittingFooter
+from prunetui.app.widgets.ordered_input import OrderedInput
 from prunetui.app.widgets.series_chart import ACCURACY_AXIS, SPARSITY_AXIS, SeriesChart
 from prunetui.describe import counted, fitted_method, percent, recovery
 from prunetui.engine.analyses import (
@@ -84,9 +85,13 @@ class SweepScreen(AnalysisScreen):
                 yield CutInput(",".join(f"{s:g}" for s in DEFAULT_SPARSITIES), id="sweep-sparsities", compact=True)
                 yield Label("", id="sweep-sparsity-count", classes="analysis-count")
                 yield Label("seeds", classes="analysis-label switch-label")
-                yield Input(str(c.seed), id="sweep-seeds", compact=True, tooltip="each point once per seed: 0,1,2")
+                yield OrderedInput(
+                    str(c.seed), id="sweep-seeds", compact=True, tooltip="each point once per seed: 0,1,2"
+                )
                 yield Label("jobs", classes="analysis-label switch-label")
-                yield Input("1", id="sweep-jobs", compact=True, tooltip="points at once, in worker processes (auto)")
+                yield OrderedInput(
+                    "1", id="sweep-jobs", compact=True, tooltip="points at once, in worker processes (auto)"
+                )
                 yield Label("axis", classes="analysis-label switch-label")
                 yield Choice(AXES, "sparsity", id="sweep-axis")
             yield from self.controls()

@@ -5,12 +5,13 @@ from __future__ import annotations
 from rich.cells import cell_len
 from rich.segment import Segment
 from textual.strip import Strip
-from textual.widgets import Input
+
+from prunetui.app.widgets.ordered_input import OrderedInput
 
 ELLIPSIS = "…"
 
 
-class CutInput(Input):
+class CutInput(OrderedInput):
     """Without focus, a value wider than its box shows an ellipsis at each edge where it goes on, so that a cut
     value never reads as another (`fc3=0` for `fc3=0.74`); with focus it scrolls as any Input does."""
 

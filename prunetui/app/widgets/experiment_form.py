@@ -169,7 +169,9 @@ class ExperimentForm(Vertical):
 
     def _seeds_row(self) -> SettingRow:
         """Seeds: empty for one run with the seed above; `0-2` or `0,1,5` for a seed group."""
-        self._seeds = Input("", placeholder=SEEDS_PLACEHOLDER, compact=True, id="setting-seeds", disabled=self._locked)
+        self._seeds = CutInput(
+            "", placeholder=SEEDS_PLACEHOLDER, compact=True, id="setting-seeds", disabled=self._locked
+        )
         self._seeds.tooltip = SEEDS_HELP
         return self._new_row("seeds", self._seeds)
 
