@@ -525,6 +525,15 @@ async def test_a_burst_of_keys_edits_a_field_in_the_order_they_came(tiny_config:
         assert field.value == "myxet"  # no key left to run
 
 
+async def test_an_emptied_model_field_does_not_look_filled_in(tiny_config: ExperimentConfig) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        field = app.query_one("#setting-model", Input)
+        field.value = ""
+        await wait_until(pilot, lambda: "model" in app.main_screen.form.problems)
+        assert field.placeholder.startswith("required: ") and "lenet5" not in field.placeholder
+
+
 async def test_moving_through_the_form_leaves_the_footer_alone(tiny_config: ExperimentConfig) -> None:
     """Each focus change says the screen's bindings changed; keys that stay the same are not built again (a build
     restyles them and lays the screen out), and the form's rows after the first frame are reached by Tab."""

@@ -102,7 +102,7 @@ class ExperimentConfig:
     model: str = setting(
         "lenet5",
         f"network: {', '.join(MODELS)}, torchvision:NAME or your file.py:factory",
-        empty="lenet5",
+        empty="required: a network, e.g. resnet20",  # what an empty field shows (it is a problem)
     )
     dataset: str = setting(
         "fashion-mnist-mini",
