@@ -195,6 +195,10 @@ def test_the_run_tables_56_layers_by_stage_within_80_columns(deep_run: Path) -> 
         members = [layer for layer in layers if layer.name.startswith(f"{stage}.")]
         nonzero = sum(layer.nonzero for layer in members)
         assert any(f"{stage} ({count} layers)" in line and f"{nonzero:,}" in line for line in lines)
+    prunable = [layer for layer in layers if layer.prunable]
+    counts = [f"{sum(layer.nonzero for layer in prunable):,}", f"{sum(layer.total for layer in prunable):,}"]
+    (row,) = [line.replace("│", " ").split() for line in lines if "all prunable" in line]
+    assert row[-2:] == counts, row
 
 
 def test_the_layer_names_said_as_patterns_match_exactly_the_layers_they_stand_for(deep_run: Path) -> None:
