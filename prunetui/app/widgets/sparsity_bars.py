@@ -216,7 +216,7 @@ class SparsityBars(Widget):
         if report is None:
             return
         table.add_row(
-            Text("global", style="bold"),
+            Text("all", style="bold"),  # the prunable layers, whose sparsity the target is, whatever the scope
             Bar(report.global_sparsity, "bold magenta"),
             Text(f"{report.global_sparsity * 100:.2f} %", style="bold"),
             # smaller by: counting the weights, as papers do, and all parameters, biases included; a deep network's
