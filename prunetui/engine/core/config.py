@@ -101,12 +101,12 @@ class ExperimentConfig:
 
     model: str = setting(
         "lenet5",
-        f"network: {', '.join(MODELS)}, torchvision:NAME or your file.py:factory",
+        f"{', '.join(MODELS)}, torchvision:NAME or your file.py:factory",
         empty="required: a network, e.g. resnet20",  # what an empty field shows (it is a problem)
     )
     dataset: str = setting(
         "fashion-mnist-mini",
-        "data set: a built-in (fashion-mnist-mini ships with prunetui), imagefolder:PATH, or your file.py:factory",
+        "a built-in (fashion-mnist-mini ships with prunetui), imagefolder:PATH, or your file.py:factory",
         DatasetChoices(),
     )
     data_dir: str = setting(
