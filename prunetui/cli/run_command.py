@@ -167,9 +167,7 @@ def layer_table(summary: RunSummary) -> Table:
             last = index == indexes[-1] and len(layers) >= BY_STAGE_FROM  # a line between stages
             table.add_row(label, *_counts(layer.zeros, layer.total), end_section=last)
     report = summary.sparsity
-    prunable = [layer for layer in layers if layer.prunable]
-    zeros, total = sum(layer.zeros for layer in prunable), sum(layer.total for layer in prunable)
-    table.add_row("all prunable", *_counts(zeros, total), style="bold", end_section=True)  # the target's sparsity
+    table.add_row("all prunable", *_counts(*report.prunable_counts), style="bold", end_section=True)
     # The two counts of compression: papers count weights; biases, which pruning keeps, are in the second.
     for label, nonzero, total in (
         ("all weights", report.nonzero_weights, report.total_weights),

@@ -39,9 +39,14 @@ class SparsityReport:
     @property
     def global_sparsity(self) -> float:
         """Fraction of zeros over the prunable weights: the number the target sparsity refers to."""
-        zeros = sum(layer.zeros for layer in self.layers if layer.prunable)
-        total = sum(layer.total for layer in self.layers if layer.prunable)
+        zeros, total = self.prunable_counts
         return zeros / total if total else 0.0
+
+    @property
+    def prunable_counts(self) -> tuple[int, int]:
+        """Zeros and weights of the prunable layers."""
+        prunable = [layer for layer in self.layers if layer.prunable]
+        return sum(layer.zeros for layer in prunable), sum(layer.total for layer in prunable)
 
     @property
     def compression(self) -> float:

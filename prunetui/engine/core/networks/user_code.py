@@ -43,8 +43,7 @@ def user_builder(spec: str, args: Mapping[str, Any]) -> Builder:
         from torch import nn
 
         factory = load_factory(target, attribute)
-        arguments = factory_arguments(factory, args, shape)
-        _check_call(spec, factory, arguments)
+        arguments = factory_arguments(spec, factory, args, shape)
         try:
             model = factory(**arguments)
         except Exception as error:
@@ -54,22 +53,6 @@ def user_builder(spec: str, args: Mapping[str, Any]) -> Builder:
         return initialise(model, init)
 
     return build
-
-
-def _check_call(spec: str, factory: Callable[..., Any], arguments: Mapping[str, Any]) -> None:
-    """A factory that cannot take what prunetui passes: one line saying what it passes (not only Python's TypeError,
-    which names the factory's parameters but not where their values come from)."""
-    try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):  # a builtin without a signature: its call says what is wrong
-        return
-    try:
-        signature.bind(**arguments)
-    except TypeError as error:
-        raise ConfigError(
-            f"{spec} cannot be called as prunetui calls it ({error}): it passes in_channels= and num_classes= by "
-            "name where the factory has them, and the --model-args"
-        ) from None
 
 
 def is_file_target(target: str) -> bool:
@@ -150,14 +133,26 @@ def load_factory(target: str, attribute: str) -> Callable[..., Any]:
     return factory  # type: ignore[no-any-return]
 
 
-def factory_arguments(factory: Callable[..., Any], args: Mapping[str, Any], shape: InputShape) -> dict[str, Any]:
-    """--model-args, plus in_channels and num_classes where the factory names them and --model-args does not."""
+def factory_arguments(
+    spec: str, factory: Callable[..., Any], args: Mapping[str, Any], shape: InputShape
+) -> dict[str, Any]:
+    """--model-args, plus in_channels and num_classes where the factory names them and --model-args does not. A
+    factory that cannot take them is one line saying what prunetui passes (Python's TypeError names the factory's
+    parameters, not where their values come from)."""
     try:
-        parameters = inspect.signature(factory).parameters
+        signature = inspect.signature(factory)
     except (TypeError, ValueError):  # a builtin without a signature: call it with --model-args alone
         return dict(args)
     given = {"in_channels": shape.channels, "num_classes": shape.classes}
-    return {name: value for name, value in given.items() if name in parameters} | dict(args)
+    arguments = {name: value for name, value in given.items() if name in signature.parameters} | dict(args)
+    try:
+        signature.bind(**arguments)
+    except TypeError as error:
+        raise ConfigError(
+            f"{spec} cannot be called as prunetui calls it ({error}): it passes in_channels= and num_classes= by "
+            "name where the factory has them, and the --model-args"
+        ) from None
+    return arguments
 
 
 def _import_file(path: Path) -> Any:
