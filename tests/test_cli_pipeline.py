@@ -146,7 +146,7 @@ def test_output_that_is_not_a_terminal_keeps_each_line_whole(tiny_config: Experi
     )
     assert any(counts.match(line) for line in lines), lines
     assert any("all weights" in line and "61,470" in line for line in lines), lines  # rows of the layer table
-    assert any("all parameters (biases too)" in line and "61,706" in line for line in lines), lines
+    assert any("all parameters (biases, norms)" in line and "61,706" in line for line in lines), lines
     totals = re.compile(r"^accuracy [\d.]+ % dense → [\d.]+ % · .* img/s on cpu$")
     assert any(totals.match(line) for line in lines), lines
 

@@ -37,6 +37,24 @@ def test_sparsity_counts_the_masked_weights_not_weight_orig() -> None:
     assert int((model[0].weight_orig == 0).sum()) == 0  # the mask, not the stored tensor, made the zeros
 
 
+def test_all_parameters_are_the_networks_parameter_count_norm_layers_included() -> None:
+    """resnet20's 784 batch-norm channels hold 1,568 parameters that no weight layer owns; 'all parameters' (and
+    the compression over them) counts them, as the run's header and the cost line do."""
+    from prunetui.engine.core.networks.registry import resolve
+    from prunetui.engine.core.networks.spec import InputShape
+
+    model = resolve("resnet20", {}, None).build(InputShape(3, 32, 10))
+    parameters = sum(p.numel() for p in model.parameters())
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.bias.fill_(0.1)  # trained: no longer zero
+    prune.l1_unstructured(model.conv1, "weight", amount=0.5)  # 216 of its 432 weights
+    report = sparsity_report(model, {"conv1"})
+    assert report.total_parameters == parameters == 272_474 == report.total_weights + 10 + 1_568  # fc's biases, norms
+    assert report.nonzero_parameters == 272_474 - 216
+
+
 def test_global_sparsity_weights_layers_by_their_size() -> None:
     report = SparsityReport(
         (LayerSparsity("a", 90, 100), LayerSparsity("b", 0, 900), LayerSparsity("out", 5, 10, prunable=False)),

@@ -168,10 +168,10 @@ def layer_table(summary: RunSummary) -> Table:
             table.add_row(label, *_counts(layer.zeros, layer.total), end_section=last)
     report = summary.sparsity
     table.add_row("all prunable", *_counts(*report.prunable_counts), style="bold", end_section=True)
-    # The two counts of compression: papers count weights; biases, which pruning keeps, are in the second.
+    # The two counts of compression: papers count weights; biases and norms, which pruning keeps, are in the second.
     for label, nonzero, total in (
         ("all weights", report.nonzero_weights, report.total_weights),
-        ("all parameters (biases too)", report.nonzero_parameters, report.total_parameters),
+        ("all parameters (biases, norms)", report.nonzero_parameters, report.total_parameters),
     ):
         table.add_row(label, *_counts(total - nonzero, total))
     return table

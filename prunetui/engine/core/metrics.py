@@ -17,15 +17,17 @@ def weight_layers(model: nn.Module) -> list[tuple[str, WeightLayer]]:
 
 @torch.no_grad()
 def sparsity_report(model: nn.Module, prunable: set[str], *, structured: bool = False) -> SparsityReport:
-    """Zeros per weight layer and non-zero parameters overall.
+    """Zeros per weight layer and non-zero parameters overall: every parameter of the model, norm layers' too, so
+    the total is the network's parameter count.
 
     `structured` (whole filters and neurons pruned): a weight fed by a removed unit, and a removed unit's bias,
     count as zero too, since they do nothing a bias cannot (`compact.compact` cuts them out): the counts are
     those of the compacted model.
     """
     layers = weight_layers(model)
+    others = _other_parameters(model)
     if structured:
-        return _structured_report(layers, prunable)
+        return _structured_report(layers, prunable, others)
     # `parameters()` holds weight_orig for pruned layers, so count the effective tensors instead; count_nonzero
     # makes no mask of a layer's size (a run out of memory is still counted).
     weights = [(name, int(module.weight.count_nonzero()), module.weight.numel()) for name, module in layers]
@@ -33,10 +35,19 @@ def sparsity_report(model: nn.Module, prunable: set[str], *, structured: bool = 
     report = tuple(LayerSparsity(name, total - kept, total, name in prunable) for name, kept, total in weights)
     nonzero = sum(kept for _, kept, _ in weights) + sum(int(bias.count_nonzero()) for bias in biases)
     total = sum(total for _, _, total in weights) + sum(bias.numel() for bias in biases)
-    return SparsityReport(report, nonzero, total)
+    return SparsityReport(report, nonzero + others[0], total + others[1])
 
 
-def _structured_report(layers: list[tuple[str, WeightLayer]], prunable: set[str]) -> SparsityReport:
+def _other_parameters(model: nn.Module) -> tuple[int, int]:
+    """Non-zero and total parameters outside the weight layers (norm layers, a user's own parameters). Pruning
+    leaves them dense, except structural pruning, whose group masks zero a removed channel's norm too."""
+    tensors = [p for m in model.modules() if not isinstance(m, WeightLayer) for p in m.parameters(recurse=False)]
+    return sum(int(p.count_nonzero()) for p in tensors), sum(p.numel() for p in tensors)
+
+
+def _structured_report(
+    layers: list[tuple[str, WeightLayer]], prunable: set[str], others: tuple[int, int]
+) -> SparsityReport:
     kept = [module.weight != 0 for _, module in layers]
     kept_biases = [module.bias != 0 if module.bias is not None else None for _, module in layers]
     for i in range(len(layers) - 1):
@@ -51,7 +62,7 @@ def _structured_report(layers: list[tuple[str, WeightLayer]], prunable: set[str]
     )
     nonzero = sum(int(mask.sum()) for mask in kept) + sum(int(b.sum()) for b in kept_biases if b is not None)
     total = sum(mask.numel() for mask in kept) + sum(b.numel() for b in kept_biases if b is not None)
-    return SparsityReport(report, nonzero, total)
+    return SparsityReport(report, nonzero + others[0], total + others[1])
 
 
 def _drop_inputs(kept: Tensor, alive_inputs: Tensor) -> Tensor:
