@@ -88,8 +88,9 @@ def test_a_run_that_failed_in_training_names_only_the_files_it_wrote(
     out = tmp_path / "[out]"  # brackets, which Rich would read as markup
     flags = [*tiny_flags(tiny_config), "--optimizer", "sgd", "--lr", "10", "--out", str(out)]
     assert main(["run", *flags, "--validation-split", "0"]) == 1  # on the 461 images after 51, it sticks at chance
-    printed = capsys.readouterr().out
-    assert "failed: training loss diverged" in printed
+    printed, error = capsys.readouterr()
+    assert error.startswith("failed: training loss diverged (") and error.count("\n") == 1  # on an error's stream
+    assert "failed:" not in printed
     assert f"saved {out / 'model.pt'}: " in printed
     written = sorted(name for name in os.listdir(out) if not name.startswith("."))  # hidden: locks, temporaries
     assert written == ["config.toml", "events.jsonl", "model.pt", "summary.json"]
@@ -112,8 +113,8 @@ def test_a_start_that_fails_before_training_leaves_no_run(
 ) -> None:
     # A mirror host answers, so the run starts and tries the download, which fails (the data's own mirrors are dead).
     assert main(["run", "--data-dir", str(tmp_path / "empty"), "--dataset", "kmnist"]) == 1
-    printed = capsys.readouterr().out
-    assert "kmnist data set not found" in printed
+    printed, error = capsys.readouterr()
+    assert error.startswith("failed: kmnist data set not found")
     assert "nothing kept: the run failed before training" in printed
     assert list((tmp_path / "runs").iterdir()) == []
     assert main(["runs", "--json"]) == 0

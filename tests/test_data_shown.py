@@ -49,7 +49,7 @@ def test_bad_data_is_one_line_naming_the_file_and_exit_code_2(
     run = ["run", "--dataset", spec, "--epochs", "1", "--device", "cpu", "--out", str(tmp_path / "run")]
     assert main(run) == 2
     out, err = capsys.readouterr()
-    (failed,) = [line for line in out.splitlines() if line.startswith("failed: ")]
+    (failed,) = [line for line in err.splitlines() if line.startswith("failed: ")]
     assert str(named) in failed and "Traceback" not in out + err
     assert not (tmp_path / "run").exists()  # a start that failed before training is not kept
 

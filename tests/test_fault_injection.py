@@ -58,7 +58,7 @@ def test_a_fault_in_process_leaves_a_truthful_run(
     assert code == EXIT_CODES[status]
     assert "Traceback" not in printed.out + printed.err
     if action == "exception":
-        assert "failed: unexpected RuntimeError: injected fault (faults.py:" in printed.out
+        assert "failed: unexpected RuntimeError: injected fault (faults.py:" in printed.err
     if (phase, action) == ("loading", "exception"):  # failed before training: no run is kept
         assert "nothing kept: the run failed before training" in printed.out and not out.exists()
         return

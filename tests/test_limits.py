@@ -161,7 +161,7 @@ def test_a_run_out_of_memory_is_kept_as_failed_with_its_model(tiny_config: Exper
     )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
-    (line,) = [line for line in done.stdout.splitlines() if "out of memory" in line]
+    (line,) = [line for line in done.stderr.splitlines() if "out of memory" in line]
     assert line.startswith("failed: out of memory: ") and "can't allocate memory" in line
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["status"], summary["message"]) == ("failed", line.removeprefix("failed: "))

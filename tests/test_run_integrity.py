@@ -265,9 +265,9 @@ def test_a_full_disk_fails_the_run_in_one_line_naming_the_file(
     out = tmp_path / "run"
     fill_disk_for(monkeypatch, name)
     assert run_cli(tiny_config, out) == 1
-    printed = capsys.readouterr().out
+    printed, error = capsys.readouterr()
     line = f"failed: cannot write {out / name}: No space left on device"
-    assert line in printed and "Traceback" not in printed
+    assert line in error and "Traceback" not in printed + error
     summary = summary_of(out)
     assert summary["status"] == "failed" and summary["message"] == line.removeprefix("failed: ")
     assert (out / "model.pt").is_file() == model_saved and temporaries(out) == []
@@ -280,9 +280,9 @@ def test_a_disk_full_for_the_first_summary_fails_the_start_and_keeps_no_run(
     out = tmp_path / "run"
     fill_disk_for(monkeypatch, "summary.json")
     assert run_cli(tiny_config, out) == 1
-    printed = capsys.readouterr().out
-    assert f"failed: cannot write {out / 'summary.json'}: No space left on device" in printed
-    assert printed.count("No space left on device") == 1
+    printed, error = capsys.readouterr()
+    assert f"failed: cannot write {out / 'summary.json'}: No space left on device" in error
+    assert (printed + error).count("No space left on device") == 1
     assert "nothing kept: the run failed before training" in printed and not out.exists()
 
 

@@ -193,7 +193,7 @@ def test_a_network_that_breaks_once_channels_go_is_refused_naming_the_criteria_t
     base += ["--epochs", "0", "--finetune-epochs", "0", "--device", "cpu", "--out"]
     more = ["--criterion", "ln-structured", "--structured-importance", "taylor", "--scope", "global"]
     assert main([*base, str(tmp_path / "refused"), *more]) == 2
-    printed = " ".join(capsys.readouterr().out.split())  # as one line, however the console wraps it
+    printed = " ".join(capsys.readouterr().err.split())  # as one line, however the console wraps it
     assert "failed: " in printed and "breaks once channels go" in printed
     assert "; the unstructured criteria (l1, random, taylor) still work" in printed
     assert not (tmp_path / "refused").exists()

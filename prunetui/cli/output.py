@@ -10,14 +10,14 @@ from rich.console import Console
 PIPE_WIDTH = 10_000
 
 
-def make_console() -> Console:
+def make_console(*, stderr: bool = False) -> Console:
     """A terminal wraps lines at word boundaries. A pipe or a file gets each line whole: Rich would otherwise
     wrap it at 80 columns (or $COLUMNS), cutting phrases (`423 \\nimg/s`) and table rows that scripts then cannot
     match."""
-    console = Console(highlight=False)
+    console = Console(highlight=False, stderr=stderr)
     if console.is_terminal:
         return console
-    return Console(highlight=False, soft_wrap=True, width=PIPE_WIDTH)
+    return Console(highlight=False, stderr=stderr, soft_wrap=True, width=PIPE_WIDTH)
 
 
 def and_list(words: Sequence[str], conjunction: str = "and") -> str:

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from prunetui.cli.data_check import data_set_here
 from prunetui.cli.options import config_from_args, fail
-from prunetui.cli.output import and_list
+from prunetui.cli.output import and_list, make_console
 from prunetui.describe import (
     before_pruning,
     compression_text,
@@ -132,10 +132,12 @@ def show_run(events: Iterator[Event], console: Console, preset: Preset | None = 
             if isinstance(event, Status):
                 progress.update(task, description=event.message)
             line = describe(event)
-            if line:
-                style = "red" if isinstance(event, Failed) else "bold" if isinstance(event, Finished) else ""
+            if line and not isinstance(event, Failed):
+                style = "bold" if isinstance(event, Finished) else ""
                 progress.console.print(line, style=style, highlight=False, markup=False)
     assert event is not None, "an experiment always ends with Finished, Stopped or Failed"
+    if isinstance(event, Failed):  # an error, as the command's others: on stderr, once the progress bar is gone
+        make_console(stderr=True).print(describe(event), style="red", highlight=False, markup=False)
     if isinstance(event, Finished | Stopped | Failed) and event.summary:
         console.print(layer_table(event.summary))
         console.print(totals_line(event.summary))
