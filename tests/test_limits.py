@@ -100,10 +100,12 @@ async def test_the_app_runs_when_its_config_directory_cannot_be_written(
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.press("ctrl+r")  # the start remembers the settings first
-        await wait_until(pilot, lambda: not app.main_screen.run_state.active, timeout=60)
-        assert app.main_screen.run_state.outcome == FINISHED
+        # Read while it shows: a notice expires after a few seconds, sooner than a run ends on a busy machine.
+        await wait_until(pilot, lambda: any(n.title == "Settings not remembered" for n in app._notifications))
         (notice,) = [n for n in app._notifications if n.title == "Settings not remembered"]
         assert notice.message.startswith(f"cannot remember the settings: cannot write to {config_dir}")
+        await wait_until(pilot, lambda: not app.main_screen.run_state.active, timeout=60)
+        assert app.main_screen.run_state.outcome == FINISHED
         await app.action_quit()  # quitting remembers the form too: a notice again, not a crash
     assert app.return_code == 0
 
