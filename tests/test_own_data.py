@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -223,6 +224,41 @@ def test_bad_image_folders_give_one_line_naming_the_file(damage: str, tmp_path: 
     assert "\n" not in str(raised.value) and str(named) in str(raised.value)
 
 
+def test_an_image_folder_reads_subfolders_and_scales_16_bit_grey(tmp_path: Path) -> None:
+    """As torchvision's ImageFolder: a class's images in its subfolders count. A 16-bit grey PNG keeps its contrast:
+    Pillow's own conversion clipped every value above 255 to white, so two classes read as one white picture."""
+    from PIL import Image
+
+    root = tmp_path / "scans"
+    for split, count in (("train", 4), ("test", 2)):
+        for name, level in (("dark", 1000), ("light", 60000)):
+            for i in range(count):
+                pixels = np.full((8, 8), level + 100 * i, dtype=np.uint16)
+                folder = root / split / name / ("more" if i % 2 else "")
+                folder.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(pixels).save(folder / f"{i}.png")  # mode I;16
+    data = load_dataset(f"imagefolder:{root}", None, CPU, validation_split=0.0)
+    assert (len(data.train), len(data.test), data.shape.channels) == (8, 4, 1)
+    levels = {label: set(data.test.images[data.test.labels == label].flatten().tolist()) for label in (0, 1)}
+    assert levels == {0: {4}, 1: {233, 234}}  # 1000 / 257 and 1100 / 257; 60000 / 257 and 60100 / 257
+
+
+def test_data_a_network_cannot_learn_from_as_given_is_one_line(tmp_path: Path) -> None:
+    one_class = write_imagefolder(tmp_path / "one", classes=("cat",))
+    with pytest.raises(DataError, match=r"has one class \(cat\): a classifier needs two or more$"):
+        load_dataset(f"imagefolder:{one_class}", None, CPU)
+    (tmp_path / "shapes.py").write_text(FACTORY)
+    with pytest.raises(DataError, match=r"shapes.py:other_size: the test images are 2x6x6, the training images 2x8x8"):
+        load_dataset(f"{tmp_path / 'shapes.py'}:other_size", None, CPU)
+    for factory, label in (
+        ("named", "'dark'"),
+        ("one_hot", "a torch.int64 tensor of shape (2,)"),
+        ("no_label", "None"),
+    ):
+        with pytest.raises(DataError, match=rf"\(train\): item 0's label is {re.escape(label)}, not a class number"):
+            load_dataset(f"{tmp_path / 'shapes.py'}:{factory}", None, CPU)
+
+
 FACTORY = """
 import torch
 
@@ -252,6 +288,25 @@ def normalised():
     train = Shapes(20)
     train.images = (train.images - 0.5) / 0.25
     return train, Shapes(6)
+
+def other_size():
+    test = Shapes(6)
+    test.images = test.images[:, :, :6, :6]
+    return Shapes(20), test
+
+def relabelled(label):
+    train = Shapes(20)
+    train.labels = [label(value) for value in train.labels]
+    return train, Shapes(6)
+
+def named():
+    return relabelled(lambda value: ["dark", "light"][value])
+
+def one_hot():
+    return relabelled(lambda value: torch.eye(2, dtype=torch.long)[value])
+
+def no_label():
+    return relabelled(lambda value: None)
 """
 
 

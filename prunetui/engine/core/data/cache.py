@@ -20,7 +20,7 @@ from torch import Tensor
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.files import write_atomic
 
-FORMAT = 1  # bump when the cached content changes meaning
+FORMAT = 2  # bump when the cached content changes meaning (2: image folders scale 16-bit grey images)
 FINGERPRINT_LENGTH = 16
 KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 

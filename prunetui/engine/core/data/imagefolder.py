@@ -1,6 +1,7 @@
 """`imagefolder:PATH`: a folder with `train/` and `test/` (or `val/`), each of one folder per class, as
-torchvision's ImageFolder reads it. Images are decoded with Pillow (which comes with torchvision) once, to one mode
-(grey when every image is, else RGB) and one size, then kept decoded in the user's cache directory.
+torchvision's ImageFolder reads it (a class's images in its subfolders too). Images are decoded with Pillow (which
+comes with torchvision) once, to one mode (grey when every image is, else RGB; 16-bit grey scaled to 8 bits) and one
+size, then kept decoded in the user's cache directory.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from prunetui.engine.core.errors import BadDataError
 from prunetui.engine.core.events import Status
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
-GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "F")
+SIXTEEN_BITS = ("I", "I;16", "I;16L", "I;16B")  # Pillow's modes of a 16-bit grey PNG or TIFF
 
 
 def splits(root: Path) -> tuple[Path, Path]:
@@ -51,7 +53,7 @@ def listing(folder: Path, classes: tuple[str, ...]) -> list[tuple[Path, int]]:
         )
     files: list[tuple[Path, int]] = []
     for label, name in enumerate(classes):
-        found = sorted(p for p in (folder / name).glob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
+        found = sorted(p for p in (folder / name).rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
         if not found:
             raise BadDataError(f"imagefolder: {folder / name} holds no images ({', '.join(EXTENSIONS)})")
         files.extend((path, label) for path in found)
@@ -63,6 +65,8 @@ def imagefolder_loading(
 ) -> Generator[Status, None, tuple[dict[str, Tensor], tuple[str, ...], str]]:
     """The folder's uint8 images (N x C x S x S) and labels of both splits, its class names and where it was read."""
     train, test = splits(root)
+    if test.name == "test" and (root / "val").is_dir():
+        yield Status(f"{root / 'val'} left out: test/ is the test split (--validation-split holds out training images)")
     classes = class_names(train)
     train_files, test_files = listing(train, classes), listing(test, classes)
     paths = tuple(path for path, _ in train_files + test_files)
@@ -116,6 +120,9 @@ def _decode(path: Path, mode: str, size: int) -> np.ndarray:
 
     with _open(path) as image:
         try:
+            if image.mode in SIXTEEN_BITS:  # Pillow's convert would clip every value above 255 to white
+                levels = np.asarray(image, dtype=np.float64) / 257
+                image = Image.fromarray(levels.round().clip(0, 255).astype(np.uint8))
             image = image.convert(mode)
         except (OSError, ValueError) as error:
             raise BadDataError(f"imagefolder: {path} cannot be decoded ({' '.join(str(error).split())})") from None

@@ -37,7 +37,7 @@ from prunetui.engine.core.data.sources import (
 )
 from prunetui.engine.core.data.specs import parse_spec, spec_problem
 from prunetui.engine.core.data.stream import streamed
-from prunetui.engine.core.errors import ConfigError, DataError
+from prunetui.engine.core.errors import BadDataError, ConfigError, DataError
 from prunetui.engine.core.events import Status
 from prunetui.engine.core.files import write_atomic
 from prunetui.engine.core.networks.spec import InputShape
@@ -250,11 +250,24 @@ def _images_loading(
 
         yield Status(f"reading {name} …")
         images, classes, source = load_user_data(spec.name, spec.factory)
+    _check_fit(name, images, classes)
     # An image folder lists its images class by class, and a factory may: in one fixed random order (whatever the
     # run's seed), the first images (--train-subset, the validation split) are a fair sample of every class.
     order = torch.randperm(len(images["train_labels"]), generator=torch.Generator().manual_seed(ORDER_SEED))
     images["train_images"], images["train_labels"] = images["train_images"][order], images["train_labels"][order]
     return images, classes, source
+
+
+def _check_fit(name: str, images: dict[str, Tensor], classes: tuple[str, ...]) -> None:
+    """One line for data no network can learn from as given: one class, or test images of another shape."""
+    if len(classes) < 2:
+        raise BadDataError(f"{name} has one class ({classes[0]}): a classifier needs two or more")
+    train, test = (tuple(images[f"{split}_images"].shape[1:]) for split in ("train", "test"))
+    if train != test:
+        test_shape, train_shape = "x".join(map(str, test)), "x".join(map(str, train))
+        raise BadDataError(
+            f"{name}: the test images are {test_shape}, the training images {train_shape} (channels x height x width)"
+        )
 
 
 def _uint8_dataset(

@@ -75,5 +75,16 @@ def _gather(dataset: Any, what: str) -> tuple[Tensor, Tensor]:
                 )
             image = (image.float() * 255).round().to(torch.uint8)
         images.append(image)
-    labels = torch.tensor([int(item[1]) for item in items], dtype=torch.long)
+    labels = torch.tensor([_label(item[1], what, index) for index, item in enumerate(items)], dtype=torch.long)
     return torch.stack(images), labels
+
+
+def _label(value: Any, what: str, index: int) -> int:
+    """A class number: an int, a numpy integer or a one-element integer tensor; one line for anything else (a
+    name, a one-hot vector, None)."""
+    if isinstance(value, Tensor) and value.numel() == 1 and not value.is_floating_point():
+        return int(value)
+    if hasattr(value, "__index__") and not isinstance(value, Tensor):
+        return int(value.__index__())
+    shown = f"a {value.dtype} tensor of shape {tuple(value.shape)}" if isinstance(value, Tensor) else repr(value)[:40]
+    raise BadDataError(f"{what}: item {index}'s label is {shown}, not a class number (0, 1, …)")
