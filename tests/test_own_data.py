@@ -17,6 +17,7 @@ from prunetui.engine import DataError, ExperimentConfig
 from prunetui.engine.core.data import dataset_loading, load_dataset
 from prunetui.engine.core.data.cifar import load_pickle
 from prunetui.engine.core.data.sources import CIFAR_FILES
+from prunetui.engine.storage.runs import read_run
 from tests.owndata import (
     CIFAR10_CLASSES,
     cifar10_images,
@@ -134,6 +135,15 @@ def test_the_safe_unpickler_reads_numpy_arrays_under_both_module_names() -> None
         assert np.array_equal(loaded["data"], array) and loaded["labels"] == [1, 2]
 
 
+def test_a_cifar_pickle_python_3_wrote_at_protocol_2_reads_and_a_truncated_one_is_damaged_not_hostile() -> None:
+    array = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    written = pickle.dumps({"data": array, "batch_label": b"training batch 1"}, protocol=2)  # bytes via _codecs
+    loaded = load_pickle(written, "data_batch_1")
+    assert np.array_equal(loaded["data"], array) and loaded["batch_label"] == b"training batch 1"
+    with pytest.raises(DataError, match=r"^data_batch_1 is not a CIFAR pickle \(UnpicklingError: pickle data was"):
+        load_pickle(written[: len(written) // 2], "data_batch_1")
+
+
 def test_cifar_labels_outside_the_classes_name_the_file(tmp_path: Path) -> None:
     folder = write_cifar10(tmp_path)
     data, _ = cifar10_images(9, 6)
@@ -163,14 +173,38 @@ def test_an_image_folder_of_grey_and_rgb_pngs_loads_in_colour(tmp_path: Path) ->
     assert torch.corrcoef(grey.reshape(3, -1)).min() > 0.99
 
 
-def test_an_image_folder_trains_and_prunes_lenet5_from_the_cli(tmp_path: Path) -> None:
+def test_an_image_folder_trains_and_prunes_lenet5_from_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given by a relative path, the folder is recorded by its absolute one: the run is read from anywhere."""
     write_imagefolder(tmp_path / "pets", per_class=8)
-    flags = ["--dataset", f"imagefolder:{tmp_path / 'pets'}", "--epochs", "1", "--batch-size", "8", "--device", "cpu"]
-    assert main(["run", *flags, "--validation-split", "0", "--out", str(tmp_path / "run")]) == 0
+    monkeypatch.chdir(tmp_path)
+    flags = ["--dataset", "imagefolder:pets", "--data-dir", ".", "--epochs", "1", "--batch-size", "8"]
+    assert main(["run", *flags, "--device", "cpu", "--validation-split", "0", "--out", "run"]) == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["sparsity"] == pytest.approx(0.9, abs=0.01)
     weights = torch.load(tmp_path / "run" / "model.pt", weights_only=True)["state_dict"]
     assert weights["conv1.weight"].shape[1] == 3  # the first layer takes the data's three channels
+    monkeypatch.chdir(tmp_path / "run")
+    config = read_run(tmp_path / "run").config
+    assert config is not None and (config.dataset, config.data_dir) == (
+        f"imagefolder:{tmp_path / 'pets'}",
+        str(tmp_path),
+    )
+
+
+def test_files_a_config_names_are_made_absolute_for_workers_and_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    config = ExperimentConfig(dataset="~/data/mine.py:make", model="nets/mine.py:build", weights="w.pt")
+    absolute = config.with_absolute_paths()
+    assert (absolute.dataset, absolute.model) == (
+        f"{tmp_path}/home/data/mine.py:make",
+        f"{tmp_path}/nets/mine.py:build",
+    )
+    assert (absolute.weights, absolute.data_dir) == (f"{tmp_path}/w.pt", "")
+    for unchanged in ("cifar10", "fashion-mnist-mini", "mypackage.data:make"):
+        assert config.replace(dataset=unchanged).with_absolute_paths().dataset == unchanged
 
 
 def test_an_image_folder_is_decoded_once_then_read_from_the_cache(

@@ -58,7 +58,7 @@ from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError,
 from prunetui.engine.core.experiment import checkpoint_fields
 from prunetui.engine.core.files import cannot_write, make_directory, write_atomic
 from prunetui.engine.core.networks.spec import InputShape
-from prunetui.engine.core.networks.user_code import absolute_model
+from prunetui.engine.core.networks.user_code import absolute_factory
 from prunetui.engine.core.training import evaluate
 from prunetui.engine.storage.export import load_model, save_state
 from prunetui.engine.storage.run_lock import LOCK_FILE, RunLock, holder
@@ -188,7 +188,7 @@ class Sweep(ExperimentSeries):
             else:  # a dense model: its points can start
                 seed = next(seed for seed in spec.seeds if spec.dense_stage(seed) == outcome.key)
                 network = checkpoint_fields(spec.base, self._shape)
-                save_state(outcome.result, absolute_model(spec.base.model), self._dense_path(seed), None, network)
+                save_state(outcome.result, absolute_factory(spec.base.model), self._dense_path(seed), None, network)
                 self._submit_points(executor, todo, seed, outcome.result, test, device)
 
     def _submit_points(

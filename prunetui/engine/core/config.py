@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
 from prunetui.engine.core.data.memory import DATA_PATHS
-from prunetui.engine.core.data.specs import AUGMENTS, DatasetChoices, spec_problem
+from prunetui.engine.core.data.specs import AUGMENTS, IMAGEFOLDER_PREFIX, DatasetChoices, spec_problem
 from prunetui.engine.core.device import DEVICES
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.lr_schedule import LR_SCHEDULES, parse_milestones
@@ -111,7 +111,8 @@ class ExperimentConfig:
     )
     data_dir: str = setting(
         "",
-        "data set folder: torchvision's layout (<dir>/MNIST/raw/…) or the four IDX files themselves "
+        "data set folder: torchvision's layout (<dir>/MNIST/raw/…), the four IDX files themselves, or CIFAR's "
+        "cifar-10-batches-py/, cifar-100-python/ or their .tar.gz "
         "(default: $PRUNETUI_DATA, else a per-user cache)",
         empty="$PRUNETUI_DATA or cache",
         roles=("place",),
@@ -545,12 +546,22 @@ class ExperimentConfig:
         return self
 
     def with_absolute_paths(self) -> ExperimentConfig:
-        """This config with a network file and --weights named by absolute paths, for a worker process (or a Ray
-        worker on this machine) whose working directory differs."""
-        from prunetui.engine.core.networks.user_code import absolute_model
+        """This config with its files (a network's or a data set's file, an image folder, --data-dir, --weights)
+        named by absolute paths, for a worker process (or a Ray worker on this machine) whose working directory
+        differs, and for the run's config.toml, read from anywhere."""
+        from prunetui.engine.core.networks.user_code import absolute_factory
 
-        weights = str(Path(self.weights).expanduser().resolve()) if self.weights else ""
-        return self.replace(model=absolute_model(self.model), weights=weights)
+        def absolute(path: str) -> str:
+            return str(Path(path).expanduser().resolve()) if path else ""
+
+        folder = self.dataset.removeprefix(IMAGEFOLDER_PREFIX)
+        dataset = IMAGEFOLDER_PREFIX + absolute(folder) if folder != self.dataset else absolute_factory(self.dataset)
+        return self.replace(
+            model=absolute_factory(self.model),
+            weights=absolute(self.weights),
+            dataset=dataset,
+            data_dir=absolute(self.data_dir),
+        )
 
     def replace(self, **changes: Any) -> ExperimentConfig:
         return dataclasses.replace(self, **changes)

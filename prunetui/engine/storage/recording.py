@@ -22,7 +22,7 @@ from prunetui.engine.core.errors import OutputError, PrunetuiError, unexpected
 from prunetui.engine.core.events import Event, Exported, Failed, Finished, Pruned, RunSummary, Stopped
 from prunetui.engine.core.experiment import Experiment
 from prunetui.engine.core.files import cannot_write, write_atomic
-from prunetui.engine.core.networks.user_code import absolute_model
+from prunetui.engine.core.networks.user_code import absolute_factory
 from prunetui.engine.storage.event_log import EventLog
 from prunetui.engine.storage.export import export_in_place, export_model, save_state, unpruned_state
 from prunetui.engine.storage.history import HistoryRow, history_csv, history_row
@@ -85,7 +85,7 @@ class _Recorder:
     def _record(self) -> Iterator[Event]:
         config = self.experiment.config
         try:
-            write_atomic(self.directory / CONFIG_FILE, config.to_toml())
+            write_atomic(self.directory / CONFIG_FILE, config.with_absolute_paths().to_toml())  # read from anywhere
             self._write_summary({**running_marker(), "environment": environment(config.device)})
             self.log = _open_log(self.directory)
         except PrunetuiError as error:
@@ -109,7 +109,7 @@ class _Recorder:
     @property
     def model_name(self) -> str:
         """--model as a checkpoint names it: a file of the user's by its absolute path, read from anywhere."""
-        return absolute_model(self.experiment.config.model)
+        return absolute_factory(self.experiment.config.model)
 
     def _save(self, event: Event) -> None:
         model = self.experiment.model

@@ -2,11 +2,13 @@
 
 The files are Python pickles, and unpickling can call any function a file names. `SafeUnpickler` admits only what
 the official files hold (numpy's array reconstruction, under numpy 1's and numpy 2's module names, and a few plain
-types); a file naming anything else is refused before anything in it runs.
+types), and `_codecs.encode`, by which Python 3 writes bytes into a pickle of protocol 0 to 2 (it only encodes
+text); a file naming anything else is refused before anything in it runs.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import pickle
@@ -44,6 +46,7 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct(),
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): codecs.encode,
     **{
         (module, kind.__name__): kind
         for module in ("builtins", "__builtin__")
@@ -52,13 +55,17 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 }
 
 
+class Refused(pickle.UnpicklingError):
+    """A pickle naming a global that no CIFAR file holds (a damaged pickle is another UnpicklingError)."""
+
+
 class SafeUnpickler(pickle.Unpickler):
-    """Finds only the globals an official CIFAR file names; any other is an UnpicklingError naming it."""
+    """Finds only the globals an official CIFAR file names; any other is refused, naming it."""
 
     def find_class(self, module: str, name: str) -> Any:
         allowed = _ALLOWED.get((module, name))
         if allowed is None:
-            raise pickle.UnpicklingError(f"it names {module}.{name}, which no CIFAR file holds")
+            raise Refused(f"it names {module}.{name}, which no CIFAR file holds")
         return allowed
 
 
@@ -66,7 +73,7 @@ def load_pickle(data: bytes, name: str) -> dict[str, Any]:
     """The dict a CIFAR pickle holds, its keys as text (the official files were written by Python 2)."""
     try:
         loaded = SafeUnpickler(io.BytesIO(data), encoding="latin1").load()
-    except pickle.UnpicklingError as error:
+    except Refused as error:
         raise BadDataError(
             f"{name} refused: {error} (a pickle can run code, so only CIFAR's own types are read)"
         ) from None

@@ -59,9 +59,9 @@ def is_file_target(target: str) -> bool:
     return target.endswith(".py") or "/" in target or os.sep in target
 
 
-def absolute_model(name: str) -> str:
-    """`path/to/file.py:factory` with the file's path made absolute (for a worker or a checkpoint read from another
-    directory); any other --model as it is."""
+def absolute_factory(name: str) -> str:
+    """`path/to/file.py:factory` (a network's or a data set's) with the file's path made absolute, for a worker or a
+    run read from another directory; any other --model or --dataset as it is."""
     target, colon, attribute = name.rpartition(":")
     if colon and is_file_target(target) and not name.startswith("torchvision:"):
         return f"{Path(target).expanduser().resolve()}:{attribute}"
@@ -114,7 +114,7 @@ def load_factory(target: str, attribute: str) -> Callable[..., Any]:
     """The callable `attribute` of the module `target` (a dotted name, or a .py file's path)."""
     before_foreign_code()  # the user's code may import anything of torch's
     if is_file_target(target):
-        module = _import_file(Path(target))
+        module = _import_file(Path(target).expanduser())  # the app's fields pass ~ as typed
     else:
         if os.getcwd() not in sys.path:  # as `python -m` would: packages in the working directory are found
             sys.path.append(os.getcwd())
