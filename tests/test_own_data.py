@@ -6,6 +6,7 @@ import hashlib
 import json
 import pickle
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -236,19 +237,24 @@ def test_mixed_sizes_need_image_size_and_then_load_at_that_size(tmp_path: Path) 
     assert data.train.images.shape == (13, 3, 12, 12)
 
 
-@pytest.mark.parametrize("damage", ["empty class", "unreadable image", "class only in test", "no test folder"])
+@pytest.mark.parametrize(
+    "damage", ["empty class", "unreadable image", "class only in test", "class not in test", "no test folder"]
+)
 def test_bad_image_folders_give_one_line_naming_the_file(damage: str, tmp_path: Path) -> None:
     root = write_imagefolder(tmp_path / "pets")
     named = {
         "empty class": root / "train" / "fox",
         "unreadable image": root / "train" / "dog" / "broken.png",
         "class only in test": root / "test" / "owl",
+        "class not in test": root / "test",
         "no test folder": root,
     }[damage]
     if damage == "unreadable image":
         named.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     elif damage == "no test folder":
         (root / "test").rename(root / "elsewhere")
+    elif damage == "class not in test":
+        shutil.rmtree(root / "test" / "eel")
     else:
         named.mkdir()
     if damage == "class only in test":
@@ -256,6 +262,8 @@ def test_bad_image_folders_give_one_line_naming_the_file(damage: str, tmp_path: 
     with pytest.raises(DataError) as raised:
         load_dataset(f"imagefolder:{root}", None, CPU)
     assert "\n" not in str(raised.value) and str(named) in str(raised.value)
+    if damage == "class not in test":
+        assert str(raised.value) == f"imagefolder: {named} has no eel/ folder; each training class needs test images"
 
 
 def test_an_image_folder_reads_subfolders_and_scales_16_bit_grey(tmp_path: Path) -> None:

@@ -53,6 +53,8 @@ def listing(folder: Path, classes: tuple[str, ...]) -> list[tuple[Path, int]]:
         )
     files: list[tuple[Path, int]] = []
     for label, name in enumerate(classes):
+        if not (folder / name).is_dir():
+            raise BadDataError(f"imagefolder: {folder} has no {name}/ folder; each training class needs test images")
         found = sorted(p for p in (folder / name).rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
         if not found:
             raise BadDataError(f"imagefolder: {folder / name} holds no images ({', '.join(EXTENSIONS)})")
