@@ -191,6 +191,16 @@ def test_a_config_file_key_with_no_effect_is_noted(tmp_path: Path, capsys: pytes
     assert capsys.readouterr().err == "note: --agp-interval has no effect: agp only\n"
 
 
+def test_replaying_a_runs_own_config_notes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run's config.toml holds every key, most at their defaults; only a key set away from it is a setting given."""
+    (tmp_path / "c.toml").write_text(ExperimentConfig(epochs=3).to_toml())
+    config_from_args(build_parser().parse_args(["run", "--config", str(tmp_path / "c.toml")]))
+    assert capsys.readouterr().err == ""
+    (tmp_path / "c.toml").write_text(ExperimentConfig(agp_interval=7).to_toml())
+    config_from_args(build_parser().parse_args(["run", "--config", str(tmp_path / "c.toml")]))
+    assert capsys.readouterr().err == "note: --agp-interval has no effect: agp only\n"
+
+
 def test_a_sweep_notes_a_setting_only_when_no_method_uses_it(capsys: pytest.CaptureFixture[str]) -> None:
     configs = [ExperimentConfig(criterion=criterion) for criterion in ("l1", "ln-structured")]
     note_unused(["structured_norm"], configs)

@@ -131,7 +131,14 @@ def settings_from_args(
     given = {
         f.name: getattr(args, f.name) for f in ExperimentConfig.fields() if getattr(args, f.name, None) is not None
     }
-    named = {key.replace("-", "_") for key in in_file} | given.keys()
+    # A file's key at its default value is not counted as given: a run's own config.toml holds every key.
+    defaults = ExperimentConfig()
+    in_file_set = {
+        name
+        for name in (key.replace("-", "_") for key in in_file)
+        if getattr(base, name, None) != getattr(defaults, name, None)
+    }
+    named = in_file_set | given.keys()
     return dataclasses.replace(base, **given).validate(), [f.name for f in ExperimentConfig.fields() if f.name in named]
 
 
