@@ -222,7 +222,7 @@ def test_a_layer_pattern_that_matches_nothing_is_one_line_naming_the_layers_in_p
     flags = ["--model", "resnet56", "--epochs", "0", "--finetune-epochs", "0", "--validation-split", "0"]
     code = main(["run", *tiny_flags(tiny_config), *flags, "--layer-sparsity", "layer3.*=0.8,block9.*=0.5"])
     assert code == 2
-    error = [line for line in capsys.readouterr().out.splitlines() if "matches no layer" in line]
+    error = [line for line in capsys.readouterr().err.splitlines() if "matches no layer" in line]
     assert error == [
         "failed: block9.* matches no layer this run prunes; those are conv1, layer[1-3].[0-8].conv[12] (54), "
         "layer[23].0.shortcut.0 (2), fc"

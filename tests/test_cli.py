@@ -166,6 +166,10 @@ def test_the_accuracy_before_pruning_is_named_for_what_it_is(
     [
         (["--rewind-step", "5"], "note: --rewind-step has no effect: needs --rewind\n"),
         (
+            ["--dataset", "cifar10", "--image-size", "16"],
+            "note: --image-size has no effect: image folders only; cifar10's images keep their size\n",
+        ),
+        (
             ["--rewind", "--finetune-epochs", "3"],
             "note: --finetune-epochs has no effect: rewind retrains the full --epochs\n",
         ),

@@ -303,6 +303,8 @@ class ExperimentConfig:
                 return "no fine-tuning"
             case "finetune_lr_milestones" if self.lr_schedule != "multistep":
                 return "multistep schedule only"
+            case "image_size" if not self.dataset.startswith(IMAGEFOLDER_PREFIX):
+                return f"image folders only; {self.dataset}'s images keep their size"
         for kind, chosen in ((registry.SCHEDULES, self.schedule), (registry.CRITERIA, self.criterion)):
             readers = [reader for reader, value in kind.items() if name in setting_names(value.settings)]
             if readers and chosen not in readers:
