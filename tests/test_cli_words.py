@@ -49,7 +49,7 @@ def test_agp_with_fewer_epochs_says_that_interval_0_spreads_the_updates(
 ) -> None:
     argv = ["run", "--preset", "zhu-gupta-agp", "--data-dir", str(tiny_data), "--epochs", "1", "--device", "cpu"]
     assert main([*argv, "--runs-dir", str(tmp_path)]) == 2  # a setting that cannot work: bad input
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err
     assert "is not within training" in printed and "--agp-interval 0 spreads the updates over the training" in printed
 
 

@@ -61,6 +61,9 @@ FORK_SERVER_PRELOAD = (
 RETRIES = 1  # a job whose worker died is run once more
 POLL_SECONDS = 0.2  # how often the waiting caller looks at a cancel from another thread
 KILL_AFTER_SECONDS = 3.0  # a worker that ignores terminate() is killed
+# A worker whose caller is gone unwinds its job (removing its scratch directory) unhurried: nobody waits for it, and
+# once, on a machine running two test suites at once, 3 s cut that short (its directory left for the next start).
+ORPHAN_GRACE_SECONDS = 10.0
 NODE_DIED = (
     "prunetui: error: the Ray node this process ran on died, and Ray ended the process with it; the results that "
     "came back before are kept (a sweep resumes when run again)"
@@ -522,7 +525,7 @@ def _exit_with_parent(parent: int) -> None:
     else:
         select.select([watched], [], [])  # readable once the caller has exited
     os.kill(os.getpid(), signal.SIGTERM)
-    time.sleep(KILL_AFTER_SECONDS)
+    time.sleep(ORPHAN_GRACE_SECONDS)
     os._exit(1)
 
 
