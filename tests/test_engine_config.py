@@ -278,8 +278,10 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
 
     agp_only = dict.fromkeys(("agp_initial_sparsity", "agp_start_step", "agp_interval"), "agp only")
     no_decay = {"decay_norm_bias": "no --weight-decay"}
+    no_resize = {"image_size": "image folders only; fashion-mnist-mini's images keep their size"}
     assert not_applicable(ExperimentConfig()) == {
         **no_decay,
+        **no_resize,
         "rounds": "one-shot prunes once",
         "rewind_step": "needs --rewind",
         **agp_only,
@@ -294,6 +296,7 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
     on_agp = dict.fromkeys(("rewind", "rewind_step", "reinit"), "agp prunes during training")
     assert not_applicable(ExperimentConfig(scope="global", schedule="agp", rewind=True, lr_schedule="step")) == {
         **no_decay,
+        **no_resize,
         **on_agp,
         "structured_norm": "ln-structured only",
         "structured_importance": "ln-structured only",
@@ -303,6 +306,7 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
     }
     assert not_applicable(ExperimentConfig(lr_schedule="step", finetune_epochs=0, schedule="agp")) == {
         **no_decay,
+        **no_resize,
         **on_agp,
         "structured_norm": "ln-structured only",
         "structured_importance": "ln-structured only",
@@ -316,6 +320,7 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
         ExperimentConfig(criterion="ln-structured", schedule="iterative", rewind=True, lr_schedule="step")
     ) == {
         **no_decay,
+        **no_resize,
         "finetune_epochs": "rewind retrains the full --epochs",
         **agp_only,
         "scope": "ln-structured prunes each of lenet5's layers on its own",
@@ -325,6 +330,7 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
     }
     assert not_applicable(ExperimentConfig(rounds=2, rewind=True, reinit=True)) == {
         **no_decay,
+        **no_resize,
         "rounds": "one-shot prunes once",
         "finetune_epochs": "reinit retrains the full --epochs",
         "rewind": "reinit draws fresh weights instead",
@@ -338,6 +344,7 @@ def test_the_schema_says_which_settings_apply_and_what_they_are_to_the_analyses(
         "lr_milestones": "multistep schedule only",
         "finetune_lr_milestones": "multistep schedule only",
     }
+    assert "image_size" not in not_applicable(ExperimentConfig(dataset="imagefolder:pets", image_size=64))
     adamw = ExperimentConfig(optimizer="adamw", weight_decay=0.01, nesterov=True)
     sgd_only = "sgd only; adamw keeps its own running averages"
     assert not_applicable(adamw).items() >= {"momentum": sgd_only, "nesterov": sgd_only}.items()
