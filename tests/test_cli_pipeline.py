@@ -340,3 +340,14 @@ def test_a_chart_of_accuracies_keeps_its_axis_inside_0_to_100_with_even_labels()
     ]
     assert max(labels) == 100.0 and min(labels) <= 94.0 and len(labels) == 4, chart.plain  # 96 - 2 in the range
     assert len({round(b - a, 1) for a, b in zip(sorted(labels), sorted(labels)[1:], strict=False)}) == 1  # evenly
+
+
+def test_the_table_says_the_output_layer_lost_inputs_when_whole_units_went(
+    tiny_config: ExperimentConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ln-structured pruning removes fc2's neurons and with them fc3's inputs: fc3 is not pruned, yet half zeros."""
+    monkeypatch.setenv("COLUMNS", "120")
+    flags = [*tiny_flags(tiny_config), "--criterion", "ln-structured", "--sparsity", "0.5"]
+    assert main(["run", *flags, "--out", str(tmp_path / "r")]) == 0
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if line.lstrip("│ ").startswith("fc3")]
+    assert "fc3 (inputs cut)" in row and "50.0 %" in row

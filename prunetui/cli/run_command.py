@@ -165,7 +165,9 @@ def layer_table(summary: RunSummary) -> Table:
             table.add_row(f"{name} ({len(indexes)} layers)", *_counts(zeros, total), style="bold")
         for index in indexes:
             layer = layers[index]
-            label = elided(layer.name) if layer.prunable else f"{elided(layer.name, NAME_WIDTH - 13)} (not pruned)"
+            label = elided(layer.name)
+            if not layer.prunable:  # its inputs go with the units of the layer before when whole channels do
+                label = f"{elided(layer.name, NAME_WIDTH - 13)} {'(inputs cut)' if layer.zeros else '(not pruned)'}"
             last = index == indexes[-1] and len(layers) >= BY_STAGE_FROM  # a line between stages
             table.add_row(label, *_counts(layer.zeros, layer.total), end_section=last)
     report = summary.sparsity
