@@ -282,7 +282,8 @@ def describe(event: Event) -> str | None:
             return (
                 f"{c.model} on {c.dataset} ({counted(event.train_size, 'training image')}{held_out}), "
                 f"{event.parameters:,} parameters, "
-                f"device {event.device}: {c.criterion} {c.scope} {c.schedule} to {target_text(c)}"
+                f"device {event.device}{'' if c.precision == 'fp32' else f' in {c.precision}'}: "
+                f"{c.criterion} {c.scope} {c.schedule} to {target_text(c)}"
                 + (STRUCTURED_TARGET if c.structured else "")
             )
         case EpochEnd():

@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from prunetui.engine import Experiment, ExperimentConfig, Finished
+from prunetui.describe import describe
+from prunetui.engine import Experiment, ExperimentConfig, Finished, RunStarted
 from prunetui.engine.core.data.loading import Split
 from prunetui.engine.core.lr_schedule import LRSchedule
 from prunetui.engine.core.precision import INITIAL_SCALE, LossScale
@@ -18,12 +19,14 @@ from prunetui.engine.core.training import Trainer, make_optimizer
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_a_run_in_16_bits_learns_as_one_in_32(precision: str, tiny_config: ExperimentConfig) -> None:
-    results = {}
+    results, starts = {}, {}
     for each in ("fp32", precision):
         events = list(Experiment(tiny_config.replace(precision=each, validation_split=0.0)).run())
         assert isinstance(events[-1], Finished), events[-1]
         results[each] = events[-1].summary.dense_accuracy
+        starts[each] = describe(next(event for event in events if isinstance(event, RunStarted))) or ""
     assert results["fp32"] > 0.9 and abs(results[precision] - results["fp32"]) < 0.05
+    assert f"device cpu in {precision}: " in starts[precision] and "device cpu: " in starts["fp32"]  # the log says
 
 
 def test_the_loss_scale_unscales_finite_gradients_and_skips_overflowing_ones() -> None:
