@@ -68,8 +68,9 @@ async def test_an_image_folder_typed_into_the_form_says_what_it_is_and_trains(
         assert state.outcome == FINISHED, state.error
         log = state.log
         assert "imagefolder:pets: 12 training and 6 test images from pets" in log
-        shape = "3×16×16 images, 3 classes: cat, dog, eel; held in memory (whole tensors, sliced per batch)"
-        assert f"{shape}; augmentation none" in log
+        assert "3×16×16 images, 3 classes: cat, dog, eel; held in memory (whole tensors, sliced per batch)" in log
+        (standardised,) = [line for line in log if line.startswith("standardised per channel by mean ")]
+        assert standardised.endswith(" (pixels 0-1); augmentation none")
         assert state.summary is not None and state.summary.per_class_accuracy is not None
         per_class = ", ".join(f"{name} {a * 100:.1f} %" for name, a in state.summary.per_class_accuracy)
         assert log[-1] == f"accuracy per class: {per_class}" and per_class.startswith("cat ")
@@ -96,6 +97,8 @@ async def test_a_bad_spec_or_bad_data_is_one_message_under_the_field(
         assert (
             message.startswith("imagefolder: pets/train/dog/9.png cannot be read as an image") and "\n" not in message
         )
+        status = app.query_one("#form-status", Static)
+        assert shown(status) == "cannot start as is: the data set cannot be read"  # not 'ready to start'
         broken.unlink()  # fixed: leaving the field reads it again
         await pilot.press("tab")
         await wait_until(pilot, lambda: "3 classes" in shown(note(app)), timeout=60)
@@ -114,10 +117,10 @@ async def test_until_the_first_step_the_status_says_what_happens_and_no_speed(
     held, release = threading.Event(), threading.Event()
     load_cached = loading.load_cached
 
-    def slow_load(path: Path) -> object:  # holds the run while it loads its data
+    def slow_load(path: Path, *keys: tuple[str, ...]) -> object:  # holds the run while it loads its data
         held.set()
         release.wait(20)
-        return load_cached(path)
+        return load_cached(path, *keys)
 
     monkeypatch.setattr(loading, "load_cached", slow_load)
     app = PruneApp(tiny_config)

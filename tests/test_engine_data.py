@@ -46,6 +46,8 @@ def test_loads_idx_files_into_normalised_tensors(name: str, tiny_data: Path) -> 
     mean, std = scaled.mean(), scaled.std(ddof=1)
     expected_test = (test_images / 255 - mean) / std
     np.testing.assert_allclose(data.test.images[:, 0].numpy(), expected_test, atol=1e-4)
+    assert data.normalisation is not None  # said as a user's Normalize(mean, std) would take them
+    np.testing.assert_allclose((data.normalisation.mean[0], data.normalisation.std[0]), (mean, std), rtol=1e-5)
     assert data.source == str(tiny_data / CLASS_FOLDERS[name] / "raw")
 
 
@@ -62,6 +64,11 @@ def test_train_subset_takes_the_first_images_and_normalises_them(tiny_data: Path
     assert data.train.labels.tolist() == make_images(512, seed=1)[1][:100].tolist()
     assert abs(data.train.images.mean().item()) < 1e-4
     assert abs(data.train.images.std().item() - 1) < 1e-3
+    # The two standardisations (the full set's, then the subset's) said as one: the pixels' own, taken once.
+    assert data.normalisation is not None
+    mean, std = data.normalisation.mean[0], data.normalisation.std[0]
+    test_images = torch.from_numpy(make_images(256, seed=2)[0]).float()
+    assert torch.allclose((test_images / 255 - mean) / std, data.test.take(slice(None))[:, 0], atol=1e-4)
 
 
 def test_prunetui_data_environment_variable_is_the_default_root(

@@ -182,8 +182,14 @@ def test_an_image_folder_trains_and_prunes_lenet5_from_the_cli(tmp_path: Path, m
     assert main(["run", *flags, "--device", "cpu", "--validation-split", "0", "--out", "run"]) == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["sparsity"] == pytest.approx(0.9, abs=0.01)
-    weights = torch.load(tmp_path / "run" / "model.pt", weights_only=True)["state_dict"]
-    assert weights["conv1.weight"].shape[1] == 3  # the first layer takes the data's three channels
+    saved = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    assert saved["state_dict"]["conv1.weight"].shape[1] == 3  # the first layer takes the data's three channels
+    # What a user of the model needs: the classes by label, and torchvision's Normalize(mean, std) after ToTensor()
+    # turns a test image into what the model was given.
+    data = load_dataset("imagefolder:pets", None, CPU, validation_split=0.0)
+    assert saved["data"]["classes"] == ["cat", "dog", "eel"]
+    mean, std = (torch.tensor(saved["data"][key]).view(3, 1, 1) for key in ("mean", "std"))
+    assert torch.allclose((data.test.images[:2].float() / 255 - mean) / std, data.test.take(slice(0, 2)), atol=1e-5)
     monkeypatch.chdir(tmp_path / "run")
     config = read_run(tmp_path / "run").config
     assert config is not None and (config.dataset, config.data_dir) == (
@@ -444,6 +450,9 @@ def test_prunetui_data_of_an_image_folder_and_a_missing_set(tmp_path: Path, caps
     assert main(["data", f"imagefolder:{tmp_path / 'pets'}", "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     assert "classes:  3: cat, dog, eel" in printed and "size:     16×16, 3 channels" in printed
+    (scaling,) = [line for line in printed.splitlines() if line.startswith("scaling:  standardised by mean ")]
+    means, stds = scaling.removeprefix("scaling:  standardised by mean ").split(" (")[0].split("; std ")
+    assert len(means.split(", ")) == len(stds.split(", ")) == 3  # one of each per channel
     assert main(["data", "cifar10", "--data-dir", str(tmp_path / "none"), "--no-download", "--device", "cpu"]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "cifar-10-python.tar.gz" in error

@@ -68,6 +68,7 @@ def data_command(args: argparse.Namespace, console: Console) -> int:
         f"classes:  {len(summary.class_names)}: {', '.join(classes)}",
         f"size:     {s.size}×{s.size}, {s.channels} channel{'s' if s.channels != 1 else ''}",
         f"reads:    {summary.source}",
+        f"scaling:  standardised by {summary.normalisation or 'nothing'} (per channel, of pixels 0-1)",
         f"path:     {PATHS.get(summary.path, summary.path)}",
         f"memory:   {_size(summary.held_bytes)} as {'uint8' if summary.value_bytes == 1 else 'float32'}; {fits}",
     ]

@@ -435,7 +435,9 @@ class ExperimentForm(Vertical):
             self._seeds.disabled = self._locked
             problem = self.problems.get("seeds")
             self._show_note("seeds", problem is not None, problem or "", "-error" if problem else "-empty")
-        self._say("#form-status", self._status_text(self.missing_data(config), config.dataset))
+        known = self.data_facts.get(self._data_key(config))
+        unreadable = isinstance(known, str)
+        self._say("#form-status", self._status_text(self.missing_data(config), config.dataset, unreadable))
         self.post_message(self.Checked(self.problems))
 
     def _note(self, name: str, config: ExperimentConfig, problem: str | None) -> tuple[str, str]:
@@ -462,7 +464,7 @@ class ExperimentForm(Vertical):
             note.update(text)
         note.set_classes(["setting-note", kind])
 
-    def _status_text(self, missing: str | None, dataset: str) -> str:
+    def _status_text(self, missing: str | None, dataset: str, unreadable: bool) -> str:
         if self.locked:
             return "locked while the run goes on"
         if self.problems:
@@ -470,6 +472,8 @@ class ExperimentForm(Vertical):
             return f"[b]{count} setting{'s' if count > 1 else ''} to fix[/b] before a run can start"
         if missing is not None:  # the data set field says where prunetui looked
             return f"[b]cannot start as is[/b]: no {dataset} here; {EMBEDDED} is built in"
+        if unreadable:  # its note says why, in red
+            return "[b]cannot start as is[/b]: the data set cannot be read"
         return "ready to start"
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:

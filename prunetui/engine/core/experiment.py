@@ -328,13 +328,18 @@ class Experiment:
 
     def checkpoint_network(self, *, pruned: bool = True) -> dict[str, Any] | None:
         """What a checkpoint keeps beside the weights so that a network other than the LeNets is rebuilt
-        (`storage.export.Network`): its spec, and with `pruned` the channels structural pruning removed."""
+        (`storage.export.Network`): its spec, and with `pruned` the channels structural pruning removed; and for
+        whoever uses the model, its data's class names by label and the standardisation its input takes."""
         if self.shape is None:
             return None
         network = checkpoint_fields(self.config, self.shape, self.output_layer)
         if network is not None and pruned and self.channel_pruning is not None:
             network["pruned_channels"] = [[name, out, list(idx)] for name, out, idx in self.channel_pruning.history]
-        return network
+        data = self._data
+        if data is None or data.normalisation is None:
+            return network
+        mean, std = data.normalisation.mean, data.normalisation.std
+        return {**(network or {}), "data": {"classes": list(data.facts.class_names), "mean": mean, "std": std}}
 
     @property
     def structural(self) -> bool:

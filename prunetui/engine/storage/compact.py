@@ -229,7 +229,7 @@ def export_run(run_dir: str | Path, batch: int = CHECK_BATCH, onnx: bool = False
                 model_name,
                 run.path / COMPACT_MODEL_FILE,
                 compacted.shape,
-                {"input": network["input"]} if "input" in network else None,
+                {key: network[key] for key in ("input", "data") if key in network} or None,
             ),
             compacted.widths,
             _parameters(compacted.model),

@@ -49,7 +49,9 @@ def permanent_state(model: nn.Module) -> dict[str, torch.Tensor]:
 # "output_layer"), the LeNets' size arguments ("shape") and, for data other than 1x28x28 images of 10 classes, their
 # "input"; the state dict, and for a network other than the LeNets:
 # "pruned_channels", the structural pruning history of a full-size masked model (what `export` compacts by), or
-# "compact_history", the history replayed on a freshly built network to give the compact model's shapes.
+# "compact_history", the history replayed on a freshly built network to give the compact model's shapes. Beside them,
+# for whoever uses the model and not read to load it, "data": its "classes" by label, and the "mean" and "std" per
+# channel (of pixels 0-1) its input is standardised by.
 Network = Mapping[str, Any]
 
 

@@ -23,6 +23,7 @@ from prunetui.engine.core.files import write_atomic
 FORMAT = 2  # bump when the cached content changes meaning (2: image folders scale 16-bit grey images)
 FINGERPRINT_LENGTH = 16
 KEYS = ("train_images", "train_labels", "test_images", "test_labels")
+NORMALISATION = "normalisation"  # an IDX set's: [mean, std] of its training pixels (0-1), which its images took
 
 
 def cache_dir() -> Path:
@@ -42,15 +43,15 @@ def cache_path(name: str, sources: tuple[Path, ...]) -> Path:
     return cache_dir() / f"{name}-{folder}-{fingerprint.hexdigest()[:FINGERPRINT_LENGTH]}.pt"
 
 
-def load_cached(path: Path) -> dict[str, Tensor] | None:
-    """The cached tensors, or None when there are none (or they cannot be read: they are made again)."""
+def load_cached(path: Path, keys: tuple[str, ...] = KEYS) -> dict[str, Tensor] | None:
+    """The cached tensors (`keys`), or None when there are none (or they cannot be read: they are made again)."""
     if not path.is_file():
         return None
     try:
         cached = torch.load(path, weights_only=True, mmap=True)  # pages are read as they are used
     except Exception:  # a damaged cache file is no error: the source files are still there
         return None
-    return cached if isinstance(cached, dict) and set(cached) == set(KEYS) else None
+    return cached if isinstance(cached, dict) and set(cached) == set(keys) else None
 
 
 def save_cached(path: Path, tensors: dict[str, Tensor]) -> None:

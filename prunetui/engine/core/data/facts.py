@@ -25,6 +25,7 @@ class DataFacts:
     class_names: tuple[str, ...]
     validation: int = 0  # of the training images, held out to choose by
     path: str = "memory"  # how training reads them (`DataSet.path`)
+    normalisation: str = ""  # 'mean 0.286; std 0.353': per channel, what the images are standardised by
 
     @property
     def images_text(self) -> str:
@@ -50,10 +51,13 @@ class DataFacts:
         return PATHS.get(self.path, self.path)
 
     def lines(self) -> list[str]:
-        """The run's log at its start: where from and how many, then what an image is and the path taken."""
+        """The run's log at its start: where from and how many, what an image is and the path taken, then how it is
+        standardised (what a user gives the trained model must be too)."""
+        standardised = [f"standardised per channel by {self.normalisation} (pixels 0-1)"] if self.normalisation else []
         return [
             f"{self.spec}: {self.images_text} from {self.source}",
             f"{self.shape_text} images, {self.classes_text()}; {self.path_text}",
+            *standardised,
         ]
 
     def line(self, shown: int = 4) -> str:

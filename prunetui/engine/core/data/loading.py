@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 import torch
 from torch import Tensor
 
-from prunetui.engine.core.data.cache import cache_path, load_cached, save_cached
+from prunetui.engine.core.data.cache import KEYS, NORMALISATION, cache_path, load_cached, save_cached
 from prunetui.engine.core.data.download import download as download_files
 from prunetui.engine.core.data.facts import DataFacts
 from prunetui.engine.core.data.idx import read_idx
@@ -134,6 +134,20 @@ def _on_host(index: Tensor | slice) -> Tensor | slice:
 
 
 @dataclass(frozen=True, slots=True)
+class Normalisation:
+    """Per channel, the mean and standard deviation of the training pixels (0-1) that the images are standardised
+    by, (x - mean) / std: what an image given to a model trained here must take first, as torchvision's
+    `Normalize(mean, std)` does after `ToTensor()`."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def text(self) -> str:
+        """'mean 0.491, 0.482, 0.447; std 0.247, 0.243, 0.262'."""
+        return f"mean {', '.join(f'{m:.3f}' for m in self.mean)}; std {', '.join(f'{s:.3f}' for s in self.std)}"
+
+
+@dataclass(frozen=True, slots=True)
 class DataSet:
     name: str
     train: Split
@@ -141,6 +155,7 @@ class DataSet:
     source: str  # where the files were found, for the user: "… images from {source}"
     validation: Split | None = None  # held out from the training images; None when none are
     class_names: tuple[str, ...] = ()  # label i is class_names[i]
+    normalisation: Normalisation | None = None  # what a model trained on it expects its input to have taken
 
     @property
     def path(self) -> str:
@@ -163,6 +178,7 @@ class DataSet:
             names,
             validation,
             self.path,
+            self.normalisation.text() if self.normalisation else "",
         )
 
     @property
@@ -209,7 +225,7 @@ def dataset_loading(
     if found is None:  # only when the package itself lost its files
         raise DataError(f"{name} is missing from {EMBEDDED_DIR}; reinstall prunetui")
     cache = cache_path(name, found.files)
-    tensors = load_cached(cache)
+    tensors = load_cached(cache, (*KEYS, NORMALISATION))
     if tensors is None:
         yield Status(f"decoding {name} from {found.folder} (kept decoded for the next start) …")
         tensors = _decode(name, found)
@@ -298,6 +314,7 @@ def _uint8_dataset(
         source,
         _to(validation, device, stream) if validation is not None else None,
         class_names,
+        Normalisation(tuple((mean.flatten() / 255).tolist()), tuple((std.flatten() / 255).tolist())),
     )
 
 
@@ -400,6 +417,7 @@ def _decode(name: str, found: Found) -> dict[str, Tensor]:
         "train_labels": train_labels.long(),
         "test_images": _normalise(test_images.float() / 255, mean, std),
         "test_labels": test_labels.long(),
+        NORMALISATION: torch.tensor([mean, std], dtype=torch.float64),
     }
 
 
@@ -419,18 +437,22 @@ def _dataset(
 ) -> DataSet:
     train_images, train_labels = tensors["train_images"], tensors["train_labels"]
     test = Split(tensors["test_images"], tensors["test_labels"])
+    mean, std = tensors[NORMALISATION].tolist()
+    normalisation = Normalisation((mean,), (std,))
     if train_subset:
         # Normalised with the subset's own statistics: standardising the standardised subset gives exactly that.
         train_images, train_labels = train_images[:train_subset], train_labels[:train_subset]
-        mean, std = train_images.mean().item(), train_images.std().item() or 1.0
-        train_images = (train_images - mean) / std
+        subset_mean, subset_std = train_images.mean().item(), train_images.std().item() or 1.0
+        train_images = (train_images - subset_mean) / subset_std
+        # (x - mean) / std, then (that - subset_mean) / subset_std: one standardisation of the pixels x.
+        normalisation = Normalisation((mean + subset_mean * std,), (std * subset_std,))
         # The test images take them batch by batch, the same numbers bit for bit. Standardised whole here, all
         # 10,000 of Fashion-MNIST were copied twice (2 x 31 MB, 15,000 page faults) before the first step, which
         # needs none of them: 0.2-0.4 s more CPU per start than now on the 2-core machine (bench_start.py). An
         # evaluation takes as long as it did (0.49 s against 0.51 s of CPU for LeNet-5 on one thread).
         statistics = (
-            torch.tensor(mean, dtype=torch.float32, device=device),
-            torch.tensor(std, dtype=torch.float32, device=device),
+            torch.tensor(subset_mean, dtype=torch.float32, device=device),
+            torch.tensor(subset_std, dtype=torch.float32, device=device),
         )
         test = Split(test.images, test.labels, statistics)
     train, validation = _hold_out(Split(train_images, train_labels), validation_split)
@@ -441,6 +463,7 @@ def _dataset(
         source,
         _to(validation, device, stream) if validation is not None else None,
         class_names,
+        normalisation,
     )
 
 

@@ -28,6 +28,7 @@ class DataSummary:
     free_bytes: int | None  # the device's free memory; None when it cannot be told
     value_bytes: int = 4  # of one pixel value as held: 4 (float32, the IDX sets) or 1 (uint8, the others)
     path: str = "memory"  # how training reads the images (`DataSet.path`)
+    normalisation: str = ""  # 'mean 0.491, 0.482, 0.447; std 0.247, 0.243, 0.262' (`Normalisation.text`)
 
     @property
     def images(self) -> int:
@@ -65,4 +66,5 @@ def summary_loading(
         free_memory(device),
         data.train.images.element_size(),
         data.path,
+        data.normalisation.text() if data.normalisation else "",
     )
