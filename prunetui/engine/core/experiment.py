@@ -338,7 +338,7 @@ class Experiment:
         data = self._data
         if data is None or data.normalisation is None:
             return network
-        mean, std = data.normalisation.mean, data.normalisation.std
+        mean, std = list(data.normalisation.mean), list(data.normalisation.std)
         return {**(network or {}), "data": {"classes": list(data.facts.class_names), "mean": mean, "std": std}}
 
     @property
