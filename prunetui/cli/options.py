@@ -133,12 +133,12 @@ def settings_from_args(
     }
     # A file's key at its default value is not counted as given: a run's own config.toml holds every key.
     defaults = ExperimentConfig()
-    in_file_set = {
+    set_in_file = {
         name
         for name in (key.replace("-", "_") for key in in_file)
         if getattr(base, name, None) != getattr(defaults, name, None)
     }
-    named = in_file_set | given.keys()
+    named = set_in_file | given.keys()
     return dataclasses.replace(base, **given).validate(), [f.name for f in ExperimentConfig.fields() if f.name in named]
 
 

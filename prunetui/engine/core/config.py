@@ -556,8 +556,10 @@ class ExperimentConfig:
         def absolute(path: str) -> str:
             return str(Path(path).expanduser().resolve()) if path else ""
 
-        folder = self.dataset.removeprefix(IMAGEFOLDER_PREFIX)
-        dataset = IMAGEFOLDER_PREFIX + absolute(folder) if folder != self.dataset else absolute_factory(self.dataset)
+        if self.dataset.startswith(IMAGEFOLDER_PREFIX):
+            dataset = IMAGEFOLDER_PREFIX + absolute(self.dataset.removeprefix(IMAGEFOLDER_PREFIX))
+        else:
+            dataset = absolute_factory(self.dataset)  # a data set's file as a network's; a built-in as it is
         return self.replace(
             model=absolute_factory(self.model),
             weights=absolute(self.weights),
