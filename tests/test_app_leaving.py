@@ -29,10 +29,10 @@ def hold_data(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threadi
     held, release = threading.Event(), threading.Event()
     load_cached = loading.load_cached
 
-    def slow_load(path: Any) -> Any:
+    def slow_load(path: Any, *keys: Any) -> Any:
         held.set()
         assert release.wait(30), "the test never released the data"
-        return load_cached(path)
+        return load_cached(path, *keys)
 
     monkeypatch.setattr(loading, "load_cached", slow_load)
     return held, release
