@@ -298,6 +298,8 @@ def test_data_a_network_cannot_learn_from_as_given_is_one_line(tmp_path: Path) -
     (tmp_path / "shapes.py").write_text(FACTORY)
     with pytest.raises(DataError, match=r"shapes.py:other_size: the test images are 2x6x6, the training images 2x8x8"):
         load_dataset(f"{tmp_path / 'shapes.py'}:other_size", None, CPU)
+    with pytest.raises(DataError, match=r"shapes.py:test_only \(test\): label 1 is a class the training items do not"):
+        load_dataset(f"{tmp_path / 'shapes.py'}:test_only", None, CPU)
     for factory, label in (
         ("named", "'dark'"),
         ("one_hot", "a torch.int64 tensor of shape (2,)"),
@@ -355,6 +357,9 @@ def one_hot():
 
 def no_label():
     return relabelled(lambda value: None)
+
+def test_only():
+    return relabelled(lambda value: 0)
 """
 
 

@@ -49,6 +49,9 @@ def load_user_data(target: str, attribute: str) -> tuple[dict[str, Tensor], tupl
                 f"--dataset {spec} ({split}): label {int(tensors[f'{split}_labels'][index])} of item {index} is "
                 f"outside the {count} classes"
             )
+    untrained = sorted(set(tensors["test_labels"].tolist()) - set(tensors["train_labels"].tolist()))
+    if untrained:  # as an image folder's test class without training images
+        raise BadDataError(f"--dataset {spec} (test): label {untrained[0]} is a class the training items do not have")
     return tensors, classes, spec
 
 
