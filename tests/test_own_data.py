@@ -230,6 +230,23 @@ def test_an_image_folder_is_decoded_once_then_read_from_the_cache(
     assert list((tmp_path / "cache").glob("imagefolder-0-*.pt"))
 
 
+def test_a_val_folder_beside_test_is_said_to_be_left_out(tmp_path: Path) -> None:
+    root = write_imagefolder(tmp_path / "pets")
+    shutil.copytree(root / "test", root / "val")
+    statuses, data = _statuses_and_data(f"imagefolder:{root}", tmp_path, validation_split=0.0)
+    assert (
+        f"{root / 'val'} left out: test/ is the test split (--validation-split holds out training images)" in statuses
+    )
+    assert len(data.test) == 6  # type: ignore[attr-defined]  # test/'s, not val/'s as well
+
+
+def test_a_data_set_file_under_home_is_found_by_its_tilde_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app passes a spec as typed: no shell has expanded its ~."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "shapes.py").write_text(FACTORY)
+    assert load_dataset("~/shapes.py:make", None, CPU, validation_split=0.0).class_names == ("dark", "light")
+
+
 def test_mixed_sizes_need_image_size_and_then_load_at_that_size(tmp_path: Path) -> None:
     root = write_imagefolder(tmp_path / "pets")
     odd = root / "train" / "dog" / "big.png"
