@@ -53,6 +53,10 @@ def test_all_parameters_are_the_networks_parameter_count_norm_layers_included() 
     report = sparsity_report(model, {"conv1"})
     assert report.total_parameters == parameters == 272_474 == report.total_weights + 10 + 1_568  # fc's biases, norms
     assert report.nonzero_parameters == 272_474 - 216
+    # Structural pruning masks a removed channel's norm too: counted as it computes, not as `weight_orig` holds it.
+    prune.custom_from_mask(model.bn1, "weight", torch.arange(16) < 8)
+    prune.custom_from_mask(model.bn1, "bias", torch.arange(16) < 8)
+    assert sparsity_report(model, {"conv1"}).nonzero_parameters == 272_474 - 216 - 16
 
 
 def test_global_sparsity_weights_layers_by_their_size() -> None:

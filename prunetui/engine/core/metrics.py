@@ -41,8 +41,13 @@ def sparsity_report(model: nn.Module, prunable: set[str], *, structured: bool = 
 def _other_parameters(model: nn.Module) -> tuple[int, int]:
     """Non-zero and total parameters outside the weight layers (norm layers, a user's own parameters). Pruning
     leaves them dense, except structural pruning, whose group masks zero a removed channel's norm too."""
-    tensors = [p for m in model.modules() if not isinstance(m, WeightLayer) for p in m.parameters(recurse=False)]
-    return sum(int(p.count_nonzero()) for p in tensors), sum(p.numel() for p in tensors)
+    tensors = [
+        getattr(module, name.removesuffix("_orig"))  # a masked tensor as it computes, not its stored `_orig`
+        for module in model.modules()
+        if not isinstance(module, WeightLayer)
+        for name, _ in module.named_parameters(recurse=False)
+    ]
+    return sum(int(t.count_nonzero()) for t in tensors), sum(t.numel() for t in tensors)
 
 
 def _structured_report(
