@@ -20,7 +20,7 @@ from prunetui.engine.analyses.seed_group import SeedGroup
 from prunetui.engine.analyses.sweep import Sweep
 from prunetui.engine.analyses.sweep_jobs import DataPlace
 from prunetui.engine.core.errors import PrunetuiError
-from prunetui.engine.core.events import RunStarted
+from prunetui.engine.core.events import Failed, RunStarted, Status
 from prunetui.engine.core.experiment import Experiment
 from prunetui.engine.core.networks.cifar_resnet import CifarResNet
 from prunetui.engine.storage.compact import export_run
@@ -201,6 +201,39 @@ def test_every_bad_network_spec_is_one_line_and_exit_code_2(
     lines = [line for line in (output.out + output.err).splitlines() if words in line]
     assert len(lines) == 1, output
     assert "Traceback" not in output.out + output.err
+
+
+@pytest.mark.parametrize(
+    ("more", "words"),
+    [
+        (("--model", "nets/missing.py:build"), "prunetui: error: --model nets/missing.py: no such file"),
+        (("--model", "resnet20", "--weights", "missing.pt"), "prunetui: error: --weights missing.pt: no such file"),
+    ],
+)
+def test_a_missing_network_or_weights_file_is_said_before_the_data_loads(
+    tiny_config: ExperimentConfig,
+    tmp_path: Path,
+    more: tuple[str, ...],
+    words: str,
+    monkeypatch: pytest.MonkeyPatch,
+    wide_console: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Not after minutes of loading: here the data would fail to load too (an empty folder), and the file is named."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    assert main(flags(tiny_config.replace(data_dir=str(tmp_path / "empty")), *more)) == 2
+    output = capsys.readouterr()
+    assert words in output.err.splitlines() and "images" not in output.out + output.err
+
+
+def test_a_run_of_the_app_or_the_api_fails_on_a_missing_network_file_before_its_data_loads(
+    tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    events = list(Experiment(tiny_config.replace(model=f"{tmp_path / 'gone.py'}:build")).run())
+    assert isinstance(events[-1], Failed) and events[-1].bad_setting
+    assert events[-1].message == f"--model {tmp_path / 'gone.py'}: no such file"
+    assert not [event for event in events if isinstance(event, Status) and "images" in event.message]
 
 
 def test_weights_start_the_run_and_rewinding_goes_back_to_them(tiny_config: ExperimentConfig, tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
-"""Before a command imports torch: is its data set on this machine, or could it be downloaded? If neither, say
-where prunetui looked and offer the built-in data set: asked at a terminal, else named as the flag to add (not to a
-network that cannot take its images)."""
+"""Before a command imports torch: are the files it names there (its network's, its weights), and is its data set
+on this machine, or could it be downloaded? If neither, say where prunetui looked and offer the built-in data set:
+asked at a terminal, else named as the flag to add (not to a network that cannot take its images)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,13 @@ from prunetui.engine.core.data import (
     embedded_misfit,
     missing_text,
 )
+from prunetui.engine.core.networks.checks import check_sources
 
 
 def data_set_here(config: ExperimentConfig, console: Console) -> tuple[ExperimentConfig, str | None]:
     """The config to run (its data set, or the built-in one if the user takes the offer), and the error to stop
-    with instead (None: go on)."""
+    with instead (None: go on). ConfigError when the network's file or the weights are missing."""
+    check_sources(config.model, config.weights)
     # Only the named data sets are known here; CIFAR, image folders and factories say what is missing as they load.
     state = availability(config.data_dir or None, download=False).get(config.dataset)
     if state is None or state != NOT_AVAILABLE:

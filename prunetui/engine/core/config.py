@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
 from prunetui.engine.core.data.memory import DATA_PATHS
-from prunetui.engine.core.data.specs import AUGMENTS, IMAGEFOLDER_PREFIX, DatasetChoices, spec_problem
+from prunetui.engine.core.data.specs import AUGMENTS, DATASETS, IMAGEFOLDER_PREFIX, DatasetChoices, spec_problem
 from prunetui.engine.core.device import DEVICES
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.lr_schedule import LR_SCHEDULES, parse_milestones
@@ -34,7 +34,6 @@ from prunetui.engine.pruning.schedules import PlanSettings, Retraining, Schedule
 from prunetui.engine.schema import FRACTION, Interval, Role, setting, setting_names
 
 MODELS = tuple(BUILT_INS)  # the built-ins; --model also takes torchvision:NAME and the user's module:factory
-DATASETS = ("fashion-mnist-mini", "mnist", "fashion-mnist", "kmnist")  # the first is embedded in the package
 SCOPES = ("layer", "global")
 OPTIMIZERS = ("sgd", "adam", "adamw")  # torch.optim's (training.make_optimizer)
 PRECISIONS = ("fp32", "bf16", "fp16")  # the arithmetic of training's forward passes (precision.py)
@@ -106,7 +105,8 @@ class ExperimentConfig:
     )
     dataset: str = setting(
         "fashion-mnist-mini",
-        "a built-in (fashion-mnist-mini ships with prunetui), imagefolder:PATH, or your file.py:factory",
+        f"a built-in ({', '.join(DATASETS)}: the first ships with prunetui, the others download), imagefolder:PATH, "
+        "or your file.py:factory",
         DatasetChoices(),
     )
     data_dir: str = setting(

@@ -42,7 +42,7 @@ from prunetui.engine.core.events import (
 from prunetui.engine.core.lr_schedule import LRSchedule, parse_milestones
 from prunetui.engine.core.metrics import sparsity_report, weight_layers
 from prunetui.engine.core.models import LENET_INPUT, build_model
-from prunetui.engine.core.networks.checks import check_network, load_weights
+from prunetui.engine.core.networks.checks import check_network, check_sources, load_weights
 from prunetui.engine.core.networks.cost import Cost, measure_cost
 from prunetui.engine.core.networks.spec import InputShape, NetworkSpec
 from prunetui.engine.core.preload import load_torch_optim
@@ -202,6 +202,7 @@ class Experiment:
         if device.type == "cuda":  # cuDNN times its kernels for each new input shape once and keeps the fastest
             torch.backends.cudnn.benchmark = True
         torch.manual_seed(config.seed)
+        check_sources(config.model, config.weights)
         data = yield from run_data_loading(config, device, download=self._download, system_dir=self._system_data_dir)
         self._data = data
         augment = augmentation(config.augment, config.dataset)

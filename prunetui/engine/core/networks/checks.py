@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.networks.spec import InputShape, NetworkLayers, NetworkSpec, exclude
+from prunetui.engine.core.networks.user_code import check_source
 from prunetui.engine.pruning.registry import CRITERIA
 from prunetui.engine.pruning.structural import one_line
 
@@ -86,14 +87,26 @@ def build_checked(spec: NetworkSpec, shape: InputShape, init: str = "default") -
     return model
 
 
+def check_sources(model: str, weights: str) -> None:
+    """ConfigError naming the network's file or the --weights file when it is missing: a run checks them before
+    its data loads, not minutes later when it builds the network."""
+    check_source(model)
+    if weights:
+        _weights_file(weights)
+
+
+def _weights_file(path: str | Path) -> Path:
+    if not Path(path).is_file():
+        raise ConfigError(f"--weights {path}: no such file")
+    return Path(path)
+
+
 def load_weights(model: nn.Module, path: str | Path, name: str) -> None:
     """Load the state dict in `path` (torch.load with weights_only=True) into `model`; one line if it is missing,
     is no state dict, or does not fit the network."""
     import torch
 
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"--weights {path}: no such file")
+    path = _weights_file(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:

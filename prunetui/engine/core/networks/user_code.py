@@ -155,9 +155,16 @@ def factory_arguments(
     return arguments
 
 
+def check_source(name: str) -> None:
+    """ConfigError when `--model name` is `path/to/file.py:factory` and the file is neither there nor shipped by
+    Ray: a run says so before its data loads (the file itself is imported when the network is built)."""
+    target, colon, _ = name.rpartition(":")
+    if colon and is_file_target(target) and not name.startswith("torchvision:"):
+        _existing(Path(target).expanduser())
+
+
 def _import_file(path: Path) -> Any:
-    if not path.is_file():
-        path = _shipped(path)
+    path = _existing(path)
     name = FILE_MODULE_PREFIX + "".join(c if c.isalnum() else "_" for c in str(path.resolve().with_suffix("")))
     if name in sys.modules:
         return sys.modules[name]
@@ -172,6 +179,11 @@ def _import_file(path: Path) -> Any:
         del sys.modules[name]
         raise ConfigError(f"importing {path} raised {one_line(error)}") from error
     return module
+
+
+def _existing(path: Path) -> Path:
+    """The network file at `path`, or where Ray shipped it."""
+    return path if path.is_file() else _shipped(path)
 
 
 def _shipped(path: Path) -> Path:
