@@ -244,6 +244,26 @@ async def test_an_invalid_setting_is_marked_and_blocks_start(tiny_config: Experi
         assert not app.query_one("#row-epochs").has_class("-invalid") and app.main_screen.form.problems == {}
 
 
+async def test_a_network_or_weights_file_that_is_not_there_is_marked_before_start(
+    tiny_config: ExperimentConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = PruneApp(tiny_config.replace(model="resnet20", weights="gone.pt"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: bool(app.main_screen.query("#status")))  # every row is in
+        app.query_one("#setting-model", Input).focus()
+        await pilot.press("end", "ctrl+u", *"nets.py:build")
+        form = app.main_screen.form
+        assert form.problems == {"model": "--model nets.py: no such file", "weights": "--weights gone.pt: no such file"}
+        assert shown(app.query_one("#note-model", Static)) == "model nets.py: no such file"
+        assert app.query_one("#row-weights").has_class("-invalid")
+        assert "2 settings to fix" in shown(app.query_one("#form-status", Static))
+
+        (tmp_path / "nets.py").write_text("def build(): ...\n")
+        await pilot.press("backspace", "d")  # checked again as the field changes
+        assert form.problems == {"weights": "--weights gone.pt: no such file"}
+
+
 async def test_the_focused_settings_label_lights_up_as_tab_moves(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:

@@ -32,6 +32,7 @@ from prunetui.engine.core.data.facts import DataFacts
 from prunetui.engine.core.data.sources import AVAILABLE_TO_DOWNLOAD
 from prunetui.engine.core.data.specs import DATASETS
 from prunetui.engine.core.errors import ConfigError, PrunetuiError, unexpected
+from prunetui.engine.core.networks.checks import missing_sources
 from prunetui.engine.core.seed_stats import parse_seeds
 
 PARSERS: dict[type, tuple[Callable[[str], Any], str]] = {
@@ -347,7 +348,8 @@ class ExperimentForm(Vertical):
                 values[f.name] = control.value
         config = self._config.replace(**values)
         seeds = {"seeds": problem} if (problem := self._seeds_problem()) else {}
-        return config, {**config.problems(), **unparsable, **seeds}
+        files = missing_sources(config.model, config.weights)  # the run would fail on them at once
+        return config, {**files, **config.problems(), **unparsable, **seeds}
 
     @property
     def seeds(self) -> tuple[int, ...]:

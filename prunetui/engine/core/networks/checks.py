@@ -87,12 +87,26 @@ def build_checked(spec: NetworkSpec, shape: InputShape, init: str = "default") -
     return model
 
 
+def missing_sources(model: str, weights: str) -> dict[str, str]:
+    """The network's file or the --weights file that is not there, by setting name: a run says so before its data
+    loads (not minutes later, when it builds the network), the app's form under the field."""
+    problems = {}
+    try:
+        check_source(model)
+    except ConfigError as error:
+        problems["model"] = str(error)
+    try:
+        if weights:
+            _weights_file(weights)
+    except ConfigError as error:
+        problems["weights"] = str(error)
+    return problems
+
+
 def check_sources(model: str, weights: str) -> None:
-    """ConfigError naming the network's file or the --weights file when it is missing: a run checks them before
-    its data loads, not minutes later when it builds the network."""
-    check_source(model)
-    if weights:
-        _weights_file(weights)
+    """ConfigError for the first of `missing_sources`."""
+    for problem in missing_sources(model, weights).values():
+        raise ConfigError(problem)
 
 
 def _weights_file(path: str | Path) -> Path:
