@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import shutil
 from pathlib import Path
 
@@ -14,11 +15,13 @@ from textual.widgets import DataTable, Static
 
 from prunetui.app.app import PruneApp
 from prunetui.app.remembered import remember
+from prunetui.app.run_state import RunState
 from prunetui.app.screens.help import HelpScreen
 from prunetui.app.screens.runs import RunsScreen, detail_text, run_label
 from prunetui.app.screens.sensitivity import SensitivityScreen
 from prunetui.app.screens.sweep import SweepScreen
 from prunetui.app.widgets.axes import axis_range, even_ticks
+from prunetui.app.widgets.charts import AccuracyChart, ReplotPace, RunChart
 from prunetui.app.widgets.event_log import EventLog
 from prunetui.app.widgets.series_chart import ACCURACY_AXIS, SPARSITY_AXIS, SeriesChart, hex_color
 from prunetui.app.widgets.status_panel import left
@@ -122,6 +125,38 @@ async def test_a_sweep_of_one_sparsity_charts_it_within_ten_points_each_side() -
         chart.show({"l1:layer:one-shot": ([95.0], [91.2])})
         await pilot.pause()
         assert chart.plt.monitor.xlim[0] == [80.0, 100.0]  # kept inside 0 … 100
+
+
+def row_labels(chart: SeriesChart | RunChart, top: int) -> dict[int, float]:
+    """{row from the plot's top: the y label's value} as the chart paints them; `top`: lines above the plot."""
+    lines = str(chart.render()).splitlines()[top:]
+    return {row: float(found[1]) for row, line in enumerate(lines) if (found := re.match(r"\s*([\d.]+)┤", line))}
+
+
+class RunChartApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield AccuracyChart(ReplotPace())
+
+
+@pytest.mark.parametrize("plot_rows", [3, 5, 8])
+async def test_each_y_label_says_the_value_of_the_row_it_is_on(plot_rows: int) -> None:
+    """Four even ticks fit neither 3 nor 5 rows: plotext put each on its nearest row, the label of another value
+    (on 3 rows from 9.6 to 42.1 the middle row read 31.3, not 25.9)."""
+    state = RunState()
+    for step, accuracy in enumerate((0.421, 0.30, 0.096)):
+        state.accuracy.add(step, accuracy)
+    for app, top, rows in ((ChartApp(), 1, plot_rows + 4), (RunChartApp(), 0, plot_rows + 2)):  # frame, axis, labels
+        async with app.run_test(size=(60, rows)) as pilot:
+            chart = pilot.app.query_one(SeriesChart) if isinstance(app, ChartApp) else pilot.app.query_one(RunChart)
+            if isinstance(chart, SeriesChart):
+                chart.show({"l1": ([50.0, 70.0, 90.0], [42.1, 30.0, 9.6])})
+            else:
+                chart.show(state)
+            await pilot.pause()
+            labels = row_labels(chart, top)
+            assert len(labels) >= 3 and labels[0] == 42.1 and labels[plot_rows - 1] == 9.6, labels
+            for row, value in labels.items():  # each row is as far from the next as the others
+                assert value == pytest.approx(42.1 - (42.1 - 9.6) * row / (plot_rows - 1), abs=0.05), (row, labels)
 
 
 class LogApp(App[None]):

@@ -33,7 +33,6 @@ from prunetui.app.widgets.series_chart import (
     SeriesChart,
     color_of,
     hex_color,
-    set_axis,
 )
 from prunetui.describe import (
     before_pruning,
@@ -371,7 +370,7 @@ class RunsScreen(ToolScreen):
                 chart.plt.error([x for x, _, _ in spread], means, yerr=bars, color=color_of(index))
                 ends += [mean + sign * std for mean, std in zip(means, stds, strict=True) for sign in (-1, 1)]
         if ends:
-            set_axis([y for _, ys in series.values() for y in ys] + ends, chart.y, chart.plt.ylim, chart.plt.yticks)
+            chart.set_y([y for _, ys in series.values() for y in ys] + ends)
 
     def action_follow(self) -> None:
         item = self.highlighted_item

@@ -23,7 +23,14 @@ def axis_range(
     return low, high
 
 
-def even_ticks(low: float, high: float, digits: int) -> tuple[list[float], list[str]]:
-    """TICKS + 1 evenly spaced ticks from low to high, placed where their `digits`-decimal labels say."""
-    ticks = [round(low + (high - low) * i / TICKS, digits) for i in range(TICKS + 1)]
+def even_ticks(low: float, high: float, digits: int, rows: int | None = None) -> tuple[list[float], list[str]]:
+    """TICKS + 1 evenly spaced ticks from low to high, placed where their `digits`-decimal labels say. Given the
+    `rows` of text the axis spans, the ticks sit on rows, each labelled with the value of its row: plotext puts a
+    tick on its nearest row, so four even ticks on 3 or 5 rows labelled rows with values they do not hold (the
+    middle of 3 rows read 31.3 on an axis from 9.6 to 42.1, not 25.9)."""
+    if rows is None or rows < 2:
+        ticks = [round(low + (high - low) * i / TICKS, digits) for i in range(TICKS + 1)]
+    else:
+        places = sorted({round((rows - 1) * i / TICKS) for i in range(TICKS + 1)})
+        ticks = [low + (high - low) * place / (rows - 1) for place in places]
     return ticks, [f"{tick:.{digits}f}" for tick in ticks]

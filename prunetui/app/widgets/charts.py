@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 import time
 
+from textual.app import RenderResult
 from textual.geometry import Region
 from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
 from prunetui.app.group_state import GroupState
 from prunetui.app.run_state import FINISHED, RunState
-from prunetui.app.widgets.axes import TICKS, axis_range, even_ticks
+from prunetui.app.widgets.axes import PERCENT, TICKS, axis_range, even_ticks
 from prunetui.engine.analyses import Series
 
 
@@ -68,6 +69,7 @@ class RunChart(PlotextPlot):
         self._replotted = -math.inf
         self._replot_cost: float | None = None  # CPU seconds of the replot not painted yet: drawing it so far
         self.group: GroupState | None = None  # a seed group that ended: its mean is drawn
+        self._y_range: tuple[float, float, int] | None = None  # low, high, decimals: ticked for the rows it has
 
     def on_mount(self) -> None:
         self.plt.xaxes(True, False)  # the lower axis only: small terminals give the chart few rows
@@ -89,6 +91,12 @@ class RunChart(PlotextPlot):
         self._replot_cost = time.thread_time() - started
         self.refresh()
 
+    def render(self) -> RenderResult:
+        if self._y_range is not None:  # all rows but the x axis and its labels (the lower axes only)
+            low, high, digits = self._y_range
+            self.plt.yticks(*even_ticks(low, high, digits, rows=self.size.height - 2))
+        return super().render()
+
     def render_lines(self, crop: Region) -> list[Strip]:
         """Textual's paint of the chart, where plotext builds it: the first after a replot adds its cost to the
         replot's, for the pace."""
@@ -100,14 +108,14 @@ class RunChart(PlotextPlot):
         self._replot_cost = None
         return lines
 
-    def y_axis(self, values: list[float], digits: int) -> None:
+    def y_axis(self, values: list[float], digits: int, bounds: tuple[float, float] | None = None) -> None:
         """Ticks over the values' range, all with the same number of decimals (plotext's own change it), at
-        least one unit of the last decimal apart so that no two read the same."""
+        least one unit of the last decimal apart so that no two read the same; set as the chart is painted."""
         if not values:
             return
-        low, high = axis_range(values, digits)
+        low, high = axis_range(values, digits, bounds)
         self.plt.ylim(low, high)
-        self.plt.yticks(*even_ticks(low, high, digits))
+        self._y_range = (low, high, digits)
 
     def data_size(self, state: RunState) -> tuple[int, ...]:
         """How many points of each kind the chart draws: it replots when one of them grows."""
@@ -149,7 +157,7 @@ class AccuracyChart(RunChart):
             self.plt.plot(state.accuracy.xs, percents, marker="braille")
             # Each measurement a dot too: right after the first prune the line is one vertical drop at one step.
             self.plt.scatter(state.accuracy.xs, percents, marker="dot")
-            self.y_axis(percents, 1)
+            self.y_axis(percents, 1, PERCENT)
 
     def seed_curves(self) -> list[list[tuple[float, float]]]:
         """The accuracy (%) over steps of each seed that finished, once the seed group has ended."""
@@ -168,4 +176,5 @@ class AccuracyChart(RunChart):
         stds = [stat.std or 0.0 for _, stat in points]
         if any(stds):
             self.plt.error(steps, means, yerr=[2 * std for std in stds])  # yerr: the whole bar, centred
-        self.y_axis([mean + sign * std for mean, std in zip(means, stds, strict=True) for sign in (-1, 1)], 1)
+        spread = [mean + sign * std for mean, std in zip(means, stds, strict=True) for sign in (-1, 1)]
+        self.y_axis(spread, 1, PERCENT)  # a mean of 55 % ± 49 ends at 100 %, not 104

@@ -8,7 +8,6 @@ axes have evenly spaced labels with one number of decimals and a sane range for 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.console import Group
@@ -54,16 +53,11 @@ def hex_color(index: int) -> str:
     return "#{:02x}{:02x}{:02x}".format(*color_of(index))
 
 
-def set_axis(
-    values: list[float],
-    axis: Axis,
-    set_limits: Callable[[float, float], object],
-    set_ticks: Callable[[list[float], list[str]], object],
-) -> None:
+def axis_limits(values: list[float], axis: Axis) -> tuple[float, float] | None:
+    """The range an axis with decimals shows the values in; None leaves it to plotext."""
     if values and axis.digits is not None:
-        low, high = axis_range(values, axis.digits, axis.bounds, axis.min_span)
-        set_limits(low, high)
-        set_ticks(*even_ticks(low, high, axis.digits))
+        return axis_range(values, axis.digits, axis.bounds, axis.min_span)
+    return None
 
 
 class SeriesChart(PlotextPlot):
@@ -81,6 +75,7 @@ class SeriesChart(PlotextPlot):
         self._shown: tuple[str, bool, str] | None = None
         self._log_x = False
         self._errors: Lines = {}
+        self._y_range: tuple[float, float] | None = None  # ticked for the rows the chart has when painted
 
     def on_mount(self) -> None:
         self.plt.xlabel(self.x.label)
@@ -117,9 +112,16 @@ class SeriesChart(PlotextPlot):
                 self.plt.error(xs, ys, yerr=bars, color=color_of(index))
             if len(xs) == 1:  # a line of one point draws nothing
                 self.plt.scatter(xs, ys, marker="dot", color=color_of(index))
-        if not self._log_x:
-            set_axis([x for xs, _ in self.series.values() for x in xs], self.x, self.plt.xlim, self.plt.xticks)
-        set_axis([y for _, ys in self.series.values() for y in ys], self.y, self.plt.ylim, self.plt.yticks)
+        if not self._log_x and (x_range := axis_limits([x for xs, _ in self.series.values() for x in xs], self.x)):
+            self.plt.xlim(*x_range)
+            self.plt.xticks(*even_ticks(*x_range, self.x.digits or 0))  # columns are many: even ticks fit them
+        self.set_y([y for _, ys in self.series.values() for y in ys])
+
+    def set_y(self, values: list[float]) -> None:
+        """The y axis's range for `values` (the series' and their error bars' ends)."""
+        self._y_range = axis_limits(values, self.y)
+        if self._y_range is not None:
+            self.plt.ylim(*self._y_range)
 
     def on_resize(self) -> None:
         self._place_legend()
@@ -151,10 +153,12 @@ class SeriesChart(PlotextPlot):
     def render(self) -> RenderResult:
         if self._log_x:
             self._plot_data()
-        if not self._below:
-            return super().render()
         # PlotextPlot.render, with the plot's height less the legend's lines
         width, height = self.size.width, max(self.size.height - len(self._below), 1)
+        if self._y_range is not None:  # its rows: all but the frame above, the x axis, its labels and its title
+            self.plt.yticks(*even_ticks(*self._y_range, self.y.digits or 0, rows=height - 4))
+        if not self._below:
+            return super().render()
         self.plt.plotsize(width, height)
         self.plt._set_size(width, height)  # as PlotextPlot.render does: plotsize alone does not resize
         self.plt.theme(self._get_plotext_theme_name(self.app.theme))
