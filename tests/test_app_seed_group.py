@@ -60,7 +60,12 @@ async def test_the_app_runs_a_seed_group_and_shows_its_mean_and_std(tiny_config:
         mean, std = spread(accuracies)
         dense_mean, dense_std = spread([float(s["dense_accuracy"]) for s in summaries])
         status = " ".join(shown(app.query_one("#group", Static)).split())
-        assert f"{group.name} (seeds 0, 1), mean ± std (n = 2)" in status
+        assert status.startswith("seeds 0, 1, mean ± std (n = 2): accuracy dense")
+        assert any(line.startswith(f"{group.name} (seeds 0, 1), mean ± std (n = 2)") for line in group.log)
+        # In the place of the last seed's accuracy and cost: the charts keep the rows they had for one run (at 80x24
+        # the group's lines on top of them left the charts none to plot on).
+        assert "accuracy" not in shown(app.query_one("#figures", Static)) and not app.query_one("#cost").display
+        assert app.query_one("#accuracy-chart", RunChart).size.height >= 5
         assert f"dense {dense_mean * 100:.1f} ± {dense_std * 100:.1f} %" in status
         assert f"→ {mean * 100:.1f} ± {std * 100:.1f} %" in status
 

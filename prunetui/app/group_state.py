@@ -74,9 +74,9 @@ class GroupState:
                         state.fail("stopped before the end, not kept")
                 self.log.append(self.text())
 
-    def text(self) -> str:
+    def text(self, named: bool = True) -> str:
         """Which seed runs and how the others ended; at the end, the group's numbers as mean ± std (n), as
-        `prunetui run --seeds` prints them."""
+        `prunetui run --seeds` prints them (`named`: after the group's name, which the log has)."""
         from prunetui.describe import before_pruning, percent, percent_spread, seeds_text, times_spread
 
         if self.ended is None:
@@ -88,8 +88,9 @@ class GroupState:
             return f"seed group ({seeds_text(list(self.seeds))}): no seed finished, so there is no mean to give"
         n = len(group.averaged)
         before = before_pruning(group.config) if group.config else "dense"
+        seeds = f"{group.name} ({seeds_text(group.seeds)})" if named else seeds_text(group.seeds)
         return (
-            f"{group.name} ({seeds_text(group.seeds)}), mean{' ± std' if n > 1 else ''} (n = {n}): accuracy "
+            f"{seeds}, mean{' ± std' if n > 1 else ''} (n = {n}): accuracy "
             f"{before} {percent_spread(group.stat('dense_accuracy'))} → {percent_spread(group.stat('accuracy'))} · "
             f"sparsity {percent_spread(group.stat('sparsity'))} · compression {times_spread(group.stat('compression'))}"
         )

@@ -107,7 +107,10 @@ class StatusPanel(Vertical):
 
     def show(self, state: RunState, group: GroupState | None = None) -> None:
         self._state, self._group, self._shown_at = state, group, time.monotonic()
-        words = group.text() if group is not None else ""
+        # At a group's end its numbers take the place of the last seed's (accuracy, cost), so that the panel is no
+        # taller than a run's: at 80x24 its three more lines left the charts no row to plot on.
+        ended = group is not None and group.ended is not None
+        words = group.text(named=False) if group is not None else ""
         self.query_one("#group").display = bool(words)
         self._put("#group", words, wraps=True)
         phase = self.query_one("#phase", Static)
@@ -127,8 +130,9 @@ class StatusPanel(Vertical):
         self.query_one("#run-progress", Bar).set(total or waiting, done)
         run = f"{share(done, total)} step {state.step:,}{left(state.run_eta)}"
         self._put("#run-text", run if state.started else "")
-        self._put("#figures", self._figures(state))
-        cost = cost_line(state.summary.dense_cost, state.summary.cost) if state.summary else ""
+        figures = self._figures(state)
+        self._put("#figures", figures.partition("\n")[0] if ended else figures).set_class(ended, "-group-ended")
+        cost = cost_line(state.summary.dense_cost, state.summary.cost) if state.summary and not ended else ""
         self.query_one("#cost").display = bool(cost)
         self._put("#cost", cost)
 
