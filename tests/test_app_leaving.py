@@ -65,6 +65,9 @@ async def test_a_sweep_goes_on_when_its_screen_is_left_and_comes_back_live(
         again = await opened(pilot, "f4", SweepScreen)  # the same screen, with every point
         assert again is screen and again.query_one(DataTable).row_count == 4
         assert shown(again.query_one("#analysis-progress", Static)) == "finished"
+        await pilot.press("escape")  # seen: its line leaves the status, whose rows are the charts' at 80x24
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        assert not status.display and shown(status) == ""
 
 
 async def test_coming_back_mid_sweep_shows_it_running_and_stop_says_stopped(

@@ -161,11 +161,13 @@ class PruneApp(App[None]):
         self._show_analyses()
 
     def _show_analyses(self) -> None:
-        """The main screen's status says what each kept analysis does, and which key shows it."""
+        """The main screen's status says what each kept analysis does, and which key shows it: while it runs, and
+        how it ended until its screen is shown (a line each, which the charts below give up rows for)."""
         lines = [
             f"{TOOLS[screen.TOOL]} [b]{screen.TOOL.capitalize()}[/b]{' running' if screen.running else ''}: "
             f"{escape(screen.progress_text)}"
             for screen in self._analyses.values()
+            if screen.running or screen.end_unseen
         ]
         if self._main_screen is not None and self._main_screen.is_attached:
             self._main_screen.show_analyses(lines)

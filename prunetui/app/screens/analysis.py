@@ -80,6 +80,7 @@ class AnalysisScreen(ToolScreen):
         self.runner: AnalysisRunner | None = None
         self.stopping = False  # Stop was pressed: the progress line says so until the analysis ends
         self.status = "ready"  # finished, stopped, failed while not running
+        self.end_unseen = False  # it ended while away: the main screen's status says how until the screen shows
         self.paces: list[Pace] = []  # none until read: the estimate says the time is unknown
 
     @property
@@ -197,6 +198,11 @@ class AnalysisScreen(ToolScreen):
         self._keep()  # the analysis goes on: the app keeps this screen while it runs
         super().action_back()
 
+    def on_screen_resume(self) -> None:
+        if self.end_unseen:  # seen now: the main screen's status no longer needs a line for it
+            self.end_unseen = False
+            self.post_message(self.Changed(self))
+
     def on_unmount(self) -> None:
         if self.runner is not None:  # the app quits: the thread must not train on
             self.runner.stop()
@@ -221,7 +227,7 @@ class AnalysisScreen(ToolScreen):
 
     def _ended(self, status: str, message: str) -> None:
         self.runner, self.status, message = None, status, as_fields(message)
-        self.stopping = False
+        self.stopping, self.end_unseen = False, not self.is_current
         self._progress(f"{status}: {message}" if message and message != status else status)
         if status == "failed":
             self.notify(message, title="The analysis failed", severity="error", timeout=10)
