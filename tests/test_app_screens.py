@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.geometry import Region
 from textual.widgets import DataTable, Static
 
 from prunetui.app.app import PruneApp
@@ -23,11 +24,12 @@ from prunetui.app.screens.sweep import SweepScreen
 from prunetui.app.widgets.axes import axis_range, even_ticks
 from prunetui.app.widgets.charts import AccuracyChart, ReplotPace, RunChart
 from prunetui.app.widgets.event_log import EventLog
+from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.series_chart import ACCURACY_AXIS, SPARSITY_AXIS, SeriesChart, hex_color
 from prunetui.app.widgets.status_panel import left
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import SensitivityPoint, SensitivityStarted
-from prunetui.engine.core.events import Exported
+from prunetui.engine.core.events import Exported, LayerSparsity, SparsityReport
 from prunetui.engine.storage.runs import list_runs, read_run, runs_root
 from tests.test_app import opened, shown, wait_until
 from tests.test_app_analyses import record
@@ -157,6 +159,32 @@ async def test_each_y_label_says_the_value_of_the_row_it_is_on(plot_rows: int) -
             assert len(labels) >= 3 and labels[0] == 42.1 and labels[plot_rows - 1] == 9.6, labels
             for row, value in labels.items():  # each row is as far from the next as the others
                 assert value == pytest.approx(42.1 - (42.1 - 9.6) * row / (plot_rows - 1), abs=0.05), (row, labels)
+
+
+class BarsApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield SparsityBars()
+
+
+async def test_the_bars_keep_their_width_and_the_names_theirs_beside_the_log_at_80_columns() -> None:
+    """The bars' share of an 80-column screen, after a structured prune: the row of all layers held both
+    compressions, which widened its column until each bar was one cell and `block.conv1` read `block.con…`."""
+    layers = (
+        LayerSparsity("stem.0", 4, 8),
+        LayerSparsity("block.conv1", 432, 576),
+        LayerSparsity("block.conv2", 432, 576),
+        LayerSparsity("fc", 40, 80, prunable=False),  # its inputs went with the channels before it
+    )
+    report = SparsityReport(layers, 700, 2_600)
+    async with BarsApp().run_test(size=(46, 8)) as pilot:
+        bars = pilot.app.query_one(SparsityBars)
+        bars.show(dataclasses.replace(RunState(), sparsity=report))
+        await pilot.pause()
+        lines = [strip.text for strip in bars.render_lines(Region(0, 0, 46, 8))]
+        rows = {line.split()[0]: line for line in lines[1:6]}
+        assert set(rows) == {"stem.0", "block.conv1", "block.conv2", "fc", "all"}, lines
+        assert all(sum(line.count(cell) for cell in "█·▏▎▍▌▋▊▉") >= 6 for line in rows.values()), lines
+        assert "50.00 %" in rows["fc"] and "kept" not in rows["fc"]  # half its weights are zero: said, not "kept"
 
 
 class LogApp(App[None]):

@@ -219,11 +219,9 @@ class SparsityBars(Widget):
             Text("all", style="bold"),  # the prunable layers, whose sparsity the target is, whatever the scope
             Bar(report.global_sparsity, "bold magenta"),
             Text(f"{report.global_sparsity * 100:.2f} %", style="bold"),
-            # smaller by: counting the weights, as papers do, and all parameters, biases included; a deep network's
-            # narrower column has the counts (the status panel says both compressions)
-            f"{report.nonzero_weights:,}/{report.total_weights:,}"
-            if self.grouped
-            else f"{report.weight_compression:.1f}× weights · {report.compression:.1f}× all",
+            # The counts, as each layer's: the status panel says the compressions. Those ("10.0× weights · 10.0× all")
+            # widened the last column until the bars were one cell wide and the names cut.
+            f"{report.nonzero_weights:,}/{report.total_weights:,}",
         )
 
     def _cells(self, row: Row) -> tuple[RenderableType, ...]:
@@ -237,6 +235,11 @@ class SparsityBars(Widget):
         if not layer.total:  # named at the start, not counted yet
             return name, Bar(0.0, "green"), "dense", ""
         counts = f"{layer.nonzero:,}/{layer.total:,}"
-        if not layer.prunable:
-            return name, Bar(layer.sparsity, "dim"), "kept", counts
+        if not layer.prunable:  # kept out of pruning: its zeros are inputs cut with the layer before (structured)
+            return (
+                name,
+                Bar(layer.sparsity, "dim"),
+                Text(f"{layer.sparsity * 100:.2f} %" if layer.zeros else "kept", "dim"),
+                counts,
+            )
         return name, Bar(layer.sparsity, "green"), f"{layer.sparsity * 100:.2f} %", counts
