@@ -24,8 +24,8 @@ from prunetui.app.screens.sweep import SweepScreen
 from prunetui.app.widgets.axes import axis_range, even_ticks
 from prunetui.app.widgets.charts import AccuracyChart, ReplotPace, RunChart
 from prunetui.app.widgets.event_log import EventLog
-from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.series_chart import ACCURACY_AXIS, SPARSITY_AXIS, SeriesChart, hex_color
+from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import left
 from prunetui.engine import ExperimentConfig
 from prunetui.engine.analyses import SensitivityPoint, SensitivityStarted

@@ -219,7 +219,7 @@ class SparsityBars(Widget):
             Text("all", style="bold"),  # the prunable layers, whose sparsity the target is, whatever the scope
             Bar(report.global_sparsity, "bold magenta"),
             Text(f"{report.global_sparsity * 100:.2f} %", style="bold"),
-            # The counts, as each layer's: the status panel says the compressions. Those ("10.0× weights · 10.0× all")
+            # The counts, as each layer's: the status panel says the compressions, which (two of them, "10.0x weights")
             # widened the last column until the bars were one cell wide and the names cut.
             f"{report.nonzero_weights:,}/{report.total_weights:,}",
         )
