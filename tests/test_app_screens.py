@@ -91,6 +91,8 @@ async def test_runs_detail_and_labels_tell_what_a_run_reached(tiny_config: Exper
     assert "They pay off in storage only" in detail_text(run)  # 90 % sparse: CSR and gzip are smaller
     (run.path / "model.pt").unlink()
     assert "This run saved no model" in detail_text(read_run(run.path))
+    going = detail_text(dataclasses.replace(read_run(run.path), status="running"))  # another process writes it
+    assert "still running: its model is saved when it ends" in going and "saved no model" not in going
 
 
 def test_axes_of_one_point_stay_inside_their_bounds_with_evenly_spaced_labels() -> None:

@@ -116,6 +116,9 @@ def detail_text(run: RunRecord) -> str:
     lines = [f"[b]{run.name}[/b] {status} · {experiment}"]
     saved = run.export if run.model_path is not None else None
     structured = c is not None and c.structured
+    if run.status == "running":  # its model is saved when it ends, not missing
+        lines.append("It is still running: its model is saved when it ends; o opens it and follows it live.")
+        return "\n".join(lines)
     if saved is None and run.model_path is not None:  # summary.json damaged: the model is there all the same
         lines.append("model.pt is saved, but its summary.json is unreadable: e exports it and measures its sizes.")
         return "\n".join(lines)
