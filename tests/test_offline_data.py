@@ -115,6 +115,8 @@ async def test_offline_a_preset_offers_the_built_in_data_set(tmp_path: Path) -> 
         config, problems = app.main_screen.form.read()
         assert (config.dataset, config.model, problems) == ("fashion-mnist-mini", "lenet300", {})
         assert app.main_screen._preset is not None and app.main_screen._preset.name == "han2015-lenet300"
+        [note] = [n for n in app._notifications if n.title == "Built-in data set"]
+        assert note.message == f"{app.main_screen._preset.title} on fashion-mnist-mini: ctrl+r starts it"
 
 
 async def test_offline_a_preset_whose_network_cannot_take_the_built_in_images_is_offered_nothing(

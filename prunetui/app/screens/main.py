@@ -456,7 +456,8 @@ class MainScreen(Screen[None]):
         if use and not self.run_state.active:
             config, _ = self.form.read()
             self.form.show_config(config.replace(dataset=EMBEDDED))
-            self.notify(f"on {EMBEDDED}: ctrl+r starts it", title="Built-in data set")
+            what = f"{self._preset.title} on" if self._preset is not None else f"{config.model} on the built-in"
+            self.notify(f"{what} {EMBEDDED}: ctrl+r starts it", title="Built-in data set")
 
     def remember_form(self) -> None:
         """On quit: the next session opens with the form's settings, if they are valid."""
