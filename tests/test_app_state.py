@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from prunetui.app.run_state import FINISHED, IDLE, STOPPED, RunState
 from prunetui.app.runner import URGENT, ExperimentRunner
@@ -19,7 +22,9 @@ from prunetui.engine import (
     Stopped,
 )
 from prunetui.engine.core.events import EpochEnd
-from prunetui.engine.storage.runs import runs_root
+from prunetui.engine.storage.event_log import EventTail
+from prunetui.engine.storage.runs import read_run, runs_root
+from tests.test_app_analyses import record
 
 
 def test_runner_hands_events_over_in_few_batches_each_ending_with_an_urgent_one(
@@ -106,3 +111,18 @@ def test_a_rewound_run_is_retrained_not_fine_tuned_in_every_word(tiny_config: Ex
         "round 1 retrain epoch 1/1",
     ]
     assert any("→ retrained" in line for line in state.log) and not any("fine-tun" in line for line in state.log)
+
+
+def test_a_run_opened_after_it_ended_is_timed_by_its_own_start_and_end(tiny_config: ExperimentConfig) -> None:
+    """Opened from the Runs screen five minutes later, it read `elapsed 5:25 (run 13.5 s)`."""
+    run = read_run(record(tiny_config))
+    events = list(EventTail(run.path).read())
+    assert run.started is not None and run.ended is not None
+    took = (run.ended - run.started).total_seconds()
+    opened = RunState.begin(run.started - timedelta(minutes=5), run.ended - timedelta(minutes=5))
+    for event in events:
+        opened.apply((event,))
+    assert opened.outcome == FINISHED and opened.elapsed == pytest.approx(took, abs=0.01)
+    live = RunState.begin(datetime.now(UTC) - timedelta(minutes=5))  # followed while it runs: the time since start
+    live.fail("stopped reading")
+    assert live.elapsed == pytest.approx(300, abs=1)

@@ -40,6 +40,7 @@ class RunState:
     started: RunStarted | None = None
     started_at: float | None = None  # time.monotonic() when the run was started
     ended_at: float | None = None
+    ends_at: float | None = None  # a run that had ended when the app opened it: its end, on time.monotonic()'s clock
     phase: str = "train"  # the engine's "train" or "finetune", or "prune" from a prune to the next batch
     round: int = 0
     epoch: int = 0
@@ -65,10 +66,14 @@ class RunState:
     _run_pace: tuple[int, float] | None = None  # (batches of the run done, time.monotonic()) at the first batch
 
     @classmethod
-    def begin(cls, since: datetime | None = None) -> RunState:
-        """A run that starts now, or that another process started `since` then (the clock counts from there)."""
+    def begin(cls, since: datetime | None = None, until: datetime | None = None) -> RunState:
+        """A run that starts now, or that another process started `since` then (the clock counts from there) and
+        ended `until` then, if it has: elapsed is then its own time, not the time since it started."""
         ago = max(0.0, (datetime.now(UTC) - since).total_seconds()) if since and since.tzinfo else 0.0
-        return cls(outcome=RUNNING, activity="starting …", started_at=time.monotonic() - ago)
+        started_at = time.monotonic() - ago
+        took = (until - since).total_seconds() if since and until and since.tzinfo and until.tzinfo else None
+        ends_at = started_at + max(0.0, took) if took is not None else None
+        return cls(outcome=RUNNING, activity="starting …", started_at=started_at, ends_at=ends_at)
 
     @property
     def active(self) -> bool:
@@ -138,7 +143,7 @@ class RunState:
 
     def fail(self, message: str) -> None:
         """The run ended without a terminal event (the worker itself failed)."""
-        self.outcome, self.error, self.ended_at = FAILED, message, time.monotonic()
+        self.outcome, self.error, self.ended_at = FAILED, message, self.ends_at or time.monotonic()
         self.log.append(f"failed: {message}")
 
     def apply(self, events: tuple[Event, ...]) -> None:
@@ -218,7 +223,7 @@ class RunState:
         )
 
     def _end(self, outcome: str, summary: RunSummary | None) -> None:
-        self.outcome, self.summary, self.ended_at = outcome, summary, time.monotonic()
+        self.outcome, self.summary, self.ended_at = outcome, summary, self.ends_at or time.monotonic()
         if summary is not None:
             self.sparsity = summary.sparsity
             self.dense_accuracy = summary.dense_accuracy

@@ -228,7 +228,7 @@ class MainScreen(Screen[None]):
             self._show_config(run.config)
         self._add_charts()
         self.group = None
-        self.run_state = RunState.begin(run.started)
+        self.run_state = RunState.begin(run.started, run.ended)
         self.runner = self.follower = RunFollower(run.path, partial(self._deliver, self._generation))
         self._run_experiment(self.runner)
         self._fold_form(True)

@@ -227,6 +227,7 @@ class RunRecord:
     export: Exported | None = None  # model.pt's sizes, as saved
     group: str = ""  # the seed group it belongs to (`groups`), "" for a run of its own or one saved before groups
     weight_compression: float | None = None  # weights over the non-zero ones, biases left out (the papers' count)
+    ended: datetime | None = None  # when it ended; None while it runs, or for a run killed without a word
 
     @property
     def method(self) -> str:
@@ -262,6 +263,7 @@ def read_run(path: str | Path) -> RunRecord:
         export=_exported(summary.get("export")),
         group=group if isinstance(group := summary.get(GROUP_KEY), str) else "",
         weight_compression=_weight_compression(summary),
+        ended=_stamp(summary, "ended"),
     )
 
 
@@ -485,11 +487,16 @@ def time_stamp() -> str:
     return datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%S.%f%z")
 
 
-def _started(path: Path, summary: dict[str, Any]) -> datetime | None:
+def _stamp(summary: dict[str, Any], key: str) -> datetime | None:
     try:
-        return datetime.fromisoformat(summary["started"])
+        return datetime.fromisoformat(summary[key])
     except (KeyError, TypeError, ValueError):
-        pass
+        return None
+
+
+def _started(path: Path, summary: dict[str, Any]) -> datetime | None:
+    if (started := _stamp(summary, "started")) is not None:
+        return started
     match = RUN_NAME.match(path.name)
     try:
         return datetime.strptime(match.group(1), STAMP_FORMAT) if match else None
