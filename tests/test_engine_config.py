@@ -210,13 +210,12 @@ def test_toml_uses_the_flag_spelling_and_from_mapping_accepts_both() -> None:
 def test_an_unknown_key_is_answered_in_the_files_own_spelling() -> None:
     with pytest.raises(ConfigError) as error:
         ExperimentConfig.from_mapping({"batch_size": 64, "finetune_epoch": 2})
+    assert str(error.value) == "unknown setting 'finetune_epoch'; did you mean finetune-epochs?"  # not all 50
     known = ", ".join(toml_key(f.name) for f in sorted(ExperimentConfig.fields(), key=lambda f: f.name))
-    assert str(error.value) == (
-        f"unknown setting 'finetune_epoch' (did you mean finetune-epochs?); known settings: {known}"
-    )
-    assert "batch-size, " in known and "_" not in known
-    with pytest.raises(ConfigError, match=r"^unknown setting 'colour'; known"):  # nothing close: no guess
+    with pytest.raises(ConfigError) as error:  # nothing close: no guess, and every setting it could be
         ExperimentConfig.from_mapping({"colour": "red"})
+    assert str(error.value) == f"unknown setting 'colour'; known settings: {known}"
+    assert "batch-size, " in known and "_" not in known
 
 
 def test_from_mapping_starts_from_the_base_config() -> None:
@@ -240,7 +239,7 @@ def test_load_rejects_malformed_or_unknown_toml(text: str, words: str, tmp_path:
     with pytest.raises(ConfigError, match="^" + words) as error:
         ExperimentConfig.load(path)
     assert error.value.__context__ is None or error.value.__suppress_context__  # the message only, no chained traceback
-    if "unknown" in words:
+    if "unknown" in words:  # learning-rate is close to none of them, training neither
         assert "known settings: " in str(error.value) and "sparsity" in str(error.value)
     else:
         assert str(path) in str(error.value)

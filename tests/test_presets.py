@@ -137,7 +137,7 @@ dataset = "MNIST"
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (GOOD.replace("epochs = 2", "epoch = 2"), "preset bad: unknown setting 'epoch' (did you mean epochs?)"),
+        (GOOD.replace("epochs = 2", "epoch = 2"), "preset bad: unknown setting 'epoch'; did you mean epochs?"),
         (GOOD.replace("epochs = 2", "sparsity = 1.5"), "preset bad: invalid --sparsity: must be in [0, 1)"),
         (GOOD + "accuracy = 0.9\n", "preset bad: unknown paper figure 'accuracy'"),
         (GOOD + "error = 1.59\n", "preset bad: paper figure error = 1.59 is not a fraction in [0, 1]"),

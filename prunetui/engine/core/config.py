@@ -580,8 +580,9 @@ class ExperimentConfig:
             if name not in known:
                 keys = sorted(toml_key(field_name) for field_name in known)  # as config.toml writes them
                 close = difflib.get_close_matches(toml_key(name), keys, n=1)
-                hint = f" (did you mean {close[0]}?)" if close else ""
-                raise ConfigError(f"unknown setting {key!r}{hint}; known settings: {', '.join(keys)}")
+                if close:  # a typo: the one it meant, not the 50 it did not (the app's notice filled the screen)
+                    raise ConfigError(f"unknown setting {key!r}; did you mean {close[0]}?")
+                raise ConfigError(f"unknown setting {key!r}; known settings: {', '.join(keys)}")
             changes[name] = value
         return dataclasses.replace(base or cls(), **changes)
 
