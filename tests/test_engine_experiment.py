@@ -21,7 +21,7 @@ from prunetui.engine import (
     StepLoss,
     Stopped,
 )
-from prunetui.engine.core.experiment import Experiment
+from prunetui.engine.core.experiment import Experiment, at_chance
 from prunetui.engine.core.metrics import weight_layers
 from prunetui.engine.core.models import build_model
 from tests.engine_helpers import of_type, run
@@ -231,3 +231,16 @@ def test_an_unexpected_error_is_a_failed_event_not_a_crash(
     assert isinstance(events[-1], Failed)
     assert events[-1].message.startswith("unexpected ValueError: boom (")
     assert events[-1].summary is not None and events[-1].summary.sparsity.global_sparsity == 0
+
+
+def test_a_model_that_learned_nothing_is_said_to_be_at_chance_and_one_that_learned_is_not(
+    tiny_config: ExperimentConfig,
+) -> None:
+    """A learning rate too high for the batch size can leave a model at chance without a nan: its pruned numbers,
+    and a sensitivity analysis of it, would mean nothing, and the run said nothing."""
+    collapsed, _ = run(tiny_config.replace(optimizer="sgd", lr=0.6, batch_size=16, epochs=1, finetune_epochs=0))
+    [note] = [event.message for event in of_type(collapsed, Status) if "no better than chance" in event.message]
+    assert note.startswith("note: after training the model is no better than chance (") and "on 10 classes" in note
+    learned, _ = run(tiny_config)
+    assert not [event for event in of_type(learned, Status) if "chance" in event.message]
+    assert at_chance(0.145, 10) and not at_chance(0.146, 10) and not at_chance(0.53, 2) and at_chance(0.52, 2)

@@ -73,6 +73,18 @@ class Measured:
     per_class: tuple[float | None, ...] = ()  # test accuracy of each class (None: no test image of it)
 
 
+def at_chance(accuracy: float, classes: int) -> str:
+    """A note when a trained model is no better than guessing (a learning rate too high for the batch size makes
+    training diverge to it): its numbers after pruning would mean nothing, and a sensitivity analysis of it less."""
+    chance = 1 / classes
+    if classes < 2 or accuracy > chance + 0.05 * (1 - chance):
+        return ""
+    return (
+        f"note: after training the model is no better than chance ({accuracy * 100:.1f} % on {classes} classes, "
+        f"chance {chance * 100:.1f} %): it did not learn; a lower --lr, another --optimizer or more --epochs may help"
+    )
+
+
 def measure(model: nn.Module, data: DataSet) -> Measured:
     test = evaluate(model, data.test, classes=data.shape.classes)
     val = evaluate(model, data.validation).accuracy if data.validation is not None else None
@@ -257,6 +269,8 @@ class Experiment:
                 case Train():
                     yield from self._train("train", 0, step.epochs, data, self._during_training(step, layers, data))
                     self._keep_if_due(step, self._step)  # rewinding to the end of training
+                    if self._last is not None and (warning := at_chance(self._last.accuracy, data.shape.classes)):
+                        yield Status(warning)
                 case Prune():
                     assert self._last is not None, "every plan trains or measures before its first prune"
                     yield from self._prune(step.round, layers, data, self._last)
