@@ -264,6 +264,23 @@ async def test_a_network_or_weights_file_that_is_not_there_is_marked_before_star
         assert form.problems == {"weights": "--weights gone.pt: no such file"}
 
 
+async def test_a_help_longer_than_its_two_lines_ends_in_an_ellipsis_at_80_columns(
+    tiny_config: ExperimentConfig,
+) -> None:
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: bool(app.main_screen.query("#status")))  # every row is in
+        help_panel = app.query_one("#setting-help", Static)
+        app.query_one("#setting-data_dir", Input).focus()
+        await pilot.pause()
+        lines = shown(help_panel).splitlines()
+        assert len(lines) == 2 and lines[0].startswith("data dir: data set folder") and lines[1].endswith("…")
+        assert all(len(line) <= help_panel.content_region.width for line in lines)
+        app.query_one("#setting-epochs", Input).focus()
+        await pilot.pause()
+        assert "…" not in shown(help_panel) and shown(help_panel).startswith("epochs: training epochs")
+
+
 async def test_the_focused_settings_label_lights_up_as_tab_moves(tiny_config: ExperimentConfig) -> None:
     app = PruneApp(tiny_config)
     async with app.run_test(size=SIZE) as pilot:

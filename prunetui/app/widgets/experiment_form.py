@@ -54,6 +54,9 @@ def _showable(f: dataclasses.Field[Any], value: Any) -> bool:
     return (setting_type(f) is bool) == (type(value) is bool)
 
 
+HELP_LINES = 2  # the help panel's, below its border (app.tcss)
+
+
 def dataset_help(states: dict[str, str]) -> str:
     """The data set field's help: the specs typed, then the built-ins grouped by availability, those not on this
     machine last (where two lines are too few, the end is cut)."""
@@ -480,7 +483,7 @@ class ExperimentForm(Vertical):
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         if event.widget is self._seeds:
-            self._say("#setting-help", f"[b]seeds[/b]: {SEEDS_HELP}")
+            self._say_help(f"[b]seeds[/b]: {SEEDS_HELP}")
             return
         name = (event.widget.id or "").removeprefix("setting-")
         self._show_help(name)
@@ -495,7 +498,21 @@ class ExperimentForm(Vertical):
         f = next((f for f in ExperimentConfig.fields() if f.name == name), None)
         if f is not None:
             help = dataset_help(self._states) if name == DATASET else f.metadata["help"]
-            self._say("#setting-help", f"[b]{label_for(f.name)}[/b]: {help}")
+            self._say_help(f"[b]{label_for(f.name)}[/b]: {help}")
+
+    def _say_help(self, markup: str) -> None:
+        """The help of the focused setting, in the lines its panel has: a text longer than those ends in "…", not
+        cut off mid-sentence with nothing to say so (the full text is the field's tooltip and in `--help`)."""
+        panel = self.query_one("#setting-help", Static)
+        width, lines = panel.content_region.width, HELP_LINES
+        text = Text.from_markup(markup)
+        wrapped = text.wrap(self.app.console, width) if width else [text]
+        if len(wrapped) > lines:
+            last = wrapped[lines - 1]
+            last.rstrip()
+            last.truncate(width - 1)
+            text = Text("\n").join([*wrapped[: lines - 1], Text.assemble(last, "…")])
+        panel.update(text, layout=False)
 
     def _say(self, line: str, text: str) -> None:
         """The help's or the status's text: their sizes are fixed (app.tcss), so a new text repaints them without a
