@@ -12,7 +12,8 @@ import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.geometry import Region
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Select, Static
+from textual.widgets._select import SelectOverlay
 
 from prunetui.app.app import PruneApp
 from prunetui.app.remembered import remember
@@ -223,6 +224,19 @@ async def test_f3_to_f6_switch_between_analysis_screens_and_f1_explains_the_one_
         help_screen = await opened(pilot, "f1", HelpScreen)
         assert help_screen.about is not None and "The Runs screen" in help_screen.about
         assert help_screen.keys is not None and {b.key for b in help_screen.keys} >= {"e", "d", "space"}
+
+
+async def test_a_compact_selects_list_opens_inside_a_border(tiny_config: ExperimentConfig) -> None:
+    """Without one, its options ran into the text of the lines below the field."""
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await opened(pilot, "f5", SensitivityScreen)
+        select = screen.query_one("#sensitivity-source", Select)
+        select.focus()
+        await pilot.press("enter")
+        overlay = select.query_one(SelectOverlay)
+        await wait_until(pilot, lambda: overlay.display and overlay.region.height > 0)
+        assert overlay.styles.border_top[0] == "round" and overlay.region.height == len(select._options) + 2
 
 
 async def test_sensitivity_says_how_far_it_is_while_results_come_in(tiny_config: ExperimentConfig) -> None:
