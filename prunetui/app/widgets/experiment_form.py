@@ -54,17 +54,17 @@ def _showable(f: dataclasses.Field[Any], value: Any) -> bool:
     return (setting_type(f) is bool) == (type(value) is bool)
 
 
-HELP_LINES = 2  # the help panel's, below its border (app.tcss)
+HELP_LINES = 2  # the help panel's at 80x24, below its border (app.tcss): until it is laid out
 
 
 def dataset_help(states: dict[str, str]) -> str:
-    """The data set field's help: the specs typed, then the built-ins grouped by availability, those not on this
-    machine last (where two lines are too few, the end is cut)."""
+    """The data set field's help: the built-ins grouped by availability, those not on this machine last, then the
+    specs typed (where the help's lines are too few, those are what is cut)."""
     by_state: dict[str, list[str]] = {}
     for name, state in sorted(states.items(), key=lambda item: item[1] == NOT_AVAILABLE):
         by_state.setdefault(state, []).append(name)
     built_ins = "; ".join(f"{', '.join(names)} ({state})" for state, names in by_state.items())
-    return f"imagefolder:PATH, file.py:factory or a built-in: {built_ins}"
+    return f"{built_ins}; or imagefolder:PATH, file.py:factory"
 
 
 # The settings box's lines at 80x24: the rows that fill them are in the first frame, the others come after it
@@ -504,7 +504,7 @@ class ExperimentForm(Vertical):
         """The help of the focused setting, in the lines its panel has: a text longer than those ends in "…", not
         cut off mid-sentence with nothing to say so (the full text is the field's tooltip and in `--help`)."""
         panel = self.query_one("#setting-help", Static)
-        width, lines = panel.content_region.width, HELP_LINES
+        width, lines = panel.content_region.width, panel.content_region.height or HELP_LINES
         text = Text.from_markup(markup)
         wrapped = text.wrap(self.app.console, width) if width else [text]
         if len(wrapped) > lines:
