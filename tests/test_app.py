@@ -276,6 +276,9 @@ async def test_a_help_longer_than_its_two_lines_ends_in_an_ellipsis_at_80_column
         lines = shown(help_panel).splitlines()
         assert len(lines) == 2 and lines[0].startswith("data dir: data set folder") and lines[1].endswith("…")
         assert all(len(line) <= help_panel.content_region.width for line in lines)
+        await pilot.resize_terminal(140, 44)  # wide: the form is 48 columns, its help four lines
+        await wait_until(pilot, lambda: len(shown(help_panel).splitlines()) == 4)
+        assert all(len(line) <= help_panel.content_region.width for line in shown(help_panel).splitlines())
         app.query_one("#setting-epochs", Input).focus()
         await pilot.pause()
         assert "…" not in shown(help_panel) and shown(help_panel).startswith("epochs: training epochs")
@@ -673,6 +676,17 @@ async def test_settings_are_remembered_between_sessions_and_reset_to_defaults(ti
         await pilot.pause()
         assert app.main_screen.form.read()[0] == ExperimentConfig()
         assert app.query_one("#setting-seed", Input).value == "0"
+
+
+async def test_quitting_remembers_the_settings_with_a_weights_file_not_written_yet(
+    tiny_config: ExperimentConfig, tmp_path: Path
+) -> None:
+    later = tiny_config.replace(model="resnet20", weights=str(tmp_path / "later.pt"), seed=7)
+    async with PruneApp(later).run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: bool(pilot.app.main_screen.form.problems))  # marked: Start would refuse
+        assert set(pilot.app.main_screen.form.problems) == {"weights"}
+        await pilot.press("ctrl+q")
+    assert settings_path().is_file() and ExperimentConfig.load(settings_path()) == later  # not lost for it
 
 
 async def test_a_damaged_settings_file_is_ignored_with_a_message() -> None:

@@ -25,7 +25,7 @@ from prunetui.app.screens.sweep import SweepScreen
 from prunetui.app.widgets.axes import axis_range, even_ticks
 from prunetui.app.widgets.charts import AccuracyChart, ReplotPace, RunChart
 from prunetui.app.widgets.event_log import EventLog
-from prunetui.app.widgets.series_chart import ACCURACY_AXIS, SPARSITY_AXIS, SeriesChart, hex_color
+from prunetui.app.widgets.series_chart import ACCURACY_AXIS, PERCENT, SPARSITY_AXIS, Axis, SeriesChart, hex_color
 from prunetui.app.widgets.sparsity_bars import SparsityBars
 from prunetui.app.widgets.status_panel import left
 from prunetui.engine import ExperimentConfig
@@ -104,6 +104,10 @@ def test_axes_of_one_point_stay_inside_their_bounds_with_evenly_spaced_labels() 
     assert labels == ["83.48", "84.02", "84.56", "85.10"]
     assert {round(b - a, 2) for a, b in itertools.pairwise(ticks)} == {0.54}
     assert even_ticks(16, 48, 0)[1] == ["16", "27", "37", "48"]  # steps in whole numbers
+    for rows in (5, 6, 8, 9, 11):  # one accuracy, 41.9 to 42.2 %, or a flat loss, on rows: no label twice
+        for low, high, digits in ((41.9, 42.2, 1), (0.17, 0.23, 2)):
+            labels = even_ticks(low, high, digits, rows)[1]
+            assert len(labels) == len(set(labels)) >= 2, (rows, labels)
 
 
 class ChartApp(App[None]):
@@ -138,6 +142,11 @@ def row_labels(chart: SeriesChart | RunChart, top: int) -> dict[int, float]:
     return {row: float(found[1]) for row, line in enumerate(lines) if (found := re.match(r"\s*([\d.]+)┤", line))}
 
 
+class UnlabelledChartApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield SeriesChart(Axis("", 1, PERCENT), Axis("", 1, PERCENT))  # as the Runs screen's: no row for titles
+
+
 class RunChartApp(App[None]):
     def compose(self) -> ComposeResult:
         yield AccuracyChart(ReplotPace())
@@ -150,9 +159,10 @@ async def test_each_y_label_says_the_value_of_the_row_it_is_on(plot_rows: int) -
     state = RunState()
     for step, accuracy in enumerate((0.421, 0.30, 0.096)):
         state.accuracy.add(step, accuracy)
-    for app, top, rows in ((ChartApp(), 1, plot_rows + 4), (RunChartApp(), 0, plot_rows + 2)):  # frame, axis, labels
+    apps = ((ChartApp(), 1, plot_rows + 4), (UnlabelledChartApp(), 1, plot_rows + 3), (RunChartApp(), 0, plot_rows + 2))
+    for app, top, rows in apps:  # the frame above, the x axis, its tick labels, the axes' titles
         async with app.run_test(size=(60, rows)) as pilot:
-            chart = pilot.app.query_one(SeriesChart) if isinstance(app, ChartApp) else pilot.app.query_one(RunChart)
+            chart = pilot.app.query_one(RunChart) if isinstance(app, RunChartApp) else pilot.app.query_one(SeriesChart)
             if isinstance(chart, SeriesChart):
                 chart.show({"l1": ([50.0, 70.0, 90.0], [42.1, 30.0, 9.6])})
             else:
@@ -188,6 +198,7 @@ async def test_the_bars_keep_their_width_and_the_names_theirs_beside_the_log_at_
         assert set(rows) == {"stem.0", "block.conv1", "block.conv2", "fc", "all"}, lines
         assert all(sum(line.count(cell) for cell in "█·▏▎▍▌▋▊▉") >= 6 for line in rows.values()), lines
         assert "50.00 %" in rows["fc"] and "kept" not in rows["fc"]  # half its weights are zero: said, not "kept"
+        assert "74.83 %" in rows["all"] and rows["all"].endswith("292/1,160")  # the prunable layers', as its share
 
 
 class LogApp(App[None]):

@@ -243,4 +243,7 @@ def test_a_model_that_learned_nothing_is_said_to_be_at_chance_and_one_that_learn
     assert note.startswith("note: after training the model is no better than chance (") and "on 10 classes" in note
     learned, _ = run(tiny_config)
     assert not [event for event in of_type(learned, Status) if "chance" in event.message]
+    untrained, _ = run(tiny_config.replace(epochs=0, finetune_epochs=0))  # pruned as loaded, as a sweep's point is
+    assert not [event for event in of_type(untrained, Status) if "chance" in event.message]
     assert at_chance(0.145, 10) and not at_chance(0.146, 10) and not at_chance(0.53, 2) and at_chance(0.52, 2)
+    assert not at_chance(1.0, 1) and not at_chance(0.0, 0)  # no classes to guess among: nothing to say, no error

@@ -22,6 +22,7 @@ from prunetui.engine.analyses.sweep_jobs import DataPlace
 from prunetui.engine.core.errors import PrunetuiError
 from prunetui.engine.core.events import Failed, RunStarted, Status
 from prunetui.engine.core.experiment import Experiment
+from prunetui.engine.core.networks.checks import missing_sources
 from prunetui.engine.core.networks.cifar_resnet import CifarResNet
 from prunetui.engine.storage.compact import export_run
 from prunetui.engine.storage.export import load_model
@@ -294,3 +295,26 @@ def test_a_seed_group_in_worker_processes_runs_a_users_file_network_named_by_a_r
         summary = json.loads((run.path / "summary.json").read_text())
         assert summary["macs"] < summary["dense_macs"]  # channels went, in the worker
         assert load_model(run.path / "model.pt").head.out_features == 10
+
+
+def test_a_network_file_and_weights_under_home_are_found_by_their_tilde_paths(
+    tmp_path: Path, user_net: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the app's form passes them, typed: a `~/w.pt` that is there is not 'no such file'."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    torch.save(torch.nn.Linear(3, 2).state_dict(), tmp_path / "w.pt")
+    assert missing_sources("~/nets/net.py:build", "~/w.pt") == {}
+    assert missing_sources("~/nets/gone.py:build", "~/gone.pt") == {
+        "model": f"--model {tmp_path / 'nets' / 'gone.py'}: no such file",
+        "weights": "--weights ~/gone.pt: no such file",
+    }
+
+
+@pytest.mark.parametrize("command", [("run", "--seeds", "0-1"), ("sensitivity",), ("sweep", "--sparsities", "0.5")])
+def test_a_seed_group_a_sensitivity_analysis_or_a_sweep_says_a_missing_network_file_before_torch(
+    tmp_path: Path, command: tuple[str, ...], capsys: pytest.CaptureFixture[str], wide_console: None
+) -> None:
+    (tmp_path / "empty").mkdir()  # and no data there either: the file is said first
+    argv = [*command, "--model", str(tmp_path / "gone.py") + ":build", "--data-dir", str(tmp_path / "empty")]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.splitlines() == [f"prunetui: error: --model {tmp_path / 'gone.py'}: no such file"]

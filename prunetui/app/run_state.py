@@ -141,9 +141,13 @@ class RunState:
             self.outcome = STOPPING
             self.log.append("stop requested: the run ends after the current batch")
 
+    def _end_time(self) -> float:
+        """Now, or for a run that had ended when it was opened, its end as recorded."""
+        return self.ends_at if self.ends_at is not None else time.monotonic()
+
     def fail(self, message: str) -> None:
         """The run ended without a terminal event (the worker itself failed)."""
-        self.outcome, self.error, self.ended_at = FAILED, message, self.ends_at or time.monotonic()
+        self.outcome, self.error, self.ended_at = FAILED, message, self._end_time()
         self.log.append(f"failed: {message}")
 
     def apply(self, events: tuple[Event, ...]) -> None:
@@ -223,7 +227,7 @@ class RunState:
         )
 
     def _end(self, outcome: str, summary: RunSummary | None) -> None:
-        self.outcome, self.summary, self.ended_at = outcome, summary, self.ends_at or time.monotonic()
+        self.outcome, self.summary, self.ended_at = outcome, summary, self._end_time()
         if summary is not None:
             self.sparsity = summary.sparsity
             self.dense_accuracy = summary.dense_accuracy

@@ -20,6 +20,7 @@ from prunetui.engine.analyses import RUNNING_IN, Progress, SeedEnded, SeedGroupE
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import ConfigError
 from prunetui.engine.core.events import Event, Failed, Finished, Status, Stopped
+from prunetui.engine.core.networks.checks import check_sources
 from prunetui.engine.core.presets import Preset, load_preset
 from prunetui.engine.core.seed_stats import parse_seeds
 from prunetui.engine.storage.groups import RunGroup
@@ -35,6 +36,7 @@ def seeds_command(args: argparse.Namespace, console: Console) -> int:
         return fail("--out is one run's directory, and --seeds saves one run per seed: choose where with --runs-dir")
     try:
         base = config_from_args(args)
+        check_sources(base.model, base.weights)  # before torch, not in each seed's run
         configs = [base.replace(seed=seed).validate() for seed in parse_seeds(args.seeds)]
         parallel, note = parallel_from_args(args).capped(len(configs))
     except ConfigError as error:

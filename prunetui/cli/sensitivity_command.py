@@ -47,6 +47,7 @@ from prunetui.engine.analyses import (
 )
 from prunetui.engine.core.config import ExperimentConfig, flag_name, format_layer_amounts
 from prunetui.engine.core.errors import PrunetuiError
+from prunetui.engine.core.networks.checks import check_sources
 from prunetui.engine.core.networks.layer_names import SPELLED_OUT, said_shortly
 from prunetui.engine.core.seed_stats import parse_seeds
 from prunetui.engine.pruning.ln_structured import AS_IT_IS
@@ -119,6 +120,8 @@ def sensitivity_command(args: argparse.Namespace, console: Console) -> int:
         config = config_from_args(args, base)
         if base is not None:
             _check_run_images(base, config)
+        else:  # it trains a model: its files are there, said before torch and the data load
+            check_sources(config.model, config.weights)
         amounts = parse_fractions(args.amounts, "--amounts")
         if not 0.0 <= args.tolerance < 1.0:
             raise PrunetuiError(f"invalid --tolerance: {args.tolerance:g} is not in [0, 1)")

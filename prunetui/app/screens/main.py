@@ -25,6 +25,7 @@ from prunetui.app.words import as_fields
 from prunetui.engine.core.config import ExperimentConfig
 from prunetui.engine.core.errors import ConfigError, OutputError
 from prunetui.engine.core.files import write_atomic
+from prunetui.engine.core.networks.checks import missing_sources
 
 if TYPE_CHECKING:
     from prunetui.app.follower import RunFollower
@@ -460,9 +461,11 @@ class MainScreen(Screen[None]):
             self.notify(f"{what} {EMBEDDED}: ctrl+r starts it", title="Built-in data set")
 
     def remember_form(self) -> None:
-        """On quit: the next session opens with the form's settings, if they are valid."""
+        """On quit: the next session opens with the form's settings, if they are valid (a network or weights file
+        not written yet is no reason to lose the others)."""
         config, problems = self.form.read()
-        if not problems:
+        missing = missing_sources(config.model, config.weights)
+        if all(missing.get(name) == problem for name, problem in problems.items()):
             self._remember_settings(config)
 
     def _remember_settings(self, config: ExperimentConfig) -> None:

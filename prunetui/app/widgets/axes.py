@@ -33,4 +33,6 @@ def even_ticks(low: float, high: float, digits: int, rows: int | None = None) ->
     else:
         places = sorted({round((rows - 1) * i / TICKS) for i in range(TICKS + 1)})
         ticks = [low + (high - low) * place / (rows - 1) for place in places]
-    return ticks, [f"{tick:.{digits}f}" for tick in ticks]
+    labels = [f"{tick:.{digits}f}" for tick in ticks]
+    kept = [index for index, label in enumerate(labels) if not index or label != labels[index - 1]]  # a narrow range
+    return [ticks[index] for index in kept], [labels[index] for index in kept]

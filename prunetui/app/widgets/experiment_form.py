@@ -139,6 +139,7 @@ class ExperimentForm(Vertical):
         self._first_rows = first_rows(config or self._config)
         self.problems: dict[str, str] = {}
         self._check_pending = False
+        self._help = ""  # the markup of the help shown, cut again to the panel when the layout changes
         self._checked: dict[Control, object] = {}  # each control's value at the last check
         self._controls: dict[str, Control] = {}  # by setting name, as their rows are built
         self._rows: dict[str, SettingRow] = {}  # the same, and the Seeds row
@@ -500,9 +501,14 @@ class ExperimentForm(Vertical):
             help = dataset_help(self._states) if name == DATASET else f.metadata["help"]
             self._say_help(f"[b]{label_for(f.name)}[/b]: {help}")
 
+    def on_resize(self) -> None:
+        if self._help:  # the panel's width and lines change with the layout (-wide has four)
+            self.call_after_refresh(self._say_help, self._help)
+
     def _say_help(self, markup: str) -> None:
         """The help of the focused setting, in the lines its panel has: a text longer than those ends in "…", not
-        cut off mid-sentence with nothing to say so (the full text is the field's tooltip and in `--help`)."""
+        cut off mid-sentence with nothing to say so."""
+        self._help = markup
         panel = self.query_one("#setting-help", Static)
         width, lines = panel.content_region.width, panel.content_region.height or HELP_LINES
         text = Text.from_markup(markup)

@@ -76,6 +76,7 @@ class SeriesChart(PlotextPlot):
         self._log_x = False
         self._errors: Lines = {}
         self._y_range: tuple[float, float] | None = None  # ticked for the rows the chart has when painted
+        self._x_label = x.label
 
     def on_mount(self) -> None:
         self.plt.xlabel(self.x.label)
@@ -89,7 +90,8 @@ class SeriesChart(PlotextPlot):
         if key == self._shown:
             return
         self._shown, self.series, self._log_x, self._errors = key, series, log_x, errors or {}
-        self.plt.xlabel(x_label or self.x.label)
+        self._x_label = x_label or self.x.label
+        self.plt.xlabel(self._x_label)
         self._plot_data()
         self._entries = [f"[{hex_color(index)}]━━[/] {label}" for index, label in enumerate(series)]
         self.legend = LEGEND_GAP.join(self._entries)
@@ -155,8 +157,9 @@ class SeriesChart(PlotextPlot):
             self._plot_data()
         # PlotextPlot.render, with the plot's height less the legend's lines
         width, height = self.size.width, max(self.size.height - len(self._below), 1)
-        if self._y_range is not None:  # its rows: all but the frame above, the x axis, its labels and its title
-            self.plt.yticks(*even_ticks(*self._y_range, self.y.digits or 0, rows=height - 4))
+        if self._y_range is not None:  # its rows: all but the frame above, the x axis and its labels, the titles'
+            titles = 1 if self._x_label or self.y.label else 0  # plotext gives axes' titles a row where there are any
+            self.plt.yticks(*even_ticks(*self._y_range, self.y.digits or 0, rows=height - 3 - titles))
         if not self._below:
             return super().render()
         self.plt.plotsize(width, height)

@@ -215,13 +215,14 @@ class SparsityBars(Widget):
         report = self._report
         if report is None:
             return
+        zeros, total = report.prunable_counts
         table.add_row(
             Text("all", style="bold"),  # the prunable layers, whose sparsity the target is, whatever the scope
             Bar(report.global_sparsity, "bold magenta"),
             Text(f"{report.global_sparsity * 100:.2f} %", style="bold"),
-            # The counts, as each layer's: the status panel says the compressions, which (two of them, "10.0x weights")
-            # widened the last column until the bars were one cell wide and the names cut.
-            f"{report.nonzero_weights:,}/{report.total_weights:,}",
+            # The counts of the prunable layers, whose sparsity the row's is: the status panel says the compressions,
+            # which (two of them, "10.0x weights") widened the last column until the bars were one cell wide.
+            f"{total - zeros:,}/{total:,}",
         )
 
     def _cells(self, row: Row) -> tuple[RenderableType, ...]:

@@ -61,6 +61,7 @@ from prunetui.engine.core.device import resolve_device
 from prunetui.engine.core.errors import ConfigError, OutputError, PrunetuiError, unexpected
 from prunetui.engine.core.experiment import measure
 from prunetui.engine.core.files import write_atomic
+from prunetui.engine.core.networks.checks import check_sources
 from prunetui.engine.pruning.ln_structured import AS_IT_IS
 from prunetui.engine.storage.csv_text import to_csv
 from prunetui.engine.storage.export import load_model
@@ -126,6 +127,8 @@ class Sensitivity(ExperimentSeries):
     def _run(self) -> Iterator[SensitivityEvent]:
         config = self.config
         device = resolve_device(config.device)
+        if self.model_path is None:  # it trains one: a missing network or weights file is said before the data loads
+            check_sources(config.model, config.weights)
         # The images the model trained on, and so the same validation images; evaluations in this process use them.
         try:
             data = analysis_data(self._analysis, config, device, self.place)

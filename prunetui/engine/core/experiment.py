@@ -76,8 +76,7 @@ class Measured:
 def at_chance(accuracy: float, classes: int) -> str:
     """A note when a trained model is no better than guessing (a learning rate too high for the batch size makes
     training diverge to it): its numbers after pruning would mean nothing, and a sensitivity analysis of it less."""
-    chance = 1 / classes
-    if classes < 2 or accuracy > chance + 0.05 * (1 - chance):
+    if classes < 2 or accuracy > (chance := 1 / classes) + 0.05 * (1 - chance):
         return ""
     return (
         f"note: after training the model is no better than chance ({accuracy * 100:.1f} % on {classes} classes, "
@@ -269,7 +268,8 @@ class Experiment:
                 case Train():
                     yield from self._train("train", 0, step.epochs, data, self._during_training(step, layers, data))
                     self._keep_if_due(step, self._step)  # rewinding to the end of training
-                    if self._last is not None and (warning := at_chance(self._last.accuracy, data.shape.classes)):
+                    last = self._last if step.epochs > 0 else None  # not a model loaded as it is (a sweep point's)
+                    if last is not None and (warning := at_chance(last.accuracy, data.shape.classes)):
                         yield Status(warning)
                 case Prune():
                     assert self._last is not None, "every plan trains or measures before its first prune"

@@ -110,9 +110,10 @@ def check_sources(model: str, weights: str) -> None:
 
 
 def _weights_file(path: str | Path) -> Path:
-    if not Path(path).is_file():
+    """The weights file at `path` (`~` expanded, as the form passes it as typed); one line if it is not there."""
+    if not (found := Path(path).expanduser()).is_file():
         raise ConfigError(f"--weights {path}: no such file")
-    return Path(path)
+    return found
 
 
 def load_weights(model: nn.Module, path: str | Path, name: str) -> None:
