@@ -204,30 +204,6 @@ def test_every_bad_network_spec_is_one_line_and_exit_code_2(
     assert "Traceback" not in output.out + output.err
 
 
-@pytest.mark.parametrize(
-    ("more", "words"),
-    [
-        (("--model", "nets/missing.py:build"), "prunetui: error: --model nets/missing.py: no such file"),
-        (("--model", "resnet20", "--weights", "missing.pt"), "prunetui: error: --weights missing.pt: no such file"),
-    ],
-)
-def test_a_missing_network_or_weights_file_is_said_before_the_data_loads(
-    tiny_config: ExperimentConfig,
-    tmp_path: Path,
-    more: tuple[str, ...],
-    words: str,
-    monkeypatch: pytest.MonkeyPatch,
-    wide_console: None,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """Not after minutes of loading: here the data would fail to load too (an empty folder), and the file is named."""
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "empty").mkdir()
-    assert main(flags(tiny_config.replace(data_dir=str(tmp_path / "empty")), *more)) == 2
-    output = capsys.readouterr()
-    assert words in output.err.splitlines() and "images" not in output.out + output.err
-
-
 def test_a_run_of_the_app_or_the_api_fails_on_a_missing_network_file_before_its_data_loads(
     tiny_config: ExperimentConfig, tmp_path: Path
 ) -> None:
@@ -310,11 +286,27 @@ def test_a_network_file_and_weights_under_home_are_found_by_their_tilde_paths(
     }
 
 
-@pytest.mark.parametrize("command", [("run", "--seeds", "0-1"), ("sensitivity",), ("sweep", "--sparsities", "0.5")])
-def test_a_seed_group_a_sensitivity_analysis_or_a_sweep_says_a_missing_network_file_before_torch(
-    tmp_path: Path, command: tuple[str, ...], capsys: pytest.CaptureFixture[str], wide_console: None
+@pytest.mark.parametrize(
+    ("command", "file"),
+    [
+        (("run",), "--model gone.py:build"),
+        (("run", "--model", "resnet20"), "--weights gone.pt"),
+        (("run", "--seeds", "0-1"), "--model gone.py:build"),
+        (("sensitivity",), "--model gone.py:build"),
+        (("sweep", "--sparsities", "0.5"), "--model gone.py:build"),
+    ],
+)
+def test_a_missing_network_or_weights_file_is_one_line_before_torch_and_the_data(
+    tmp_path: Path,
+    command: tuple[str, ...],
+    file: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    wide_console: None,
 ) -> None:
-    (tmp_path / "empty").mkdir()  # and no data there either: the file is said first
-    argv = [*command, "--model", str(tmp_path / "gone.py") + ":build", "--data-dir", str(tmp_path / "empty")]
+    """Not after minutes of loading: here the data would fail to load too (mnist in an empty folder)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    argv = [*command, *file.split(), "--dataset", "mnist", "--data-dir", "empty"]
     assert main(argv) == 2
-    assert capsys.readouterr().err.splitlines() == [f"prunetui: error: --model {tmp_path / 'gone.py'}: no such file"]
+    assert capsys.readouterr().err.splitlines() == [f"prunetui: error: {file.removesuffix(':build')}: no such file"]
