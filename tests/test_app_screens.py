@@ -14,6 +14,7 @@ from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.widgets import DataTable, Select, Static
 from textual.widgets._select import SelectOverlay
+from textual.widgets._toast import Toast
 
 from prunetui.app.app import PruneApp
 from prunetui.app.remembered import remember
@@ -248,6 +249,22 @@ async def test_a_compact_selects_list_opens_inside_a_border(tiny_config: Experim
         overlay = select.query_one(SelectOverlay)
         await wait_until(pilot, lambda: overlay.display and overlay.region.height > 0)
         assert overlay.styles.border_top[0] == "round" and overlay.region.height == len(select._options) + 2
+
+
+async def test_toasts_show_at_the_top_right_on_every_screen(tiny_config: ExperimentConfig) -> None:
+    """Clear of the Stop button and of a dialog's question, which are low on an 80x24 screen."""
+    app = PruneApp(tiny_config)
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        for key in ("", "f5", "f3"):
+            if key:
+                await pilot.press(key)
+            app.notify(f"a notice on {type(app.screen).__name__}", title="Notice")
+            await wait_until(pilot, lambda: any(isinstance(w, Toast) for w in app.screen._compositor.visible_widgets))
+            [toast] = [w for w in app.screen._compositor.visible_widgets if isinstance(w, Toast)]
+            region = app.screen.find_widget(toast).region
+            assert region.y <= 1 and region.right >= SMALL[0] - 2, (key, region)
+            app.clear_notifications()
+            await pilot.pause()
 
 
 async def test_sensitivity_says_how_far_it_is_while_results_come_in(tiny_config: ExperimentConfig) -> None:
