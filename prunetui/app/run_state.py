@@ -39,8 +39,7 @@ class RunState:
     error: str | None = None  # why the run failed
     started: RunStarted | None = None
     started_at: float | None = None  # time.monotonic() when the run was started
-    ended_at: float | None = None
-    ends_at: float | None = None  # a run that had ended when the app opened it: its end, on time.monotonic()'s clock
+    ended_at: float | None = None  # set from the start for a run that had ended when the app opened it
     phase: str = "train"  # the engine's "train" or "finetune", or "prune" from a prune to the next batch
     round: int = 0
     epoch: int = 0
@@ -72,8 +71,8 @@ class RunState:
         ago = max(0.0, (datetime.now(UTC) - since).total_seconds()) if since and since.tzinfo else 0.0
         started_at = time.monotonic() - ago
         took = (until - since).total_seconds() if since and until and since.tzinfo and until.tzinfo else None
-        ends_at = started_at + max(0.0, took) if took is not None else None
-        return cls(outcome=RUNNING, activity="starting …", started_at=started_at, ends_at=ends_at)
+        ended_at = started_at + max(0.0, took) if took is not None else None
+        return cls(outcome=RUNNING, activity="starting …", started_at=started_at, ended_at=ended_at)
 
     @property
     def active(self) -> bool:
@@ -87,7 +86,7 @@ class RunState:
     def elapsed(self) -> float:
         if self.started_at is None:
             return 0.0
-        return (self.ended_at or time.monotonic()) - self.started_at
+        return (self.ended_at if self.ended_at is not None else time.monotonic()) - self.started_at
 
     @property
     def run_progress(self) -> tuple[int, int]:
@@ -143,7 +142,7 @@ class RunState:
 
     def _end_time(self) -> float:
         """Now, or for a run that had ended when it was opened, its end as recorded."""
-        return self.ends_at if self.ends_at is not None else time.monotonic()
+        return self.ended_at if self.ended_at is not None else time.monotonic()
 
     def fail(self, message: str) -> None:
         """The run ended without a terminal event (the worker itself failed)."""

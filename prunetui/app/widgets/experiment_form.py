@@ -54,9 +54,6 @@ def _showable(f: dataclasses.Field[Any], value: Any) -> bool:
     return (setting_type(f) is bool) == (type(value) is bool)
 
 
-HELP_LINES = 2  # the help panel's at 80x24, below its border (app.tcss): until it is laid out
-
-
 def dataset_help(states: dict[str, str]) -> str:
     """The data set field's help: the built-ins grouped by availability, those not on this machine last, then the
     specs typed (where the help's lines are too few, those are what is cut)."""
@@ -510,10 +507,10 @@ class ExperimentForm(Vertical):
         cut off mid-sentence with nothing to say so."""
         self._help = markup
         panel = self.query_one("#setting-help", Static)
-        width, lines = panel.content_region.width, panel.content_region.height or HELP_LINES
+        width, lines = panel.content_region.size  # none before the first layout: cut once laid out (on_resize)
         text = Text.from_markup(markup)
-        wrapped = text.wrap(self.app.console, width) if width else [text]
-        if len(wrapped) > lines:
+        wrapped = text.wrap(self.app.console, width) if width and lines else [text]
+        if len(wrapped) > lines > 0:
             last = wrapped[lines - 1]
             last.rstrip()
             last.truncate(width - 1)
